@@ -1,0 +1,102 @@
+/**
+ * Enrolment: HQ's root key signs a certificate binding a till key to a till slot
+ * (store, till number) from a sequence number on. A replacement till after a fire gets
+ * a new key and a certificate with `fromSeq` = the recovered log's next seq; the old
+ * key may sign only below that. Records signed by keys HQ never enrolled are refused.
+ */
+import { bytesEqual, canonicalEncode, toHex } from './canonical.ts'
+import { SEQ_MAX } from './constants.ts'
+import { ForgedError, InvalidRecordError } from './errors.ts'
+import { seal, unseal } from './envelope.ts'
+import { asStoreId, asTillNo, tillIdOf, type StoreId, type TillId } from './ids.ts'
+import { asPublicKey, type PublicKey, type Signer } from './keys.ts'
+import { bytes, int, obj } from './validate.ts'
+
+export interface Certificate {
+  v: 1
+  kind: 'cert'
+  store: StoreId
+  till: number
+  tillKey: PublicKey
+  fromSeq: number
+  issuedAtMs: number
+}
+
+export interface SignedCertificate { cert: Certificate, bytes: Uint8Array, tillId: TillId }
+
+export function issueCertificate (root: Signer, c: Omit<Certificate, 'v' | 'kind'>): SignedCertificate {
+  const cert: Certificate = { v: 1, kind: 'cert', ...c }
+  const bytes = seal('cert', encodeCert(cert), root)
+  return { cert, bytes, tillId: tillIdOf(cert.store, cert.till) }
+}
+
+function encodeCert (cert: Certificate): Uint8Array {
+  return canonicalEncode({ v: 1, kind: 'cert', store: cert.store, till: cert.till, tillKey: cert.tillKey, fromSeq: cert.fromSeq, issuedAtMs: cert.issuedAtMs })
+}
+
+/** Check a certificate is signed by `rootKey` and well-formed. */
+export function openCertificate (bytesIn: Uint8Array, rootKey: PublicKey): SignedCertificate {
+  const opened = unseal(bytesIn)
+  if (opened.kind !== 'cert') throw new InvalidRecordError('not a certificate')
+  if (!bytesEqual(opened.signer, rootKey)) throw new ForgedError('certificate not signed by the HQ root key')
+  const o = obj(opened.value, 'cert', ['v', 'kind', 'store', 'till', 'tillKey', 'fromSeq', 'issuedAtMs'])
+  const cert: Certificate = {
+    v: 1,
+    kind: 'cert',
+    store: asStoreId(o.store),
+    till: asTillNo(o.till),
+    tillKey: asPublicKey(bytes(o.tillKey, 'tillKey', 32)),
+    fromSeq: int(o.fromSeq, 'fromSeq', 1, SEQ_MAX),
+    issuedAtMs: int(o.issuedAtMs, 'issuedAtMs', 0)
+  }
+  return { cert, bytes: bytesIn, tillId: tillIdOf(cert.store, cert.till) }
+}
+
+/**
+ * The set of enrolled till keys. Which key may sign seq s of a till: the certificate with
+ * the greatest fromSeq ≤ s (ties broken by key bytes, so the answer is order-independent).
+ */
+export class Enrolment {
+  readonly rootKey: PublicKey
+  readonly #byTill = new Map<TillId, Certificate[]>()
+
+  constructor (rootKey: PublicKey) {
+    this.rootKey = rootKey
+  }
+
+  /** Add a signed certificate (verifies it). Idempotent. */
+  add (bytesIn: Uint8Array): Certificate {
+    const { cert, tillId } = openCertificate(bytesIn, this.rootKey)
+    const list = this.#byTill.get(tillId) ?? []
+    if (!list.some(c => c.fromSeq === cert.fromSeq && bytesEqual(c.tillKey, cert.tillKey))) {
+      list.push(cert)
+      list.sort((a, b) => a.fromSeq - b.fromSeq || Buffer.compare(a.tillKey, b.tillKey))
+      this.#byTill.set(tillId, list)
+    }
+    return cert
+  }
+
+  has (tillId: TillId): boolean {
+    return this.#byTill.has(tillId)
+  }
+
+  tills (): TillId[] {
+    return [...this.#byTill.keys()]
+  }
+
+  /** The key allowed to sign seq `seq` of `tillId`, or undefined if none. */
+  keyFor (tillId: TillId, seq: number): PublicKey | undefined {
+    const list = this.#byTill.get(tillId)
+    if (list === undefined) return undefined
+    let key: PublicKey | undefined
+    for (const c of list) if (c.fromSeq <= seq) key = c.tillKey
+    return key
+  }
+
+  /** Throws ForgedError unless `signer` may sign `seq` of `tillId`. */
+  check (tillId: TillId, seq: number, signer: PublicKey): void {
+    const key = this.keyFor(tillId, seq)
+    if (key === undefined) throw new ForgedError(`till ${tillId} is not enrolled`)
+    if (!bytesEqual(key, signer)) throw new ForgedError(`key ${toHex(signer).slice(0, 16)}… is not enrolled for ${tillId} at seq ${seq}`)
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A till's signed, hash-chained log entry: an envelope holding one StockIn or Close.
+ * Its hash (the next entry's prevHash) covers the record body; signatures are
+ * deterministic, so one record body has one entry.
+ */
+import { toHex } from './canonical.ts'
+import { ForgedError, MalformedError } from './errors.ts'
+import { seal, unseal } from './envelope.ts'
+import { tillIdOf, type EntryHash, type TillId } from './ids.ts'
+import { sha256, type PublicKey, type Signer, verifySignature } from './keys.ts'
+import { encodeRecord, validateRecord, type TillRecord } from './records.ts'
+
+export interface Entry {
+  /** The envelope's bytes, exactly as signed and sent. */
+  bytes: Uint8Array
+  hash: EntryHash
+  hashBytes: Uint8Array
+  record: TillRecord
+  tillId: TillId
+  signer: PublicKey
+}
+
+const ENTRY_TAG = new TextEncoder().encode('tillbooks/entry/v1\u0000')
+
+export function entryHashOf (body: Uint8Array): Uint8Array {
+  return sha256(ENTRY_TAG, body)
+}
+
+export function signEntry (record: TillRecord, signer: Signer): Entry {
+  const body = encodeRecord(record)
+  const bytes = seal(record.kind, body, signer)
+  const hashBytes = entryHashOf(body)
+  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: signer.publicKey }
+}
+
+/** Decode, check the signature (unless told it was checked before) and validate the record. */
+export function openEntry (bytes: Uint8Array, opts: { verify: boolean, verifier?: typeof verifySignature } = { verify: true }): Entry {
+  const opened = unseal(bytes, opts)
+  if (opened.kind !== 'stockIn' && opened.kind !== 'close') throw new MalformedError(`not a till record: ${opened.kind}`)
+  const record = validateRecord(opened.value)
+  const hashBytes = entryHashOf(opened.body)
+  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: opened.signer }
+}
+
+export { ForgedError }

@@ -1,0 +1,160 @@
+/**
+ * The two daily records a till sends HQ.
+ *
+ * StockIn (SODA, morning): the replenishment received into the store.
+ * Close (EODA, night): the day's takings to the cent and the stock consumed.
+ *
+ * A record is validated field by field from untrusted decoded CBOR; the Close's own
+ * arithmetic (takings = net sales + tax) must balance, or the record is refused.
+ */
+import { canonicalEncode, type Canonical } from './canonical.ts'
+import { DOC_N_MAX, GENESIS_HASH, HASH_BYTES, LINES_MAX, MEMBERS_MAX, SEQ_MAX, TAX_RATES_MAX } from './constants.ts'
+import { InvalidRecordError } from './errors.ts'
+import { asBusinessDay, asStoreId, asTillNo, type BusinessDay, type StoreId } from './ids.ts'
+import { arr, bytes, ID_RE, int, obj, SKU_RE, sortedUnique, str, type Obj } from './validate.ts'
+
+export const TENDERS = ['cash', 'card'] as const
+export type Tender = typeof TENDERS[number]
+
+export interface SkuQty { sku: string, qty: number }
+
+interface RecordHeader {
+  v: 1
+  store: StoreId
+  till: number
+  businessDay: BusinessDay
+  /** 1, 2, 3, ... per till, contiguous. */
+  seq: number
+  /** Hash of the entry at seq - 1 (GENESIS_HASH for seq 1). */
+  prevHash: Uint8Array
+  /** The till's clock when it signed; informational only (clocks skew). */
+  atMs: number
+}
+
+export interface StockIn extends RecordHeader {
+  kind: 'stockIn'
+  replenishmentId: string
+  /** What HQ's signed replenishment order said was shipped. */
+  shipped: SkuQty[]
+  /** What the store counted in; may differ from shipped (damage, short delivery). */
+  received: SkuQty[]
+}
+
+export interface TaxLine { rateBp: number, netCents: number, taxCents: number }
+export interface PointsLine { member: string, points: number }
+
+export interface Close extends RecordHeader {
+  kind: 'close'
+  /** n of the first and last document (sale or refund) of the day; docLast = docFirst - 1 on a day without any. */
+  docFirst: number
+  docLast: number
+  saleCount: number
+  refundCount: number
+  /** Money received net of refunds, per tender. */
+  takingsCents: Record<Tender, number>
+  /** Net sales and tax per tax rate (basis points), net of refunds. */
+  tax: TaxLine[]
+  /** Gross amount refunded (already netted out of takings and tax). */
+  refundsCents: number
+  /** Cash counted in the drawer at close (before the float is set aside). */
+  cashCountedCents: number
+  /** Stock used up, exploded through bill-of-materials recipes to stocked components. */
+  consumed: SkuQty[]
+  /** Loyalty points earned per member (phone number), summed offline. */
+  points: PointsLine[]
+}
+
+export type TillRecord = StockIn | Close
+export type RecordKind = TillRecord['kind']
+
+const MONEY_MAX = 1e13 // ten billion currency units: far beyond a till's day
+const QTY_MAX = 1e9
+const PHONE_RE = /^\+[1-9]\d{6,14}$/
+
+function header (o: Obj): RecordHeader {
+  const seq = int(o.seq, 'seq', 1, SEQ_MAX)
+  const prevHash = bytes(o.prevHash, 'prevHash', HASH_BYTES)
+  if (seq === 1 && !prevHash.every((b, i) => b === GENESIS_HASH[i])) throw new InvalidRecordError('seq 1 must have the genesis prevHash')
+  if (int(o.v, 'v', 1, 1) !== 1) throw new InvalidRecordError('unsupported version')
+  return {
+    v: 1,
+    store: asStoreId(o.store),
+    till: asTillNo(o.till),
+    businessDay: asBusinessDay(o.businessDay),
+    seq,
+    prevHash,
+    atMs: int(o.atMs, 'atMs', 0)
+  }
+}
+
+function skuQtys (v: Canonical | undefined, path: string, allowNegative: boolean): SkuQty[] {
+  const lines = arr(v, path, LINES_MAX).map((l, i) => {
+    const o = obj(l, `${path}[${i}]`, ['sku', 'qty'])
+    const qty = int(o.qty, `${path}[${i}].qty`, allowNegative ? -QTY_MAX : 0, QTY_MAX)
+    if (qty === 0) throw new InvalidRecordError(`${path}[${i}].qty must not be 0 (leave the line out)`)
+    return { sku: str(o.sku, `${path}[${i}].sku`, SKU_RE), qty }
+  })
+  return sortedUnique(lines, l => l.sku, path)
+}
+
+const HEADER_KEYS = ['v', 'kind', 'store', 'till', 'businessDay', 'seq', 'prevHash', 'atMs'] as const
+const STOCK_IN_KEYS = [...HEADER_KEYS, 'replenishmentId', 'shipped', 'received'] as const
+const CLOSE_KEYS = [...HEADER_KEYS, 'docFirst', 'docLast', 'saleCount', 'refundCount', 'takingsCents', 'tax', 'refundsCents', 'cashCountedCents', 'consumed', 'points'] as const
+
+/** Parse and check a decoded record. Throws InvalidRecordError with the offending field. */
+export function validateRecord (value: Canonical): TillRecord {
+  const kind = (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)) ? value.kind : undefined
+  if (kind === 'stockIn') {
+    const o = obj(value, 'stockIn', STOCK_IN_KEYS)
+    return {
+      ...header(o),
+      kind,
+      replenishmentId: str(o.replenishmentId, 'replenishmentId', ID_RE),
+      shipped: skuQtys(o.shipped, 'shipped', false),
+      received: skuQtys(o.received, 'received', false)
+    }
+  }
+  if (kind === 'close') {
+    const o = obj(value, 'close', CLOSE_KEYS)
+    const docFirst = int(o.docFirst, 'docFirst', 1, DOC_N_MAX)
+    const docLast = int(o.docLast, 'docLast', docFirst - 1, DOC_N_MAX)
+    const saleCount = int(o.saleCount, 'saleCount', 0, DOC_N_MAX)
+    const refundCount = int(o.refundCount, 'refundCount', 0, DOC_N_MAX)
+    if (saleCount + refundCount !== docLast - docFirst + 1) throw new InvalidRecordError('saleCount + refundCount must equal the documents docFirst..docLast')
+    const t = obj(o.takingsCents, 'takingsCents', TENDERS)
+    const takingsCents = { cash: int(t.cash, 'takingsCents.cash', -MONEY_MAX, MONEY_MAX), card: int(t.card, 'takingsCents.card', -MONEY_MAX, MONEY_MAX) }
+    const tax = sortedUnique(arr(o.tax, 'tax', TAX_RATES_MAX).map((l, i) => {
+      const x = obj(l, `tax[${i}]`, ['rateBp', 'netCents', 'taxCents'])
+      return { rateBp: int(x.rateBp, `tax[${i}].rateBp`, 0, 10_000), netCents: int(x.netCents, `tax[${i}].netCents`, -MONEY_MAX, MONEY_MAX), taxCents: int(x.taxCents, `tax[${i}].taxCents`, -MONEY_MAX, MONEY_MAX) }
+    }), l => l.rateBp, 'tax')
+    const takings = takingsCents.cash + takingsCents.card
+    const taxed = tax.reduce((s, l) => s + l.netCents + l.taxCents, 0)
+    if (takings !== taxed) throw new InvalidRecordError(`takings ${takings} do not equal net sales + tax ${taxed}`)
+    const points = sortedUnique(arr(o.points, 'points', MEMBERS_MAX).map((l, i) => {
+      const x = obj(l, `points[${i}]`, ['member', 'points'])
+      return { member: str(x.member, `points[${i}].member`, PHONE_RE, 16), points: int(x.points, `points[${i}].points`, 1, QTY_MAX) }
+    }), l => l.member, 'points')
+    return {
+      ...header(o),
+      kind,
+      docFirst,
+      docLast,
+      saleCount,
+      refundCount,
+      takingsCents,
+      tax,
+      refundsCents: int(o.refundsCents, 'refundsCents', 0, MONEY_MAX),
+      cashCountedCents: int(o.cashCountedCents, 'cashCountedCents', 0, MONEY_MAX),
+      consumed: skuQtys(o.consumed, 'consumed', true),
+      points
+    }
+  }
+  throw new InvalidRecordError(`unknown record kind: ${String(kind).slice(0, 20)}`)
+}
+
+/** The canonical bytes of a record (what its till signs). Validates first: we never sign what we would reject. */
+export function encodeRecord (record: TillRecord): Uint8Array {
+  const bytes = canonicalEncode(record as unknown as Canonical)
+  validateRecord(record as unknown as Canonical)
+  return bytes
+}
