@@ -40,6 +40,7 @@ export function openCertificate (bytesIn: Uint8Array, rootKey: PublicKey): Signe
   if (opened.kind !== 'cert') throw new InvalidRecordError('not a certificate')
   if (!bytesEqual(opened.signer, rootKey)) throw new ForgedError('certificate not signed by the HQ root key')
   const o = obj(opened.value, 'cert', ['v', 'kind', 'store', 'till', 'tillKey', 'fromSeq', 'issuedAtMs'])
+  if (o.v !== 1) throw new InvalidRecordError('unsupported certificate version')
   const cert: Certificate = {
     v: 1,
     kind: 'cert',

@@ -2,10 +2,10 @@
 
 /** A signed entry (envelope + record) larger than this is rejected unread. */
 export const ENTRY_BYTES_MAX = 64 * 1024
-/** Lines in one StockIn or consumed-stock list. */
-export const LINES_MAX = 2_000
+/** Lines in one StockIn or consumed-stock list. With MEMBERS_MAX, sized so a full Close stays under ENTRY_BYTES_MAX. */
+export const LINES_MAX = 500
 /** Members in one Close's points list. */
-export const MEMBERS_MAX = 5_000
+export const MEMBERS_MAX = 1_000
 /** Tax rates in one Close. */
 export const TAX_RATES_MAX = 16
 /** A till's sequence numbers start at 1 and never exceed this. */

@@ -18,6 +18,9 @@ export interface Entry {
   record: TillRecord
   tillId: TillId
   signer: PublicKey
+  /** The signed record bytes and the signature over `signingBytes(kind, body)`: what a verifier checks. */
+  body: Uint8Array
+  sig: Uint8Array
 }
 
 const ENTRY_TAG = new TextEncoder().encode('tillbooks/entry/v1\u0000')
@@ -30,7 +33,8 @@ export function signEntry (record: TillRecord, signer: Signer): Entry {
   const body = encodeRecord(record)
   const bytes = seal(record.kind, body, signer)
   const hashBytes = entryHashOf(body)
-  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: signer.publicKey }
+  const sig = unseal(bytes, { verify: false }).sig
+  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: signer.publicKey, body, sig }
 }
 
 /** Decode, check the signature (unless told it was checked before) and validate the record. */
@@ -39,7 +43,7 @@ export function openEntry (bytes: Uint8Array, opts: { verify: boolean, verifier?
   if (opened.kind !== 'stockIn' && opened.kind !== 'close') throw new MalformedError(`not a till record: ${opened.kind}`)
   const record = validateRecord(opened.value)
   const hashBytes = entryHashOf(opened.body)
-  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: opened.signer }
+  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: opened.signer, body: opened.body, sig: opened.sig }
 }
 
 export { ForgedError }

@@ -2,8 +2,12 @@
  * Ed25519 keys and signatures, two byte-compatible implementations:
  * - `native`: node:crypto (OpenSSL), ~13x faster on this machine; the hot path.
  * - `noble`: @noble/ed25519, pure JS, the reference we cross-check native against.
- * Both follow RFC 8032 strictly (noble with zip215 off), so a signature accepted by one
- * is accepted by the other; the tests prove it on RFC 8032 vectors and random keys.
+ * Both follow RFC 8032 (noble with zip215 off): byte-identical signatures, and the same answer on
+ * every honestly made signature, on S >= L and on small-order keys; the tests prove it on RFC 8032
+ * vectors and random keys. They are not identical on crafted input: noble checks the cofactored
+ * equation, OpenSSL the cofactorless one, so a key's owner can make signatures with a small-order
+ * component (in R or in the key) that noble accepts and native refuses. Native is the stricter of
+ * the two; decide acceptance with one verifier (`verifySignature`, native) everywhere.
  */
 import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import * as ed from '@noble/ed25519'
