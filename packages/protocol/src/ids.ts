@@ -54,7 +54,19 @@ export function parseDocNo (docNo: string): { store: StoreId, till: number, n: n
   return { store, till, n }
 }
 
+/** Days already checked: a fleet's records carry a handful of distinct days, and Date parsing is HQ's hot path. */
+const knownDays = new Set<string>()
+const KNOWN_DAYS_MAX = 10_000
+
 export function asBusinessDay (s: unknown): BusinessDay {
+  if (typeof s === 'string' && knownDays.has(s)) return s as BusinessDay
+  const day = checkDay(s)
+  if (knownDays.size >= KNOWN_DAYS_MAX) knownDays.clear()
+  knownDays.add(day)
+  return day
+}
+
+function checkDay (s: unknown): BusinessDay {
   const m = typeof s === 'string' ? DAY_RE.exec(s) : null
   if (m === null) throw new InvalidRecordError('business day must be YYYY-MM-DD')
   const d = new Date(`${s as string}T00:00:00Z`)

@@ -56,7 +56,7 @@ export interface Close extends RecordHeader {
   tax: TaxLine[]
   /** Gross amount refunded (already netted out of takings and tax). */
   refundsCents: number
-  /** Cash counted in the drawer at close (before the float is set aside). */
+  /** Cash counted in the drawer at close less the opening float: negative when cash refunds dipped into the float. */
   cashCountedCents: number
   /** Stock used up, exploded through bill-of-materials recipes to stocked components. */
   consumed: SkuQty[]
@@ -144,7 +144,7 @@ export function validateRecord (value: Canonical): TillRecord {
       takingsCents,
       tax,
       refundsCents: int(o.refundsCents, 'refundsCents', 0, MONEY_MAX),
-      cashCountedCents: int(o.cashCountedCents, 'cashCountedCents', 0, MONEY_MAX),
+      cashCountedCents: int(o.cashCountedCents, 'cashCountedCents', -MONEY_MAX, MONEY_MAX),
       consumed: skuQtys(o.consumed, 'consumed', true),
       points
     }

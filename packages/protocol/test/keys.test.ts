@@ -3,7 +3,7 @@ import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
 import * as ed from '@noble/ed25519'
 import fc from 'fast-check'
 import { MalformedError } from '../src/errors.ts'
-import { asPublicKey, asSecretKey, keyPairFromSeed, native, noble, sha256, Signer, verifySignature, type PublicKey } from '../src/keys.ts'
+import { asPublicKey, asSecretKey, keyPairFromSeed, native, noble, noblePublicKey, sha256, Signer, verifySignature, type PublicKey } from '../src/keys.ts'
 import { bytesOfHex, hexOf } from './helpers/fixtures.ts'
 import { check, seeded } from './helpers/seed.ts'
 
@@ -74,7 +74,7 @@ const RFC8032 = [
   }
 ] as const
 
-/** The public key OpenSSL derives from a seed, independently of noble (keyPairFromSeed uses noble). */
+/** The public key OpenSSL derives from a seed, written here independently of keys.ts. */
 function nativePublicKeyOf (seed: Uint8Array): Uint8Array {
   const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed])
   const spki = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' })
@@ -121,8 +121,9 @@ describe('keys: Ed25519', () => {
       const publicKey = asPublicKey(bytesOfHex(vector.publicKey))
       const secretKey = asSecretKey(seed)
 
-      it(`${vector.name}: public key from seed (noble via keyPairFromSeed, and OpenSSL)`, () => {
+      it(`${vector.name}: public key from seed (keyPairFromSeed, noble, and OpenSSL directly)`, () => {
         assert.equal(hexOf(keyPairFromSeed(seed).publicKey), vector.publicKey)
+        assert.equal(hexOf(noblePublicKey(secretKey)), vector.publicKey)
         assert.equal(hexOf(nativePublicKeyOf(seed)), vector.publicKey)
       })
 
@@ -154,6 +155,7 @@ describe('keys: Ed25519', () => {
         (seed, message, pick) => {
           const pair = keyPairFromSeed(seed)
           assert.deepEqual(nativePublicKeyOf(seed), new Uint8Array(pair.publicKey), 'public key')
+          assert.deepEqual(new Uint8Array(noblePublicKey(pair.secretKey)), new Uint8Array(pair.publicKey), 'noble derives the same public key')
           const bySigner = new Signer(pair).sign(message)
           const byNative = native.sign(message, pair.secretKey)
           const byNoble = noble.sign(message, pair.secretKey)

@@ -86,7 +86,7 @@ const rules: Rule[] = [
   { name: 'a tax line with an extra field', base: close, mutate: r => { r.tax[0].name = 'zero' }, message: /tax\[0\]\.name is not a known field/ },
   { name: `more than TAX_RATES_MAX (${TAX_RATES_MAX}) tax rates`, base: close, mutate: r => { r.tax = Array.from({ length: TAX_RATES_MAX + 1 }, (_, i) => ({ rateBp: i, netCents: 0, taxCents: 0 })) }, message: /tax has 17 items, at most 16/ },
   { name: 'negative refunds', base: close, mutate: r => { r.refundsCents = -250 }, message: /refundsCents must be in 0\.\./ },
-  { name: 'negative cash counted', base: close, mutate: r => { r.cashCountedCents = -1 }, message: /cashCountedCents must be in 0\.\./ },
+  { name: 'cash counted beyond the money range', base: close, mutate: r => { r.cashCountedCents = -1e13 - 1 }, message: /cashCountedCents must be in -10000000000000\.\./ },
   { name: 'a zero consumed qty', base: close, mutate: r => { r.consumed[1].qty = 0 }, message: /consumed\[1\]\.qty must not be 0/ },
   { name: 'unsorted consumed skus', base: close, mutate: r => { r.consumed.reverse() }, message: /consumed must be sorted/ },
   { name: 'duplicate consumed skus', base: close, mutate: r => { r.consumed[1].sku = 'BREAD-1' }, message: /consumed must be sorted/ },
