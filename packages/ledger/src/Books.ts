@@ -1,0 +1,472 @@
+/**
+ * Books = fold(records): HQ's double-entry books as a pure function of the SET of verified
+ * till entries (plus HQ's own replenishment orders and opening balances).
+ *
+ * The same set, added in any order, with any number of duplicates, gives the same
+ * snapshot, journal and exports, byte for byte (the one exception is `counts.duplicates`,
+ * which counts how many redundant add calls were made). Three things make that hold:
+ *  - which entries count is decided per till by TillChain as a function of the set: the
+ *    verified, hash-linked prefix of its chain, stopped at the first gap, fork or break;
+ *  - every balance is a sum of integer cents, checked to stay exact, so it does not depend
+ *    on the order of the additions, and an un-fold subtracts exactly what the fold added;
+ *  - every output is sorted by keys (code-unit order), never by arrival.
+ *
+ * Cost: `add` is O(1) amortised per in-order entry plus O(lines in the record); balances,
+ * store totals and member points are kept up to date incrementally, and nothing is sorted
+ * until an output is asked for. Memory: per folded entry, a 32-byte hash and a compact
+ * summary (see summary.ts); never the entry's bytes or its decoded record.
+ *
+ * Input is trusted to be verified (signature, enrolment, record validation) by the caller;
+ * what Books checks is the chain: seq, prevHash, forks.
+ */
+import {
+  canonicalEncode, invariant, sha256, toHex,
+  type BusinessDay, type Entry, type EntryHash, type Replenishment, type SkuQty, type StoreId, type TillId
+} from '@tillbooks/protocol'
+import { ACCOUNT_NAMES, ACCOUNTS, accountIndex, compareText, type Account } from './accounts.ts'
+import { HELD_ENTRIES_PER_TILL_MAX, CURRENCY_DEFAULT } from './constants.ts'
+import { IdReusedError } from './errors.ts'
+import { assertCurrency, toCsv, toHledger } from './exports.ts'
+import {
+  cashOverShortCents, checkOpeningStock, closePostings, makeTransaction, openingStockDescription, openingStockPostings, openingStockTxId,
+  replenishmentDescription, replenishmentPostings, replenishmentTxId, shrinkageCents, stockInPostings, valueLinesCents,
+  type CostCents, type Posting, type Transaction
+} from './journal.ts'
+import { addCents, negCents, subCents } from './money.ts'
+import { Interner, StringPool, summarise, summaryTransaction, type Summary, type SummaryContext } from './summary.ts'
+import { TillChain, type AddOutcome, type ChainSink, type ForkEvidence } from './TillChain.ts'
+import { bug } from './bug.ts'
+
+export interface BooksOptions {
+  /** Standard cost per unit of a SKU, in cents. Must be pure for the life of the books. */
+  costCents: CostCents
+  /** The commodity named in the hledger export. Default CURRENCY_DEFAULT. */
+  currency?: string
+  /** Limit on entries held unfolded per till. Default HELD_ENTRIES_PER_TILL_MAX. */
+  heldEntriesPerTillMax?: number
+}
+
+export interface StoreSnapshot {
+  /** Cash + card takings, net of refunds. */
+  takingsCents: number
+  cashCents: number
+  cardCents: number
+  /** Net sales (excluding VAT), net of refunds. */
+  salesNetCents: number
+  taxCents: number
+  /** Gross amount refunded (already netted out of takings, sales and tax). */
+  refundsCents: number
+  cogsCents: number
+  /** salesNetCents − cogsCents. */
+  grossMarginCents: number
+  /** Counted − cash takings, summed: positive is over, negative is short. */
+  cashOverShortCents: number
+  /** (Shipped − received) × cost, summed: positive is a loss. */
+  shrinkageCents: number
+  saleCount: number
+  refundCount: number
+  /** Received − consumed per SKU, from folded records; SKUs at 0 left out. Can go negative (sold before counted in). */
+  stockOnHand: Record<string, number>
+}
+
+export interface TillSnapshot {
+  /** Entries 1..lastSeq are folded. */
+  lastSeq: number
+  /** Business day of the last folded Close. */
+  lastClosedDay: BusinessDay | null
+  /** Entries held and not folded: waiting behind a gap, or after a fork. */
+  pending: number
+  forked: boolean
+  /** The last document number issued, per the last folded Close (null before the first document). */
+  lastDocN: number | null
+}
+
+export interface TrialBalanceRow {
+  account: Account
+  debitCents: number
+  creditCents: number
+}
+
+export interface TrialBalance {
+  rows: TrialBalanceRow[]
+  debitsCents: number
+  creditsCents: number
+}
+
+export interface ProfitAndLoss {
+  /** Net sales: the credit balance of revenue:sales. */
+  revenueCents: number
+  costOfGoodsSoldCents: number
+  /** revenue − cost of goods sold. */
+  grossProfitCents: number
+  shrinkageCents: number
+  /** Positive when drawers held more than rung up (a gain), negative when short. */
+  cashOverShortCents: number
+  /** gross profit − shrinkage + cash over/short. */
+  netIncomeCents: number
+}
+
+export interface BooksSnapshot {
+  /** Every account of the chart, debit positive. */
+  accounts: Record<Account, number>
+  trialBalance: { debitsCents: number, creditsCents: number }
+  /** By StoreId: stores with at least one folded till entry. (Plain string keys: this is JSON for HTTP.) */
+  stores: Record<string, StoreSnapshot>
+  /** By TillId: tills with at least one entry (folded or held). */
+  tills: Record<string, TillSnapshot>
+  /** Loyalty points earned per member (phone number), members at 0 left out. */
+  members: Record<string, number>
+  /** Per forked till, why it stopped folding. Sorted by till. */
+  forks: ForkEvidence[]
+  counts: {
+    /** Till entries folded. */
+    folded: number
+    /** add calls that changed nothing (the only field not a function of the set). */
+    duplicates: number
+    /** Till entries held, not folded. */
+    pending: number
+    /** Tills forked. */
+    forks: number
+    replenishments: number
+    openings: number
+  }
+}
+
+/** Running totals of one store, kept incrementally. */
+class StoreTotals {
+  foldedEntries = 0
+  cashCents = 0
+  cardCents = 0
+  salesNetCents = 0
+  taxCents = 0
+  refundsCents = 0
+  cogsCents = 0
+  cashOverShortCents = 0
+  shrinkageCents = 0
+  saleCount = 0
+  refundCount = 0
+  /** skuId → qty, zeros deleted. */
+  readonly stock = new Map<number, number>()
+}
+
+interface TillState {
+  readonly chain: TillChain<Summary>
+  readonly store: StoreTotals
+  /** Seq of the last folded Close, 0 if none. */
+  lastCloseSeq: number
+}
+
+/**
+ * A replenishment order or opening balance folded: its fingerprint (to tell a duplicate
+ * from a reused id) and its transaction (two postings; orders are few next to entries).
+ */
+interface FoldedOrder {
+  fingerprint: string
+  tx: Transaction
+}
+
+export class Books {
+  readonly #costCents: CostCents
+  readonly #currency: string
+  readonly #heldEntriesPerTillMax: number
+  readonly #ctx: SummaryContext
+  readonly #tills = new Map<TillId, TillState>()
+  readonly #stores = new Map<StoreId, StoreTotals>()
+  /** Balances by accountIndex. */
+  readonly #balances: number[] = ACCOUNT_NAMES.map(() => 0)
+  /** Points by interned member id. */
+  readonly #memberPoints: number[] = []
+  readonly #replenishments = new Map<string, FoldedOrder>()
+  readonly #openings = new Map<string, FoldedOrder>()
+  /**
+   * Every distinct till entry added (folded or held), by hash: `has` for callers that want
+   * to skip verifying a signature they have already seen, and the duplicate check. ~110
+   * bytes per entry; entries are never removed from the set, so neither is this.
+   */
+  readonly #seen = new Set<EntryHash>()
+  #duplicates = 0
+
+  constructor (opts: BooksOptions) {
+    invariant(typeof opts.costCents === 'function', 'costCents must be a function')
+    this.#costCents = opts.costCents
+    this.#currency = assertCurrency(opts.currency ?? CURRENCY_DEFAULT)
+    this.#heldEntriesPerTillMax = opts.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
+    this.#ctx = { costCents: opts.costCents, skus: new Interner(), members: new Interner(), strings: new StringPool() }
+  }
+
+  /**
+   * Fold a verified till entry (see AddOutcome). Throws HeldLimitError if it would be held
+   * beyond the per-till limit; any other throw is a bug or a cost function that refused a
+   * SKU, and in every case nothing has changed.
+   */
+  add (entry: Entry): AddOutcome {
+    const r = entry.record
+    if (entry.tillId !== `${r.store}-${r.till}`) bug(`entry.tillId ${entry.tillId} does not match its record`)
+    invariant(entry.hashBytes.length === 32 && toHex(entry.hashBytes) === entry.hash, 'entry.hash and entry.hashBytes disagree')
+    // One hash, one record body (it is a SHA-256 of it), so one seq of one till.
+    if (this.#seen.has(entry.hash)) {
+      this.#duplicates++
+      return 'duplicate'
+    }
+    // Summarised even if it will never fold (a fork), so that a cost function refusing a
+    // SKU refuses the entry whatever the order of arrival.
+    const summary = summarise(r, this.#ctx)
+    const till = this.#tills.get(entry.tillId) ?? this.#newTill(entry.tillId, r.store)
+    const outcome = till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
+    this.#seen.add(entry.hash)
+    return outcome
+  }
+
+  /** Whether this entry (by hash) was added before: folded, pending or held as fork evidence. O(1). */
+  has (hash: EntryHash): boolean {
+    return this.#seen.has(hash)
+  }
+
+  /** Fold an HQ-signed replenishment order (verified by the caller): Dr in transit / Cr warehouse. */
+  addReplenishment (order: Replenishment): 'folded' | 'duplicate' {
+    const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
+    const fingerprint = fingerprintOf({ v: 1, kind: 'replenishment', id: order.id, store: order.store, businessDay: order.businessDay, lines })
+    return this.#addOrder(this.#replenishments, order.id, fingerprint, () => makeTransaction(
+      replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store),
+      replenishmentPostings(valueLinesCents(lines, this.#costCents))))
+  }
+
+  /**
+   * Fold opening stock in the warehouse on `date`: Dr warehouse inventory / Cr equity:opening.
+   * `id` (default: the date) names the opening; the same id with the same lines again is a
+   * duplicate, with different lines an IdReusedError. Throws InvalidRecordError on a bad
+   * id, day or lines (HQ operators' input).
+   */
+  addOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string = date): 'folded' | 'duplicate' {
+    const { day, lines: sorted } = checkOpeningStock(id, date, lines)
+    const fingerprint = fingerprintOf({ kind: 'opening', id, businessDay: day, lines: sorted.map(l => ({ sku: l.sku, qty: l.qty })) })
+    return this.#addOrder(this.#openings, id, fingerprint, () => makeTransaction(
+      openingStockTxId(id), day, openingStockDescription(id), openingStockPostings(valueLinesCents(sorted, this.#costCents))))
+  }
+
+  /** The books as plain JSON: integers only, keys sorted. See BooksSnapshot. */
+  snapshot (): BooksSnapshot {
+    const trial = this.trialBalance()
+    const stores: Array<[StoreId, StoreSnapshot]> = []
+    for (const [id, s] of [...this.#stores].sort((a, b) => compareText(a[0], b[0]))) {
+      if (s.foldedEntries > 0) stores.push([id, this.#storeSnapshot(s)])
+    }
+    const tills: Array<[TillId, TillSnapshot]> = []
+    const forks: ForkEvidence[] = []
+    let folded = 0
+    let pending = 0
+    for (const [id, t] of [...this.#tills].sort((a, b) => compareText(a[0], b[0]))) {
+      if (t.chain.foldedSeq + t.chain.heldCount === 0) continue
+      tills.push([id, this.#tillSnapshot(t)])
+      folded += t.chain.foldedSeq
+      pending += t.chain.heldCount
+      const evidence = t.chain.evidence()
+      if (evidence !== null) forks.push(evidence)
+    }
+    const members: Array<[string, number]> = []
+    this.#memberPoints.forEach((points, id) => { if (points !== 0) members.push([this.#ctx.members.name(id), points]) })
+    members.sort((a, b) => compareText(a[0], b[0]))
+    return {
+      accounts: Object.fromEntries(ACCOUNT_NAMES.map((a, i) => [a, this.#balances[i] ?? 0])) as Record<Account, number>,
+      trialBalance: { debitsCents: trial.debitsCents, creditsCents: trial.creditsCents },
+      stores: Object.fromEntries(stores),
+      tills: Object.fromEntries(tills),
+      members: Object.fromEntries(members),
+      forks,
+      counts: { folded, duplicates: this.#duplicates, pending, forks: forks.length, replenishments: this.#replenishments.size, openings: this.#openings.size }
+    }
+  }
+
+  /** Balance of one account, debit positive. */
+  balance (account: Account): number {
+    return this.#balances[accountIndex(account)] ?? 0
+  }
+
+  /**
+   * Every folded transaction, sorted by (date, till, seq) for till entries and (date, id)
+   * for HQ's own, which come first on their day. Rebuilt from the summaries: O(n log n),
+   * for exports and audits, not the hot path.
+   */
+  transactions (): Transaction[] {
+    const keyed: Array<{ date: string, till: string, seq: number, tx: Transaction }> = []
+    for (const [tillId, t] of this.#tills) {
+      for (let seq = 1; seq <= t.chain.foldedSeq; seq++) {
+        const tx = summaryTransaction(t.chain.foldedSummary(seq), tillId, seq, t.chain.foldedHash(seq))
+        keyed.push({ date: tx.date, till: tillId, seq, tx })
+      }
+    }
+    for (const orders of [this.#openings, this.#replenishments]) {
+      for (const o of orders.values()) keyed.push({ date: o.tx.date, till: '', seq: 0, tx: o.tx })
+    }
+    keyed.sort((a, b) => compareText(a.date, b.date) || compareText(a.till, b.till) || a.seq - b.seq || compareText(a.tx.id, b.tx.id))
+    return keyed.map(k => k.tx)
+  }
+
+  /** Each account's balance in the debit or the credit column; the columns must agree. */
+  trialBalance (): TrialBalance {
+    let debitsCents = 0
+    let creditsCents = 0
+    const rows = ACCOUNT_NAMES.map((account, i) => {
+      const b = this.#balances[i] ?? 0
+      const row = { account, debitCents: b > 0 ? b : 0, creditCents: b < 0 ? negCents(b) : 0 }
+      debitsCents = addCents(debitsCents, row.debitCents)
+      creditsCents = addCents(creditsCents, row.creditCents)
+      return row
+    })
+    if (debitsCents !== creditsCents) bug(`trial balance does not balance: debits ${debitsCents} ≠ credits ${creditsCents}`)
+    return { rows, debitsCents, creditsCents }
+  }
+
+  profitAndLoss (): ProfitAndLoss {
+    const revenueCents = negCents(this.balance(ACCOUNTS.sales))
+    const costOfGoodsSoldCents = this.balance(ACCOUNTS.costOfGoodsSold)
+    const shrinkage = this.balance(ACCOUNTS.shrinkage)
+    const overShort = negCents(this.balance(ACCOUNTS.cashOverShort))
+    const grossProfitCents = subCents(revenueCents, costOfGoodsSoldCents)
+    const netIncomeCents = addCents(subCents(grossProfitCents, shrinkage), overShort)
+    // Cross-check against the balance sheet side: income = −(Σ revenue and expense balances).
+    const incomeAccounts = [ACCOUNTS.sales, ACCOUNTS.costOfGoodsSold, ACCOUNTS.shrinkage, ACCOUNTS.cashOverShort]
+    invariant(netIncomeCents === negCents(incomeAccounts.reduce((s, a) => addCents(s, this.balance(a)), 0)), 'P&L does not tie to the accounts')
+    return { revenueCents, costOfGoodsSoldCents, grossProfitCents, shrinkageCents: shrinkage, cashOverShortCents: overShort, netIncomeCents }
+  }
+
+  /** An hledger journal of transactions() that `hledger check -s` accepts. */
+  toHledger (): string {
+    return toHledger(this.transactions(), this.#currency)
+  }
+
+  /** One CSV row per posting of transactions(); see exports.ts. */
+  toCsv (): string {
+    return toCsv(this.transactions())
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  #newTill (tillId: TillId, storeId: StoreId): TillState {
+    let store = this.#stores.get(storeId)
+    if (store === undefined) {
+      store = new StoreTotals()
+      this.#stores.set(storeId, store)
+    }
+    const sink: ChainSink<Summary> = {
+      fold: (summary, seq) => {
+        this.#apply(store, summary, 1)
+        // Folds happen in increasing seq order.
+        if (summary.kind === 'close') state.lastCloseSeq = seq
+      },
+      unfold: (summary, seq) => {
+        this.#apply(store, summary, -1)
+        // Un-folds happen in decreasing seq order, before the chain is truncated, so the
+        // summaries below `seq` are still readable.
+        if (seq === state.lastCloseSeq) state.lastCloseSeq = this.#previousClose(state, seq)
+      }
+    }
+    const state: TillState = { chain: new TillChain(tillId, sink, { heldEntriesMax: this.#heldEntriesPerTillMax }), store, lastCloseSeq: 0 }
+    this.#tills.set(tillId, state)
+    return state
+  }
+
+  #previousClose (t: TillState, seq: number): number {
+    for (let s = seq - 1; s >= 1; s--) if (t.chain.foldedSummary(s).kind === 'close') return s
+    return 0
+  }
+
+  /** Add (sign 1) or subtract (sign −1) one entry's effect on balances, its store and its members. */
+  #apply (store: StoreTotals, s: Summary, sign: 1 | -1): void {
+    const signed = (cents: number): number => sign === 1 ? cents : negCents(cents)
+    this.#post(s.kind === 'close' ? closePostings(s) : stockInPostings(s), sign)
+    store.foldedEntries += sign
+    if (s.kind === 'close') {
+      store.cashCents = addCents(store.cashCents, signed(s.cashCents))
+      store.cardCents = addCents(store.cardCents, signed(s.cardCents))
+      store.salesNetCents = addCents(store.salesNetCents, signed(s.netCents))
+      store.taxCents = addCents(store.taxCents, signed(s.taxCents))
+      store.refundsCents = addCents(store.refundsCents, signed(s.refundsCents))
+      store.cogsCents = addCents(store.cogsCents, signed(s.cogsCents))
+      store.cashOverShortCents = addCents(store.cashOverShortCents, signed(cashOverShortCents(s)))
+      store.saleCount = addCount(store.saleCount, signed(s.saleCount))
+      store.refundCount = addCount(store.refundCount, signed(s.refundCount))
+      const consumedEnd = s.consumedLines * 2
+      // Consumed stock leaves the shelf.
+      for (let i = 0; i < consumedEnd; i += 2) adjust(store.stock, s.lines[i] ?? -1, signed(negCents(s.lines[i + 1] ?? 0)))
+      for (let i = consumedEnd; i < s.lines.length; i += 2) {
+        const member = s.lines[i] ?? -1
+        this.#memberPoints[member] = addCount(this.#memberPoints[member] ?? 0, signed(s.lines[i + 1] ?? 0))
+      }
+    } else {
+      store.shrinkageCents = addCents(store.shrinkageCents, signed(shrinkageCents(s)))
+      for (let i = 0; i < s.lines.length; i += 2) adjust(store.stock, s.lines[i] ?? -1, signed(s.lines[i + 1] ?? 0))
+    }
+  }
+
+  #post (postings: readonly Posting[], sign: 1 | -1): void {
+    for (const p of postings) {
+      const i = accountIndex(p.account)
+      this.#balances[i] = addCents(this.#balances[i] ?? 0, sign === 1 ? p.amountCents : negCents(p.amountCents))
+    }
+  }
+
+  #addOrder (orders: Map<string, FoldedOrder>, id: string, fingerprint: string, build: () => Transaction): 'folded' | 'duplicate' {
+    const existing = orders.get(id)
+    if (existing !== undefined) {
+      if (existing.fingerprint !== fingerprint) throw new IdReusedError(`id ${id} was already folded with different content`)
+      this.#duplicates++
+      return 'duplicate'
+    }
+    // makeTransaction asserts the postings balance before any balance moves.
+    const tx = build()
+    this.#post(tx.postings, 1)
+    orders.set(id, { fingerprint, tx })
+    return 'folded'
+  }
+
+  #storeSnapshot (s: StoreTotals): StoreSnapshot {
+    const stock: Array<[string, number]> = []
+    for (const [sku, qty] of s.stock) stock.push([this.#ctx.skus.name(sku), qty])
+    stock.sort((a, b) => compareText(a[0], b[0]))
+    return {
+      takingsCents: addCents(s.cashCents, s.cardCents),
+      cashCents: s.cashCents,
+      cardCents: s.cardCents,
+      salesNetCents: s.salesNetCents,
+      taxCents: s.taxCents,
+      refundsCents: s.refundsCents,
+      cogsCents: s.cogsCents,
+      grossMarginCents: subCents(s.salesNetCents, s.cogsCents),
+      cashOverShortCents: s.cashOverShortCents,
+      shrinkageCents: s.shrinkageCents,
+      saleCount: s.saleCount,
+      refundCount: s.refundCount,
+      stockOnHand: Object.fromEntries(stock)
+    }
+  }
+
+  #tillSnapshot (t: TillState): TillSnapshot {
+    const last = t.lastCloseSeq > 0 ? t.chain.foldedSummary(t.lastCloseSeq) : null
+    const close = last?.kind === 'close' ? last : null
+    invariant(last === null || close !== null, 'lastCloseSeq points at a Close')
+    return {
+      lastSeq: t.chain.foldedSeq,
+      lastClosedDay: close?.day ?? null,
+      pending: t.chain.heldCount,
+      forked: t.chain.forked,
+      // docLast = docFirst − 1 on a day without documents: 0 until the till's first document.
+      lastDocN: close !== null && close.docLast >= 1 ? close.docLast : null
+    }
+  }
+}
+
+/** Add `delta` to a sparse quantity map, deleting entries that reach 0 (so 0 and absent are one state). */
+function adjust (map: Map<number, number>, key: number, delta: number): void {
+  invariant(key >= 0, 'packed line has an id')
+  const next = addCount(map.get(key) ?? 0, delta)
+  if (next === 0) map.delete(key)
+  else map.set(key, next)
+}
+
+/** Counts, quantities and points need the same exact-integer check as money. */
+const addCount = addCents
+
+function fingerprintOf (value: Parameters<typeof canonicalEncode>[0]): string {
+  return toHex(sha256(canonicalEncode(value)))
+}
