@@ -1,0 +1,10 @@
+/** HQ limits. Each is a default; HqNode's init overrides them. */
+
+/** Entries in one submitted batch; a larger batch is refused whole. */
+export const SUBMIT_BATCH_MAX = 4_096
+/** Entries written in one group commit (one fsync). */
+export const COMMIT_BATCH_MAX = 8_192
+/** Entries queued for commit before new submissions wait (back-pressure). */
+export const COMMIT_QUEUE_MAX = 65_536
+/** Rejections kept in memory as evidence (the newest); all are counted. */
+export const REJECTIONS_KEPT_MAX = 1_000

@@ -1,0 +1,24 @@
+/**
+ * HQ's durable log layout in the key-value store. Keys sort so that a scan reads each
+ * till's entries in seq order; the hash in the key keeps both sides of a fork.
+ */
+import type { EntryHash, TillId } from '@tillbooks/protocol'
+
+export const ENTRY_PREFIX = 'e!'
+export const CERT_PREFIX = 'c!'
+export const REPLENISHMENT_PREFIX = 'r!'
+export const OPENING_PREFIX = 'o!'
+
+const pad = (n: number): string => String(n).padStart(12, '0')
+
+export function entryKey (tillId: TillId, seq: number, hash: EntryHash): string {
+  return `${ENTRY_PREFIX}${tillId}!${pad(seq)}!${hash}`
+}
+
+export function certKey (tillId: TillId, fromSeq: number, keyHex: string): string {
+  return `${CERT_PREFIX}${tillId}!${pad(fromSeq)}!${keyHex}`
+}
+
+export function replenishmentKey (id: string): string {
+  return `${REPLENISHMENT_PREFIX}${id}`
+}

@@ -1,0 +1,24 @@
+/**
+ * @tillbooks/node: the till and head-office nodes, transport-agnostic, with their storage.
+ *
+ * @example
+ * ```ts
+ * const hq = new HqNode({ store: new LevelStore('hq-data'), clock: systemClock, logger }, { root, costCents })
+ * await hq.start()                                   // rebuilds the books from the log
+ * const cert = await hq.enrol({ store, till: 1, tillKey: signer.publicKey })
+ * const till = new TillNode({ store: new LevelStore('till-data'), clock: systemClock, logger }, { store, till: 1, signer, catalogue, hqRootKey: root.publicKey })
+ * await till.start(); await till.openDay(day); await till.sell({ lines: [{ sku: 'latte', qty: 1 }] })
+ * await till.closeDay()
+ * const answers = await hq.submit(till.outbox())    // accepted only once durable
+ * await till.acknowledge(answers.map(a => ({ seq: a.seq!, status: a.status })))
+ * ```
+ */
+export * from './components.ts'
+export * from './storage/KvStore.ts'
+export { LevelStore } from './storage/LevelStore.ts'
+export { MemoryStore } from './storage/MemoryStore.ts'
+export { EnrolmentConflictError, HqNode, type HqInit, type HqCounters, type SubmitOutcome, type SubmitStatus } from './hq/HqNode.ts'
+export { TillNode, type DayState, type SaleDoc, type SaleReceipt, type TillInit } from './till/TillNode.ts'
+export { SaleRejectedError, TillStateError } from './till/errors.ts'
+export { InlineVerifier, type Verifier, type VerifyItem } from './verify/Verifier.ts'
+export { WorkerVerifier } from './verify/WorkerVerifier.ts'

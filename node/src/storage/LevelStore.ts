@@ -1,0 +1,41 @@
+/** KvStore on LevelDB (classic-level through `level`), on disk. `sync` is an fsync. */
+import { Level } from 'level'
+import type { KvOp, KvRange, KvStore } from './KvStore.ts'
+
+export class LevelStore implements KvStore {
+  readonly location: string
+  readonly #db: Level<string, Uint8Array>
+
+  constructor (location: string) {
+    this.location = location
+    this.#db = new Level<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+
+  async open (): Promise<void> {
+    await this.#db.open()
+  }
+
+  async close (): Promise<void> {
+    await this.#db.close()
+  }
+
+  async get (key: string): Promise<Uint8Array | undefined> {
+    return await this.#db.get(key)
+  }
+
+  async batch (ops: KvOp[], opts: { sync: boolean }): Promise<void> {
+    if (ops.length === 0 && !opts.sync) return
+    const levelOps = ops.map(op => op.type === 'put'
+      ? { type: 'put' as const, key: op.key, value: op.value ?? new Uint8Array() }
+      : { type: 'del' as const, key: op.key })
+    await this.#db.batch(levelOps, { sync: opts.sync })
+  }
+
+  async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
+    const opts: { gte?: string, lt?: string, limit?: number } = {}
+    if (range.gte !== undefined) opts.gte = range.gte
+    if (range.lt !== undefined) opts.lt = range.lt
+    if (range.limit !== undefined) opts.limit = range.limit
+    for await (const [k, v] of this.#db.iterator(opts)) yield [k, v]
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * A till: sells on its own, numbers its own documents, and writes two signed records a
+ * day into its own log — a StockIn when the day opens with a delivery, a Close at night
+ * computed from its own sale journal. Nothing here waits for HQ: the outbox holds what HQ
+ * has not acknowledged and is resent until it is.
+ *
+ * Business day state machine:
+ *
+ *     closed ──openDay()──▶ open ──closeDay()──▶ closing ──(Close durable)──▶ closed
+ *                            │ ▲
+ *                            └─┘ sell(), refund()
+ *
+ * Durable layout (KvStore): `s!<n>` one key per document (sale/refund, fsync'd before the
+ * receipt is printed), `l!<seq>` the till's own signed log, `m!*` state. The next document
+ * number is derived from the journal and the log on start, never from a separate counter
+ * that could drift from them.
+ */
+import {
+  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, signEntry, tillIdOf,
+  type BusinessDay, type Canonical, type Close, type DocNo, type Entry, type PublicKey, type Signer, type SkuQty,
+  type StockIn, type StoreId, type Tender, type TillId
+} from '@tillbooks/protocol'
+import { priceSale, type Catalogue } from '@tillbooks/catalogue'
+import type { NodeComponents } from '../components.ts'
+import { prefixEnd } from '../storage/KvStore.ts'
+import { SaleRejectedError, TillStateError } from './errors.ts'
+
+export type DayState = 'closed' | 'open' | 'closing'
+
+export interface SaleLine { sku: string, qty: number }
+export interface TenderIn { type: Tender, amountCents: number }
+
+/** One document in the till's journal: a sale or a refund, in full. */
+export interface SaleDoc {
+  n: number
+  kind: 'sale' | 'refund'
+  businessDay: BusinessDay
+  atMs: number
+  lines: SaleLine[]
+  /** Signed gross per tender actually kept (cash after change); negative for refunds. */
+  tenders: Record<Tender, number>
+  totalCents: number
+  changeCents: number
+  perRate: Array<{ rateBp: number, netCents: number, taxCents: number }>
+  consumed: SkuQty[]
+  member: string | null
+  points: number
+}
+
+export interface SaleReceipt {
+  docNo: DocNo
+  totalCents: number
+  changeCents: number
+  points: number
+}
+
+export interface TillInit {
+  store: StoreId
+  till: number
+  signer: Signer
+  catalogue: Catalogue
+  /** HQ's root key: replenishment orders must carry its signature. */
+  hqRootKey: PublicKey
+  /** Points earned per whole currency unit spent. */
+  pointsPerUnit?: number
+  /** Cash put in the drawer at open; cash refunds may use it, never more. */
+  floatCents?: number
+}
+
+const SALES_PREFIX = 's!'
+const LOG_PREFIX = 'l!'
+const STATE_KEY = 'm!day'
+const ACKED_KEY = 'm!acked'
+const pad = (n: number): string => String(n).padStart(12, '0')
+const SALES_PER_DAY_MAX = 1_000_000
+const DEFAULT_FLOAT_CENTS = 20_000
+
+export class TillNode {
+  readonly store: StoreId
+  readonly till: number
+  readonly tillId: TillId
+  readonly #components: NodeComponents
+  readonly #init: TillInit
+  #state: DayState = 'closed'
+  #businessDay: BusinessDay | null = null
+  #lastClosedDay: BusinessDay | null = null
+  /** First document number of the open day. */
+  #dayDocFirst = 1
+  #nextDocN = 1
+  #log: Entry[] = []
+  #acked = new Set<number>()
+  #ackedThrough = 0
+  #rejected = new Map<number, string>()
+  #started = false
+  /** Cash taken (net of cash refunds) since the day opened. */
+  #dayCashCents = 0
+
+  #drawerCashCents (): number {
+    return (this.#init.floatCents ?? DEFAULT_FLOAT_CENTS) + this.#dayCashCents
+  }
+
+  constructor (components: NodeComponents, init: TillInit) {
+    this.#components = components
+    this.#init = init
+    this.store = init.store
+    this.till = init.till
+    this.tillId = tillIdOf(init.store, init.till)
+  }
+
+  get state (): DayState { return this.#state }
+  get businessDay (): BusinessDay | null { return this.#businessDay }
+  get lastClosedDay (): BusinessDay | null { return this.#lastClosedDay }
+  get nextDocN (): number { return this.#nextDocN }
+  get log (): readonly Entry[] { return this.#log }
+  get head (): Entry | undefined { return this.#log[this.#log.length - 1] }
+
+  async start (): Promise<void> {
+    const { store } = this.#components
+    await store.open()
+    this.#log = []
+    for await (const [, bytes] of store.entries({ gte: LOG_PREFIX, lt: prefixEnd(LOG_PREFIX) })) {
+      // Our own log: verified when we signed it, checked again on the way back in.
+      this.#pushLog(openEntry(bytes, { verify: true }))
+    }
+    const acked = await store.get(ACKED_KEY)
+    this.#ackedThrough = acked === undefined ? 0 : canonicalDecode(acked) as number
+    const state = await store.get(STATE_KEY)
+    if (state !== undefined) {
+      const s = canonicalDecode(state) as { state: DayState, businessDay: BusinessDay | null, dayDocFirst: number }
+      this.#state = s.state === 'closing' ? 'open' : s.state
+      this.#businessDay = s.businessDay
+      this.#dayDocFirst = s.dayDocFirst
+    }
+    const lastClose = this.#lastClose()
+    this.#lastClosedDay = lastClose?.businessDay ?? null
+    // The next number follows the highest of: the last document in the journal, the last
+    // Close in the log (the journal may be gone after a fire, the log recovered).
+    let lastN = lastClose?.docLast ?? 0
+    for await (const [key] of store.entries({ gte: SALES_PREFIX, lt: prefixEnd(SALES_PREFIX) })) {
+      lastN = Math.max(lastN, Number(key.slice(SALES_PREFIX.length)))
+    }
+    this.#nextDocN = lastN + 1
+    if (this.#state === 'closed') this.#dayDocFirst = this.#nextDocN
+    // A crash between the Close becoming durable and the state write: the log wins.
+    if (this.#state === 'open' && lastClose !== undefined && lastClose.businessDay === this.#businessDay) {
+      this.#state = 'closed'
+      this.#dayDocFirst = this.#nextDocN
+    }
+    this.#dayCashCents = 0
+    if (this.#state === 'open') {
+      for (const d of await this.journal(this.#dayDocFirst, this.#nextDocN - 1)) this.#dayCashCents += d.tenders.cash
+    }
+    this.#started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#components.store.close()
+  }
+
+  #pushLog (entry: Entry): void {
+    const head = this.head
+    const expectedSeq = (head?.record.seq ?? 0) + 1
+    if (entry.record.seq !== expectedSeq) throw new Error(`till log broken: seq ${entry.record.seq} after ${expectedSeq - 1}`)
+    const prev = head?.hashBytes ?? GENESIS_HASH
+    if (Buffer.compare(entry.record.prevHash, prev) !== 0) throw new Error(`till log broken: prevHash mismatch at seq ${entry.record.seq}`)
+    this.#log.push(entry)
+  }
+
+  #lastClose (): Close | undefined {
+    for (let i = this.#log.length - 1; i >= 0; i--) {
+      const r = this.#log[i]?.record
+      if (r?.kind === 'close') return r
+    }
+    return undefined
+  }
+
+  async #saveState (): Promise<void> {
+    await this.#components.store.batch([{ type: 'put', key: STATE_KEY, value: canonicalEncode({ state: this.#state, businessDay: this.#businessDay, dayDocFirst: this.#dayDocFirst }) }], { sync: true })
+  }
+
+  async #appendRecord (record: StockIn | Close): Promise<Entry> {
+    const entry = signEntry(record, this.#init.signer)
+    await this.#components.store.batch([{ type: 'put', key: `${LOG_PREFIX}${pad(record.seq)}`, value: entry.bytes }], { sync: true })
+    this.#pushLog(entry)
+    return entry
+  }
+
+  #header (businessDay: BusinessDay): { v: 1, store: StoreId, till: number, businessDay: BusinessDay, seq: number, prevHash: Uint8Array, atMs: number } {
+    const head = this.head
+    return {
+      v: 1,
+      store: this.store,
+      till: this.till,
+      businessDay,
+      seq: (head?.record.seq ?? 0) + 1,
+      prevHash: head?.hashBytes ?? GENESIS_HASH,
+      atMs: Math.max(0, this.#components.clock.nowMs())
+    }
+  }
+
+  /**
+   * Open the business day. With a delivery, the HQ-signed replenishment order is checked
+   * and a StockIn records what was received (which may differ from what was shipped).
+   */
+  async openDay (businessDay: BusinessDay, delivery?: { order: Uint8Array, received?: SkuQty[] }): Promise<Entry | null> {
+    if (this.#state !== 'closed') throw new TillStateError(`cannot open ${businessDay}: the day ${this.#businessDay ?? ''} is ${this.#state}`)
+    if (this.#lastClosedDay !== null && businessDay <= this.#lastClosedDay) throw new TillStateError(`cannot open ${businessDay}: already closed ${this.#lastClosedDay}`)
+    let entry: Entry | null = null
+    if (delivery !== undefined) {
+      const order = openReplenishment(delivery.order, this.#init.hqRootKey)
+      if (order.store !== this.store) throw new SaleRejectedError(`replenishment ${order.id} is for store ${order.store}`)
+      const received = (delivery.received ?? order.lines).filter(l => l.qty !== 0).map(l => ({ sku: l.sku, qty: l.qty })).sort((a, b) => a.sku < b.sku ? -1 : 1)
+      entry = await this.#appendRecord({ ...this.#header(businessDay), kind: 'stockIn', replenishmentId: order.id, shipped: order.lines, received })
+    }
+    this.#state = 'open'
+    this.#businessDay = businessDay
+    this.#dayDocFirst = this.#nextDocN
+    this.#dayCashCents = 0
+    await this.#saveState()
+    return entry
+  }
+
+  /** Ring up a sale. Durable before it returns: the receipt's number is never reused. */
+  async sell (sale: { lines: SaleLine[], tenders?: TenderIn[], member?: string }): Promise<SaleReceipt> {
+    return await this.#document('sale', sale)
+  }
+
+  /** Refund goods (lines with positive qty are returned): money goes back on the given tender. */
+  async refund (refund: { lines: SaleLine[], tender?: Tender }): Promise<SaleReceipt> {
+    const lines = refund.lines.map(l => ({ sku: l.sku, qty: -l.qty }))
+    return await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }] })
+  }
+
+  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string }): Promise<SaleReceipt> {
+    if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`the till is ${this.#state}: open the day first`)
+    if (this.#nextDocN - this.#dayDocFirst >= SALES_PER_DAY_MAX) throw new SaleRejectedError('too many documents today')
+    if (!Array.isArray(input.lines) || input.lines.length === 0) throw new SaleRejectedError('a sale needs at least one line')
+    for (const l of input.lines) {
+      if (!Number.isSafeInteger(l.qty) || l.qty === 0 || (kind === 'sale' && l.qty < 0)) throw new SaleRejectedError(`bad quantity for ${String(l.sku)}: ${String(l.qty)}`)
+    }
+    let priced: ReturnType<typeof priceSale>
+    try {
+      priced = priceSale(this.#init.catalogue, input.lines)
+    } catch (err) {
+      throw new SaleRejectedError((err as Error).message)
+    }
+    const total = priced.totalCents
+    const tenders: Record<Tender, number> = { cash: 0, card: 0 }
+    let changeCents = 0
+    if (kind === 'refund') {
+      const t = input.tenders?.[0]?.type ?? 'cash'
+      if (t === 'cash' && -total > this.#drawerCashCents()) throw new SaleRejectedError(`the drawer holds ${this.#drawerCashCents()} cents, the refund is ${-total}: refund to card`)
+      tenders[t] = total
+    } else if (input.tenders === undefined || input.tenders.length === 0) {
+      tenders.cash = total
+    } else {
+      let card = 0
+      let cash = 0
+      for (const t of input.tenders) {
+        if (!Number.isSafeInteger(t.amountCents) || t.amountCents <= 0) throw new SaleRejectedError('tender amounts are positive integer cents')
+        if (t.type === 'card') card += t.amountCents
+        else if (t.type === 'cash') cash += t.amountCents
+        else throw new SaleRejectedError(`unknown tender ${String((t as { type: unknown }).type)}`)
+      }
+      if (card > total) throw new SaleRejectedError(`card ${card} exceeds the total ${total}`)
+      const due = total - card
+      if (cash < due) throw new SaleRejectedError(`tenders ${card + cash} do not cover the total ${total}`)
+      changeCents = cash - due
+      tenders.card = card
+      tenders.cash = due
+    }
+    const pointsPerUnit = this.#init.pointsPerUnit ?? 1
+    const member = kind === 'sale' && input.member !== undefined ? input.member : null
+    const points = member !== null && total > 0 ? Math.floor(total / 100) * pointsPerUnit : 0
+    const n = this.#nextDocN
+    const doc: SaleDoc = {
+      n,
+      kind,
+      businessDay: this.#businessDay,
+      atMs: Math.max(0, this.#components.clock.nowMs()),
+      lines: input.lines.map(l => ({ sku: l.sku, qty: l.qty })),
+      tenders,
+      totalCents: total,
+      changeCents,
+      perRate: priced.perRate.map(r => ({ rateBp: r.rateBp, netCents: r.netCents, taxCents: r.taxCents })),
+      consumed: priced.consumed,
+      member,
+      points
+    }
+    await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }], { sync: true })
+    this.#nextDocN = n + 1
+    this.#dayCashCents += tenders.cash
+    return { docNo: docNoOf(this.store, this.till, n), totalCents: total, changeCents, points }
+  }
+
+  /** The day's documents, from the journal. */
+  async journal (fromN: number, toN: number): Promise<SaleDoc[]> {
+    const docs: SaleDoc[] = []
+    for await (const [, v] of this.#components.store.entries({ gte: `${SALES_PREFIX}${pad(fromN)}`, lt: `${SALES_PREFIX}${pad(toN + 1)}` })) {
+      docs.push(canonicalDecode(v) as unknown as SaleDoc)
+    }
+    return docs
+  }
+
+  /**
+   * Close the day: sum the journal into a Close, sign it, make it durable, queue it for HQ.
+   * `cashCountedCents` is what the drawer count found (defaults to what it should hold).
+   */
+  async closeDay (opts: { cashCountedCents?: number } = {}): Promise<Entry> {
+    if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`cannot close: the till is ${this.#state}`)
+    this.#state = 'closing'
+    try {
+      const docFirst = this.#dayDocFirst
+      const docLast = this.#nextDocN - 1
+      const docs = await this.journal(docFirst, docLast)
+      if (docs.length !== docLast - docFirst + 1 || docs.some((d, i) => d.n !== docFirst + i)) {
+        throw new Error(`till journal broken: documents ${docFirst}..${docLast} not contiguous`)
+      }
+      const takingsCents: Record<Tender, number> = { cash: 0, card: 0 }
+      const perRate = new Map<number, { netCents: number, taxCents: number }>()
+      const consumed = new Map<string, number>()
+      const points = new Map<string, number>()
+      let refundsCents = 0
+      let saleCount = 0
+      for (const d of docs) {
+        if (d.kind === 'sale') saleCount++
+        else refundsCents += -d.totalCents
+        takingsCents.cash += d.tenders.cash
+        takingsCents.card += d.tenders.card
+        for (const r of d.perRate) {
+          const acc = perRate.get(r.rateBp) ?? { netCents: 0, taxCents: 0 }
+          acc.netCents += r.netCents
+          acc.taxCents += r.taxCents
+          perRate.set(r.rateBp, acc)
+        }
+        for (const c of d.consumed) consumed.set(c.sku, (consumed.get(c.sku) ?? 0) + c.qty)
+        if (d.member !== null && d.points > 0) points.set(d.member, (points.get(d.member) ?? 0) + d.points)
+      }
+      const close: Close = {
+        ...this.#header(this.#businessDay),
+        kind: 'close',
+        docFirst,
+        docLast,
+        saleCount,
+        refundCount: docs.length - saleCount,
+        takingsCents,
+        tax: [...perRate].sort((a, b) => a[0] - b[0]).filter(([, v]) => v.netCents !== 0 || v.taxCents !== 0).map(([rateBp, v]) => ({ rateBp, ...v })),
+        refundsCents,
+        cashCountedCents: opts.cashCountedCents ?? takingsCents.cash,
+        consumed: [...consumed].filter(([, q]) => q !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1).map(([sku, qty]) => ({ sku, qty })),
+        points: [...points].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, p]) => ({ member, points: p }))
+      }
+      const entry = await this.#appendRecord(close)
+      this.#lastClosedDay = this.#businessDay
+      this.#state = 'closed'
+      this.#dayDocFirst = this.#nextDocN
+      await this.#saveState()
+      return entry
+    } catch (err) {
+      if (this.#state === 'closing') this.#state = 'open'
+      throw err
+    }
+  }
+
+  /** Entries HQ has not acknowledged, oldest first (resend all of them: HQ dedups). */
+  outbox (): Uint8Array[] {
+    return this.#log.filter(e => e.record.seq > this.#ackedThrough && !this.#acked.has(e.record.seq) && !this.#rejected.has(e.record.seq)).map(e => e.bytes)
+  }
+
+  /** HQ answered for these seqs. Rejected ones stop being resent and are reported. */
+  async acknowledge (answers: Array<{ seq: number, status: 'accepted' | 'duplicate' | 'rejected', reason?: string }>): Promise<void> {
+    for (const a of answers) {
+      if (a.status === 'rejected') {
+        this.#rejected.set(a.seq, a.reason ?? 'rejected')
+        this.#components.logger.error({ tillId: this.tillId, seq: a.seq, reason: a.reason }, 'HQ rejected our own entry')
+      } else {
+        this.#acked.add(a.seq)
+      }
+    }
+    const before = this.#ackedThrough
+    while (this.#acked.has(this.#ackedThrough + 1)) this.#acked.delete(++this.#ackedThrough)
+    if (this.#ackedThrough !== before) {
+      // Not synced: losing it only means resending entries HQ will answer as duplicates.
+      await this.#components.store.batch([{ type: 'put', key: ACKED_KEY, value: canonicalEncode(this.#ackedThrough) }], { sync: false })
+    }
+  }
+
+  /**
+   * Start a replacement till from a log recovered elsewhere (a neighbour's replica or an
+   * email backup), already verified by the caller. Numbering continues after the last
+   * recovered Close, so no document number is reused.
+   */
+  async adoptRecoveredLog (entries: Entry[]): Promise<void> {
+    if (this.#log.length > 0) throw new TillStateError('a replacement till starts empty')
+    const ops = entries.map(e => ({ type: 'put' as const, key: `${LOG_PREFIX}${pad(e.record.seq)}`, value: e.bytes }))
+    for (const e of entries) {
+      if (e.tillId !== this.tillId) throw new TillStateError(`recovered entry is for ${e.tillId}, not ${this.tillId}`)
+      this.#pushLog(e)
+    }
+    await this.#components.store.batch(ops, { sync: true })
+    const lastClose = this.#lastClose()
+    this.#lastClosedDay = lastClose?.businessDay ?? null
+    this.#nextDocN = (lastClose?.docLast ?? 0) + 1
+    this.#dayDocFirst = this.#nextDocN
+    this.#state = 'closed'
+    this.#businessDay = this.#lastClosedDay
+    await this.#saveState()
+  }
+
+  status (): { tillId: TillId, state: DayState, businessDay: BusinessDay | null, lastClosedDay: BusinessDay | null, nextDocNo: DocNo, headSeq: number, outbox: number, rejected: number, drawerCashCents: number } {
+    return {
+      drawerCashCents: this.#drawerCashCents(),
+      tillId: this.tillId,
+      state: this.#state,
+      businessDay: this.#businessDay,
+      lastClosedDay: this.#lastClosedDay,
+      nextDocNo: docNoOf(this.store, this.till, this.#nextDocN),
+      headSeq: this.head?.record.seq ?? 0,
+      outbox: this.outbox().length,
+      rejected: this.#rejected.size
+    }
+  }
+}

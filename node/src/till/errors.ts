@@ -1,0 +1,9 @@
+/** A request the till cannot honour in its current state (sell while closed, open twice). */
+export class TillStateError extends Error {
+  override name = 'TillStateError'
+}
+
+/** A sale or refund that is not valid (unknown sku, bad quantity, tenders short). */
+export class SaleRejectedError extends Error {
+  override name = 'SaleRejectedError'
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { canonicalDecode, canonicalEncode, keyPairFromSeed, signEntry, Signer, type Close } from '@tillbooks/protocol'
+import { LevelStore, MemoryStore, WorkerVerifier } from '../src/index.ts'
+import { DAY1, DAY2, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+
+async function closedDay (hq: Awaited<ReturnType<typeof startHq>>, opts: { store?: string, till?: number } = {}) {
+  const t = await startTill(hq, opts)
+  await t.till.openDay(DAY1)
+  await t.till.sell({ lines: [{ sku: 'patio-set', qty: 1 }], tenders: [{ type: 'card', amountCents: 50_000 }] })
+  await t.till.sell({ lines: [{ sku: 'cappuccino', qty: 2 }] })
+  await t.till.closeDay()
+  return t
+}
+
+describe('HqNode', () => {
+  it('accepts a close once, folds it into the books, and ignores resends', async () => {
+    const hq = await startHq()
+    const { till } = await closedDay(hq)
+    const first = await hq.submit(till.outbox())
+    assert.deepEqual(first.map(a => a.status), ['accepted'])
+    const again = await hq.submit([...till.outbox(), ...till.outbox()])
+    assert.deepEqual(again.map(a => a.status), ['duplicate', 'duplicate'])
+    const books = hq.books.snapshot()
+    assert.equal(books.stores.S001?.takingsCents, 50_000 + 760)
+    assert.equal(books.accounts['assets:card clearing'], 50_000)
+    assert.equal(books.trialBalance.debitsCents, books.trialBalance.creditsCents)
+  })
+
+  it('rejects forged, unenrolled, malformed and oversized input with a reason, and the books do not move', async () => {
+    const hq = await startHq()
+    const { till } = await closedDay(hq)
+    await hq.submit(till.outbox())
+    const before = JSON.stringify(hq.books.snapshot().accounts)
+    const real = till.log[0]!
+    const attacker = new Signer(keyPairFromSeed(seedBytes('attacker')))
+    const r = real.record as Close
+    const forged = signEntry({ ...r, seq: 2, prevHash: real.hashBytes }, attacker)
+    const fields = canonicalDecode(real.bytes) as { sig: Uint8Array }
+    fields.sig[10] = (fields.sig[10] as number) ^ 0x40
+    const flipped = canonicalEncode(fields as never)
+    const stranger = signEntry({ ...r, store: 'S999' as never }, attacker)
+    const oversized = canonicalEncode({ v: 1, kind: 'close', body: new Uint8Array(70_000), signer: new Uint8Array(32), sig: new Uint8Array(64) })
+    const answers = await hq.submit([forged.bytes, flipped, stranger.bytes, new Uint8Array([1, 2, 3]), oversized])
+    assert.deepEqual(answers.map(a => a.status), ['rejected', 'rejected', 'rejected', 'rejected', 'rejected'])
+    assert.deepEqual(answers.map(a => a.code), ['UNENROLLED', 'FORGED', 'UNENROLLED', 'MALFORMED', 'OVERSIZED'])
+    for (const a of answers) assert.ok((a.reason ?? '').length > 5, `a reason is given: ${a.reason}`)
+    assert.equal(JSON.stringify(hq.books.snapshot().accounts), before)
+    assert.equal(hq.counters.rejected, 5)
+  })
+
+  it('refuses a batch larger than its limit, whole', async () => {
+    const hq = await startHq()
+    const answers = await hq.submit(Array.from({ length: 5_000 }, () => new Uint8Array([0])))
+    assert.ok(answers.every(a => a.status === 'rejected' && a.code === 'OVERSIZED'))
+  })
+
+  it('detects a fork (two signed closes at one seq), keeps it as evidence and folds neither', async () => {
+    const hq = await startHq()
+    const { till, signer } = await closedDay(hq)
+    const real = till.log[0]!
+    const r = real.record as Close
+    const twin = signEntry({ ...r, takingsCents: { ...r.takingsCents, cash: r.takingsCents.cash - 100 }, tax: r.tax.map((l, i) => i === 0 ? { ...l, netCents: l.netCents - 100 } : l) }, signer)
+    const a = await hq.submit([real.bytes])
+    assert.equal(a[0]?.status, 'accepted')
+    const b = await hq.submit([twin.bytes])
+    assert.equal(b[0]?.status, 'rejected')
+    assert.equal(b[0]?.code, 'FORK')
+    const books = hq.books.snapshot()
+    assert.equal(books.tills['S001-1']?.forked, true)
+    assert.equal(books.stores.S001?.takingsCents ?? 0, 0, 'the forked close is un-folded')
+  })
+
+  it('holds an entry whose predecessor is missing, and folds both once it arrives', async () => {
+    const hq = await startHq()
+    const { till } = await startTill(hq)
+    await till.openDay(DAY1)
+    await till.sell({ lines: [{ sku: 'latte', qty: 1 }] })
+    await till.closeDay()
+    await till.openDay(DAY2)
+    await till.sell({ lines: [{ sku: 'latte', qty: 1 }] })
+    await till.closeDay()
+    const [first, second] = till.outbox()
+    const b = await hq.submit([second!])
+    assert.equal(b[0]?.status, 'accepted')
+    assert.equal(b[0]?.folded, false)
+    assert.equal(hq.books.snapshot().stores.S001?.takingsCents ?? 0, 0)
+    await hq.submit([first!])
+    assert.equal(hq.books.snapshot().stores.S001?.takingsCents, 840)
+  })
+
+  it('rebuilds identical books from its LevelDB log after a restart, re-verifying every signature', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tillbooks-hq-'))
+    try {
+      const hq = await startHq(new LevelStore(dir))
+      for (let t = 1; t <= 3; t++) {
+        const { till } = await closedDay(hq, { till: t })
+        await hq.submit(till.outbox())
+      }
+      await hq.dispatchReplenishment({ id: 'R-x', store: 'S001' as never, businessDay: DAY1, lines: [{ sku: 'patio-chair', qty: 4 }] })
+      const before = hq.books.snapshot()
+      await hq.stop()
+      const again = await startHq(new LevelStore(dir))
+      const after = again.books.snapshot()
+      assert.deepEqual(after.accounts, before.accounts)
+      assert.deepEqual(after.stores, before.stores)
+      assert.deepEqual(after.tills, before.tills)
+      await again.stop()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a crash loses no acknowledged entry (acks only after fsync)', async () => {
+    const kv = new MemoryStore()
+    const hq = await startHq(kv)
+    const { till } = await closedDay(hq)
+    const answers = await hq.submit(till.outbox())
+    assert.equal(answers[0]?.status, 'accepted')
+    kv.crash()
+    const again = await startHq(kv)
+    assert.ok(again.books.has(answers[0]!.hash as never))
+  })
+
+  it('verifies on worker threads with the same answers as inline', async () => {
+    const verifier = new WorkerVerifier({ threads: 2 })
+    try {
+      const hq = await startHq()
+      const { till } = await closedDay(hq)
+      const good = till.log[0]!
+      const bad = { signature: new Uint8Array(good.sig).map((b, i) => i === 0 ? b ^ 1 : b), message: new Uint8Array(0), publicKey: good.signer }
+      const { signingBytes } = await import('@tillbooks/protocol')
+      const item = { signature: good.sig, message: signingBytes('close', good.body), publicKey: good.signer }
+      const res = await verifier.verify([item, { ...bad, message: item.message }, item, item, item, item, item, item, item])
+      assert.deepEqual(res, [true, false, true, true, true, true, true, true, true])
+    } finally {
+      await verifier.close()
+    }
+  })
+})
