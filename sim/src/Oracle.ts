@@ -1,0 +1,186 @@
+/**
+ * The auditor. It computes the books HQ should hold from the ground truth the simulator
+ * generated (every sale as rung up, every delivery as counted, every drawer count), with
+ * its own arithmetic: its own tax rounding, its own recipe explosion, its own postings.
+ * It never reads a record, a till's journal or the ledger package, so a bug there shows
+ * up as a disagreement here rather than being copied into the expectation.
+ */
+export interface OracleProduct {
+  sku: string
+  priceCents: number
+  taxRateBp: number
+  costCents: number
+  stocked: boolean
+  recipe?: ReadonlyArray<{ sku: string, qty: number }>
+}
+
+export interface TruthSale {
+  kind: 'sale' | 'refund'
+  /** Positive quantities; a refund returns them. */
+  lines: Array<{ sku: string, qty: number }>
+  cardCents: number
+  member: string | null
+  /** How a refund was paid back. */
+  refundTender?: 'cash' | 'card'
+}
+
+export interface TruthDay {
+  store: string
+  tillId: string
+  businessDay: string
+  delivery: { shipped: Array<{ sku: string, qty: number }>, received: Array<{ sku: string, qty: number }> } | null
+  sales: TruthSale[]
+  cashCountedCents: number | null
+  /** False when HQ cannot fold this day's Close (the till equivocated at or before it). */
+  closeCounts: boolean
+  /** False when HQ cannot fold this day's StockIn. */
+  stockInCounts: boolean
+}
+
+export interface OracleBooks {
+  accounts: Record<string, number>
+  stores: Record<string, { takingsCents: number, cashCents: number, cardCents: number, taxCents: number, salesNetCents: number }>
+  members: Record<string, number>
+  takingsCents: number
+}
+
+const ACCOUNTS = {
+  cash: 'assets:cash:drawer',
+  card: 'assets:card clearing',
+  storeStock: 'assets:inventory:store',
+  warehouse: 'assets:inventory:warehouse',
+  transit: 'assets:inventory:in transit',
+  vat: 'liabilities:vat payable',
+  equity: 'equity:opening',
+  revenue: 'revenue:sales',
+  cogs: 'expenses:cost of goods sold',
+  shrinkage: 'expenses:stock shrinkage',
+  overShort: 'expenses:cash over short'
+} as const
+
+export class Oracle {
+  readonly #products: Map<string, OracleProduct>
+
+  constructor (products: readonly OracleProduct[]) {
+    this.#products = new Map(products.map(p => [p.sku, p]))
+  }
+
+  #product (sku: string): OracleProduct {
+    const p = this.#products.get(sku)
+    if (p === undefined) throw new Error(`oracle: unknown sku ${sku}`)
+    return p
+  }
+
+  /** Stocked leaves consumed by one unit of `sku`, by plain recursion (no memo, no sharing with the catalogue). */
+  leaves (sku: string, qty: bigint, out: Map<string, bigint>, depth = 0): void {
+    if (depth > 32) throw new Error('oracle: recipe too deep')
+    const p = this.#product(sku)
+    if (p.recipe === undefined || p.recipe.length === 0) {
+      out.set(sku, (out.get(sku) ?? 0n) + qty)
+      return
+    }
+    for (const c of p.recipe) this.leaves(c.sku, qty * BigInt(c.qty), out, depth + 1)
+  }
+
+  /** Tax inside a tax-inclusive gross: round half away from zero of gross·r/(10000+r). */
+  static taxOf (grossCents: bigint, rateBp: bigint): bigint {
+    const num = grossCents * rateBp
+    const den = 10_000n + rateBp
+    const neg = num < 0n
+    const a = neg ? -num : num
+    const q = a / den
+    const r = a - q * den
+    const rounded = 2n * r >= den ? q + 1n : q
+    return neg ? -rounded : rounded
+  }
+
+  books (days: readonly TruthDay[], dispatched: ReadonlyArray<{ lines: ReadonlyArray<{ sku: string, qty: number }> }>, opening: ReadonlyArray<{ sku: string, qty: number }>): OracleBooks {
+    const acc = new Map<string, bigint>()
+    const post = (account: string, cents: bigint): void => { acc.set(account, (acc.get(account) ?? 0n) + cents) }
+    const cost = (sku: string): bigint => BigInt(this.#product(sku).costCents)
+    const stores: OracleBooks['stores'] = {}
+    const members = new Map<string, bigint>()
+
+    for (const l of opening) {
+      post(ACCOUNTS.warehouse, BigInt(l.qty) * cost(l.sku))
+      post(ACCOUNTS.equity, -BigInt(l.qty) * cost(l.sku))
+    }
+    for (const d of dispatched) {
+      for (const l of d.lines) {
+        post(ACCOUNTS.transit, BigInt(l.qty) * cost(l.sku))
+        post(ACCOUNTS.warehouse, -BigInt(l.qty) * cost(l.sku))
+      }
+    }
+    for (const day of days) {
+      if (day.delivery !== null && day.stockInCounts) {
+        let shipped = 0n
+        let received = 0n
+        for (const l of day.delivery.shipped) shipped += BigInt(l.qty) * cost(l.sku)
+        for (const l of day.delivery.received) received += BigInt(l.qty) * cost(l.sku)
+        post(ACCOUNTS.storeStock, received)
+        post(ACCOUNTS.shrinkage, shipped - received)
+        post(ACCOUNTS.transit, -shipped)
+      }
+      if (!day.closeCounts || day.cashCountedCents === null) continue
+      let cash = 0n
+      let card = 0n
+      let net = 0n
+      let tax = 0n
+      let cogs = 0n
+      for (const s of day.sales) {
+        const sign = s.kind === 'sale' ? 1n : -1n
+        const grossByRate = new Map<bigint, bigint>()
+        const leaves = new Map<string, bigint>()
+        for (const l of s.lines) {
+          const p = this.#product(l.sku)
+          const rate = BigInt(p.taxRateBp)
+          grossByRate.set(rate, (grossByRate.get(rate) ?? 0n) + sign * BigInt(l.qty) * BigInt(p.priceCents))
+          this.leaves(l.sku, sign * BigInt(l.qty), leaves)
+        }
+        let total = 0n
+        for (const [rate, gross] of grossByRate) {
+          // One rounding per rate per receipt, as a receipt prints it.
+          const t = Oracle.taxOf(gross, rate)
+          tax += t
+          net += gross - t
+          total += gross
+        }
+        for (const [sku, q] of leaves) cogs += q * cost(sku)
+        if (s.kind === 'refund') {
+          if (s.refundTender === 'card') card += total
+          else cash += total
+        } else {
+          card += BigInt(s.cardCents)
+          cash += total - BigInt(s.cardCents)
+        }
+        if (s.kind === 'sale' && s.member !== null && total > 0n) {
+          members.set(s.member, (members.get(s.member) ?? 0n) + total / 100n)
+        }
+      }
+      const counted = BigInt(day.cashCountedCents)
+      post(ACCOUNTS.cash, counted)
+      post(ACCOUNTS.overShort, cash - counted)
+      post(ACCOUNTS.card, card)
+      post(ACCOUNTS.revenue, -net)
+      post(ACCOUNTS.vat, -tax)
+      post(ACCOUNTS.cogs, cogs)
+      post(ACCOUNTS.storeStock, -cogs)
+      const st = stores[day.store] ?? { takingsCents: 0, cashCents: 0, cardCents: 0, taxCents: 0, salesNetCents: 0 }
+      st.takingsCents += Number(cash + card)
+      st.cashCents += Number(cash)
+      st.cardCents += Number(card)
+      st.taxCents += Number(tax)
+      st.salesNetCents += Number(net)
+      stores[day.store] = st
+    }
+    const accounts: Record<string, number> = {}
+    for (const [k, v] of [...acc].sort((a, b) => a[0] < b[0] ? -1 : 1)) {
+      if (v !== 0n) accounts[k] = Number(v)
+    }
+    let takings = 0
+    for (const s of Object.values(stores)) takings += s.takingsCents
+    const m: Record<string, number> = {}
+    for (const [k, v] of [...members].sort((a, b) => a[0] < b[0] ? -1 : 1)) m[k] = Number(v)
+    return { accounts, stores, members: m, takingsCents: takings }
+  }
+}

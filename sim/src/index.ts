@@ -1,0 +1,16 @@
+/**
+ * @tillbooks/sim: the deterministic simulator, its oracle and invariants, and benchmarks.
+ *
+ * @example
+ * ```ts
+ * const result = await runSimulation({ seed: 42, tills: 200, days: 3, faults: parseFaults('all') })
+ * result.invariants   // { B3_resendAddsNothing: true, B4_booksEqualOracle: true, ... }
+ * ```
+ */
+export { runSimulation, type SimOptions, type SimResult } from './Simulation.ts'
+export { FAULTS, parseFaults, type Fault } from './faults.ts'
+export { Oracle, type OracleBooks, type TruthDay } from './Oracle.ts'
+export { Prng } from './Prng.ts'
+export { Scheduler } from './Scheduler.ts'
+export { SimNetwork, QUIET_LINK, type LinkProfile } from './SimNetwork.ts'
+export { formatSimResult } from './report.ts'

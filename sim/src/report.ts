@@ -1,0 +1,38 @@
+/** Human-readable tables for a simulated run. Amounts print from integer cents, never floats. */
+import type { SimResult } from './Simulation.ts'
+
+export function centsText (cents: number): string {
+  const neg = cents < 0
+  const a = Math.abs(cents)
+  const units = Math.floor(a / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+  return `${neg ? '-' : ''}${units}.${String(a % 100).padStart(2, '0')}`
+}
+
+function table (rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map(r => (r[i] ?? '').length))) ?? []
+  return rows.map((r, ri) => {
+    const line = r.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join('   ')
+    return ri === 0 ? `${line}\n${widths.map(w => '-'.repeat(w)).join('   ')}` : line
+  }).join('\n')
+}
+
+export function formatSimResult (r: SimResult, opts: { storesShown?: number } = {}): string {
+  const out: string[] = []
+  out.push(`tillbooks simulation: seed ${r.seed}, ${r.tills} tills in ${r.stores} stores, ${r.days} day(s), faults: ${r.faults.length > 0 ? r.faults.join(', ') : 'none'}`)
+  out.push(`${r.sales} sales rung up; HQ accepted ${r.recordsAccepted} records, ignored ${r.duplicatesIgnored} duplicates, rejected ${r.forgedRejected} forged/malformed and ${r.forksDetected} forks`)
+  out.push('')
+  out.push('Books at HQ (debit positive)')
+  out.push(table([['account', 'balance'], ...Object.entries(r.books.accounts).map(([k, v]) => [k, centsText(v)])]))
+  out.push('')
+  const stores = Object.entries(r.books.stores)
+  const shown = stores.slice(0, opts.storesShown ?? 8)
+  out.push(`Takings per store (${shown.length} of ${stores.length})`)
+  out.push(table([['store', 'takings'], ...shown.map(([k, v]) => [k, centsText(v.takingsCents)]), ['all stores', centsText(r.booksCents)], ['oracle', centsText(r.oracleCents)]]))
+  out.push('')
+  out.push('Invariants')
+  out.push(table([['check', 'result'], ...Object.entries(r.invariants).map(([k, v]) => [k, v ? 'PASS' : 'FAIL'])]))
+  const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k)
+  out.push('')
+  out.push(failed.length === 0 ? 'All invariants hold.' : `FAILED: ${failed.join(', ')} — replay with: npx tillbooks sim --seed ${r.seed} --tills ${r.tills} --days ${r.days} --faults ${r.faults.join(',') || 'none'}`)
+  return out.join('\n')
+}
