@@ -218,7 +218,11 @@ export class HqNode {
 
   /** Sign and book a replenishment dispatched from the warehouse; the order travels with the goods. */
   async dispatchReplenishment (r: { id: string, store: StoreId, businessDay: BusinessDay, lines: SkuQty[] }): Promise<Uint8Array> {
-    const bytes = signReplenishment(this.#root, r)
+    // The wire form lists each sku once, sorted: normalise what the caller gave.
+    const merged = new Map<string, number>()
+    for (const l of r.lines) merged.set(l.sku, (merged.get(l.sku) ?? 0) + l.qty)
+    const lines = [...merged].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0).map(([sku, qty]) => ({ sku, qty }))
+    const bytes = signReplenishment(this.#root, { ...r, lines })
     await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
     this.#books.addReplenishment(openReplenishment(bytes, this.rootKey))
     return bytes
