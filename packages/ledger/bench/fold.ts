@@ -42,7 +42,7 @@ function run (name: string, order: readonly typeof entries[number][]): void {
   books = null
   console.log(`${name.padEnd(9)} fold ${foldMs.toFixed(0)} ms (${Math.round(order.length / (foldMs / 1000))} entries/s), ` +
     `snapshot ${snapshotMs.toFixed(0)} ms, toHledger ${hledgerMs.toFixed(0)} ms (${(journalBytes / 1e6).toFixed(1)} MB), ` +
-    `folded ${snap.counts.folded}` + (gc !== undefined ? `, retained ${(retained / 1e6).toFixed(1)} MB = ${Math.round(retained / order.length)} B/entry` : ''))
+    `folded ${snap.counts.folded}` + (gc !== undefined ? `, retained ${Math.round(retained / 1_048_576)} MiB = ${Math.round(retained / order.length)} B/entry` : ''))
 }
 
 run('in order', entries)
