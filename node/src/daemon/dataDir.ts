@@ -1,0 +1,76 @@
+/**
+ * What a daemon keeps on disk besides its LevelDB. A till's directory:
+ *   key         its Ed25519 seed (hex, mode 0600): the till IS this key, and its libp2p identity
+ *   till.json   { store, till, tillId, publicKey, certificate, hqRootKey, fromSeq }, written by `enrol`
+ *   db/         TillNode's journal and log (LevelDB)
+ *   replicas/   neighbour stores' logs this till keeps (LevelDB)
+ * HQ's directory:
+ *   root.key    HQ's root seed (hex, mode 0600): signs certificates and replenishment orders
+ *   db/         HQ's log (LevelDB)
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fromHex, keyPairFromSeed, toHex, type KeyPair, type StoreId, type TillId } from '@tillbooks/protocol'
+
+export interface TillIdentity {
+  store: StoreId
+  till: number
+  tillId: TillId
+  /** Hex of the till's Ed25519 public key. */
+  publicKey: string
+  /** Base64 of the HQ-signed certificate. */
+  certificate: string
+  /** Hex of HQ's root public key, learnt at enrolment. */
+  hqRootKey: string
+  fromSeq: number
+}
+
+export const tillDbDir = (dir: string): string => join(dir, 'db')
+export const replicaDbDir = (dir: string): string => join(dir, 'replicas')
+export const hqDbDir = (dir: string): string => join(dir, 'db')
+
+async function readOrCreateSeed (path: string): Promise<KeyPair> {
+  let hex: string | undefined
+  try {
+    hex = (await readFile(path, 'utf8')).trim()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  if (hex === undefined) {
+    hex = toHex(randomBytes(32))
+    await writeFileAtomic(path, hex + '\n', 0o600)
+  }
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${path} is not a 32-byte hex seed`)
+  return keyPairFromSeed(fromHex(hex))
+}
+
+/** Write to a temporary name, then rename: a crash leaves the old file or the new, never half. */
+export async function writeFileAtomic (path: string, data: string, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  await writeFile(tmp, data, { mode, flush: true })
+  await rename(tmp, path)
+}
+
+export async function tillKey (dir: string): Promise<KeyPair> {
+  await mkdir(dir, { recursive: true })
+  return await readOrCreateSeed(join(dir, 'key'))
+}
+
+export async function hqRootKey (dir: string): Promise<KeyPair> {
+  await mkdir(dir, { recursive: true })
+  return await readOrCreateSeed(join(dir, 'root.key'))
+}
+
+export async function readTillIdentity (dir: string): Promise<TillIdentity | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'till.json'), 'utf8')) as TillIdentity
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+}
+
+export async function writeTillIdentity (dir: string, id: TillIdentity): Promise<void> {
+  await writeFileAtomic(join(dir, 'till.json'), JSON.stringify(id, null, 2) + '\n')
+}
