@@ -1,0 +1,311 @@
+/**
+ * The four tillbooks protocols and their messages. Each frame's payload is one canonical CBOR
+ * map (protocol's canonicalEncode / canonicalDecode: no floats, no tags, sorted keys). Every
+ * frame carries `id`: a request's id (1 and up, chosen by the client, unique per stream) is
+ * echoed in its answer, so many requests can be in flight on one stream and be answered in
+ * any order. An answer is the protocol's own map or, for any protocol, `{ id, error }`.
+ * `id` 0 in an error means "about the stream, not one request" (an undecodable frame).
+ *
+ * Decoders check every field's presence, type and bound and refuse unknown fields; they
+ * throw ProtocolError with a code and a reason that names the field.
+ */
+import {
+  canonicalDecode, canonicalEncode, ENTRY_BYTES_MAX, ID_RE, parseTillId, SEQ_MAX,
+  type Canonical
+} from '@tillbooks/protocol'
+import { CODE_RE, HEADS_MAX, LOG_ANSWER_ENTRIES_MAX, REASON_CHARS_MAX, REPLENISHMENT_PAGE_MAX, SUBMIT_ENTRIES_MAX } from './limits.ts'
+
+export const PROTOCOLS = {
+  submit: '/tillbooks/submit/1.0.0',
+  log: '/tillbooks/log/1.0.0',
+  heads: '/tillbooks/heads/1.0.0',
+  replenishment: '/tillbooks/replenishment/1.0.0'
+} as const
+export type ProtocolName = keyof typeof PROTOCOLS
+
+/**
+ * Codes of error answers: MALFORMED, OVERSIZED (bad request), NO_HANDLER, HANDLER_FAILED,
+ * TIMEOUT (the handler's deadline), BUSY (load shed; retry later). Client-side failures add
+ * TIMEOUT (the call's deadline), CLOSED, STOPPED and DIAL.
+ */
+
+/** Bad input on the wire: a frame or field that breaks the protocol. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError'
+  readonly code: 'MALFORMED' | 'OVERSIZED'
+  constructor (code: 'MALFORMED' | 'OVERSIZED', message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+export type SubmitStatus = 'accepted' | 'duplicate' | 'rejected'
+/** One entry's fate, as the server's submit handler gave it (HqNode's SubmitOutcome fits). */
+export interface SubmitAnswer {
+  status: SubmitStatus
+  seq?: number
+  code?: string
+  reason?: string
+  /** Additions carried when the handler gives them (HqNode does). */
+  tillId?: string
+  hash?: string
+  folded?: boolean
+}
+export interface LogHead { tillId: string, seq: number, hash: string }
+
+export interface SubmitRequest { id: number, entries: Uint8Array[] }
+export interface LogRequest { id: number, tillId: string, afterSeq: number }
+export interface HeadsRequest { id: number, heads: LogHead[] }
+export interface ReplenishmentRequest { id: number, store: string, afterId: string | null }
+
+export interface LogPage { entries: Uint8Array[], lastSeq: number, more: boolean }
+export interface ReplenishmentPage { orders: Uint8Array[], lastId: string | null, more: boolean }
+export interface ErrorAnswer { code: string, reason: string }
+
+type Obj = { [key: string]: Canonical }
+
+// ---------------------------------------------------------------- field checks
+
+function bad (message: string): never {
+  throw new ProtocolError('MALFORMED', message)
+}
+
+function fields (v: Canonical | undefined, path: string, required: readonly string[], optional: readonly string[] = []): Obj {
+  if (v === null || v === undefined || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) bad(`${path} must be a map`)
+  const o = v as Obj
+  for (const k of Object.keys(o)) if (!required.includes(k) && !optional.includes(k)) bad(`${path}.${k.slice(0, 40)} is not a known field`)
+  for (const k of required) if (!(k in o)) bad(`${path}.${k} is missing`)
+  return o
+}
+
+function int (v: Canonical | undefined, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) bad(`${path} must be an integer in ${min}..${max}`)
+  return v
+}
+
+function text (v: Canonical | undefined, path: string, max: number, re?: RegExp): string {
+  if (typeof v !== 'string' || v.length > max || (re !== undefined && !re.test(v))) bad(`${path} must be text of at most ${max} characters${re !== undefined ? ` matching ${re}` : ''}`)
+  return v
+}
+
+function bool (v: Canonical | undefined, path: string): boolean {
+  if (typeof v !== 'boolean') bad(`${path} must be true or false`)
+  return v
+}
+
+function list (v: Canonical | undefined, path: string, max: number): Canonical[] {
+  if (!Array.isArray(v)) bad(`${path} must be a list`)
+  if (v.length > max) throw new ProtocolError('OVERSIZED', `${path} has ${v.length} items, at most ${max}`)
+  return v
+}
+
+function byteStrings (v: Canonical | undefined, path: string, max: number): Uint8Array[] {
+  return list(v, path, max).map((b, i) => {
+    if (!(b instanceof Uint8Array)) bad(`${path}[${i}] must be bytes`)
+    return b
+  })
+}
+
+function tillIdField (v: Canonical | undefined, path: string): string {
+  const s = text(v, path, 24)
+  try {
+    parseTillId(s)
+  } catch (err) {
+    bad(`${path}: ${(err as Error).message}`)
+  }
+  return s
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/
+const STORE_RE = /^[A-Z][A-Z0-9]{0,15}$/
+const STATUSES: readonly SubmitStatus[] = ['accepted', 'duplicate', 'rejected']
+
+/** A reason fit for the wire: text, cut to REASON_CHARS_MAX. */
+export function clipReason (reason: unknown): string {
+  const s = typeof reason === 'string' ? reason : String(reason)
+  return s.length > REASON_CHARS_MAX ? s.slice(0, REASON_CHARS_MAX - 1) + '…' : s
+}
+
+// ---------------------------------------------------------------- frames
+
+/** Decode a frame's payload to a map with a request id. Throws ProtocolError; `idOf` then tells which request it was, if any. */
+export function decodeFrame (payload: Uint8Array): Obj {
+  let value: Canonical
+  try {
+    value = canonicalDecode(payload)
+  } catch (err) {
+    bad(`not canonical CBOR: ${(err as Error).message}`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) bad('a frame must be a map')
+  return value
+}
+
+/** The request id in a decoded frame, or null when there is none usable. */
+export function idOf (o: Obj): number | null {
+  const id = o.id
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null
+}
+
+export function encodeFrame (o: Obj): Uint8Array {
+  return canonicalEncode(o)
+}
+
+export function encodeError (id: number, e: ErrorAnswer): Uint8Array {
+  return canonicalEncode({ id, error: { code: CODE_RE.test(e.code) ? e.code : 'ERROR', reason: clipReason(e.reason) } })
+}
+
+/** An answer frame: `{ id, error }` or the protocol's own fields. */
+export function decodeErrorIfAny (o: Obj): ErrorAnswer | null {
+  if (!('error' in o)) return null
+  fields(o, 'answer', ['id', 'error'])
+  const e = fields(o.error, 'error', ['code', 'reason'])
+  return { code: text(e.code, 'error.code', 32, CODE_RE), reason: text(e.reason, 'error.reason', REASON_CHARS_MAX) }
+}
+
+function requestId (o: Obj): number {
+  return int(o.id, 'id', 1, Number.MAX_SAFE_INTEGER)
+}
+
+// ---------------------------------------------------------------- submit
+
+export function encodeSubmitRequest (r: SubmitRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, entries: r.entries })
+}
+
+export function decodeSubmitRequest (o: Obj): SubmitRequest {
+  fields(o, 'submit', ['id', 'entries'])
+  // Entries larger than ENTRY_BYTES_MAX pass: the handler rejects them one by one, with a reason.
+  return { id: requestId(o), entries: byteStrings(o.entries, 'entries', SUBMIT_ENTRIES_MAX) }
+}
+
+export function encodeSubmitAnswer (id: number, outcomes: SubmitAnswer[]): Uint8Array {
+  return canonicalEncode({ id, outcomes: outcomes.map(checkOutcomeOut) })
+}
+
+/** A handler's outcome, checked and stripped to the wire fields (a bad one is the handler's bug: it throws). */
+function checkOutcomeOut (a: SubmitAnswer, i: number): Obj {
+  if (a === null || typeof a !== 'object' || !STATUSES.includes(a.status)) throw new Error(`handler outcome [${i}] has no valid status`)
+  const o: Obj = { status: a.status }
+  if (a.seq !== undefined && a.seq !== null) o.seq = int(a.seq, `outcomes[${i}].seq`, 0, SEQ_MAX)
+  if (a.code !== undefined && a.code !== null) o.code = CODE_RE.test(a.code) ? a.code : 'ERROR'
+  if (a.reason !== undefined && a.reason !== null) o.reason = clipReason(a.reason)
+  if (typeof a.tillId === 'string' && a.tillId.length <= 24) o.tillId = a.tillId
+  if (typeof a.hash === 'string' && HASH_RE.test(a.hash)) o.hash = a.hash
+  if (typeof a.folded === 'boolean') o.folded = a.folded
+  return o
+}
+
+export function decodeSubmitAnswer (o: Obj, expected: number): SubmitAnswer[] {
+  fields(o, 'answer', ['id', 'outcomes'])
+  const outcomes = list(o.outcomes, 'outcomes', SUBMIT_ENTRIES_MAX)
+  if (outcomes.length !== expected) bad(`${outcomes.length} outcomes for ${expected} entries`)
+  return outcomes.map((v, i) => {
+    const p = `outcomes[${i}]`
+    const x = fields(v, p, ['status'], ['seq', 'code', 'reason', 'tillId', 'hash', 'folded'])
+    const status = text(x.status, `${p}.status`, 16) as SubmitStatus
+    if (!STATUSES.includes(status)) bad(`${p}.status is not one of ${STATUSES.join(', ')}`)
+    const out: SubmitAnswer = { status }
+    if ('seq' in x) out.seq = int(x.seq, `${p}.seq`, 0, SEQ_MAX)
+    if ('code' in x) out.code = text(x.code, `${p}.code`, 32, CODE_RE)
+    if ('reason' in x) out.reason = text(x.reason, `${p}.reason`, REASON_CHARS_MAX)
+    if ('tillId' in x) out.tillId = tillIdField(x.tillId, `${p}.tillId`)
+    if ('hash' in x) out.hash = text(x.hash, `${p}.hash`, 64, HASH_RE)
+    if ('folded' in x) out.folded = bool(x.folded, `${p}.folded`)
+    return out
+  })
+}
+
+// ---------------------------------------------------------------- log
+
+export function encodeLogRequest (r: LogRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, tillId: r.tillId, afterSeq: r.afterSeq })
+}
+
+export function decodeLogRequest (o: Obj): LogRequest {
+  fields(o, 'log', ['id', 'tillId', 'afterSeq'])
+  return { id: requestId(o), tillId: tillIdField(o.tillId, 'tillId'), afterSeq: int(o.afterSeq, 'afterSeq', 0, SEQ_MAX) }
+}
+
+export function encodeLogAnswer (id: number, page: LogPage): Uint8Array {
+  return canonicalEncode({ id, entries: page.entries, lastSeq: page.lastSeq, more: page.more })
+}
+
+export function decodeLogAnswer (o: Obj, afterSeq: number): LogPage {
+  fields(o, 'answer', ['id', 'entries', 'lastSeq', 'more'])
+  const entries = byteStrings(o.entries, 'entries', LOG_ANSWER_ENTRIES_MAX)
+  for (const [i, e] of entries.entries()) if (e.length > ENTRY_BYTES_MAX) throw new ProtocolError('OVERSIZED', `entries[${i}] is ${e.length} bytes, at most ${ENTRY_BYTES_MAX}`)
+  const lastSeq = int(o.lastSeq, 'lastSeq', 0, SEQ_MAX)
+  const more = bool(o.more, 'more')
+  // A page that does not advance would loop forever.
+  if (more && lastSeq <= afterSeq) bad(`lastSeq ${lastSeq} does not advance past ${afterSeq}`)
+  return { entries, lastSeq, more }
+}
+
+// ---------------------------------------------------------------- heads
+
+export function encodeHeadsRequest (r: HeadsRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, heads: r.heads.map(h => ({ tillId: h.tillId, seq: h.seq, hash: h.hash })) })
+}
+
+export function decodeHeadsRequest (o: Obj): HeadsRequest {
+  fields(o, 'heads', ['id', 'heads'])
+  const heads = list(o.heads, 'heads', HEADS_MAX).map((v, i) => {
+    const h = fields(v, `heads[${i}]`, ['tillId', 'seq', 'hash'])
+    return { tillId: tillIdField(h.tillId, `heads[${i}].tillId`), seq: int(h.seq, `heads[${i}].seq`, 0, SEQ_MAX), hash: text(h.hash, `heads[${i}].hash`, 64, HASH_RE) }
+  })
+  return { id: requestId(o), heads }
+}
+
+export function encodeHeadsAnswer (id: number): Uint8Array {
+  return canonicalEncode({ id, ok: true })
+}
+
+export function decodeHeadsAnswer (o: Obj): void {
+  fields(o, 'answer', ['id', 'ok'])
+  if (o.ok !== true) bad('ok must be true')
+}
+
+/** Checks a head the caller wants to announce (same rules as the server's). */
+export function checkHeads (heads: LogHead[]): void {
+  if (!Array.isArray(heads)) bad('heads must be a list')
+  if (heads.length > HEADS_MAX) throw new ProtocolError('OVERSIZED', `${heads.length} heads, at most ${HEADS_MAX} per announcement`)
+  heads.forEach((h, i) => {
+    tillIdField(h?.tillId, `heads[${i}].tillId`)
+    int(h.seq, `heads[${i}].seq`, 0, SEQ_MAX)
+    text(h.hash, `heads[${i}].hash`, 64, HASH_RE)
+  })
+}
+
+// ---------------------------------------------------------------- replenishment
+
+export function encodeReplenishmentRequest (r: ReplenishmentRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, store: r.store, afterId: r.afterId })
+}
+
+export function decodeReplenishmentRequest (o: Obj): ReplenishmentRequest {
+  fields(o, 'replenishment', ['id', 'store', 'afterId'])
+  const afterId = o.afterId === null ? null : text(o.afterId, 'afterId', 64, ID_RE)
+  return { id: requestId(o), store: text(o.store, 'store', 16, STORE_RE), afterId }
+}
+
+export function checkStore (store: string): void {
+  text(store, 'store', 16, STORE_RE)
+}
+
+export function checkOrderId (afterId: string | null): void {
+  if (afterId !== null) text(afterId, 'afterId', 64, ID_RE)
+}
+
+export function encodeReplenishmentAnswer (id: number, page: ReplenishmentPage): Uint8Array {
+  return canonicalEncode({ id, orders: page.orders, lastId: page.lastId, more: page.more })
+}
+
+export function decodeReplenishmentAnswer (o: Obj, afterId: string | null): ReplenishmentPage {
+  fields(o, 'answer', ['id', 'orders', 'lastId', 'more'])
+  const orders = byteStrings(o.orders, 'orders', REPLENISHMENT_PAGE_MAX)
+  for (const [i, e] of orders.entries()) if (e.length > ENTRY_BYTES_MAX) throw new ProtocolError('OVERSIZED', `orders[${i}] is ${e.length} bytes, at most ${ENTRY_BYTES_MAX}`)
+  const lastId = o.lastId === null ? null : text(o.lastId, 'lastId', 64, ID_RE)
+  const more = bool(o.more, 'more')
+  if (more && (lastId === null || lastId === afterId)) bad('a page with more to come must advance lastId')
+  return { orders, lastId, more }
+}
