@@ -5,6 +5,7 @@
  * package, so it is loaded on demand rather than imported (no package cycle).
  */
 import { Command, InvalidArgumentError } from 'commander'
+import { registerDaemonCommands } from './daemon/commands.ts'
 
 function intArg (name: string, min: number, max: number) {
   return (v: string): number => {
@@ -45,5 +46,7 @@ program.command('demo')
     process.stdout.write(`(simulated in ${Math.round(performance.now() - t0)} ms of real time)\n`)
     if (Object.values(result.invariants).some(v => !v)) process.exitCode = 1
   })
+
+registerDaemonCommands(program)
 
 await program.parseAsync(process.argv)

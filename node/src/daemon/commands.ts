@@ -1,0 +1,106 @@
+/**
+ * The daemon commands of the CLI. A daemon prints one `ready {json}` line on stdout once it
+ * serves; its logs are pino JSON on stderr. SIGTERM and SIGINT stop it gracefully (streams
+ * closed, LevelDB closed); SIGKILL loses nothing that was acknowledged, by construction.
+ */
+import { pino } from 'pino'
+import { InvalidArgumentError, type Command } from 'commander'
+import { asStoreId, type StoreId } from '@tillbooks/protocol'
+// The daemons (libp2p, fastify, LevelDB) load only when their command runs: `tillbooks sim` stays light.
+
+function storeArg (v: string): StoreId {
+  try {
+    return asStoreId(v)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
+}
+
+function intArg (name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v)
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`)
+    return n
+  }
+}
+
+const listArg = (v: string): string[] => v.split(',').map(s => s.trim()).filter(s => s.length > 0)
+
+function daemonLogger (name: string): pino.Logger {
+  return pino({ name, level: process.env.TILLBOOKS_LOG_LEVEL ?? 'info' }, pino.destination({ fd: 2, sync: true }))
+}
+
+/** Stop on the first SIGTERM/SIGINT; a second one exits at once. */
+function onSignals (stop: () => Promise<void>, logger: pino.Logger): void {
+  let stopping = false
+  const handler = (signal: string): void => {
+    if (stopping) process.exit(130)
+    stopping = true
+    logger.info({ signal }, 'stopping')
+    stop().then(() => { logger.flush(); process.exit(0) }, (err: unknown) => {
+      logger.error({ err: (err as Error).message }, 'stop failed')
+      logger.flush()
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', handler)
+  process.on('SIGINT', handler)
+}
+
+export function registerDaemonCommands (program: Command): void {
+  program.command('hq')
+    .description('run head office: the durable log, the books, libp2p for tills, and an HTTP API on 127.0.0.1')
+    .requiredOption('--data <dir>', 'data directory (created if absent): root key and LevelDB log')
+    .option('--listen <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/0')
+    .option('--http <port>', 'HTTP port (0: any free one)', intArg('http', 0, 65535), 0)
+    .option('--http-host <host>', 'HTTP bind address', '127.0.0.1')
+    .option('--verify-workers <n>', 'signature verification worker threads (0: inline)', intArg('verify-workers', 0, 64), 2)
+    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number }) => {
+      const logger = daemonLogger('tillbooks-hq')
+      const { startHqDaemon } = await import('./hqDaemon.ts')
+      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers })
+      onSignals(d.stop, logger)
+      process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
+    })
+
+  program.command('till')
+    .description('run one till: selling over a local HTTP API, its outbox to HQ and replicas with neighbours over libp2p')
+    .requiredOption('--data <dir>', 'the till directory, enrolled with `tillbooks enrol`')
+    .requiredOption('--store <id>', 'store id, e.g. S1', storeArg)
+    .requiredOption('--till <n>', 'till number in the store', intArg('till', 1, 999))
+    .requiredOption('--hq <multiaddr>', "HQ's libp2p address, with /p2p/<peer id>")
+    .option('--http <port>', 'HTTP port (0: any free one)', intArg('http', 0, 65535), 0)
+    .option('--http-host <host>', 'HTTP bind address', '127.0.0.1')
+    .option('--listen <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/0')
+    .option('--neighbours <list>', 'comma-separated multiaddrs (with /p2p/) of tills in neighbouring stores', listArg, [])
+    .option('--retry-max-ms <n>', 'longest wait between resends to HQ', intArg('retry-max-ms', 10, 3_600_000), 30_000)
+    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number }) => {
+      const logger = daemonLogger(`tillbooks-till-${o.store}-${o.till}`)
+      const { startTillDaemon } = await import('./tillDaemon.ts')
+      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs })
+      onSignals(d.stop, logger)
+      process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
+    })
+
+  program.command('enrol')
+    .description("create a till's key (if absent) and get its certificate from HQ; with --recover-from, recover a burnt till's log first")
+    .requiredOption('--hq <url>', "HQ's HTTP API, e.g. http://127.0.0.1:8080")
+    .requiredOption('--data <dir>', 'the till directory')
+    .requiredOption('--store <id>', 'store id', storeArg)
+    .requiredOption('--till <n>', 'till number', intArg('till', 1, 999))
+    .option('--recover-from <list>', 'comma-separated multiaddrs of peers holding a replica of this till\'s log', listArg, [])
+    .option('--json', 'print the result as one JSON object on the last line')
+    .action(async (o: { hq: string, data: string, store: StoreId, till: number, recoverFrom: string[], json?: boolean }) => {
+      const logger = daemonLogger('tillbooks-enrol')
+      const { enrolTill } = await import('./enrol.ts')
+      const r = await enrolTill({ hqUrl: o.hq, dataDir: o.data, store: o.store, till: o.till, recoverFrom: o.recoverFrom, logger })
+      logger.flush()
+      if (o.json === true) {
+        process.stdout.write(JSON.stringify(r) + '\n')
+      } else {
+        process.stdout.write(`${r.tillId} enrolled from seq ${r.fromSeq}; peer id ${r.peerId}\n`)
+        if (r.recovered !== null) process.stdout.write(`recovered seq 1..${r.recovered.seq} from ${r.recovered.from}; next document after ${r.recovered.docLast ?? 0}\n`)
+        for (const x of r.rejected) process.stdout.write(`refused from ${x.source}: ${x.reason}\n`)
+      }
+    })
+}

@@ -1,0 +1,127 @@
+/**
+ * `tillbooks enrol`: give a till directory its key and HQ's certificate for it. For a
+ * replacement till after a fire, first recover the slot's log from whoever holds a copy
+ * (neighbour stores over libp2p, HQ over its admin API), keep the longest chain that
+ * verifies against HQ's certificates, make sure HQ has all of it, and enrol the new key
+ * from the next seq: the replacement continues the numbering and can never reuse a number.
+ */
+import { randomBytes } from 'node:crypto'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { fromHex, toHex, type PublicKey, type StoreId, type TillId, tillIdOf, Signer } from '@tillbooks/protocol'
+import { demoCatalogue } from '@tillbooks/catalogue'
+import { chooseChain, enrolmentOf, type CandidateRejection, type LogCandidate } from '../recovery/chooseChain.ts'
+import { TillNode } from '../till/TillNode.ts'
+import { LevelStore } from '../storage/LevelStore.ts'
+import { systemClock, type Logger } from '../components.ts'
+import { TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { readTillIdentity, tillDbDir, tillKey, writeTillIdentity } from './dataDir.ts'
+import { ADMIN_ENTRIES_MAX } from './http.ts'
+
+export interface EnrolOptions {
+  hqUrl: string
+  dataDir: string
+  store: StoreId
+  till: number
+  /** Multiaddrs of peers holding a replica of this till's log (neighbour stores' tills). */
+  recoverFrom?: string[]
+  logger: Logger
+  timeoutMs?: number
+}
+
+export interface EnrolResult {
+  tillId: TillId
+  publicKey: string
+  /** The till's libp2p peer id (its key): neighbours can be configured before it first starts. */
+  peerId: string
+  fromSeq: number
+  recovered: { seq: number, hash: string, from: string, docLast: number | null } | null
+  rejected: CandidateRejection[]
+  offered: Record<string, number>
+}
+
+async function hqJson<T> (url: string, init: RequestInit & { timeoutMs: number }): Promise<T> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs), ...(init.body !== undefined ? { headers: { 'content-type': 'application/json' } } : {}) })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url}: HTTP ${res.status} ${text.slice(0, 300)}`)
+  return JSON.parse(text) as T
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+
+export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
+  const timeoutMs = o.timeoutMs ?? 15_000
+  const hq = o.hqUrl.replace(/\/+$/, '')
+  const tillId = tillIdOf(o.store, o.till)
+  const pair = await tillKey(o.dataDir)
+  const publicKey = toHex(pair.publicKey)
+  const peerId = peerIdFromPublicKey(publicKeyFromRaw(pair.publicKey)).toString()
+  const existing = await readTillIdentity(o.dataDir)
+  const recoverFrom = o.recoverFrom ?? []
+  if (existing !== null) {
+    if (existing.tillId !== tillId || existing.publicKey !== publicKey) throw new Error(`${o.dataDir} is already enrolled as ${existing.tillId} with another key`)
+    if (recoverFrom.length === 0) return { tillId, publicKey, peerId, fromSeq: existing.fromSeq, recovered: null, rejected: [], offered: {} }
+    throw new Error(`${o.dataDir} is already enrolled: a replacement starts from an empty directory`)
+  }
+
+  let fromSeq = 1
+  let recovered: EnrolResult['recovered'] = null
+  let rejected: CandidateRejection[] = []
+  let offered: Record<string, number> = {}
+  let chain: Awaited<ReturnType<typeof chooseChain>>['entries'] = []
+  if (recoverFrom.length > 0) {
+    const certs = await hqJson<{ hqRootKey: string, certificates: string[] }>(`${hq}/admin/certificates/${tillId}`, { timeoutMs })
+    const enrolment = enrolmentOf(fromHex(certs.hqRootKey) as PublicKey, certs.certificates.map(unb64))
+    const candidates: LogCandidate[] = []
+    const unreachable: CandidateRejection[] = []
+    const fromHq = await hqJson<{ entries: string[] }>(`${hq}/admin/log/${tillId}`, { timeoutMs })
+    candidates.push({ source: 'hq', entries: fromHq.entries.map(unb64) })
+    // A throwaway identity: fetching a replica needs no trust either way.
+    const peer = await TillbooksPeer.create({ seed: randomBytes(32), listen: [], logger: o.logger })
+    try {
+      for (const addr of recoverFrom) {
+        try {
+          candidates.push({ source: `peer:${addr}`, entries: await peer.fetchLog(addr, tillId, 0, { timeoutMs }) })
+        } catch (err) {
+          unreachable.push({ source: `peer:${addr}`, reason: `unreachable: ${(err as Error).message}` })
+        }
+      }
+    } finally {
+      await peer.stop()
+    }
+    const choice = chooseChain(tillId, enrolment, candidates)
+    rejected = [...unreachable, ...choice.rejected]
+    offered = choice.offered
+    chain = choice.entries
+    if (choice.head !== null && choice.from !== null) {
+      const last = [...chain].reverse().find(e => e.record.kind === 'close')
+      recovered = { seq: choice.head.seq, hash: choice.head.hash, from: choice.from, docLast: last === undefined ? null : (last.record as { docLast: number }).docLast }
+      fromSeq = choice.head.seq + 1
+      // HQ gets the whole chain: what it lacked is folded once, what it had is a duplicate.
+      for (let i = 0; i < chain.length; i += ADMIN_ENTRIES_MAX) {
+        const outcomes = await hqJson<{ outcomes: Array<{ status: string, reason?: string }> }>(`${hq}/admin/entries`, { method: 'POST', body: JSON.stringify({ entries: chain.slice(i, i + ADMIN_ENTRIES_MAX).map(e => b64(e.bytes)) }), timeoutMs })
+        const refused = outcomes.outcomes.filter(x => x.status === 'rejected')
+        if (refused.length > 0) throw new Error(`HQ refused the recovered chain: ${refused[0]?.reason ?? ''}`)
+      }
+    }
+  }
+
+  const cert = await hqJson<{ certificate: string, hqRootKey: string, fromSeq: number }>(`${hq}/admin/enrol`, {
+    method: 'POST', body: JSON.stringify({ store: o.store, till: o.till, tillKey: publicKey, fromSeq }), timeoutMs
+  })
+  if (chain.length > 0) {
+    const node = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock: systemClock, logger: o.logger }, {
+      store: o.store, till: o.till, signer: new Signer(pair), catalogue: demoCatalogue(), hqRootKey: fromHex(cert.hqRootKey) as PublicKey
+    })
+    await node.start()
+    try {
+      await node.adoptRecoveredLog(chain)
+    } finally {
+      await node.stop()
+    }
+  }
+  // Written last: a directory with till.json is a till that may start.
+  await writeTillIdentity(o.dataDir, { store: o.store, till: o.till, tillId, publicKey, certificate: cert.certificate, hqRootKey: cert.hqRootKey, fromSeq })
+  return { tillId, publicKey, peerId, fromSeq, recovered, rejected, offered }
+}

@@ -1,0 +1,67 @@
+/**
+ * What both daemons' HTTP APIs share: how errors become answers, and the limits on bodies.
+ * Every route validates its body with a JSON schema (fastify/ajv) before the handler runs;
+ * what fails validation is a 400 with the reason, logged, and touches nothing.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { ENTRY_BYTES_MAX, ForgedError, InvalidRecordError, MalformedError, OversizedError } from '@tillbooks/protocol'
+import { SaleRejectedError, TillStateError } from '../till/errors.ts'
+import type { Logger } from '../components.ts'
+
+/**
+ * Validation refuses rather than repairs: an unknown field, a string where a number belongs
+ * or a missing value is a 400, never silently dropped, coerced or defaulted.
+ */
+export const STRICT_AJV = { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } as const
+
+/** `[{ sku, qty }]`, each qty a positive integer: sale lines, delivery lines. */
+export function skuQtyLinesSchema (qtyMax: number) {
+  return {
+    type: 'array',
+    minItems: 1,
+    maxItems: 500,
+    items: {
+      type: 'object',
+      required: ['sku', 'qty'],
+      additionalProperties: false,
+      properties: { sku: { type: 'string', minLength: 1, maxLength: 64 }, qty: { type: 'integer', minimum: 1, maximum: qtyMax } }
+    }
+  } as const
+}
+
+/** Entries one POST /admin/entries may carry. */
+export const ADMIN_ENTRIES_MAX = 512
+
+/** Base64 of one signed entry: bounded so a body cannot hide an oversized entry. */
+export const B64_ENTRY = { type: 'string', minLength: 4, maxLength: Math.ceil(ENTRY_BYTES_MAX / 3) * 4, pattern: '^[A-Za-z0-9+/]+={0,2}$' } as const
+
+export const TILL_ID_PARAM = {
+  type: 'object',
+  required: ['tillId'],
+  properties: { tillId: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}$' } }
+} as const
+
+/** Room for `n` base64 entries and the JSON around them. */
+export function bodyLimitBytes (n: number): number {
+  return n * (Math.ceil(ENTRY_BYTES_MAX / 3) * 4 + 8) + 1024
+}
+
+export function errorHandler (logger: Logger) {
+  return async (err: FastifyError, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    let status = err.statusCode ?? 500
+    const message = err.message
+    if (err.validation !== undefined) {
+      status = 400
+    } else if (err instanceof SaleRejectedError) {
+      status = 400
+    } else if (err instanceof TillStateError) {
+      status = 409
+    } else if (err instanceof InvalidRecordError || err instanceof MalformedError || err instanceof OversizedError || err instanceof ForgedError) {
+      // The protocol refused what the caller gave: bad input, not a fault of ours.
+      status = 400
+    }
+    if (status >= 500) logger.error({ err: { name: err.name, message: err.message, stack: err.stack }, url: req.url }, 'request failed')
+    else logger.warn({ status, url: req.url, reason: message }, 'request refused')
+    await reply.code(status).send({ error: message })
+  }
+}

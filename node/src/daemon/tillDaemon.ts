@@ -1,0 +1,312 @@
+/**
+ * `tillbooks till`: one till on LevelDB, with the local HTTP API its POS front end uses,
+ * and libp2p for everything that leaves the store. Selling never waits for the network:
+ * every document is durable locally before the API answers; the outbox goes to HQ in the
+ * background and is resent (with backoff) until HQ acknowledges it; new entries are pushed
+ * to the neighbour stores, which keep replicas for fire recovery.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import {
+  asBusinessDay, fromHex, openEntry, openReplenishment, Signer, toHex,
+  type BusinessDay, type Close, type PublicKey, type StoreId, type TillId
+} from '@tillbooks/protocol'
+import { demoCatalogue } from '@tillbooks/catalogue'
+import { TillNode } from '../till/TillNode.ts'
+import { LevelStore } from '../storage/LevelStore.ts'
+import { systemClock, type Clock, type Logger } from '../components.ts'
+import { TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
+import { errorHandler, STRICT_AJV, skuQtyLinesSchema } from './http.ts'
+import { Replicas } from './Replicas.ts'
+
+export interface TillDaemonOptions {
+  dataDir: string
+  store: StoreId
+  till: number
+  /** HQ's multiaddr, with its /p2p/ peer id. */
+  hq: string
+  httpPort: number
+  httpHost?: string
+  listen: string[]
+  /** Multiaddrs (with /p2p/) of tills in the neighbouring stores. */
+  neighbours: string[]
+  logger: Logger
+  clock?: Clock
+  /** Resend cadence when HQ does not answer: starts here, doubles up to retryMaxMs. */
+  retryMinMs?: number
+  retryMaxMs?: number
+  /** How long one call to HQ or a neighbour may take. */
+  callTimeoutMs?: number
+  /** Re-announce heads to neighbours this often (anti-entropy for lost announcements). */
+  announceEveryMs?: number
+}
+
+export interface TillReady {
+  role: 'till'
+  tillId: TillId
+  peerId: string
+  multiaddrs: string[]
+  http: string
+}
+
+export interface TillDaemon {
+  till: TillNode
+  peer: TillbooksPeer
+  http: FastifyInstance
+  ready: TillReady
+  /** Send the outbox to HQ and announce to neighbours now. */
+  sync: () => Promise<{ sent: number, acked: number, outbox: number }>
+  stop: () => Promise<void>
+}
+
+const SUBMIT_CHUNK = 64
+const LINES_SCHEMA = skuQtyLinesSchema(100_000)
+
+export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon> {
+  const { logger } = o
+  const clock = o.clock ?? systemClock
+  const identity = await readTillIdentity(o.dataDir)
+  if (identity === null) throw new Error(`${o.dataDir} holds no enrolled till: run \`tillbooks enrol --hq URL --data ${o.dataDir} --store ${o.store} --till ${o.till}\` first`)
+  if (identity.store !== o.store || identity.till !== o.till) throw new Error(`${o.dataDir} is enrolled as ${identity.tillId}, not ${o.store}-${o.till}`)
+  const pair = await tillKey(o.dataDir)
+  if (toHex(pair.publicKey) !== identity.publicKey) throw new Error(`${o.dataDir}/key does not match the enrolled key in till.json`)
+  const tillId = identity.tillId as TillId
+  const catalogue = demoCatalogue()
+  const till = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock, logger }, {
+    store: o.store, till: o.till, signer: new Signer(pair), catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
+  })
+  await till.start()
+  const replicas = new Replicas(new LevelStore(replicaDbDir(o.dataDir)))
+  await replicas.open()
+
+  const peer = await TillbooksPeer.create({ seed: pair.secretKey, listen: o.listen, logger })
+  const neighbourByPeer = new Map<string, string>()
+  for (const addr of o.neighbours) {
+    const id = addr.split('/p2p/')[1]
+    if (id === undefined) throw new Error(`neighbour ${addr} needs its /p2p/<peer id>`)
+    neighbourByPeer.set(id, addr)
+  }
+  const timeoutMs = o.callTimeoutMs ?? 5_000
+
+  // Neighbours push entries of their tills here; we keep them and serve them to anyone.
+  peer.handleSubmit(async (entries, from) => {
+    const outcomes = await replicas.add(entries, tillId)
+    for (const x of outcomes) if (x.status === 'rejected') logger.warn({ code: x.code, from }, `replica entry refused: ${x.reason}`)
+    return outcomes
+  })
+  peer.handleLog(async (wanted, afterSeq) => {
+    if (wanted === tillId) return till.log.filter(e => e.record.seq > afterSeq).map(e => e.bytes)
+    return await replicas.log(wanted as TillId, afterSeq)
+  })
+  // A neighbour announced new heads: pull what we lack from it (only from configured neighbours).
+  peer.handleHeads(async (heads, from) => {
+    const addr = neighbourByPeer.get(from)
+    if (addr === undefined) return
+    for (const h of heads) {
+      if (h.tillId === tillId || h.seq <= replicas.head(h.tillId as TillId)) continue
+      try {
+        const got = await peer.fetchLog(addr, h.tillId, replicas.head(h.tillId as TillId), { timeoutMs })
+        for (const x of await replicas.add(got, tillId)) if (x.status === 'rejected') logger.warn({ code: x.code, from }, `replica entry refused: ${x.reason}`)
+      } catch (err) {
+        logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
+      }
+    }
+  })
+
+  // ---------------------------------------------------------------- the outbox pump
+  let hqAckedSeq = 0
+  let hqReachable = false
+  let pumping: Promise<{ sent: number, acked: number, outbox: number }> | null = null
+  let timer: NodeJS.Timeout | null = null
+  let retryMs = o.retryMinMs ?? 500
+  let stopped = false
+
+  const pushToHq = async (): Promise<{ sent: number, acked: number }> => {
+    const out = till.outbox()
+    let acked = 0
+    for (let i = 0; i < out.length; i += SUBMIT_CHUNK) {
+      const chunk = out.slice(i, i + SUBMIT_CHUNK)
+      const answers = await peer.submit(o.hq, chunk, { timeoutMs })
+      const mapped = answers.map((a, k) => ({ seq: a.seq ?? openEntry(chunk[k] as Uint8Array, { verify: false }).record.seq, status: a.status, ...(a.reason !== undefined ? { reason: a.reason } : {}) }))
+      await till.acknowledge(mapped)
+      for (const m of mapped) if (m.status !== 'rejected') { acked++; hqAckedSeq = Math.max(hqAckedSeq, m.seq) }
+    }
+    return { sent: out.length, acked }
+  }
+
+  const announce = async (): Promise<void> => {
+    const head = till.head
+    if (head === undefined) return
+    const heads = [{ tillId, seq: head.record.seq, hash: head.hash }]
+    await Promise.all(o.neighbours.map(async addr => {
+      try {
+        await peer.announceHeads(addr, heads, { timeoutMs })
+      } catch (err) {
+        logger.warn({ neighbour: addr, err: (err as Error).message }, 'neighbour unreachable; will announce again')
+      }
+    }))
+  }
+
+  const schedule = (ms: number): void => {
+    if (stopped) return
+    if (timer !== null) clearTimeout(timer)
+    timer = setTimeout(() => { void sync().catch(() => {}) }, ms)
+    timer.unref()
+  }
+
+  const sync = async (): Promise<{ sent: number, acked: number, outbox: number }> => {
+    pumping ??= (async () => {
+      let r = { sent: 0, acked: 0 }
+      try {
+        r = await pushToHq()
+        hqReachable = true
+        retryMs = o.retryMinMs ?? 500
+      } catch (err) {
+        hqReachable = false
+        logger.warn({ err: (err as Error).message, retryMs }, 'HQ unreachable; selling goes on, the outbox waits')
+        retryMs = Math.min(retryMs * 2, o.retryMaxMs ?? 30_000)
+      }
+      await announce()
+      const outbox = till.outbox().length
+      schedule(outbox > 0 ? retryMs : (o.announceEveryMs ?? 30_000))
+      return { ...r, outbox }
+    })().finally(() => { pumping = null })
+    return await pumping
+  }
+
+  // ---------------------------------------------------------------- HTTP API
+  const http = Fastify({ logger: false, bodyLimit: 256 * 1024 , ajv: { customOptions: STRICT_AJV } })
+  http.setErrorHandler(errorHandler(logger))
+  http.get('/health', async () => ({ ok: true }))
+  http.get('/catalogue', async () => ({
+    products: catalogue.products().filter(p => p.sellable).map(p => ({ sku: p.sku, name: p.name, priceCents: p.priceCents, taxRateBp: p.taxRateBp }))
+  }))
+  http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, replicas: replicas.heads() }))
+
+  http.post('/sales', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['lines'],
+        additionalProperties: false,
+        properties: {
+          lines: LINES_SCHEMA,
+          tenders: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 8,
+            items: {
+              type: 'object',
+              required: ['type', 'amountCents'],
+              additionalProperties: false,
+              properties: { type: { enum: ['cash', 'card'] }, amountCents: { type: 'integer', minimum: 1, maximum: 100_000_000_00 } }
+            }
+          },
+          member: { type: 'string', pattern: '^\\+?[0-9]{6,15}$' }
+        }
+      }
+    }
+  }, async req => {
+    const b = req.body as { lines: Array<{ sku: string, qty: number }>, tenders?: Array<{ type: 'cash' | 'card', amountCents: number }>, member?: string }
+    return await till.sell({ lines: b.lines, ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
+  })
+
+  http.post('/refunds', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['lines'],
+        additionalProperties: false,
+        properties: { lines: LINES_SCHEMA, tender: { enum: ['cash', 'card'] } }
+      }
+    }
+  }, async req => {
+    const b = req.body as { lines: Array<{ sku: string, qty: number }>, tender?: 'cash' | 'card' }
+    return await till.refund({ lines: b.lines, ...(b.tender !== undefined ? { tender: b.tender } : {}) })
+  })
+
+  http.post('/day/open', {
+    schema: {
+      body: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        properties: { businessDay: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } }
+      }
+    }
+  }, async req => {
+    const b = (req.body ?? {}) as { businessDay?: string }
+    const day: BusinessDay = asBusinessDay(b.businessDay ?? new Date(clock.nowMs()).toISOString().slice(0, 10))
+    // The morning delivery's HQ-signed order: if HQ is out of reach, the till opens anyway
+    // and the goods stay in transit in the books until a later StockIn confirms them.
+    let order: Uint8Array | undefined
+    try {
+      const orders = await peer.fetchReplenishment(o.hq, o.store, null, { timeoutMs })
+      order = orders.find(bytes => orderDay(bytes, identity.hqRootKey) === day)
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'HQ unreachable at opening: opening without the delivery')
+    }
+    const entry = await till.openDay(day, order !== undefined ? { order } : undefined)
+    void sync().catch(() => {})
+    return { state: till.state, businessDay: till.businessDay, stockIn: entry === null ? null : { seq: entry.record.seq, replenishmentId: (entry.record as { replenishmentId: string }).replenishmentId } }
+  })
+
+  http.post('/day/close', {
+    schema: {
+      body: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        properties: { cashCountedCents: { type: 'integer', minimum: -100_000_000_00, maximum: 100_000_000_00 } }
+      }
+    }
+  }, async req => {
+    const b = (req.body ?? {}) as { cashCountedCents?: number }
+    const entry = await till.closeDay(b.cashCountedCents !== undefined ? { cashCountedCents: b.cashCountedCents } : {})
+    const c = entry.record as Close
+    void sync().catch(() => {})
+    return {
+      tillId,
+      seq: c.seq,
+      hash: entry.hash,
+      businessDay: c.businessDay,
+      docFirst: c.docFirst,
+      docLast: c.docLast,
+      saleCount: c.saleCount,
+      refundCount: c.refundCount,
+      takingsCents: c.takingsCents.cash + c.takingsCents.card,
+      tenders: c.takingsCents,
+      refundsCents: c.refundsCents,
+      cashCountedCents: c.cashCountedCents,
+      tax: c.tax
+    }
+  })
+
+  http.post('/sync', async () => await sync())
+
+  const url = await http.listen({ port: o.httpPort, host: o.httpHost ?? '127.0.0.1' })
+  const ready: TillReady = { role: 'till', tillId, peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url }
+  schedule(0)
+
+  let stopping: Promise<void> | null = null
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      stopped = true
+      if (timer !== null) clearTimeout(timer)
+      await http.close()
+      await pumping?.catch(() => {})
+      await peer.stop()
+      await replicas.close()
+      await till.stop()
+    })()
+    await stopping
+  }
+  return { till, peer, http, ready, sync, stop }
+}
+
+/** The business day of an HQ-signed order, or null if it does not verify under HQ's root key. */
+function orderDay (bytes: Uint8Array, rootKeyHex: string): string | null {
+  try {
+    return openReplenishment(bytes, fromHex(rootKeyHex) as PublicKey).businessDay
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The daemons as real OS processes, as a store and head office run them: `tillbooks hq`,
+ * `tillbooks enrol`, `tillbooks till`, over real TCP on 127.0.0.1. HQ is SIGKILLed in the
+ * middle of the close wave: nothing it acknowledged is lost, nothing is counted twice, and
+ * the books equal what the tills rang up, to the cent. Every process started here is ended
+ * here, by its pid.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { freePort, request, until } from '../node/test/helpers/daemons.ts'
+
+const CLI = resolve(import.meta.dirname, '../node/src/cli.ts')
+
+interface Daemon { child: ChildProcess, ready: { peerId: string, multiaddrs: string[], http: string } }
+
+const started: ChildProcess[] = []
+
+function startDaemon (args: string[], timeoutMs = 20_000): Promise<Daemon> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn' } })
+  started.push(child)
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`${args[0]} not ready in ${timeoutMs} ms: ${stderr}`)) }, timeoutMs)
+    child.on('exit', code => { clearTimeout(timer); reject(new Error(`${args[0]} exited ${code}: ${stderr}`)) })
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', line => {
+      if (!line.startsWith('ready ')) return
+      clearTimeout(timer)
+      resolve({ child, ready: JSON.parse(line.slice(6)) })
+    })
+  })
+}
+
+function run (args: string[], timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn' } })
+    started.push(child)
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${args.join(' ')} timed out`)) }, timeoutMs)
+    child.on('exit', code => {
+      clearTimeout(timer)
+      if (code === 0) resolve(out)
+      else reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))
+    })
+  })
+}
+
+async function kill (child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  process.kill(child.pid, signal)
+  await exited
+}
+
+async function call<T> (base: string, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await request<T>(base, method, path, body)
+  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`)
+  return r.json
+}
+
+describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
+  this.timeout(120_000)
+  let dir: string
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'tillbooks-procs-')) })
+  after(async () => {
+    for (const c of started) await kill(c, 'SIGKILL')
+    for (const c of started) assert.ok(c.exitCode !== null || c.signalCode !== null, `process ${c.pid} still running`)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('loses no acknowledged close, counts none twice, and the books match the till receipts to the cent', async () => {
+    const hqPort = await freePort()
+    const hqArgs = ['hq', '--data', join(dir, 'hq'), '--listen', `/ip4/127.0.0.1/tcp/${hqPort}`, '--http', '0']
+    let hq = await startDaemon(hqArgs)
+    assert.match(hq.ready.peerId, /^12D3/)
+    assert.match(hq.ready.http, /^http:\/\/127\.0\.0\.1:\d+$/)
+    const stores = ['A', 'B']
+    const tills: Array<{ id: string, http: string }> = []
+    for (const s of stores) {
+      for (const n of [1, 2, 3]) {
+        const tillDir = join(dir, `${s}-${n}`)
+        const enrolled = JSON.parse((await run(['enrol', '--hq', hq.ready.http, '--data', tillDir, '--store', s, '--till', String(n), '--json'])).trim().split('\n').pop() as string) as { tillId: string, fromSeq: number }
+        assert.deepEqual([enrolled.tillId, enrolled.fromSeq], [`${s}-${n}`, 1])
+        const t = await startDaemon(['till', '--data', tillDir, '--store', s, '--till', String(n), '--hq', hq.ready.multiaddrs[0] as string, '--http', '0', '--retry-max-ms', '300'])
+        tills.push({ id: `${s}-${n}`, http: t.ready.http })
+      }
+    }
+    const expected: Record<string, number> = { A: 0, B: 0 }
+    for (const [i, t] of tills.entries()) {
+      await call(t.http, 'POST', '/day/open', { businessDay: '2026-04-01' })
+      for (let k = 0; k < 4; k++) {
+        const r = await call<{ totalCents: number }>(t.http, 'POST', '/sales', { lines: [{ sku: k % 2 === 0 ? 'latte' : 'patio-set', qty: 1 + ((i + k) % 3) }], ...(k === 3 ? { tenders: [{ type: 'card', amountCents: 500 }, { type: 'cash', amountCents: 1_000_000 }] } : {}) })
+        expected[t.id.slice(0, 1)] = (expected[t.id.slice(0, 1)] as number) + r.totalCents
+      }
+    }
+    // The close wave: every till closes at once, and HQ dies in the middle of it.
+    const closing = tills.map(async t => await call(t.http, 'POST', '/day/close', {}))
+    await new Promise(resolve => setTimeout(resolve, 15))
+    await kill(hq.child, 'SIGKILL')
+    await Promise.all(closing)
+    const ackedBeforeKill = await Promise.all(tills.map(async t => (await call<{ hqAckedSeq: number }>(t.http, 'GET', '/status')).hqAckedSeq))
+
+    // HQ comes back on a port the tills do not know, so what it holds is only what it had on disk.
+    const isolated = await startDaemon(['hq', '--data', join(dir, 'hq'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0'])
+    const fleet = await call<{ tills: Record<string, { lastSeq: number }> }>(isolated.ready.http, 'GET', '/fleet')
+    tills.forEach((t, i) => { assert.ok((fleet.tills[t.id]?.lastSeq ?? 0) >= (ackedBeforeKill[i] as number), `${t.id}: acked ${ackedBeforeKill[i]} before the kill, HQ holds ${fleet.tills[t.id]?.lastSeq ?? 0}`) })
+    await kill(isolated.child, 'SIGTERM')
+
+    // Back at its address: the tills' outboxes drain by themselves.
+    hq = await startDaemon(hqArgs)
+    for (const t of tills) await until(`${t.id} drained`, async () => (await call<{ outbox: number }>(t.http, 'GET', '/status')).outbox === 0)
+    const books = await call<{ stores: Record<string, { takingsCents: number }>, trialBalance: { debitsCents: number, creditsCents: number } }>(hq.ready.http, 'GET', '/books')
+    assert.equal(books.stores.A?.takingsCents, expected.A)
+    assert.equal(books.stores.B?.takingsCents, expected.B)
+    assert.equal(books.trialBalance.debitsCents, books.trialBalance.creditsCents)
+    // Resends (every till syncs again) add nothing.
+    for (const t of tills) await call(t.http, 'POST', '/sync', {})
+    const again = await call<{ stores: Record<string, { takingsCents: number }> }>(hq.ready.http, 'GET', '/books')
+    assert.deepEqual(again.stores, books.stores)
+    // A graceful stop answers SIGTERM with exit 0.
+    await kill(hq.child, 'SIGTERM')
+    assert.equal(hq.child.exitCode, 0)
+  })
+})
