@@ -78,6 +78,21 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   http.get('/books.hledger', async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/fleet', async () => ({ tills: hq.fleet() }))
   http.get('/counters', async () => ({ ...hq.counters, rejections: hq.rejections.slice(-100) }))
+  // For benchmarks and monitoring: what this process has cost so far, all threads counted.
+  http.get('/metrics', async () => {
+    const cpu = process.cpuUsage()
+    const usage = process.resourceUsage()
+    return {
+      cpuUserMicros: cpu.user,
+      cpuSystemMicros: cpu.system,
+      rssBytes: process.memoryUsage.rss(),
+      maxRssBytes: usage.maxRSS * 1024,
+      connections: peer.stats().connections,
+      net: peer.stats(),
+      counters: hq.counters,
+      timings: hq.timings
+    }
+  })
 
   http.post('/admin/enrol', {
     schema: {
