@@ -14,6 +14,18 @@ describe('TillNode', () => {
     assert.equal(parseDocNo(b.docNo).n, 2)
   })
 
+  it('takes concurrent requests one at a time: no number reused, every sale in the close', async () => {
+    // A store with a slow disk (every write waits) and a front end that does not wait for answers.
+    const { till } = await startTill(null, { kv: new MemoryStore({ syncDelay: async () => { await new Promise(resolve => setTimeout(resolve, 2)) } }) })
+    await till.openDay(DAY1)
+    const answers = await Promise.all(Array.from({ length: 12 }, async (_, i) => await till.sell({ lines: [{ sku: i % 2 === 0 ? 'latte' : 'espresso', qty: 1 }] })))
+    assert.deepEqual(answers.map(a => parseDocNo(a.docNo).n).sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i + 1))
+    const [close] = await Promise.all([till.closeDay(), till.sell({ lines: [{ sku: 'latte', qty: 1 }] }).catch((err: Error) => err)])
+    const c = close.record as Close
+    assert.equal(c.saleCount, 12)
+    assert.equal(c.takingsCents.cash, answers.reduce((sum, a) => sum + a.totalCents, 0))
+  })
+
   it('refuses to sell while the day is closed, and to open a day twice', async () => {
     const { till } = await startTill(null)
     await assert.rejects(till.sell({ lines: [{ sku: 'latte', qty: 1 }] }), TillStateError)

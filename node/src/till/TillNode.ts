@@ -94,6 +94,7 @@ export class TillNode {
   #started = false
   /** Cash taken (net of cash refunds) since the day opened. */
   #dayCashCents = 0
+  #tail: Promise<void> = Promise.resolve()
 
   #drawerCashCents (): number {
     return (this.#init.floatCents ?? DEFAULT_FLOAT_CENTS) + this.#dayCashCents
@@ -105,6 +106,17 @@ export class TillNode {
     this.store = init.store
     this.till = init.till
     this.tillId = tillIdOf(init.store, init.till)
+  }
+
+  /**
+   * One operation at a time. Each reads the till's state (the next document number, the day),
+   * awaits a durable write, then moves the state on: two interleaved would take the same
+   * number. A POS front end may well send requests concurrently; they queue here.
+   */
+  #serial<T> (op: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(op, op)
+    this.#tail = run.then(() => {}, () => {})
+    return run
   }
 
   get state (): DayState { return this.#state }
@@ -205,6 +217,10 @@ export class TillNode {
    * and a StockIn records what was received (which may differ from what was shipped).
    */
   async openDay (businessDay: BusinessDay, delivery?: { order: Uint8Array, received?: SkuQty[] }): Promise<Entry | null> {
+    return await this.#serial(async () => await this.#openDay(businessDay, delivery))
+  }
+
+  async #openDay (businessDay: BusinessDay, delivery?: { order: Uint8Array, received?: SkuQty[] }): Promise<Entry | null> {
     if (this.#state !== 'closed') throw new TillStateError(`cannot open ${businessDay}: the day ${this.#businessDay ?? ''} is ${this.#state}`)
     if (this.#lastClosedDay !== null && businessDay <= this.#lastClosedDay) throw new TillStateError(`cannot open ${businessDay}: already closed ${this.#lastClosedDay}`)
     let entry: Entry | null = null
@@ -224,13 +240,13 @@ export class TillNode {
 
   /** Ring up a sale. Durable before it returns: the receipt's number is never reused. */
   async sell (sale: { lines: SaleLine[], tenders?: TenderIn[], member?: string }): Promise<SaleReceipt> {
-    return await this.#document('sale', sale)
+    return await this.#serial(async () => await this.#document('sale', sale))
   }
 
   /** Refund goods (lines with positive qty are returned): money goes back on the given tender. */
   async refund (refund: { lines: SaleLine[], tender?: Tender }): Promise<SaleReceipt> {
     const lines = refund.lines.map(l => ({ sku: l.sku, qty: -l.qty }))
-    return await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }] })
+    return await this.#serial(async () => await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }] }))
   }
 
   async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string }): Promise<SaleReceipt> {
@@ -309,6 +325,10 @@ export class TillNode {
    * `cashCountedCents` is what the drawer count found (defaults to what it should hold).
    */
   async closeDay (opts: { cashCountedCents?: number } = {}): Promise<Entry> {
+    return await this.#serial(async () => await this.#closeDay(opts))
+  }
+
+  async #closeDay (opts: { cashCountedCents?: number }): Promise<Entry> {
     if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`cannot close: the till is ${this.#state}`)
     this.#state = 'closing'
     try {
@@ -371,6 +391,10 @@ export class TillNode {
 
   /** HQ answered for these seqs. Rejected ones stop being resent and are reported. */
   async acknowledge (answers: Array<{ seq: number, status: 'accepted' | 'duplicate' | 'rejected', reason?: string }>): Promise<void> {
+    await this.#serial(async () => { await this.#acknowledge(answers) })
+  }
+
+  async #acknowledge (answers: Array<{ seq: number, status: 'accepted' | 'duplicate' | 'rejected', reason?: string }>): Promise<void> {
     for (const a of answers) {
       if (a.status === 'rejected') {
         this.#rejected.set(a.seq, a.reason ?? 'rejected')
@@ -393,6 +417,10 @@ export class TillNode {
    * recovered Close, so no document number is reused.
    */
   async adoptRecoveredLog (entries: Entry[]): Promise<void> {
+    await this.#serial(async () => { await this.#adoptRecoveredLog(entries) })
+  }
+
+  async #adoptRecoveredLog (entries: Entry[]): Promise<void> {
     if (this.#log.length > 0) throw new TillStateError('a replacement till starts empty')
     const ops = entries.map(e => ({ type: 'put' as const, key: `${LOG_PREFIX}${pad(e.record.seq)}`, value: e.bytes }))
     for (const e of entries) {
