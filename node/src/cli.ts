@@ -4,8 +4,13 @@
  * stdout is one JSON object. The simulator lives in @tillbooks/sim, which depends on this
  * package, so it is loaded on demand rather than imported (no package cycle).
  */
+import { enableCompileCache } from 'node:module'
 import { Command, InvalidArgumentError } from 'commander'
 import { registerDaemonCommands } from './daemon/commands.ts'
+
+// A fleet starts many daemon processes on one machine: caching the compiled code (libp2p,
+// fastify, Automerge glue) saves each one part of its start-up, after the first.
+enableCompileCache()
 
 function intArg (name: string, min: number, max: number) {
   return (v: string): number => {
@@ -48,5 +53,9 @@ program.command('demo')
   })
 
 registerDaemonCommands(program)
+// The launcher lives in @tillbooks/sim (which depends on this package): only its small
+// command module is loaded here, the launcher itself when `net` runs.
+const { registerNetCommand } = await import('@tillbooks/sim/net')
+registerNetCommand(program)
 
 await program.parseAsync(process.argv)

@@ -211,5 +211,7 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
     assert.equal(sale.json.docNo, `E-1-${last.docLast + 1}`)
     await call(east.ready.http, 'POST', '/day/close', {})
     await until('the replacement close at HQ', async () => (await call<{ tills: Record<string, { lastSeq: number }> }>(hqUrl, 'GET', '/fleet')).json.tills['E-1']?.lastSeq === last.seq + 1)
+    // The neighbour keeps replicating the slot, though the replacement has a new key and peer id.
+    await until('the neighbour replica follows the replacement', async () => (await call<{ replicas: Record<string, number> }>(west.ready.http, 'GET', '/status')).json.replicas['E-1'] === last.seq + 1)
   })
 })

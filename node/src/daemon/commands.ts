@@ -74,10 +74,14 @@ export function registerDaemonCommands (program: Command): void {
     .option('--listen <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/0')
     .option('--neighbours <list>', 'comma-separated multiaddrs (with /p2p/) of tills in neighbouring stores', listArg, [])
     .option('--retry-max-ms <n>', 'longest wait between resends to HQ', intArg('retry-max-ms', 10, 3_600_000), 30_000)
-    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number }) => {
+    .option('--deliveries <who>', "does this till book the store's deliveries (one till per store does): yes, no, auto (auto: till 1)", (v: string) => {
+      if (!['yes', 'no', 'auto'].includes(v)) throw new InvalidArgumentError('yes, no or auto')
+      return v
+    }, 'auto')
+    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number, deliveries: string }) => {
       const logger = daemonLogger(`tillbooks-till-${o.store}-${o.till}`)
       const { startTillDaemon } = await import('./tillDaemon.ts')
-      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs })
+      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs, ...(o.deliveries !== 'auto' ? { receivesDeliveries: o.deliveries === 'yes' } : {}) })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })

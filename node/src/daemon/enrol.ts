@@ -8,13 +8,9 @@
 import { randomBytes } from 'node:crypto'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import { fromHex, toHex, type PublicKey, type StoreId, type TillId, tillIdOf, Signer } from '@tillbooks/protocol'
-import { demoCatalogue } from '@tillbooks/catalogue'
-import { chooseChain, enrolmentOf, type CandidateRejection, type LogCandidate } from '../recovery/chooseChain.ts'
-import { TillNode } from '../till/TillNode.ts'
-import { LevelStore } from '../storage/LevelStore.ts'
+import { fromHex, toHex, type Entry, type PublicKey, type StoreId, type TillId, tillIdOf, Signer } from '@tillbooks/protocol'
+import type { CandidateRejection, LogCandidate } from '../recovery/chooseChain.ts'
 import { systemClock, type Logger } from '../components.ts'
-import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { readTillIdentity, tillDbDir, tillKey, writeTillIdentity } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX } from './http.ts'
 
@@ -69,8 +65,11 @@ export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
   let recovered: EnrolResult['recovered'] = null
   let rejected: CandidateRejection[] = []
   let offered: Record<string, number> = {}
-  let chain: Awaited<ReturnType<typeof chooseChain>>['entries'] = []
+  let chain: Entry[] = []
   if (recoverFrom.length > 0) {
+    // Loaded only for a replacement: a plain enrolment of a fleet stays quick (no libp2p, no Automerge).
+    const { chooseChain, enrolmentOf } = await import('../recovery/chooseChain.ts')
+    const { TillbooksPeer } = await import('../net/TillbooksPeer.ts')
     const certs = await hqJson<{ hqRootKey: string, certificates: string[] }>(`${hq}/admin/certificates/${tillId}`, { timeoutMs })
     const enrolment = enrolmentOf(fromHex(certs.hqRootKey) as PublicKey, certs.certificates.map(unb64))
     const candidates: LogCandidate[] = []
@@ -111,6 +110,9 @@ export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
     method: 'POST', body: JSON.stringify({ store: o.store, till: o.till, tillKey: publicKey, fromSeq }), timeoutMs
   })
   if (chain.length > 0) {
+    const { TillNode } = await import('../till/TillNode.ts')
+    const { LevelStore } = await import('../storage/LevelStore.ts')
+    const { demoCatalogue } = await import('@tillbooks/catalogue')
     const node = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock: systemClock, logger: o.logger }, {
       store: o.store, till: o.till, signer: new Signer(pair), catalogue: demoCatalogue(), hqRootKey: fromHex(cert.hqRootKey) as PublicKey
     })

@@ -145,6 +145,24 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     return { outcomes }
   })
 
+  http.post('/admin/opening-stock', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['date', 'lines'],
+        additionalProperties: false,
+        properties: { date: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, lines: skuQtyLinesSchema(1_000_000_000) }
+      }
+    }
+  }, async req => {
+    const b = req.body as { date: string, lines: Array<{ sku: string, qty: number }> }
+    for (const l of b.lines) {
+      if (!catalogue.stockedSkus().includes(l.sku)) throw Object.assign(new Error(`unknown stocked sku ${l.sku}`), { statusCode: 400 })
+    }
+    await hq.openingStock(b.lines, asBusinessDay(b.date))
+    return { date: b.date, lines: b.lines.length }
+  })
+
   http.post('/admin/replenishment', {
     schema: {
       body: {

@@ -39,6 +39,11 @@ export interface TillDaemonOptions {
   callTimeoutMs?: number
   /** Re-announce heads to neighbours this often (anti-entropy for lost announcements). */
   announceEveryMs?: number
+  /**
+   * Whether this till books the store's deliveries: an order is for a store, and exactly one
+   * till confirms it with a StockIn, or the goods would be counted once per till. Default: till 1.
+   */
+  receivesDeliveries?: boolean
 }
 
 export interface TillReady {
@@ -98,14 +103,17 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     if (wanted === tillId) return till.log.filter(e => e.record.seq > afterSeq).map(e => e.bytes)
     return await replicas.log(wanted as TillId, afterSeq)
   })
-  // A neighbour announced new heads: pull what we lack from it (only from configured neighbours).
+  // A neighbour announced new heads: pull what we lack from it. From a configured neighbour,
+  // anything; from any other peer, only tills we already keep (a replacement till after a fire
+  // has a new key and peer id, and must not fall out of its neighbours' replicas).
   peer.handleHeads(async (heads, from) => {
-    const addr = neighbourByPeer.get(from)
-    if (addr === undefined) return
+    const configured = neighbourByPeer.get(from)
     for (const h of heads) {
-      if (h.tillId === tillId || h.seq <= replicas.head(h.tillId as TillId)) continue
+      const id = h.tillId as TillId
+      if (id === tillId || h.seq <= replicas.head(id)) continue
+      if (configured === undefined && !replicas.has(id)) continue
       try {
-        const got = await peer.fetchLog(addr, h.tillId, replicas.head(h.tillId as TillId), { timeoutMs })
+        const got = await peer.fetchLog(configured ?? `/p2p/${from}`, h.tillId, replicas.head(id), { timeoutMs })
         for (const x of await replicas.add(got, tillId)) if (x.status === 'rejected') logger.warn({ code: x.code, from }, `replica entry refused: ${x.reason}`)
       } catch (err) {
         logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
@@ -239,11 +247,13 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     // The morning delivery's HQ-signed order: if HQ is out of reach, the till opens anyway
     // and the goods stay in transit in the books until a later StockIn confirms them.
     let order: Uint8Array | undefined
-    try {
-      const orders = await peer.fetchReplenishment(o.hq, o.store, null, { timeoutMs })
-      order = orders.find(bytes => orderDay(bytes, identity.hqRootKey) === day)
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'HQ unreachable at opening: opening without the delivery')
+    if (o.receivesDeliveries ?? o.till === 1) {
+      try {
+        const orders = await peer.fetchReplenishment(o.hq, o.store, null, { timeoutMs })
+        order = orders.find(bytes => orderDay(bytes, identity.hqRootKey) === day)
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'HQ unreachable at opening: opening without the delivery')
+      }
     }
     const entry = await till.openDay(day, order !== undefined ? { order } : undefined)
     void sync().catch(() => {})

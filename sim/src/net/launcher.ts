@@ -1,0 +1,887 @@
+/**
+ * The multi-node launcher (`tillbooks net`): HQ and every till as real OS processes on
+ * 127.0.0.1, real libp2p between them, sales driven through the tills' HTTP APIs from one
+ * seed, faults injected for real (SIGKILL, a cut link, destroyed data directories, forged
+ * records), and at the end HQ's books compared with an oracle, to the cent.
+ *
+ * Faults, and how each is made:
+ *  - HQ crash: SIGKILL of HQ's pid when half of the last day's close wave is done; the tills'
+ *    acknowledged seqs are read while HQ is dead, then HQ restarts on the same data directory
+ *    and the same ports (a head office has a fixed address) and every acked record must be
+ *    there. At the end HQ is SIGKILLed once more and must rebuild the same books.
+ *  - Store cut off for a day: that store's tills reach HQ only through a TCP gate in this
+ *    process (a byte relay; noise runs end to end through it). The gate is cut for the first
+ *    day: dials fail, the tills open without their delivery, sell, close, and keep their
+ *    outbox; the gate heals the next morning and they catch up on their own.
+ *  - Fire: one store's HQ link (its own gate) is cut before its close; its closes reach only the
+ *    neighbour stores. A forged successor of each till's close (valid self-signature, key
+ *    HQ never enrolled) is planted in one neighbour's replica over libp2p. The store's tills
+ *    are SIGKILLed and their directories deleted; each is replaced with
+ *    `tillbooks enrol --recover-from <neighbours>` and a new till process on a new key, which
+ *    must continue the document numbering after the recovered close.
+ *  - Forgery: tampered, re-signed, bit-flipped, unenrolled and malformed entries POSTed to
+ *    HQ's /admin/entries: all must be rejected and the books must not move.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { demoCatalogue } from '@tillbooks/catalogue'
+import { asStoreId, nextBusinessDay, openEntry, tillIdOf, toHex, type BusinessDay } from '@tillbooks/protocol'
+import { Prng } from '../Prng.ts'
+import { peerIdOfEd25519, reservePorts, tillMultiaddr } from './addr.ts'
+import { checkDocNos, compareBooks, sameBooks, sum, type BooksJson } from './checks.ts'
+import { forgedSuccessor, forgeriesFrom } from './forge.ts'
+import { TcpGate, portOf, withPort } from './gate.ts'
+import { get, pool, post, sleep, until } from './http.ts'
+import { cpuMs, pidAlive, rssBytes, Supervisor, type Daemon } from './proc.ts'
+import { basketTotal, drawSale, GroundTruth, type Line } from './truth.ts'
+
+export interface NetOptions {
+  stores: number
+  tillsPerStore: number
+  days: number
+  seed: number
+  /** Sales per till per business day, drawn uniformly in [min, max]. Default [3, 9]. */
+  salesPerDay?: [number, number]
+  /**
+   * Sales rung up at one till at the same time (default 1: one cashier, one sale after the
+   * other, as a POS does). More probes that a till numbers concurrent requests correctly.
+   */
+  cashiersPerTill?: number
+  /** Inject the faults (crash, cut, fire, forgery). Default true. */
+  faults?: boolean
+  /** HTTP requests in flight. Default 12. */
+  concurrency?: number
+  /** `enrol` / daemon starts in flight. Default 4. */
+  spawnConcurrency?: number
+  /** The whole run is abandoned (and cleaned up) after this long. Default 600 s. */
+  timeoutMs?: number
+  /** Keep the run directory (data dirs and logs) instead of deleting it. */
+  keep?: boolean
+  /** First business day. Default: so that the last day is today (UTC). */
+  firstDay?: string
+  /**
+   * How the tills are first enrolled: 'api' (default) does in this process what `tillbooks enrol`
+   * does (key file, POST /admin/enrol, till.json); 'cli' runs `tillbooks enrol` once per till
+   * (a Node process each, ~0.7 s of CPU). Replacements after the fire always use the command.
+   */
+  enrolWith?: 'api' | 'cli'
+  /** Path of the tillbooks CLI script. Default: node/src/cli.ts of this repository. */
+  cli?: string
+  /** Progress lines (e.g. to stderr). */
+  log?: (line: string) => void
+}
+
+export interface NetResult {
+  stores: number
+  tillsPerStore: number
+  tills: number
+  days: number
+  seed: number
+  sales: number
+  booksCents: number
+  oracleCents: number
+  invariants: Record<string, boolean>
+  timingsMs: Record<string, number>
+  /** CPU time used (ms, user + system, sampled from /proc every 500 ms and at each phase end) by role, and per phase (all processes + launcher). */
+  cpuMs: { byRole: Record<string, number>, byPhase: Record<string, number> }
+  memory: { peakTotalRssBytes: number, hqPeakRssBytes: number, tillPeakRssBytes: { min: number, median: number, max: number }, enrolPeakRssBytes: number, launcherPeakRssBytes: number, peakProcesses: number }
+  processes: { started: number, pids: number[], leftRunning: number[] }
+  warnings: string[]
+  details: Record<string, unknown>
+  books: { accounts: Record<string, number>, stores: Record<string, { takingsCents: number }> }
+  runDir: string | null
+}
+
+interface HqReady { peerId: string, multiaddrs: string[], http: string, rootKey: string }
+interface TillReady { tillId: string, peerId: string, multiaddrs: string[], http: string }
+interface TillStatus { tillId: string, state: string, businessDay: string | null, lastClosedDay: string | null, nextDocNo: string, headSeq: number, outbox: number, rejected: number, hqAckedSeq: number, hqReachable?: boolean, replicas: Record<string, number> }
+interface CloseAnswer { tillId: string, seq: number, hash: string, businessDay: string, docFirst: number, docLast: number, saleCount: number, takingsCents: number }
+interface EnrolJson { tillId: string, publicKey: string, fromSeq: number, recovered: { seq: number, hash: string, from: string, docLast: number | null } | null, rejected: Array<{ source: string, reason: string }> }
+
+interface Till {
+  store: string
+  storeIndex: number
+  tillNo: number
+  tillId: string
+  generation: number
+  dir: string
+  port: number
+  peerId: string
+  multiaddr: string
+  neighbours: string[]
+  hqAddr: string
+  daemon: Daemon<TillReady> | null
+  http: string
+  closes: CloseAnswer[]
+}
+
+const DEFAULT_CLI = fileURLToPath(new URL('../../../node/src/cli.ts', import.meta.url))
+const READY_TIMEOUT_MS = 45_000
+/**
+ * V8's young generation down from 16 MB semi-spaces to 1 MB: a till or an enrolment allocates
+ * little, and this takes ~25 MB off each process's RSS (132 → 106 MB measured) for no CPU
+ * measured. HQ keeps the defaults: it is the one that works.
+ */
+const SMALL_PROCESS_FLAGS = ['--max-semi-space-size=1']
+
+function storeId (i: number, n: number): string {
+  return `S${String(i + 1).padStart(Math.max(3, String(n).length), '0')}`
+}
+
+function todayUtc (): string {
+  return new Date().toISOString().slice(0, 10)
+}
+
+function dayMinus (day: string, n: number): string {
+  const d = new Date(`${day}T00:00:00Z`)
+  d.setUTCDate(d.getUTCDate() - n)
+  return d.toISOString().slice(0, 10)
+}
+
+function lastJson<T> (stdout: string): T {
+  const lines = stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1] as string) as T
+}
+
+const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64')
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+
+export async function runNet (o: NetOptions): Promise<NetResult> {
+  const run = new NetRun(o)
+  return await run.run()
+}
+
+class NetRun {
+  readonly o: NetOptions
+  readonly prng: Prng
+  readonly cli: string
+  readonly log: (line: string) => void
+  readonly catalogue = demoCatalogue()
+  readonly truth = new GroundTruth()
+  readonly checks: Record<string, boolean> = {}
+  readonly details: Record<string, unknown> = {}
+  readonly warnings: string[] = []
+  readonly timings: Record<string, number> = {}
+  readonly tills: Till[] = []
+  readonly gates = new Map<string, TcpGate>()
+  readonly days: string[] = []
+  readonly conc: number
+  readonly spawnConc: number
+  sup!: Supervisor
+  runDir = ''
+  hq: Daemon<HqReady> | null = null
+  hqPorts = { p2p: 0, http: 0 }
+  hqUrl = ''
+  hqMultiaddr = ''
+  sellable: string[] = []
+  prices = new Map<string, number>()
+  stocked: string[] = []
+  readonly plan: { cutStore: number, fireStore: number, fireDay: number, crashDay: number, cutDay: number }
+  readonly mem = { peakTotal: 0, peakProcesses: 0, perPid: new Map<number, number>(), launcher: 0 }
+  /** Last CPU time seen per pid (ms), kept after the process is gone. */
+  readonly cpu = new Map<number, number>()
+  readonly cpuByPhase: Record<string, number> = {}
+  readonly roles = new Map<number, 'hq' | 'till' | 'enrol'>()
+
+  constructor (o: NetOptions) {
+    for (const [k, v, min] of [['stores', o.stores, 1], ['tillsPerStore', o.tillsPerStore, 1], ['days', o.days, 1]] as const) {
+      if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${k} must be an integer ≥ ${min}`)
+    }
+    this.o = o
+    this.prng = new Prng(o.seed)
+    this.cli = o.cli ?? DEFAULT_CLI
+    this.log = o.log ?? (() => {})
+    this.conc = o.concurrency ?? 12
+    this.spawnConc = o.spawnConcurrency ?? 4
+    const first = o.firstDay ?? dayMinus(todayUtc(), o.days - 1)
+    let d = first as BusinessDay
+    for (let i = 0; i < o.days; i++) { this.days.push(d); d = nextBusinessDay(d) }
+    const p = this.prng.fork('plan')
+    const cutStore = p.int(0, o.stores - 1)
+    let fireStore = p.int(0, o.stores - 1)
+    if (o.stores > 1 && fireStore === cutStore) fireStore = (fireStore + 1) % o.stores
+    this.plan = {
+      cutStore,
+      cutDay: 0,
+      fireStore,
+      // The replacement needs a day to trade on after the fire to show the numbering continues.
+      fireDay: Math.max(0, o.days - 2),
+      crashDay: o.days - 1
+    }
+  }
+
+  get faults (): boolean { return this.o.faults ?? true }
+  get fireOn (): boolean { return this.faults && this.o.stores >= 2 }
+
+  async run (): Promise<NetResult> {
+    const t0 = performance.now()
+    this.runDir = await mkdtemp(join(tmpdir(), 'tillbooks-net-'))
+    await mkdir(join(this.runDir, 'logs'))
+    this.sup = new Supervisor({
+      logDir: join(this.runDir, 'logs'),
+      // The compile cache spares every process most of the TypeScript stripping and parsing.
+      env: { NODE_COMPILE_CACHE: join(tmpdir(), 'tillbooks-node-compile-cache'), TILLBOOKS_LOG_LEVEL: process.env.TILLBOOKS_LOG_LEVEL ?? 'warn' }
+    })
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.sup.killAllSync()
+      if (this.o.keep !== true) { try { rmSync(this.runDir, { recursive: true, force: true }) } catch { /* best effort */ } }
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
+    const onExit = (): void => { this.sup.killAllSync() }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    process.once('exit', onExit)
+    const sampler = setInterval(() => { this.#sample() }, 500)
+    sampler.unref()
+    let timer: NodeJS.Timeout | undefined
+    let result: NetResult
+    try {
+      const timeoutMs = this.o.timeoutMs ?? 600_000
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => { reject(new Error(`tillbooks net: gave up after ${timeoutMs} ms (logs in ${this.runDir}/logs)`)) }, timeoutMs)
+      })
+      const main = this.#main(t0)
+      main.catch(() => {}) // if the timeout wins, the abandoned run's own failure is not news
+      result = await Promise.race([main, timeout])
+    } finally {
+      clearTimeout(timer)
+      clearInterval(sampler)
+      const ts = performance.now()
+      this.sup.close()
+      await this.sup.stopAll(5_000)
+      for (const g of this.gates.values()) await g.close()
+      this.timings.stopMs = Math.round(performance.now() - ts)
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      process.off('exit', onExit)
+      if (this.o.keep !== true) await rm(this.runDir, { recursive: true, force: true })
+    }
+    result.timingsMs.stopMs = this.timings.stopMs
+    result.processes.leftRunning = survivors(result.processes.pids)
+    if (result.processes.leftRunning.length > 0) result.invariants.allProcessesStopped = false
+    return result
+  }
+
+  #sample (): void {
+    let total = 0
+    let n = 0
+    for (const pid of this.sup.livePids) {
+      const r = rssBytes(pid)
+      if (r === null) continue
+      total += r
+      n++
+      if (r > (this.mem.perPid.get(pid) ?? 0)) this.mem.perPid.set(pid, r)
+      const c = cpuMs(pid)
+      if (c !== null) this.cpu.set(pid, c)
+    }
+    const self = process.memoryUsage.rss()
+    this.mem.launcher = Math.max(this.mem.launcher, self)
+    this.mem.peakTotal = Math.max(this.mem.peakTotal, total + self)
+    this.mem.peakProcesses = Math.max(this.mem.peakProcesses, n)
+  }
+
+  /** A point to time a phase from: wall clock and CPU used so far. */
+  #mark (): { t: number, c: number } {
+    this.#sample()
+    return { t: performance.now(), c: this.#cpuTotal() }
+  }
+
+  #time (name: string, m: { t: number, c: number }): void {
+    this.timings[name] = Math.round(performance.now() - m.t)
+    this.#sample()
+    this.cpuByPhase[name] = Math.round(this.#cpuTotal() - m.c)
+  }
+
+  /** CPU ms used so far by every process started and by the launcher itself. */
+  #cpuTotal (): number {
+    let total = 0
+    for (const c of this.cpu.values()) total += c
+    const self = process.cpuUsage()
+    return total + (self.user + self.system) / 1000
+  }
+
+  #cpuByRole (): Record<string, number> {
+    const out: Record<string, number> = { hq: 0, till: 0, enrol: 0 }
+    for (const [pid, c] of this.cpu) {
+      const role = this.roles.get(pid) ?? 'enrol'
+      out[role] = (out[role] ?? 0) + c
+    }
+    const self = process.cpuUsage()
+    out.launcher = (self.user + self.system) / 1000
+    for (const k of Object.keys(out)) out[k] = Math.round(out[k] ?? 0)
+    return out
+  }
+
+  async #main (t0: number): Promise<NetResult> {
+    let t = this.#mark()
+    // HQ has a fixed address, as a head office does: it comes back on the same ports after a crash.
+    const [p2p, http] = await reservePorts(2) as [number, number]
+    await this.#startHq(p2p, http)
+    this.#time('hqStartMs', t)
+    this.log(`HQ up: ${this.hqUrl} ${this.hqMultiaddr}`)
+
+    t = this.#mark()
+    await this.#enrolAll()
+    this.#time('enrolMs', t)
+    this.log(`${this.tills.length} tills enrolled in ${this.timings.enrolMs} ms`)
+
+    t = this.#mark()
+    await this.#startAllTills()
+    this.#time('tillsStartMs', t)
+    this.log(`${this.tills.length} tills up in ${this.timings.tillsStartMs} ms`)
+    await this.#checkCatalogue()
+
+    for (let i = 0; i < this.days.length; i++) {
+      t = this.#mark()
+      await this.#day(i)
+      this.#time(`day${i + 1}Ms`, t)
+      this.log(`day ${i + 1} (${this.days[i] ?? ''}) done in ${this.timings[`day${i + 1}Ms`]} ms`)
+    }
+    if (this.fireOn && this.plan.fireDay === this.days.length - 1) {
+      // The fire came after the last close: the replacements trade one more day to show their numbering.
+      t = this.#mark()
+      await this.#extraDayForReplacements()
+      this.#time('extraDayMs', t)
+    }
+
+    for (const g of this.gates.values()) g.heal()
+    t = this.#mark()
+    await this.#drain()
+    this.#time('drainMs', t)
+    this.log(`outboxes drained in ${this.timings.drainMs} ms`)
+
+    t = this.#mark()
+    const result = await this.#finish(t0)
+    this.#time('checksMs', t)
+    result.timingsMs = { ...this.timings, totalMs: Math.round(performance.now() - t0) }
+    return result
+  }
+
+  // ------------------------------------------------------------------ HQ
+
+  async #startHq (p2pPort: number, httpPort: number): Promise<void> {
+    const args = ['hq', '--data', join(this.runDir, 'hq'), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--http', String(httpPort)]
+    let lastErr: unknown
+    // A restart binds the same ports as before; give the kernel a moment if they are still held.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const d = await this.sup.startDaemon<HqReady>('hq', this.cli, args, READY_TIMEOUT_MS)
+        this.roles.set(d.pid, 'hq')
+        this.hq = d
+        const ma = d.ready.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/tcp/')) ?? d.ready.multiaddrs[0]
+        if (ma === undefined) throw new Error('HQ announced no multiaddr')
+        this.hqMultiaddr = ma.includes('/p2p/') ? ma : `${ma}/p2p/${d.ready.peerId}`
+        this.hqUrl = d.ready.http
+        this.hqPorts = { p2p: portOf(this.hqMultiaddr), http: Number(new URL(this.hqUrl).port) }
+        return
+      } catch (err) {
+        lastErr = err
+        // Only a port still held (by the dead HQ's sockets, or someone else) is worth a retry.
+        if (p2pPort === 0 || !/EADDRINUSE|listen/i.test((err as Error).message)) throw err
+        await sleep(500)
+      }
+    }
+    throw lastErr
+  }
+
+  /** SIGKILL HQ: no goodbye, no flush. Resolves once the process is gone. */
+  async #killHq (): Promise<void> {
+    if (this.hq === null) return
+    await this.sup.kill(this.hq.pid, 'SIGKILL')
+    this.hq = null
+  }
+
+  async #restartHq (): Promise<void> {
+    const before = this.hqMultiaddr
+    await this.#startHq(this.hqPorts.p2p, this.hqPorts.http)
+    if (this.hqMultiaddr !== before) throw new Error(`HQ came back as ${this.hqMultiaddr}, not ${before}`)
+  }
+
+  // ------------------------------------------------------------------ tills
+
+  #neighbourStores (s: number): number[] {
+    const n = this.o.stores
+    if (n < 2) return []
+    return [...new Set([(s + n - 1) % n, (s + 1) % n])].filter(x => x !== s)
+  }
+
+  async #enrolAll (): Promise<void> {
+    const list: Array<{ s: number, till: number }> = []
+    for (let s = 0; s < this.o.stores; s++) for (let j = 1; j <= this.o.tillsPerStore; j++) list.push({ s, till: j })
+    const viaCli = this.o.enrolWith === 'cli'
+    const enrolled = await pool(list, viaCli ? this.spawnConc : this.conc, async ({ s, till }) => {
+      const store = storeId(s, this.o.stores)
+      const dir = join(this.runDir, 'tills', `${store}-${till}`)
+      const r = viaCli ? await this.#enrol(store, till, dir, []) : await this.#enrolViaApi(store, till, dir)
+      return { s, till, store, dir, peerId: peerIdOfEd25519(r.publicKey) }
+    })
+    for (const e of enrolled) {
+      this.tills.push({ store: e.store, storeIndex: e.s, tillNo: e.till, tillId: `${e.store}-${e.till}`, generation: 1, dir: e.dir, port: 0, peerId: e.peerId, multiaddr: '', neighbours: [], hqAddr: '', daemon: null, http: '', closes: [] })
+    }
+  }
+
+  /**
+   * What `tillbooks enrol` does without recovery, done here to spare a process per till: the
+   * till's key created in its directory, its certificate from HQ's POST /admin/enrol, till.json
+   * written, through the daemons' own data-dir code (the same files, byte for byte).
+   */
+  async #enrolViaApi (store: string, till: number, dir: string): Promise<{ publicKey: string }> {
+    const { tillKey, writeTillIdentity } = await import('../../../node/src/daemon/dataDir.ts')
+    const pair = await tillKey(dir)
+    const publicKey = toHex(pair.publicKey)
+    const cert = await post<{ tillId: string, certificate: string, hqRootKey: string, fromSeq: number }>(`${this.hqUrl}/admin/enrol`, { store, till, tillKey: publicKey, fromSeq: 1 })
+    await writeTillIdentity(dir, { store: asStoreId(store), till, tillId: tillIdOf(asStoreId(store), till), publicKey, certificate: cert.certificate, hqRootKey: cert.hqRootKey, fromSeq: cert.fromSeq })
+    return { publicKey }
+  }
+
+  async #enrol (store: string, till: number, dir: string, recoverFrom: string[]): Promise<EnrolJson> {
+    const args = ['enrol', '--hq', this.hqUrl, '--data', dir, '--store', store, '--till', String(till), '--json']
+    if (recoverFrom.length > 0) args.push('--recover-from', recoverFrom.join(','))
+    const r = await this.sup.run(`enrol-${store}-${till}`, this.cli, args, 60_000, SMALL_PROCESS_FLAGS)
+    if (r.code !== 0) throw new Error(`enrol ${store}-${till} failed (${r.code ?? r.signal ?? '?'}): ${r.stderr.slice(-1500)}`)
+    return lastJson<EnrolJson>(r.stdout)
+  }
+
+  #till (store: string, tillNo: number): Till {
+    const t = this.tills.find(x => x.store === store && x.tillNo === tillNo)
+    if (t === undefined) throw new Error(`no till ${store}-${tillNo}`)
+    return t
+  }
+
+  async #startAllTills (): Promise<void> {
+    // Neighbour replication is mutual, so every till's address is fixed before any starts.
+    const ports = await reservePorts(this.tills.length)
+    this.tills.forEach((t, i) => { t.port = ports[i] as number; t.multiaddr = tillMultiaddr(t.port, t.peerId) })
+    // Mutual neighbours: till j of store s and till j of stores s−1 and s+1 (k = 2).
+    for (const t of this.tills) {
+      t.neighbours = this.#neighbourStores(t.storeIndex).map(ns => (this.#till(storeId(ns, this.o.stores), t.tillNo)).multiaddr)
+    }
+    if (this.faults) {
+      for (const s of [this.plan.cutStore, ...(this.fireOn ? [this.plan.fireStore] : [])]) {
+        const gate = new TcpGate({ host: '127.0.0.1', port: this.hqPorts.p2p })
+        await gate.listen()
+        this.gates.set(storeId(s, this.o.stores), gate)
+      }
+    }
+    for (const t of this.tills) {
+      const gate = this.gates.get(t.store)
+      t.hqAddr = gate === undefined ? this.hqMultiaddr : withPort(this.hqMultiaddr, gate.port)
+    }
+    await pool(this.tills, this.spawnConc, async t => { await this.#startTill(t) })
+  }
+
+  async #startTill (t: Till): Promise<void> {
+    const args = ['till', '--data', t.dir, '--store', t.store, '--till', String(t.tillNo), '--hq', t.hqAddr, '--http', '0',
+      '--listen', `/ip4/127.0.0.1/tcp/${t.port}`, '--retry-max-ms', '2000']
+    if (t.neighbours.length > 0) args.push('--neighbours', t.neighbours.join(','))
+    const d = await this.sup.startDaemon<TillReady>(`till-${t.tillId}-g${t.generation}`, this.cli, args, READY_TIMEOUT_MS, SMALL_PROCESS_FLAGS)
+    this.roles.set(d.pid, 'till')
+    if (t.port !== 0 && d.ready.peerId !== t.peerId) throw new Error(`${t.tillId} came up as ${d.ready.peerId}, expected ${t.peerId} from its key`)
+    t.peerId = d.ready.peerId
+    t.multiaddr = d.ready.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/')) ?? t.multiaddr
+    t.daemon = d
+    t.http = d.ready.http
+  }
+
+  async #checkCatalogue (): Promise<void> {
+    const first = this.tills[0] as Till
+    const served = await get<{ products: Array<{ sku: string, priceCents: number, taxRateBp: number }> }>(`${first.http}/catalogue`)
+    const mine = this.catalogue.products().filter(p => p.sellable).map(p => ({ sku: p.sku, priceCents: p.priceCents, taxRateBp: p.taxRateBp }))
+    const theirs = served.products.map(p => ({ sku: p.sku, priceCents: p.priceCents, taxRateBp: p.taxRateBp }))
+    this.checks.catalogueMatchesOracle = JSON.stringify(mine.sort((a, b) => a.sku < b.sku ? -1 : 1)) === JSON.stringify(theirs.sort((a, b) => a.sku < b.sku ? -1 : 1))
+    // Baskets come from what the till serves; prices for the oracle from the catalogue data.
+    this.sellable = theirs.map(p => p.sku).sort()
+    this.prices = new Map(this.catalogue.products().map(p => [p.sku, p.priceCents]))
+    this.stocked = this.catalogue.products().filter(p => p.stocked).map(p => p.sku).sort()
+  }
+
+  // ------------------------------------------------------------------ a business day
+
+  async #day (i: number): Promise<void> {
+    const D = `day${i + 1}`
+    let tp = this.#mark()
+    const phase = (name: string): void => { this.#time(`${D}.${name}Ms`, tp); tp = this.#mark() }
+    const day = this.days[i] as string
+    const p = this.prng.fork(`day:${i}`)
+    const cutStore = storeId(this.plan.cutStore, this.o.stores)
+    const fireStore = storeId(this.plan.fireStore, this.o.stores)
+    const cutToday = this.faults && i === this.plan.cutDay
+    if (cutToday) {
+      this.gates.get(cutStore)?.cut()
+      this.details.cut = { store: cutStore, day }
+    }
+    // 06:00 HQ dispatches each store's delivery; the signed order waits at HQ for the tills.
+    const storesList = Array.from({ length: this.o.stores }, (_, s) => storeId(s, this.o.stores))
+    const dp = p.fork('dispatch')
+    const orders = storesList.map(store => ({ id: `R-${day}-${store}`, store, businessDay: day, lines: dp.sample(this.stocked, dp.int(2, 4)).sort().map(sku => ({ sku, qty: dp.int(5, 40) })) }))
+    await pool(orders, this.conc, async order => {
+      await post(`${this.hqUrl}/admin/replenishment`, order)
+      this.truth.dispatched.push({ id: order.id, store: order.store, day, lines: order.lines })
+    })
+
+    phase('dispatch')
+    // Open.
+    await pool(this.#live(), this.conc, async t => { await this.#open(t, day) })
+    phase('open')
+
+    // Sales: one cashier per till (its sales in order), many tills at once.
+    const [lo, hi] = this.o.salesPerDay ?? [3, 9]
+    const cashiers = this.o.cashiersPerTill ?? 1
+    await pool(this.#live(), this.conc, async t => {
+      const sp = p.fork(`sales:${t.tillId}`)
+      const n = sp.int(lo, hi)
+      const seeds = Array.from({ length: n }, (_, k) => sp.fork(`sale:${k}`))
+      await pool(seeds, cashiers, async sale => { await this.#sell(t, day, sale) })
+    })
+    phase('sales')
+
+    // The close wave, in a random order; the fire store's evening link to HQ is down.
+    if (this.fireOn && i === this.plan.fireDay) this.gates.get(fireStore)?.cut()
+    // Tills cut off from HQ close last, so the first half of the wave is one HQ can acknowledge.
+    const cutOff = (t: Till): number => this.gates.get(t.store)?.isOpen === false ? 1 : 0
+    const order = p.fork('closeOrder').sample(this.#live(), this.#live().length).sort((a, b) => cutOff(a) - cutOff(b))
+    const cp = p.fork('close')
+    const miscounts = new Map(order.map(t => [t.tillId, cp.chance(0.1) ? cp.int(-300, 300) : 0]))
+    const close = async (t: Till): Promise<void> => { await this.#close(t, day, miscounts.get(t.tillId) ?? 0) }
+    if (this.faults && i === this.plan.crashDay && order.length >= 2) {
+      // Half the wave closes and reaches HQ; HQ is SIGKILLed while the other half is closing.
+      const half = Math.floor(order.length / 2)
+      const first = order.slice(0, half)
+      await pool(first, this.conc, close)
+      await until(async () => {
+        const st = await pool(first, this.conc, async t => await get<TillStatus>(`${t.http}/status`))
+        return st.every((s, k) => s.hqAckedSeq >= (first[k]?.closes[first[k].closes.length - 1]?.seq ?? 0))
+      }, 5_000, 100)
+      const second = pool(order.slice(half), this.conc, close)
+      const crash = this.#crashMidWave(day, half, order.length)
+      await second
+      await crash
+    } else {
+      await pool(order, this.conc, close)
+    }
+
+    phase('closes')
+    if (this.fireOn && i === this.plan.fireDay) {
+      await this.#fire(fireStore, i)
+      phase('fire')
+    }
+    if (cutToday) {
+      const held = await pool(this.tills.filter(t => t.store === cutStore), this.conc, async t => await get<TillStatus>(`${t.http}/status`))
+      this.details.cutHeldBack = { outboxAtEndOfDay: sum(held.map(s => s.outbox)), hqReachable: held.map(s => s.hqReachable ?? null) }
+      this.gates.get(cutStore)?.heal()
+    }
+  }
+
+  #live (): Till[] {
+    return this.tills.filter(t => t.daemon !== null)
+  }
+
+  readonly openLatency: Array<{ day: string, tillId: string, ms: number }> = []
+
+  async #open (t: Till, day: string): Promise<void> {
+    const t0 = performance.now()
+    const r = await post<{ state: string, businessDay: string, stockIn: { seq: number, replenishmentId: string } | null }>(`${t.http}/day/open`, { businessDay: day })
+    this.openLatency.push({ day, tillId: t.tillId, ms: Math.round(performance.now() - t0) })
+    if (r.stockIn !== null) {
+      if (!this.truth.recordDelivery(t.store, t.tillId, day, r.stockIn.replenishmentId)) this.warnings.push(`${t.tillId} confirmed an order the launcher never sent: ${r.stockIn.replenishmentId}`)
+    }
+  }
+
+  async #sell (t: Till, day: string, p: Prng): Promise<void> {
+    const s = drawSale(p, this.sellable, this.prices)
+    const body = { lines: s.lines, ...(s.tenders.length > 0 ? { tenders: s.tenders } : {}), ...(s.member !== null ? { member: s.member } : {}) }
+    const r = await post<{ docNo: string, totalCents: number }>(`${t.http}/sales`, body)
+    this.truth.recordSale(t.store, { tillId: t.tillId, day, docNo: r.docNo, lines: s.lines, tenders: s.tenders, member: s.member, expectedTotalCents: s.total, answeredTotalCents: r.totalCents, cardCents: s.cardCents })
+  }
+
+  async #close (t: Till, day: string, miscount: number): Promise<void> {
+    const counted = Math.max(0, this.truth.cashTakings(t.tillId, day) + miscount)
+    const r = await post<CloseAnswer>(`${t.http}/day/close`, { cashCountedCents: counted })
+    this.truth.recordClose(t.store, t.tillId, day, counted)
+    t.closes.push(r)
+  }
+
+  /** SIGKILL HQ mid close wave; read what the tills saw acknowledged; restart; nothing acked may be missing. */
+  async #crashMidWave (day: string, closedSoFar: number, wave: number): Promise<void> {
+    const tk = performance.now()
+    await this.#killHq()
+    // HQ is dead, so no till can learn of another ack: this is every ack the dead HQ gave.
+    const statuses = await pool(this.#live(), this.conc, async t => ({ t, s: await get<TillStatus>(`${t.http}/status`) }))
+    const acked = new Map(statuses.map(({ t, s }) => [t.tillId, s.hqAckedSeq]))
+    const closesAcked = statuses.filter(({ t, s }) => { const c = t.closes.find(x => x.businessDay === day); return c !== undefined && s.hqAckedSeq >= c.seq }).length
+    await sleep(300)
+    await this.#restartHq()
+    const fleet = await get<{ tills: Record<string, { lastSeq: number }> }>(`${this.hqUrl}/fleet`)
+    const missing = [...acked].filter(([id, seq]) => (fleet.tills[id]?.lastSeq ?? 0) < seq)
+    this.checks.B5_noAckedRecordLost = missing.length === 0
+    this.details.hqCrash = {
+      day,
+      closesDoneWhenKilled: closedSoFar,
+      closeWave: wave,
+      closesAckedBeforeKill: closesAcked,
+      recordsAckedBeforeKill: sum([...acked.values()]),
+      missingAfterRestart: missing.slice(0, 10),
+      downMs: Math.round(performance.now() - tk)
+    }
+    this.log(`HQ SIGKILLed after ${closedSoFar}/${wave} closes (${closesAcked} acked), restarted in ${Math.round(performance.now() - tk)} ms; ${missing.length} acked records missing`)
+  }
+
+  // ------------------------------------------------------------------ fire
+
+  async #fire (store: string, dayIndex: number): Promise<void> {
+    const burning = this.tills.filter(t => t.store === store)
+    const fp = this.prng.fork('fire')
+    const ft: Record<string, number> = {}
+    let fm = performance.now()
+    const lap = (name: string): void => { ft[name] = Math.round(performance.now() - fm); fm = performance.now() }
+    // The closes reach the neighbours (the HQ link is down): wait until both hold each one.
+    const ok = await until(async () => {
+      await pool(burning, this.conc, async t => await post(`${t.http}/sync`, {}).catch(() => null))
+      for (const t of burning) {
+        const close = t.closes[t.closes.length - 1]
+        if (close === undefined) return false
+        for (const addr of t.neighbours) {
+          const n = this.tills.find(x => x.multiaddr === addr)
+          if (n === undefined || n.daemon === null) continue
+          const s = await get<TillStatus>(`${n.http}/status`)
+          if ((s.replicas[t.tillId] ?? 0) < close.seq) return false
+        }
+      }
+      return true
+    }, 20_000, 200)
+    lap('replicationWaitMs')
+    const lastCloses = Object.fromEntries(burning.map(t => [t.tillId, t.closes[t.closes.length - 1] ?? null]))
+    const hqHad = await get<{ tills: Record<string, { lastSeq: number }> }>(`${this.hqUrl}/fleet`)
+    this.details.fire = {
+      store,
+      day: this.days[dayIndex],
+      replicatedToNeighbours: ok,
+      hqHadLastClose: burning.map(t => (hqHad.tills[t.tillId]?.lastSeq ?? 0) >= (lastCloses[t.tillId]?.seq ?? 0))
+    }
+
+    // A forger plants a successor of each burning till's close at one neighbour: self-signed, never enrolled.
+    const planted = await this.#plantForgeries(burning, fp)
+    lap('plantMs')
+
+    // The fire: processes killed, data directories gone.
+    await Promise.all(burning.map(async t => {
+      if (t.daemon !== null) await this.sup.kill(t.daemon.pid, 'SIGKILL')
+      t.daemon = null
+      await rm(t.dir, { recursive: true, force: true })
+    }))
+    lap('burnMs')
+
+    // Replacements: recover the log from the neighbours, enrol a new key, continue the numbering.
+    const recovered: Record<string, unknown> = {}
+    let recoveredOk = true
+    let forgeryRefused = true
+    await pool(burning, this.spawnConc, async t => {
+      const last = lastCloses[t.tillId]
+      t.generation++
+      t.dir = join(this.runDir, 'tills', `${t.tillId}-g${t.generation}`)
+      const r = await this.#enrol(t.store, t.tillNo, t.dir, t.neighbours)
+      const plantedHash = planted.get(t.tillId)
+      const same = r.recovered !== null && last !== null && last !== undefined && r.recovered.seq === last.seq && r.recovered.hash === last.hash && r.recovered.docLast === last.docLast
+      if (!same) recoveredOk = false
+      if (plantedHash !== undefined && (r.recovered?.hash === plantedHash || r.rejected.length === 0)) forgeryRefused = false
+      t.port = 0
+      await this.#startTill(t)
+      const status = await get<TillStatus>(`${t.http}/status`)
+      const expectedNext = `${t.tillId}-${(last?.docLast ?? 0) + 1}`
+      if (status.nextDocNo !== expectedNext || status.headSeq !== (last?.seq ?? -1)) recoveredOk = false
+      recovered[t.tillId] = { burnt: last === undefined || last === null ? null : { seq: last.seq, hash: last.hash, docLast: last.docLast }, recovered: r.recovered, rejected: r.rejected.map(x => `${x.source}: ${x.reason}`.slice(0, 200)), nextDocNo: status.nextDocNo, expectedNextDocNo: expectedNext }
+    })
+    lap('recoverAndRestartMs')
+    this.gates.get(store)?.heal()
+    // The planted forgeries must not have reached HQ either.
+    for (const t of burning) {
+      const hash = planted.get(t.tillId)
+      if (hash === undefined) continue
+      const log = await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${t.tillId}`)
+      if (log.entries.some(e => openEntry(unb64(e), { verify: false }).hash === hash)) forgeryRefused = false
+    }
+    this.checks.B6_fireRecoveredLastClose = ok && recoveredOk
+    this.checks.B6_forgedReplicaRejected = planted.size === burning.length && forgeryRefused
+    this.details.fireRecovery = recovered
+    this.details.firePlanted = planted.size
+    this.details.fireTimings = ft
+    this.log(`fire at ${store}: ${burning.length} tills recovered from neighbours (${recoveredOk ? 'last closes intact' : 'MISMATCH'})`)
+  }
+
+  /** Push a forged successor of each till's head to one neighbour over libp2p; returns the forged hashes actually kept there. */
+  async #plantForgeries (burning: Till[], p: Prng): Promise<Map<string, string>> {
+    const planted = new Map<string, string>()
+    const { TillbooksPeer } = await import('../../../node/src/net/TillbooksPeer.ts')
+    const { silentLogger } = await import('@tillbooks/node')
+    const peer = await TillbooksPeer.create({ seed: p.bytes(32), listen: [], logger: silentLogger })
+    try {
+      for (const t of burning) {
+        const addr = t.neighbours[0]
+        const n = this.tills.find(x => x.multiaddr === addr)
+        if (addr === undefined || n === undefined) continue
+        const log = await peer.fetchLog(addr, t.tillId, 0, { timeoutMs: 5_000 })
+        const head = log[log.length - 1]
+        if (head === undefined) continue
+        const forged = forgedSuccessor(head, p)
+        await peer.submit(addr, [forged.bytes], { timeoutMs: 5_000 })
+        const s = await get<TillStatus>(`${n.http}/status`)
+        if ((s.replicas[t.tillId] ?? 0) >= forged.record.seq) planted.set(t.tillId, forged.hash)
+      }
+    } finally {
+      await peer.stop()
+    }
+    return planted
+  }
+
+  async #extraDayForReplacements (): Promise<void> {
+    const store = storeId(this.plan.fireStore, this.o.stores)
+    const day = nextBusinessDay(this.days[this.days.length - 1] as BusinessDay)
+    const p = this.prng.fork('extraDay')
+    for (const t of this.tills.filter(x => x.store === store)) {
+      await this.#open(t, day)
+      for (let k = 0; k < 2; k++) await this.#sell(t, day, p)
+      await this.#close(t, day, 0)
+    }
+    this.details.extraDay = { store, day }
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  async #drain (): Promise<void> {
+    const ok = await until(async () => {
+      const statuses = await pool(this.#live(), this.conc, async t => ({ t, s: await get<TillStatus>(`${t.http}/status`) }))
+      const pending = statuses.filter(x => x.s.outbox > 0)
+      if (pending.length === 0) return true
+      await pool(pending, this.conc, async ({ t }) => await post(`${t.http}/sync`, {}).catch(() => null))
+      return false
+    }, 60_000, 250)
+    this.details.drained = ok
+  }
+
+  async #finish (t0: number): Promise<NetResult> {
+    const live = this.#live()
+    const statuses = new Map((await pool(live, this.conc, async t => [t.tillId, await get<TillStatus>(`${t.http}/status`)] as const)))
+    let books = await get<BooksJson>(`${this.hqUrl}/books`)
+    const fleet = await get<{ tills: Record<string, { lastSeq: number, forked?: boolean }> }>(`${this.hqUrl}/fleet`)
+
+    // Everything arrived: every till's whole log is folded at HQ and its outbox is empty.
+    const unfolded = live.filter(t => (fleet.tills[t.tillId]?.lastSeq ?? 0) !== (statuses.get(t.tillId)?.headSeq ?? -1) || (statuses.get(t.tillId)?.outbox ?? 1) !== 0).map(t => t.tillId)
+    this.checks.allClosesFolded = unfolded.length === 0
+    if (unfolded.length > 0) this.details.unfolded = unfolded.slice(0, 10)
+    if (this.faults) {
+      const cutStore = storeId(this.plan.cutStore, this.o.stores)
+      const held = (this.details.cutHeldBack as { outboxAtEndOfDay: number } | undefined)?.outboxAtEndOfDay ?? 0
+      this.checks.storeCutOffCaughtUp = held > 0 && live.filter(t => t.store === cutStore).every(t => !unfolded.includes(t.tillId))
+    }
+
+    // B4: HQ's books against the oracle, account by account and store by store, to the cent.
+    const oracle = this.truth.books(this.catalogue.products())
+    const cmp = compareBooks(books, oracle)
+    this.checks.B4_booksEqualOracle = cmp.accountsEqual && cmp.storesEqual
+    this.checks.B4_debitsEqualCredits = cmp.debitsEqualCredits
+    if (cmp.pointsEqual !== null) this.checks.pointsEqualOracle = cmp.pointsEqual
+    this.checks.salesTotalsMatchShelfPrices = this.truth.totalMismatches.length === 0
+    if (!this.checks.B4_booksEqualOracle) this.details.B4_diff = { accounts: cmp.accountDiff, stores: cmp.storeDiff }
+
+    // Forgeries straight at HQ: every one refused, the books unmoved.
+    if (this.faults) {
+      const fp = this.prng.fork('forge')
+      const victim = fp.pick(live)
+      const log = await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${victim.tillId}`)
+      const real = log.entries[log.entries.length - 1]
+      const forged = real === undefined ? [] : forgeriesFrom(unb64(real), fp)
+      const ans = await post<{ outcomes: Array<{ status: string, code?: string }> }>(`${this.hqUrl}/admin/entries`, { entries: forged.map(f => b64(f.bytes)) })
+      const after = await get<BooksJson>(`${this.hqUrl}/books`)
+      this.checks.forgeriesRejected = forged.length > 0 && ans.outcomes.length === forged.length && ans.outcomes.every(x => x.status === 'rejected') && sameBooks(books, after)
+      this.details.forgeries = Object.fromEntries(forged.map((f, i) => [f.kind, ans.outcomes[i]?.status === 'rejected' ? `rejected:${ans.outcomes[i]?.code ?? ''}` : (ans.outcomes[i]?.status ?? 'no answer')]))
+      books = after
+    }
+
+    // B3: every entry of 20 % of the tills resent (to HQ directly, twice, and each till's own /sync): nothing accepted, nothing moves.
+    const rp = this.prng.fork('resend')
+    const resend = rp.sample(live, Math.max(1, Math.round(live.length / 5)))
+    const entries: string[] = []
+    for (const t of resend) entries.push(...(await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${t.tillId}`)).entries)
+    const outcomes: string[] = []
+    for (let round = 0; round < 2; round++) {
+      for (let k = 0; k < entries.length; k += 512) {
+        const a = await post<{ outcomes: Array<{ status: string }> }>(`${this.hqUrl}/admin/entries`, { entries: entries.slice(k, k + 512) })
+        outcomes.push(...a.outcomes.map(x => x.status))
+      }
+      await pool(resend, this.conc, async t => await post(`${t.http}/sync`, {}))
+    }
+    const afterResend = await get<BooksJson>(`${this.hqUrl}/books`)
+    this.checks.B3_resendAddsNothing = entries.length > 0 && outcomes.every(s => s === 'duplicate') && sameBooks(books, afterResend)
+    this.details.B3 = { tillsResent: resend.length, entriesResent: outcomes.length, accepted: outcomes.filter(s => s === 'accepted').length }
+
+    // B5 at the end: SIGKILL HQ once more; rebuilt from its log it must hold identical books.
+    const tk = this.#mark()
+    await this.#killHq()
+    await this.#restartHq()
+    const rebuilt = await get<BooksJson>(`${this.hqUrl}/books`)
+    this.checks.B5_rebuildIdentical = sameBooks(afterResend, rebuilt)
+    this.#time('finalRebuildMs', tk)
+    if (this.checks.B5_noAckedRecordLost === undefined) this.warnings.push('B5_noAckedRecordLost not exercised: no HQ crash in this run (--no-faults, or a close wave of one till)')
+
+    // G1: no document number twice anywhere; per till 1, 2, 3, … across the replacement.
+    const g1 = checkDocNos(this.truth.docNos)
+    this.checks.G1_noDocNoClash = g1.clashes === 0 && g1.foreign === 0
+    this.checks.G1_docNosContiguous = g1.gaps === 0
+    this.details.G1 = g1
+    if (this.checks.B6_fireRecoveredLastClose === undefined) this.warnings.push('B6 not exercised: no fire in this run (--no-faults, or fewer than 2 stores)')
+
+    // Deliveries: each store's order should be confirmed by one StockIn.
+    const confirmations = new Map([...this.truth.confirmations].map(([id, by]) => [id, by.length]))
+    const multi = [...confirmations.values()].filter(n => n > 1).length
+    this.details.deliveries = { dispatched: this.truth.dispatched.length, confirmed: confirmations.size, stockIns: sum([...confirmations.values()]), confirmedMoreThanOnce: multi }
+    if (multi > 0) this.warnings.push(`${multi} store deliveries were confirmed by more than one till (each till that opens takes its store's order): the books receive those goods more than once (the oracle models what the tills did)`)
+    if (this.checks.catalogueMatchesOracle !== true) this.warnings.push('the tills serve another catalogue than the oracle prices with')
+
+    const openStats: Record<string, unknown> = {}
+    for (const day of new Set(this.openLatency.map(x => x.day))) {
+      const xs = this.openLatency.filter(x => x.day === day).sort((a, b) => a.ms - b.ms)
+      openStats[day] = { median: xs[Math.floor(xs.length / 2)]?.ms, max: xs[xs.length - 1]?.ms, slowest: xs.slice(-3).map(x => x.tillId) }
+    }
+    this.details.openLatencyMs = openStats
+    const tillPeaks = [...this.mem.perPid].filter(([pid]) => this.roles.get(pid) === 'till').map(([, r]) => r).sort((a, b) => a - b)
+    const rolePeak = (role: string): number => Math.max(0, ...[...this.mem.perPid].filter(([pid]) => this.roles.get(pid) === role).map(([, r]) => r))
+    const enrolPeak = Math.max(0, ...[...this.mem.perPid].filter(([pid]) => !this.roles.has(pid)).map(([, r]) => r))
+    const ordered = Object.fromEntries(Object.entries(this.checks).sort((a, b) => a[0] < b[0] ? -1 : 1))
+    return {
+      stores: this.o.stores,
+      tillsPerStore: this.o.tillsPerStore,
+      tills: this.tills.length,
+      days: this.o.days,
+      seed: this.o.seed,
+      sales: this.truth.sales.length,
+      booksCents: sum(Object.values(rebuilt.stores).map(s => s.takingsCents)),
+      oracleCents: oracle.takingsCents,
+      invariants: ordered,
+      timingsMs: { totalMs: Math.round(performance.now() - t0) },
+      cpuMs: { byRole: this.#cpuByRole(), byPhase: this.cpuByPhase },
+      memory: {
+        peakTotalRssBytes: this.mem.peakTotal,
+        hqPeakRssBytes: rolePeak('hq'),
+        tillPeakRssBytes: { min: tillPeaks[0] ?? 0, median: tillPeaks[Math.floor(tillPeaks.length / 2)] ?? 0, max: tillPeaks[tillPeaks.length - 1] ?? 0 },
+        enrolPeakRssBytes: enrolPeak,
+        launcherPeakRssBytes: this.mem.launcher,
+        peakProcesses: this.mem.peakProcesses
+      },
+      processes: { started: this.sup.started.length, pids: [...this.sup.started], leftRunning: [] },
+      warnings: this.warnings,
+      details: { plan: { ...this.plan, cutStore: storeId(this.plan.cutStore, this.o.stores), fireStore: storeId(this.plan.fireStore, this.o.stores), days: this.days }, ...this.details },
+      books: { accounts: rebuilt.accounts, stores: Object.fromEntries(Object.entries(rebuilt.stores).map(([k, v]) => [k, { takingsCents: v.takingsCents }])) },
+      runDir: this.o.keep === true ? this.runDir : null
+    }
+  }
+}
+
+/** After a run: which of the pids it started are still alive (should be none). */
+export function survivors (pids: readonly number[]): number[] {
+  return pids.filter(pid => pidAlive(pid))
+}
+
+export { basketTotal, type Line }
