@@ -7,6 +7,7 @@
 import { enableCompileCache } from 'node:module'
 import { Command, InvalidArgumentError } from 'commander'
 import { registerDaemonCommands } from './daemon/commands.ts'
+import { registerRecoverCommand } from './mail/recoverCommand.ts'
 
 // A fleet starts many daemon processes on one machine: caching the compiled code (libp2p,
 // fastify, Automerge glue) saves each one part of its start-up, after the first.
@@ -53,6 +54,7 @@ program.command('demo')
   })
 
 registerDaemonCommands(program)
+registerRecoverCommand(program)
 // The launcher lives in @tillbooks/sim (which depends on this package): only its small
 // command module is loaded here, the launcher itself when `net` runs.
 const { registerNetCommand } = await import('@tillbooks/sim/net')

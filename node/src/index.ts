@@ -22,4 +22,5 @@ export { TillNode, type DayState, type SaleDoc, type SaleReceipt, type TillInit 
 export { SaleRejectedError, TillStateError } from './till/errors.ts'
 export { InlineVerifier, type Verifier, type VerifyItem } from './verify/Verifier.ts'
 export { WorkerVerifier } from './verify/WorkerVerifier.ts'
+export * from './mail/index.ts'
 export * from './net/index.ts'

@@ -18,6 +18,7 @@ import { Oracle, type TruthDay } from './Oracle.ts'
 import { Prng } from './Prng.ts'
 import { Scheduler } from './Scheduler.ts'
 import { QUIET_LINK, SimNetwork, type LinkProfile } from './SimNetwork.ts'
+import { SimMailbox } from './mailPath.ts'
 
 export interface SimOptions {
   seed: number
@@ -127,6 +128,10 @@ class Simulation {
   readonly details: Record<string, unknown> = {}
   readonly firstDay: BusinessDay
   readonly plan: { crashDay: number, fireDay: number, fireStore: number, equivocationDay: number, equivocationTill: string | null }
+  /** Every close is emailed here when fires are simulated (the email path of fire recovery). */
+  readonly mail: SimMailbox | null
+  /** Each burnt till's last Close: what both recovery paths must bring back. */
+  fireLastCloses: Record<string, { seq: number, hash: string, takingsCents: number }> = {}
   sellable: string[]
   stocked: string[]
 
@@ -161,6 +166,7 @@ class Simulation {
       equivocationDay: planPrng.int(0, opts.days - 1),
       equivocationTill: null
     }
+    this.mail = this.faults.has('fire') ? new SimMailbox() : null
   }
 
   #hqStore (): MemoryStore {
@@ -319,6 +325,8 @@ class Simulation {
     const k = Math.min(this.opts.neighbours ?? 2, storeCount - 1)
     await this.#startHq()
     await this.hq.openingStock(this.opening, this.firstDay)
+    // The parser loads from disk once, now, rather than at a nondeterministic point of the run.
+    if (this.mail !== null) await SimMailbox.preload()
     for (let s = 0; s < storeCount; s++) {
       const id = asStoreId(`S${String(s + 1).padStart(Math.max(3, String(storeCount).length), '0')}`)
       this.stores.push({ id, tills: [], neighbours: [], replicas: new Map(), certs: new Map() })
@@ -455,6 +463,8 @@ class Simulation {
     truth.cashCountedCents = cashCountedCents
     truth.closeCounts = !this.#excluded(t.tillId, day, 'close')
     if (this.plan.equivocationTill === t.tillId && this.#day(this.plan.equivocationDay) === day) this.#equivocate(t, entry)
+    // The close's backup is emailed (dated by the till's own, possibly skewed, clock); it never waits on anything.
+    this.mail?.backup(t.node, t.certs, this.scheduler.nowMs + t.skewMs)
     this.#flush(t)
   }
 
@@ -528,12 +538,17 @@ class Simulation {
       const head = t.node.head
       const lastClose = [...t.node.log].reverse().find(e => e.record.kind === 'close')?.record as Close | undefined
       lastHeads[t.tillId] = { seq: head?.record.seq ?? 0, hash: head?.hash ?? '', docLast: lastClose?.docLast ?? null }
+      const closeEntry = [...t.node.log].reverse().find(e => e.record.kind === 'close')
+      if (lastClose !== undefined && closeEntry !== undefined) this.fireLastCloses[t.tillId] = { seq: lastClose.seq, hash: closeEntry.hash, takingsCents: lastClose.takingsCents.cash + lastClose.takingsCents.card }
       t.burnt = true
       t.generation++
       t.kv.burn()
       this.net.attach(t.tillId, undefined)
     }
     this.details.fire = { store: store.id, atMs: this.scheduler.nowMs, lastHeads }
+    // A forger also mails a backup of one burnt till with its last close rewritten and signed by the forger.
+    const victim = store.tills.find(t => t.node.log.some(e => e.record.kind === 'close'))
+    if (this.mail !== null && victim !== undefined) this.mail.plantForgery(victim.tillId, victim.node.log, this.prng.fork('mail-forger').bytes(32), this.scheduler.nowMs)
     // A forger plants a tampered copy of each burnt till's last close, signed by its own key, at a neighbour.
     const forger = new Signer(keyPairFromSeed(this.prng.fork('forger').bytes(32)))
     const neighbour = this.stores.find(s => s.neighbours.includes(store.id))
@@ -556,6 +571,8 @@ class Simulation {
     const recovered: Record<string, { seq: number, hash: string, from: string, forgedRejected: number }> = {}
     let plantedFound = 0
     let plantedAccepted = 0
+    // The email path: the mailbox alone, checked against HQ's root key and the slots' certificates.
+    const mail = this.mail === null ? null : await this.mail.recover(store.id, this.root.publicKey, id => this.tills.get(id)?.certs ?? [])
     for (const old of store.tills) {
       const enrolment = new Enrolment(this.root.publicKey)
       for (const c of old.certs) enrolment.add(c)
@@ -577,6 +594,8 @@ class Simulation {
       for (const bytes of await this.hq.tillLog(old.tillId)) fromHq.ingest(openEntry(bytes, { verify: false }))
       const hqChain = fromHq.verify((id, seq) => enrolment.keyFor(id, seq)).chain
       if (best === null || hqChain.length > best.entries.length) best = { entries: hqChain, from: 'hq', invalid: 0 }
+      const fromMail = mail?.restored.find(r => r.tillId === old.tillId)
+      if (fromMail !== undefined && fromMail.entries.length > best.entries.length) best = { entries: fromMail.entries, from: 'mail', invalid: 0 }
       const entries = best.entries
       const gen = old.generation + 1
       const replacement = await this.#newTill(store, old.tillNo, gen)
@@ -596,6 +615,25 @@ class Simulation {
     // Every forged copy planted at a neighbour was seen there and refused; none entered a recovered chain.
     this.checks.B6_forgedReplicaRejected = plantedFound === this.plantedForgeries.length && plantedAccepted === 0
     this.details.fireForgeries = { planted: this.plantedForgeries.length, refusedAtRecovery: plantedFound, accepted: plantedAccepted }
+    if (mail !== null && this.mail !== null) {
+      // The email path alone brings back every burnt till's last close, to the cent.
+      this.checks.B6_fireRecoveredFromMail = Object.entries(this.fireLastCloses).every(([id, c]) => {
+        const r = mail.restored.find(x => x.tillId === id)
+        return r !== undefined && r.lastSeq === c.seq && r.headHash === c.hash && r.takingsCents === c.takingsCents
+      })
+      // The forged email is rejected as forged, and none of its entries is in a restored chain.
+      const forged = this.mail.forged
+      this.checks.B6_forgedMailRejected = forged.every(p => mail.rejected.some(x => x.source === p.source && x.reason.startsWith('forged'))) &&
+        mail.restored.every(r => r.entries.every(e => !forged.some(p => p.hashes.includes(e.hash))))
+      this.details.fireMail = {
+        messages: mail.messages,
+        restored: mail.restored.map(r => ({ tillId: r.tillId, seq: r.lastSeq, takingsCents: r.takingsCents })),
+        rejected: mail.rejected.length,
+        otherStores: mail.rejected.filter(x => x.reason.startsWith('message for another store')).length,
+        forgedPlanted: forged.length,
+        errors: this.mail.errors.slice(0, 5)
+      }
+    }
     // The forger also tries HQ directly with them.
     if (this.plantedEntries.length > 0) this.#attack(this.plantedEntries)
   }
@@ -711,6 +749,8 @@ class Simulation {
     // B6 (set when a fire happened) and forgeries: every forged entry rejected, none folded.
     this.checks.B6_fireRecoveredLastClose ??= true
     this.checks.B6_forgedReplicaRejected ??= true
+    this.checks.B6_fireRecoveredFromMail ??= true
+    this.checks.B6_forgedMailRejected ??= true
     // Each forged entry sent to HQ was answered `rejected` (lost messages were resent until answered).
     this.checks.forgeriesRejected = this.attackAnswers.every(a => a.startsWith('rejected:'))
     const byCode: Record<string, number> = {}
