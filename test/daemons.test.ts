@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { freePort, request, until } from '../node/test/helpers/daemons.ts'
+import { startMaildirSink } from '../node/src/mail/sink.ts'
 
 const CLI = resolve(import.meta.dirname, '../node/src/cli.ts')
 
@@ -127,5 +128,44 @@ describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
     // A graceful stop answers SIGTERM with exit 0.
     await kill(hq.child, 'SIGTERM')
     assert.equal(hq.child.exitCode, 0)
+  })
+
+  it('a store burns: its last close comes back from the emailed backup (real SMTP), and a replacement till numbers on', async () => {
+    const maildir = join(dir, 'backups')
+    const smtp = await startMaildirSink({ maildir })
+    try {
+      const hqPort = await freePort()
+      const hq = await startDaemon(['hq', '--data', join(dir, 'hq2'), '--listen', `/ip4/127.0.0.1/tcp/${hqPort}`, '--http', '0'])
+      const tillDir = join(dir, 'M-1')
+      await run(['enrol', '--hq', hq.ready.http, '--data', tillDir, '--store', 'M', '--till', '1'])
+      const tillArgs = ['till', '--data', tillDir, '--store', 'M', '--till', '1', '--hq', hq.ready.multiaddrs[0] as string, '--http', '0', '--smtp', smtp.url, '--backup-to', 'backups@hq.example']
+      let till = await startDaemon(tillArgs)
+      const closes: Array<{ takingsCents: number, docLast: number, seq: number }> = []
+      for (const day of ['2026-05-01', '2026-05-02']) {
+        await call(till.ready.http, 'POST', '/day/open', { businessDay: day })
+        for (const sku of ['patio-set', 'latte', 'croissant']) await call(till.ready.http, 'POST', '/sales', { lines: [{ sku, qty: 1 }] })
+        closes.push(await call(till.ready.http, 'POST', '/day/close', {}))
+        if (day === '2026-05-01') await until('day 1 at HQ', async () => (await call<{ hqAckedSeq: number }>(till.ready.http, 'GET', '/status')).hqAckedSeq === 1)
+        // Day 2: the link to HQ dies with the store before the close gets out; only the mail does.
+        else await kill(hq.child, 'SIGKILL')
+      }
+      await until('both backups mailed', async () => smtp.delivered.length >= 2)
+      await kill(till.child, 'SIGKILL')
+      await rm(tillDir, { recursive: true, force: true })
+      const hqBack = await startDaemon(['hq', '--data', join(dir, 'hq2'), '--listen', `/ip4/127.0.0.1/tcp/${hqPort}`, '--http', '0'])
+      const out = JSON.parse((await run(['recover', '--from-mail', maildir, '--store', 'M', '--till', '1', '--hq', hqBack.ready.http, '--to-dir', tillDir, '--json'])).trim().split('\n').pop() as string) as { restored: Array<{ till: string | number, lastSeq: number, takingsCents: number }>, rejected: unknown[] }
+      const last = closes[1] as { takingsCents: number, docLast: number, seq: number }
+      assert.equal(out.restored.length, 1, JSON.stringify(out))
+      assert.equal(out.restored[0]?.lastSeq, last.seq)
+      assert.equal(out.restored[0]?.takingsCents, last.takingsCents)
+      const books = await call<{ stores: Record<string, { takingsCents: number }> }>(hqBack.ready.http, 'GET', '/books')
+      assert.equal(books.stores.M?.takingsCents, (closes[0]?.takingsCents as number) + last.takingsCents, 'both closes, each once')
+      till = await startDaemon(tillArgs.map(a => a === hq.ready.multiaddrs[0] ? hqBack.ready.multiaddrs[0] as string : a))
+      await call(till.ready.http, 'POST', '/day/open', { businessDay: '2026-05-03' })
+      const sale = await call<{ docNo: string }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'espresso', qty: 1 }] })
+      assert.equal(sale.docNo, `M-1-${last.docLast + 1}`)
+    } finally {
+      await smtp.close()
+    }
   })
 })

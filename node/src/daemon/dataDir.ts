@@ -4,6 +4,7 @@
  *   till.json   { store, till, tillId, publicKey, certificate, hqRootKey, fromSeq }, written by `enrol`
  *   db/         TillNode's journal and log (LevelDB)
  *   replicas/   neighbour stores' logs this till keeps (LevelDB)
+ *   mail/       the email backup outbox, when backups are on (LevelDB)
  * HQ's directory:
  *   root.key    HQ's root seed (hex, mode 0600): signs certificates and replenishment orders
  *   db/         HQ's log (LevelDB)

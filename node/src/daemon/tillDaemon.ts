@@ -16,6 +16,8 @@ import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
+import { MailBackup } from '../mail/MailBackup.ts'
+import { join } from 'node:path'
 import { errorHandler, STRICT_AJV, skuQtyLinesSchema } from './http.ts'
 import { Replicas } from './Replicas.ts'
 
@@ -44,6 +46,8 @@ export interface TillDaemonOptions {
    * till confirms it with a StockIn, or the goods would be counted once per till. Default: till 1.
    */
   receivesDeliveries?: boolean
+  /** Email each close as a signed backup: the SMTP server (smtp:// or smtps://) and the mailbox. */
+  mail?: { smtpUrl: string, to: string, from?: string }
 }
 
 export interface TillReady {
@@ -83,6 +87,14 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   await till.start()
   const replicas = new Replicas(new LevelStore(replicaDbDir(o.dataDir)))
   await replicas.open()
+
+  // The backup outbox is its own LevelDB: a close queued for mail survives a restart, and
+  // sending (retried with backoff) never holds up a sale or the close itself.
+  const mail = o.mail === undefined
+    ? null
+    : new MailBackup({ store: new LevelStore(join(o.dataDir, 'mail')), smtpUrl: o.mail.smtpUrl, to: o.mail.to, from: o.mail.from ?? `till-${tillId}@localhost`, logger, clock })
+  await mail?.start()
+  const certificate = new Uint8Array(Buffer.from(identity.certificate, 'base64'))
 
   const peer = await TillbooksPeer.create({ seed: pair.secretKey, listen: o.listen, logger })
   const neighbourByPeer = new Map<string, string>()
@@ -189,7 +201,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   http.get('/catalogue', async () => ({
     products: catalogue.products().filter(p => p.sellable).map(p => ({ sku: p.sku, name: p.name, priceCents: p.priceCents, taxRateBp: p.taxRateBp }))
   }))
-  http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, replicas: replicas.heads() }))
+  http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, replicas: replicas.heads(), mailPending: mail?.pending().length ?? 0 }))
 
   http.post('/sales', {
     schema: {
@@ -273,6 +285,9 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     const entry = await till.closeDay(b.cashCountedCents !== undefined ? { cashCountedCents: b.cashCountedCents } : {})
     const c = entry.record as Close
     void sync().catch(() => {})
+    if (mail !== null) {
+      await mail.queue(till, { certificates: [certificate] }).catch((err: Error) => { logger.error({ err: err.message }, 'mail backup not queued') })
+    }
     return {
       tillId,
       seq: c.seq,
@@ -290,7 +305,11 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     }
   })
 
-  http.post('/sync', async () => await sync())
+  http.post('/sync', async () => {
+    const r = await sync()
+    const m = mail === null ? null : await mail.flush()
+    return { ...r, ...(m !== null ? { mailPending: m.pending } : {}) }
+  })
 
   const url = await http.listen({ port: o.httpPort, host: o.httpHost ?? '127.0.0.1' })
   const ready: TillReady = { role: 'till', tillId, peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url }
@@ -304,6 +323,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       await http.close()
       await pumping?.catch(() => {})
       await peer.stop()
+      await mail?.stop()
       await replicas.close()
       await till.stop()
     })()
