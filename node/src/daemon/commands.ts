@@ -90,6 +90,29 @@ export function registerDaemonCommands (program: Command): void {
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })
 
+  program.command('store')
+    .description("run several tills of one store in one process (each its own key, LevelDB, libp2p identity and HTTP port): a store's back-office box, or a fleet on one machine")
+    .requiredOption('--spec <file>', 'JSON: { "tills": [{ "data", "store", "till", "hq", "http"?, "listen"?, "neighbours"?, "deliveries"?, "retryMaxMs"? }] }')
+    .action(async (o: { spec: string }) => {
+      const { readFile } = await import('node:fs/promises')
+      const spec = JSON.parse(await readFile(o.spec, 'utf8')) as { tills: Array<{ data: string, store: string, till: number, hq: string, http?: number, listen?: string, neighbours?: string[], deliveries?: boolean, retryMaxMs?: number }> }
+      if (!Array.isArray(spec.tills) || spec.tills.length === 0 || spec.tills.length > 999) throw new InvalidArgumentError('--spec needs 1..999 tills')
+      const logger = daemonLogger(`tillbooks-store-${spec.tills[0]?.store ?? ''}`)
+      const { startTillDaemon } = await import('./tillDaemon.ts')
+      const daemons: Array<{ stop: () => Promise<void> }> = []
+      for (const t of spec.tills) {
+        const d = await startTillDaemon({
+          dataDir: t.data, store: storeArg(t.store), till: t.till, hq: t.hq, httpPort: t.http ?? 0, listen: [t.listen ?? '/ip4/127.0.0.1/tcp/0'],
+          neighbours: t.neighbours ?? [], logger: logger.child({ tillId: `${t.store}-${t.till}` }), retryMaxMs: t.retryMaxMs ?? 30_000,
+          ...(t.deliveries !== undefined ? { receivesDeliveries: t.deliveries } : {})
+        })
+        daemons.push(d)
+        // One ready line per till, as `tillbooks till` prints it.
+        process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
+      }
+      onSignals(async () => { await Promise.all(daemons.map(async d => { await d.stop() })) }, logger)
+    })
+
   program.command('enrol')
     .description("create a till's key (if absent) and get its certificate from HQ; with --recover-from, recover a burnt till's log first")
     .requiredOption('--hq <url>', "HQ's HTTP API, e.g. http://127.0.0.1:8080")

@@ -22,7 +22,7 @@
  *  - Forgery: tampered, re-signed, bit-flipped, unenrolled and malformed entries POSTed to
  *    HQ's /admin/entries: all must be rejected and the books must not move.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -87,7 +87,7 @@ export interface NetResult {
   timingsMs: Record<string, number>
   /** CPU time used (ms, user + system, sampled from /proc every 500 ms and at each phase end) by role, and per phase (all processes + launcher). */
   cpuMs: { byRole: Record<string, number>, byPhase: Record<string, number> }
-  memory: { peakTotalRssBytes: number, hqPeakRssBytes: number, tillPeakRssBytes: { min: number, median: number, max: number }, enrolPeakRssBytes: number, launcherPeakRssBytes: number, peakProcesses: number }
+  memory: { peakTotalRssBytes: number, hqPeakRssBytes: number, tillPeakRssBytes: { min: number, median: number, max: number }, storePeakRssBytes: { min: number, median: number, max: number }, enrolPeakRssBytes: number, launcherPeakRssBytes: number, peakProcesses: number }
   processes: { started: number, pids: number[], leftRunning: number[] }
   warnings: string[]
   details: Record<string, unknown>
@@ -184,7 +184,7 @@ class NetRun {
   /** Last CPU time seen per pid (ms), kept after the process is gone. */
   readonly cpu = new Map<number, number>()
   readonly cpuByPhase: Record<string, number> = {}
-  readonly roles = new Map<number, 'hq' | 'till' | 'enrol'>()
+  readonly roles = new Map<number, 'hq' | 'till' | 'store' | 'enrol'>()
 
   constructor (o: NetOptions) {
     for (const [k, v, min] of [['stores', o.stores, 1], ['tillsPerStore', o.tillsPerStore, 1], ['days', o.days, 1]] as const) {
@@ -470,7 +470,34 @@ class NetRun {
       const gate = this.gates.get(t.store)
       t.hqAddr = gate === undefined ? this.hqMultiaddr : withPort(this.hqMultiaddr, gate.port)
     }
-    await pool(this.tills, this.spawnConc, async t => { await this.#startTill(t) })
+    // One process per store, hosting its tills (as a store's back-office box would): a Node
+    // process costs ~1 CPU-second to start and ~100 MB, so a process per till is the launch's
+    // bottleneck on two cores. Replacement tills after the fire run as `tillbooks till`.
+    const byStore = new Map<string, Till[]>()
+    for (const t of this.tills) byStore.set(t.store, [...(byStore.get(t.store) ?? []), t])
+    await pool([...byStore.values()], this.spawnConc, async tills => { await this.#startStore(tills) })
+  }
+
+  async #startStore (tills: Till[]): Promise<void> {
+    const store = (tills[0] as Till).store
+    const spec = {
+      tills: tills.map(t => ({
+        data: t.dir, store: t.store, till: t.tillNo, hq: t.hqAddr, http: 0, listen: `/ip4/127.0.0.1/tcp/${t.port}`, neighbours: t.neighbours, retryMaxMs: 2000
+      }))
+    }
+    const specPath = join(this.runDir, `store-${store}.json`)
+    await writeFile(specPath, JSON.stringify(spec))
+    const d = await this.sup.startDaemons<TillReady>(`store-${store}`, this.cli, ['store', '--spec', specPath], tills.length, READY_TIMEOUT_MS * 2, SMALL_PROCESS_FLAGS)
+    this.roles.set(d.pid, 'store')
+    for (const t of tills) {
+      const ready = d.ready.find(r => r.tillId === t.tillId)
+      if (ready === undefined) throw new Error(`store ${store} did not start ${t.tillId}`)
+      if (t.port !== 0 && ready.peerId !== t.peerId) throw new Error(`${t.tillId} came up as ${ready.peerId}, expected ${t.peerId} from its key`)
+      t.peerId = ready.peerId
+      t.multiaddr = ready.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/')) ?? t.multiaddr
+      t.daemon = { ...d, ready }
+      t.http = ready.http
+    }
   }
 
   async #startTill (t: Till): Promise<void> {
@@ -847,6 +874,7 @@ class NetRun {
     }
     this.details.openLatencyMs = openStats
     const tillPeaks = [...this.mem.perPid].filter(([pid]) => this.roles.get(pid) === 'till').map(([, r]) => r).sort((a, b) => a - b)
+    const storePeaks = [...this.mem.perPid].filter(([pid]) => this.roles.get(pid) === 'store').map(([, r]) => r).sort((a, b) => a - b)
     const rolePeak = (role: string): number => Math.max(0, ...[...this.mem.perPid].filter(([pid]) => this.roles.get(pid) === role).map(([, r]) => r))
     const enrolPeak = Math.max(0, ...[...this.mem.perPid].filter(([pid]) => !this.roles.has(pid)).map(([, r]) => r))
     const ordered = Object.fromEntries(Object.entries(this.checks).sort((a, b) => a[0] < b[0] ? -1 : 1))
@@ -866,6 +894,7 @@ class NetRun {
         peakTotalRssBytes: this.mem.peakTotal,
         hqPeakRssBytes: rolePeak('hq'),
         tillPeakRssBytes: { min: tillPeaks[0] ?? 0, median: tillPeaks[Math.floor(tillPeaks.length / 2)] ?? 0, max: tillPeaks[tillPeaks.length - 1] ?? 0 },
+        storePeakRssBytes: { min: storePeaks[0] ?? 0, median: storePeaks[Math.floor(storePeaks.length / 2)] ?? 0, max: storePeaks[storePeaks.length - 1] ?? 0 },
         enrolPeakRssBytes: enrolPeak,
         launcherPeakRssBytes: this.mem.launcher,
         peakProcesses: this.mem.peakProcesses

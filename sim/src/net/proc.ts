@@ -108,20 +108,31 @@ export class Supervisor {
    * exit the process is killed and the error carries the tail of its log.
    */
   async startDaemon<R = Record<string, unknown>> (name: string, script: string, args: string[], timeoutMs: number, nodeFlags: string[] = []): Promise<Daemon<R>> {
+    const d = await this.startDaemons<R>(name, script, args, 1, timeoutMs, nodeFlags)
+    return { ...d, ready: d.ready[0] as R }
+  }
+
+  /** The same for a process serving `count` daemons (e.g. a store's tills): one ready line each. */
+  async startDaemons<R = Record<string, unknown>> (name: string, script: string, args: string[], count: number, timeoutMs: number, nodeFlags: string[] = []): Promise<Daemon<R[]>> {
     const { child, logPath, exited } = this.#spawn(name, script, args, 'pipe', nodeFlags)
     const pid = child.pid as number
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
-    const ready = await new Promise<R>((resolve, reject) => {
+    const seen: R[] = []
+    const ready = await new Promise<R[]>((resolve, reject) => {
       let done = false
       const finish = (err: Error | null, value?: R): void => {
         if (done) return
+        if (err === null) {
+          seen.push(value as R)
+          if (seen.length < count) return
+        }
         done = true
         clearTimeout(timer)
         if (err !== null) reject(err)
-        else resolve(value as R)
+        else resolve(seen)
       }
       const timer = setTimeout(() => {
-        finish(new ReadyTimeoutError(`${name} (pid ${pid}) printed no ready line within ${timeoutMs} ms; log ${logPath}:\n${tail(logPath)}`))
+        finish(new ReadyTimeoutError(`${name} (pid ${pid}) printed ${seen.length} of ${count} ready lines within ${timeoutMs} ms; log ${logPath}:\n${tail(logPath)}`))
       }, timeoutMs)
       lines.on('line', line => {
         const m = /^ready (\{.*\})\s*$/.exec(line)
