@@ -59,5 +59,7 @@ registerRecoverCommand(program)
 // command module is loaded here, the launcher itself when `net` runs.
 const { registerNetCommand } = await import('@tillbooks/sim/net')
 registerNetCommand(program)
+const { registerBenchCommand } = await import('@tillbooks/sim/bench')
+registerBenchCommand(program)
 
 await program.parseAsync(process.argv)
