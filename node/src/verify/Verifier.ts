@@ -2,8 +2,12 @@
  * Signature verification behind an interface, because it is HQ's hottest path
  * (~110 µs per native Ed25519 verify here): production spreads it over worker threads,
  * the simulator verifies inline so a run replays exactly from its seed.
+ *
+ * `open` is the whole per-entry check HQ needs before its own bookkeeping: decode, validate
+ * and (when asked) verify the signature. A Verifier without `open` is still usable: HQ then
+ * decodes on its own thread and calls `verify` (see `openVia`).
  */
-import { native, type PublicKey } from '@tillbooks/protocol'
+import { native, openEntry, rejectionOf, signingBytes, type Entry, type PublicKey, type Rejection } from '@tillbooks/protocol'
 
 export interface VerifyItem {
   signature: Uint8Array
@@ -11,14 +15,67 @@ export interface VerifyItem {
   publicKey: PublicKey
 }
 
+/**
+ * One submitted envelope, opened: either refused before any signature check (malformed,
+ * invalid, oversized), or the entry with the verdict on its signature (`null` when the
+ * caller asked not to check it).
+ */
+export type Opened =
+  | { entry: Entry, signature: boolean | null, rejection?: undefined }
+  | { rejection: Rejection, entry?: undefined, signature?: undefined }
+
 export interface Verifier {
   verify (items: VerifyItem[]): Promise<boolean[]>
+  /** Decode and validate each envelope, and verify its signature where `check[i]`. Throws only on a bug. */
+  open? (envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]>
+  /** A hint: these keys will sign soon (enrolled tills). A verifier may parse them ahead; resolves when done, never rejects. */
+  warm? (keys: readonly PublicKey[]): Promise<void>
   close (): Promise<void>
+}
+
+/**
+ * Open one envelope as HQ always has: `openEntry` without the signature, then the signature.
+ * The verify workers do the same in one pass (verifyWorker.ts, `openRecordUnverified`).
+ */
+export function openOne (bytes: Uint8Array, check: boolean): Opened {
+  let entry: Entry
+  try {
+    entry = openEntry(bytes, { verify: false })
+  } catch (err) {
+    // rejectionOf rethrows anything that is not bad input: a bug must not pass as a rejection.
+    return { rejection: rejectionOf(err) }
+  }
+  return { entry, signature: check ? native.verify(entry.sig, signingBytes(entry.record.kind, entry.body), entry.signer) : null }
+}
+
+/** `verifier.open`, or the same result from decoding here and `verifier.verify`. */
+export async function openVia (verifier: Verifier, envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]> {
+  if (verifier.open !== undefined) return await verifier.open(envelopes, check)
+  const opened = envelopes.map((b, i) => openOne(b, false))
+  const items: VerifyItem[] = []
+  const at: number[] = []
+  opened.forEach((o, i) => {
+    if (o.entry !== undefined && check[i] === true) {
+      items.push({ signature: o.entry.sig, message: signingBytes(o.entry.record.kind, o.entry.body), publicKey: o.entry.signer })
+      at.push(i)
+    }
+  })
+  const ok = await verifier.verify(items)
+  at.forEach((i, k) => {
+    const o = opened[i]
+    if (o?.entry !== undefined) opened[i] = { entry: o.entry, signature: ok[k] === true }
+  })
+  return opened
 }
 
 export class InlineVerifier implements Verifier {
   async verify (items: VerifyItem[]): Promise<boolean[]> {
     return items.map(i => native.verify(i.signature, i.message, i.publicKey))
+  }
+
+  async open (envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]> {
+    // A copy: what is verified (and then logged) is what the caller passed, whatever it does with its buffers later.
+    return envelopes.map((b, i) => openOne(b instanceof Uint8Array ? b.slice() : b, check[i] === true))
   }
 
   async close (): Promise<void> {}

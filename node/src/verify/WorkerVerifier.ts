@@ -1,64 +1,259 @@
 /**
- * Verifies on a pool of worker threads. A batch is split into one slice per worker so
- * all cores work on it at once; slices are posted with structured clone (the entries are
- * small: ~64 B signature + ~300 B message + 32 B key).
+ * Opens and verifies on a pool of worker threads, so HQ's main thread keeps only its own
+ * bookkeeping (enrolment, dedup, group commit, fold).
+ *
+ * `open`: each envelope is routed to a thread by its signer (the last 32 bytes of a
+ * canonical envelope), so each thread parses a till's key once and keeps it in its cache,
+ * and copied at once into that thread's next job: a buffer of up to JOB_BYTES (below
+ * malloc's mmap threshold: no fresh zeroed pages per batch) that is transferred, not
+ * cloned, both ways. Jobs go out once per turn of the event loop, so concurrent calls
+ * share them. The thread decodes and
+ * validates (`openRecordUnverified`: `openEntry`'s checks and answers, in one pass), hashes
+ * and verifies; it answers
+ * one status byte and one hash per envelope. The main thread rebuilds each accepted record
+ * from the checked bytes it got back (`checkedRecord`, a few µs) rather than cloning it.
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { Verifier, VerifyItem } from './Verifier.ts'
+import {
+  checkedRecord, ENTRY_BYTES_MAX, envelopeLayout, toHex,
+  type Entry, type EntryHash, type PublicKey, type TillId
+} from '@tillbooks/protocol'
+import { InlineVerifier, openOne, type Opened, type Verifier, type VerifyItem } from './Verifier.ts'
+import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, type OpenJob, type OpenReply, type VerifyJob, type WarmJob } from './workerProtocol.ts'
 
-/** Below this many items a batch is verified inline: a worker round trip costs more. */
+/** Below this many items a `verify` batch is verified inline: a worker round trip costs more. */
 export const INLINE_BATCH_MAX = 4
+/** Bytes of envelopes in one job to one thread (~100 records): several jobs in flight keep every thread busy. */
+export const JOB_BYTES = 64 * 1024
+/** Parsed keys kept per thread (~1.1 KB each). */
+export const KEY_CACHE_MAX = 50_000
 
-interface Pending { resolve: (ok: Uint8Array) => void, reject: (err: Error) => void }
+export interface WorkerVerifierOptions {
+  threads?: number
+  /** Parsed public keys kept per thread, least recently used dropped first. */
+  keyCacheMax?: number
+  /** Parse enrolled keys ahead when told (`warm`); default true. */
+  warm?: boolean
+}
+
+interface Pending { resolve: (msg: unknown) => void, reject: (err: Error) => void }
+
+interface OpenRequest {
+  out: Opened[]
+  /** Envelopes still to come back from a thread. */
+  left: number
+  resolve: (out: Opened[]) => void
+  reject: (err: Error) => void
+}
+
+/** A job being filled for one thread: envelopes back to back, and whose answer each is. */
+interface JobBuilder {
+  bytes: Uint8Array<ArrayBuffer>
+  used: number
+  ends: number[]
+  check: number[]
+  to: Array<{ r: OpenRequest, i: number }>
+}
+
+function newJob (size: number): JobBuilder {
+  return { bytes: new Uint8Array(size), used: 0, ends: [], check: [], to: [] }
+}
+
+/** Which thread verifies for a signer: the same one every time, so its key is parsed once. */
+function routeOf (signerByte: number, threads: number): number {
+  return signerByte % threads
+}
 
 export class WorkerVerifier implements Verifier {
   readonly threads: number
+  readonly #warm: boolean
   readonly #workers: Worker[] = []
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #next = 0
+  /** Per thread, the job being filled; and jobs full, waiting for the flush. */
+  #filling: Array<JobBuilder | null> = []
+  #full: Array<{ w: number, job: JobBuilder }> = []
+  #flushScheduled = false
+  #closed = false
+  /** Set when a thread dies: every job after it fails at once rather than wait forever. */
+  #failed: Error | null = null
+  /** Keys parsed per thread so far, as last reported. */
+  readonly #keyParses: number[]
 
-  constructor (opts: { threads?: number } = {}) {
+  constructor (opts: WorkerVerifierOptions = {}) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism())
+    this.#warm = opts.warm ?? true
+    this.#keyParses = new Array<number>(this.threads).fill(0)
     for (let i = 0; i < this.threads; i++) {
-      const w = new Worker(new URL('./verifyWorker.ts', import.meta.url))
-      w.on('message', (msg: { id: number, ok: Uint8Array }) => {
+      const w = new Worker(new URL('./verifyWorker.ts', import.meta.url), { workerData: { keyCacheMax: opts.keyCacheMax ?? KEY_CACHE_MAX } })
+      w.on('message', (msg: { id: number, error?: string, keyParses?: number }) => {
         const p = this.#pending.get(msg.id)
         this.#pending.delete(msg.id)
-        p?.resolve(msg.ok)
+        if (msg.keyParses !== undefined) this.#keyParses[i] = msg.keyParses
+        if (msg.error !== undefined) p?.reject(new Error(`verify worker: ${msg.error}`))
+        else p?.resolve(msg)
       })
-      w.on('error', (err) => {
+      const failAll = (err: Error): void => {
+        this.#failed ??= err
         for (const p of this.#pending.values()) p.reject(err)
         this.#pending.clear()
-      })
-
+      }
+      w.on('error', failAll)
+      w.on('exit', (code) => { if (!this.#closed) failAll(new Error(`verify worker exited with code ${code}`)) })
       this.#workers.push(w)
     }
   }
 
+  /** Public keys parsed by the threads so far (each a cache miss, ~45 µs). */
+  get keyParses (): number {
+    return this.#keyParses.reduce((a, b) => a + b, 0)
+  }
+
+  #post (worker: Worker, job: OpenJob | VerifyJob | WarmJob, transfer: ArrayBuffer[]): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new Error('WorkerVerifier is closed'))
+    if (this.#failed !== null) return Promise.reject(this.#failed)
+    return new Promise((resolve, reject) => {
+      this.#pending.set(job.id, { resolve, reject })
+      worker.postMessage(job, transfer)
+    })
+  }
+
   async verify (items: VerifyItem[]): Promise<boolean[]> {
     if (items.length === 0) return []
-    const slices = Math.min(this.threads, Math.ceil(items.length / INLINE_BATCH_MAX))
-    const per = Math.ceil(items.length / slices)
-    const parts: Promise<Uint8Array>[] = []
-    for (let s = 0; s < slices; s++) {
-      const slice = items.slice(s * per, (s + 1) * per)
-      const id = this.#nextId++
-      const worker = this.#workers[this.#next++ % this.#workers.length] as Worker
-      parts.push(new Promise<Uint8Array>((resolve, reject) => {
-        this.#pending.set(id, { resolve, reject })
-        worker.postMessage({ id, signatures: slice.map(i => i.signature), messages: slice.map(i => i.message), keys: slice.map(i => i.publicKey) })
-      }))
-    }
-    const results = await Promise.all(parts)
-    const out: boolean[] = []
-    for (const r of results) for (const b of r) out.push(b === 1)
+    if (items.length < INLINE_BATCH_MAX) return await new InlineVerifier().verify(items)
+    const per: number[][] = this.#workers.map(() => [])
+    items.forEach((item, i) => { per[routeOf(item.publicKey[30] ?? 0, this.threads)]?.push(i) })
+    const out = new Array<boolean>(items.length)
+    await Promise.all(per.map(async (idx, w) => {
+      if (idx.length === 0) return
+      const job: VerifyJob = { type: 'verify', id: this.#nextId++, signatures: idx.map(i => items[i]?.signature as Uint8Array), messages: idx.map(i => items[i]?.message as Uint8Array), keys: idx.map(i => items[i]?.publicKey as Uint8Array) }
+      const reply = await this.#post(this.#workers[w] as Worker, job, []) as { ok: Uint8Array }
+      idx.forEach((i, k) => { out[i] = reply.ok[k] === 1 })
+    }))
     return out
   }
 
+  async open (envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]> {
+    if (envelopes.length === 0) return []
+    let resolve!: (out: Opened[]) => void
+    let reject!: (err: Error) => void
+    const done = new Promise<Opened[]>((res, rej) => { resolve = res; reject = rej })
+    const r: OpenRequest = { out: new Array<Opened>(envelopes.length), left: 0, resolve, reject }
+    envelopes.forEach((b, i) => {
+      if (!openable(b)) {
+        // Not bytes, or too large or small to be an entry: refused unread, here (openEntry's own first checks).
+        r.out[i] = openOne(b, check[i] === true)
+        return
+      }
+      // Copied now: what is verified (and then logged) is what the caller passed, whatever
+      // it does with its own buffers while the threads work.
+      this.#append(routeOf(b[b.length - 2] as number, this.threads), b, check[i] === true, r, i)
+      r.left++
+    })
+    if (r.left === 0) return r.out
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => { this.#flush() })
+    }
+    return await done
+  }
+
+  #append (w: number, b: Uint8Array, check: boolean, r: OpenRequest, i: number): void {
+    let job = this.#filling[w] ?? null
+    if (job !== null && job.used + b.length > job.bytes.length) {
+      this.#full.push({ w, job })
+      job = null
+    }
+    job ??= newJob(Math.max(JOB_BYTES, b.length))
+    this.#filling[w] = job
+    job.bytes.set(b, job.used)
+    job.used += b.length
+    job.ends.push(job.used)
+    job.check.push(check ? 1 : 0)
+    job.to.push({ r, i })
+  }
+
+  /** Parse `keys` on the threads that will verify for them; resolves once parsed (never rejects). */
+  async warm (keys: readonly PublicKey[]): Promise<void> {
+    if (!this.#warm || this.#closed || keys.length === 0) return
+    const per: PublicKey[][] = this.#workers.map(() => [])
+    for (const k of keys) per[routeOf(k[30] ?? 0, this.threads)]?.push(k)
+    await Promise.all(per.map(async (list, w) => {
+      if (list.length === 0) return
+      const packed = new Uint8Array(list.length * 32)
+      list.forEach((k, i) => { packed.set(k, i * 32) })
+      const job: WarmJob = { type: 'warm', id: this.#nextId++, keys: packed }
+      await this.#post(this.#workers[w] as Worker, job, [packed.buffer]).catch(() => {})
+    }))
+  }
+
+  /** Send every job filled since the last flush. */
+  #flush (): void {
+    this.#flushScheduled = false
+    const jobs = this.#full
+    this.#full = []
+    this.#filling.forEach((job, w) => { if (job !== null) jobs.push({ w, job }) })
+    this.#filling = []
+    for (const { w, job } of jobs) this.#sendOpen(w, job)
+  }
+
+  #sendOpen (w: number, built: JobBuilder): void {
+    const ends = Uint32Array.from(built.ends)
+    const check = Uint8Array.from(built.check)
+    const job: OpenJob = { type: 'open', id: this.#nextId++, buf: built.bytes.buffer, ends, check }
+    this.#post(this.#workers[w] as Worker, job, [job.buf, check.buffer]).then((msg) => {
+      const reply = msg as OpenReply
+      const refused = new Map(reply.refused.map(([k, code, reason]) => [k, { code, reason }]))
+      let start = 0
+      built.to.forEach(({ r, i }, k) => {
+        const end = ends[k] as number
+        const status = reply.status[k]
+        if (status === OPEN_REFUSED) {
+          r.out[i] = { rejection: refused.get(k) ?? { code: 'MALFORMED', reason: 'refused' } }
+        } else {
+          const entry = checkedEntry(new Uint8Array(reply.buf, start, end - start), reply.hashes.subarray(k * 32, k * 32 + 32))
+          r.out[i] = { entry, signature: status === OPEN_CHECKED_GOOD ? true : status === OPEN_CHECKED_BAD ? false : null }
+        }
+        start = end
+        if (--r.left === 0) r.resolve(r.out)
+      })
+    }, (err: Error) => {
+      for (const { r } of built.to) r.reject(err)
+    })
+  }
+
   async close (): Promise<void> {
+    this.#closed = true
     await Promise.all(this.#workers.map(async w => await w.terminate()))
     this.#workers.length = 0
+    for (const p of this.#pending.values()) p.reject(new Error('WorkerVerifier is closed'))
+    this.#pending.clear()
+  }
+}
+
+/** Worth sending to a thread: bytes of a size an entry can have (openEntry refuses the rest unread). */
+function openable (b: unknown): b is Uint8Array {
+  return b instanceof Uint8Array && b.length >= 100 && b.length <= ENTRY_BYTES_MAX
+}
+
+/**
+ * The Entry of an envelope a thread accepted, rebuilt from the bytes it checked (which it
+ * handed back: what is logged is exactly what was verified).
+ */
+function checkedEntry (bytes: Uint8Array, hashBytes: Uint8Array): Entry {
+  const l = envelopeLayout(bytes)
+  const body = bytes.subarray(l.bodyStart, l.bodyEnd)
+  const record = checkedRecord(body)
+  return {
+    bytes,
+    hash: toHex(hashBytes) as EntryHash,
+    hashBytes,
+    record,
+    tillId: `${record.store}-${record.till}` as TillId,
+    signer: bytes.subarray(l.signerStart, l.signerStart + 32) as PublicKey,
+    body,
+    sig: bytes.subarray(l.sigStart, l.sigStart + 64)
   }
 }

@@ -57,7 +57,7 @@ export function unseal (bytes: Uint8Array, opts: { verify: boolean, verifier?: t
 }
 
 /** The envelope's own fields. Nothing is signed at this level, so a bad field is a malformed envelope, not an invalid record. */
-function envelopeFields (value: Canonical): { kind: EnvelopeKind, body: Uint8Array, signer: PublicKey, sig: Uint8Array } {
+export function envelopeFields (value: Canonical): { kind: EnvelopeKind, body: Uint8Array, signer: PublicKey, sig: Uint8Array } {
   try {
     const o = obj(value, 'envelope', ['v', 'kind', 'body', 'signer', 'sig'])
     if (o.v !== 1) throw new MalformedError('unsupported envelope version')

@@ -117,3 +117,21 @@ export class Signer {
 }
 
 export const verifySignature = native.verify
+
+/**
+ * A public key parsed for `nativeVerifyParsed` (parsing costs ~45 µs here, about a third of
+ * a verify). For callers that keep their own bounded cache, such as HQ's verify workers.
+ */
+export function nativePublicKeyObject (publicKey: PublicKey): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, asPublicKey(publicKey)]), format: 'der', type: 'spki' })
+}
+
+/** `native.verify` with a key parsed by `nativePublicKeyObject`: the same OpenSSL check, the same answers. */
+export function nativeVerifyParsed (signature: Uint8Array, message: Uint8Array, key: KeyObject): boolean {
+  if (signature.length !== 64) return false
+  try {
+    return cryptoVerify(null, message, key, signature)
+  } catch {
+    return false
+  }
+}

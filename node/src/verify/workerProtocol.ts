@@ -1,0 +1,47 @@
+/** Messages between WorkerVerifier and its threads (verifyWorker.ts). */
+import type { RejectionCode } from '@tillbooks/protocol'
+
+/** Per-envelope status of an open job. */
+export const OPEN_CHECKED_GOOD = 0
+export const OPEN_CHECKED_BAD = 1
+export const OPEN_UNCHECKED = 2
+export const OPEN_REFUSED = 3
+
+export interface OpenJob {
+  type: 'open'
+  id: number
+  /** The envelopes, back to back; envelope i ends at ends[i]. Transferred, and returned. */
+  buf: ArrayBuffer
+  ends: Uint32Array
+  /** 1: verify envelope i's signature. */
+  check: Uint8Array
+}
+
+export interface OpenReply {
+  id: number
+  buf: ArrayBuffer
+  status: Uint8Array<ArrayBuffer>
+  /** 32 bytes per envelope: its entry hash (zeros when refused). */
+  hashes: Uint8Array<ArrayBuffer>
+  /** [index, code, reason] of each envelope refused before its signature. */
+  refused: Array<[number, RejectionCode, string]>
+  /** Keys this thread has parsed so far (for the benchmark's account of where time goes). */
+  keyParses: number
+}
+
+export interface VerifyJob {
+  type: 'verify'
+  id: number
+  signatures: Uint8Array[]
+  messages: Uint8Array[]
+  keys: Uint8Array[]
+}
+
+/** Public keys, 32 bytes each, back to back: parse them into the thread's cache. */
+export interface WarmJob {
+  type: 'warm'
+  id: number
+  keys: Uint8Array
+}
+
+export type WorkerJob = OpenJob | VerifyJob | WarmJob

@@ -1,0 +1,195 @@
+/**
+ * The worker path (decode + validate + verify on threads, records rebuilt from the checked
+ * bytes on the main thread) must answer exactly as the inline path does, entry by entry,
+ * and HQ's acceptance must not depend on which one it runs.
+ */
+import assert from 'node:assert/strict'
+import {
+  canonicalDecode, canonicalEncode, checkedRecord, decodeChecked, envelopeLayout, keyPairFromSeed, openEntry, signEntry, Signer,
+  type Close, type Entry
+} from '@tillbooks/protocol'
+import { HqNode, InlineVerifier, MemoryStore, silentLogger, WorkerVerifier, type Verifier } from '../src/index.ts'
+import type { Opened } from '../src/verify/Verifier.ts'
+import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startTill } from './helpers/fleet.ts'
+
+async function hqWith (verifier: Verifier): Promise<HqNode> {
+  const hq = new HqNode({ store: new MemoryStore(), clock: new ManualClock(), logger: silentLogger }, { root, costCents: sku => catalogue.costCents(sku), verifier })
+  await hq.start()
+  return hq
+}
+
+/** A till with two days of varied trade: refunds, loyalty points, both tenders, deliveries. */
+async function tradedTill (hq: HqNode, till = 1): Promise<{ entries: readonly Entry[], signer: Signer }> {
+  const t = await startTill(hq, { till })
+  for (const day of [DAY1, DAY2]) {
+    const order = await hq.dispatchReplenishment({ id: `R-${till}-${day}`, store: t.storeId, businessDay: day, lines: [{ sku: 'patio-chair', qty: 4 }, { sku: 'beans-g', qty: 500 }] })
+    await t.till.openDay(day, { order })
+    await t.till.sell({ lines: [{ sku: 'patio-set', qty: 1 }], tenders: [{ type: 'card', amountCents: 50_000 }], member: '+441234567890' })
+    await t.till.sell({ lines: [{ sku: 'cappuccino', qty: 2 }, { sku: 'latte', qty: 1 }], member: '+447000000001' })
+    await t.till.refund({ lines: [{ sku: 'latte', qty: 1 }] })
+    await t.till.closeDay()
+  }
+  return { entries: t.till.log, signer: t.signer }
+}
+
+/** Opened results as plain data, to compare the two paths. */
+function plain (o: Opened[]): unknown[] {
+  return o.map(x => x.rejection !== undefined
+    ? { rejection: x.rejection }
+    : { signature: x.signature, hash: x.entry.hash, tillId: x.entry.tillId, record: x.entry.record, bytes: [...x.entry.bytes], body: [...x.entry.body], sig: [...x.entry.sig], signer: [...x.entry.signer], hashBytes: [...x.entry.hashBytes] })
+}
+
+describe('verify worker path', function () {
+  this.timeout(30_000)
+  let workers: WorkerVerifier
+  before(() => { workers = new WorkerVerifier({ threads: 2 }) })
+  after(async () => { await workers.close() })
+
+  it('rebuilds from checked bytes exactly the record, fields and hash that openEntry gives', async () => {
+    const hq = await hqWith(new InlineVerifier())
+    const { entries } = await tradedTill(hq)
+    assert.ok(entries.length >= 4)
+    for (const e of entries) {
+      const opened = openEntry(e.bytes)
+      const l = envelopeLayout(e.bytes)
+      const body = e.bytes.subarray(l.bodyStart, l.bodyEnd)
+      assert.deepEqual(body, opened.body)
+      assert.deepEqual(e.bytes.subarray(l.signerStart, l.signerStart + 32), opened.signer)
+      assert.deepEqual(e.bytes.subarray(l.sigStart, l.sigStart + 64), opened.sig)
+      assert.deepEqual(checkedRecord(body), opened.record)
+      // Same keys in the same order as validateRecord's output, nested too.
+      assert.equal(JSON.stringify(checkedRecord(body)), JSON.stringify(opened.record))
+      assert.deepEqual(decodeChecked(e.bytes), canonicalDecode(e.bytes))
+    }
+  })
+
+  it('answers envelope by envelope as the inline path does: good, forged, malformed, oversized, not bytes, unchecked', async () => {
+    const hq = await hqWith(new InlineVerifier())
+    const { entries } = await tradedTill(hq)
+    const good = entries.map(e => e.bytes)
+    const fields = canonicalDecode(good[1] as Uint8Array) as { sig: Uint8Array }
+    fields.sig[3] = (fields.sig[3] as number) ^ 0x01
+    const flipped = canonicalEncode(fields as never)
+    const attacker = new Signer(keyPairFromSeed(seedBytes('attacker')))
+    const byStranger = signEntry({ ...(entries[1] as Entry).record }, attacker).bytes
+    const truncated = (good[0] as Uint8Array).subarray(0, 150)
+    const notCanonical = new Uint8Array([...(good[0] as Uint8Array), 0])
+    const oversized = canonicalEncode({ v: 1, kind: 'close', body: new Uint8Array(70_000), signer: new Uint8Array(32), sig: new Uint8Array(64) })
+    const badRecord = canonicalEncode({ ...(canonicalDecode(good[0] as Uint8Array) as object), body: canonicalEncode({ kind: 'stockIn', v: 1 }) } as never)
+    const batch = [...good, flipped, byStranger, truncated, notCanonical, oversized, new Uint8Array([1, 2, 3]), 'nope' as never, badRecord, ...good]
+    const check = batch.map((_, i) => i !== 0)
+    const inline = await new InlineVerifier().open(batch, check)
+    const threaded = await workers.open(batch, check)
+    assert.deepEqual(plain(threaded), plain(inline))
+    const k = good.length
+    assert.equal(threaded[0]?.signature, null, 'not checked when not asked')
+    assert.equal(threaded[1]?.signature, true)
+    assert.equal(threaded[k]?.signature, false, 'flipped signature')
+    assert.equal(threaded[k + 1]?.signature, true, 'signed by a stranger with its own key: that verifies; enrolment is HQ\'s check')
+    assert.deepEqual(threaded.slice(k + 2, k + 8).map(o => o.rejection?.code), ['MALFORMED', 'MALFORMED', 'OVERSIZED', 'MALFORMED', 'MALFORMED', 'INVALID'])
+  })
+
+  it('coalesces concurrent calls and routes each to its answers', async () => {
+    const hq = await hqWith(new InlineVerifier())
+    const a = (await tradedTill(hq, 1)).entries.map(e => e.bytes)
+    const b = (await tradedTill(hq, 2)).entries.map(e => e.bytes)
+    const [ra, rb, rab] = await Promise.all([workers.open(a, a.map(() => true)), workers.open(b, b.map(() => true)), workers.open([...b, ...a], [...b, ...a].map(() => true))])
+    assert.deepEqual(plain(rab ?? []), [...plain(rb ?? []), ...plain(ra ?? [])])
+    assert.ok([...(ra ?? []), ...(rb ?? [])].every(o => o.signature === true))
+  })
+
+  it('HQ gives the same outcomes, rejections with reasons and books with workers as inline', async () => {
+    const run = async (verifier: Verifier): Promise<{ outcomes: unknown[], books: unknown, counters: unknown }> => {
+      const hq = await hqWith(verifier)
+      const { entries, signer } = await tradedTill(hq)
+      const [first, second, third, fourth] = entries as [Entry, Entry, Entry, Entry]
+      const attacker = new Signer(keyPairFromSeed(seedBytes('attacker')))
+      const unenrolled = signEntry({ ...second.record, store: 'S999' } as never, attacker).bytes
+      const wrongKey = signEntry({ ...third.record }, attacker).bytes
+      const fields = canonicalDecode(fourth.bytes) as { sig: Uint8Array }
+      fields.sig[7] = (fields.sig[7] as number) ^ 0x80
+      const forged = canonicalEncode(fields as never)
+      const r = second.record as Close
+      const twin = signEntry({ ...r, takingsCents: { ...r.takingsCents, cash: r.takingsCents.cash - 100 }, tax: r.tax.map((l, i) => i === 0 ? { ...l, netCents: l.netCents - 100 } : l) }, signer).bytes
+      const outcomes: unknown[] = []
+      outcomes.push(...await hq.submit([second.bytes, first.bytes, first.bytes, unenrolled, wrongKey, forged, new Uint8Array([9]), second.bytes]))
+      outcomes.push(...await hq.submit([first.bytes, second.bytes, third.bytes]))
+      outcomes.push(...await hq.submit([twin, fourth.bytes, fourth.bytes]))
+      const counters = { ...hq.counters, rejections: hq.rejections.map(x => ({ ...x, atMs: 0 })) }
+      const books = hq.books.snapshot()
+      await hq.stop()
+      return { outcomes, books, counters }
+    }
+    const inline = await run(new InlineVerifier())
+    const threaded = await run(new WorkerVerifier({ threads: 2 }))
+    assert.deepEqual(threaded, inline)
+    const codes = (inline.outcomes as Array<{ status: string, code?: string }>).map(o => o.code ?? o.status)
+    // As the inline HQ always answered (checked against the HQ before the worker path: the
+    // same outcomes, counters and books; only the order of one batch's rejection log differed).
+    assert.deepEqual(codes, ['accepted', 'accepted', 'duplicate', 'UNENROLLED', 'UNENROLLED', 'FORGED', 'MALFORMED', 'duplicate', 'duplicate', 'duplicate', 'accepted', 'FORK', 'FORK', 'duplicate'])
+  })
+
+  it('logs exactly the bytes it verified, even if the caller reuses its buffer at once', async () => {
+    const verifier = new WorkerVerifier({ threads: 2 })
+    const hq = await hqWith(verifier)
+    try {
+      const { entries } = await tradedTill(hq)
+      const original = (entries[0] as Entry).bytes
+      const buffer = new Uint8Array(original)
+      const answer = hq.submit([buffer])
+      buffer.fill(0) // reused for the next network read, say
+      assert.equal((await answer)[0]?.status, 'accepted')
+      const logged = await hq.tillLog((entries[0] as Entry).tillId)
+      assert.deepEqual(logged, [original])
+    } finally {
+      await hq.stop()
+    }
+  })
+
+  it('parses each enrolled key once, on the thread that will verify for it', async () => {
+    const verifier = new WorkerVerifier({ threads: 2 })
+    const hq = await hqWith(verifier)
+    try {
+      const { entries, signer } = await tradedTill(hq)
+      await verifier.warm([signer.publicKey])
+      const parsed = verifier.keyParses
+      assert.equal(parsed, 1, 'the till key, once, at enrolment')
+      const answers = await hq.submit(entries.map(e => e.bytes))
+      assert.ok(answers.every(a => a.status === 'accepted'))
+      assert.equal(verifier.keyParses, parsed, 'no parse during intake')
+    } finally {
+      await hq.stop()
+    }
+  })
+
+  it('keeps at most keyCacheMax parsed keys per thread, and still verifies right when they are evicted', async () => {
+    const hq = await hqWith(new InlineVerifier())
+    const a = (await tradedTill(hq, 1)).entries.map(e => e.bytes)
+    const b = (await tradedTill(hq, 2)).entries.map(e => e.bytes)
+    const small = new WorkerVerifier({ threads: 1, keyCacheMax: 1, warm: false })
+    try {
+      const mixed = [a[0], b[0], a[1], b[1], a[2], b[2]] as Uint8Array[]
+      const out = await small.open(mixed, mixed.map(() => true))
+      assert.ok(out.every(o => o.signature === true))
+      assert.equal(small.keyParses, 6, 'one slot, two keys in turn: each use parses again')
+      const again = await small.open([b[3] as Uint8Array, b[0] as Uint8Array], [true, true])
+      assert.ok(again.every(o => o.signature === true))
+      assert.equal(small.keyParses, 6, 'the key in the slot is used, not parsed')
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('a verifier without open (verify only) still gets the same answers', async () => {
+    const inline = new InlineVerifier()
+    const verifyOnly: Verifier = { verify: async items => await inline.verify(items), close: async () => {} }
+    const a = await hqWith(verifyOnly)
+    const b = await hqWith(new InlineVerifier())
+    const ea = await tradedTill(a)
+    await tradedTill(b)
+    const fields = canonicalDecode((ea.entries[1] as Entry).bytes) as { sig: Uint8Array }
+    fields.sig[0] = (fields.sig[0] as number) ^ 1
+    const batch = [...ea.entries.map(e => e.bytes), canonicalEncode(fields as never), new Uint8Array([0])]
+    assert.deepEqual(await a.submit(batch), await b.submit(batch))
+  })
+})

@@ -1,0 +1,243 @@
+/**
+ * bench:core's HQ process: one run, alone in its own process, so that its CPU time and RSS
+ * are HQ's (its verify threads included) and not the load generator's. The parent
+ * (core.ts) built and signed the fleet's records beforehand and wrote them to files
+ * (coreFleet.ts); this process enrols the tills, then `concurrency` concurrent callers, as
+ * relays would, each read their next batch of records from the file (as from a socket:
+ * what is in flight is in HQ's memory, not the whole fleet) and submit it, timing only that
+ * wave. Then it rebuilds from the log, re-verifying and trusting, and prints one JSON line.
+ *
+ * With `--warmup N` (default 0), the first N records first go through a throwaway HQ that
+ * shares the verify threads, so that the wave runs JIT-compiled code, as in an HQ that has
+ * been up for a day; the timed HQ is fresh (its own log, books, enrolment) all the same.
+ *
+ *   node sim/src/bench/coreHq.ts FLEET_BASE_PATH [--concurrency 16] [--batch 256] [--threads N] [--cold-keys] [--warmup N]
+ *                                [--profile FILE] [--no-rebuild]
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { generateKeyPairSync, sign, verify } from 'node:crypto'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { demoCatalogue } from '@tillbooks/catalogue'
+// HQ's own modules only, not the whole @tillbooks/node package: its index also loads the
+// network stack and mail (libp2p, nodemailer: ~45 MB of RSS at start), which this
+// benchmark does not run. See the README's benchmark notes.
+import { systemClock, silentLogger } from '../../../node/src/components.ts'
+import { HqNode } from '../../../node/src/hq/HqNode.ts'
+import { LevelStore } from '../../../node/src/storage/LevelStore.ts'
+import { WorkerVerifier } from '../../../node/src/verify/WorkerVerifier.ts'
+import { benchRoot, openFleetRecords, readFleetIndex } from './coreFleet.ts'
+
+/**
+ * CPU time (ms) of each thread of this process, by thread name, from /proc (Linux): which
+ * thread spends what (main, verify workers, libuv pool doing LevelDB writes and fsyncs,
+ * LevelDB's compaction, V8's GC helpers). Empty where /proc is not there.
+ */
+function threadCpuMs (): Map<string, number> {
+  const out = new Map<string, number>()
+  let tids: string[] = []
+  try { tids = readdirSync('/proc/self/task') } catch { return out }
+  const tick = 10 // USER_HZ = 100 on Linux
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      const name = stat.slice(stat.indexOf('(') + 1, close)
+      const fields = stat.slice(close + 2).split(' ')
+      const ms = (Number(fields[11]) + Number(fields[12])) * tick
+      out.set(`${name}#${tid}`, ms)
+    } catch {}
+  }
+  return out
+}
+
+/** CPU ms per thread name (threads of one name summed) between two snapshots. */
+function threadCpuDelta (before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, ms] of after) {
+    const name = k.slice(0, k.lastIndexOf('#'))
+    out[name] = (out[name] ?? 0) + ms - (before.get(k) ?? 0)
+  }
+  return out
+}
+
+/** Native Ed25519 verifications/s on one core right now, with a parsed key: this machine's ceiling for the run. */
+function verifyCalibration (): number {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const msg = new Uint8Array(450).fill(7)
+  const sig = sign(null, msg, privateKey)
+  const n = 2000
+  const c0 = process.threadCpuUsage()
+  for (let i = 0; i < n; i++) verify(null, msg, publicKey, sig)
+  const c = process.threadCpuUsage(c0)
+  return n / ((c.user + c.system) / 1e6)
+}
+
+export interface HqRunResult {
+  records: number
+  recordsPerSec: number
+  wallMs: number
+  /** CPU of this whole process (every thread) during the wave, per record. */
+  cpuMsPerRecord: number
+  /** The same, HQ's main thread alone (the rest is the verify threads). */
+  mainCpuMsPerRecord: number
+  /** Peak RSS of this process during the wave, sampled every 20 ms; and once the tills' list was loaded, before HQ started. */
+  rssPeakBytes: number
+  rssFleetLoadedBytes: number
+  rssAfterWaveBytes: number
+  split: { decodeMs: number, verifyMs: number, commitMs: number, foldMs: number }
+  commits: number
+  keyParsesDuringWave: number
+  /** Records first run through a throwaway HQ to warm the JIT (0: a cold process). */
+  warmupRecords: number
+  rebuildVerifiedPerSec: number
+  rebuildUnverifiedPerSec: number
+  /** RSS at each stage: process started, fleet loaded, HQ started, tills enrolled, after the wave, peak. */
+  rssStages: Record<string, number>
+  /** CPU ms during the wave by thread name (Linux /proc). */
+  threadCpuMs: Record<string, number>
+  /** Native verifies/s on one core, measured just before the wave (the machine's state at the time). */
+  verifyPerSecPerCore: number
+}
+
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    concurrency: { type: 'string', default: '16' },
+    batch: { type: 'string', default: '256' },
+    threads: { type: 'string' },
+    'cold-keys': { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '0' },
+    /** Write a CPU profile of the main thread during the wave only, here. */
+    profile: { type: 'string' },
+    'no-rebuild': { type: 'boolean', default: false }
+  }
+})
+const CONCURRENCY = Number(args.concurrency)
+const BATCH = Number(args.batch)
+const THREADS = args.threads !== undefined ? Number(args.threads) : availableParallelism()
+const fleetFile = positionals[0]
+if (fleetFile === undefined) throw new Error('usage: coreHq.ts FLEET_BASE_PATH')
+
+const rss: Record<string, number> = { started: process.memoryUsage().rss }
+const fleet = await readFleetIndex(fleetFile)
+const records = await openFleetRecords(fleetFile, fleet)
+const RECORDS = fleet.ends.length
+const catalogue = demoCatalogue()
+const root = benchRoot()
+const rssFleetLoaded = process.memoryUsage().rss
+rss.fleetLoaded = rssFleetLoaded
+const dir = await mkdtemp(join(tmpdir(), 'tillbooks-bench-core-'))
+try {
+  const verifier = new WorkerVerifier({ threads: THREADS, warm: !args['cold-keys'] })
+  const warmup = Math.min(Number(args.warmup), RECORDS)
+  if (warmup > 0) {
+    // Not stopped (that would close the shared verifier): its store is closed directly.
+    const warmStore = new LevelStore(`${dir}-warmup`)
+    const warmHq = new HqNode({ store: warmStore, clock: systemClock, logger: silentLogger }, { root, costCents: s => catalogue.costCents(s), verifier })
+    await warmHq.start()
+    // The tills whose records warm it up (two records each, in till order), no more.
+    await warmHq.enrolMany(fleet.tills.slice(0, Math.ceil(warmup / 2)).map(t => ({ store: t.store, till: t.till, tillKey: t.publicKey })))
+    let at = 0
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (at < warmup) {
+        const from = at
+        at += BATCH
+        await warmHq.submit(await records.read(from, Math.min(from + BATCH, warmup)))
+      }
+    }))
+    await warmStore.close()
+    await rm(`${dir}-warmup`, { recursive: true, force: true })
+  }
+  const hq = new HqNode({ store: new LevelStore(dir), clock: systemClock, logger: silentLogger }, { root, costCents: s => catalogue.costCents(s), verifier })
+  await hq.start()
+  rss.hqStarted = process.memoryUsage().rss
+  await hq.enrolMany(fleet.tills.map(t => ({ store: t.store, till: t.till, tillKey: t.publicKey })))
+  // The threads parse the enrolled keys as they are enrolled (long before a close wave, in
+  // production): wait until they have (a no-op with --cold-keys, whose threads parse each key
+  // at its first record, as a freshly started HQ must).
+  await verifier.warm(fleet.tills.map(t => t.publicKey))
+  // The tills' list was the enrolment's input, not HQ's state: let it go.
+  fleet.tills = []
+  rss.enrolled = process.memoryUsage().rss
+  const keyParses0 = verifier.keyParses
+  let rssPeak = process.memoryUsage().rss
+  const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage.rss()) }, 20)
+  const session = args.profile !== undefined ? new Session() : null
+  if (session !== null) {
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+  }
+  const verifyPerSecPerCore = verifyCalibration()
+  const threads0 = threadCpuMs()
+  const cpu0 = process.cpuUsage()
+  const main0 = process.threadCpuUsage()
+  const t0 = performance.now()
+  let next = 0
+  let accepted = 0
+  // Each caller reads its next batch from the file, as from a socket: only what is in flight is in memory.
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < RECORDS) {
+      const from = next
+      next += BATCH
+      const answers = await hq.submit(await records.read(from, from + BATCH))
+      for (const a of answers) if (a.status === 'accepted') accepted++
+    }
+  }))
+  const wallMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  const main = process.threadCpuUsage(main0)
+  const threadCpu = threadCpuDelta(threads0, threadCpuMs())
+  clearInterval(sampler)
+  if (session !== null && args.profile !== undefined) {
+    const { profile } = await session.post('Profiler.stop')
+    await writeFile(args.profile, JSON.stringify(profile))
+    session.disconnect()
+  }
+  const rssAfterWave = process.memoryUsage().rss
+  rssPeak = Math.max(rssPeak, rssAfterWave)
+  rss.afterWave = rssAfterWave
+  rss.peak = rssPeak
+  if (accepted !== RECORDS) throw new Error(`only ${accepted} of ${RECORDS} accepted`)
+  const keyParsesDuringWave = verifier.keyParses - keyParses0
+  const accounts = JSON.stringify(hq.books.snapshot().accounts)
+  const split = { ...hq.timings }
+  const commits = hq.counters.commits
+  await hq.stop()
+  const rebuild = async (verify: boolean): Promise<number> => {
+    const v = new WorkerVerifier({ threads: THREADS })
+    const again = new HqNode({ store: new LevelStore(dir), clock: systemClock, logger: silentLogger }, { root, costCents: s => catalogue.costCents(s), verifier: v, rebuildVerify: verify })
+    const r = await again.start()
+    if (JSON.stringify(again.books.snapshot().accounts) !== accounts) throw new Error('rebuild differs')
+    await again.stop()
+    return r.entries / (r.ms / 1000)
+  }
+  const result: HqRunResult = {
+    records: RECORDS,
+    recordsPerSec: RECORDS / (wallMs / 1000),
+    wallMs,
+    // process.cpuUsage counts every thread of the process: the verify workers included.
+    cpuMsPerRecord: (cpu.user + cpu.system) / 1000 / RECORDS,
+    mainCpuMsPerRecord: (main.user + main.system) / 1000 / RECORDS,
+    rssPeakBytes: rssPeak,
+    rssFleetLoadedBytes: rssFleetLoaded,
+    rssAfterWaveBytes: rssAfterWave,
+    split,
+    commits,
+    keyParsesDuringWave,
+    warmupRecords: warmup,
+    rebuildVerifiedPerSec: args['no-rebuild'] === true ? 0 : await rebuild(true),
+    rebuildUnverifiedPerSec: args['no-rebuild'] === true ? 0 : await rebuild(false),
+    rssStages: rss,
+    threadCpuMs: threadCpu,
+    verifyPerSecPerCore
+  }
+  process.stdout.write(JSON.stringify(result) + '\n')
+} finally {
+  await records.close()
+  await rm(dir, { recursive: true, force: true })
+}
