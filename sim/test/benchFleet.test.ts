@@ -10,17 +10,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { pidAlive } from '../src/net/proc.ts'
 
 const MAIN = fileURLToPath(new URL('../src/bench/fleet/main.ts', import.meta.url))
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+const alive = pidAlive
 
 describe('tillbooks bench (scale benchmark, tiny sweep)', function () {
   this.timeout(180_000)

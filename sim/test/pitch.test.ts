@@ -6,15 +6,9 @@
 import assert from 'node:assert/strict'
 import { measurePitchRelay, measureVerifyCeiling } from '../src/bench/pitch/index.ts'
 import { canonicalJson, expectedTotals, tillOps } from '../src/bench/pitch/ops.ts'
+import { pidAlive } from '../src/net/proc.ts'
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+const alive = pidAlive
 
 describe('pitch relay re-creation', function () {
   this.timeout(180_000)

@@ -6,22 +6,13 @@
  * when the run ends, fails or is interrupted.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { tail } from '../../net/proc.ts'
 
 export class ChildExitedError extends Error {
   override name = 'ChildExitedError'
-}
-
-/** The last `n` characters of a file ('' if unreadable). */
-export function tailOf (path: string, n = 2_000): string {
-  try {
-    const s = readFileSync(path, 'utf8')
-    return s.length > n ? s.slice(s.length - n) : s
-  } catch {
-    return ''
-  }
 }
 
 export class Child {
@@ -72,9 +63,9 @@ export class Child {
         if (line.startsWith(`${tag} `)) return JSON.parse(line.slice(tag.length + 1)) as T
         if (line.startsWith('error ')) throw new Error(`${this.name} (pid ${this.pid}): ${line.slice(6, 2000)}`)
       }
-      if (this.#gone) throw new ChildExitedError(`${this.name} (pid ${this.pid}) exited before printing '${tag}'; log ${this.logPath}:\n${tailOf(this.logPath)}`)
+      if (this.#gone) throw new ChildExitedError(`${this.name} (pid ${this.pid}) exited before printing '${tag}'; log ${this.logPath}:\n${tail(this.logPath)}`)
       const left = deadline - performance.now()
-      if (left <= 0) throw new Error(`${this.name} (pid ${this.pid}) printed no '${tag}' within ${timeoutMs} ms; log ${this.logPath}:\n${tailOf(this.logPath)}`)
+      if (left <= 0) throw new Error(`${this.name} (pid ${this.pid}) printed no '${tag}' within ${timeoutMs} ms; log ${this.logPath}:\n${tail(this.logPath)}`)
       await new Promise<void>(resolve => {
         const t = setTimeout(resolve, left)
         this.#waiters.push(() => { clearTimeout(t); resolve() })
