@@ -516,7 +516,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       recovered.push(...choice.entries.map(e => e.bytes))
       // The replacement till numbers on from the recovered Close: no number reused.
       const i = fire.tills.find(t => tillIdAt(plan, t) === tillId) as number
-      const replacement = new TillNode({ store: new MemoryStore(), clock: { nowMs: () => Date.now() }, logger: silentLogger }, { store: storeOf(plan, i), till: tillNoOf(plan, i), signer: new Signer(keyPairFromSeed(new Uint8Array(32).fill(i % 251 + 1))), catalogue, hqRootKey: fromHex(certs.hqRootKey) as PublicKey })
+      const replacement = new TillNode({ store: new MemoryStore(), clock: { nowMs: () => Date.parse(`${plan.day}T20:00:00Z`) }, logger: silentLogger }, { store: storeOf(plan, i), till: tillNoOf(plan, i), signer: new Signer(keyPairFromSeed(new Uint8Array(32).fill(i % 251 + 1))), catalogue, hqRootKey: fromHex(certs.hqRootKey) as PublicKey })
       await replacement.start()
       await replacement.adoptRecoveredLog(choice.entries)
       continuesOk &&= replacement.status().nextDocNo === docNoOf(storeOf(plan, i), tillNoOf(plan, i), fc.docLast + 1)
