@@ -261,7 +261,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     let order: Uint8Array | undefined
     if (o.receivesDeliveries ?? o.till === 1) {
       try {
-        const orders = await peer.fetchReplenishment(o.hq, o.store, null, { timeoutMs })
+        // Known to be out of reach: ask briefly, so a till cut off for days still opens at once.
+        const orders = await peer.fetchReplenishment(o.hq, o.store, null, { timeoutMs: hqReachable ? timeoutMs : Math.min(timeoutMs, 1_000) })
         order = orders.find(bytes => orderDay(bytes, identity.hqRootKey) === day)
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'HQ unreachable at opening: opening without the delivery')
