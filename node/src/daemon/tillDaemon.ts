@@ -195,7 +195,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   }
 
   // ---------------------------------------------------------------- HTTP API
-  const http = Fastify({ logger: false, bodyLimit: 256 * 1024 , ajv: { customOptions: STRICT_AJV } })
+  const http = Fastify({ logger: false, bodyLimit: 256 * 1024, ajv: { customOptions: STRICT_AJV } })
   http.setErrorHandler(errorHandler(logger))
   http.get('/health', async () => ({ ok: true }))
   http.get('/catalogue', async () => ({
