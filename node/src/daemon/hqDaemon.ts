@@ -71,7 +71,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const orders = await indexOrders(store, signer.publicKey)
   peer.handleReplenishment(async (storeId) => (orders.get(asStoreId(storeId)) ?? []).map(o => o.bytes))
 
-  const http = Fastify({ logger: false, bodyLimit: bodyLimitBytes(ADMIN_ENTRIES_MAX) , ajv: { customOptions: STRICT_AJV } })
+  const http = Fastify({ logger: false, bodyLimit: bodyLimitBytes(ADMIN_ENTRIES_MAX), ajv: { customOptions: STRICT_AJV } })
   http.setErrorHandler(errorHandler(logger))
   http.get('/health', async () => ({ ok: true }))
   http.get('/books', async () => hq.books.snapshot())
