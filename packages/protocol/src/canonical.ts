@@ -120,7 +120,8 @@ function item (b: Uint8Array, at: number, depth: number): number {
   }
 }
 
-function compareBytes (b: Uint8Array, aStart: number, aEnd: number, cStart: number, cEnd: number): number {
+/** Byte-wise order of two ranges of one buffer (canonical map keys sort this way). */
+export function compareBytes (b: Uint8Array, aStart: number, aEnd: number, cStart: number, cEnd: number): number {
   const n = Math.min(aEnd - aStart, cEnd - cStart)
   for (let i = 0; i < n; i++) {
     const d = (b[aStart + i] as number) - (b[cStart + i] as number)

@@ -21,7 +21,7 @@ import { envelopeFields } from './envelope.ts'
 import { tillIdOf, type EntryHash } from './ids.ts'
 import { validateRecord, type TillRecord } from './records.ts'
 import type { PublicKey } from './keys.ts'
-import { toHex } from './canonical.ts'
+import { compareBytes, toHex } from './canonical.ts'
 
 /** Nesting deeper than this is refused (as assertCanonical). */
 const CANONICAL_DEPTH_MAX = 16
@@ -118,15 +118,6 @@ function walk (b: Uint8Array, at: number, depth: number): number {
       if (info === 22) { V = null; return at + 1 }
       throw new MalformedError(`not canonical CBOR: simple value or float (info ${info}) not allowed`)
   }
-}
-
-function compareBytes (b: Uint8Array, aStart: number, aEnd: number, cStart: number, cEnd: number): number {
-  const n = Math.min(aEnd - aStart, cEnd - cStart)
-  for (let i = 0; i < n; i++) {
-    const d = (b[aStart + i] as number) - (b[cStart + i] as number)
-    if (d !== 0) return d
-  }
-  return (aEnd - aStart) - (cEnd - cStart)
 }
 
 /** `canonicalDecode` in one pass: the same value or the same MalformedError (byte strings are views into `bytes`). */
