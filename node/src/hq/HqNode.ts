@@ -142,12 +142,10 @@ export class HqNode {
     this.#envelopes = new Set()
     this.#maxSeq = new Map()
     let certificates = 0
-    const keys: PublicKey[] = []
     for await (const [, bytes] of store.entries({ gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) })) {
-      keys.push(this.#enrolment.add(bytes).tillKey)
+      this.#enrolment.add(bytes)
       certificates++
     }
-    void this.#verifier.warm?.(keys)
     for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
       const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
       this.#books.addOpeningStock(o.lines, o.date)
@@ -208,7 +206,6 @@ export class HqNode {
     const signed = issueCertificate(this.#root, { store: c.store, till: c.till, tillKey: c.tillKey, fromSeq: c.fromSeq ?? 1, issuedAtMs: this.#components.clock.nowMs() })
     await this.#components.store.batch([{ type: 'put', key: certKey(signed.tillId, signed.cert.fromSeq, toHex(c.tillKey)), value: signed.bytes }], { sync: true })
     this.#enrolment.add(signed.bytes)
-    void this.#verifier.warm?.([c.tillKey])
     return signed.bytes
   }
 
@@ -218,7 +215,6 @@ export class HqNode {
     const signed = list.map(c => issueCertificate(this.#root, { store: c.store, till: c.till, tillKey: c.tillKey, fromSeq: c.fromSeq ?? 1, issuedAtMs: this.#components.clock.nowMs() }))
     await this.#components.store.batch(signed.map(sc => ({ type: 'put' as const, key: certKey(sc.tillId, sc.cert.fromSeq, toHex(sc.cert.tillKey)), value: sc.bytes })), { sync: true })
     for (const sc of signed) this.#enrolment.add(sc.bytes)
-    void this.#verifier.warm?.(signed.map(sc => sc.cert.tillKey))
     return signed.map(sc => sc.bytes)
   }
 

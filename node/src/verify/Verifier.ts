@@ -1,13 +1,13 @@
 /**
  * Signature verification behind an interface, because it is HQ's hottest path
- * (~110 µs per native Ed25519 verify here): production spreads it over worker threads,
+ * (~70 µs per libsodium Ed25519 verify here): production spreads it over worker threads,
  * the simulator verifies inline so a run replays exactly from its seed.
  *
  * `open` is the whole per-entry check HQ needs before its own bookkeeping: decode, validate
  * and (when asked) verify the signature. A Verifier without `open` is still usable: HQ then
  * decodes on its own thread and calls `verify` (see `openVia`).
  */
-import { native, openEntry, rejectionOf, signingBytes, type Entry, type PublicKey, type Rejection } from '@tillbooks/protocol'
+import { openEntry, rejectionOf, signingBytes, verifySignature, type Entry, type PublicKey, type Rejection } from '@tillbooks/protocol'
 
 export interface VerifyItem {
   signature: Uint8Array
@@ -28,8 +28,6 @@ export interface Verifier {
   verify (items: VerifyItem[]): Promise<boolean[]>
   /** Decode and validate each envelope, and verify its signature where `check[i]`. Throws only on a bug. */
   open? (envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]>
-  /** A hint: these keys will sign soon (enrolled tills). A verifier may parse them ahead; resolves when done, never rejects. */
-  warm? (keys: readonly PublicKey[]): Promise<void>
   close (): Promise<void>
 }
 
@@ -45,7 +43,7 @@ export function openOne (bytes: Uint8Array, check: boolean): Opened {
     // rejectionOf rethrows anything that is not bad input: a bug must not pass as a rejection.
     return { rejection: rejectionOf(err) }
   }
-  return { entry, signature: check ? native.verify(entry.sig, signingBytes(entry.record.kind, entry.body), entry.signer) : null }
+  return { entry, signature: check ? verifySignature(entry.sig, signingBytes(entry.record.kind, entry.body), entry.signer) : null }
 }
 
 /** `verifier.open`, or the same result from decoding here and `verifier.verify`. */
@@ -70,7 +68,7 @@ export async function openVia (verifier: Verifier, envelopes: readonly Uint8Arra
 
 export class InlineVerifier implements Verifier {
   async verify (items: VerifyItem[]): Promise<boolean[]> {
-    return items.map(i => native.verify(i.signature, i.message, i.publicKey))
+    return items.map(i => verifySignature(i.signature, i.message, i.publicKey))
   }
 
   async open (envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]> {

@@ -2,8 +2,8 @@
  * Opens and verifies on a pool of worker threads, so HQ's main thread keeps only its own
  * bookkeeping (enrolment, dedup, group commit, fold).
  *
- * `open`: each envelope is routed to a thread by its signer (the last 32 bytes of a
- * canonical envelope), so each thread parses a till's key once and keeps it in its cache,
+ * `open`: each envelope is routed to a thread by a byte of its signer (the last 32 bytes
+ * of a canonical envelope: spread evenly, and the same till always on the same thread),
  * and copied at once into that thread's next job: a buffer of up to JOB_BYTES (below
  * malloc's mmap threshold: no fresh zeroed pages per batch) that is transferred, not
  * cloned, both ways. Jobs go out once per turn of the event loop, so concurrent calls
@@ -20,21 +20,15 @@ import {
   type Entry, type EntryHash, type PublicKey, type TillId
 } from '@tillbooks/protocol'
 import { InlineVerifier, openOne, type Opened, type Verifier, type VerifyItem } from './Verifier.ts'
-import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, type OpenJob, type OpenReply, type VerifyJob, type WarmJob } from './workerProtocol.ts'
+import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, type OpenJob, type OpenReply, type VerifyJob } from './workerProtocol.ts'
 
 /** Below this many items a `verify` batch is verified inline: a worker round trip costs more. */
 export const INLINE_BATCH_MAX = 4
 /** Bytes of envelopes in one job to one thread (~100 records): several jobs in flight keep every thread busy. */
 export const JOB_BYTES = 64 * 1024
-/** Parsed keys kept per thread (~1.1 KB each). */
-export const KEY_CACHE_MAX = 50_000
 
 export interface WorkerVerifierOptions {
   threads?: number
-  /** Parsed public keys kept per thread, least recently used dropped first. */
-  keyCacheMax?: number
-  /** Parse enrolled keys ahead when told (`warm`); default true. */
-  warm?: boolean
 }
 
 interface Pending { resolve: (msg: unknown) => void, reject: (err: Error) => void }
@@ -60,14 +54,13 @@ function newJob (size: number): JobBuilder {
   return { bytes: new Uint8Array(size), used: 0, ends: [], check: [], to: [] }
 }
 
-/** Which thread verifies for a signer: the same one every time, so its key is parsed once. */
+/** Which thread verifies for a signer: the same one every time. */
 function routeOf (signerByte: number, threads: number): number {
   return signerByte % threads
 }
 
 export class WorkerVerifier implements Verifier {
   readonly threads: number
-  readonly #warm: boolean
   readonly #workers: Worker[] = []
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
@@ -79,19 +72,14 @@ export class WorkerVerifier implements Verifier {
   #closed = false
   /** Set when a thread dies: every job after it fails at once rather than wait forever. */
   #failed: Error | null = null
-  /** Keys parsed per thread so far, as last reported. */
-  readonly #keyParses: number[]
 
   constructor (opts: WorkerVerifierOptions = {}) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism())
-    this.#warm = opts.warm ?? true
-    this.#keyParses = new Array<number>(this.threads).fill(0)
     for (let i = 0; i < this.threads; i++) {
-      const w = new Worker(new URL('./verifyWorker.ts', import.meta.url), { workerData: { keyCacheMax: opts.keyCacheMax ?? KEY_CACHE_MAX } })
-      w.on('message', (msg: { id: number, error?: string, keyParses?: number }) => {
+      const w = new Worker(new URL('./verifyWorker.ts', import.meta.url))
+      w.on('message', (msg: { id: number, error?: string }) => {
         const p = this.#pending.get(msg.id)
         this.#pending.delete(msg.id)
-        if (msg.keyParses !== undefined) this.#keyParses[i] = msg.keyParses
         if (msg.error !== undefined) p?.reject(new Error(`verify worker: ${msg.error}`))
         else p?.resolve(msg)
       })
@@ -106,12 +94,7 @@ export class WorkerVerifier implements Verifier {
     }
   }
 
-  /** Public keys parsed by the threads so far (each a cache miss, ~45 µs). */
-  get keyParses (): number {
-    return this.#keyParses.reduce((a, b) => a + b, 0)
-  }
-
-  #post (worker: Worker, job: OpenJob | VerifyJob | WarmJob, transfer: ArrayBuffer[]): Promise<unknown> {
+  #post (worker: Worker, job: OpenJob | VerifyJob, transfer: ArrayBuffer[]): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('WorkerVerifier is closed'))
     if (this.#failed !== null) return Promise.reject(this.#failed)
     return new Promise((resolve, reject) => {
@@ -173,20 +156,6 @@ export class WorkerVerifier implements Verifier {
     job.ends.push(job.used)
     job.check.push(check ? 1 : 0)
     job.to.push({ r, i })
-  }
-
-  /** Parse `keys` on the threads that will verify for them; resolves once parsed (never rejects). */
-  async warm (keys: readonly PublicKey[]): Promise<void> {
-    if (!this.#warm || this.#closed || keys.length === 0) return
-    const per: PublicKey[][] = this.#workers.map(() => [])
-    for (const k of keys) per[routeOf(k[30] ?? 0, this.threads)]?.push(k)
-    await Promise.all(per.map(async (list, w) => {
-      if (list.length === 0) return
-      const packed = new Uint8Array(list.length * 32)
-      list.forEach((k, i) => { packed.set(k, i * 32) })
-      const job: WarmJob = { type: 'warm', id: this.#nextId++, keys: packed }
-      await this.#post(this.#workers[w] as Worker, job, [packed.buffer]).catch(() => {})
-    }))
   }
 
   /** Send every job filled since the last flush. */

@@ -25,8 +25,6 @@ export interface OpenReply {
   hashes: Uint8Array<ArrayBuffer>
   /** [index, code, reason] of each envelope refused before its signature. */
   refused: Array<[number, RejectionCode, string]>
-  /** Keys this thread has parsed so far (for the benchmark's account of where time goes). */
-  keyParses: number
 }
 
 export interface VerifyJob {
@@ -37,11 +35,4 @@ export interface VerifyJob {
   keys: Uint8Array[]
 }
 
-/** Public keys, 32 bytes each, back to back: parse them into the thread's cache. */
-export interface WarmJob {
-  type: 'warm'
-  id: number
-  keys: Uint8Array
-}
-
-export type WorkerJob = OpenJob | VerifyJob | WarmJob
+export type WorkerJob = OpenJob | VerifyJob

@@ -3,7 +3,7 @@ import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
 import * as ed from '@noble/ed25519'
 import fc from 'fast-check'
 import { MalformedError } from '../src/errors.ts'
-import { asPublicKey, asSecretKey, keyPairFromSeed, native, noble, noblePublicKey, sha256, Signer, verifySignature, type PublicKey } from '../src/keys.ts'
+import { asPublicKey, asSecretKey, keyPairFromSeed, native, noble, noblePublicKey, sha256, Signer, sodium, verifySignature, type PublicKey } from '../src/keys.ts'
 import { bytesOfHex, hexOf } from './helpers/fixtures.ts'
 import { check, seeded } from './helpers/seed.ts'
 
@@ -140,14 +140,21 @@ describe('keys: Ed25519', () => {
         })
       }
 
+      it(`${vector.name}: sodium verifies the vector, and rejects it on another message or with S + L`, () => {
+        const other = message.length === 0 ? Uint8Array.of(0) : flipBit(message, 0)
+        assert.equal(sodium.verify(bytesOfHex(vector.signature), message, publicKey), true)
+        assert.equal(sodium.verify(bytesOfHex(vector.signature), other, publicKey), false)
+        assert.equal(sodium.verify(withSPlusL(bytesOfHex(vector.signature)), message, publicKey), false)
+      })
+
       it(`${vector.name}: Signer signs to the exact bytes`, () => {
         assert.equal(hexOf(new Signer(keyPairFromSeed(seed)).sign(message)), vector.signature)
       })
     }
   })
 
-  describe('native and noble agree on random keys and messages', () => {
-    it('same signature bytes, each verifies the other, both reject bit flips and S + L', () => {
+  describe('native, noble and sodium agree on random keys and messages', () => {
+    it('same signature bytes, each verifies the other, all reject bit flips and S + L', () => {
       check(fc.property(
         fc.uint8Array({ minLength: 32, maxLength: 32 }),
         fc.uint8Array({ maxLength: 300 }),
@@ -163,6 +170,7 @@ describe('keys: Ed25519', () => {
           assert.equal(hexOf(bySigner), hexOf(byNative), 'Signer signs what native.sign signs')
           assert.equal(native.verify(byNoble, message, pair.publicKey), true, 'native verifies noble')
           assert.equal(noble.verify(byNative, message, pair.publicKey), true, 'noble verifies native')
+          assert.equal(sodium.verify(byNoble, message, pair.publicKey), true, 'sodium verifies noble')
 
           const badMessage = message.length === 0 ? Uint8Array.of(pick & 0xff) : flipBit(message, pick % (message.length * 8))
           const badSig = flipBit(byNative, pick % 512)
@@ -176,12 +184,13 @@ describe('keys: Ed25519', () => {
           ] as const) {
             assert.equal(native.verify(sig, msg, key), false, `native accepted a flipped ${what}`)
             assert.equal(noble.verify(sig, msg, key), false, `noble accepted a flipped ${what}`)
+            assert.equal(sodium.verify(sig, msg, key), false, `sodium accepted a flipped ${what}`)
           }
         }
       ), 100)
     })
 
-    it('every single-bit flip of one signature is rejected (native: all 512 bits; noble: every 4th, it is slow)', () => {
+    it('every single-bit flip of one signature is rejected (native and sodium: all 512 bits; noble: every 4th, it is slow)', () => {
       seeded(rng => {
         const pair = keyPairFromSeed(rng.bytes(32))
         const message = rng.bytes(1 + rng.below(100))
@@ -189,6 +198,7 @@ describe('keys: Ed25519', () => {
         for (let bit = 0; bit < 512; bit++) {
           const bad = flipBit(sig, bit)
           assert.equal(native.verify(bad, message, pair.publicKey), false, `native, bit ${bit}`)
+          assert.equal(sodium.verify(bad, message, pair.publicKey), false, `sodium, bit ${bit}`)
           if (bit % 4 === 0) assert.equal(noble.verify(bad, message, pair.publicKey), false, `noble, bit ${bit}`)
         }
       })
@@ -217,6 +227,7 @@ describe('keys: Ed25519', () => {
               const message = rng.bytes(8)
               assert.equal(native.verify(sig, message, key), false, `native, A=${hexOf(key)}`)
               assert.equal(noble.verify(sig, message, key), false, `noble, A=${hexOf(key)}`)
+              assert.equal(sodium.verify(sig, message, key), false, `sodium, A=${hexOf(key)}`)
             }
           }
         }
@@ -228,7 +239,7 @@ describe('keys: Ed25519', () => {
      * equation and accepts; OpenSSL checks the cofactorless one and (mostly) refuses. This pins the
      * direction of the difference: native never accepts what noble refuses, so native is the one to decide.
      */
-    it('on signatures crafted with small-order components, native accepts only what noble accepts', () => {
+    it('on signatures crafted with small-order components, sodium accepts only what native accepts, native only what noble accepts', () => {
       seeded(rng => {
         const pair = keyPairFromSeed(rng.bytes(32))
         const a = ed.utils.getExtendedPublicKey(pair.secretKey).scalar
@@ -249,6 +260,9 @@ describe('keys: Ed25519', () => {
           sig.set(scalarBytesLE(S), 32)
           const byNative = native.verify(sig, message, asPublicKey(key))
           const byNoble = noble.verify(sig, message, asPublicKey(key))
+          const bySodium = sodium.verify(sig, message, asPublicKey(key))
+          assert.ok(!bySodium || byNative, `sodium accepted a signature native refused (i=${i})`)
+          if (!tweakKey) assert.equal(bySodium, false, 'sodium accepted an R with a small-order component')
           if (byNative) nativeAccepted++
           if (byNoble) nobleAccepted++
           assert.ok(!byNative || byNoble, `native accepted a signature noble refused (i=${i})`)
@@ -258,8 +272,8 @@ describe('keys: Ed25519', () => {
       })
     })
 
-    it('the production verifier is native', () => {
-      assert.equal(verifySignature, native.verify)
+    it('the production verifier is sodium', () => {
+      assert.equal(verifySignature, sodium.verify)
     })
   })
 
@@ -273,12 +287,13 @@ describe('keys: Ed25519', () => {
       assert.equal(asPublicKey(new Uint8Array(32)).length, 32)
     })
 
-    it('both verifiers return false (never throw) on a wrong-length signature or an undecodable key', () => {
+    it('every verifier returns false (never throws) on a wrong-length signature or key, or an undecodable key', () => {
       const pair = keyPairFromSeed(new Uint8Array(32).fill(1))
       const message = Uint8Array.of(1, 2, 3)
       const sig = native.sign(message, pair.secretKey)
-      for (const impl of [native, noble]) {
+      for (const impl of [native, noble, sodium]) {
         assert.equal(impl.verify(sig.subarray(0, 63), message, pair.publicKey), false)
+        assert.equal(impl.verify(sig, message, pair.publicKey.subarray(0, 31) as PublicKey), false)
         assert.equal(impl.verify(Uint8Array.of(...sig, 0), message, pair.publicKey), false)
         assert.equal(impl.verify(new Uint8Array(64), message, pair.publicKey), false)
         // y = 2^255 - 1 > p: not a canonical point encoding
@@ -294,7 +309,7 @@ describe('keys: Ed25519', () => {
       assert.deepEqual(keyPairFromSeed(new Uint8Array(32).fill(9)).publicKey, pair.publicKey)
     })
 
-    it('the public-key cache answers per key (a verify under key A says nothing about key B)', () => {
+    it('verifiers answer per key, whatever buffer holds it (native caches parsed keys: a verify under key A says nothing about key B)', () => {
       const a = keyPairFromSeed(new Uint8Array(32).fill(2))
       const b = keyPairFromSeed(new Uint8Array(32).fill(3))
       const message = Uint8Array.of(7)
@@ -306,6 +321,8 @@ describe('keys: Ed25519', () => {
         const padded = new Uint8Array(40)
         padded.set(a.publicKey, 8)
         assert.equal(native.verify(sigA, message, padded.subarray(8) as PublicKey), true)
+        assert.equal(sodium.verify(sigA, message, padded.subarray(8) as PublicKey), true)
+        assert.equal(sodium.verify(sigA, message, b.publicKey), false)
       }
     })
 

@@ -15,7 +15,7 @@
  * 0 measures a cold process).
  *
  *   node sim/src/bench/core.ts [--tills 10000] [--runs 3] [--concurrency 16] [--batch 256]
- *                              [--threads N] [--cold-keys] [--warmup 2000] [--semi-space 4] [--fresh]
+ *                              [--threads N] [--warmup 2000] [--semi-space 4] [--fresh]
  */
 import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -32,7 +32,6 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
     threads: { type: 'string' },
-    'cold-keys': { type: 'boolean', default: false },
     warmup: { type: 'string', default: '2000' },
     'semi-space': { type: 'string', default: '4' },
     fresh: { type: 'boolean', default: false }
@@ -56,7 +55,6 @@ async function run (fleetFile: string): Promise<RunResult> {
   const nodeFlags = Number(args['semi-space']) > 0 ? [`--max-semi-space-size=${Number(args['semi-space'])}`] : []
   const childArgs = [...nodeFlags, new URL('./coreHq.ts', import.meta.url).pathname, fleetFile, '--concurrency', String(CONCURRENCY), '--batch', String(BATCH), '--warmup', args.warmup]
   if (args.threads !== undefined) childArgs.push('--threads', args.threads)
-  if (args['cold-keys'] === true) childArgs.push('--cold-keys')
   const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
@@ -71,7 +69,7 @@ const records = index.ends.length
 const results: RunResult[] = []
 for (let r = 0; r < RUNS; r++) {
   results.push(await run(fleetFile))
-  process.stderr.write(`run ${r + 1}/${RUNS}: ${Math.round(results[r]?.recordsPerSec ?? 0)} records/s, ${Math.round((results[r]?.cpuMsPerRecord ?? 0) * 1000)} µs CPU/record, HQ peak RSS ${Math.round((results[r]?.rssPeakBytes ?? 0) / 1_048_576)} MB, native verify ${Math.round(results[r]?.verifyPerSecPerCore ?? 0)}/s/core\n`)
+  process.stderr.write(`run ${r + 1}/${RUNS}: ${Math.round(results[r]?.recordsPerSec ?? 0)} records/s, ${Math.round((results[r]?.cpuMsPerRecord ?? 0) * 1000)} µs CPU/record, HQ peak RSS ${Math.round((results[r]?.rssPeakBytes ?? 0) / 1_048_576)} MB, verify ${Math.round(results[r]?.verifyPerSecPerCore ?? 0)}/s/core (libsodium), ${Math.round(results[r]?.verifyPerSecPerCoreOpenSsl ?? 0)} (OpenSSL)\n`)
 }
 const pick = (f: (r: RunResult) => number): number => median(results.map(f))
 const summary = {
@@ -80,7 +78,6 @@ const summary = {
   tills: TILLS,
   records,
   threads: args.threads !== undefined ? Number(args.threads) : cpus().length,
-  keys: args['cold-keys'] === true ? 'cold: each parsed at its first record' : 'warm: parsed at enrolment',
   warmupRecords: Number(args.warmup),
   semiSpaceMb: Number(args['semi-space']),
   runs: RUNS,
@@ -91,11 +88,12 @@ const summary = {
   mainThreadCpuUsPerRecordMedian: Math.round(pick(r => r.mainCpuMsPerRecord) * 1000),
   /** CPU µs per record by thread (name from /proc): verify workers, main, V8's GC and JIT helpers, libuv's pool (LevelDB writes, fsync). */
   threadCpuUsPerRecordMedian: Object.fromEntries([...new Set(results.flatMap(r => Object.keys(r.threadCpuMs)))].map(name => [name, Math.round(pick(r => r.threadCpuMs[name] ?? 0) * 1000 / records)]).filter(([, us]) => (us as number) > 0)),
-  /** Native Ed25519 verifies/s on one core, measured in each run just before the wave: the machine's state (others share it). */
+  /** Ed25519 verifies/s on one core by libsodium (HQ's verifier), measured in each run just before the wave: the machine's state (others share it). */
   verifyPerSecPerCoreMedian: Math.round(pick(r => r.verifyPerSecPerCore)),
+  /** The same by OpenSSL (node:crypto, key parsed): the verifier HQ used before libsodium. */
+  verifyPerSecPerCoreOpenSslMedian: Math.round(pick(r => r.verifyPerSecPerCoreOpenSsl)),
   rssPeakBytesMedian: Math.round(pick(r => r.rssPeakBytes)),
   rssBeforeHqBytesMedian: Math.round(pick(r => r.rssFleetLoadedBytes)),
-  keyParsesDuringWaveMedian: pick(r => r.keyParsesDuringWave),
   splitMsMedian: {
     decode: Math.round(pick(r => r.split.decodeMs)),
     verify: Math.round(pick(r => r.split.verifyMs)),
@@ -113,11 +111,11 @@ const mb = (b: number): string => `${Math.round(b / 1_048_576)} MB`
 const ceiling = Math.round(summary.machine.cpus * summary.verifyPerSecPerCoreMedian)
 process.stdout.write([
   `HQ intake, HQ alone in its own process: ${TILLS} tills x 2 records, ${RUNS} runs, medians (${summary.machine.cpus} cores, ${summary.machine.model}, Node ${process.version};`,
-  `  ${summary.threads} verify threads, keys ${summary.keys}, ${summary.warmupRecords > 0 ? `JIT warmed by ${summary.warmupRecords} records` : 'cold process'}, semi-space ${summary.semiSpaceMb > 0 ? `${summary.semiSpaceMb} MB` : 'V8 default'})`,
-  `  records/s (verified, fsync'd, folded)   ${summary.recordsPerSecMedian}   (native verify alone, all cores: ${ceiling}/s at this time)`,
+  `  ${summary.threads} verify threads, ${summary.warmupRecords > 0 ? `JIT warmed by ${summary.warmupRecords} records` : 'cold process'}, semi-space ${summary.semiSpaceMb > 0 ? `${summary.semiSpaceMb} MB` : 'V8 default'})`,
+  `  records/s (verified, fsync'd, folded)   ${summary.recordsPerSecMedian}   (verify alone, all cores: libsodium ${ceiling}/s, OpenSSL ${Math.round(summary.machine.cpus * summary.verifyPerSecPerCoreOpenSslMedian)}/s, at this time)`,
   `  CPU per record, all threads            ${summary.cpuUsPerRecordMedian} µs: ${Object.entries(summary.threadCpuUsPerRecordMedian).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   `  HQ peak RSS                            ${mb(summary.rssPeakBytesMedian)} (${mb(summary.rssBeforeHqBytesMedian)} before HQ started: Node, its modules, the tills' list)`,
-  `  wall time by phase (overlapping, ms)   main-thread checks ${summary.splitMsMedian.decode} · open (decode+validate+verify, threads) ${summary.splitMsMedian.verify} · log append+fsync ${summary.splitMsMedian.logAppendFsync} · fold ${summary.splitMsMedian.fold} (${summary.commitsMedian} fsyncs, ${summary.keyParsesDuringWaveMedian} keys parsed during the wave)`,
+  `  wall time by phase (overlapping, ms)   main-thread checks ${summary.splitMsMedian.decode} · open (decode+validate+verify, threads) ${summary.splitMsMedian.verify} · log append+fsync ${summary.splitMsMedian.logAppendFsync} · fold ${summary.splitMsMedian.fold} (${summary.commitsMedian} fsyncs)`,
   `  rebuild from log                       ${summary.rebuildVerifiedPerSecMedian} records/s re-verifying, ${summary.rebuildUnverifiedPerSecMedian} records/s trusting the log`,
   ''
 ].join('\n'))

@@ -11,7 +11,7 @@
  * shares the verify threads, so that the wave runs JIT-compiled code, as in an HQ that has
  * been up for a day; the timed HQ is fresh (its own log, books, enrolment) all the same.
  *
- *   node sim/src/bench/coreHq.ts FLEET_BASE_PATH [--concurrency 16] [--batch 256] [--threads N] [--cold-keys] [--warmup N]
+ *   node sim/src/bench/coreHq.ts FLEET_BASE_PATH [--concurrency 16] [--batch 256] [--threads N] [--warmup N]
  *                                [--profile FILE] [--no-rebuild]
  */
 import { readdirSync, readFileSync } from 'node:fs'
@@ -22,6 +22,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { demoCatalogue } from '@tillbooks/catalogue'
+import { asPublicKey, verifySignature } from '@tillbooks/protocol'
 // HQ's own modules only, not the whole @tillbooks/node package: its index also loads the
 // network stack and mail (libp2p, nodemailer: ~45 MB of RSS at start), which this
 // benchmark does not run. See the README's benchmark notes.
@@ -64,16 +65,23 @@ function threadCpuDelta (before: Map<string, number>, after: Map<string, number>
   return out
 }
 
-/** Native Ed25519 verifications/s on one core right now, with a parsed key: this machine's ceiling for the run. */
-function verifyCalibration (): number {
+/**
+ * Ed25519 verifications/s on one core right now: libsodium (HQ's verifier: this machine's
+ * ceiling for the run) and OpenSSL with a parsed key (the ceiling as first defined).
+ */
+function verifyCalibration (): { sodium: number, openssl: number } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const raw = asPublicKey(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12)))
   const msg = new Uint8Array(450).fill(7)
-  const sig = sign(null, msg, privateKey)
+  const sig = new Uint8Array(sign(null, msg, privateKey))
   const n = 2000
-  const c0 = process.threadCpuUsage()
-  for (let i = 0; i < n; i++) verify(null, msg, publicKey, sig)
-  const c = process.threadCpuUsage(c0)
-  return n / ((c.user + c.system) / 1e6)
+  const rate = (f: () => boolean): number => {
+    const c0 = process.threadCpuUsage()
+    for (let i = 0; i < n; i++) if (!f()) throw new Error('calibration signature refused')
+    const c = process.threadCpuUsage(c0)
+    return n / ((c.user + c.system) / 1e6)
+  }
+  return { sodium: rate(() => verifySignature(sig, msg, raw)), openssl: rate(() => verify(null, msg, publicKey, sig)) }
 }
 
 export interface HqRunResult {
@@ -90,7 +98,7 @@ export interface HqRunResult {
   rssAfterWaveBytes: number
   split: { decodeMs: number, verifyMs: number, commitMs: number, foldMs: number }
   commits: number
-  keyParsesDuringWave: number
+  verifyPerSecPerCoreOpenSsl: number
   /** Records first run through a throwaway HQ to warm the JIT (0: a cold process). */
   warmupRecords: number
   rebuildVerifiedPerSec: number
@@ -109,7 +117,6 @@ const { values: args, positionals } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     batch: { type: 'string', default: '256' },
     threads: { type: 'string' },
-    'cold-keys': { type: 'boolean', default: false },
     warmup: { type: 'string', default: '0' },
     /** Write a CPU profile of the main thread during the wave only, here. */
     profile: { type: 'string' },
@@ -132,7 +139,7 @@ const rssFleetLoaded = process.memoryUsage().rss
 rss.fleetLoaded = rssFleetLoaded
 const dir = await mkdtemp(join(tmpdir(), 'tillbooks-bench-core-'))
 try {
-  const verifier = new WorkerVerifier({ threads: THREADS, warm: !args['cold-keys'] })
+  const verifier = new WorkerVerifier({ threads: THREADS })
   const warmup = Math.min(Number(args.warmup), RECORDS)
   if (warmup > 0) {
     // Not stopped (that would close the shared verifier): its store is closed directly.
@@ -156,14 +163,9 @@ try {
   await hq.start()
   rss.hqStarted = process.memoryUsage().rss
   await hq.enrolMany(fleet.tills.map(t => ({ store: t.store, till: t.till, tillKey: t.publicKey })))
-  // The threads parse the enrolled keys as they are enrolled (long before a close wave, in
-  // production): wait until they have (a no-op with --cold-keys, whose threads parse each key
-  // at its first record, as a freshly started HQ must).
-  await verifier.warm(fleet.tills.map(t => t.publicKey))
   // The tills' list was the enrolment's input, not HQ's state: let it go.
   fleet.tills = []
   rss.enrolled = process.memoryUsage().rss
-  const keyParses0 = verifier.keyParses
   let rssPeak = process.memoryUsage().rss
   const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage.rss()) }, 20)
   const session = args.profile !== undefined ? new Session() : null
@@ -172,7 +174,8 @@ try {
     await session.post('Profiler.enable')
     await session.post('Profiler.start')
   }
-  const verifyPerSecPerCore = verifyCalibration()
+  const calibration = verifyCalibration()
+  const verifyPerSecPerCore = calibration.sodium
   const threads0 = threadCpuMs()
   const cpu0 = process.cpuUsage()
   const main0 = process.threadCpuUsage()
@@ -203,7 +206,6 @@ try {
   rss.afterWave = rssAfterWave
   rss.peak = rssPeak
   if (accepted !== RECORDS) throw new Error(`only ${accepted} of ${RECORDS} accepted`)
-  const keyParsesDuringWave = verifier.keyParses - keyParses0
   const accounts = JSON.stringify(hq.books.snapshot().accounts)
   const split = { ...hq.timings }
   const commits = hq.counters.commits
@@ -228,7 +230,7 @@ try {
     rssAfterWaveBytes: rssAfterWave,
     split,
     commits,
-    keyParsesDuringWave,
+    verifyPerSecPerCoreOpenSsl: calibration.openssl,
     warmupRecords: warmup,
     rebuildVerifiedPerSec: args['no-rebuild'] === true ? 0 : await rebuild(true),
     rebuildUnverifiedPerSec: args['no-rebuild'] === true ? 0 : await rebuild(false),
