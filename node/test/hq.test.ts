@@ -113,6 +113,72 @@ describe('HqNode', () => {
     }
   })
 
+  for (const rebuildVerify of [true, false]) {
+    it(`rebuilds ${rebuildVerify ? 're-verifying' : 'trusting the log'}: the same books, forks, held entries and dedup, from LevelDB and from memory`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tillbooks-hq-'))
+      try {
+        for (const kv of [new LevelStore(dir), new MemoryStore()]) {
+          const hq = await startHq(kv)
+          const sent: Uint8Array[] = []
+          for (let t = 1; t <= 4; t++) {
+            const { till, signer } = await closedDay(hq, { store: t <= 2 ? 'S001' : 'S002', till: t })
+            const [close] = till.outbox()
+            if (t === 3) {
+              // A fork: two closes signed at seq 1. Both are logged as evidence.
+              const r = till.log[0]!.record as Close
+              const twin = signEntry({ ...r, takingsCents: { ...r.takingsCents, cash: r.takingsCents.cash - 100 }, tax: r.tax.map((l, i) => i === 0 ? { ...l, netCents: l.netCents - 100 } : l) }, signer)
+              await hq.submit([close!, twin.bytes])
+            } else if (t === 4) {
+              // A held entry: seq 2 without seq 1.
+              await till.openDay(DAY2)
+              await till.closeDay()
+              await hq.submit([till.outbox()[1]!])
+            } else {
+              await hq.submit([close!])
+            }
+            sent.push(...till.outbox())
+          }
+          const before = hq.books.snapshot()
+          await hq.stop()
+          const again = await startHq(kv, undefined, { rebuildVerify, verifier: new WorkerVerifier({ threads: 2 }) })
+          const after = again.books.snapshot()
+          assert.deepEqual({ ...after, counts: { ...after.counts, duplicates: 0 } }, { ...before, counts: { ...before.counts, duplicates: 0 } })
+          assert.equal(after.tills['S002-3']?.forked, true)
+          assert.equal(after.tills['S002-4']?.pending, 1)
+          // What was logged before the restart is a duplicate after it; what was not is new.
+          const answers = await again.submit(sent)
+          const logged = answers.filter(a => a.status === 'duplicate').length
+          assert.equal(logged + answers.filter(a => a.status === 'accepted').length, sent.length)
+          assert.equal(again.books.snapshot().tills['S002-4']?.lastSeq, 2, 'the held entry folds once its predecessor arrives')
+          await again.stop()
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+  }
+
+  it('re-verifying, a tampered log entry or certificate stops the rebuild loudly (never folded)', async () => {
+    for (const prefix of ['e!', 'c!']) {
+      const kv = new MemoryStore()
+      const hq = await startHq(kv)
+      const { till } = await closedDay(hq)
+      await hq.submit(till.outbox())
+      await hq.stop()
+      await kv.open()
+      let tampered = 0
+      for await (const [key, bytes] of kv.entries({ gte: prefix, lt: `${prefix}\uffff` })) {
+        const fields = canonicalDecode(bytes) as { sig: Uint8Array }
+        fields.sig[5] = (fields.sig[5] as number) ^ 0x01
+        await kv.batch([{ type: 'put', key, value: canonicalEncode(fields as never) }], { sync: true })
+        tampered++
+      }
+      assert.ok(tampered > 0)
+      await kv.close()
+      await assert.rejects(startHq(kv), /HQ log corrupt/, `a tampered ${prefix === 'e!' ? 'entry' : 'certificate'}`)
+    }
+  })
+
   it('a crash loses no acknowledged entry (acks only after fsync)', async () => {
     const kv = new MemoryStore()
     const hq = await startHq(kv)

@@ -24,6 +24,28 @@ export interface KvStore {
   batch (ops: KvOp[], opts: { sync: boolean }): Promise<void>
   /** Entries in key order. */
   entries (range: KvRange): AsyncIterable<[string, Uint8Array]>
+  /**
+   * Entries in key order, up to `size` per step: one await per step rather than per entry,
+   * for long scans (HQ's rebuild). Optional: `scanBatches` falls back on `entries`.
+   */
+  batches? (range: KvRange, size: number): AsyncIterable<Array<[string, Uint8Array]>>
+}
+
+/** `store.batches`, or the same from `store.entries`. */
+export async function * scanBatches (store: KvStore, range: KvRange, size: number): AsyncIterable<Array<[string, Uint8Array]>> {
+  if (store.batches !== undefined) {
+    yield * store.batches(range, size)
+    return
+  }
+  let batch: Array<[string, Uint8Array]> = []
+  for await (const kv of store.entries(range)) {
+    batch.push(kv)
+    if (batch.length >= size) {
+      yield batch
+      batch = []
+    }
+  }
+  if (batch.length > 0) yield batch
 }
 
 /** The upper bound of keys starting with `prefix` (for range scans). */

@@ -16,8 +16,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import {
-  checkedRecord, ENTRY_BYTES_MAX, envelopeLayout, toHex,
-  type Entry, type EntryHash, type PublicKey, type TillId
+  checkedEntry, ENTRY_BYTES_MAX
 } from '@tillbooks/protocol'
 import { InlineVerifier, openOne, type Opened, type Verifier, type VerifyItem } from './Verifier.ts'
 import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, type OpenJob, type OpenReply, type VerifyJob } from './workerProtocol.ts'
@@ -205,24 +204,4 @@ export class WorkerVerifier implements Verifier {
 /** Worth sending to a thread: bytes of a size an entry can have (openEntry refuses the rest unread). */
 function openable (b: unknown): b is Uint8Array {
   return b instanceof Uint8Array && b.length >= 100 && b.length <= ENTRY_BYTES_MAX
-}
-
-/**
- * The Entry of an envelope a thread accepted, rebuilt from the bytes it checked (which it
- * handed back: what is logged is exactly what was verified).
- */
-function checkedEntry (bytes: Uint8Array, hashBytes: Uint8Array): Entry {
-  const l = envelopeLayout(bytes)
-  const body = bytes.subarray(l.bodyStart, l.bodyEnd)
-  const record = checkedRecord(body)
-  return {
-    bytes,
-    hash: toHex(hashBytes) as EntryHash,
-    hashBytes,
-    record,
-    tillId: `${record.store}-${record.till}` as TillId,
-    signer: bytes.subarray(l.signerStart, l.signerStart + 32) as PublicKey,
-    body,
-    sig: bytes.subarray(l.sigStart, l.sigStart + 64)
-  }
 }

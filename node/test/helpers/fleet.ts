@@ -1,7 +1,7 @@
 /** Small fixtures: an HQ root, enrolled tills, a catalogue, a clock that only moves when told. */
 import { asBusinessDay, asStoreId, keyPairFromSeed, Signer, type BusinessDay, type StoreId } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
-import { HqNode, MemoryStore, silentLogger, TillNode, type Clock, type KvStore } from '../../src/index.ts'
+import { HqNode, MemoryStore, silentLogger, TillNode, type Clock, type HqInit, type KvStore } from '../../src/index.ts'
 
 export const catalogue = demoCatalogue()
 export const DAY1: BusinessDay = asBusinessDay('2026-03-02')
@@ -21,8 +21,8 @@ export class ManualClock implements Clock {
 
 export const root = new Signer(keyPairFromSeed(seedBytes('hq-root')))
 
-export async function startHq (store: KvStore = new MemoryStore(), clock: Clock = new ManualClock()): Promise<HqNode> {
-  const hq = new HqNode({ store, clock, logger: silentLogger }, { root, costCents: sku => catalogue.costCents(sku) })
+export async function startHq (store: KvStore = new MemoryStore(), clock: Clock = new ManualClock(), init: Partial<HqInit> = {}): Promise<HqNode> {
+  const hq = new HqNode({ store, clock, logger: silentLogger }, { root, costCents: sku => catalogue.costCents(sku), ...init })
   await hq.start()
   return hq
 }

@@ -9,9 +9,11 @@
  */
 import { asciiString } from './asciiCache.ts'
 import { MalformedError } from './errors.ts'
-import type { Canonical } from './canonical.ts'
+import { toHex, type Canonical } from './canonical.ts'
+import type { Entry } from './entry.ts'
 import type { Close, StockIn, TillRecord } from './records.ts'
-import type { BusinessDay, StoreId } from './ids.ts'
+import type { BusinessDay, EntryHash, StoreId, TillId } from './ids.ts'
+import type { PublicKey } from './keys.ts'
 
 /** Where an envelope's fields lie in its bytes (half-open ranges). */
 export interface EnvelopeLayout {
@@ -292,5 +294,25 @@ export function checkedRecord (body: Uint8Array): TillRecord {
     return readRecord()
   } finally {
     B = EMPTY
+  }
+}
+
+/**
+ * The Entry of an envelope accepted before (by a verify thread, or when it was logged),
+ * rebuilt from its checked bytes and its entry hash: no validation, no hashing.
+ */
+export function checkedEntry (bytes: Uint8Array, hashBytes: Uint8Array): Entry {
+  const l = envelopeLayout(bytes)
+  const body = bytes.subarray(l.bodyStart, l.bodyEnd)
+  const record = checkedRecord(body)
+  return {
+    bytes,
+    hash: toHex(hashBytes) as EntryHash,
+    hashBytes,
+    record,
+    tillId: `${record.store}-${record.till}` as TillId,
+    signer: bytes.subarray(l.signerStart, l.signerStart + 32) as PublicKey,
+    body,
+    sig: bytes.subarray(l.sigStart, l.sigStart + 64)
   }
 }

@@ -43,6 +43,19 @@ describe('certificate and Enrolment', () => {
       assert.deepStrictEqual(opened.bytes, issued.bytes)
     })
 
+    it('opened as checked bytes (HQ\'s own log), a certificate gives the same; the root and the fields are still checked', () => {
+      const issued = certFor(till1, 7, 2)
+      const checked = openCertificate(issued.bytes, root.publicKey, { verify: false, checked: true })
+      assert.deepStrictEqual(checked, openCertificate(issued.bytes, root.publicKey))
+      const mallory = signerOf('mallory')
+      assert.throws(() => openCertificate(certFor(mallory, 1, 1, mallory).bytes, root.publicKey, { verify: false, checked: true }), ForgedError)
+      assert.throws(() => openCertificate(rootSigned(certFields({ fromSeq: 0 })), root.publicKey, { verify: false, checked: true }), InvalidRecordError)
+      assert.throws(() => openCertificate(signEntry(close(), till1).bytes, root.publicKey, { verify: false, checked: true }), InvalidRecordError)
+      const enrolment = new Enrolment(root.publicKey)
+      enrolment.add(issued.bytes, { verify: false, checked: true })
+      assert.equal(hex(enrolment.keyFor(tillIdOf(STORE, 2), 7)), hex(till1.publicKey))
+    })
+
     it('a certificate signed by a key other than the root is ForgedError', () => {
       const mallory = signerOf('mallory')
       const forged = certFor(mallory, 1, 1, mallory)
