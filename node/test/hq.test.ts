@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { canonicalDecode, canonicalEncode, keyPairFromSeed, signEntry, Signer, type Close } from '@tillbooks/protocol'
-import { LevelStore, MemoryStore, WorkerVerifier } from '../src/index.ts'
+import { InlineVerifier, LevelStore, MemoryStore, WorkerVerifier, type Verifier } from '../src/index.ts'
 import { DAY1, DAY2, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
 async function closedDay (hq: Awaited<ReturnType<typeof startHq>>, opts: { store?: string, till?: number } = {}) {
@@ -157,6 +157,29 @@ describe('HqNode', () => {
       }
     })
   }
+
+  it('after a restart, a resent envelope is verified once and then answered from memory; a copy with a bad signature is still refused', async () => {
+    const kv = new MemoryStore()
+    const hq = await startHq(kv)
+    const { till } = await closedDay(hq)
+    await hq.submit(till.outbox())
+    await hq.stop()
+    const inline = new InlineVerifier()
+    let verified = 0
+    const counting: Verifier = { verify: async items => { verified += items.length; return await inline.verify(items) }, close: async () => {} }
+    const again = await startHq(kv, undefined, { verifier: counting, rebuildVerify: false })
+    assert.equal(verified, 0, 'trusting the log, the rebuild verifies nothing')
+    const [envelope] = till.outbox()
+    assert.deepEqual((await again.submit([envelope!])).map(a => a.status), ['duplicate'])
+    assert.equal(verified, 1, 'the first copy after the restart is verified')
+    assert.deepEqual((await again.submit([envelope!, envelope!])).map(a => a.status), ['duplicate', 'duplicate'])
+    assert.equal(verified, 1, 'exact copies after it are not')
+    const fields = canonicalDecode(envelope!) as { sig: Uint8Array }
+    fields.sig[3] = (fields.sig[3] as number) ^ 0x10
+    const [bad] = await again.submit([canonicalEncode(fields as never)])
+    assert.equal(bad?.code, 'FORGED')
+    assert.equal(verified, 2)
+  })
 
   it('re-verifying, a tampered log entry or certificate stops the rebuild loudly (never folded)', async () => {
     for (const prefix of ['e!', 'c!']) {

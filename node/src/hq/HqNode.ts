@@ -90,13 +90,15 @@ function newGroup (): CommitGroup {
 
 /** Entries read back from the log per step of a rebuild. */
 const REBUILD_BATCH = 1024
+/** Batches being opened on the verifier's threads at once during a re-verifying rebuild. */
+const REBUILD_OPENS_IN_FLIGHT = 4
 
-/** The entry hash an entry key ends with (entryKey), as bytes. */
-function hashOfEntryKey (key: string): Uint8Array {
-  const hex = key.slice(key.length - 64)
-  const bytes = Buffer.from(hex, 'hex')
-  if (bytes.length !== 32) throw new Error(`HQ log corrupt: entry key ${key} does not end with a hash`)
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, 32)
+/** The Entry logged under `key` (entryKey), trusted: with the hash its key ends with. */
+function loggedEntry (key: string, bytes: Uint8Array): Entry {
+  const hashBytes = new Uint8Array(32)
+  if (Buffer.from(hashBytes.buffer).write(key.slice(key.length - 64), 'hex') !== 32) throw new Error(`HQ log corrupt: entry key ${key} does not end with a hash`)
+  // The hash as a string of its own: a slice of the key would keep the whole key alive in Books.
+  return checkedEntry(bytes, hashBytes, toHex(hashBytes))
 }
 
 /** What verifies a certificate's root signature (its layout is an envelope's). */
@@ -119,7 +121,10 @@ export class HqNode {
   /** Hashes written but not yet synced: a duplicate of one must wait for the same fsync. */
   #inFlight = new Map<string, Promise<void>>()
   #inFlightEnvelopes = new Set<string>()
-  /** Envelopes already verified and logged (a short digest of the exact bytes). */
+  /**
+   * Envelopes already verified and logged (a short digest of the exact bytes): those logged
+   * since start, and those of earlier runs seen again since (see #admit).
+   */
   #envelopes = new Set<string>()
   /** Per till, the highest seq in the log. */
   #maxSeq = new Map<TillId, number>()
@@ -159,16 +164,23 @@ export class HqNode {
     // Certificates: HQ signed them itself. Re-verifying, their signatures are checked in
     // batches on the verifier's threads; trusting the log, not at all.
     let certificates = 0
+    const certChecks: Array<Promise<void>> = []
     for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
       if (verify) {
-        const ok = await this.#verifier.verify(batch.map(([, bytes]) => certificateVerifyItem(bytes)))
-        const bad = ok.indexOf(false)
-        if (bad >= 0) throw new Error(`HQ log corrupt: certificate ${batch[bad]?.[0] ?? ''} fails its signature`)
+        // Every batch in flight at once: the threads verify while this thread reads on.
+        const check = this.#verifier.verify(batch.map(([, bytes]) => certificateVerifyItem(bytes))).then(ok => {
+          const bad = ok.indexOf(false)
+          if (bad >= 0) throw new Error(`HQ log corrupt: certificate ${batch[bad]?.[0] ?? ''} fails its signature`)
+        })
+        check.catch(() => {}) // observed below
+        certChecks.push(check)
       }
       // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
       for (const [, bytes] of batch) this.#enrolment.add(bytes, { verify: false, checked: true })
       certificates += batch.length
     }
+    // No entry is folded under a certificate not yet verified.
+    await Promise.all(certChecks)
     for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
       const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
       this.#books.addOpeningStock(o.lines, o.date)
@@ -182,7 +194,6 @@ export class HqNode {
     const fold = (e: Entry): void => {
       this.#enrolment.check(e.tillId, e.record.seq, e.signer)
       this.#books.add(e)
-      this.#envelopes.add(envelopeIdOf(e.bytes))
       const held = this.#maxSeq.get(e.tillId)
       if (held === undefined || e.record.seq > held) this.#maxSeq.set(e.tillId, e.record.seq)
       entries++
@@ -193,11 +204,11 @@ export class HqNode {
       // fsync'd), so it is read back as checked bytes (checkedEntry: no validation) with
       // the hash its key holds. Nothing to wait for but the disk: no worker round trip.
       for await (const batch of scanBatches(store, range, REBUILD_BATCH)) {
-        for (const [key, bytes] of batch) fold(checkedEntry(bytes, hashOfEntryKey(key)))
+        for (const [key, bytes] of batch) fold(loggedEntry(key, bytes))
       }
     } else {
-      // Re-verifying: the verifier opens (decodes, validates, hashes, verifies) one batch
-      // on its threads while this thread folds the one before and the disk reads the next.
+      // Re-verifying: the verifier opens (decodes, validates, hashes, verifies) a few batches
+      // on its threads while this thread folds the oldest and the disk reads the next.
       const foldOpened = (opened: Opened[]): void => {
         for (const o of opened) {
           // A log entry that no longer decodes or verifies means the disk was tampered with or
@@ -207,15 +218,14 @@ export class HqNode {
           fold(o.entry)
         }
       }
-      let opening: Promise<Opened[]> | null = null
+      const opening: Array<Promise<Opened[]>> = []
       for await (const batch of scanBatches(store, range, REBUILD_BATCH)) {
         const next = openVia(this.#verifier, batch.map(([, bytes]) => bytes), batch.map(() => true))
         next.catch(() => {}) // observed below; never an unhandled rejection if a fold throws first
-        const previous = opening
-        opening = next
-        if (previous !== null) foldOpened(await previous)
+        opening.push(next)
+        if (opening.length > REBUILD_OPENS_IN_FLIGHT) foldOpened(await (opening.shift() as Promise<Opened[]>))
       }
-      if (opening !== null) foldOpened(await opening)
+      for (const next of opening) foldOpened(await next)
     }
     this.#started = true
     return { entries, certificates, replenishments, ms: performance.now() - t0 }
@@ -372,7 +382,15 @@ export class HqNode {
       return
     }
     // A copy of the same entry may have been verified concurrently (in this batch or another).
-    if (this.#inFlight.has(entry.hash) || this.#books.has(entry.hash)) {
+    if (this.#inFlight.has(entry.hash)) {
+      outcomes[i] = this.#duplicate(entry, waits)
+      return
+    }
+    if (this.#books.has(entry.hash)) {
+      // A verified copy of a logged entry: the next copy of these exact bytes is answered
+      // without verifying. (A rebuild does not digest every envelope of the log up front: it
+      // would cost a quarter of its time. The first copy of each after a restart comes here.)
+      this.#envelopes.add(envelopeId)
       outcomes[i] = this.#duplicate(entry, waits)
       return
     }

@@ -51,13 +51,18 @@ export class LevelStore implements KvStore {
     if (range.lt !== undefined) opts.lt = range.lt
     if (range.limit !== undefined) opts.limit = range.limit
     const it = this.#db.iterator(opts)
+    // One step read ahead: LevelDB reads the next batch (on libuv's pool) while the caller
+    // works on this one.
+    let next = it.nextv(size)
     try {
       for (;;) {
-        const batch = await it.nextv(size)
+        const batch = await next
         if (batch.length === 0) return
+        next = it.nextv(size)
         yield batch
       }
     } finally {
+      await next.catch(() => {})
       await it.close()
     }
   }

@@ -2,9 +2,7 @@
  * Opens and verifies on a pool of worker threads, so HQ's main thread keeps only its own
  * bookkeeping (enrolment, dedup, group commit, fold).
  *
- * `open`: each envelope is routed to a thread by a byte of its signer (the last 32 bytes
- * of a canonical envelope: spread evenly, and the same till always on the same thread),
- * and copied at once into that thread's next job: a buffer of up to JOB_BYTES (below
+ * `open`: envelopes go to the threads in turn, each copied at once into that thread's next job: a buffer of up to JOB_BYTES (below
  * malloc's mmap threshold: no fresh zeroed pages per batch) that is transferred, not
  * cloned, both ways. Jobs go out once per turn of the event loop, so concurrent calls
  * share them. The thread decodes and
@@ -53,17 +51,12 @@ function newJob (size: number): JobBuilder {
   return { bytes: new Uint8Array(size), used: 0, ends: [], check: [], to: [] }
 }
 
-/** Which thread verifies for a signer: the same one every time. */
-function routeOf (signerByte: number, threads: number): number {
-  return signerByte % threads
-}
-
 export class WorkerVerifier implements Verifier {
   readonly threads: number
   readonly #workers: Worker[] = []
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
-  #next = 0
+  #route = 0
   /** Per thread, the job being filled; and jobs full, waiting for the flush. */
   #filling: Array<JobBuilder | null> = []
   #full: Array<{ w: number, job: JobBuilder }> = []
@@ -102,11 +95,21 @@ export class WorkerVerifier implements Verifier {
     })
   }
 
+  /**
+   * Threads in turn, item by item: every thread gets an even share whoever signed. (Routing
+   * by signer sent all of HQ's own certificates, one signer, to one thread during a rebuild.)
+   */
+  #nextThread (): number {
+    const w = this.#route
+    this.#route = (w + 1) % this.threads
+    return w
+  }
+
   async verify (items: VerifyItem[]): Promise<boolean[]> {
     if (items.length === 0) return []
     if (items.length < INLINE_BATCH_MAX) return await new InlineVerifier().verify(items)
     const per: number[][] = this.#workers.map(() => [])
-    items.forEach((item, i) => { per[routeOf(item.publicKey[30] ?? 0, this.threads)]?.push(i) })
+    items.forEach((_, i) => { per[this.#nextThread()]?.push(i) })
     const out = new Array<boolean>(items.length)
     await Promise.all(per.map(async (idx, w) => {
       if (idx.length === 0) return
@@ -131,7 +134,7 @@ export class WorkerVerifier implements Verifier {
       }
       // Copied now: what is verified (and then logged) is what the caller passed, whatever
       // it does with its own buffers while the threads work.
-      this.#append(routeOf(b[b.length - 2] as number, this.threads), b, check[i] === true, r, i)
+      this.#append(this.#nextThread(), b, check[i] === true, r, i)
       r.left++
     })
     if (r.left === 0) return r.out

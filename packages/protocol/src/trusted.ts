@@ -301,13 +301,13 @@ export function checkedRecord (body: Uint8Array): TillRecord {
  * The Entry of an envelope accepted before (by a verify thread, or when it was logged),
  * rebuilt from its checked bytes and its entry hash: no validation, no hashing.
  */
-export function checkedEntry (bytes: Uint8Array, hashBytes: Uint8Array): Entry {
+export function checkedEntry (bytes: Uint8Array, hashBytes: Uint8Array, hashHex: string = toHex(hashBytes)): Entry {
   const l = envelopeLayout(bytes)
   const body = bytes.subarray(l.bodyStart, l.bodyEnd)
   const record = checkedRecord(body)
   return {
     bytes,
-    hash: toHex(hashBytes) as EntryHash,
+    hash: hashHex as EntryHash,
     hashBytes,
     record,
     tillId: `${record.store}-${record.till}` as TillId,
