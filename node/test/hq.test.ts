@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { canonicalDecode, canonicalEncode, keyPairFromSeed, signEntry, Signer, type Close } from '@tillbooks/protocol'
+import { canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, signEntry, Signer, type Close } from '@tillbooks/protocol'
 import { InlineVerifier, LevelStore, MemoryStore, WorkerVerifier, type Verifier } from '../src/index.ts'
-import { DAY1, DAY2, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+import { DAY1, DAY2, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
 async function closedDay (hq: Awaited<ReturnType<typeof startHq>>, opts: { store?: string, till?: number } = {}) {
   const t = await startTill(hq, opts)
@@ -138,9 +138,16 @@ describe('HqNode', () => {
             }
             sent.push(...till.outbox())
           }
+          for (const [id, day] of [['R-2', DAY2], ['R-1', DAY1]] as const) {
+            await hq.dispatchReplenishment({ id, store: 'S002' as never, businessDay: day, lines: [{ sku: 'patio-chair', qty: 4 }] })
+          }
+          const orders = hq.ordersFor('S002' as never)
+          assert.equal(orders.length, 2)
           const before = hq.books.snapshot()
           await hq.stop()
           const again = await startHq(kv, undefined, { rebuildVerify, verifier: new WorkerVerifier({ threads: 2 }) })
+          assert.deepEqual(again.ordersFor('S002' as never), orders, 'the orders a store fetches at opening, oldest day first')
+          assert.equal(openReplenishment(orders[0]!, root.publicKey).id, 'R-1')
           const after = again.books.snapshot()
           assert.deepEqual({ ...after, counts: { ...after.counts, duplicates: 0 } }, { ...before, counts: { ...before.counts, duplicates: 0 } })
           assert.equal(after.tills['S002-3']?.forked, true)
@@ -181,12 +188,13 @@ describe('HqNode', () => {
     assert.equal(verified, 2)
   })
 
-  it('re-verifying, a tampered log entry or certificate stops the rebuild loudly (never folded)', async () => {
-    for (const prefix of ['e!', 'c!']) {
+  it('re-verifying, a tampered log entry, certificate or order stops the rebuild loudly (never folded)', async () => {
+    for (const prefix of ['e!', 'c!', 'r!']) {
       const kv = new MemoryStore()
       const hq = await startHq(kv)
       const { till } = await closedDay(hq)
       await hq.submit(till.outbox())
+      await hq.dispatchReplenishment({ id: 'R-t', store: 'S001' as never, businessDay: DAY2, lines: [{ sku: 'patio-chair', qty: 4 }] })
       await hq.stop()
       await kv.open()
       let tampered = 0
@@ -198,7 +206,7 @@ describe('HqNode', () => {
       }
       assert.ok(tampered > 0)
       await kv.close()
-      await assert.rejects(startHq(kv), /HQ log corrupt/, `a tampered ${prefix === 'e!' ? 'entry' : 'certificate'}`)
+      await assert.rejects(startHq(kv), /HQ log corrupt/, `a tampered ${prefix}`)
     }
   })
 

@@ -55,10 +55,14 @@ export function registerDaemonCommands (program: Command): void {
     .option('--http <port>', 'HTTP port (0: any free one)', intArg('http', 0, 65535), 0)
     .option('--http-host <host>', 'HTTP bind address', '127.0.0.1')
     .option('--verify-workers <n>', 'signature verification worker threads (0: inline)', intArg('verify-workers', 0, 64), 2)
-    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number }) => {
+    .option('--rebuild <how>', 'at start, rebuild the books from the log re-verifying every signature (verify), or trusting this HQ\'s own fsync\'d log (trust: faster; for a disk nobody else can write)', (v: string) => {
+      if (v !== 'verify' && v !== 'trust') throw new InvalidArgumentError('verify or trust')
+      return v
+    }, 'verify')
+    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust' }) => {
       const logger = daemonLogger('tillbooks-hq')
       const { startHqDaemon } = await import('./hqDaemon.ts')
-      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers })
+      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify' })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })

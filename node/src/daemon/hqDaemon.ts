@@ -6,12 +6,12 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import {
-  asStoreId, asBusinessDay, fromHex, openEntry, openReplenishment, parseTillId, rejectionOf, Signer, toHex,
+  asStoreId, asBusinessDay, fromHex, openEntry, parseTillId, rejectionOf, Signer, toHex,
   type PublicKey, type TillId
 } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
 import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
-import { CERT_PREFIX, REPLENISHMENT_PREFIX } from '../hq/keys.ts'
+import { CERT_PREFIX } from '../hq/keys.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
 import { systemClock, type Logger } from '../components.ts'
@@ -28,6 +28,8 @@ export interface HqDaemonOptions {
   logger: Logger
   /** Verification worker threads (default: 2; 0 verifies inline). */
   verifyWorkers?: number
+  /** Re-verify every signature when rebuilding from the log (default true). */
+  rebuildVerify?: boolean
 }
 
 export interface HqReady {
@@ -46,9 +48,6 @@ export interface HqDaemon {
   stop: () => Promise<void>
 }
 
-/** Orders kept per store for tills asking at opening: a few weeks is plenty. */
-const ORDERS_SERVED_MAX = 32
-
 export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const { logger } = o
   const root = await hqRootKey(o.dataDir)
@@ -59,6 +58,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const hq = new HqNode({ store, clock: systemClock, logger }, {
     root: signer,
     costCents: sku => catalogue.costCents(sku),
+    rebuildVerify: o.rebuildVerify ?? true,
     ...(workers > 0 ? { verifier: new WorkerVerifier({ threads: workers }) } : {})
   })
   const rebuilt = await hq.start()
@@ -68,8 +68,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   peer.handleSubmit(async entries => await hq.submit(entries))
   peer.handleLog(async (tillId, afterSeq) => await logAfter(hq, tillId, afterSeq))
   peer.handleHeads(() => {})
-  const orders = await indexOrders(store, signer.publicKey)
-  peer.handleReplenishment(async (storeId) => (orders.get(asStoreId(storeId)) ?? []).map(o => o.bytes))
+  peer.handleReplenishment(async (storeId) => hq.ordersFor(asStoreId(storeId)))
 
   const http = Fastify({ logger: false, bodyLimit: bodyLimitBytes(ADMIN_ENTRIES_MAX), ajv: { customOptions: STRICT_AJV } })
   http.setErrorHandler(errorHandler(logger))
@@ -183,7 +182,6 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       if (!catalogue.stockedSkus().includes(l.sku)) throw Object.assign(new Error(`unknown stocked sku ${l.sku}`), { statusCode: 400 })
     }
     const bytes = await hq.dispatchReplenishment({ id: b.id, store: asStoreId(b.store), businessDay: asBusinessDay(b.businessDay), lines: b.lines })
-    addOrder(orders, openReplenishment(bytes, signer.publicKey), bytes)
     return { id: b.id }
   })
 
@@ -225,22 +223,3 @@ async function certificatesOf (store: KvStore, tillId: TillId): Promise<Uint8Arr
   return out
 }
 
-/**
- * HQ-signed orders by store, newest business days last, indexed once at start and kept up to
- * date on dispatch: a till asking at opening must not cost a scan of every order ever sent.
- */
-async function indexOrders (store: KvStore, rootKey: PublicKey): Promise<Map<string, Array<{ day: string, id: string, bytes: Uint8Array }>>> {
-  const byStore = new Map<string, Array<{ day: string, id: string, bytes: Uint8Array }>>()
-  for await (const [, bytes] of store.entries({ gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) })) {
-    addOrder(byStore, openReplenishment(bytes, rootKey), bytes)
-  }
-  return byStore
-}
-
-function addOrder (byStore: Map<string, Array<{ day: string, id: string, bytes: Uint8Array }>>, order: { store: string, businessDay: string, id: string }, bytes: Uint8Array): void {
-  const list = byStore.get(order.store) ?? []
-  list.push({ day: order.businessDay, id: order.id, bytes })
-  list.sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : a.id < b.id ? -1 : 1)
-  if (list.length > ORDERS_SERVED_MAX) list.splice(0, list.length - ORDERS_SERVED_MAX)
-  byStore.set(order.store, list)
-}

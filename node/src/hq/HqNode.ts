@@ -88,6 +88,9 @@ function newGroup (): CommitGroup {
   return { entries: [], envelopeIds: [], done, resolve, reject }
 }
 
+/** Orders kept per store for tills asking at opening: a few weeks is plenty. */
+const ORDERS_SERVED_MAX = 32
+
 /** Entries read back from the log per step of a rebuild. */
 const REBUILD_BATCH = 1024
 /** Batches being opened on the verifier's threads at once during a re-verifying rebuild. */
@@ -101,8 +104,8 @@ function loggedEntry (key: string, bytes: Uint8Array): Entry {
   return checkedEntry(bytes, hashBytes, toHex(hashBytes))
 }
 
-/** What verifies a certificate's root signature (its layout is an envelope's). */
-function certificateVerifyItem (bytes: Uint8Array): { signature: Uint8Array, message: Uint8Array, publicKey: PublicKey } {
+/** What verifies the root signature of a certificate or an order (HQ-signed envelopes). */
+function rootSignedVerifyItem (bytes: Uint8Array): { signature: Uint8Array, message: Uint8Array, publicKey: PublicKey } {
   const { kind, body, signer, sig } = unseal(bytes, { verify: false })
   return { signature: sig, message: signingBytes(kind, body), publicKey: signer }
 }
@@ -128,6 +131,11 @@ export class HqNode {
   #envelopes = new Set<string>()
   /** Per till, the highest seq in the log. */
   #maxSeq = new Map<TillId, number>()
+  /**
+   * HQ-signed orders by store, newest business days last, indexed at start and on dispatch:
+   * a till asking at opening must not cost a scan of every order ever sent.
+   */
+  #orders = new Map<StoreId, Array<{ day: BusinessDay, id: string, bytes: Uint8Array }>>()
   readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0 }
   /**
    * Wall time spent per intake phase (they overlap across concurrent batches): for the
@@ -160,21 +168,14 @@ export class HqNode {
     this.#books = new Books({ costCents: this.#init.costCents })
     this.#envelopes = new Set()
     this.#maxSeq = new Map()
+    this.#orders = new Map()
     const verify = this.#init.rebuildVerify ?? true
     // Certificates: HQ signed them itself. Re-verifying, their signatures are checked in
     // batches on the verifier's threads; trusting the log, not at all.
     let certificates = 0
     const certChecks: Array<Promise<void>> = []
     for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
-      if (verify) {
-        // Every batch in flight at once: the threads verify while this thread reads on.
-        const check = this.#verifier.verify(batch.map(([, bytes]) => certificateVerifyItem(bytes))).then(ok => {
-          const bad = ok.indexOf(false)
-          if (bad >= 0) throw new Error(`HQ log corrupt: certificate ${batch[bad]?.[0] ?? ''} fails its signature`)
-        })
-        check.catch(() => {}) // observed below
-        certChecks.push(check)
-      }
+      if (verify) certChecks.push(this.#checkRootSigned(batch, 'certificate'))
       // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
       for (const [, bytes] of batch) this.#enrolment.add(bytes, { verify: false, checked: true })
       certificates += batch.length
@@ -186,10 +187,18 @@ export class HqNode {
       this.#books.addOpeningStock(o.lines, o.date)
     }
     let replenishments = 0
-    for await (const [, bytes] of store.entries({ gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) })) {
-      this.#books.addReplenishment(openReplenishment(bytes, this.rootKey))
-      replenishments++
+    const orderChecks: Array<Promise<void>> = []
+    for await (const batch of scanBatches(store, { gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) }, REBUILD_BATCH)) {
+      // As certificates: HQ signed them; verified on the threads, or trusted.
+      if (verify) orderChecks.push(this.#checkRootSigned(batch, 'replenishment order'))
+      for (const [, bytes] of batch) {
+        const order = openReplenishment(bytes, this.rootKey, { verify: false })
+        this.#books.addReplenishment(order)
+        this.#indexOrder(order, bytes)
+      }
+      replenishments += batch.length
     }
+    await Promise.all(orderChecks)
     let entries = 0
     const fold = (e: Entry): void => {
       this.#enrolment.check(e.tillId, e.record.seq, e.signer)
@@ -229,6 +238,34 @@ export class HqNode {
     }
     this.#started = true
     return { entries, certificates, replenishments, ms: performance.now() - t0 }
+  }
+
+  /**
+   * Verify the root signatures of a batch read back from the log, on the verifier's threads.
+   * Every batch is in flight at once (the threads verify while this thread reads on); the
+   * promise never rejects unobserved, and rejects if any signature fails: the log is corrupt.
+   */
+  #checkRootSigned (batch: Array<[string, Uint8Array]>, what: string): Promise<void> {
+    const check = this.#verifier.verify(batch.map(([, bytes]) => rootSignedVerifyItem(bytes))).then(ok => {
+      const bad = ok.indexOf(false)
+      if (bad >= 0) throw new Error(`HQ log corrupt: ${what} ${batch[bad]?.[0] ?? ''} fails its signature`)
+    })
+    check.catch(() => {}) // observed by the caller's Promise.all
+    return check
+  }
+
+  /** Keep an order for the tills of its store to fetch at opening (the newest ORDERS_SERVED_MAX). */
+  #indexOrder (order: { store: StoreId, businessDay: BusinessDay, id: string }, bytes: Uint8Array): void {
+    const list = this.#orders.get(order.store) ?? []
+    list.push({ day: order.businessDay, id: order.id, bytes })
+    list.sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    if (list.length > ORDERS_SERVED_MAX) list.splice(0, list.length - ORDERS_SERVED_MAX)
+    this.#orders.set(order.store, list)
+  }
+
+  /** The signed orders a store's tills may ask for at opening, oldest business day first. */
+  ordersFor (store: StoreId): Uint8Array[] {
+    return (this.#orders.get(store) ?? []).map(o => o.bytes)
   }
 
   async stop (): Promise<void> {
@@ -296,7 +333,9 @@ export class HqNode {
     const lines = [...merged].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0).map(([sku, qty]) => ({ sku, qty }))
     const bytes = signReplenishment(this.#root, { ...r, lines })
     await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
-    this.#books.addReplenishment(openReplenishment(bytes, this.rootKey))
+    const order = openReplenishment(bytes, this.rootKey, { verify: false })
+    this.#books.addReplenishment(order)
+    this.#indexOrder(order, bytes)
     return bytes
   }
 

@@ -21,18 +21,18 @@ export function formatTable (res: BenchResult): string {
   out.push(`HQ = the real \`tillbooks hq\` process (LevelDB, every signature verified, fsync before each ack); tills in ${String(res.options.loadgens)} load-generator processes, each a store relay with one libp2p connection to HQ; medians of ${String(res.options.runs)} runs.`)
   out.push('')
   out.push(table(
-    ['tills', 'pitch published/s', 'pitch as pitched/s', 'pitch + guarantees/s', 'tillbooks/s', '÷ guarded', '÷ as pitched', 'verify ceiling/s', '% of ceiling'],
+    ['tills', 'pitch published/s', 'pitch as pitched/s', 'pitch + guarantees/s', 'tillbooks/s', '÷ guarded', '÷ as pitched', 'verify ceiling/s', '% of ceiling', 'OpenSSL ceiling/s', '% of it'],
     res.runs.map(r => [
       f0(r.tills), f0(r.publishedReportsPerSec), f0(r.baselineReportsPerSec), f0(r.guardedBaselineReportsPerSec), f0(r.reportsPerSec),
-      f2(r.ratios.vsGuardedBaseline), f2(r.ratios.vsBaseline), f0(r.verifyCeilingPerSec), `${Math.round(r.ratios.ofVerifyCeiling * 100)} %`
+      f2(r.ratios.vsGuardedBaseline), f2(r.ratios.vsBaseline), f0(r.verifyCeilingPerSec), `${Math.round(r.ratios.ofVerifyCeiling * 100)} %`, f0(r.verifyCeilingOpenSslPerSec), `${Math.round(r.ratios.ofOpenSslVerifyCeiling * 100)} %`
     ])
   ))
   out.push('')
   out.push(table(
-    ['tills', 'ack p50/p99 ms', 'connect ms', 'HQ µs CPU/report', 'HQ CPU-s/1k', 'HQ peak RSS MB', 'HQ conns', 'bytes/till/day (frames/socket)', 'rebuild rec/s', 'legacy numbers/s', 'legacy fleet-day s', 'checks'],
+    ['tills', 'ack p50/p99 ms', 'connect ms', 'HQ µs CPU/report', 'HQ CPU-s/1k', 'HQ peak RSS MB', 'HQ conns', 'bytes/till/day (frames/socket)', 'rebuild rec/s verify/trust', 'legacy numbers/s', 'legacy fleet-day s', 'checks'],
     res.runs.map(r => [
       f0(r.tills), `${f1(r.p50Ms)}/${f1(r.p99Ms)}`, f1(r.connectMs), f0(r.hqCpuUsPerReport), f2(r.hqCpuSecondsPer1000Reports), mb(r.hqRssBytes), f0(r.hqConnections),
-      `${f0(r.bytesPerTillPerDay.frames)}/${f0(r.bytesPerTillPerDay.socket)}`, f0(r.rebuild?.recordsPerSec), f0(r.legacy?.docNosPerSec),
+      `${f0(r.bytesPerTillPerDay.frames)}/${f0(r.bytesPerTillPerDay.socket)}`, `${f0(r.rebuild?.recordsPerSec)}/${f0(r.rebuildTrusted?.recordsPerSec)}`, f0(r.legacy?.docNosPerSec),
       r.legacy === null ? '–' : `${f1(r.legacy.fleetDayNumbersSec)}${r.legacy.cutShort ? '*' : ''}`,
       failed(r).length === 0 ? `all ${Object.keys(r.checks).length} ok` : `FAIL: ${failed(r).join(', ')}`
     ])
@@ -98,7 +98,7 @@ export function renderSvg (res: BenchResult): string {
     parts.push(`<line x1="${(x0 - 6).toFixed(1)}" x2="${(x0 + barW * series.length + 4).toFixed(1)}" y1="${cy.toFixed(1)}" y2="${cy.toFixed(1)}" stroke="#59a14f" stroke-width="2" stroke-dasharray="5 3"/>`)
     parts.push(`<text x="${(left + g * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${r.tills.toLocaleString('en-GB')} tills</text>`)
   })
-  const legend = [...series.map(s => ({ name: s.name, color: s.color, dash: false })), { name: 'native Ed25519 verify ceiling (1 core × cores)', color: '#59a14f', dash: true }]
+  const legend = [...series.map(s => ({ name: s.name, color: s.color, dash: false })), { name: 'Ed25519 verify ceiling, libsodium (1 core × cores)', color: '#59a14f', dash: true }]
   legend.forEach((l, k) => {
     const lx = left + (k % 3) * 270
     const ly = H - 48 + Math.floor(k / 3) * 20

@@ -105,6 +105,8 @@ export interface SizeResult {
   baselineReportsPerSec: number | null
   guardedBaselineReportsPerSec: number | null
   verifyCeilingPerSec: number
+  /** The same with OpenSSL (node:crypto, KeyObject cached): the guarded relay's verifier. */
+  verifyCeilingOpenSslPerSec: number
   verifyPerCorePerSec: number
   cores: number
   /** HQ's peak RSS (getrusage maxRSS, the whole process), max over the runs. */
@@ -115,14 +117,16 @@ export interface SizeResult {
   hqCpuUsPerReport: number
   hqCpuSecondsPer1000Reports: number
   bytesPerTillPerDay: { frames: number, socket: number }
-  ratios: { vsGuardedBaseline: number | null, vsBaseline: number | null, ofVerifyCeiling: number }
+  ratios: { vsGuardedBaseline: number | null, vsBaseline: number | null, ofVerifyCeiling: number, ofOpenSslVerifyCeiling: number }
   /** HQ connections during the wave: one per load generator (a store relay each) plus the orchestrator's. */
   hqConnections: number
   /**
    * B5's restart, from HQ's own log line: `recordsPerSec` = log entries ÷ the whole rebuild
    * (which also re-verifies every certificate and order: `itemsPerSec` counts those too).
    */
-  rebuild: { entries: number, certificates: number, replenishments: number, ms: number, recordsPerSec: number, itemsPerSec: number, reverifiesSignatures: true, restartToReadyMs: number } | null
+  rebuild: RebuildResult | null
+  /** The same after a second SIGKILL, restarted with `--rebuild trust` (no signature checked). */
+  rebuildTrusted: RebuildResult | null
   legacy: { handoffs: number, docNosPerSec: number, fleetDayNumbersSec: number, cutShort: boolean, tills: number, clashes: number, counterFsyncs: number } | null
   /** Direct till→HQ connections, 16 handshakes at a time per load generator: per-connection times include that queueing; `perSec` is the rate. */
   probe: { connections: number, p50Ms: number, p99Ms: number, allMs: number, perSec: number, hqRssPerConnectionBytes: number, hqConnectionsHeld: number } | null
@@ -293,10 +297,10 @@ export async function runBench (opts: BenchOptions): Promise<BenchResult> {
 
 type Resolved = Required<Omit<BenchOptions, 'sizes' | 'onStep' | 'onLog'>>
 
-async function startHq (procs: Processes, dir: string, name: string, timeoutMs: number, profDir: string | null): Promise<Hq> {
+async function startHq (procs: Processes, dir: string, name: string, timeoutMs: number, profDir: string | null, extraArgs: string[] = []): Promise<Hq> {
   const t0 = performance.now()
   const nodeFlags = profDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`]
-  const child = procs.start(name, CLI, ['hq', '--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0'], { env: { TILLBOOKS_LOG_LEVEL: 'info' }, nodeFlags })
+  const child = procs.start(name, CLI, ['hq', '--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0', ...extraArgs], { env: { TILLBOOKS_LOG_LEVEL: 'info' }, nodeFlags })
   const ready = await child.next<HqReady>('ready', timeoutMs)
   const addr = ready.multiaddrs.find(m => m.includes('/ip4/127.0.0.1/')) ?? ready.multiaddrs[0] as string
   return { child, ready, addr, http: ready.http, readyMs: performance.now() - t0, dir }
@@ -323,6 +327,8 @@ async function settle (hq: Hq, maxMs = 15_000): Promise<number> {
 }
 
 /** HQ's own line about its rebuild: { entries, certificates, replenishments, ms }. */
+export interface RebuildResult { entries: number, certificates: number, replenishments: number, ms: number, recordsPerSec: number, itemsPerSec: number, reverifiesSignatures: boolean, restartToReadyMs: number }
+
 async function rebuildLine (hq: Hq): Promise<{ entries: number, certificates: number, replenishments: number, ms: number } | null> {
   const text = await readFile(hq.child.logPath, 'utf8').catch(() => '')
   for (const line of text.split('\n').reverse()) {
@@ -346,7 +352,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
 
   // The verification ceiling, measured before any of this size's processes run.
   const ceiling = measureVerifyCeiling(1_000)
-  log(`verify ceiling: ${Math.round(ceiling.perCorePerSec)}/s per core × ${ceiling.cores} = ${Math.round(ceiling.ceilingPerSec)}/s`)
+  log(`verify ceiling: ${Math.round(ceiling.perCorePerSec)}/s per core × ${ceiling.cores} = ${Math.round(ceiling.ceilingPerSec)}/s (libsodium, HQ's verifier); OpenSSL ${Math.round(ceiling.openSsl.perCorePerSec)}/s per core × ${ceiling.cores} = ${Math.round(ceiling.openSsl.ceilingPerSec)}/s`)
 
   const base = await mkdtemp(join(tmpdir(), 'tillbooks-bench-'))
   tempDirs.push(base)
@@ -563,20 +569,34 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     log(`G1: ${documents} document numbers issued by the tills themselves, ${documents - distinct} clashes; contiguous per till and HQ agrees: ${checks.G1_docNosContiguous}`)
     step('B4+G1')
 
-    // ---- B5: SIGKILL HQ, restart on the same log: identical books ----
+    // ---- B5: SIGKILL HQ, restart on the same log: identical books. Twice: re-verifying every
+    // signature (the default), then trusting HQ's own log (`--rebuild trust`). ----
     const booksBeforeKill = await getJson<Record<string, unknown>>(`${hq.http}/books`)
-    await procs.kill(hq.child, 'SIGKILL')
     const killedDir = hq.dir
-    hq = await startHq(procs, killedDir, `hq-${N}-restart`, phaseMs, profDir)
-    const rebuilt = await rebuildLine(hq)
-    const booksAfter = await getJson<Record<string, unknown>>(`${hq.http}/books`)
-    const fleetAfter = await getJson<{ tills: Record<string, { lastSeq: number }> }>(`${hq.http}/fleet`)
-    checks.B5_rebuildIdentical = isDeepStrictEqual(comparable(booksBeforeKill), comparable(booksAfter))
-    checks.B5_noAckedRecordLost = Object.keys(fleetAfter.tills).length === N && Object.values(fleetAfter.tills).every(t => t.lastSeq === 2)
-    const rebuild = rebuilt === null
-      ? null
-      : { ...rebuilt, recordsPerSec: rebuilt.entries / (rebuilt.ms / 1000), itemsPerSec: (rebuilt.entries + rebuilt.certificates + rebuilt.replenishments) / (rebuilt.ms / 1000), reverifiesSignatures: true as const, restartToReadyMs: hq.readyMs }
-    log(`B5: HQ SIGKILLed and restarted: ready in ${Math.round(hq.readyMs)} ms; rebuilt ${rebuilt?.entries ?? '?'} records (+${rebuilt?.certificates ?? '?'} certificates, ${rebuilt?.replenishments ?? '?'} orders, every signature re-verified) in ${Math.round(rebuilt?.ms ?? 0)} ms = ${Math.round(rebuild?.recordsPerSec ?? 0)} records/s; books identical: ${checks.B5_rebuildIdentical}; no acked record lost: ${checks.B5_noAckedRecordLost}`)
+    const restart = async (how: 'verify' | 'trust'): Promise<{ identical: boolean, noneLost: boolean, rebuild: RebuildResult | null }> => {
+      if (hq === null) throw new Error('no HQ to kill')
+      await procs.kill(hq.child, 'SIGKILL')
+      hq = await startHq(procs, killedDir, `hq-${N}-restart-${how}`, phaseMs, profDir, ['--rebuild', how])
+      const rebuilt = await rebuildLine(hq)
+      const booksAfter = await getJson<Record<string, unknown>>(`${hq.http}/books`)
+      const fleetAfter = await getJson<{ tills: Record<string, { lastSeq: number }> }>(`${hq.http}/fleet`)
+      return {
+        identical: isDeepStrictEqual(comparable(booksBeforeKill), comparable(booksAfter)),
+        noneLost: Object.keys(fleetAfter.tills).length === N && Object.values(fleetAfter.tills).every(t => t.lastSeq === 2),
+        rebuild: rebuilt === null
+          ? null
+          : { ...rebuilt, recordsPerSec: rebuilt.entries / (rebuilt.ms / 1000), itemsPerSec: (rebuilt.entries + rebuilt.certificates + rebuilt.replenishments) / (rebuilt.ms / 1000), reverifiesSignatures: how === 'verify', restartToReadyMs: hq.readyMs }
+      }
+    }
+    const verified = await restart('verify')
+    checks.B5_rebuildIdentical = verified.identical
+    checks.B5_noAckedRecordLost = verified.noneLost
+    const rebuild = verified.rebuild
+    log(`B5: HQ SIGKILLed and restarted: ready in ${Math.round(rebuild?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuild?.entries ?? '?'} records (+${rebuild?.certificates ?? '?'} certificates, ${rebuild?.replenishments ?? '?'} orders, every signature re-verified) in ${Math.round(rebuild?.ms ?? 0)} ms = ${Math.round(rebuild?.recordsPerSec ?? 0)} records/s; books identical: ${checks.B5_rebuildIdentical}; no acked record lost: ${checks.B5_noAckedRecordLost}`)
+    const trusted = await restart('trust')
+    checks.B5_trustedRebuildIdentical = trusted.identical && trusted.noneLost
+    const rebuildTrusted = trusted.rebuild
+    log(`B5: SIGKILLed again, restarted trusting its own log: ready in ${Math.round(rebuildTrusted?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuildTrusted?.entries ?? '?'} records in ${Math.round(rebuildTrusted?.ms ?? 0)} ms = ${Math.round(rebuildTrusted?.recordsPerSec ?? 0)} records/s; books identical and nothing lost: ${checks.B5_trustedRebuildIdentical}`)
     step('B5')
 
     // ---- the probe: direct till→HQ connections, each with the till's own key as its identity ----
@@ -663,6 +683,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       baselineReportsPerSec: baseline,
       guardedBaselineReportsPerSec: guardedBaseline,
       verifyCeilingPerSec: ceiling.ceilingPerSec,
+      verifyCeilingOpenSslPerSec: ceiling.openSsl.ceilingPerSec,
       verifyPerCorePerSec: ceiling.perCorePerSec,
       cores: ceiling.cores,
       hqRssBytes: Math.max(...runsDetail.map(r => r.hqMaxRssBytes)),
@@ -675,10 +696,12 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       ratios: {
         vsGuardedBaseline: guardedBaseline === null ? null : reportsPerSec / guardedBaseline,
         vsBaseline: baseline === null ? null : reportsPerSec / baseline,
-        ofVerifyCeiling: reportsPerSec / ceiling.ceilingPerSec
+        ofVerifyCeiling: reportsPerSec / ceiling.ceilingPerSec,
+        ofOpenSslVerifyCeiling: reportsPerSec / ceiling.openSsl.ceilingPerSec
       },
       hqConnections: wave.hqConnections,
       rebuild,
+      rebuildTrusted,
       legacy,
       probe,
       pitch: { asPitched, guarded },
