@@ -137,16 +137,6 @@ export class Processes {
   }
 }
 
-/** True if a process with this pid exists. */
-export function pidAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /**
  * Helper for children: run the parent's commands one at a time, in order; each answers
  * `done:<command> {json}` on stdout, or `error {json}` if it threw.
