@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { canonicalDecode, canonicalDecodeFast, canonicalEncode, openEntry, openEntryUnverified, type Canonical } from '@tillbooks/protocol'
+import { acceptRecordEnvelope, canonicalDecode, canonicalDecodeFast, canonicalEncode, openEntry, openEntryUnverified, type Canonical } from '@tillbooks/protocol'
 import { HqNode, InlineVerifier, MemoryStore, silentLogger } from '../src/index.ts'
 import { catalogue, DAY1, DAY2, ManualClock, root, startTill } from './helpers/fleet.ts'
 
@@ -53,6 +53,10 @@ describe('verify workers\' one-pass decode', function () {
       sameDecode(b)
       sameOpen(b)
       assert.ok('ok' in outcome(() => openEntryUnverified(b)))
+      // Every record a till signs takes the threads' fast path (acceptFast.ts), with the same fields.
+      const layout = acceptRecordEnvelope(b)
+      assert.ok(layout !== null)
+      assert.deepEqual(b.subarray(layout.bodyStart, layout.bodyEnd), openEntryUnverified(b).body)
     }
   })
 
@@ -68,6 +72,7 @@ describe('verify workers\' one-pass decode', function () {
         else b = new Uint8Array([...src.subarray(0, at), ...src.subarray(at + 1)])
         sameDecode(b)
         sameOpen(b)
+        if (acceptRecordEnvelope(b) !== null) assert.ok('ok' in outcome(() => openEntryUnverified(b)), 'the fast path accepted a refused mutation')
       }), { numRuns: 3_000, seed: 42 })
   })
 

@@ -12,7 +12,7 @@ export type EntryHash = string & { readonly __brand: 'EntryHash' }
 /** `YYYY-MM-DD`, the till's trading day (not the wall clock's). */
 export type BusinessDay = string & { readonly __brand: 'BusinessDay' }
 
-const STORE_RE = /^[A-Z][A-Z0-9]{0,15}$/
+export const STORE_RE = /^[A-Z][A-Z0-9]{0,15}$/
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 export const TILL_NO_MAX = 999
 
@@ -64,6 +64,17 @@ export function asBusinessDay (s: unknown): BusinessDay {
   if (knownDays.size >= KNOWN_DAYS_MAX) knownDays.clear()
   knownDays.add(day)
   return day
+}
+
+/** `asBusinessDay` without the throw: whether `s` is a real day written YYYY-MM-DD. */
+export function isBusinessDay (s: string): boolean {
+  if (knownDays.has(s)) return true
+  try {
+    asBusinessDay(s)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function checkDay (s: unknown): BusinessDay {

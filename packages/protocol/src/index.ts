@@ -12,6 +12,7 @@
  * enrolment.check(opened.tillId, opened.record.seq, opened.signer)
  * ```
  */
+export * from './acceptFast.ts'
 export * from './canonical.ts'
 export * from './certificate.ts'
 export * from './constants.ts'

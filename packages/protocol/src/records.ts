@@ -67,9 +67,9 @@ export interface Close extends RecordHeader {
 export type TillRecord = StockIn | Close
 export type RecordKind = TillRecord['kind']
 
-const MONEY_MAX = 1e13 // ten billion currency units: far beyond a till's day
-const QTY_MAX = 1e9
-const PHONE_RE = /^\+[1-9]\d{6,14}$/
+export const MONEY_MAX = 1e13 // ten billion currency units: far beyond a till's day
+export const QTY_MAX = 1e9
+export const PHONE_RE = /^\+[1-9]\d{6,14}$/
 
 function header (o: Obj): RecordHeader {
   const seq = int(o.seq, 'seq', 1, SEQ_MAX)

@@ -178,14 +178,15 @@ try {
   fleet.tills = []
   rss.enrolled = process.memoryUsage().rss
   let rssPeak = process.memoryUsage().rss
+  const calibration = verifyCalibration()
+  const verifyPerSecPerCore = calibration.sodium
+  // Started after the calibration: the profile is the wave's alone.
   const session = args.profile !== undefined ? new Session() : null
   if (session !== null) {
     session.connect()
     await session.post('Profiler.enable')
     await session.post('Profiler.start')
   }
-  const calibration = verifyCalibration()
-  const verifyPerSecPerCore = calibration.sodium
   const threads0 = threadCpuMs()
   const cpu0 = process.cpuUsage()
   const main0 = process.threadCpuUsage()
