@@ -11,11 +11,11 @@
  * (coreHq.ts), so the CPU time and RSS reported are HQ's alone, its verify threads included.
  * The child runs with V8's young generation capped (`--semi-space`, MB per semi-space,
  * default 4; 0 for V8's default, which lets it grow to 64 MB and HQ's RSS by ~100 MB) and,
- * by default, JIT-warmed by the first 2,000 records through a throwaway HQ (`--warmup`;
+ * by default, JIT-warmed by 20,000 records (a 10,000-till day) through throwaway HQs (`--warmup`;
  * 0 measures a cold process).
  *
  *   node sim/src/bench/core.ts [--tills 10000] [--runs 3] [--concurrency 16] [--batch 256]
- *                              [--threads N] [--warmup 2000] [--semi-space 4] [--fresh]
+ *                              [--threads N] [--warmup 20000] [--semi-space 4] [--fresh]
  */
 import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
     threads: { type: 'string' },
-    warmup: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '20000' },
     'semi-space': { type: 'string', default: '4' },
     fresh: { type: 'boolean', default: false }
   }

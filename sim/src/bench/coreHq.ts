@@ -7,9 +7,10 @@
  * what is in flight is in HQ's memory, not the whole fleet) and submit it, timing only that
  * wave. Then it rebuilds from the log, re-verifying and trusting, and prints one JSON line.
  *
- * With `--warmup N` (default 0), the first N records first go through a throwaway HQ that
- * shares the verify threads, so that the wave runs JIT-compiled code, as in an HQ that has
- * been up for a day; the timed HQ is fresh (its own log, books, enrolment) all the same.
+ * With `--warmup N` (default 0), N records first go through throwaway HQs (4,000 records
+ * each, the fleet's first ones) that share the verify threads, so that the wave runs
+ * JIT-compiled code, as in an HQ that has been up for a day; the timed HQ is fresh (its own
+ * log, books, enrolment) all the same.
  *
  *   node sim/src/bench/coreHq.ts FLEET_BASE_PATH [--concurrency 16] [--batch 256] [--threads N] [--warmup N]
  *                                [--profile FILE] [--profile-rebuild FILE] [--no-rebuild]
@@ -135,6 +136,8 @@ const { values: args, positionals } = parseArgs({
   }
 })
 const CONCURRENCY = Number(args.concurrency)
+/** Records per throwaway warm-up HQ. */
+const WARMUP_ROUND = 4_000
 const BATCH = Number(args.batch)
 const THREADS = args.threads !== undefined ? Number(args.threads) : availableParallelism()
 const fleetFile = positionals[0]
@@ -151,24 +154,30 @@ rss.fleetLoaded = rssFleetLoaded
 const dir = await mkdtemp(join(tmpdir(), 'tillbooks-bench-core-'))
 try {
   const verifier = new WorkerVerifier({ threads: THREADS })
-  const warmup = Math.min(Number(args.warmup), RECORDS)
-  if (warmup > 0) {
+  const warmup = Number(args.warmup)
+  // Rounds of at most WARMUP_ROUND records, each through a throwaway HQ of its own (store,
+  // books, enrolment), cycling over the first records of the fleet: the code is exercised
+  // as by `warmup` records, while what each round leaves on the heap stays small.
+  for (let done = 0, round = 0; done < warmup; round++) {
+    const n = Math.min(WARMUP_ROUND, warmup - done, RECORDS)
     // Not stopped (that would close the shared verifier): its store is closed directly.
-    const warmStore = new LevelStore(`${dir}-warmup`)
+    const warmDir = `${dir}-warmup-${round}`
+    const warmStore = new LevelStore(warmDir)
     const warmHq = new HqNode({ store: warmStore, clock: systemClock, logger: silentLogger }, { root, costCents: s => catalogue.costCents(s), verifier })
     await warmHq.start()
     // The tills whose records warm it up (two records each, in till order), no more.
-    await warmHq.enrolMany(fleet.tills.slice(0, Math.ceil(warmup / 2)).map(t => ({ store: t.store, till: t.till, tillKey: t.publicKey })))
+    await warmHq.enrolMany(fleet.tills.slice(0, Math.ceil(n / 2)).map(t => ({ store: t.store, till: t.till, tillKey: t.publicKey })))
     let at = 0
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (at < warmup) {
+      while (at < n) {
         const from = at
         at += BATCH
-        await warmHq.submit(await records.read(from, Math.min(from + BATCH, warmup)))
+        await warmHq.submit(await records.read(from, Math.min(from + BATCH, n)))
       }
     }))
     await warmStore.close()
-    await rm(`${dir}-warmup`, { recursive: true, force: true })
+    await rm(warmDir, { recursive: true, force: true })
+    done += n
   }
   const hq = new HqNode({ store: new LevelStore(dir), clock: systemClock, logger: silentLogger }, { root, costCents: s => catalogue.costCents(s), verifier })
   await hq.start()
