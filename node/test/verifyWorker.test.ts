@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import {
-  canonicalDecode, canonicalEncode, checkedRecord, decodeChecked, envelopeLayout, keyPairFromSeed, openEntry, signEntry, Signer,
+  canonicalDecode, canonicalEncode, CheckedEntry, checkedEntry, checkedRecord, decodeChecked, envelopeLayout, keyPairFromSeed, openEntry, signEntry, Signer,
   type Close, type Entry
 } from '@tillbooks/protocol'
 import { HqNode, InlineVerifier, MemoryStore, silentLogger, WorkerVerifier, type Verifier } from '../src/index.ts'
@@ -60,6 +60,14 @@ describe('verify worker path', function () {
       // Same keys in the same order as validateRecord's output, nested too.
       assert.equal(JSON.stringify(checkedRecord(body)), JSON.stringify(opened.record))
       assert.deepEqual(decodeChecked(e.bytes), canonicalDecode(e.bytes))
+      // The lazy entry: every field of openEntry's, the record decoded on first use.
+      const checked = checkedEntry(e.bytes, opened.hashBytes)
+      assert.ok(checked instanceof CheckedEntry)
+      for (const field of ['bytes', 'hash', 'hashBytes', 'tillId', 'seq', 'signer', 'body', 'sig', 'record'] as const) {
+        assert.deepEqual(checked[field], opened[field], field)
+      }
+      assert.equal(checked.seq, opened.record.seq)
+      assert.equal(checked.record, checked.record, 'decoded once, then kept')
     }
   })
 

@@ -201,10 +201,10 @@ export class HqNode {
     await Promise.all(orderChecks)
     let entries = 0
     const fold = (e: Entry): void => {
-      this.#enrolment.check(e.tillId, e.record.seq, e.signer)
+      this.#enrolment.check(e.tillId, e.seq, e.signer)
       this.#books.add(e)
       const held = this.#maxSeq.get(e.tillId)
-      if (held === undefined || e.record.seq > held) this.#maxSeq.set(e.tillId, e.record.seq)
+      if (held === undefined || e.seq > held) this.#maxSeq.set(e.tillId, e.seq)
       entries++
     }
     const range = { gte: ENTRY_PREFIX, lt: prefixEnd(ENTRY_PREFIX) }
@@ -381,7 +381,7 @@ export class HqNode {
       }
       const entry = o.entry
       try {
-        this.#enrolment.check(entry.tillId, entry.record.seq, entry.signer)
+        this.#enrolment.check(entry.tillId, entry.seq, entry.signer)
       } catch (err) {
         outcomes[i] = this.#reject(this.#rejectionFor(err))
         continue
@@ -417,7 +417,7 @@ export class HqNode {
   /** After the signature check: rejected, a duplicate, or queued for the log (outcome set on fold). */
   #admit (i: number, entry: Entry, envelopeId: string, signatureOk: boolean, outcomes: SubmitOutcome[], group: CommitGroup, at: number[], waits: Set<Promise<void>>): void {
     if (!signatureOk) {
-      outcomes[i] = this.#reject({ code: 'FORGED', reason: `bad signature on ${entry.tillId} seq ${entry.record.seq}` }, entry.tillId)
+      outcomes[i] = this.#reject({ code: 'FORGED', reason: `bad signature on ${entry.tillId} seq ${entry.seq}` }, entry.tillId)
       return
     }
     // A copy of the same entry may have been verified concurrently (in this batch or another).
@@ -445,23 +445,23 @@ export class HqNode {
     // A copy of an entry still in flight is answered once that entry is durable.
     const inFlight = this.#inFlight.get(entry.hash)
     if (inFlight !== undefined) waits.add(inFlight)
-    return { status: 'duplicate', tillId: entry.tillId, seq: entry.record.seq, hash: entry.hash }
+    return { status: 'duplicate', tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
   }
 
   #fold (entry: Entry, envelopeId: string): SubmitOutcome {
     this.#inFlight.delete(entry.hash)
     this.#inFlightEnvelopes.delete(envelopeId)
     this.#envelopes.add(envelopeId)
-    this.#maxSeq.set(entry.tillId, Math.max(this.#maxSeq.get(entry.tillId) ?? 0, entry.record.seq))
+    this.#maxSeq.set(entry.tillId, Math.max(this.#maxSeq.get(entry.tillId) ?? 0, entry.seq))
     const result = this.#books.add(entry)
-    const base = { tillId: entry.tillId, seq: entry.record.seq, hash: entry.hash }
+    const base = { tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
     if (result === 'duplicate') {
       this.counters.duplicates++
       return { status: 'duplicate', ...base }
     }
     if (result === 'fork') {
-      this.#components.logger.warn({ tillId: entry.tillId, seq: entry.record.seq, hash: entry.hash }, 'fork: two signed entries at one seq; till flagged, kept as evidence')
-      return { ...this.#reject({ code: 'FORK', reason: `${entry.tillId} signed two different entries at seq ${entry.record.seq}` }, entry.tillId), ...base }
+      this.#components.logger.warn({ tillId: entry.tillId, seq: entry.seq, hash: entry.hash }, 'fork: two signed entries at one seq; till flagged, kept as evidence')
+      return { ...this.#reject({ code: 'FORK', reason: `${entry.tillId} signed two different entries at seq ${entry.seq}` }, entry.tillId), ...base }
     }
     this.counters.accepted++
     return { status: 'accepted', folded: result === 'folded', ...base }
@@ -498,7 +498,7 @@ export class HqNode {
         }
         const groups = this.#queue.splice(0, take)
         const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
-        for (const g of groups) for (const e of g.entries) ops.push({ type: 'put', key: entryKey(e.tillId, e.record.seq, e.hash), value: e.bytes })
+        for (const g of groups) for (const e of g.entries) ops.push({ type: 'put', key: entryKey(e.tillId, e.seq, e.hash), value: e.bytes })
         try {
           await this.#components.store.batch(ops, { sync: true })
           this.counters.commits++

@@ -19,6 +19,8 @@ export interface Entry {
   hashBytes: Uint8Array
   record: TillRecord
   tillId: TillId
+  /** `record.seq`, readable without decoding the record (see CheckedEntry). */
+  seq: number
   signer: PublicKey
   /** The signed record bytes and the signature over `signingBytes(kind, body)`: what a verifier checks. */
   body: Uint8Array
@@ -43,7 +45,7 @@ export function signEntry (record: TillRecord, signer: Signer): Entry {
   const bytes = seal(record.kind, body, signer)
   const hashBytes = entryHashOf(body)
   const sig = unseal(bytes, { verify: false }).sig
-  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: signer.publicKey, body, sig }
+  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), seq: record.seq, signer: signer.publicKey, body, sig }
 }
 
 /** Decode, check the signature (unless told it was checked before) and validate the record. */
@@ -52,7 +54,7 @@ export function openEntry (bytes: Uint8Array, opts: { verify: boolean, verifier?
   if (opened.kind !== 'stockIn' && opened.kind !== 'close') throw new MalformedError(`not a till record: ${opened.kind}`)
   const record = validateRecord(opened.value)
   const hashBytes = entryHashOf(opened.body)
-  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer: opened.signer, body: opened.body, sig: opened.sig }
+  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), seq: record.seq, signer: opened.signer, body: opened.body, sig: opened.sig }
 }
 
 export { ForgedError }

@@ -169,5 +169,5 @@ export function openRecordUnverified (bytes: Uint8Array): OpenedRecord {
 export function openEntryUnverified (bytes: Uint8Array): Entry {
   const { body, signer, sig, record } = openRecordUnverified(bytes)
   const hashBytes = entryHashOf(body)
-  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), signer, body, sig }
+  return { bytes, hash: toHex(hashBytes) as EntryHash, hashBytes, record, tillId: tillIdOf(record.store, record.till), seq: record.seq, signer, body, sig }
 }

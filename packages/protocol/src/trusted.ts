@@ -297,22 +297,88 @@ export function checkedRecord (body: Uint8Array): TillRecord {
   }
 }
 
+/** Skips one item (checked bytes: bounds only). */
+function skip (): void {
+  if (P >= B.length) untrusted()
+  const first = B[P++] as number
+  const major = first >> 5
+  const n = arg(first & 0x1f)
+  if (major === 2 || major === 3) P += n
+  else if (major === 4) for (let i = 0; i < n; i++) skip()
+  else if (major === 5) for (let i = 0; i < 2 * n; i++) skip()
+  if (P > B.length) untrusted()
+}
+
+/** The store, till and seq of a checked record body (registers, read by CheckedEntry's constructor). */
+let H_STORE = ''
+let H_TILL = 0
+let H_SEQ = 0
+
+/** Reads only the header fields that name the entry; the rest of the body is skipped, not decoded. */
+function readIdentity (): void {
+  let found = 0
+  for (let f = count(5); f > 0 && found < 3; f--) {
+    switch (key()) {
+      case K_STORE: H_STORE = txt(); found++; break
+      case K_TILL: H_TILL = int(); found++; break
+      case K_SEQ: H_SEQ = int(); found++; break
+      default: skip()
+    }
+  }
+  if (found < 3) untrusted()
+}
+
 /**
  * The Entry of an envelope accepted before (by a verify thread, or when it was logged),
- * rebuilt from its checked bytes and its entry hash: no validation, no hashing.
+ * from its checked bytes and its entry hash: no validation, no hashing. Only what names
+ * the entry (till, seq) is read at once; the record is decoded when first asked for, and
+ * body, signer and sig are views made on demand. HQ holds thousands of entries in flight
+ * between their check and their fold (the fsync between): kept this small, they no
+ * longer fill the young generation that every scavenge copies.
  */
-export function checkedEntry (bytes: Uint8Array, hashBytes: Uint8Array, hashHex: string = toHex(hashBytes)): Entry {
-  const l = envelopeLayout(bytes)
-  const body = bytes.subarray(l.bodyStart, l.bodyEnd)
-  const record = checkedRecord(body)
-  return {
-    bytes,
-    hash: hashHex as EntryHash,
-    hashBytes,
-    record,
-    tillId: `${record.store}-${record.till}` as TillId,
-    signer: bytes.subarray(l.signerStart, l.signerStart + 32) as PublicKey,
-    body,
-    sig: bytes.subarray(l.sigStart, l.sigStart + 64)
+export class CheckedEntry implements Entry {
+  readonly bytes: Uint8Array
+  readonly hash: EntryHash
+  readonly hashBytes: Uint8Array
+  readonly tillId: TillId
+  readonly seq: number
+  readonly #bodyStart: number
+  readonly #bodyEnd: number
+  readonly #signerStart: number
+  readonly #sigStart: number
+  #record: TillRecord | null = null
+
+  constructor (bytes: Uint8Array, hashBytes: Uint8Array, hashHex: string) {
+    const l = envelopeLayout(bytes)
+    B = bytes.subarray(l.bodyStart, l.bodyEnd)
+    P = 0
+    try {
+      readIdentity()
+    } finally {
+      B = EMPTY
+    }
+    this.bytes = bytes
+    this.hash = hashHex as EntryHash
+    this.hashBytes = hashBytes
+    this.tillId = `${H_STORE}-${H_TILL}` as TillId
+    this.seq = H_SEQ
+    this.#bodyStart = l.bodyStart
+    this.#bodyEnd = l.bodyEnd
+    this.#signerStart = l.signerStart
+    this.#sigStart = l.sigStart
   }
+
+  get record (): TillRecord {
+    this.#record ??= checkedRecord(this.body)
+    return this.#record
+  }
+
+  get body (): Uint8Array { return this.bytes.subarray(this.#bodyStart, this.#bodyEnd) }
+  get signer (): PublicKey { return this.bytes.subarray(this.#signerStart, this.#signerStart + 32) as PublicKey }
+  get sig (): Uint8Array { return this.bytes.subarray(this.#sigStart, this.#sigStart + 64) }
+}
+
+/** `new CheckedEntry`: see there. */
+export function checkedEntry (bytes: Uint8Array, hashBytes: Uint8Array, hashHex: string = toHex(hashBytes)): Entry {
+  return new CheckedEntry(bytes, hashBytes, hashHex)
 }
