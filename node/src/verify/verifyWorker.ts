@@ -11,7 +11,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import {
-  acceptRecordEnvelope, ENTRY_BYTES_MAX, entryHashOf, openRecordUnverified, rejectionOf, signingBytes, verifySignature,
+  acceptRecordEnvelope, ENTRY_BYTES_MAX, entryHashInto, openRecordUnverified, rejectionOf, signingBytes, verifySignature,
   type EnvelopeKind, type OpenedRecord, type PublicKey
 } from '@tillbooks/protocol'
 import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, OPEN_UNCHECKED, type OpenJob, type OpenReply, type VerifyJob, type WorkerJob } from './workerProtocol.ts'
@@ -72,7 +72,7 @@ function open (job: OpenJob): OpenReply {
     status[i] = job.check[i] !== 1
       ? OPEN_UNCHECKED
       : verifyOne(sig, signedMessage(kind, body), signer) ? OPEN_CHECKED_GOOD : OPEN_CHECKED_BAD
-    hashes.set(entryHashOf(body), i * 32)
+    entryHashInto(body, hashes, i * 32)
   }
   return { id: job.id, buf: job.buf, status, hashes, refused }
 }

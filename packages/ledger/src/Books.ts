@@ -20,7 +20,7 @@
  * what Books checks is the chain: seq, prevHash, forks.
  */
 import {
-  canonicalEncode, invariant, sha256, toHex,
+  canonicalEncode, invariant, isHexOf, sha256, toHex,
   type BusinessDay, type Entry, type EntryHash, type Replenishment, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
 import { ACCOUNT_NAMES, ACCOUNTS, accountIndex, compareText, type Account } from './accounts.ts'
@@ -202,7 +202,7 @@ export class Books {
   add (entry: Entry): AddOutcome {
     const r = entry.record
     if (entry.tillId !== `${r.store}-${r.till}`) bug(`entry.tillId ${entry.tillId} does not match its record`)
-    invariant(entry.hashBytes.length === 32 && toHex(entry.hashBytes) === entry.hash, 'entry.hash and entry.hashBytes disagree')
+    invariant(entry.hashBytes.length === 32 && isHexOf(entry.hashBytes, entry.hash), 'entry.hash and entry.hashBytes disagree')
     // One hash, one record body (it is a SHA-256 of it), so one seq of one till.
     if (this.#seen.has(entry.hash)) {
       this.#duplicates++

@@ -140,6 +140,18 @@ export function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
+const HEX_DIGITS = '0123456789abcdef'
+
+/** Whether `hex` is `toHex(bytes)`, compared in place: no string built (an invariant on HQ's hot path). */
+export function isHexOf (bytes: Uint8Array, hex: string): boolean {
+  if (hex.length !== bytes.length * 2) return false
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number
+    if (hex.charCodeAt(2 * i) !== HEX_DIGITS.charCodeAt(b >> 4) || hex.charCodeAt(2 * i + 1) !== HEX_DIGITS.charCodeAt(b & 15)) return false
+  }
+  return true
+}
+
 export function fromHex (hex: string): Uint8Array {
   if (!/^([0-9a-f]{2})*$/.test(hex)) throw new MalformedError('not lower-case hex')
   return new Uint8Array(Buffer.from(hex, 'hex'))

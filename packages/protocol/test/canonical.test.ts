@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { bytesEqual, canonicalDecode, canonicalEncode, fromHex, toHex, type Canonical } from '../src/canonical.ts'
+import { bytesEqual, canonicalDecode, canonicalEncode, fromHex, isHexOf, toHex, type Canonical } from '../src/canonical.ts'
 import { MalformedError } from '../src/errors.ts'
 import { bytesOfHex, hexOf } from './helpers/fixtures.ts'
 import { check } from './helpers/seed.ts'
@@ -171,6 +171,20 @@ describe('canonical: deterministic CBOR', () => {
         assert.equal(toHex(view), Buffer.from(bytes).toString('hex'))
         assert.deepStrictEqual(fromHex(toHex(view)), bytes)
       }), 200)
+    })
+
+    it('isHexOf says whether a string is exactly toHex of the bytes', () => {
+      check(fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(), fc.integer({ min: 0, max: 127 }), (bytes, at, code) => {
+        const hex = toHex(bytes)
+        assert.equal(isHexOf(bytes, hex), true)
+        assert.equal(isHexOf(bytes, hex.toUpperCase()), hex === hex.toUpperCase())
+        assert.equal(isHexOf(bytes, hex + '0'), false)
+        if (hex.length > 0) {
+          const i = at % hex.length
+          const other = hex.slice(0, i) + String.fromCharCode(code) + hex.slice(i + 1)
+          assert.equal(isHexOf(bytes, other), other === hex)
+        }
+      }), 300)
     })
 
     it('fromHex refuses odd lengths, upper case and non-hex', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { canonicalDecode, canonicalEncode, type Canonical } from '../src/canonical.ts'
 import { ENTRY_BYTES_MAX, GENESIS_HASH, LINES_MAX, MEMBERS_MAX } from '../src/constants.ts'
-import { entryHashOf, openEntry, signEntry } from '../src/entry.ts'
+import { entryHashInto, entryHashOf, openEntry, signEntry } from '../src/entry.ts'
 import { seal, signingBytes } from '../src/envelope.ts'
 import { ForgedError, MalformedError, OversizedError } from '../src/errors.ts'
 import { noble } from '../src/keys.ts'
@@ -94,6 +94,13 @@ describe('entry: signed, hash-chained records', () => {
       assert.equal(signed.hash, expected)
       assert.equal(hexOf(signed.hashBytes), expected)
       assert.equal(hexOf(entryHashOf(encodeRecord(close()))), expected)
+      // The same hash written in place, at an offset, for bodies under and over the scratch size.
+      for (const body of [encodeRecord(close()), new Uint8Array(70 * 1024).fill(5)]) {
+        const out = new Uint8Array(80).fill(0xee)
+        entryHashInto(body, out, 9)
+        assert.deepEqual(out.subarray(9, 41), entryHashOf(body))
+        assert.ok(out.subarray(0, 9).every(b => b === 0xee) && out.subarray(41).every(b => b === 0xee))
+      }
     })
 
     it('seq 2\'s prevHash is seq 1\'s hashBytes, and so on down a chain of days', () => {
