@@ -14,7 +14,7 @@
  * by default, JIT-warmed by 20,000 records (a 10,000-till day) through throwaway HQs (`--warmup`;
  * 0 measures a cold process).
  *
- *   node sim/src/bench/core.ts [--tills 10000] [--runs 3] [--concurrency 16] [--batch 256]
+ *   node sim/src/bench/core.ts [--tills 10000] [--runs 5] [--concurrency 16] [--batch 256]
  *                              [--threads N] [--warmup 20000] [--semi-space 4] [--fresh]
  */
 import { spawn } from 'node:child_process'
@@ -27,7 +27,7 @@ import type { HqRunResult } from './coreHq.ts'
 const { values: args } = parseArgs({
   options: {
     tills: { type: 'string', default: '10000' },
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
     batch: { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
