@@ -192,7 +192,8 @@ export class HqNode {
       // As certificates: HQ signed them; verified on the threads, or trusted.
       if (verify) orderChecks.push(this.#checkRootSigned(batch, 'replenishment order'))
       for (const [, bytes] of batch) {
-        const order = openReplenishment(bytes, this.rootKey, { verify: false })
+        // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
+        const order = openReplenishment(bytes, this.rootKey, { verify: false, checked: true })
         this.#books.addReplenishment(order)
         this.#indexOrder(order, bytes)
       }

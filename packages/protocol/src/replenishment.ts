@@ -6,6 +6,7 @@ import { canonicalEncode, bytesEqual } from './canonical.ts'
 import { LINES_MAX } from './constants.ts'
 import { ForgedError, InvalidRecordError } from './errors.ts'
 import { seal, unseal } from './envelope.ts'
+import { decodeChecked, envelopeLayout } from './trusted.ts'
 import { asBusinessDay, asStoreId, type BusinessDay, type StoreId } from './ids.ts'
 import type { PublicKey, Signer } from './keys.ts'
 import type { SkuQty } from './records.ts'
@@ -36,10 +37,29 @@ function openReplenishmentValue (value: unknown): Replenishment {
   return { v: 1, kind: 'replenishment', id: str(o.id, 'id', ID_RE), store: asStoreId(o.store), businessDay: asBusinessDay(o.businessDay), lines }
 }
 
-/** Check an order is signed by `rootKey` and well-formed (`verify: false`: its signature was checked before). */
-export function openReplenishment (bytes: Uint8Array, rootKey: PublicKey, opts: { verify: boolean } = { verify: true }): Replenishment {
-  const opened = unseal(bytes, { verify: opts.verify })
-  if (opened.kind !== 'replenishment') throw new InvalidRecordError('not a replenishment order')
-  if (!bytesEqual(opened.signer, rootKey)) throw new ForgedError('replenishment not signed by the HQ root key')
-  return openReplenishmentValue(opened.value)
+/**
+ * Check an order is signed by `rootKey` and well-formed. `verify: false`: its signature was
+ * checked before; `checked: true` also reads the CBOR without re-checking that it is
+ * canonical (bytes that passed `openReplenishment` before: HQ's own fsync'd log). The
+ * fields are validated in every case.
+ */
+export function openReplenishment (bytes: Uint8Array, rootKey: PublicKey, opts: { verify: boolean, checked?: boolean } = { verify: true }): Replenishment {
+  let kind: string
+  let signer: Uint8Array
+  let value: unknown
+  if (opts.checked === true && !opts.verify) {
+    const l = envelopeLayout(bytes)
+    const body = decodeChecked(bytes.subarray(l.bodyStart, l.bodyEnd)) as { kind?: unknown }
+    kind = String(body.kind)
+    signer = bytes.subarray(l.signerStart, l.signerStart + 32)
+    value = body
+  } else {
+    const opened = unseal(bytes, { verify: opts.verify })
+    kind = opened.kind
+    signer = opened.signer
+    value = opened.value
+  }
+  if (kind !== 'replenishment') throw new InvalidRecordError('not a replenishment order')
+  if (!bytesEqual(signer, rootKey)) throw new ForgedError('replenishment not signed by the HQ root key')
+  return openReplenishmentValue(value)
 }

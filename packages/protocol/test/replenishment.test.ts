@@ -22,6 +22,20 @@ describe('replenishment orders', () => {
     assert.deepStrictEqual(openReplenishment(signReplenishment(root, withExtra), root.publicKey).lines, [{ sku: 'BREAD-1', qty: 20 }])
   })
 
+  it('opened as checked bytes (HQ\'s own log), an order gives the same; the root, the kind and the fields are still checked', () => {
+    const bytes = signReplenishment(root, order())
+    assert.deepStrictEqual(openReplenishment(bytes, root.publicKey, { verify: false, checked: true }), openReplenishment(bytes, root.publicKey))
+    assert.throws(() => openReplenishment(signReplenishment(signerOf('mallory'), order()), root.publicKey, { verify: false, checked: true }), ForgedError)
+    const v2 = seal('replenishment', canonicalEncode({ v: 2, kind: 'replenishment', ...order() } as unknown as Canonical), root)
+    assert.throws(() => openReplenishment(v2, root.publicKey, { verify: false, checked: true }), InvalidRecordError)
+    const cert = seal('cert', canonicalEncode({ v: 1, kind: 'cert' }), root)
+    assert.throws(() => openReplenishment(cert, root.publicKey, { verify: false, checked: true }), InvalidRecordError)
+    // `checked` never skips a signature that was asked for.
+    const forged = new Uint8Array(bytes)
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1
+    assert.throws(() => openReplenishment(forged, root.publicKey, { verify: true, checked: true }))
+  })
+
   it('an order signed by a key other than the root is ForgedError', () => {
     const mallory = signerOf('mallory')
     assert.throws(() => openReplenishment(signReplenishment(mallory, order()), root.publicKey), ForgedError)
