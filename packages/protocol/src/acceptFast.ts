@@ -16,15 +16,12 @@ import { compareBytes } from './canonical.ts'
 import { DOC_N_MAX, ENTRY_BYTES_MAX, HASH_BYTES, LINES_MAX, MEMBERS_MAX, SEQ_MAX, TAX_RATES_MAX } from './constants.ts'
 import { isBusinessDay, STORE_RE, TILL_NO_MAX } from './ids.ts'
 import { MONEY_MAX, PHONE_RE, QTY_MAX } from './records.ts'
+import type { EnvelopeLayout } from './trusted.ts'
 import { ID_RE, SKU_RE } from './validate.ts'
 
-/** Where an accepted envelope's fields are, as offsets into its bytes. */
-export interface RecordLayout {
+/** Where an accepted envelope's fields are, as offsets into its bytes, and its kind. */
+export interface RecordLayout extends EnvelopeLayout {
   kind: 'stockIn' | 'close'
-  bodyStart: number
-  bodyEnd: number
-  signerStart: number
-  sigStart: number
 }
 
 const EMPTY = new Uint8Array(0)

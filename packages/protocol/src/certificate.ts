@@ -7,10 +7,10 @@
 import { bytesEqual, canonicalEncode, toHex, type Canonical } from './canonical.ts'
 import { SEQ_MAX } from './constants.ts'
 import { ForgedError, InvalidRecordError } from './errors.ts'
-import { seal, unseal } from './envelope.ts'
+import { seal } from './envelope.ts'
 import { asStoreId, asTillNo, tillIdOf, type StoreId, type TillId } from './ids.ts'
 import { asPublicKey, type PublicKey, type Signer } from './keys.ts'
-import { decodeChecked, envelopeLayout } from './trusted.ts'
+import { openSealed } from './trusted.ts'
 import { bytes, int, obj } from './validate.ts'
 
 export interface Certificate {
@@ -45,21 +45,7 @@ export interface OpenCertificateOptions { verify: boolean, checked?: boolean }
 
 /** Check a certificate is signed by `rootKey` and well-formed. */
 export function openCertificate (bytesIn: Uint8Array, rootKey: PublicKey, opts: OpenCertificateOptions = { verify: true }): SignedCertificate {
-  let kind: string
-  let signer: Uint8Array
-  let value: unknown
-  if (opts.checked === true && !opts.verify) {
-    const l = envelopeLayout(bytesIn)
-    const body = decodeChecked(bytesIn.subarray(l.bodyStart, l.bodyEnd)) as { kind?: unknown }
-    kind = body.kind === 'cert' ? 'cert' : String(body.kind)
-    signer = bytesIn.subarray(l.signerStart, l.signerStart + 32)
-    value = body
-  } else {
-    const opened = unseal(bytesIn, { verify: opts.verify })
-    kind = opened.kind
-    signer = opened.signer
-    value = opened.value
-  }
+  const { kind, signer, value } = openSealed(bytesIn, opts)
   if (kind !== 'cert') throw new InvalidRecordError('not a certificate')
   if (!bytesEqual(signer, rootKey)) throw new ForgedError('certificate not signed by the HQ root key')
   const o = obj(value as Canonical, 'cert', ['v', 'kind', 'store', 'till', 'tillKey', 'fromSeq', 'issuedAtMs'])

@@ -5,8 +5,8 @@
 import { canonicalEncode, bytesEqual } from './canonical.ts'
 import { LINES_MAX } from './constants.ts'
 import { ForgedError, InvalidRecordError } from './errors.ts'
-import { seal, unseal } from './envelope.ts'
-import { decodeChecked, envelopeLayout } from './trusted.ts'
+import { seal } from './envelope.ts'
+import { openSealed } from './trusted.ts'
 import { asBusinessDay, asStoreId, type BusinessDay, type StoreId } from './ids.ts'
 import type { PublicKey, Signer } from './keys.ts'
 import type { SkuQty } from './records.ts'
@@ -44,21 +44,7 @@ function openReplenishmentValue (value: unknown): Replenishment {
  * fields are validated in every case.
  */
 export function openReplenishment (bytes: Uint8Array, rootKey: PublicKey, opts: { verify: boolean, checked?: boolean } = { verify: true }): Replenishment {
-  let kind: string
-  let signer: Uint8Array
-  let value: unknown
-  if (opts.checked === true && !opts.verify) {
-    const l = envelopeLayout(bytes)
-    const body = decodeChecked(bytes.subarray(l.bodyStart, l.bodyEnd)) as { kind?: unknown }
-    kind = String(body.kind)
-    signer = bytes.subarray(l.signerStart, l.signerStart + 32)
-    value = body
-  } else {
-    const opened = unseal(bytes, { verify: opts.verify })
-    kind = opened.kind
-    signer = opened.signer
-    value = opened.value
-  }
+  const { kind, signer, value } = openSealed(bytes, opts)
   if (kind !== 'replenishment') throw new InvalidRecordError('not a replenishment order')
   if (!bytesEqual(signer, rootKey)) throw new ForgedError('replenishment not signed by the HQ root key')
   return openReplenishmentValue(value)

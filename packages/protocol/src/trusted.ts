@@ -10,10 +10,28 @@
 import { asciiString } from './asciiCache.ts'
 import { MalformedError } from './errors.ts'
 import { toHex, type Canonical } from './canonical.ts'
+import { unseal } from './envelope.ts'
 import type { Entry } from './entry.ts'
 import type { Close, StockIn, TillRecord } from './records.ts'
 import type { BusinessDay, EntryHash, StoreId, TillId } from './ids.ts'
 import type { PublicKey } from './keys.ts'
+
+/**
+ * An HQ-signed envelope's kind, signer and decoded body, to be checked by the caller
+ * (certificates, orders). Unsealed, verifying the signature if asked; or, for bytes that
+ * passed before (`checked` and not verifying: HQ's own fsync'd log), read without
+ * re-checking that the CBOR is canonical.
+ */
+export function openSealed (bytes: Uint8Array, opts: { verify: boolean, checked?: boolean }): { kind: string, signer: Uint8Array, value: Canonical } {
+  if (opts.checked === true && !opts.verify) {
+    const l = envelopeLayout(bytes)
+    const value = decodeChecked(bytes.subarray(l.bodyStart, l.bodyEnd))
+    const kind = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array) ? String(value.kind) : ''
+    return { kind, signer: bytes.subarray(l.signerStart, l.signerStart + 32), value }
+  }
+  const opened = unseal(bytes, { verify: opts.verify })
+  return { kind: opened.kind, signer: opened.signer, value: opened.value }
+}
 
 /** Where an envelope's fields lie in its bytes (half-open ranges). */
 export interface EnvelopeLayout {
