@@ -117,6 +117,15 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
         }
         answered++
       }
+      // An order id reused with other content is a conflict (409, with the reason), not a fault.
+      const post = async (lines: Array<{ sku: string, qty: number }>): Promise<Response> => await fetch(`${hq.ready.http}/admin/replenishment`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'R-CONFLICT', store: 'F', businessDay: '2026-04-03', lines })
+      })
+      assert.equal((await post([{ sku: 'patio-chair', qty: 1 }])).status, 200)
+      assert.equal((await post([{ sku: 'patio-chair', qty: 1 }])).status, 200)
+      const conflict = await post([{ sku: 'patio-chair', qty: 2 }])
+      assert.equal(conflict.status, 409)
+      assert.match(((await conflict.json()) as { error: string }).error, /already folded with different content/)
       for (const path of ['/admin/log/%00', '/admin/certificates/' + 'Z'.repeat(500), '/books/../../etc/passwd', '/nope']) {
         const res = await fetch(`${hq.ready.http}${path}`)
         assert.ok(res.status >= 400 && res.status < 500, `${path}: ${res.status}`)

@@ -210,6 +210,30 @@ describe('HqNode', () => {
     }
   })
 
+  it('an order or opening id reused with other content is refused before anything is written; the same again changes nothing', async () => {
+    const kv = new MemoryStore()
+    const hq = await startHq(kv)
+    const order = { id: 'R-1', store: 'S001' as never, businessDay: DAY1, lines: [{ sku: 'patio-chair', qty: 4 }] }
+    const first = await hq.dispatchReplenishment(order)
+    await hq.openingStock([{ sku: 'patio-chair', qty: 100 }], DAY1)
+    const before = JSON.stringify(hq.books.snapshot())
+    // The same order and opening again: the same signed bytes, nothing folded twice.
+    assert.deepEqual(await hq.dispatchReplenishment(order), first)
+    await hq.openingStock([{ sku: 'patio-chair', qty: 100 }], DAY1)
+    assert.equal(JSON.stringify({ ...hq.books.snapshot(), counts: null }), JSON.stringify({ ...JSON.parse(before), counts: null }))
+    // Reused with other content: refused, the books and the log unchanged.
+    await assert.rejects(hq.dispatchReplenishment({ ...order, lines: [{ sku: 'patio-chair', qty: 5 }] }), { name: 'IdReusedError' })
+    await assert.rejects(hq.openingStock([{ sku: 'patio-chair', qty: 7 }], DAY1), { name: 'IdReusedError' })
+    assert.equal(JSON.stringify({ ...hq.books.snapshot(), counts: null }), JSON.stringify({ ...JSON.parse(before), counts: null }))
+    assert.deepEqual(hq.ordersFor('S001' as never), [first])
+    await hq.stop()
+    // A restart from the log rebuilds the first order and opening, not the refused ones.
+    await kv.open()
+    const again = await startHq(kv)
+    assert.equal(JSON.stringify({ ...again.books.snapshot(), counts: null }), JSON.stringify({ ...JSON.parse(before), counts: null }))
+    assert.deepEqual(again.ordersFor('S001' as never), [first])
+  })
+
   it('a crash loses no acknowledged entry (acks only after fsync)', async () => {
     const kv = new MemoryStore()
     const hq = await startHq(kv)

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ENTRY_BYTES_MAX, ForgedError, InvalidRecordError, MalformedError, OversizedError } from '@tillbooks/protocol'
+import { IdReusedError } from '@tillbooks/ledger'
 import { SaleRejectedError, TillStateError } from '../till/errors.ts'
 import type { Logger } from '../components.ts'
 
@@ -54,7 +55,8 @@ export function errorHandler (logger: Logger) {
       status = 400
     } else if (err instanceof SaleRejectedError) {
       status = 400
-    } else if (err instanceof TillStateError) {
+    } else if (err instanceof TillStateError || err instanceof IdReusedError) {
+      // A till not in the state asked for; an order or opening id already used with other content.
       status = 409
     } else if (err instanceof InvalidRecordError || err instanceof MalformedError || err instanceof OversizedError || err instanceof ForgedError) {
       // The protocol refused what the caller gave: bad input, not a fault of ours.

@@ -322,6 +322,9 @@ export class HqNode {
 
   /** Record opening stock in the warehouse (once, at the start of trading). */
   async openingStock (lines: SkuQty[], date: BusinessDay): Promise<void> {
+    // Refused (IdReusedError, InvalidRecordError) before anything is written: the log must
+    // never hold an opening the books refused, in place of the one they hold.
+    if (this.#books.checkOpeningStock(lines, date) === 'duplicate') return
     await this.#components.store.batch([{ type: 'put', key: `${OPENING_PREFIX}${date}`, value: canonicalEncode({ date, lines: lines.map(l => ({ sku: l.sku, qty: l.qty })) }) }], { sync: true })
     this.#books.addOpeningStock(lines, date)
   }
@@ -333,8 +336,12 @@ export class HqNode {
     for (const l of r.lines) merged.set(l.sku, (merged.get(l.sku) ?? 0) + l.qty)
     const lines = [...merged].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0).map(([sku, qty]) => ({ sku, qty }))
     const bytes = signReplenishment(this.#root, { ...r, lines })
-    await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
     const order = openReplenishment(bytes, this.rootKey, { verify: false })
+    // An id reused with other content is refused (IdReusedError) before anything is written:
+    // under the same key it would replace, in the log, the order the books hold. The same
+    // order again signs to the same bytes (Ed25519 is deterministic): nothing to write.
+    if (this.#books.checkReplenishment(order) === 'duplicate') return bytes
+    await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
     this.#books.addReplenishment(order)
     this.#indexOrder(order, bytes)
     return bytes

@@ -226,10 +226,18 @@ export class Books {
   /** Fold an HQ-signed replenishment order (verified by the caller): Dr in transit / Cr warehouse. */
   addReplenishment (order: Replenishment): 'folded' | 'duplicate' {
     const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
-    const fingerprint = fingerprintOf({ v: 1, kind: 'replenishment', id: order.id, store: order.store, businessDay: order.businessDay, lines })
-    return this.#addOrder(this.#replenishments, order.id, fingerprint, () => makeTransaction(
+    return this.#addOrder(this.#replenishments, order.id, replenishmentFingerprint(order), () => makeTransaction(
       replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store),
       replenishmentPostings(valueLinesCents(lines, this.#costCents))))
+  }
+
+  /**
+   * What `addReplenishment` would answer, changing nothing: 'new', 'duplicate' (the same
+   * order again), or IdReusedError (its id with other content). For a caller that must
+   * refuse before it writes the order anywhere.
+   */
+  checkReplenishment (order: Replenishment): 'new' | 'duplicate' {
+    return this.#checkOrder(this.#replenishments, order.id, replenishmentFingerprint(order))
   }
 
   /**
@@ -239,10 +247,14 @@ export class Books {
    * id, day or lines (HQ operators' input).
    */
   addOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string = date): 'folded' | 'duplicate' {
-    const { day, lines: sorted } = checkOpeningStock(id, date, lines)
-    const fingerprint = fingerprintOf({ kind: 'opening', id, businessDay: day, lines: sorted.map(l => ({ sku: l.sku, qty: l.qty })) })
+    const { day, sorted, fingerprint } = openingStockOf(lines, date, id)
     return this.#addOrder(this.#openings, id, fingerprint, () => makeTransaction(
       openingStockTxId(id), day, openingStockDescription(id), openingStockPostings(valueLinesCents(sorted, this.#costCents))))
+  }
+
+  /** What `addOpeningStock` would answer (or throw), changing nothing. */
+  checkOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string = date): 'new' | 'duplicate' {
+    return this.#checkOrder(this.#openings, id, openingStockOf(lines, date, id).fingerprint)
   }
 
   /** The books as plain JSON: integers only, keys sorted. See BooksSnapshot. */
@@ -407,10 +419,15 @@ export class Books {
     }
   }
 
-  #addOrder (orders: Map<string, FoldedOrder>, id: string, fingerprint: string, build: () => Transaction): 'folded' | 'duplicate' {
+  #checkOrder (orders: Map<string, FoldedOrder>, id: string, fingerprint: string): 'new' | 'duplicate' {
     const existing = orders.get(id)
-    if (existing !== undefined) {
-      if (existing.fingerprint !== fingerprint) throw new IdReusedError(`id ${id} was already folded with different content`)
+    if (existing === undefined) return 'new'
+    if (existing.fingerprint !== fingerprint) throw new IdReusedError(`id ${id} was already folded with different content`)
+    return 'duplicate'
+  }
+
+  #addOrder (orders: Map<string, FoldedOrder>, id: string, fingerprint: string, build: () => Transaction): 'folded' | 'duplicate' {
+    if (this.#checkOrder(orders, id, fingerprint) === 'duplicate') {
       this.#duplicates++
       return 'duplicate'
     }
@@ -476,4 +493,15 @@ const addCount = addCents
  */
 function fingerprintOf (value: object): string {
   return hash('sha256', JSON.stringify(value), 'hex')
+}
+
+function replenishmentFingerprint (order: Replenishment): string {
+  const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
+  return fingerprintOf({ v: 1, kind: 'replenishment', id: order.id, store: order.store, businessDay: order.businessDay, lines })
+}
+
+/** An opening's checked day and sorted lines, and its fingerprint. Throws InvalidRecordError on bad input. */
+function openingStockOf (lines: readonly SkuQty[], date: BusinessDay | string, id: string): { day: BusinessDay, sorted: readonly SkuQty[], fingerprint: string } {
+  const { day, lines: sorted } = checkOpeningStock(id, date, lines)
+  return { day, sorted, fingerprint: fingerprintOf({ kind: 'opening', id, businessDay: day, lines: sorted.map(l => ({ sku: l.sku, qty: l.qty })) }) }
 }

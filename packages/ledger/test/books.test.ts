@@ -140,6 +140,23 @@ describe('Books', () => {
     assert.equal(books.snapshot().counts.openings, 2)
   })
 
+  it('checks an order or opening as add would answer, changing nothing (for callers that refuse before they write)', () => {
+    const books = new Books({ costCents })
+    const empty = JSON.stringify(books.snapshot())
+    assert.equal(books.checkReplenishment(R1), 'new')
+    assert.equal(books.checkOpeningStock(OPENING, '2026-11-01'), 'new')
+    assert.equal(JSON.stringify(books.snapshot()), empty)
+    books.addReplenishment(R1)
+    books.addOpeningStock(OPENING, '2026-11-01')
+    const folded = JSON.stringify(books.snapshot())
+    assert.equal(books.checkReplenishment({ ...R1, lines: R1.lines.map(l => ({ ...l })) }), 'duplicate')
+    assert.equal(books.checkOpeningStock(OPENING, '2026-11-01'), 'duplicate')
+    assert.throws(() => books.checkReplenishment({ ...R1, lines: [{ sku: 'BEAN', qty: 11 }] }), IdReusedError)
+    assert.throws(() => books.checkReplenishment({ ...R1, businessDay: '2026-11-02' as never }), IdReusedError)
+    assert.throws(() => books.checkOpeningStock([{ sku: 'BEAN', qty: 1 }], '2026-11-01'), IdReusedError)
+    assert.equal(JSON.stringify(books.snapshot()), folded, 'checks count no duplicate and fold nothing')
+  })
+
   it('refuses, changing nothing, an entry whose SKU has no cost', () => {
     const w = new TillWriter('S1', 1)
     const books = new Books({ costCents })
