@@ -71,6 +71,32 @@ describe('verify worker path', function () {
     }
   })
 
+  it('under load, calls from later turns share the jobs of a busy thread, and every envelope is answered as inline', async () => {
+    const hq = await hqWith(new InlineVerifier())
+    const { entries } = await tradedTill(hq)
+    const good = entries.map(e => e.bytes)
+    const pool = new WorkerVerifier({ threads: 2 })
+    try {
+      const calls: Array<Promise<Awaited<ReturnType<WorkerVerifier['open']>>>> = []
+      for (let i = 0; i < 60; i++) {
+        // Each call alone, a turn of the event loop apart, as submits arrive from sockets.
+        calls.push(pool.open(Array.from({ length: 6 }, (_, k) => good[(i + k) % good.length] as Uint8Array), Array.from({ length: 6 }, () => true)))
+        await new Promise(resolve => setImmediate(resolve))
+      }
+      const answers = await Promise.all(calls)
+      answers.forEach((opened, i) => {
+        opened.forEach((o, k) => {
+          assert.equal(o.signature, true)
+          assert.equal(o.entry?.hash, (entries[(i + k) % good.length] as Entry).hash)
+        })
+      })
+      // Without sharing, 60 calls would be 60 jobs (one message each way).
+      assert.ok(pool.jobsSent < 40, `${pool.jobsSent} jobs for 60 calls`)
+    } finally {
+      await pool.close()
+    }
+  })
+
   it('answers envelope by envelope as the inline path does: good, forged, malformed, oversized, not bytes, unchecked', async () => {
     const hq = await hqWith(new InlineVerifier())
     const { entries } = await tradedTill(hq)

@@ -2,14 +2,15 @@
  * Opens and verifies on a pool of worker threads, so HQ's main thread keeps only its own
  * bookkeeping (enrolment, dedup, group commit, fold).
  *
- * `open`: envelopes go to the threads in turn, each copied at once into that thread's next job: a buffer of up to JOB_BYTES (below
- * malloc's mmap threshold: no fresh zeroed pages per batch) that is transferred, not
- * cloned, both ways. Jobs go out once per turn of the event loop, so concurrent calls
- * share them. The thread decodes and
- * validates (`openRecordUnverified`: `openEntry`'s checks and answers, in one pass), hashes
- * and verifies; it answers
- * one status byte and one hash per envelope. The main thread rebuilds each accepted record
- * from the checked bytes it got back (`checkedRecord`, a few µs) rather than cloning it.
+ * `open`: envelopes go to the threads in turn, each copied at once into that thread's next
+ * job: a buffer of up to JOB_BYTES (below malloc's mmap threshold: no fresh zeroed pages per
+ * batch) that is transferred, not cloned, both ways. A thread has at most JOBS_OUT_MAX jobs
+ * out; while it is at the limit, its next job keeps filling with the envelopes of later calls
+ * (see #flush), so under load fewer, fuller jobs cross between threads. The thread decodes
+ * and validates (`acceptRecordEnvelope`, or `openRecordUnverified` where that is not sure),
+ * hashes and verifies; it answers one status byte and one hash per envelope. The main thread
+ * reads each accepted entry back from the checked bytes it got back (`checkedEntry`, lazily)
+ * rather than cloning it.
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
@@ -23,6 +24,8 @@ import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, type OpenJob, type O
 export const INLINE_BATCH_MAX = 4
 /** Bytes of envelopes in one job to one thread (~100 records): several jobs in flight keep every thread busy. */
 export const JOB_BYTES = 64 * 1024
+/** Jobs out per thread at once: one being worked on, one waiting (see #flush). */
+export const JOBS_OUT_MAX = 2
 
 export interface WorkerVerifierOptions {
   threads?: number
@@ -57,10 +60,12 @@ export class WorkerVerifier implements Verifier {
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #route = 0
-  /** Per thread, the job being filled; and jobs full, waiting for the flush. */
+  /** Per thread: the job being filled, jobs full and waiting to go, and jobs out (sent, not answered). */
   #filling: Array<JobBuilder | null> = []
-  #full: Array<{ w: number, job: JobBuilder }> = []
+  #ready: JobBuilder[][] = []
+  #out: number[] = []
   #flushScheduled = false
+  #jobsSent = 0
   #closed = false
   /** Set when a thread dies: every job after it fails at once rather than wait forever. */
   #failed: Error | null = null
@@ -68,6 +73,8 @@ export class WorkerVerifier implements Verifier {
   constructor (opts: WorkerVerifierOptions = {}) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism())
     for (let i = 0; i < this.threads; i++) {
+      this.#ready.push([])
+      this.#out.push(0)
       const w = new Worker(new URL('./verifyWorker.ts', import.meta.url))
       w.on('message', (msg: { id: number, error?: string }) => {
         const p = this.#pending.get(msg.id)
@@ -85,6 +92,9 @@ export class WorkerVerifier implements Verifier {
       this.#workers.push(w)
     }
   }
+
+  /** `open` jobs sent to the threads so far (each one message there and one back). */
+  get jobsSent (): number { return this.#jobsSent }
 
   #post (worker: Worker, job: OpenJob | VerifyJob, transfer: ArrayBuffer[]): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('WorkerVerifier is closed'))
@@ -148,7 +158,7 @@ export class WorkerVerifier implements Verifier {
   #append (w: number, b: Uint8Array, check: boolean, r: OpenRequest, i: number): void {
     let job = this.#filling[w] ?? null
     if (job !== null && job.used + b.length > job.bytes.length) {
-      this.#full.push({ w, job })
+      this.#ready[w]?.push(job)
       job = null
     }
     job ??= newJob(Math.max(JOB_BYTES, b.length))
@@ -160,21 +170,42 @@ export class WorkerVerifier implements Verifier {
     job.to.push({ r, i })
   }
 
-  /** Send every job filled since the last flush. */
+  /**
+   * Send what each thread has room for: at most JOBS_OUT_MAX jobs out per thread (one being
+   * worked on, one waiting in its port). A thread at the limit keeps its job filling, with
+   * the envelopes of later calls too, until an answer frees a slot (`#pump`): under load the
+   * jobs grow towards JOB_BYTES by themselves, so fewer messages cross between threads; an
+   * idle thread gets its job at the next turn of the event loop, as before.
+   */
   #flush (): void {
     this.#flushScheduled = false
-    const jobs = this.#full
-    this.#full = []
-    this.#filling.forEach((job, w) => { if (job !== null) jobs.push({ w, job }) })
-    this.#filling = []
-    for (const { w, job } of jobs) this.#sendOpen(w, job)
+    for (let w = 0; w < this.threads; w++) this.#pump(w)
   }
 
+  #pump (w: number): void {
+    const ready = this.#ready[w] as JobBuilder[]
+    while ((this.#out[w] as number) < JOBS_OUT_MAX) {
+      let job = ready.shift()
+      if (job === undefined) {
+        job = this.#filling[w] ?? undefined
+        if (job === undefined) return
+        this.#filling[w] = null
+      }
+      this.#sendOpen(w, job)
+    }
+  }
   #sendOpen (w: number, built: JobBuilder): void {
     const ends = Uint32Array.from(built.ends)
     const check = Uint8Array.from(built.check)
     const job: OpenJob = { type: 'open', id: this.#nextId++, buf: built.bytes.buffer, ends, check }
+    this.#out[w] = (this.#out[w] as number) + 1
+    this.#jobsSent++
+    const answered = (): void => {
+      this.#out[w] = (this.#out[w] as number) - 1
+      this.#pump(w)
+    }
     this.#post(this.#workers[w] as Worker, job, [job.buf, check.buffer]).then((msg) => {
+      answered()
       const reply = msg as OpenReply
       const refused = new Map(reply.refused.map(([k, code, reason]) => [k, { code, reason }]))
       let start = 0
@@ -191,6 +222,7 @@ export class WorkerVerifier implements Verifier {
         if (--r.left === 0) r.resolve(r.out)
       })
     }, (err: Error) => {
+      answered()
       for (const { r } of built.to) r.reject(err)
     })
   }
