@@ -232,6 +232,18 @@ describe('HqNode', () => {
     const again = await startHq(kv)
     assert.equal(JSON.stringify({ ...again.books.snapshot(), counts: null }), JSON.stringify({ ...JSON.parse(before), counts: null }))
     assert.deepEqual(again.ordersFor('S001' as never), [first])
+    // Two at once with one id and different content: one wins, the other is refused, and
+    // the log holds the winner (both must not pass the check before either is folded).
+    const racing = await Promise.allSettled([
+      again.dispatchReplenishment({ ...order, id: 'R-2', lines: [{ sku: 'patio-chair', qty: 1 }] }),
+      again.dispatchReplenishment({ ...order, id: 'R-2', lines: [{ sku: 'patio-chair', qty: 2 }] })
+    ])
+    assert.deepEqual(racing.map(r => r.status), ['fulfilled', 'rejected'])
+    const won = JSON.stringify({ ...again.books.snapshot(), counts: null })
+    await again.stop()
+    await kv.open()
+    const third = await startHq(kv)
+    assert.equal(JSON.stringify({ ...third.books.snapshot(), counts: null }), won)
   })
 
   it('a crash loses no acknowledged entry (acks only after fsync)', async () => {

@@ -116,6 +116,8 @@ export class HqNode {
   readonly #components: NodeComponents
   readonly #init: HqInit
   readonly #verifier: Verifier
+  /** The last order or opening being written (see #oneAtATime). */
+  #adminTail: Promise<void> = Promise.resolve()
   #enrolment: Enrolment
   #books: Books
   #queue: CommitGroup[] = []
@@ -322,11 +324,23 @@ export class HqNode {
 
   /** Record opening stock in the warehouse (once, at the start of trading). */
   async openingStock (lines: SkuQty[], date: BusinessDay): Promise<void> {
-    // Refused (IdReusedError, InvalidRecordError) before anything is written: the log must
-    // never hold an opening the books refused, in place of the one they hold.
-    if (this.#books.checkOpeningStock(lines, date) === 'duplicate') return
-    await this.#components.store.batch([{ type: 'put', key: `${OPENING_PREFIX}${date}`, value: canonicalEncode({ date, lines: lines.map(l => ({ sku: l.sku, qty: l.qty })) }) }], { sync: true })
-    this.#books.addOpeningStock(lines, date)
+    await this.#oneAtATime(async () => {
+      // Refused (IdReusedError, InvalidRecordError) before anything is written: the log must
+      // never hold an opening the books refused, in place of the one they hold.
+      if (this.#books.checkOpeningStock(lines, date) === 'duplicate') return
+      await this.#components.store.batch([{ type: 'put', key: `${OPENING_PREFIX}${date}`, value: canonicalEncode({ date, lines: lines.map(l => ({ sku: l.sku, qty: l.qty })) }) }], { sync: true })
+      this.#books.addOpeningStock(lines, date)
+    })
+  }
+
+  /**
+   * Orders and openings one at a time: each is checked against the books, written, then
+   * folded, and two calls with one id must not both pass the check before either folds.
+   */
+  async #oneAtATime<T> (work: () => Promise<T>): Promise<T> {
+    const run = this.#adminTail.then(work)
+    this.#adminTail = run.then(() => {}, () => {})
+    return await run
   }
 
   /** Sign and book a replenishment dispatched from the warehouse; the order travels with the goods. */
@@ -337,14 +351,16 @@ export class HqNode {
     const lines = [...merged].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0).map(([sku, qty]) => ({ sku, qty }))
     const bytes = signReplenishment(this.#root, { ...r, lines })
     const order = openReplenishment(bytes, this.rootKey, { verify: false })
-    // An id reused with other content is refused (IdReusedError) before anything is written:
-    // under the same key it would replace, in the log, the order the books hold. The same
-    // order again signs to the same bytes (Ed25519 is deterministic): nothing to write.
-    if (this.#books.checkReplenishment(order) === 'duplicate') return bytes
-    await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
-    this.#books.addReplenishment(order)
-    this.#indexOrder(order, bytes)
-    return bytes
+    return await this.#oneAtATime(async () => {
+      // An id reused with other content is refused (IdReusedError) before anything is written:
+      // under the same key it would replace, in the log, the order the books hold. The same
+      // order again signs to the same bytes (Ed25519 is deterministic): nothing to write.
+      if (this.#books.checkReplenishment(order) === 'duplicate') return bytes
+      await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
+      this.#books.addReplenishment(order)
+      this.#indexOrder(order, bytes)
+      return bytes
+    })
   }
 
   /**
