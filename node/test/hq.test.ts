@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, signEntry, Signer, type Close } from '@tillbooks/protocol'
 import { InlineVerifier, LevelStore, MemoryStore, WorkerVerifier, type Verifier } from '../src/index.ts'
-import { DAY1, DAY2, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+import { catalogue, DAY1, DAY2, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+
+async function countKeys (kv: MemoryStore): Promise<number> {
+  let n = 0
+  for await (const _ of kv.entries({})) n++
+  return n
+}
 
 async function closedDay (hq: Awaited<ReturnType<typeof startHq>>, opts: { store?: string, till?: number } = {}) {
   const t = await startTill(hq, opts)
@@ -244,6 +250,37 @@ describe('HqNode', () => {
     await kv.open()
     const third = await startHq(kv)
     assert.equal(JSON.stringify({ ...third.books.snapshot(), counts: null }), won)
+  })
+
+  it('an order or opening the books would refuse (unknown sku, a sum past exact integers) is refused before it is written', async () => {
+    const kv = new MemoryStore()
+    // A costly sku (a shop fit-out at $100,000): one line of it can pass 2^53 cents.
+    const costCents = (sku: string): number => sku === 'patio-chair' ? 10_000_000 : catalogue.costCents(sku)
+    const hq = await startHq(kv, undefined, { costCents })
+    await hq.openingStock([{ sku: 'patio-chair', qty: 100 }], DAY1)
+    const before = JSON.stringify(hq.books.snapshot())
+    const keysBefore = await countKeys(kv)
+    const order = { id: 'R-1', store: 'S001' as never, businessDay: DAY1, lines: [{ sku: 'no-such-sku', qty: 4 }] }
+    await assert.rejects(hq.dispatchReplenishment(order), /unknown sku/)
+    await assert.rejects(hq.openingStock([{ sku: 'no-such-sku', qty: 1 }], DAY2), /unknown sku/)
+    // One line within the per-line cap, its value past 2^53 cents.
+    await assert.rejects(hq.openingStock([{ sku: 'patio-chair', qty: 1_000_000_000 }], DAY2), /passes 9007199254740991 cents|past 9007199254740991 cents/)
+    assert.equal(await countKeys(kv), keysBefore, 'nothing refused was written')
+    // Two that each fit, the second pushing the warehouse balance past the range.
+    await hq.openingStock([{ sku: 'patio-chair', qty: 600_000_000 }], DAY2)
+    const afterHalf = JSON.stringify(hq.books.snapshot())
+    const keysAfterHalf = await countKeys(kv)
+    assert.ok(keysAfterHalf === keysBefore + 1 && before !== afterHalf)
+    await assert.rejects(hq.openingStock([{ sku: 'patio-chair', qty: 600_000_000 }], '2026-03-04' as never), /opening 2026-03-04: it would take assets:inventory:warehouse past 9007199254740991 cents/)
+    assert.equal(JSON.stringify(hq.books.snapshot()), afterHalf, 'the refused opening moved nothing')
+    assert.equal(await countKeys(kv), keysAfterHalf, 'the refused opening was not written')
+    await hq.stop()
+    // The log holds only what the books took: the restart rebuilds them, where a logged
+    // refused order would fail every restart.
+    await kv.open()
+    const again = await startHq(kv, undefined, { costCents })
+    assert.equal(JSON.stringify({ ...again.books.snapshot(), counts: null }), JSON.stringify({ ...JSON.parse(afterHalf), counts: null }))
+    await again.stop()
   })
 
   it('a crash loses no acknowledged entry (acks only after fsync)', async () => {

@@ -21,7 +21,7 @@
  */
 import { hash } from 'node:crypto'
 import {
-  invariant, isHexOf,
+  InvalidRecordError, invariant, isHexOf,
   type BusinessDay, type Entry, type EntryHash, type Replenishment, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
 import { ACCOUNT_NAMES, ACCOUNTS, accountIndex, compareText, type Account } from './accounts.ts'
@@ -30,7 +30,7 @@ import { IdReusedError } from './errors.ts'
 import { assertCurrency, toCsv, toHledger } from './exports.ts'
 import {
   cashOverShortCents, checkOpeningStock, closePostings, makeTransaction, openingStockDescription, openingStockPostings, openingStockTxId,
-  replenishmentDescription, replenishmentPostings, replenishmentTxId, shrinkageCents, stockInPostings, valueLinesCents,
+  replenishmentDescription, replenishmentPostings, replenishmentTxId, shrinkageCents, stockInPostings, unitCostCents,
   type CostCents, type Posting, type Transaction
 } from './journal.ts'
 import { addCents, negCents, subCents } from './money.ts'
@@ -166,6 +166,11 @@ interface FoldedOrder {
   tx: Transaction
 }
 
+/** An order that passed every check, with the balances folding it will leave. */
+interface PreparedOrder extends FoldedOrder {
+  balances: number[]
+}
+
 export class Books {
   readonly #costCents: CostCents
   readonly #currency: string
@@ -225,10 +230,7 @@ export class Books {
 
   /** Fold an HQ-signed replenishment order (verified by the caller): Dr in transit / Cr warehouse. */
   addReplenishment (order: Replenishment): 'folded' | 'duplicate' {
-    const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
-    return this.#addOrder(this.#replenishments, order.id, replenishmentFingerprint(order), () => makeTransaction(
-      replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store),
-      replenishmentPostings(valueLinesCents(lines, this.#costCents))))
+    return this.#commitOrder(this.#replenishments, order.id, this.#prepareReplenishment(order))
   }
 
   /**
@@ -237,7 +239,7 @@ export class Books {
    * refuse before it writes the order anywhere.
    */
   checkReplenishment (order: Replenishment): 'new' | 'duplicate' {
-    return this.#checkOrder(this.#replenishments, order.id, replenishmentFingerprint(order))
+    return this.#prepareReplenishment(order) === 'duplicate' ? 'duplicate' : 'new'
   }
 
   /**
@@ -247,14 +249,12 @@ export class Books {
    * id, day or lines (HQ operators' input).
    */
   addOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string = date): 'folded' | 'duplicate' {
-    const { day, sorted, fingerprint } = openingStockOf(lines, date, id)
-    return this.#addOrder(this.#openings, id, fingerprint, () => makeTransaction(
-      openingStockTxId(id), day, openingStockDescription(id), openingStockPostings(valueLinesCents(sorted, this.#costCents))))
+    return this.#commitOrder(this.#openings, id, this.#prepareOpeningStock(lines, date, id))
   }
 
   /** What `addOpeningStock` would answer (or throw), changing nothing. */
   checkOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string = date): 'new' | 'duplicate' {
-    return this.#checkOrder(this.#openings, id, openingStockOf(lines, date, id).fingerprint)
+    return this.#prepareOpeningStock(lines, date, id) === 'duplicate' ? 'duplicate' : 'new'
   }
 
   /** The books as plain JSON: integers only, keys sorted. See BooksSnapshot. */
@@ -419,22 +419,60 @@ export class Books {
     }
   }
 
-  #checkOrder (orders: Map<string, FoldedOrder>, id: string, fingerprint: string): 'new' | 'duplicate' {
-    const existing = orders.get(id)
-    if (existing === undefined) return 'new'
-    if (existing.fingerprint !== fingerprint) throw new IdReusedError(`id ${id} was already folded with different content`)
-    return 'duplicate'
+  #prepareReplenishment (order: Replenishment): PreparedOrder | 'duplicate' {
+    const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
+    return this.#prepareOrder(this.#replenishments, `order ${order.id}`, order.id, replenishmentFingerprint(order), lines, valueCents => makeTransaction(
+      replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store), replenishmentPostings(valueCents)))
   }
 
-  #addOrder (orders: Map<string, FoldedOrder>, id: string, fingerprint: string, build: () => Transaction): 'folded' | 'duplicate' {
-    if (this.#checkOrder(orders, id, fingerprint) === 'duplicate') {
+  #prepareOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string): PreparedOrder | 'duplicate' {
+    const { day, sorted, fingerprint } = openingStockOf(lines, date, id)
+    return this.#prepareOrder(this.#openings, `opening ${id}`, id, fingerprint, sorted, valueCents => makeTransaction(
+      openingStockTxId(id), day, openingStockDescription(id), openingStockPostings(valueCents)))
+  }
+
+  /**
+   * Everything that can refuse an order, done without changing anything: the id's reuse
+   * (IdReusedError), the costing (a cost function refusing a SKU), and its value or the
+   * balances it would leave passing the exact-integer range (InvalidRecordError: operators'
+   * input, e.g. a huge quantity of a costly SKU). So a caller that checks before writing
+   * the order to its log never logs one the books then refuse, which every rebuild would
+   * trip on.
+   */
+  #prepareOrder (orders: Map<string, FoldedOrder>, label: string, id: string, fingerprint: string, lines: readonly SkuQty[],
+    build: (valueCents: number) => Transaction): PreparedOrder | 'duplicate' {
+    const existing = orders.get(id)
+    if (existing !== undefined) {
+      if (existing.fingerprint !== fingerprint) throw new IdReusedError(`id ${id} was already folded with different content`)
+      return 'duplicate'
+    }
+    let valueCents = 0
+    for (const l of lines) {
+      const lineCents = l.qty * unitCostCents(this.#costCents, l.sku)
+      valueCents += lineCents
+      if (!Number.isSafeInteger(lineCents) || !Number.isSafeInteger(valueCents)) {
+        throw new InvalidRecordError(`${label}: its value at cost passes ${Number.MAX_SAFE_INTEGER} cents`)
+      }
+    }
+    // makeTransaction asserts the postings balance.
+    const tx = build(valueCents)
+    const balances = this.#balances.slice()
+    for (const p of tx.postings) {
+      const i = accountIndex(p.account)
+      const next = (balances[i] ?? 0) + p.amountCents
+      if (!Number.isSafeInteger(next)) throw new InvalidRecordError(`${label}: it would take ${p.account} past ${Number.MAX_SAFE_INTEGER} cents`)
+      balances[i] = next
+    }
+    return { fingerprint, tx, balances }
+  }
+
+  #commitOrder (orders: Map<string, FoldedOrder>, id: string, prepared: PreparedOrder | 'duplicate'): 'folded' | 'duplicate' {
+    if (prepared === 'duplicate') {
       this.#duplicates++
       return 'duplicate'
     }
-    // makeTransaction asserts the postings balance before any balance moves.
-    const tx = build()
-    this.#post(tx.postings, 1)
-    orders.set(id, { fingerprint, tx })
+    for (let i = 0; i < prepared.balances.length; i++) this.#balances[i] = prepared.balances[i] ?? 0
+    orders.set(id, { fingerprint: prepared.fingerprint, tx: prepared.tx })
     return 'folded'
   }
 
