@@ -22,8 +22,8 @@ describe('tillbooks bench (scale benchmark, tiny sweep)', function () {
   before(async () => { out = await mkdtemp(join(tmpdir(), 'tillbooks-bench-test-')) })
   after(async () => { await rm(out, { recursive: true, force: true }) })
 
-  it('--sweep 40 --json: the contract, every check passing, files written, every process gone', async () => {
-    const args = [MAIN, 'bench', '--sweep', '40', '--runs', '1', '--probe-connections', '8', '--legacy-budget-s', '2', '--out', out, '--json']
+  it('--sweep 40 --json: the contract, every check passing (over the warm-up tills too), files written, every process gone', async () => {
+    const args = [MAIN, 'bench', '--sweep', '40', '--runs', '1', '--warmup-tills', '8', '--probe-connections', '8', '--legacy-budget-s', '2', '--out', out, '--json']
     const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -36,6 +36,8 @@ describe('tillbooks bench (scale benchmark, tiny sweep)', function () {
     assert.equal(j.runs.length, 1)
     const r = j.runs[0] as (typeof j.runs)[number]
     assert.equal(r.tills, 40)
+    // The warm-up tills' day went to HQ before the wave, untimed: the books and the rebuild hold them.
+    assert.equal(r.warmupTills, 8)
     for (const k of ['reportsPerSec', 'baselineReportsPerSec', 'guardedBaselineReportsPerSec', 'verifyCeilingPerSec', 'hqRssBytes']) {
       assert.equal(typeof r[k], 'number', k)
       assert.ok((r[k] as number) > 0, `${k} = ${String(r[k])}`)
@@ -49,8 +51,10 @@ describe('tillbooks bench (scale benchmark, tiny sweep)', function () {
     for (const pid of r.pids) assert.equal(alive(pid), false, `process ${pid} still running`)
     // the table on stdout, the files
     assert.match(stdout, /pitch published\/s/)
-    const saved = JSON.parse(await readFile(join(out, 'bench.json'), 'utf8')) as { runs: unknown[] }
+    const saved = JSON.parse(await readFile(join(out, 'bench.json'), 'utf8')) as { runs: Array<{ details: { B4: { folded: number } }, runsDetail: Array<{ records: number }> }> }
     assert.equal(saved.runs.length, 1)
+    assert.equal(saved.runs[0]?.details.B4.folded, 2 * (40 + 8))
+    assert.equal(saved.runs[0]?.runsDetail[0]?.records, 2 * 40 - 4, 'the wave: the fleet\'s records, less the burnt store\'s 4 unsent Closes')
     assert.match(await readFile(join(out, 'bench.svg'), 'utf8'), /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/)
     assert.match(await readFile(join(out, 'bench.log'), 'utf8'), /B5: HQ SIGKILLed/)
   })

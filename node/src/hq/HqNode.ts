@@ -110,6 +110,15 @@ function rootSignedVerifyItem (bytes: Uint8Array): { signature: Uint8Array, mess
   return { signature: sig, message: signingBytes(kind, body), publicKey: signer }
 }
 
+/** What a start replayed from the log, and the wall time of each phase (the store's open included in `ms`). */
+export interface RebuildSummary {
+  entries: number
+  certificates: number
+  replenishments: number
+  ms: number
+  phaseMs: { open: number, certificates: number, orders: number, entries: number }
+}
+
 export class HqNode {
   readonly rootKey: PublicKey
   readonly #root: Signer
@@ -162,10 +171,18 @@ export class HqNode {
   get enrolment (): Enrolment { return this.#enrolment }
 
   /** Open the store and rebuild enrolment and books from the log. Returns what was replayed. */
-  async start (): Promise<{ entries: number, certificates: number, replenishments: number, ms: number }> {
+  async start (): Promise<RebuildSummary> {
     const t0 = performance.now()
     const { store } = this.#components
     await store.open()
+    const phaseMs = { open: 0, certificates: 0, orders: 0, entries: 0 }
+    let tPhase = performance.now()
+    const endPhase = (phase: keyof typeof phaseMs): void => {
+      const now = performance.now()
+      phaseMs[phase] = now - tPhase
+      tPhase = now
+    }
+    endPhase('open')
     this.#enrolment = new Enrolment(this.rootKey)
     this.#books = new Books({ costCents: this.#init.costCents })
     this.#envelopes = new Set()
@@ -184,6 +201,7 @@ export class HqNode {
     }
     // No entry is folded under a certificate not yet verified.
     await Promise.all(certChecks)
+    endPhase('certificates')
     for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
       const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
       this.#books.addOpeningStock(o.lines, o.date)
@@ -202,6 +220,7 @@ export class HqNode {
       replenishments += batch.length
     }
     await Promise.all(orderChecks)
+    endPhase('orders')
     let entries = 0
     const fold = (e: Entry): void => {
       this.#enrolment.check(e.tillId, e.seq, e.signer)
@@ -239,8 +258,9 @@ export class HqNode {
       }
       for (const next of opening) foldOpened(await next)
     }
+    endPhase('entries')
     this.#started = true
-    return { entries, certificates, replenishments, ms: performance.now() - t0 }
+    return { entries, certificates, replenishments, ms: performance.now() - t0, phaseMs }
   }
 
   /**

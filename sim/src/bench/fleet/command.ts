@@ -3,7 +3,7 @@
  * registers it. Everything heavy is imported when the command runs.
  */
 import { InvalidArgumentError, type Command } from 'commander'
-import { BATCH_ENTRIES, LEGACY_BUDGET_MS, LOADGENS, PROBE_CONNECTIONS_MAX, RUNS, SALES_PER_TILL, TILLS_PER_STORE, WINDOW_CALLS } from './constants.ts'
+import { BATCH_ENTRIES, LEGACY_BUDGET_MS, LOADGENS, PROBE_CONNECTIONS_MAX, RUNS, SALES_PER_TILL, TILLS_PER_STORE, WARMUP_TILLS, WINDOW_CALLS } from './constants.ts'
 
 function intArg (name: string, min: number, max: number) {
   return (v: string): number => {
@@ -29,6 +29,7 @@ interface BenchCliOptions {
   window: number
   tillsPerStore: number
   salesPerTill: number
+  warmupTills: number
   probeConnections: number
   legacy: boolean
   legacyBudgetS: number
@@ -51,6 +52,7 @@ export function registerBenchCommand (program: Command): void {
     .option('--window <n>', 'submit calls in flight per load generator', intArg('window', 1, 256), WINDOW_CALLS)
     .option('--tills-per-store <n>', 'tills in each store', intArg('tills-per-store', 1, 999), TILLS_PER_STORE)
     .option('--sales-per-till <n>', 'documents per till per day', intArg('sales-per-till', 1, 1000), SALES_PER_TILL)
+    .option('--warmup-tills <n>', 'tills whose day HQ (and each pitch relay) takes, untimed, before each timed wave (0: measure a cold process)', intArg('warmup-tills', 0, 1_000_000), WARMUP_TILLS)
     .option('--probe-connections <n>', 'extra direct till→HQ connections to time (0: none)', intArg('probe-connections', 0, 20_000), PROBE_CONNECTIONS_MAX)
     .option('--no-legacy', 'skip the legacy central-counter baseline')
     .option('--legacy-budget-s <n>', 'longest the legacy baseline may run per size (then extrapolated)', intArg('legacy-budget-s', 1, 3600), LEGACY_BUDGET_MS / 1000)
@@ -75,6 +77,7 @@ export function registerBenchCommand (program: Command): void {
         window: o.window,
         tillsPerStore: o.tillsPerStore,
         salesPerTill: o.salesPerTill,
+        warmupTills: o.warmupTills,
         probeConnections: o.probeConnections,
         legacy: o.legacy,
         legacyBudgetMs: o.legacyBudgetS * 1000,
@@ -98,6 +101,7 @@ export function registerBenchCommand (program: Command): void {
           ok: result.ok,
           runs: result.runs.map(r => ({
             tills: r.tills,
+            warmupTills: r.warmupTills,
             reportsPerSec: r.reportsPerSec,
             baselineReportsPerSec: r.baselineReportsPerSec,
             guardedBaselineReportsPerSec: r.guardedBaselineReportsPerSec,

@@ -23,6 +23,14 @@ export const PROBE_CONNECTIONS_MAX = 500
 export const LEGACY_BUDGET_MS = 15_000
 /** Tills taking numbers from the legacy counter at once, per load generator (each till's sales are sequential). */
 export const LEGACY_LANES = 256
+/**
+ * Tills whose StockIn and Close HQ takes over the same connections before each timed wave,
+ * untimed: 4,000 records, so that the wave runs the code V8 has compiled, as in an HQ that has
+ * been up for a day, and not a fresh process's first seconds (interpreted code, and V8's
+ * compiler threads busy on both cores). Measured at 10,000 tills: a fresh HQ spent ~45 µs of
+ * V8 helper-thread CPU per report in the wave. `--warmup-tills 0` measures a cold HQ.
+ */
+export const WARMUP_TILLS = 2_000
 /** Runs per fleet size (fresh HQ each); figures are medians. */
 export const RUNS = 3
 /** Timeouts: a phase gets a base plus a per-till allowance. */

@@ -5,12 +5,13 @@
  *
  *   connect {hq}            dial HQ (the connect + noise + yamux handshake and a first round
  *                           trip, timed), then fetch each hosted store's HQ-signed orders
- *   generate {}             every hosted till trades its day through the real TillNode
+ *   generate {}             every hosted till (warm-up tills too) trades its day through TillNode
  *                           (MemoryStore, a fixed clock): opens with its delivery, rings up its
  *                           sales, closes; StockIn and Close are signed here, before any wave.
  *                           Answers the oracle's books for these tills and the numbering check.
  *   replicate {from, tills} keep a replica of a neighbouring store's tills' logs (fetched over
  *                           libp2p, each entry's signature checked), and serve it
+ *   warmup {}               the warm-up tills' records (see WARMUP_TILLS), untimed
  *   wave {}                 the timed wave: every record, in batches, W calls in flight
  *   resend {}               B3: every entry of every 5th till, again
  *   fire {}                 the burnt store's tills lose everything
@@ -20,7 +21,7 @@
  *   quit {}
  *
  *   node loadgen.ts --tills N --seed S --loadgens L --index K [--tills-per-store 4] [--sales 9]
- *                   [--batch 64] [--window 16] [--resend-every 5] [--legacy-lanes 256]
+ *                   [--batch 64] [--window 16] [--resend-every 5] [--legacy-lanes 256] [--warmup-tills 2000]
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -36,8 +37,8 @@ import { TillbooksPeer } from '../../../../node/src/net/TillbooksPeer.ts'
 import { Oracle, type TruthDay, type TruthSale } from '../../Oracle.ts'
 import { Prng } from '../../Prng.ts'
 import { childChannel } from './proc.ts'
-import { BATCH_ENTRIES, LEGACY_LANES, RESEND_EVERY_NTH_TILL, SALES_PER_TILL, TILLS_PER_STORE, WINDOW_CALLS } from './constants.ts'
-import { fireStore, isResent, loadgenRange, makePlan, orderIdOf, relaySeed, storeOf, tillIdAt, tillNoOf, tillSeed } from './plan.ts'
+import { BATCH_ENTRIES, LEGACY_LANES, RESEND_EVERY_NTH_TILL, SALES_PER_TILL, TILLS_PER_STORE, WARMUP_TILLS, WINDOW_CALLS } from './constants.ts'
+import { fireStore, isResent, loadgenRange, makePlan, orderIdOf, relaySeed, storeOf, tillIdAt, tillNoOf, tillSeed, warmupRange } from './plan.ts'
 
 const { values: a } = parseArgs({
   options: {
@@ -50,16 +51,22 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: String(BATCH_ENTRIES) },
     window: { type: 'string', default: String(WINDOW_CALLS) },
     'resend-every': { type: 'string', default: String(RESEND_EVERY_NTH_TILL) },
-    'legacy-lanes': { type: 'string', default: String(LEGACY_LANES) }
+    'legacy-lanes': { type: 'string', default: String(LEGACY_LANES) },
+    'warmup-tills': { type: 'string', default: String(WARMUP_TILLS) }
   }
 })
-const plan = makePlan({ tills: Number(a.tills), seed: Number(a.seed), loadgens: Number(a.loadgens), tillsPerStore: Number(a['tills-per-store']), salesPerTill: Number(a.sales) })
+const plan = makePlan({ tills: Number(a.tills), seed: Number(a.seed), loadgens: Number(a.loadgens), tillsPerStore: Number(a['tills-per-store']), salesPerTill: Number(a.sales), warmupTills: Number(a['warmup-tills']) })
 const INDEX = Number(a.index)
 const BATCH = Number(a.batch)
 const WINDOW = Number(a.window)
 const RESEND_EVERY = Number(a['resend-every'])
 const LEGACY_LANES_N = Number(a['legacy-lanes'])
 const { from: FROM, to: TO } = loadgenRange(plan, INDEX)
+const { from: WARM_FROM, to: WARM_TO } = warmupRange(plan, INDEX)
+/** Every till this process hosts: its fleet range, then its warm-up range. */
+const HOSTED: number[] = []
+for (let i = FROM; i < TO; i++) HOSTED.push(i)
+for (let i = WARM_FROM; i < WARM_TO; i++) HOSTED.push(i)
 const fire = fireStore(plan)
 const hostsFire = fire.host === INDEX
 const fireTills = new Set(fire.tills)
@@ -84,7 +91,7 @@ const burnt = new Set<string>()
 
 // Serve logs: the hosted tills' own (a store relay holds its tills' logs) and the replicas.
 const byTillId = new Map<string, number>()
-for (let i = FROM; i < TO; i++) byTillId.set(tillIdAt(plan, i), i)
+for (const i of HOSTED) byTillId.set(tillIdAt(plan, i), i)
 peer.handleLog(async (tillId) => {
   if (burnt.has(tillId)) return []
   const i = byTillId.get(tillId)
@@ -121,9 +128,9 @@ async function connect (body: { hq: string, rootKey: string }): Promise<unknown>
   if (orders.size === 0) {
     const t1 = performance.now()
     const stores: StoreId[] = []
-    for (let i = FROM; i < TO; i += plan.tillsPerStore) stores.push(storeOf(plan, i))
+    for (const i of HOSTED) if (stores[stores.length - 1] !== storeOf(plan, i)) stores.push(storeOf(plan, i))
     const want = new Map<string, number>()
-    for (let i = FROM; i < TO; i++) want.set(orderIdOf(plan, i), i)
+    for (const i of HOSTED) want.set(orderIdOf(plan, i), i)
     await pool(stores, 64, async store => {
       for (const bytes of await peer.fetchReplenishment(hqAddr, store, null)) {
         const o = openReplenishment(bytes, hqRootKey as PublicKey)
@@ -131,7 +138,7 @@ async function connect (body: { hq: string, rootKey: string }): Promise<unknown>
         if (i !== undefined) orders.set(i, bytes)
       }
     })
-    if (orders.size !== TO - FROM) throw new Error(`HQ served ${orders.size} of ${TO - FROM} orders`)
+    if (orders.size !== HOSTED.length) throw new Error(`HQ served ${orders.size} of ${HOSTED.length} orders`)
     ordersMs = performance.now() - t1
   }
   return { connectMs, ordersMs, connections: peer.stats().connections }
@@ -209,7 +216,7 @@ async function generate (): Promise<unknown> {
   let contiguous = true
   let entryBytes = 0
   const fireCloses: Array<{ tillId: string, closeHash: string, docLast: number, takingsCents: number }> = []
-  for (let i = FROM; i < TO; i++) {
+  for (const i of HOSTED) {
     const d = await tradeDay(i)
     days.push(d.truth)
     records.set(i, d.entries)
@@ -228,6 +235,7 @@ async function generate (): Promise<unknown> {
     to: TO,
     tills: TO - FROM,
     entries: 2 * (TO - FROM),
+    warmupTills: WARM_TO - WARM_FROM,
     entryBytes,
     genMs,
     oracle,
@@ -282,6 +290,15 @@ async function send (list: Uint8Array[]): Promise<SendResult> {
   })
   r.ms = performance.now() - t0
   r.endEpochMs = epochMs()
+  return r
+}
+
+/** The warm-up tills' StockIns, then their Closes: untimed, before each timed wave. */
+async function warmup (): Promise<unknown> {
+  const list: Uint8Array[] = []
+  for (let i = WARM_FROM; i < WARM_TO; i++) list.push((records.get(i) as Uint8Array[])[0] as Uint8Array)
+  for (let i = WARM_FROM; i < WARM_TO; i++) list.push((records.get(i) as Uint8Array[])[1] as Uint8Array)
+  const { lat: _l, latN: _n, ...r } = await send(list)
   return r
 }
 
@@ -379,6 +396,7 @@ childChannel({
   connect,
   generate,
   replicate,
+  warmup,
   wave,
   resend,
   fire: burn,

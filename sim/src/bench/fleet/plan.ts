@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { asBusinessDay, asStoreId, tillIdOf, type BusinessDay, type SkuQty, type StoreId, type TillId } from '@tillbooks/protocol'
 import { Prng } from '../../Prng.ts'
-import { BENCH_DAY, SALES_PER_TILL, TILLS_PER_STORE } from './constants.ts'
+import { BENCH_DAY, SALES_PER_TILL, TILLS_PER_STORE, WARMUP_TILLS } from './constants.ts'
 
 export interface FleetPlan {
   tills: number
@@ -17,14 +17,33 @@ export interface FleetPlan {
   salesPerTill: number
   day: BusinessDay
   loadgens: number
+  /**
+   * Tills whose day HQ takes before each timed wave, untimed (see WARMUP_TILLS): indices
+   * [warmupFrom, warmupFrom + warmupTills), in stores of their own after the fleet's. They are
+   * enrolled, trade and close like the fleet's tills, and are in HQ's books and every check.
+   */
+  warmupTills: number
+  warmupFrom: number
 }
 
-export function makePlan (p: { tills: number, seed: number, loadgens: number, tillsPerStore?: number, salesPerTill?: number }): FleetPlan {
+export function makePlan (p: { tills: number, seed: number, loadgens: number, tillsPerStore?: number, salesPerTill?: number, warmupTills?: number }): FleetPlan {
   const tillsPerStore = p.tillsPerStore ?? TILLS_PER_STORE
   const stores = Math.ceil(p.tills / tillsPerStore)
   if (stores < p.loadgens) throw new RangeError(`${p.tills} tills make ${stores} stores: fewer than ${p.loadgens} load generators (a fire needs a neighbour in another process)`)
   if (p.loadgens < 2) throw new RangeError('at least 2 load generators: the burnt store and its neighbour live in different processes')
-  return { tills: p.tills, seed: p.seed, tillsPerStore, salesPerTill: p.salesPerTill ?? SALES_PER_TILL, day: asBusinessDay(BENCH_DAY), loadgens: p.loadgens }
+  const warmupTills = p.warmupTills ?? WARMUP_TILLS
+  if (!Number.isSafeInteger(warmupTills) || warmupTills < 0) throw new RangeError(`warm-up tills must be a whole number ≥ 0, is ${warmupTills}`)
+  return {
+    tills: p.tills,
+    seed: p.seed,
+    tillsPerStore,
+    salesPerTill: p.salesPerTill ?? SALES_PER_TILL,
+    day: asBusinessDay(BENCH_DAY),
+    loadgens: p.loadgens,
+    warmupTills,
+    // The first whole store after the fleet's: no store mixes fleet and warm-up tills.
+    warmupFrom: stores * tillsPerStore
+  }
 }
 
 const seedOf = (label: string): Uint8Array => new Uint8Array(createHash('sha256').update(label).digest())
@@ -55,6 +74,20 @@ export function loadgenRange (plan: FleetPlan, k: number): { from: number, to: n
   const stores = Math.ceil(plan.tills / plan.tillsPerStore)
   const firstStore = (s: number): number => Math.floor(s * stores / plan.loadgens)
   return { from: Math.min(plan.tills, firstStore(k) * plan.tillsPerStore), to: Math.min(plan.tills, firstStore(k + 1) * plan.tillsPerStore) }
+}
+
+/** The warm-up till range [from, to) load generator k hosts: whole warm-up stores, contiguous. */
+export function warmupRange (plan: FleetPlan, k: number): { from: number, to: number } {
+  const stores = Math.ceil(plan.warmupTills / plan.tillsPerStore)
+  const firstStore = (s: number): number => Math.floor(s * stores / plan.loadgens)
+  const end = plan.warmupFrom + plan.warmupTills
+  return { from: Math.min(end, plan.warmupFrom + firstStore(k) * plan.tillsPerStore), to: Math.min(end, plan.warmupFrom + firstStore(k + 1) * plan.tillsPerStore) }
+}
+
+/** Every till HQ enrols: the fleet's, then the warm-up tills. */
+export function * hqTillIndices (plan: FleetPlan): Generator<number> {
+  for (let i = 0; i < plan.tills; i++) yield i
+  for (let i = plan.warmupFrom; i < plan.warmupFrom + plan.warmupTills; i++) yield i
 }
 
 /** B6: the last store hosted by load generator 0 burns; load generator 1 keeps its replica. */

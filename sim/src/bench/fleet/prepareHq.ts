@@ -1,6 +1,6 @@
 /**
  * HQ's data directory, prepared in-process before the real `tillbooks hq` process starts on
- * it: the root key, every till enrolled (HqNode.enrolMany, one fsync per chunk) and every
+ * it: the root key, every till enrolled (the fleet's and the warm-up tills) (HqNode.enrolMany, one fsync per chunk) and every
  * till's HQ-signed replenishment order for the day (written in batches with the same keys
  * HqNode.dispatchReplenishment uses; one fsync per chunk instead of one per order). A fleet
  * roll-out, not what the benchmark times.
@@ -14,7 +14,7 @@ import { HqNode } from '../../../../node/src/hq/HqNode.ts'
 import { replenishmentKey } from '../../../../node/src/hq/keys.ts'
 import { LevelStore } from '../../../../node/src/storage/LevelStore.ts'
 import { hqDbDir } from '../../../../node/src/daemon/dataDir.ts'
-import { orderIdOf, orderLines, rootSeed, storeOf, tillNoOf, tillSeed, type FleetPlan } from './plan.ts'
+import { hqTillIndices, orderIdOf, orderLines, rootSeed, storeOf, tillNoOf, tillSeed, type FleetPlan } from './plan.ts'
 
 const CHUNK = 5_000
 
@@ -40,11 +40,11 @@ export async function prepareHqDir (plan: FleetPlan, dir: string): Promise<Prepa
   await hq.start()
   const dispatched: Array<{ lines: SkuQty[] }> = []
   try {
-    for (let from = 0; from < plan.tills; from += CHUNK) {
-      const to = Math.min(plan.tills, from + CHUNK)
+    const all = [...hqTillIndices(plan)]
+    for (let from = 0; from < all.length; from += CHUNK) {
       const list = []
       const orders: Array<{ type: 'put', key: string, value: Uint8Array }> = []
-      for (let i = from; i < to; i++) {
+      for (const i of all.slice(from, from + CHUNK)) {
         list.push({ store: storeOf(plan, i), till: tillNoOf(plan, i), tillKey: keyPairFromSeed(tillSeed(plan, i)).publicKey })
         const lines = orderLines(plan, i, stocked)
         dispatched.push({ lines })

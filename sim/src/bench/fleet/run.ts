@@ -37,10 +37,10 @@ import { measurePitchRelay, measureVerifyCeiling, type PitchRelayResult } from '
 import { pidAlive } from '../../net/proc.ts'
 import { Processes, type Child } from './proc.ts'
 import { prepareHqDir } from './prepareHq.ts'
-import { fireStore, forgerSeed, makePlan, relaySeed, storeOf, tillIdAt, tillNoOf, type FleetPlan } from './plan.ts'
+import { fireStore, forgerSeed, hqTillIndices, makePlan, relaySeed, storeOf, tillIdAt, tillNoOf, type FleetPlan } from './plan.ts'
 import {
   BATCH_ENTRIES, LEGACY_BUDGET_MS, LOADGENS, PHASE_BASE_MS, PHASE_PER_TILL_MS, PROBE_CONNECTIONS_MAX, PUBLISHED_REPORTS_PER_SEC,
-  RESEND_EVERY_NTH_TILL, RUNS, SALES_PER_TILL, TILLS_PER_STORE, WINDOW_CALLS
+  RESEND_EVERY_NTH_TILL, RUNS, SALES_PER_TILL, TILLS_PER_STORE, WARMUP_TILLS, WINDOW_CALLS
 } from './constants.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -58,6 +58,8 @@ export interface BenchOptions {
   window?: number
   tillsPerStore?: number
   salesPerTill?: number
+  /** Tills whose day HQ takes, untimed, before each timed wave (WARMUP_TILLS; 0: a cold HQ). */
+  warmupTills?: number
   probeConnections?: number
   legacy?: boolean
   legacyBudgetMs?: number
@@ -100,6 +102,8 @@ export interface WaveRun {
 
 export interface SizeResult {
   tills: number
+  /** Warm-up tills whose day HQ took, untimed, before each wave; in the books and the checks (and the rebuild). */
+  warmupTills: number
   /** Medians over the runs. */
   reportsPerSec: number
   publishedReportsPerSec: number | null
@@ -225,6 +229,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResult> {
     window: opts.window ?? WINDOW_CALLS,
     tillsPerStore: opts.tillsPerStore ?? TILLS_PER_STORE,
     salesPerTill: opts.salesPerTill ?? SALES_PER_TILL,
+    warmupTills: opts.warmupTills ?? WARMUP_TILLS,
     probeConnections: opts.probeConnections ?? PROBE_CONNECTIONS_MAX,
     legacy: opts.legacy ?? true,
     legacyBudgetMs: opts.legacyBudgetMs ?? LEGACY_BUDGET_MS,
@@ -263,7 +268,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResult> {
   try {
     for (const tills of opts.sizes) {
       log(`=== ${tills} tills ===`)
-      runs.push(await runSize(makePlan({ tills, seed: o.seed, loadgens: o.loadgens, tillsPerStore: o.tillsPerStore, salesPerTill: o.salesPerTill }), o, procs, tempDirs, log, step))
+      runs.push(await runSize(makePlan({ tills, seed: o.seed, loadgens: o.loadgens, tillsPerStore: o.tillsPerStore, salesPerTill: o.salesPerTill, warmupTills: o.warmupTills }), o, procs, tempDirs, log, step))
     }
   } finally {
     await procs.stopAll(2_000)
@@ -344,6 +349,8 @@ async function rebuildLine (hq: Hq): Promise<{ entries: number, certificates: nu
 
 async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs: string[], log: (l: string) => void, step: (s: string) => void): Promise<SizeResult> {
   const N = plan.tills
+  /** Every till HQ holds: the fleet's and the warm-up tills. */
+  const T = plan.tills + plan.warmupTills
   const phaseMs = PHASE_BASE_MS + PHASE_PER_TILL_MS * N
   const pidsBefore = procs.started.length
   const profDir = o.hqCpuProf ? join(o.outDir, 'prof') : null
@@ -359,7 +366,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
   tempDirs.push(base)
   const template = join(base, 'hq-template')
   const prepared = await prepareHqDir(plan, template)
-  log(`HQ dir prepared in-process: ${N} tills enrolled (HqNode.enrolMany), ${N} orders signed, ${Math.round(prepared.ms)} ms`)
+  log(`HQ dir prepared in-process: ${T} tills enrolled (HqNode.enrolMany; ${plan.warmupTills} of them warm-up tills), ${T} orders signed, ${Math.round(prepared.ms)} ms`)
   step('prepare')
 
   const loadgens: Array<{ child: Child, ready: { from: number, to: number, multiaddrs: string[] } }> = []
@@ -373,7 +380,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       const child = procs.start(`loadgen-${N}-${k}`, LOADGEN, [
         '--tills', String(N), '--seed', String(plan.seed), '--loadgens', String(plan.loadgens), '--index', String(k),
         '--tills-per-store', String(plan.tillsPerStore), '--sales', String(plan.salesPerTill), '--batch', String(o.batch), '--window', String(o.window),
-        '--resend-every', String(RESEND_EVERY_NTH_TILL)
+        '--resend-every', String(RESEND_EVERY_NTH_TILL), '--warmup-tills', String(plan.warmupTills)
       ])
       loadgens.push({ child, ready: { from: 0, to: 0, multiaddrs: [] } })
     }
@@ -384,17 +391,17 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       return await Promise.all(loadgens.map(async lg => await lg.child.next<T>(`done:${cmd}`, phaseMs)))
     }
 
-    let gen: Array<{ from: number, to: number, tills: number, entries: number, entryBytes: number, genMs: number, oracle: OracleBooks, g1: { documents: number, distinct: number, contiguous: boolean }, fireCloses: Array<{ tillId: string, closeHash: string, docLast: number, takingsCents: number }> }> = []
+    let gen: Array<{ from: number, to: number, tills: number, entries: number, warmupTills: number, entryBytes: number, genMs: number, oracle: OracleBooks, g1: { documents: number, distinct: number, contiguous: boolean }, fireCloses: Array<{ tillId: string, closeHash: string, docLast: number, takingsCents: number }> }> = []
     // The pitch's relay, as pitched and with our guarantees, one run of each after each of
     // tillbooks' waves: on a shared machine, load that comes and goes then hits all three alike.
     const asPitched: PitchRelayResult[] = []
     const guarded: PitchRelayResult[] = []
     const pitchPair = async (): Promise<void> => {
-      const a = await measurePitchRelay({ tills: N, guarded: false, runs: 1 })
+      const a = await measurePitchRelay({ tills: N, guarded: false, runs: 1, warmupTills: plan.warmupTills })
       asPitched.push(a)
       log(`pitch relay as pitched: ${Math.round(a.reportsPerSec)}/s (p50 ${a.p50Ms.toFixed(1)} ms, p99 ${a.p99Ms.toFixed(1)} ms)`)
       step('pitch')
-      const g = await measurePitchRelay({ tills: N, guarded: true, runs: 1 })
+      const g = await measurePitchRelay({ tills: N, guarded: true, runs: 1, warmupTills: plan.warmupTills })
       guarded.push(g)
       log(`pitch relay with our guarantees: ${Math.round(g.reportsPerSec)}/s (p50 ${g.p50Ms.toFixed(1)} ms, p99 ${g.p99Ms.toFixed(1)} ms)`)
       step('pitch+guarantees')
@@ -409,7 +416,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         const t0 = performance.now()
         gen = await all('generate')
         generateMs = performance.now() - t0
-        log(`${N} tills traded their day through TillNode in ${plan.loadgens} processes: ${Math.round(generateMs)} ms; ${gen.reduce((s, g) => s + g.entries, 0)} records signed, mean ${Math.round(gen.reduce((s, g) => s + g.entryBytes, 0) / gen.reduce((s, g) => s + g.entries, 0))} bytes`)
+        log(`${N} tills (+${plan.warmupTills} warm-up tills) traded their day through TillNode in ${plan.loadgens} processes: ${Math.round(generateMs)} ms; ${gen.reduce((s, g) => s + g.entries, 0)} records (+${2 * gen.reduce((s, g) => s + g.warmupTills, 0)} warm-up) signed, mean ${Math.round(gen.reduce((s, g) => s + g.entryBytes, 0) / (2 * gen.reduce((s, g) => s + g.tills + g.warmupTills, 0)))} bytes`)
         step('generate')
         // The burnt store's tills replicated to their neighbour in the evening, before the fire.
         const fire = fireStore(plan)
@@ -418,6 +425,16 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         neighbour.child.send('replicate', { from: lgAddr(fire.host), tills: fire.tills.map(i => tillIdAt(plan, i)) })
         const rep = await neighbour.child.next<{ entries: number }>('done:replicate', phaseMs)
         details.replica = { store: fire.store, host: host.child.name, neighbour: neighbour.child.name, entries: rep.entries }
+      }
+      if (plan.warmupTills > 0) {
+        // Untimed: HQ takes the warm-up tills' day over the same connections, so that the
+        // timed wave runs compiled code (see WARMUP_TILLS). Then it settles like a fresh HQ.
+        const t1 = performance.now()
+        const warm = await all<{ sent: number, accepted: number }>('warmup')
+        const sent = warm.reduce((s, w) => s + w.sent, 0)
+        const accepted = warm.reduce((s, w) => s + w.accepted, 0)
+        if (accepted !== sent || sent !== 2 * plan.warmupTills) throw new Error(`warm-up: ${accepted} of ${sent} records accepted, ${2 * plan.warmupTills} expected`)
+        log(`run ${r + 1}: HQ warmed up, untimed: ${sent} records of ${plan.warmupTills} warm-up tills accepted in ${Math.round(performance.now() - t1)} ms`)
       }
       const settledMs = await settle(hq)
       const m0 = await getJson<HqMetrics>(`${hq.http}/metrics`)
@@ -550,7 +567,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       .filter(([, v]) => Object.values(v).some(x => x !== 0)).sort((a, b) => a[0] < b[0] ? -1 : 1))
     const accountsEqual = isDeepStrictEqual(nonZero(books.accounts), expected.accounts)
     const storesEqual = isDeepStrictEqual(storeFields(books.stores), storeFields(expected.stores as unknown as Record<string, Record<string, number>>))
-    checks.B4_booksEqualOracle = accountsEqual && storesEqual && books.counts.folded === 2 * N
+    checks.B4_booksEqualOracle = accountsEqual && storesEqual && books.counts.folded === 2 * T
     checks.B4_debitsEqualCredits = books.trialBalance.debitsCents === books.trialBalance.creditsCents && Object.values(books.accounts).reduce((s, v) => s + v, 0) === 0
     checks.B4_pointsEqualOracle = isDeepStrictEqual(nonZero(books.members), expected.members)
     const takings = Object.values(books.stores).reduce((s, v) => s + (v.takingsCents ?? 0), 0)
@@ -561,10 +578,11 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     const fleet = await getJson<{ tills: Record<string, { lastSeq: number, lastDocN: number | null }> }>(`${hq.http}/fleet`)
     const documents = gen.reduce((s, g) => s + g.g1.documents, 0)
     const distinct = gen.reduce((s, g) => s + g.g1.distinct, 0)
-    const disjoint = gen.every((g, k) => k === 0 || g.from === (gen[k - 1] as typeof g).to) && gen[0]?.from === 0 && gen[gen.length - 1]?.to === N
-    checks.G1_noDocNoClash = disjoint && documents === N * plan.salesPerTill && distinct === documents
-    let hqAgrees = Object.keys(fleet.tills).length === N
-    for (let i = 0; i < N && hqAgrees; i++) hqAgrees = fleet.tills[tillIdAt(plan, i)]?.lastDocN === plan.salesPerTill
+    const disjoint = gen.every((g, k) => k === 0 || g.from === (gen[k - 1] as typeof g).to) && gen[0]?.from === 0 && gen[gen.length - 1]?.to === N &&
+      gen.reduce((s, g) => s + g.warmupTills, 0) === plan.warmupTills
+    checks.G1_noDocNoClash = disjoint && documents === T * plan.salesPerTill && distinct === documents
+    let hqAgrees = Object.keys(fleet.tills).length === T
+    for (const i of hqTillIndices(plan)) if (hqAgrees) hqAgrees = fleet.tills[tillIdAt(plan, i)]?.lastDocN === plan.salesPerTill
     checks.G1_docNosContiguous = gen.every(g => g.g1.contiguous) && hqAgrees && continuesOk
     details.G1 = { documents, clashes: documents - distinct, hqAgrees, replacementContinues: continuesOk }
     log(`G1: ${documents} document numbers issued by the tills themselves, ${documents - distinct} clashes; contiguous per till and HQ agrees: ${checks.G1_docNosContiguous}`)
@@ -583,7 +601,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       const fleetAfter = await getJson<{ tills: Record<string, { lastSeq: number }> }>(`${hq.http}/fleet`)
       return {
         identical: isDeepStrictEqual(comparable(booksBeforeKill), comparable(booksAfter)),
-        noneLost: Object.keys(fleetAfter.tills).length === N && Object.values(fleetAfter.tills).every(t => t.lastSeq === 2),
+        noneLost: Object.keys(fleetAfter.tills).length === T && Object.values(fleetAfter.tills).every(t => t.lastSeq === 2),
         rebuild: rebuilt === null
           ? null
           : { ...rebuilt, recordsPerSec: rebuilt.entries / (rebuilt.ms / 1000), itemsPerSec: (rebuilt.entries + rebuilt.certificates + rebuilt.replenishments) / (rebuilt.ms / 1000), reverifiesSignatures: how === 'verify', restartToReadyMs: hq.readyMs }
@@ -679,6 +697,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     const hqCpuUsPerReport = median(runsDetail.map(r => r.hqCpuUsPerReport))
     result = {
       tills: N,
+      warmupTills: plan.warmupTills,
       reportsPerSec,
       publishedReportsPerSec: PUBLISHED_REPORTS_PER_SEC[N] ?? null,
       baselineReportsPerSec: baseline,

@@ -37,6 +37,8 @@ export interface PitchRelayOptions {
    * instead of on the till's first op (then cached). Default false; ~45 µs saved on half the ops.
    */
   preparseKeys?: boolean
+  /** Tills whose ops the relay takes, untimed, before each wave (default 0: a cold relay). */
+  warmupTills?: number
   /** Called after each run (for a progress bar). */
   onRun?: (run: PitchRelayRun, index: number, runs: number) => void
 }
@@ -74,6 +76,8 @@ export interface PitchRelayRun {
 
 export interface PitchRelayResult {
   tills: number
+  /** Tills whose ops the relay took, untimed, before each wave. */
+  warmupTills: number
   guarded: boolean
   runs: number
   sockets: number
@@ -182,7 +186,7 @@ async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise
 }
 
 /** One run: a fresh relay and load generator, the timed wave, the checks, both processes gone. */
-async function pitchRun (tills: number, guarded: boolean, sockets: number, baseDir: string, timeoutMs: number, preparse: boolean): Promise<PitchRelayRun> {
+async function pitchRun (tills: number, guarded: boolean, sockets: number, baseDir: string, timeoutMs: number, preparse: boolean, warmupTills: number): Promise<PitchRelayRun> {
   const dir = await mkdtemp(join(baseDir, 'tillbooks-pitch-'))
   const file = join(dir, 'ops.jsonl')
   const keysFile = join(dir, 'keys.json')
@@ -190,7 +194,7 @@ async function pitchRun (tills: number, guarded: boolean, sockets: number, baseD
   try {
     return await withTimeout((async () => {
       // 1. the load generator builds (and signs) the fleet's ops, and writes the key file
-      const lgArgs = ['--tills', String(tills), '--sockets', String(sockets)]
+      const lgArgs = ['--tills', String(tills), '--sockets', String(sockets), '--warmup-tills', String(warmupTills)]
       if (guarded) lgArgs.push('--guarded', '--keys-out', keysFile)
       const lg = spawnTs(LOADGEN, lgArgs)
       started.push(lg)
@@ -208,7 +212,8 @@ async function pitchRun (tills: number, guarded: boolean, sockets: number, baseD
       const r = await result
       await stopChild(relay.child)
       await stopChild(lg.child)
-      const expected = expectedTotals(tills)
+      // The warm-up tills' ops are in the file and the totals too: they are tills [tills, tills + warmupTills).
+      const expected = expectedTotals(tills + warmupTills)
       return {
         ...r,
         jsonlLines: await countLines(file),
@@ -228,17 +233,19 @@ export async function measurePitchRelay (opts: PitchRelayOptions): Promise<Pitch
   const runs = opts.runs ?? 3
   const sockets = opts.sockets ?? 96
   const dir = opts.dir ?? tmpdir()
-  const timeoutMs = opts.timeoutMs ?? 120_000 + 20 * tills
+  const warmupTills = opts.warmupTills ?? 0
+  const timeoutMs = opts.timeoutMs ?? 120_000 + 20 * (tills + warmupTills)
   if (!Number.isSafeInteger(tills) || tills < 1) throw new RangeError('tills must be a positive integer')
   const perRun: PitchRelayRun[] = []
   for (let k = 0; k < runs; k++) {
-    const run = await pitchRun(tills, guarded, sockets, dir, timeoutMs, opts.preparseKeys === true)
+    const run = await pitchRun(tills, guarded, sockets, dir, timeoutMs, opts.preparseKeys === true, warmupTills)
     perRun.push(run)
     opts.onRun?.(run, k, runs)
   }
   const n = 2 * tills
   return {
     tills,
+    warmupTills,
     guarded,
     runs,
     sockets,
@@ -248,7 +255,7 @@ export async function measurePitchRelay (opts: PitchRelayOptions): Promise<Pitch
     relayCpuMsPerReport: median(perRun.map(r => r.relayCpuMsPerReport)),
     relayRssBytes: Math.max(...perRun.map(r => r.relayMaxRssBytes)),
     allAcked: perRun.every(r => r.acked === n),
-    jsonlLinesOk: perRun.every(r => r.jsonlLines === n),
+    jsonlLinesOk: perRun.every(r => r.jsonlLines === n + 2 * warmupTills),
     totalsCorrect: perRun.every(r => r.totalsCorrect),
     resendAccepted: Math.max(...perRun.map(r => r.resendAccepted)),
     totalsUnchanged: perRun.every(r => r.totalsUnchanged && r.resendDuplicateAcks === r.resendSent),

@@ -6,6 +6,9 @@
  * as many senders as sockets, one request in flight each) and times the wave. Then the checks:
  * resend every op of 20% of the tills (B3), and in the guarded variant forged ops.
  *
+ * With `--warmup-tills W`, the ops of W more tills go first, untimed (the relay's code then runs
+ * compiled in the wave, as HQ's does: see the fleet benchmark's WARMUP_TILLS).
+ *
  * Lines on stdout: `prepared {json}`, then `result {json}`.
  */
 import { Agent, request } from 'node:http'
@@ -21,13 +24,17 @@ const { values: args } = parseArgs({
     sockets: { type: 'string', default: '96' },
     guarded: { type: 'boolean', default: false },
     'keys-out': { type: 'string' },
-    'resend-fraction': { type: 'string', default: '0.2' }
+    'resend-fraction': { type: 'string', default: '0.2' },
+    'warmup-tills': { type: 'string', default: '0' }
   }
 })
 const TILLS = Number(args.tills)
 const SOCKETS = Number(args.sockets)
 const GUARDED = args.guarded === true
 const RESEND_EVERY = Math.round(1 / Number(args['resend-fraction']))
+/** Tills [TILLS, TILLS + WARMUP) whose ops the relay takes, untimed, before the wave (as tillbooks' HQ does). */
+const WARMUP = Number(args['warmup-tills'])
+if (!Number.isSafeInteger(WARMUP) || WARMUP < 0) throw new Error('--warmup-tills must be a whole number ≥ 0')
 if (!Number.isSafeInteger(TILLS) || TILLS < 1) throw new Error('--tills N is required')
 if (GUARDED && args['keys-out'] === undefined) throw new Error('--guarded needs --keys-out')
 process.stdin.on('close', () => process.exit(2)) // the parent went away
@@ -36,9 +43,10 @@ process.stdin.on('close', () => process.exit(2)) // the parent went away
 const t0 = performance.now()
 const ops: Buffer[] = new Array(2 * TILLS)
 const plain: PitchOp[] = new Array(2 * TILLS)
+const warmupOps: Buffer[] = new Array(2 * WARMUP)
 const keys: Record<string, string> = {}
 let signMs = 0
-for (let i = 0; i < TILLS; i++) {
+for (let i = 0; i < TILLS + WARMUP; i++) {
   let [soda, eoda] = tillOps(i)
   if (GUARDED) {
     const pair = tillKeyPair(i)
@@ -48,6 +56,11 @@ for (let i = 0; i < TILLS; i++) {
     soda = signOp(soda, signer)
     eoda = signOp(eoda, signer)
     signMs += performance.now() - s0
+  }
+  if (i >= TILLS) {
+    warmupOps[i - TILLS] = Buffer.from(JSON.stringify(soda))
+    warmupOps[WARMUP + i - TILLS] = Buffer.from(JSON.stringify(eoda))
+    continue
   }
   // morning wave first, then the night's: SODAs at [0, N), EODAs at [N, 2N)
   plain[i] = soda
@@ -128,6 +141,13 @@ function percentile (sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number
 }
 
+// ---- the warm-up, untimed: the relay's code compiled before the wave, as HQ's is ----
+if (WARMUP > 0) {
+  const warm = await wave(warmupOps)
+  const ok = warm.answers.filter(a => a.status === 200 && a.body === ACCEPTED).length
+  if (ok !== warmupOps.length) throw new Error(`warm-up: ${ok} of ${warmupOps.length} ops acked`)
+}
+
 // ---- the timed wave ----
 const before = await relayStats()
 const cpu0 = process.cpuUsage()
@@ -175,6 +195,7 @@ agent.destroy()
 const n = ops.length
 process.stdout.write(`result ${JSON.stringify({
   tills: TILLS,
+  warmupTills: WARMUP,
   ops: n,
   sockets: SOCKETS,
   guarded: GUARDED,
