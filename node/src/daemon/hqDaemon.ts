@@ -19,6 +19,7 @@ import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, errorHandler, TILL_ID_PARAM, STRICT_AJV, skuQtyLinesSchema } from './http.ts'
+import { threadCpuDelta, threadCpuSnapshot } from './threadCpu.ts'
 
 export interface HqDaemonOptions {
   dataDir: string
@@ -89,7 +90,9 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       connections: peer.stats().connections,
       net: peer.stats(),
       counters: hq.counters,
-      timings: hq.timings
+      timings: hq.timings,
+      // CPU ms per thread kind since start (Linux; {} elsewhere): main, verify threads, V8, libuv.
+      threadCpuMs: threadCpuDelta(new Map(), threadCpuSnapshot())
     }
   })
 

@@ -15,7 +15,6 @@
  *   node sim/src/bench/coreHq.ts FLEET_BASE_PATH [--concurrency 16] [--batch 256] [--threads N] [--warmup N]
  *                                [--profile FILE] [--profile-rebuild FILE] [--no-rebuild]
  */
-import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
@@ -31,50 +30,8 @@ import { systemClock, silentLogger } from '../../../node/src/components.ts'
 import { HqNode } from '../../../node/src/hq/HqNode.ts'
 import { LevelStore } from '../../../node/src/storage/LevelStore.ts'
 import { WorkerVerifier } from '../../../node/src/verify/WorkerVerifier.ts'
+import { peakRssBytes, threadCpuDelta, threadCpuSnapshot } from '../../../node/src/daemon/threadCpu.ts'
 import { benchRoot, openFleetRecords, readFleetIndex } from './coreFleet.ts'
-
-/**
- * CPU time (ms) of each thread of this process, by thread name, from /proc (Linux): which
- * thread spends what (main, verify workers, libuv pool doing LevelDB writes and fsyncs,
- * LevelDB's compaction, V8's GC helpers). Empty where /proc is not there.
- */
-function threadCpuMs (): Map<string, number> {
-  const out = new Map<string, number>()
-  let tids: string[] = []
-  try { tids = readdirSync('/proc/self/task') } catch { return out }
-  const tick = 10 // USER_HZ = 100 on Linux
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
-      const close = stat.lastIndexOf(')')
-      const name = stat.slice(stat.indexOf('(') + 1, close)
-      const fields = stat.slice(close + 2).split(' ')
-      const ms = (Number(fields[11]) + Number(fields[12])) * tick
-      out.set(`${name}#${tid}`, ms)
-    } catch {}
-  }
-  return out
-}
-
-/** This process's peak RSS so far (VmHWM, Linux); 0 where /proc is not there. */
-function peakRssBytes (): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))
-    return m !== null ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
-
-/** CPU ms per thread name (threads of one name summed) between two snapshots. */
-function threadCpuDelta (before: Map<string, number>, after: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const [k, ms] of after) {
-    const name = k.slice(0, k.lastIndexOf('#'))
-    out[name] = (out[name] ?? 0) + ms - (before.get(k) ?? 0)
-  }
-  return out
-}
 
 /**
  * Ed25519 verifications/s on one core right now: libsodium (HQ's verifier: this machine's
@@ -196,7 +153,7 @@ try {
     await session.post('Profiler.enable')
     await session.post('Profiler.start')
   }
-  const threads0 = threadCpuMs()
+  const threads0 = threadCpuSnapshot()
   const cpu0 = process.cpuUsage()
   const main0 = process.threadCpuUsage()
   const t0 = performance.now()
@@ -214,7 +171,7 @@ try {
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   const main = process.threadCpuUsage(main0)
-  const threadCpu = threadCpuDelta(threads0, threadCpuMs())
+  const threadCpu = threadCpuDelta(threads0, threadCpuSnapshot())
   if (session !== null && args.profile !== undefined) {
     const { profile } = await session.post('Profiler.stop')
     await writeFile(args.profile, JSON.stringify(profile))

@@ -86,6 +86,8 @@ export interface WaveRun {
   connectMs: number[]
   hqReadyMs: number
   hqCpuUsPerReport: number
+  /** The same split by HQ's threads: MainThread, WorkerThread (verify), V8Worker (compilers, GC), libuv-worker (LevelDB, fsync). */
+  hqThreadCpuUsPerReport: Record<string, number>
   hqMaxRssBytes: number
   hqRssAfterWaveBytes: number
   hqConnections: number
@@ -162,6 +164,8 @@ interface HqMetrics {
   connections: number
   net: { bytesIn: number, bytesOut: number, connections: number }
   counters: { accepted: number, duplicates: number, rejected: number, commits: number }
+  /** CPU ms per thread kind since HQ started (Linux). */
+  threadCpuMs: Record<string, number>
 }
 
 interface HqReady { peerId: string, multiaddrs: string[], http: string, rootKey: string }
@@ -456,6 +460,9 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         connectMs: connected.map(c => c.connectMs),
         hqReadyMs: hq.readyMs,
         hqCpuUsPerReport: ((m1.cpuUserMicros + m1.cpuSystemMicros) - (m0.cpuUserMicros + m0.cpuSystemMicros)) / Math.max(1, accepted),
+        hqThreadCpuUsPerReport: Object.fromEntries(Object.entries(m1.threadCpuMs)
+          .map(([name, ms]) => [name, Math.round((ms - (m0.threadCpuMs[name] ?? 0)) * 1000 / Math.max(1, accepted))] as const)
+          .filter(([, us]) => us > 0)),
         hqMaxRssBytes: m1.maxRssBytes,
         hqRssAfterWaveBytes: m1.rssBytes,
         hqConnections: m1.connections,
@@ -467,7 +474,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         settledMs
       }
       runsDetail.push(run)
-      log(`run ${r + 1}: wave of ${records} records: ${accepted} accepted in ${Math.round(waveMs)} ms = ${Math.round(run.reportsPerSec)}/s; ack p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms; HQ ${Math.round(run.hqCpuUsPerReport)} µs CPU/report, peak RSS ${Math.round(run.hqMaxRssBytes / 2 ** 20)} MB, ${run.hqCommits} fsyncs, ${run.hqConnections} connections${run.failures.length > 0 ? `; failures: ${run.failures.join(' | ')}` : ''}`)
+      log(`run ${r + 1}: wave of ${records} records: ${accepted} accepted in ${Math.round(waveMs)} ms = ${Math.round(run.reportsPerSec)}/s; ack p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms; HQ ${Math.round(run.hqCpuUsPerReport)} µs CPU/report (${Object.entries(run.hqThreadCpuUsPerReport).map(([k, v]) => `${k} ${v}`).join(', ')}), peak RSS ${Math.round(run.hqMaxRssBytes / 2 ** 20)} MB, ${run.hqCommits} fsyncs, ${run.hqConnections} connections${run.failures.length > 0 ? `; failures: ${run.failures.join(' | ')}` : ''}`)
       step(`wave ${r + 1}`)
       if (r < o.runs - 1) {
         await procs.kill(hq.child, 'SIGTERM')
