@@ -41,7 +41,7 @@ export function formatTable (res: BenchResult): string {
   if (probes.length > 0) {
     out.push('')
     out.push('direct till→HQ connections (each till its own libp2p identity; connect + noise + yamux + first round trip): ' +
-      probes.map(r => `${f0(r.tills)} tills: ${r.probe?.connections} conns, p50 ${f1(r.probe?.p50Ms)} ms, p99 ${f1(r.probe?.p99Ms)} ms, all in ${f0(r.probe?.allMs)} ms (${f0(r.probe?.perSec)}/s), HQ +${f0((r.probe?.hqRssPerConnectionBytes ?? 0) / 1024)} KB RSS each`).join('; '))
+      probes.map(r => `${f0(r.tills)} tills: ${r.probe?.connections} conns, p50 ${f1(r.probe?.p50Ms)} ms, p99 ${f1(r.probe?.p99Ms)} ms, all in ${f0(r.probe?.allMs)} ms (${f0(r.probe?.perSec)}/s), HQ ${signedKb(r.probe?.hqRssPerConnectionBytes ?? 0)} RSS each`).join('; '))
   }
   if (res.runs.some(r => r.legacy?.cutShort === true)) out.push('* legacy baseline cut short at its time budget; the fleet-day time is extrapolated from the measured rate.')
   return out.join('\n')
@@ -109,4 +109,10 @@ export function renderSvg (res: BenchResult): string {
   })
   parts.push('</svg>')
   return parts.join('\n') + '\n'
+}
+
+/** A change of memory in KB with its sign: RSS can fall between two readings (the heap shrank). */
+export function signedKb (bytes: number): string {
+  const kb = Math.round(bytes / 1024)
+  return `${kb >= 0 ? '+' : '−'}${Math.abs(kb).toLocaleString('en-GB')} KB`
 }

@@ -37,6 +37,7 @@ import { measurePitchRelay, measureVerifyCeiling, type PitchRelayResult } from '
 import { pidAlive } from '../../net/proc.ts'
 import { Processes, type Child } from './proc.ts'
 import { prepareHqDir } from './prepareHq.ts'
+import { signedKb } from './report.ts'
 import { fireStore, forgerSeed, hqTillIndices, makePlan, relaySeed, storeOf, tillIdAt, tillNoOf, type FleetPlan } from './plan.ts'
 import {
   BATCH_ENTRIES, LEGACY_BUDGET_MS, LOADGENS, PHASE_BASE_MS, PHASE_PER_TILL_MS, PROBE_CONNECTIONS_MAX, PUBLISHED_REPORTS_PER_SEC,
@@ -644,7 +645,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         hqRssPerConnectionBytes: (p1.rssBytes - p0.rssBytes) / Math.max(1, count),
         hqConnectionsHeld: p1.connections
       }
-      log(`probe: ${count} direct till connections (own key, noise + yamux, first round trip): p50 ${probe.p50Ms.toFixed(1)} ms, p99 ${probe.p99Ms.toFixed(1)} ms, all in ${Math.round(probe.allMs)} ms = ${Math.round(probe.perSec)} connections/s; HQ held ${p1.connections}, RSS +${Math.round(probe.hqRssPerConnectionBytes / 1024)} KB per connection`)
+      log(`probe: ${count} direct till connections (own key, noise + yamux, first round trip): p50 ${probe.p50Ms.toFixed(1)} ms, p99 ${probe.p99Ms.toFixed(1)} ms, all in ${Math.round(probe.allMs)} ms = ${Math.round(probe.perSec)} connections/s; HQ held ${p1.connections}, RSS ${signedKb(probe.hqRssPerConnectionBytes)} per connection`)
     }
     step('probe')
     await procs.kill(hq.child, 'SIGTERM')
