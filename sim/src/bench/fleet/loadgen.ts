@@ -293,20 +293,23 @@ async function send (list: Uint8Array[]): Promise<SendResult> {
   return r
 }
 
-/** The warm-up tills' StockIns, then their Closes: untimed, before each timed wave. */
-async function warmup (): Promise<unknown> {
+/** Tills [from, to)'s StockIns (the morning's), then their Closes (the night's) but those of `withheld` tills. */
+function dayRecords (from: number, to: number, withheld: (i: number) => boolean = () => false): Uint8Array[] {
   const list: Uint8Array[] = []
-  for (let i = WARM_FROM; i < WARM_TO; i++) list.push((records.get(i) as Uint8Array[])[0] as Uint8Array)
-  for (let i = WARM_FROM; i < WARM_TO; i++) list.push((records.get(i) as Uint8Array[])[1] as Uint8Array)
-  const { lat: _l, latN: _n, ...r } = await send(list)
+  for (let i = from; i < to; i++) list.push((records.get(i) as Uint8Array[])[0] as Uint8Array)
+  for (let i = from; i < to; i++) if (!withheld(i)) list.push((records.get(i) as Uint8Array[])[1] as Uint8Array)
+  return list
+}
+
+/** The warm-up tills' day: untimed, before each timed wave. */
+async function warmup (): Promise<unknown> {
+  const { lat: _l, latN: _n, ...r } = await send(dayRecords(WARM_FROM, WARM_TO))
   return r
 }
 
 async function wave (): Promise<unknown> {
-  // The morning's StockIns, then the night's Closes (the burnt store's Closes never leave it: its link is down).
-  const list: Uint8Array[] = []
-  for (let i = FROM; i < TO; i++) list.push((records.get(i) as Uint8Array[])[0] as Uint8Array)
-  for (let i = FROM; i < TO; i++) if (!(hostsFire && fireTills.has(i))) list.push((records.get(i) as Uint8Array[])[1] as Uint8Array)
+  // The burnt store's Closes never leave it: its link is down.
+  const list = dayRecords(FROM, TO, i => hostsFire && fireTills.has(i))
   const io0 = ioBytes()
   const cpu0 = process.cpuUsage()
   const r = await send(list)

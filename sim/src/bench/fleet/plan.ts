@@ -69,19 +69,21 @@ export function orderLines (plan: FleetPlan, i: number, stocked: readonly string
   return p.sample(stocked, p.int(1, 3)).sort().map(sku => ({ sku, qty: p.int(1, 24) }))
 }
 
-/** The till range [from, to) load generator k hosts: whole stores, contiguous. */
-export function loadgenRange (plan: FleetPlan, k: number): { from: number, to: number } {
-  const stores = Math.ceil(plan.tills / plan.tillsPerStore)
-  const firstStore = (s: number): number => Math.floor(s * stores / plan.loadgens)
-  return { from: Math.min(plan.tills, firstStore(k) * plan.tillsPerStore), to: Math.min(plan.tills, firstStore(k + 1) * plan.tillsPerStore) }
+/** Load generator k's share [from, to) of the `count` tills from `base` (a store's first till): whole stores, contiguous. */
+function storeShare (plan: FleetPlan, base: number, count: number, k: number): { from: number, to: number } {
+  const stores = Math.ceil(count / plan.tillsPerStore)
+  const at = (s: number): number => Math.min(base + count, base + Math.floor(s * stores / plan.loadgens) * plan.tillsPerStore)
+  return { from: at(k), to: at(k + 1) }
 }
 
-/** The warm-up till range [from, to) load generator k hosts: whole warm-up stores, contiguous. */
+/** The till range [from, to) load generator k hosts. */
+export function loadgenRange (plan: FleetPlan, k: number): { from: number, to: number } {
+  return storeShare(plan, 0, plan.tills, k)
+}
+
+/** The warm-up till range [from, to) load generator k hosts. */
 export function warmupRange (plan: FleetPlan, k: number): { from: number, to: number } {
-  const stores = Math.ceil(plan.warmupTills / plan.tillsPerStore)
-  const firstStore = (s: number): number => Math.floor(s * stores / plan.loadgens)
-  const end = plan.warmupFrom + plan.warmupTills
-  return { from: Math.min(end, plan.warmupFrom + firstStore(k) * plan.tillsPerStore), to: Math.min(end, plan.warmupFrom + firstStore(k + 1) * plan.tillsPerStore) }
+  return storeShare(plan, plan.warmupFrom, plan.warmupTills, k)
 }
 
 /** Every till HQ enrols: the fleet's, then the warm-up tills. */
