@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -36,9 +36,9 @@ function startDaemon (args: string[], timeoutMs = 20_000): Promise<Daemon> {
   })
 }
 
-function run (args: string[], timeoutMs = 20_000): Promise<string> {
+function run (args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn' } })
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn', ...env } })
     started.push(child)
     let out = ''
     let err = ''
@@ -87,7 +87,11 @@ describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
     for (const s of stores) {
       for (const n of [1, 2, 3]) {
         const tillDir = join(dir, `${s}-${n}`)
-        const enrolled = JSON.parse((await run(['enrol', '--hq', hq.ready.http, '--data', tillDir, '--store', s, '--till', String(n), '--json'])).trim().split('\n').pop() as string) as { tillId: string, fromSeq: number }
+        // As an operator does it: a code issued at HQ with the admin token, the till enrolled with the code alone.
+        const issued = JSON.parse((await run(['codes', 'new', '--hq', hq.ready.http, '--store', s, '--till', String(n), '--ttl', '10m', '--token-file', join(dir, 'hq', 'admin.token'), '--json'])).trim().split('\n').pop() as string) as { code: string, store: string, till: number, expiresAt: string }
+        assert.deepEqual([issued.store, issued.till], [s, n])
+        assert.ok(Date.parse(issued.expiresAt) > Date.now())
+        const enrolled = JSON.parse((await run(['enrol', '--hq', hq.ready.http, '--code', issued.code, '--data', tillDir, '--store', s, '--till', String(n), '--json'])).trim().split('\n').pop() as string) as { tillId: string, fromSeq: number }
         assert.deepEqual([enrolled.tillId, enrolled.fromSeq], [`${s}-${n}`, 1])
         const t = await startDaemon(['till', '--data', tillDir, '--store', s, '--till', String(n), '--hq', hq.ready.multiaddrs[0] as string, '--http', '0', '--retry-max-ms', '300'])
         tills.push({ id: `${s}-${n}`, http: t.ready.http })
@@ -137,7 +141,9 @@ describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
       const hqPort = await freePort()
       const hq = await startDaemon(['hq', '--data', join(dir, 'hq2'), '--listen', `/ip4/127.0.0.1/tcp/${hqPort}`, '--http', '0'])
       const tillDir = join(dir, 'M-1')
-      await run(['enrol', '--hq', hq.ready.http, '--data', tillDir, '--store', 'M', '--till', '1'])
+      // The admin token through the environment instead of a code.
+      const asAdmin = { TILLBOOKS_TOKEN: (await readFile(join(dir, 'hq2', 'admin.token'), 'utf8')).trim() }
+      await run(['enrol', '--hq', hq.ready.http, '--data', tillDir, '--store', 'M', '--till', '1'], 20_000, asAdmin)
       const tillArgs = ['till', '--data', tillDir, '--store', 'M', '--till', '1', '--hq', hq.ready.multiaddrs[0] as string, '--http', '0', '--smtp', smtp.url, '--backup-to', 'backups@hq.example']
       let till = await startDaemon(tillArgs)
       const closes: Array<{ takingsCents: number, docLast: number, seq: number }> = []
@@ -153,7 +159,9 @@ describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
       await kill(till.child, 'SIGKILL')
       await rm(tillDir, { recursive: true, force: true })
       const hqBack = await startDaemon(['hq', '--data', join(dir, 'hq2'), '--listen', `/ip4/127.0.0.1/tcp/${hqPort}`, '--http', '0'])
-      const out = JSON.parse((await run(['recover', '--from-mail', maildir, '--store', 'M', '--till', '1', '--hq', hqBack.ready.http, '--to-dir', tillDir, '--json'])).trim().split('\n').pop() as string) as { restored: Array<{ till: string | number, lastSeq: number, takingsCents: number }>, rejected: unknown[] }
+      // The replacement till's key needs a fresh code for its slot, as after any fire.
+      const code = (JSON.parse((await run(['codes', 'new', '--hq', hqBack.ready.http, '--store', 'M', '--till', '1', '--json'], 20_000, asAdmin)).trim().split('\n').pop() as string) as { code: string }).code
+      const out = JSON.parse((await run(['recover', '--from-mail', maildir, '--store', 'M', '--till', '1', '--hq', hqBack.ready.http, '--code', code, '--to-dir', tillDir, '--json'])).trim().split('\n').pop() as string) as { restored: Array<{ till: string | number, lastSeq: number, takingsCents: number }>, rejected: unknown[] }
       const last = closes[1] as { takingsCents: number, docLast: number, seq: number }
       assert.equal(out.restored.length, 1, JSON.stringify(out))
       assert.equal(out.restored[0]?.lastSeq, last.seq)

@@ -13,6 +13,7 @@ import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
 import { enrolTill } from '../src/daemon/enrol.ts'
+import { codeFor, tokenOf } from './helpers/daemons.ts'
 
 /** xorshift32: small, seedable, enough for fuzz input. */
 function prng (seed: number): () => number {
@@ -68,11 +69,13 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
   let dir: string
   let hq: HqDaemon
   let till: TillDaemon
+  let admin: string
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-fuzz-'))
     hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
-    await enrolTill({ hqUrl: hq.ready.http, dataDir: join(dir, 'till'), store: asStoreId('F'), till: 1, logger: silentLogger })
+    admin = await tokenOf(join(dir, 'hq'))
+    await enrolTill({ hqUrl: hq.ready.http, dataDir: join(dir, 'till'), store: asStoreId('F'), till: 1, auth: { bearer: await codeFor(hq.ready.http, join(dir, 'hq'), 'F', 1) }, logger: silentLogger })
     till = await startTillDaemon({ dataDir: join(dir, 'till'), store: asStoreId('F'), till: 1, hq: hq.ready.multiaddrs[0] as string, httpPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], neighbours: [], logger: silentLogger, callTimeoutMs: 2_000 })
     await fetch(`${till.ready.http}/day/open`, { method: 'POST', body: '{"businessDay":"2026-04-02"}', headers: { 'content-type': 'application/json' } })
     const sale = await fetch(`${till.ready.http}/sales`, { method: 'POST', body: '{"lines":[{"sku":"latte","qty":1}]}', headers: { 'content-type': 'application/json' } })
@@ -97,7 +100,8 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
       { base: till.ready.http, path: '/day/close', body: { cashCountedCents: 0 } },
       { base: hq.ready.http, path: '/admin/enrol', body: { store: 'F', till: 1, tillKey: 'ab'.repeat(32), fromSeq: 1 } },
       { base: hq.ready.http, path: '/admin/entries', body: { entries: ['AAAA'] } },
-      { base: hq.ready.http, path: '/admin/replenishment', body: { id: 'R1', store: 'F', businessDay: '2026-04-02', lines: [{ sku: 'patio-chair', qty: 1 }] } }
+      { base: hq.ready.http, path: '/admin/replenishment', body: { id: 'R1', store: 'F', businessDay: '2026-04-02', lines: [{ sku: 'patio-chair', qty: 1 }] } },
+      { base: hq.ready.http, path: '/admin/enrolment-codes', body: { store: 'F', till: 2, ttl: '1h' } }
     ]
     let answered = 0
     try {
@@ -108,7 +112,9 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
         if (roll < 0.15) body = Buffer.from(Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256))).toString('latin1')
         else if (roll < 0.35) body = JSON.stringify(randomValue(r))
         else body = JSON.stringify(mutate(r, target.body))
-        const res = await fetch(`${target.base}${target.path}`, { method: 'POST', body, headers: { 'content-type': r() < 0.9 ? 'application/json' : 'text/plain' }, signal: AbortSignal.timeout(5_000) })
+        // HQ's routes with the admin token: the fuzz is of the bodies (the next test fuzzes the tokens).
+        const auth: Record<string, string> = target.base === hq.ready.http ? { authorization: `Bearer ${admin}` } : {}
+        const res = await fetch(`${target.base}${target.path}`, { method: 'POST', body, headers: { 'content-type': r() < 0.9 ? 'application/json' : 'text/plain', ...auth }, signal: AbortSignal.timeout(5_000) })
         const text = await res.text()
         if (res.status >= 500) assert.fail(`${target.path} answered ${res.status} to ${body.slice(0, 200)}: ${text}`)
         if (res.status >= 400) {
@@ -119,7 +125,7 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
       }
       // An order id reused with other content is a conflict (409, with the reason), not a fault.
       const post = async (lines: Array<{ sku: string, qty: number }>): Promise<Response> => await fetch(`${hq.ready.http}/admin/replenishment`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'R-CONFLICT', store: 'F', businessDay: '2026-04-03', lines })
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ id: 'R-CONFLICT', store: 'F', businessDay: '2026-04-03', lines })
       })
       assert.equal((await post([{ sku: 'patio-chair', qty: 1 }])).status, 200)
       assert.equal((await post([{ sku: 'patio-chair', qty: 1 }])).status, 200)
@@ -127,7 +133,7 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
       assert.equal(conflict.status, 409)
       assert.match(((await conflict.json()) as { error: string }).error, /already folded with different content/)
       for (const path of ['/admin/log/%00', '/admin/certificates/' + 'Z'.repeat(500), '/books/../../etc/passwd', '/nope']) {
-        const res = await fetch(`${hq.ready.http}${path}`)
+        const res = await fetch(`${hq.ready.http}${path}`, { headers: { authorization: `Bearer ${admin}` } })
         assert.ok(res.status >= 400 && res.status < 500, `${path}: ${res.status}`)
       }
     } catch (err) {
@@ -148,5 +154,66 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
     // Both still serve.
     assert.equal((await fetch(`${hq.ready.http}/health`)).status, 200)
     assert.equal((await fetch(`${till.ready.http}/health`)).status, 200)
+  })
+
+  // Last: it trips the failed-authentication limit for 127.0.0.1, which then refuses even the admin token for a minute.
+  it('random, mangled, borrowed and oversized credentials at every route: 401, 403 or 429 with a reason, nothing moves', async () => {
+    const r = prng(SEED + 1)
+    const viewer = await tokenOf(join(dir, 'hq'), 'viewer')
+    const otherSlot = await codeFor(hq.ready.http, join(dir, 'hq'), 'G', 1)
+    const booksBefore = await (await fetch(`${hq.ready.http}/books`)).text()
+    const certsBefore = await (await fetch(`${hq.ready.http}/admin/certificates/F-1`, { headers: { authorization: `Bearer ${admin}` } })).text()
+    const routes: Array<{ method: 'GET' | 'POST', path: string, body?: unknown }> = [
+      { method: 'GET', path: '/books' }, { method: 'GET', path: '/books.hledger' }, { method: 'GET', path: '/fleet' }, { method: 'GET', path: '/counters' }, { method: 'GET', path: '/metrics' },
+      { method: 'GET', path: '/admin/certificates/F-1' }, { method: 'GET', path: '/admin/log/F-1' }, { method: 'GET', path: '/admin/enrolment-codes' },
+      { method: 'POST', path: '/admin/enrol', body: { store: 'F', till: 1, tillKey: 'cd'.repeat(32), fromSeq: 9 } },
+      { method: 'POST', path: '/admin/entries', body: { entries: ['AAAA'] } },
+      { method: 'POST', path: '/admin/enrolment-codes', body: { store: 'F', till: 1 } },
+      { method: 'POST', path: '/admin/opening-stock', body: { date: '2026-04-01', lines: [{ sku: 'patio-chair', qty: 1 }] } },
+      { method: 'POST', path: '/admin/replenishment', body: { id: 'R-AUTH', store: 'F', businessDay: '2026-04-02', lines: [{ sku: 'patio-chair', qty: 1 }] } }
+    ]
+    const flip = (t: string): string => { const i = Math.floor(r() * t.length); return t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1) }
+    const headers = (): Record<string, string> => {
+      const roll = Math.floor(r() * 9)
+      switch (roll) {
+        case 0: return { authorization: `Bearer ${flip(admin)}` }
+        case 1: return { authorization: `Bearer ${admin.slice(0, -1)}` }
+        case 2: return { authorization: `Basic ${Buffer.from('admin:' + admin).toString('base64')}` }
+        case 3: return { authorization: 'Bearer ' + 'x'.repeat(Math.floor(r() * 4000)) }
+        case 4: return { authorization: `Bearer ${viewer}` }
+        case 5: return { authorization: `Bearer ${otherSlot}` }
+        case 6: return { authorization: Buffer.from(Array.from({ length: 1 + Math.floor(r() * 60) }, () => 33 + Math.floor(r() * 94))).toString('latin1') }
+        case 7: return { authorization: `Bearer ${flip(otherSlot)}` }
+        default: return { authorization: `bearer  ${admin}` }
+      }
+    }
+    const seen = new Set<number>()
+    try {
+      for (let i = 0; i < 150; i++) {
+        const route = routes[Math.floor(r() * routes.length)] as typeof routes[number]
+        const h = headers()
+        const res = await fetch(`${hq.ready.http}${route.path}`, {
+          method: route.method, headers: { ...h, ...(route.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(route.body !== undefined ? { body: JSON.stringify(route.body) } : {}), signal: AbortSignal.timeout(5_000)
+        })
+        const text = await res.text()
+        const isViewerRead = h.authorization === `Bearer ${viewer}` && route.method === 'GET' && !route.path.startsWith('/admin/')
+        if (isViewerRead && res.status === 200) continue
+        assert.ok([401, 403, 429].includes(res.status), `${route.method} ${route.path} with ${JSON.stringify(h).slice(0, 80)} answered ${res.status}: ${text.slice(0, 200)}`)
+        assert.ok(typeof (JSON.parse(text) as { error?: unknown }).error === 'string', `no reason: ${text}`)
+        seen.add(res.status)
+      }
+    } catch (err) {
+      throw new Error(`credential fuzz failed with seed ${SEED} (replay: FUZZ_SEED=${SEED}): ${(err as Error).message}`)
+    }
+    // The limiter tripped, so every kind of refusal was seen; the books and certificates never moved.
+    assert.deepEqual([...seen].sort(), [401, 403, 429])
+    assert.equal(await (await fetch(`${hq.ready.http}/books`)).text(), booksBefore)
+    const counters = await (await fetch(`${hq.ready.http}/counters`)).json() as { auth: { unauthenticated: number, forbidden: number, rateLimited: number } }
+    assert.ok(counters.auth.unauthenticated >= 10 && counters.auth.forbidden > 0 && counters.auth.rateLimited > 0, JSON.stringify(counters.auth))
+    // HQ still serves: the open routes answer, and the limiter refuses even the right token until its window ends.
+    assert.equal((await fetch(`${hq.ready.http}/health`)).status, 200)
+    assert.equal((await fetch(`${hq.ready.http}/admin/certificates/F-1`, { headers: { authorization: `Bearer ${admin}` } })).status, 429)
+    void certsBefore
   })
 })

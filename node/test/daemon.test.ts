@@ -15,7 +15,7 @@ import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
 import { enrolTill } from '../src/daemon/enrol.ts'
-import { freePort, request, until } from './helpers/daemons.ts'
+import { codeFor, freePort, request, tokenOf, until } from './helpers/daemons.ts'
 
 const call = request
 
@@ -60,8 +60,8 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
   it('a sale posted over HTTP reaches the books exactly after close; bad bodies get a 400 and change nothing', async () => {
     hq = await startHq()
     const hqUrl = hq.ready.http
-    await enrolTill({ hqUrl, dataDir: join(dir, 'N-1'), store: asStoreId('N'), till: 1, logger: silentLogger })
-    const r = await call<{ id: string }>(hqUrl, 'POST', '/admin/replenishment', { id: 'R-N-1', store: 'N', businessDay: '2026-03-02', lines: [{ sku: 'patio-chair', qty: 8 }, { sku: 'patio-table', qty: 2 }, { sku: 'patio-sunscreen', qty: 2 }] })
+    await enrolTill({ hqUrl, dataDir: join(dir, 'N-1'), store: asStoreId('N'), till: 1, auth: { bearer: await codeFor(hqUrl, hqDir(), 'N', 1) }, logger: silentLogger })
+    const r = await call<{ id: string }>(hqUrl, 'POST', '/admin/replenishment', { id: 'R-N-1', store: 'N', businessDay: '2026-03-02', lines: [{ sku: 'patio-chair', qty: 8 }, { sku: 'patio-table', qty: 2 }, { sku: 'patio-sunscreen', qty: 2 }] }, await tokenOf(hqDir()))
     assert.equal(r.status, 200, JSON.stringify(r.json))
     const t = await startTill('N', 1)
     const base = t.ready.http
@@ -111,7 +111,7 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
   it('HQ admin API refuses forged and malformed entries with a reason, and the books do not move', async () => {
     const hqUrl = (hq as HqDaemon).ready.http
     const before = await call<{ accounts: Record<string, number> }>(hqUrl, 'GET', '/books')
-    const log = await call<{ entries: string[] }>(hqUrl, 'GET', '/admin/log/N-1')
+    const log = await call<{ entries: string[] }>(hqUrl, 'GET', '/admin/log/N-1', undefined, await tokenOf(hqDir()))
     assert.equal(log.json.entries.length, 2)
     const real = openEntry(new Uint8Array(Buffer.from(log.json.entries[1] as string, 'base64')), { verify: true })
     const forger = new Signer(keyPairFromSeed(new Uint8Array(32).fill(77)))
@@ -122,18 +122,18 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
     const tampered = canonicalEncode({ ...envelope, sig } as unknown as Canonical)
     const res = await call<{ outcomes: Array<{ status: string, code?: string, reason?: string }> }>(hqUrl, 'POST', '/admin/entries', {
       entries: [forged.bytes, tampered, new Uint8Array([1, 2, 3])].map(b => Buffer.from(b).toString('base64'))
-    })
+    }, await tokenOf(hqDir()))
     assert.deepEqual(res.json.outcomes.map(o => o.status), ['rejected', 'rejected', 'rejected'])
     assert.ok(res.json.outcomes.every(o => typeof o.reason === 'string' && o.reason.length > 0))
     assert.deepEqual(res.json.outcomes.map(o => o.code), ['UNENROLLED', 'FORGED', 'MALFORMED'])
-    assert.equal((await call(hqUrl, 'POST', '/admin/entries', { entries: ['not base64!'] })).status, 400)
-    assert.equal((await call(hqUrl, 'POST', '/admin/enrol', { store: 'n', till: 1, tillKey: 'xx' })).status, 400)
+    assert.equal((await call(hqUrl, 'POST', '/admin/entries', { entries: ['not base64!'] }, await tokenOf(hqDir()))).status, 400)
+    assert.equal((await call(hqUrl, 'POST', '/admin/enrol', { store: 'n', till: 1, tillKey: 'xx' }, await tokenOf(hqDir()))).status, 400)
     assert.deepEqual((await call<{ accounts: Record<string, number> }>(hqUrl, 'GET', '/books')).json.accounts, before.json.accounts)
   })
 
   it('a till sells on with HQ down, catches up after, and the books are as if nothing failed', async () => {
     const hqUrl = (hq as HqDaemon).ready.http
-    await enrolTill({ hqUrl, dataDir: join(dir, 'N-2'), store: asStoreId('N'), till: 2, logger: silentLogger })
+    await enrolTill({ hqUrl, dataDir: join(dir, 'N-2'), store: asStoreId('N'), till: 2, auth: { bearer: await codeFor(hqUrl, hqDir(), 'N', 2) }, logger: silentLogger })
     const t = await startTill('N', 2)
     await (hq as HqDaemon).stop()
     let expected = 0
@@ -161,8 +161,8 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
   it('a neighbour keeps a replica; after a fire the last close comes back from it, a forged copy is refused, and the replacement numbers on', async () => {
     let hqUrl = (hq as HqDaemon).ready.http
     const eastDir = join(dir, 'E-1')
-    await enrolTill({ hqUrl, dataDir: eastDir, store: asStoreId('E'), till: 1, logger: silentLogger })
-    await enrolTill({ hqUrl, dataDir: join(dir, 'W-1'), store: asStoreId('W'), till: 1, logger: silentLogger })
+    await enrolTill({ hqUrl, dataDir: eastDir, store: asStoreId('E'), till: 1, auth: { bearer: await codeFor(hqUrl, hqDir(), 'E', 1) }, logger: silentLogger })
+    await enrolTill({ hqUrl, dataDir: join(dir, 'W-1'), store: asStoreId('W'), till: 1, auth: { bearer: await codeFor(hqUrl, hqDir(), 'W', 1) }, logger: silentLogger })
     const [pe, pw] = [await freePort(), await freePort()]
     const [ae, aw] = [await addressOf(eastDir, pe), await addressOf(join(dir, 'W-1'), pw)]
     const west = await startTill('W', 1, [ae], pw)
@@ -194,7 +194,7 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
     await rm(eastDir, { recursive: true, force: true })
     hq = await startHq()
     hqUrl = hq.ready.http
-    const r = await enrolTill({ hqUrl, dataDir: eastDir, store: asStoreId('E'), till: 1, recoverFrom: [aw], logger: silentLogger })
+    const r = await enrolTill({ hqUrl, dataDir: eastDir, store: asStoreId('E'), till: 1, auth: { bearer: await codeFor(hqUrl, hqDir(), 'E', 1) }, recoverFrom: [aw], logger: silentLogger })
     assert.equal(r.recovered?.seq, last.seq)
     assert.equal(r.recovered?.hash, last.hash)
     assert.equal(r.recovered?.docLast, last.docLast)

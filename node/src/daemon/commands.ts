@@ -6,6 +6,7 @@
 import { pino } from 'pino'
 import { InvalidArgumentError, type Command } from 'commander'
 import { asStoreId, type StoreId } from '@tillbooks/protocol'
+import type { ClientAuthFlags } from '../access/client.ts'
 // The daemons (libp2p, fastify, LevelDB) load only when their command runs: `tillbooks sim` stays light.
 
 function storeArg (v: string): StoreId {
@@ -21,6 +22,17 @@ function intArg (name: string, min: number, max: number) {
     const n = Number(v)
     if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`)
     return n
+  }
+}
+
+interface DaemonAccessFlags { adminTokenFile?: string, viewerTokenFile?: string, tlsCert?: string, tlsKey?: string }
+
+function accessOptions (o: DaemonAccessFlags): { adminTokenFile?: string, viewerTokenFile?: string, tlsCertFile?: string, tlsKeyFile?: string } {
+  return {
+    ...(o.adminTokenFile !== undefined ? { adminTokenFile: o.adminTokenFile } : {}),
+    ...(o.viewerTokenFile !== undefined ? { viewerTokenFile: o.viewerTokenFile } : {}),
+    ...(o.tlsCert !== undefined ? { tlsCertFile: o.tlsCert } : {}),
+    ...(o.tlsKey !== undefined ? { tlsKeyFile: o.tlsKey } : {})
   }
 }
 
@@ -53,16 +65,20 @@ export function registerDaemonCommands (program: Command): void {
     .requiredOption('--data <dir>', 'data directory (created if absent): root key and LevelDB log')
     .option('--listen <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/0')
     .option('--http <port>', 'HTTP port (0: any free one)', intArg('http', 0, 65535), 0)
-    .option('--http-host <host>', 'HTTP bind address', '127.0.0.1')
+    .option('--http-host <host>', 'HTTP bind address (beyond loopback it needs --tls-cert and --tls-key)', '127.0.0.1')
+    .option('--admin-token-file <file>', 'the admin token (created, mode 0600, if absent; default DIR/admin.token)')
+    .option('--viewer-token-file <file>', 'the viewer token, for the read routes beyond loopback (default DIR/viewer.token)')
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--verify-workers <n>', 'signature verification worker threads (0: inline)', intArg('verify-workers', 0, 64), 2)
     .option('--rebuild <how>', 'at start, rebuild the books from the log re-verifying every signature (verify), or trusting this HQ\'s own fsync\'d log (trust: faster; for a disk nobody else can write)', (v: string) => {
       if (v !== 'verify' && v !== 'trust') throw new InvalidArgumentError('verify or trust')
       return v
     }, 'verify')
-    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust' }) => {
+    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust' } & DaemonAccessFlags) => {
       const logger = daemonLogger('tillbooks-hq')
       const { startHqDaemon } = await import('./hqDaemon.ts')
-      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify' })
+      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify', ...accessOptions(o) })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })
@@ -74,7 +90,11 @@ export function registerDaemonCommands (program: Command): void {
     .requiredOption('--till <n>', 'till number in the store', intArg('till', 1, 999))
     .requiredOption('--hq <multiaddr>', "HQ's libp2p address, with /p2p/<peer id>")
     .option('--http <port>', 'HTTP port (0: any free one)', intArg('http', 0, 65535), 0)
-    .option('--http-host <host>', 'HTTP bind address', '127.0.0.1')
+    .option('--http-host <host>', 'HTTP bind address (beyond loopback it needs --tls-cert and --tls-key, and callers the till\'s tokens)', '127.0.0.1')
+    .option('--admin-token-file <file>', 'the till API\'s admin token, for writes beyond loopback (default DIR/admin.token)')
+    .option('--viewer-token-file <file>', 'the till API\'s viewer token, for reads beyond loopback (default DIR/viewer.token)')
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--listen <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/0')
     .option('--neighbours <list>', 'comma-separated multiaddrs (with /p2p/) of tills in neighbouring stores', listArg, [])
     .option('--retry-max-ms <n>', 'longest wait between resends to HQ', intArg('retry-max-ms', 10, 3_600_000), 30_000)
@@ -85,11 +105,11 @@ export function registerDaemonCommands (program: Command): void {
     .option('--smtp <url>', 'email each close as a signed backup through this SMTP server (smtp://host:port, smtps://…)')
     .option('--backup-to <address>', 'the mailbox backups go to (with --smtp)')
     .option('--backup-from <address>', 'sender address of the backups')
-    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number, deliveries: string, smtp?: string, backupTo?: string, backupFrom?: string }) => {
+    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number, deliveries: string, smtp?: string, backupTo?: string, backupFrom?: string } & DaemonAccessFlags) => {
       if ((o.smtp === undefined) !== (o.backupTo === undefined)) throw new InvalidArgumentError('--smtp and --backup-to go together')
       const logger = daemonLogger(`tillbooks-till-${o.store}-${o.till}`)
       const { startTillDaemon } = await import('./tillDaemon.ts')
-      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs, ...(o.deliveries !== 'auto' ? { receivesDeliveries: o.deliveries === 'yes' } : {}), ...(o.smtp !== undefined && o.backupTo !== undefined ? { mail: { smtpUrl: o.smtp, to: o.backupTo, ...(o.backupFrom !== undefined ? { from: o.backupFrom } : {}) } } : {}) })
+      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs, ...(o.deliveries !== 'auto' ? { receivesDeliveries: o.deliveries === 'yes' } : {}), ...(o.smtp !== undefined && o.backupTo !== undefined ? { mail: { smtpUrl: o.smtp, to: o.backupTo, ...(o.backupFrom !== undefined ? { from: o.backupFrom } : {}) } } : {}), ...accessOptions(o) })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })
@@ -124,11 +144,24 @@ export function registerDaemonCommands (program: Command): void {
     .requiredOption('--store <id>', 'store id', storeArg)
     .requiredOption('--till <n>', 'till number', intArg('till', 1, 999))
     .option('--recover-from <list>', 'comma-separated multiaddrs of peers holding a replica of this till\'s log', listArg, [])
+    .option('--code <code>', 'a one-time enrolment code for this slot (tillbooks codes new): all it takes')
+    .option('--token-file <file>', 'HQ\'s admin token instead of a code (default: the TILLBOOKS_TOKEN environment variable)')
+    .option('--ca <file>', 'PEM of the CA that signed HQ\'s HTTPS certificate')
     .option('--json', 'print the result as one JSON object on the last line')
-    .action(async (o: { hq: string, data: string, store: StoreId, till: number, recoverFrom: string[], json?: boolean }) => {
+    .action(async (o: { hq: string, data: string, store: StoreId, till: number, recoverFrom: string[], json?: boolean } & ClientAuthFlags) => {
       const logger = daemonLogger('tillbooks-enrol')
       const { enrolTill } = await import('./enrol.ts')
-      const r = await enrolTill({ hqUrl: o.hq, dataDir: o.data, store: o.store, till: o.till, recoverFrom: o.recoverFrom, logger })
+      const { clientAuthFrom } = await import('../access/client.ts')
+      let r: Awaited<ReturnType<typeof enrolTill>>
+      try {
+        r = await enrolTill({ hqUrl: o.hq, dataDir: o.data, store: o.store, till: o.till, recoverFrom: o.recoverFrom, auth: await clientAuthFrom(o), logger })
+      } catch (err) {
+        logger.flush()
+        if (o.json === true) process.stdout.write(JSON.stringify({ error: (err as Error).message }) + '\n')
+        process.stderr.write(`tillbooks enrol: ${(err as Error).message}\n`)
+        process.exitCode = 2
+        return
+      }
       logger.flush()
       if (o.json === true) {
         process.stdout.write(JSON.stringify(r) + '\n')
@@ -136,6 +169,33 @@ export function registerDaemonCommands (program: Command): void {
         process.stdout.write(`${r.tillId} enrolled from seq ${r.fromSeq}; peer id ${r.peerId}\n`)
         if (r.recovered !== null) process.stdout.write(`recovered seq 1..${r.recovered.seq} from ${r.recovered.from}; next document after ${r.recovered.docLast ?? 0}\n`)
         for (const x of r.rejected) process.stdout.write(`refused from ${x.source}: ${x.reason}\n`)
+      }
+    })
+
+  const codes = program.command('codes').description('one-time enrolment codes: the only way, besides the admin token, to enrol a till key')
+  codes.command('new')
+    .description('issue a code for one till slot: `tillbooks enrol --code CODE` uses it once, before it expires')
+    .requiredOption('--hq <url>', "HQ's HTTP API, e.g. http://127.0.0.1:8080")
+    .requiredOption('--store <id>', 'store id', storeArg)
+    .requiredOption('--till <n>', 'till number', intArg('till', 1, 999))
+    .option('--ttl <duration>', 'how long the code lives: 90s, 30m, 24h, 7d', '24h')
+    .option('--token-file <file>', 'HQ\'s admin token (default: the TILLBOOKS_TOKEN environment variable)')
+    .option('--ca <file>', 'PEM of the CA that signed HQ\'s HTTPS certificate')
+    .option('--json', 'print { code, store, till, expiresAt } as one JSON object on the last line')
+    .action(async (o: { hq: string, store: StoreId, till: number, ttl: string, json?: boolean } & ClientAuthFlags) => {
+      const { parseTtl } = await import('../access/codes.ts')
+      try { parseTtl(o.ttl) } catch (err) { throw new InvalidArgumentError((err as Error).message) }
+      const { clientAuthFrom } = await import('../access/client.ts')
+      const { HqClient } = await import('./HqClient.ts')
+      try {
+        const hq = new HqClient(o.hq, { auth: await clientAuthFrom({ tokenFile: o.tokenFile, ca: o.ca }) })
+        const c = await hq.issueCode({ store: o.store, till: o.till, ttl: o.ttl })
+        if (o.json === true) process.stdout.write(JSON.stringify({ code: c.code, store: c.store, till: c.till, expiresAt: c.expiresAt }) + '\n')
+        else process.stdout.write(`${c.code}  enrols till ${c.store}-${c.till} once, until ${c.expiresAt}\n`)
+      } catch (err) {
+        if (o.json === true) process.stdout.write(JSON.stringify({ error: (err as Error).message }) + '\n')
+        process.stderr.write(`tillbooks codes new: ${(err as Error).message}\n`)
+        process.exitCode = 2
       }
     })
 }

@@ -5,9 +5,12 @@
  *   db/         TillNode's journal and log (LevelDB)
  *   replicas/   neighbour stores' logs this till keeps (LevelDB)
  *   mail/       the email backup outbox, when backups are on (LevelDB)
+ *   admin.token, viewer.token   the till HTTP API's tokens (mode 0600), needed only beyond loopback
  * HQ's directory:
  *   root.key    HQ's root seed (hex, mode 0600): signs certificates and replenishment orders
- *   db/         HQ's log (LevelDB)
+ *   admin.token the admin token (mode 0600, written at first start): every HTTP route
+ *   viewer.token the viewer token (mode 0600): the read routes, when HTTP listens beyond loopback
+ *   db/         HQ's log (LevelDB), and the enrolment codes it issued (hashed)
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
@@ -30,6 +33,9 @@ export interface TillIdentity {
 export const tillDbDir = (dir: string): string => join(dir, 'db')
 export const replicaDbDir = (dir: string): string => join(dir, 'replicas')
 export const hqDbDir = (dir: string): string => join(dir, 'db')
+/** A daemon's own admin and viewer token files (HQ's and a till's alike). */
+export const adminTokenFile = (dir: string): string => join(dir, 'admin.token')
+export const viewerTokenFile = (dir: string): string => join(dir, 'viewer.token')
 
 async function readOrCreateSeed (path: string): Promise<KeyPair> {
   let hex: string | undefined

@@ -12,7 +12,8 @@ import { fromHex, toHex, type Entry, type PublicKey, type StoreId, type TillId, 
 import type { CandidateRejection, LogCandidate } from '../recovery/chooseChain.ts'
 import { systemClock, type Logger } from '../components.ts'
 import { readTillIdentity, tillDbDir, tillKey, writeTillIdentity } from './dataDir.ts'
-import { ADMIN_ENTRIES_MAX } from './http.ts'
+import { HqClient } from './HqClient.ts'
+import type { ClientAuth } from '../access/client.ts'
 
 export interface EnrolOptions {
   hqUrl: string
@@ -21,6 +22,8 @@ export interface EnrolOptions {
   till: number
   /** Multiaddrs of peers holding a replica of this till's log (neighbour stores' tills). */
   recoverFrom?: string[]
+  /** The credential for HQ: an enrolment code for this slot, or the admin token; and a private CA. */
+  auth: ClientAuth
   logger: Logger
   timeoutMs?: number
 }
@@ -36,19 +39,9 @@ export interface EnrolResult {
   offered: Record<string, number>
 }
 
-async function hqJson<T> (url: string, init: RequestInit & { timeoutMs: number }): Promise<T> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs), ...(init.body !== undefined ? { headers: { 'content-type': 'application/json' } } : {}) })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url}: HTTP ${res.status} ${text.slice(0, 300)}`)
-  return JSON.parse(text) as T
-}
-
-const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
-const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
-
 export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
   const timeoutMs = o.timeoutMs ?? 15_000
-  const hq = o.hqUrl.replace(/\/+$/, '')
+  const hq = new HqClient(o.hqUrl, { timeoutMs, auth: o.auth })
   const tillId = tillIdOf(o.store, o.till)
   const pair = await tillKey(o.dataDir)
   const publicKey = toHex(pair.publicKey)
@@ -70,12 +63,11 @@ export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
     // Loaded only for a replacement: a plain enrolment of a fleet stays quick (no libp2p, no Automerge).
     const { chooseChain, enrolmentOf } = await import('../recovery/chooseChain.ts')
     const { TillbooksPeer } = await import('../net/TillbooksPeer.ts')
-    const certs = await hqJson<{ hqRootKey: string, certificates: string[] }>(`${hq}/admin/certificates/${tillId}`, { timeoutMs })
-    const enrolment = enrolmentOf(fromHex(certs.hqRootKey) as PublicKey, certs.certificates.map(unb64))
+    const certs = await hq.certificates(tillId)
+    const enrolment = enrolmentOf(certs.rootKey, certs.certificates)
     const candidates: LogCandidate[] = []
     const unreachable: CandidateRejection[] = []
-    const fromHq = await hqJson<{ entries: string[] }>(`${hq}/admin/log/${tillId}`, { timeoutMs })
-    candidates.push({ source: 'hq', entries: fromHq.entries.map(unb64) })
+    candidates.push({ source: 'hq', entries: (await hq.log(tillId)).entries })
     // A throwaway identity: fetching a replica needs no trust either way.
     const peer = await TillbooksPeer.create({ seed: randomBytes(32), listen: [], logger: o.logger })
     try {
@@ -98,17 +90,12 @@ export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
       recovered = { seq: choice.head.seq, hash: choice.head.hash, from: choice.from, docLast: last === undefined ? null : (last.record as { docLast: number }).docLast }
       fromSeq = choice.head.seq + 1
       // HQ gets the whole chain: what it lacked is folded once, what it had is a duplicate.
-      for (let i = 0; i < chain.length; i += ADMIN_ENTRIES_MAX) {
-        const outcomes = await hqJson<{ outcomes: Array<{ status: string, reason?: string }> }>(`${hq}/admin/entries`, { method: 'POST', body: JSON.stringify({ entries: chain.slice(i, i + ADMIN_ENTRIES_MAX).map(e => b64(e.bytes)) }), timeoutMs })
-        const refused = outcomes.outcomes.filter(x => x.status === 'rejected')
-        if (refused.length > 0) throw new Error(`HQ refused the recovered chain: ${refused[0]?.reason ?? ''}`)
-      }
+      const refused = (await hq.submit(chain.map(e => e.bytes))).filter(x => x.status === 'rejected')
+      if (refused.length > 0) throw new Error(`HQ refused the recovered chain: ${refused[0]?.reason ?? ''}`)
     }
   }
 
-  const cert = await hqJson<{ certificate: string, hqRootKey: string, fromSeq: number }>(`${hq}/admin/enrol`, {
-    method: 'POST', body: JSON.stringify({ store: o.store, till: o.till, tillKey: publicKey, fromSeq }), timeoutMs
-  })
+  const cert = await hq.enrol({ store: o.store, till: o.till, tillKey: pair.publicKey, fromSeq })
   if (chain.length > 0) {
     const { TillNode } = await import('../till/TillNode.ts')
     const { LevelStore } = await import('../storage/LevelStore.ts')

@@ -1,10 +1,13 @@
 /**
  * `tillbooks hq`: HqNode on LevelDB, reachable by tills over libp2p and by people and
- * tools over a local HTTP API. The HTTP API is for the back office (books, fleet) and for
- * admin tasks that happen on HQ's own machine (enrolment, replenishment, restoring logs
- * recovered from elsewhere), so it listens on 127.0.0.1 unless told otherwise.
+ * tools over an HTTP API: the back office (books, fleet), and admin tasks (enrolment codes,
+ * enrolment, replenishment, restoring logs recovered from elsewhere). It listens on
+ * 127.0.0.1 unless told otherwise, and beyond loopback only over HTTPS. Every admin route
+ * and every write needs the admin token (DIR/admin.token), or for one till slot's
+ * enrolment a one-time code; reads need the viewer token beyond loopback (../access/).
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { resolve } from 'node:path'
 import {
   asStoreId, asBusinessDay, fromHex, openEntry, parseTillId, rejectionOf, Signer, toHex,
   type PublicKey, type TillId
@@ -13,12 +16,16 @@ import { demoCatalogue } from '@tillbooks/catalogue'
 import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
-import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
+import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
 import { systemClock, type Logger } from '../components.ts'
 import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
-import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, errorHandler, TILL_ID_PARAM, STRICT_AJV, skuQtyLinesSchema } from './http.ts'
+import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
+import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
+import { ForbiddenError, requireSlot } from '../access/guard.ts'
+import { parseTtl } from '../access/codes.ts'
+import { CODE_TTL_DEFAULT_MS } from '../access/constants.ts'
 import { threadCpuDelta, threadCpuSnapshot } from './threadCpu.ts'
 
 export interface HqDaemonOptions {
@@ -31,6 +38,12 @@ export interface HqDaemonOptions {
   verifyWorkers?: number
   /** Re-verify every signature when rebuilding from the log (default true). */
   rebuildVerify?: boolean
+  /** The admin token's file (default DIR/admin.token), and the viewer's (default DIR/viewer.token). */
+  adminTokenFile?: string
+  viewerTokenFile?: string
+  /** PEM certificate and key: HTTPS (required when httpHost is beyond loopback). */
+  tlsCertFile?: string
+  tlsKeyFile?: string
 }
 
 export interface HqReady {
@@ -39,6 +52,9 @@ export interface HqReady {
   multiaddrs: string[]
   http: string
   rootKey: string
+  /** Where the tokens are (never the tokens themselves). */
+  adminTokenFile: string
+  viewerTokenFile: string
 }
 
 export interface HqDaemon {
@@ -55,6 +71,16 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const signer = new Signer(root)
   const catalogue = demoCatalogue()
   const store: KvStore = new LevelStore(hqDbDir(o.dataDir))
+  // The HTTP API's rules are checked before anything is opened: HQ beyond loopback without
+  // TLS refuses to start, having touched nothing.
+  const codes = new EnrolmentCodes({ store, clock: systemClock })
+  const httpHost = o.httpHost ?? '127.0.0.1'
+  const api = await createApi({
+    daemon: 'HQ', dataDir: o.dataDir, host: httpHost, tls: { certFile: o.tlsCertFile, keyFile: o.tlsKeyFile },
+    adminTokenFile: o.adminTokenFile, viewerTokenFile: o.viewerTokenFile, codes, loopbackOpen: 'reads',
+    bodyLimitBytes: bodyLimitBytes(ADMIN_ENTRIES_MAX), logger
+  })
+  const { app: http, guard } = api
   const workers = o.verifyWorkers ?? 2
   const hq = new HqNode({ store, clock: systemClock, logger }, {
     root: signer,
@@ -64,6 +90,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   })
   const rebuilt = await hq.start()
   logger.info({ ...rebuilt }, 'HQ books rebuilt from the log')
+  logger.info(await codes.load(), 'enrolment codes loaded')
 
   const peer = await TillbooksPeer.create({ seed: root.secretKey, listen: o.listen, logger })
   peer.handleSubmit(async entries => await hq.submit(entries))
@@ -71,15 +98,17 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   peer.handleHeads(() => {})
   peer.handleReplenishment(async (storeId) => hq.ordersFor(asStoreId(storeId)))
 
-  const http = Fastify({ logger: false, bodyLimit: bodyLimitBytes(ADMIN_ENTRIES_MAX), ajv: { customOptions: STRICT_AJV } })
-  http.setErrorHandler(errorHandler(logger))
-  http.get('/health', async () => ({ ok: true }))
-  http.get('/books', async () => hq.books.snapshot())
-  http.get('/books.hledger', async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
-  http.get('/fleet', async () => ({ tills: hq.fleet() }))
-  http.get('/counters', async () => ({ ...hq.counters, rejections: hq.rejections.slice(-100) }))
+  const PUBLIC = { config: { access: 'public' as const } }
+  const READ = { config: { access: 'read' as const } }
+  const ADMIN = { access: 'admin' as const }
+  const SLOT = { access: 'slot' as const }
+  http.get('/health', PUBLIC, async () => ({ ok: true }))
+  http.get('/books', READ, async () => hq.books.snapshot())
+  http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
+  http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
+  http.get('/counters', READ, async () => ({ ...hq.counters, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
   // For benchmarks and monitoring: what this process has cost so far, all threads counted.
-  http.get('/metrics', async () => {
+  http.get('/metrics', READ, async () => {
     const cpu = process.cpuUsage()
     const usage = process.resourceUsage()
     return {
@@ -96,7 +125,40 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   })
 
+  http.post('/admin/enrolment-codes', {
+    config: ADMIN,
+    schema: {
+      body: {
+        type: 'object',
+        required: ['store', 'till'],
+        additionalProperties: false,
+        properties: {
+          store: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}$' },
+          till: { type: 'integer', minimum: 1, maximum: 999 },
+          ttl: { type: 'string', maxLength: 16 }
+        }
+      }
+    }
+  }, async req => {
+    const b = req.body as { store: string, till: number, ttl?: string }
+    let ttlMs = CODE_TTL_DEFAULT_MS
+    if (b.ttl !== undefined) {
+      try {
+        ttlMs = parseTtl(b.ttl)
+      } catch (err) {
+        throw Object.assign(new Error((err as Error).message), { statusCode: 400 })
+      }
+    }
+    const issued = await codes.issue({ store: b.store, till: b.till }, ttlMs)
+    req.audit = { issuedCode: issued.codeId, for: `${b.store}-${b.till}`, expiresAt: issued.expiresAt }
+    return issued
+  })
+
+  // The operator's list: ids and states, never a code.
+  http.get('/admin/enrolment-codes', { config: ADMIN }, async () => ({ codes: codes.list() }))
+
   http.post('/admin/enrol', {
+    config: SLOT,
     schema: {
       body: {
         type: 'object',
@@ -112,9 +174,12 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   }, async (req, reply) => {
     const b = req.body as { store: string, till: number, tillKey: string, fromSeq?: number }
+    requireSlot(req, b)
     try {
-      const bytes = await hq.enrol({ store: asStoreId(b.store), till: b.till, tillKey: fromHex(b.tillKey) as PublicKey, fromSeq: b.fromSeq ?? 1 })
-      logger.info({ store: b.store, till: b.till, fromSeq: b.fromSeq ?? 1 }, 'till enrolled')
+      const enrol = async (alsoWrite: KvOp[]): Promise<Uint8Array> => await hq.enrol({ store: asStoreId(b.store), till: b.till, tillKey: fromHex(b.tillKey) as PublicKey, fromSeq: b.fromSeq ?? 1 }, { alsoWrite })
+      const p = req.principal
+      const bytes = p.kind === 'code' ? await codes.spend(p.code, b.tillKey, enrol) : await enrol([])
+      req.audit = { enrolled: `${b.store}-${b.till}`, tillKey: b.tillKey, fromSeq: b.fromSeq ?? 1 }
       return { tillId: `${b.store}-${b.till}`, certificate: Buffer.from(bytes).toString('base64'), hqRootKey: toHex(signer.publicKey), fromSeq: b.fromSeq ?? 1 }
     } catch (err) {
       if (err instanceof EnrolmentConflictError) return await reply.code(409).send({ error: err.message })
@@ -122,17 +187,20 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   })
 
-  http.get('/admin/certificates/:tillId', { schema: { params: TILL_ID_PARAM } }, async req => {
+  http.get('/admin/certificates/:tillId', { config: SLOT, schema: { params: TILL_ID_PARAM } }, async req => {
     const { tillId } = req.params as { tillId: string }
+    requireSlot(req, tillId)
     return { tillId, hqRootKey: toHex(signer.publicKey), certificates: (await certificatesOf(store, checkedTillId(tillId))).map(b => Buffer.from(b).toString('base64')) }
   })
 
-  http.get('/admin/log/:tillId', { schema: { params: TILL_ID_PARAM } }, async req => {
+  http.get('/admin/log/:tillId', { config: SLOT, schema: { params: TILL_ID_PARAM } }, async req => {
     const { tillId } = req.params as { tillId: string }
+    requireSlot(req, tillId)
     return { tillId, entries: (await hq.tillLog(checkedTillId(tillId))).map(b => Buffer.from(b).toString('base64')) }
   })
 
   http.post('/admin/entries', {
+    config: SLOT,
     schema: {
       body: {
         type: 'object',
@@ -143,11 +211,18 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   }, async req => {
     const { entries } = req.body as { entries: string[] }
-    const outcomes = await hq.submit(entries.map(e => new Uint8Array(Buffer.from(e, 'base64'))))
+    const bytes = entries.map(e => new Uint8Array(Buffer.from(e, 'base64')))
+    // A code holder hands over its own till's recovered log, and nobody else's.
+    const p = req.principal
+    if (p.kind === 'code') bytes.forEach((e, i) => { requireSlot(req, entryTill(e, i)) })
+    const outcomes = await hq.submit(bytes)
+    const accepted = outcomes.filter(x => x.status === 'accepted').length
+    req.audit = { submitted: outcomes.length, accepted, rejected: outcomes.filter(x => x.status === 'rejected').length }
     return { outcomes }
   })
 
   http.post('/admin/opening-stock', {
+    config: ADMIN,
     schema: {
       body: {
         type: 'object',
@@ -162,10 +237,12 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       if (!catalogue.stockedSkus().includes(l.sku)) throw Object.assign(new Error(`unknown stocked sku ${l.sku}`), { statusCode: 400 })
     }
     await hq.openingStock(b.lines, asBusinessDay(b.date))
+    req.audit = { openingStock: b.date, lines: b.lines.length }
     return { date: b.date, lines: b.lines.length }
   })
 
   http.post('/admin/replenishment', {
+    config: ADMIN,
     schema: {
       body: {
         type: 'object',
@@ -184,12 +261,13 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     for (const l of b.lines) {
       if (!catalogue.stockedSkus().includes(l.sku)) throw Object.assign(new Error(`unknown stocked sku ${l.sku}`), { statusCode: 400 })
     }
-    const bytes = await hq.dispatchReplenishment({ id: b.id, store: asStoreId(b.store), businessDay: asBusinessDay(b.businessDay), lines: b.lines })
+    await hq.dispatchReplenishment({ id: b.id, store: asStoreId(b.store), businessDay: asBusinessDay(b.businessDay), lines: b.lines })
+    req.audit = { replenishment: b.id, store: b.store, businessDay: b.businessDay, lines: b.lines.length }
     return { id: b.id }
   })
 
-  const url = await http.listen({ port: o.httpPort, host: o.httpHost ?? '127.0.0.1' })
-  const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey) }
+  const url = await http.listen({ port: o.httpPort, host: httpHost })
+  const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey), adminTokenFile: resolve(api.adminTokenFile), viewerTokenFile: resolve(api.viewerTokenFile) }
 
   let stopping: Promise<void> | null = null
   const stop = async (): Promise<void> => {
@@ -201,6 +279,15 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     await stopping
   }
   return { hq, peer, http, ready, stop }
+}
+
+/** The till an entry belongs to, for a code holder's slot check (403 when it cannot be read at all). */
+function entryTill (bytes: Uint8Array, i: number): string {
+  try {
+    return openEntry(bytes, { verify: false }).tillId
+  } catch (err) {
+    throw new ForbiddenError(`entry ${i} cannot be read (${rejectionOf(err).reason}): an enrolment code hands over its own till's entries only`)
+  }
 }
 
 function checkedTillId (tillId: string): TillId {

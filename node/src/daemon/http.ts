@@ -3,11 +3,16 @@
  * Every route validates its body with a JSON schema (fastify/ajv) before the handler runs;
  * what fails validation is a 400 with the reason, logged, and touches nothing.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { ENTRY_BYTES_MAX, ForgedError, InvalidRecordError, MalformedError, OversizedError } from '@tillbooks/protocol'
 import { IdReusedError } from '@tillbooks/ledger'
 import { SaleRejectedError, TillStateError } from '../till/errors.ts'
 import type { Logger } from '../components.ts'
+import { CodeRefusedError, TooManyCodesError, type EnrolmentCodes } from '../access/EnrolmentCodes.ts'
+import { installGuard, type Guard } from '../access/guard.ts'
+import { isLoopbackHost, serverTls, type TlsFiles } from '../access/tls.ts'
+import { readOrCreateToken } from '../access/tokens.ts'
+import { adminTokenFile, viewerTokenFile } from './dataDir.ts'
 
 /**
  * Validation refuses rather than repairs: an unknown field, a string where a number belongs
@@ -55,7 +60,10 @@ export function errorHandler (logger: Logger) {
       status = 400
     } else if (err instanceof SaleRejectedError) {
       status = 400
-    } else if (err instanceof TillStateError || err instanceof IdReusedError) {
+    } else if (err instanceof CodeRefusedError) {
+      // Valid when the request came in, spent by a concurrent one before it got here.
+      status = 401
+    } else if (err instanceof TillStateError || err instanceof IdReusedError || err instanceof TooManyCodesError) {
       // A till not in the state asked for; an order or opening id already used with other content.
       status = 409
     } else if (err instanceof InvalidRecordError || err instanceof MalformedError || err instanceof OversizedError || err instanceof ForgedError) {
@@ -66,4 +74,59 @@ export function errorHandler (logger: Logger) {
     else logger.warn({ status, url: req.url, reason: message }, 'request refused')
     await reply.code(status).send({ error: message })
   }
+}
+
+export interface ApiOptions {
+  /** For messages: 'HQ' or the till's id. */
+  daemon: string
+  dataDir: string
+  host: string
+  tls: TlsFiles
+  /** Token files; default DIR/admin.token and DIR/viewer.token, written at first start. */
+  adminTokenFile?: string | undefined
+  viewerTokenFile?: string | undefined
+  codes?: EnrolmentCodes
+  loopbackOpen: 'reads' | 'all'
+  bodyLimitBytes: number
+  logger: Logger
+}
+
+export interface Api {
+  app: FastifyInstance
+  guard: Guard
+  adminTokenFile: string
+  viewerTokenFile: string
+  /** 'https' beyond loopback (or when given a certificate), else 'http'. */
+  scheme: 'http' | 'https'
+}
+
+/**
+ * A daemon's HTTP API before its routes: HTTPS when it must (beyond loopback) or was asked
+ * to, its admin and viewer tokens (created on first start), and the guard in front of
+ * every route (../access/guard.ts). Refuses to build, saying why, rather than serve
+ * tokens in clear over a network.
+ */
+export async function createApi (o: ApiOptions): Promise<Api> {
+  const tls = await serverTls(o.daemon, o.host, o.tls)
+  const adminFile = o.adminTokenFile ?? adminTokenFile(o.dataDir)
+  const viewerFile = o.viewerTokenFile ?? viewerTokenFile(o.dataDir)
+  const adminToken = await readOrCreateToken(adminFile, 'admin')
+  const viewerToken = await readOrCreateToken(viewerFile, 'viewer')
+  const app = Fastify({
+    logger: false,
+    bodyLimit: o.bodyLimitBytes,
+    ajv: { customOptions: STRICT_AJV },
+    ...(tls !== null ? { https: { cert: tls.cert, key: tls.key } } : {})
+  }) as unknown as FastifyInstance
+  app.setErrorHandler(errorHandler(o.logger))
+  const guard = await installGuard(app, {
+    adminToken,
+    viewerToken,
+    ...(o.codes !== undefined ? { codes: o.codes } : {}),
+    loopback: isLoopbackHost(o.host),
+    loopbackOpen: o.loopbackOpen,
+    routeDefault: o.loopbackOpen === 'all' ? 'byMethod' : 'admin',
+    logger: o.logger
+  })
+  return { app, guard, adminTokenFile: adminFile, viewerTokenFile: viewerFile, scheme: tls !== null ? 'https' : 'http' }
 }

@@ -5,7 +5,7 @@
  * background and is resent (with backoff) until HQ acknowledges it; new entries are pushed
  * to the neighbour stores, which keep replicas for fire recovery.
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import {
   asBusinessDay, fromHex, openEntry, openReplenishment, Signer, toHex,
   type BusinessDay, type Close, type PublicKey, type StoreId, type TillId
@@ -18,7 +18,7 @@ import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
 import { join } from 'node:path'
-import { errorHandler, STRICT_AJV, skuQtyLinesSchema } from './http.ts'
+import { createApi, skuQtyLinesSchema } from './http.ts'
 import { Replicas } from './Replicas.ts'
 
 export interface TillDaemonOptions {
@@ -48,6 +48,14 @@ export interface TillDaemonOptions {
   receivesDeliveries?: boolean
   /** Email each close as a signed backup: the SMTP server (smtp:// or smtps://) and the mailbox. */
   mail?: { smtpUrl: string, to: string, from?: string }
+  /**
+   * The HTTP API's tokens (default DIR/admin.token, DIR/viewer.token): needed only when it
+   * listens beyond loopback, where it also needs a PEM certificate and key (HTTPS).
+   */
+  adminTokenFile?: string
+  viewerTokenFile?: string
+  tlsCertFile?: string
+  tlsKeyFile?: string
 }
 
 export interface TillReady {
@@ -80,6 +88,13 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   const pair = await tillKey(o.dataDir)
   if (toHex(pair.publicKey) !== identity.publicKey) throw new Error(`${o.dataDir}/key does not match the enrolled key in till.json`)
   const tillId = identity.tillId as TillId
+  // On loopback (the POS front end on this machine) everything is open, as it always was;
+  // beyond it, reads need the till's viewer token, writes its admin token, over HTTPS.
+  const httpHost = o.httpHost ?? '127.0.0.1'
+  const { app: http } = await createApi({
+    daemon: `till ${tillId}`, dataDir: o.dataDir, host: httpHost, tls: { certFile: o.tlsCertFile, keyFile: o.tlsKeyFile },
+    adminTokenFile: o.adminTokenFile, viewerTokenFile: o.viewerTokenFile, loopbackOpen: 'all', bodyLimitBytes: 256 * 1024, logger
+  })
   const catalogue = demoCatalogue()
   const till = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock, logger }, {
     store: o.store, till: o.till, signer: new Signer(pair), catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
@@ -195,9 +210,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   }
 
   // ---------------------------------------------------------------- HTTP API
-  const http = Fastify({ logger: false, bodyLimit: 256 * 1024, ajv: { customOptions: STRICT_AJV } })
-  http.setErrorHandler(errorHandler(logger))
-  http.get('/health', async () => ({ ok: true }))
+  http.get('/health', { config: { access: 'public' } }, async () => ({ ok: true }))
   http.get('/catalogue', async () => ({
     products: catalogue.products().filter(p => p.sellable).map(p => ({ sku: p.sku, name: p.name, priceCents: p.priceCents, taxRateBp: p.taxRateBp }))
   }))
@@ -312,7 +325,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     return { ...r, ...(m !== null ? { mailPending: m.pending } : {}) }
   })
 
-  const url = await http.listen({ port: o.httpPort, host: o.httpHost ?? '127.0.0.1' })
+  const url = await http.listen({ port: o.httpPort, host: httpHost })
   const ready: TillReady = { role: 'till', tillId, peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url }
   schedule(0)
 

@@ -23,7 +23,7 @@ import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
 import { COMMIT_BATCH_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
 import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey } from './keys.ts'
-import { prefixEnd, scanBatches } from '../storage/KvStore.ts'
+import { prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
 /**
  * 16 bytes of SHA-256 over the exact envelope bytes: collision-safe for dedup, small in
@@ -300,10 +300,11 @@ export class HqNode {
   }
 
   /** Enrol a till key for a till slot from `fromSeq` on; returns the signed certificate. */
-  async enrol (c: { store: StoreId, till: number, tillKey: PublicKey, fromSeq?: number }): Promise<Uint8Array> {
+  async enrol (c: { store: StoreId, till: number, tillKey: PublicKey, fromSeq?: number }, opts: { alsoWrite?: KvOp[] } = {}): Promise<Uint8Array> {
     this.#checkFromSeq(tillIdOf(c.store, c.till), c.fromSeq ?? 1)
     const signed = issueCertificate(this.#root, { store: c.store, till: c.till, tillKey: c.tillKey, fromSeq: c.fromSeq ?? 1, issuedAtMs: this.#components.clock.nowMs() })
-    await this.#components.store.batch([{ type: 'put', key: certKey(signed.tillId, signed.cert.fromSeq, toHex(c.tillKey)), value: signed.bytes }], { sync: true })
+    // `alsoWrite` lands in the certificate's own batch: the enrolment code it spends (access/EnrolmentCodes.ts).
+    await this.#components.store.batch([{ type: 'put', key: certKey(signed.tillId, signed.cert.fromSeq, toHex(c.tillKey)), value: signed.bytes }, ...(opts.alsoWrite ?? [])], { sync: true })
     this.#enrolment.add(signed.bytes)
     return signed.bytes
   }

@@ -39,6 +39,9 @@ export function registerRecoverCommand (program: Command): Command {
     .option('--hq <url>', 'HQ\'s admin HTTP API (http://127.0.0.1:PORT): root key, certificates and log from it; the recovered entries handed to it; the replacement enrolled')
     .option('--to-dir <dir>', 'a replacement till\'s data dir: the chain is adopted there so numbering continues')
     .option('--root-key <hex>', 'HQ\'s root public key, when HQ is not reachable', hexKeyArg)
+    .option('--token-file <file>', 'HQ\'s admin token (default: the TILLBOOKS_TOKEN environment variable)')
+    .option('--code <code>', 'an enrolment code for the till slot (tillbooks codes new), instead of the admin token: enrols the replacement in --to-dir')
+    .option('--ca <file>', 'PEM of the CA that signed HQ\'s HTTPS certificate')
     .option('--json', 'print the result as one JSON object on the last line')
     .action(async (o: RecoverCommandOptions) => {
       try {

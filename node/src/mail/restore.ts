@@ -10,7 +10,7 @@ import { silentLogger, systemClock } from '../components.ts'
 import { readTillIdentity, tillDbDir, tillKey, writeTillIdentity } from '../daemon/dataDir.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { TillNode } from '../till/TillNode.ts'
-import type { HqAdminClient } from './hqAdmin.ts'
+import type { HqClient } from '../daemon/HqClient.ts'
 import type { RestoredTill } from './recover.ts'
 
 export interface TillDirState { tillId: TillId, headSeq: number, publicKey: PublicKey }
@@ -48,7 +48,7 @@ export interface TillDirRestore {
 }
 
 /** Adopt the recovered chain in `dir` and, with HQ, enrol the dir's key from lastSeq + 1. */
-export async function restoreToTillDir (dir: string, r: RestoredTill, rootKey: PublicKey, hq?: HqAdminClient): Promise<TillDirRestore> {
+export async function restoreToTillDir (dir: string, r: RestoredTill, rootKey: PublicKey, hq?: HqClient): Promise<TillDirRestore> {
   const { node, signer } = await openTill(dir, r.tillId, rootKey)
   let adopted = false
   let status

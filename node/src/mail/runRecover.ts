@@ -5,7 +5,8 @@
 import { asStoreId, fromHex, tillIdOf, type PublicKey, type TillId } from '@tillbooks/protocol'
 import { readTillIdentity } from '../daemon/dataDir.ts'
 import { moneyText } from './format.ts'
-import { HqAdminClient } from './hqAdmin.ts'
+import { HqClient } from '../daemon/HqClient.ts'
+import { clientAuthFrom } from '../access/client.ts'
 import { recoverFromMail, recoveryJson } from './recover.ts'
 import { restoreToTillDir, tillDirState, type TillDirRestore } from './restore.ts'
 
@@ -16,6 +17,10 @@ export interface RecoverCommandOptions {
   hq?: string
   toDir?: string
   rootKey?: string
+  /** HQ credentials: the admin token's file (else TILLBOOKS_TOKEN), or an enrolment code for the slot; a private CA. */
+  tokenFile?: string
+  code?: string
+  ca?: string
   json?: boolean
 }
 
@@ -32,7 +37,7 @@ export interface RecoverCommandResult {
 /** The command's work, callable from tests without a process. */
 export async function runRecover (o: RecoverCommandOptions): Promise<RecoverCommandResult> {
   const store = asStoreId(o.store)
-  const hq = o.hq !== undefined ? new HqAdminClient(o.hq) : undefined
+  const hq = o.hq !== undefined ? new HqClient(o.hq, { auth: await clientAuthFrom(o) }) : undefined
   const dirIdentity = o.toDir !== undefined ? await readTillIdentity(o.toDir) : null
   if (dirIdentity !== null && dirIdentity.store !== store) throw new Error(`${o.toDir ?? ''} is a till of store ${dirIdentity.store}, not ${store}`)
   if (dirIdentity !== null && o.till !== undefined && dirIdentity.till !== o.till) throw new Error(`${o.toDir ?? ''} is till ${dirIdentity.tillId}, not ${store}-${o.till}`)

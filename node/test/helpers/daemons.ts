@@ -1,5 +1,7 @@
 /** Small helpers for tests that talk to real daemons over HTTP. */
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 
 /** A port free right now on 127.0.0.1 (for daemons that must keep their address across restarts). */
 export async function freePort (): Promise<number> {
@@ -22,9 +24,24 @@ export async function until (what: string, ok: () => Promise<boolean>, timeoutMs
   }
 }
 
-/** One JSON request; the status and the parsed answer (text when it is not JSON). */
-export async function request<T> (base: string, method: string, path: string, body?: unknown): Promise<{ status: number, json: T }> {
-  const res = await fetch(`${base}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}), signal: AbortSignal.timeout(10_000) })
+/** One JSON request, with a bearer token if given; the status and the parsed answer (text when it is not JSON). */
+export async function request<T> (base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number, json: T }> {
+  const headers: Record<string, string> = {}
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (token !== undefined) headers.authorization = `Bearer ${token}`
+  const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(10_000) })
   const text = await res.text()
   return { status: res.status, json: (text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text) as T }
+}
+
+/** A daemon's admin (or viewer) token, read from its data directory as an operator would. */
+export async function tokenOf (dataDir: string, role: 'admin' | 'viewer' = 'admin'): Promise<string> {
+  return (await readFile(join(dataDir, `${role}.token`), 'utf8')).trim()
+}
+
+/** A fresh one-time enrolment code for a slot, issued with HQ's admin token. */
+export async function codeFor (hqUrl: string, hqDir: string, store: string, till: number): Promise<string> {
+  const r = await request<{ code: string, error?: string }>(hqUrl, 'POST', '/admin/enrolment-codes', { store, till }, await tokenOf(hqDir))
+  if (r.status !== 200) throw new Error(`no code for ${store}-${till}: ${r.status} ${JSON.stringify(r.json)}`)
+  return r.json.code
 }

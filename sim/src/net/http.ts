@@ -11,10 +11,15 @@ export class HttpError extends Error {
   }
 }
 
-export async function httpJson<T = unknown> (method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
+/** One JSON call; with `token`, as its bearer (HQ's admin token, or an enrolment code). */
+export async function httpJson<T = unknown> (method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = 30_000, token?: string): Promise<T> {
+  const headers: Record<string, string> = {}
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (token !== undefined) headers.authorization = `Bearer ${token}`
   const res = await fetch(url, {
     method,
-    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(timeoutMs)
   })
   const text = await res.text()
@@ -27,8 +32,8 @@ export async function httpJson<T = unknown> (method: 'GET' | 'POST', url: string
   return parsed as T
 }
 
-export const get = async <T = unknown>(url: string, timeoutMs?: number): Promise<T> => await httpJson<T>('GET', url, undefined, timeoutMs)
-export const post = async <T = unknown>(url: string, body: unknown = {}, timeoutMs?: number): Promise<T> => await httpJson<T>('POST', url, body, timeoutMs)
+export const get = async <T = unknown>(url: string, timeoutMs?: number, token?: string): Promise<T> => await httpJson<T>('GET', url, undefined, timeoutMs, token)
+export const post = async <T = unknown>(url: string, body: unknown = {}, timeoutMs?: number, token?: string): Promise<T> => await httpJson<T>('POST', url, body, timeoutMs, token)
 
 /** Map `items` through `fn` with at most `limit` calls in flight; results in input order. */
 export async function pool<T, R> (items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {

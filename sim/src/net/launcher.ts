@@ -22,7 +22,7 @@
  *  - Forgery: tampered, re-signed, bit-flipped, unenrolled and malformed entries POSTed to
  *    HQ's /admin/entries: all must be rejected and the books must not move.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -64,7 +64,7 @@ export interface NetOptions {
   firstDay?: string
   /**
    * How the tills are first enrolled: 'api' (default) does in this process what `tillbooks enrol`
-   * does (key file, POST /admin/enrol, till.json); 'cli' runs `tillbooks enrol` once per till
+   * does (key file, a one-time code from HQ, POST /admin/enrol with it, till.json); 'cli' runs `tillbooks enrol --code` once per till
    * (a Node process each, ~0.7 s of CPU). Replacements after the fire always use the command.
    */
   enrolWith?: 'api' | 'cli'
@@ -95,7 +95,7 @@ export interface NetResult {
   runDir: string | null
 }
 
-interface HqReady { peerId: string, multiaddrs: string[], http: string, rootKey: string }
+interface HqReady { peerId: string, multiaddrs: string[], http: string, rootKey: string, adminTokenFile: string }
 interface TillReady { tillId: string, peerId: string, multiaddrs: string[], http: string }
 interface TillStatus { tillId: string, state: string, businessDay: string | null, lastClosedDay: string | null, nextDocNo: string, headSeq: number, outbox: number, rejected: number, hqAckedSeq: number, hqReachable?: boolean, replicas: Record<string, number> }
 interface CloseAnswer { tillId: string, seq: number, hash: string, businessDay: string, docFirst: number, docLast: number, saleCount: number, takingsCents: number }
@@ -175,6 +175,8 @@ class NetRun {
   hq: Daemon<HqReady> | null = null
   hqPorts = { p2p: 0, http: 0 }
   hqUrl = ''
+  /** HQ's admin token, read from its data directory once it is up, as an operator would. */
+  adminToken = ''
   hqMultiaddr = ''
   sellable: string[] = []
   prices = new Map<string, number>()
@@ -375,6 +377,7 @@ class NetRun {
         if (ma === undefined) throw new Error('HQ announced no multiaddr')
         this.hqMultiaddr = ma.includes('/p2p/') ? ma : `${ma}/p2p/${d.ready.peerId}`
         this.hqUrl = d.ready.http
+        this.adminToken = (await readFile(d.ready.adminTokenFile, 'utf8')).trim()
         this.hqPorts = { p2p: portOf(this.hqMultiaddr), http: Number(new URL(this.hqUrl).port) }
         return
       } catch (err) {
@@ -425,24 +428,32 @@ class NetRun {
 
   /**
    * What `tillbooks enrol` does without recovery, done here to spare a process per till: the
-   * till's key created in its directory, its certificate from HQ's POST /admin/enrol, till.json
+   * till's key created in its directory, a code issued for its slot, its certificate from HQ's
+   * POST /admin/enrol with that code alone, till.json
    * written, through the daemons' own data-dir code (the same files, byte for byte).
    */
   async #enrolViaApi (store: string, till: number, dir: string): Promise<{ publicKey: string }> {
     const { tillKey, writeTillIdentity } = await import('../../../node/src/daemon/dataDir.ts')
     const pair = await tillKey(dir)
     const publicKey = toHex(pair.publicKey)
-    const cert = await post<{ tillId: string, certificate: string, hqRootKey: string, fromSeq: number }>(`${this.hqUrl}/admin/enrol`, { store, till, tillKey: publicKey, fromSeq: 1 })
+    const code = await this.#codeFor(store, till)
+    const cert = await post<{ tillId: string, certificate: string, hqRootKey: string, fromSeq: number }>(`${this.hqUrl}/admin/enrol`, { store, till, tillKey: publicKey, fromSeq: 1 }, undefined, code)
     await writeTillIdentity(dir, { store: asStoreId(store), till, tillId: tillIdOf(asStoreId(store), till), publicKey, certificate: cert.certificate, hqRootKey: cert.hqRootKey, fromSeq: cert.fromSeq })
     return { publicKey }
   }
 
   async #enrol (store: string, till: number, dir: string, recoverFrom: string[]): Promise<EnrolJson> {
-    const args = ['enrol', '--hq', this.hqUrl, '--data', dir, '--store', store, '--till', String(till), '--json']
+    // The operator issues a code at HQ; the store side enrols with it alone.
+    const args = ['enrol', '--hq', this.hqUrl, '--code', await this.#codeFor(store, till), '--data', dir, '--store', store, '--till', String(till), '--json']
     if (recoverFrom.length > 0) args.push('--recover-from', recoverFrom.join(','))
     const r = await this.sup.run(`enrol-${store}-${till}`, this.cli, args, 60_000, SMALL_PROCESS_FLAGS)
     if (r.code !== 0) throw new Error(`enrol ${store}-${till} failed (${r.code ?? r.signal ?? '?'}): ${r.stderr.slice(-1500)}`)
     return lastJson<EnrolJson>(r.stdout)
+  }
+
+  /** A one-time enrolment code for a slot (POST /admin/enrolment-codes with the admin token). */
+  async #codeFor (store: string, till: number): Promise<string> {
+    return (await post<{ code: string }>(`${this.hqUrl}/admin/enrolment-codes`, { store, till, ttl: '1h' }, undefined, this.adminToken)).code
   }
 
   #till (store: string, tillNo: number): Till {
@@ -545,7 +556,7 @@ class NetRun {
     const dp = p.fork('dispatch')
     const orders = storesList.map(store => ({ id: `R-${day}-${store}`, store, businessDay: day, lines: dp.sample(this.stocked, dp.int(2, 4)).sort().map(sku => ({ sku, qty: dp.int(5, 40) })) }))
     await pool(orders, this.conc, async order => {
-      await post(`${this.hqUrl}/admin/replenishment`, order)
+      await post(`${this.hqUrl}/admin/replenishment`, order, undefined, this.adminToken)
       this.truth.dispatched.push({ id: order.id, store: order.store, day, lines: order.lines })
     })
 
@@ -727,7 +738,7 @@ class NetRun {
     for (const t of burning) {
       const hash = planted.get(t.tillId)
       if (hash === undefined) continue
-      const log = await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${t.tillId}`)
+      const log = await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${t.tillId}`, undefined, this.adminToken)
       if (log.entries.some(e => openEntry(unb64(e), { verify: false }).hash === hash)) forgeryRefused = false
     }
     this.checks.B6_fireRecoveredLastClose = ok && recoveredOk
@@ -817,10 +828,10 @@ class NetRun {
     if (this.faults) {
       const fp = this.prng.fork('forge')
       const victim = fp.pick(live)
-      const log = await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${victim.tillId}`)
+      const log = await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${victim.tillId}`, undefined, this.adminToken)
       const real = log.entries[log.entries.length - 1]
       const forged = real === undefined ? [] : forgeriesFrom(unb64(real), fp)
-      const ans = await post<{ outcomes: Array<{ status: string, code?: string }> }>(`${this.hqUrl}/admin/entries`, { entries: forged.map(f => b64(f.bytes)) })
+      const ans = await post<{ outcomes: Array<{ status: string, code?: string }> }>(`${this.hqUrl}/admin/entries`, { entries: forged.map(f => b64(f.bytes)) }, undefined, this.adminToken)
       const after = await get<BooksJson>(`${this.hqUrl}/books`)
       this.checks.forgeriesRejected = forged.length > 0 && ans.outcomes.length === forged.length && ans.outcomes.every(x => x.status === 'rejected') && sameBooks(books, after)
       this.details.forgeries = Object.fromEntries(forged.map((f, i) => [f.kind, ans.outcomes[i]?.status === 'rejected' ? `rejected:${ans.outcomes[i]?.code ?? ''}` : (ans.outcomes[i]?.status ?? 'no answer')]))
@@ -831,11 +842,11 @@ class NetRun {
     const rp = this.prng.fork('resend')
     const resend = rp.sample(live, Math.max(1, Math.round(live.length / 5)))
     const entries: string[] = []
-    for (const t of resend) entries.push(...(await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${t.tillId}`)).entries)
+    for (const t of resend) entries.push(...(await get<{ entries: string[] }>(`${this.hqUrl}/admin/log/${t.tillId}`, undefined, this.adminToken)).entries)
     const outcomes: string[] = []
     for (let round = 0; round < 2; round++) {
       for (let k = 0; k < entries.length; k += 512) {
-        const a = await post<{ outcomes: Array<{ status: string }> }>(`${this.hqUrl}/admin/entries`, { entries: entries.slice(k, k + 512) })
+        const a = await post<{ outcomes: Array<{ status: string }> }>(`${this.hqUrl}/admin/entries`, { entries: entries.slice(k, k + 512) }, undefined, this.adminToken)
         outcomes.push(...a.outcomes.map(x => x.status))
       }
       await pool(resend, this.conc, async t => await post(`${t.http}/sync`, {}))

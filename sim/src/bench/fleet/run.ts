@@ -169,8 +169,8 @@ interface HqMetrics {
   threadCpuMs: Record<string, number>
 }
 
-interface HqReady { peerId: string, multiaddrs: string[], http: string, rootKey: string }
-interface Hq { child: Child, ready: HqReady, addr: string, http: string, readyMs: number, dir: string }
+interface HqReady { peerId: string, multiaddrs: string[], http: string, rootKey: string, adminTokenFile: string }
+interface Hq { child: Child, ready: HqReady, addr: string, http: string, readyMs: number, dir: string, adminToken: string }
 
 export function median (xs: number[]): number {
   if (xs.length === 0) return NaN
@@ -192,8 +192,9 @@ function percentile (values: number[], weights: number[], p: number): number {
   return NaN
 }
 
-async function getJson<T> (url: string): Promise<T> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(120_000) })
+/** GET JSON; with `token` as its bearer (HQ's admin routes; its reads are open on loopback). */
+async function getJson<T> (url: string, token?: string): Promise<T> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(120_000), ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}) })
   if (!r.ok) throw new Error(`GET ${url}: ${r.status} ${await r.text()}`)
   return await r.json() as T
 }
@@ -314,7 +315,9 @@ async function startHq (procs: Processes, dir: string, name: string, timeoutMs: 
   const child = procs.start(name, CLI, ['hq', '--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0', ...extraArgs], { env: { TILLBOOKS_LOG_LEVEL: 'info' }, nodeFlags })
   const ready = await child.next<HqReady>('ready', timeoutMs)
   const addr = ready.multiaddrs.find(m => m.includes('/ip4/127.0.0.1/')) ?? ready.multiaddrs[0] as string
-  return { child, ready, addr, http: ready.http, readyMs: performance.now() - t0, dir }
+  // The admin token is read from HQ's data directory, as an operator would.
+  const adminToken = (await readFile(ready.adminTokenFile, 'utf8')).trim()
+  return { child, ready, addr, http: ready.http, readyMs: performance.now() - t0, dir, adminToken }
 }
 
 /**
@@ -517,7 +520,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     const b6: unknown[] = []
     for (const fc of fireCloses) {
       const tillId = fc.tillId as TillId
-      const certs = await getJson<{ hqRootKey: string, certificates: string[] }>(`${hq.http}/admin/certificates/${tillId}`)
+      const certs = await getJson<{ hqRootKey: string, certificates: string[] }>(`${hq.http}/admin/certificates/${tillId}`, hq.adminToken)
       const enrolment = enrolmentOf(fromHex(certs.hqRootKey) as PublicKey, certs.certificates.map(c => new Uint8Array(Buffer.from(c, 'base64'))))
       const fromNeighbour = await me.fetchLog(lgAddr(fire.neighbour), tillId, 0)
       const fromHq = await me.fetchLog(hq.addr, tillId, 0)

@@ -1,30 +1,46 @@
 /**
- * A client for HQ's admin HTTP API (node/src/daemon/README.md), as the recover command
- * uses it: HQ's root key and a till's certificates, HQ's copy of a till's log, handing it
- * recovered entries, and enrolling a replacement till's key from the next seq.
+ * A client for HQ's HTTP API (node/src/daemon/README.md), as the CLI commands use it:
+ * enrolment codes, HQ's root key and a till's certificates, HQ's copy of a till's log,
+ * handing it recovered entries, and enrolling a till key. Every call carries the bearer
+ * credential it was given (the admin token, or an enrolment code for one slot) and trusts
+ * the private CA it was given (`../access/client.ts`). HQ's refusals come back as HqError
+ * with HQ's status and reason.
  */
 import { fromHex, openEntry, type PublicKey, type TillId } from '@tillbooks/protocol'
+import { authedFetch, type AuthedFetch, type ClientAuth } from '../access/client.ts'
+import type { IssuedCode } from '../access/EnrolmentCodes.ts'
 
 export interface EntryOutcome { status: 'accepted' | 'duplicate' | 'rejected', seq?: number, code?: string, reason?: string }
 
 /** Entries per POST /admin/entries (HQ's limit is 512). */
 const ENTRIES_PER_POST = 256
 
-export class HqAdminClient {
+export class HqError extends Error {
+  override name = 'HqError'
+  readonly status: number
+  constructor (message: string, status: number) {
+    super(message)
+    this.status = status
+  }
+}
+
+export class HqClient {
   readonly base: string
   readonly #timeoutMs: number
+  readonly #fetch: AuthedFetch
 
-  constructor (base: string, opts: { timeoutMs?: number } = {}) {
+  constructor (base: string, opts: { timeoutMs?: number, auth?: ClientAuth } = {}) {
     const u = new URL(base)
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`--hq must be an http(s) URL, not ${base}`)
     this.base = base.replace(/\/+$/, '')
     this.#timeoutMs = opts.timeoutMs ?? 30_000
+    this.#fetch = authedFetch(opts.auth)
   }
 
   async #call<T> (method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res: Response
     try {
-      res = await fetch(`${this.base}${path}`, {
+      res = await this.#fetch(`${this.base}${path}`, {
         method,
         ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs)
@@ -38,9 +54,14 @@ export class HqAdminClient {
     try { json = JSON.parse(text) } catch { json = undefined }
     if (!res.ok) {
       const why = (json as { error?: string, message?: string } | undefined)?.error ?? (json as { message?: string } | undefined)?.message ?? text.slice(0, 200)
-      throw new Error(`HQ ${method} ${path}: ${res.status} ${why}`)
+      throw new HqError(`HQ ${method} ${path}: ${res.status} ${why}`, res.status)
     }
     return json as T
+  }
+
+  /** A one-time enrolment code for a till slot (the admin token's to ask for). */
+  async issueCode (slot: { store: string, till: number, ttl?: string }): Promise<IssuedCode> {
+    return await this.#call('POST', '/admin/enrolment-codes', { store: slot.store, till: slot.till, ...(slot.ttl !== undefined ? { ttl: slot.ttl } : {}) })
   }
 
   /** HQ's root key and the slot's certificates. */
