@@ -47,7 +47,9 @@ export class HqClient {
       })
     } catch (err) {
       const cause = (err as { cause?: { code?: string, message?: string } }).cause
-      throw new Error(`HQ at ${this.base} did not answer ${method} ${path}: ${cause?.code ?? cause?.message ?? (err as Error).message}`)
+      const why = cause?.code ?? cause?.message ?? (err as Error).message
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify/i.test(why)) throw new Error(`HQ at ${this.base}: its TLS certificate is not trusted (${why}): give --ca FILE with the CA that signed it`)
+      throw new Error(`HQ at ${this.base} did not answer ${method} ${path}: ${why}`)
     }
     const text = await res.text()
     let json: unknown

@@ -17,11 +17,11 @@ import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
-import { systemClock, type Logger } from '../components.ts'
+import { systemClock, type Clock, type Logger } from '../components.ts'
 import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
-import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
+import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
 import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { ForbiddenError, requireSlot } from '../access/guard.ts'
 import { parseTtl } from '../access/codes.ts'
@@ -44,6 +44,11 @@ export interface HqDaemonOptions {
   /** PEM certificate and key: HTTPS (required when httpHost is beyond loopback). */
   tlsCertFile?: string
   tlsKeyFile?: string
+  /** Failed authentications allowed per client address and window before 429s. */
+  authFailuresMax?: number
+  authFailureWindowMs?: number
+  /** HQ's clock (certificates' issue time, enrolment codes' expiry); default the system's. */
+  clock?: Clock
 }
 
 export interface HqReady {
@@ -67,22 +72,24 @@ export interface HqDaemon {
 
 export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const { logger } = o
+  // The HTTP API's rules are checked before anything is opened: HQ beyond loopback without
+  // TLS, or with a token file others can read, refuses to start, having opened nothing.
+  const httpHost = o.httpHost ?? '127.0.0.1'
+  const plan = await planApi({
+    daemon: 'HQ', dataDir: o.dataDir, host: httpHost, tls: { certFile: o.tlsCertFile, keyFile: o.tlsKeyFile },
+    adminTokenFile: o.adminTokenFile, viewerTokenFile: o.viewerTokenFile, loopbackOpen: 'reads',
+    bodyLimitBytes: bodyLimitBytes(ADMIN_ENTRIES_MAX), logger, authFailuresMax: o.authFailuresMax, authFailureWindowMs: o.authFailureWindowMs
+  })
   const root = await hqRootKey(o.dataDir)
   const signer = new Signer(root)
   const catalogue = demoCatalogue()
+  const clock = o.clock ?? systemClock
   const store: KvStore = new LevelStore(hqDbDir(o.dataDir))
-  // The HTTP API's rules are checked before anything is opened: HQ beyond loopback without
-  // TLS refuses to start, having touched nothing.
-  const codes = new EnrolmentCodes({ store, clock: systemClock })
-  const httpHost = o.httpHost ?? '127.0.0.1'
-  const api = await createApi({
-    daemon: 'HQ', dataDir: o.dataDir, host: httpHost, tls: { certFile: o.tlsCertFile, keyFile: o.tlsKeyFile },
-    adminTokenFile: o.adminTokenFile, viewerTokenFile: o.viewerTokenFile, codes, loopbackOpen: 'reads',
-    bodyLimitBytes: bodyLimitBytes(ADMIN_ENTRIES_MAX), logger
-  })
+  const codes = new EnrolmentCodes({ store, clock })
+  const api = await createApi(plan, codes)
   const { app: http, guard } = api
   const workers = o.verifyWorkers ?? 2
-  const hq = new HqNode({ store, clock: systemClock, logger }, {
+  const hq = new HqNode({ store, clock, logger }, {
     root: signer,
     costCents: sku => catalogue.costCents(sku),
     rebuildVerify: o.rebuildVerify ?? true,

@@ -10,7 +10,7 @@ import { SaleRejectedError, TillStateError } from '../till/errors.ts'
 import type { Logger } from '../components.ts'
 import { CodeRefusedError, TooManyCodesError, type EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { installGuard, type Guard } from '../access/guard.ts'
-import { isLoopbackHost, serverTls, type TlsFiles } from '../access/tls.ts'
+import { isLoopbackHost, serverTls, type ServerTls, type TlsFiles } from '../access/tls.ts'
 import { readOrCreateToken } from '../access/tokens.ts'
 import { adminTokenFile, viewerTokenFile } from './dataDir.ts'
 
@@ -85,10 +85,22 @@ export interface ApiOptions {
   /** Token files; default DIR/admin.token and DIR/viewer.token, written at first start. */
   adminTokenFile?: string | undefined
   viewerTokenFile?: string | undefined
-  codes?: EnrolmentCodes
   loopbackOpen: 'reads' | 'all'
   bodyLimitBytes: number
   logger: Logger
+  /** The failed-authentication limit per client address (defaults in ../access/constants.ts). */
+  authFailuresMax?: number | undefined
+  authFailureWindowMs?: number | undefined
+}
+
+/** What an API will serve with, read and checked before the daemon opens anything else. */
+export interface ApiPlan {
+  o: ApiOptions
+  tls: ServerTls | null
+  adminToken: string
+  viewerToken: string
+  adminTokenFile: string
+  viewerTokenFile: string
 }
 
 export interface Api {
@@ -101,17 +113,22 @@ export interface Api {
 }
 
 /**
- * A daemon's HTTP API before its routes: HTTPS when it must (beyond loopback) or was asked
- * to, its admin and viewer tokens (created on first start), and the guard in front of
- * every route (../access/guard.ts). Refuses to build, saying why, rather than serve
- * tokens in clear over a network.
+ * A daemon's HTTP plan: HTTPS when it must (beyond loopback) or was asked to, and its admin
+ * and viewer tokens (created on first start). Throws, saying why, rather than serve tokens
+ * in clear over a network; a daemon calls it first, so a refusal leaves nothing open.
  */
-export async function createApi (o: ApiOptions): Promise<Api> {
+export async function planApi (o: ApiOptions): Promise<ApiPlan> {
   const tls = await serverTls(o.daemon, o.host, o.tls)
   const adminFile = o.adminTokenFile ?? adminTokenFile(o.dataDir)
   const viewerFile = o.viewerTokenFile ?? viewerTokenFile(o.dataDir)
   const adminToken = await readOrCreateToken(adminFile, 'admin')
   const viewerToken = await readOrCreateToken(viewerFile, 'viewer')
+  return { o, tls, adminToken, viewerToken, adminTokenFile: adminFile, viewerTokenFile: viewerFile }
+}
+
+/** The API of a plan, before its routes: fastify with the guard in front (../access/guard.ts). */
+export async function createApi (plan: ApiPlan, codes?: EnrolmentCodes): Promise<Api> {
+  const { o, tls } = plan
   const app = Fastify({
     logger: false,
     bodyLimit: o.bodyLimitBytes,
@@ -120,13 +137,15 @@ export async function createApi (o: ApiOptions): Promise<Api> {
   }) as unknown as FastifyInstance
   app.setErrorHandler(errorHandler(o.logger))
   const guard = await installGuard(app, {
-    adminToken,
-    viewerToken,
-    ...(o.codes !== undefined ? { codes: o.codes } : {}),
+    adminToken: plan.adminToken,
+    viewerToken: plan.viewerToken,
+    ...(codes !== undefined ? { codes } : {}),
     loopback: isLoopbackHost(o.host),
     loopbackOpen: o.loopbackOpen,
     routeDefault: o.loopbackOpen === 'all' ? 'byMethod' : 'admin',
-    logger: o.logger
+    logger: o.logger,
+    ...(o.authFailuresMax !== undefined ? { failuresMax: o.authFailuresMax } : {}),
+    ...(o.authFailureWindowMs !== undefined ? { failureWindowMs: o.authFailureWindowMs } : {})
   })
-  return { app, guard, adminTokenFile: adminFile, viewerTokenFile: viewerFile, scheme: tls !== null ? 'https' : 'http' }
+  return { app, guard, adminTokenFile: plan.adminTokenFile, viewerTokenFile: plan.viewerTokenFile, scheme: tls !== null ? 'https' : 'http' }
 }

@@ -18,7 +18,7 @@ import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
 import { join } from 'node:path'
-import { createApi, skuQtyLinesSchema } from './http.ts'
+import { createApi, planApi, skuQtyLinesSchema } from './http.ts'
 import { Replicas } from './Replicas.ts'
 
 export interface TillDaemonOptions {
@@ -91,10 +91,10 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   // On loopback (the POS front end on this machine) everything is open, as it always was;
   // beyond it, reads need the till's viewer token, writes its admin token, over HTTPS.
   const httpHost = o.httpHost ?? '127.0.0.1'
-  const { app: http } = await createApi({
+  const { app: http } = await createApi(await planApi({
     daemon: `till ${tillId}`, dataDir: o.dataDir, host: httpHost, tls: { certFile: o.tlsCertFile, keyFile: o.tlsKeyFile },
     adminTokenFile: o.adminTokenFile, viewerTokenFile: o.viewerTokenFile, loopbackOpen: 'all', bodyLimitBytes: 256 * 1024, logger
-  })
+  }))
   const catalogue = demoCatalogue()
   const till = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock, logger }, {
     store: o.store, till: o.till, signer: new Signer(pair), catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
