@@ -227,13 +227,35 @@ export class TillLog {
     if (am.getChangeByHash(genesis.hash) === null) throw new MalformedError(`not a till log: no genesis change for ${tillId}`)
     const maps = am.getAll('_root', 'entries')
     if (maps.length !== 1 || maps[0]?.[1] !== genesis.entriesObj) throw new MalformedError('not a till log: the entries map is not the genesis one')
+    // What was loaded is saved already: the next saveIncremental holds only what comes after.
+    am.saveIncremental()
     const log = new TillLog(tillId, am, genesis, init)
     if (log.#entryCount > log.#limits.entriesMax) throw new LogFullError(`saved log holds ${log.#entryCount} entries, at most ${log.#limits.entriesMax}`)
     return log
   }
 
+  /** The whole document, compacted (Automerge's `save`): also marks everything as saved. */
   save (): Uint8Array {
     return this.#am.save()
+  }
+
+  /**
+   * The changes since the last `save`, `saveIncremental` or load, as one chunk that
+   * `load` accepts appended to the saved bytes (Automerge's `saveIncremental`): a till
+   * persists an append as one small chunk rather than the whole document.
+   */
+  saveIncremental (): Uint8Array {
+    return this.#am.saveIncremental()
+  }
+
+  /**
+   * Release the document's memory now rather than when the garbage collector finds the
+   * handle (Automerge lives in wasm memory, freed by a finalizer that may run late: a
+   * process that opens thousands of logs in turn grows its wasm heap and slows down).
+   * The log cannot be used after.
+   */
+  free (): void {
+    this.#am.free()
   }
 
   /** This replica's Automerge actor id. */

@@ -211,6 +211,9 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
 
   // ---------------------------------------------------------------- HTTP API
   http.get('/health', { config: { access: 'public' } }, async () => ({ ok: true }))
+  // The till's own log as Automerge's save() bytes: anyone with @automerge/automerge can load
+  // it and list the signed entries (crdt/README.md has the document's shape).
+  http.get('/log.automerge', async (_req, reply) => await reply.type('application/octet-stream').send(Buffer.from(till.logDocument())))
   http.get('/catalogue', async () => ({
     products: catalogue.products().filter(p => p.sellable).map(p => ({ sku: p.sku, name: p.name, priceCents: p.priceCents, taxRateBp: p.taxRateBp }))
   }))

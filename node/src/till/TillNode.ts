@@ -11,9 +11,11 @@
  *                            └─┘ sell(), refund()
  *
  * Durable layout (KvStore): `s!<n>` one key per document (sale/refund, fsync'd before the
- * receipt is printed), `l!<seq>` the till's own signed log, `m!*` state. The next document
- * number is derived from the journal and the log on start, never from a separate counter
- * that could drift from them.
+ * receipt is printed), `a!*` the till's own signed log as an Automerge document
+ * (TillLogStore.ts: a snapshot and incremental chunks; `l!<seq>` in directories from before,
+ * migrated on first start), `m!*` state. A record is durable in the same fsync'd batch as
+ * the state it moves the day to. The next document number is derived from the journal and
+ * the log on start, never from a separate counter that could drift from them.
  */
 import {
   canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, signEntry, tillIdOf,
@@ -21,8 +23,10 @@ import {
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
 import { priceSale, type Catalogue } from '@tillbooks/catalogue'
+import type { TillLog } from '@tillbooks/crdt'
 import type { NodeComponents } from '../components.ts'
-import { prefixEnd } from '../storage/KvStore.ts'
+import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
+import { TillLogStore } from './TillLogStore.ts'
 import { SaleRejectedError, TillStateError } from './errors.ts'
 
 export type DayState = 'closed' | 'open' | 'closing'
@@ -68,7 +72,6 @@ export interface TillInit {
 }
 
 const SALES_PREFIX = 's!'
-const LOG_PREFIX = 'l!'
 const STATE_KEY = 'm!day'
 const ACKED_KEY = 'm!acked'
 const pad = (n: number): string => String(n).padStart(12, '0')
@@ -88,6 +91,9 @@ export class TillNode {
   #dayDocFirst = 1
   #nextDocN = 1
   #log: Entry[] = []
+  /** The same log as an Automerge document: what is on disk, and what replicas sync. */
+  #doc: TillLog | null = null
+  readonly #logStore: TillLogStore
   #acked = new Set<number>()
   #ackedThrough = 0
   #rejected = new Map<number, string>()
@@ -106,6 +112,7 @@ export class TillNode {
     this.store = init.store
     this.till = init.till
     this.tillId = tillIdOf(init.store, init.till)
+    this.#logStore = new TillLogStore({ store: components.store, tillId: this.tillId, ownKey: init.signer.publicKey })
   }
 
   /**
@@ -125,15 +132,29 @@ export class TillNode {
   get nextDocN (): number { return this.#nextDocN }
   get log (): readonly Entry[] { return this.#log }
   get head (): Entry | undefined { return this.#log[this.#log.length - 1] }
+  /** The log as Automerge's `save()` bytes (GET /log.automerge). */
+  logDocument (): Uint8Array {
+    // Every append is persisted before anything else runs (#appendRecord), so moving
+    // Automerge's "saved" mark here loses no change from the next incremental chunk.
+    return this.#loadedDoc().save()
+  }
+
+  /** Chunks beside the log's snapshot on disk (they are compacted every LOG_CHUNKS_MAX). */
+  get logChunks (): number { return this.#logStore.chunks }
+
+  #loadedDoc (): TillLog {
+    if (this.#doc === null) throw new TillStateError('the till has not started')
+    return this.#doc
+  }
 
   async start (): Promise<void> {
     const { store } = this.#components
     await store.open()
     this.#log = []
-    for await (const [, bytes] of store.entries({ gte: LOG_PREFIX, lt: prefixEnd(LOG_PREFIX) })) {
-      // Our own log: verified when we signed it, checked again on the way back in.
-      this.#pushLog(openEntry(bytes, { verify: true }))
-    }
+    const loaded = await this.#logStore.load()
+    this.#doc = loaded.log
+    for (const e of loaded.entries) this.#pushLog(e)
+    if (loaded.migrated > 0) this.#components.logger.info({ tillId: this.tillId, entries: loaded.migrated }, 'till log migrated to an Automerge document')
     const acked = await store.get(ACKED_KEY)
     this.#ackedThrough = acked === undefined ? 0 : canonicalDecode(acked) as number
     const state = await store.get(STATE_KEY)
@@ -168,6 +189,9 @@ export class TillNode {
   async stop (): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    await this.#tail
+    this.#doc?.free()
+    this.#doc = null
     await this.#components.store.close()
   }
 
@@ -189,14 +213,38 @@ export class TillNode {
   }
 
   async #saveState (): Promise<void> {
-    await this.#components.store.batch([{ type: 'put', key: STATE_KEY, value: canonicalEncode({ state: this.#state, businessDay: this.#businessDay, dayDocFirst: this.#dayDocFirst }) }], { sync: true })
+    await this.#components.store.batch([this.#stateOp(this.#state, this.#businessDay, this.#dayDocFirst)], { sync: true })
   }
 
-  async #appendRecord (record: StockIn | Close): Promise<Entry> {
+  #stateOp (state: DayState, businessDay: BusinessDay | null, dayDocFirst: number): KvOp {
+    return { type: 'put', key: STATE_KEY, value: canonicalEncode({ state, businessDay, dayDocFirst }) }
+  }
+
+  /**
+   * Sign a record, append it to the log document, and make both durable with `alsoWrite`
+   * (the state the record moves the day to) in one fsync'd batch.
+   */
+  async #appendRecord (record: StockIn | Close, alsoWrite: KvOp[]): Promise<Entry> {
     const entry = signEntry(record, this.#init.signer)
-    await this.#components.store.batch([{ type: 'put', key: `${LOG_PREFIX}${pad(record.seq)}`, value: entry.bytes }], { sync: true })
-    this.#pushLog(entry)
+    await this.#persist([entry], alsoWrite)
     return entry
+  }
+
+  /** Append entries to the document and write them (and `alsoWrite`) in one batch; on a failed write, back to what the disk holds. */
+  async #persist (entries: Entry[], alsoWrite: KvOp[]): Promise<void> {
+    const doc = this.#loadedDoc()
+    for (const e of entries) doc.append(e)
+    const ops = this.#logStore.persistOps(doc)
+    try {
+      await this.#components.store.batch([...ops, ...alsoWrite], { sync: true })
+    } catch (err) {
+      // The document moved on and the disk did not: take the document back from the disk
+      // (or, if the disk cannot even be read, keep none: the till must be restarted).
+      this.#doc = await this.#logStore.load().then(l => l.log, () => null)
+      throw err
+    }
+    this.#logStore.written(ops)
+    for (const e of entries) this.#pushLog(e)
   }
 
   #header (businessDay: BusinessDay): { v: 1, store: StoreId, till: number, businessDay: BusinessDay, seq: number, prevHash: Uint8Array, atMs: number } {
@@ -228,13 +276,13 @@ export class TillNode {
       const order = openReplenishment(delivery.order, this.#init.hqRootKey)
       if (order.store !== this.store) throw new SaleRejectedError(`replenishment ${order.id} is for store ${order.store}`)
       const received = (delivery.received ?? order.lines).filter(l => l.qty !== 0).map(l => ({ sku: l.sku, qty: l.qty })).sort((a, b) => a.sku < b.sku ? -1 : 1)
-      entry = await this.#appendRecord({ ...this.#header(businessDay), kind: 'stockIn', replenishmentId: order.id, shipped: order.lines, received })
+      entry = await this.#appendRecord({ ...this.#header(businessDay), kind: 'stockIn', replenishmentId: order.id, shipped: order.lines, received }, [this.#stateOp('open', businessDay, this.#nextDocN)])
     }
     this.#state = 'open'
     this.#businessDay = businessDay
     this.#dayDocFirst = this.#nextDocN
     this.#dayCashCents = 0
-    await this.#saveState()
+    if (entry === null) await this.#saveState()
     return entry
   }
 
@@ -372,11 +420,11 @@ export class TillNode {
         consumed: [...consumed].filter(([, q]) => q !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1).map(([sku, qty]) => ({ sku, qty })),
         points: [...points].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, p]) => ({ member, points: p }))
       }
-      const entry = await this.#appendRecord(close)
+      // The Close and the closed day in one fsync'd batch.
+      const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN)])
       this.#lastClosedDay = this.#businessDay
       this.#state = 'closed'
       this.#dayDocFirst = this.#nextDocN
-      await this.#saveState()
       return entry
     } catch (err) {
       if (this.#state === 'closing') this.#state = 'open'
@@ -422,19 +470,20 @@ export class TillNode {
 
   async #adoptRecoveredLog (entries: Entry[]): Promise<void> {
     if (this.#log.length > 0) throw new TillStateError('a replacement till starts empty')
-    const ops = entries.map(e => ({ type: 'put' as const, key: `${LOG_PREFIX}${pad(e.record.seq)}`, value: e.bytes }))
     for (const e of entries) {
       if (e.tillId !== this.tillId) throw new TillStateError(`recovered entry is for ${e.tillId}, not ${this.tillId}`)
-      this.#pushLog(e)
     }
-    await this.#components.store.batch(ops, { sync: true })
-    const lastClose = this.#lastClose()
-    this.#lastClosedDay = lastClose?.businessDay ?? null
-    this.#nextDocN = (lastClose?.docLast ?? 0) + 1
-    this.#dayDocFirst = this.#nextDocN
+    let lastClose: Close | undefined
+    for (const e of entries) if (e.record.kind === 'close') lastClose = e.record
+    const nextDocN = (lastClose?.docLast ?? 0) + 1
+    const businessDay = lastClose?.businessDay ?? null
+    // The recovered chain and the closed state in one batch: a crash leaves an empty till or this one.
+    await this.#persist(entries, [this.#stateOp('closed', businessDay, nextDocN)])
+    this.#lastClosedDay = businessDay
+    this.#nextDocN = nextDocN
+    this.#dayDocFirst = nextDocN
     this.#state = 'closed'
-    this.#businessDay = this.#lastClosedDay
-    await this.#saveState()
+    this.#businessDay = businessDay
   }
 
   status (): { tillId: TillId, state: DayState, businessDay: BusinessDay | null, lastClosedDay: BusinessDay | null, nextDocNo: DocNo, headSeq: number, outbox: number, rejected: number, drawerCashCents: number } {
