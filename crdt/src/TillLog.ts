@@ -36,7 +36,7 @@ import {
   APPLY_CHANGES_MAX, CHANGE_BYTES_MAX, CHANGE_ENTRIES_MAX, GENESIS_CACHE_MAX, LOG_BYTES_MAX, LOG_ENTRIES_MAX
 } from './constants.ts'
 import { entryKey, keyOfBytes } from './entryKey.ts'
-import { ChainBrokenError, ForkDetectedError, LogFullError, NotVerifiedError, OutOfOrderError, UnenrolledError, WrongTillError } from './errors.ts'
+import { ChainBrokenError, ForkDetectedError, LogFullError, NotVerifiedError, OutOfOrderError, SyncRefusedError, UnenrolledError, WrongTillError } from './errors.ts'
 import { screenChange, type ScreenContext } from './screen.ts'
 import { verifyEntries, type KeyFor, type LogHead, type LogReport, type OpenCache, type StoredEntry } from './verify.ts'
 
@@ -90,10 +90,18 @@ interface Genesis { change: Uint8Array, hash: string, entriesObj: string, actor:
 /** Automerge's document handle (the wasm object `A.getBackend` returns). */
 type Handle = ReturnType<typeof A.getBackend>
 
-/** A fresh, empty handle; it lives as long as we hold it (wasm-bindgen frees it on GC). */
-function newHandle (actor: string | undefined): Handle {
-  return A.getBackend(A.init(actor === undefined ? undefined : { actor }))
+/**
+ * A fresh, empty document: its JS root (needed by Automerge's sync functions only) and its
+ * handle, through which everything else goes. It lives as long as we hold it (wasm-bindgen
+ * frees it on GC, or `free()`).
+ */
+function newDoc (actor: string | undefined): { view: A.Doc<unknown>, am: Handle } {
+  const view = A.init(actor === undefined ? undefined : { actor })
+  return { view, am: A.getBackend(view) }
 }
+
+/** Automerge's sync state for one peer (`A.initSyncState`, `A.decodeSyncState`). */
+export type SyncState = A.SyncState
 
 interface Limits { entriesMax: number, applyChangesMax: number, changeBytesMax: number, changeEntriesMax: number }
 
@@ -169,6 +177,12 @@ const EMPTY_REPORT: LogReport = freeze({ chain: [], head: null, forks: [], inval
 export class TillLog {
   readonly tillId: TillId
   readonly #am: Handle
+  /**
+   * The document's JS root, for Automerge's sync functions (they take a document, not a
+   * handle). It is brought up to date only when a sync message is received, which is
+   * when it materialises entries: replicas pay that, a log that only serves does not.
+   */
+  #view: A.Doc<unknown>
   readonly #genesis: Genesis
   readonly #limits: Limits
   #keyFor: KeyFor | undefined
@@ -177,9 +191,11 @@ export class TillLog {
   readonly #opened: OpenCache = new Map()
   #entryCount: number
 
-  private constructor (tillId: TillId, am: Handle, genesis: Genesis, init: TillLogInit) {
+  private constructor (tillId: TillId, doc: { view: A.Doc<unknown>, am: Handle }, genesis: Genesis, init: TillLogInit) {
+    const am = doc.am
     this.tillId = tillId
     this.#am = am
+    this.#view = doc.view
     this.#genesis = genesis
     this.#limits = limitsOf(init)
     this.#keyFor = init.keyFor
@@ -191,9 +207,9 @@ export class TillLog {
   static create (tillId: TillId, init: TillLogInit = {}): TillLog {
     parseTillId(tillId)
     const genesis = genesisOf(tillId)
-    const am = newHandle(checkActor(init.actorId, genesis))
-    am.applyChanges([genesis.change])
-    return new TillLog(tillId, am, genesis, init)
+    const doc = newDoc(checkActor(init.actorId, genesis))
+    doc.am.applyChanges([genesis.change])
+    return new TillLog(tillId, doc, genesis, init)
   }
 
   /**
@@ -206,7 +222,8 @@ export class TillLog {
     const logBytesMax = init.logBytesMax ?? LOG_BYTES_MAX
     if (bytes.length > logBytesMax) throw new LogFullError(`saved log is ${bytes.length} bytes, at most ${logBytesMax}`)
     if (init.actorId !== undefined && !ACTOR_RE.test(init.actorId)) throw new MalformedError('an actor id is even-length lower-case hex, 2..64 digits')
-    const am = newHandle(init.actorId)
+    const doc = newDoc(init.actorId)
+    const am = doc.am
     try {
       am.loadIncremental(bytes)
     } catch (err) {
@@ -229,7 +246,7 @@ export class TillLog {
     if (maps.length !== 1 || maps[0]?.[1] !== genesis.entriesObj) throw new MalformedError('not a till log: the entries map is not the genesis one')
     // What was loaded is saved already: the next saveIncremental holds only what comes after.
     am.saveIncremental()
-    const log = new TillLog(tillId, am, genesis, init)
+    const log = new TillLog(tillId, doc, genesis, init)
     if (log.#entryCount > log.#limits.entriesMax) throw new LogFullError(`saved log holds ${log.#entryCount} entries, at most ${log.#limits.entriesMax}`)
     return log
   }
@@ -347,6 +364,81 @@ export class TillLog {
     if (!Array.isArray(changes)) throw new MalformedError('changes are a list')
     if (changes.length > this.#limits.applyChangesMax) throw new LogFullError(`${changes.length} changes at once, at most ${this.#limits.applyChangesMax}`)
     return this.#apply(changes)
+  }
+
+  /**
+   * The next Automerge sync message for the peer whose sync state is `state` (null: nothing
+   * to say), and the state to keep for that peer. Automerge's own sync protocol
+   * (`generateSyncMessage`); a state made with `initSyncState({ readOnly: true })` serves
+   * this log without ever taking changes from the peer.
+   */
+  generateSyncMessage (state: SyncState): { state: SyncState, message: Uint8Array | null } {
+    const [next, message] = A.generateSyncMessage(this.#view, state)
+    return { state: next, message }
+  }
+
+  /**
+   * Take in a peer's sync message, screened first: every change it carries (and every
+   * change inside a whole-document chunk, which Automerge sends to a peer that has
+   * nothing) is checked at the signed-entry boundary (screen.ts) before Automerge sees any
+   * of it. One refused change refuses the whole message (SyncRefusedError): nothing of it
+   * is applied and the caller drops the session. Returns the peer's new sync state and the
+   * entries it added.
+   */
+  receiveSyncMessage (state: SyncState, message: Uint8Array): { state: SyncState, added: number } {
+    if (!(message instanceof Uint8Array)) throw new SyncRefusedError('a sync message is bytes')
+    let decoded: ReturnType<typeof A.decodeSyncMessage>
+    try {
+      decoded = A.decodeSyncMessage(message)
+    } catch (err) {
+      throw new SyncRefusedError(`not an Automerge sync message: ${(err as Error).message}`)
+    }
+    const changes: Uint8Array[] = []
+    for (const item of decoded.changes) changes.push(...this.#changesIn(item))
+    if (changes.length > this.#limits.applyChangesMax) throw new SyncRefusedError(`${changes.length} changes in one message, at most ${this.#limits.applyChangesMax}`)
+    const ctx: ScreenContext = { tillId: this.tillId, entriesObj: this.#genesis.entriesObj, genesisHash: this.#genesis.hash, ...this.#limits }
+    const newKeys = new Set<string>()
+    for (const [i, change] of changes.entries()) {
+      const verdict = screenChange(change, ctx)
+      if ('reason' in verdict) throw new SyncRefusedError(`change ${i} refused: ${verdict.reason}`)
+      for (const key of verdict.keys) if (!this.#has(key)) newKeys.add(key)
+    }
+    if (this.#entryCount + newKeys.size > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${this.#entryCount + newKeys.size} entries, at most ${this.#limits.entriesMax}`)
+    const before = this.#entryCount
+    let next: SyncState
+    try {
+      ;[this.#view, next] = A.receiveSyncMessage(this.#view, state, message)
+    } catch (err) {
+      throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
+    }
+    this.#entryCount = this.#am.keys(this.#genesis.entriesObj).length
+    return { state: next, added: this.#entryCount - before }
+  }
+
+  /** The changes in one item of a sync message: a change, or a whole-document chunk (bounded). */
+  #changesIn (item: Uint8Array): Uint8Array[] {
+    if (!(item instanceof Uint8Array) || item.length > this.#limits.changeBytesMax * 16) throw new SyncRefusedError(`an item of ${item.length} bytes in a sync message`)
+    try {
+      A.decodeChange(item)
+      return [item]
+    } catch { /* not a single change: a document chunk? */ }
+    // A chunk (the whole document, or the part of it this replica lacks) is loaded into a
+    // copy of this replica, so its changes resolve against ours: what the copy then has and
+    // we lack is exactly what the message would add. A chunk whose changes depend on ones
+    // neither holds cannot be screened (Automerge would queue them and apply them later,
+    // unseen): refused.
+    const scratch = this.#am.clone()
+    try {
+      try {
+        scratch.loadIncremental(item)
+      } catch (err) {
+        throw new SyncRefusedError(`an item that is neither a change nor a document: ${(err as Error).message}`)
+      }
+      if (scratch.getMissingDeps([]).length > 0) throw new SyncRefusedError('a document chunk whose changes depend on changes this replica lacks')
+      return this.#am.getChangesAdded(scratch)
+    } finally {
+      scratch.free()
+    }
   }
 
   /** Head of the verified chain, or null if the log has none. See the class comment. */

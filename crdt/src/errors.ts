@@ -50,10 +50,20 @@ export class LogFullError extends Error {
   override name = 'LogFullError'
 }
 
-const OURS = [WrongTillError, OutOfOrderError, ChainBrokenError, ForkDetectedError, UnenrolledError, NotVerifiedError, LogFullError]
+/**
+ * A peer's sync message refused whole: undecodable, over a limit, or carrying a change no
+ * honest TillLog writes (screen.ts). Nothing of it was applied; the session is to be dropped.
+ */
+export class SyncRefusedError extends Error {
+  static readonly code: RejectionCode = 'MALFORMED'
+  override name = 'SyncRefusedError'
+}
+
+const OURS = [WrongTillError, OutOfOrderError, ChainBrokenError, ForkDetectedError, UnenrolledError, NotVerifiedError, LogFullError, SyncRefusedError]
 
 /** Like protocol's `rejectionOf`, knowing this package's errors too. Rethrows anything else (a bug). */
 export function logRejectionOf (err: unknown): Rejection {
   for (const E of OURS) if (err instanceof E) return { code: E.code, reason: err.message }
   return rejectionOf(err)
 }
+

@@ -1,0 +1,157 @@
+/**
+ * Automerge's own sync protocol on TillLog: replicas converge to equal heads, a log served
+ * read-only never takes a change, one new record is one message each way, a peer a week
+ * behind with a persisted sync state catches up in two round trips, and a message carrying
+ * a change no honest TillLog writes (a delete, an overwrite, a forged whole document) is
+ * refused whole, before Automerge applies any of it.
+ */
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import * as A from '@automerge/automerge'
+import { SyncRefusedError, TillLog, actorIdFor, keyOfBytes, type SyncState } from '../src/index.ts'
+import { TILL_ID, TillWriter, enrolment, keyForOf, withBadSignature } from './helpers/fixtures.ts'
+
+const keyFor = keyForOf(enrolment())
+const FC_SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31)
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Raw = any
+
+/** One exchange until both sides are quiet: the owner serves read-only, the replica pulls. Returns round trips and messages each way. */
+function sync (owner: TillLog, replica: TillLog, s: { owner: SyncState, replica: SyncState }): { trips: number, toOwner: number, toReplica: number } {
+  let trips = 0
+  let toOwner = 0
+  let toReplica = 0
+  for (let i = 0; i < 20; i++) {
+    const a = replica.generateSyncMessage(s.replica)
+    s.replica = a.state
+    if (a.message !== null) { toOwner++; s.owner = owner.receiveSyncMessage(s.owner, a.message).state }
+    const b = owner.generateSyncMessage(s.owner)
+    s.owner = b.state
+    if (b.message !== null) { toReplica++; s.replica = replica.receiveSyncMessage(s.replica, b.message).state }
+    if (a.message === null && b.message === null) return { trips, toOwner, toReplica }
+    trips++
+  }
+  assert.fail('sync did not settle in 20 rounds')
+}
+
+const fresh = (): { owner: SyncState, replica: SyncState } => ({ owner: A.initSyncState({ readOnly: true }), replica: A.initSyncState() })
+
+describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
+  it('a replica from nothing converges to equal heads and the same verified chain; the owner imports nothing', () => {
+    const w = new TillWriter()
+    const owner = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till'), keyFor })
+    for (const e of w.chain(5)) owner.append(e)
+    const replica = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
+    const ownerHeads = owner.getHeads()
+    sync(owner, replica, fresh())
+    assert.deepEqual(replica.getHeads(), owner.getHeads())
+    assert.deepEqual(owner.getHeads(), ownerHeads)
+    assert.deepEqual(replica.verify(keyFor).chain.map(e => e.hash), owner.verify(keyFor).chain.map(e => e.hash))
+  })
+
+  it('one new record reaches a synced replica in one message each way; a week behind (14 records) with persisted states: two round trips', () => {
+    const w = new TillWriter()
+    const owner = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till'), keyFor })
+    const replica = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
+    for (const e of w.chain(2)) owner.append(e)
+    const s = fresh()
+    sync(owner, replica, s)
+    owner.append(w.next())
+    const one = sync(owner, replica, s)
+    // The replica says what it has; the owner answers with the change; then the replica's ack.
+    assert.deepEqual([one.toReplica, one.toOwner <= 2, one.trips <= 2], [1, true, true], JSON.stringify(one))
+    assert.deepEqual(replica.getHeads(), owner.getHeads())
+    // Both sides persist their states, go offline for a week, and come back.
+    const saved = { owner: A.encodeSyncState(s.owner), replica: A.encodeSyncState(s.replica) }
+    for (let i = 0; i < 14; i++) owner.append(w.next())
+    const restarted = { owner: A.decodeSyncState(saved.owner), replica: A.decodeSyncState(saved.replica) }
+    const back = TillLog.load(replica.save(), { actorId: actorIdFor(TILL_ID, 'neighbour') })
+    const week = sync(owner, back, restarted)
+    assert.ok(week.trips <= 2, JSON.stringify(week))
+    assert.equal(week.toReplica, 1, 'the 14 records come in one message')
+    assert.deepEqual(back.getHeads(), owner.getHeads())
+    assert.equal(back.verify(keyFor).chain.length, 17)
+  })
+
+  it('any interleaving of appends, syncs, lost and repeated messages and restarts converges, every entry verified', () => {
+    fc.assert(fc.property(fc.array(fc.constantFrom('append', 'sync', 'lose', 'repeat', 'restart'), { minLength: 1, maxLength: 30 }), ops => {
+      const w = new TillWriter()
+      const owner = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till'), keyFor })
+      let replica = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
+      let s = fresh()
+      let last: Uint8Array | null = null
+      for (const op of ops) {
+        if (op === 'append') owner.append(w.next())
+        else if (op === 'sync') sync(owner, replica, s)
+        else if (op === 'lose') {
+          // A message generated and lost on the wire: the sender's state moved, the receiver's did not.
+          const m = owner.generateSyncMessage(s.owner)
+          s.owner = m.state
+          last = m.message
+        } else if (op === 'repeat' && last !== null) {
+          s.replica = replica.receiveSyncMessage(s.replica, last).state
+        } else if (op === 'restart') {
+          replica = TillLog.load(replica.save(), { actorId: actorIdFor(TILL_ID, 'neighbour') })
+          s = { owner: A.decodeSyncState(A.encodeSyncState(s.owner)), replica: A.decodeSyncState(A.encodeSyncState(s.replica)) }
+        }
+      }
+      // After the faults, a fresh session (as after a dropped one) always settles them.
+      sync(owner, replica, fresh())
+      assert.deepEqual(replica.getHeads(), owner.getHeads())
+      const report = replica.verify(keyFor)
+      assert.equal(report.chain.length, owner.entryCount)
+      assert.deepEqual(report.invalid, [])
+    }), { seed: FC_SEED, numRuns: 60 })
+  })
+
+  it('a message carrying a delete, an overwrite, or a forged whole document is refused whole, and nothing of it is applied', () => {
+    const w = new TillWriter()
+    const entries = w.chain(3)
+    const owner = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till'), keyFor })
+    for (const e of entries) owner.append(e)
+    // Mallory holds a doctored copy: her own changes delete one entry and overwrite another.
+    let evil = A.load<Raw>(owner.save(), { actor: 'ee'.repeat(16) })
+    evil = A.change(evil, { time: 0 }, (d: Raw) => { delete d.entries[keyOfBytes(entries[0]!.bytes).key] })
+    evil = A.change(evil, { time: 0 }, (d: Raw) => { d.entries[keyOfBytes(entries[1]!.bytes).key] = withBadSignature(entries[1]!).bytes })
+    // To a peer that has nothing, Automerge sends the whole document in one chunk: the forgery hides in it.
+    const victim = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
+    let es = A.initSyncState()
+    let m: Uint8Array | null
+    const first = victim.generateSyncMessage(A.initSyncState())
+    ;[evil, es] = A.receiveSyncMessage(evil, es, first.message as Uint8Array)
+    ;[es, m] = A.generateSyncMessage(evil, es)
+    assert.ok(m !== null)
+    const decoded = A.decodeSyncMessage(m)
+    assert.throws(() => A.decodeChange(decoded.changes[0] as Uint8Array), 'a whole-document chunk, not a change')
+    const heads = victim.getHeads()
+    assert.throws(() => victim.receiveSyncMessage(first.state, m as Uint8Array), (e: Error) => e instanceof SyncRefusedError && /refused: op 0 is del/.test(e.message))
+    assert.deepEqual(victim.getHeads(), heads)
+    assert.equal(victim.entryCount, 0)
+    // The same forgeries as single changes, to a peer that has the honest entries.
+    const honest = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
+    sync(owner, honest, fresh())
+    let hs = A.initSyncState()
+    let es2 = A.initSyncState()
+    for (let i = 0; i < 6; i++) {
+      let a: Uint8Array | null
+      let b: Uint8Array | null
+      ;({ state: hs, message: a } = honest.generateSyncMessage(hs))
+      if (a !== null) [evil, es2] = A.receiveSyncMessage(evil, es2, a)
+      ;[es2, b] = A.generateSyncMessage(evil, es2)
+      if (b === null) break
+      if (A.decodeSyncMessage(b).changes.length > 0) {
+        const before = honest.getHeads()
+        // A chunk of just what honest lacks: Mallory's two changes, on top of the honest ones.
+        assert.throws(() => honest.receiveSyncMessage(hs, b as Uint8Array), (e: Error) => e instanceof SyncRefusedError && /op 0 is del/.test(e.message))
+        assert.deepEqual(honest.getHeads(), before)
+        break
+      }
+      hs = honest.receiveSyncMessage(hs, b).state
+    }
+    assert.equal(honest.verify(keyFor).chain.length, 3)
+    // Garbage is refused with a reason, never thrown as anything else.
+    for (const junk of [new Uint8Array(0), new Uint8Array([0x42, 1, 2, 3]), new Uint8Array(64).fill(0xff)]) {
+      assert.throws(() => honest.receiveSyncMessage(A.initSyncState(), junk), SyncRefusedError)
+    }
+  })
+})
