@@ -20,6 +20,9 @@ import { encodeFrame, FrameDecoder } from '../src/net/framing.ts'
 import { PROTOCOLS, type ProtocolName } from '../src/net/messages.ts'
 import { FRAME_BYTES_MAX, SUBMIT_ENTRIES_MAX } from '../src/net/limits.ts'
 import { DAY1, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+import { actorIdFor, TillLog } from '@tillbooks/crdt'
+import { MemoryStore } from '../src/storage/MemoryStore.ts'
+import { DocSync } from '../src/sync/DocSync.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? (Date.now() % 2 ** 32))
 const CASES_PER_PROTOCOL = Number(process.env.FUZZ_CASES ?? 250)
@@ -190,6 +193,8 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
   let booksBefore: string
   let acceptedBefore: number
   const handlerViolations: string[] = []
+  let served: TillLog
+  let servedHeads = ''
   const unhandled: unknown[] = []
   const onUnhandled = (err: unknown): void => { unhandled.push(err) }
 
@@ -224,6 +229,18 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
         if (!Number.isSafeInteger(h.seq) || h.seq < 0 || !/^[0-9a-f]{64}$/.test(h.hash)) handlerViolations.push(`heads ${JSON.stringify(h)}`)
       }
     })
+    // Automerge sync of the till's log as HQ holds it, served read-only: fuzzed sync messages
+    // reach TillLog's screening through the real DocSync.
+    served = TillLog.create('S001-1' as never, { actorId: actorIdFor('S001-1' as never, 'fuzz') })
+    for (const e of entries) served.ingest({ bytes: e })
+    servedHeads = served.getHeads().join()
+    const states = new MemoryStore()
+    await states.open()
+    const docSync = new DocSync({ peer: server, store: states, logger: silentLogger, docs: { served: id => id === 'S001-1' ? { log: served, own: true } : undefined, replicaFor: () => undefined, changed: async () => {} } })
+    server.handleAmSync(async (doc, msg, from) => {
+      if (typeof doc !== 'string' || (msg !== null && !(msg instanceof Uint8Array)) || typeof from !== 'string') handlerViolations.push('amSync')
+      return await docSync.answer(from, doc as never, msg)
+    })
     server.handleReplenishment(async (store, afterId) => {
       if (typeof store !== 'string' || (afterId !== null && typeof afterId !== 'string')) handlerViolations.push('replenishment')
       return store === 'S001' && afterId === null ? [order] : []
@@ -249,6 +266,7 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
       case 'log': return { id, tillId: 'S001-1', afterSeq: 0 }
       case 'heads': return { id, heads: [{ tillId: 'S001-1', seq: 3, hash: 'ab'.repeat(32) }] }
       case 'replenishment': return { id, store: 'S001', afterId: null }
+      case 'amSync': return { id, doc: 'S001-1', msg: null }
     }
   }
 
@@ -258,6 +276,9 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
     assert.equal((await client.fetchLog(addr, 'S001-1', 0, { timeoutMs: 5_000 })).length, entries.length)
     await client.announceHeads(addr, [{ tillId: 'S001-1', seq: 3, hash: 'cd'.repeat(32) }], { timeoutMs: 5_000 })
     assert.equal((await client.fetchReplenishment(addr, 'S001', null, { timeoutMs: 5_000 })).length, 1)
+    const m = await client.amSync(addr, 'S001-1', null, { timeoutMs: 5_000 })
+    assert.ok(m === null || m instanceof Uint8Array, 'the log is still served by sync')
+    assert.equal(served.getHeads().join(), servedHeads, 'nothing a peer sent changed the served log')
     assert.equal(JSON.stringify(hq.books.snapshot()), booksBefore, 'the books did not move')
     assert.equal(hq.counters.accepted, acceptedBefore, 'nothing new was accepted')
     assert.deepEqual(handlerViolations, [], 'handlers only ever saw validated input')

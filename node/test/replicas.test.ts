@@ -1,18 +1,21 @@
 /**
- * A store's replicas of its neighbours' logs: kept only when the entry's own signature
- * holds, never for the store's own till, bounded, persistent across a restart, and served
- * back in seq order with both sides of a fork kept.
+ * A store's replicas of its neighbours' logs (Automerge documents): entries pushed are kept
+ * only when their own signature holds, never for the store's own till, bounded, persistent
+ * across a restart, and served back in seq order with both sides of a fork kept; a replicas
+ * directory of the layout before (one `r!` key per entry) is migrated on open.
  */
 import assert from 'node:assert/strict'
 import type { TillId } from '@tillbooks/protocol'
 import { MemoryStore } from '../src/storage/MemoryStore.ts'
-import { Replicas } from '../src/daemon/Replicas.ts'
+import { ReplicaDocs } from '../src/sync/ReplicaDocs.ts'
 import { TillWriter, withBadSignature, signerOf } from '../../crdt/test/helpers/fixtures.ts'
 
-describe('Replicas', () => {
+const me = signerOf('the keeping till').publicKey
+
+describe('ReplicaDocs', () => {
   it('keeps validly signed entries of other tills, refuses the rest with a reason, and survives a restart', async () => {
     const store = new MemoryStore()
-    const replicas = new Replicas(store)
+    const replicas = new ReplicaDocs(store, me)
     await replicas.open()
     const w = new TillWriter()
     const chain = w.chain(4)
@@ -33,9 +36,27 @@ describe('Replicas', () => {
     const served = await replicas.log(chain[0]!.tillId, 2)
     assert.equal(served.length, 4, 'seq 3, 4 and both sides of the fork at 5')
     await replicas.close()
-    const again = new Replicas(store)
+    const again = new ReplicaDocs(store, me)
     await again.open()
     assert.deepEqual(again.heads(), { [chain[0]!.tillId]: 5 })
     assert.equal((await again.log(chain[0]!.tillId, 0)).length, 6)
+  })
+
+  it('migrates a replicas directory of the layout before, once: the same heads and entries, the old keys gone', async () => {
+    const store = new MemoryStore()
+    await store.open()
+    const w = new TillWriter()
+    const chain = w.chain(3)
+    await store.batch(chain.map(e => ({ type: 'put' as const, key: `r!${e.tillId}!${String(e.seq).padStart(12, '0')}!${e.hash}`, value: e.bytes })), { sync: true })
+    await store.close()
+    const replicas = new ReplicaDocs(store, me)
+    await replicas.open()
+    assert.deepEqual(replicas.heads(), { [chain[0]!.tillId]: 3 })
+    assert.equal((await replicas.log(chain[0]!.tillId, 0)).length, 3)
+    const left: string[] = []
+    for await (const [k] of store.entries({ gte: 'r!', lt: 'r!\uffff' })) left.push(k)
+    assert.deepEqual(left, [])
+    assert.deepEqual(Object.keys(replicas.summary()), [chain[0]!.tillId])
+    await replicas.close()
   })
 })

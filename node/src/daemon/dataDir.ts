@@ -2,8 +2,8 @@
  * What a daemon keeps on disk besides its LevelDB. A till's directory:
  *   key         its Ed25519 seed (hex, mode 0600): the till IS this key, and its libp2p identity
  *   till.json   { store, till, tillId, publicKey, certificate, hqRootKey, fromSeq }, written by `enrol`
- *   db/         TillNode's journal and log (LevelDB)
- *   replicas/   neighbour stores' logs this till keeps (LevelDB)
+ *   db/         TillNode's journal and its log, an Automerge document (LevelDB)
+ *   replicas/   neighbour stores' logs this till keeps, as Automerge documents, and its sync states (LevelDB)
  *   mail/       the email backup outbox, when backups are on (LevelDB)
  *   admin.token, viewer.token   the till HTTP API's tokens (mode 0600), needed only beyond loopback
  * HQ's directory:

@@ -19,7 +19,8 @@ import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts
 import { MailBackup } from '../mail/MailBackup.ts'
 import { join } from 'node:path'
 import { createApi, planApi, skuQtyLinesSchema } from './http.ts'
-import { Replicas } from './Replicas.ts'
+import { ReplicaDocs } from '../sync/ReplicaDocs.ts'
+import { DocSync } from '../sync/DocSync.ts'
 
 export interface TillDaemonOptions {
   dataDir: string
@@ -100,7 +101,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     store: o.store, till: o.till, signer: new Signer(pair), catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
   })
   await till.start()
-  const replicas = new Replicas(new LevelStore(replicaDbDir(o.dataDir)))
+  const replicas = new ReplicaDocs(new LevelStore(replicaDbDir(o.dataDir)), pair.publicKey)
   await replicas.open()
 
   // The backup outbox is its own LevelDB: a close queued for mail survives a restart, and
@@ -119,6 +120,27 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     neighbourByPeer.set(id, addr)
   }
   const timeoutMs = o.callTimeoutMs ?? 5_000
+  const hqPeerId = o.hq.split('/p2p/')[1]
+
+  // Automerge's sync protocol: this till's own log served read-only, its replicas served and
+  // pulled; sessions with its neighbours and HQ persisted (a restart then costs no resync).
+  const docSync = new DocSync({
+    peer,
+    store: replicas.store,
+    logger,
+    callTimeoutMs: timeoutMs,
+    persistFor: id => neighbourByPeer.has(id) || id === hqPeerId,
+    docs: {
+      served: id => {
+        if (id === tillId) return { log: till.logDoc, own: true }
+        const doc = replicas.doc(id)
+        return doc === undefined ? undefined : { log: doc, own: false }
+      },
+      replicaFor: id => id === tillId ? undefined : replicas.replicaFor(id),
+      changed: async id => { await replicas.changed(id) }
+    }
+  })
+  peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc as TillId, msg))
 
   // Neighbours push entries of their tills here; we keep them and serve them to anyone.
   peer.handleSubmit(async (entries, from) => {
@@ -140,8 +162,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       if (id === tillId || h.seq <= replicas.head(id)) continue
       if (configured === undefined && !replicas.has(id)) continue
       try {
-        const got = await peer.fetchLog(configured ?? `/p2p/${from}`, h.tillId, replicas.head(id), { timeoutMs })
-        for (const x of await replicas.add(got, tillId)) if (x.status === 'rejected') logger.warn({ code: x.code, from }, `replica entry refused: ${x.reason}`)
+        await docSync.pull(configured ?? `/p2p/${from}`, from, id)
       } catch (err) {
         logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
       }
@@ -211,6 +232,15 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
 
   // ---------------------------------------------------------------- HTTP API
   http.get('/health', { config: { access: 'public' } }, async () => ({ ok: true }))
+  // The replicas this till keeps: per till, the highest contiguous seq whose entries' own
+  // signatures hold, and the document's Automerge heads; each replica's document itself.
+  http.get('/replicas', async () => ({ replicas: replicas.summary(), sync: { ...docSync.counters, lastPull: docSync.lastPull, refusals: docSync.refusals.slice(-20) } }))
+  http.get('/replicas/:file', { schema: { params: { type: 'object', required: ['file'], properties: { file: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}\\.automerge$' } } } } }, async (req, reply) => {
+    const id = (req.params as { file: string }).file.replace(/\.automerge$/, '') as TillId
+    const doc = replicas.doc(id)
+    if (doc === undefined) return await reply.code(404).send({ error: `no replica of ${id} is kept here` })
+    return await reply.type('application/octet-stream').send(Buffer.from(doc.save()))
+  })
   // The till's own log as Automerge's save() bytes: anyone with @automerge/automerge can load
   // it and list the signed entries (crdt/README.md has the document's shape).
   http.get('/log.automerge', async (_req, reply) => await reply.type('application/octet-stream').send(Buffer.from(till.logDocument())))

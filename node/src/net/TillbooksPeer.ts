@@ -32,7 +32,7 @@ import {
   SERVER_IN_FLIGHT_MAX, SERVER_TOTAL_IN_FLIGHT_BYTES_MAX, SERVER_TOTAL_IN_FLIGHT_MAX, SERVER_WRITE_BUFFER_MAX, STREAMS_PER_PROTOCOL_MAX, SUBMIT_ENTRIES_MAX
 } from './limits.ts'
 import {
-  checkHeads, checkOrderId, checkStore, clipReason, decodeErrorIfAny, decodeFrame, decodeHeadsAnswer, decodeHeadsRequest,
+  checkHeads, checkOrderId, checkStore, clipReason, decodeAmSyncAnswer, decodeAmSyncRequest, decodeErrorIfAny, encodeAmSyncAnswer, encodeAmSyncRequest, decodeFrame, decodeHeadsAnswer, decodeHeadsRequest,
   decodeLogAnswer, decodeLogRequest, decodeReplenishmentAnswer, decodeReplenishmentRequest, decodeSubmitAnswer,
   decodeSubmitRequest, encodeError, encodeHeadsAnswer, encodeHeadsRequest, encodeLogAnswer, encodeLogRequest,
   encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
@@ -67,6 +67,13 @@ export type SubmitHandler = (entries: Uint8Array[], from: string) => Promise<Sub
 export type LogHandler = (tillId: string, afterSeq: number) => Promise<Uint8Array[]>
 export type HeadsHandler = (heads: LogHead[], from: string) => void | Promise<void>
 export type ReplenishmentHandler = (store: string, afterId: string | null) => Promise<Uint8Array[]>
+/** One Automerge sync message in about `doc` from peer `from`; the answer (null: nothing to say). Throw RefusedError to refuse it. */
+export type AmSyncHandler = (doc: string, msg: Uint8Array | null, from: string) => Promise<Uint8Array | null>
+
+/** A handler's refusal of bad input (answered with code REFUSED and the reason), not a failure of its own. */
+export class RefusedError extends Error {
+  override name = 'RefusedError'
+}
 
 export interface PeerStats {
   connections: number
@@ -204,6 +211,7 @@ export class TillbooksPeer {
   #logHandler: LogHandler | null = null
   #headsHandler: HeadsHandler | null = null
   #replenishmentHandler: ReplenishmentHandler | null = null
+  #amSyncHandler: AmSyncHandler | null = null
   readonly #stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, rejectedFrames: 0 }
   /** Requests (and their bytes) in handlers across all served streams. */
   #serving = 0
@@ -269,6 +277,7 @@ export class TillbooksPeer {
   handleLog (fn: LogHandler): void { this.#logHandler = fn }
   handleHeads (fn: HeadsHandler): void { this.#headsHandler = fn }
   handleReplenishment (fn: ReplenishmentHandler): void { this.#replenishmentHandler = fn }
+  handleAmSync (fn: AmSyncHandler): void { this.#amSyncHandler = fn }
 
   stats (): PeerStats {
     return { connections: this.#node.getConnections().length, streams: this.#served.size + this.#channels.size, ...this.#stats }
@@ -349,6 +358,16 @@ export class TillbooksPeer {
       after = p.lastSeq
     }
     throw new NetError('OVERSIZED', `log of ${tillId} from ${addr}: more than ${PAGES_MAX} pages`)
+  }
+
+  /**
+   * Send one Automerge sync message about `doc` (null: we have nothing to say, but want the
+   * peer's) and get the peer's answer (null: it has nothing to say). The session around it
+   * is DocSync's (../sync/DocSync.ts). A refusal is NetError with code REFUSED.
+   */
+  async amSync (addr: string, doc: string, msg: Uint8Array | null, opts: CallOptions = {}): Promise<Uint8Array | null> {
+    return await this.#call(addr, 'amSync', opts.timeoutMs ?? this.#callTimeoutMs, (msg?.length ?? 0) + 64,
+      id => encodeAmSyncRequest({ id, doc, msg }), o => decodeAmSyncAnswer(o))
   }
 
   /** Tell a peer about new heads; resolves once the peer has taken them. */
@@ -688,7 +707,7 @@ export class TillbooksPeer {
     this.#withTimeout(run(), s, id).then(answer => {
       this.#send(s, answer)
     }, (err: unknown) => {
-      const code = err instanceof NetError && err.code === 'TIMEOUT' ? 'TIMEOUT' : err instanceof NoHandlerError ? 'NO_HANDLER' : 'HANDLER_FAILED'
+      const code = err instanceof NetError && err.code === 'TIMEOUT' ? 'TIMEOUT' : err instanceof NoHandlerError ? 'NO_HANDLER' : err instanceof RefusedError ? 'REFUSED' : 'HANDLER_FAILED'
       const reason = (err as Error)?.message ?? String(err)
       this.#logger.warn({ remote: s.from, protocol: PROTOCOLS[s.protocol], id, code }, `request not served: ${reason}`)
       this.#send(s, encodeError(id, { code, reason: clipReason(reason) }))
@@ -757,6 +776,14 @@ export class TillbooksPeer {
           if (fn === null) throw new NoHandlerError('this peer serves no heads')
           await fn(req.heads, s.from)
           return encodeHeadsAnswer(id)
+        }
+      }
+      case 'amSync': {
+        const req = decodeAmSyncRequest(o)
+        const fn = this.#amSyncHandler
+        return async () => {
+          if (fn === null) throw new NoHandlerError('this peer serves no am-sync')
+          return encodeAmSyncAnswer(id, await fn(req.doc, req.msg, s.from))
         }
       }
       case 'replenishment': {

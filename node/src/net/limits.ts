@@ -27,6 +27,11 @@ export const CODE_RE = /^[A-Z][A-Z0-9_]{0,31}$/
  * buffered, and the stream closed (it cannot be resynchronised).
  */
 export const FRAME_BYTES_MAX = SUBMIT_ENTRIES_MAX * ENTRY_BYTES_MAX + 64 * 1024
+/**
+ * Bytes of one Automerge sync message (a whole till log's document goes in one, to a peer
+ * that has nothing: a year of a till is ~130 KB, so this holds ~30 years).
+ */
+export const AM_SYNC_MESSAGE_BYTES_MAX = FRAME_BYTES_MAX - 1024
 /** Bytes of the varint length prefix (5 bytes hold up to 2^35; FRAME_BYTES_MAX needs 4). */
 export const LENGTH_PREFIX_BYTES_MAX = 5
 

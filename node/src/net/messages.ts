@@ -1,5 +1,5 @@
 /**
- * The four tillbooks protocols and their messages. Each frame's payload is one canonical CBOR
+ * The tillbooks protocols and their messages. Each frame's payload is one canonical CBOR
  * map (protocol's canonicalEncode / canonicalDecode: no floats, no tags, sorted keys). Every
  * frame carries `id`: a request's id (1 and up, chosen by the client, unique per stream) is
  * echoed in its answer, so many requests can be in flight on one stream and be answered in
@@ -14,13 +14,15 @@ import {
   type Canonical
 } from '@tillbooks/protocol'
 import { clipReason, encodeSubmitAnswer } from './answerEncoding.ts'
-import { CODE_RE, HEADS_MAX, LOG_ANSWER_ENTRIES_MAX, REASON_CHARS_MAX, REPLENISHMENT_PAGE_MAX, SUBMIT_ENTRIES_MAX } from './limits.ts'
+import { AM_SYNC_MESSAGE_BYTES_MAX, CODE_RE, HEADS_MAX, LOG_ANSWER_ENTRIES_MAX, REASON_CHARS_MAX, REPLENISHMENT_PAGE_MAX, SUBMIT_ENTRIES_MAX } from './limits.ts'
 
 export const PROTOCOLS = {
   submit: '/tillbooks/submit/1.0.0',
   log: '/tillbooks/log/1.0.0',
   heads: '/tillbooks/heads/1.0.0',
-  replenishment: '/tillbooks/replenishment/1.0.0'
+  replenishment: '/tillbooks/replenishment/1.0.0',
+  /** Automerge's sync protocol for till logs: one sync message each way per request (../sync/DocSync.ts). */
+  amSync: '/tillbooks/am-sync/1.0.0'
 } as const
 export type ProtocolName = keyof typeof PROTOCOLS
 
@@ -58,6 +60,8 @@ export interface SubmitRequest { id: number, entries: Uint8Array[] }
 export interface LogRequest { id: number, tillId: string, afterSeq: number }
 export interface HeadsRequest { id: number, heads: LogHead[] }
 export interface ReplenishmentRequest { id: number, store: string, afterId: string | null }
+/** One Automerge sync message about one till's document; null: the sender has nothing to say. */
+export interface AmSyncRequest { id: number, doc: string, msg: Uint8Array | null }
 
 export interface LogPage { entries: Uint8Array[], lastSeq: number, more: boolean }
 export interface ReplenishmentPage { orders: Uint8Array[], lastId: string | null, more: boolean }
@@ -291,4 +295,32 @@ export function decodeReplenishmentAnswer (o: Obj, afterId: string | null): Repl
   const more = bool(o.more, 'more')
   if (more && (lastId === null || lastId === afterId)) bad('a page with more to come must advance lastId')
   return { orders, lastId, more }
+}
+
+// ---------------------------------------------------------------- am-sync
+
+function syncMessage (v: Canonical | undefined, path: string): Uint8Array | null {
+  if (v === null) return null
+  if (!(v instanceof Uint8Array)) bad(`${path} must be bytes or null`)
+  if (v.length > AM_SYNC_MESSAGE_BYTES_MAX) throw new ProtocolError('OVERSIZED', `${path} is ${v.length} bytes, at most ${AM_SYNC_MESSAGE_BYTES_MAX}`)
+  if (v.length === 0) bad(`${path} is empty`)
+  return v
+}
+
+export function encodeAmSyncRequest (r: AmSyncRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, doc: r.doc, msg: r.msg })
+}
+
+export function decodeAmSyncRequest (o: Obj): AmSyncRequest {
+  fields(o, 'am-sync', ['id', 'doc', 'msg'])
+  return { id: requestId(o), doc: tillIdField(o.doc, 'doc'), msg: syncMessage(o.msg, 'msg') }
+}
+
+export function encodeAmSyncAnswer (id: number, msg: Uint8Array | null): Uint8Array {
+  return canonicalEncode({ id, msg })
+}
+
+export function decodeAmSyncAnswer (o: Obj): Uint8Array | null {
+  fields(o, 'answer', ['id', 'msg'])
+  return syncMessage(o.msg, 'msg')
 }

@@ -139,6 +139,9 @@ export class TillNode {
     return this.#loadedDoc().save()
   }
 
+  /** The log's live document: what sync serves (read-only) to neighbours and HQ. */
+  get logDoc (): TillLog { return this.#loadedDoc() }
+
   /** Chunks beside the log's snapshot on disk (they are compacted every LOG_CHUNKS_MAX). */
   get logChunks (): number { return this.#logStore.chunks }
 

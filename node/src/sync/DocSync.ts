@@ -1,0 +1,221 @@
+/**
+ * Sessions of Automerge's sync protocol over `/tillbooks/am-sync/1.0.0`: one sync state per
+ * (peer, document), live in a bounded memory cache (a session needs all of it: what the
+ * peer said it has and needs), and, for the peers this node works with (its neighbours,
+ * HQ), persisted as Automerge encodes it (the heads both sides share), so that after a
+ * restart a one-record delta takes at most two round trips. Each request carries one sync message and its answer
+ * the other side's next one, on the one long-lived stream TillbooksPeer keeps per peer.
+ *
+ *   pull (client):  our message ──▶  their answer (changes we lack) ──▶ our ack ──▶ null: settled
+ *   answer (server): their message ──▶ screened, applied (a replica) or ignored (our own log) ──▶ our next message
+ *
+ * Every message is screened before Automerge sees it (TillLog.receiveSyncMessage): one bad
+ * change refuses the whole message, the session's state is dropped (so the next session
+ * starts clean), nothing is persisted, and the refusal is counted and logged. A till's own
+ * log is served with a read-only state: nothing a peer sends ever changes it.
+ */
+import * as A from '@automerge/automerge'
+import { SyncRefusedError, type SyncState, type TillLog } from '@tillbooks/crdt'
+import type { TillId } from '@tillbooks/protocol'
+import type { Logger } from '../components.ts'
+import type { KvStore } from '../storage/KvStore.ts'
+import { RefusedError, type TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { SYNC_REFUSALS_KEPT_MAX, SYNC_ROUNDS_MAX, SYNC_STATES_MEMORY_MAX } from './constants.ts'
+
+const STATE_PREFIX = 'y!'
+
+/** What a node serves and keeps: its own log, and the replicas it holds. */
+export interface SyncDocs {
+  /** The document served for `tillId`, and whether it is this node's own (served read-only). */
+  served (tillId: TillId): { log: TillLog, own: boolean } | undefined
+  /** The replica to pull `tillId`'s log into, made if this node may keep one; undefined if not. */
+  replicaFor (tillId: TillId): TillLog | undefined
+  /** A replica took `added` entries' worth of changes: persist it. */
+  changed (tillId: TillId): Promise<void>
+}
+
+export interface DocSyncInit {
+  peer: TillbooksPeer
+  /** Where persisted sync states live. */
+  store: KvStore
+  docs: SyncDocs
+  logger: Logger
+  /** Whether sessions with this peer are persisted (default: none). */
+  persistFor?: (peerId: string) => boolean
+  roundsMax?: number
+  callTimeoutMs?: number
+  /** Live sync states kept in memory (SYNC_STATES_MEMORY_MAX). */
+  statesMax?: number
+}
+
+export interface SyncCounters {
+  pulls: number
+  /** Requests made by pulls (each a round trip: our message, their answer). */
+  roundTrips: number
+  answered: number
+  messagesIn: number
+  messagesOut: number
+  entriesAdded: number
+  refused: number
+}
+
+export interface PullResult { trips: number, added: number }
+
+export class DocSync {
+  readonly #o: DocSyncInit
+  /** Live sync states by `<peer>!<doc>`, least recently used first. */
+  readonly #live = new Map<string, SyncState>()
+  /** One exchange at a time per (peer, document): interleaved ones would fork the sync state. */
+  readonly #locks = new Map<string, Promise<unknown>>()
+  readonly counters: SyncCounters = { pulls: 0, roundTrips: 0, answered: 0, messagesIn: 0, messagesOut: 0, entriesAdded: 0, refused: 0 }
+  readonly refusals: Array<{ atMs: number, peer: string, doc: string, reason: string }> = []
+  /** The last pull that settled: for /replicas and the figures. */
+  lastPull: { doc: string, peer: string, trips: number, added: number } | null = null
+
+  constructor (init: DocSyncInit) {
+    this.#o = init
+  }
+
+  /** The server side: a peer's message about `doc`, answered with our next one. */
+  async answer (from: string, doc: TillId, msg: Uint8Array | null): Promise<Uint8Array | null> {
+    const d = this.#o.docs.served(doc)
+    if (d === undefined) {
+      this.#refused(from, doc, `this peer serves no document for ${doc}`)
+      throw new RefusedError(`this peer serves no document for ${doc}`)
+    }
+    return await this.#locked(from, doc, async () => {
+      let state = await this.#load(from, doc, d.own)
+      this.counters.answered++
+      if (msg !== null) {
+        this.counters.messagesIn++
+        try {
+          const r = d.log.receiveSyncMessage(state, msg)
+          state = r.state
+          if (r.added > 0 && !d.own) {
+            this.counters.entriesAdded += r.added
+            await this.#o.docs.changed(doc)
+          }
+        } catch (err) {
+          if (!(err instanceof SyncRefusedError)) throw err
+          await this.#drop(from, doc)
+          this.#refused(from, doc, err.message)
+          throw new RefusedError(err.message)
+        }
+      }
+      const next = d.log.generateSyncMessage(state)
+      await this.#save(from, doc, next.state)
+      if (next.message !== null) this.counters.messagesOut++
+      return next.message
+    })
+  }
+
+  /**
+   * The client side: bring our replica of `doc` up to date from the peer at `addr` (whose
+   * peer id is `peerId`), until both sides have nothing to say. A refusal either way drops
+   * the session's state and throws.
+   */
+  async pull (addr: string, peerId: string, doc: TillId): Promise<PullResult> {
+    const own = this.#o.docs.served(doc)
+    if (own?.own === true) throw new Error(`${doc} is this node's own log: it is never pulled into`)
+    const log = own?.log ?? this.#o.docs.replicaFor(doc)
+    if (log === undefined) throw new RefusedError(`no replica of ${doc} may be kept here`)
+    return await this.#locked(peerId, doc, async () => {
+      this.counters.pulls++
+      let state = await this.#load(peerId, doc, false)
+      let added = 0
+      let trips = 0
+      let out = log.generateSyncMessage(state)
+      state = out.state
+      const roundsMax = this.#o.roundsMax ?? SYNC_ROUNDS_MAX
+      for (;;) {
+        if (trips >= roundsMax) throw new Error(`sync of ${doc} with ${peerId} did not settle in ${roundsMax} round trips`)
+        if (out.message !== null) this.counters.messagesOut++
+        let reply: Uint8Array | null
+        try {
+          reply = await this.#o.peer.amSync(addr, doc, out.message, { ...(this.#o.callTimeoutMs !== undefined ? { timeoutMs: this.#o.callTimeoutMs } : {}) })
+        } catch (err) {
+          // Whatever they said or failed to say, the next session starts from nothing shared.
+          await this.#drop(peerId, doc)
+          throw err
+        }
+        trips++
+        this.counters.roundTrips++
+        if (reply !== null) {
+          this.counters.messagesIn++
+          try {
+            const r = log.receiveSyncMessage(state, reply)
+            state = r.state
+            added += r.added
+          } catch (err) {
+            if (!(err instanceof SyncRefusedError)) throw err
+            await this.#drop(peerId, doc)
+            this.#refused(peerId, doc, err.message)
+            if (added > 0) await this.#o.docs.changed(doc)
+            throw new RefusedError(`${doc} from ${peerId}: ${err.message}`)
+          }
+        }
+        out = log.generateSyncMessage(state)
+        state = out.state
+        if (out.message === null && reply === null) break
+      }
+      if (added > 0) {
+        this.counters.entriesAdded += added
+        await this.#o.docs.changed(doc)
+      }
+      await this.#save(peerId, doc, state)
+      this.lastPull = { doc, peer: peerId, trips, added }
+      return { trips, added }
+    })
+  }
+
+  async #locked<T> (peer: string, doc: string, fn: () => Promise<T>): Promise<T> {
+    const key = `${peer}!${doc}`
+    const before = this.#locks.get(key) ?? Promise.resolve()
+    const run = before.then(fn, fn)
+    const tail = run.then(() => {}, () => {})
+    this.#locks.set(key, tail)
+    try {
+      return await run
+    } finally {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key)
+    }
+  }
+
+  #persisted (peer: string): boolean {
+    return this.#o.persistFor?.(peer) ?? false
+  }
+
+  async #load (peer: string, doc: string, readOnly: boolean): Promise<SyncState> {
+    const key = `${peer}!${doc}`
+    let state = this.#live.get(key)
+    if (state === undefined) {
+      const bytes = this.#persisted(peer) ? await this.#o.store.get(STATE_PREFIX + key) : undefined
+      state = bytes === undefined ? A.initSyncState() : A.decodeSyncState(bytes)
+    }
+    // Serving our own log: nothing the peer sends is ever applied to it.
+    if (readOnly) (state as unknown as { readOnly: boolean }).readOnly = true
+    return state
+  }
+
+  async #save (peer: string, doc: string, state: SyncState): Promise<void> {
+    const key = `${peer}!${doc}`
+    this.#live.delete(key)
+    this.#live.set(key, state)
+    if (this.#live.size > (this.#o.statesMax ?? SYNC_STATES_MEMORY_MAX)) this.#live.delete(this.#live.keys().next().value as string)
+    // Not fsync'd: a state lost in a crash costs one more round trip, nothing else.
+    if (this.#persisted(peer)) await this.#o.store.batch([{ type: 'put', key: STATE_PREFIX + key, value: A.encodeSyncState(state) }], { sync: false })
+  }
+
+  async #drop (peer: string, doc: string): Promise<void> {
+    const key = `${peer}!${doc}`
+    this.#live.delete(key)
+    if (this.#persisted(peer)) await this.#o.store.batch([{ type: 'del', key: STATE_PREFIX + key }], { sync: false })
+  }
+
+  #refused (peer: string, doc: string, reason: string): void {
+    this.counters.refused++
+    this.refusals.push({ atMs: Date.now(), peer, doc, reason })
+    if (this.refusals.length > SYNC_REFUSALS_KEPT_MAX) this.refusals.shift()
+    this.#o.logger.warn({ peer, doc, reason }, 'sync message refused')
+  }
+}
