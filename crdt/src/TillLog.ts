@@ -441,6 +441,32 @@ export class TillLog {
     }
   }
 
+  /**
+   * The changes of this document that put exactly the entries under `keys` (every op of each
+   * one a put of one of them), in Automerge's order, genesis first; null when they are not
+   * closed under their dependencies or do not put every key. A replacement till takes a
+   * recovered log over with its history this way (TillNode.adoptRecoveredLog), so its
+   * document and its neighbours' replicas share heads, and evidence stored beside the chain
+   * (forks, forgeries) stays out of its own log.
+   */
+  changesPutting (keys: Iterable<string>): Uint8Array[] | null {
+    const wanted = new Set(keys)
+    const kept: Uint8Array[] = []
+    const hashes = new Set<string>([this.#genesis.hash])
+    const put = new Set<string>()
+    for (const change of this.#am.getChanges([])) {
+      const d = A.decodeChange(change)
+      if (d.hash === this.#genesis.hash) { kept.push(change); continue }
+      const ops = d.ops as Array<{ action: string, obj: string, key?: unknown }>
+      if (ops.length === 0 || !ops.every(o => o.action === 'set' && o.obj === this.#genesis.entriesObj && typeof o.key === 'string' && wanted.has(o.key))) continue
+      if (!d.deps.every(h => hashes.has(h))) return null
+      hashes.add(d.hash)
+      for (const o of ops) put.add(o.key as string)
+      kept.push(change)
+    }
+    return put.size === wanted.size ? kept : null
+  }
+
   /** Head of the verified chain, or null if the log has none. See the class comment. */
   head (): LogHead | null {
     const head = this.#report().head

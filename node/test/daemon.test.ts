@@ -5,6 +5,7 @@
  * replica from which a burnt till is recovered, and a replacement continues the numbering.
  */
 import assert from 'node:assert/strict'
+import * as A from '@automerge/automerge'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
@@ -199,6 +200,9 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
     assert.equal(r.recovered?.hash, last.hash)
     assert.equal(r.recovered?.docLast, last.docLast)
     assert.equal(r.fromSeq, last.seq + 1)
+    // Recovered by Automerge sync from the neighbour, and taken over with its history (the
+    // document's own changes, not the entries re-appended): the forgery stays out.
+    assert.equal(r.recovered?.withHistory, true, JSON.stringify(r))
     assert.ok(r.rejected.some(x => /enrolled|FORGED/i.test(x.reason)), JSON.stringify(r.rejected))
     // HQ has the recovered close exactly once.
     const books = await call<{ stores: Record<string, { takingsCents: number }> }>(hqUrl, 'GET', '/books')
@@ -212,6 +216,16 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
     await call(east.ready.http, 'POST', '/day/close', {})
     await until('the replacement close at HQ', async () => (await call<{ tills: Record<string, { lastSeq: number }> }>(hqUrl, 'GET', '/fleet')).json.tills['E-1']?.lastSeq === last.seq + 1)
     // The neighbour keeps replicating the slot, though the replacement has a new key and peer id.
-    await until('the neighbour replica follows the replacement', async () => (await call<{ replicas: Record<string, number> }>(west.ready.http, 'GET', '/status')).json.replicas['E-1'] === last.seq + 1)
+    // (Its seq was already last.seq + 1 by the forgery planted there; the genuine close must replicate all the same.)
+    const newHead = east.till.head
+    await until('the neighbour replica follows the replacement', async () => {
+      const theirs = A.load(new Uint8Array(await (await fetch(`${west.ready.http}/replicas/E-1.automerge`)).arrayBuffer())) as unknown as { entries: Record<string, Uint8Array> }
+      return Object.keys(theirs.entries).some(k => k.includes(newHead?.hash ?? 'none'))
+    })
+    // The neighbour's replica holds the replacement's whole history (the same changes), plus the planted forgery as evidence.
+    const mine = A.load(new Uint8Array(await (await fetch(`${east.ready.http}/log.automerge`)).arrayBuffer()))
+    const theirs = A.load(new Uint8Array(await (await fetch(`${west.ready.http}/replicas/E-1.automerge`)).arrayBuffer()))
+    assert.ok(A.hasHeads(theirs, A.getHeads(mine)), 'the replica has every change of the replacement')
+    assert.equal(A.getAllChanges(mine).length, last.seq + 2, 'genesis, the recovered chain\'s changes, and the new close')
   })
 })

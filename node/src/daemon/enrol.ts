@@ -34,7 +34,8 @@ export interface EnrolResult {
   /** The till's libp2p peer id (its key): neighbours can be configured before it first starts. */
   peerId: string
   fromSeq: number
-  recovered: { seq: number, hash: string, from: string, docLast: number | null } | null
+  /** withHistory: the replacement took the recovered document's own changes over (not the entries re-appended). */
+  recovered: { seq: number, hash: string, from: string, docLast: number | null, withHistory?: boolean } | null
   rejected: CandidateRejection[]
   offered: Record<string, number>
 }
@@ -59,27 +60,50 @@ export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
   let rejected: CandidateRejection[] = []
   let offered: Record<string, number> = {}
   let chain: Entry[] = []
+  /** The recovered documents, to take the chain over with its history. */
+  const docs: Array<import('@tillbooks/crdt').TillLog> = []
   if (recoverFrom.length > 0) {
     // Loaded only for a replacement: a plain enrolment of a fleet stays quick (no libp2p, no Automerge).
     const { chooseChain, enrolmentOf } = await import('../recovery/chooseChain.ts')
-    const { TillbooksPeer } = await import('../net/TillbooksPeer.ts')
+    const { NetError, RefusedError, TillbooksPeer } = await import('../net/TillbooksPeer.ts')
     const certs = await hq.certificates(tillId)
     const enrolment = enrolmentOf(certs.rootKey, certs.certificates)
     const candidates: LogCandidate[] = []
     const unreachable: CandidateRejection[] = []
     candidates.push({ source: 'hq', entries: (await hq.log(tillId)).entries })
-    // A throwaway identity: fetching a replica needs no trust either way.
+    // A throwaway identity: fetching a replica needs no trust either way. Each peer's copy is
+    // synced into a document of its own (Automerge's sync protocol, screened), so each is a
+    // candidate on its own; a peer that does not speak am-sync is asked for entries instead.
+    const { TillLog, actorIdFor } = await import('@tillbooks/crdt')
+    const { DocSync } = await import('../sync/DocSync.ts')
+    const { MemoryStore } = await import('../storage/MemoryStore.ts')
     const peer = await TillbooksPeer.create({ seed: randomBytes(32), listen: [], logger: o.logger })
+    const states = new MemoryStore()
+    await states.open()
     try {
-      for (const addr of recoverFrom) {
+      for (const [i, addr] of recoverFrom.entries()) {
+        const source = `peer:${addr}`
+        const log = TillLog.create(tillId, { actorId: actorIdFor(tillId, `recovery:${i}`) })
+        const sync = new DocSync({ peer, store: states, logger: o.logger, callTimeoutMs: timeoutMs, docs: { served: () => undefined, replicaFor: id => id === tillId ? log : undefined, changed: async () => {} } })
         try {
-          candidates.push({ source: `peer:${addr}`, entries: await peer.fetchLog(addr, tillId, 0, { timeoutMs }) })
+          await sync.pull(addr, addr.split('/p2p/')[1] ?? addr, tillId)
+          candidates.push({ source, entries: log.entryBytes() })
+          docs.push(log)
         } catch (err) {
-          unreachable.push({ source: `peer:${addr}`, reason: `unreachable: ${(err as Error).message}` })
+          if (err instanceof NetError && err.code === 'NO_HANDLER') {
+            try {
+              candidates.push({ source, entries: await peer.fetchLog(addr, tillId, 0, { timeoutMs }) })
+            } catch (e) {
+              unreachable.push({ source, reason: `unreachable: ${(e as Error).message}` })
+            }
+          } else {
+            unreachable.push({ source, reason: err instanceof RefusedError || (err instanceof NetError && err.code === 'REFUSED') ? `refused: ${(err as Error).message}` : `unreachable: ${(err as Error).message}` })
+          }
         }
       }
     } finally {
       await peer.stop()
+      await states.close()
     }
     const choice = chooseChain(tillId, enrolment, candidates)
     rejected = [...unreachable, ...choice.rejected]
@@ -104,8 +128,15 @@ export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
       store: o.store, till: o.till, signer: new Signer(pair), catalogue: demoCatalogue(), hqRootKey: fromHex(cert.hqRootKey) as PublicKey
     })
     await node.start()
+    // The chain with its history when a recovered document carries exactly it (its heads then
+    // equal the neighbours' replicas'), else appended anew.
+    const { keyOfBytes } = await import('@tillbooks/crdt')
+    const keys = chain.map(e => keyOfBytes(e.bytes).key)
+    let changes: Uint8Array[] | null = null
+    for (const d of docs) if ((changes = d.changesPutting(keys)) !== null) break
     try {
-      await node.adoptRecoveredLog(chain)
+      const adopted = await node.adoptRecoveredLog(chain, changes)
+      if (recovered !== null) recovered.withHistory = adopted.withHistory
     } finally {
       await node.stop()
     }

@@ -159,7 +159,9 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     const configured = neighbourByPeer.get(from)
     for (const h of heads) {
       const id = h.tillId as TillId
-      if (id === tillId || h.seq <= replicas.head(id)) continue
+      // Pulled unless this very entry is held: a forged or forked entry at the seq must not
+      // stop the genuine one from replicating.
+      if (id === tillId || replicas.holds(id, h.seq, h.hash)) continue
       if (configured === undefined && !replicas.has(id)) continue
       try {
         await docSync.pull(configured ?? `/p2p/${from}`, from, id)

@@ -32,7 +32,9 @@ export type ReplicaOutcome = { status: 'accepted' | 'duplicate', seq: number } |
 interface Replica {
   log: TillLog
   /** Seq of each stored envelope whose own signature holds (0: it does not), by SHA-256 of its bytes: each is checked once. */
-  valid: Map<string, number>
+  valid: Map<string, { seq: number, hash: string } | null>
+  /** `<seq>:<entry hash>` of every entry whose own signature holds. */
+  held: Set<string>
   head: number
 }
 
@@ -53,7 +55,7 @@ export class ReplicaDocs implements Pick<SyncDocs, 'replicaFor' | 'changed'> {
     for await (const [key, bytes] of this.#store.entries({ gte: DOC_PREFIX, lt: prefixEnd(DOC_PREFIX) })) {
       const tillId = key.slice(DOC_PREFIX.length) as TillId
       const log = TillLog.load(bytes, { actorId: this.#actorId(tillId) })
-      const r: Replica = { log, valid: new Map(), head: 0 }
+      const r: Replica = { log, valid: new Map(), held: new Set(), head: 0 }
       this.#recount(r)
       this.#replicas.set(tillId, r)
     }
@@ -106,6 +108,11 @@ export class ReplicaDocs implements Pick<SyncDocs, 'replicaFor' | 'changed'> {
 
   has (tillId: TillId): boolean {
     return this.#replicas.has(tillId)
+  }
+
+  /** Whether the replica holds this very entry (an announced head): another entry at its seq, a fork or a forgery, does not count. */
+  holds (tillId: TillId, seq: number, hash: string): boolean {
+    return this.#replicas.get(tillId)?.held.has(`${seq}:${hash}`) ?? false
   }
 
   /** The replica's document, if kept. */
@@ -179,7 +186,7 @@ export class ReplicaDocs implements Pick<SyncDocs, 'replicaFor' | 'changed'> {
     let r = this.#replicas.get(tillId)
     if (r === undefined) {
       if (this.#replicas.size >= REPLICA_TILLS_MAX) return undefined
-      r = { log: TillLog.create(tillId, { actorId: this.#actorId(tillId) }), valid: new Map(), head: 0 }
+      r = { log: TillLog.create(tillId, { actorId: this.#actorId(tillId) }), valid: new Map(), held: new Set(), head: 0 }
       this.#replicas.set(tillId, r)
     }
     return r
@@ -190,16 +197,20 @@ export class ReplicaDocs implements Pick<SyncDocs, 'replicaFor' | 'changed'> {
     const seqs = new Set<number>()
     for (const bytes of r.log.entryBytes()) {
       const key = createHash('sha256').update(bytes).digest('hex')
-      let seq = r.valid.get(key)
-      if (seq === undefined) {
+      let v = r.valid.get(key)
+      if (v === undefined) {
         try {
-          seq = openEntry(bytes, { verify: true }).seq
+          const e = openEntry(bytes, { verify: true })
+          v = { seq: e.seq, hash: e.hash }
         } catch {
-          seq = 0
+          v = null
         }
-        r.valid.set(key, seq)
+        r.valid.set(key, v)
       }
-      if (seq > 0) seqs.add(seq)
+      if (v !== null) {
+        seqs.add(v.seq)
+        r.held.add(`${v.seq}:${v.hash}`)
+      }
     }
     let head = 0
     while (seqs.has(head + 1)) head++

@@ -98,6 +98,30 @@ export class TillLogStore {
   }
 
   /**
+   * A replacement till's log, from a recovered chain (verified by the caller): with the
+   * recovered document's own changes when they are given and carry exactly that chain (so
+   * the log shares its history, and heads, with the neighbours' replicas), else the entries
+   * appended anew. Returns the log and the ops that make it durable (one snapshot), for the
+   * caller's batch; then `written(ops)`.
+   */
+  adopt (entries: Entry[], changes: Uint8Array[] | null): { log: TillLog, ops: KvOp[], withHistory: boolean } {
+    const signers = new Map(entries.map(e => [e.seq, e.signer]))
+    const keyFor = (_t: TillId, seq: number): PublicKey | undefined => signers.get(seq) ?? this.#ownKey
+    if (changes !== null) {
+      const log = TillLog.create(this.#tillId, { actorId: this.#actorId })
+      const applied = log.applyChanges(changes)
+      const report = log.verify(keyFor)
+      if (applied.rejected.length === 0 && log.entryCount === entries.length && report.chain.length === entries.length && report.chain.every((e, i) => e.hash === entries[i]?.hash)) {
+        return { log, ops: [{ type: 'put', key: LOG_DOC_KEY, value: log.save() }], withHistory: true }
+      }
+      log.free()
+    }
+    const log = TillLog.create(this.#tillId, { actorId: this.#actorId, keyFor })
+    for (const e of entries) log.append(e)
+    return { log, ops: [{ type: 'put', key: LOG_DOC_KEY, value: log.save() }], withHistory: false }
+  }
+
+  /**
    * The ops that make `log`'s latest appends durable: one chunk, or a compaction. The
    * caller writes them in its batch with `sync: true`, then calls `written(ops)`.
    */

@@ -467,11 +467,17 @@ export class TillNode {
    * email backup), already verified by the caller. Numbering continues after the last
    * recovered Close, so no document number is reused.
    */
-  async adoptRecoveredLog (entries: Entry[]): Promise<void> {
-    await this.#serial(async () => { await this.#adoptRecoveredLog(entries) })
+  async adoptRecoveredLog (entries: Entry[], changes: Uint8Array[] | null = null): Promise<{ withHistory: boolean }> {
+    return await this.#serial(async () => await this.#adoptRecoveredLog(entries, changes))
   }
 
-  async #adoptRecoveredLog (entries: Entry[]): Promise<void> {
+  /**
+   * `changes`: the recovered document's changes that put exactly these entries
+   * (TillLog.changesPutting), so the replacement's log shares its history with the
+   * neighbours' replicas; without them (or if they do not carry exactly the chain) the
+   * entries are appended anew.
+   */
+  async #adoptRecoveredLog (entries: Entry[], changes: Uint8Array[] | null): Promise<{ withHistory: boolean }> {
     if (this.#log.length > 0) throw new TillStateError('a replacement till starts empty')
     for (const e of entries) {
       if (e.tillId !== this.tillId) throw new TillStateError(`recovered entry is for ${e.tillId}, not ${this.tillId}`)
@@ -481,12 +487,18 @@ export class TillNode {
     const nextDocN = (lastClose?.docLast ?? 0) + 1
     const businessDay = lastClose?.businessDay ?? null
     // The recovered chain and the closed state in one batch: a crash leaves an empty till or this one.
-    await this.#persist(entries, [this.#stateOp('closed', businessDay, nextDocN)])
+    const adopted = this.#logStore.adopt(entries, changes)
+    await this.#components.store.batch([...adopted.ops, this.#stateOp('closed', businessDay, nextDocN)], { sync: true })
+    this.#logStore.written(adopted.ops)
+    this.#doc?.free()
+    this.#doc = adopted.log
+    for (const e of entries) this.#pushLog(e)
     this.#lastClosedDay = businessDay
     this.#nextDocN = nextDocN
     this.#dayDocFirst = nextDocN
     this.#state = 'closed'
     this.#businessDay = businessDay
+    return { withHistory: adopted.withHistory }
   }
 
   status (): { tillId: TillId, state: DayState, businessDay: BusinessDay | null, lastClosedDay: BusinessDay | null, nextDocNo: DocNo, headSeq: number, outbox: number, rejected: number, drawerCashCents: number } {
