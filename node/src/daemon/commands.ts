@@ -102,14 +102,16 @@ export function registerDaemonCommands (program: Command): void {
       if (!['yes', 'no', 'auto'].includes(v)) throw new InvalidArgumentError('yes, no or auto')
       return v
     }, 'auto')
+    .option('--gossip-ring <name>', 'announce new heads by gossip on this ring of neighbouring stores (tillbooks/heads/1/<name>)', 'default')
+    .option('--no-gossip', 'no heads gossip: neighbours learn of new heads by direct announcement only')
     .option('--smtp <url>', 'email each close as a signed backup through this SMTP server (smtp://host:port, smtps://…)')
     .option('--backup-to <address>', 'the mailbox backups go to (with --smtp)')
     .option('--backup-from <address>', 'sender address of the backups')
-    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number, deliveries: string, smtp?: string, backupTo?: string, backupFrom?: string } & DaemonAccessFlags) => {
+    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number, deliveries: string, gossipRing: string, gossip: boolean, smtp?: string, backupTo?: string, backupFrom?: string } & DaemonAccessFlags) => {
       if ((o.smtp === undefined) !== (o.backupTo === undefined)) throw new InvalidArgumentError('--smtp and --backup-to go together')
       const logger = daemonLogger(`tillbooks-till-${o.store}-${o.till}`)
       const { startTillDaemon } = await import('./tillDaemon.ts')
-      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs, ...(o.deliveries !== 'auto' ? { receivesDeliveries: o.deliveries === 'yes' } : {}), ...(o.smtp !== undefined && o.backupTo !== undefined ? { mail: { smtpUrl: o.smtp, to: o.backupTo, ...(o.backupFrom !== undefined ? { from: o.backupFrom } : {}) } } : {}), ...accessOptions(o) })
+      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs, ...(o.deliveries !== 'auto' ? { receivesDeliveries: o.deliveries === 'yes' } : {}), ...(o.smtp !== undefined && o.backupTo !== undefined ? { mail: { smtpUrl: o.smtp, to: o.backupTo, ...(o.backupFrom !== undefined ? { from: o.backupFrom } : {}) } } : {}), ...accessOptions(o), gossipRing: o.gossip ? o.gossipRing : null })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })

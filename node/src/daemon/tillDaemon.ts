@@ -21,6 +21,8 @@ import { join } from 'node:path'
 import { createApi, planApi, skuQtyLinesSchema } from './http.ts'
 import { ReplicaDocs } from '../sync/ReplicaDocs.ts'
 import { DocSync } from '../sync/DocSync.ts'
+import { decodeAnnouncement, encodeAnnouncement, headsTopic, judgeAnnouncement } from '../net/gossip.ts'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
 
 export interface TillDaemonOptions {
   dataDir: string
@@ -57,6 +59,17 @@ export interface TillDaemonOptions {
   viewerTokenFile?: string
   tlsCertFile?: string
   tlsKeyFile?: string
+  /**
+   * The gossip ring this till announces its heads on and hears its neighbours' on
+   * (`tillbooks/heads/1/<ring>`, ../net/gossip.ts); default 'default'; null: no gossip.
+   */
+  gossipRing?: string | null
+  /**
+   * Also announce new heads directly to each configured neighbour (default true): it reaches
+   * a neighbour before gossipsub has grafted it into the mesh (a heartbeat, ~1 s, after
+   * they connect), and every `announceEveryMs` it is the anti-entropy for anything missed.
+   */
+  announceDirect?: boolean
 }
 
 export interface TillReady {
@@ -112,7 +125,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   await mail?.start()
   const certificate = new Uint8Array(Buffer.from(identity.certificate, 'base64'))
 
-  const peer = await TillbooksPeer.create({ seed: pair.secretKey, listen: o.listen, logger })
+  const gossipTopic = o.gossipRing === null ? null : headsTopic(o.gossipRing ?? 'default')
+  const peer = await TillbooksPeer.create({ seed: pair.secretKey, listen: o.listen, logger, ...(gossipTopic !== null ? { gossip: { topic: gossipTopic } } : {}) })
   const neighbourByPeer = new Map<string, string>()
   for (const addr of o.neighbours) {
     const id = addr.split('/p2p/')[1]
@@ -141,6 +155,37 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     }
   })
   peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc as TillId, msg))
+
+  // Gossip: every announcement judged before gossipsub forwards it (reject: forged,
+  // unenrolled, malformed; ignore: stale); an accepted one from a neighbour, or for a till
+  // whose replica we keep, starts a sync with the till that published it.
+  const gossip = { accepted: 0, ignored: 0, rejected: 0, published: 0 }
+  const pubsub = peer.pubsub
+  const hqRootKey = fromHex(identity.hqRootKey) as PublicKey
+  if (pubsub !== null && gossipTopic !== null) {
+    pubsub.topicValidators.set(gossipTopic, (_from, msg) => {
+      const v = judgeAnnouncement(msg, msg.type === 'signed' ? msg.from.publicKey?.raw : undefined, { hqRootKey, holds: (id, seq, hash) => id === tillId || replicas.holds(id as TillId, seq, hash) })
+      if (v.result === TopicValidatorResult.Accept) gossip.accepted++
+      else if (v.result === TopicValidatorResult.Ignore) gossip.ignored++
+      else {
+        gossip.rejected++
+        logger.warn({ from: msg.type === 'signed' ? msg.from.toString() : null, reason: v.reason }, 'gossip announcement rejected')
+      }
+      return v.result
+    })
+    pubsub.addEventListener('message', evt => {
+      const msg = evt.detail
+      if (msg.topic !== gossipTopic || msg.type !== 'signed') return
+      const a = decodeAnnouncement(msg.data)
+      if ('reason' in a) return
+      const from = msg.from.toString()
+      const id = a.tillId as TillId
+      const configured = neighbourByPeer.get(from)
+      if (id === tillId || (configured === undefined && !replicas.has(id))) return
+      void docSync.pull(configured ?? `/p2p/${from}`, from, id).catch((err: Error) => { logger.warn({ from, tillId: id, err: err.message }, 'could not sync after a gossip announcement') })
+    })
+    pubsub.subscribe(gossipTopic)
+  }
 
   // Neighbours push entries of their tills here; we keep them and serve them to anyone.
   peer.handleSubmit(async (entries, from) => {
@@ -193,9 +238,21 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   }
 
   const announce = async (): Promise<void> => {
+    // Gossipsub dials nobody: keep a connection to each neighbour, so the mesh can form.
+    if (pubsub !== null) await Promise.all(o.neighbours.map(async addr => { await peer.connect(addr, { timeoutMs }).catch(() => {}) }))
     const head = till.head
     if (head === undefined) return
     const heads = [{ tillId, seq: head.record.seq, hash: head.hash }]
+    if (pubsub !== null && gossipTopic !== null) {
+      try {
+        await pubsub.publish(gossipTopic, encodeAnnouncement({ tillId, seq: head.record.seq, hash: head.hash, cert: certificate }))
+        gossip.published++
+      } catch (err) {
+        // A duplicate (nothing new since the last announcement) or nobody in the mesh yet.
+        if (!/duplicate/i.test((err as Error).message)) logger.warn({ err: (err as Error).message }, 'gossip announcement not published')
+      }
+    }
+    if (o.announceDirect === false) return
     await Promise.all(o.neighbours.map(async addr => {
       try {
         await peer.announceHeads(addr, heads, { timeoutMs })
@@ -236,7 +293,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   http.get('/health', { config: { access: 'public' } }, async () => ({ ok: true }))
   // The replicas this till keeps: per till, the highest contiguous seq whose entries' own
   // signatures hold, and the document's Automerge heads; each replica's document itself.
-  http.get('/replicas', async () => ({ replicas: replicas.summary(), sync: { ...docSync.counters, lastPull: docSync.lastPull, refusals: docSync.refusals.slice(-20) } }))
+  http.get('/replicas', async () => ({ replicas: replicas.summary(), sync: { ...docSync.counters, lastPull: docSync.lastPull, refusals: docSync.refusals.slice(-20) }, gossip: { topic: gossipTopic, ...gossip } }))
   http.get('/replicas/:file', { schema: { params: { type: 'object', required: ['file'], properties: { file: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}\\.automerge$' } } } } }, async (req, reply) => {
     const id = (req.params as { file: string }).file.replace(/\.automerge$/, '') as TillId
     const doc = replicas.doc(id)

@@ -23,6 +23,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { keyPairFromSeed, type Canonical } from '@tillbooks/protocol'
+import { identify } from '@libp2p/identify'
+import { gossipOptions, gossipsub, type GossipSub } from './gossip.ts'
 import type { Logger } from '../components.ts'
 import { logPage, NoHandlerError, replenishmentPage } from './paging.ts'
 import { encodeFrame as frame, FrameDecoder, FrameWriter, FramingError, varintLength } from './framing.ts'
@@ -59,6 +61,12 @@ export interface PeerInit {
   servingBytesMax?: number
   /** Overrides of the connection-manager settings in limits.ts (CONNECTION_MANAGER). */
   connectionManager?: Partial<Record<keyof typeof CONNECTION_MANAGER, number>>
+  /**
+   * Heads gossip on this topic (gossip.ts): gossipsub and identify (which gossipsub needs to
+   * learn who speaks it) are started only then. Tills gossip; HQ does not (identify on
+   * thousands of connections would cost it CPU for announcements it has no use for).
+   */
+  gossip?: { topic: string }
 }
 
 export interface CallOptions { timeoutMs?: number }
@@ -241,8 +249,9 @@ export class TillbooksPeer {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { ...CONNECTION_MANAGER, ...(init.connectionManager ?? {}) },
+      ...(init.gossip !== undefined ? { services: { identify: identify(), pubsub: gossipsub(gossipOptions(init.gossip.topic)) } } : {}),
       start: false
-    })
+    }) as Libp2p
     const peer = new TillbooksPeer(node, init, publicKey)
     const opts = { maxInboundStreams: STREAMS_PER_PROTOCOL_MAX, maxOutboundStreams: STREAMS_PER_PROTOCOL_MAX }
     for (const name of Object.keys(PROTOCOLS) as ProtocolName[]) {
@@ -254,12 +263,32 @@ export class TillbooksPeer {
 
   get peerId (): string { return this.#node.peerId.toString() }
 
+  /** The gossipsub service, when the peer was created with `gossip`. */
+  get pubsub (): GossipSub | null {
+    return (this.#node as Libp2p<{ pubsub?: GossipSub }>).services.pubsub ?? null
+  }
+
   /** The node's Ed25519 public key (32 bytes): the key its peer id encodes. */
   get publicKey (): Uint8Array { return this.#publicKey }
 
   /** Full multiaddrs, each ending in /p2p/<peerId>. */
   multiaddrs (): string[] {
     return this.#node.getMultiaddrs().map(m => m.toString())
+  }
+
+  /** Make sure a connection to `addr` is open (gossip needs one to a neighbour before anything is sent to it). */
+  async connect (addr: string, opts: CallOptions = {}): Promise<void> {
+    let target
+    try {
+      target = multiaddr(addr)
+    } catch (err) {
+      throw new NetError('DIAL', `not a multiaddr: ${String(addr).slice(0, 200)}: ${(err as Error).message}`)
+    }
+    try {
+      await this.#node.dial(target, { signal: AbortSignal.any([this.#stopCtl.signal, AbortSignal.timeout(opts.timeoutMs ?? this.#callTimeoutMs)]) })
+    } catch (err) {
+      throw new NetError('DIAL', `dial ${addr}: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   /** Close every connection to a peer (a multiaddr or a peer id); its streams die and calls in flight are retried. */
