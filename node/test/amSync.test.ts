@@ -19,7 +19,7 @@ import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
 import { enrolTill } from '../src/daemon/enrol.ts'
 import { NetError, TillbooksPeer } from '../src/net/TillbooksPeer.ts'
-import { codeFor, freePort, request, until } from './helpers/daemons.ts'
+import { codeFor, freePort, request, tokenOf, until } from './helpers/daemons.ts'
 
 interface ReplicasJson { replicas: Record<string, { seq: number, heads: string[] }>, sync: { messagesIn: number, messagesOut: number, refused: number, lastPull: { doc: string, trips: number, added: number } | null } }
 
@@ -88,6 +88,15 @@ describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', functio
     assert.deepEqual(A.getHeads(doc), after.replicas['E-1']?.heads)
     assert.ok(Object.values(doc.entries).some(b => openEntry(b, { verify: true }).hash === c.hash))
     assert.equal((await request(west.ready.http, 'GET', '/replicas/Z-9.automerge')).status, 404)
+    // HQ's copy as a document (admin token): the same signed entries, loadable with Automerge alone,
+    // and merged into a replica, screened, it adds nothing the replica lacks.
+    await east.sync()
+    const res = await fetch(`${hq.ready.http}/admin/log/E-1.automerge`, { headers: { authorization: `Bearer ${await tokenOf(join(dir, 'hq'))}` } })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream')
+    const hqDoc = TillLog.load(new Uint8Array(await res.arrayBuffer()))
+    assert.deepEqual([...hqDoc.entryBytes()].map(b => openEntry(b, { verify: true }).hash).sort(), Object.values(doc.entries).map(b => openEntry(b, { verify: false }).hash).sort())
+    assert.equal((await fetch(`${hq.ready.http}/admin/log/E-1.automerge`)).status, 401)
   })
 
   it('a neighbour a week behind (14 records) catches up in at most two round trips, its sync states persisted across its restart', async () => {

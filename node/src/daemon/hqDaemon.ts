@@ -200,11 +200,25 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     return { tillId, hqRootKey: toHex(signer.publicKey), certificates: (await certificatesOf(store, checkedTillId(tillId))).map(b => Buffer.from(b).toString('base64')) }
   })
 
-  http.get('/admin/log/:tillId', { config: SLOT, schema: { params: TILL_ID_PARAM } }, async req => {
-    const { tillId } = req.params as { tillId: string }
+  // The till's log as an Automerge document (TillLog, crdt/README.md has the shape), made
+  // from the entries HQ holds for it. HQ does not keep the tills' own changes yet, so its
+  // heads are not the till's: the entries are the same, and any replica can merge it, screened.
+  http.get('/admin/log/:file', { config: SLOT, schema: { params: { type: 'object', required: ['file'], properties: { file: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}(\\.automerge)?$' } } } } }, async (req, reply) => {
+    const { file } = req.params as { file: string }
+    const tillId = file.replace(/\.automerge$/, '')
     requireSlot(req, tillId)
-    return { tillId, entries: (await hq.tillLog(checkedTillId(tillId))).map(b => Buffer.from(b).toString('base64')) }
+    const entries = await hq.tillLog(checkedTillId(tillId))
+    if (!file.endsWith('.automerge')) return { tillId, entries: entries.map(b => Buffer.from(b).toString('base64')) }
+    const { TillLog, actorIdFor } = await import('@tillbooks/crdt')
+    const log = TillLog.create(tillId as TillId, { actorId: actorIdFor(tillId as TillId, 'hq') })
+    try {
+      for (const bytes of entries) log.ingest({ bytes })
+      return await reply.type('application/octet-stream').send(Buffer.from(log.save()))
+    } finally {
+      log.free()
+    }
   })
+
 
   http.post('/admin/entries', {
     config: SLOT,
