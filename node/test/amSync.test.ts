@@ -6,27 +6,21 @@
  * and garbage sync messages are refused with a reason, counted, and change nothing.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as A from '@automerge/automerge'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
-import { asStoreId, fromHex, keyPairFromSeed, openEntry } from '@tillbooks/protocol'
+import { asStoreId, openEntry } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
 import { enrolTill } from '../src/daemon/enrol.ts'
 import { NetError, TillbooksPeer } from '../src/net/TillbooksPeer.ts'
-import { codeFor, freePort, request, tokenOf, until } from './helpers/daemons.ts'
+import { addressOf, codeFor, freePort, request, tokenOf, until } from './helpers/daemons.ts'
 
 interface ReplicasJson { replicas: Record<string, { seq: number, heads: string[] }>, sync: { messagesIn: number, messagesOut: number, refused: number, lastPull: { doc: string, trips: number, added: number } | null } }
 
-async function addressOf (tillDir: string, port: number): Promise<string> {
-  const seed = fromHex((await readFile(join(tillDir, 'key'), 'utf8')).trim())
-  return `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPublicKey(publicKeyFromRaw(keyPairFromSeed(seed).publicKey)).toString()}`
-}
 
 describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', function () {
   this.timeout(60_000)

@@ -6,26 +6,18 @@
  */
 import assert from 'node:assert/strict'
 import * as A from '@automerge/automerge'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { asStoreId, canonicalDecode, canonicalEncode, fromHex, type Canonical, keyPairFromSeed, signEntry, Signer, openEntry } from '@tillbooks/protocol'
+import { asStoreId, canonicalDecode, canonicalEncode, type Canonical, keyPairFromSeed, signEntry, Signer, openEntry } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
 import { enrolTill } from '../src/daemon/enrol.ts'
-import { codeFor, freePort, request, tokenOf, until } from './helpers/daemons.ts'
+import { addressOf, codeFor, freePort, request, tokenOf, until } from './helpers/daemons.ts'
 
 const call = request
 
-/** A till's libp2p address is known before it starts: its key gives the peer id. */
-async function addressOf (tillDir: string, port: number): Promise<string> {
-  const seed = fromHex((await readFile(join(tillDir, 'key'), 'utf8')).trim())
-  const id = peerIdFromPublicKey(publicKeyFromRaw(keyPairFromSeed(seed).publicKey))
-  return `/ip4/127.0.0.1/tcp/${port}/p2p/${id.toString()}`
-}
 
 describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', function () {
   this.timeout(60_000)

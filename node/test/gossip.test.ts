@@ -9,9 +9,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import { asStoreId, fromHex, keyPairFromSeed } from '@tillbooks/protocol'
+import { asStoreId, keyPairFromSeed } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
@@ -20,14 +18,10 @@ import { TillbooksPeer } from '../src/net/TillbooksPeer.ts'
 import { ANNOUNCEMENT_BYTES_MAX, encodeAnnouncement, headsTopic, judgeAnnouncement } from '../src/net/gossip.ts'
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { issueCertificate, Signer, type PublicKey } from '@tillbooks/protocol'
-import { codeFor, freePort, request, until } from './helpers/daemons.ts'
+import { addressOf, codeFor, freePort, request, until } from './helpers/daemons.ts'
 
 interface ReplicasJson { replicas: Record<string, { seq: number }>, gossip: { accepted: number, ignored: number, rejected: number, published: number } }
 
-async function addressOf (tillDir: string, port: number): Promise<string> {
-  const seed = fromHex((await readFile(join(tillDir, 'key'), 'utf8')).trim())
-  return `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPublicKey(publicKeyFromRaw(keyPairFromSeed(seed).publicKey)).toString()}`
-}
 
 describe('heads gossip between real till daemons', function () {
   this.timeout(60_000)

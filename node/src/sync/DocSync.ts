@@ -7,12 +7,13 @@
  * the other side's next one, on the one long-lived stream TillbooksPeer keeps per peer.
  *
  *   pull (client):  our message ──▶  their answer (changes we lack) ──▶ our ack ──▶ null: settled
- *   answer (server): their message ──▶ screened, applied (a replica) or ignored (our own log) ──▶ our next message
+ *   answer (server): their message ──▶ screened, never applied (served read-only) ──▶ our next message
  *
  * Every message is screened before Automerge sees it (TillLog.receiveSyncMessage): one bad
  * change refuses the whole message, the session's state is dropped (so the next session
- * starts clean), nothing is persisted, and the refusal is counted and logged. A till's own
- * log is served with a read-only state: nothing a peer sends ever changes it.
+ * starts clean), nothing is persisted, and the refusal is counted and logged. Everything is
+ * served with a read-only state: nothing a peer sends ever changes a till's own log, and a
+ * replica changes only when this node pulls it.
  */
 import * as A from '@automerge/automerge'
 import { SyncRefusedError, type SyncState, type TillLog } from '@tillbooks/crdt'
@@ -23,10 +24,11 @@ import { RefusedError, type TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { SYNC_REFUSALS_KEPT_MAX, SYNC_ROUNDS_MAX, SYNC_STATES_MEMORY_MAX } from './constants.ts'
 
 const STATE_PREFIX = 'y!'
+type Role = 'serve' | 'pull'
 
 /** What a node serves and keeps: its own log, and the replicas it holds. */
 export interface SyncDocs {
-  /** The document served for `tillId`, and whether it is this node's own (served read-only). */
+  /** The document served for `tillId` (read-only), and whether it is this node's own (never pulled into). */
   served (tillId: TillId): { log: TillLog, own: boolean } | undefined
   /** The replica to pull `tillId`'s log into, made if this node may keep one; undefined if not. */
   replicaFor (tillId: TillId): TillLog | undefined
@@ -63,7 +65,7 @@ export interface PullResult { trips: number, added: number }
 
 export class DocSync {
   readonly #o: DocSyncInit
-  /** Live sync states by `<peer>!<doc>`, least recently used first. */
+  /** Live sync states by `<peer>!<doc>!<role>`, least recently used first. */
   readonly #live = new Map<string, SyncState>()
   /** One exchange at a time per (peer, document): interleaved ones would fork the sync state. */
   readonly #locks = new Map<string, Promise<unknown>>()
@@ -84,26 +86,23 @@ export class DocSync {
       throw new RefusedError(`this peer serves no document for ${doc}`)
     }
     return await this.#locked(from, doc, async () => {
-      let state = await this.#load(from, doc, d.own)
+      // Served read-only, our own log and replicas alike: a replica changes only by our own
+      // pulls (from the till's neighbours, or for tills we keep), never by whoever calls.
+      let state = await this.#load(from, doc, 'serve')
       this.counters.answered++
       if (msg !== null) {
         this.counters.messagesIn++
         try {
-          const r = d.log.receiveSyncMessage(state, msg)
-          state = r.state
-          if (r.added > 0 && !d.own) {
-            this.counters.entriesAdded += r.added
-            await this.#o.docs.changed(doc)
-          }
+          state = d.log.receiveSyncMessage(state, msg).state
         } catch (err) {
           if (!(err instanceof SyncRefusedError)) throw err
-          await this.#drop(from, doc)
+          await this.#drop(from, doc, 'serve')
           this.#refused(from, doc, err.message)
           throw new RefusedError(err.message)
         }
       }
       const next = d.log.generateSyncMessage(state)
-      await this.#save(from, doc, next.state)
+      await this.#save(from, doc, 'serve', next.state)
       if (next.message !== null) this.counters.messagesOut++
       return next.message
     })
@@ -121,7 +120,7 @@ export class DocSync {
     if (log === undefined) throw new RefusedError(`no replica of ${doc} may be kept here`)
     return await this.#locked(peerId, doc, async () => {
       this.counters.pulls++
-      let state = await this.#load(peerId, doc, false)
+      let state = await this.#load(peerId, doc, 'pull')
       let added = 0
       let trips = 0
       let out = log.generateSyncMessage(state)
@@ -135,7 +134,7 @@ export class DocSync {
           reply = await this.#o.peer.amSync(addr, doc, out.message, { ...(this.#o.callTimeoutMs !== undefined ? { timeoutMs: this.#o.callTimeoutMs } : {}) })
         } catch (err) {
           // Whatever they said or failed to say, the next session starts from nothing shared.
-          await this.#drop(peerId, doc)
+          await this.#drop(peerId, doc, 'pull')
           throw err
         }
         trips++
@@ -148,7 +147,7 @@ export class DocSync {
             added += r.added
           } catch (err) {
             if (!(err instanceof SyncRefusedError)) throw err
-            await this.#drop(peerId, doc)
+            await this.#drop(peerId, doc, 'pull')
             this.#refused(peerId, doc, err.message)
             if (added > 0) await this.#o.docs.changed(doc)
             throw new RefusedError(`${doc} from ${peerId}: ${err.message}`)
@@ -162,7 +161,7 @@ export class DocSync {
         this.counters.entriesAdded += added
         await this.#o.docs.changed(doc)
       }
-      await this.#save(peerId, doc, state)
+      await this.#save(peerId, doc, 'pull', state)
       this.lastPull = { doc, peer: peerId, trips, added }
       return { trips, added }
     })
@@ -185,20 +184,25 @@ export class DocSync {
     return this.#o.persistFor?.(peer) ?? false
   }
 
-  async #load (peer: string, doc: string, readOnly: boolean): Promise<SyncState> {
-    const key = `${peer}!${doc}`
+  /**
+   * One state per (peer, document, role): serving (read-only) and pulling are two sessions,
+   * even with the same peer about the same document (two neighbours both keeping a third's
+   * replica), and one state shared between them would carry the read-only flag into a pull.
+   */
+  async #load (peer: string, doc: string, role: Role): Promise<SyncState> {
+    const key = `${peer}!${doc}!${role}`
     let state = this.#live.get(key)
     if (state === undefined) {
       const bytes = this.#persisted(peer) ? await this.#o.store.get(STATE_PREFIX + key) : undefined
       state = bytes === undefined ? A.initSyncState() : A.decodeSyncState(bytes)
     }
-    // Serving our own log: nothing the peer sends is ever applied to it.
-    if (readOnly) (state as unknown as { readOnly: boolean }).readOnly = true
+    // Serving: nothing the peer sends is ever applied.
+    if (role === 'serve') (state as unknown as { readOnly: boolean }).readOnly = true
     return state
   }
 
-  async #save (peer: string, doc: string, state: SyncState): Promise<void> {
-    const key = `${peer}!${doc}`
+  async #save (peer: string, doc: string, role: Role, state: SyncState): Promise<void> {
+    const key = `${peer}!${doc}!${role}`
     this.#live.delete(key)
     this.#live.set(key, state)
     if (this.#live.size > (this.#o.statesMax ?? SYNC_STATES_MEMORY_MAX)) this.#live.delete(this.#live.keys().next().value as string)
@@ -206,8 +210,8 @@ export class DocSync {
     if (this.#persisted(peer)) await this.#o.store.batch([{ type: 'put', key: STATE_PREFIX + key, value: A.encodeSyncState(state) }], { sync: false })
   }
 
-  async #drop (peer: string, doc: string): Promise<void> {
-    const key = `${peer}!${doc}`
+  async #drop (peer: string, doc: string, role: Role): Promise<void> {
+    const key = `${peer}!${doc}!${role}`
     this.#live.delete(key)
     if (this.#persisted(peer)) await this.#o.store.batch([{ type: 'del', key: STATE_PREFIX + key }], { sync: false })
   }

@@ -2,6 +2,9 @@
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { fromHex, keyPairFromSeed } from '@tillbooks/protocol'
 
 /** A port free right now on 127.0.0.1 (for daemons that must keep their address across restarts). */
 export async function freePort (): Promise<number> {
@@ -44,4 +47,10 @@ export async function codeFor (hqUrl: string, hqDir: string, store: string, till
   const r = await request<{ code: string, error?: string }>(hqUrl, 'POST', '/admin/enrolment-codes', { store, till }, await tokenOf(hqDir))
   if (r.status !== 200) throw new Error(`no code for ${store}-${till}: ${r.status} ${JSON.stringify(r.json)}`)
   return r.json.code
+}
+
+/** A till's libp2p address is known before it starts: its key (in its directory) gives the peer id. */
+export async function addressOf (tillDir: string, port: number): Promise<string> {
+  const seed = fromHex((await readFile(join(tillDir, 'key'), 'utf8')).trim())
+  return `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPublicKey(publicKeyFromRaw(keyPairFromSeed(seed).publicKey)).toString()}`
 }

@@ -1,0 +1,75 @@
+/**
+ * DocSync in one process, over a transport that hands each request straight to the other
+ * side's `answer`: serving and pulling are separate sessions (two neighbours keeping a third
+ * till's replica pull it from each other and both converge), a pull settles in the round
+ * trips it should, and a refused session starts clean next time.
+ */
+import assert from 'node:assert/strict'
+import { actorIdFor, TillLog } from '@tillbooks/crdt'
+import type { TillId } from '@tillbooks/protocol'
+import { MemoryStore, silentLogger } from '../src/index.ts'
+import { DocSync, type SyncDocs } from '../src/sync/DocSync.ts'
+import type { TillbooksPeer } from '../src/net/TillbooksPeer.ts'
+import { RefusedError } from '../src/net/TillbooksPeer.ts'
+import { TILL_ID, TillWriter } from '../../crdt/test/helpers/fixtures.ts'
+
+/** Nodes by name; `amSync(addr = name)` calls that node's DocSync.answer as `from`. */
+class Wire {
+  readonly nodes = new Map<string, DocSync>()
+  peer (from: string): TillbooksPeer {
+    return { amSync: async (addr: string, doc: string, msg: Uint8Array | null) => await (this.nodes.get(addr) as DocSync).answer(from, doc as TillId, msg) } as unknown as TillbooksPeer
+  }
+}
+
+async function node (wire: Wire, name: string, docs: SyncDocs): Promise<DocSync> {
+  const store = new MemoryStore()
+  await store.open()
+  const d = new DocSync({ peer: wire.peer(name), store, docs, logger: silentLogger, persistFor: () => true })
+  wire.nodes.set(name, d)
+  return d
+}
+
+function replicaDocs (name: string, own?: TillLog): SyncDocs & { replica: () => TillLog | undefined } {
+  let replica: TillLog | undefined
+  return {
+    served: id => id === TILL_ID ? (own !== undefined ? { log: own, own: true } : replica !== undefined ? { log: replica, own: false } : undefined) : undefined,
+    replicaFor: id => id === TILL_ID && own === undefined ? (replica ??= TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, name) })) : undefined,
+    changed: async () => {},
+    replica: () => replica
+  }
+}
+
+describe('DocSync sessions', () => {
+  it('two neighbours pull one till\'s replica from each other as well as from the till: separate sessions, all converge', async () => {
+    const w = new TillWriter()
+    const own = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till') })
+    for (const e of w.chain(3)) own.append(e)
+    const wire = new Wire()
+    await node(wire, 'till', replicaDocs('till', own))
+    const a = replicaDocs('a')
+    const b = replicaDocs('b')
+    const sa = await node(wire, 'a', a)
+    const sb = await node(wire, 'b', b)
+    assert.equal((await sa.pull('till', 'till', TILL_ID)).added, 3)
+    // B from A (A serves its replica read-only), then A from B (the same peer and document, the other role).
+    assert.equal((await sb.pull('a', 'a', TILL_ID)).added, 3)
+    own.append(w.next())
+    assert.equal((await sb.pull('till', 'till', TILL_ID)).added, 1)
+    const back = await sa.pull('b', 'b', TILL_ID)
+    assert.equal(back.added, 1, 'A pulled the new entry from B, having served B the same document')
+    assert.ok(back.trips <= 2, JSON.stringify(back))
+    assert.deepEqual(a.replica()?.getHeads(), own.getHeads())
+    assert.deepEqual(b.replica()?.getHeads(), own.getHeads())
+    // Nothing left to say: one round trip.
+    assert.deepEqual(await sa.pull('till', 'till', TILL_ID), { trips: 1, added: 0 })
+  })
+
+  it('a document nobody serves is refused; a till never pulls into its own log', async () => {
+    const own = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till') })
+    const wire = new Wire()
+    const st = await node(wire, 'till', replicaDocs('till', own))
+    await assert.rejects(st.answer('x', 'Z9-1' as TillId, null), (e: Error) => e instanceof RefusedError && /serves no document for Z9-1/.test(e.message))
+    await assert.rejects(st.pull('till', 'till', TILL_ID), /never pulled into/)
+    assert.equal(st.counters.refused, 1)
+  })
+})
