@@ -132,8 +132,12 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
       const conflict = await post([{ sku: 'patio-chair', qty: 2 }])
       assert.equal(conflict.status, 409)
       assert.match(((await conflict.json()) as { error: string }).error, /already folded with different content/)
-      for (const path of ['/admin/log/%00', '/admin/certificates/' + 'Z'.repeat(500), '/books/../../etc/passwd', '/nope']) {
+      for (const path of ['/admin/log/%00', '/admin/log/F-1.automerge%00', '/admin/log/' + 'Z'.repeat(500) + '.automerge', '/admin/certificates/' + 'Z'.repeat(500), '/books/../../etc/passwd', '/nope']) {
         const res = await fetch(`${hq.ready.http}${path}`, { headers: { authorization: `Bearer ${admin}` } })
+        assert.ok(res.status >= 400 && res.status < 500, `${path}: ${res.status}`)
+      }
+      for (const path of ['/replicas/%00.automerge', '/replicas/' + 'Z'.repeat(500) + '.automerge', '/replicas/F-1', '/log.automerge/x']) {
+        const res = await fetch(`${till.ready.http}${path}`)
         assert.ok(res.status >= 400 && res.status < 500, `${path}: ${res.status}`)
       }
     } catch (err) {

@@ -12,6 +12,8 @@ import { DocSync, type SyncDocs } from '../src/sync/DocSync.ts'
 import type { TillbooksPeer } from '../src/net/TillbooksPeer.ts'
 import { RefusedError } from '../src/net/TillbooksPeer.ts'
 import { TILL_ID, TillWriter } from '../../crdt/test/helpers/fixtures.ts'
+import { decodeAmSyncAnswer, decodeAmSyncRequest, ProtocolError } from '../src/net/messages.ts'
+import { AM_SYNC_MESSAGE_BYTES_MAX } from '../src/net/limits.ts'
 
 /** Nodes by name; `amSync(addr = name)` calls that node's DocSync.answer as `from`. */
 class Wire {
@@ -71,5 +73,20 @@ describe('DocSync sessions', () => {
     await assert.rejects(st.answer('x', 'Z9-1' as TillId, null), (e: Error) => e instanceof RefusedError && /serves no document for Z9-1/.test(e.message))
     await assert.rejects(st.pull('till', 'till', TILL_ID), /never pulled into/)
     assert.equal(st.counters.refused, 1)
+  })
+
+  it('am-sync frames: an oversized or empty message, an unknown field or a bad document id is refused before any handler sees it', () => {
+    const ok = decodeAmSyncRequest({ id: 1, doc: 'S1-1', msg: new Uint8Array(10) })
+    assert.equal(ok.doc, 'S1-1')
+    assert.equal(decodeAmSyncAnswer({ id: 1, msg: null }), null)
+    const refused: Array<[string, () => unknown, string]> = [
+      ['oversized', () => decodeAmSyncRequest({ id: 1, doc: 'S1-1', msg: new Uint8Array(AM_SYNC_MESSAGE_BYTES_MAX + 1) }), 'OVERSIZED'],
+      ['oversized answer', () => decodeAmSyncAnswer({ id: 1, msg: new Uint8Array(AM_SYNC_MESSAGE_BYTES_MAX + 1) }), 'OVERSIZED'],
+      ['empty', () => decodeAmSyncRequest({ id: 1, doc: 'S1-1', msg: new Uint8Array(0) }), 'MALFORMED'],
+      ['not bytes', () => decodeAmSyncRequest({ id: 1, doc: 'S1-1', msg: 'hello' }), 'MALFORMED'],
+      ['a bad document id', () => decodeAmSyncRequest({ id: 1, doc: '../etc', msg: null }), 'MALFORMED'],
+      ['an unknown field', () => decodeAmSyncRequest({ id: 1, doc: 'S1-1', msg: null, extra: 1 }), 'MALFORMED']
+    ]
+    for (const [name, f, code] of refused) assert.throws(f, (e: Error) => e instanceof ProtocolError && e.code === code, name)
   })
 })
