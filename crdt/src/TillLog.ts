@@ -103,7 +103,7 @@ function newDoc (actor: string | undefined): { view: A.Doc<unknown>, am: Handle 
 /** Automerge's sync state for one peer (`A.initSyncState`, `A.decodeSyncState`). */
 export type SyncState = A.SyncState
 
-interface Limits { entriesMax: number, applyChangesMax: number, changeBytesMax: number, changeEntriesMax: number }
+interface Limits { entriesMax: number, applyChangesMax: number, changeBytesMax: number, changeEntriesMax: number, logBytesMax: number }
 
 const DOC_VERSION = 1
 const ACTOR_RE = /^([0-9a-f]{2}){1,32}$/
@@ -158,7 +158,8 @@ function limitsOf (init: TillLogInit): Limits {
     entriesMax: init.entriesMax ?? LOG_ENTRIES_MAX,
     applyChangesMax: init.applyChangesMax ?? APPLY_CHANGES_MAX,
     changeBytesMax: init.changeBytesMax ?? CHANGE_BYTES_MAX,
-    changeEntriesMax: init.changeEntriesMax ?? CHANGE_ENTRIES_MAX
+    changeEntriesMax: init.changeEntriesMax ?? CHANGE_ENTRIES_MAX,
+    logBytesMax: init.logBytesMax ?? LOG_BYTES_MAX
   }
   for (const [name, value] of Object.entries(limits)) invariant(Number.isSafeInteger(value) && value >= 1, `${name} is a positive integer`)
   return limits
@@ -190,6 +191,8 @@ export class TillLog {
   #verified: { heads: string, report: LogReport } | undefined
   readonly #opened: OpenCache = new Map()
   #entryCount: number
+  /** Bytes of the changes this replica holds, near enough (the bound on what sync may add). */
+  #bytes = 0
 
   private constructor (tillId: TillId, doc: { view: A.Doc<unknown>, am: Handle }, genesis: Genesis, init: TillLogInit) {
     const am = doc.am
@@ -200,6 +203,7 @@ export class TillLog {
     this.#limits = limitsOf(init)
     this.#keyFor = init.keyFor
     this.#entryCount = am.keys(genesis.entriesObj).length
+    this.#bytes = am.getChanges([]).reduce((n, c) => n + c.length, 0)
     if (this.#entryCount === 0) this.#verified = { heads: headsKey(am), report: EMPTY_REPORT }
   }
 
@@ -393,17 +397,36 @@ export class TillLog {
     } catch (err) {
       throw new SyncRefusedError(`not an Automerge sync message: ${(err as Error).message}`)
     }
+    // Bounded before any item is looked at: a message of many cheap items must not cost a
+    // replica its event loop.
+    if (decoded.changes.length > this.#limits.applyChangesMax) throw new SyncRefusedError(`${decoded.changes.length} items in one message, at most ${this.#limits.applyChangesMax}`)
     const changes: Uint8Array[] = []
-    for (const item of decoded.changes) changes.push(...this.#changesIn(item))
+    let chunks = 0
+    for (const item of decoded.changes) {
+      const found = this.#changesIn(item)
+      if (found.chunk && ++chunks > 1) throw new SyncRefusedError('more than one document chunk in one message')
+      changes.push(...found.changes)
+    }
     if (changes.length > this.#limits.applyChangesMax) throw new SyncRefusedError(`${changes.length} changes in one message, at most ${this.#limits.applyChangesMax}`)
     const ctx: ScreenContext = { tillId: this.tillId, entriesObj: this.#genesis.entriesObj, genesisHash: this.#genesis.hash, ...this.#limits }
     const newKeys = new Set<string>()
+    const hashes = new Set<string>()
     for (const [i, change] of changes.entries()) {
       const verdict = screenChange(change, ctx)
       if ('reason' in verdict) throw new SyncRefusedError(`change ${i} refused: ${verdict.reason}`)
+      hashes.add(verdict.hash)
       for (const key of verdict.keys) if (!this.#has(key)) newKeys.add(key)
     }
+    // A change whose dependencies neither this replica nor the message holds would be queued
+    // by Automerge and applied later, beyond this message's bounds: refused.
+    for (const [i, change] of changes.entries()) {
+      for (const dep of A.decodeChange(change).deps) {
+        if (!hashes.has(dep) && this.#am.getChangeByHash(dep) === null) throw new SyncRefusedError(`change ${i} depends on a change neither this replica nor the message holds`)
+      }
+    }
     if (this.#entryCount + newKeys.size > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${this.#entryCount + newKeys.size} entries, at most ${this.#limits.entriesMax}`)
+    const addedBytes = changes.reduce((n, c) => n + c.length, 0)
+    if (this.#bytes + addedBytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
     const before = this.#entryCount
     let next: SyncState
     try {
@@ -412,15 +435,16 @@ export class TillLog {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }
     this.#entryCount = this.#am.keys(this.#genesis.entriesObj).length
+    this.#bytes += addedBytes
     return { state: next, added: this.#entryCount - before }
   }
 
   /** The changes in one item of a sync message: a change, or a whole-document chunk (bounded). */
-  #changesIn (item: Uint8Array): Uint8Array[] {
+  #changesIn (item: Uint8Array): { chunk: boolean, changes: Uint8Array[] } {
     if (!(item instanceof Uint8Array) || item.length > this.#limits.changeBytesMax * 16) throw new SyncRefusedError(`an item of ${item.length} bytes in a sync message`)
     try {
       A.decodeChange(item)
-      return [item]
+      return { chunk: false, changes: [item] }
     } catch { /* not a single change: a document chunk? */ }
     // A chunk (the whole document, or the part of it this replica lacks) is loaded into a
     // copy of this replica, so its changes resolve against ours: what the copy then has and
@@ -435,7 +459,7 @@ export class TillLog {
         throw new SyncRefusedError(`an item that is neither a change nor a document: ${(err as Error).message}`)
       }
       if (scratch.getMissingDeps([]).length > 0) throw new SyncRefusedError('a document chunk whose changes depend on changes this replica lacks')
-      return this.#am.getChangesAdded(scratch)
+      return { chunk: true, changes: this.#am.getChangesAdded(scratch) }
     } finally {
       scratch.free()
     }

@@ -154,4 +154,23 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
       assert.throws(() => honest.receiveSyncMessage(A.initSyncState(), junk), SyncRefusedError)
     }
   })
+
+  it('refused unread or unapplied: too many items, two document chunks, a change whose dependencies nobody sent, past the byte bound', () => {
+    const w = new TillWriter()
+    const owner = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till'), keyFor })
+    for (const e of w.chain(3)) owner.append(e)
+    const replica = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour'), applyChangesMax: 50, logBytesMax: 1_500 })
+    const heads = replica.getHeads()
+    const chunk = A.save(A.init())
+    const msg = (changes: Uint8Array[]): Uint8Array => A.encodeSyncMessage({ heads: [], need: [], have: [], changes })
+    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg(Array.from({ length: 51 }, () => chunk))), /51 items in one message, at most 50/)
+    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg([chunk, chunk])), /more than one document chunk/)
+    // The owner's last change alone: its dependency (the one before) is in neither.
+    const all = A.getAllChanges(A.load(owner.save()))
+    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg([all[all.length - 1] as Uint8Array])), /depends on a change neither/)
+    // All of them (three entries of ~600 bytes), past a 1,500-byte bound.
+    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg(all)), /would pass 1500 bytes/)
+    assert.deepEqual(replica.getHeads(), heads)
+    assert.equal(replica.entryCount, 0)
+  })
 })

@@ -210,7 +210,9 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
     // The neighbour keeps replicating the slot, though the replacement has a new key and peer id.
     // (Its seq was already last.seq + 1 by the forgery planted there; the genuine close must replicate all the same.)
     const newHead = east.till.head
+    // Heard by gossip (the replacement's key is new to the neighbour): announce until the mesh has formed.
     await until('the neighbour replica follows the replacement', async () => {
+      await east.sync()
       const theirs = A.load(new Uint8Array(await (await fetch(`${west.ready.http}/replicas/E-1.automerge`)).arrayBuffer())) as unknown as { entries: Record<string, Uint8Array> }
       return Object.keys(theirs.entries).some(k => k.includes(newHead?.hash ?? 'none'))
     })

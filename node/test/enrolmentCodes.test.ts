@@ -75,7 +75,7 @@ describe(`enrolment codes (FC_SEED=${FC_SEED})`, () => {
     assert.deepEqual(codes.list().map(c => c.state).sort(), ['expired', 'revoked', 'used'])
   })
 
-  it('a failed enrolment leaves the code usable; two spends at once: one wins, the other is refused', async () => {
+  it('a failed enrolment leaves the code usable; two enrolments of one slot at once (one code or two): one wins; the admin token revokes a slot\'s codes', async () => {
     const store = new MemoryStore()
     await store.open()
     const codes = new EnrolmentCodes({ store, clock: new TestClock() })
@@ -83,12 +83,24 @@ describe(`enrolment codes (FC_SEED=${FC_SEED})`, () => {
     const h = codes.holder(c.code) as NonNullable<ReturnType<typeof codes.holder>>
     await assert.rejects(codes.spend(h, 'cd'.repeat(32), async () => { throw new Error('HQ refused the key') }), /HQ refused/)
     assert.ok(codes.holder(c.code) !== null)
+    // Another code of the same slot, issued before: its enrolment at the same moment is refused too.
+    const other = await codes.issue({ store: 'S1', till: 2 })
     let release: () => void = () => {}
     const first = codes.spend(h, 'cd'.repeat(32), async ops => { await new Promise<void>(resolve => { release = resolve }); await store.batch(ops, { sync: true }) })
-    await assert.rejects(codes.spend(h, 'ef'.repeat(32), async () => {}), /being used by another request/)
+    await assert.rejects(codes.spend(h, 'ef'.repeat(32), async () => {}), /another enrolment of till S1-2 is in flight/)
+    await assert.rejects(codes.spend(codes.holder(other.code) as NonNullable<ReturnType<typeof codes.holder>>, 'ef'.repeat(32), async () => {}), /in flight/)
+    // And no new code for the slot while its enrolment is in flight.
+    await assert.rejects(codes.issue({ store: 'S1', till: 2 }), /in flight/)
     release()
     await first
     assert.throws(() => codes.holder(c.code), /already been used/)
+    assert.throws(() => codes.holder(other.code), /revoked/)
+    // Enrolled with the admin token: the slot's outstanding codes are revoked in the same batch.
+    const leaked = await codes.issue({ store: 'S1', till: 3 })
+    let wrote = 0
+    await codes.enrolByAdmin({ store: 'S1', till: 3 }, async ops => { wrote = ops.length; await store.batch(ops, { sync: true }) })
+    assert.equal(wrote, 1)
+    assert.throws(() => codes.holder(leaked.code), /revoked/)
   })
 
   it('codes survive a restart (issued ones work, used ones stay used); a crash before the spend\'s fsync leaves the code unused', async () => {

@@ -39,6 +39,12 @@ export class CodeRefusedError extends Error {
   override name = 'CodeRefusedError'
 }
 
+/** An enrolment of the slot is in flight: try again once it has finished (HTTP 409). */
+export class SlotBusyError extends Error {
+  static override name = 'SlotBusyError'
+  override name = 'SlotBusyError'
+}
+
 export class TooManyCodesError extends Error {
   static override name = 'TooManyCodesError'
   override name = 'TooManyCodesError'
@@ -54,7 +60,7 @@ export class EnrolmentCodes {
   readonly #bySlot = new Map<string, Set<string>>()
   /** Codes neither used nor revoked (some may have expired since): recounted exactly at the limit. */
   #unspent = 0
-  /** Digests of codes whose enrolment is in flight: a second use waits for none, it is refused. */
+  /** Slots with an enrolment in flight: a second one, with this code or another of the slot's, is refused. */
   readonly #inUse = new Set<string>()
 
   constructor (c: { store: KvStore, clock: Clock }) {
@@ -96,6 +102,8 @@ export class EnrolmentCodes {
 
   /** Issue a code for a till slot, durable before it is returned. */
   async issue (slot: { store: string, till: number }, ttlMs = CODE_TTL_DEFAULT_MS): Promise<IssuedCode> {
+    // A code issued while the slot's enrolment is in flight would miss that enrolment's revocations.
+    if (this.#inUse.has(`${slot.store}-${slot.till}`)) throw new SlotBusyError(`an enrolment of till ${slot.store}-${slot.till} is in flight: issue its code after it`)
     if (this.#unspent >= CODES_OUTSTANDING_MAX && this.outstanding() >= CODES_OUTSTANDING_MAX) throw new TooManyCodesError(`${CODES_OUTSTANDING_MAX} enrolment codes are outstanding: let some be used or expire first`)
     const code = newCode()
     const digest = secretDigest(normalCode(code) as string)
@@ -125,34 +133,49 @@ export class EnrolmentCodes {
 
   /**
    * Enrol with a code: `enrol(ops)` must write `ops` in the batch that stores the certificate.
-   * The code is held while `enrol` runs (a concurrent second use is refused) and stays usable
-   * if `enrol` fails.
+   * The slot is held while `enrol` runs (a concurrent enrolment of it, with this code or
+   * another, is refused) and the code stays usable if `enrol` fails.
    */
   async spend<T> (h: CodeHolder, tillKey: string, enrol: (ops: KvOp[]) => Promise<T>): Promise<T> {
     const key = h.digest.toString('hex')
-    if (this.#inUse.has(key)) throw new CodeRefusedError('this enrolment code is being used by another request')
     const rec = this.#byDigest.get(key)
     if (rec === undefined || !isLive(rec, this.#clock.nowMs())) throw new CodeRefusedError('this enrolment code is no longer valid')
-    this.#inUse.add(key)
+    return await this.#enrolSlot(rec.store, rec.till, key, tillKey, enrol)
+  }
+
+  /**
+   * Enrol with the admin token: `enrol(ops)` writes `ops` with the certificate, revoking the
+   * slot's outstanding codes (its till is there now: a leaked older code must not add a key).
+   */
+  async enrolByAdmin<T> (slot: { store: string, till: number }, enrol: (ops: KvOp[]) => Promise<T>): Promise<T> {
+    return await this.#enrolSlot(slot.store, slot.till, null, null, enrol)
+  }
+
+  /** One enrolment per slot at a time: the code spent (if any) and the slot's other live codes revoked, in the certificate's batch. */
+  async #enrolSlot<T> (store: string, till: number, spent: string | null, tillKey: string | null, enrol: (ops: KvOp[]) => Promise<T>): Promise<T> {
+    const slot = `${store}-${till}`
+    if (this.#inUse.has(slot)) throw new SlotBusyError(`another enrolment of till ${slot} is in flight`)
+    this.#inUse.add(slot)
     try {
       const now = this.#clock.nowMs()
-      const used: CodeRecord = { ...rec, usedAtMs: now, tillKey }
-      const ops: KvOp[] = [{ type: 'put', key: CODE_PREFIX + key, value: encode(used) }]
-      const revoked: Array<[string, CodeRecord]> = []
-      for (const other of this.#bySlot.get(`${rec.store}-${rec.till}`) ?? []) {
-        const r = this.#byDigest.get(other) as CodeRecord
-        if (other !== key && isLive(r, now)) {
-          const rr: CodeRecord = { ...r, revokedAtMs: now }
-          revoked.push([other, rr])
-          ops.push({ type: 'put', key: CODE_PREFIX + other, value: encode(rr) })
-        }
+      const ops: KvOp[] = []
+      const changed: Array<[string, CodeRecord]> = []
+      if (spent !== null) {
+        const rec = this.#byDigest.get(spent)
+        if (rec === undefined || !isLive(rec, now)) throw new CodeRefusedError('this enrolment code is no longer valid')
+        const used: CodeRecord = { ...rec, usedAtMs: now, ...(tillKey !== null ? { tillKey } : {}) }
+        changed.push([spent, used])
       }
+      for (const other of this.#bySlot.get(slot) ?? []) {
+        const r = this.#byDigest.get(other) as CodeRecord
+        if (other !== spent && isLive(r, now)) changed.push([other, { ...r, revokedAtMs: now }])
+      }
+      for (const [k, r] of changed) ops.push({ type: 'put', key: CODE_PREFIX + k, value: encode(r) })
       const out = await enrol(ops)
-      this.#remember(key, used)
-      for (const [k, r] of revoked) this.#remember(k, r)
+      for (const [k, r] of changed) this.#remember(k, r)
       return out
     } finally {
-      this.#inUse.delete(key)
+      this.#inUse.delete(slot)
     }
   }
 

@@ -158,8 +158,9 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
       if (o.loopback && (access === 'read' || (access === 'write' && o.loopbackOpen === 'all'))) return
       return await refuse(req, reply, 401, access === 'read' ? 'this needs a viewer or admin token (Authorization: Bearer <token>)' : 'this needs the admin token (Authorization: Bearer <token>)')
     }
+    // At the limit already (not past it): the next guess is refused before it is compared.
     const status = await failures(req, { increment: false })
-    if (!status.isAllowed && status.isExceeded) return await refuse(req, reply, 429, `too many failed authentications from ${req.ip}: retry in ${status.ttlInSeconds} s`, status.ttlInSeconds)
+    if (!status.isAllowed && (status.isExceeded || status.remaining <= 0)) return await refuse(req, reply, 429, `too many failed authentications from ${req.ip}: retry in ${status.ttlInSeconds} s`, status.ttlInSeconds)
     const m = BEARER.exec(header)
     if (m === null) return await failed(req, reply, 'the Authorization header must be "Bearer <token>"')
     const token = m[1] as string

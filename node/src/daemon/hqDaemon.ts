@@ -185,7 +185,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     try {
       const enrol = async (alsoWrite: KvOp[]): Promise<Uint8Array> => await hq.enrol({ store: asStoreId(b.store), till: b.till, tillKey: fromHex(b.tillKey) as PublicKey, fromSeq: b.fromSeq ?? 1 }, { alsoWrite })
       const p = req.principal
-      const bytes = p.kind === 'code' ? await codes.spend(p.code, b.tillKey, enrol) : await enrol([])
+      const bytes = p.kind === 'code' ? await codes.spend(p.code, b.tillKey, enrol) : await codes.enrolByAdmin(b, enrol)
       req.audit = { enrolled: `${b.store}-${b.till}`, tillKey: b.tillKey, fromSeq: b.fromSeq ?? 1 }
       return { tillId: `${b.store}-${b.till}`, certificate: Buffer.from(bytes).toString('base64'), hqRootKey: toHex(signer.publicKey), fromSeq: b.fromSeq ?? 1 }
     } catch (err) {

@@ -8,7 +8,7 @@ import { ENTRY_BYTES_MAX, ForgedError, InvalidRecordError, MalformedError, Overs
 import { IdReusedError } from '@tillbooks/ledger'
 import { SaleRejectedError, TillStateError } from '../till/errors.ts'
 import type { Logger } from '../components.ts'
-import { CodeRefusedError, TooManyCodesError, type EnrolmentCodes } from '../access/EnrolmentCodes.ts'
+import { CodeRefusedError, SlotBusyError, TooManyCodesError, type EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { installGuard, type Guard } from '../access/guard.ts'
 import { isLoopbackHost, serverTls, type ServerTls, type TlsFiles } from '../access/tls.ts'
 import { readOrCreateToken } from '../access/tokens.ts'
@@ -63,7 +63,7 @@ export function errorHandler (logger: Logger) {
     } else if (err instanceof CodeRefusedError) {
       // Valid when the request came in, spent by a concurrent one before it got here.
       status = 401
-    } else if (err instanceof TillStateError || err instanceof IdReusedError || err instanceof TooManyCodesError) {
+    } else if (err instanceof TillStateError || err instanceof IdReusedError || err instanceof TooManyCodesError || err instanceof SlotBusyError) {
       // A till not in the state asked for; an order or opening id already used with other content.
       status = 409
     } else if (err instanceof InvalidRecordError || err instanceof MalformedError || err instanceof OversizedError || err instanceof ForgedError) {

@@ -115,7 +115,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   })
   await till.start()
   const replicas = new ReplicaDocs(new LevelStore(replicaDbDir(o.dataDir)), pair.publicKey)
-  await replicas.open()
+  for (const u of (await replicas.open()).unloadable) logger.error({ tillId: u.tillId, reason: u.reason }, 'a replica on disk does not load: set aside (it is synced again from its till)')
 
   // The backup outbox is its own LevelDB: a close queued for mail survives a restart, and
   // sending (retried with backoff) never holds up a sale or the close itself.
@@ -197,19 +197,20 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     if (wanted === tillId) return till.log.filter(e => e.record.seq > afterSeq).map(e => e.bytes)
     return await replicas.log(wanted as TillId, afterSeq)
   })
-  // A neighbour announced new heads: pull what we lack from it. From a configured neighbour,
-  // anything; from any other peer, only tills we already keep (a replacement till after a fire
-  // has a new key and peer id, and must not fall out of its neighbours' replicas).
+  // A configured neighbour announced new heads: pull what we lack from it. Nobody else is
+  // pulled from on their say-so (they would choose what we store); a replacement till after a
+  // fire, with a new key and peer id, is heard by gossip, whose announcements prove the key
+  // is enrolled for the till.
   peer.handleHeads(async (heads, from) => {
     const configured = neighbourByPeer.get(from)
+    if (configured === undefined) return
     for (const h of heads) {
       const id = h.tillId as TillId
       // Pulled unless this very entry is held: a forged or forked entry at the seq must not
       // stop the genuine one from replicating.
       if (id === tillId || replicas.holds(id, h.seq, h.hash)) continue
-      if (configured === undefined && !replicas.has(id)) continue
       try {
-        await docSync.pull(configured ?? `/p2p/${from}`, from, id)
+        await docSync.pull(configured, from, id)
       } catch (err) {
         logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
       }

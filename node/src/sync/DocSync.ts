@@ -93,6 +93,16 @@ export class DocSync {
       if (msg !== null) {
         this.counters.messagesIn++
         try {
+          // A read-only peer is never sent changes by an honest one (Automerge tells it we
+          // are read-only): a message that carries any is refused unread, which also keeps
+          // whoever calls from making us screen a message's worth of changes for nothing.
+          let changes: number
+          try {
+            changes = A.decodeSyncMessage(msg).changes.length
+          } catch (err) {
+            throw new SyncRefusedError(`not an Automerge sync message: ${(err as Error).message}`)
+          }
+          if (changes > 0) throw new SyncRefusedError(`${doc} is served read-only here: a message carrying ${changes} change(s) is refused`)
           state = d.log.receiveSyncMessage(state, msg).state
         } catch (err) {
           if (!(err instanceof SyncRefusedError)) throw err

@@ -50,16 +50,25 @@ export class ReplicaDocs implements Pick<SyncDocs, 'replicaFor' | 'changed'> {
     this.#actorId = tillId => actorIdFor(tillId, tag)
   }
 
-  async open (): Promise<void> {
+  /** Open the store; a replica that no longer loads (over a limit, damaged) is set aside and reported, not fatal. */
+  async open (): Promise<{ unloadable: Array<{ tillId: string, reason: string }> }> {
     await this.#store.open()
+    const unloadable: Array<{ tillId: string, reason: string }> = []
     for await (const [key, bytes] of this.#store.entries({ gte: DOC_PREFIX, lt: prefixEnd(DOC_PREFIX) })) {
       const tillId = key.slice(DOC_PREFIX.length) as TillId
-      const log = TillLog.load(bytes, { actorId: this.#actorId(tillId) })
+      let log: TillLog
+      try {
+        log = TillLog.load(bytes, { actorId: this.#actorId(tillId) })
+      } catch (err) {
+        unloadable.push({ tillId, reason: (err as Error).message })
+        continue
+      }
       const r: Replica = { log, valid: new Map(), held: new Set(), head: 0 }
       this.#recount(r)
       this.#replicas.set(tillId, r)
     }
     await this.#migrate()
+    return { unloadable }
   }
 
   async #migrate (): Promise<void> {
