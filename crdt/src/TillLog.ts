@@ -411,16 +411,18 @@ export class TillLog {
     const ctx: ScreenContext = { tillId: this.tillId, entriesObj: this.#genesis.entriesObj, genesisHash: this.#genesis.hash, ...this.#limits }
     const newKeys = new Set<string>()
     const hashes = new Set<string>()
+    const deps: Array<[number, string[]]> = []
     for (const [i, change] of changes.entries()) {
       const verdict = screenChange(change, ctx)
       if ('reason' in verdict) throw new SyncRefusedError(`change ${i} refused: ${verdict.reason}`)
       hashes.add(verdict.hash)
+      deps.push([i, verdict.deps])
       for (const key of verdict.keys) if (!this.#has(key)) newKeys.add(key)
     }
     // A change whose dependencies neither this replica nor the message holds would be queued
     // by Automerge and applied later, beyond this message's bounds: refused.
-    for (const [i, change] of changes.entries()) {
-      for (const dep of A.decodeChange(change).deps) {
+    for (const [i, ds] of deps) {
+      for (const dep of ds) {
         if (!hashes.has(dep) && this.#am.getChangeByHash(dep) === null) throw new SyncRefusedError(`change ${i} depends on a change neither this replica nor the message holds`)
       }
     }

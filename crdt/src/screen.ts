@@ -24,8 +24,8 @@ export interface ScreenContext {
   changeEntriesMax: number
 }
 
-/** The change's hash and the entry keys it puts if it may be applied, else why not. */
-export function screenChange (change: Change, ctx: ScreenContext): { hash: string, keys: string[] } | { reason: string } {
+/** The change's hash, its dependencies and the entry keys it puts if it may be applied, else why not. */
+export function screenChange (change: Change, ctx: ScreenContext): { hash: string, deps: string[], keys: string[] } | { reason: string } {
   if (!(change instanceof Uint8Array)) return { reason: 'a change is bytes' }
   if (change.length > ctx.changeBytesMax) return { reason: `change is ${change.length} bytes, at most ${ctx.changeBytesMax}` }
   let decoded: ReturnType<typeof decodeChange>
@@ -34,7 +34,7 @@ export function screenChange (change: Change, ctx: ScreenContext): { hash: strin
   } catch (err) {
     return { reason: `not an Automerge change: ${(err as Error).message}` }
   }
-  if (decoded.hash === ctx.genesisHash) return { hash: decoded.hash, keys: [] }
+  if (decoded.hash === ctx.genesisHash) return { hash: decoded.hash, deps: decoded.deps, keys: [] }
   const keys: string[] = []
   if (decoded.ops.length > ctx.changeEntriesMax) return { reason: `change puts ${decoded.ops.length} values, at most ${ctx.changeEntriesMax}` }
   for (const [i, op] of decoded.ops.entries()) {
@@ -55,7 +55,7 @@ export function screenChange (change: Change, ctx: ScreenContext): { hash: strin
     if (derived.key !== o.key) return { reason: `op ${i} puts an entry under a key its bytes do not give` }
     keys.push(derived.key)
   }
-  return { hash: decoded.hash, keys }
+  return { hash: decoded.hash, deps: decoded.deps, keys }
 }
 
 /** decodeChange gives a bytes value as an array of numbers. */

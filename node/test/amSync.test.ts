@@ -15,12 +15,10 @@ import { asStoreId, openEntry } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
-import { enrolTill } from '../src/daemon/enrol.ts'
 import { NetError, TillbooksPeer } from '../src/net/TillbooksPeer.ts'
-import { addressOf, codeFor, freePort, request, tokenOf, until } from './helpers/daemons.ts'
+import { addressOf, enrolStores, freePort, request, tokenOf, until } from './helpers/daemons.ts'
 
 interface ReplicasJson { replicas: Record<string, { seq: number, heads: string[] }>, sync: { messagesIn: number, messagesOut: number, refused: number, lastPull: { doc: string, trips: number, added: number } | null } }
-
 
 describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', function () {
   this.timeout(60_000)
@@ -53,7 +51,7 @@ describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', functio
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-amsync-'))
     hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
-    for (const s of ['E', 'W']) await enrolTill({ hqUrl: hq.ready.http, dataDir: join(dir, s), store: asStoreId(s), till: 1, auth: { bearer: await codeFor(hq.ready.http, join(dir, 'hq'), s, 1) }, logger: silentLogger })
+    await enrolStores(hq, join(dir, 'hq'), dir, ['E', 'W'])
     ;[pe, pw] = [await freePort(), await freePort()]
     ;[ae, aw] = [await addressOf(join(dir, 'E'), pe), await addressOf(join(dir, 'W'), pw)]
     west = await startTill('W', pw, ae)

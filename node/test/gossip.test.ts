@@ -13,15 +13,13 @@ import { asStoreId, keyPairFromSeed } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
-import { enrolTill } from '../src/daemon/enrol.ts'
 import { TillbooksPeer } from '../src/net/TillbooksPeer.ts'
 import { ANNOUNCEMENT_BYTES_MAX, encodeAnnouncement, headsTopic, judgeAnnouncement } from '../src/net/gossip.ts'
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { issueCertificate, Signer, type PublicKey } from '@tillbooks/protocol'
-import { addressOf, codeFor, freePort, request, until } from './helpers/daemons.ts'
+import { addressOf, enrolStores, freePort, request, until } from './helpers/daemons.ts'
 
 interface ReplicasJson { replicas: Record<string, { seq: number }>, gossip: { accepted: number, ignored: number, rejected: number, published: number } }
-
 
 describe('heads gossip between real till daemons', function () {
   this.timeout(60_000)
@@ -37,7 +35,7 @@ describe('heads gossip between real till daemons', function () {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-gossip-'))
     hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
-    for (const s of ['E', 'W']) await enrolTill({ hqUrl: hq.ready.http, dataDir: join(dir, s), store: asStoreId(s), till: 1, auth: { bearer: await codeFor(hq.ready.http, join(dir, 'hq'), s, 1) }, logger: silentLogger })
+    await enrolStores(hq, join(dir, 'hq'), dir, ['E', 'W'])
     const [pe, pw] = [await freePort(), await freePort()]
     ;[ae, aw] = [await addressOf(join(dir, 'E'), pe), await addressOf(join(dir, 'W'), pw)]
     const start = async (s: string, port: number, neighbour: string): Promise<TillDaemon> => await startTillDaemon({

@@ -54,3 +54,11 @@ export async function addressOf (tillDir: string, port: number): Promise<string>
   const seed = fromHex((await readFile(join(tillDir, 'key'), 'utf8')).trim())
   return `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPublicKey(publicKeyFromRaw(keyPairFromSeed(seed).publicKey)).toString()}`
 }
+
+/** Enrol one till (number 1) per store in `dir/<store>`, each with a fresh code, as an operator would. */
+export async function enrolStores (hq: { ready: { http: string } }, hqDir: string, dir: string, stores: string[]): Promise<void> {
+  const { enrolTill } = await import('../../src/daemon/enrol.ts')
+  const { asStoreId } = await import('@tillbooks/protocol')
+  const { silentLogger } = await import('../../src/components.ts')
+  for (const s of stores) await enrolTill({ hqUrl: hq.ready.http, dataDir: join(dir, s), store: asStoreId(s), till: 1, auth: { bearer: await codeFor(hq.ready.http, hqDir, s, 1) }, logger: silentLogger })
+}
