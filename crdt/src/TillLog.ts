@@ -594,6 +594,20 @@ export class TillLog {
   }
 }
 
+/**
+ * The state to answer a puller's next message with, on the serving side of a request/response
+ * sync (DocSync): the same, less Automerge's record of the changes it sent (`sentHashes`,
+ * `inFlight`). Each request comes after the puller took in our last answer, so what it holds
+ * is in its message (heads, bloom filter) and is not sent again anyway; what it does not hold
+ * was lost on the wire (a dropped session, a crash) and must be sent again. Kept, that record
+ * would keep a lost change from ever being resent, and the puller's screen would refuse every
+ * later change, which depends on it: the replica would stop for good.
+ */
+export function servingStateFor (state: SyncState): SyncState {
+  // Automerge keeps `sentHashes` as an object keyed by hash (`{}` in a fresh state), whatever its type says.
+  return { ...state, sentHashes: {}, inFlight: false } as unknown as SyncState
+}
+
 /** Where a till continues its log from a report's verified chain (fire recovery). */
 export function resumePointOf (report: LogReport): ResumePoint {
   const last = report.chain[report.chain.length - 1]

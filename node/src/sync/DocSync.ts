@@ -16,11 +16,11 @@
  * replica changes only when this node pulls it.
  */
 import * as A from '@automerge/automerge'
-import { SyncRefusedError, type SyncState, type TillLog } from '@tillbooks/crdt'
+import { servingStateFor, SyncRefusedError, type SyncState, type TillLog } from '@tillbooks/crdt'
 import type { TillId } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
 import type { KvStore } from '../storage/KvStore.ts'
-import { RefusedError, type TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { RefusedError, type CallOptions } from '../net/TillbooksPeer.ts'
 import { SYNC_REFUSALS_KEPT_MAX, SYNC_ROUNDS_MAX, SYNC_STATES_MEMORY_MAX } from './constants.ts'
 
 const STATE_PREFIX = 'y!'
@@ -28,16 +28,28 @@ type Role = 'serve' | 'pull'
 
 /** What a node serves and keeps: its own log, and the replicas it holds. */
 export interface SyncDocs {
-  /** The document served for `tillId` (read-only), and whether it is this node's own (never pulled into). */
-  served (tillId: TillId): { log: TillLog, own: boolean } | undefined
+  /**
+   * The document served for `tillId` (read-only), and whether it is this node's own (never
+   * pulled into). May be loaded on demand (HQ's documents come from its log).
+   */
+  served (tillId: TillId): { log: TillLog, own: boolean } | undefined | Promise<{ log: TillLog, own: boolean } | undefined>
   /** The replica to pull `tillId`'s log into, made if this node may keep one; undefined if not. */
   replicaFor (tillId: TillId): TillLog | undefined
   /** A replica took `added` entries' worth of changes: persist it. */
   changed (tillId: TillId): Promise<void>
 }
 
+/**
+ * What a pull needs of the network: one request about `doc` to the peer at `addr`, and its
+ * answer. TillbooksPeer is one (over libp2p); the simulator's is another (sim/src/SimSync.ts).
+ * A refusal rejects (TillbooksPeer: NetError with code REFUSED), as does a timeout.
+ */
+export interface AmSyncTransport {
+  amSync (addr: string, doc: string, msg: Uint8Array | null, opts?: CallOptions): Promise<Uint8Array | null>
+}
+
 export interface DocSyncInit {
-  peer: TillbooksPeer
+  peer: AmSyncTransport
   /** Where persisted sync states live. */
   store: KvStore
   docs: SyncDocs
@@ -48,6 +60,8 @@ export interface DocSyncInit {
   callTimeoutMs?: number
   /** Live sync states kept in memory (SYNC_STATES_MEMORY_MAX). */
   statesMax?: number
+  /** Dates refusals (default: the system clock; the simulator's is virtual). */
+  clock?: { nowMs: () => number }
 }
 
 export interface SyncCounters {
@@ -80,7 +94,7 @@ export class DocSync {
 
   /** The server side: a peer's message about `doc`, answered with our next one. */
   async answer (from: string, doc: TillId, msg: Uint8Array | null): Promise<Uint8Array | null> {
-    const d = this.#o.docs.served(doc)
+    const d = await this.#o.docs.served(doc)
     if (d === undefined) {
       this.#refused(from, doc, `this peer serves no document for ${doc}`)
       throw new RefusedError(`this peer serves no document for ${doc}`)
@@ -88,7 +102,8 @@ export class DocSync {
     return await this.#locked(from, doc, async () => {
       // Served read-only, our own log and replicas alike: a replica changes only by our own
       // pulls (from the till's neighbours, or for tills we keep), never by whoever calls.
-      let state = await this.#load(from, doc, 'serve')
+      // Forgetting what an earlier answer sent (servingStateFor): an answer lost on the wire is sent again.
+      let state = servingStateFor(await this.#load(from, doc, 'serve'))
       this.counters.answered++
       if (msg !== null) {
         this.counters.messagesIn++
@@ -124,7 +139,7 @@ export class DocSync {
    * the session's state and throws.
    */
   async pull (addr: string, peerId: string, doc: TillId): Promise<PullResult> {
-    const own = this.#o.docs.served(doc)
+    const own = await this.#o.docs.served(doc)
     if (own?.own === true) throw new Error(`${doc} is this node's own log: it is never pulled into`)
     const log = own?.log ?? this.#o.docs.replicaFor(doc)
     if (log === undefined) throw new RefusedError(`no replica of ${doc} may be kept here`)
@@ -228,7 +243,7 @@ export class DocSync {
 
   #refused (peer: string, doc: string, reason: string): void {
     this.counters.refused++
-    this.refusals.push({ atMs: Date.now(), peer, doc, reason })
+    this.refusals.push({ atMs: this.#o.clock?.nowMs() ?? Date.now(), peer, doc, reason })
     if (this.refusals.length > SYNC_REFUSALS_KEPT_MAX) this.refusals.shift()
     this.#o.logger.warn({ peer, doc, reason }, 'sync message refused')
   }
