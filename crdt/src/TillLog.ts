@@ -29,13 +29,15 @@
  */
 import * as A from '@automerge/automerge'
 import {
-  ENTRY_BYTES_MAX, GENESIS_HASH, MalformedError, OversizedError, bytesEqual, invariant, openEntry, parseTillId, sha256, toHex,
+  ENTRY_BYTES_MAX, GENESIS_HASH, MalformedError, OversizedError, bytesEqual, invariant, openEntry, parseTillId,
   type BusinessDay, type Entry, type TillId
 } from '@tillbooks/protocol'
 import {
   APPLY_CHANGES_MAX, CHANGE_BYTES_MAX, CHANGE_ENTRIES_MAX, GENESIS_CACHE_MAX, LOG_BYTES_MAX, LOG_ENTRIES_MAX
 } from './constants.ts'
+import { readEntryChange } from './entryChange.ts'
 import { entryKey, keyOfBytes } from './entryKey.ts'
+import { actorFrom, ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
 import { ChainBrokenError, ForkDetectedError, LogFullError, NotVerifiedError, OutOfOrderError, SyncRefusedError, UnenrolledError, WrongTillError } from './errors.ts'
 import { screenChange, type ScreenContext } from './screen.ts'
 import { verifyEntries, type KeyFor, type LogHead, type LogReport, type OpenCache, type StoredEntry } from './verify.ts'
@@ -110,11 +112,6 @@ const ACTOR_RE = /^([0-9a-f]{2}){1,32}$/
 const HEAD_RE = /^[0-9a-f]{64}$/
 const genesisCache = new Map<TillId, Genesis>()
 
-function actorFrom (tag: string, ...parts: string[]): string {
-  const enc = new TextEncoder()
-  return toHex(sha256(enc.encode(`tillbooks/tilllog/${tag}/v1\u0000`), enc.encode(parts.join('\u0000')))).slice(0, 32)
-}
-
 /** A deterministic actor id for one replica of a till's log (e.g. 'till', 'hq', 'neighbour:S2', 'till#2'). */
 export function actorIdFor (tillId: TillId, replica: string): string {
   parseTillId(tillId)
@@ -126,7 +123,7 @@ export function actorIdFor (tillId: TillId, replica: string): string {
 function genesisOf (tillId: TillId): Genesis {
   const hit = genesisCache.get(tillId)
   if (hit !== undefined) return hit
-  const actor = actorFrom('genesis', tillId)
+  const actor = genesisActorOf(tillId)
   const doc = A.change(A.init<LogDoc>({ actor }), { time: 0 }, d => {
     d.tillId = new A.ImmutableString(tillId)
     d.v = DOC_VERSION
@@ -136,6 +133,8 @@ function genesisOf (tillId: TillId): Genesis {
   const hash = A.getHeads(doc)[0]
   const entriesObj = A.getObjectId(doc, 'entries')
   invariant(change !== undefined && hash !== undefined && entriesObj !== null, 'genesis change made')
+  // Readers without a document (entryChange.ts) name the map from the till id alone.
+  invariant(entriesObj === `${ENTRIES_OBJ_COUNTER}@${actor}`, 'the entries map is the genesis change\'s third op')
   const genesis = { change, hash, entriesObj, actor }
   if (genesisCache.size >= GENESIS_CACHE_MAX) genesisCache.clear()
   genesisCache.set(tillId, genesis)
@@ -491,6 +490,33 @@ export class TillLog {
       kept.push(change)
     }
     return put.size === wanted.size ? kept : null
+  }
+
+  /**
+   * The Automerge change that put each of `keys` into this document, for the keys that one
+   * change put on its own (as TillLog writes them): a till sends HQ its entries inside these
+   * changes, so HQ keeps the till's own history and serves its document with the till's heads.
+   * Read with the walk of entryChange.ts (Automerge's decodeChange where it is not sure).
+   */
+  changesOf (keys: Iterable<string>): Map<string, Uint8Array> {
+    const wanted = new Set(keys)
+    const out = new Map<string, Uint8Array>()
+    if (wanted.size === 0) return out
+    for (const change of this.#am.getChanges([])) {
+      let key: string
+      try {
+        key = readEntryChange(change).key
+      } catch {
+        continue // the genesis change, or one of many ops: not one entry's
+      }
+      if (wanted.has(key)) out.set(key, change)
+    }
+    return out
+  }
+
+  /** The change of this replica's last local write (append or ingest), if any. */
+  lastLocalChange (): Uint8Array | undefined {
+    return this.#am.getLastLocalChange() ?? undefined
   }
 
   /** Head of the verified chain, or null if the log has none. See the class comment. */

@@ -2,6 +2,7 @@
  * Limits of a TillLog. Each is a hard bound checked before use; each can be overridden
  * through `TillLogInit` (tests and the simulator use smaller ones).
  */
+import { ENTRY_BYTES_MAX } from '@tillbooks/protocol'
 
 /** Digits of the zero-padded seq that opens an entry's key, so keys sort by seq. */
 export const SEQ_KEY_DIGITS = 12
@@ -21,6 +22,11 @@ export const LOG_BYTES_MAX = 64 * 1024 * 1024
 export const APPLY_CHANGES_MAX = 10_000
 /** Bytes of one Automerge change taken from a peer. */
 export const CHANGE_BYTES_MAX = 1024 * 1024
+/**
+ * Bytes of a change that puts one entry (an entry's envelope, its key, and Automerge's
+ * header: deps, actors, columns): what HQ and a till's outbox carry per entry.
+ */
+export const ENTRY_CHANGE_BYTES_MAX = ENTRY_BYTES_MAX + 4096
 /** Entries one change may put (our writers put one per change). */
 export const CHANGE_ENTRIES_MAX = 64
 /** Genesis changes kept (one per till id): a process holding more tills recomputes them (~0.1 ms). */

@@ -17,7 +17,9 @@
  * ```
  */
 export * from './constants.ts'
+export * from './entryChange.ts'
 export * from './entryKey.ts'
+export { ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
 export * from './errors.ts'
 export { screenChange, type ScreenContext } from './screen.ts'
 export * from './TillLog.ts'

@@ -2,7 +2,8 @@
  * Till logs over Automerge's sync protocol between real daemons (libp2p TCP on 127.0.0.1,
  * LevelDB): a till's new close reaches its neighbour's replica in one message each way,
  * with equal Automerge heads on both sides; a neighbour a week behind catches up in two
- * round trips; a neighbour restarted from an empty disk catches up; and forged, foreign
+ * round trips; HQ holds the till's own changes and serves them by sync with the till's heads;
+ * a neighbour restarted from an empty disk catches up; and forged, foreign
  * and garbage sync messages are refused with a reason, counted, and change nothing.
  */
 import assert from 'node:assert/strict'
@@ -88,7 +89,35 @@ describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', functio
     assert.equal(res.headers.get('content-type'), 'application/octet-stream')
     const hqDoc = TillLog.load(new Uint8Array(await res.arrayBuffer()))
     assert.deepEqual([...hqDoc.entryBytes()].map(b => openEntry(b, { verify: true }).hash).sort(), Object.values(doc.entries).map(b => openEntry(b, { verify: false }).hash).sort())
+    // HQ took the till's own changes: its document has the till's heads, like the neighbour's replica.
+    assert.deepEqual(hqDoc.getHeads(), await ownHeads(east))
     assert.equal((await fetch(`${hq.ready.http}/admin/log/E-1.automerge`)).status, 401)
+  })
+
+  it('HQ serves any till\'s document by sync, read-only: a peer with nothing gets the till\'s own heads, and a message carrying changes is refused', async () => {
+    await east.sync()
+    const heads = await ownHeads(east)
+    const peer = await TillbooksPeer.create({ seed: new Uint8Array(32).fill(42), listen: [], logger: silentLogger })
+    const hqAddr = hq.ready.multiaddrs[0] as string
+    try {
+      const replica = TillLog.create('E-1' as never, { actorId: actorIdFor('E-1' as never, 'a peer') })
+      let state = A.initSyncState()
+      for (let trip = 0; trip < 4; trip++) {
+        const out = replica.generateSyncMessage(state)
+        state = out.state
+        const answer = await peer.amSync(hqAddr, 'E-1', out.message)
+        if (answer === null && out.message === null) break
+        if (answer !== null) state = replica.receiveSyncMessage(state, answer).state
+      }
+      assert.deepEqual(replica.getHeads(), heads)
+      const evil = A.change(A.load<{ entries: Record<string, unknown> }>(replica.save(), { actor: 'ef'.repeat(16) }), { time: 0 }, d => { d.entries.x = 1 })
+      const forged = A.encodeSyncMessage({ heads: A.getHeads(evil), need: [], have: [], changes: [A.getLastLocalChange(evil) as Uint8Array] })
+      await assert.rejects(peer.amSync(hqAddr, 'E-1', forged), (e: Error) => e instanceof NetError && e.code === 'REFUSED' && /read-only/.test(e.message))
+      await assert.rejects(peer.amSync(hqAddr, 'Q-1', null), (e: Error) => e instanceof NetError && e.code === 'REFUSED')
+      replica.free()
+    } finally {
+      await peer.stop()
+    }
   })
 
   it('a neighbour a week behind (14 records) catches up in at most two round trips, its sync states persisted across its restart', async () => {

@@ -13,6 +13,7 @@ import {
   type PublicKey, type TillId
 } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
+import { actorIdFor, TillLog } from '@tillbooks/crdt'
 import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
@@ -20,6 +21,7 @@ import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { DocSync } from '../sync/DocSync.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
 import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
@@ -104,6 +106,24 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   peer.handleLog(async (tillId, afterSeq) => await logAfter(hq, tillId, afterSeq))
   peer.handleHeads(() => {})
   peer.handleReplenishment(async (storeId) => hq.ordersFor(asStoreId(storeId)))
+  // HQ is a peer of the sync network: it serves every till's log (made of the till's own
+  // changes it took in, HqNode.tillDoc) read-only with Automerge's sync protocol, to anyone,
+  // as it serves entries over the log protocol: a replacement till after a fire, a
+  // neighbour that lost its disk. It never pulls: tills send it their changes with submit.
+  const docSync = new DocSync({
+    peer,
+    store,
+    logger,
+    docs: {
+      served: async id => {
+        const log = await hq.tillDoc(id)
+        return log === undefined ? undefined : { log, own: true }
+      },
+      replicaFor: () => undefined,
+      changed: async () => {}
+    }
+  })
+  peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, checkedTillId(doc), msg))
 
   const PUBLIC = { config: { access: 'public' as const } }
   const READ = { config: { access: 'read' as const } }
@@ -200,25 +220,19 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     return { tillId, hqRootKey: toHex(signer.publicKey), certificates: (await certificatesOf(store, checkedTillId(tillId))).map(b => Buffer.from(b).toString('base64')) }
   })
 
-  // The till's log as an Automerge document (TillLog, crdt/README.md has the shape), made
-  // from the entries HQ holds for it. HQ does not keep the tills' own changes yet, so its
-  // heads are not the till's: the entries are the same, and any replica can merge it, screened.
+  // The till's log as an Automerge document (TillLog, crdt/README.md has the shape): the
+  // till's own changes HQ took in (its heads are the till's once both hold the same
+  // entries), plus any entry that reached HQ bare, put by HQ's actor (HqNode.tillDoc).
   http.get('/admin/log/:file', { config: SLOT, schema: { params: { type: 'object', required: ['file'], properties: { file: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}(\\.automerge)?$' } } } } }, async (req, reply) => {
     const { file } = req.params as { file: string }
-    const tillId = file.replace(/\.automerge$/, '')
+    const tillId = checkedTillId(file.replace(/\.automerge$/, ''))
     requireSlot(req, tillId)
-    const entries = await hq.tillLog(checkedTillId(tillId))
-    if (!file.endsWith('.automerge')) return { tillId, entries: entries.map(b => Buffer.from(b).toString('base64')) }
-    const { TillLog, actorIdFor } = await import('@tillbooks/crdt')
-    const log = TillLog.create(tillId as TillId, { actorId: actorIdFor(tillId as TillId, 'hq') })
-    try {
-      for (const bytes of entries) log.ingest({ bytes })
-      return await reply.type('application/octet-stream').send(Buffer.from(log.save()))
-    } finally {
-      log.free()
-    }
+    if (!file.endsWith('.automerge')) return { tillId, entries: (await hq.tillLog(tillId)).map(b => Buffer.from(b).toString('base64')) }
+    const log = await hq.tillDoc(tillId)
+    // A slot HQ holds nothing of: the empty log every replica of it starts from.
+    const bytes = log?.save() ?? emptyLog(tillId)
+    return await reply.type('application/octet-stream').send(Buffer.from(bytes))
   })
-
 
   http.post('/admin/entries', {
     config: SLOT,
@@ -318,6 +332,15 @@ function checkedTillId (tillId: string): TillId {
     throw Object.assign(new Error(rejectionOf(err).reason), { statusCode: 400 })
   }
   return tillId as TillId
+}
+
+function emptyLog (tillId: TillId): Uint8Array {
+  const log = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'hq') })
+  try {
+    return log.save()
+  } finally {
+    log.free()
+  }
 }
 
 async function logAfter (hq: HqNode, tillId: string, afterSeq: number): Promise<Uint8Array[]> {

@@ -226,12 +226,13 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   let stopped = false
 
   const pushToHq = async (): Promise<{ sent: number, acked: number }> => {
-    const out = till.outbox()
+    // Each entry inside the change of our log that put it: HQ keeps our document's history.
+    const out = till.outboxChanges()
     let acked = 0
     for (let i = 0; i < out.length; i += SUBMIT_CHUNK) {
       const chunk = out.slice(i, i + SUBMIT_CHUNK)
-      const answers = await peer.submit(o.hq, chunk, { timeoutMs })
-      const mapped = answers.map((a, k) => ({ seq: a.seq ?? openEntry(chunk[k] as Uint8Array, { verify: false }).record.seq, status: a.status, ...(a.reason !== undefined ? { reason: a.reason } : {}) }))
+      const answers = await peer.submit(o.hq, chunk.map(c => c.bytes), { timeoutMs })
+      const mapped = answers.map((a, k) => ({ seq: (chunk[k] as { seq: number }).seq, status: a.status, ...(a.reason !== undefined ? { reason: a.reason } : {}) }))
       await till.acknowledge(mapped)
       for (const m of mapped) if (m.status !== 'rejected') { acked++; hqAckedSeq = Math.max(hqAckedSeq, m.seq) }
     }

@@ -18,10 +18,12 @@ import {
   rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
   type BusinessDay, type Entry, type PublicKey, type Rejection, type Signer, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
+import { entryChangeLayout, isAutomergeChunk, readEntryChange, type TillLog } from '@tillbooks/crdt'
 import { Books } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
-import { COMMIT_BATCH_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
+import { COMMIT_BATCH_MAX, DOCS_CACHED_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
+import { HqDocs } from './HqDocs.ts'
 import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey } from './keys.ts'
 import { prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
@@ -62,6 +64,8 @@ export interface HqInit {
   rebuildVerify?: boolean
   submitBatchMax?: number
   commitBatchMax?: number
+  /** Till documents HQ keeps loaded for sync and the API (DOCS_CACHED_MAX). */
+  docsCachedMax?: number
 }
 
 export interface HqCounters {
@@ -75,6 +79,8 @@ export interface HqCounters {
 /** The entries one submit call sends to the log, with one promise for all of them. */
 interface CommitGroup {
   entries: Entry[]
+  /** What the log keeps for each entry: the change of the till's log that carried it, or its envelope. */
+  logged: Uint8Array[]
   envelopeIds: string[]
   done: Promise<void>
   resolve: () => void
@@ -85,7 +91,7 @@ function newGroup (): CommitGroup {
   let resolve!: () => void
   let reject!: (err: Error) => void
   const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  return { entries: [], envelopeIds: [], done, resolve, reject }
+  return { entries: [], logged: [], envelopeIds: [], done, resolve, reject }
 }
 
 /** Orders kept per store for tills asking at opening: a few weeks is plenty. */
@@ -101,7 +107,18 @@ function loggedEntry (key: string, bytes: Uint8Array): Entry {
   const hashBytes = new Uint8Array(32)
   if (Buffer.from(hashBytes.buffer).write(key.slice(key.length - 64), 'hex') !== 32) throw new Error(`HQ log corrupt: entry key ${key} does not end with a hash`)
   // The hash as a string of its own: a slice of the key would keep the whole key alive in Books.
-  return checkedEntry(bytes, hashBytes, toHex(hashBytes))
+  return checkedEntry(envelopeOf(bytes), hashBytes, toHex(hashBytes))
+}
+
+/**
+ * The envelope in a value of HQ's log: the value itself, or the entry inside the change of
+ * the till's log that carried it (checked when it was taken in; read here by the one-put
+ * walk, or Automerge where the walk is not sure).
+ */
+export function envelopeOf (logged: Uint8Array): Uint8Array {
+  if (!isAutomergeChunk(logged)) return logged
+  const layout = entryChangeLayout(logged)
+  return layout !== null ? logged.subarray(layout.entryStart, layout.entryEnd) : readEntryChange(logged).entry
 }
 
 /** What verifies the root signature of a certificate or an order (HQ-signed envelopes). */
@@ -130,6 +147,7 @@ export class HqNode {
   #enrolment: Enrolment
   #books: Books
   #queue: CommitGroup[] = []
+  readonly #docs: HqDocs
   #flushing: Promise<void> | null = null
   #started = false
   /** Hashes written but not yet synced: a duplicate of one must wait for the same fsync. */
@@ -165,6 +183,7 @@ export class HqNode {
     this.#verifier = init.verifier ?? new InlineVerifier()
     this.#enrolment = new Enrolment(this.rootKey)
     this.#books = new Books({ costCents: init.costCents })
+    this.#docs = new HqDocs({ max: init.docsCachedMax ?? DOCS_CACHED_MAX })
   }
 
   get books (): Books { return this.#books }
@@ -187,6 +206,7 @@ export class HqNode {
     this.#books = new Books({ costCents: this.#init.costCents })
     this.#envelopes = new Set()
     this.#maxSeq = new Map()
+    this.#docs.clear()
     this.#orders = new Map()
     const verify = this.#init.rebuildVerify ?? true
     // Certificates: HQ signed them itself. Re-verifying, their signatures are checked in
@@ -337,10 +357,26 @@ export class HqNode {
 
   /** Every entry HQ holds for a till, in seq order: HQ serves logs for recovery like any peer. */
   async tillLog (tillId: TillId): Promise<Uint8Array[]> {
+    return (await this.#logged(tillId)).map(envelopeOf)
+  }
+
+  /** What HQ's log holds for a till, in seq order: the changes of the till's log that carried its entries, or the bare envelopes. */
+  async #logged (tillId: TillId): Promise<Uint8Array[]> {
     const out: Uint8Array[] = []
     const prefix = `${ENTRY_PREFIX}${tillId}!`
     for await (const [, bytes] of this.#components.store.entries({ gte: prefix, lt: prefixEnd(prefix) })) out.push(bytes)
     return out
+  }
+
+  /**
+   * The till's log as HQ holds it, an Automerge document made of the till's own changes (so
+   * its heads are the till's once both hold the same entries), plus, under HQ's own actor,
+   * any entry that reached HQ without its change (a relay, an email backup). From a bounded
+   * cache (HqDocs), never on the intake path; undefined when HQ holds nothing of the till.
+   * Read-only to the caller: it is shared, and may be dropped from the cache at any time.
+   */
+  async tillDoc (tillId: TillId): Promise<TillLog | undefined> {
+    return await this.#docs.get(tillId, async () => await this.#logged(tillId))
   }
 
   /** Record opening stock in the warehouse (once, at the start of trading). */
@@ -417,7 +453,7 @@ export class HqNode {
     const at: number[] = []
     // Copies of an envelope that was in flight when this batch came in, so not verified,
     // and whose commit failed meanwhile: they are verified now, like anything new.
-    const unchecked: Array<{ i: number, entry: Entry, envelopeId: string }> = []
+    const unchecked: Array<{ i: number, entry: Entry, logged: Uint8Array, envelopeId: string }> = []
     for (let i = 0; i < opened.length; i++) {
       const o = opened[i] as Opened
       if (o.rejection !== undefined) {
@@ -437,12 +473,13 @@ export class HqNode {
         outcomes[i] = this.#duplicate(entry, waits)
         continue
       }
-      if (o.signature === null) unchecked.push({ i, entry, envelopeId })
-      else this.#admit(i, entry, envelopeId, o.signature, outcomes, group, at, waits)
+      const logged = o.change ?? entry.bytes
+      if (o.signature === null) unchecked.push({ i, entry, logged, envelopeId })
+      else this.#admit(i, entry, logged, envelopeId, o.signature, outcomes, group, at, waits)
     }
     if (unchecked.length > 0) {
       const ok = await this.#verifier.verify(unchecked.map(u => this.#verifyItem(u.entry)))
-      unchecked.forEach((u, k) => { this.#admit(u.i, u.entry, u.envelopeId, ok[k] === true, outcomes, group, at, waits) })
+      unchecked.forEach((u, k) => { this.#admit(u.i, u.entry, u.logged, u.envelopeId, ok[k] === true, outcomes, group, at, waits) })
     }
     const t3 = performance.now()
     this.timings.decodeMs += t3 - t2
@@ -460,7 +497,7 @@ export class HqNode {
   }
 
   /** After the signature check: rejected, a duplicate, or queued for the log (outcome set on fold). */
-  #admit (i: number, entry: Entry, envelopeId: string, signatureOk: boolean, outcomes: SubmitOutcome[], group: CommitGroup, at: number[], waits: Set<Promise<void>>): void {
+  #admit (i: number, entry: Entry, logged: Uint8Array, envelopeId: string, signatureOk: boolean, outcomes: SubmitOutcome[], group: CommitGroup, at: number[], waits: Set<Promise<void>>): void {
     if (!signatureOk) {
       outcomes[i] = this.#reject({ code: 'FORGED', reason: `bad signature on ${entry.tillId} seq ${entry.seq}` }, entry.tillId)
       return
@@ -479,6 +516,7 @@ export class HqNode {
       return
     }
     group.entries.push(entry)
+    group.logged.push(logged)
     group.envelopeIds.push(envelopeId)
     at.push(i)
     this.#inFlight.set(entry.hash, group.done)
@@ -498,6 +536,7 @@ export class HqNode {
     this.#inFlightEnvelopes.delete(envelopeId)
     this.#envelopes.add(envelopeId)
     this.#maxSeq.set(entry.tillId, Math.max(this.#maxSeq.get(entry.tillId) ?? 0, entry.seq))
+    this.#docs.changed(entry.tillId)
     const result = this.#books.add(entry)
     const base = { tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
     if (result === 'duplicate') {
@@ -543,7 +582,7 @@ export class HqNode {
         }
         const groups = this.#queue.splice(0, take)
         const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
-        for (const g of groups) for (const e of g.entries) ops.push({ type: 'put', key: entryKey(e.tillId, e.seq, e.hash), value: e.bytes })
+        for (const g of groups) g.entries.forEach((e, k) => { ops.push({ type: 'put', key: entryKey(e.tillId, e.seq, e.hash), value: g.logged[k] as Uint8Array }) })
         try {
           await this.#components.store.batch(ops, { sync: true })
           this.counters.commits++

@@ -8,3 +8,8 @@ export const COMMIT_BATCH_MAX = 8_192
 export const COMMIT_QUEUE_MAX = 65_536
 /** Rejections kept in memory as evidence (the newest); all are counted. */
 export const REJECTIONS_KEPT_MAX = 1_000
+/**
+ * Till documents kept loaded (HqDocs), least recently used dropped first: sync sessions and
+ * the API load them, never the intake path. A year of one till is ~1 MB of wasm memory.
+ */
+export const DOCS_CACHED_MAX = 64

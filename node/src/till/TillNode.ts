@@ -23,7 +23,7 @@ import {
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
 import { priceSale, type Catalogue } from '@tillbooks/catalogue'
-import type { TillLog } from '@tillbooks/crdt'
+import { entryKey, type TillLog } from '@tillbooks/crdt'
 import type { NodeComponents } from '../components.ts'
 import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
 import { TillLogStore } from './TillLogStore.ts'
@@ -94,6 +94,8 @@ export class TillNode {
   /** The same log as an Automerge document: what is on disk, and what replicas sync. */
   #doc: TillLog | null = null
   readonly #logStore: TillLogStore
+  /** The change of the log that put each unacknowledged entry, by seq (what HQ is sent). */
+  #changes = new Map<number, Uint8Array>()
   #acked = new Set<number>()
   #ackedThrough = 0
   #rejected = new Map<number, string>()
@@ -154,6 +156,7 @@ export class TillNode {
     const { store } = this.#components
     await store.open()
     this.#log = []
+    this.#changes = new Map()
     const loaded = await this.#logStore.load()
     this.#doc = loaded.log
     for (const e of loaded.entries) this.#pushLog(e)
@@ -236,7 +239,12 @@ export class TillNode {
   /** Append entries to the document and write them (and `alsoWrite`) in one batch; on a failed write, back to what the disk holds. */
   async #persist (entries: Entry[], alsoWrite: KvOp[]): Promise<void> {
     const doc = this.#loadedDoc()
-    for (const e of entries) doc.append(e)
+    const changes: Array<[number, Uint8Array]> = []
+    for (const e of entries) {
+      doc.append(e)
+      const change = doc.lastLocalChange()
+      if (change !== undefined) changes.push([e.record.seq, change])
+    }
     const ops = this.#logStore.persistOps(doc)
     try {
       await this.#components.store.batch([...ops, ...alsoWrite], { sync: true })
@@ -248,6 +256,7 @@ export class TillNode {
     }
     this.#logStore.written(ops)
     for (const e of entries) this.#pushLog(e)
+    for (const [seq, change] of changes) this.#changes.set(seq, change)
   }
 
   #header (businessDay: BusinessDay): { v: 1, store: StoreId, till: number, businessDay: BusinessDay, seq: number, prevHash: Uint8Array, atMs: number } {
@@ -437,7 +446,31 @@ export class TillNode {
 
   /** Entries HQ has not acknowledged, oldest first (resend all of them: HQ dedups). */
   outbox (): Uint8Array[] {
-    return this.#log.filter(e => e.record.seq > this.#ackedThrough && !this.#acked.has(e.record.seq) && !this.#rejected.has(e.record.seq)).map(e => e.bytes)
+    return this.#unacked().map(e => e.bytes)
+  }
+
+  /**
+   * What is sent to HQ for the entries it has not acknowledged, oldest first: each entry
+   * inside the change of this till's log that put it (HQ keeps the changes, so it serves the
+   * till's document with the till's own history and heads), or the bare envelope where the
+   * log holds no change of that entry alone.
+   */
+  outboxChanges (): Array<{ seq: number, bytes: Uint8Array }> {
+    const unacked = this.#unacked()
+    for (const seq of this.#changes.keys()) if (!unacked.some(e => e.record.seq === seq)) this.#changes.delete(seq)
+    const missing = unacked.filter(e => !this.#changes.has(e.record.seq))
+    if (missing.length > 0) {
+      // After a restart or an adopted log: found once in the document, then kept.
+      const keys = new Map(missing.map(e => [entryKey(e.record.seq, e.hash, e.bytes) as string, e.record.seq]))
+      const found = this.#loadedDoc().changesOf(keys.keys())
+      // An entry with no change of its own is sent bare (and not looked for again).
+      for (const [key, seq] of keys) this.#changes.set(seq, found.get(key) ?? (missing.find(e => e.record.seq === seq) as Entry).bytes)
+    }
+    return unacked.map(e => ({ seq: e.record.seq, bytes: this.#changes.get(e.record.seq) ?? e.bytes }))
+  }
+
+  #unacked (): Entry[] {
+    return this.#log.filter(e => e.record.seq > this.#ackedThrough && !this.#acked.has(e.record.seq) && !this.#rejected.has(e.record.seq))
   }
 
   /** HQ answered for these seqs. Rejected ones stop being resent and are reported. */

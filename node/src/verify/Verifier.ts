@@ -7,6 +7,7 @@
  * and (when asked) verify the signature. A Verifier without `open` is still usable: HQ then
  * decodes on its own thread and calls `verify` (see `openVia`).
  */
+import { checkEntryChange, isAutomergeChunk, readEntryChange, type EntryChange } from '@tillbooks/crdt'
 import { openEntry, rejectionOf, signingBytes, verifySignature, type Entry, type PublicKey, type Rejection } from '@tillbooks/protocol'
 
 export interface VerifyItem {
@@ -16,13 +17,15 @@ export interface VerifyItem {
 }
 
 /**
- * One submitted envelope, opened: either refused before any signature check (malformed,
+ * One submitted item, opened: either refused before any signature check (malformed,
  * invalid, oversized), or the entry with the verdict on its signature (`null` when the
- * caller asked not to check it).
+ * caller asked not to check it). An item is an entry's envelope, or the Automerge change of
+ * the till's log that put it (crdt's entryChange.ts): then `change` is that change's bytes
+ * and `entry.bytes` the envelope inside it.
  */
 export type Opened =
-  | { entry: Entry, signature: boolean | null, rejection?: undefined }
-  | { rejection: Rejection, entry?: undefined, signature?: undefined }
+  | { entry: Entry, signature: boolean | null, change?: Uint8Array, rejection?: undefined }
+  | { rejection: Rejection, entry?: undefined, signature?: undefined, change?: undefined }
 
 export interface Verifier {
   verify (items: VerifyItem[]): Promise<boolean[]>
@@ -32,10 +35,44 @@ export interface Verifier {
 }
 
 /**
- * Open one envelope as HQ always has: `openEntry` without the signature, then the signature.
- * The verify workers do the same in one pass (verifyWorker.ts, `openRecordUnverified`).
+ * Open one item as HQ always has: `openEntry` without the signature, then the signature;
+ * a change is read first (`openChange`). The verify workers do the same in one pass
+ * (verifyWorker.ts, `openRecordUnverified`).
  */
 export function openOne (bytes: Uint8Array, check: boolean): Opened {
+  if (bytes instanceof Uint8Array && isAutomergeChunk(bytes)) return openChange(bytes, check)
+  return openEnvelope(bytes, check)
+}
+
+/**
+ * A change of a till's log: read (the one-put walk, or Automerge's decode), its entry opened
+ * as any envelope, then held to what an honest TillLog writes for that entry
+ * (`checkEntryChange`: the till's own entries map, the key the entry's bytes give).
+ */
+export function openChange (bytes: Uint8Array, check: boolean): Opened {
+  let c: EntryChange
+  try {
+    c = readEntryChange(bytes)
+  } catch (err) {
+    return { rejection: rejectionOf(err) }
+  }
+  const why = changeRefusal(c)
+  if (why !== null) return { rejection: { code: 'MALFORMED', reason: why } }
+  const o = openEnvelope(c.entry, check)
+  if (o.rejection !== undefined) return o
+  const wrong = checkEntryChange(c, o.entry)
+  if (wrong !== null) return { rejection: { code: 'MALFORMED', reason: wrong } }
+  return { ...o, change: bytes }
+}
+
+/** What HQ refuses of a change before opening its entry: one whose envelope is not in it verbatim (compressed), or is a chunk itself. */
+export function changeRefusal (c: EntryChange): string | null {
+  if (c.entryStart === null) return 'the entry does not lie verbatim in the change (a compressed change?): send it uncompressed'
+  if (isAutomergeChunk(c.entry)) return 'the change puts a chunk, not an entry'
+  return null
+}
+
+function openEnvelope (bytes: Uint8Array, check: boolean): Opened {
   let entry: Entry
   try {
     entry = openEntry(bytes, { verify: false })
@@ -49,7 +86,7 @@ export function openOne (bytes: Uint8Array, check: boolean): Opened {
 /** `verifier.open`, or the same result from decoding here and `verifier.verify`. */
 export async function openVia (verifier: Verifier, envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]> {
   if (verifier.open !== undefined) return await verifier.open(envelopes, check)
-  const opened = envelopes.map((b, i) => openOne(b, false))
+  const opened = envelopes.map(b => openOne(b, false))
   const items: VerifyItem[] = []
   const at: number[] = []
   opened.forEach((o, i) => {
@@ -61,7 +98,7 @@ export async function openVia (verifier: Verifier, envelopes: readonly Uint8Arra
   const ok = await verifier.verify(items)
   at.forEach((i, k) => {
     const o = opened[i]
-    if (o?.entry !== undefined) opened[i] = { entry: o.entry, signature: ok[k] === true }
+    if (o?.entry !== undefined) opened[i] = { ...o, signature: ok[k] === true }
   })
   return opened
 }

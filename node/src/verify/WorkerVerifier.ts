@@ -14,6 +14,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
+import { ENTRY_CHANGE_BYTES_MAX, isAutomergeChunk } from '@tillbooks/crdt'
 import {
   checkedEntry, ENTRY_BYTES_MAX
 } from '@tillbooks/protocol'
@@ -215,8 +216,12 @@ export class WorkerVerifier implements Verifier {
         if (status === OPEN_REFUSED) {
           r.out[i] = { rejection: refused.get(k) ?? { code: 'MALFORMED', reason: 'refused' } }
         } else {
-          const entry = checkedEntry(new Uint8Array(reply.buf, start, end - start), reply.hashes.subarray(k * 32, k * 32 + 32))
-          r.out[i] = { entry, signature: status === OPEN_CHECKED_GOOD ? true : status === OPEN_CHECKED_BAD ? false : null }
+          const from = start + (reply.spans[2 * k] as number)
+          const to = start + (reply.spans[2 * k + 1] as number)
+          const entry = checkedEntry(new Uint8Array(reply.buf, from, to - from), reply.hashes.subarray(k * 32, k * 32 + 32))
+          const signature = status === OPEN_CHECKED_GOOD ? true : status === OPEN_CHECKED_BAD ? false : null
+          // A change of the till's log: the entry is the envelope inside it, the change kept whole.
+          r.out[i] = to - from === end - start ? { entry, signature } : { entry, signature, change: new Uint8Array(reply.buf, start, end - start) }
         }
         start = end
         if (--r.left === 0) r.resolve(r.out)
@@ -236,7 +241,7 @@ export class WorkerVerifier implements Verifier {
   }
 }
 
-/** Worth sending to a thread: bytes of a size an entry can have (openEntry refuses the rest unread). */
+/** Worth sending to a thread: bytes of a size an entry (or a change of one entry) can have (openOne refuses the rest unread). */
 function openable (b: unknown): b is Uint8Array {
-  return b instanceof Uint8Array && b.length >= 100 && b.length <= ENTRY_BYTES_MAX
+  return b instanceof Uint8Array && b.length >= 100 && b.length <= (isAutomergeChunk(b) ? ENTRY_CHANGE_BYTES_MAX : ENTRY_BYTES_MAX)
 }

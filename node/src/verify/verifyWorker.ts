@@ -1,6 +1,7 @@
 /**
  * Worker thread body. Two jobs:
- * - `open`: a packed batch of envelopes is checked (`acceptRecordEnvelope`, one walk that
+ * - `open`: a packed batch of envelopes (or changes of till logs that carry them: the
+ *   entry is read out of each, and the change held to it) is checked (`acceptRecordEnvelope`, one walk that
  *   builds nothing; where it is not sure, `openRecordUnverified`: the checks and answers of
  *   `openEntry`), hashed, and its signatures
  *   verified natively; the main thread gets back one status byte and the 32-byte entry
@@ -10,10 +11,12 @@
  * Signatures are checked by `verifySignature` (libsodium), on the raw key: nothing to parse or cache.
  */
 import { parentPort } from 'node:worker_threads'
+import { checkEntryChange, isAutomergeChunk, readEntryChange, type EntryChange } from '@tillbooks/crdt'
 import {
-  acceptRecordEnvelope, ENTRY_BYTES_MAX, entryHashInto, openRecordUnverified, rejectionOf, signingBytes, verifySignature,
-  type EnvelopeKind, type OpenedRecord, type PublicKey
+  acceptRecordEnvelope, checkedEntry, ENTRY_BYTES_MAX, entryHashInto, openRecordUnverified, rejectionOf, signingBytes, toHex, verifySignature,
+  type EntryHash, type EnvelopeKind, type OpenedRecord, type PublicKey
 } from '@tillbooks/protocol'
+import { changeRefusal } from './Verifier.ts'
 import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, OPEN_UNCHECKED, type OpenJob, type OpenReply, type VerifyJob, type WorkerJob } from './workerProtocol.ts'
 
 function verifyOne (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
@@ -40,11 +43,35 @@ function open (job: OpenJob): OpenReply {
   const status = new Uint8Array(n)
   const hashes = new Uint8Array(n * 32)
   const refused: OpenReply['refused'] = []
+  const spans = new Uint32Array(n * 2)
   let start = 0
   for (let i = 0; i < n; i++) {
     const end = job.ends[i] as number
-    const bytes = new Uint8Array(job.buf, start, end - start)
+    const item = new Uint8Array(job.buf, start, end - start)
     start = end
+    // A change of the till's log: its entry is read out of it (the one-put walk), then opened
+    // like any envelope, and the change held to that entry once its seq and hash are known.
+    let change: EntryChange | null = null
+    let bytes = item
+    if (isAutomergeChunk(item)) {
+      try {
+        change = readEntryChange(item)
+      } catch (err) {
+        const r = rejectionOf(err) // rethrows a bug
+        status[i] = OPEN_REFUSED
+        refused.push([i, r.code, r.reason])
+        continue
+      }
+      const why = changeRefusal(change)
+      if (why !== null) {
+        status[i] = OPEN_REFUSED
+        refused.push([i, 'MALFORMED', why])
+        continue
+      }
+      bytes = change.entry as Uint8Array<ArrayBuffer> // a view into this job's buffer (entryStart is set)
+    }
+    spans[2 * i] = bytes.byteOffset - item.byteOffset
+    spans[2 * i + 1] = bytes.byteOffset - item.byteOffset + bytes.length
     // The one-walk yes (acceptFast.ts) for what tills sign; anything it is not sure of is
     // opened as openOne (Verifier.ts) does, for the verdict and the reason.
     let kind: EnvelopeKind
@@ -69,19 +96,30 @@ function open (job: OpenJob): OpenReply {
       }
       ;({ kind, body, signer, sig } = entry)
     }
+    entryHashInto(body, hashes, i * 32)
+    if (change !== null) {
+      const hash = hashes.subarray(i * 32, i * 32 + 32)
+      const e = checkedEntry(bytes, hash)
+      const wrong = checkEntryChange(change, { tillId: e.tillId, seq: e.seq, hash: toHex(hash) as EntryHash })
+      if (wrong !== null) {
+        status[i] = OPEN_REFUSED
+        refused.push([i, 'MALFORMED', wrong])
+        hash.fill(0)
+        continue
+      }
+    }
     status[i] = job.check[i] !== 1
       ? OPEN_UNCHECKED
       : verifyOne(sig, signedMessage(kind, body), signer) ? OPEN_CHECKED_GOOD : OPEN_CHECKED_BAD
-    entryHashInto(body, hashes, i * 32)
   }
-  return { id: job.id, buf: job.buf, status, hashes, refused }
+  return { id: job.id, buf: job.buf, status, hashes, spans, refused }
 }
 
 parentPort?.on('message', (job: WorkerJob) => {
   try {
     if (job.type === 'open') {
       const reply = open(job)
-      parentPort?.postMessage(reply, [reply.buf, reply.status.buffer, reply.hashes.buffer])
+      parentPort?.postMessage(reply, [reply.buf, reply.status.buffer, reply.hashes.buffer, reply.spans.buffer])
     } else {
       const v = job as VerifyJob
       const ok = new Uint8Array(v.signatures.length)

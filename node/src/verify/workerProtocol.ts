@@ -23,6 +23,8 @@ export interface OpenReply {
   status: Uint8Array<ArrayBuffer>
   /** 32 bytes per envelope: its entry hash (zeros when refused). */
   hashes: Uint8Array<ArrayBuffer>
+  /** Per item: where its entry's envelope starts and ends within it (0 and its length for a bare envelope; inside a change otherwise). */
+  spans: Uint32Array<ArrayBuffer>
   /** [index, code, reason] of each envelope refused before its signature. */
   refused: Array<[number, RejectionCode, string]>
 }

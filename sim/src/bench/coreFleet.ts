@@ -28,7 +28,8 @@ export interface Fleet {
 
 /** What HQ's process reads first: the tills to enrol, and where each record ends in `<base>.bin`. */
 export interface FleetIndex {
-  version: 2
+  /** 3: records inside their changes (2: bare envelopes). */
+  version: 3
   tills: Fleet['tills']
   ends: Uint32Array
   buildMs: number
@@ -66,7 +67,8 @@ export async function buildFleet (tillCount: number, seed: number): Promise<Flee
       await node.sell({ lines: prng.sample(sellable, prng.int(1, 3)).map(sku => ({ sku, qty: prng.int(1, 2) })), ...(prng.chance(0.5) ? {} : { tenders: [] }) })
     }
     await node.closeDay()
-    fleet.entries.push(...node.outbox())
+    // What a till sends HQ: each record inside the change of its log that put it.
+    fleet.entries.push(...node.outboxChanges().map(c => c.bytes))
     fleet.tills.push({ store, till: tillNo, publicKey: signer.publicKey })
   }
   fleet.buildMs = performance.now() - t0
@@ -78,7 +80,7 @@ export async function loadOrBuildFleet (tills: number, seed: number, opts: { fre
   const path = fleetPath(tills, seed)
   if (opts.fresh !== true && existsSync(`${path}.v8`) && existsSync(`${path}.bin`)) {
     const index = await readFleetIndex(path)
-    if (index.version === 2 && index.tills.length === tills) return { path, index, cached: true }
+    if (index.version === 3 && index.tills.length === tills) return { path, index, cached: true }
   }
   opts.log?.(`building ${tills} tills' records through TillNode...\n`)
   const fleet = await buildFleet(tills, seed)
@@ -88,7 +90,7 @@ export async function loadOrBuildFleet (tills: number, seed: number, opts: { fre
   fleet.entries.forEach((e, i) => { at += e.length; ends[i] = at })
   const bin = new Uint8Array(at)
   fleet.entries.forEach((e, i) => { bin.set(e, (ends[i] as number) - e.length) })
-  const index: FleetIndex = { version: 2, tills: fleet.tills, ends, buildMs: fleet.buildMs }
+  const index: FleetIndex = { version: 3, tills: fleet.tills, ends, buildMs: fleet.buildMs }
   await writeFile(`${path}.bin.tmp`, bin)
   await writeFile(`${path}.v8.tmp`, serialize(index))
   await rename(`${path}.bin.tmp`, `${path}.bin`)

@@ -84,6 +84,8 @@ let hqRootKey: PublicKey | null = null
 const orders = new Map<number, Uint8Array>()
 /** Till index → [StockIn, Close] bytes, as signed at the close. */
 const records = new Map<number, Uint8Array[]>()
+/** What goes to HQ for each hosted till: its records inside the changes of its log that put them (TillNode.outboxChanges). */
+const outgoing = new Map<number, Uint8Array[]>()
 /** Replicas this process keeps of neighbouring stores' tills (tillId → entries). */
 const replicas = new Map<string, Uint8Array[]>()
 /** Tills lost in the fire (their logs are gone from here). */
@@ -151,7 +153,7 @@ function priceOf (lines: SkuQty[]): number {
 }
 
 /** One till's day, through the real TillNode: the same sale mix as the simulator. */
-async function tradeDay (i: number): Promise<{ truth: TruthDay, docNs: number[], entries: Uint8Array[], closeHash: string, docLast: number, takingsCents: number }> {
+async function tradeDay (i: number): Promise<{ truth: TruthDay, docNs: number[], entries: Uint8Array[], changes: Uint8Array[], closeHash: string, docLast: number, takingsCents: number }> {
   const store = storeOf(plan, i)
   const till = tillNoOf(plan, i)
   const tillId = tillIdOf(store, till)
@@ -194,6 +196,7 @@ async function tradeDay (i: number): Promise<{ truth: TruthDay, docNs: number[],
   const cashCountedCents = expectedCash + (p.chance(0.08) ? p.int(-500, 500) : 0)
   const close = await node.closeDay({ cashCountedCents })
   const entries = node.log.map(e => e.bytes)
+  const changes = node.outboxChanges().map(c => c.bytes)
   await node.stop()
   const r = close.record
   if (r.kind !== 'close') throw new Error('not a close')
@@ -201,6 +204,7 @@ async function tradeDay (i: number): Promise<{ truth: TruthDay, docNs: number[],
     truth: { store, tillId, businessDay: plan.day, delivery: { shipped, received }, sales, cashCountedCents, closeCounts: true, stockInCounts: true },
     docNs,
     entries,
+    changes,
     closeHash: close.hash,
     docLast: r.docLast,
     takingsCents: r.takingsCents.cash + r.takingsCents.card
@@ -220,7 +224,8 @@ async function generate (): Promise<unknown> {
     const d = await tradeDay(i)
     days.push(d.truth)
     records.set(i, d.entries)
-    for (const e of d.entries) entryBytes += e.length
+    outgoing.set(i, d.changes)
+    for (const e of d.changes) entryBytes += e.length
     // G1 at the till: numbers 1..k, contiguous, in the till's own name, and the Close says so.
     d.docNs.forEach((n, k) => { if (n !== k + 1) contiguous = false })
     if (d.docLast !== d.docNs.length) contiguous = false
@@ -296,8 +301,8 @@ async function send (list: Uint8Array[]): Promise<SendResult> {
 /** Tills [from, to)'s StockIns (the morning's), then their Closes (the night's) but those of `withheld` tills. */
 function dayRecords (from: number, to: number, withheld: (i: number) => boolean = () => false): Uint8Array[] {
   const list: Uint8Array[] = []
-  for (let i = from; i < to; i++) list.push((records.get(i) as Uint8Array[])[0] as Uint8Array)
-  for (let i = from; i < to; i++) if (!withheld(i)) list.push((records.get(i) as Uint8Array[])[1] as Uint8Array)
+  for (let i = from; i < to; i++) list.push((outgoing.get(i) as Uint8Array[])[0] as Uint8Array)
+  for (let i = from; i < to; i++) if (!withheld(i)) list.push((outgoing.get(i) as Uint8Array[])[1] as Uint8Array)
   return list
 }
 
@@ -322,7 +327,7 @@ async function resend (): Promise<unknown> {
   const list: Uint8Array[] = []
   for (let i = FROM; i < TO; i++) {
     if (!isResent(i, RESEND_EVERY)) continue
-    const [s, c] = records.get(i) as Uint8Array[]
+    const [s, c] = outgoing.get(i) as Uint8Array[]
     list.push(s as Uint8Array)
     if (!(hostsFire && fireTills.has(i))) list.push(c as Uint8Array)
   }
@@ -334,6 +339,7 @@ async function burn (): Promise<unknown> {
   for (const i of fire.tills) {
     burnt.add(tillIdAt(plan, i))
     records.delete(i)
+    outgoing.delete(i)
   }
   return { burnt: [...burnt] }
 }

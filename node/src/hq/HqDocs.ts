@@ -1,0 +1,101 @@
+/**
+ * The tills' logs as Automerge documents at HQ, loaded on demand into a bounded cache.
+ *
+ * HQ keeps each till's entries as the changes of the till's own log that carried them
+ * (HqNode's log values), so a document made of them has the till's own history and heads.
+ * HQ never loads one on its intake path (~35–40 KB of wasm memory and a decode per change
+ * would cap it far below its intake rate, DESIGN.md): only a sync session or the API asks,
+ * and at most `max` documents stay loaded, least recently used dropped first. A document is
+ * dropped when HQ takes a new entry of its till, and made again at the next ask.
+ *
+ * A dropped document is not freed here: a sync session may still be reading it (it holds
+ * the log across awaits); the garbage collector frees its wasm memory once nothing does.
+ */
+import { actorIdFor, isAutomergeChunk, readEntryChange, TillLog, APPLY_CHANGES_MAX } from '@tillbooks/crdt'
+import type { TillId } from '@tillbooks/protocol'
+
+export interface HqDocsInit {
+  max: number
+}
+
+export class HqDocs {
+  readonly #max: number
+  readonly #docs = new Map<TillId, TillLog>()
+  /** Loads under way, so two asks for one till make one document. */
+  readonly #loading = new Map<TillId, Promise<TillLog | undefined>>()
+  /** Tills changed while their document was being made: that document is not cached. */
+  readonly #stale = new Set<TillId>()
+  readonly counters = { hits: 0, loads: 0, dropped: 0 }
+
+  constructor (init: HqDocsInit) {
+    if (!Number.isSafeInteger(init.max) || init.max < 1) throw new Error('HqDocs.max is a positive integer')
+    this.#max = init.max
+  }
+
+  /** Documents loaded now. */
+  get size (): number { return this.#docs.size }
+
+  /** The till's document: from the cache, or made from `logged()` (HQ's log values for it, seq order). */
+  async get (tillId: TillId, logged: () => Promise<Uint8Array[]>): Promise<TillLog | undefined> {
+    const hit = this.#docs.get(tillId)
+    if (hit !== undefined) {
+      this.counters.hits++
+      this.#docs.delete(tillId)
+      this.#docs.set(tillId, hit)
+      return hit
+    }
+    const pending = this.#loading.get(tillId)
+    if (pending !== undefined) return await pending
+    this.#stale.delete(tillId)
+    const load = (async () => {
+      const values = await logged()
+      if (values.length === 0) return undefined
+      this.counters.loads++
+      const doc = documentOf(tillId, values)
+      if (!this.#stale.has(tillId)) {
+        this.#docs.set(tillId, doc)
+        if (this.#docs.size > this.#max) {
+          this.#docs.delete(this.#docs.keys().next().value as TillId)
+          this.counters.dropped++
+        }
+      }
+      return doc
+    })()
+    this.#loading.set(tillId, load)
+    try {
+      return await load
+    } finally {
+      this.#loading.delete(tillId)
+      this.#stale.delete(tillId)
+    }
+  }
+
+  /** Drop every document (HQ rebuilt itself from its log). */
+  clear (): void {
+    this.counters.dropped += this.#docs.size
+    this.#docs.clear()
+    for (const tillId of this.#loading.keys()) this.#stale.add(tillId)
+  }
+
+  /** HQ took a new entry of `tillId`: its document, if loaded, is out of date. */
+  changed (tillId: TillId): void {
+    if (this.#docs.delete(tillId)) this.counters.dropped++
+    if (this.#loading.has(tillId)) this.#stale.add(tillId)
+  }
+}
+
+/**
+ * A till's document from HQ's log values: the till's own changes, screened as any peer's
+ * (TillLog.applyChanges), then every entry that is not in the document by now (it came
+ * bare, or its change depends on a change HQ does not hold) put by HQ's own actor.
+ */
+export function documentOf (tillId: TillId, values: Uint8Array[]): TillLog {
+  const doc = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'hq') })
+  const changes = values.filter(isAutomergeChunk)
+  for (let i = 0; i < changes.length; i += APPLY_CHANGES_MAX) doc.applyChanges(changes.slice(i, i + APPLY_CHANGES_MAX))
+  for (const v of values) {
+    const bytes = isAutomergeChunk(v) ? readEntryChange(v).entry : v
+    doc.ingest({ bytes })
+  }
+  return doc
+}
