@@ -222,4 +222,30 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
     assert.ok(A.hasHeads(theirs, A.getHeads(mine)), 'the replica has every change of the replacement')
     assert.equal(A.getAllChanges(mine).length, last.seq + 2, 'genesis, the recovered chain\'s changes, and the new close')
   })
+
+  it('a store with no neighbour burns: its log comes back from HQ by sync, with the till\'s own history (HQ kept its changes)', async () => {
+    const hqUrl = (hq as HqDaemon).ready.http
+    const soloDir = join(dir, 'L-1')
+    await enrolTill({ hqUrl, dataDir: soloDir, store: asStoreId('L'), till: 1, auth: { bearer: await codeFor(hqUrl, hqDir(), 'L', 1) }, logger: silentLogger })
+    const solo = await startTill('L', 1)
+    let close = { seq: 0, docLast: 0 }
+    for (const d of ['2026-03-02', '2026-03-03']) {
+      await call(solo.ready.http, 'POST', '/day/open', { businessDay: d })
+      await call(solo.ready.http, 'POST', '/sales', { lines: [{ sku: 'latte', qty: 1 }] })
+      close = (await call<{ seq: number, docLast: number }>(solo.ready.http, 'POST', '/day/close', {})).json
+    }
+    await until('HQ has L-1\'s closes', async () => (await call<{ tills: Record<string, { lastSeq: number }> }>(hqUrl, 'GET', '/fleet')).json.tills['L-1']?.lastSeq === close.seq)
+    const heads = A.getHeads(A.load(new Uint8Array(await (await fetch(`${solo.ready.http}/log.automerge`)).arrayBuffer())))
+    await solo.stop()
+    tills.splice(tills.indexOf(solo), 1)
+    await rm(soloDir, { recursive: true, force: true })
+    // Recovered from HQ alone, by Automerge's sync protocol against its libp2p address.
+    const r = await enrolTill({ hqUrl, dataDir: soloDir, store: asStoreId('L'), till: 1, auth: { bearer: await codeFor(hqUrl, hqDir(), 'L', 1) }, recoverFrom: [(hq as HqDaemon).ready.multiaddrs[0] as string], logger: silentLogger })
+    assert.deepEqual([r.recovered?.seq, r.recovered?.docLast, r.recovered?.withHistory, r.fromSeq], [close.seq, close.docLast, true, close.seq + 1], JSON.stringify(r))
+    const back = await startTill('L', 1)
+    // The replacement's log is the burnt till's own document: the same changes, the same heads.
+    assert.deepEqual(A.getHeads(A.load(new Uint8Array(await (await fetch(`${back.ready.http}/log.automerge`)).arrayBuffer()))), heads)
+    const st = await call<{ nextDocNo: string }>(back.ready.http, 'GET', '/status')
+    assert.equal(st.json.nextDocNo, `L-1-${close.docLast + 1}`)
+  })
 })

@@ -38,6 +38,12 @@ export class HqClient {
   }
 
   async #call<T> (method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const { text } = await this.#request(method, path, body, 'text')
+    return JSON.parse(text as string) as T
+  }
+
+  /** One request; the answer's body as text or bytes. Throws HqError (with the status and HQ's reason) on anything but 2xx. */
+  async #request (method: 'GET' | 'POST', path: string, body: unknown, as: 'text' | 'bytes'): Promise<{ text?: string, bytes?: Uint8Array }> {
     let res: Response
     try {
       res = await this.#fetch(`${this.base}${path}`, {
@@ -51,14 +57,15 @@ export class HqClient {
       if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify/i.test(why)) throw new Error(`HQ at ${this.base}: its TLS certificate is not trusted (${why}): give --ca FILE with the CA that signed it`)
       throw new Error(`HQ at ${this.base} did not answer ${method} ${path}: ${why}`)
     }
+    if (res.ok && as === 'bytes') return { bytes: new Uint8Array(await res.arrayBuffer()) }
     const text = await res.text()
-    let json: unknown
-    try { json = JSON.parse(text) } catch { json = undefined }
     if (!res.ok) {
+      let json: unknown
+      try { json = JSON.parse(text) } catch { json = undefined }
       const why = (json as { error?: string, message?: string } | undefined)?.error ?? (json as { message?: string } | undefined)?.message ?? text.slice(0, 200)
       throw new HqError(`HQ ${method} ${path}: ${res.status} ${why}`, res.status)
     }
-    return json as T
+    return { text }
   }
 
   /** A one-time enrolment code for a till slot (the admin token's to ask for). */
@@ -70,6 +77,14 @@ export class HqClient {
   async certificates (tillId: TillId | string): Promise<{ rootKey: PublicKey, certificates: Uint8Array[] }> {
     const r = await this.#call<{ hqRootKey: string, certificates: string[] }>('GET', `/admin/certificates/${encodeURIComponent(tillId)}`)
     return { rootKey: fromHex(r.hqRootKey) as PublicKey, certificates: r.certificates.map(b => new Uint8Array(Buffer.from(b, 'base64'))) }
+  }
+
+  /**
+   * The till's log as HQ holds it, an Automerge document (the till's own changes HQ took in):
+   * untrusted like any copy; merge it into a log of your own, which screens it.
+   */
+  async logDocument (tillId: TillId | string): Promise<Uint8Array> {
+    return (await this.#request('GET', `/admin/log/${encodeURIComponent(tillId)}.automerge`, undefined, 'bytes')).bytes as Uint8Array
   }
 
   /** Every entry HQ holds for the till (untrusted like any copy), and the highest seq among them. */

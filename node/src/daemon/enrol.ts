@@ -70,11 +70,21 @@ export async function enrolTill (o: EnrolOptions): Promise<EnrolResult> {
     const enrolment = enrolmentOf(certs.rootKey, certs.certificates)
     const candidates: LogCandidate[] = []
     const unreachable: CandidateRejection[] = []
-    candidates.push({ source: 'hq', entries: (await hq.log(tillId)).entries })
+    const { TillLog, actorIdFor } = await import('@tillbooks/crdt')
+    // HQ's copy as a document (the till's own changes HQ took in), merged into one of ours,
+    // which screens it: a candidate like any, and history to take over when it has the chain.
+    const fromHq = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'recovery:hq') })
+    const hqCopy = TillLog.load(await hq.logDocument(tillId))
+    try {
+      fromHq.merge(hqCopy)
+    } finally {
+      hqCopy.free()
+    }
+    candidates.push({ source: 'hq', entries: fromHq.entryBytes() })
+    docs.push(fromHq)
     // A throwaway identity: fetching a replica needs no trust either way. Each peer's copy is
     // synced into a document of its own (Automerge's sync protocol, screened), so each is a
     // candidate on its own; a peer that does not speak am-sync is asked for entries instead.
-    const { TillLog, actorIdFor } = await import('@tillbooks/crdt')
     const { DocSync } = await import('../sync/DocSync.ts')
     const { MemoryStore } = await import('../storage/MemoryStore.ts')
     const peer = await TillbooksPeer.create({ seed: randomBytes(32), listen: [], logger: o.logger })
