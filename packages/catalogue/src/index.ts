@@ -20,6 +20,10 @@ export {
   BOM_DEPTH_MAX, COST_CENTS_MAX, EXPLODED_SKUS_MAX, NAME_CHARS_MAX, PRICE_CENTS_MAX, PRODUCTS_MAX, RECIPE_LINES_MAX,
   RECIPE_QTY_MAX, SALE_CENTS_MAX, SALE_LINE_QTY_MAX, SALE_LINES_MAX, SKU_RE, STOCK_QTY_MAX, TAX_RATE_BP_MAX, TAX_RATES_MAX
 } from './constants.ts'
+export {
+  CSV_BYTES_MAX, CSV_COLUMNS, catalogueDataOf, formatAmount, isGtin, parseAmountCents, parseCatalogueCsv, toCatalogueCsv,
+  type CsvColumn, type CsvError, type CsvProduct, type CsvResult
+} from './csv.ts'
 export { demoCatalogue, demoCatalogueData } from './demo.ts'
 export {
   BomCycleError, BomTooDeepError, CatalogueError, DuplicateSkuError, InvalidAmountError, InvalidProductError,
