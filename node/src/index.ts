@@ -24,3 +24,9 @@ export { InlineVerifier, type Verifier, type VerifyItem } from './verify/Verifie
 export { WorkerVerifier } from './verify/WorkerVerifier.ts'
 export * from './mail/index.ts'
 export * from './net/index.ts'
+export { DocSync, type AmSyncTransport, type DocSyncInit, type PullResult, type SyncCounters, type SyncDocs } from './sync/DocSync.ts'
+export { ReplicaDocs, type ReplicaOutcome } from './sync/ReplicaDocs.ts'
+export {
+  ANNOUNCEMENT_BYTES_MAX, decodeAnnouncement, encodeAnnouncement, judgeAnnouncementData, TopicValidatorResult,
+  type Announcement, type JudgeContext, type Verdict
+} from './net/gossip.ts'

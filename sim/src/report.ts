@@ -29,6 +29,11 @@ export function formatSimResult (r: SimResult, opts: { storesShown?: number } = 
   out.push(`Takings per store (${shown.length} of ${stores.length})`)
   out.push(table([['store', 'takings'], ...shown.map(([k, v]) => [k, centsText(v.takingsCents)]), ['all stores', centsText(r.booksCents)], ['oracle', centsText(r.oracleCents)]]))
   out.push('')
+  const sync = r.details.sync as { pulls: number, roundTrips: number, refused: number, gossip: { accepted: number, ignored: number, rejected: number }, forgedAnnouncements: { rejected: number } } | undefined
+  if (sync !== undefined) {
+    out.push(`Replicas by Automerge sync: ${sync.pulls} pulls in ${sync.roundTrips} round trips, ${sync.refused} messages refused; announcements ${sync.gossip.accepted} accepted, ${sync.gossip.ignored} ignored, ${sync.gossip.rejected} rejected, ${sync.forgedAnnouncements.rejected} forged ones rejected`)
+    out.push('')
+  }
   out.push('Invariants')
   out.push(table([['check', 'result'], ...Object.entries(r.invariants).map(([k, v]) => [k, v ? 'PASS' : 'FAIL'])]))
   const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k)

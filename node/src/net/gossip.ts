@@ -62,9 +62,23 @@ export interface Verdict { result: TopicValidatorResult, reason: string, announc
  * The validator's judgement of one gossip message (pure but for `holds`): `sourceKey` is the
  * raw Ed25519 key of the message's signer (the `from` peer id's key).
  */
-export function judgeAnnouncement (msg: Message, sourceKey: Uint8Array | undefined, ctx: { hqRootKey: PublicKey, holds: (tillId: string, seq: number, hash: string) => boolean }): Verdict {
-  if (msg.type !== 'signed' || sourceKey === undefined) return { result: TopicValidatorResult.Reject, reason: 'unsigned announcement' }
-  const a = decodeAnnouncement(msg.data)
+export function judgeAnnouncement (msg: Message, sourceKey: Uint8Array | undefined, ctx: JudgeContext): Verdict {
+  if (msg.type !== 'signed') return { result: TopicValidatorResult.Reject, reason: 'unsigned announcement' }
+  return judgeAnnouncementData(msg.data, sourceKey, ctx)
+}
+
+/** What judging an announcement needs: HQ's root key, and whether an announced entry is held already. */
+export interface JudgeContext { hqRootKey: PublicKey, holds: (tillId: string, seq: number, hash: string) => boolean }
+
+/**
+ * The same judgement of an announcement's bytes, whatever carried them (pure but for
+ * `holds`): `sourceKey` is the key whose signature over the message the transport checked
+ * (undefined: none held). gossipsub's validator calls it through judgeAnnouncement; the
+ * simulator, over its simulated network, directly.
+ */
+export function judgeAnnouncementData (data: Uint8Array, sourceKey: Uint8Array | undefined, ctx: JudgeContext): Verdict {
+  if (sourceKey === undefined) return { result: TopicValidatorResult.Reject, reason: 'unsigned announcement' }
+  const a = decodeAnnouncement(data)
   if ('reason' in a) return { result: TopicValidatorResult.Reject, reason: a.reason }
   let cert
   try {
@@ -105,4 +119,4 @@ export function gossipOptions (topic: string): Partial<GossipsubOpts> {
   }
 }
 
-export { gossipsub, type GossipSub }
+export { gossipsub, TopicValidatorResult, type GossipSub }
