@@ -33,7 +33,7 @@ import {
   type BusinessDay, type Entry, type TillId
 } from '@tillbooks/protocol'
 import {
-  APPLY_CHANGES_MAX, CHANGE_BYTES_MAX, CHANGE_ENTRIES_MAX, GENESIS_CACHE_MAX, LOG_BYTES_MAX, LOG_ENTRIES_MAX
+  APPLY_CHANGES_MAX, CHANGE_BYTES_MAX, CHANGE_ENTRIES_MAX, GENESIS_CACHE_MAX, LOG_BYTES_MAX, LOG_ENTRIES_MAX, PENDING_CHANGES_MAX
 } from './constants.ts'
 import { readEntryChange } from './entryChange.ts'
 import { entryKey, keyOfBytes } from './entryKey.ts'
@@ -61,6 +61,8 @@ export interface TillLogInit {
   changeBytesMax?: number
   /** Default CHANGE_ENTRIES_MAX. */
   changeEntriesMax?: number
+  /** Default PENDING_CHANGES_MAX. */
+  pendingChangesMax?: number
 }
 
 /** What `applyChanges` and `merge` did with the changes they were given. */
@@ -105,7 +107,7 @@ function newDoc (actor: string | undefined): { view: A.Doc<unknown>, am: Handle 
 /** Automerge's sync state for one peer (`A.initSyncState`, `A.decodeSyncState`). */
 export type SyncState = A.SyncState
 
-interface Limits { entriesMax: number, applyChangesMax: number, changeBytesMax: number, changeEntriesMax: number, logBytesMax: number }
+interface Limits { entriesMax: number, applyChangesMax: number, changeBytesMax: number, changeEntriesMax: number, logBytesMax: number, pendingChangesMax: number }
 
 const DOC_VERSION = 1
 const ACTOR_RE = /^([0-9a-f]{2}){1,32}$/
@@ -158,7 +160,8 @@ function limitsOf (init: TillLogInit): Limits {
     applyChangesMax: init.applyChangesMax ?? APPLY_CHANGES_MAX,
     changeBytesMax: init.changeBytesMax ?? CHANGE_BYTES_MAX,
     changeEntriesMax: init.changeEntriesMax ?? CHANGE_ENTRIES_MAX,
-    logBytesMax: init.logBytesMax ?? LOG_BYTES_MAX
+    logBytesMax: init.logBytesMax ?? LOG_BYTES_MAX,
+    pendingChangesMax: init.pendingChangesMax ?? PENDING_CHANGES_MAX
   }
   for (const [name, value] of Object.entries(limits)) invariant(Number.isSafeInteger(value) && value >= 1, `${name} is a positive integer`)
   return limits
@@ -192,6 +195,8 @@ export class TillLog {
   #entryCount: number
   /** Bytes of the changes this replica holds, near enough (the bound on what sync may add). */
   #bytes = 0
+  /** Hashes of changes taken in by sync and queued by Automerge for their dependencies. */
+  readonly #pending = new Set<string>()
 
   private constructor (tillId: TillId, doc: { view: A.Doc<unknown>, am: Handle }, genesis: Genesis, init: TillLogInit) {
     const am = doc.am
@@ -418,13 +423,13 @@ export class TillLog {
       deps.push([i, verdict.deps])
       for (const key of verdict.keys) if (!this.#has(key)) newKeys.add(key)
     }
-    // A change whose dependencies neither this replica nor the message holds would be queued
-    // by Automerge and applied later, beyond this message's bounds: refused.
-    for (const [i, ds] of deps) {
-      for (const dep of ds) {
-        if (!hashes.has(dep) && this.#am.getChangeByHash(dep) === null) throw new SyncRefusedError(`change ${i} depends on a change neither this replica nor the message holds`)
-      }
-    }
+    // A change whose dependencies neither this replica nor the message holds is queued by
+    // Automerge until they come (it asks for them: a change lost on the wire, or one Automerge's
+    // Bloom filter wrongly took the replica to hold, a false positive its protocol repairs
+    // this way). It is screened like any; the queue is bounded (pendingChangesMax).
+    let waiting = 0
+    for (const [, ds] of deps) if (ds.some(dep => !hashes.has(dep) && this.#am.getChangeByHash(dep) === null)) waiting++
+    if (this.#pending.size + waiting > this.#limits.pendingChangesMax) throw new SyncRefusedError(`${this.#pending.size + waiting} changes would wait for changes this replica lacks, at most ${this.#limits.pendingChangesMax}`)
     if (this.#entryCount + newKeys.size > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${this.#entryCount + newKeys.size} entries, at most ${this.#limits.entriesMax}`)
     const addedBytes = changes.reduce((n, c) => n + c.length, 0)
     if (this.#bytes + addedBytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
@@ -437,7 +442,15 @@ export class TillLog {
     }
     this.#entryCount = this.#am.keys(this.#genesis.entriesObj).length
     this.#bytes += addedBytes
+    // What Automerge still queues: the waiting ones of before and of this message not applied yet.
+    for (const h of hashes) this.#pending.add(h)
+    for (const h of this.#pending) if (this.#am.getChangeByHash(h) !== null) this.#pending.delete(h)
     return { state: next, added: this.#entryCount - before }
+  }
+
+  /** Changes received and screened whose dependencies have not arrived yet (Automerge queues them; bounded). */
+  get pendingChanges (): number {
+    return this.#pending.size
   }
 
   /** The changes in one item of a sync message: a change, or a whole-document chunk (bounded). */
@@ -621,15 +634,29 @@ export class TillLog {
 }
 
 /**
- * The state to answer a puller's next message with, on the serving side of a request/response
- * sync (DocSync): the same, less Automerge's record of the changes it sent (`sentHashes`,
- * `inFlight`). Each request comes after the puller took in our last answer, so what it holds
- * is in its message (heads, bloom filter) and is not sent again anyway; what it does not hold
- * was lost on the wire (a dropped session, a crash) and must be sent again. Kept, that record
- * would keep a lost change from ever being resent, and the puller's screen would refuse every
- * later change, which depends on it: the replica would stop for good.
+ * The state to answer a puller's next request with, on the serving side of a request/response
+ * sync (DocSync):
+ * - Less Automerge's record of the changes it sent (`sentHashes`, `inFlight`). Each request
+ *   comes after the puller took in our last answer, so what it holds is in its message (heads,
+ *   Bloom filter) and is not sent again anyway; what it does not hold was lost on the wire and
+ *   must be sent again. Kept, that record would keep a lost change from ever being resent.
+ * - Afresh when the puller starts afresh (its message says it last synced nothing with us: a
+ *   session it dropped after a failure, or a restart without its state): what this side
+ *   believed they shared no longer holds, and answering from it sends nothing the puller lacks.
+ * Either way a replica could otherwise stop behind its till for good.
  */
-export function servingStateFor (state: SyncState): SyncState {
+export function servingStateFor (state: SyncState, message: Uint8Array | null): SyncState {
+  if (message !== null) {
+    let have: Array<{ lastSync: string[] }> | undefined
+    try {
+      have = A.decodeSyncMessage(message).have
+    } catch { /* the screen refuses it */ }
+    if (have !== undefined && (have.length === 0 || have.every(h => h.lastSync.length === 0))) {
+      const fresh = A.initSyncState() as SyncState & { readOnly: boolean }
+      fresh.readOnly = (state as { readOnly?: boolean }).readOnly === true
+      return fresh
+    }
+  }
   // Automerge keeps `sentHashes` as an object keyed by hash (`{}` in a fresh state), whatever its type says.
   return { ...state, sentHashes: {}, inFlight: false } as unknown as SyncState
 }

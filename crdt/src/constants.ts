@@ -29,5 +29,10 @@ export const CHANGE_BYTES_MAX = 1024 * 1024
 export const ENTRY_CHANGE_BYTES_MAX = ENTRY_BYTES_MAX + 4096
 /** Entries one change may put (our writers put one per change). */
 export const CHANGE_ENTRIES_MAX = 64
+/**
+ * Changes taken in by sync that wait, queued by Automerge, for changes the replica lacks (a
+ * change lost on the wire, a Bloom filter false positive): beyond it a message is refused.
+ */
+export const PENDING_CHANGES_MAX = 1_024
 /** Genesis changes kept (one per till id): a process holding more tills recomputes them (~0.1 ms). */
 export const GENESIS_CACHE_MAX = 100_000

@@ -10,12 +10,9 @@
  *           settled by the first answer #id from addr ◀── answer #id, or error #id (REFUSED, …)
  *           or by a timeout on the scheduler; a later or duplicated answer is counted and dropped
  *
- * Sessions (`newSession`): when a pull fails, DocSync drops its own sync state, but the
- * server keeps its state for that peer; the simulator found replicas left behind for good
- * by that (sim/README.md). Until DocSync.answer starts a peer's serving state afresh when
- * the peer starts afresh, the client tags each request with its session and the server keys
- * its state by peer and session. `sessions: false` leaves requests untagged, exactly as
- * TillbooksPeer sends them.
+ * Requests carry what TillbooksPeer's carry (the document and the message), nothing more:
+ * when a pull fails and DocSync drops its state, the serving side sees the puller start
+ * afresh in its message (crdt's servingStateFor).
  *
  * A request is executed once: a duplicate (the network's, or a client's retry) is answered
  * with the first one's answer, as over one reliable stream.
@@ -39,7 +36,7 @@ export const SIM_SYNC_ANSWERS_KEPT_MAX = 1_024
 
 /** The protocol's messages on the simulated network. */
 export type SyncMsg =
-  | { t: 'amSync', id: number, doc: string, msg: Uint8Array | null, session: number }
+  | { t: 'amSync', id: number, doc: string, msg: Uint8Array | null }
   | { t: 'amSyncAnswer', id: number, msg: Uint8Array | null }
   | { t: 'amSyncError', id: number, code: string, reason: string }
 
@@ -59,8 +56,6 @@ export interface SimSyncInit {
   timeoutMs?: number
   pendingMax?: number
   answersKeptMax?: number
-  /** Tag requests with the client's session (default true; see the file's comment). */
-  sessions?: boolean
 }
 
 export interface SimSyncCounters {
@@ -84,8 +79,6 @@ export class SimSync implements AmSyncTransport {
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #stopped = false
-  /** The session per `<addr>!<doc>`, after the first (0, untagged). */
-  readonly #sessions = new Map<string, number>()
   readonly counters: SimSyncCounters = { requests: 0, answers: 0, errors: 0, timeouts: 0, late: 0, served: 0, duplicates: 0 }
   /** Answers by `<from>!<request id>`, oldest first: a duplicated request gets the same answer. */
   readonly #answers = new Map<string, Promise<SyncMsg>>()
@@ -104,7 +97,7 @@ export class SimSync implements AmSyncTransport {
     this.counters.requests++
     return await new Promise<Uint8Array | null>((resolve, reject) => {
       this.#pending.set(id, { addr, resolve, reject })
-      this.#c.send(addr, { t: 'amSync', id, doc, msg, session: this.#sessions.get(`${addr}!${doc}`) ?? 0 })
+      this.#c.send(addr, { t: 'amSync', id, doc, msg })
       const timeoutMs = opts.timeoutMs ?? this.#init.timeoutMs ?? SIM_SYNC_TIMEOUT_MS
       this.#c.scheduler.after(timeoutMs, () => {
         const p = this.#pending.get(id)
@@ -114,13 +107,6 @@ export class SimSync implements AmSyncTransport {
         p.reject(new NetError('TIMEOUT', `no answer from ${addr} about ${doc} in ${timeoutMs} ms`))
       })
     })
-  }
-
-  /** DocSync dropped its state for (addr, doc) (a pull failed): the server starts afresh with the next request too. */
-  newSession (addr: string, doc: string): void {
-    if (this.#init.sessions === false) return
-    const key = `${addr}!${doc}`
-    this.#sessions.set(key, (this.#sessions.get(key) ?? 0) + 1)
   }
 
   /** A sync message that arrived for this node: a request to answer, or an answer to settle a request with. */
@@ -159,7 +145,7 @@ export class SimSync implements AmSyncTransport {
     if (answer === undefined) return { t: 'amSyncError', id: m.id, code: 'NO_HANDLER', reason: 'this node serves no documents' }
     this.counters.served++
     try {
-      const msg = await answer(m.session === 0 ? from : `${from}~${m.session}`, m.doc as TillId, m.msg)
+      const msg = await answer(from, m.doc as TillId, m.msg)
       return { t: 'amSyncAnswer', id: m.id, msg }
     } catch (err) {
       // As TillbooksPeer answers: a refusal of bad input is REFUSED, anything else the handler's failure.

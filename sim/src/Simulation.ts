@@ -36,12 +36,6 @@ export interface SimOptions {
   neighbours?: number
   firstDay?: string
   onDay?: (day: number) => void
-  /**
-   * Whether a store's failed pull starts a new sync session at the till too (default true).
-   * False sends requests exactly as TillbooksPeer does, and reproduces the stuck serving
-   * state the simulator found in DocSync (SimSync.ts): S1 then fails under message loss.
-   */
-  syncSessions?: boolean
 }
 
 export interface SimResult {
@@ -373,7 +367,7 @@ class Simulation {
     const self = keyPairFromSeed(this.prng.fork(`store-key:${store.id}:${store.incarnation}`).bytes(32)).publicKey
     const replicas = new ReplicaDocs(new MemoryStore(), self)
     await replicas.open()
-    const sync: SimSync = new SimSync({ scheduler: this.scheduler, send: (to, m) => { this.net.send(store.id, to, m) } }, { answer: async (from, doc, msg) => await docSync.answer(from, doc, msg), sessions: this.opts.syncSessions ?? true })
+    const sync: SimSync = new SimSync({ scheduler: this.scheduler, send: (to, m) => { this.net.send(store.id, to, m) } }, { answer: async (from, doc, msg) => await docSync.answer(from, doc, msg) })
     const docSync: DocSync = new DocSync({
       peer: sync,
       store: replicas.store,
@@ -438,11 +432,10 @@ class Simulation {
 
   /**
    * One pull per (till address, document) at a time: an announcement heard while one runs is
-   * dropped, not queued behind it (the pull under way, or the next announcement, brings it), so
-   * a failed pull's new session is in place before the next pull starts.
+   * dropped, not queued behind it (the pull under way, or the next announcement, brings it).
    */
   #pull (store: StoreSim, from: string, id: TillId): void {
-    const { docSync, replicas, sync, pulling } = store
+    const { docSync, pulling } = store
     const key = `${from}!${id}`
     if (pulling.has(key)) return
     pulling.add(key)
@@ -451,14 +444,10 @@ class Simulation {
     void docSync.pull(from, from, id).then(() => {
       pulling.delete(key)
       this.lastPullFailure.delete(`${id}@${store.id}`)
-    }, async (err: Error) => {
+    }, (err: Error) => {
       this.gossip.pullsFailed++
       this.lastPullFailure.set(`${id}@${store.id}`, err.message)
-      sync.newSession(from, id)
       pulling.delete(key)
-      // DocSync tells the replica of what a pull took in only when the pull settles: changes
-      // taken in before a later round trip failed are counted here, or `holds` would not see them.
-      if (store.replicas === replicas && store.up) await replicas.changed(id)
     })
   }
 
@@ -998,7 +987,7 @@ class Simulation {
     // S1: once the run has settled, every neighbour's replica of a till holds the till's own log:
     // the same Automerge heads, or, for a slot whose replicas keep a fork or a forgery beside
     // it as evidence (the equivocating till, a replacement after a fire), all of its changes.
-    const s1 = { pairs: 0, equal: 0, withEvidence: 0, missing: 0, diverged: 0, stuckOnMissingDependency: 0 }
+    const s1 = { pairs: 0, equal: 0, withEvidence: 0, missing: 0, diverged: 0 }
     const behind: string[] = []
     for (const t of this.tills.values()) {
       if (t.burnt) continue
@@ -1015,15 +1004,7 @@ class Simulation {
         }
         if (headsKey(r) === heads) s1.equal++
         else if ((t.generation > 1 || t.tillId === this.plan.equivocationTill) && holdsAll(r, own)) s1.withEvidence++
-        else if (/depends on a change neither this replica nor the message holds/.test(this.lastPullFailure.get(`${t.tillId}@${s.id}`) ?? '')) {
-          // Known, outside the simulator (crdt/ TillLog.receiveSyncMessage): the till's answer
-          // leaves out a change the replica lacks (Automerge judged it held: a false positive of
-          // the replica's Bloom filter, we believe), the next change is refused instead of
-          // queued and asked for, and every fresh session draws the same filter. Counted and
-          // shown, not yet failed: see sim/README.md.
-          s1.stuckOnMissingDependency++
-          behind.push(`${t.tillId}@${s.id}: stuck, every pull refused on a missing dependency`)
-        } else {
+        else {
           s1.diverged++
           behind.push(`${t.tillId}@${s.id}: ${r.entryCount} of ${own.entryCount} entries${holdsAll(r, own) ? ', and more' : ''}`)
         }

@@ -103,7 +103,7 @@ export class DocSync {
       // Served read-only, our own log and replicas alike: a replica changes only by our own
       // pulls (from the till's neighbours, or for tills we keep), never by whoever calls.
       // Forgetting what an earlier answer sent (servingStateFor): an answer lost on the wire is sent again.
-      let state = servingStateFor(await this.#load(from, doc, 'serve'))
+      let state = servingStateFor(await this.#load(from, doc, 'serve'), msg)
       this.counters.answered++
       if (msg !== null) {
         this.counters.messagesIn++
@@ -158,8 +158,13 @@ export class DocSync {
         try {
           reply = await this.#o.peer.amSync(addr, doc, out.message, { ...(this.#o.callTimeoutMs !== undefined ? { timeoutMs: this.#o.callTimeoutMs } : {}) })
         } catch (err) {
-          // Whatever they said or failed to say, the next session starts from nothing shared.
+          // Whatever they said or failed to say, the next session starts from nothing shared;
+          // what earlier round trips of this one took in is kept (persisted, counted).
           await this.#drop(peerId, doc, 'pull')
+          if (added > 0) {
+            this.counters.entriesAdded += added
+            await this.#o.docs.changed(doc)
+          }
           throw err
         }
         trips++
