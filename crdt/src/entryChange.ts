@@ -25,12 +25,22 @@
  * definition (the walk is tested against it on honest, random and mutated changes).
  */
 import { hash } from 'node:crypto'
-import { decodeChange } from '@automerge/automerge'
-import { ENTRY_BYTES_MAX, MalformedError, OversizedError, bytesEqual, toHex, type TillId } from '@tillbooks/protocol'
-import { CHANGE_BYTES_MAX, ENTRY_CHANGE_BYTES_MAX } from './constants.ts'
+import { createRequire } from 'node:module'
+import { ENTRY_BYTES_MAX, MalformedError, OversizedError, bytesEqual, toHex, type EntryHash, type TillId } from '@tillbooks/protocol'
+import { ENTRY_CHANGE_BYTES_MAX, SEQ_KEY_DIGITS } from './constants.ts'
 import { entryKey } from './entryKey.ts'
 import { ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
-import type { EntryHash } from '@tillbooks/protocol'
+
+/**
+ * Automerge's decodeChange, loaded the first time the walk is not sure: HQ's verify threads
+ * import this module alone (`@tillbooks/crdt/entryChange`) and, on honest changes, never load
+ * Automerge's wasm (~10 MB of each thread's memory).
+ */
+let decodeChangeLoaded: typeof import('@automerge/automerge').decodeChange | undefined
+function decodeChange (change: Uint8Array): ReturnType<typeof import('@automerge/automerge').decodeChange> {
+  decodeChangeLoaded ??= (createRequire(import.meta.url)('@automerge/automerge') as typeof import('@automerge/automerge')).decodeChange
+  return decodeChangeLoaded(change)
+}
 
 /** The first bytes of every Automerge chunk (document, change, compressed change). */
 export const AUTOMERGE_MAGIC = Uint8Array.of(0x85, 0x6f, 0x4a, 0x83)
@@ -284,6 +294,47 @@ export function readEntryChange (change: Uint8Array): EntryChange {
     actor: d.actor,
     hash: Uint8Array.from(Buffer.from(d.hash, 'hex'))
   }
+}
+
+const HEX = Uint8Array.from('0123456789abcdef', c => c.charCodeAt(0))
+const genesisActorBytes = new Map<string, Uint8Array>()
+
+/**
+ * `checkEntryChange` for a change the walk read, compared in place (no string built): HQ's
+ * verify threads run this on every record. `entryHash` is the entry's 32-byte hash. Null if
+ * the change is what an honest TillLog of `tillId` writes for that entry, else why not.
+ */
+export function checkEntryChangeAt (change: Uint8Array, layout: EntryChangeLayout, entry: { tillId: TillId, seq: number, hash: Uint8Array }): string | null {
+  let actor = genesisActorBytes.get(entry.tillId)
+  if (actor === undefined) {
+    actor = Uint8Array.from(Buffer.from(genesisActor(entry.tillId), 'hex'))
+    if (genesisActorBytes.size >= GENESIS_ACTORS_MAX) genesisActorBytes.clear()
+    genesisActorBytes.set(entry.tillId, actor)
+  }
+  const objActor = change.subarray(layout.objActorStart, layout.objActorEnd)
+  if (layout.objCounter !== ENTRIES_OBJ_COUNTER || !bytesEqual(objActor, actor)) return `the change puts into another map, not ${entry.tillId}'s entries map`
+  if (bytesEqual(change.subarray(layout.actorStart, layout.actorEnd), actor)) return 'the change is written under the genesis actor'
+  // The key: <seq, 12 digits>:<entry hash, 64 hex>:<envelope digest, 32 hex> (entryKey.ts).
+  const k = layout.keyStart
+  if (layout.keyEnd - k !== SEQ_KEY_DIGITS + 1 + 64 + 1 + 32) return 'the change puts the entry under a key its bytes do not give'
+  const seq = String(entry.seq).padStart(SEQ_KEY_DIGITS, '0')
+  let ok = seq.length === SEQ_KEY_DIGITS && change[k + SEQ_KEY_DIGITS] === 0x3a && change[k + SEQ_KEY_DIGITS + 65] === 0x3a
+  for (let i = 0; ok && i < SEQ_KEY_DIGITS; i++) ok = change[k + i] === seq.charCodeAt(i)
+  const hexAt = (at: number, bytes: Uint8Array, n: number): boolean => {
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i] as number
+      if (change[at + 2 * i] !== HEX[b >> 4] || change[at + 2 * i + 1] !== HEX[b & 15]) return false
+    }
+    return true
+  }
+  ok = ok && hexAt(k + SEQ_KEY_DIGITS + 1, entry.hash, 32)
+  ok = ok && hexAt(k + SEQ_KEY_DIGITS + 66, hash('sha256', change.subarray(layout.entryStart, layout.entryEnd), 'buffer'), 16)
+  return ok ? null : 'the change puts the entry under a key its bytes do not give'
+}
+
+/** Whether the walked change's checksum (its first 4 bytes after the magic) is that of its bytes. */
+export function checksumHolds (change: Uint8Array): boolean {
+  return bytesEqual(changeHashOf(change).subarray(0, 4), change.subarray(4, 8))
 }
 
 /** Genesis actors by till (bounded: recomputing one costs a SHA-256). */

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import * as A from '@automerge/automerge'
-import { MalformedError, toHex } from '@tillbooks/protocol'
+import { MalformedError, openEntry, toHex } from '@tillbooks/protocol'
 import {
-  ENTRIES_OBJ_COUNTER, TillLog, actorIdFor, changeHashOf, checkEntryChange, entryChangeLayout, genesisActorOf, isAutomergeChunk,
+  ENTRIES_OBJ_COUNTER, TillLog, actorIdFor, changeHashOf, checkEntryChange, checkEntryChangeAt, checksumHolds, entryChangeLayout, genesisActorOf, isAutomergeChunk,
   keyOfBytes, readEntryChange
 } from '../src/index.ts'
 import { OTHER_TILL_ID, TILL_ID, TillWriter, enrolment, keyForOf, withBadSignature } from './helpers/fixtures.ts'
@@ -18,6 +18,8 @@ const FC_SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31)
 const keyFor = keyForOf(enrolment())
 
 interface Raw { entries: Record<string, Uint8Array> }
+
+const openEntryOf = (b: Uint8Array): ReturnType<typeof openEntry> => openEntry(b, { verify: false })
 
 /** A till's log of `n` entries and the change that put each. */
 function written (n: number): { log: TillLog, changes: Uint8Array[], w: TillWriter } {
@@ -90,6 +92,15 @@ describe(`entryChange: one entry's change read without a document (FC_SEED=${FC_
     assert.match(checkEntryChange(first, { tillId: TILL_ID, seq: 1, hash: e2.hash }) ?? '', /key its bytes do not give/)
     // Claimed for another till: not that till's entries map.
     assert.match(checkEntryChange(first, { tillId: OTHER_TILL_ID, seq: 1, hash: e1.hash }) ?? '', /not S1-2's entries map/)
+    // The in-place check HQ's threads run says the same, every way.
+    const change = changes[0] as Uint8Array
+    const layout = entryChangeLayout(change)
+    assert.ok(layout !== null && checksumHolds(change))
+    for (const [tillId, seq, hash] of [[TILL_ID, 1, e1.hash], [TILL_ID, 2, e1.hash], [TILL_ID, 1, e2.hash], [OTHER_TILL_ID, 1, e1.hash], [TILL_ID, 1_000_000_000_001, e1.hash]] as const) {
+      const slow = checkEntryChange(first, { tillId, seq, hash })
+      const fast = checkEntryChangeAt(change, layout, { tillId, seq, hash: Uint8Array.from(Buffer.from(hash, 'hex')) })
+      assert.equal(fast === null, slow === null, `${tillId} ${seq}: ${fast} / ${slow}`)
+    }
   })
 
   it('refuses, with a reason, changes no honest till writes: two ops, a delete, another key, the genesis actor, garbage', () => {
@@ -130,7 +141,8 @@ describe(`entryChange: one entry's change read without a document (FC_SEED=${FC_
   })
 
   it('whatever the walk takes of a mutated change, Automerge reads the same way (property)', () => {
-    const { changes } = written(6)
+    const { changes, log } = written(6)
+    const entries = log.entryBytes().map(openEntryOf)
     fc.assert(fc.property(
       fc.integer({ min: 0, max: changes.length - 1 }),
       // Most edits in the header, the column metadata and the key (the first ~200 bytes), where the walk decides.
@@ -149,6 +161,14 @@ describe(`entryChange: one entry's change read without a document (FC_SEED=${FC_
           assert.fail(`the walk took a change Automerge does not read as one put: ${(err as Error).message}`)
         }
         assert.deepEqual(byWalk(change), d)
+        // And the in-place check agrees with the one on strings, for the entry the change carries or not.
+        const c = readEntryChange(change)
+        const layout = entryChangeLayout(change) as NonNullable<ReturnType<typeof entryChangeLayout>>
+        for (const seq of [1, 2, 3, 4, 5, 6]) {
+          for (const e of entries) {
+            assert.equal(checkEntryChangeAt(change, layout, { tillId: TILL_ID, seq, hash: e.hashBytes }) === null, checkEntryChange(c, { tillId: TILL_ID, seq, hash: e.hash }) === null)
+          }
+        }
       }), { seed: FC_SEED, numRuns: 2_000 })
   })
 })

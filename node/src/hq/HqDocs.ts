@@ -8,10 +8,12 @@
  * and at most `max` documents stay loaded, least recently used dropped first. A document is
  * dropped when HQ takes a new entry of its till, and made again at the next ask.
  *
+ * Automerge itself is loaded at the first ask (hqDocument.ts), not with HQ.
+ *
  * A dropped document is not freed here: a sync session may still be reading it (it holds
  * the log across awaits); the garbage collector frees its wasm memory once nothing does.
  */
-import { actorIdFor, isAutomergeChunk, readEntryChange, TillLog, APPLY_CHANGES_MAX } from '@tillbooks/crdt'
+import type { TillLog } from '@tillbooks/crdt'
 import type { TillId } from '@tillbooks/protocol'
 
 export interface HqDocsInit {
@@ -51,6 +53,8 @@ export class HqDocs {
       const values = await logged()
       if (values.length === 0) return undefined
       this.counters.loads++
+      // Loaded on the first ask: an HQ nobody syncs from never holds Automerge's wasm.
+      const { documentOf } = await import('./hqDocument.ts')
       const doc = documentOf(tillId, values)
       if (!this.#stale.has(tillId)) {
         this.#docs.set(tillId, doc)
@@ -84,18 +88,3 @@ export class HqDocs {
   }
 }
 
-/**
- * A till's document from HQ's log values: the till's own changes, screened as any peer's
- * (TillLog.applyChanges), then every entry that is not in the document by now (it came
- * bare, or its change depends on a change HQ does not hold) put by HQ's own actor.
- */
-export function documentOf (tillId: TillId, values: Uint8Array[]): TillLog {
-  const doc = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'hq') })
-  const changes = values.filter(isAutomergeChunk)
-  for (let i = 0; i < changes.length; i += APPLY_CHANGES_MAX) doc.applyChanges(changes.slice(i, i + APPLY_CHANGES_MAX))
-  for (const v of values) {
-    const bytes = isAutomergeChunk(v) ? readEntryChange(v).entry : v
-    doc.ingest({ bytes })
-  }
-  return doc
-}

@@ -18,7 +18,9 @@ import {
   rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
   type BusinessDay, type Entry, type PublicKey, type Rejection, type Signer, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
-import { entryChangeLayout, isAutomergeChunk, readEntryChange, type TillLog } from '@tillbooks/crdt'
+// The change reader alone: Automerge's wasm is loaded only when a document is asked for (HqDocs).
+import type { TillLog } from '@tillbooks/crdt'
+import { entryChangeLayout, isAutomergeChunk, readEntryChange } from '@tillbooks/crdt/entryChange'
 import { Books } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'

@@ -7,7 +7,8 @@
  * and (when asked) verify the signature. A Verifier without `open` is still usable: HQ then
  * decodes on its own thread and calls `verify` (see `openVia`).
  */
-import { checkEntryChange, isAutomergeChunk, readEntryChange, type EntryChange } from '@tillbooks/crdt'
+// The change reader alone: the verify threads load this module, and Automerge's wasm only if ever needed.
+import { checkEntryChange, isAutomergeChunk, readEntryChange, type EntryChange } from '@tillbooks/crdt/entryChange'
 import { openEntry, rejectionOf, signingBytes, verifySignature, type Entry, type PublicKey, type Rejection } from '@tillbooks/protocol'
 
 export interface VerifyItem {

@@ -14,7 +14,8 @@
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { ENTRY_CHANGE_BYTES_MAX, isAutomergeChunk } from '@tillbooks/crdt'
+import { ENTRY_CHANGE_BYTES_MAX } from '@tillbooks/crdt/constants'
+import { isAutomergeChunk } from '@tillbooks/crdt/entryChange'
 import {
   checkedEntry, ENTRY_BYTES_MAX
 } from '@tillbooks/protocol'

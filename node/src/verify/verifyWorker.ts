@@ -11,7 +11,7 @@
  * Signatures are checked by `verifySignature` (libsodium), on the raw key: nothing to parse or cache.
  */
 import { parentPort } from 'node:worker_threads'
-import { checkEntryChange, isAutomergeChunk, readEntryChange, type EntryChange } from '@tillbooks/crdt'
+import { checkEntryChange, checkEntryChangeAt, checksumHolds, entryChangeLayout, isAutomergeChunk, readEntryChange, type EntryChange, type EntryChangeLayout } from '@tillbooks/crdt/entryChange'
 import {
   acceptRecordEnvelope, checkedEntry, ENTRY_BYTES_MAX, entryHashInto, openRecordUnverified, rejectionOf, signingBytes, toHex, verifySignature,
   type EntryHash, type EnvelopeKind, type OpenedRecord, type PublicKey
@@ -52,8 +52,17 @@ function open (job: OpenJob): OpenReply {
     // A change of the till's log: its entry is read out of it (the one-put walk), then opened
     // like any envelope, and the change held to that entry once its seq and hash are known.
     let change: EntryChange | null = null
+    let walked: EntryChangeLayout | null = null
     let bytes = item
-    if (isAutomergeChunk(item)) {
+    if (isAutomergeChunk(item) && (walked = entryChangeLayout(item)) !== null) {
+      // The one-put walk (nothing built); the change is held to its entry in place, below.
+      if (!checksumHolds(item)) {
+        status[i] = OPEN_REFUSED
+        refused.push([i, 'MALFORMED', 'the change\'s checksum does not match its bytes'])
+        continue
+      }
+      bytes = item.subarray(walked.entryStart, walked.entryEnd)
+    } else if (isAutomergeChunk(item)) {
       try {
         change = readEntryChange(item)
       } catch (err) {
@@ -97,10 +106,12 @@ function open (job: OpenJob): OpenReply {
       ;({ kind, body, signer, sig } = entry)
     }
     entryHashInto(body, hashes, i * 32)
-    if (change !== null) {
+    if (change !== null || walked !== null) {
       const hash = hashes.subarray(i * 32, i * 32 + 32)
       const e = checkedEntry(bytes, hash)
-      const wrong = checkEntryChange(change, { tillId: e.tillId, seq: e.seq, hash: toHex(hash) as EntryHash })
+      const wrong = walked !== null
+        ? checkEntryChangeAt(item, walked, { tillId: e.tillId, seq: e.seq, hash })
+        : checkEntryChange(change as EntryChange, { tillId: e.tillId, seq: e.seq, hash: toHex(hash) as EntryHash })
       if (wrong !== null) {
         status[i] = OPEN_REFUSED
         refused.push([i, 'MALFORMED', wrong])
