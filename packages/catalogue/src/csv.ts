@@ -22,6 +22,7 @@ import { parse, CsvError as ParseError } from 'csv-parse/sync'
 import { Catalogue } from './catalogue.ts'
 import { COST_CENTS_MAX, NAME_CHARS_MAX, PRICE_CENTS_MAX, PRODUCTS_MAX, RECIPE_LINES_MAX, RECIPE_QTY_MAX, SKU_RE, TAX_RATE_BP_MAX } from './constants.ts'
 import { CatalogueError } from './errors.ts'
+import { isGtin } from './gtin.ts'
 import type { CatalogueData, ProductData } from './product.ts'
 
 export const CSV_COLUMNS = ['sku', 'name', 'gtin', 'price', 'taxRateBp', 'cost', 'stocked', 'recipe'] as const
@@ -76,15 +77,6 @@ export function formatAmount (cents: number): string {
   if (!Number.isSafeInteger(cents) || cents < 0) throw new RangeError(`not an amount in cents: ${cents}`)
   const digits = String(cents).padStart(3, '0')
   return `${digits.slice(0, -2)}.${digits.slice(-2)}`
-}
-
-/** Whether `gtin` is a GTIN-8, -12, -13 or -14 (digits only) whose last digit is its check digit (GS1 mod 10). */
-export function isGtin (gtin: string): boolean {
-  if (!/^(\d{8}|\d{12,14})$/.test(gtin)) return false
-  let sum = 0
-  // From the right, the digits before the check digit weigh 3, 1, 3, 1, ...
-  for (let i = gtin.length - 2, w = 3; i >= 0; i--, w = 4 - w) sum += (gtin.charCodeAt(i) - 48) * w
-  return (10 - (sum % 10)) % 10 === gtin.charCodeAt(gtin.length - 1) - 48
 }
 
 /** Read a catalogue file. Never throws for bad content: every problem is an error with its line and column. */

@@ -21,10 +21,17 @@ export {
   RECIPE_QTY_MAX, SALE_CENTS_MAX, SALE_LINE_QTY_MAX, SALE_LINES_MAX, SKU_RE, STOCK_QTY_MAX, TAX_RATE_BP_MAX, TAX_RATES_MAX
 } from './constants.ts'
 export {
-  CSV_BYTES_MAX, CSV_COLUMNS, catalogueDataOf, formatAmount, isGtin, parseAmountCents, parseCatalogueCsv, toCatalogueCsv,
+  CSV_BYTES_MAX, CSV_COLUMNS, catalogueDataOf, formatAmount, parseAmountCents, parseCatalogueCsv, toCatalogueCsv,
   type CsvColumn, type CsvError, type CsvProduct, type CsvResult
 } from './csv.ts'
 export { demoCatalogue, demoCatalogueData } from './demo.ts'
+export { catalogueDataFor, foldCatalogue, normalisedName, type Conflict, type ConflictKind, type FoldedCatalogue, type FoldedProduct } from './fold.ts'
+export { isGtin } from './gtin.ts'
+export {
+  checkStatement, statementOf, storeSkuPrefix, PREV_MAX,
+  type Author, type CostStatement, type Day, type Decision, type InventStatement, type PriceStatement, type ProductStatement,
+  type ResolveStatement, type Statement, type StatementId, type WithdrawStatement
+} from './statements.ts'
 export {
   BomCycleError, BomTooDeepError, CatalogueError, DuplicateSkuError, InvalidAmountError, InvalidProductError,
   InvalidQuantityError, InvalidSaleError, InvalidSkuError, LimitExceededError, NotSellableError, UnknownSkuError
