@@ -40,6 +40,7 @@ import { entryKey, keyOfBytes } from './entryKey.ts'
 import { actorFrom, ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
 import { ChainBrokenError, ForkDetectedError, LogFullError, NotVerifiedError, OutOfOrderError, SyncRefusedError, UnenrolledError, WrongTillError } from './errors.ts'
 import { screenChange, type ScreenContext } from './screen.ts'
+import { screenSyncMessage, updatePending, type Handle } from './screenedSync.ts'
 import { verifyEntries, type KeyFor, type LogHead, type LogReport, type OpenCache, type StoredEntry } from './verify.ts'
 
 export interface TillLogInit {
@@ -91,8 +92,6 @@ interface LogDoc {
 
 interface Genesis { change: Uint8Array, hash: string, entriesObj: string, actor: string }
 
-/** Automerge's document handle (the wasm object `A.getBackend` returns). */
-type Handle = ReturnType<typeof A.getBackend>
 
 /**
  * A fresh, empty document: its JS root (needed by Automerge's sync functions only) and its
@@ -394,45 +393,10 @@ export class TillLog {
    * entries it added.
    */
   receiveSyncMessage (state: SyncState, message: Uint8Array): { state: SyncState, added: number } {
-    if (!(message instanceof Uint8Array)) throw new SyncRefusedError('a sync message is bytes')
-    let decoded: ReturnType<typeof A.decodeSyncMessage>
-    try {
-      decoded = A.decodeSyncMessage(message)
-    } catch (err) {
-      throw new SyncRefusedError(`not an Automerge sync message: ${(err as Error).message}`)
-    }
-    // Bounded before any item is looked at: a message of many cheap items must not cost a
-    // replica its event loop.
-    if (decoded.changes.length > this.#limits.applyChangesMax) throw new SyncRefusedError(`${decoded.changes.length} items in one message, at most ${this.#limits.applyChangesMax}`)
-    const changes: Uint8Array[] = []
-    let chunks = 0
-    for (const item of decoded.changes) {
-      const found = this.#changesIn(item)
-      if (found.chunk && ++chunks > 1) throw new SyncRefusedError('more than one document chunk in one message')
-      changes.push(...found.changes)
-    }
-    if (changes.length > this.#limits.applyChangesMax) throw new SyncRefusedError(`${changes.length} changes in one message, at most ${this.#limits.applyChangesMax}`)
     const ctx: ScreenContext = { tillId: this.tillId, entriesObj: this.#genesis.entriesObj, genesisHash: this.#genesis.hash, ...this.#limits }
-    const newKeys = new Set<string>()
-    const hashes = new Set<string>()
-    const deps: Array<[number, string[]]> = []
-    for (const [i, change] of changes.entries()) {
-      const verdict = screenChange(change, ctx)
-      if ('reason' in verdict) throw new SyncRefusedError(`change ${i} refused: ${verdict.reason}`)
-      hashes.add(verdict.hash)
-      deps.push([i, verdict.deps])
-      for (const key of verdict.keys) if (!this.#has(key)) newKeys.add(key)
-    }
-    // A change whose dependencies neither this replica nor the message holds is queued by
-    // Automerge until they come (it asks for them: a change lost on the wire, or one Automerge's
-    // Bloom filter wrongly took the replica to hold, a false positive its protocol repairs
-    // this way). It is screened like any; the queue is bounded (pendingChangesMax).
-    let waiting = 0
-    for (const [, ds] of deps) if (ds.some(dep => !hashes.has(dep) && this.#am.getChangeByHash(dep) === null)) waiting++
-    if (this.#pending.size + waiting > this.#limits.pendingChangesMax) throw new SyncRefusedError(`${this.#pending.size + waiting} changes would wait for changes this replica lacks, at most ${this.#limits.pendingChangesMax}`)
-    if (this.#entryCount + newKeys.size > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${this.#entryCount + newKeys.size} entries, at most ${this.#limits.entriesMax}`)
-    const addedBytes = changes.reduce((n, c) => n + c.length, 0)
-    if (this.#bytes + addedBytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
+    const m = screenSyncMessage(this.#am, message, this.#limits, change => screenChange(change, ctx), key => this.#has(key), this.#pending)
+    if (this.#entryCount + m.newKeys.size > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${this.#entryCount + m.newKeys.size} entries, at most ${this.#limits.entriesMax}`)
+    if (this.#bytes + m.bytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
     const before = this.#entryCount
     let next: SyncState
     try {
@@ -441,42 +405,14 @@ export class TillLog {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }
     this.#entryCount = this.#am.keys(this.#genesis.entriesObj).length
-    this.#bytes += addedBytes
-    // What Automerge still queues: the waiting ones of before and of this message not applied yet.
-    for (const h of hashes) this.#pending.add(h)
-    for (const h of this.#pending) if (this.#am.getChangeByHash(h) !== null) this.#pending.delete(h)
+    this.#bytes += m.bytes
+    updatePending(this.#am, this.#pending, m.hashes)
     return { state: next, added: this.#entryCount - before }
   }
 
   /** Changes received and screened whose dependencies have not arrived yet (Automerge queues them; bounded). */
   get pendingChanges (): number {
     return this.#pending.size
-  }
-
-  /** The changes in one item of a sync message: a change, or a whole-document chunk (bounded). */
-  #changesIn (item: Uint8Array): { chunk: boolean, changes: Uint8Array[] } {
-    if (!(item instanceof Uint8Array) || item.length > this.#limits.changeBytesMax * 16) throw new SyncRefusedError(`an item of ${item.length} bytes in a sync message`)
-    try {
-      A.decodeChange(item)
-      return { chunk: false, changes: [item] }
-    } catch { /* not a single change: a document chunk? */ }
-    // A chunk (the whole document, or the part of it this replica lacks) is loaded into a
-    // copy of this replica, so its changes resolve against ours: what the copy then has and
-    // we lack is exactly what the message would add. A chunk whose changes depend on ones
-    // neither holds cannot be screened (Automerge would queue them and apply them later,
-    // unseen): refused.
-    const scratch = this.#am.clone()
-    try {
-      try {
-        scratch.loadIncremental(item)
-      } catch (err) {
-        throw new SyncRefusedError(`an item that is neither a change nor a document: ${(err as Error).message}`)
-      }
-      if (scratch.getMissingDeps([]).length > 0) throw new SyncRefusedError('a document chunk whose changes depend on changes this replica lacks')
-      return { chunk: true, changes: this.#am.getChangesAdded(scratch) }
-    } finally {
-      scratch.free()
-    }
   }
 
   /**
@@ -631,34 +567,6 @@ export class TillLog {
     }
     return { accepted: accepted.length, rejected }
   }
-}
-
-/**
- * The state to answer a puller's next request with, on the serving side of a request/response
- * sync (DocSync):
- * - Less Automerge's record of the changes it sent (`sentHashes`, `inFlight`). Each request
- *   comes after the puller took in our last answer, so what it holds is in its message (heads,
- *   Bloom filter) and is not sent again anyway; what it does not hold was lost on the wire and
- *   must be sent again. Kept, that record would keep a lost change from ever being resent.
- * - Afresh when the puller starts afresh (its message says it last synced nothing with us: a
- *   session it dropped after a failure, or a restart without its state): what this side
- *   believed they shared no longer holds, and answering from it sends nothing the puller lacks.
- * Either way a replica could otherwise stop behind its till for good.
- */
-export function servingStateFor (state: SyncState, message: Uint8Array | null): SyncState {
-  if (message !== null) {
-    let have: Array<{ lastSync: string[] }> | undefined
-    try {
-      have = A.decodeSyncMessage(message).have
-    } catch { /* the screen refuses it */ }
-    if (have !== undefined && (have.length === 0 || have.every(h => h.lastSync.length === 0))) {
-      const fresh = A.initSyncState() as SyncState & { readOnly: boolean }
-      fresh.readOnly = (state as { readOnly?: boolean }).readOnly === true
-      return fresh
-    }
-  }
-  // Automerge keeps `sentHashes` as an object keyed by hash (`{}` in a fresh state), whatever its type says.
-  return { ...state, sentHashes: {}, inFlight: false } as unknown as SyncState
 }
 
 /** Where a till continues its log from a report's verified chain (fire recovery). */

@@ -34,5 +34,9 @@ export const CHANGE_ENTRIES_MAX = 64
  * change lost on the wire, a Bloom filter false positive): beyond it a message is refused.
  */
 export const PENDING_CHANGES_MAX = 1_024
+/** Statements one catalogue holds: 50,000 products with prices, costs and years of changes. */
+export const CATALOGUE_STATEMENTS_MAX = 1_000_000
+/** Saved catalogue bytes read at most. */
+export const CATALOGUE_BYTES_MAX = 512 * 1024 * 1024
 /** Genesis changes kept (one per till id): a process holding more tills recomputes them (~0.1 ms). */
 export const GENESIS_CACHE_MAX = 100_000

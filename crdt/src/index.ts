@@ -16,11 +16,13 @@
  * report.invalid  // forgeries and other junk a relay stored, with reasons
  * ```
  */
+export * from './CatalogueDoc.ts'
 export * from './constants.ts'
 export * from './entryChange.ts'
 export * from './entryKey.ts'
 export { ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
 export * from './errors.ts'
 export { screenChange, type ScreenContext } from './screen.ts'
+export { servingStateFor } from './screenedSync.ts'
 export * from './TillLog.ts'
 export * from './verify.ts'

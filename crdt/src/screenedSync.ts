@@ -1,0 +1,137 @@
+/**
+ * Automerge's sync protocol, screened before Automerge sees anything: the part every
+ * document of ours shares (TillLog, CatalogueDoc). Each change a message carries, and each
+ * change inside a whole-document chunk (what Automerge sends a peer that has nothing), is
+ * checked by the document's own screen; one refused change refuses the whole message
+ * (SyncRefusedError) and nothing of it is applied.
+ *
+ * A chunk is loaded into a copy of the replica so its changes resolve against ours (loaded
+ * alone, a chunk of only what we lack yields no changes at all); a chunk whose changes depend
+ * on changes neither side holds is refused. A single change whose dependencies have not come
+ * waits, screened, in Automerge's queue, which then asks for them (a change lost on the
+ * wire, or a Bloom filter false positive, which Automerge's protocol repairs this way); that
+ * queue is bounded (`pendingChangesMax`).
+ */
+import * as A from '@automerge/automerge'
+import { SyncRefusedError } from './errors.ts'
+
+/** Automerge's document handle (the wasm object `A.getBackend` returns). */
+export type Handle = ReturnType<typeof A.getBackend>
+
+export interface SyncLimits {
+  /** Items (and changes) one message may carry. */
+  applyChangesMax: number
+  /** Bytes of one change (an item may be up to 16 times this: a document chunk). */
+  changeBytesMax: number
+  /** Changes waiting for their dependencies, at most. */
+  pendingChangesMax: number
+}
+
+/** What a document says of one change: its hash, dependencies and the keys it puts, or why it is refused. */
+export type Verdict = { hash: string, deps: string[], keys: string[] } | { reason: string }
+
+export interface ScreenedMessage {
+  /** Every change the message would apply, screened. */
+  changes: Uint8Array[]
+  /** Keys the message would add that the replica does not hold. */
+  newKeys: Set<string>
+  /** Hashes of the message's changes. */
+  hashes: Set<string>
+  /** Bytes of the changes. */
+  bytes: number
+}
+
+/**
+ * Decode and screen a sync message against a replica (`am`), applying nothing. Throws
+ * SyncRefusedError with the reason; `pending` is the replica's set of changes waiting for
+ * their dependencies (read, not changed).
+ */
+export function screenSyncMessage (am: Handle, message: Uint8Array, limits: SyncLimits, screen: (change: Uint8Array) => Verdict, has: (key: string) => boolean, pending: ReadonlySet<string>): ScreenedMessage {
+  if (!(message instanceof Uint8Array)) throw new SyncRefusedError('a sync message is bytes')
+  let decoded: ReturnType<typeof A.decodeSyncMessage>
+  try {
+    decoded = A.decodeSyncMessage(message)
+  } catch (err) {
+    throw new SyncRefusedError(`not an Automerge sync message: ${(err as Error).message}`)
+  }
+  // Bounded before any item is looked at: a message of many cheap items must not cost a
+  // replica its event loop.
+  if (decoded.changes.length > limits.applyChangesMax) throw new SyncRefusedError(`${decoded.changes.length} items in one message, at most ${limits.applyChangesMax}`)
+  const changes: Uint8Array[] = []
+  let chunks = 0
+  for (const item of decoded.changes) {
+    const found = changesIn(am, item, limits)
+    if (found.chunk && ++chunks > 1) throw new SyncRefusedError('more than one document chunk in one message')
+    changes.push(...found.changes)
+  }
+  if (changes.length > limits.applyChangesMax) throw new SyncRefusedError(`${changes.length} changes in one message, at most ${limits.applyChangesMax}`)
+  const newKeys = new Set<string>()
+  const hashes = new Set<string>()
+  const deps: string[][] = []
+  for (const [i, change] of changes.entries()) {
+    const verdict = screen(change)
+    if ('reason' in verdict) throw new SyncRefusedError(`change ${i} refused: ${verdict.reason}`)
+    hashes.add(verdict.hash)
+    deps.push(verdict.deps)
+    for (const key of verdict.keys) if (!has(key)) newKeys.add(key)
+  }
+  let waiting = 0
+  for (const ds of deps) if (ds.some(dep => !hashes.has(dep) && am.getChangeByHash(dep) === null)) waiting++
+  if (pending.size + waiting > limits.pendingChangesMax) throw new SyncRefusedError(`${pending.size + waiting} changes would wait for changes this replica lacks, at most ${limits.pendingChangesMax}`)
+  return { changes, newKeys, hashes, bytes: changes.reduce((n, c) => n + c.length, 0) }
+}
+
+/** After Automerge took a screened message: what still waits for its dependencies, updated in place. */
+export function updatePending (am: Handle, pending: Set<string>, hashes: Iterable<string>): void {
+  for (const h of hashes) pending.add(h)
+  for (const h of pending) if (am.getChangeByHash(h) !== null) pending.delete(h)
+}
+
+/** The changes in one item of a sync message: a change, or a whole-document chunk (bounded). */
+function changesIn (am: Handle, item: Uint8Array, limits: SyncLimits): { chunk: boolean, changes: Uint8Array[] } {
+  if (!(item instanceof Uint8Array) || item.length > limits.changeBytesMax * 16) throw new SyncRefusedError(`an item of ${item.length} bytes in a sync message`)
+  try {
+    A.decodeChange(item)
+    return { chunk: false, changes: [item] }
+  } catch { /* not a single change: a document chunk? */ }
+  const scratch = am.clone()
+  try {
+    try {
+      scratch.loadIncremental(item)
+    } catch (err) {
+      throw new SyncRefusedError(`an item that is neither a change nor a document: ${(err as Error).message}`)
+    }
+    if (scratch.getMissingDeps([]).length > 0) throw new SyncRefusedError('a document chunk whose changes depend on changes this replica lacks')
+    return { chunk: true, changes: am.getChangesAdded(scratch) }
+  } finally {
+    scratch.free()
+  }
+}
+
+/**
+ * The state to answer a puller's next request with, on the serving side of a request/response
+ * sync (DocSync):
+ * - Less Automerge's record of the changes it sent (`sentHashes`, `inFlight`). Each request
+ *   comes after the puller took in our last answer, so what it holds is in its message (heads,
+ *   Bloom filter) and is not sent again anyway; what it does not hold was lost on the wire and
+ *   must be sent again. Kept, that record would keep a lost change from ever being resent.
+ * - Afresh when the puller starts afresh (its message says it last synced nothing with us: a
+ *   session it dropped after a failure, or a restart without its state): what this side
+ *   believed they shared no longer holds, and answering from it sends nothing the puller lacks.
+ * Either way a replica could otherwise stop behind its till for good.
+ */
+export function servingStateFor (state: A.SyncState, message: Uint8Array | null): A.SyncState {
+  if (message !== null) {
+    let have: Array<{ lastSync: string[] }> | undefined
+    try {
+      have = A.decodeSyncMessage(message).have
+    } catch { /* the screen refuses it */ }
+    if (have !== undefined && (have.length === 0 || have.every(h => h.lastSync.length === 0))) {
+      const fresh = A.initSyncState() as A.SyncState & { readOnly: boolean }
+      fresh.readOnly = (state as { readOnly?: boolean }).readOnly === true
+      return fresh
+    }
+  }
+  // Automerge keeps `sentHashes` as an object keyed by hash (`{}` in a fresh state), whatever its type says.
+  return { ...state, sentHashes: {}, inFlight: false } as unknown as A.SyncState
+}
