@@ -6,6 +6,7 @@
  * seq than the key covers are rejected by the validator and counted; stale ones ignored.
  */
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -92,6 +93,8 @@ describe('heads gossip between real till daemons', function () {
   })
 })
 
+const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31)
+
 describe('the heads gossip validator, case by case', () => {
   const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(1)))
   const till = new Signer(keyPairFromSeed(new Uint8Array(32).fill(2)))
@@ -99,7 +102,7 @@ describe('the heads gossip validator, case by case', () => {
   const cert = issueCertificate(root, { store: asStoreId('S1'), till: 1, tillKey: till.publicKey, fromSeq: 5, issuedAtMs: 0 }).bytes
   const ctx = { hqRootKey: root.publicKey as PublicKey, holds: (id: string, seq: number, hash: string) => id === 'S1-1' && seq === 6 && hash === 'cd'.repeat(32) }
   const signed = (data: Uint8Array): Message => ({ type: 'signed', data, topic: 't', from: null as never, sequenceNumber: 1n, signature: new Uint8Array(64), key: null as never })
-  const judge = (data: Uint8Array, key: Uint8Array | undefined = till.publicKey): { result: TopicValidatorResult, reason: string } => judgeAnnouncement(signed(data), key, ctx)
+  const judge = (data: Uint8Array, key: Uint8Array | undefined = till.publicKey): ReturnType<typeof judgeAnnouncement> => judgeAnnouncement(signed(data), key, ctx)
   const ann = (o: Partial<{ tillId: string, seq: number, hash: string, cert: Uint8Array }> = {}): Uint8Array => encodeAnnouncement({ tillId: 'S1-1', seq: 7, hash: 'ab'.repeat(32), cert, ...o })
 
   it('accepts a head signed by the enrolled key, ignores one already held, rejects the rest with a reason', () => {
@@ -119,5 +122,31 @@ describe('the heads gossip validator, case by case', () => {
       assert.equal(v.result, TopicValidatorResult.Reject, name)
       assert.match(v.reason, re, name)
     }
+  })
+
+  it(`random and mutated announcements are judged, never thrown on: only the enrolled key's well-formed head is accepted (FUZZ_SEED=${FUZZ_SEED})`, () => {
+    const good = ann()
+    fc.assert(fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: ANNOUNCEMENT_BYTES_MAX + 8 }),
+        fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 6 }).map(edits => {
+          const m = new Uint8Array(good)
+          for (const { at, byte } of edits) m[at % m.length] = byte
+          return m
+        }),
+        fc.nat(good.length - 1).map(n => good.subarray(0, n))
+      ),
+      fc.constantFrom('till', 'other', 'none'),
+      (data, who) => {
+        const key = who === 'till' ? till.publicKey : who === 'other' ? other.publicKey : undefined
+        const v = judgeAnnouncement(signed(data), key, ctx)
+        assert.ok(v.reason.length > 0)
+        if (v.result === TopicValidatorResult.Accept) {
+          // Accepted only when signed by the enrolled key and it decodes to a head of S1-1 at or past seq 5.
+          assert.equal(key, till.publicKey)
+          assert.equal(v.announcement?.tillId, 'S1-1')
+          assert.ok((v.announcement?.seq ?? 0) >= 5)
+        }
+      }), { seed: FUZZ_SEED, numRuns: 3_000 })
   })
 })

@@ -190,6 +190,8 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
   let attacker: Libp2p
   let addr: string
   let entries: Uint8Array[]
+  /** The same entries inside the changes of the till's log that put them (what tills send HQ). */
+  let changes: Uint8Array[]
   let booksBefore: string
   let acceptedBefore: number
   const handlerViolations: string[] = []
@@ -210,7 +212,8 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
       day = nextBusinessDay(day)
     }
     entries = t.till.outbox()
-    const first = await hq.submit(entries)
+    changes = t.till.outboxChanges().map(c => c.bytes)
+    const first = await hq.submit(changes)
     assert.ok(first.every(a => a.status === 'accepted'))
     const order = await hq.dispatchReplenishment({ id: 'R-001', store: 'S001' as never, businessDay: DAY1, lines: [{ sku: 'patio-chair', qty: 2 }] })
     server = await TillbooksPeer.create({ seed: seedBytes('hq-root'), listen: LISTEN, logger: process.env.NET_FUZZ_LOG !== undefined ? { info: console.log, warn: console.log, error: console.log } : silentLogger })
@@ -262,7 +265,8 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
 
   function validRequest (protocol: ProtocolName, id: number): { [k: string]: Canonical } {
     switch (protocol) {
-      case 'submit': return { id, entries }
+      // Bare envelopes, or the changes that carry them: both are mutated below.
+      case 'submit': return { id, entries: id % 2 === 0 ? entries : changes }
       case 'log': return { id, tillId: 'S001-1', afterSeq: 0 }
       case 'heads': return { id, heads: [{ tillId: 'S001-1', seq: 3, hash: 'ab'.repeat(32) }] }
       case 'replenishment': return { id, store: 'S001', afterId: null }
@@ -271,8 +275,8 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
   }
 
   async function serverStillServes (): Promise<void> {
-    const answers = await client.submit(addr, entries, { timeoutMs: 5_000 })
-    assert.deepEqual(answers.map(a => a.status), entries.map(() => 'duplicate'))
+    const answers = await client.submit(addr, [...entries, ...changes], { timeoutMs: 5_000 })
+    assert.deepEqual(answers.map(a => a.status), [...entries, ...changes].map(() => 'duplicate'))
     assert.equal((await client.fetchLog(addr, 'S001-1', 0, { timeoutMs: 5_000 })).length, entries.length)
     await client.announceHeads(addr, [{ tillId: 'S001-1', seq: 3, hash: 'cd'.repeat(32) }], { timeoutMs: 5_000 })
     assert.equal((await client.fetchReplenishment(addr, 'S001', null, { timeoutMs: 5_000 })).length, 1)
