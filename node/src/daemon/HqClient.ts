@@ -18,9 +18,12 @@ const ENTRIES_PER_POST = 256
 export class HqError extends Error {
   override name = 'HqError'
   readonly status: number
-  constructor (message: string, status: number) {
+  /** HQ's answer, when it was JSON. */
+  readonly body: unknown
+  constructor (message: string, status: number, body?: unknown) {
     super(message)
     this.status = status
+    this.body = body
   }
 }
 
@@ -63,7 +66,7 @@ export class HqClient {
       let json: unknown
       try { json = JSON.parse(text) } catch { json = undefined }
       const why = (json as { error?: string, message?: string } | undefined)?.error ?? (json as { message?: string } | undefined)?.message ?? text.slice(0, 200)
-      throw new HqError(`HQ ${method} ${path}: ${res.status} ${why}`, res.status)
+      throw new HqError(`HQ ${method} ${path}: ${res.status} ${why}`, res.status, json)
     }
     return { text }
   }
@@ -77,6 +80,26 @@ export class HqClient {
   async certificates (tillId: TillId | string): Promise<{ rootKey: PublicKey, certificates: Uint8Array[] }> {
     const r = await this.#call<{ hqRootKey: string, certificates: string[] }>('GET', `/admin/certificates/${encodeURIComponent(tillId)}`)
     return { rootKey: fromHex(r.hqRootKey) as PublicKey, certificates: r.certificates.map(b => new Uint8Array(Buffer.from(b, 'base64'))) }
+  }
+
+  /** Import the retailer's catalogue CSV from `effective` (HQ's today when absent): `{ imported, unchanged, errors }`; a refused file is an HqError whose body lists the errors. */
+  async importCatalogue (csv: string, effective?: string): Promise<{ imported: number, unchanged: number, errors: Array<{ line: number, column: string | null, reason: string }> }> {
+    try {
+      return await this.#call('POST', '/admin/catalogue/import', { csv, ...(effective !== undefined ? { effective } : {}) })
+    } catch (err) {
+      if (err instanceof HqError && err.body !== undefined && Array.isArray((err.body as { errors?: unknown }).errors)) return err.body as { imported: number, unchanged: number, errors: Array<{ line: number, column: string | null, reason: string }> }
+      throw err
+    }
+  }
+
+  /** The catalogue in force (HQ's today, or `day`), as the retailer's CSV. */
+  async catalogueCsv (day?: string): Promise<string> {
+    return (await this.#request('GET', `/catalogue.csv${day !== undefined ? `?day=${encodeURIComponent(day)}` : ''}`, undefined, 'text')).text as string
+  }
+
+  /** The catalogue in force as JSON: `{ day, products, aliases, heads }`. */
+  async catalogue (day?: string): Promise<unknown> {
+    return await this.#call('GET', `/catalogue${day !== undefined ? `?day=${encodeURIComponent(day)}` : ''}`)
   }
 
   /**

@@ -174,6 +174,52 @@ export function registerDaemonCommands (program: Command): void {
       }
     })
 
+  const catalogue = program.command('catalogue').description("the retailer's catalogue at HQ: import its CSV, export it")
+  catalogue.command('import')
+    .description('import a CSV (sku,name,gtin,price,taxRateBp,cost,stocked,recipe) into HQ\'s catalogue from a business day; a bad file is refused whole, each error with its line and column')
+    .requiredOption('--hq <url>', "HQ's HTTP API, e.g. http://127.0.0.1:8080")
+    .requiredOption('--csv <file>', 'the catalogue file')
+    .option('--effective <day>', 'the business day it takes effect (default: HQ\'s today)')
+    .option('--token-file <file>', 'HQ\'s admin token (default: the TILLBOOKS_TOKEN environment variable)')
+    .option('--ca <file>', 'PEM of the CA that signed HQ\'s HTTPS certificate')
+    .option('--json', 'print { imported, unchanged, errors: [{ line, column, reason }] } as one JSON object on the last line')
+    .action(async (o: { hq: string, csv: string, effective?: string, json?: boolean } & ClientAuthFlags) => {
+      const { readFile } = await import('node:fs/promises')
+      const { clientAuthFrom } = await import('../access/client.ts')
+      const { HqClient } = await import('./HqClient.ts')
+      try {
+        const text = await readFile(o.csv, 'utf8')
+        const hq = new HqClient(o.hq, { auth: await clientAuthFrom({ tokenFile: o.tokenFile, ca: o.ca }) })
+        const r = await hq.importCatalogue(text, o.effective)
+        if (o.json === true) process.stdout.write(JSON.stringify({ imported: r.imported, unchanged: r.unchanged, errors: r.errors }) + '\n')
+        else if (r.errors.length === 0) process.stdout.write(`imported ${r.imported} product(s), ${r.unchanged} unchanged\n`)
+        else for (const e of r.errors) process.stderr.write(`${o.csv}:${e.line}${e.column !== null ? ` (${e.column})` : ''}: ${e.reason}\n`)
+        if (r.errors.length > 0) process.exitCode = 2
+      } catch (err) {
+        if (o.json === true) process.stdout.write(JSON.stringify({ imported: 0, unchanged: 0, errors: [{ line: 0, column: null, reason: (err as Error).message }] }) + '\n')
+        process.stderr.write(`tillbooks catalogue import: ${(err as Error).message}\n`)
+        process.exitCode = 2
+      }
+    })
+  catalogue.command('export')
+    .description('print HQ\'s catalogue in force: JSON, or the CSV an import reads')
+    .requiredOption('--hq <url>', "HQ's HTTP API, e.g. http://127.0.0.1:8080")
+    .option('--csv', 'as the retailer\'s CSV (default: JSON)')
+    .option('--day <day>', 'the business day (default: HQ\'s today)')
+    .option('--token-file <file>', 'HQ\'s viewer or admin token, beyond loopback (default: the TILLBOOKS_TOKEN environment variable)')
+    .option('--ca <file>', 'PEM of the CA that signed HQ\'s HTTPS certificate')
+    .action(async (o: { hq: string, csv?: boolean, day?: string } & ClientAuthFlags) => {
+      const { clientAuthFrom } = await import('../access/client.ts')
+      const { HqClient } = await import('./HqClient.ts')
+      try {
+        const hq = new HqClient(o.hq, { auth: await clientAuthFrom({ tokenFile: o.tokenFile, ca: o.ca }) })
+        process.stdout.write(o.csv === true ? await hq.catalogueCsv(o.day) : JSON.stringify(await hq.catalogue(o.day)) + '\n')
+      } catch (err) {
+        process.stderr.write(`tillbooks catalogue export: ${(err as Error).message}\n`)
+        process.exitCode = 2
+      }
+    })
+
   const codes = program.command('codes').description('one-time enrolment codes: the only way, besides the admin token, to enrol a till key')
   codes.command('new')
     .description('issue a code for one till slot: `tillbooks enrol --code CODE` uses it once, before it expires')

@@ -9,10 +9,10 @@
 import type { FastifyInstance } from 'fastify'
 import { resolve } from 'node:path'
 import {
-  asStoreId, asBusinessDay, fromHex, openEntry, parseTillId, rejectionOf, Signer, toHex,
+  asStoreId, asBusinessDay, fromHex, isBusinessDay, openEntry, parseTillId, rejectionOf, Signer, toHex,
   type PublicKey, type TillId
 } from '@tillbooks/protocol'
-import { demoCatalogue } from '@tillbooks/catalogue'
+import { CSV_BYTES_MAX, demoCatalogue, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
 import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
@@ -22,6 +22,7 @@ import { systemClock, type Clock, type Logger } from '../components.ts'
 import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { DocSync } from '../sync/DocSync.ts'
+import { HqCatalogue, ResolutionError } from '../hq/HqCatalogue.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
 import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
@@ -301,6 +302,50 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     return { id: b.id }
   })
 
+  // ---------------------------------------------------------------- the catalogue (issue 16: HQ's side)
+  const catalogueDoc = new HqCatalogue({ store, root: signer })
+  await catalogueDoc.load()
+  const today = (): Day => new Date(clock.nowMs()).toISOString().slice(0, 10)
+  const dayOf = (d: unknown): Day => {
+    if (d === undefined) return today()
+    if (typeof d !== 'string' || !isBusinessDay(d)) throw Object.assign(new Error('effective must be a business day, YYYY-MM-DD'), { statusCode: 400 })
+    return d
+  }
+  http.get('/catalogue', READ, async req => {
+    const day = dayOf((req.query as { day?: unknown }).day)
+    return { day, ...catalogueDoc.view(day) }
+  })
+  http.get('/catalogue.csv', READ, async (req, reply) => await reply.type('text/csv; charset=utf-8').send(catalogueDoc.exportCsv(dayOf((req.query as { day?: unknown }).day))))
+  http.get('/catalogue/conflicts', READ, async req => {
+    const day = dayOf((req.query as { day?: unknown }).day)
+    return { day, conflicts: catalogueDoc.conflicts(day).map(c => ({ id: c.id, kind: c.kind, products: c.products, openedAt: new Date(c.openedAt).toISOString(), statements: c.statements })) }
+  })
+  http.post('/admin/catalogue/import', {
+    config: ADMIN,
+    bodyLimit: CSV_BYTES_MAX + 64 * 1024,
+    schema: { body: { type: 'object', required: ['csv'], additionalProperties: false, properties: { csv: { type: 'string', maxLength: CSV_BYTES_MAX }, effective: { type: 'string' } } } }
+  }, async (req, reply) => {
+    const b = req.body as { csv: string, effective?: string }
+    const r = await catalogueDoc.importCsv(b.csv, dayOf(b.effective), clock.nowMs())
+    req.audit = { imported: r.imported, unchanged: r.unchanged, errors: r.errors.length }
+    if (r.errors.length > 0) return await reply.code(400).send({ error: `the file is refused: ${r.errors.length} error(s), the first on line ${r.errors[0]?.line ?? 0}`, ...r })
+    return r
+  })
+  http.post('/admin/catalogue/resolve', {
+    config: ADMIN,
+    schema: { body: { type: 'object', required: ['conflict', 'decision'], additionalProperties: false, properties: { conflict: { type: 'string', maxLength: 64 }, decision: { type: 'string', enum: ['same', 'distinct', 'withdraw'] }, canonical: { type: 'string', maxLength: 40 }, day: { type: 'string' } } } }
+  }, async (req, reply) => {
+    const b = req.body as { conflict: string, decision: 'same' | 'distinct' | 'withdraw', canonical?: string, day?: string }
+    try {
+      const r = await catalogueDoc.resolve({ conflict: b.conflict, decision: b.decision, ...(b.canonical !== undefined ? { canonical: b.canonical } : {}) }, dayOf(b.day), clock.nowMs())
+      req.audit = { conflict: b.conflict, decision: b.decision, canonical: b.canonical }
+      return { resolved: r.conflict.id, kind: r.conflict.kind, decision: b.decision, statement: r.statement }
+    } catch (err) {
+      if (err instanceof ResolutionError) return await reply.code(/no open clash/.test(err.message) ? 404 : 400).send({ error: err.message })
+      throw err
+    }
+  })
+
   const url = await http.listen({ port: o.httpPort, host: httpHost })
   const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey), adminTokenFile: resolve(api.adminTokenFile), viewerTokenFile: resolve(api.viewerTokenFile) }
 
@@ -309,6 +354,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     stopping ??= (async () => {
       await http.close()
       await peer.stop()
+      catalogueDoc.close()
       await hq.stop()
     })()
     await stopping

@@ -1,0 +1,138 @@
+/**
+ * HQ's catalogue: the retailer's CSV imported as signed statements (the same file twice
+ * changes nothing; a bad file is refused whole and nothing is written), prices in force by
+ * business day, clashes listed and resolved by a person; and the same through HQ's HTTP API
+ * and the `tillbooks catalogue` CLI against a real HQ daemon.
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { keyPairFromSeed, Signer } from '@tillbooks/protocol'
+import { MemoryStore, silentLogger } from '../src/index.ts'
+import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
+import { CATALOGUE_DOC_KEY, HqCatalogue, ResolutionError } from '../src/hq/HqCatalogue.ts'
+import { request, tokenOf } from './helpers/daemons.ts'
+
+const HEADER = 'sku,name,gtin,price,taxRateBp,cost,stocked,recipe'
+const FILE = [HEADER,
+  'beans,Coffee Beans 1kg,4006381333931,19.99,550,9.50,true,',
+  'cup,Paper Cup,,,2000,0.04,true,',
+  'latte,Latte,,3.20,1000,,false,beans*1;cup*1'
+].join('\n')
+const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(5)))
+
+async function fresh (): Promise<{ cat: HqCatalogue, store: MemoryStore }> {
+  const store = new MemoryStore()
+  await store.open()
+  const cat = new HqCatalogue({ store, root })
+  await cat.load()
+  return { cat, store }
+}
+
+describe('HQ\'s catalogue (HqCatalogue)', () => {
+  it('imports a file as signed statements; the same file again changes nothing; the demo catalogue until then', async () => {
+    const { cat, store } = await fresh()
+    assert.ok(cat.view('2026-03-01').products.some(p => p.sku === 'patio-set'), 'the demo catalogue while nothing is imported')
+    assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 1), { imported: 3, unchanged: 0, errors: [] })
+    const heads = cat.doc.getHeads()
+    assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 2), { imported: 0, unchanged: 3, errors: [] })
+    assert.deepEqual(cat.doc.getHeads(), heads, 'nothing written')
+    const v = cat.view('2026-03-01')
+    assert.deepEqual(v.products.map(p => [p.sku, p.priceCents, p.gtin]), [['beans', 1999, '4006381333931'], ['cup', 0, undefined], ['latte', 320, undefined]])
+    // Persisted: a restart reads the same catalogue.
+    const again = new HqCatalogue({ store, root })
+    await again.load()
+    assert.deepEqual(again.view('2026-03-01'), v)
+    // Exported, it reads back as the same file's products.
+    assert.equal(cat.exportCsv('2026-03-01'), `${[HEADER, 'beans,Coffee Beans 1kg,4006381333931,19.99,550,9.50,true,', 'cup,Paper Cup,,,2000,0.04,true,', 'latte,Latte,,3.20,1000,,false,beans*1;cup*1'].join('\n')}\n`)
+  })
+
+  it('a price change from a later day never reaches back: the day before keeps the old price', async () => {
+    const { cat } = await fresh()
+    await cat.importCsv(FILE, '2026-03-01', 1)
+    assert.deepEqual(await cat.importCsv(FILE.replace('19.99', '21.49'), '2026-03-10', 2), { imported: 1, unchanged: 2, errors: [] })
+    assert.equal(cat.view('2026-03-09').products.find(p => p.sku === 'beans')?.priceCents, 1999)
+    assert.equal(cat.view('2026-03-10').products.find(p => p.sku === 'beans')?.priceCents, 2149)
+    // Changed again the same day: the new statement replaces the one it saw.
+    await cat.importCsv(FILE.replace('19.99', '20.99'), '2026-03-10', 3)
+    assert.equal(cat.view('2026-03-10').products.find(p => p.sku === 'beans')?.priceCents, 2099)
+    assert.deepEqual(cat.conflicts('2026-03-10'), [])
+  })
+
+  it('refuses a bad file whole, nothing written', async () => {
+    const { cat, store } = await fresh()
+    const r = await cat.importCsv(`${FILE}\nmug,Mug,,8.999,2000,2.10,true,`, '2026-03-01', 1)
+    assert.deepEqual([r.imported, r.unchanged, r.errors.map(e => [e.line, e.column])], [0, 0, [[5, 'price']]])
+    assert.equal(await store.get(CATALOGUE_DOC_KEY), undefined)
+    assert.equal(cat.doc.size, 0)
+  })
+
+  it('a clash is listed and a person\'s resolution signed: a later file putting an existing GTIN on a new sku; "same" makes one product', async () => {
+    const { cat } = await fresh()
+    await cat.importCsv(FILE, '2026-03-01', 1)
+    await cat.importCsv(`${HEADER}\nbeans-2,Coffee Beans (1 kg),4006381333931,19.99,550,9.50,true,`, '2026-03-02', 2)
+    const [c] = cat.conflicts('2026-03-02')
+    assert.deepEqual([c?.kind, c?.products.map(p => p.sku)], ['gtin-duplicate', ['beans', 'beans-2']])
+    await assert.rejects(cat.resolve({ conflict: 'ab'.repeat(16), decision: 'same', canonical: 'beans' }, '2026-03-02', 3), (e: Error) => e instanceof ResolutionError && /no open clash/.test(e.message))
+    await assert.rejects(cat.resolve({ conflict: c?.id ?? '', decision: 'same', canonical: 'cup' }, '2026-03-02', 3), /not one of the clash's products/)
+    await cat.resolve({ conflict: c?.id ?? '', decision: 'same', canonical: 'beans' }, '2026-03-02', 3)
+    assert.deepEqual(cat.conflicts('2026-03-02'), [])
+    assert.deepEqual(cat.view('2026-03-02').aliases, { 'beans-2': 'beans' })
+  })
+})
+
+describe('the catalogue through HQ\'s HTTP API and `tillbooks catalogue`', function () {
+  this.timeout(60_000)
+  let dir: string
+  let hq: HqDaemon
+  const cli = join(import.meta.dirname, '..', 'src', 'cli.ts')
+  // Not spawnSync: HQ runs in this process, and must answer while the CLI waits.
+  const run = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> =>
+    await new Promise(resolve => {
+      execFile(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TILLBOOKS_TOKEN: '', ...env } }, (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr })
+      })
+    })
+  const lastJson = (s: string): Record<string, unknown> => JSON.parse(s.trim().split('\n').at(-1) as string) as Record<string, unknown>
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tillbooks-catalogue-'))
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+  })
+  after(async () => {
+    await hq?.stop().catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('imports with the admin token only, lists products and clashes, exports the CSV; the CLI prints its JSON last', async () => {
+    const url = hq.ready.http
+    const token = await tokenOf(join(dir, 'hq'))
+    const file = join(dir, 'catalogue.csv')
+    await writeFile(file, FILE)
+    // No token: refused, nothing imported.
+    assert.equal((await run(['catalogue', 'import', '--hq', url, '--csv', file, '--json'])).code, 2)
+    const ok = await run(['catalogue', 'import', '--hq', url, '--csv', file, '--effective', '2026-03-01', '--json'], { TILLBOOKS_TOKEN: token })
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.deepEqual(lastJson(ok.stdout), { imported: 3, unchanged: 0, errors: [] })
+    assert.deepEqual(lastJson((await run(['catalogue', 'import', '--hq', url, '--csv', file, '--effective', '2026-03-01', '--json'], { TILLBOOKS_TOKEN: token })).stdout), { imported: 0, unchanged: 3, errors: [] })
+    // A bad file: exit 2, every error with its line and column, nothing imported.
+    await writeFile(file, `${FILE}\nmug,Mug,,1e3,2000,2.10,true,\ncup,Cup again,,,2000,0.04,true,`)
+    const bad = await run(['catalogue', 'import', '--hq', url, '--csv', file, '--json'], { TILLBOOKS_TOKEN: token })
+    assert.equal(bad.code, 2)
+    assert.deepEqual((lastJson(bad.stdout).errors as Array<{ line: number, column: string }>).map(e => [e.line, e.column]), [[5, 'price'], [6, 'sku']])
+    const cat = await request<{ products: Array<{ sku: string, priceCents: number }>, heads: string[] }>(url, 'GET', '/catalogue?day=2026-03-01')
+    assert.deepEqual(cat.json.products.map(p => [p.sku, p.priceCents]), [['beans', 1999], ['cup', 0], ['latte', 320]])
+    assert.equal(cat.json.heads.length, 1)
+    assert.deepEqual((await request(url, 'GET', '/catalogue/conflicts')).json, { day: new Date().toISOString().slice(0, 10), conflicts: [] })
+    const exported = await run(['catalogue', 'export', '--hq', url, '--csv', '--day', '2026-03-01'])
+    assert.equal(exported.code, 0, exported.stderr)
+    assert.match(exported.stdout, /^sku,name,gtin,price,taxRateBp,cost,stocked,recipe\nbeans,Coffee Beans 1kg,4006381333931,19\.99,550,9\.50,true,\n/)
+    // A resolution of a clash that does not exist: 404, with a reason.
+    const res = await request<{ error: string }>(url, 'POST', '/admin/catalogue/resolve', { conflict: 'ab'.repeat(16), decision: 'distinct' }, token)
+    assert.equal(res.status, 404)
+    assert.match(res.json.error, /no open clash/)
+    assert.equal((await request(url, 'POST', '/admin/catalogue/resolve', { conflict: 'ab'.repeat(16), decision: 'distinct' })).status, 401)
+  })
+})
