@@ -21,7 +21,7 @@ import { MalformedError, openStatement, rejectionOf, statementIdOf, toHex, type 
 import { APPLY_CHANGES_MAX, CATALOGUE_BYTES_MAX, CATALOGUE_STATEMENTS_MAX, CHANGE_BYTES_MAX, CHANGE_ENTRIES_MAX, PENDING_CHANGES_MAX } from './constants.ts'
 import { LogFullError, SyncRefusedError } from './errors.ts'
 import { actorFrom } from './genesis.ts'
-import { screenSyncMessage, updatePending, type Handle, type Verdict } from './screenedSync.ts'
+import { pendingKeys, screenSyncMessage, updatePending, type Handle, type PendingChange, type Verdict } from './screenedSync.ts'
 
 export interface CatalogueDocInit {
   /** This replica's actor id (hex); default random. Two live replicas must never share one. */
@@ -79,8 +79,9 @@ export class CatalogueDoc {
   readonly #limits: { statementsMax: number, bytesMax: number, applyChangesMax: number, changeBytesMax: number, pendingChangesMax: number }
   /** Statements read so far, by id: each is verified once. */
   readonly #read = new Map<string, Statement>()
-  readonly #pending = new Set<string>()
+  readonly #pending = new Map<string, PendingChange>()
   #bytes = 0
+  #size = 0
 
   private constructor (rootKey: PublicKey, view: A.Doc<unknown>, genesis: Genesis, init: CatalogueDocInit) {
     this.rootKey = rootKey
@@ -95,6 +96,7 @@ export class CatalogueDoc {
       pendingChangesMax: init.pendingChangesMax ?? PENDING_CHANGES_MAX
     }
     this.#bytes = this.#am.getChanges([]).reduce((n, c) => n + c.length, 0)
+    this.#recount()
   }
 
   /** A new, empty replica of the catalogue of the HQ whose root key is `rootKey`. */
@@ -128,7 +130,12 @@ export class CatalogueDoc {
   free (): void { this.#am.free() }
   getHeads (): string[] { return this.#am.getHeads() }
   lastLocalChange (): Uint8Array | undefined { return this.#am.getLastLocalChange() ?? undefined }
-  get size (): number { return this.#am.keys(this.#genesis.statementsObj).length }
+  /** Statements held (counted when they change: Automerge's keys() walks the whole map). */
+  get size (): number { return this.#size }
+
+  #recount (): void {
+    this.#size = this.#am.keys(this.#genesis.statementsObj).length
+  }
 
   /** Add a signed statement (this replica's own writer: HQ, or a till of a store). Throws with the reason if it may not be added. */
   add (bytes: Uint8Array): 'added' | 'duplicate' {
@@ -140,6 +147,7 @@ export class CatalogueDoc {
     this.#am.commit(null, 0)
     this.#read.set(s.id, s)
     this.#bytes += bytes.length
+    this.#size++
     return 'added'
   }
 
@@ -206,6 +214,7 @@ export class CatalogueDoc {
     if (accepted.length > 0) {
       this.#am.applyChanges(accepted)
       this.#bytes += accepted.reduce((n, c) => n + c.length, 0)
+      this.#recount()
     }
     return { accepted: accepted.length, rejected }
   }
@@ -225,8 +234,9 @@ export class CatalogueDoc {
   /** A peer's sync message, screened first (screenedSync.ts): SyncRefusedError, nothing applied. */
   receiveSyncMessage (state: A.SyncState, message: Uint8Array): { state: A.SyncState, added: number } {
     const m = screenSyncMessage(this.#am, message, this.#limits, c => this.screen(c), k => this.#am.get(this.#genesis.statementsObj, k) !== undefined, this.#pending)
-    if (this.size + m.newKeys.size > this.#limits.statementsMax) throw new SyncRefusedError(`the catalogue would hold ${this.size + m.newKeys.size} statements, at most ${this.#limits.statementsMax}`)
-    if (this.#bytes + m.bytes > this.#limits.bytesMax) throw new SyncRefusedError(`the catalogue would pass ${this.#limits.bytesMax} bytes`)
+    const total = this.size + m.newKeys.size + pendingKeys(this.#pending)
+    if (total > this.#limits.statementsMax) throw new SyncRefusedError(`the catalogue would hold ${total} statements, at most ${this.#limits.statementsMax}`)
+    if (this.#bytes + m.appliedBytes > this.#limits.bytesMax) throw new SyncRefusedError(`the catalogue would pass ${this.#limits.bytesMax} bytes`)
     const before = this.size
     let next: A.SyncState
     try {
@@ -234,8 +244,9 @@ export class CatalogueDoc {
     } catch (err) {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }
-    this.#bytes += m.bytes
-    updatePending(this.#am, this.#pending, m.hashes)
+    this.#bytes += m.appliedBytes
+    updatePending(this.#am, this.#pending, m.screened)
+    this.#recount()
     return { state: next, added: this.size - before }
   }
 }

@@ -40,7 +40,7 @@ import { entryKey, keyOfBytes } from './entryKey.ts'
 import { actorFrom, ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
 import { ChainBrokenError, ForkDetectedError, LogFullError, NotVerifiedError, OutOfOrderError, SyncRefusedError, UnenrolledError, WrongTillError } from './errors.ts'
 import { screenChange, type ScreenContext } from './screen.ts'
-import { screenSyncMessage, updatePending, type Handle } from './screenedSync.ts'
+import { pendingKeys, screenSyncMessage, updatePending, type Handle, type PendingChange } from './screenedSync.ts'
 import { verifyEntries, type KeyFor, type LogHead, type LogReport, type OpenCache, type StoredEntry } from './verify.ts'
 
 export interface TillLogInit {
@@ -195,7 +195,7 @@ export class TillLog {
   /** Bytes of the changes this replica holds, near enough (the bound on what sync may add). */
   #bytes = 0
   /** Hashes of changes taken in by sync and queued by Automerge for their dependencies. */
-  readonly #pending = new Set<string>()
+  readonly #pending = new Map<string, PendingChange>()
 
   private constructor (tillId: TillId, doc: { view: A.Doc<unknown>, am: Handle }, genesis: Genesis, init: TillLogInit) {
     const am = doc.am
@@ -395,8 +395,10 @@ export class TillLog {
   receiveSyncMessage (state: SyncState, message: Uint8Array): { state: SyncState, added: number } {
     const ctx: ScreenContext = { tillId: this.tillId, entriesObj: this.#genesis.entriesObj, genesisHash: this.#genesis.hash, ...this.#limits }
     const m = screenSyncMessage(this.#am, message, this.#limits, change => screenChange(change, ctx), key => this.#has(key), this.#pending)
-    if (this.#entryCount + m.newKeys.size > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${this.#entryCount + m.newKeys.size} entries, at most ${this.#limits.entriesMax}`)
-    if (this.#bytes + m.bytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
+    // Entries of changes that wait count too: they are in the log once their dependencies come.
+    const entries = this.#entryCount + m.newKeys.size + pendingKeys(this.#pending)
+    if (entries > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${entries} entries, at most ${this.#limits.entriesMax}`)
+    if (this.#bytes + m.appliedBytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
     const before = this.#entryCount
     let next: SyncState
     try {
@@ -405,8 +407,8 @@ export class TillLog {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }
     this.#entryCount = this.#am.keys(this.#genesis.entriesObj).length
-    this.#bytes += m.bytes
-    updatePending(this.#am, this.#pending, m.hashes)
+    this.#bytes += m.appliedBytes
+    updatePending(this.#am, this.#pending, m.screened)
     return { state: next, added: this.#entryCount - before }
   }
 

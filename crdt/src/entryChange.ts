@@ -29,7 +29,7 @@ import { createRequire } from 'node:module'
 import { ENTRY_BYTES_MAX, MalformedError, OversizedError, bytesEqual, toHex, type EntryHash, type TillId } from '@tillbooks/protocol'
 import { ENTRY_CHANGE_BYTES_MAX, SEQ_KEY_DIGITS } from './constants.ts'
 import { entryKey } from './entryKey.ts'
-import { ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
+import { ENTRIES_OBJ_COUNTER, genesisActorOf, tillActorOf } from './genesis.ts'
 
 /**
  * Automerge's decodeChange, loaded the first time the walk is not sure: HQ's verify threads
@@ -75,6 +75,9 @@ export interface EntryChangeLayout {
   objActorEnd: number
   objCounter: number
   deps: number
+  /** The change's seq for its actor, and the counter of its op. */
+  seq: number
+  startOp: number
 }
 
 /** A change that puts one entry, read: its pieces, and the change's hash. */
@@ -88,6 +91,8 @@ export interface EntryChange {
   obj: string
   /** The change's actor (hex). */
   actor: string
+  /** Its op's counter. */
+  startOp: number
   /** The change's hash (Automerge's, 32 bytes). */
   hash: Uint8Array
 }
@@ -103,11 +108,11 @@ class Reader {
     this.end = end
   }
 
-  /** An unsigned LEB128 in the shortest form, at most 2^53 - 1; -1 if not. */
+  /** An unsigned LEB128 in the shortest form, at most 2^49 - 1 (7 bytes: exact in a double, and within what Automerge reads); -1 if not. */
   uleb (): number {
     let value = 0
     let scale = 1
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 7; i++) {
       if (this.pos >= this.end) return -1
       const byte = this.b[this.pos++] as number
       value += (byte & 0x7f) * scale
@@ -119,15 +124,6 @@ class Reader {
       scale *= 128
     }
     return -1
-  }
-
-  /** A signed LEB128 of at most 8 bytes, skipped (its value does not matter here); false if malformed. */
-  skipSleb (): boolean {
-    for (let i = 0; i < 8; i++) {
-      if (this.pos >= this.end) return false
-      if (((this.b[this.pos++] as number) & 0x80) === 0) return true
-    }
-    return false
   }
 
   /** `n` bytes; their start, or -1 past the end. */
@@ -164,8 +160,11 @@ export function entryChangeLayout (change: Uint8Array): EntryChangeLayout | null
   if (actorLen < 1 || actorLen > ACTOR_BYTES_MAX) return null
   const actorStart = r.take(actorLen)
   if (actorStart < 0) return null
-  // seq and startOp (Automerge's are non-zero), then time.
-  if (r.uleb() < 1 || r.uleb() < 1 || !r.skipSleb()) return null
+  // seq and startOp (Automerge's are non-zero), then time: 0, one byte, as every TillLog
+  // change carries (a longer encoding is left to Automerge, which refuses overlong ones).
+  const seq = r.uleb()
+  const startOp = r.uleb()
+  if (seq < 1 || startOp < 1 || !r.byte(0)) return null
   if (!r.byte(0)) return null // no message
   if (!r.byte(1)) return null // one other actor: the entries map's
   const objActorLen = r.uleb()
@@ -231,7 +230,9 @@ export function entryChangeLayout (change: Uint8Array): EntryChangeLayout | null
     objActorStart,
     objActorEnd: objActorStart + objActorLen,
     objCounter,
-    deps
+    deps,
+    seq,
+    startOp
   }
 }
 
@@ -266,9 +267,12 @@ export function readEntryChange (change: Uint8Array): EntryChange {
       key: ascii(change, layout.keyStart, layout.keyEnd),
       obj: `${layout.objCounter}@${toHex(change.subarray(layout.objActorStart, layout.objActorEnd))}`,
       actor: toHex(change.subarray(layout.actorStart, layout.actorEnd)),
+      startOp: layout.startOp,
       hash
     }
   }
+  // decodeChange does not check the checksum: a change Automerge would refuse to apply.
+  if (change.length < 8 || !checksumHolds(change)) throw new MalformedError('the change\'s checksum does not match its bytes')
   let d: ReturnType<typeof decodeChange>
   try {
     d = decodeChange(change)
@@ -292,6 +296,7 @@ export function readEntryChange (change: Uint8Array): EntryChange {
     key: op.key,
     obj: op.obj,
     actor: d.actor,
+    startOp: d.startOp,
     hash: Uint8Array.from(Buffer.from(d.hash, 'hex'))
   }
 }
@@ -304,7 +309,7 @@ const genesisActorBytes = new Map<string, Uint8Array>()
  * verify threads run this on every record. `entryHash` is the entry's 32-byte hash. Null if
  * the change is what an honest TillLog of `tillId` writes for that entry, else why not.
  */
-export function checkEntryChangeAt (change: Uint8Array, layout: EntryChangeLayout, entry: { tillId: TillId, seq: number, hash: Uint8Array }): string | null {
+export function checkEntryChangeAt (change: Uint8Array, layout: EntryChangeLayout, entry: { tillId: TillId, seq: number, hash: Uint8Array, signer: Uint8Array }): string | null {
   let actor = genesisActorBytes.get(entry.tillId)
   if (actor === undefined) {
     actor = Uint8Array.from(Buffer.from(genesisActor(entry.tillId), 'hex'))
@@ -329,7 +334,8 @@ export function checkEntryChangeAt (change: Uint8Array, layout: EntryChangeLayou
   }
   ok = ok && hexAt(k + SEQ_KEY_DIGITS + 1, entry.hash, 32)
   ok = ok && hexAt(k + SEQ_KEY_DIGITS + 66, hash('sha256', change.subarray(layout.entryStart, layout.entryEnd), 'buffer'), 16)
-  return ok ? null : 'the change puts the entry under a key its bytes do not give'
+  if (!ok) return 'the change puts the entry under a key its bytes do not give'
+  return headerRefusal(toHex(change.subarray(layout.actorStart, layout.actorEnd)), layout.startOp, entry)
 }
 
 /** Whether the walked change's checksum (its first 4 bytes after the magic) is that of its bytes. */
@@ -357,7 +363,7 @@ function genesisActor (tillId: TillId): string {
  * give (entryKey.ts), by an actor other than the genesis one. Null if so, else why not.
  * `entry` is the envelope already opened (its seq and hash come from the record).
  */
-export function checkEntryChange (c: EntryChange, entry: { tillId: TillId, seq: number, hash: EntryHash }): string | null {
+export function checkEntryChange (c: EntryChange, entry: { tillId: TillId, seq: number, hash: EntryHash, signer: Uint8Array }): string | null {
   const actor = genesisActor(entry.tillId)
   if (c.obj !== `${ENTRIES_OBJ_COUNTER}@${actor}`) return `the change puts into ${c.obj.slice(0, 80)}, not ${entry.tillId}'s entries map`
   if (c.actor === actor) return 'the change is written under the genesis actor'
@@ -368,5 +374,31 @@ export function checkEntryChange (c: EntryChange, entry: { tillId: TillId, seq: 
     return (err as Error).message
   }
   if (c.key !== key) return 'the change puts the entry under a key its bytes do not give'
+  return headerRefusal(c.actor, c.startOp, entry)
+}
+
+/**
+ * What a till's own change for an entry carries beyond the put (not signed, so checked): its
+ * actor is the log of the entry's signer (tillActorOf), and its op is the entry's seq plus the
+ * genesis change's three (one op per record, one line of records). A relay cannot re-label
+ * a genuine entry's change (another actor or op counter) and have HQ keep that one instead.
+ */
+function headerRefusal (actorHex: string, startOp: number, entry: { tillId: TillId, seq: number, signer: Uint8Array }): string | null {
+  if (actorHex !== tillActorFor(entry.tillId, entry.signer)) return 'the change is not written by the log of the entry\'s signer'
+  if (startOp !== entry.seq + ENTRIES_OBJ_COUNTER) return `the change's op counter is ${startOp}, not seq + ${ENTRIES_OBJ_COUNTER} (one op per record)`
   return null
+}
+
+/** Till actors by (till, key) (bounded: recomputing one costs a SHA-256). */
+const tillActors = new Map<string, string>()
+
+function tillActorFor (tillId: TillId, key: Uint8Array): string {
+  const k = `${tillId}:${toHex(key)}`
+  let actor = tillActors.get(k)
+  if (actor === undefined) {
+    actor = tillActorOf(tillId, key)
+    if (tillActors.size >= GENESIS_ACTORS_MAX) tillActors.clear()
+    tillActors.set(k, actor)
+  }
+  return actor
 }

@@ -17,6 +17,15 @@ export function actorFrom (tag: string, ...parts: string[]): string {
   return toHex(sha256(enc.encode(`tillbooks/tilllog/${tag}/v1\u0000`), enc.encode(parts.join('\u0000')))).slice(0, 32)
 }
 
+/**
+ * The actor a till writes its own log under (hex): derived from its key, so a replacement
+ * till (a new key) never reuses its predecessor's, and so that whoever holds a change and
+ * the entry it puts can tell the change was written by the entry's signer's log (HQ does).
+ */
+export function tillActorOf (tillId: TillId, key: Uint8Array): string {
+  return actorFrom('actor', tillId, `till:${toHex(key).slice(0, 32)}`)
+}
+
 /** The actor of `tillId`'s genesis change (hex): no other change may be written under it. */
 export function genesisActorOf (tillId: TillId): string {
   return actorFrom('genesis', tillId)

@@ -30,15 +30,20 @@ export interface SyncLimits {
 /** What a document says of one change: its hash, dependencies and the keys it puts, or why it is refused. */
 export type Verdict = { hash: string, deps: string[], keys: string[] } | { reason: string }
 
+/** A screened change Automerge holds until its dependencies come. */
+export interface PendingChange { deps: string[], keys: number, bytes: number }
+
 export interface ScreenedMessage {
   /** Every change the message would apply, screened. */
   changes: Uint8Array[]
-  /** Keys the message would add that the replica does not hold. */
+  /** Keys the message would add that the replica does not hold (those of changes that will wait included). */
   newKeys: Set<string>
-  /** Hashes of the message's changes. */
-  hashes: Set<string>
-  /** Bytes of the changes. */
-  bytes: number
+  /** The message's changes, by hash. */
+  screened: Map<string, PendingChange>
+  /** Bytes of the changes that apply now (the message's and the waiting ones they free). */
+  appliedBytes: number
+  /** Keys the waiting changes hold, now and after the message. */
+  pendingKeysAfter: number
 }
 
 /**
@@ -46,7 +51,7 @@ export interface ScreenedMessage {
  * SyncRefusedError with the reason; `pending` is the replica's set of changes waiting for
  * their dependencies (read, not changed).
  */
-export function screenSyncMessage (am: Handle, message: Uint8Array, limits: SyncLimits, screen: (change: Uint8Array) => Verdict, has: (key: string) => boolean, pending: ReadonlySet<string>): ScreenedMessage {
+export function screenSyncMessage (am: Handle, message: Uint8Array, limits: SyncLimits, screen: (change: Uint8Array) => Verdict, has: (key: string) => boolean, pending: ReadonlyMap<string, PendingChange>): ScreenedMessage {
   if (!(message instanceof Uint8Array)) throw new SyncRefusedError('a sync message is bytes')
   let decoded: ReturnType<typeof A.decodeSyncMessage>
   try {
@@ -66,25 +71,69 @@ export function screenSyncMessage (am: Handle, message: Uint8Array, limits: Sync
   }
   if (changes.length > limits.applyChangesMax) throw new SyncRefusedError(`${changes.length} changes in one message, at most ${limits.applyChangesMax}`)
   const newKeys = new Set<string>()
-  const hashes = new Set<string>()
-  const deps: string[][] = []
+  const screened = new Map<string, PendingChange>()
   for (const [i, change] of changes.entries()) {
     const verdict = screen(change)
     if ('reason' in verdict) throw new SyncRefusedError(`change ${i} refused: ${verdict.reason}`)
-    hashes.add(verdict.hash)
-    deps.push(verdict.deps)
-    for (const key of verdict.keys) if (!has(key)) newKeys.add(key)
+    let fresh = 0
+    for (const key of verdict.keys) if (!has(key) && !newKeys.has(key)) { newKeys.add(key); fresh++ }
+    if (!screened.has(verdict.hash) && am.getChangeByHash(verdict.hash) === null) screened.set(verdict.hash, { deps: verdict.deps, keys: fresh, bytes: change.length })
   }
-  let waiting = 0
-  for (const ds of deps) if (ds.some(dep => !hashes.has(dep) && am.getChangeByHash(dep) === null)) waiting++
-  if (pending.size + waiting > limits.pendingChangesMax) throw new SyncRefusedError(`${pending.size + waiting} changes would wait for changes this replica lacks, at most ${limits.pendingChangesMax}`)
-  return { changes, newKeys, hashes, bytes: changes.reduce((n, c) => n + c.length, 0) }
+  // What will apply: a change whose dependencies are all held, or will apply (a chain hanging
+  // off a missing change waits as a whole); the rest waits with what waited before.
+  const candidates = new Map([...pending, ...screened])
+  // Kahn's walk: each change counts the candidates it waits for; one missing from both the
+  // replica and the candidates blocks it for good (linear in the changes and their deps).
+  const unmet = new Map<string, number>()
+  const dependents = new Map<string, string[]>()
+  const ready: string[] = []
+  for (const [h, c] of candidates) {
+    let n = 0
+    for (const d of c.deps) {
+      if (candidates.has(d)) {
+        n++
+        const list = dependents.get(d)
+        if (list === undefined) dependents.set(d, [h])
+        else list.push(h)
+      } else if (am.getChangeByHash(d) === null) {
+        n = Number.POSITIVE_INFINITY
+      }
+    }
+    unmet.set(h, n)
+    if (n === 0) ready.push(h)
+  }
+  const applies = new Set<string>()
+  for (let h = ready.pop(); h !== undefined; h = ready.pop()) {
+    applies.add(h)
+    for (const next of dependents.get(h) ?? []) {
+      const n = (unmet.get(next) as number) - 1
+      unmet.set(next, n)
+      if (n === 0) ready.push(next)
+    }
+  }
+  const waitingAfter = candidates.size - applies.size
+  // Refused only if the queue would grow past its bound: a message that frees what waits is always taken.
+  if (waitingAfter > limits.pendingChangesMax && waitingAfter > pending.size) throw new SyncRefusedError(`${waitingAfter} changes would wait for changes this replica lacks, at most ${limits.pendingChangesMax}`)
+  let appliedBytes = 0
+  let pendingKeysAfter = 0
+  for (const [h, c] of candidates) {
+    if (applies.has(h)) appliedBytes += c.bytes
+    else pendingKeysAfter += c.keys
+  }
+  return { changes, newKeys, screened, appliedBytes, pendingKeysAfter }
+}
+
+/** Entries the waiting changes will put. */
+export function pendingKeys (pending: ReadonlyMap<string, PendingChange>): number {
+  let n = 0
+  for (const c of pending.values()) n += c.keys
+  return n
 }
 
 /** After Automerge took a screened message: what still waits for its dependencies, updated in place. */
-export function updatePending (am: Handle, pending: Set<string>, hashes: Iterable<string>): void {
-  for (const h of hashes) pending.add(h)
-  for (const h of pending) if (am.getChangeByHash(h) !== null) pending.delete(h)
+export function updatePending (am: Handle, pending: Map<string, PendingChange>, screened: Map<string, PendingChange>): void {
+  for (const [h, c] of screened) pending.set(h, c)
+  for (const h of pending.keys()) if (am.getChangeByHash(h) !== null) pending.delete(h)
 }
 
 /** The changes in one item of a sync message: a change, or a whole-document chunk (bounded). */

@@ -9,10 +9,10 @@ import fc from 'fast-check'
 import * as A from '@automerge/automerge'
 import { MalformedError, openEntry, toHex } from '@tillbooks/protocol'
 import {
-  ENTRIES_OBJ_COUNTER, TillLog, actorIdFor, changeHashOf, checkEntryChange, checkEntryChangeAt, checksumHolds, entryChangeLayout, genesisActorOf, isAutomergeChunk,
+  ENTRIES_OBJ_COUNTER, TillLog, changeHashOf, tillActorOf, checkEntryChange, checkEntryChangeAt, checksumHolds, entryChangeLayout, genesisActorOf, isAutomergeChunk,
   keyOfBytes, readEntryChange
 } from '../src/index.ts'
-import { OTHER_TILL_ID, TILL_ID, TillWriter, enrolment, keyForOf, withBadSignature } from './helpers/fixtures.ts'
+import { OTHER_TILL_ID, TILL_ID, TillWriter, enrolment, keyForOf, otherTillKey, tillKey, withBadSignature } from './helpers/fixtures.ts'
 
 const FC_SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31)
 const keyFor = keyForOf(enrolment())
@@ -24,7 +24,8 @@ const openEntryOf = (b: Uint8Array): ReturnType<typeof openEntry> => openEntry(b
 /** A till's log of `n` entries and the change that put each. */
 function written (n: number): { log: TillLog, changes: Uint8Array[], w: TillWriter } {
   const w = new TillWriter()
-  const log = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till'), keyFor })
+  // Under the actor a till writes its own log with (its key's): HQ holds a change to it.
+  const log = TillLog.create(TILL_ID, { actorId: tillActorOf(TILL_ID, tillKey.publicKey), keyFor })
   const changes: Uint8Array[] = []
   for (let i = 0; i < n; i++) {
     log.append(w.next())
@@ -85,20 +86,20 @@ describe(`entryChange: one entry's change read without a document (FC_SEED=${FC_
     const { changes, w } = written(3)
     const first = readEntryChange(changes[0] as Uint8Array)
     const e1 = new TillWriter().next()
-    assert.equal(checkEntryChange(first, { tillId: TILL_ID, seq: 1, hash: e1.hash }), null)
+    assert.equal(checkEntryChange(first, { tillId: TILL_ID, seq: 1, hash: e1.hash, signer: tillKey.publicKey }), null)
     // Another entry's seq or hash: the key does not fit.
-    assert.match(checkEntryChange(first, { tillId: TILL_ID, seq: 2, hash: e1.hash }) ?? '', /key its bytes do not give/)
+    assert.match(checkEntryChange(first, { tillId: TILL_ID, seq: 2, hash: e1.hash, signer: tillKey.publicKey }) ?? '', /key its bytes do not give/)
     const e2 = w.peek()
-    assert.match(checkEntryChange(first, { tillId: TILL_ID, seq: 1, hash: e2.hash }) ?? '', /key its bytes do not give/)
+    assert.match(checkEntryChange(first, { tillId: TILL_ID, seq: 1, hash: e2.hash, signer: tillKey.publicKey }) ?? '', /key its bytes do not give/)
     // Claimed for another till: not that till's entries map.
-    assert.match(checkEntryChange(first, { tillId: OTHER_TILL_ID, seq: 1, hash: e1.hash }) ?? '', /not S1-2's entries map/)
+    assert.match(checkEntryChange(first, { tillId: OTHER_TILL_ID, seq: 1, hash: e1.hash, signer: tillKey.publicKey }) ?? '', /not S1-2's entries map/)
     // The in-place check HQ's threads run says the same, every way.
     const change = changes[0] as Uint8Array
     const layout = entryChangeLayout(change)
     assert.ok(layout !== null && checksumHolds(change))
-    for (const [tillId, seq, hash] of [[TILL_ID, 1, e1.hash], [TILL_ID, 2, e1.hash], [TILL_ID, 1, e2.hash], [OTHER_TILL_ID, 1, e1.hash], [TILL_ID, 1_000_000_000_001, e1.hash]] as const) {
-      const slow = checkEntryChange(first, { tillId, seq, hash })
-      const fast = checkEntryChangeAt(change, layout, { tillId, seq, hash: Uint8Array.from(Buffer.from(hash, 'hex')) })
+    for (const [tillId, seq, hash, signer] of [[TILL_ID, 1, e1.hash, tillKey], [TILL_ID, 2, e1.hash, tillKey], [TILL_ID, 1, e2.hash, tillKey], [OTHER_TILL_ID, 1, e1.hash, tillKey], [TILL_ID, 1_000_000_000_001, e1.hash, tillKey], [TILL_ID, 1, e1.hash, otherTillKey]] as const) {
+      const slow = checkEntryChange(first, { tillId, seq, hash, signer: signer.publicKey })
+      const fast = checkEntryChangeAt(change, layout, { tillId, seq, hash: Uint8Array.from(Buffer.from(hash, 'hex')), signer: signer.publicKey })
       assert.equal(fast === null, slow === null, `${tillId} ${seq}: ${fast} / ${slow}`)
     }
   })
@@ -117,16 +118,16 @@ describe(`entryChange: one entry's change read without a document (FC_SEED=${FC_
     // The right bytes under another key: read, then refused by checkEntryChange.
     const moved = A.change(A.load<Raw>(base, { actor: 'ac'.repeat(16) }), { time: 0 }, d => { d.entries[k4] = e3.bytes })
     const c = readEntryChange(A.getLastLocalChange(moved) as Uint8Array)
-    assert.match(checkEntryChange(c, { tillId: TILL_ID, seq: 3, hash: e3.hash }) ?? '', /key its bytes do not give/)
+    assert.match(checkEntryChange(c, { tillId: TILL_ID, seq: 3, hash: e3.hash, signer: tillKey.publicKey }) ?? '', /key its bytes do not give/)
     // Under the genesis actor (which only the genesis change may use).
     const g = A.change(A.load<Raw>(base, { actor: genesisActorOf(TILL_ID) }), { time: 0 }, d => { d.entries[k3] = e3.bytes })
     const gc = readEntryChange(A.getLastLocalChange(g) as Uint8Array)
-    assert.match(checkEntryChange(gc, { tillId: TILL_ID, seq: 3, hash: e3.hash }) ?? '', /genesis actor/)
+    assert.match(checkEntryChange(gc, { tillId: TILL_ID, seq: 3, hash: e3.hash, signer: tillKey.publicKey }) ?? '', /genesis actor/)
     // Into another till's map.
     const other = TillLog.create(OTHER_TILL_ID)
     const o = A.change(A.load<Raw>(other.save(), { actor: 'ad'.repeat(16) }), { time: 0 }, d => { d.entries[k3] = e3.bytes })
     const oc = readEntryChange(A.getLastLocalChange(o) as Uint8Array)
-    assert.match(checkEntryChange(oc, { tillId: TILL_ID, seq: 3, hash: e3.hash }) ?? '', /not S1-1's entries map/)
+    assert.match(checkEntryChange(oc, { tillId: TILL_ID, seq: 3, hash: e3.hash, signer: tillKey.publicKey }) ?? '', /not S1-1's entries map/)
     // A forged envelope is read like any (the signature is the opener's to judge).
     const forged = A.change(A.load<Raw>(base, { actor: 'ae'.repeat(16) }), { time: 0 }, d => { d.entries[keyOfBytes(withBadSignature(e3).bytes).key] = withBadSignature(e3).bytes })
     assert.deepEqual(readEntryChange(A.getLastLocalChange(forged) as Uint8Array).entry, withBadSignature(e3).bytes)
@@ -166,7 +167,7 @@ describe(`entryChange: one entry's change read without a document (FC_SEED=${FC_
         const layout = entryChangeLayout(change) as NonNullable<ReturnType<typeof entryChangeLayout>>
         for (const seq of [1, 2, 3, 4, 5, 6]) {
           for (const e of entries) {
-            assert.equal(checkEntryChangeAt(change, layout, { tillId: TILL_ID, seq, hash: e.hashBytes }) === null, checkEntryChange(c, { tillId: TILL_ID, seq, hash: e.hash }) === null)
+            assert.equal(checkEntryChangeAt(change, layout, { tillId: TILL_ID, seq, hash: e.hashBytes, signer: e.signer }) === null, checkEntryChange(c, { tillId: TILL_ID, seq, hash: e.hash, signer: e.signer }) === null)
           }
         }
       }), { seed: FC_SEED, numRuns: 2_000 })

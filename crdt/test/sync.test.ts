@@ -205,5 +205,14 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     assert.equal(replica.pendingChanges, 0)
     assert.deepEqual(replica.getHeads(), owner.getHeads())
     assert.equal(replica.verify(keyFor).chain.length, 3)
+    // A chain hanging off one missing change waits as a whole: nine changes past a bound of four
+    // are refused (not counted as one), and the message that brings the missing one takes them all.
+    for (const e of w.chain(7)) owner.append(e)
+    const all = (A.getAllChanges(A.load(owner.save())) as Uint8Array[]).slice(1)
+    const fresh = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour 2'), pendingChangesMax: 4 })
+    assert.throws(() => fresh.receiveSyncMessage(A.initSyncState(), msg(all.slice(1))), /9 changes would wait for changes this replica lacks, at most 4/)
+    assert.equal(fresh.pendingChanges, 0)
+    assert.equal(fresh.receiveSyncMessage(A.initSyncState(), msg(all)).added, 10)
+    assert.deepEqual([fresh.pendingChanges, fresh.getHeads()], [0, owner.getHeads()])
   })
 })

@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict'
 import * as A from '@automerge/automerge'
-import { keyOfBytes, readEntryChange, TillLog } from '@tillbooks/crdt'
-import { canonicalDecode, canonicalEncode, keyPairFromSeed, signEntry, Signer, toHex, type Close } from '@tillbooks/protocol'
+import { changeHashOf, entryChangeLayout, isAutomergeChunk, keyOfBytes, readEntryChange, TillLog, tillActorOf } from '@tillbooks/crdt'
+import { canonicalDecode, canonicalEncode, keyPairFromSeed, nextBusinessDay, signEntry, Signer, toHex, type Close } from '@tillbooks/protocol'
 import { InlineVerifier, MemoryStore, WorkerVerifier, type Verifier } from '../src/index.ts'
 import { DAY1, DAY2, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
@@ -67,7 +67,10 @@ for (const [name, make] of [['inline', () => new InlineVerifier()], ['worker thr
       const fields = canonicalDecode(e1.bytes) as { sig: Uint8Array }
       fields.sig[3] = (fields.sig[3] as number) ^ 1
       const flipped = canonicalEncode(fields as never)
-      const forged = put('a2'.repeat(16), d => { d.entries[keyOfBytes(flipped).key] = flipped })
+      // Written as the till's own log would (its actor, the op after genesis): only the signature is wrong.
+      const forgedLog = TillLog.create(till.tillId, { actorId: tillActorOf(till.tillId, e1.signer) })
+      forgedLog.ingest({ bytes: flipped })
+      const forged = forgedLog.lastLocalChange() as Uint8Array
       // Into another till's map (its own genesis), and two entries in one change.
       const other = TillLog.create('S002-1' as never).save()
       const foreign = A.getLastLocalChange(A.change(A.load<Raw>(other, { actor: 'a3'.repeat(16) }), { time: 0 }, d => { d.entries[keyOfBytes(e1.bytes).key] = e1.bytes })) as Uint8Array
@@ -76,12 +79,22 @@ for (const [name, make] of [['inline', () => new InlineVerifier()], ['worker thr
       const broken = new Uint8Array(honest)
       broken[broken.length - 3] = (broken[broken.length - 3] as number) ^ 1
       const mallory = new Signer(keyPairFromSeed(seedBytes('mallory')))
-      const stranger = signEntry({ ...(till.log[1]?.record as Close), store: 'S777' as never }, mallory)
-      const strangerLog = TillLog.create('S777-1' as never)
+      const stranger = signEntry({ ...(e1.record as Close), store: 'S777' as never }, mallory)
+      const strangerLog = TillLog.create('S777-1' as never, { actorId: tillActorOf('S777-1' as never, mallory.publicKey) })
       strangerLog.ingest(stranger)
       const unenrolled = strangerLog.lastLocalChange() as Uint8Array
-      const answers = await hq.submit([wrongKey, forged, foreign, two, broken, unenrolled])
-      assert.deepEqual(answers.map(a => a.code), ['MALFORMED', 'FORGED', 'MALFORMED', 'MALFORMED', 'MALFORMED', 'UNENROLLED'])
+      // The genuine entry in a change a relay wrote (another actor), or one whose op counter is not the till's.
+      const relay = TillLog.create(till.tillId, { actorId: 'b1'.repeat(16) })
+      relay.ingest(e1)
+      const relabelled = relay.lastLocalChange() as Uint8Array
+      const shifted = TillLog.create(till.tillId, { actorId: tillActorOf(till.tillId, till.log[0]?.signer as Uint8Array) })
+      shifted.ingest(till.log[1] as (typeof till.log)[number])
+      shifted.ingest(e1)
+      const offByOne = shifted.lastLocalChange() as Uint8Array
+      const answers = await hq.submit([wrongKey, forged, foreign, two, broken, unenrolled, relabelled, offByOne])
+      assert.deepEqual(answers.map(a => a.code), ['MALFORMED', 'FORGED', 'MALFORMED', 'MALFORMED', 'MALFORMED', 'UNENROLLED', 'MALFORMED', 'MALFORMED'])
+      assert.match(answers[6]?.reason ?? '', /not written by the log of the entry's signer/)
+      assert.match(answers[7]?.reason ?? '', /op counter is 5, not seq \+ 3/)
       assert.match(answers[0]?.reason ?? '', /key its bytes do not give/)
       assert.match(answers[2]?.reason ?? '', /entries map/)
       assert.match(answers[3]?.reason ?? '', /2 ops/)
@@ -90,13 +103,33 @@ for (const [name, make] of [['inline', () => new InlineVerifier()], ['worker thr
       assert.equal(await hq.tillDoc(till.tillId), undefined)
       // The honest change still goes in afterwards.
       assert.equal((await hq.submit([honest]))[0]?.status, 'accepted')
-      for (const l of [strangerLog]) l.free()
+      for (const l of [strangerLog, relay, shifted, forgedLog]) l.free()
       await hq.stop()
     })
   })
 }
 
 describe('HQ\'s till documents', () => {
+  it('a change re-labelled by a relay (its seq rewritten) and taken first costs the till its history at HQ, never the document', async () => {
+    const hq = await startHq()
+    const { till } = await tradedTill(hq)
+    const sent = till.outboxChanges()
+    // The second record's change with its actor seq rewritten from 2 to 1 (the checksum made right): it
+    // carries the genuine entry, the till's actor and op counter, so HQ takes it; Automerge would not.
+    const genuine = sent[1]?.bytes as Uint8Array
+    const layout = entryChangeLayout(genuine)
+    assert.ok(layout !== null && genuine[layout.actorEnd] === 2)
+    const relabelled = new Uint8Array(genuine)
+    relabelled[layout.actorEnd] = 1
+    relabelled.set(changeHashOf(relabelled).subarray(0, 4), 4)
+    assert.equal((await hq.submit([relabelled]))[0]?.status, 'accepted')
+    assert.deepEqual((await hq.submit(sent.map(s => s.bytes))).map(a => a.status), ['accepted', 'duplicate'])
+    const doc = await hq.tillDoc(till.tillId)
+    assert.equal(doc?.entryCount, till.log.length, 'every entry is still served')
+    assert.deepEqual(doc?.verify(e => hq.enrolment.keyFor(e, 1) ?? hq.enrolment.keyFor(e, 2)).invalid, [])
+    await hq.stop()
+  })
+
   it('are dropped from the cache when the till sends more, and entries that came bare are in them too', async () => {
     const hq = await startHq(new MemoryStore(), undefined, { docsCachedMax: 1 })
     const a = await tradedTill(hq)
@@ -114,6 +147,41 @@ describe('HQ\'s till documents', () => {
     assert.equal(docB?.entryCount, b.till.log.length, 'made again after the till sent more')
     assert.deepEqual(docB?.getHeads(), b.till.logDoc.getHeads())
     assert.equal(toHex(docB?.save() ?? new Uint8Array()).length > 0, true)
+    await hq.stop()
+  })
+})
+
+describe('HqDocs, the bounded cache of till documents', () => {
+  it('makes a few documents at once and refuses more as busy; two asks for one till make one document', async () => {
+    const { HqDocs, DocsBusyError } = await import('../src/hq/HqDocs.ts')
+    const docs = new HqDocs({ max: 2, loadsMax: 1 })
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const slow = async (): Promise<Uint8Array[]> => { await gate; return [] }
+    const a = docs.get('S1-1' as never, slow)
+    const again = docs.get('S1-1' as never, slow)
+    await assert.rejects(docs.get('S1-2' as never, slow), DocsBusyError)
+    release()
+    assert.deepEqual(await Promise.all([a, again]), [undefined, undefined])
+    assert.equal(await docs.get('S1-2' as never, async () => []), undefined, 'free again once the first is made')
+  })
+})
+
+describe('what a till sends HQ', () => {
+  it('its own records inside their changes; a replacement\'s re-appended history (another key\'s entries) bare, and HQ takes both', async () => {
+    const hq = await startHq()
+    const burnt = await tradedTill(hq)
+    const entries = [...burnt.till.log]
+    // A replacement with a key of its own takes the chain over without its history (as from an email backup).
+    const { till } = await startTill(hq, { signer: new Signer(keyPairFromSeed(seedBytes('replacement'))), fromSeq: entries.length + 1 })
+    await till.adoptRecoveredLog(entries, null)
+    const sent = till.outboxChanges()
+    assert.deepEqual(sent.map(s => [s.seq, isAutomergeChunk(s.bytes)]), entries.map(e => [e.record.seq, false]))
+    await till.openDay(nextBusinessDay(DAY2))
+    await till.closeDay()
+    const next = till.outboxChanges().at(-1)
+    assert.ok(next !== undefined && isAutomergeChunk(next.bytes), 'its own new record goes inside its change')
+    assert.ok((await hq.submit(till.outboxChanges().map(s => s.bytes))).every(a => a.status === 'accepted'))
     await hq.stop()
   })
 })

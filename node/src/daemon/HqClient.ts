@@ -6,6 +6,7 @@
  * the private CA it was given (`../access/client.ts`). HQ's refusals come back as HqError
  * with HQ's status and reason.
  */
+import { LOG_BYTES_MAX } from '@tillbooks/crdt/constants'
 import { fromHex, openEntry, type PublicKey, type TillId } from '@tillbooks/protocol'
 import { authedFetch, type AuthedFetch, type ClientAuth } from '../access/client.ts'
 import type { IssuedCode } from '../access/EnrolmentCodes.ts'
@@ -60,7 +61,14 @@ export class HqClient {
       if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify/i.test(why)) throw new Error(`HQ at ${this.base}: its TLS certificate is not trusted (${why}): give --ca FILE with the CA that signed it`)
       throw new Error(`HQ at ${this.base} did not answer ${method} ${path}: ${why}`)
     }
-    if (res.ok && as === 'bytes') return { bytes: new Uint8Array(await res.arrayBuffer()) }
+    if (res.ok && as === 'bytes') {
+      // A document is at most LOG_BYTES_MAX: a longer answer is refused before it is all read.
+      const length = Number(res.headers.get('content-length') ?? 0)
+      if (length > LOG_BYTES_MAX) throw new HqError(`HQ ${method} ${path}: an answer of ${length} bytes, at most ${LOG_BYTES_MAX}`, res.status)
+      const bytes = new Uint8Array(await res.arrayBuffer())
+      if (bytes.length > LOG_BYTES_MAX) throw new HqError(`HQ ${method} ${path}: an answer of ${bytes.length} bytes, at most ${LOG_BYTES_MAX}`, res.status)
+      return { bytes }
+    }
     const text = await res.text()
     if (!res.ok) {
       let json: unknown

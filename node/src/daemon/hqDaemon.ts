@@ -23,6 +23,7 @@ import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { DocSync } from '../sync/DocSync.ts'
 import { HqCatalogue, ResolutionError } from '../hq/HqCatalogue.ts'
+import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
 import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
@@ -229,7 +230,13 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     const tillId = checkedTillId(file.replace(/\.automerge$/, ''))
     requireSlot(req, tillId)
     if (!file.endsWith('.automerge')) return { tillId, entries: (await hq.tillLog(tillId)).map(b => Buffer.from(b).toString('base64')) }
-    const log = await hq.tillDoc(tillId)
+    let log
+    try {
+      log = await hq.tillDoc(tillId)
+    } catch (err) {
+      if (err instanceof DocsBusyError) return await reply.code(503).header('retry-after', '1').send({ error: err.message })
+      throw err
+    }
     // A slot HQ holds nothing of: the empty log every replica of it starts from.
     const bytes = log?.save() ?? emptyLog(tillId)
     return await reply.type('application/octet-stream').send(Buffer.from(bytes))

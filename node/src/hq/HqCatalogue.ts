@@ -119,9 +119,9 @@ export class HqCatalogue {
       const statements: Uint8Array[] = []
       let imported = 0
       let unchanged = 0
+      const all = sameDay(this.doc.statements(), effective)
       for (const row of parsed.products) {
         const was = current.products.get(row.sku)
-        const all = this.doc.statements()
         const defIds = idsOf(all, row.sku, 'def', effective)
         const mine: Uint8Array[] = []
         const fields = { name: row.name, gtin: row.gtin, taxRateBp: row.taxRateBp, stocked: row.stocked, sellable: row.sellable !== false, recipe: row.recipe }
@@ -185,9 +185,20 @@ export class HqCatalogue {
  * What a new edit of one field group of a sku, from `from`, replaces: the statements of that
  * group from the same day (an earlier day's are replaced by being earlier). At most PREV_MAX.
  */
-function idsOf (all: Statement[], sku: string, group: 'def' | 'price' | 'cost', from: Day): string[] {
-  const types = group === 'def' ? ['product', 'invent'] : [group]
-  return all.filter(s => types.includes(s.type) && (s as { sku?: string }).sku === sku && (s as { from?: string }).from === from).map(s => s.id).sort().slice(-PREV_MAX)
+function idsOf (all: Map<string, string[]>, sku: string, group: 'def' | 'price' | 'cost', from: Day): string[] {
+  return (all.get(`${group}:${sku}:${from}`) ?? []).sort().slice(-PREV_MAX)
+}
+
+/** The ids of the statements of each (field group, sku) from `from`: an import's `prev`, read once. */
+function sameDay (all: Statement[], from: Day): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const s of all) {
+    if (!('sku' in s) || s.from !== from) continue
+    const group = s.type === 'product' || s.type === 'invent' ? 'def' : s.type
+    const key = `${group}:${s.sku}:${from}`
+    out.set(key, [...(out.get(key) ?? []), s.id])
+  }
+  return out
 }
 
 export { catalogueDataOf }

@@ -14,14 +14,23 @@
  * the log across awaits); the garbage collector frees its wasm memory once nothing does.
  */
 import type { TillLog } from '@tillbooks/crdt'
+import { DOC_LOADS_MAX } from './constants.ts'
 import type { TillId } from '@tillbooks/protocol'
 
 export interface HqDocsInit {
   max: number
+  /** Documents being made at once (DOC_LOADS_MAX): beyond, an ask is refused as busy. */
+  loadsMax?: number
+}
+
+/** Too many documents being made at once: ask again later. */
+export class DocsBusyError extends Error {
+  override name = 'DocsBusyError'
 }
 
 export class HqDocs {
   readonly #max: number
+  readonly #loadsMax: number
   readonly #docs = new Map<TillId, TillLog>()
   /** Loads under way, so two asks for one till make one document. */
   readonly #loading = new Map<TillId, Promise<TillLog | undefined>>()
@@ -32,6 +41,7 @@ export class HqDocs {
   constructor (init: HqDocsInit) {
     if (!Number.isSafeInteger(init.max) || init.max < 1) throw new Error('HqDocs.max is a positive integer')
     this.#max = init.max
+    this.#loadsMax = init.loadsMax ?? DOC_LOADS_MAX
   }
 
   /** Documents loaded now. */
@@ -48,6 +58,9 @@ export class HqDocs {
     }
     const pending = this.#loading.get(tillId)
     if (pending !== undefined) return await pending
+    // Making a document is work on HQ's main thread that anyone can ask for (am-sync is open):
+    // a few at a time, so that asking for many tills in turn cannot crowd out the intake.
+    if (this.#loading.size >= (this.#loadsMax)) throw new DocsBusyError(`${this.#loading.size} till documents are being made; ask again later`)
     this.#stale.delete(tillId)
     const load = (async () => {
       const values = await logged()

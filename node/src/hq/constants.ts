@@ -13,3 +13,5 @@ export const REJECTIONS_KEPT_MAX = 1_000
  * the API load them, never the intake path. A year of one till is ~1 MB of wasm memory.
  */
 export const DOCS_CACHED_MAX = 64
+/** Till documents HqDocs makes at once (each a few ms to ~50 ms of HQ's main thread for a year's log). */
+export const DOC_LOADS_MAX = 4

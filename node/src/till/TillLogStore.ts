@@ -15,7 +15,7 @@
  * each) is migrated on first start, once: every entry verified and appended to a new
  * document, the snapshot written and the old keys deleted in one batch.
  */
-import { actorIdFor, TillLog } from '@tillbooks/crdt'
+import { TillLog, tillActorOf } from '@tillbooks/crdt'
 import { openEntry, toHex, type Entry, type PublicKey, type TillId } from '@tillbooks/protocol'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
 
@@ -38,7 +38,7 @@ export interface LoadedLog {
 
 /** The till's actor id: derived from its key, so a replacement till (a new key) never reuses its predecessor's. */
 export function tillActorId (tillId: TillId, key: PublicKey): string {
-  return actorIdFor(tillId, `till:${toHex(key).slice(0, 32)}`)
+  return tillActorOf(tillId, key)
 }
 
 export class TillLogStore {

@@ -23,7 +23,7 @@ import {
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
 import { priceSale, type Catalogue } from '@tillbooks/catalogue'
-import { entryKey, type TillLog } from '@tillbooks/crdt'
+import { entryKey, readEntryChange, tillActorOf, type TillLog } from '@tillbooks/crdt'
 import type { NodeComponents } from '../components.ts'
 import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
 import { TillLogStore } from './TillLogStore.ts'
@@ -457,14 +457,21 @@ export class TillNode {
    */
   outboxChanges (): Array<{ seq: number, bytes: Uint8Array }> {
     const unacked = this.#unacked()
-    for (const seq of this.#changes.keys()) if (!unacked.some(e => e.record.seq === seq)) this.#changes.delete(seq)
+    const seqs = new Set(unacked.map(e => e.record.seq))
+    for (const seq of this.#changes.keys()) if (!seqs.has(seq)) this.#changes.delete(seq)
     const missing = unacked.filter(e => !this.#changes.has(e.record.seq))
     if (missing.length > 0) {
       // After a restart or an adopted log: found once in the document, then kept.
-      const keys = new Map(missing.map(e => [entryKey(e.record.seq, e.hash, e.bytes) as string, e.record.seq]))
+      const keys = new Map(missing.map(e => [entryKey(e.record.seq, e.hash, e.bytes) as string, e]))
       const found = this.#loadedDoc().changesOf(keys.keys())
-      // An entry with no change of its own is sent bare (and not looked for again).
-      for (const [key, seq] of keys) this.#changes.set(seq, found.get(key) ?? (missing.find(e => e.record.seq === seq) as Entry).bytes)
+      // An entry with no change of its own is sent bare (and not looked for again); so is one
+      // whose change another log wrote than its signer's (a replacement till's re-appended
+      // history after a fire): HQ keeps a change only from the log of the entry's signer.
+      for (const [key, e] of keys) {
+        const change = found.get(key)
+        const own = change !== undefined && readEntryChange(change).actor === tillActorOf(this.tillId, e.signer)
+        this.#changes.set(e.record.seq, own ? change : e.bytes)
+      }
     }
     return unacked.map(e => ({ seq: e.record.seq, bytes: this.#changes.get(e.record.seq) ?? e.bytes }))
   }

@@ -110,8 +110,8 @@ function open (job: OpenJob): OpenReply {
       const hash = hashes.subarray(i * 32, i * 32 + 32)
       const e = checkedEntry(bytes, hash)
       const wrong = walked !== null
-        ? checkEntryChangeAt(item, walked, { tillId: e.tillId, seq: e.seq, hash })
-        : checkEntryChange(change as EntryChange, { tillId: e.tillId, seq: e.seq, hash: toHex(hash) as EntryHash })
+        ? checkEntryChangeAt(item, walked, { tillId: e.tillId, seq: e.seq, hash, signer: e.signer })
+        : checkEntryChange(change as EntryChange, { tillId: e.tillId, seq: e.seq, hash: toHex(hash) as EntryHash, signer: e.signer })
       if (wrong !== null) {
         status[i] = OPEN_REFUSED
         refused.push([i, 'MALFORMED', wrong])
