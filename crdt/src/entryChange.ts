@@ -335,8 +335,20 @@ export function checkEntryChangeAt (change: Uint8Array, layout: EntryChangeLayou
   ok = ok && hexAt(k + SEQ_KEY_DIGITS + 1, entry.hash, 32)
   ok = ok && hexAt(k + SEQ_KEY_DIGITS + 66, hash('sha256', change.subarray(layout.entryStart, layout.entryEnd), 'buffer'), 16)
   if (!ok) return 'the change puts the entry under a key its bytes do not give'
-  return headerRefusal(toHex(change.subarray(layout.actorStart, layout.actorEnd)), layout.startOp, entry)
+  // The header, compared in place too: the signer's log's actor (cached per till and key).
+  let known = signerActors.get(entry.tillId)
+  if (known === undefined || !bytesEqual(known.key, entry.signer)) {
+    known = { key: Uint8Array.from(entry.signer), actor: Uint8Array.from(Buffer.from(tillActorFor(entry.tillId, entry.signer), 'hex')) }
+    if (signerActors.size >= GENESIS_ACTORS_MAX) signerActors.clear()
+    signerActors.set(entry.tillId, known)
+  }
+  if (!bytesEqual(change.subarray(layout.actorStart, layout.actorEnd), known.actor)) return 'the change is not written by the log of the entry\'s signer'
+  if (layout.startOp !== entry.seq + ENTRIES_OBJ_COUNTER) return `the change's op counter is ${layout.startOp}, not seq + ${ENTRIES_OBJ_COUNTER} (one op per record)`
+  return null
 }
+
+/** The last signer's key and its log's actor, per till. */
+const signerActors = new Map<string, { key: Uint8Array, actor: Uint8Array }>()
 
 /** Whether the walked change's checksum (its first 4 bytes after the magic) is that of its bytes. */
 export function checksumHolds (change: Uint8Array): boolean {
