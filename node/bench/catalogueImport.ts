@@ -1,0 +1,72 @@
+/**
+ * The retailer's catalogue at scale (issue 16's figures): a CSV of N products imported into
+ * HQ's catalogue (parse, sign, add to the document, write fsync'd), and a new till's replica
+ * receiving the whole document by Automerge's sync protocol (round trips, bytes on the wire,
+ * time). Not a test: `node node/bench/catalogueImport.ts [N]` from the repo root (Node 24).
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as A from '@automerge/automerge'
+import { CatalogueDoc } from '@tillbooks/crdt'
+import { foldCatalogue, isGtin, parseCatalogueCsv } from '@tillbooks/catalogue'
+import { keyPairFromSeed, Signer } from '@tillbooks/protocol'
+import { LevelStore } from '../src/index.ts'
+import { HqCatalogue } from '../src/hq/HqCatalogue.ts'
+
+const N = Number(process.argv[2] ?? 50_000)
+const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(9)))
+function gtinOf (i: number): string {
+  const body = String(400000000000 + i)
+  for (let d = 0; d < 10; d++) if (isGtin(body + d)) return body + d
+  throw new Error('no check digit')
+}
+const lines = ['sku,name,gtin,price,taxRateBp,cost,stocked,recipe']
+for (let i = 0; i < N; i++) lines.push(`P${i},Product number ${i},${gtinOf(i)},${1 + (i % 90)}.${String(i % 100).padStart(2, '0')},${i % 3 === 0 ? 550 : 2000},${i % 50}.25,true,`)
+const csv = lines.join('\n')
+const dir = await mkdtemp(join(tmpdir(), 'tillbooks-catalogue-bench-'))
+try {
+  const store = new LevelStore(join(dir, 'db'))
+  await store.open()
+  const cat = new HqCatalogue({ store, root })
+  await cat.load()
+  let t = performance.now()
+  const parsed = parseCatalogueCsv(csv)
+  const parseMs = performance.now() - t
+  if (parsed.errors.length > 0) throw new Error(JSON.stringify(parsed.errors.slice(0, 3)))
+  t = performance.now()
+  const r = await cat.importCsv(csv, '2026-03-01', 1)
+  const importMs = performance.now() - t
+  const saved = cat.doc.save()
+  t = performance.now()
+  const fold = foldCatalogue(cat.doc.statements(), '2026-03-01')
+  const foldMs = performance.now() - t
+  // A new till: a replica from nothing, by sync with HQ's document.
+  const till = CatalogueDoc.create(root.publicKey, { actorId: 'cc'.repeat(16) })
+  let sHq = A.initSyncState()
+  let sTill = A.initSyncState()
+  let bytes = 0
+  let trips = 0
+  t = performance.now()
+  for (;;) {
+    const a = till.generateSyncMessage(sTill)
+    sTill = a.state
+    if (a.message !== null) { bytes += a.message.length; sHq = cat.doc.receiveSyncMessage(sHq, a.message).state }
+    const b = cat.doc.generateSyncMessage(sHq)
+    sHq = b.state
+    if (b.message !== null) { bytes += b.message.length; sTill = till.receiveSyncMessage(sTill, b.message).state }
+    if (a.message === null && b.message === null) break
+    trips++
+  }
+  const syncMs = performance.now() - t
+  console.log(JSON.stringify({
+    products: N, csvBytes: csv.length, parseMs: Math.round(parseMs), import: { ...r, errors: r.errors.length, ms: Math.round(importMs), statements: cat.doc.size },
+    documentBytes: saved.length, foldMs: Math.round(foldMs), foldedProducts: fold.products.size,
+    newTillSync: { ms: Math.round(syncMs), roundTrips: trips, wireBytes: bytes, sameHeads: till.getHeads().join() === cat.doc.getHeads().join() }
+  }))
+  cat.close()
+  till.free()
+  await store.close()
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
