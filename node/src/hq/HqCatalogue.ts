@@ -4,9 +4,10 @@
  * it, read the products and the clashes, resolve a clash. Every change is a statement HQ
  * signs with its root key; nothing is ever overwritten.
  *
- * An import turns each row into the statements that make the catalogue say what the row
- * says from the effective day: the product's own fields, its price, its cost; a row that
- * already says so adds nothing (`unchanged`), so importing the same file twice changes nothing.
+ * An import turns the rows that change anything into `products` statements (hundreds of rows
+ * each, one signature) that make the catalogue say what each row says from the effective day:
+ * the product's own fields, its price, its cost; a row that already says so adds nothing
+ * (`unchanged`), so importing the same file twice changes nothing.
  * The file is taken whole or not at all: any error refuses it, and nothing is written.
  *
  * On disk: `g!doc`, the document's `save()`, written (fsync'd) after each import or resolution.
@@ -14,10 +15,10 @@
  */
 import { CatalogueDoc } from '@tillbooks/crdt'
 import {
-  CatalogueError, catalogueDataOf, demoCatalogueData, PREV_MAX, foldCatalogue, parseCatalogueCsv, toCatalogueCsv,
+  BATCH_ITEMS_MAX, CatalogueError, catalogueDataOf, demoCatalogueData, expandStatements, PREV_MAX, foldCatalogue, parseCatalogueCsv, toCatalogueCsv,
   type Conflict, type CsvError, type Day, type FoldedCatalogue, type ProductData, type Statement
 } from '@tillbooks/catalogue'
-import { signStatement, type Canonical, type Signer } from '@tillbooks/protocol'
+import { OversizedError, signStatement, type Canonical, type Signer } from '@tillbooks/protocol'
 import type { KvStore } from '../storage/KvStore.ts'
 
 export const CATALOGUE_DOC_KEY = 'g!doc'
@@ -115,31 +116,46 @@ export class HqCatalogue {
       const parsed = parseCatalogueCsv(text)
       if (parsed.errors.length > 0) return { imported: 0, unchanged: 0, errors: parsed.errors }
       const current = this.fold(effective)
-      const say = (content: Canonical): Uint8Array => signStatement(this.#root, { author: { kind: 'hq' }, atMs: nowMs, content })
-      const statements: Uint8Array[] = []
-      let imported = 0
+      const sameDayIds = sameDay(expandStatements(this.doc.statements()), effective)
+      const items: Canonical[] = []
       let unchanged = 0
-      const all = sameDay(this.doc.statements(), effective)
       for (const row of parsed.products) {
         const was = current.products.get(row.sku)
-        const defIds = idsOf(all, row.sku, 'def', effective)
-        const mine: Uint8Array[] = []
-        const fields = { name: row.name, gtin: row.gtin, taxRateBp: row.taxRateBp, stocked: row.stocked, sellable: row.sellable !== false, recipe: row.recipe }
-        const sameFields = was !== undefined && was.provisional !== true && was.name === fields.name && was.gtin === fields.gtin && was.taxRateBp === fields.taxRateBp &&
-          was.stocked === fields.stocked && JSON.stringify(was.recipe ?? null) === JSON.stringify(fields.recipe ?? null) && was.withdrawn !== true
-        if (!sameFields) {
-          mine.push(say({ type: 'product', sku: row.sku, name: row.name, ...(row.gtin !== undefined ? { gtin: row.gtin } : {}), taxRateBp: row.taxRateBp, stocked: row.stocked, sellable: row.sellable !== false, ...(row.recipe !== undefined ? { recipe: row.recipe.map(l => ({ sku: l.sku, qty: l.qty })) } : {}), from: effective, prev: defIds }))
-        }
-        // A product HQ defined has no price until one is said: an unsold one (no price in the file) gets none.
-        if (row.sellable !== false && (was === undefined || !sameFields || was.priceCents !== row.priceCents || !was.sellable)) {
-          mine.push(say({ type: 'price', sku: row.sku, priceCents: row.priceCents, from: effective, prev: idsOf(all, row.sku, 'price', effective) }))
-        }
-        if (row.stocked && (was === undefined || was.costCents !== row.costCents)) {
-          mine.push(say({ type: 'cost', sku: row.sku, costCents: row.costCents, from: effective, prev: idsOf(all, row.sku, 'cost', effective) }))
-        }
-        if (mine.length === 0) unchanged++
-        else { imported++; statements.push(...mine) }
+        const sellable = row.sellable !== false
+        const same = was !== undefined && was.provisional !== true && was.withdrawn !== true && was.aliasOf === undefined &&
+          was.name === row.name && was.gtin === row.gtin && was.taxRateBp === row.taxRateBp && was.stocked === row.stocked &&
+          was.sellable === sellable && JSON.stringify(was.recipe ?? null) === JSON.stringify(row.recipe ?? null) &&
+          (!sellable || was.priceCents === row.priceCents) && (!row.stocked || was.costCents === row.costCents)
+        if (same) { unchanged++; continue }
+        // The row whole (its fields, price and cost), replacing what the same day said of it.
+        items.push({
+          sku: row.sku,
+          name: row.name,
+          ...(row.gtin !== undefined ? { gtin: row.gtin } : {}),
+          taxRateBp: row.taxRateBp,
+          stocked: row.stocked,
+          sellable,
+          ...(row.recipe !== undefined ? { recipe: row.recipe.map(l => ({ sku: l.sku, qty: l.qty })) } : {}),
+          // A product HQ defines has no price until one is said: an unsold one (no price in the file) gets none.
+          ...(sellable ? { priceCents: row.priceCents } : {}),
+          ...(row.stocked ? { costCents: row.costCents } : {}),
+          prev: (sameDayIds.get(row.sku) ?? []).sort().slice(-PREV_MAX)
+        })
       }
+      // Hundreds of rows to a signed statement (one signature, one Automerge op), each under
+      // the envelope's size bound: a batch that does not fit is split in two.
+      const statements: Uint8Array[] = []
+      const sign = (batch: Canonical[]): void => {
+        try {
+          statements.push(signStatement(this.#root, { author: { kind: 'hq' }, atMs: nowMs, content: { type: 'products', from: effective, items: batch } }))
+        } catch (err) {
+          if (!(err instanceof OversizedError) || batch.length === 1) throw err
+          sign(batch.slice(0, batch.length >> 1))
+          sign(batch.slice(batch.length >> 1))
+        }
+      }
+      for (let k = 0; k < items.length; k += BATCH_ITEMS_MAX) sign(items.slice(k, k + BATCH_ITEMS_MAX))
+      const imported = items.length
       for (const s of statements) this.doc.add(s)
       if (statements.length > 0) await this.#persist()
       return { imported, unchanged, errors: [] }
@@ -181,22 +197,12 @@ export class HqCatalogue {
   }
 }
 
-/**
- * What a new edit of one field group of a sku, from `from`, replaces: the statements of that
- * group from the same day (an earlier day's are replaced by being earlier). At most PREV_MAX.
- */
-function idsOf (all: Map<string, string[]>, sku: string, group: 'def' | 'price' | 'cost', from: Day): string[] {
-  return (all.get(`${group}:${sku}:${from}`) ?? []).sort().slice(-PREV_MAX)
-}
-
-/** The ids of the statements of each (field group, sku) from `from`: an import's `prev`, read once. */
+/** The ids of the statements (and batch parts) from `from`, by sku: what an import's row replaces (it saw them). */
 function sameDay (all: Statement[], from: Day): Map<string, string[]> {
   const out = new Map<string, string[]>()
   for (const s of all) {
     if (!('sku' in s) || s.from !== from) continue
-    const group = s.type === 'product' || s.type === 'invent' ? 'def' : s.type
-    const key = `${group}:${s.sku}:${from}`
-    out.set(key, [...(out.get(key) ?? []), s.id])
+    out.set(s.sku, [...(out.get(s.sku) ?? []), s.id])
   }
   return out
 }

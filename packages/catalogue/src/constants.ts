@@ -10,8 +10,8 @@ export const SKU_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/
 
 /** Recipe levels below a product (a stocked product is 0, a recipe of stocked products 1). Bounds the work of one explosion. */
 export const BOM_DEPTH_MAX = 8
-/** Products in one catalogue. */
-export const PRODUCTS_MAX = 10_000
+/** Products in one catalogue (a garden centre chain lists ~50,000). */
+export const PRODUCTS_MAX = 100_000
 /** Lines in one product's recipe. */
 export const RECIPE_LINES_MAX = 64
 /** Distinct stocked skus that one unit of a product may consume, through all its recipe levels. */

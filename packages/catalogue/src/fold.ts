@@ -28,7 +28,7 @@ import { createHash } from 'node:crypto'
 import { componentsFirst } from './bom.ts'
 import { COST_CENTS_MAX } from './constants.ts'
 import type { CatalogueData, Product, ProductData } from './product.ts'
-import type { Author, Day, InventStatement, ProductStatement, ResolveStatement, Statement, StatementId } from './statements.ts'
+import type { Author, CostStatement, Day, InventStatement, PriceStatement, ProductsStatement, ProductStatement, ResolveStatement, Statement, StatementId } from './statements.ts'
 
 export type ConflictKind = 'gtin-duplicate' | 'sku-collision' | 'possible-duplicate' | 'concurrent-edit'
 
@@ -114,6 +114,32 @@ interface Indexed {
   resolutions: ResolveStatement[]
 }
 
+/**
+ * A `products` statement read as the statements of its items' parts: a product, a price, a
+ * cost each, ids `<id>.<item>d|p|c`, the batch's author, time and day, the item's `prev`.
+ */
+export function partsOf (s: ProductsStatement): Array<ProductStatement | PriceStatement | CostStatement> {
+  const out: Array<ProductStatement | PriceStatement | CostStatement> = []
+  s.items.forEach((item, i) => {
+    const common = { author: s.author, atMs: s.atMs, from: s.from, prev: item.prev, sku: item.sku }
+    const { priceCents, costCents, prev: _prev, ...fields } = item
+    out.push({ ...fields, ...common, id: `${s.id}.${i}d`, type: 'product' })
+    if (priceCents !== undefined) out.push({ ...common, id: `${s.id}.${i}p`, type: 'price', priceCents })
+    if (costCents !== undefined) out.push({ ...common, id: `${s.id}.${i}c`, type: 'cost', costCents })
+  })
+  return out
+}
+
+/** Every statement, `products` batches read as their parts (what an edit may name in `prev`). */
+export function expandStatements (statements: Iterable<Statement>): Statement[] {
+  const out: Statement[] = []
+  for (const s of statements) {
+    if (s.type === 'products') out.push(...partsOf(s))
+    else out.push(s)
+  }
+  return out
+}
+
 function indexed (statements: Iterable<Statement>): Indexed {
   const byId = new Map<StatementId, Statement>()
   for (const s of statements) byId.set(s.id, s)
@@ -133,6 +159,11 @@ function indexed (statements: Iterable<Statement>): Indexed {
       case 'cost': add(`cost:${s.sku}`, s, s.from, s.prev); break
       case 'withdraw': add(`withdraw:${s.sku}`, s, s.from, []); break
       case 'resolve': resolutions.push(s); break
+      case 'products':
+        for (const part of partsOf(s)) {
+          if (part.type === 'product') { add(`def:${part.sku}`, part, part.from, part.prev); skus.add(part.sku) } else add(`${part.type}:${part.sku}`, part, part.from, part.prev)
+        }
+        break
     }
   }
   resolutions.sort((a, b) => a.from < b.from ? -1 : a.from > b.from ? 1 : a.id < b.id ? -1 : 1)

@@ -25,10 +25,10 @@ export {
   type CsvColumn, type CsvError, type CsvProduct, type CsvResult
 } from './csv.ts'
 export { demoCatalogue, demoCatalogueData } from './demo.ts'
-export { catalogueDataFor, foldCatalogue, normalisedName, type Conflict, type ConflictKind, type FoldedCatalogue, type FoldedProduct } from './fold.ts'
+export { catalogueDataFor, expandStatements, foldCatalogue, normalisedName, partsOf, type Conflict, type ConflictKind, type FoldedCatalogue, type FoldedProduct } from './fold.ts'
 export { isGtin } from './gtin.ts'
 export {
-  checkStatement, statementOf, storeSkuPrefix, PREV_MAX,
+  BATCH_ITEMS_MAX, checkStatement, statementOf, storeSkuPrefix, PREV_MAX, type ProductsStatement,
   type Author, type CostStatement, type Day, type Decision, type InventStatement, type PriceStatement, type ProductStatement,
   type ResolveStatement, type Statement, type StatementId, type WithdrawStatement
 } from './statements.ts'

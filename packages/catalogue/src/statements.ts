@@ -23,6 +23,10 @@ const DAY_RE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/
 /** A statement's id: the hex digest of its signed bytes (given by whoever read it). */
 export type StatementId = string
 const ID_RE = /^[0-9a-f]{16,64}$/
+/** What an edit may name in `prev`: a statement, or one item's part of a `products` batch (`<id>.<item><d|p|c>`). */
+const PREV_RE = /^[0-9a-f]{16,64}(\.[0-9]{1,4}[dpc])?$/
+/** Product rows in one `products` statement (a signed envelope is at most 64 KiB). */
+export const BATCH_ITEMS_MAX = 512
 const STORE_RE = /^[A-Z][A-Z0-9]{0,15}$/
 /** Statements an edit names as the ones it replaces (it saw them). */
 export const PREV_MAX = 16
@@ -70,6 +74,29 @@ export interface InventStatement extends Common {
   from: Day
 }
 
+/**
+ * HQ: many products at once (an import), from `from`: per item, what a `product`, a `price`
+ * and a `cost` statement would say. One signature for hundreds of rows: a 50,000-product
+ * catalogue is ~100 statements, not 150,000. The fold reads each item's parts as statements
+ * of their own, with ids `<id>.<item>d` (its fields), `.p` (price), `.c` (cost).
+ */
+export interface ProductsStatement extends Common {
+  type: 'products'
+  from: Day
+  items: ReadonlyArray<{
+    sku: string
+    name: string
+    gtin?: string
+    taxRateBp: number
+    stocked: boolean
+    sellable: boolean
+    recipe?: ReadonlyArray<{ sku: string, qty: number }>
+    priceCents?: number
+    costCents?: number
+    prev: readonly StatementId[]
+  }>
+}
+
 export type Decision = 'same' | 'distinct' | 'withdraw'
 
 /** HQ: a person's decision on a clash, from `from`. */
@@ -82,7 +109,7 @@ export interface ResolveStatement extends Common {
   from: Day
 }
 
-export type Statement = ProductStatement | PriceStatement | CostStatement | WithdrawStatement | InventStatement | ResolveStatement
+export type Statement = ProductStatement | PriceStatement | CostStatement | WithdrawStatement | InventStatement | ResolveStatement | ProductsStatement
 
 const TYPES: Record<Statement['type'], { hq: boolean, required: string[], optional: string[] }> = {
   product: { hq: true, required: ['sku', 'name', 'taxRateBp', 'stocked', 'sellable', 'from', 'prev'], optional: ['gtin', 'recipe'] },
@@ -90,7 +117,8 @@ const TYPES: Record<Statement['type'], { hq: boolean, required: string[], option
   cost: { hq: true, required: ['sku', 'costCents', 'from', 'prev'], optional: [] },
   withdraw: { hq: true, required: ['sku', 'from'], optional: [] },
   invent: { hq: false, required: ['sku', 'name', 'priceCents', 'taxRateBp', 'costCents', 'from'], optional: ['gtin'] },
-  resolve: { hq: true, required: ['conflict', 'decision', 'from'], optional: ['canonical'] }
+  resolve: { hq: true, required: ['conflict', 'decision', 'from'], optional: ['canonical'] },
+  products: { hq: true, required: ['items', 'from'], optional: [] }
 }
 
 /** The sku prefix a store's inventions must carry. */
@@ -132,6 +160,25 @@ export function checkStatement (value: unknown, author: Author, path = 'statemen
   if (typeName === 'invent' && author.kind === 'store' && !(out.sku as string).startsWith(storeSkuPrefix(author.store))) {
     throw new InvalidProductError(`${path}.sku: store ${author.store} invents skus of its own (${storeSkuPrefix(author.store)}…), not ${out.sku as string}`)
   }
+  if (typeName === 'products') {
+    const skus = new Set<string>()
+    out.items = list(o.items, `${path}.items`, BATCH_ITEMS_MAX).map((item, i) => {
+      const at = `${path}.items[${i}]`
+      const x = fields(item, at, ['sku', 'name', 'taxRateBp', 'stocked', 'sellable', 'prev'], ['gtin', 'recipe', 'priceCents', 'costCents'])
+      const { priceCents, costCents, ...own } = x
+      // An item's own fields are those of a product statement, checked the same way.
+      const p = checkStatement({ ...own, type: 'product', from }, author, at) as unknown as Record<string, unknown>
+      delete p.type
+      delete p.from
+      if (skus.has(p.sku as string)) throw new InvalidProductError(`${at}.sku: ${p.sku as string} is already in this statement`)
+      skus.add(p.sku as string)
+      return {
+        ...p,
+        ...(priceCents !== undefined ? { priceCents: int(priceCents, `${at}.priceCents`, 0, PRICE_CENTS_MAX) } : {}),
+        ...(costCents !== undefined ? { costCents: int(costCents, `${at}.costCents`, 0, COST_CENTS_MAX) } : {})
+      }
+    })
+  }
   if (typeName === 'resolve') {
     if (typeof o.conflict !== 'string' || !ID_RE.test(o.conflict)) throw new InvalidProductError(`${path}.conflict must be a conflict id`)
     out.conflict = o.conflict
@@ -165,7 +212,7 @@ function day (v: unknown, path: string): Day {
 
 function ids (v: unknown, path: string): StatementId[] {
   return list(v, path, PREV_MAX).map((x, i) => {
-    if (typeof x !== 'string' || !ID_RE.test(x)) throw new InvalidProductError(`${path}[${i}] must be a statement id`)
+    if (typeof x !== 'string' || !PREV_RE.test(x)) throw new InvalidProductError(`${path}[${i}] must be a statement id`)
     return x
   })
 }

@@ -137,6 +137,22 @@ describe('foldCatalogue', () => {
     assert.throws(() => say(HQ, { type: 'price', sku: 'mug', priceCents: 1.5, from: '2026-01-01', prev: [] }), /integer/)
   })
 
+  it('a `products` batch says what a product, a price and a cost statement per item say; an edit replaces a part by its id', () => {
+    const batch = say(HQ, { type: 'products', from: '2026-01-01', items: [
+      { sku: 'mug', name: 'Product mug', taxRateBp: 2000, stocked: true, sellable: true, priceCents: 800, costCents: 210, prev: [] },
+      { sku: 'tea', name: 'Product tea', taxRateBp: 2000, stocked: true, sellable: true, priceCents: 250, costCents: 40, prev: [] }
+    ] })
+    assert.deepEqual(plain(foldCatalogue([batch], '2026-03-01')), plain(foldCatalogue(base, '2026-03-01')))
+    // The same day, the mug's price part replaced by name: no clash, the new price.
+    const again = price('mug', 850, '2026-01-01', [`${batch.id}.0p`])
+    const f = foldCatalogue([batch, again], '2026-03-01')
+    assert.deepEqual([f.products.get('mug')?.priceCents, f.conflicts], [850, []])
+    // Not naming it: two prices of one day, a clash.
+    assert.deepEqual(foldCatalogue([batch, price('mug', 860, '2026-01-01')], '2026-03-01').conflicts.map(c => c.kind), ['concurrent-edit'])
+    assert.throws(() => say(HQ, { type: 'products', from: '2026-01-01', items: [{ sku: 'a', name: 'A', taxRateBp: 0, stocked: true, sellable: true, prev: [] }, { sku: 'a', name: 'A', taxRateBp: 0, stocked: true, sellable: true, prev: [] }] }), /already in this statement/)
+    assert.throws(() => say(store('S001'), { type: 'products', from: '2026-01-01', items: [] }), /HQ's to make/)
+  })
+
   it('any order, any duplicates: the same catalogue and the same clashes (property)', () => {
     const a = invent('S001', 'S001.1.1', { gtin: GTIN })
     const b = invent('S002', 'S002.3.1', { gtin: GTIN })
