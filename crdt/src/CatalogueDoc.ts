@@ -17,7 +17,7 @@
  */
 import * as A from '@automerge/automerge'
 import { CatalogueError, checkStatement, statementOf, type Statement } from '@tillbooks/catalogue'
-import { MalformedError, openStatement, rejectionOf, statementIdOf, toHex, type PublicKey } from '@tillbooks/protocol'
+import { bytesEqual, MalformedError, openStatement, rejectionOf, statementIdOf, toHex, type PublicKey } from '@tillbooks/protocol'
 import { APPLY_CHANGES_MAX, CATALOGUE_BYTES_MAX, CATALOGUE_STATEMENTS_MAX, CHANGE_BYTES_MAX, CHANGE_ENTRIES_MAX, PENDING_CHANGES_MAX } from './constants.ts'
 import { LogFullError, SyncRefusedError } from './errors.ts'
 import { actorFrom } from './genesis.ts'
@@ -221,7 +221,7 @@ export class CatalogueDoc {
 
   /** Take in every change of another replica (screened). */
   merge (other: CatalogueDoc): CatalogueApplyReport {
-    if (!bytesEqualKey(other.rootKey, this.rootKey)) throw new MalformedError('another HQ\'s catalogue')
+    if (!bytesEqual(other.rootKey, this.rootKey)) throw new MalformedError('another HQ\'s catalogue')
     return this.applyChanges(this.#am.getChangesAdded(other.#am))
   }
 
@@ -249,8 +249,4 @@ export class CatalogueDoc {
     this.#recount()
     return { state: next, added: this.size - before }
   }
-}
-
-function bytesEqualKey (a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
 }

@@ -315,7 +315,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const today = (): Day => new Date(clock.nowMs()).toISOString().slice(0, 10)
   const dayOf = (d: unknown): Day => {
     if (d === undefined) return today()
-    if (typeof d !== 'string' || !isBusinessDay(d)) throw Object.assign(new Error('effective must be a business day, YYYY-MM-DD'), { statusCode: 400 })
+    if (typeof d !== 'string' || !isBusinessDay(d)) throw Object.assign(new Error('a day is a business day, YYYY-MM-DD'), { statusCode: 400 })
     return d
   }
   http.get('/catalogue', READ, async req => {

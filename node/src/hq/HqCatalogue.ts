@@ -15,10 +15,10 @@
  */
 import { CatalogueDoc } from '@tillbooks/crdt'
 import {
-  BATCH_ITEMS_MAX, CatalogueError, catalogueDataOf, demoCatalogueData, expandStatements, PREV_MAX, foldCatalogue, parseCatalogueCsv, toCatalogueCsv,
+  BATCH_ITEMS_MAX, CatalogueError, demoCatalogueData, expandStatements, PREV_MAX, foldCatalogue, parseCatalogueCsv, toCatalogueCsv,
   type Conflict, type CsvError, type Day, type FoldedCatalogue, type ProductData, type Statement
 } from '@tillbooks/catalogue'
-import { OversizedError, signStatement, type Canonical, type Signer } from '@tillbooks/protocol'
+import { OversizedError, signStatement, statementIdOf, type Canonical, type Signer } from '@tillbooks/protocol'
 import type { KvStore } from '../storage/KvStore.ts'
 
 export const CATALOGUE_DOC_KEY = 'g!doc'
@@ -182,7 +182,7 @@ export class HqCatalogue {
         throw err
       }
       await this.#persist()
-      return { conflict: open, statement: this.doc.statements().find(s => s.type === 'resolve' && s.conflict === r.conflict && s.atMs === nowMs)?.id ?? '' }
+      return { conflict: open, statement: statementIdOf(bytes) }
     })
   }
 
@@ -207,4 +207,3 @@ function sameDay (all: Statement[], from: Day): Map<string, string[]> {
   return out
 }
 
-export { catalogueDataOf }

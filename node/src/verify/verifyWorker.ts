@@ -14,7 +14,7 @@ import { parentPort } from 'node:worker_threads'
 import { checkEntryChange, checkEntryChangeAt, checksumHolds, entryChangeLayout, isAutomergeChunk, readEntryChange, type EntryChange, type EntryChangeLayout } from '@tillbooks/crdt/entryChange'
 import {
   acceptRecordEnvelope, checkedEntry, ENTRY_BYTES_MAX, entryHashInto, openRecordUnverified, rejectionOf, signingBytes, toHex, verifySignature,
-  type EntryHash, type EnvelopeKind, type OpenedRecord, type PublicKey
+  type EntryHash, type EnvelopeKind, type OpenedRecord, type PublicKey, type RejectionCode
 } from '@tillbooks/protocol'
 import { changeRefusal } from './Verifier.ts'
 import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, OPEN_UNCHECKED, type OpenJob, type OpenReply, type VerifyJob, type WorkerJob } from './workerProtocol.ts'
@@ -44,6 +44,10 @@ function open (job: OpenJob): OpenReply {
   const hashes = new Uint8Array(n * 32)
   const refused: OpenReply['refused'] = []
   const spans = new Uint32Array(n * 2)
+  const refuse = (i: number, code: RejectionCode, reason: string): void => {
+    status[i] = OPEN_REFUSED
+    refused.push([i, code, reason])
+  }
   let start = 0
   for (let i = 0; i < n; i++) {
     const end = job.ends[i] as number
@@ -57,8 +61,7 @@ function open (job: OpenJob): OpenReply {
     if (isAutomergeChunk(item) && (walked = entryChangeLayout(item)) !== null) {
       // The one-put walk (nothing built); the change is held to its entry in place, below.
       if (!checksumHolds(item)) {
-        status[i] = OPEN_REFUSED
-        refused.push([i, 'MALFORMED', 'the change\'s checksum does not match its bytes'])
+        refuse(i, 'MALFORMED', 'the change\'s checksum does not match its bytes')
         continue
       }
       bytes = item.subarray(walked.entryStart, walked.entryEnd)
@@ -67,14 +70,12 @@ function open (job: OpenJob): OpenReply {
         change = readEntryChange(item)
       } catch (err) {
         const r = rejectionOf(err) // rethrows a bug
-        status[i] = OPEN_REFUSED
-        refused.push([i, r.code, r.reason])
+        refuse(i, r.code, r.reason)
         continue
       }
       const why = changeRefusal(change)
       if (why !== null) {
-        status[i] = OPEN_REFUSED
-        refused.push([i, 'MALFORMED', why])
+        refuse(i, 'MALFORMED', why)
         continue
       }
       bytes = change.entry as Uint8Array<ArrayBuffer> // a view into this job's buffer (entryStart is set)
@@ -99,8 +100,7 @@ function open (job: OpenJob): OpenReply {
         entry = openRecordUnverified(bytes)
       } catch (err) {
         const r = rejectionOf(err) // rethrows a bug
-        status[i] = OPEN_REFUSED
-        refused.push([i, r.code, r.reason])
+        refuse(i, r.code, r.reason)
         continue
       }
       ;({ kind, body, signer, sig } = entry)
@@ -113,8 +113,7 @@ function open (job: OpenJob): OpenReply {
         ? checkEntryChangeAt(item, walked, { tillId: e.tillId, seq: e.seq, hash, signer: e.signer })
         : checkEntryChange(change as EntryChange, { tillId: e.tillId, seq: e.seq, hash: toHex(hash) as EntryHash, signer: e.signer })
       if (wrong !== null) {
-        status[i] = OPEN_REFUSED
-        refused.push([i, 'MALFORMED', wrong])
+        refuse(i, 'MALFORMED', wrong)
         hash.fill(0)
         continue
       }

@@ -28,20 +28,13 @@ import { createHash } from 'node:crypto'
 import { componentsFirst } from './bom.ts'
 import { COST_CENTS_MAX } from './constants.ts'
 import type { CatalogueData, Product, ProductData } from './product.ts'
-import type { Author, CostStatement, Day, InventStatement, PriceStatement, ProductsStatement, ProductStatement, ResolveStatement, Statement, StatementId } from './statements.ts'
+import type { Author, CostStatement, ProductFields, Day, InventStatement, PriceStatement, ProductsStatement, ProductStatement, ResolveStatement, Statement, StatementId } from './statements.ts'
 
 export type ConflictKind = 'gtin-duplicate' | 'sku-collision' | 'possible-duplicate' | 'concurrent-edit'
 
-export interface FoldedProduct {
-  sku: string
-  name: string
-  gtin?: string
+export interface FoldedProduct extends ProductFields {
   priceCents: number
-  taxRateBp: number
   costCents: number
-  stocked: boolean
-  sellable: boolean
-  recipe?: ReadonlyArray<{ sku: string, qty: number }>
   /** Made up at a store and not (yet) taken over by HQ. */
   provisional?: true
   /** The store that made it up. */

@@ -28,7 +28,7 @@ export { demoCatalogue, demoCatalogueData } from './demo.ts'
 export { catalogueDataFor, expandStatements, foldCatalogue, normalisedName, partsOf, type Conflict, type ConflictKind, type FoldedCatalogue, type FoldedProduct } from './fold.ts'
 export { isGtin } from './gtin.ts'
 export {
-  BATCH_ITEMS_MAX, checkStatement, statementOf, storeSkuPrefix, PREV_MAX, type ProductsStatement,
+  BATCH_ITEMS_MAX, checkStatement, statementOf, storeSkuPrefix, PREV_MAX, type ProductFields, type ProductsStatement,
   type Author, type CostStatement, type Day, type Decision, type InventStatement, type PriceStatement, type ProductStatement,
   type ResolveStatement, type Statement, type StatementId, type WithdrawStatement
 } from './statements.ts'

@@ -40,9 +40,8 @@ interface Common {
   atMs: number
 }
 
-/** HQ: a product's own fields (everything but price and cost), in force from `from`. */
-export interface ProductStatement extends Common {
-  type: 'product'
+/** A product's own fields: everything but its price and cost. */
+export interface ProductFields {
   sku: string
   name: string
   gtin?: string
@@ -50,6 +49,11 @@ export interface ProductStatement extends Common {
   stocked: boolean
   sellable: boolean
   recipe?: ReadonlyArray<{ sku: string, qty: number }>
+}
+
+/** HQ: a product's own fields, in force from `from`. */
+export interface ProductStatement extends Common, ProductFields {
+  type: 'product'
   from: Day
   /** The statements of this sku's fields this one replaces, when it was made knowing them. */
   prev: readonly StatementId[]
@@ -83,18 +87,7 @@ export interface InventStatement extends Common {
 export interface ProductsStatement extends Common {
   type: 'products'
   from: Day
-  items: ReadonlyArray<{
-    sku: string
-    name: string
-    gtin?: string
-    taxRateBp: number
-    stocked: boolean
-    sellable: boolean
-    recipe?: ReadonlyArray<{ sku: string, qty: number }>
-    priceCents?: number
-    costCents?: number
-    prev: readonly StatementId[]
-  }>
+  items: ReadonlyArray<ProductFields & { priceCents?: number, costCents?: number, prev: readonly StatementId[] }>
 }
 
 export type Decision = 'same' | 'distinct' | 'withdraw'
