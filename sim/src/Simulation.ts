@@ -376,9 +376,9 @@ class Simulation {
       // As the daemon persists its sessions with its neighbours: every peer a store pulls from is one.
       persistFor: () => true,
       docs: {
-        served: id => { const d = replicas.doc(id); return d === undefined ? undefined : { log: d, own: false } },
-        replicaFor: id => replicas.replicaFor(id),
-        changed: async id => { await replicas.changed(id) }
+        served: id => { const d = replicas.doc(id as TillId); return d === undefined ? undefined : { log: d, own: false } },
+        replicaFor: id => replicas.replicaFor(id as TillId),
+        changed: async id => { await replicas.changed(id as TillId) }
       }
     })
     store.replicas = replicas

@@ -12,7 +12,7 @@ import {
   asStoreId, asBusinessDay, fromHex, isBusinessDay, openEntry, parseTillId, rejectionOf, Signer, toHex,
   type PublicKey, type TillId
 } from '@tillbooks/protocol'
-import { CSV_BYTES_MAX, demoCatalogue, type Day } from '@tillbooks/catalogue'
+import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
 import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
@@ -22,7 +22,8 @@ import { systemClock, type Clock, type Logger } from '../components.ts'
 import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { DocSync } from '../sync/DocSync.ts'
-import { HqCatalogue, ResolutionError } from '../hq/HqCatalogue.ts'
+import { dayAfter, EffectiveDayError, HqCatalogue, ResolutionError, type ImportResult } from '../hq/HqCatalogue.ts'
+import { CATALOGUE_DOC } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
@@ -86,21 +87,26 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   })
   const root = await hqRootKey(o.dataDir)
   const signer = new Signer(root)
-  const catalogue = demoCatalogue()
   const clock = o.clock ?? systemClock
   const store: KvStore = new LevelStore(hqDbDir(o.dataDir))
   const codes = new EnrolmentCodes({ store, clock })
   const api = await createApi(plan, codes)
   const { app: http, guard } = api
   const workers = o.verifyWorkers ?? 2
+  // The catalogue first: the books cost each record with the cost in force on its business day.
+  await store.open()
+  const catalogueDoc = new HqCatalogue({ store, root: signer })
+  await catalogueDoc.load()
   const hq = new HqNode({ store, clock, logger }, {
     root: signer,
-    costCents: sku => catalogue.costCents(sku),
+    costCents: (sku, day) => catalogueDoc.costOf(sku, day),
     rebuildVerify: o.rebuildVerify ?? true,
     ...(workers > 0 ? { verifier: new WorkerVerifier({ threads: workers }) } : {})
   })
   const rebuilt = await hq.start()
-  logger.info({ ...rebuilt }, 'HQ books rebuilt from the log')
+  logger.info({ ...rebuilt, awaitingCatalogue: hq.awaitingCatalogue }, 'HQ books rebuilt from the log')
+  // A store's new product reaching HQ by sync: what waited for it goes into the books.
+  catalogueDoc.onChange(() => { hq.catalogueChanged() })
   logger.info(await codes.load(), 'enrolment codes loaded')
 
   const peer = await TillbooksPeer.create({ seed: root.secretKey, listen: o.listen, logger })
@@ -118,21 +124,25 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     logger,
     docs: {
       served: async id => {
-        const log = await hq.tillDoc(id)
+        // The catalogue: written by HQ and every store, each change screened by the document.
+        if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: true }
+        const log = await hq.tillDoc(checkedTillId(id))
         return log === undefined ? undefined : { log, own: true }
       },
       replicaFor: () => undefined,
-      changed: async () => {}
+      changed: async id => { if (id === CATALOGUE_DOC) await catalogueDoc.changed() }
     }
   })
-  peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, checkedTillId(doc), msg))
+  peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc, msg))
 
   const PUBLIC = { config: { access: 'public' as const } }
   const READ = { config: { access: 'read' as const } }
   const ADMIN = { access: 'admin' as const }
   const SLOT = { access: 'slot' as const }
   http.get('/health', PUBLIC, async () => ({ ok: true }))
-  http.get('/books', READ, async () => hq.books.snapshot())
+  // Stock on hand with the products resolved to be the same counted as one (from the day of
+  // the resolution on, the fold's aliases): the balances and the journal are as booked.
+  http.get('/books', READ, async () => stockThroughAliases(hq.books.snapshot(), catalogueDoc.fold(today()).aliases))
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
   http.get('/counters', READ, async () => ({ ...hq.counters, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
@@ -276,9 +286,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   }, async req => {
     const b = req.body as { date: string, lines: Array<{ sku: string, qty: number }> }
-    for (const l of b.lines) {
-      if (!catalogue.stockedSkus().includes(l.sku)) throw Object.assign(new Error(`unknown stocked sku ${l.sku}`), { statusCode: 400 })
-    }
+    stockedOn(b.lines, b.date)
     await hq.openingStock(b.lines, asBusinessDay(b.date))
     req.audit = { openingStock: b.date, lines: b.lines.length }
     return { date: b.date, lines: b.lines.length }
@@ -301,17 +309,20 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   }, async req => {
     const b = req.body as { id: string, store: string, businessDay: string, lines: Array<{ sku: string, qty: number }> }
-    for (const l of b.lines) {
-      if (!catalogue.stockedSkus().includes(l.sku)) throw Object.assign(new Error(`unknown stocked sku ${l.sku}`), { statusCode: 400 })
-    }
+    stockedOn(b.lines, b.businessDay)
     await hq.dispatchReplenishment({ id: b.id, store: asStoreId(b.store), businessDay: asBusinessDay(b.businessDay), lines: b.lines })
     req.audit = { replenishment: b.id, store: b.store, businessDay: b.businessDay, lines: b.lines.length }
     return { id: b.id }
   })
 
   // ---------------------------------------------------------------- the catalogue (issue 16: HQ's side)
-  const catalogueDoc = new HqCatalogue({ store, root: signer })
-  await catalogueDoc.load()
+  /** Opening stock and orders name stocked products in force on their day: 400 otherwise. */
+  function stockedOn (lines: Array<{ sku: string }>, day: string): void {
+    if (!isBusinessDay(day)) throw Object.assign(new Error('a day is a business day, YYYY-MM-DD'), { statusCode: 400 })
+    for (const l of lines) {
+      if (!catalogueDoc.isStocked(l.sku, day)) throw Object.assign(new Error(`unknown stocked sku ${l.sku} on ${day}`), { statusCode: 400 })
+    }
+  }
   const today = (): Day => new Date(clock.nowMs()).toISOString().slice(0, 10)
   const dayOf = (d: unknown): Day => {
     if (d === undefined) return today()
@@ -333,10 +344,19 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     schema: { body: { type: 'object', required: ['csv'], additionalProperties: false, properties: { csv: { type: 'string', maxLength: CSV_BYTES_MAX }, effective: { type: 'string' } } } }
   }, async (req, reply) => {
     const b = req.body as { csv: string, effective?: string }
-    const r = await catalogueDoc.importCsv(b.csv, dayOf(b.effective), clock.nowMs())
+    // By default from today, or the first day HQ has not booked yet if today already is.
+    const booked = hq.latestBookedDay
+    const effective = b.effective !== undefined ? dayOf(b.effective) : booked !== null && booked >= today() ? dayAfter(booked) : today()
+    let r: ImportResult
+    try {
+      r = await catalogueDoc.importCsv(b.csv, effective, clock.nowMs(), booked)
+    } catch (err) {
+      if (err instanceof EffectiveDayError) return await reply.code(409).send({ error: err.message, imported: 0, unchanged: 0, errors: [] })
+      throw err
+    }
     req.audit = { imported: r.imported, unchanged: r.unchanged, errors: r.errors.length }
     if (r.errors.length > 0) return await reply.code(400).send({ error: `the file is refused: ${r.errors.length} error(s), the first on line ${r.errors[0]?.line ?? 0}`, ...r })
-    return r
+    return { ...r, effective }
   })
   http.post('/admin/catalogue/resolve', {
     config: ADMIN,
@@ -410,3 +430,16 @@ async function certificatesOf (store: KvStore, tillId: TillId): Promise<Uint8Arr
   return out
 }
 
+/** The books' snapshot with each store's stock of an alias added to its canonical product's. */
+export function stockThroughAliases<T extends { stores: Record<string, { stockOnHand: Record<string, number> }> }> (snapshot: T, aliases: ReadonlyMap<string, string>): T {
+  if (aliases.size === 0) return snapshot
+  for (const store of Object.values(snapshot.stores)) {
+    const folded: Record<string, number> = {}
+    for (const [sku, qty] of Object.entries(store.stockOnHand)) {
+      const to = aliases.get(sku) ?? sku
+      folded[to] = (folded[to] ?? 0) + qty
+    }
+    store.stockOnHand = Object.fromEntries(Object.entries(folded).sort((a, b) => a[0] < b[0] ? -1 : 1))
+  }
+  return snapshot
+}

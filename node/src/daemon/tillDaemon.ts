@@ -10,7 +10,9 @@ import {
   asBusinessDay, fromHex, openEntry, openReplenishment, Signer, toHex,
   type BusinessDay, type Close, type PublicKey, type StoreId, type TillId
 } from '@tillbooks/protocol'
-import { demoCatalogue } from '@tillbooks/catalogue'
+import { COST_CENTS_MAX, NAME_CHARS_MAX, PRICE_CENTS_MAX, TAX_RATE_BP_MAX } from '@tillbooks/catalogue'
+import { TillCatalogue, type InventInput } from '../till/TillCatalogue.ts'
+import { CATALOGUE_DOC } from '../sync/constants.ts'
 import { TillNode } from '../till/TillNode.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
@@ -109,13 +111,18 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     daemon: `till ${tillId}`, dataDir: o.dataDir, host: httpHost, tls: { certFile: o.tlsCertFile, keyFile: o.tlsKeyFile },
     adminTokenFile: o.adminTokenFile, viewerTokenFile: o.viewerTokenFile, loopbackOpen: 'all', bodyLimitBytes: 256 * 1024, logger
   }))
-  const catalogue = demoCatalogue()
-  const till = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock, logger }, {
-    store: o.store, till: o.till, signer: new Signer(pair), catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
-  })
-  await till.start()
+  const signer = new Signer(pair)
+  const certificate = new Uint8Array(Buffer.from(identity.certificate, 'base64'))
   const replicas = new ReplicaDocs(new LevelStore(replicaDbDir(o.dataDir)), pair.publicKey)
   for (const u of (await replicas.open()).unloadable) logger.error({ tillId: u.tillId, reason: u.reason }, 'a replica on disk does not load: set aside (it is synced again from its till)')
+  // The catalogue: HQ's and every store's statements, synced, read offline for each business day.
+  const catalogue = await TillCatalogue.open({
+    store: replicas.store, hqRootKey: fromHex(identity.hqRootKey) as PublicKey, storeId: o.store, till: o.till, signer, certificate, logger
+  })
+  const till = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock, logger }, {
+    store: o.store, till: o.till, signer, catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
+  })
+  await till.start()
 
   // The backup outbox is its own LevelDB: a close queued for mail survives a restart, and
   // sending (retried with backoff) never holds up a sale or the close itself.
@@ -123,7 +130,6 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     ? null
     : new MailBackup({ store: new LevelStore(join(o.dataDir, 'mail')), smtpUrl: o.mail.smtpUrl, to: o.mail.to, from: o.mail.from ?? `till-${tillId}@localhost`, logger, clock })
   await mail?.start()
-  const certificate = new Uint8Array(Buffer.from(identity.certificate, 'base64'))
 
   const gossipTopic = o.gossipRing === null ? null : headsTopic(o.gossipRing ?? 'default')
   const peer = await TillbooksPeer.create({ seed: pair.secretKey, listen: o.listen, logger, ...(gossipTopic !== null ? { gossip: { topic: gossipTopic } } : {}) })
@@ -146,15 +152,24 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     persistFor: id => neighbourByPeer.has(id) || id === hqPeerId,
     docs: {
       served: id => {
+        // The catalogue: every store and HQ write it, each change screened by the document.
+        if (id === CATALOGUE_DOC) return { log: catalogue.doc, own: false, writable: true }
         if (id === tillId) return { log: till.logDoc, own: true }
-        const doc = replicas.doc(id)
+        const doc = replicas.doc(id as TillId)
         return doc === undefined ? undefined : { log: doc, own: false }
       },
-      replicaFor: id => id === tillId ? undefined : replicas.replicaFor(id),
-      changed: async id => { await replicas.changed(id) }
+      replicaFor: id => id === tillId || id === CATALOGUE_DOC ? undefined : replicas.replicaFor(id as TillId),
+      changed: async id => {
+        if (id === CATALOGUE_DOC) await catalogue.changed()
+        else await replicas.changed(id as TillId)
+      }
     }
   })
-  peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc as TillId, msg))
+  peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc, msg))
+  /** Sync the catalogue with a peer (HQ, a neighbour): what each lacks goes both ways. */
+  const syncCatalogue = async (addr: string, peerId: string): Promise<void> => {
+    await docSync.pull(addr, peerId, CATALOGUE_DOC)
+  }
 
   // Gossip: every announcement judged before gossipsub forwards it (reject: forged,
   // unenrolled, malformed; ignore: stale); an accepted one from a neighbour, or for a till
@@ -264,6 +279,13 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     }))
   }
 
+  // The catalogue spreads store to store too: a product made up next door reaches us with HQ out of reach.
+  const syncCatalogueWithNeighbours = async (): Promise<void> => {
+    await Promise.all([...neighbourByPeer].map(async ([id, addr]) => {
+      await syncCatalogue(addr, id).catch((err: Error) => { logger.warn({ neighbour: addr, err: err.message }, 'catalogue not synced with a neighbour') })
+    }))
+  }
+
   const schedule = (ms: number): void => {
     if (stopped) return
     if (timer !== null) clearTimeout(timer)
@@ -275,6 +297,10 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     pumping ??= (async () => {
       let r = { sent: 0, acked: 0 }
       try {
+        // The catalogue first: HQ learns of a product made up here before the Close that sold it.
+        if (hqPeerId !== undefined) {
+          await syncCatalogue(o.hq, hqPeerId).catch((err: Error) => { logger.warn({ err: err.message }, 'catalogue not synced with HQ') })
+        }
         r = await pushToHq()
         hqReachable = true
         retryMs = o.retryMinMs ?? 500
@@ -284,6 +310,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         retryMs = Math.min(retryMs * 2, o.retryMaxMs ?? 30_000)
       }
       await announce()
+      await syncCatalogueWithNeighbours()
       const outbox = till.outbox().length
       schedule(outbox > 0 ? retryMs : (o.announceEveryMs ?? 30_000))
       return { ...r, outbox }
@@ -295,7 +322,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   http.get('/health', { config: { access: 'public' } }, async () => ({ ok: true }))
   // The replicas this till keeps: per till, the highest contiguous seq whose entries' own
   // signatures hold, and the document's Automerge heads; each replica's document itself.
-  http.get('/replicas', async () => ({ replicas: replicas.summary(), sync: { ...docSync.counters, lastPull: docSync.lastPull, refusals: docSync.refusals.slice(-20) }, gossip: { topic: gossipTopic, ...gossip } }))
+  http.get('/replicas', async () => ({ replicas: replicas.summary(), sync: { ...docSync.counters, lastPull: docSync.lastPull, lastCataloguePull: docSync.lastCataloguePull, refusals: docSync.refusals.slice(-20) }, gossip: { topic: gossipTopic, ...gossip } }))
   http.get('/replicas/:file', { schema: { params: { type: 'object', required: ['file'], properties: { file: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}\\.automerge$' } } } } }, async (req, reply) => {
     const id = (req.params as { file: string }).file.replace(/\.automerge$/, '') as TillId
     const doc = replicas.doc(id)
@@ -305,9 +332,31 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   // The till's own log as Automerge's save() bytes: anyone with @automerge/automerge can load
   // it and list the signed entries (crdt/README.md has the document's shape).
   http.get('/log.automerge', async (_req, reply) => await reply.type('application/octet-stream').send(Buffer.from(till.logDocument())))
-  http.get('/catalogue', async () => ({
-    products: catalogue.products().filter(p => p.sellable).map(p => ({ sku: p.sku, name: p.name, priceCents: p.priceCents, taxRateBp: p.taxRateBp }))
-  }))
+  // What this till sells today (its open business day, else the clock's): offline, from its replica.
+  const sellingDay = (): BusinessDay => till.businessDay ?? asBusinessDay(new Date(clock.nowMs()).toISOString().slice(0, 10))
+  http.get('/catalogue', async () => ({ businessDay: sellingDay(), products: catalogue.sellable(sellingDay()), heads: catalogue.getHeads() }))
+  http.post('/catalogue/products', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['name', 'priceCents', 'taxRateBp'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: NAME_CHARS_MAX },
+          gtin: { type: 'string', pattern: '^[0-9]{8,14}$' },
+          priceCents: { type: 'integer', minimum: 0, maximum: PRICE_CENTS_MAX },
+          taxRateBp: { type: 'integer', minimum: 0, maximum: TAX_RATE_BP_MAX },
+          costCents: { type: 'integer', minimum: 0, maximum: COST_CENTS_MAX }
+        }
+      }
+    }
+  }, async req => {
+    const b = req.body as InventInput
+    const r = await catalogue.invent(b, sellingDay(), clock.nowMs())
+    req.log.info({ sku: r.sku }, 'product made up at this store')
+    void sync().catch(() => {})
+    return r
+  })
   http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, replicas: replicas.heads(), mailPending: mail?.pending().length ?? 0 }))
 
   http.post('/sales', {
@@ -432,6 +481,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       await pumping?.catch(() => {})
       await peer.stop()
       await mail?.stop()
+      catalogue.close()
       await replicas.close()
       await till.stop()
     })()

@@ -10,12 +10,22 @@
  * (`unchanged`), so importing the same file twice changes nothing.
  * The file is taken whole or not at all: any error refuses it, and nothing is written.
  *
- * On disk: `g!doc`, the document's `save()`, written (fsync'd) after each import or resolution.
- * While nothing has been imported, the catalogue is the built-in demo one (`demoCatalogueData`).
+ * Stores' tills write into the same document (a product made up at a store) and sync it with
+ * HQ (DocSync, screened by the document itself); `changed()` takes such changes in.
+ *
+ * On disk: `g!doc`, the document's `save()`, written (fsync'd) after each import, resolution
+ * or sync that brought something.
+ * Until HQ names products of its own, the catalogue is the built-in demo one
+ * (`demoCatalogueData`), and it stays in force for the days before (catalogue's `withBase`).
+ *
+ * Costs: HQ's books cost each record with the cost in force on its business day (`costOf`).
+ * So that a cost once used is never another, an import takes effect only from a day after
+ * every business day HQ has booked (`bookedThrough`): a price or cost change never reaches
+ * back into a day already closed.
  */
 import { CatalogueDoc } from '@tillbooks/crdt'
 import {
-  BATCH_ITEMS_MAX, CatalogueError, demoCatalogueData, expandStatements, PREV_MAX, foldCatalogue, parseCatalogueCsv, toCatalogueCsv,
+  BATCH_ITEMS_MAX, CatalogueError, costsOf, demoCatalogueData, expandStatements, PREV_MAX, foldCatalogue, parseCatalogueCsv, toCatalogueCsv, withBase,
   type Conflict, type CsvError, type Day, type FoldedCatalogue, type ProductData, type Statement
 } from '@tillbooks/catalogue'
 import { OversizedError, signStatement, statementIdOf, type Canonical, type Signer } from '@tillbooks/protocol'
@@ -36,10 +46,37 @@ export interface CatalogueView {
   heads: string[]
 }
 
+/** Folds kept, by day, until the document changes. */
+const FOLDS_KEPT_MAX = 8
+
+interface Reading {
+  all: Statement[]
+  costOf: (sku: string, day: Day) => number | undefined
+  folds: Map<Day, FoldedCatalogue>
+  imported: boolean
+  /** The demo products no longer in force since the retailer's own catalogue came in. */
+  replaced: ReadonlySet<string>
+}
+
+/** An import from a day HQ has already booked records for. */
+export class EffectiveDayError extends Error {
+  override name = 'EffectiveDayError'
+}
+
+/** The day after `day` (YYYY-MM-DD). */
+export function dayAfter (day: Day): Day {
+  const d = new Date(`${day}T00:00:00Z`)
+  d.setUTCDate(d.getUTCDate() + 1)
+  return d.toISOString().slice(0, 10)
+}
+
 export class HqCatalogue {
   readonly #store: KvStore
   readonly #root: Signer
   #doc: CatalogueDoc | null = null
+  /** The statements over the demo base, and the cost lookup over them: made again after each change. */
+  #read: Reading | null = null
+  readonly #listeners: Array<() => void> = []
   /** One import or resolution at a time: each reads the fold, then writes on it. */
   #tail: Promise<unknown> = Promise.resolve()
 
@@ -52,6 +89,7 @@ export class HqCatalogue {
   async load (): Promise<void> {
     const bytes = await this.#store.get(CATALOGUE_DOC_KEY)
     this.#doc?.free()
+    this.#read = null
     this.#doc = bytes === undefined ? CatalogueDoc.create(this.#root.publicKey) : CatalogueDoc.load(bytes, this.#root.publicKey)
   }
 
@@ -65,22 +103,66 @@ export class HqCatalogue {
     return this.#doc
   }
 
-  /** Whether the retailer's own catalogue is in (else the demo one is in force). */
-  get imported (): boolean {
-    return this.doc.size > 0
+  #reading (): Reading {
+    if (this.#read === null) {
+      const own = this.doc.statements()
+      const all = withBase(own, demoCatalogueData())
+      const imported = own.some(x => x.author.kind === 'hq' && (x.type === 'products' || x.type === 'product'))
+      const named = new Set<string>()
+      for (const x of own) {
+        if (x.type === 'product') named.add(x.sku)
+        else if (x.type === 'products') for (const item of x.items) named.add(item.sku)
+      }
+      // The demo products the retailer's own catalogue replaced: not the retailer's, not listed.
+      const replaced = new Set(imported ? demoCatalogueData().products.map(p => p.sku).filter(sku => !named.has(sku)) : [])
+      this.#read = { all, costOf: costsOf(all), folds: new Map(), imported, replaced }
+    }
+    return this.#read
   }
 
+  /** Whether the retailer's own catalogue is in (else the demo one is in force). */
+  get imported (): boolean {
+    return this.#reading().imported
+  }
+
+  /** The standard cost of `sku` in force on `day` (undefined: not defined that day). */
+  costOf (sku: string, day: Day): number | undefined {
+    return this.#reading().costOf(sku, day)
+  }
+
+  /** Called after every change of the document (an import, a resolution, a sync). */
+  onChange (fn: () => void): void {
+    this.#listeners.push(fn)
+  }
+
+  /** The document took changes from a peer (DocSync): persist them and tell whoever reads the catalogue. */
+  async changed (): Promise<void> {
+    await this.#oneAtATime(async () => { await this.#persist() })
+  }
+
+  /** The catalogue in force on `day` (kept for a few days until the document changes: a fold of a large catalogue takes a while). */
   fold (day: Day): FoldedCatalogue {
-    return foldCatalogue(this.doc.statements(), day)
+    const r = this.#reading()
+    let f = r.folds.get(day)
+    if (f === undefined) {
+      f = foldCatalogue(r.all, day)
+      if (r.folds.size >= FOLDS_KEPT_MAX) r.folds.delete(r.folds.keys().next().value as Day)
+      r.folds.set(day, f)
+    }
+    return f
+  }
+
+  /** Whether `sku` is a stocked product on `day` (what opening stock and replenishment orders may name). */
+  isStocked (sku: string, day: Day): boolean {
+    const p = this.fold(day).products.get(sku)
+    return p !== undefined && p.stocked && p.withdrawn !== true && this.costOf(sku, day) !== undefined
   }
 
   /** The products in force on `day` (withdrawn and aliased ones too, marked), and the document's heads. */
   view (day: Day): CatalogueView {
-    if (!this.imported) {
-      return { products: demoCatalogueData().products.map(p => ({ sku: p.sku, name: p.name, priceCents: p.priceCents, taxRateBp: p.taxRateBp })), aliases: {}, heads: this.doc.getHeads() }
-    }
     const f = this.fold(day)
-    const products = [...f.products.values()].sort((a, b) => a.sku < b.sku ? -1 : 1).map(p => ({
+    const { replaced } = this.#reading()
+    const products = [...f.products.values()].filter(p => !(p.withdrawn === true && replaced.has(p.sku))).sort((a, b) => a.sku < b.sku ? -1 : 1).map(p => ({
       sku: p.sku,
       name: p.name,
       ...(p.gtin !== undefined ? { gtin: p.gtin } : {}),
@@ -95,12 +177,11 @@ export class HqCatalogue {
   }
 
   conflicts (day: Day): Conflict[] {
-    return this.imported ? this.fold(day).conflicts : []
+    return this.fold(day).conflicts
   }
 
   /** The catalogue in force on `day` as the retailer's CSV (the demo one until something is imported). */
   exportCsv (day: Day): string {
-    if (!this.imported) return toCatalogueCsv(demoCatalogueData().products)
     const f = this.fold(day)
     const products: Array<ProductData & { gtin?: string }> = []
     for (const p of f.products.values()) {
@@ -110,12 +191,21 @@ export class HqCatalogue {
     return toCatalogueCsv(products)
   }
 
-  /** Import a CSV file from `effective` on: the statements it takes, signed and written in one fsync'd batch, or the file's errors. */
-  async importCsv (text: string, effective: Day, nowMs: number): Promise<ImportResult> {
+  /**
+   * Import a CSV file from `effective` on: the statements it takes, signed and written in one
+   * fsync'd batch, or the file's errors. `bookedThrough`: the latest business day HQ's books
+   * hold a record of; `effective` must come after it (EffectiveDayError).
+   */
+  async importCsv (text: string, effective: Day, nowMs: number, bookedThrough: Day | null = null): Promise<ImportResult> {
     return await this.#oneAtATime(async () => {
+      if (bookedThrough !== null && effective <= bookedThrough) {
+        throw new EffectiveDayError(`an import from ${effective} would change prices and costs of days already booked (through ${bookedThrough}): import from ${dayAfter(bookedThrough)} or later`)
+      }
       const parsed = parseCatalogueCsv(text)
       if (parsed.errors.length > 0) return { imported: 0, unchanged: 0, errors: parsed.errors }
-      const current = this.fold(effective)
+      // The first import names every product it keeps (the demo base is not the retailer's: what
+      // the first import leaves out is withdrawn), later ones only what changes.
+      const current = this.imported ? this.fold(effective) : foldCatalogue(this.doc.statements(), effective)
       const sameDayIds = sameDay(expandStatements(this.doc.statements()), effective)
       const items: Canonical[] = []
       let unchanged = 0
@@ -187,7 +277,9 @@ export class HqCatalogue {
   }
 
   async #persist (): Promise<void> {
+    this.#read = null
     await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: this.doc.save() }], { sync: true })
+    for (const fn of this.#listeners) fn()
   }
 
   async #oneAtATime<T> (work: () => Promise<T>): Promise<T> {

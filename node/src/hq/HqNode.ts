@@ -21,10 +21,10 @@ import {
 // The change reader alone: Automerge's wasm is loaded only when a document is asked for (HqDocs).
 import type { TillLog } from '@tillbooks/crdt'
 import { entryChangeLayout, isAutomergeChunk, readEntryChange } from '@tillbooks/crdt/entryChange'
-import { Books } from '@tillbooks/ledger'
+import { Books, type AddOutcome } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
-import { COMMIT_BATCH_MAX, DOCS_CACHED_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
+import { AWAITING_CATALOGUE_MAX, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey } from './keys.ts'
 import { prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
@@ -59,8 +59,13 @@ export interface SubmitOutcome {
 export interface HqInit {
   /** HQ's root key pair: it signs certificates and replenishment orders. */
   root: Signer
-  /** Standard unit cost per stocked sku, for valuing inventory and cost of goods sold. */
-  costCents: (sku: string) => number
+  /**
+   * Standard unit cost of a stocked sku in force on a business day (the catalogue's), for
+   * valuing inventory and cost of goods sold; `undefined` for a sku not (yet) defined that day:
+   * a record that names one waits, logged, until the catalogue defines it (`catalogueChanged`).
+   * Pure for what it defines: a cost once given for a day is never another.
+   */
+  costCents: (sku: string, day: BusinessDay) => number | undefined
   verifier?: Verifier
   /** Re-verify every signature when rebuilding from the log (default true). */
   rebuildVerify?: boolean
@@ -162,6 +167,9 @@ export class HqNode {
   #envelopes = new Set<string>()
   /** Per till, the highest seq in the log. */
   #maxSeq = new Map<TillId, number>()
+  /** Logged entries waiting for the catalogue to define a sku they name, by hash (#book). */
+  #awaiting = new Map<string, Entry>()
+  #latestDay: BusinessDay | null = null
   /**
    * HQ-signed orders by store, newest business days last, indexed at start and on dispatch:
    * a till asking at opening must not cost a scan of every order ever sent.
@@ -184,11 +192,66 @@ export class HqNode {
     this.rootKey = init.root.publicKey
     this.#verifier = init.verifier ?? new InlineVerifier()
     this.#enrolment = new Enrolment(this.rootKey)
-    this.#books = new Books({ costCents: init.costCents })
+    this.#books = this.#newBooks()
     this.#docs = new HqDocs({ max: init.docsCachedMax ?? DOCS_CACHED_MAX })
   }
 
   get books (): Books { return this.#books }
+
+  #newBooks (): Books {
+    return new Books({
+      costCents: (sku, day) => {
+        const cost = this.#init.costCents(sku, day)
+        // #book folds only records every sku of which has a cost on its day.
+        if (cost === undefined) throw new Error(`bug: ${sku} has no cost on ${day}, and a record naming it was folded`)
+        return cost
+      }
+    })
+  }
+
+  /** The skus a record is costed by. */
+  #skusOf (r: Entry['record']): SkuQty[] {
+    return r.kind === 'close' ? r.consumed : [...r.received, ...r.shipped]
+  }
+
+  /** Fold a logged entry into the books, or keep it waiting for the catalogue to define what it names. */
+  #book (e: Entry): AddOutcome | 'awaiting' {
+    const day = e.record.businessDay
+    if (this.#latestDay === null || day > this.#latestDay) this.#latestDay = day
+    const unknown = this.#skusOf(e.record).find(l => this.#init.costCents(l.sku, day) === undefined)
+    if (unknown !== undefined) {
+      if (!this.#awaiting.has(e.hash)) this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, sku: unknown.sku, day }, 'entry names a sku the catalogue does not define on its day: logged, waiting for the catalogue')
+      this.#awaiting.set(e.hash, e)
+      return 'awaiting'
+    }
+    return this.#books.add(e)
+  }
+
+  /**
+   * Entries logged but not yet in the books: they name a sku the catalogue did not define on
+   * their day when they came (a store's new product whose statement had not reached HQ yet).
+   */
+  get awaitingCatalogue (): number { return this.#awaiting.size }
+
+  /**
+   * The latest business day of any record taken in: a cost from this day or before, if it
+   * changed now, would cost records already booked differently from those to come.
+   */
+  get latestBookedDay (): BusinessDay | null { return this.#latestDay }
+
+  /** The catalogue changed: fold what waited for it and now has a cost for every sku. Returns how many. */
+  catalogueChanged (): number {
+    let folded = 0
+    const waiting = [...this.#awaiting.values()].sort((a, b) => a.tillId < b.tillId ? -1 : a.tillId > b.tillId ? 1 : a.seq - b.seq)
+    for (const e of waiting) {
+      if (this.#skusOf(e.record).some(l => this.#init.costCents(l.sku, e.record.businessDay) === undefined)) continue
+      this.#awaiting.delete(e.hash)
+      this.#books.add(e)
+      folded++
+    }
+    if (folded > 0) this.#components.logger.info({ folded, waiting: this.#awaiting.size }, 'entries that waited for the catalogue are in the books')
+    return folded
+  }
   get enrolment (): Enrolment { return this.#enrolment }
 
   /** Open the store and rebuild enrolment and books from the log. Returns what was replayed. */
@@ -205,7 +268,9 @@ export class HqNode {
     }
     endPhase('open')
     this.#enrolment = new Enrolment(this.rootKey)
-    this.#books = new Books({ costCents: this.#init.costCents })
+    this.#books = this.#newBooks()
+    this.#awaiting = new Map()
+    this.#latestDay = null
     this.#envelopes = new Set()
     this.#maxSeq = new Map()
     this.#docs.clear()
@@ -246,7 +311,7 @@ export class HqNode {
     let entries = 0
     const fold = (e: Entry): void => {
       this.#enrolment.check(e.tillId, e.seq, e.signer)
-      this.#books.add(e)
+      this.#book(e)
       const held = this.#maxSeq.get(e.tillId)
       if (held === undefined || e.seq > held) this.#maxSeq.set(e.tillId, e.seq)
       entries++
@@ -509,13 +574,20 @@ export class HqNode {
       outcomes[i] = this.#duplicate(entry, waits)
       return
     }
-    if (this.#books.has(entry.hash)) {
+    if (this.#books.has(entry.hash) || this.#awaiting.has(entry.hash)) {
       // A verified copy of a logged entry: the next copy of these exact bytes is answered
       // without verifying. (A rebuild does not digest every envelope of the log up front: it
       // would cost a quarter of its time. The first copy of each after a restart comes here.)
       this.#envelopes.add(envelopeId)
       outcomes[i] = this.#duplicate(entry, waits)
       return
+    }
+    if (this.#awaiting.size >= AWAITING_CATALOGUE_MAX) {
+      const unknown = this.#skusOf(entry.record).find(l => this.#init.costCents(l.sku, entry.record.businessDay) === undefined)
+      if (unknown !== undefined) {
+        outcomes[i] = this.#reject({ code: 'INVALID', reason: `${unknown.sku} is not in the catalogue on ${entry.record.businessDay}, and ${this.#awaiting.size} entries already wait for the catalogue: sync the catalogue, then resend` }, entry.tillId)
+        return
+      }
     }
     group.entries.push(entry)
     group.logged.push(logged)
@@ -539,8 +611,12 @@ export class HqNode {
     this.#envelopes.add(envelopeId)
     this.#maxSeq.set(entry.tillId, Math.max(this.#maxSeq.get(entry.tillId) ?? 0, entry.seq))
     this.#docs.changed(entry.tillId)
-    const result = this.#books.add(entry)
+    const result = this.#book(entry)
     const base = { tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
+    if (result === 'awaiting') {
+      this.counters.accepted++
+      return { status: 'accepted', folded: false, ...base }
+    }
     if (result === 'duplicate') {
       this.counters.duplicates++
       return { status: 'duplicate', ...base }

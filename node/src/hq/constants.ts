@@ -15,3 +15,9 @@ export const REJECTIONS_KEPT_MAX = 1_000
 export const DOCS_CACHED_MAX = 64
 /** Till documents HqDocs makes at once (each a few ms to ~50 ms of HQ's main thread for a year's log). */
 export const DOC_LOADS_MAX = 4
+/**
+ * Entries logged but kept out of the books until the catalogue defines a sku they name (a
+ * store's new product whose statement is still on its way). Past this many, an entry naming
+ * a sku the catalogue does not define is refused (the till resends it after syncing).
+ */
+export const AWAITING_CATALOGUE_MAX = 10_000

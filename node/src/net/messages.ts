@@ -313,7 +313,8 @@ export function encodeAmSyncRequest (r: AmSyncRequest): Uint8Array {
 
 export function decodeAmSyncRequest (o: Obj): AmSyncRequest {
   fields(o, 'am-sync', ['id', 'doc', 'msg'])
-  return { id: requestId(o), doc: tillIdField(o.doc, 'doc'), msg: syncMessage(o.msg, 'msg') }
+  // A till's log by its id, or the catalogue (../sync/constants.ts: CATALOGUE_DOC).
+  return { id: requestId(o), doc: o.doc === 'catalogue' ? 'catalogue' : tillIdField(o.doc, 'doc'), msg: syncMessage(o.msg, 'msg') }
 }
 
 export function encodeAmSyncAnswer (id: number, msg: Uint8Array | null): Uint8Array {

@@ -16,27 +16,44 @@
  * replica changes only when this node pulls it.
  */
 import * as A from '@automerge/automerge'
-import { servingStateFor, SyncRefusedError, type SyncState, type TillLog } from '@tillbooks/crdt'
-import type { TillId } from '@tillbooks/protocol'
+import { servingStateFor, SyncRefusedError, type SyncState } from '@tillbooks/crdt'
 import type { Logger } from '../components.ts'
 import type { KvStore } from '../storage/KvStore.ts'
 import { RefusedError, type CallOptions } from '../net/TillbooksPeer.ts'
-import { SYNC_REFUSALS_KEPT_MAX, SYNC_ROUNDS_MAX, SYNC_STATES_MEMORY_MAX } from './constants.ts'
+import { CATALOGUE_DOC, SYNC_REFUSALS_KEPT_MAX, SYNC_ROUNDS_MAX, SYNC_STATES_MEMORY_MAX } from './constants.ts'
 
 const STATE_PREFIX = 'y!'
 type Role = 'serve' | 'pull'
 
-/** What a node serves and keeps: its own log, and the replicas it holds. */
+/** What sync needs of a document: a till's log (TillLog), the catalogue (CatalogueDoc). Each screens what it receives. */
+export interface SyncDoc {
+  generateSyncMessage (state: SyncState): { state: SyncState, message: Uint8Array | null }
+  /** Throws SyncRefusedError (nothing applied) for a message it refuses. */
+  receiveSyncMessage (state: SyncState, message: Uint8Array): { state: SyncState, added: number }
+}
+
+/** A document served: whether it is this node's own (never pulled into), and whether peers may write to it by sync. */
+export interface ServedDoc {
+  log: SyncDoc
+  own: boolean
+  /**
+   * Whether a peer's changes are taken in when it syncs with us (screened by the document):
+   * the catalogue, which every store and HQ write. A till's log never is: it is served read-only.
+   */
+  writable?: boolean
+}
+
+/** What a node serves and keeps: its own log, the replicas it holds, the catalogue. */
 export interface SyncDocs {
   /**
-   * The document served for `tillId` (read-only), and whether it is this node's own (never
-   * pulled into). May be loaded on demand (HQ's documents come from its log).
+   * The document served as `doc` (a till id, or `catalogue`). May be loaded on demand (HQ's
+   * documents come from its log).
    */
-  served (tillId: TillId): { log: TillLog, own: boolean } | undefined | Promise<{ log: TillLog, own: boolean } | undefined>
-  /** The replica to pull `tillId`'s log into, made if this node may keep one; undefined if not. */
-  replicaFor (tillId: TillId): TillLog | undefined
-  /** A replica took `added` entries' worth of changes: persist it. */
-  changed (tillId: TillId): Promise<void>
+  served (doc: string): ServedDoc | undefined | Promise<ServedDoc | undefined>
+  /** The replica to pull `doc` into, made if this node may keep one; undefined if not. */
+  replicaFor (doc: string): SyncDoc | undefined
+  /** A document took changes by sync (pulled, or written by a peer): persist it. */
+  changed (doc: string): Promise<void>
 }
 
 /**
@@ -85,25 +102,28 @@ export class DocSync {
   readonly #locks = new Map<string, Promise<unknown>>()
   readonly counters: SyncCounters = { pulls: 0, roundTrips: 0, answered: 0, messagesIn: 0, messagesOut: 0, entriesAdded: 0, refused: 0 }
   readonly refusals: Array<{ atMs: number, peer: string, doc: string, reason: string }> = []
-  /** The last pull that settled: for /replicas and the figures. */
+  /** The last pull of a till's log that settled: for /replicas and the figures. */
   lastPull: { doc: string, peer: string, trips: number, added: number } | null = null
+  /** The last pull of the catalogue that settled. */
+  lastCataloguePull: { doc: string, peer: string, trips: number, added: number } | null = null
 
   constructor (init: DocSyncInit) {
     this.#o = init
   }
 
   /** The server side: a peer's message about `doc`, answered with our next one. */
-  async answer (from: string, doc: TillId, msg: Uint8Array | null): Promise<Uint8Array | null> {
+  async answer (from: string, doc: string, msg: Uint8Array | null): Promise<Uint8Array | null> {
     const d = await this.#o.docs.served(doc)
     if (d === undefined) {
       this.#refused(from, doc, `this peer serves no document for ${doc}`)
       throw new RefusedError(`this peer serves no document for ${doc}`)
     }
+    if (d.writable === true) return await this.#answerWritable(from, doc, d.log, msg)
     return await this.#locked(from, doc, async () => {
       // Served read-only, our own log and replicas alike: a replica changes only by our own
       // pulls (from the till's neighbours, or for tills we keep), never by whoever calls.
       // Forgetting what an earlier answer sent (servingStateFor): an answer lost on the wire is sent again.
-      let state = servingStateFor(await this.#load(from, doc, 'serve'), msg)
+      let state = servingStateFor(await this.#load(from, doc, 'serve', true), msg)
       this.counters.answered++
       if (msg !== null) {
         this.counters.messagesIn++
@@ -134,18 +154,52 @@ export class DocSync {
   }
 
   /**
+   * The server side of a document both sides write (the catalogue): the peer's changes are
+   * taken in, screened by the document (one refused change refuses the message, nothing
+   * applied), persisted, and our answer carries what the peer lacks.
+   */
+  async #answerWritable (from: string, doc: string, log: SyncDoc, msg: Uint8Array | null): Promise<Uint8Array | null> {
+    return await this.#locked(from, doc, async () => {
+      let state = servingStateFor(await this.#load(from, doc, 'serve', false), msg)
+      this.counters.answered++
+      if (msg !== null) {
+        this.counters.messagesIn++
+        let added = 0
+        try {
+          const r = log.receiveSyncMessage(state, msg)
+          state = r.state
+          added = r.added
+        } catch (err) {
+          if (!(err instanceof SyncRefusedError)) throw err
+          await this.#drop(from, doc, 'serve')
+          this.#refused(from, doc, err.message)
+          throw new RefusedError(err.message)
+        }
+        if (added > 0) {
+          this.counters.entriesAdded += added
+          await this.#o.docs.changed(doc)
+        }
+      }
+      const next = log.generateSyncMessage(state)
+      await this.#save(from, doc, 'serve', next.state)
+      if (next.message !== null) this.counters.messagesOut++
+      return next.message
+    })
+  }
+
+  /**
    * The client side: bring our replica of `doc` up to date from the peer at `addr` (whose
    * peer id is `peerId`), until both sides have nothing to say. A refusal either way drops
    * the session's state and throws.
    */
-  async pull (addr: string, peerId: string, doc: TillId): Promise<PullResult> {
+  async pull (addr: string, peerId: string, doc: string): Promise<PullResult> {
     const own = await this.#o.docs.served(doc)
     if (own?.own === true) throw new Error(`${doc} is this node's own log: it is never pulled into`)
     const log = own?.log ?? this.#o.docs.replicaFor(doc)
     if (log === undefined) throw new RefusedError(`no replica of ${doc} may be kept here`)
     return await this.#locked(peerId, doc, async () => {
       this.counters.pulls++
-      let state = await this.#load(peerId, doc, 'pull')
+      let state = await this.#load(peerId, doc, 'pull', false)
       let added = 0
       let trips = 0
       let out = log.generateSyncMessage(state)
@@ -192,7 +246,8 @@ export class DocSync {
         await this.#o.docs.changed(doc)
       }
       await this.#save(peerId, doc, 'pull', state)
-      this.lastPull = { doc, peer: peerId, trips, added }
+      if (doc === CATALOGUE_DOC) this.lastCataloguePull = { doc, peer: peerId, trips, added }
+      else this.lastPull = { doc, peer: peerId, trips, added }
       return { trips, added }
     })
   }
@@ -219,15 +274,15 @@ export class DocSync {
    * even with the same peer about the same document (two neighbours both keeping a third's
    * replica), and one state shared between them would carry the read-only flag into a pull.
    */
-  async #load (peer: string, doc: string, role: Role): Promise<SyncState> {
+  async #load (peer: string, doc: string, role: Role, readOnly: boolean): Promise<SyncState> {
     const key = `${peer}!${doc}!${role}`
     let state = this.#live.get(key)
     if (state === undefined) {
       const bytes = this.#persisted(peer) ? await this.#o.store.get(STATE_PREFIX + key) : undefined
       state = bytes === undefined ? A.initSyncState() : A.decodeSyncState(bytes)
     }
-    // Serving: nothing the peer sends is ever applied.
-    if (role === 'serve') (state as unknown as { readOnly: boolean }).readOnly = true
+    // Serving read-only: nothing the peer sends is ever applied.
+    if (readOnly) (state as unknown as { readOnly: boolean }).readOnly = true
     return state
   }
 

@@ -8,3 +8,5 @@ export const SYNC_STATES_MEMORY_MAX = 1_024
 export const REPLICA_TILLS_MAX = 4_096
 /** Refusals kept for /status (the newest), all counted. */
 export const SYNC_REFUSALS_KEPT_MAX = 100
+/** The document id the catalogue is synced under (every other document is a till's log, by till id). */
+export const CATALOGUE_DOC = 'catalogue'

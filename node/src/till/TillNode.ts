@@ -22,7 +22,7 @@ import {
   type BusinessDay, type Canonical, type Close, type DocNo, type Entry, type PublicKey, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
-import { priceSale, type Catalogue } from '@tillbooks/catalogue'
+import { Catalogue, priceSale } from '@tillbooks/catalogue'
 import { entryKey, readEntryChange, tillActorOf, type TillLog } from '@tillbooks/crdt'
 import type { NodeComponents } from '../components.ts'
 import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
@@ -58,11 +58,17 @@ export interface SaleReceipt {
   points: number
 }
 
+/** The catalogue in force on a business day, and the skus sold as another (TillCatalogue is one). */
+export interface CatalogueSource {
+  on (day: BusinessDay): { catalogue: Catalogue, aliases: ReadonlyMap<string, string> }
+}
+
 export interface TillInit {
   store: StoreId
   till: number
   signer: Signer
-  catalogue: Catalogue
+  /** One catalogue for every day, or what is in force on each business day. */
+  catalogue: Catalogue | CatalogueSource
   /** HQ's root key: replenishment orders must carry its signature. */
   hqRootKey: PublicKey
   /** Points earned per whole currency unit spent. */
@@ -316,9 +322,13 @@ export class TillNode {
     for (const l of input.lines) {
       if (!Number.isSafeInteger(l.qty) || l.qty === 0 || (kind === 'sale' && l.qty < 0)) throw new SaleRejectedError(`bad quantity for ${String(l.sku)}: ${String(l.qty)}`)
     }
+    // Priced by the catalogue in force on the sale's business day; a sku since resolved to be
+    // the same as another is sold (and counted in the Close) as that one.
+    const inForce = this.#init.catalogue instanceof Catalogue ? { catalogue: this.#init.catalogue, aliases: new Map<string, string>() } : this.#init.catalogue.on(this.#businessDay)
+    const lines = inForce.aliases.size === 0 ? input.lines : input.lines.map(l => ({ sku: inForce.aliases.get(l.sku) ?? l.sku, qty: l.qty }))
     let priced: ReturnType<typeof priceSale>
     try {
-      priced = priceSale(this.#init.catalogue, input.lines)
+      priced = priceSale(inForce.catalogue, lines)
     } catch (err) {
       throw new SaleRejectedError((err as Error).message)
     }
@@ -356,7 +366,7 @@ export class TillNode {
       kind,
       businessDay: this.#businessDay,
       atMs: Math.max(0, this.#components.clock.nowMs()),
-      lines: input.lines.map(l => ({ sku: l.sku, qty: l.qty })),
+      lines: lines.map(l => ({ sku: l.sku, qty: l.qty })),
       tenders,
       totalCents: total,
       changeCents,

@@ -197,15 +197,86 @@ function decide (r: ResolveStatement, open: Map<string, Conflict>, effects: Effe
   }
 }
 
+/** The definitions of `sku` in force on `day`, the one that counts first: HQ's, then the smallest id (the same everywhere while a clash is open). */
+function definitionsOn (ix: Indexed, sku: string, day: Day): Candidate[] {
+  const defs = inForce(ix.groups.get(`def:${sku}`) ?? [], day)
+  return defs.sort((a, b) => (a.author.kind === 'hq' ? 0 : 1) - (b.author.kind === 'hq' ? 0 : 1) || (a.id < b.id ? -1 : 1))
+}
+
+/** The cost of `sku` on `day` given its definition in force (as `foldCatalogue` gives it). */
+function costOn (ix: Indexed, def: Candidate, sku: string, day: Day): number {
+  const d = def.statement as ProductStatement | InventStatement
+  const e = inForce((ix.groups.get(`cost:${sku}`) ?? []).filter(c => c.from >= def.from || d.type === 'product'), day)[0]
+  if (e !== undefined) return (e.statement as CostStatement).costCents
+  return d.type === 'invent' ? d.costCents : 0
+}
+
+/** Lookups `costsOf` remembers before it starts again (a rebuild asks for a few skus on many days). */
+const COST_MEMO_MAX = 100_000
+
+/**
+ * The standard cost of a sku on a business day, as `foldCatalogue(statements, day)` would give
+ * it, without folding the whole catalogue for each day: what HQ's books cost each Close and
+ * StockIn with. `undefined` for a sku not defined on that day (a store's invention whose
+ * statement has not arrived yet: the record waits for it rather than be costed at a guess).
+ */
+export function costsOf (statements: Iterable<Statement>): (sku: string, day: Day) => number | undefined {
+  const ix = indexed(statements)
+  const memo = new Map<string, number | undefined>()
+  return (sku, day) => {
+    const key = `${day}\u0000${sku}`
+    if (memo.has(key)) return memo.get(key)
+    const def = definitionsOn(ix, sku, day)[0]
+    const cost = def === undefined ? undefined : costOn(ix, def, sku, day)
+    if (memo.size >= COST_MEMO_MAX) memo.clear()
+    memo.set(key, cost)
+    return cost
+  }
+}
+
+/** The day before any business day: what a base catalogue is in force from. */
+const BASE_DAY = '0001-01-01'
+const baseId = (n: number): StatementId => n.toString(16).padStart(64, '0')
+
+/**
+ * `statements` over a base catalogue (the built-in demo one): the base is in force until HQ
+ * first says what its own products are, and from that day on only the products HQ names
+ * again are (the rest are withdrawn then). So the days sold on the base keep its prices and
+ * costs after the retailer's own catalogue comes in, and every replica, given the same
+ * statements, reads the same catalogue. The base's statements are made here, never signed
+ * or stored: their ids are all zeros but the last digits, below any real statement's.
+ */
+export function withBase (statements: Iterable<Statement>, base: CatalogueData): Statement[] {
+  const all = [...statements]
+  let firstHqDay: Day | undefined
+  const named = new Set<string>()
+  for (const s of all) {
+    if (s.author.kind !== 'hq' || (s.type !== 'product' && s.type !== 'products')) continue
+    if (firstHqDay === undefined || s.from < firstHqDay) firstHqDay = s.from
+    if (s.type === 'product') named.add(s.sku)
+    else for (const item of s.items) named.add(item.sku)
+  }
+  const hq = { kind: 'hq' as const }
+  const items = base.products.map(p => ({
+    sku: p.sku, name: p.name, taxRateBp: p.taxRateBp, stocked: p.stocked, sellable: p.sellable !== false,
+    ...(p.recipe !== undefined ? { recipe: p.recipe.map(l => ({ sku: l.sku, qty: l.qty })) } : {}),
+    priceCents: p.priceCents, costCents: p.costCents, prev: []
+  }))
+  const out: Statement[] = [{ id: baseId(0), author: hq, atMs: 0, type: 'products', from: BASE_DAY, items }]
+  if (firstHqDay !== undefined) {
+    let n = 1
+    for (const p of base.products) if (!named.has(p.sku)) out.push({ id: baseId(n++), author: hq, atMs: 0, type: 'withdraw', sku: p.sku, from: firstHqDay })
+  }
+  return [...out, ...all]
+}
+
 /** The catalogue on `day`, with what resolutions have decided so far, and its open clashes. */
 function stateOn (ix: Indexed, day: Day, effects: Effects): FoldedCatalogue {
   const raw: Conflict[] = []
   const products = new Map<string, FoldedProduct>()
   const defined = new Map<string, Candidate>()
   for (const sku of ix.skus) {
-    const defs = inForce(ix.groups.get(`def:${sku}`) ?? [], day)
-    // HQ's definition first, then the smallest id: the one in force while a clash is open.
-    defs.sort((a, b) => (a.author.kind === 'hq' ? 0 : 1) - (b.author.kind === 'hq' ? 0 : 1) || (a.id < b.id ? -1 : 1))
+    const defs = definitionsOn(ix, sku, day)
     const def = defs[0]
     if (def === undefined) continue
     if (defs.length > 1) {
@@ -222,8 +293,9 @@ function stateOn (ix: Indexed, day: Day, effects: Effects): FoldedCatalogue {
       if (e === undefined) continue
       if (edits.length > 1) raw.push(conflictOf('concurrent-edit', [d], edits.map(x => x.id), [field, ...edits.map(x => x.id)], Math.max(...edits.map(x => x.atMs))))
       if (field === 'price') p.priceCents = (e.statement as { priceCents: number }).priceCents
-      else p.costCents = (e.statement as { costCents: number }).costCents
     }
+    // One rule for the cost, here and in the books' `costsOf`.
+    p.costCents = costOn(ix, def, sku, day)
     // An HQ product with no price in force yet is not for sale.
     if (d.type === 'product' && (ix.groups.get(`price:${sku}`) ?? []).every(c => c.from > day)) p.sellable = false
     const withdrawal = inForce(ix.groups.get(`withdraw:${sku}`) ?? [], day)[0]

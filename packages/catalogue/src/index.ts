@@ -25,7 +25,7 @@ export {
   type CsvColumn, type CsvError, type CsvProduct, type CsvResult
 } from './csv.ts'
 export { demoCatalogue, demoCatalogueData } from './demo.ts'
-export { catalogueDataFor, expandStatements, foldCatalogue, normalisedName, partsOf, type Conflict, type ConflictKind, type FoldedCatalogue, type FoldedProduct } from './fold.ts'
+export { catalogueDataFor, costsOf, expandStatements, foldCatalogue, withBase, normalisedName, partsOf, type Conflict, type ConflictKind, type FoldedCatalogue, type FoldedProduct } from './fold.ts'
 export { isGtin } from './gtin.ts'
 export {
   BATCH_ITEMS_MAX, checkStatement, statementOf, storeSkuPrefix, PREV_MAX, type ProductFields, type ProductsStatement,

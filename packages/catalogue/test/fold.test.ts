@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
-import { Catalogue, catalogueDataFor, checkStatement, foldCatalogue, normalisedName, type Author, type FoldedCatalogue, type Statement } from '../src/index.ts'
+import { Catalogue, catalogueDataFor, checkStatement, costsOf, demoCatalogueData, foldCatalogue, normalisedName, withBase, type Author, type FoldedCatalogue, type Statement } from '../src/index.ts'
 import { fcParams } from './helpers/fc.ts'
 
 const HQ: Author = { kind: 'hq' }
@@ -163,5 +163,37 @@ describe('foldCatalogue', () => {
     fc.assert(fc.property(fc.shuffledSubarray(pool, { minLength: pool.length, maxLength: pool.length }), fc.array(fc.nat(pool.length - 1), { maxLength: 6 }), (order, dups) => {
       assert.deepEqual(plain(foldCatalogue([...order, ...dups.map(i => pool[i] as Statement)], '2026-03-02')), want)
     }), fcParams())
+  })
+
+  it('costsOf gives, per sku and day, the cost the fold gives; undefined for a sku not defined that day (property)', () => {
+    const pool = [...base, cost('mug', 230, '2026-03-01'), cost('mug', 260, '2026-03-10'), invent('S001', 'S001.1.1', { costCents: 700 }), cost('S001.1.1', 650, '2026-03-05'), say(HQ, { type: 'withdraw', sku: 'tea', from: '2026-03-02' })]
+    const days = ['2025-12-31', '2026-01-01', '2026-03-01', '2026-03-02', '2026-03-04', '2026-03-05', '2026-03-10', '2026-04-01']
+    fc.assert(fc.property(fc.shuffledSubarray(pool, { minLength: 3 }), statements => {
+      const costOf = costsOf(statements)
+      for (const day of days) {
+        const f = foldCatalogue(statements, day)
+        for (const sku of ['mug', 'tea', 'S001.1.1', 'nothing']) assert.equal(costOf(sku, day), f.products.get(sku)?.costCents, `${sku} on ${day}`)
+      }
+    }), fcParams())
+    const costOf = costsOf(pool)
+    assert.deepEqual(['2026-02-28', '2026-03-01', '2026-03-10'].map(d => costOf('mug', d)), [210, 230, 260])
+    assert.deepEqual(['2026-03-01', '2026-03-02', '2026-03-05'].map(d => costOf('S001.1.1', d)), [undefined, 700, 650])
+  })
+
+  it('withBase: the demo catalogue is in force until HQ names its own products, and stays so for the days before', () => {
+    const demo = demoCatalogueData()
+    const bare = catalogueDataFor(foldCatalogue(withBase([], demo), '2026-03-01'))
+    assert.deepEqual(bare, new Catalogue(demo).toData(), 'with nothing said, the demo catalogue whole')
+    // A store's invention alone does not replace the base.
+    const gnome = invent('S001', 'S001.1.1')
+    assert.ok(foldCatalogue(withBase([gnome], demo), '2026-03-02').products.get('latte')?.sellable)
+    // The retailer's own from 2026-03-01: its products (one, 'latte', named again) and no others.
+    const own = [product('mug', { from: '2026-03-01' }), price('mug', 800, '2026-03-01'), product('latte', { from: '2026-03-01' }), price('latte', 999, '2026-03-01')]
+    const after = catalogueDataFor(foldCatalogue(withBase(own, demo), '2026-03-01'))
+    assert.deepEqual(after.products.map(p => [p.sku, p.priceCents]), [['latte', 999], ['mug', 800]])
+    const before = foldCatalogue(withBase(own, demo), '2026-02-28')
+    assert.equal(before.products.get('latte')?.priceCents, demo.products.find(p => p.sku === 'latte')?.priceCents)
+    assert.equal(costsOf(withBase(own, demo))('milk-cl', '2026-02-28'), demo.products.find(p => p.sku === 'milk-cl')?.costCents)
+    assert.equal(foldCatalogue(withBase(own, demo), '2026-03-01').conflicts.length, 0, 'the base clashes with nothing the retailer says')
   })
 })

@@ -39,7 +39,7 @@ import { TillChain, type AddOutcome, type ChainSink, type ForkEvidence } from '.
 import { bug } from './bug.ts'
 
 export interface BooksOptions {
-  /** Standard cost per unit of a SKU, in cents. Must be pure for the life of the books. */
+  /** Standard cost per unit of a SKU on a business day, in cents. Must be pure for the life of the books. */
   costCents: CostCents
   /** The commodity named in the hledger export. Default CURRENCY_DEFAULT. */
   currency?: string
@@ -421,13 +421,13 @@ export class Books {
 
   #prepareReplenishment (order: Replenishment): PreparedOrder | 'duplicate' {
     const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
-    return this.#prepareOrder(this.#replenishments, `order ${order.id}`, order.id, replenishmentFingerprint(order), lines, valueCents => makeTransaction(
+    return this.#prepareOrder(this.#replenishments, `order ${order.id}`, order.id, replenishmentFingerprint(order), lines, order.businessDay, valueCents => makeTransaction(
       replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store), replenishmentPostings(valueCents)))
   }
 
   #prepareOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string): PreparedOrder | 'duplicate' {
     const { day, sorted, fingerprint } = openingStockOf(lines, date, id)
-    return this.#prepareOrder(this.#openings, `opening ${id}`, id, fingerprint, sorted, valueCents => makeTransaction(
+    return this.#prepareOrder(this.#openings, `opening ${id}`, id, fingerprint, sorted, day, valueCents => makeTransaction(
       openingStockTxId(id), day, openingStockDescription(id), openingStockPostings(valueCents)))
   }
 
@@ -439,7 +439,7 @@ export class Books {
    * the order to its log never logs one the books then refuse, which every rebuild would
    * trip on.
    */
-  #prepareOrder (orders: Map<string, FoldedOrder>, label: string, id: string, fingerprint: string, lines: readonly SkuQty[],
+  #prepareOrder (orders: Map<string, FoldedOrder>, label: string, id: string, fingerprint: string, lines: readonly SkuQty[], day: BusinessDay,
     build: (valueCents: number) => Transaction): PreparedOrder | 'duplicate' {
     const existing = orders.get(id)
     if (existing !== undefined) {
@@ -448,7 +448,7 @@ export class Books {
     }
     let valueCents = 0
     for (const l of lines) {
-      const lineCents = l.qty * unitCostCents(this.#costCents, l.sku)
+      const lineCents = l.qty * unitCostCents(this.#costCents, l.sku, day)
       valueCents += lineCents
       if (!Number.isSafeInteger(lineCents) || !Number.isSafeInteger(valueCents)) {
         throw new InvalidRecordError(`${label}: its value at cost passes ${Number.MAX_SAFE_INTEGER} cents`)

@@ -7,10 +7,11 @@
  * (`closeTransaction`) and the journal Books rebuilds from its compact per-entry summary
  * are the same code, to the posting.
  *
- * Valuation: stock moves at standard cost, `qty × costCents(sku)`, with the cost function
- * supplied by the caller (the catalogue). It must be a pure function for the lifetime of a
- * set of books; a cost that changed between two folds would make the books depend on the
- * order records arrived in.
+ * Valuation: stock moves at standard cost, `qty × costCents(sku, day)`, the cost in force on
+ * the record's own business day, with the cost function supplied by the caller (the
+ * catalogue). It must be a pure function for the lifetime of a set of books: a cost of a day
+ * that changed between two folds would make the books depend on the order records arrived
+ * in (so a cost change takes effect from a day no record has yet been booked for).
  */
 import {
   asBusinessDay, ID_RE, InvalidRecordError, int, invariant, sortedUnique, SKU_RE, str,
@@ -35,8 +36,8 @@ export interface Transaction {
   postings: Posting[]
 }
 
-/** Standard cost of one unit of a stocked SKU, in cents. Must be pure; see the file comment. */
-export type CostCents = (sku: string) => number
+/** Standard cost of one unit of a stocked SKU on a business day, in cents. Must be pure; see the file comment. */
+export type CostCents = (sku: string, day: BusinessDay) => number
 
 const SAFE_TEXT_RE = /^[^\r\n;|)]*$/
 
@@ -62,16 +63,16 @@ export function makeTransaction (id: string, date: BusinessDay, description: str
 }
 
 /** Standard cost of `sku`, checked: a cost that is not a whole, non-negative number of cents is a catalogue bug. */
-export function unitCostCents (costCents: CostCents, sku: string): number {
-  const cost = costCents(sku)
-  if (!(Number.isSafeInteger(cost) && cost >= 0)) bug(`cost of ${sku} must be a non-negative integer of cents, is ${String(cost)}`)
+export function unitCostCents (costCents: CostCents, sku: string, day: BusinessDay): number {
+  const cost = costCents(sku, day)
+  if (!(Number.isSafeInteger(cost) && cost >= 0)) bug(`cost of ${sku} on ${day} must be a non-negative integer of cents, is ${String(cost)}`)
   return cost
 }
 
 /** Σ qty × cost over stock lines (qty may be negative: stock returned). */
-export function valueLinesCents (lines: readonly SkuQty[], costCents: CostCents): number {
+export function valueLinesCents (lines: readonly SkuQty[], costCents: CostCents, day: BusinessDay): number {
   let total = 0
-  for (const l of lines) total = addCents(total, mulCents(l.qty, unitCostCents(costCents, l.sku)))
+  for (const l of lines) total = addCents(total, mulCents(l.qty, unitCostCents(costCents, l.sku, day)))
   return total
 }
 
@@ -104,7 +105,7 @@ export function closeAmounts (record: Close, costCents: CostCents): CloseAmounts
     netCents,
     taxCents,
     cashCountedCents: record.cashCountedCents,
-    cogsCents: valueLinesCents(record.consumed, costCents)
+    cogsCents: valueLinesCents(record.consumed, costCents, record.businessDay)
   }
 }
 
@@ -160,7 +161,7 @@ export interface StockInAmounts {
 }
 
 export function stockInAmounts (record: StockIn, costCents: CostCents): StockInAmounts {
-  return { receivedCents: valueLinesCents(record.received, costCents), shippedCents: valueLinesCents(record.shipped, costCents) }
+  return { receivedCents: valueLinesCents(record.received, costCents, record.businessDay), shippedCents: valueLinesCents(record.shipped, costCents, record.businessDay) }
 }
 
 /** Shipped − received, at cost: positive is a loss (short delivery, damage), negative an over-delivery. */
@@ -219,7 +220,7 @@ export function replenishmentDescription (orderId: string, store: StoreId): stri
 
 export function replenishmentTransaction (order: Replenishment, costCents: CostCents): Transaction {
   return makeTransaction(replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store),
-    replenishmentPostings(valueLinesCents(order.lines, costCents)))
+    replenishmentPostings(valueLinesCents(order.lines, costCents, order.businessDay)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -260,5 +261,5 @@ export function checkOpeningStock (id: string, date: BusinessDay | string, lines
 /** The opening stock held in the warehouse on `date`, as a transaction; `id` defaults to the date. */
 export function openingStock (lines: readonly SkuQty[], date: BusinessDay | string, costCents: CostCents, id: string = date): Transaction {
   const checked = checkOpeningStock(id, date, lines)
-  return makeTransaction(openingStockTxId(id), checked.day, openingStockDescription(id), openingStockPostings(valueLinesCents(checked.lines, costCents)))
+  return makeTransaction(openingStockTxId(id), checked.day, openingStockDescription(id), openingStockPostings(valueLinesCents(checked.lines, costCents, checked.day)))
 }
