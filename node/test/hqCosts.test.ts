@@ -1,0 +1,79 @@
+/**
+ * HQ's books cost each record with the cost in force on its own business day, and a record
+ * naming a sku HQ's catalogue does not define yet (a store's new product whose statement is
+ * still on its way) is logged and waits, out of the books, until the catalogue defines it:
+ * then it folds, the same books whatever the order, across a rebuild too.
+ */
+import assert from 'node:assert/strict'
+import { Catalogue, demoCatalogueData } from '@tillbooks/catalogue'
+import { keyPairFromSeed, Signer, type BusinessDay } from '@tillbooks/protocol'
+import { MemoryStore, silentLogger, TillNode } from '../src/index.ts'
+import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startHq } from './helpers/fleet.ts'
+
+const GNOME = 'S001.1.1'
+
+/** A till that sells the demo catalogue and a product made up at its store. */
+async function tillWithGnome (hq: Awaited<ReturnType<typeof startHq>>): Promise<TillNode> {
+  const data = { products: [...demoCatalogueData().products, { sku: GNOME, name: 'Garden Gnome', priceCents: 1299, taxRateBp: 2000, costCents: 500, stocked: true }] }
+  const signer = new Signer(keyPairFromSeed(seedBytes('till-S001-1')))
+  await hq.enrol({ store: 'S001' as never, till: 1, tillKey: signer.publicKey, fromSeq: 1 })
+  const till = new TillNode({ store: new MemoryStore(), clock: new ManualClock(), logger: silentLogger }, { store: 'S001' as never, till: 1, signer, catalogue: new Catalogue(data), hqRootKey: root.publicKey })
+  await till.start()
+  return till
+}
+
+async function sellDay (till: TillNode, day: BusinessDay, lines: Array<{ sku: string, qty: number }>): Promise<void> {
+  await till.openDay(day)
+  await till.sell({ lines })
+  await till.closeDay()
+}
+
+describe('HQ books: costs by business day, and records that wait for the catalogue', () => {
+  it('costs each close with the cost in force on its own day', async () => {
+    // The chair costs 4200 until DAY2, 4500 from it.
+    const costCents = (sku: string, day: BusinessDay): number => sku === 'patio-chair' && day >= DAY2 ? 4500 : catalogue.costCents(sku)
+    const hq = await startHq(new MemoryStore(), undefined, { costCents })
+    const till = await tillWithGnome(hq)
+    await sellDay(till, DAY1, [{ sku: 'patio-chair', qty: 1 }])
+    await sellDay(till, DAY2, [{ sku: 'patio-chair', qty: 1 }])
+    // Sent in reverse order: the same books (each costed by its own day, not by arrival).
+    const out = till.outbox()
+    await hq.submit([out[1] as Uint8Array])
+    await hq.submit([out[0] as Uint8Array])
+    assert.equal(hq.books.snapshot().stores.S001?.cogsCents, 4200 + 4500)
+    assert.equal(hq.latestBookedDay, DAY2)
+  })
+
+  it('a close naming a sku not yet defined waits, logged; it folds when the catalogue defines it, and again after a rebuild', async () => {
+    let known = false
+    const costCents = (sku: string): number | undefined => sku === GNOME ? (known ? 500 : undefined) : catalogue.costCents(sku)
+    const kv = new MemoryStore()
+    const hq = await startHq(kv, undefined, { costCents })
+    const till = await tillWithGnome(hq)
+    await sellDay(till, DAY1, [{ sku: GNOME, qty: 2 }])
+    await sellDay(till, DAY2, [{ sku: 'latte', qty: 1 }])
+    const answers = await hq.submit(till.outbox())
+    // Both taken (durable at HQ: the till stops resending), neither in the books yet.
+    assert.deepEqual(answers.map(a => [a.status, a.folded]), [['accepted', false], ['accepted', false]])
+    assert.equal(hq.awaitingCatalogue, 1)
+    assert.equal(hq.books.snapshot().counts.folded, 0)
+    // A resend is a duplicate, not logged twice.
+    assert.deepEqual((await hq.submit(till.outbox())).map(a => a.status), ['duplicate', 'duplicate'])
+    assert.equal(hq.catalogueChanged(), 0, 'nothing new in the catalogue: still waiting')
+    known = true
+    assert.equal(hq.catalogueChanged(), 1)
+    assert.equal(hq.awaitingCatalogue, 0)
+    const books = hq.books.snapshot()
+    assert.equal(books.counts.folded, 2, 'the close after it folds with it')
+    const latteCogs = catalogue.explode('latte', 1).reduce((n, l) => n + l.qty * catalogue.costCents(l.sku), 0)
+    assert.equal(books.stores.S001?.cogsCents, 2 * 500 + latteCogs)
+    // Rebuilt from the log with the catalogue not knowing it yet: waits again; then the same books.
+    await hq.stop()
+    known = false
+    const again = await startHq(kv, undefined, { costCents })
+    assert.equal(again.awaitingCatalogue, 1)
+    known = true
+    again.catalogueChanged()
+    assert.deepEqual(again.books.snapshot(), books)
+  })
+})
