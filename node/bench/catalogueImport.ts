@@ -2,16 +2,20 @@
  * The retailer's catalogue at scale (issue 16's figures): a CSV of N products imported into
  * HQ's catalogue (parse, sign, add to the document, write fsync'd), and a new till's replica
  * receiving the whole document by Automerge's sync protocol (round trips, bytes on the wire,
- * time). Not a test: `node node/bench/catalogueImport.ts [N]` from the repo root (Node 24).
+ * time); the till then building the day's catalogue from its replica (once per business day
+ * and after each change), and a sale's price lookup in it against the 25-product demo one
+ * (median of repeated runs: O(1) means the same per line whatever N).
+ * Not a test: `node node/bench/catalogueImport.ts [N]` from the repo root (Node 24).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as A from '@automerge/automerge'
 import { CatalogueDoc } from '@tillbooks/crdt'
-import { foldCatalogue, isGtin, parseCatalogueCsv } from '@tillbooks/catalogue'
-import { keyPairFromSeed, Signer } from '@tillbooks/protocol'
-import { LevelStore } from '../src/index.ts'
+import { demoCatalogue, foldCatalogue, isGtin, parseCatalogueCsv, priceSale, type Catalogue } from '@tillbooks/catalogue'
+import { issueCertificate, keyPairFromSeed, Signer } from '@tillbooks/protocol'
+import { LevelStore, MemoryStore, silentLogger } from '../src/index.ts'
+import { TillCatalogue } from '../src/till/TillCatalogue.ts'
 import { HqCatalogue } from '../src/hq/HqCatalogue.ts'
 
 const N = Number(process.argv[2] ?? 50_000)
@@ -59,11 +63,37 @@ try {
     trips++
   }
   const syncMs = performance.now() - t
+  // The till reads it: the day's Catalogue built from its replica (what the first sale of a day waits for).
+  const tillKey = new Signer(keyPairFromSeed(new Uint8Array(32).fill(10)))
+  const tillStore = new MemoryStore()
+  await tillStore.open()
+  const tillCat = await TillCatalogue.open({ store: tillStore, hqRootKey: root.publicKey, storeId: 'S1' as never, till: 1, signer: tillKey, certificate: issueCertificate(root, { store: 'S1' as never, till: 1, tillKey: tillKey.publicKey, fromSeq: 1, issuedAtMs: 0 }).bytes, logger: silentLogger })
+  tillCat.doc.merge(cat.doc)
+  t = performance.now()
+  const onDay = tillCat.on('2026-03-01')
+  const dayBuildMs = performance.now() - t
+  /** Median ns per sale line priced (three-line sales), over `runs` runs of `sales` sales each. */
+  const perLineNs = (c: Catalogue, skus: string[]): number => {
+    const runs: number[] = []
+    for (let r = 0; r < 9; r++) {
+      const t0 = process.hrtime.bigint()
+      for (let i = 0; i < 20_000; i++) priceSale(c, [{ sku: skus[i % skus.length] as string, qty: 1 }, { sku: skus[(i * 7) % skus.length] as string, qty: 2 }, { sku: skus[(i * 13) % skus.length] as string, qty: 1 }])
+      runs.push(Number(process.hrtime.bigint() - t0) / 60_000)
+    }
+    return Math.round(runs.sort((a, b) => a - b)[4] as number)
+  }
+  const demo = demoCatalogue()
+  const demoSkus = demo.products().filter(p => p.sellable && p.recipe === undefined).map(p => p.sku)
+  const bigSkus = Array.from({ length: 1000 }, (_, i) => `P${(i * 7919) % N}`)
+  const lookup = { demoNsPerLine: perLineNs(demo, demoSkus), nsPerLine: perLineNs(onDay.catalogue, bigSkus) }
   console.log(JSON.stringify({
     products: N, csvBytes: csv.length, parseMs: Math.round(parseMs), import: { ...r, errors: r.errors.length, ms: Math.round(importMs), statements: cat.doc.size },
     documentBytes: saved.length, foldMs: Math.round(foldMs), foldedProducts: fold.products.size,
-    newTillSync: { ms: Math.round(syncMs), roundTrips: trips, wireBytes: bytes, sameHeads: till.getHeads().join() === cat.doc.getHeads().join() }
+    newTillSync: { ms: Math.round(syncMs), roundTrips: trips, wireBytes: bytes, sameHeads: till.getHeads().join() === cat.doc.getHeads().join() },
+    tillDayCatalogue: { buildMs: Math.round(dayBuildMs), products: onDay.catalogue.size },
+    priceLookup: lookup
   }))
+  tillCat.close()
   cat.close()
   till.free()
   await store.close()

@@ -107,13 +107,17 @@ describe('two stores cut off invent one product: the clash at HQ, resolved, one 
       assert.equal(books.stores[s]?.takingsCents, takings.get(s), `${s} takings`)
       assert.equal(books.stores[s]?.cogsCents, o.costCents * o.qty + latteCogs, `${s} cost of goods`)
     }
+    // Until resolved, the GTIN scans as neither product (a sale by sku still goes through).
+    for (const t of tills.values()) await request(t.ready.http, 'POST', '/day/open', { businessDay: NEXT })
+    const blocked = await request<{ error: string }>(tills.get('B')?.ready.http as string, 'POST', '/sales', { lines: [{ gtin: GTIN, qty: 1 }] })
+    assert.equal(blocked.status, 400)
+    assert.match(blocked.json.error, /claimed by A\.1\.1 and B\.1\.1/)
     // A person resolves it: the same product, A's sku canonical, from the next day.
     const bad = await request(hq.ready.http, 'POST', '/admin/catalogue/resolve', { conflict: 'f'.repeat(32), decision: 'same', canonical: made.get('A') }, admin)
     assert.equal(bad.status, 404)
     const ok = await request<{ resolved: string }>(hq.ready.http, 'POST', '/admin/catalogue/resolve', { conflict: clash?.id, decision: 'same', canonical: made.get('A'), day: NEXT }, admin)
     assert.equal(ok.status, 200, JSON.stringify(ok.json))
     // Within seconds every till shows one product under the GTIN, and the same catalogue.
-    for (const t of tills.values()) await request(t.ready.http, 'POST', '/day/open', { businessDay: NEXT })
     await until('one product everywhere', async () => {
       for (const t of tills.values()) {
         await t.sync()
@@ -131,13 +135,16 @@ describe('two stores cut off invent one product: the clash at HQ, resolved, one 
     const b = tills.get('B') as TillDaemon
     const sale = await request<{ totalCents: number }>(b.ready.http, 'POST', '/sales', { lines: [{ sku: made.get('B'), qty: 1 }] })
     assert.equal(sale.json.totalCents, offline.A.priceCents)
+    // And the GTIN scans again, as the canonical product.
+    const scanned = await request<{ totalCents: number }>(b.ready.http, 'POST', '/sales', { lines: [{ gtin: GTIN, qty: 1 }] })
+    assert.equal(scanned.json.totalCents, offline.A.priceCents)
     await request(b.ready.http, 'POST', '/day/close', {})
     await b.sync()
     await until('the next close in the books', async () => (await request<BooksJson>(hq.ready.http, 'GET', '/books')).json.counts.folded === 3)
     const after = (await request<BooksJson>(hq.ready.http, 'GET', '/books')).json
-    assert.equal(after.stores.B?.takingsCents, (takings.get('B') as number) + offline.A.priceCents)
-    assert.equal(after.stores.B?.cogsCents, offline.B.costCents * offline.B.qty + latteCogs + offline.A.costCents, 'sold as A\'s product, costed at its cost')
+    assert.equal(after.stores.B?.takingsCents, (takings.get('B') as number) + 2 * offline.A.priceCents)
+    assert.equal(after.stores.B?.cogsCents, offline.B.costCents * offline.B.qty + latteCogs + 2 * offline.A.costCents, 'sold as A\'s product, costed at its cost')
     assert.equal(after.stores.B?.stockOnHand[made.get('B') as string], undefined, 'the alias is counted under the canonical sku')
-    assert.equal(after.stores.B?.stockOnHand[made.get('A') as string], -(offline.B.qty + 1))
+    assert.equal(after.stores.B?.stockOnHand[made.get('A') as string], -(offline.B.qty + 2))
   })
 })

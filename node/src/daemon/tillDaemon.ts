@@ -93,7 +93,21 @@ export interface TillDaemon {
 }
 
 const SUBMIT_CHUNK = 64
-const LINES_SCHEMA = skuQtyLinesSchema(100_000)
+/** A sale's or refund's lines: each names its product by sku, or by the GTIN a scanner read. */
+const LINES_SCHEMA = (() => {
+  const base = skuQtyLinesSchema(100_000)
+  return {
+    ...base,
+    items: {
+      type: 'object',
+      required: ['qty'],
+      additionalProperties: false,
+      properties: { ...base.items.properties, gtin: { type: 'string', pattern: '^[0-9]{8,14}$' } },
+      oneOf: [{ required: ['sku'] }, { required: ['gtin'] }]
+    }
+  } as const
+})()
+type LineIn = { sku: string, qty: number } | { gtin: string, qty: number }
 
 export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon> {
   const { logger } = o
@@ -335,6 +349,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   // What this till sells today (its open business day, else the clock's): offline, from its replica.
   const sellingDay = (): BusinessDay => till.businessDay ?? asBusinessDay(new Date(clock.nowMs()).toISOString().slice(0, 10))
   http.get('/catalogue', async () => ({ businessDay: sellingDay(), products: catalogue.sellable(sellingDay()), heads: catalogue.getHeads() }))
+  /** Lines as the till sells them: a scanned GTIN read as the product that scans as it today (none while two claim it). */
+  const bySku = (lines: LineIn[]): Array<{ sku: string, qty: number }> => lines.map(l => ({ sku: 'sku' in l ? l.sku : catalogue.skuOf({ gtin: l.gtin }, sellingDay()), qty: l.qty }))
   http.post('/catalogue/products', {
     schema: {
       body: {
@@ -383,8 +399,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       }
     }
   }, async req => {
-    const b = req.body as { lines: Array<{ sku: string, qty: number }>, tenders?: Array<{ type: 'cash' | 'card', amountCents: number }>, member?: string }
-    return await till.sell({ lines: b.lines, ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
+    const b = req.body as { lines: LineIn[], tenders?: Array<{ type: 'cash' | 'card', amountCents: number }>, member?: string }
+    return await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
   })
 
   http.post('/refunds', {
@@ -397,8 +413,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       }
     }
   }, async req => {
-    const b = req.body as { lines: Array<{ sku: string, qty: number }>, tender?: 'cash' | 'card' }
-    return await till.refund({ lines: b.lines, ...(b.tender !== undefined ? { tender: b.tender } : {}) })
+    const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card' }
+    return await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}) })
   })
 
   http.post('/day/open', {
