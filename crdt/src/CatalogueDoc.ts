@@ -63,7 +63,12 @@ export function readStatement (bytes: Uint8Array, rootKey: PublicKey): Statement
     const o = openStatement(bytes, rootKey)
     const author = o.author.kind === 'hq' ? { kind: 'hq' as const } : { kind: 'store' as const, store: o.author.store as string }
     checkStatement(o.content, author)
-    return statementOf({ id: o.id, author, atMs: o.atMs, content: o.content })
+    const s = statementOf({ id: o.id, author, atMs: o.atMs, content: o.content })
+    // A till numbers its inventions in a range of its own: two tills of a store never make up one sku.
+    if (s.type === 'invent' && o.till !== undefined && !s.sku.startsWith(`${o.author.kind === 'store' ? o.author.store : ''}.${o.till}.`)) {
+      return { reason: `till ${o.till} of store ${s.author.kind === 'store' ? s.author.store : ''} invents skus ${s.author.kind === 'store' ? s.author.store : ''}.${o.till}.<n>, not ${s.sku}` }
+    }
+    return s
   } catch (err) {
     // The catalogue's rules (CatalogueError) or the envelope's (protocol's errors); anything else is a bug.
     if (err instanceof CatalogueError) return { reason: err.message }

@@ -82,11 +82,13 @@ describe('CatalogueDoc', () => {
     const otherStore = signStatement(tillKey, { author: { kind: 'store', store: S2 }, atMs: 1, content: { type: 'invent', sku: 'S2.9.9', name: 'X', priceCents: 1, taxRateBp: 0, costCents: 0, from: '2026-01-01' }, cert: certS1 })
     const forged = signStatement(signerOf('mallory'), { author: { kind: 'hq' }, atMs: 1, content: { type: 'price', sku: 'mug', priceCents: 1, from: '2026-01-01', prev: [] } })
     const negative = hq({ type: 'price', sku: 'mug', priceCents: -5, from: '2026-01-01', prev: [] })
+    const anotherTills = signStatement(tillKey, { author: { kind: 'store', store: S1 }, atMs: 1, content: { type: 'invent', sku: 'S1.7.1', name: 'X', priceCents: 1, taxRateBp: 0, costCents: 0, from: '2026-01-01' }, cert: certS1 })
     const cases: Array<[Uint8Array, RegExp]> = [
       [evil(d => { d.statements[statementIdOf(storeSaysPrice)] = storeSaysPrice }), /HQ's to make/],
       [evil(d => { d.statements[statementIdOf(otherStore)] = otherStore }), /signed by a till of S1/],
       [evil(d => { d.statements[statementIdOf(forged)] = forged }), /root key/],
       [evil(d => { d.statements[statementIdOf(negative)] = negative }), /priceCents must be in 0/],
+      [evil(d => { d.statements[statementIdOf(anotherTills)] = anotherTills }), /till 1 of store S1 invents skus S1\.1\.<n>, not S1\.7\.1/],
       [evil(d => { delete d.statements[statementIdOf(price)] }), /only puts of statements/],
       [evil(d => { d.statements[statementIdOf(price)] = hq({ type: 'price', sku: 'mug', priceCents: 9, from: '2026-01-01', prev: [] }) }), /key its bytes do not give|overwrites/],
       [evil(d => { d.statements['ab'.repeat(16)] = price }), /key its bytes do not give/],

@@ -29,6 +29,8 @@ export interface OpenedStatement {
   /** What is said: checked by the catalogue's rules, not here. */
   content: Canonical
   signer: PublicKey
+  /** A store's statement: the till whose certificate it carries. */
+  till?: number
 }
 
 /** Hex digits of a statement's id. */
@@ -71,6 +73,7 @@ export function openStatement (bytes: Uint8Array, rootKey: PublicKey): OpenedSta
   const a = obj(author0, 'statement.author', author0 !== null && typeof author0 === 'object' && 'store' in author0 ? ['kind', 'store'] : ['kind'])
   const atMs = int(o.atMs, 'statement.atMs', 0, Number.MAX_SAFE_INTEGER)
   let author: StatementAuthor
+  let till: number | undefined
   if (a.kind === 'hq' && a.store === undefined) {
     if (!bytesEqual(opened.signer, rootKey)) throw new ForgedError('an HQ statement not signed by HQ\'s root key')
     if (o.cert !== undefined) throw new InvalidRecordError('an HQ statement carries no certificate')
@@ -82,8 +85,9 @@ export function openStatement (bytes: Uint8Array, rootKey: PublicKey): OpenedSta
     if (cert.cert.store !== store) throw new ForgedError(`a statement for store ${store} signed by a till of ${cert.cert.store}`)
     if (!bytesEqual(cert.cert.tillKey, opened.signer)) throw new ForgedError('a store\'s statement not signed by the key its certificate names')
     author = { kind: 'store', store }
+    till = cert.cert.till
   } else {
     throw new InvalidRecordError('statement.author is HQ or a store')
   }
-  return { id: statementIdOf(bytes), author, atMs, content: o.content as Canonical, signer: opened.signer }
+  return { id: statementIdOf(bytes), author, atMs, content: o.content as Canonical, signer: opened.signer, ...(till !== undefined ? { till } : {}) }
 }
