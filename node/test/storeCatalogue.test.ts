@@ -10,7 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { demoCatalogue, priceSale } from '@tillbooks/catalogue'
-import { asStoreId } from '@tillbooks/protocol'
+import * as A from '@automerge/automerge'
+import { CatalogueDoc } from '@tillbooks/crdt'
+import { asStoreId, fromHex, issueCertificate, type PublicKey, keyPairFromSeed, signStatement, Signer, statementIdOf } from '@tillbooks/protocol'
+import { NetError, TillbooksPeer } from '../src/net/TillbooksPeer.ts'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
@@ -146,5 +149,35 @@ describe('two stores cut off invent one product: the clash at HQ, resolved, one 
     assert.equal(after.stores.B?.cogsCents, offline.B.costCents * offline.B.qty + latteCogs + 2 * offline.A.costCents, 'sold as A\'s product, costed at its cost')
     assert.equal(after.stores.B?.stockOnHand[made.get('B') as string], undefined, 'the alias is counted under the canonical sku')
     assert.equal(after.stores.B?.stockOnHand[made.get('A') as string], -(offline.B.qty + 2))
+  })
+
+  it('forged catalogue changes sent to HQ by sync are refused with a reason, counted, and change nothing', async () => {
+    const peer = await TillbooksPeer.create({ seed: new Uint8Array(32).fill(77), listen: [], logger: silentLogger })
+    const hqAddr = hq.ready.multiaddrs[0] as string
+    const rootKey = fromHex(hq.ready.rootKey) as PublicKey
+    const before = (await request<{ heads: string[] }>(hq.ready.http, 'GET', '/catalogue')).json.heads
+    const refusedBefore = (await request<{ sync: { refused: number } }>(hq.ready.http, 'GET', '/counters')).json.sync.refused
+    const mallory = new Signer(keyPairFromSeed(new Uint8Array(32).fill(66)))
+    const notHq = signStatement(mallory, { author: { kind: 'hq' }, atMs: 1, content: { type: 'price', sku: 'latte', priceCents: 1, from: '2026-03-01', prev: [] } })
+    // A till key with a certificate HQ never issued (signed by another root), and a real store's name.
+    const fakeCert = issueCertificate(mallory, { store: asStoreId('A'), till: 1, tillKey: mallory.publicKey, fromSeq: 1, issuedAtMs: 0 }).bytes
+    const unenrolled = signStatement(mallory, { author: { kind: 'store', store: asStoreId('A') }, atMs: 1, cert: fakeCert, content: { type: 'invent', sku: 'A.1.99', name: 'Fake', priceCents: 1, taxRateBp: 0, costCents: 0, from: '2026-03-01' } })
+    try {
+      for (const [bytes, why] of [[notHq, /root key/], [unenrolled, /certificate|root|signature/i]] as const) {
+        // A replica of HQ's catalogue that carries the forged statement, as a raw Automerge change (no screen on this side).
+        const replica = CatalogueDoc.create(rootKey, { actorId: 'ab'.repeat(16) })
+        const raw = A.load<{ statements: Record<string, Uint8Array> }>(replica.save(), { actor: 'cd'.repeat(16) })
+        const evil = A.change(raw, { time: 0 }, d => { d.statements[statementIdOf(bytes)] = bytes })
+        const msg = A.encodeSyncMessage({ heads: A.getHeads(evil), need: [], have: [], changes: [A.getLastLocalChange(evil) as Uint8Array] })
+        await assert.rejects(peer.amSync(hqAddr, 'catalogue', msg), (e: Error) => e instanceof NetError && e.code === 'REFUSED' && why.test(e.message))
+        replica.free()
+      }
+      assert.deepEqual((await request<{ heads: string[] }>(hq.ready.http, 'GET', '/catalogue')).json.heads, before)
+      const counters = (await request<{ sync: { refused: number, refusals: Array<{ doc: string, reason: string }> } }>(hq.ready.http, 'GET', '/counters')).json.sync
+      assert.equal(counters.refused, refusedBefore + 2)
+      assert.ok(counters.refusals.slice(-2).every(r => r.doc === 'catalogue' && r.reason.length > 0))
+    } finally {
+      await peer.stop()
+    }
   })
 })

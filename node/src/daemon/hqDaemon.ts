@@ -145,7 +145,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   http.get('/books', READ, async () => stockThroughAliases(hq.books.snapshot(), catalogueDoc.fold(today()).aliases))
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
-  http.get('/counters', READ, async () => ({ ...hq.counters, awaitingCatalogue: hq.awaitingCatalogue, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
+  http.get('/counters', READ, async () => ({ ...hq.counters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
   // For benchmarks and monitoring: what this process has cost so far, all threads counted.
   http.get('/metrics', READ, async () => {
     const cpu = process.cpuUsage()
