@@ -137,6 +137,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     store: o.store, till: o.till, signer, catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
   })
   await till.start()
+  /** The business day the till sells on: its open (or last) day, else the clock's. */
+  const sellingDay = (): BusinessDay => till.businessDay ?? asBusinessDay(new Date(clock.nowMs()).toISOString().slice(0, 10))
 
   // The backup outbox is its own LevelDB: a close queued for mail survives a restart, and
   // sending (retried with backoff) never holds up a sale or the close itself.
@@ -325,6 +327,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       }
       await announce()
       await syncCatalogueWithNeighbours()
+      // The day's catalogue built now, if a sync changed it, rather than by the next sale.
+      catalogue.on(sellingDay())
       const outbox = till.outbox().length
       schedule(outbox > 0 ? retryMs : (o.announceEveryMs ?? 30_000))
       return { ...r, outbox }
@@ -347,7 +351,6 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   // it and list the signed entries (crdt/README.md has the document's shape).
   http.get('/log.automerge', async (_req, reply) => await reply.type('application/octet-stream').send(Buffer.from(till.logDocument())))
   // What this till sells today (its open business day, else the clock's): offline, from its replica.
-  const sellingDay = (): BusinessDay => till.businessDay ?? asBusinessDay(new Date(clock.nowMs()).toISOString().slice(0, 10))
   http.get('/catalogue', async () => ({ businessDay: sellingDay(), products: catalogue.sellable(sellingDay()), heads: catalogue.getHeads() }))
   /** Lines as the till sells them: a scanned GTIN read as the product that scans as it today (none while two claim it). */
   const bySku = (lines: LineIn[]): Array<{ sku: string, qty: number }> => lines.map(l => ({ sku: 'sku' in l ? l.sku : catalogue.skuOf({ gtin: l.gtin }, sellingDay()), qty: l.qty }))
