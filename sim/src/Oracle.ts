@@ -14,10 +14,27 @@ export interface OracleProduct {
   recipe?: ReadonlyArray<{ sku: string, qty: number }>
 }
 
+/**
+ * A `same` resolution of a clash, as HQ signed it: from its day on, `sku` is sold and
+ * counted as `canonical`, at a till that holds the resolution when it rings the sale up.
+ */
+export interface OracleAlias {
+  /** The resolution statement's id. */
+  resolution: string
+  sku: string
+  canonical: string
+  from: string
+}
+
 export interface TruthSale {
   kind: 'sale' | 'refund'
-  /** Positive quantities; a refund returns them. */
+  /** Positive quantities, as rung up (a sku resolved to be another's too); a refund returns them. */
   lines: Array<{ sku: string, qty: number }>
+  /**
+   * The catalogue resolutions (statement ids) the till held when it rang the sale up: an
+   * offline till that has not heard of one yet sells the sku as itself, at its own price.
+   */
+  resolutionsHeld?: readonly string[]
   cardCents: number
   member: string | null
   /** How a refund was paid back. */
@@ -60,9 +77,22 @@ const ACCOUNTS = {
 
 export class Oracle {
   readonly #products: Map<string, OracleProduct>
+  readonly #aliases: Map<string, OracleAlias>
 
-  constructor (products: readonly OracleProduct[]) {
+  /** `products`: the catalogue's and the products stores made up; `aliases`: HQ's `same` resolutions. */
+  constructor (products: readonly OracleProduct[], aliases: readonly OracleAlias[] = []) {
     this.#products = new Map(products.map(p => [p.sku, p]))
+    this.#aliases = new Map(aliases.map(a => [a.resolution, a]))
+  }
+
+  /** The sku a line rung up as `sku` on `day` is sold as: its canonical product if the till held a `same` resolution in force that day. */
+  soldAs (sku: string, day: string, held: readonly string[] | undefined): string {
+    if (held === undefined) return sku
+    for (const id of held) {
+      const a = this.#aliases.get(id)
+      if (a !== undefined && a.sku === sku && a.from <= day) return a.canonical
+    }
+    return sku
   }
 
   #product (sku: string): OracleProduct {
@@ -132,10 +162,11 @@ export class Oracle {
         const grossByRate = new Map<bigint, bigint>()
         const leaves = new Map<string, bigint>()
         for (const l of s.lines) {
-          const p = this.#product(l.sku)
+          const sku = this.soldAs(l.sku, day.businessDay, s.resolutionsHeld)
+          const p = this.#product(sku)
           const rate = BigInt(p.taxRateBp)
           grossByRate.set(rate, (grossByRate.get(rate) ?? 0n) + sign * BigInt(l.qty) * BigInt(p.priceCents))
-          this.leaves(l.sku, sign * BigInt(l.qty), leaves)
+          this.leaves(sku, sign * BigInt(l.qty), leaves)
         }
         let total = 0n
         for (const [rate, gross] of grossByRate) {

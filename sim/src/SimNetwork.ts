@@ -23,6 +23,12 @@ export class SimNetwork<M> {
   readonly #handlers = new Map<string, Handler<M>>()
   /** `a|b` → virtual time until which the link is cut (both directions). */
   readonly #cuts = new Map<string, number>()
+  /**
+   * Groups of nodes off the WAN until a time: a message between a node inside one and a node
+   * outside it is dropped (a store whose uplink is down; its own nodes still reach each other).
+   * Apart from `#cuts`, so that a fence and a cut on one link never shorten each other.
+   */
+  #fences: Array<{ inside: ReadonlySet<string>, untilMs: number }> = []
   #profile: LinkProfile
   readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, cut: 0, down: 0 }
 
@@ -46,9 +52,18 @@ export class SimNetwork<M> {
     this.#cuts.set(linkKey(a, b), untilMs)
   }
 
+  /** Cut every node of `inside` off from every node outside it until `untilMs`. */
+  fence (inside: Iterable<string>, untilMs: number): void {
+    this.#fences.push({ inside: new Set(inside), untilMs })
+  }
+
   isCut (a: string, b: string): boolean {
     const until = this.#cuts.get(linkKey(a, b))
-    return until !== undefined && this.#scheduler.nowMs < until
+    if (until !== undefined && this.#scheduler.nowMs < until) return true
+    if (this.#fences.length === 0) return false
+    const now = this.#scheduler.nowMs
+    this.#fences = this.#fences.filter(f => now < f.untilMs)
+    return this.#fences.some(f => f.inside.has(a) !== f.inside.has(b))
   }
 
   send (from: string, to: string, message: M): void {

@@ -8,7 +8,7 @@
  * ```
  */
 export { runSimulation, type SimOptions, type SimResult } from './Simulation.ts'
-export { FAULTS, parseFaults, type Fault } from './faults.ts'
+export { ALL_FAULT_NAMES, FAULTS, NAMED_FAULTS, parseFaults, type Fault } from './faults.ts'
 export { Oracle, type OracleBooks, type TruthDay } from './Oracle.ts'
 export { Prng } from './Prng.ts'
 export { Scheduler } from './Scheduler.ts'

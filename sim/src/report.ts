@@ -34,6 +34,13 @@ export function formatSimResult (r: SimResult, opts: { storesShown?: number } = 
     out.push(`Replicas by Automerge sync: ${sync.pulls} pulls in ${sync.roundTrips} round trips, ${sync.refused} messages refused; announcements ${sync.gossip.accepted} accepted, ${sync.gossip.ignored} ignored, ${sync.gossip.rejected} rejected, ${sync.forgedAnnouncements.rejected} forged ones rejected`)
     out.push('')
   }
+  const clash = r.details.catalogueClash as { gtin?: string, stores?: string[], invented: Array<{ sku: string }>, resolution: { from: string, canonical: string } | null, sales: { inventedLines: number, throughAlias: number }, skipped?: string } | undefined
+  if (clash !== undefined) {
+    out.push(clash.skipped !== undefined
+      ? `Catalogue clash: not staged (${clash.skipped})`
+      : `Catalogue clash: GTIN ${clash.gtin ?? ''} made up offline at ${(clash.stores ?? []).join(' and ')} as ${clash.invented.map(x => x.sku).join(' and ')}; ${clash.resolution === null ? 'not resolved' : `resolved same as ${clash.resolution.canonical} from ${clash.resolution.from}`}; ${clash.sales.inventedLines} sale lines of them, ${clash.sales.throughAlias} through the alias`)
+    out.push('')
+  }
   out.push('Invariants')
   out.push(table([['check', 'result'], ...Object.entries(r.invariants).map(([k, v]) => [k, v ? 'PASS' : 'FAIL'])]))
   const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k)

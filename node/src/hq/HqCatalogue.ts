@@ -80,9 +80,13 @@ export class HqCatalogue {
   /** One import or resolution at a time: each reads the fold, then writes on it. */
   #tail: Promise<unknown> = Promise.resolve()
 
-  constructor (c: { store: KvStore, root: Signer }) {
+  readonly #actorId: string | undefined
+
+  /** `actorId`: the replica's Automerge actor (hex; default random each load): the simulator's comes from its seed. */
+  constructor (c: { store: KvStore, root: Signer, actorId?: string }) {
     this.#store = c.store
     this.#root = c.root
+    this.#actorId = c.actorId
   }
 
   /** Load the document from HQ's store (the store is open). */
@@ -90,7 +94,8 @@ export class HqCatalogue {
     const bytes = await this.#store.get(CATALOGUE_DOC_KEY)
     this.#doc?.free()
     this.#read = null
-    this.#doc = bytes === undefined ? CatalogueDoc.create(this.#root.publicKey) : CatalogueDoc.load(bytes, this.#root.publicKey)
+    const init = this.#actorId !== undefined ? { actorId: this.#actorId } : {}
+    this.#doc = bytes === undefined ? CatalogueDoc.create(this.#root.publicKey, init) : CatalogueDoc.load(bytes, this.#root.publicKey, init)
   }
 
   close (): void {

@@ -52,6 +52,8 @@ export interface TillCatalogueInit {
   /** The till's certificate (HQ-signed): a store statement carries it. */
   certificate: Uint8Array
   logger: Logger
+  /** The replica's Automerge actor id (hex; default random): the simulator's are drawn from its seed, so a run replays. */
+  actorId?: string
 }
 
 export class TillCatalogue {
@@ -71,12 +73,13 @@ export class TillCatalogue {
     const bytes = await o.store.get(DOC_KEY)
     let doc: CatalogueDoc
     try {
-      doc = bytes === undefined ? CatalogueDoc.create(o.hqRootKey) : CatalogueDoc.load(bytes, o.hqRootKey)
+      const init = o.actorId !== undefined ? { actorId: o.actorId } : {}
+      doc = bytes === undefined ? CatalogueDoc.create(o.hqRootKey, init) : CatalogueDoc.load(bytes, o.hqRootKey, init)
     } catch (err) {
       // Damaged on disk: start empty and take the catalogue again from HQ and the neighbours
       // (only this till's own unsynced inventions are lost; they are in its sales journal).
       o.logger.error({ err: (err as Error).message }, 'the catalogue on disk does not load: starting from an empty replica')
-      doc = CatalogueDoc.create(o.hqRootKey)
+      doc = CatalogueDoc.create(o.hqRootKey, o.actorId !== undefined ? { actorId: o.actorId } : {})
     }
     return new TillCatalogue(o, doc)
   }
