@@ -1,0 +1,21 @@
+/**
+ * @tillbooks/payments: card and e-wallet payments, as pure parts the till, the processor and HQ
+ * share: amounts in minor units parsed exactly, store-and-forward profiles as data, the
+ * processor's settlement report, and reconciliation as a pure function.
+ *
+ * @example
+ * ```ts
+ * const file = parseSettlementCsv(csvText, 'EUR')           // refused whole (SettlementFileError) if it does not add up
+ * const r = reconcile({ payments, lines: file.lines, throughDay: '2026-03-03', settlementLagDays: 1, nowMs: Date.now() })
+ * r.matched       // approvals settled as approved
+ * r.exceptions    // [{ kind: 'amount_mismatch', paymentId: 'S1-1-P17', expectedCents: 1250, settledCents: 1251, … }, …]
+ * storeAndForward(PROFILES.default, { count: 3, totalCents: 4_000, oldestTakenAtMs }, { amountCents: 2_500, entryMode: 'chip', refund: false }, now)
+ * // { store: true, forwardByMs } or { store: false, reason: '…' }
+ * ```
+ */
+export { CURRENCY_EXPONENTS, exponentOf, formatMinorUnits, parseMinorUnits } from './amount.ts'
+export { AMOUNT_WHOLE_DIGITS_MAX, CAMT_BYTES_MAX, FILE_ERRORS_MAX, REF_CHARS_MAX, SETTLEMENT_CSV_BYTES_MAX } from './constants.ts'
+export { PaymentsError, SettlementFileError, type FileProblem } from './errors.ts'
+export { ENTRY_MODES, PROFILES, profileNamed, storeAndForward, type EntryMode, type OfflineAttempt, type StoreAndForwardProfile, type StoreDecision, type StoredState } from './profiles.ts'
+export { compareExceptions, EXCEPTION_KINDS, reconcile, type ExceptionKind, type ReconcileException, type ReconcileInput, type Reconciliation, type TillPayment } from './reconcile.ts'
+export { parseSettlementCsv, SETTLEMENT_COLUMNS, toSettlementCsv, type SettlementBatch, type SettlementFile, type SettlementLine, type SettlementType } from './settlementCsv.ts'

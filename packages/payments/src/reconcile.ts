@@ -1,0 +1,148 @@
+/**
+ * Reconciliation: what the tills approved matched against what the processor settled, as a
+ * pure function of the two sets (any order of either, the same result). Each approval is either
+ * matched or listed as exactly one exception; each settlement line not explained by an approval
+ * is an exception of its own. Keys: our payment id (the merchant reference: an offline payment
+ * has no processor reference until it is forwarded), then the processor's reference.
+ *
+ * Exceptions:
+ * - `missing_in_settlement`: approved, due in this file's settlements, not in it.
+ * - `timing`: approved or stored, not yet due (its day plus the processor's settlement lag is
+ *   after the file's last booking day; a stored payment within its forwarding deadline).
+ * - `missing_at_till`: settled, but no till approved it.
+ * - `amount_mismatch`: settled for another gross than the till approved.
+ * - `duplicate`: settled again (every line after the first for one payment).
+ * - `late_decline`: taken offline, declined when forwarded: the sale stands, the money never came.
+ * - `expired`: stored past its forwarding deadline, never forwarded: never charged.
+ * - `chargeback`: the processor took a settled payment back.
+ * - `fee`: a fee line not tied to a payment (explained, and posted to fees).
+ */
+import type { SettlementLine } from './settlementCsv.ts'
+
+/** A card or wallet payment as the till's signed log has it. */
+export interface TillPayment {
+  paymentId: string
+  till: string
+  docNo?: string
+  /** The business day of the sale it paid for. */
+  day: string
+  /** Gross, in minor units: positive a payment, negative a refund. */
+  amountCents: number
+  /** approved: online, or stored and forwarded and approved; stored: not yet forwarded; late_declined: declined when forwarded. */
+  status: 'approved' | 'stored' | 'late_declined'
+  processorRef?: string
+  /** Stored payments: the deadline to forward it by (ms since the epoch). */
+  forwardByMs?: number
+}
+
+export type ExceptionKind = 'missing_in_settlement' | 'missing_at_till' | 'amount_mismatch' | 'duplicate' | 'late_decline' | 'expired' | 'chargeback' | 'fee' | 'timing'
+export const EXCEPTION_KINDS: readonly ExceptionKind[] = ['missing_in_settlement', 'missing_at_till', 'amount_mismatch', 'duplicate', 'late_decline', 'expired', 'chargeback', 'fee', 'timing']
+
+export interface ReconcileException {
+  kind: ExceptionKind
+  paymentId?: string
+  processorRef?: string
+  till?: string
+  docNo?: string
+  /** What the till approved (gross). */
+  expectedCents?: number
+  /** What the processor settled (gross; a fee line: the fee). */
+  settledCents?: number
+}
+
+export interface ReconcileInput {
+  payments: Iterable<TillPayment>
+  lines: Iterable<SettlementLine>
+  /** The last business day the settlements cover: payments of days up to this less the lag are due. */
+  throughDay: string
+  /** Days the processor takes to settle a day's payments (a payment of day D is in settlements by D + lag). */
+  settlementLagDays: number
+  /** Now, for forwarding deadlines. */
+  nowMs: number
+}
+
+export interface Reconciliation {
+  matched: number
+  exceptions: ReconcileException[]
+  /** Settled lines' totals, for the books: gross, fees, net. */
+  settled: { grossCents: number, feeCents: number, netCents: number }
+}
+
+function addDays (day: string, n: number): string {
+  const d = new Date(`${day}T00:00:00Z`)
+  d.setUTCDate(d.getUTCDate() + n)
+  return d.toISOString().slice(0, 10)
+}
+
+const byLine = (a: SettlementLine, b: SettlementLine): number =>
+  a.processorRef < b.processorRef ? -1 : a.processorRef > b.processorRef ? 1 : a.grossCents - b.grossCents || a.line - b.line
+
+/** The canonical order of exceptions: by kind, then payment id, then processor reference. */
+export function compareExceptions (a: ReconcileException, b: ReconcileException): number {
+  const k = EXCEPTION_KINDS.indexOf(a.kind) - EXCEPTION_KINDS.indexOf(b.kind)
+  if (k !== 0) return k
+  const pa = a.paymentId ?? ''
+  const pb = b.paymentId ?? ''
+  if (pa !== pb) return pa < pb ? -1 : 1
+  const ra = a.processorRef ?? ''
+  const rb = b.processorRef ?? ''
+  return ra < rb ? -1 : ra > rb ? 1 : (a.settledCents ?? 0) - (b.settledCents ?? 0)
+}
+
+/** Match approvals to settlement lines (see the file's comment). Pure; any order in, the same out. */
+export function reconcile (input: ReconcileInput): Reconciliation {
+  const payments = new Map<string, TillPayment>()
+  for (const p of input.payments) {
+    // One payment id is one payment (the till numbers them); a second record of it is the same one.
+    if (!payments.has(p.paymentId)) payments.set(p.paymentId, p)
+  }
+  const settledByPayment = new Map<string, SettlementLine[]>()
+  const exceptions: ReconcileException[] = []
+  const settled = { grossCents: 0, feeCents: 0, netCents: 0 }
+  for (const l of input.lines) {
+    settled.grossCents += l.grossCents
+    settled.feeCents += l.feeCents
+    settled.netCents += l.netCents
+    if (l.type === 'Fee' || l.paymentId === null) {
+      exceptions.push({ kind: 'fee', processorRef: l.processorRef, settledCents: l.feeCents })
+      continue
+    }
+    if (l.type === 'Chargeback') {
+      const p = payments.get(l.paymentId)
+      exceptions.push({ kind: 'chargeback', paymentId: l.paymentId, processorRef: l.processorRef, settledCents: l.grossCents, ...(p !== undefined ? { till: p.till, ...(p.docNo !== undefined ? { docNo: p.docNo } : {}), expectedCents: p.amountCents } : {}) })
+      continue
+    }
+    const list = settledByPayment.get(l.paymentId)
+    if (list === undefined) settledByPayment.set(l.paymentId, [l])
+    else list.push(l)
+  }
+  const dueThrough = addDays(input.throughDay, -input.settlementLagDays)
+  let matched = 0
+  for (const p of payments.values()) {
+    const at = { paymentId: p.paymentId, till: p.till, ...(p.docNo !== undefined ? { docNo: p.docNo } : {}), expectedCents: p.amountCents }
+    const lines = (settledByPayment.get(p.paymentId) ?? []).sort(byLine)
+    settledByPayment.delete(p.paymentId)
+    const [first, ...again] = lines
+    for (const l of again) exceptions.push({ kind: 'duplicate', ...at, processorRef: l.processorRef, settledCents: l.grossCents })
+    if (p.status === 'late_declined') {
+      exceptions.push({ kind: 'late_decline', ...at, ...(first !== undefined ? { processorRef: first.processorRef, settledCents: first.grossCents } : {}) })
+      continue
+    }
+    if (first === undefined) {
+      if (p.status === 'stored') exceptions.push({ kind: (p.forwardByMs ?? Number.POSITIVE_INFINITY) < input.nowMs ? 'expired' : 'timing', ...at })
+      else exceptions.push({ kind: p.day > dueThrough ? 'timing' : 'missing_in_settlement', ...at, ...(p.processorRef !== undefined ? { processorRef: p.processorRef } : {}) })
+      continue
+    }
+    if (first.grossCents !== p.amountCents) {
+      exceptions.push({ kind: 'amount_mismatch', ...at, processorRef: first.processorRef, settledCents: first.grossCents })
+      continue
+    }
+    matched++
+  }
+  // Settled for payments no till has.
+  for (const [paymentId, lines] of settledByPayment) {
+    for (const l of lines) exceptions.push({ kind: 'missing_at_till', paymentId, processorRef: l.processorRef, settledCents: l.grossCents })
+  }
+  exceptions.sort(compareExceptions)
+  return { matched, exceptions, settled }
+}
