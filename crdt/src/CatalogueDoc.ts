@@ -188,6 +188,9 @@ export class CatalogueDoc {
     }
     if (d.hash === this.#genesis.hash) return { hash: d.hash, deps: d.deps, keys: [] }
     if (d.ops.length > CHANGE_ENTRIES_MAX) return { reason: `change puts ${d.ops.length} values, at most ${CHANGE_ENTRIES_MAX}` }
+    // Every change says something: an empty one (or one carrying a message) only takes room on every replica.
+    if (d.ops.length === 0) return { reason: 'a change that puts no statement' }
+    if (d.message !== null && d.message !== undefined && d.message !== '') return { reason: 'a change with a message: statements say everything' }
     const keys: string[] = []
     for (const [i, op] of d.ops.entries()) {
       const o = op as typeof op & { insert?: boolean, value?: unknown, pred?: unknown[] }

@@ -92,7 +92,8 @@ describe('CatalogueDoc', () => {
       [evil(d => { delete d.statements[statementIdOf(price)] }), /only puts of statements/],
       [evil(d => { d.statements[statementIdOf(price)] = hq({ type: 'price', sku: 'mug', priceCents: 9, from: '2026-01-01', prev: [] }) }), /key its bytes do not give|overwrites/],
       [evil(d => { d.statements['ab'.repeat(16)] = price }), /key its bytes do not give/],
-      [evil(d => { (d as unknown as { v: number }).v = 2 }), /only puts of statements/]
+      [evil(d => { (d as unknown as { v: number }).v = 2 }), /only puts of statements/],
+      [A.getLastLocalChange(A.emptyChange(A.load<Raw>(base, { actor: 'ee'.repeat(16) }), 'hello')) as Uint8Array, /puts no statement/]
     ]
     for (const [change, why] of cases) {
       const heads = honest.getHeads()

@@ -35,9 +35,9 @@ describe('HQ\'s catalogue (HqCatalogue)', () => {
   it('imports a file as signed statements; the same file again changes nothing; the demo catalogue until then', async () => {
     const { cat, store } = await fresh()
     assert.ok(cat.view('2026-03-01').products.some(p => p.sku === 'patio-set'), 'the demo catalogue while nothing is imported')
-    assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 1), { imported: 3, unchanged: 0, errors: [] })
+    assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 1), { imported: 3, unchanged: 0, errors: [], effective: '2026-03-01' })
     const heads = cat.doc.getHeads()
-    assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 2), { imported: 0, unchanged: 3, errors: [] })
+    assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 2), { imported: 0, unchanged: 3, errors: [], effective: '2026-03-01' })
     assert.deepEqual(cat.doc.getHeads(), heads, 'nothing written')
     const v = cat.view('2026-03-01')
     assert.deepEqual(v.products.map(p => [p.sku, p.priceCents, p.gtin]), [['beans', 1999, '4006381333931'], ['cup', 0, undefined], ['latte', 320, undefined]])
@@ -52,7 +52,7 @@ describe('HQ\'s catalogue (HqCatalogue)', () => {
   it('a price change from a later day never reaches back: the day before keeps the old price', async () => {
     const { cat } = await fresh()
     await cat.importCsv(FILE, '2026-03-01', 1)
-    assert.deepEqual(await cat.importCsv(FILE.replace('19.99', '21.49'), '2026-03-10', 2), { imported: 1, unchanged: 2, errors: [] })
+    assert.deepEqual(await cat.importCsv(FILE.replace('19.99', '21.49'), '2026-03-10', 2), { imported: 1, unchanged: 2, errors: [], effective: '2026-03-10' })
     assert.equal(cat.view('2026-03-09').products.find(p => p.sku === 'beans')?.priceCents, 1999)
     assert.equal(cat.view('2026-03-10').products.find(p => p.sku === 'beans')?.priceCents, 2149)
     // Changed again the same day: the new statement replaces the one it saw.
@@ -115,8 +115,8 @@ describe('the catalogue through HQ\'s HTTP API and `tillbooks catalogue`', funct
     assert.equal((await run(['catalogue', 'import', '--hq', url, '--csv', file, '--json'])).code, 2)
     const ok = await run(['catalogue', 'import', '--hq', url, '--csv', file, '--effective', '2026-03-01', '--json'], { TILLBOOKS_TOKEN: token })
     assert.equal(ok.code, 0, ok.stderr)
-    assert.deepEqual(lastJson(ok.stdout), { imported: 3, unchanged: 0, errors: [] })
-    assert.deepEqual(lastJson((await run(['catalogue', 'import', '--hq', url, '--csv', file, '--effective', '2026-03-01', '--json'], { TILLBOOKS_TOKEN: token })).stdout), { imported: 0, unchanged: 3, errors: [] })
+    assert.deepEqual(lastJson(ok.stdout), { imported: 3, unchanged: 0, errors: [], effective: '2026-03-01' })
+    assert.deepEqual(lastJson((await run(['catalogue', 'import', '--hq', url, '--csv', file, '--effective', '2026-03-01', '--json'], { TILLBOOKS_TOKEN: token })).stdout), { imported: 0, unchanged: 3, errors: [], effective: '2026-03-01' })
     // A bad file: exit 2, every error with its line and column, nothing imported.
     await writeFile(file, `${FILE}\nmug,Mug,,1e3,2000,2.10,true,\ncup,Cup again,,,2000,0.04,true,`)
     const bad = await run(['catalogue', 'import', '--hq', url, '--csv', file, '--json'], { TILLBOOKS_TOKEN: token })

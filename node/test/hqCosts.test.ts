@@ -76,4 +76,30 @@ describe('HQ books: costs by business day, and records that wait for the catalog
     again.catalogueChanged()
     assert.deepEqual(again.books.snapshot(), books)
   })
+
+  it('past its bound on waiting entries HQ refuses the batch for now (the till keeps it and resends), never as rejected', async () => {
+    let known = false
+    const costCents = (sku: string): number | undefined => sku === GNOME ? (known ? 500 : undefined) : catalogue.costCents(sku)
+    const hq = await startHq(new MemoryStore(), undefined, { costCents, awaitingCatalogueMax: 1 })
+    const till = await tillWithGnome(hq)
+    await sellDay(till, DAY1, [{ sku: GNOME, qty: 1 }])
+    await sellDay(till, DAY2, [{ sku: GNOME, qty: 1 }])
+    const [first, second] = till.outbox()
+    assert.deepEqual((await hq.submit([first as Uint8Array])).map(a => [a.status, a.folded]), [['accepted', false]])
+    await assert.rejects(hq.submit([second as Uint8Array]), /1 entries already wait for the catalogue .* names S001\.1\.1/)
+    assert.equal(hq.counters.rejected, 0)
+    known = true
+    hq.catalogueChanged()
+    assert.deepEqual((await hq.submit([second as Uint8Array])).map(a => [a.status, a.folded]), [['accepted', true]])
+  })
+
+  it('the latest booked day counts orders and opening stock, and is never past HQ\'s tomorrow', async () => {
+    const hq = await startHq()
+    assert.equal(hq.latestBookedDay, null)
+    await hq.dispatchReplenishment({ id: 'R1', store: 'S001' as never, businessDay: DAY2, lines: [{ sku: 'patio-chair', qty: 2 }] })
+    assert.equal(hq.latestBookedDay, DAY2)
+    await hq.openingStock([{ sku: 'patio-chair', qty: 1 }], '2099-01-01' as BusinessDay)
+    // The clock says 2026-03-02: a record dated 2099 holds imports back no further than 2026-03-03.
+    assert.equal(hq.latestBookedDay, '2026-03-03')
+  })
 })

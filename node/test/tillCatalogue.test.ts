@@ -70,6 +70,18 @@ describe('a till\'s catalogue (TillCatalogue)', () => {
     cat.close()
     const again = await TillCatalogue.open({ store, hqRootKey: root.publicKey, storeId: 'S002' as never, till: 3, signer, certificate, logger: silentLogger })
     assert.equal((await again.invent({ name: 'Wheelbarrow', priceCents: 5900, taxRateBp: 2000 }, D1, 4)).sku, 'S002.3.3')
+    // The replica lost (a new, empty one), the till's own store kept: its products come back, numbering goes on.
+    const own = new MemoryStore()
+    await own.open()
+    const withOwn = await TillCatalogue.open({ store, ownStore: own, hqRootKey: root.publicKey, storeId: 'S002' as never, till: 3, signer, certificate, logger: silentLogger })
+    const d = await withOwn.invent({ name: 'Sundial', priceCents: 4900, taxRateBp: 2000 }, D1, 5)
+    withOwn.close()
+    const fresh = new MemoryStore()
+    await fresh.open()
+    const rebuilt = await TillCatalogue.open({ store: fresh, ownStore: own, hqRootKey: root.publicKey, storeId: 'S002' as never, till: 3, signer, certificate, logger: silentLogger })
+    assert.ok(rebuilt.sellable(D1).some(p => p.sku === d.sku), 'its own product back from its own store')
+    assert.equal((await rebuilt.invent({ name: 'Birdhouse', priceCents: 1900, taxRateBp: 2000 }, D1, 6)).sku, `S002.3.${Number(d.sku.split('.')[2]) + 1}`)
+    rebuilt.close()
     // By GTIN: the product that scans as it.
     assert.equal(again.skuOf({ gtin: '4006381333931' }, D1), 'S002.3.1')
     assert.throws(() => again.skuOf({ gtin: '5012345678900' }, D1), /no product scans/)

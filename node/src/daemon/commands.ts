@@ -191,8 +191,9 @@ export function registerDaemonCommands (program: Command): void {
         const text = await readFile(o.csv, 'utf8')
         const hq = new HqClient(o.hq, { auth: await clientAuthFrom({ tokenFile: o.tokenFile, ca: o.ca }) })
         const r = await hq.importCatalogue(text, o.effective)
-        if (o.json === true) process.stdout.write(JSON.stringify({ imported: r.imported, unchanged: r.unchanged, errors: r.errors }) + '\n')
-        else if (r.errors.length === 0) process.stdout.write(`imported ${r.imported} product(s), ${r.unchanged} unchanged\n`)
+        const effective = (r as { effective?: string }).effective
+        if (o.json === true) process.stdout.write(JSON.stringify({ imported: r.imported, unchanged: r.unchanged, errors: r.errors, ...(effective !== undefined ? { effective } : {}) }) + '\n')
+        else if (r.errors.length === 0) process.stdout.write(`imported ${r.imported} product(s), ${r.unchanged} unchanged, in force from ${effective ?? 'the day given'}\n`)
         else for (const e of r.errors) process.stderr.write(`${o.csv}:${e.line}${e.column !== null ? ` (${e.column})` : ''}: ${e.reason}\n`)
         if (r.errors.length > 0) process.exitCode = 2
       } catch (err) {

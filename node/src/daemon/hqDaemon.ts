@@ -24,6 +24,7 @@ import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { DocSync } from '../sync/DocSync.ts'
 import { dayAfter, EffectiveDayError, HqCatalogue, ResolutionError, type ImportResult } from '../hq/HqCatalogue.ts'
 import { CATALOGUE_DOC } from '../sync/constants.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
@@ -118,14 +119,24 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // changes it took in, HqNode.tillDoc) read-only with Automerge's sync protocol, to anyone,
   // as it serves entries over the log protocol: a replacement till after a fire, a
   // neighbour that lost its disk. It never pulls: tills send it their changes with submit.
+  /** Whether the peer `from` (a libp2p peer id: an Ed25519 key) is a till HQ enrolled. */
+  const enrolledPeer = (from: string): boolean => {
+    try {
+      const key = peerIdFromString(from).publicKey?.raw
+      return key !== undefined && hq.enrolment.hasKey(key)
+    } catch {
+      return false
+    }
+  }
   const docSync = new DocSync({
     peer,
     store,
     logger,
     docs: {
-      served: async id => {
+      served: async (id, from) => {
         // The catalogue: written by HQ and every store, each change screened by the document.
-        if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: true }
+        // Written by enrolled tills only (a peer's id is its key): anyone else may read it.
+        if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: from !== undefined && enrolledPeer(from) }
         const log = await hq.tillDoc(checkedTillId(id))
         return log === undefined ? undefined : { log, own: true }
       },
@@ -344,19 +355,19 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     schema: { body: { type: 'object', required: ['csv'], additionalProperties: false, properties: { csv: { type: 'string', maxLength: CSV_BYTES_MAX }, effective: { type: 'string' } } } }
   }, async (req, reply) => {
     const b = req.body as { csv: string, effective?: string }
-    // By default from today, or the first day HQ has not booked yet if today already is.
-    const booked = hq.latestBookedDay
-    const effective = b.effective !== undefined ? dayOf(b.effective) : booked !== null && booked >= today() ? dayAfter(booked) : today()
+    // By default from today, or the first day HQ has not booked yet if today already is; both
+    // read in turn with other imports, so nothing is booked between the check and the write.
+    const effective = b.effective !== undefined ? dayOf(b.effective) : (booked: Day | null): Day => booked !== null && booked >= today() ? dayAfter(booked) : today()
     let r: ImportResult
     try {
-      r = await catalogueDoc.importCsv(b.csv, effective, clock.nowMs(), booked)
+      r = await catalogueDoc.importCsv(b.csv, effective, clock.nowMs(), () => hq.latestBookedDay)
     } catch (err) {
       if (err instanceof EffectiveDayError) return await reply.code(409).send({ error: err.message })
       throw err
     }
     req.audit = { imported: r.imported, unchanged: r.unchanged, errors: r.errors.length }
     if (r.errors.length > 0) return await reply.code(400).send({ error: `the file is refused: ${r.errors.length} error(s), the first on line ${r.errors[0]?.line ?? 0}`, ...r })
-    return { ...r, effective }
+    return r
   })
   http.post('/admin/catalogue/resolve', {
     config: ADMIN,

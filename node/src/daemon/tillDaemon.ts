@@ -130,10 +130,12 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   const replicas = new ReplicaDocs(new LevelStore(replicaDbDir(o.dataDir)), pair.publicKey)
   for (const u of (await replicas.open()).unloadable) logger.error({ tillId: u.tillId, reason: u.reason }, 'a replica on disk does not load: set aside (it is synced again from its till)')
   // The catalogue: HQ's and every store's statements, synced, read offline for each business day.
+  const tillStore = new LevelStore(tillDbDir(o.dataDir))
+  await tillStore.open()
   const catalogue = await TillCatalogue.open({
-    store: replicas.store, hqRootKey: fromHex(identity.hqRootKey) as PublicKey, storeId: o.store, till: o.till, signer, certificate, logger
+    store: replicas.store, ownStore: tillStore, hqRootKey: fromHex(identity.hqRootKey) as PublicKey, storeId: o.store, till: o.till, signer, certificate, logger
   })
-  const till = new TillNode({ store: new LevelStore(tillDbDir(o.dataDir)), clock, logger }, {
+  const till = new TillNode({ store: tillStore, clock, logger }, {
     store: o.store, till: o.till, signer, catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
   })
   await till.start()
@@ -167,9 +169,10 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     callTimeoutMs: timeoutMs,
     persistFor: id => neighbourByPeer.has(id) || id === hqPeerId,
     docs: {
-      served: id => {
-        // The catalogue: every store and HQ write it, each change screened by the document.
-        if (id === CATALOGUE_DOC) return { log: catalogue.doc, own: false, writable: true }
+      served: (id, from) => {
+        // The catalogue: every store and HQ write it, each change screened by the document;
+        // written here by HQ and this till's configured neighbours only, read by anyone.
+        if (id === CATALOGUE_DOC) return { log: catalogue.doc, own: false, writable: from !== undefined && (from === hqPeerId || neighbourByPeer.has(from)) }
         if (id === tillId) return { log: till.logDoc, own: true }
         const doc = replicas.doc(id as TillId)
         return doc === undefined ? undefined : { log: doc, own: false }

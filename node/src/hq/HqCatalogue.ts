@@ -33,7 +33,7 @@ import type { KvStore } from '../storage/KvStore.ts'
 
 export const CATALOGUE_DOC_KEY = 'g!doc'
 
-export interface ImportResult { imported: number, unchanged: number, errors: CsvError[] }
+export interface ImportResult { imported: number, unchanged: number, errors: CsvError[], effective?: Day }
 
 /** A resolution naming a clash that is not open, or a canonical product not in it. */
 export class ResolutionError extends Error {
@@ -201,13 +201,16 @@ export class HqCatalogue {
    * fsync'd batch, or the file's errors. `bookedThrough`: the latest business day HQ's books
    * hold a record of; `effective` must come after it (EffectiveDayError).
    */
-  async importCsv (text: string, effective: Day, nowMs: number, bookedThrough: Day | null = null): Promise<ImportResult> {
+  async importCsv (text: string, effectiveIn: Day | ((bookedThrough: Day | null) => Day), nowMs: number, bookedIn: Day | null | (() => Day | null) = null): Promise<ImportResult> {
     return await this.#oneAtATime(async () => {
+      // Read here, in turn: nothing is booked between this check and the statements' add (no await between).
+      const bookedThrough = typeof bookedIn === 'function' ? bookedIn() : bookedIn
+      const effective = typeof effectiveIn === 'function' ? effectiveIn(bookedThrough) : effectiveIn
       if (bookedThrough !== null && effective <= bookedThrough) {
         throw new EffectiveDayError(`an import from ${effective} would change prices and costs of days already booked (through ${bookedThrough}): import from ${dayAfter(bookedThrough)} or later`)
       }
       const parsed = parseCatalogueCsv(text)
-      if (parsed.errors.length > 0) return { imported: 0, unchanged: 0, errors: parsed.errors }
+      if (parsed.errors.length > 0) return { imported: 0, unchanged: 0, errors: parsed.errors, effective }
       // The first import names every product it keeps (the demo base is not the retailer's: what
       // the first import leaves out is withdrawn), later ones only what changes.
       const current = this.imported ? this.fold(effective) : foldCatalogue(this.doc.statements(), effective)
@@ -253,7 +256,7 @@ export class HqCatalogue {
       const imported = items.length
       for (const s of statements) this.doc.add(s)
       if (statements.length > 0) await this.#persist()
-      return { imported, unchanged, errors: [] }
+      return { imported, unchanged, errors: [], effective }
     })
   }
 

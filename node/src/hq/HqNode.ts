@@ -38,6 +38,11 @@ function envelopeIdOf (bytes: Uint8Array): string {
   return hash('sha256', bytes, 'buffer').toString('base64url', 0, 16)
 }
 
+/** HQ cannot take this batch now; the caller keeps it and sends it again later. */
+export class HqBusyError extends Error {
+  override name = 'HqBusyError'
+}
+
 /** Enrolling a key that would disown entries HQ already holds. */
 export class EnrolmentConflictError extends Error {
   override name = 'EnrolmentConflictError'
@@ -73,6 +78,8 @@ export interface HqInit {
   commitBatchMax?: number
   /** Till documents HQ keeps loaded for sync and the API (DOCS_CACHED_MAX). */
   docsCachedMax?: number
+  /** Entries waiting for the catalogue, at most (AWAITING_CATALOGUE_MAX). */
+  awaitingCatalogueMax?: number
 }
 
 export interface HqCounters {
@@ -214,13 +221,23 @@ export class HqNode {
     return r.kind === 'close' ? r.consumed : [...r.received, ...r.shipped]
   }
 
+  /** The first sku the entry names that has no cost on its business day, if any. */
+  #uncosted (e: Entry): string | undefined {
+    return this.#skusOf(e.record).find(l => this.#init.costCents(l.sku, e.record.businessDay) === undefined)?.sku
+  }
+
+  /** A day something was costed on: imports take effect after it (see `latestBookedDay`). */
+  #booked (day: BusinessDay): void {
+    if (this.#latestDay === null || day > this.#latestDay) this.#latestDay = day
+  }
+
   /** Fold a logged entry into the books, or keep it waiting for the catalogue to define what it names. */
   #book (e: Entry): AddOutcome | 'awaiting' {
     const day = e.record.businessDay
-    if (this.#latestDay === null || day > this.#latestDay) this.#latestDay = day
-    const unknown = this.#skusOf(e.record).find(l => this.#init.costCents(l.sku, day) === undefined)
+    this.#booked(day)
+    const unknown = this.#uncosted(e)
     if (unknown !== undefined) {
-      if (!this.#awaiting.has(e.hash)) this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, sku: unknown.sku, day }, 'entry names a sku the catalogue does not define on its day: logged, waiting for the catalogue')
+      if (!this.#awaiting.has(e.hash)) this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, sku: unknown, day }, 'entry names a sku the catalogue does not define on its day: logged, waiting for the catalogue')
       this.#awaiting.set(e.hash, e)
       return 'awaiting'
     }
@@ -234,10 +251,16 @@ export class HqNode {
   get awaitingCatalogue (): number { return this.#awaiting.size }
 
   /**
-   * The latest business day of any record taken in: a cost from this day or before, if it
-   * changed now, would cost records already booked differently from those to come.
+   * The latest business day anything was costed on (a till's record, a replenishment order,
+   * opening stock): a cost from this day or before, if it changed now, would cost what is
+   * already booked differently from what comes next. A record dated beyond tomorrow (a till
+   * whose clock runs ahead) does not hold imports back: the day is capped at HQ's tomorrow.
    */
-  get latestBookedDay (): BusinessDay | null { return this.#latestDay }
+  get latestBookedDay (): BusinessDay | null {
+    if (this.#latestDay === null) return null
+    const tomorrow = new Date(this.#components.clock.nowMs() + 86_400_000).toISOString().slice(0, 10) as BusinessDay
+    return this.#latestDay > tomorrow ? tomorrow : this.#latestDay
+  }
 
   /** The catalogue changed: fold what waited for it and now has a cost for every sku. Returns how many. */
   catalogueChanged (): number {
@@ -292,6 +315,7 @@ export class HqNode {
     for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
       const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
       this.#books.addOpeningStock(o.lines, o.date)
+      this.#booked(o.date)
     }
     let replenishments = 0
     const orderChecks: Array<Promise<void>> = []
@@ -302,6 +326,7 @@ export class HqNode {
         // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
         const order = openReplenishment(bytes, this.rootKey, { verify: false, checked: true })
         this.#books.addReplenishment(order)
+        this.#booked(order.businessDay)
         this.#indexOrder(order, bytes)
       }
       replenishments += batch.length
@@ -454,6 +479,7 @@ export class HqNode {
       if (this.#books.checkOpeningStock(lines, date) === 'duplicate') return
       await this.#components.store.batch([{ type: 'put', key: `${OPENING_PREFIX}${date}`, value: canonicalEncode({ date, lines: lines.map(l => ({ sku: l.sku, qty: l.qty })) }) }], { sync: true })
       this.#books.addOpeningStock(lines, date)
+      this.#booked(date)
     })
   }
 
@@ -482,6 +508,7 @@ export class HqNode {
       if (this.#books.checkReplenishment(order) === 'duplicate') return bytes
       await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
       this.#books.addReplenishment(order)
+      this.#booked(order.businessDay)
       this.#indexOrder(order, bytes)
       return bytes
     })
@@ -514,6 +541,16 @@ export class HqNode {
     const opened = await openVia(this.#verifier, batch, check)
     const t2 = performance.now()
     this.timings.verifyMs += t2 - t1
+    // Entries naming skus the catalogue does not define wait, logged, out of the books: past
+    // AWAITING_CATALOGUE_MAX the whole batch is refused for now (the till keeps it and resends;
+    // an answer of `rejected` would make it stop resending and lose its place in the chain).
+    if (this.#awaiting.size >= (this.#init.awaitingCatalogueMax ?? AWAITING_CATALOGUE_MAX)) {
+      for (const o of opened) {
+        if (o.rejection !== undefined || this.#books.has(o.entry.hash) || this.#awaiting.has(o.entry.hash)) continue
+        const sku = this.#uncosted(o.entry)
+        if (sku !== undefined) throw new HqBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${o.entry.tillId} seq ${o.entry.seq} names ${sku}): sync the catalogue, then resend`)
+      }
+    }
     const group = newGroup()
     const waits = new Set<Promise<void>>()
     // Where each committed entry's outcome goes.
@@ -581,13 +618,6 @@ export class HqNode {
       this.#envelopes.add(envelopeId)
       outcomes[i] = this.#duplicate(entry, waits)
       return
-    }
-    if (this.#awaiting.size >= AWAITING_CATALOGUE_MAX) {
-      const unknown = this.#skusOf(entry.record).find(l => this.#init.costCents(l.sku, entry.record.businessDay) === undefined)
-      if (unknown !== undefined) {
-        outcomes[i] = this.#reject({ code: 'INVALID', reason: `${unknown.sku} is not in the catalogue on ${entry.record.businessDay}, and ${this.#awaiting.size} entries already wait for the catalogue: sync the catalogue, then resend` }, entry.tillId)
-        return
-      }
     }
     group.entries.push(entry)
     group.logged.push(logged)

@@ -46,10 +46,11 @@ export interface ServedDoc {
 /** What a node serves and keeps: its own log, the replicas it holds, the catalogue. */
 export interface SyncDocs {
   /**
-   * The document served as `doc` (a till id, or `catalogue`). May be loaded on demand (HQ's
-   * documents come from its log).
+   * The document served as `doc` (a till id, or `catalogue`) to the peer `from` (absent: this
+   * node's own pull), writable or not for that peer. May be loaded on demand (HQ's documents
+   * come from its log).
    */
-  served (doc: string): ServedDoc | undefined | Promise<ServedDoc | undefined>
+  served (doc: string, from?: string): ServedDoc | undefined | Promise<ServedDoc | undefined>
   /** The replica to pull `doc` into, made if this node may keep one; undefined if not. */
   replicaFor (doc: string): SyncDoc | undefined
   /** A document took changes by sync (pulled, or written by a peer): persist it. */
@@ -113,7 +114,7 @@ export class DocSync {
 
   /** The server side: a peer's message about `doc`, answered with our next one. */
   async answer (from: string, doc: string, msg: Uint8Array | null): Promise<Uint8Array | null> {
-    const d = await this.#o.docs.served(doc)
+    const d = await this.#o.docs.served(doc, from)
     if (d === undefined) {
       this.#refused(from, doc, `this peer serves no document for ${doc}`)
       throw new RefusedError(`this peer serves no document for ${doc}`)

@@ -12,13 +12,14 @@
  *   document writable by both sides and screened by itself).
  *
  * On disk: `c!catalogue` in the till's `replicas/` LevelDB, the document's `save()`: fsync'd
- * after an invention (only here until synced), not after a sync (synced again if lost).
+ * after an invention, not after a sync (synced again if lost); and each product the till made
+ * up, also in its own store (`i!<sku>`, beside its sales), put back into the replica on open.
  */
 import { Catalogue, CatalogueError, catalogueDataFor, demoCatalogueData, foldCatalogue, withBase, type Day, type FoldedCatalogue } from '@tillbooks/catalogue'
 import { CatalogueDoc } from '@tillbooks/crdt'
 import { signStatement, type PublicKey, type Signer, type StoreId } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
-import type { KvStore } from '../storage/KvStore.ts'
+import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
 import { SaleRejectedError, TillStateError } from './errors.ts'
 
 const DOC_KEY = 'c!catalogue'
@@ -54,7 +55,15 @@ export interface TillCatalogueInit {
   logger: Logger
   /** The replica's Automerge actor id (hex; default random): the simulator's are drawn from its seed, so a run replays. */
   actorId?: string
+  /**
+   * The till's own durable store (its sales journal's, opened): each product it makes up is
+   * also kept there (`i!<sku>`), so a damaged or lost replica never loses the till's own
+   * products, nor lets it number a new one as an old one.
+   */
+  ownStore?: KvStore
 }
+
+const OWN_PREFIX = 'i!'
 
 export class TillCatalogue {
   readonly #o: TillCatalogueInit
@@ -80,6 +89,16 @@ export class TillCatalogue {
       // (only this till's own unsynced inventions are lost; they are in its sales journal).
       o.logger.error({ err: (err as Error).message }, 'the catalogue on disk does not load: starting from an empty replica')
       doc = CatalogueDoc.create(o.hqRootKey, o.actorId !== undefined ? { actorId: o.actorId } : {})
+    }
+    // The till's own products, back in (a replica that lost them, or a new one): each is verified again.
+    if (o.ownStore !== undefined) {
+      for await (const [, bytes] of o.ownStore.entries({ gte: OWN_PREFIX, lt: prefixEnd(OWN_PREFIX) })) {
+        try {
+          doc.add(bytes)
+        } catch (err) {
+          o.logger.error({ err: (err as Error).message }, 'a product this till made up no longer verifies: left out')
+        }
+      }
     }
     return new TillCatalogue(o, doc)
   }
@@ -192,6 +211,8 @@ export class TillCatalogue {
       throw new SaleRejectedError(`the product is refused: ${(err as Error).message}`)
     }
     this.#days.clear()
+    // Its own store first (the one the till's sales are durable in): the product outlives the replica.
+    await this.#o.ownStore?.batch([{ type: 'put', key: `${OWN_PREFIX}${sku}`, value: bytes }], { sync: true })
     await this.#o.store.batch([{ type: 'put', key: DOC_KEY, value: this.#doc.save() }], { sync: true })
     return { sku, provisional: true }
   }

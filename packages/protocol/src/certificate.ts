@@ -70,6 +70,8 @@ export function openCertificate (bytesIn: Uint8Array, rootKey: PublicKey, opts: 
 export class Enrolment {
   readonly rootKey: PublicKey
   readonly #byTill = new Map<TillId, Certificate[]>()
+  /** Every key ever enrolled (hex): who may write to what HQ shares with its tills (the catalogue). */
+  readonly #keys = new Set<string>()
 
   constructor (rootKey: PublicKey) {
     this.rootKey = rootKey
@@ -83,12 +85,18 @@ export class Enrolment {
       list.push(cert)
       list.sort((a, b) => a.fromSeq - b.fromSeq || Buffer.compare(a.tillKey, b.tillKey))
       this.#byTill.set(tillId, list)
+      this.#keys.add(toHex(cert.tillKey))
     }
     return cert
   }
 
   has (tillId: TillId): boolean {
     return this.#byTill.has(tillId)
+  }
+
+  /** Whether `key` was ever enrolled for some till. */
+  hasKey (key: Uint8Array): boolean {
+    return this.#keys.has(toHex(key))
   }
 
   tills (): TillId[] {
