@@ -13,6 +13,7 @@
  * // { store: true, forwardByMs } or { store: false, reason: '…' }
  * ```
  */
+export { parseCamt053, toCamt053, type BankEntry, type BankStatement, type BankTransaction, type CamtVersion } from './camt053.ts'
 export { CURRENCY_EXPONENTS, exponentOf, formatMinorUnits, parseMinorUnits } from './amount.ts'
 export { AMOUNT_WHOLE_DIGITS_MAX, CAMT_BYTES_MAX, FILE_ERRORS_MAX, REF_CHARS_MAX, SETTLEMENT_CSV_BYTES_MAX } from './constants.ts'
 export { PaymentsError, SettlementFileError, type FileProblem } from './errors.ts'
