@@ -83,6 +83,22 @@ export function registerDaemonCommands (program: Command): void {
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })
 
+  program.command('processor')
+    .description('run the embedded card processor (demos and tests): authorises the documented test cards, settles each day with fees, serves its settlement report and the bank\'s camt.053')
+    .requiredOption('--data <dir>', 'data directory (created if absent): the processor\'s LevelDB')
+    .option('--http <port>', 'HTTP port (0: any free one)', intArg('http', 0, 65535), 0)
+    .option('--profile <name>', 'the store-and-forward profile tills apply: default, square, clover, online-only', 'default')
+    .option('--fee-bp <n>', 'fee on each payment, basis points of its gross', intArg('fee-bp', 0, 10_000), 150)
+    .option('--currency <code>', 'the currency the merchant account settles in', 'EUR')
+    .option('--iban <iban>', 'the merchant account the payouts go to (in the camt.053 statements)')
+    .action(async (o: { data: string, http: number, profile: string, feeBp: number, currency: string, iban?: string }) => {
+      const logger = daemonLogger('tillbooks-processor')
+      const { startProcessorDaemon } = await import('../processor/processorDaemon.ts')
+      const d = await startProcessorDaemon({ dataDir: o.data, httpPort: o.http, logger, profile: o.profile, feeBp: o.feeBp, currency: o.currency, ...(o.iban !== undefined ? { iban: o.iban } : {}) })
+      onSignals(d.stop, logger)
+      process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
+    })
+
   program.command('till')
     .description('run one till: selling over a local HTTP API, its outbox to HQ and replicas with neighbours over libp2p')
     .requiredOption('--data <dir>', 'the till directory, enrolled with `tillbooks enrol`')

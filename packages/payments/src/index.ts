@@ -20,3 +20,5 @@ export { PaymentsError, SettlementFileError, type FileProblem } from './errors.t
 export { ENTRY_MODES, PROFILES, profileNamed, storeAndForward, type EntryMode, type OfflineAttempt, type StoreAndForwardProfile, type StoreDecision, type StoredState } from './profiles.ts'
 export { compareExceptions, EXCEPTION_KINDS, reconcile, type ExceptionKind, type ReconcileException, type ReconcileInput, type Reconciliation, type TillPayment } from './reconcile.ts'
 export { parseSettlementCsv, SETTLEMENT_COLUMNS, toSettlementCsv, type SettlementBatch, type SettlementFile, type SettlementLine, type SettlementType } from './settlementCsv.ts'
+export { authorise, DEFAULT_TEST_TOKEN, DEFAULT_WALLET_TOKEN, TEST_CARDS, type Authorisation, type TestCard } from './testCards.ts'
+export { feeOf, payoutEntries, settleDay, type Booked } from './settle.ts'

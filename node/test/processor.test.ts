@@ -1,0 +1,127 @@
+/**
+ * The embedded processor as a real process (`tillbooks processor`): the test cards behave as
+ * documented, every answer is idempotent on our payment id (a replay gets the same answer, a
+ * reused id with other content is refused), an answer that never arrives is found by looking
+ * the payment up, a refund and a chargeback are booked, and each day settles once into a
+ * settlement report and a camt.053 statement that read back (and reconcile) to the cent. Its
+ * durable state survives a restart: the files of a settled day never change.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { feeOf, parseCamt053, parseSettlementCsv, reconcile } from '@tillbooks/payments'
+import { request } from './helpers/daemons.ts'
+
+const CLI = resolve(import.meta.dirname, '../src/cli.ts')
+
+interface Answer { paymentId: string, status: string, approvedCents: number, partial: boolean, processorRef: string | null, authCode: string | null, brand: string | null, last4: string | null, aid: string | null, entryMode: string | null, bookingDay: string | null, reason?: string }
+
+function startProcessor (dataDir: string, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
+  const child = spawn(process.execPath, [CLI, 'processor', '--data', dataDir, '--http', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn' } })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`processor not ready: ${stderr}`)) }, 20_000)
+    child.on('exit', code => { clearTimeout(timer); reject(new Error(`processor exited ${code}: ${stderr}`)) })
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', line => {
+      if (!line.startsWith('ready ')) return
+      clearTimeout(timer)
+      resolve({ child, url: (JSON.parse(line.slice(6)) as { http: string }).http })
+    })
+  })
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  process.kill(child.pid, 'SIGTERM')
+  await exited
+}
+
+describe('the embedded processor (a real process)', function () {
+  this.timeout(60_000)
+  let dir: string
+  let p: { child: ChildProcess, url: string }
+  const pay = async (paymentId: string, amountCents: number, extra: Record<string, unknown> = {}): Promise<{ status: number, json: Answer }> =>
+    await request<Answer>(p.url, 'POST', '/payments', { paymentId, amountCents, currency: 'EUR', ...extra })
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tillbooks-processor-'))
+    p = await startProcessor(dir, ['--fee-bp', '150'])
+  })
+  after(async () => {
+    await stop(p.child)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('authorises the documented test cards, idempotent on our payment id', async () => {
+    const ok = await pay('S1-1-P1', 1250)
+    assert.equal(ok.status, 200)
+    assert.deepEqual([ok.json.status, ok.json.approvedCents, ok.json.brand, ok.json.last4, ok.json.entryMode], ['approved', 1250, 'visa', '4242', 'chip'])
+    assert.match(ok.json.processorRef ?? '', /^PSP\d{10}$/)
+    assert.match(ok.json.authCode ?? '', /^[0-9A-F]{6}$/)
+    assert.deepEqual((await pay('S1-1-P1', 1250)).json, ok.json, 'a replay gets the same answer')
+    assert.equal((await pay('S1-1-P1', 1251)).status, 409, 'a reused id with other content is refused')
+    assert.deepEqual([(await pay('S1-1-P2', 900, { token: 'tok_decline' })).json.status, (await pay('S1-1-P2', 900, { token: 'tok_decline' })).json.reason], ['declined', 'card_declined'])
+    assert.equal((await pay('S1-1-P3', 900, { token: 'tok_insufficient_funds' })).json.reason, 'insufficient_funds')
+    const partial = await pay('S1-1-P4', 1001, { token: 'tok_partial' })
+    assert.deepEqual([partial.json.status, partial.json.approvedCents, partial.json.partial], ['approved', 500, true])
+    // Approved online, declined when forwarded after being stored offline: a late decline.
+    assert.equal((await pay('S1-1-P5', 700, { token: 'tok_decline_on_forward' })).json.status, 'approved')
+    assert.equal((await pay('S1-1-P6', 700, { token: 'tok_decline_on_forward', forwarded: true, storedAtMs: 1 })).json.reason, 'card_declined')
+    assert.equal((await pay('S1-1-P7', 700, { currency: 'USD' })).json.reason, 'currency USD: this account settles in EUR')
+    assert.equal((await pay('bad id!', 1)).status, 400)
+    assert.equal((await pay('S1-1-P8', 0)).status, 400)
+  })
+
+  it('an answer that never arrives is found by looking the payment up by its id', async () => {
+    const lost = await fetch(`${p.url}/payments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ paymentId: 'S1-1-P9', amountCents: 3000, currency: 'EUR', token: 'tok_no_response' }), signal: AbortSignal.timeout(1_000) }).then(() => 'answered', (err: Error) => err.name)
+    assert.equal(lost, 'TimeoutError')
+    const found = await request<Answer>(p.url, 'GET', '/payments/S1-1-P9')
+    assert.deepEqual([found.status, found.json.status, found.json.approvedCents], [200, 'approved', 3000])
+    assert.equal((await request(p.url, 'GET', '/payments/S1-1-NONE')).status, 404)
+  })
+
+  it('books refunds and chargebacks; settles the day once, into files that read back and reconcile to the cent', async () => {
+    const refund = await request<Answer>(p.url, 'POST', '/refunds', { paymentId: 'S1-1-R1', originalPaymentId: 'S1-1-P1', amountCents: 250, currency: 'EUR' })
+    assert.equal(refund.json.status, 'approved')
+    assert.equal((await request(p.url, 'POST', '/refunds', { paymentId: 'S1-1-R2', originalPaymentId: 'S1-1-P1', amountCents: 5000, currency: 'EUR' })).status, 409)
+    assert.equal((await request(p.url, 'POST', '/admin/chargebacks', { paymentId: 'S1-1-P5' })).status, 200)
+    const day = new Date().toISOString().slice(0, 10)
+    assert.equal((await request(p.url, 'GET', `/settlements/${day}.csv`)).status, 409, 'today\'s batch is still open')
+    const settled = await request<{ lines: number, netCents: number }>(p.url, 'POST', '/admin/settle', { day })
+    assert.equal(settled.json.lines, 6, 'four approvals (P1, P4, P5, P9), a refund, a chargeback')
+    const csv = await (await fetch(`${p.url}/settlements/${day}.csv`)).text()
+    const file = parseSettlementCsv(csv, 'EUR')
+    const gross = [1250, 500, 700, 3000]
+    assert.equal(file.lines.filter(l => l.type === 'Settled').reduce((n, l) => n + l.grossCents, 0), gross.reduce((a, b) => a + b, 0))
+    assert.equal(file.lines.reduce((n, l) => n + l.feeCents, 0), gross.reduce((n, g) => n + feeOf(g, 150), 0))
+    const camt = await (await fetch(`${p.url}/statements/${day}.camt053.xml`)).text()
+    const bank = parseCamt053(camt, { currency: 'EUR' })
+    assert.equal(bank.entries.length, 1)
+    assert.equal(bank.entries[0]?.amountCents, file.batches[0]?.netCents)
+    assert.equal(bank.entries[0]?.amountCents, settled.json.netCents)
+    // What the till knows, reconciled against the settlement: matched, but the chargeback.
+    const payments = [
+      { paymentId: 'S1-1-P1', till: 'S1-1', day, amountCents: 1250, status: 'approved' as const },
+      { paymentId: 'S1-1-P4', till: 'S1-1', day, amountCents: 500, status: 'approved' as const },
+      { paymentId: 'S1-1-P5', till: 'S1-1', day, amountCents: 700, status: 'approved' as const },
+      { paymentId: 'S1-1-P9', till: 'S1-1', day, amountCents: 3000, status: 'approved' as const },
+      { paymentId: 'S1-1-R1', till: 'S1-1', day, amountCents: -250, status: 'approved' as const }
+    ]
+    const r = reconcile({ payments, lines: file.lines, throughDay: day, settlementLagDays: 0, nowMs: Date.now() })
+    assert.equal(r.matched, 5)
+    assert.deepEqual(r.exceptions.map(x => [x.kind, x.paymentId]), [['chargeback', 'S1-1-P5']])
+    // A payment after the day is settled goes to the next day's batch; the settled files never change, across a restart.
+    const late = await pay('S1-1-P10', 100)
+    assert.notEqual(late.json.bookingDay, day)
+    await stop(p.child)
+    p = await startProcessor(dir, ['--fee-bp', '150'])
+    assert.equal(await (await fetch(`${p.url}/settlements/${day}.csv`)).text(), csv)
+    assert.deepEqual((await pay('S1-1-P1', 1250)).json.processorRef, (await request<Answer>(p.url, 'GET', '/payments/S1-1-P1')).json.processorRef)
+    assert.match(JSON.stringify((await request(p.url, 'GET', '/profile')).json), /"name":"default"/)
+  })
+})
