@@ -12,7 +12,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { feeOf, parseCamt053, parseSettlementCsv, reconcile } from '@tillbooks/payments'
+import { createServer } from 'node:http'
+import { feeOf, parseCamt053, parseSettlementCsv, ProcessorUnreachableError, reconcile } from '@tillbooks/payments'
+import { EmbeddedProcessorAdapter, ProcessorAnswerError } from '../src/payments/EmbeddedProcessorAdapter.ts'
 import { request } from './helpers/daemons.ts'
 
 const CLI = resolve(import.meta.dirname, '../src/cli.ts')
@@ -123,5 +125,27 @@ describe('the embedded processor (a real process)', function () {
     assert.equal(await (await fetch(`${p.url}/settlements/${day}.csv`)).text(), csv)
     assert.deepEqual((await pay('S1-1-P1', 1250)).json.processorRef, (await request<Answer>(p.url, 'GET', '/payments/S1-1-P1')).json.processorRef)
     assert.match(JSON.stringify((await request(p.url, 'GET', '/profile')).json), /"name":"default"/)
+  })
+
+  it('the adapter: approvals, an unknown outcome resolved by lookup, an unreachable processor, an answer that does not match refused', async () => {
+    const adapter = new EmbeddedProcessorAdapter(p.url, { timeoutMs: 1_000 })
+    const a = await adapter.authorise({ paymentId: 'S2-1-P1', amountCents: 4200, currency: 'EUR', token: 'tok_mastercard' })
+    assert.deepEqual([a.status, a.approvedCents, a.brand, a.last4], ['approved', 4200, 'mc', '4444'])
+    await assert.rejects(adapter.authorise({ paymentId: 'S2-1-P2', amountCents: 100, currency: 'EUR', token: 'tok_no_response' }), ProcessorUnreachableError)
+    assert.equal((await adapter.lookup('S2-1-P2'))?.status, 'approved')
+    assert.equal(await adapter.lookup('S2-1-NEVER'), null)
+    await assert.rejects(adapter.authorise({ paymentId: 'S2-1-P1', amountCents: 1, currency: 'EUR' }), ProcessorAnswerError, 'a reused id: refused, not taken')
+    await assert.rejects(new EmbeddedProcessorAdapter('http://127.0.0.1:9', { timeoutMs: 500 }).authorise({ paymentId: 'X-1-P1', amountCents: 1, currency: 'EUR' }), ProcessorUnreachableError)
+    // A processor whose answer is about another payment, or approves more than asked, or sends a card number.
+    for (const body of [{ paymentId: 'OTHER', status: 'approved', approvedCents: 1, processorRef: 'R' }, { paymentId: 'X-1-P2', status: 'approved', approvedCents: 2, processorRef: 'R' }, { paymentId: 'X-1-P2', status: 'approved', approvedCents: 1, processorRef: 'R', last4: '4242424242424242' }]) {
+      const liar = createServer((_req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(body)) })
+      await new Promise<void>(resolve => liar.listen(0, '127.0.0.1', resolve))
+      const port = (liar.address() as { port: number }).port
+      try {
+        await assert.rejects(new EmbeddedProcessorAdapter(`http://127.0.0.1:${port}`).authorise({ paymentId: 'X-1-P2', amountCents: 1, currency: 'EUR' }), ProcessorAnswerError)
+      } finally {
+        await new Promise(resolve => liar.close(resolve))
+      }
+    }
   })
 })

@@ -22,3 +22,4 @@ export { compareExceptions, EXCEPTION_KINDS, reconcile, type ExceptionKind, type
 export { parseSettlementCsv, SETTLEMENT_COLUMNS, toSettlementCsv, type SettlementBatch, type SettlementFile, type SettlementLine, type SettlementType } from './settlementCsv.ts'
 export { authorise, DEFAULT_TEST_TOKEN, DEFAULT_WALLET_TOKEN, TEST_CARDS, type Authorisation, type TestCard } from './testCards.ts'
 export { feeOf, payoutEntries, settleDay, type Booked } from './settle.ts'
+export { ProcessorUnreachableError, type AuthoriseRequest, type ProcessorAdapter, type ProcessorAnswer, type RefundRequest } from './adapter.ts'

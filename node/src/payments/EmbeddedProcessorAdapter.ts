@@ -1,0 +1,72 @@
+/**
+ * The ProcessorAdapter for the embedded processor (`tillbooks processor`): its HTTP API, each
+ * call bounded in time. No answer (refused connection, timeout, a dropped socket) is
+ * ProcessorUnreachableError: the outcome is unknown, and the caller resolves it by `lookup`.
+ * An answer that does not match the request (another payment id, more approved than asked)
+ * is refused as a protocol error, never taken.
+ */
+import { ProcessorUnreachableError, type AuthoriseRequest, type ProcessorAdapter, type ProcessorAnswer, type RefundRequest } from '@tillbooks/payments'
+
+export class ProcessorAnswerError extends Error {
+  override name = 'ProcessorAnswerError'
+}
+
+export class EmbeddedProcessorAdapter implements ProcessorAdapter {
+  readonly name = 'embedded'
+  readonly #base: string
+  readonly #timeoutMs: number
+
+  constructor (baseUrl: string, o: { timeoutMs?: number } = {}) {
+    this.#base = baseUrl.replace(/\/+$/, '')
+    this.#timeoutMs = o.timeoutMs ?? 5_000
+  }
+
+  async authorise (r: AuthoriseRequest): Promise<ProcessorAnswer> {
+    return checked(await this.#call('POST', '/payments', r), r.paymentId, r.amountCents)
+  }
+
+  async refund (r: RefundRequest): Promise<ProcessorAnswer> {
+    return checked(await this.#call('POST', '/refunds', r), r.paymentId, r.amountCents)
+  }
+
+  async lookup (paymentId: string): Promise<ProcessorAnswer | null> {
+    const a = await this.#call('GET', `/payments/${encodeURIComponent(paymentId)}`, undefined, true)
+    return a === null ? null : checked(a, paymentId, Number.MAX_SAFE_INTEGER)
+  }
+
+  async #call (method: string, path: string, body: unknown, notFoundIsNull = false): Promise<unknown> {
+    let res: Response
+    try {
+      res = await fetch(`${this.#base}${path}`, {
+        method,
+        ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.#timeoutMs)
+      })
+    } catch (err) {
+      throw new ProcessorUnreachableError(`the processor did not answer ${method} ${path}: ${(err as Error).message}`)
+    }
+    const text = await res.text().catch(() => '')
+    if (res.status === 404 && notFoundIsNull) return null
+    if (res.status >= 500) throw new ProcessorUnreachableError(`the processor answered ${res.status}`)
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new ProcessorAnswerError(`the processor's answer to ${method} ${path} is not JSON`)
+    }
+    if (res.status !== 200) throw new ProcessorAnswerError(`the processor refused ${method} ${path}: ${res.status} ${String((json as { error?: unknown }).error ?? '')}`)
+    return json
+  }
+}
+
+/** An answer taken only if it is about this payment and approves no more than was asked. */
+function checked (v: unknown, paymentId: string, amountCents: number): ProcessorAnswer {
+  const a = v as Partial<ProcessorAnswer> | null
+  if (a === null || typeof a !== 'object') throw new ProcessorAnswerError('the processor\'s answer is not an object')
+  if (a.paymentId !== paymentId) throw new ProcessorAnswerError(`the processor answered about ${String(a.paymentId).slice(0, 64)}, not ${paymentId}`)
+  if (a.status !== 'approved' && a.status !== 'declined') throw new ProcessorAnswerError(`the processor's status ${String(a.status).slice(0, 32)} is neither approved nor declined`)
+  if (!Number.isSafeInteger(a.approvedCents) || (a.approvedCents as number) < 0 || (a.approvedCents as number) > amountCents) throw new ProcessorAnswerError(`the processor approved ${String(a.approvedCents)} of ${amountCents}`)
+  if (a.status === 'approved' && (typeof a.processorRef !== 'string' || a.processorRef === '')) throw new ProcessorAnswerError('an approval without the processor\'s reference')
+  if (typeof a.last4 === 'string' && !/^\d{4}$/.test(a.last4)) throw new ProcessorAnswerError('the processor sent more than the last four digits of the card')
+  return a as ProcessorAnswer
+}
