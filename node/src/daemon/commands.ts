@@ -123,11 +123,12 @@ export function registerDaemonCommands (program: Command): void {
     .option('--smtp <url>', 'email each close as a signed backup through this SMTP server (smtp://host:port, smtps://…)')
     .option('--backup-to <address>', 'the mailbox backups go to (with --smtp)')
     .option('--backup-from <address>', 'sender address of the backups')
-    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number, deliveries: string, gossipRing: string, gossip: boolean, smtp?: string, backupTo?: string, backupFrom?: string } & DaemonAccessFlags) => {
+    .option('--processor <url>', 'the card processor card and wallet tenders go to, directly (e.g. the embedded one: `tillbooks processor`)')
+    .action(async (o: { data: string, store: StoreId, till: number, hq: string, http: number, httpHost: string, listen: string, neighbours: string[], retryMaxMs: number, deliveries: string, gossipRing: string, gossip: boolean, smtp?: string, backupTo?: string, backupFrom?: string, processor?: string } & DaemonAccessFlags) => {
       if ((o.smtp === undefined) !== (o.backupTo === undefined)) throw new InvalidArgumentError('--smtp and --backup-to go together')
       const logger = daemonLogger(`tillbooks-till-${o.store}-${o.till}`)
       const { startTillDaemon } = await import('./tillDaemon.ts')
-      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs, ...(o.deliveries !== 'auto' ? { receivesDeliveries: o.deliveries === 'yes' } : {}), ...(o.smtp !== undefined && o.backupTo !== undefined ? { mail: { smtpUrl: o.smtp, to: o.backupTo, ...(o.backupFrom !== undefined ? { from: o.backupFrom } : {}) } } : {}), ...accessOptions(o), gossipRing: o.gossip ? o.gossipRing : null })
+      const d = await startTillDaemon({ dataDir: o.data, store: o.store, till: o.till, hq: o.hq, httpPort: o.http, httpHost: o.httpHost, listen: [o.listen], neighbours: o.neighbours, logger, retryMaxMs: o.retryMaxMs, ...(o.deliveries !== 'auto' ? { receivesDeliveries: o.deliveries === 'yes' } : {}), ...(o.smtp !== undefined && o.backupTo !== undefined ? { mail: { smtpUrl: o.smtp, to: o.backupTo, ...(o.backupFrom !== undefined ? { from: o.backupFrom } : {}) } } : {}), ...accessOptions(o), gossipRing: o.gossip ? o.gossipRing : null, ...(o.processor !== undefined ? { processor: o.processor } : {}) })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })

@@ -12,8 +12,11 @@ import {
 } from '@tillbooks/protocol'
 import { COST_CENTS_MAX, NAME_CHARS_MAX, PRICE_CENTS_MAX, TAX_RATE_BP_MAX } from '@tillbooks/catalogue'
 import { TillCatalogue, type InventInput } from '../till/TillCatalogue.ts'
+import { PaymentDeclinedError, TillPayments } from '../till/TillPayments.ts'
+import { EmbeddedProcessorAdapter } from '../payments/EmbeddedProcessorAdapter.ts'
+import { PROFILES, profileNamed, type StoreAndForwardProfile } from '@tillbooks/payments'
 import { CATALOGUE_DOC } from '../sync/constants.ts'
-import { TillNode } from '../till/TillNode.ts'
+import { TillNode, type TenderIn } from '../till/TillNode.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { TillbooksPeer } from '../net/TillbooksPeer.ts'
@@ -39,6 +42,12 @@ export interface TillDaemonOptions {
   neighbours: string[]
   logger: Logger
   clock?: Clock
+  /** The card processor's URL (the embedded one: `tillbooks processor`): card and wallet tenders go to it directly. */
+  processor?: string
+  /** The currency card payments are taken in (default EUR). */
+  currency?: string
+  /** Time a card payment waits for the processor before it is stored offline (default 5 s). */
+  processorTimeoutMs?: number
   /** Resend cadence when HQ does not answer: starts here, doubles up to retryMaxMs. */
   retryMinMs?: number
   retryMaxMs?: number
@@ -135,8 +144,22 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   const catalogue = await TillCatalogue.open({
     store: replicas.store, ownStore: tillStore, hqRootKey: fromHex(identity.hqRootKey) as PublicKey, storeId: o.store, till: o.till, signer, certificate, logger
   })
+  // Card and wallet payments: straight to the processor, under its store-and-forward profile
+  // (asked of it at start; the conservative default if it cannot be reached then).
+  let payments: TillPayments | undefined
+  if (o.processor !== undefined) {
+    const adapter = new EmbeddedProcessorAdapter(o.processor, { timeoutMs: o.processorTimeoutMs ?? 5_000 })
+    let profile = PROFILES.default as StoreAndForwardProfile
+    try {
+      const res = await fetch(`${o.processor.replace(/\/+$/, '')}/profile`, { signal: AbortSignal.timeout(2_000) })
+      if (res.ok) profile = profileNamed(String(((await res.json()) as { name?: unknown }).name))
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'processor unreachable at start: its default store-and-forward profile applies')
+    }
+    payments = await TillPayments.open({ store: tillStore, tillId, signer, adapter, profile, currency: o.currency ?? 'EUR', clock, logger })
+  }
   const till = new TillNode({ store: tillStore, clock, logger }, {
-    store: o.store, till: o.till, signer, catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey
+    store: o.store, till: o.till, signer, catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey, ...(payments !== undefined ? { payments } : {})
   })
   await till.start()
   /** The business day the till sells on: its open (or last) day, else the clock's. */
@@ -315,6 +338,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   const sync = async (): Promise<{ sent: number, acked: number, outbox: number }> => {
     pumping ??= (async () => {
       let r = { sent: 0, acked: 0 }
+      // Stored card payments forwarded, unknown outcomes resolved: straight with the processor, whatever HQ's link.
+      await payments?.forward().catch((err: Error) => { logger.warn({ err: err.message }, 'stored card payments not forwarded yet') })
       try {
         // The catalogue first: HQ learns of a product made up here before the Close that sold it.
         if (hqPeerId !== undefined) {
@@ -379,7 +404,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     void sync().catch(() => {})
     return r
   })
-  http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, replicas: replicas.heads(), mailPending: mail?.pending().length ?? 0 }))
+  http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, replicas: replicas.heads(), mailPending: mail?.pending().length ?? 0, ...(payments !== undefined ? { payments: payments.status() } : {}) }))
 
   http.post('/sales', {
     schema: {
@@ -397,16 +422,27 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
               type: 'object',
               required: ['type', 'amountCents'],
               additionalProperties: false,
-              properties: { type: { enum: ['cash', 'card'] }, amountCents: { type: 'integer', minimum: 1, maximum: 100_000_000_00 } }
+              properties: {
+                type: { enum: ['cash', 'card', 'wallet'] },
+                amountCents: { type: 'integer', minimum: 1, maximum: 100_000_000_00 },
+                card: { type: 'object', additionalProperties: false, properties: { token: { type: 'string', pattern: '^tok_[a-z_]{1,40}$' } } }
+              }
             }
           },
           member: { type: 'string', pattern: '^\\+?[0-9]{6,15}$' }
         }
       }
     }
-  }, async req => {
-    const b = req.body as { lines: LineIn[], tenders?: Array<{ type: 'cash' | 'card', amountCents: number }>, member?: string }
-    return await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
+  }, async (req, reply) => {
+    const b = req.body as { lines: LineIn[], tenders?: TenderIn[], member?: string }
+    if (payments === undefined && b.tenders?.some(t => t.type === 'wallet') === true) return await reply.code(400).send({ error: 'a wallet payment needs a processor: start the till with --processor' })
+    try {
+      return await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
+    } catch (err) {
+      // A card or wallet payment refused (by the processor, or beyond the store-and-forward limits): no sale.
+      if (err instanceof PaymentDeclinedError) return await reply.code(402).send({ error: err.message, payment: err.payment })
+      throw err
+    }
   })
 
   http.post('/refunds', {

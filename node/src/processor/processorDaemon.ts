@@ -114,7 +114,8 @@ export async function startProcessorDaemon (o: ProcessorOptions): Promise<Proces
   }
   const fingerprintOf = (v: unknown): string => createHash('sha256').update(JSON.stringify(v)).digest('hex')
 
-  const http = Fastify({ logger: false, bodyLimit: 16 * 1024, ajv: { customOptions: STRICT_AJV } }) as unknown as FastifyInstance
+  // Stopping closes every connection at once (a till's keep-alive ones too): a processor going down is what tills must survive.
+  const http = Fastify({ logger: false, bodyLimit: 16 * 1024, forceCloseConnections: true, ajv: { customOptions: STRICT_AJV } }) as unknown as FastifyInstance
   http.setErrorHandler(errorHandler(o.logger))
   /** Requests held unanswered (`tok_no_response`), each released by its timer or by stop. */
   const held = new Set<() => void>()
@@ -179,8 +180,9 @@ export async function startProcessorDaemon (o: ProcessorOptions): Promise<Proces
         const t = setTimeout(release, o.noResponseHoldMs ?? 30_000)
         held.add(release)
       })
+      reply.hijack()
       req.raw.socket.destroy()
-      return await reply.hijack()
+      return
     }
     return r.answer
   })

@@ -27,12 +27,14 @@ import { entryKey, readEntryChange, tillActorOf, type TillLog } from '@tillbooks
 import type { NodeComponents } from '../components.ts'
 import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
 import { TillLogStore } from './TillLogStore.ts'
+import type { PaymentOutcome, TillPayments } from './TillPayments.ts'
 import { SaleRejectedError, TillStateError } from './errors.ts'
 
 export type DayState = 'closed' | 'open' | 'closing'
 
 export interface SaleLine { sku: string, qty: number }
-export interface TenderIn { type: Tender, amountCents: number }
+/** A tender: cash, or a card or wallet payment (to the processor, when the till has one; `card.token` a tokenised card). */
+export interface TenderIn { type: Tender | 'wallet', amountCents: number, card?: { token?: string } }
 
 /** One document in the till's journal: a sale or a refund, in full. */
 export interface SaleDoc {
@@ -49,6 +51,8 @@ export interface SaleDoc {
   consumed: SkuQty[]
   member: string | null
   points: number
+  /** Card and wallet payments taken for it (with a processor): ids, outcomes, signed lines. */
+  payments?: PaymentOutcome[]
 }
 
 export interface SaleReceipt {
@@ -56,6 +60,7 @@ export interface SaleReceipt {
   totalCents: number
   changeCents: number
   points: number
+  payments?: PaymentOutcome[]
 }
 
 /** The catalogue in force on a business day, and the skus sold as another (TillCatalogue is one). */
@@ -75,6 +80,8 @@ export interface TillInit {
   pointsPerUnit?: number
   /** Cash put in the drawer at open; cash refunds may use it, never more. */
   floatCents?: number
+  /** Card and wallet payments to the processor; without it a card tender is only recorded. */
+  payments?: TillPayments
 }
 
 const SALES_PREFIX = 's!'
@@ -336,7 +343,8 @@ export class TillNode {
     const tenders: Record<Tender, number> = { cash: 0, card: 0 }
     let changeCents = 0
     if (kind === 'refund') {
-      const t = input.tenders?.[0]?.type ?? 'cash'
+      const given = input.tenders?.[0]?.type ?? 'cash'
+      const t: Tender = given === 'wallet' ? 'card' : given
       if (t === 'cash' && -total > this.#drawerCashCents()) throw new SaleRejectedError(`the drawer holds ${this.#drawerCashCents()} cents, the refund is ${-total}: refund to card`)
       tenders[t] = total
     } else if (input.tenders === undefined || input.tenders.length === 0) {
@@ -346,7 +354,8 @@ export class TillNode {
       let cash = 0
       for (const t of input.tenders) {
         if (!Number.isSafeInteger(t.amountCents) || t.amountCents <= 0) throw new SaleRejectedError('tender amounts are positive integer cents')
-        if (t.type === 'card') card += t.amountCents
+        // A wallet is paid through the card processor: it is card takings in the Close.
+        if (t.type === 'card' || t.type === 'wallet') card += t.amountCents
         else if (t.type === 'cash') cash += t.amountCents
         else throw new SaleRejectedError(`unknown tender ${String((t as { type: unknown }).type)}`)
       }
@@ -361,6 +370,20 @@ export class TillNode {
     const member = kind === 'sale' && input.member !== undefined ? input.member : null
     const points = member !== null && total > 0 ? Math.floor(total / 100) * pointsPerUnit : 0
     const n = this.#nextDocN
+    // Card and wallet tenders go to the processor now (one round trip each), before the sale is
+    // written: a declined one means no sale, and what the sale's other tenders took is undone.
+    const payments: PaymentOutcome[] = []
+    if (kind === 'sale' && this.#init.payments !== undefined) {
+      for (const t of input.tenders ?? []) {
+        if (t.type !== 'card' && t.type !== 'wallet') continue
+        try {
+          payments.push(await this.#init.payments.pay({ type: t.type, amountCents: t.amountCents, ...(t.card?.token !== undefined ? { token: t.card.token } : {}) }, docNoOf(this.store, this.till, n)))
+        } catch (err) {
+          for (const done of payments) await this.#init.payments.reverse(done.paymentId)
+          throw err
+        }
+      }
+    }
     const doc: SaleDoc = {
       n,
       kind,
@@ -373,12 +396,13 @@ export class TillNode {
       perRate: priced.perRate.map(r => ({ rateBp: r.rateBp, netCents: r.netCents, taxCents: r.taxCents })),
       consumed: priced.consumed,
       member,
-      points
+      points,
+      ...(payments.length > 0 ? { payments } : {})
     }
     await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }], { sync: true })
     this.#nextDocN = n + 1
     this.#dayCashCents += tenders.cash
-    return { docNo: docNoOf(this.store, this.till, n), totalCents: total, changeCents, points }
+    return { docNo: docNoOf(this.store, this.till, n), totalCents: total, changeCents, points, ...(payments.length > 0 ? { payments } : {}) }
   }
 
   /** The day's documents, from the journal. */

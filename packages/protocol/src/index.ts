@@ -13,6 +13,7 @@
  * ```
  */
 export * from './acceptFast.ts'
+export * from './approval.ts'
 export * from './canonical.ts'
 export * from './catalogueStatement.ts'
 export * from './certificate.ts'

@@ -1,0 +1,292 @@
+/**
+ * A till's card and wallet payments, straight to the processor (HQ is never on the path).
+ *
+ * Each attempt is written durably (fsync'd) BEFORE its request leaves the till, so an outcome
+ * the till never heard (a timeout, a dropped answer, a crash) is never lost: it is resolved by
+ * looking the payment up by our id, which the processor is idempotent on. The answer becomes
+ * a signed approval (protocol's approval.ts): the line on the receipt.
+ *
+ * With the processor out of reach, the till stores the payment and forwards it later, within
+ * its processor's store-and-forward profile (@tillbooks/payments' profiles.ts), refusing beyond
+ * it with the reason; `forward()` sends what is stored (the till's sync loop calls it), and a
+ * payment declined when forwarded is a late decline: recorded, never a rewrite of the sale.
+ *
+ * Payment ids: `<till>-P<n>`, n from the durable attempts (no counter of its own): a declined
+ * attempt keeps its id, so an id never names two payments.
+ *
+ * On disk (the till's own store): `y!<n, 12 digits>` one attempt each, rewritten as it moves on.
+ */
+import {
+  DEFAULT_TEST_TOKEN, DEFAULT_WALLET_TOKEN, ProcessorUnreachableError, storeAndForward, TEST_CARDS,
+  type EntryMode, type ProcessorAdapter, type ProcessorAnswer, type StoreAndForwardProfile
+} from '@tillbooks/payments'
+import { signApproval, signedLineOf, type Signer, type TillId } from '@tillbooks/protocol'
+import type { Clock, Logger } from '../components.ts'
+import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
+
+const PREFIX = 'y!'
+const pad = (n: number): string => String(n).padStart(12, '0')
+
+export type PaymentState = 'pending' | 'approved' | 'declined' | 'stored' | 'late_declined' | 'expired'
+
+/** One attempt, as kept. */
+export interface PaymentAttempt {
+  n: number
+  paymentId: string
+  type: 'card' | 'wallet'
+  amountCents: number
+  token: string
+  entryMode: EntryMode
+  docNo: string
+  state: PaymentState
+  takenAtMs: number
+  forwardByMs: number | null
+  answer: ProcessorAnswer | null
+  /** The signed approval's envelope, base64url: the receipt's line. */
+  signedLine: string | null
+  reason: string | null
+}
+
+/** What a sale's answer lists per card or wallet payment. */
+export interface PaymentOutcome {
+  paymentId: string
+  type: 'card' | 'wallet'
+  amountCents: number
+  status: 'approved' | 'stored' | 'declined'
+  processorRef?: string
+  authCode?: string
+  last4?: string
+  signedLine?: string
+  reason?: string
+}
+
+/** A card or wallet payment the processor (or the store-and-forward rules) refused: the sale is not made. */
+export class PaymentDeclinedError extends Error {
+  override name = 'PaymentDeclinedError'
+  readonly payment: PaymentOutcome
+  constructor (message: string, payment: PaymentOutcome) {
+    super(message)
+    this.payment = payment
+  }
+}
+
+export interface TillPaymentsInit {
+  /** The till's own store (open): attempts are durable beside its sales. */
+  store: KvStore
+  tillId: TillId
+  signer: Signer
+  adapter: ProcessorAdapter
+  profile: StoreAndForwardProfile
+  currency: string
+  clock: Clock
+  logger: Logger
+}
+
+export class TillPayments {
+  readonly #o: TillPaymentsInit
+  readonly #attempts = new Map<number, PaymentAttempt>()
+  #next = 1
+
+  private constructor (o: TillPaymentsInit) {
+    this.#o = o
+  }
+
+  /** Load the attempts from the till's store; the next id follows the last one kept. */
+  static async open (o: TillPaymentsInit): Promise<TillPayments> {
+    const p = new TillPayments(o)
+    for await (const [, bytes] of o.store.entries({ gte: PREFIX, lt: prefixEnd(PREFIX) })) {
+      const a = JSON.parse(new TextDecoder().decode(bytes)) as PaymentAttempt
+      p.#attempts.set(a.n, a)
+      p.#next = Math.max(p.#next, a.n + 1)
+    }
+    return p
+  }
+
+  async #save (a: PaymentAttempt): Promise<void> {
+    this.#attempts.set(a.n, a)
+    await this.#o.store.batch([{ type: 'put', key: `${PREFIX}${pad(a.n)}`, value: new TextEncoder().encode(JSON.stringify(a)) }], { sync: true })
+  }
+
+  /** Payments stored and not yet forwarded. */
+  held (): { count: number, totalCents: number, oldestTakenAtMs: number | null } {
+    let count = 0
+    let totalCents = 0
+    let oldest: number | null = null
+    for (const a of this.#attempts.values()) {
+      if (a.state !== 'stored') continue
+      count++
+      totalCents += a.amountCents
+      oldest = oldest === null ? a.takenAtMs : Math.min(oldest, a.takenAtMs)
+    }
+    return { count, totalCents, oldestTakenAtMs: oldest }
+  }
+
+  /** For GET /status: what waits to be forwarded, and what went wrong after the sale. */
+  status (): { stored: { count: number, amountCents: number, forwardByMs: number | null }, lateDeclines: number, expired: number, pending: number } {
+    const h = this.held()
+    let lateDeclines = 0
+    let expired = 0
+    let pending = 0
+    let forwardBy: number | null = null
+    for (const a of this.#attempts.values()) {
+      if (a.state === 'late_declined') lateDeclines++
+      if (a.state === 'expired') expired++
+      if (a.state === 'pending') pending++
+      if (a.state === 'stored' && a.forwardByMs !== null) forwardBy = forwardBy === null ? a.forwardByMs : Math.min(forwardBy, a.forwardByMs)
+    }
+    return { stored: { count: h.count, amountCents: h.totalCents, forwardByMs: forwardBy }, lateDeclines, expired, pending }
+  }
+
+  attempts (): PaymentAttempt[] {
+    return [...this.#attempts.values()].sort((a, b) => a.n - b.n)
+  }
+
+  /**
+   * Take one card or wallet payment for the sale that will be `docNo`. Resolves with the
+   * outcome (approved, or stored offline); throws PaymentDeclinedError when it is refused.
+   */
+  async pay (t: { type: 'card' | 'wallet', amountCents: number, token?: string }, docNo: string): Promise<PaymentOutcome> {
+    const token = t.token ?? (t.type === 'wallet' ? DEFAULT_WALLET_TOKEN : DEFAULT_TEST_TOKEN)
+    const n = this.#next++
+    const now = this.#o.clock.nowMs()
+    const a: PaymentAttempt = {
+      n, paymentId: `${this.#o.tillId}-P${n}`, type: t.type, amountCents: t.amountCents, token,
+      entryMode: (Object.hasOwn(TEST_CARDS, token) ? TEST_CARDS[token]?.entryMode : undefined) ?? (t.type === 'wallet' ? 'wallet' : 'chip'),
+      docNo, state: 'pending', takenAtMs: now, forwardByMs: null, answer: null, signedLine: null, reason: null
+    }
+    // Durable before the request leaves: whatever happens to the answer, the attempt is known.
+    await this.#save(a)
+    let answer: ProcessorAnswer | null = null
+    try {
+      answer = await this.#o.adapter.authorise({ paymentId: a.paymentId, amountCents: a.amountCents, currency: this.#o.currency, token })
+    } catch (err) {
+      if (!(err instanceof ProcessorUnreachableError)) {
+        await this.#save({ ...a, state: 'declined', reason: (err as Error).message })
+        throw new PaymentDeclinedError(`the processor's answer is refused: ${(err as Error).message}`, this.#outcome({ ...a, state: 'declined', reason: (err as Error).message }))
+      }
+      // No answer: the processor may have taken it. Ask by our id before anything else.
+      answer = await this.#o.adapter.lookup(a.paymentId).catch(() => null)
+    }
+    if (answer === null) return await this.#storeOffline(a, now)
+    return await this.#answered(a, answer, false)
+  }
+
+  async #storeOffline (a: PaymentAttempt, now: number): Promise<PaymentOutcome> {
+    const d = storeAndForward(this.#o.profile, this.held(), { amountCents: a.amountCents, entryMode: a.entryMode, refund: false }, now)
+    if (!d.store) {
+      const declined = { ...a, state: 'declined' as const, reason: d.reason }
+      await this.#save(declined)
+      throw new PaymentDeclinedError(d.reason, this.#outcome(declined))
+    }
+    const stored: PaymentAttempt = { ...a, state: 'stored', forwardByMs: d.forwardByMs }
+    stored.signedLine = this.#sign(stored, null)
+    await this.#save(stored)
+    this.#o.logger.warn({ paymentId: a.paymentId, amountCents: a.amountCents, forwardByMs: d.forwardByMs }, 'processor unreachable: payment stored, to be forwarded')
+    return this.#outcome(stored)
+  }
+
+  async #answered (a: PaymentAttempt, answer: ProcessorAnswer, forwarded: boolean): Promise<PaymentOutcome> {
+    if (answer.status === 'approved' && answer.partial) {
+      // Less than the tender: reversed at once (a refund of what was taken), and the tender refused.
+      await this.#o.adapter.refund({ paymentId: `${a.paymentId}-V`, originalPaymentId: a.paymentId, amountCents: answer.approvedCents, currency: this.#o.currency }).catch((err: Error) => {
+        this.#o.logger.error({ paymentId: a.paymentId, err: err.message }, 'a partial approval could not be reversed: it shows in reconciliation')
+      })
+      const declined = { ...a, state: 'declined' as const, answer, reason: `partially approved (${answer.approvedCents} of ${a.amountCents}): reversed; take the payment another way` }
+      await this.#save(declined)
+      throw new PaymentDeclinedError(declined.reason, this.#outcome(declined))
+    }
+    if (answer.status !== 'approved') {
+      const declined = { ...a, state: forwarded ? 'late_declined' as const : 'declined' as const, answer, reason: answer.reason ?? 'declined' }
+      await this.#save(declined)
+      if (forwarded) return this.#outcome(declined)
+      throw new PaymentDeclinedError(`the card was declined: ${declined.reason}`, this.#outcome(declined))
+    }
+    const approved: PaymentAttempt = { ...a, state: 'approved', answer }
+    // A forwarded payment keeps the line printed when it was stored; the approval is the answer kept.
+    if (!forwarded) approved.signedLine = this.#sign(approved, answer)
+    await this.#save(approved)
+    return this.#outcome(approved)
+  }
+
+  #sign (a: PaymentAttempt, answer: ProcessorAnswer | null): string {
+    return signedLineOf(signApproval(this.#o.signer, {
+      paymentId: a.paymentId, till: this.#o.tillId, docNo: a.docNo, processor: this.#o.adapter.name, type: a.type, amountCents: a.amountCents,
+      status: answer === null ? 'stored' : 'approved', mode: answer === null ? 'offline' : 'online',
+      processorRef: answer?.processorRef ?? null, authCode: answer?.authCode ?? null, brand: answer?.brand ?? null, last4: answer?.last4 ?? null,
+      aid: answer?.aid ?? null, entryMode: answer?.entryMode ?? a.entryMode, atMs: Math.max(0, this.#o.clock.nowMs())
+    }))
+  }
+
+  #outcome (a: PaymentAttempt): PaymentOutcome {
+    const status = a.state === 'approved' ? 'approved' : a.state === 'stored' ? 'stored' : 'declined'
+    return {
+      paymentId: a.paymentId, type: a.type, amountCents: a.amountCents, status,
+      ...(a.answer?.processorRef != null ? { processorRef: a.answer.processorRef } : {}),
+      ...(a.answer?.authCode != null ? { authCode: a.answer.authCode } : {}),
+      ...(a.answer?.last4 != null ? { last4: a.answer.last4 } : {}),
+      ...(a.signedLine !== null ? { signedLine: a.signedLine } : {}),
+      ...(a.reason !== null ? { reason: a.reason } : {})
+    }
+  }
+
+  /**
+   * Undo a payment of a sale that was not made (another tender of it declined): an approved
+   * one is refunded at the processor, a stored one is never forwarded.
+   */
+  async reverse (paymentId: string): Promise<void> {
+    const a = this.attempts().find(x => x.paymentId === paymentId)
+    if (a === undefined) return
+    if (a.state === 'stored') {
+      await this.#save({ ...a, state: 'declined', reason: 'the sale was not made: never forwarded' })
+      return
+    }
+    if (a.state !== 'approved' || a.answer === null) return
+    try {
+      await this.#o.adapter.refund({ paymentId: `${a.paymentId}-V`, originalPaymentId: a.paymentId, amountCents: a.answer.approvedCents, currency: this.#o.currency })
+      await this.#save({ ...a, state: 'declined', reason: 'the sale was not made: refunded' })
+    } catch (err) {
+      this.#o.logger.error({ paymentId, err: (err as Error).message }, 'a payment of a sale not made could not be refunded: it shows in reconciliation')
+    }
+  }
+
+  /**
+   * Forward what is stored, resolve attempts left pending by a crash (looked up by id), and
+   * mark stored payments past their deadline expired. Returns what changed.
+   */
+  async forward (): Promise<{ forwarded: number, lateDeclines: number, expired: number, resolved: number }> {
+    const out = { forwarded: 0, lateDeclines: 0, expired: 0, resolved: 0 }
+    const now = this.#o.clock.nowMs()
+    for (const a of this.attempts()) {
+      if (a.state === 'pending') {
+        // A crash between the attempt and its answer: the processor knows, or never saw it.
+        const answer = await this.#o.adapter.lookup(a.paymentId).catch(() => undefined)
+        if (answer === undefined) continue
+        await this.#save(answer === null ? { ...a, state: 'declined', reason: 'never reached the processor (the till stopped before it was sent)' } : { ...a, state: answer.status === 'approved' && !answer.partial ? 'approved' : 'declined', answer })
+        out.resolved++
+        continue
+      }
+      if (a.state !== 'stored') continue
+      if (a.forwardByMs !== null && now > a.forwardByMs) {
+        await this.#save({ ...a, state: 'expired', reason: 'stored past its forwarding deadline: never charged' })
+        out.expired++
+        this.#o.logger.error({ paymentId: a.paymentId, amountCents: a.amountCents }, 'stored payment expired before it could be forwarded')
+        continue
+      }
+      let answer: ProcessorAnswer | null
+      try {
+        answer = await this.#o.adapter.authorise({ paymentId: a.paymentId, amountCents: a.amountCents, currency: this.#o.currency, token: a.token, forwarded: true, storedAtMs: a.takenAtMs })
+      } catch (err) {
+        if (err instanceof ProcessorUnreachableError) break // still out of reach: the next cycle tries again
+        answer = await this.#o.adapter.lookup(a.paymentId).catch(() => null)
+        if (answer === null) continue
+      }
+      const r = await this.#answered(a, answer, true)
+      if (r.status === 'approved') out.forwarded++
+      else {
+        out.lateDeclines++
+        this.#o.logger.error({ paymentId: a.paymentId, amountCents: a.amountCents, reason: r.reason }, 'late decline: a payment taken offline was declined when forwarded')
+      }
+    }
+    return out
+  }
+}
