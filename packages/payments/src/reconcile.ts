@@ -91,58 +91,104 @@ export function compareExceptions (a: ReconcileException, b: ReconcileException)
 
 /** Match approvals to settlement lines (see the file's comment). Pure; any order in, the same out. */
 export function reconcile (input: ReconcileInput): Reconciliation {
-  const payments = new Map<string, TillPayment>()
-  for (const p of input.payments) {
+  const r = new Reconciler(input)
+  for (const p of input.payments) r.addPayment(p)
+  for (const l of input.lines) r.addLine(l)
+  return r.result()
+}
+
+/** Per payment: its approval, and the settled lines naming it (the one that counts: the smallest reference). */
+interface Slot { p: TillPayment, ref: string | null, gross: number, line: number, extra: SettlementLine[] | null }
+
+/**
+ * The same matching, fed a line at a time: the payments first (what the tills approved), then
+ * the settlement lines in any order (streamed from a file of any size). Memory is the payments
+ * and the exceptions, never the lines: 1,000,000 lines reconcile in the space of their payments.
+ */
+export class Reconciler {
+  readonly #o: Omit<ReconcileInput, 'payments' | 'lines'>
+  readonly #slots = new Map<string, Slot>()
+  readonly #exceptions: ReconcileException[] = []
+  /** Lines naming payments no till approved, by payment id. */
+  readonly #strangers = new Map<string, SettlementLine[]>()
+  readonly settled = { grossCents: 0, feeCents: 0, netCents: 0 }
+  #linesSeen = false
+
+  constructor (o: Omit<ReconcileInput, 'payments' | 'lines'>) {
+    this.#o = { throughDay: o.throughDay, settlementLagDays: o.settlementLagDays, nowMs: o.nowMs }
+  }
+
+  addPayment (p: TillPayment): void {
+    if (this.#linesSeen) throw new Error('Reconciler: every payment comes before the first line')
     // One payment id is one payment (the till numbers them); a second record of it is the same one.
-    if (!payments.has(p.paymentId)) payments.set(p.paymentId, p)
+    if (!this.#slots.has(p.paymentId)) this.#slots.set(p.paymentId, { p, ref: null, gross: 0, line: 0, extra: null })
   }
-  const settledByPayment = new Map<string, SettlementLine[]>()
-  const exceptions: ReconcileException[] = []
-  const settled = { grossCents: 0, feeCents: 0, netCents: 0 }
-  for (const l of input.lines) {
-    settled.grossCents += l.grossCents
-    settled.feeCents += l.feeCents
-    settled.netCents += l.netCents
+
+  addLine (l: SettlementLine): void {
+    this.#linesSeen = true
+    this.settled.grossCents += l.grossCents
+    this.settled.feeCents += l.feeCents
+    this.settled.netCents += l.netCents
     if (l.type === 'Fee' || l.paymentId === null) {
-      exceptions.push({ kind: 'fee', processorRef: l.processorRef, settledCents: l.feeCents })
-      continue
+      this.#exceptions.push({ kind: 'fee', processorRef: l.processorRef, settledCents: l.feeCents })
+      return
     }
+    const slot = this.#slots.get(l.paymentId)
     if (l.type === 'Chargeback') {
-      const p = payments.get(l.paymentId)
-      exceptions.push({ kind: 'chargeback', paymentId: l.paymentId, processorRef: l.processorRef, settledCents: l.grossCents, ...(p !== undefined ? { till: p.till, ...(p.docNo !== undefined ? { docNo: p.docNo } : {}), expectedCents: p.amountCents } : {}) })
-      continue
+      const p = slot?.p
+      this.#exceptions.push({ kind: 'chargeback', paymentId: l.paymentId, processorRef: l.processorRef, settledCents: l.grossCents, ...(p !== undefined ? { till: p.till, ...(p.docNo !== undefined ? { docNo: p.docNo } : {}), expectedCents: p.amountCents } : {}) })
+      return
     }
-    const list = settledByPayment.get(l.paymentId)
-    if (list === undefined) settledByPayment.set(l.paymentId, [l])
-    else list.push(l)
+    if (slot === undefined) {
+      const list = this.#strangers.get(l.paymentId)
+      if (list === undefined) this.#strangers.set(l.paymentId, [l])
+      else list.push(l)
+      return
+    }
+    if (slot.ref === null) {
+      slot.ref = l.processorRef
+      slot.gross = l.grossCents
+      slot.line = l.line
+      return
+    }
+    // Settled again: the line that counts is the first in reference order, whatever the file's order.
+    const current: SettlementLine = { ...l, processorRef: slot.ref, grossCents: slot.gross, line: slot.line }
+    const [first, other] = byLine(l, current) < 0 ? [l, current] : [current, l]
+    slot.ref = first.processorRef
+    slot.gross = first.grossCents
+    slot.line = first.line
+    ;(slot.extra ??= []).push(other)
   }
-  const dueThrough = addDays(input.throughDay, -input.settlementLagDays)
-  let matched = 0
-  for (const p of payments.values()) {
-    const at = { paymentId: p.paymentId, till: p.till, ...(p.docNo !== undefined ? { docNo: p.docNo } : {}), expectedCents: p.amountCents }
-    const lines = (settledByPayment.get(p.paymentId) ?? []).sort(byLine)
-    settledByPayment.delete(p.paymentId)
-    const [first, ...again] = lines
-    for (const l of again) exceptions.push({ kind: 'duplicate', ...at, processorRef: l.processorRef, settledCents: l.grossCents })
-    if (p.status === 'late_declined') {
-      exceptions.push({ kind: 'late_decline', ...at, ...(first !== undefined ? { processorRef: first.processorRef, settledCents: first.grossCents } : {}) })
-      continue
+
+  /** The reconciliation of everything added. */
+  result (): Reconciliation {
+    const exceptions = [...this.#exceptions]
+    const dueThrough = addDays(this.#o.throughDay, -this.#o.settlementLagDays)
+    let matched = 0
+    for (const [paymentId, slot] of this.#slots) {
+      const p = slot.p
+      const at = { paymentId, till: p.till, ...(p.docNo !== undefined ? { docNo: p.docNo } : {}), expectedCents: p.amountCents }
+      for (const l of slot.extra ?? []) exceptions.push({ kind: 'duplicate', ...at, processorRef: l.processorRef, settledCents: l.grossCents })
+      if (p.status === 'late_declined') {
+        exceptions.push({ kind: 'late_decline', ...at, ...(slot.ref !== null ? { processorRef: slot.ref, settledCents: slot.gross } : {}) })
+        continue
+      }
+      if (slot.ref === null) {
+        if (p.status === 'stored') exceptions.push({ kind: (p.forwardByMs ?? Number.POSITIVE_INFINITY) < this.#o.nowMs ? 'expired' : 'timing', ...at })
+        else exceptions.push({ kind: p.day > dueThrough ? 'timing' : 'missing_in_settlement', ...at, ...(p.processorRef !== undefined ? { processorRef: p.processorRef } : {}) })
+        continue
+      }
+      if (slot.gross !== p.amountCents) {
+        exceptions.push({ kind: 'amount_mismatch', ...at, processorRef: slot.ref, settledCents: slot.gross })
+        continue
+      }
+      matched++
     }
-    if (first === undefined) {
-      if (p.status === 'stored') exceptions.push({ kind: (p.forwardByMs ?? Number.POSITIVE_INFINITY) < input.nowMs ? 'expired' : 'timing', ...at })
-      else exceptions.push({ kind: p.day > dueThrough ? 'timing' : 'missing_in_settlement', ...at, ...(p.processorRef !== undefined ? { processorRef: p.processorRef } : {}) })
-      continue
+    // Settled for payments no till has.
+    for (const [paymentId, lines] of this.#strangers) {
+      for (const l of lines) exceptions.push({ kind: 'missing_at_till', paymentId, processorRef: l.processorRef, settledCents: l.grossCents })
     }
-    if (first.grossCents !== p.amountCents) {
-      exceptions.push({ kind: 'amount_mismatch', ...at, processorRef: first.processorRef, settledCents: first.grossCents })
-      continue
-    }
-    matched++
+    exceptions.sort(compareExceptions)
+    return { matched, exceptions, settled: { ...this.settled } }
   }
-  // Settled for payments no till has.
-  for (const [paymentId, lines] of settledByPayment) {
-    for (const l of lines) exceptions.push({ kind: 'missing_at_till', paymentId, processorRef: l.processorRef, settledCents: l.grossCents })
-  }
-  exceptions.sort(compareExceptions)
-  return { matched, exceptions, settled }
 }

@@ -1,6 +1,6 @@
 /** The processor's settlement report: read exactly, written back the same, refused whole when bad or when a batch does not add up. */
 import assert from 'node:assert/strict'
-import { parseSettlementCsv, SettlementFileError, SETTLEMENT_COLUMNS, toSettlementCsv, type SettlementFile } from '../src/index.ts'
+import { parseSettlementCsv, readSettlementCsv, SettlementFileError, SETTLEMENT_COLUMNS, toSettlementCsv, type SettlementFile, type SettlementLine } from '../src/index.ts'
 
 const HEADER = SETTLEMENT_COLUMNS.join(',')
 const GOOD = [HEADER,
@@ -51,5 +51,19 @@ describe('settlement report (CSV)', () => {
     refused(GOOD.replace('Settled,EUR,12.50', 'Captured,EUR,12.50'), /"Captured" is not one of/)
     refused(GOOD.replace('PSP001,S1-1-P1', 'PSP001,'), /merchant_reference\): our payment id/)
     refused('not,a,settlement\n1,2,3', /not a settlement report/)
+  })
+
+  it('streamed, in chunks cut anywhere: the same lines and batches; a file that does not add up refused at its end', async () => {
+    const chunks = function * (text: string, size: number): Generator<Uint8Array> { const b = Buffer.from(text); for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size) }
+    const whole = parseSettlementCsv(GOOD, 'EUR')
+    for (const size of [1, 7, 64, 4096]) {
+      const seen: SettlementLine[] = []
+      const r = await readSettlementCsv((async function * () { yield * chunks(GOOD, size) })(), 'EUR', l => { seen.push(l) })
+      assert.deepEqual(seen, whole.lines, `chunks of ${size}`)
+      assert.deepEqual(r.batches, whole.batches)
+    }
+    const bad = GOOD.replace('47.50,2.55,44.95', '47.51,2.55,44.96')
+    await assert.rejects(readSettlementCsv((async function * () { yield * chunks(bad, 13) })(), 'EUR', () => {}), (e: Error) => e instanceof SettlementFileError && e.kind === 'batch_control_mismatch')
+    await assert.rejects(readSettlementCsv((async function * () { yield Buffer.from('"unterminated\n') })(), 'EUR', () => {}), /not a CSV file|not a settlement report/)
   })
 })
