@@ -12,7 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { asStoreId, openApproval, toHex } from '@tillbooks/protocol'
+import { TillLog } from '@tillbooks/crdt'
+import { asStoreId, openApproval, openEntry, toHex, type Close } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
@@ -123,5 +124,21 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
     const s = await status()
     assert.equal(s.payments.stored.count, 0, 'forwarded')
     assert.equal(s.payments.lateDeclines, 1, 'the one declined when forwarded')
+  })
+
+  it('the Close carries the day\'s card and wallet totals per processor and mode, with their digests; HQ books it', async () => {
+    const c = await request<{ seq: number, tenders: { card: number } }>(till.ready.http, 'POST', '/day/close', {})
+    assert.equal(c.status, 200)
+    const doc = TillLog.load(new Uint8Array(await (await fetch(`${till.ready.http}/log.automerge`)).arrayBuffer()))
+    const close = [...doc.entryBytes()].map(b => openEntry(b, { verify: true }).record).find(r => r.kind === 'close') as Close
+    assert.deepEqual(close.payments?.map(p => [p.processor, p.type, p.mode, p.count, p.amountCents]), [
+      ['embedded', 'card', 'offline', 2, 2500 + 1500],
+      ['embedded', 'card', 'online', 2, 7900 + 3000],
+      ['embedded', 'wallet', 'online', 1, 2000]
+    ])
+    assert.equal(close.takingsCents.card, 2500 + 1500 + 7900 + 3000 + 2000, 'card and wallet takings')
+    await request(till.ready.http, 'POST', '/sync', {})
+    const books = (await request<{ counts: { folded: number } }>(hq.ready.http, 'GET', '/books')).json
+    assert.equal(books.counts.folded, 1)
   })
 })

@@ -18,7 +18,7 @@
  * the log on start, never from a separate counter that could drift from them.
  */
 import {
-  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, signEntry, tillIdOf,
+  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, paymentsDigest, signEntry, tillIdOf, type PaymentTotal,
   type BusinessDay, type Canonical, type Close, type DocNo, type Entry, type PublicKey, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
@@ -436,6 +436,8 @@ export class TillNode {
       const perRate = new Map<number, { netCents: number, taxCents: number }>()
       const consumed = new Map<string, number>()
       const points = new Map<string, number>()
+      // Card and wallet payments through a processor, per processor, type and mode: the detail stays here.
+      const paid = new Map<string, { processor: string, type: 'card' | 'wallet', mode: 'online' | 'offline', approvals: Array<{ paymentId: string, amountCents: number }> }>()
       let refundsCents = 0
       let saleCount = 0
       for (const d of docs) {
@@ -451,7 +453,19 @@ export class TillNode {
         }
         for (const c of d.consumed) consumed.set(c.sku, (consumed.get(c.sku) ?? 0) + c.qty)
         if (d.member !== null && d.points > 0) points.set(d.member, (points.get(d.member) ?? 0) + d.points)
+        for (const p of d.payments ?? []) {
+          if (p.status === 'declined') continue
+          const mode = p.status === 'stored' ? 'offline' as const : 'online' as const
+          const key = `${p.processor}\u0000${p.type}\u0000${mode}`
+          const g = paid.get(key) ?? { processor: p.processor, type: p.type, mode, approvals: [] }
+          g.approvals.push({ paymentId: p.paymentId, amountCents: p.amountCents })
+          paid.set(key, g)
+        }
       }
+      const payments: PaymentTotal[] = [...paid].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, g]) => ({
+        processor: g.processor, type: g.type, mode: g.mode, count: g.approvals.length,
+        amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals)
+      }))
       const close: Close = {
         ...this.#header(this.#businessDay),
         kind: 'close',
@@ -464,7 +478,8 @@ export class TillNode {
         refundsCents,
         cashCountedCents: opts.cashCountedCents ?? takingsCents.cash,
         consumed: [...consumed].filter(([, q]) => q !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1).map(([sku, qty]) => ({ sku, qty })),
-        points: [...points].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, p]) => ({ member, points: p }))
+        points: [...points].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, p]) => ({ member, points: p })),
+        ...(payments.length > 0 ? { payments } : {})
       }
       // The Close and the closed day in one fsync'd batch.
       const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN)])

@@ -50,6 +50,8 @@ export interface PaymentAttempt {
 /** What a sale's answer lists per card or wallet payment. */
 export interface PaymentOutcome {
   paymentId: string
+  /** The processor's name (`embedded`, …): the Close's totals are per processor. */
+  processor: string
   type: 'card' | 'wallet'
   amountCents: number
   status: 'approved' | 'stored' | 'declined'
@@ -220,7 +222,7 @@ export class TillPayments {
   #outcome (a: PaymentAttempt): PaymentOutcome {
     const status = a.state === 'approved' ? 'approved' : a.state === 'stored' ? 'stored' : 'declined'
     return {
-      paymentId: a.paymentId, type: a.type, amountCents: a.amountCents, status,
+      paymentId: a.paymentId, processor: this.#o.adapter.name, type: a.type, amountCents: a.amountCents, status,
       ...(a.answer?.processorRef != null ? { processorRef: a.answer.processorRef } : {}),
       ...(a.answer?.authCode != null ? { authCode: a.answer.authCode } : {}),
       ...(a.answer?.last4 != null ? { last4: a.answer.last4 } : {}),

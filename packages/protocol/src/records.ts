@@ -7,6 +7,7 @@
  * A record is validated field by field from untrusted decoded CBOR; the Close's own
  * arithmetic (takings = net sales + tax) must balance, or the record is refused.
  */
+import { createHash } from 'node:crypto'
 import { canonicalEncode, type Canonical } from './canonical.ts'
 import { DOC_N_MAX, GENESIS_HASH, HASH_BYTES, LINES_MAX, MEMBERS_MAX, SEQ_MAX, TAX_RATES_MAX } from './constants.ts'
 import { InvalidRecordError } from './errors.ts'
@@ -62,6 +63,29 @@ export interface Close extends RecordHeader {
   consumed: SkuQty[]
   /** Loyalty points earned per member (phone number), summed offline. */
   points: PointsLine[]
+  /**
+   * Card and wallet payments taken through a processor, per processor, type and mode (online,
+   * or stored offline): their count, amount and a digest of the day's approvals (the detail
+   * stays at the store). Absent on a day without any (and on every Close before it existed).
+   */
+  payments?: PaymentTotal[]
+}
+
+/** One processor's card (or wallet) payments of a day, online or stored offline. */
+export interface PaymentTotal {
+  processor: string
+  type: 'card' | 'wallet'
+  mode: 'online' | 'offline'
+  count: number
+  amountCents: number
+  /** SHA-256 of the canonical list of these approvals ({ paymentId, amountCents }, by payment id): `paymentsDigest`. */
+  digest: Uint8Array
+}
+
+/** The digest a PaymentTotal carries of its approvals. */
+export function paymentsDigest (approvals: ReadonlyArray<{ paymentId: string, amountCents: number }>): Uint8Array {
+  const sorted = [...approvals].sort((a, b) => a.paymentId < b.paymentId ? -1 : a.paymentId > b.paymentId ? 1 : 0).map(a => ({ paymentId: a.paymentId, amountCents: a.amountCents }))
+  return new Uint8Array(createHash('sha256').update(canonicalEncode(sorted as unknown as Canonical)).digest())
 }
 
 export type TillRecord = StockIn | Close
@@ -115,7 +139,9 @@ export function validateRecord (value: Canonical): TillRecord {
     }
   }
   if (kind === 'close') {
-    const o = obj(value, 'close', CLOSE_KEYS)
+    // `payments` is there only on a day with card or wallet payments through a processor.
+    const withPayments = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array) && 'payments' in value
+    const o = obj(value, 'close', withPayments ? [...CLOSE_KEYS, 'payments'] : CLOSE_KEYS)
     const docFirst = int(o.docFirst, 'docFirst', 1, DOC_N_MAX)
     const docLast = int(o.docLast, 'docLast', docFirst - 1, DOC_N_MAX)
     const saleCount = int(o.saleCount, 'saleCount', 0, DOC_N_MAX)
@@ -146,10 +172,33 @@ export function validateRecord (value: Canonical): TillRecord {
       refundsCents: int(o.refundsCents, 'refundsCents', 0, MONEY_MAX),
       cashCountedCents: int(o.cashCountedCents, 'cashCountedCents', -MONEY_MAX, MONEY_MAX),
       consumed: skuQtys(o.consumed, 'consumed', true),
-      points
+      points,
+      ...(withPayments ? { payments: paymentTotals(o.payments) } : {})
     }
   }
   throw new InvalidRecordError(`unknown record kind: ${String(kind).slice(0, 20)}`)
+}
+
+const PROCESSOR_RE = /^[a-z][a-z0-9_-]{0,31}$/
+/** Payment totals in a Close, at most (processors × types × modes). */
+export const PAYMENT_TOTALS_MAX = 64
+
+function paymentTotals (v: Canonical | undefined): PaymentTotal[] {
+  const list = arr(v, 'payments', PAYMENT_TOTALS_MAX).map((l, i): PaymentTotal => {
+    const x = obj(l, `payments[${i}]`, ['processor', 'type', 'mode', 'count', 'amountCents', 'digest'])
+    if (x.type !== 'card' && x.type !== 'wallet') throw new InvalidRecordError(`payments[${i}].type must be card or wallet`)
+    if (x.mode !== 'online' && x.mode !== 'offline') throw new InvalidRecordError(`payments[${i}].mode must be online or offline`)
+    return {
+      processor: str(x.processor, `payments[${i}].processor`, PROCESSOR_RE, 32),
+      type: x.type,
+      mode: x.mode,
+      count: int(x.count, `payments[${i}].count`, 1, DOC_N_MAX),
+      amountCents: int(x.amountCents, `payments[${i}].amountCents`, -MONEY_MAX, MONEY_MAX),
+      digest: bytes(x.digest, `payments[${i}].digest`, 32)
+    }
+  })
+  if (list.length === 0) throw new InvalidRecordError('payments, when present, lists at least one total')
+  return sortedUnique(list, p => `${p.processor}\u0000${p.type}\u0000${p.mode}`, 'payments')
 }
 
 /** The canonical bytes of a record (what its till signs). Validates first: we never sign what we would reject. */

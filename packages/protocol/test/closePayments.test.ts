@@ -1,0 +1,48 @@
+/**
+ * A Close's card and wallet totals (`payments`): optional (every Close before it stays valid),
+ * per processor, type and mode, sorted with no repeats, each with the digest of its approvals;
+ * the fast walk of HQ's verify threads is "not sure" of it, and the full check accepts it.
+ */
+import assert from 'node:assert/strict'
+import { acceptRecordEnvelope } from '../src/acceptFast.ts'
+import { signEntry, openEntry } from '../src/entry.ts'
+import { encodeRecord, paymentsDigest, validateRecord, type Close, type PaymentTotal } from '../src/records.ts'
+import type { Canonical } from '../src/canonical.ts'
+import { close, thrown, till1 } from './helpers/fixtures.ts'
+
+const approvals = [{ paymentId: 'S1-1-P2', amountCents: 1500 }, { paymentId: 'S1-1-P1', amountCents: 2500 }]
+const total = (over: Partial<PaymentTotal> = {}): PaymentTotal => ({ processor: 'embedded', type: 'card', mode: 'online', count: 2, amountCents: 4000, digest: paymentsDigest(approvals), ...over })
+
+describe('a Close\'s payment totals', () => {
+  it('optional: a Close without them is as before; with them it round-trips through a signed entry', () => {
+    const plain = close()
+    assert.equal('payments' in (validateRecord(plain as unknown as Canonical) as Close), false)
+    // Sorted by processor, type, mode (as the till writes them).
+    const withPayments = close({ payments: [total({ mode: 'offline', count: 1, amountCents: 700 }), total(), total({ type: 'wallet', count: 1, amountCents: 300 })] })
+    const entry = signEntry(withPayments, till1)
+    const back = openEntry(entry.bytes, { verify: true }).record as Close
+    assert.deepEqual(back.payments?.map(p => [p.processor, p.type, p.mode, p.count, p.amountCents]), [['embedded', 'card', 'offline', 1, 700], ['embedded', 'card', 'online', 2, 4000], ['embedded', 'wallet', 'online', 1, 300]])
+    // HQ's fast walk does not know the field: "not sure", and the full check decides.
+    assert.equal(acceptRecordEnvelope(entry.bytes), null)
+    assert.notEqual(acceptRecordEnvelope(signEntry(plain, till1).bytes), null)
+  })
+
+  it('the digest is of the approvals, in any order', () => {
+    assert.deepEqual(paymentsDigest(approvals), paymentsDigest([...approvals].reverse()))
+    assert.notDeepEqual(paymentsDigest(approvals), paymentsDigest([{ paymentId: 'S1-1-P1', amountCents: 2501 }, approvals[0] as { paymentId: string, amountCents: number }]))
+  })
+
+  it('refuses them unsorted, repeated, empty, or malformed, with the field at fault', () => {
+    const bad: Array<[Partial<Close>, RegExp]> = [
+      [{ payments: [total({ mode: 'online' }), total({ mode: 'offline' })] }, /payments must be sorted/],
+      [{ payments: [total({ type: 'wallet' }), total({ type: 'card' })] }, /payments must be sorted/],
+      [{ payments: [total(), total()] }, /payments must be sorted/],
+      [{ payments: [] }, /at least one total/],
+      [{ payments: [total({ type: 'cash' as never })] }, /payments\[0\]\.type/],
+      [{ payments: [total({ count: 0 })] }, /payments\[0\]\.count/],
+      [{ payments: [total({ digest: new Uint8Array(31) })] }, /payments\[0\]\.digest/],
+      [{ payments: [total({ processor: 'Bad Name' })] }, /payments\[0\]\.processor/]
+    ]
+    for (const [over, why] of bad) assert.match(thrown(() => encodeRecord(close(over))).message, why)
+  })
+})
