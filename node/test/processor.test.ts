@@ -7,41 +7,20 @@
  * durable state survives a restart: the files of a settled day never change.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
+import { join } from 'node:path'
 import { createServer } from 'node:http'
 import { feeOf, parseCamt053, parseSettlementCsv, ProcessorUnreachableError, reconcile } from '@tillbooks/payments'
 import { EmbeddedProcessorAdapter, ProcessorAnswerError } from '../src/payments/EmbeddedProcessorAdapter.ts'
 import { request } from './helpers/daemons.ts'
+import { startProcessor, stopProcess as stop } from './helpers/processor.ts'
 
-const CLI = resolve(import.meta.dirname, '../src/cli.ts')
 
 interface Answer { paymentId: string, status: string, approvedCents: number, partial: boolean, processorRef: string | null, authCode: string | null, brand: string | null, last4: string | null, aid: string | null, entryMode: string | null, bookingDay: string | null, reason?: string }
 
-function startProcessor (dataDir: string, args: string[] = []): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, [CLI, 'processor', '--data', dataDir, '--http', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn' } })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`processor not ready: ${stderr}`)) }, 20_000)
-    child.on('exit', code => { clearTimeout(timer); reject(new Error(`processor exited ${code}: ${stderr}`)) })
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', line => {
-      if (!line.startsWith('ready ')) return
-      clearTimeout(timer)
-      resolve({ child, url: (JSON.parse(line.slice(6)) as { http: string }).http })
-    })
-  })
-}
 
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  process.kill(child.pid, 'SIGTERM')
-  await exited
-}
 
 describe('the embedded processor (a real process)', function () {
   this.timeout(60_000)
@@ -52,7 +31,7 @@ describe('the embedded processor (a real process)', function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-processor-'))
-    p = await startProcessor(dir, ['--fee-bp', '150'])
+    p = await startProcessor(dir, 0, ['--fee-bp', '150'])
   })
   after(async () => {
     await stop(p.child)
@@ -121,7 +100,7 @@ describe('the embedded processor (a real process)', function () {
     const late = await pay('S1-1-P10', 100)
     assert.notEqual(late.json.bookingDay, day)
     await stop(p.child)
-    p = await startProcessor(dir, ['--fee-bp', '150'])
+    p = await startProcessor(dir, 0, ['--fee-bp', '150'])
     assert.equal(await (await fetch(`${p.url}/settlements/${day}.csv`)).text(), csv)
     assert.deepEqual((await pay('S1-1-P1', 1250)).json.processorRef, (await request<Answer>(p.url, 'GET', '/payments/S1-1-P1')).json.processorRef)
     assert.match(JSON.stringify((await request(p.url, 'GET', '/profile')).json), /"name":"default"/)

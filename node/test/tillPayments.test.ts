@@ -7,11 +7,10 @@
  * when the processor is back, and a payment declined when forwarded is a late decline.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
+import { join } from 'node:path'
 import { TillLog } from '@tillbooks/crdt'
 import { asStoreId, openApproval, openEntry, toHex, type Close } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
@@ -19,30 +18,14 @@ import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
 import { tillKey } from '../src/daemon/dataDir.ts'
 import { enrolStores, freePort, request } from './helpers/daemons.ts'
+import { startProcessor, stopProcess as stop } from './helpers/processor.ts'
 
-const CLI = resolve(import.meta.dirname, '../src/cli.ts')
 
 interface Payment { paymentId: string, type: string, amountCents: number, status: string, processorRef?: string, authCode?: string, last4?: string, signedLine?: string }
 interface Sale { docNo: string, totalCents: number, payments?: Payment[] }
 interface Status { nextDocNo: string, payments: { stored: { count: number, amountCents: number, forwardByMs: number | null }, lateDeclines: number, expired: number, pending: number } }
 
-function startProcessor (dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'processor', '--data', dataDir, '--http', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn' } })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`processor not ready: ${stderr}`)) }, 20_000)
-    child.on('exit', code => { clearTimeout(timer); reject(new Error(`processor exited ${code}: ${stderr}`)) })
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', line => { if (line.startsWith('ready ')) { clearTimeout(timer); resolve(child) } })
-  })
-}
 
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  process.kill(child.pid, 'SIGTERM')
-  await exited
-}
 
 describe('card and wallet tenders: till to processor, store-and-forward', function () {
   this.timeout(90_000)
@@ -61,7 +44,7 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-payments-'))
     port = await freePort()
-    processor = await startProcessor(join(dir, 'processor'), port)
+    processor = (await startProcessor(join(dir, 'processor'), port)).child
     hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
     await enrolStores(hq, join(dir, 'hq'), dir, ['S1'])
     till = await startTillDaemon({
@@ -119,7 +102,7 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
     const held = (await status()).payments.stored
     assert.deepEqual([held.count, held.amountCents], [2, 4000])
     assert.ok((held.forwardByMs ?? 0) > Date.now(), 'with the deadline to forward by')
-    processor = await startProcessor(join(dir, 'processor'), port)
+    processor = (await startProcessor(join(dir, 'processor'), port)).child
     await request(till.ready.http, 'POST', '/sync', {})
     const s = await status()
     assert.equal(s.payments.stored.count, 0, 'forwarded')

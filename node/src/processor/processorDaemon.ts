@@ -26,7 +26,7 @@ import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import {
   authorise, DEFAULT_TEST_TOKEN, exponentOf, payoutEntries, profileNamed, settleDay, toCamt053, toSettlementCsv,
-  type Booked, type StoreAndForwardProfile
+  type Booked, type ProcessorAnswer, type StoreAndForwardProfile
 } from '@tillbooks/payments'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
@@ -59,20 +59,9 @@ interface PaymentRecord {
   answer: PaymentAnswer
 }
 
-export interface PaymentAnswer {
-  paymentId: string
-  status: 'approved' | 'declined'
-  approvedCents: number
-  partial: boolean
-  processorRef: string | null
-  authCode: string | null
-  brand: string | null
-  last4: string | null
-  aid: string | null
-  entryMode: string | null
-  forwarded: boolean
+/** The processor's answer to a payment: the adapter's, and the day it is booked to. */
+export interface PaymentAnswer extends ProcessorAnswer {
   bookingDay: string | null
-  reason?: string
 }
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/
