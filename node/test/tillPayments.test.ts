@@ -109,6 +109,19 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
     assert.equal(s.payments.lateDeclines, 1, 'the one declined when forwarded')
   })
 
+  it('a card refund goes back to the card through the processor: never more than was paid, never without the payment it refunds', async () => {
+    const sold = await request<{ docNo: string, payments: Payment[] }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'latte', qty: 1 }], tenders: [{ type: 'card', amountCents: 420 }] })
+    assert.equal(sold.status, 200, JSON.stringify(sold.json))
+    const first = sold.json.payments[0] as Payment
+    const r = await request<Sale & { error?: string }>(till.ready.http, 'POST', '/refunds', { lines: [{ sku: 'latte', qty: 1 }], tender: 'card', paymentId: first.paymentId })
+    assert.equal(r.status, 200, JSON.stringify(r.json))
+    assert.deepEqual([r.json.totalCents, r.json.payments?.[0]?.amountCents, r.json.payments?.[0]?.status], [-420, -420, 'approved'])
+    const again = await request<{ error: string }>(till.ready.http, 'POST', '/refunds', { lines: [{ sku: 'latte', qty: 1 }], tender: 'card', paymentId: first.paymentId })
+    assert.equal(again.status, 402)
+    assert.match(again.json.error, /more than is left to refund/)
+    assert.equal((await request(till.ready.http, 'POST', '/refunds', { lines: [{ sku: 'latte', qty: 1 }], tender: 'card' })).status, 400)
+  })
+
   it('the Close carries the day\'s card and wallet totals per processor and mode, with their digests; HQ books it', async () => {
     const c = await request<{ seq: number, tenders: { card: number } }>(till.ready.http, 'POST', '/day/close', {})
     assert.equal(c.status, 200)
@@ -116,10 +129,10 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
     const close = [...doc.entryBytes()].map(b => openEntry(b, { verify: true }).record).find(r => r.kind === 'close') as Close
     assert.deepEqual(close.payments?.map(p => [p.processor, p.type, p.mode, p.count, p.amountCents]), [
       ['embedded', 'card', 'offline', 2, 2500 + 1500],
-      ['embedded', 'card', 'online', 2, 7900 + 3000],
+      ['embedded', 'card', 'online', 4, 7900 + 3000 + 420 - 420],
       ['embedded', 'wallet', 'online', 1, 2000]
     ])
-    assert.equal(close.takingsCents.card, 2500 + 1500 + 7900 + 3000 + 2000, 'card and wallet takings')
+    assert.equal(close.takingsCents.card, 2500 + 1500 + 7900 + 3000 + 2000 + 420 - 420, 'card and wallet takings, net of the refund')
     await request(till.ready.http, 'POST', '/sync', {})
     const books = (await request<{ counts: { folded: number } }>(hq.ready.http, 'GET', '/books')).json
     assert.equal(books.counts.folded, 1)

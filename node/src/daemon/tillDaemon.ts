@@ -451,12 +451,17 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         type: 'object',
         required: ['lines'],
         additionalProperties: false,
-        properties: { lines: LINES_SCHEMA, tender: { enum: ['cash', 'card'] } }
+        properties: { lines: LINES_SCHEMA, tender: { enum: ['cash', 'card'] }, paymentId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' } }
       }
     }
-  }, async req => {
-    const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card' }
-    return await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}) })
+  }, async (req, reply) => {
+    const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card', paymentId?: string }
+    try {
+      return await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}), ...(b.paymentId !== undefined ? { paymentId: b.paymentId } : {}) })
+    } catch (err) {
+      if (err instanceof PaymentDeclinedError) return await reply.code(402).send({ error: err.message, payment: err.payment })
+      throw err
+    }
   })
 
   http.post('/day/open', {

@@ -316,13 +316,17 @@ export class TillNode {
     return await this.#serial(async () => await this.#document('sale', sale))
   }
 
-  /** Refund goods (lines with positive qty are returned): money goes back on the given tender. */
-  async refund (refund: { lines: SaleLine[], tender?: Tender }): Promise<SaleReceipt> {
+  /**
+   * Refund goods (lines with positive qty are returned): money goes back on the given tender.
+   * With a processor, a card refund names the card payment it goes back to (`paymentId`) and is
+   * made through the processor first: no refund document unless it approves.
+   */
+  async refund (refund: { lines: SaleLine[], tender?: Tender, paymentId?: string }): Promise<SaleReceipt> {
     const lines = refund.lines.map(l => ({ sku: l.sku, qty: -l.qty }))
-    return await this.#serial(async () => await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }] }))
+    return await this.#serial(async () => await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(refund.paymentId !== undefined ? { refundOf: refund.paymentId } : {}) }))
   }
 
-  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string }): Promise<SaleReceipt> {
+  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string, refundOf?: string }): Promise<SaleReceipt> {
     if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`the till is ${this.#state}: open the day first`)
     if (this.#nextDocN - this.#dayDocFirst >= SALES_PER_DAY_MAX) throw new SaleRejectedError('too many documents today')
     if (!Array.isArray(input.lines) || input.lines.length === 0) throw new SaleRejectedError('a sale needs at least one line')
@@ -373,6 +377,10 @@ export class TillNode {
     // Card and wallet tenders go to the processor now (one round trip each), before the sale is
     // written: a declined one means no sale, and what the sale's other tenders took is undone.
     const payments: PaymentOutcome[] = []
+    if (kind === 'refund' && tenders.card !== 0 && this.#init.payments !== undefined) {
+      if (input.refundOf === undefined) throw new SaleRejectedError('a card refund names the card payment it goes back to (paymentId)')
+      payments.push(await this.#init.payments.refund(input.refundOf, -total, docNoOf(this.store, this.till, n)))
+    }
     if (kind === 'sale' && this.#init.payments !== undefined) {
       for (const t of input.tenders ?? []) {
         if (t.type !== 'card' && t.type !== 'wallet') continue

@@ -45,6 +45,8 @@ export interface PaymentAttempt {
   /** The signed approval's envelope, base64url: the receipt's line. */
   signedLine: string | null
   reason: string | null
+  /** A refund: the payment it refunds. */
+  refundOf?: string
 }
 
 /** What a sale's answer lists per card or wallet payment. */
@@ -229,6 +231,50 @@ export class TillPayments {
       ...(a.signedLine !== null ? { signedLine: a.signedLine } : {}),
       ...(a.reason !== null ? { reason: a.reason } : {})
     }
+  }
+
+  /**
+   * Refund (part of) an approved card or wallet payment to the same card, through the
+   * processor: the refund is a payment of its own (negative), durable before its request.
+   * Never stored offline unless the profile allows it (none does by default): money out on a
+   * card needs the processor to say yes.
+   */
+  async refund (originalPaymentId: string, amountCents: number, docNo: string): Promise<PaymentOutcome> {
+    const original = this.attempts().find(x => x.paymentId === originalPaymentId)
+    if (original === undefined || original.state !== 'approved' || original.answer === null) {
+      throw new PaymentDeclinedError(`no approved card payment ${originalPaymentId} at this till to refund`, { paymentId: originalPaymentId, processor: this.#o.adapter.name, type: 'card', amountCents: -amountCents, status: 'declined', reason: 'not refundable' })
+    }
+    const refunded = this.attempts().filter(x => x.refundOf === originalPaymentId && x.state === 'approved').reduce((n, x) => n + x.amountCents, 0)
+    if (amountCents + -refunded > original.answer.approvedCents) {
+      throw new PaymentDeclinedError(`${amountCents} is more than is left to refund of ${originalPaymentId} (${original.answer.approvedCents + refunded})`, { paymentId: originalPaymentId, processor: this.#o.adapter.name, type: original.type, amountCents: -amountCents, status: 'declined', reason: 'more than paid' })
+    }
+    const n = this.#next++
+    const a: PaymentAttempt = {
+      n, paymentId: `${this.#o.tillId}-P${n}`, type: original.type, amountCents: -amountCents, token: original.token, entryMode: original.entryMode,
+      docNo, state: 'pending', takenAtMs: this.#o.clock.nowMs(), forwardByMs: null, answer: null, signedLine: null, reason: null, refundOf: originalPaymentId
+    }
+    await this.#save(a)
+    let answer: ProcessorAnswer | null
+    try {
+      answer = await this.#o.adapter.refund({ paymentId: a.paymentId, originalPaymentId, amountCents, currency: this.#o.currency })
+    } catch (err) {
+      answer = err instanceof ProcessorUnreachableError ? await this.#o.adapter.lookup(a.paymentId).catch(() => null) : null
+      if (answer === null) {
+        const reason = err instanceof ProcessorUnreachableError ? 'a card refund needs the processor, which cannot be reached: refund later or in cash' : `the processor refused the refund: ${(err as Error).message}`
+        const declined = { ...a, state: 'declined' as const, reason }
+        await this.#save(declined)
+        throw new PaymentDeclinedError(reason, this.#outcome(declined))
+      }
+    }
+    if (answer.status !== 'approved') {
+      const declined = { ...a, state: 'declined' as const, answer, reason: answer.reason ?? 'declined' }
+      await this.#save(declined)
+      throw new PaymentDeclinedError(`the refund was declined: ${declined.reason}`, this.#outcome(declined))
+    }
+    const approved: PaymentAttempt = { ...a, state: 'approved', answer }
+    approved.signedLine = this.#sign(approved, answer)
+    await this.#save(approved)
+    return this.#outcome(approved)
   }
 
   /**
