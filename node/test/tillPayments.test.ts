@@ -34,6 +34,7 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
   let till: TillDaemon
   let processor: ChildProcess
   let port = 0
+  let latePaymentId = ''
   const sell = async (amountCents: number, tender: Record<string, unknown>): Promise<{ status: number, json: Sale & { error?: string, payment?: Payment } }> => {
     // A product priced to the cent asked: the demo's Patio Chair is 79.00; tenders pay it in part.
     const r = await request<Sale & { error?: string, payment?: Payment }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'patio-chair', qty: 1 }], tenders: [{ ...tender, amountCents }, ...(amountCents < 7900 ? [{ type: 'cash', amountCents: 7900 - amountCents }] : [])] })
@@ -94,6 +95,7 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
     assert.equal(openApproval(Buffer.from(stored.json.payments?.[0]?.signedLine as string, 'base64url')).approval.mode, 'offline')
     const late = await sell(1500, { type: 'card', card: { token: 'tok_decline_on_forward' } })
     assert.equal(late.json.payments?.[0]?.status, 'stored')
+    latePaymentId = late.json.payments?.[0]?.paymentId as string
     const big = await request<{ error: string }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'patio-chair', qty: 2 }], tenders: [{ type: 'card', amountCents: 15800 }] })
     assert.equal(big.status, 402)
     assert.match(big.json.error ?? '', /over the offline limit of 10000/)
@@ -133,8 +135,17 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
       ['embedded', 'wallet', 'online', 1, 2000]
     ])
     assert.equal(close.takingsCents.card, 2500 + 1500 + 7900 + 3000 + 2000 + 420 - 420, 'card and wallet takings, net of the refund')
+    // The late decline, a signed part of the Close after it, linked to the sale's day (never a rewrite of it).
+    assert.deepEqual(close.lateDeclines, [{ paymentId: latePaymentId, processor: 'embedded', amountCents: 1500, saleDay: close.businessDay }])
     await request(till.ready.http, 'POST', '/sync', {})
     const books = (await request<{ counts: { folded: number } }>(hq.ready.http, 'GET', '/books')).json
     assert.equal(books.counts.folded, 1)
+    // The next day's Close does not report it again: the log says it was.
+    const next = new Date(Date.parse(`${close.businessDay}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
+    await request(till.ready.http, 'POST', '/day/open', { businessDay: next })
+    await request(till.ready.http, 'POST', '/day/close', {})
+    const again = TillLog.load(new Uint8Array(await (await fetch(`${till.ready.http}/log.automerge`)).arrayBuffer()))
+    const closes = [...again.entryBytes()].map(b => openEntry(b, { verify: true }).record).filter((r): r is Close => r.kind === 'close')
+    assert.deepEqual(closes.map(c => c.lateDeclines?.length ?? 0).sort(), [0, 1])
   })
 })

@@ -385,7 +385,7 @@ export class TillNode {
       for (const t of input.tenders ?? []) {
         if (t.type !== 'card' && t.type !== 'wallet') continue
         try {
-          payments.push(await this.#init.payments.pay({ type: t.type, amountCents: t.amountCents, ...(t.card?.token !== undefined ? { token: t.card.token } : {}) }, docNoOf(this.store, this.till, n)))
+          payments.push(await this.#init.payments.pay({ type: t.type, amountCents: t.amountCents, ...(t.card?.token !== undefined ? { token: t.card.token } : {}) }, docNoOf(this.store, this.till, n), this.#businessDay))
         } catch (err) {
           for (const done of payments) await this.#init.payments.reverse(done.paymentId)
           throw err
@@ -470,6 +470,11 @@ export class TillNode {
           paid.set(key, g)
         }
       }
+      // Late declines since the last report: the log itself says which an earlier Close carried (no mark to lose in a crash).
+      const reported = new Set<string>()
+      for (const e of this.#log) if (e.record.kind === 'close') for (const d of e.record.lateDeclines ?? []) reported.add(d.paymentId)
+      const lateDeclines = (this.#init.payments?.lateDeclines() ?? []).filter(d => !reported.has(d.paymentId))
+        .sort((a, b) => a.paymentId < b.paymentId ? -1 : 1).map(d => ({ ...d, saleDay: d.saleDay as BusinessDay }))
       const payments: PaymentTotal[] = [...paid].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, g]) => ({
         processor: g.processor, type: g.type, mode: g.mode, count: g.approvals.length,
         amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals)
@@ -487,7 +492,8 @@ export class TillNode {
         cashCountedCents: opts.cashCountedCents ?? takingsCents.cash,
         consumed: [...consumed].filter(([, q]) => q !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1).map(([sku, qty]) => ({ sku, qty })),
         points: [...points].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, p]) => ({ member, points: p })),
-        ...(payments.length > 0 ? { payments } : {})
+        ...(payments.length > 0 ? { payments } : {}),
+        ...(lateDeclines.length > 0 ? { lateDeclines } : {})
       }
       // The Close and the closed day in one fsync'd batch.
       const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN)])

@@ -47,6 +47,8 @@ export interface PaymentAttempt {
   reason: string | null
   /** A refund: the payment it refunds. */
   refundOf?: string
+  /** The business day of the sale it paid for. */
+  saleDay?: string
 }
 
 /** What a sale's answer lists per card or wallet payment. */
@@ -141,6 +143,11 @@ export class TillPayments {
     return { stored: { count: h.count, amountCents: h.totalCents, forwardByMs: forwardBy }, lateDeclines, expired, pending }
   }
 
+  /** Payments declined when forwarded: what a later Close reports (the till leaves out those an earlier Close of its log did). */
+  lateDeclines (): Array<{ paymentId: string, processor: string, amountCents: number, saleDay: string }> {
+    return this.attempts().filter(a => a.state === 'late_declined' && a.saleDay !== undefined).map(a => ({ paymentId: a.paymentId, processor: this.#o.adapter.name, amountCents: a.amountCents, saleDay: a.saleDay as string }))
+  }
+
   attempts (): PaymentAttempt[] {
     return [...this.#attempts.values()].sort((a, b) => a.n - b.n)
   }
@@ -149,14 +156,14 @@ export class TillPayments {
    * Take one card or wallet payment for the sale that will be `docNo`. Resolves with the
    * outcome (approved, or stored offline); throws PaymentDeclinedError when it is refused.
    */
-  async pay (t: { type: 'card' | 'wallet', amountCents: number, token?: string }, docNo: string): Promise<PaymentOutcome> {
+  async pay (t: { type: 'card' | 'wallet', amountCents: number, token?: string }, docNo: string, saleDay?: string): Promise<PaymentOutcome> {
     const token = t.token ?? (t.type === 'wallet' ? DEFAULT_WALLET_TOKEN : DEFAULT_TEST_TOKEN)
     const n = this.#next++
     const now = this.#o.clock.nowMs()
     const a: PaymentAttempt = {
       n, paymentId: `${this.#o.tillId}-P${n}`, type: t.type, amountCents: t.amountCents, token,
       entryMode: (Object.hasOwn(TEST_CARDS, token) ? TEST_CARDS[token]?.entryMode : undefined) ?? (t.type === 'wallet' ? 'wallet' : 'chip'),
-      docNo, state: 'pending', takenAtMs: now, forwardByMs: null, answer: null, signedLine: null, reason: null
+      docNo, state: 'pending', takenAtMs: now, forwardByMs: null, answer: null, signedLine: null, reason: null, ...(saleDay !== undefined ? { saleDay } : {})
     }
     // Durable before the request leaves: whatever happens to the answer, the attempt is known.
     await this.#save(a)

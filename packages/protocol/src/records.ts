@@ -69,7 +69,15 @@ export interface Close extends RecordHeader {
    * stays at the store). Absent on a day without any (and on every Close before it existed).
    */
   payments?: PaymentTotal[]
+  /**
+   * Card payments taken offline on an earlier day and declined when forwarded since the last
+   * Close: each linked to the day of its sale, which is never rewritten. Absent when none.
+   */
+  lateDeclines?: LateDecline[]
 }
+
+/** A payment taken offline, declined when forwarded: the sale stood, the money never came. */
+export interface LateDecline { paymentId: string, processor: string, amountCents: number, saleDay: BusinessDay }
 
 /** One processor's card (or wallet) payments of a day, online or stored offline. */
 export interface PaymentTotal {
@@ -140,8 +148,10 @@ export function validateRecord (value: Canonical): TillRecord {
   }
   if (kind === 'close') {
     // `payments` is there only on a day with card or wallet payments through a processor.
-    const withPayments = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array) && 'payments' in value
-    const o = obj(value, 'close', withPayments ? [...CLOSE_KEYS, 'payments'] : CLOSE_KEYS)
+    const isMap = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)
+    const withPayments = isMap && 'payments' in value
+    const withLate = isMap && 'lateDeclines' in value
+    const o = obj(value, 'close', [...CLOSE_KEYS, ...(withPayments ? ['payments'] : []), ...(withLate ? ['lateDeclines'] : [])])
     const docFirst = int(o.docFirst, 'docFirst', 1, DOC_N_MAX)
     const docLast = int(o.docLast, 'docLast', docFirst - 1, DOC_N_MAX)
     const saleCount = int(o.saleCount, 'saleCount', 0, DOC_N_MAX)
@@ -173,7 +183,8 @@ export function validateRecord (value: Canonical): TillRecord {
       cashCountedCents: int(o.cashCountedCents, 'cashCountedCents', -MONEY_MAX, MONEY_MAX),
       consumed: skuQtys(o.consumed, 'consumed', true),
       points,
-      ...(withPayments ? { payments: paymentTotals(o.payments) } : {})
+      ...(withPayments ? { payments: paymentTotals(o.payments) } : {}),
+      ...(withLate ? { lateDeclines: lateDeclines(o.lateDeclines) } : {})
     }
   }
   throw new InvalidRecordError(`unknown record kind: ${String(kind).slice(0, 20)}`)
@@ -199,6 +210,20 @@ function paymentTotals (v: Canonical | undefined): PaymentTotal[] {
   })
   if (list.length === 0) throw new InvalidRecordError('payments, when present, lists at least one total')
   return sortedUnique(list, p => `${p.processor}\u0000${p.type}\u0000${p.mode}`, 'payments')
+}
+
+function lateDeclines (v: Canonical | undefined): LateDecline[] {
+  const list = arr(v, 'lateDeclines', LINES_MAX).map((l, i): LateDecline => {
+    const x = obj(l, `lateDeclines[${i}]`, ['paymentId', 'processor', 'amountCents', 'saleDay'])
+    return {
+      paymentId: str(x.paymentId, `lateDeclines[${i}].paymentId`, ID_RE),
+      processor: str(x.processor, `lateDeclines[${i}].processor`, PROCESSOR_RE, 32),
+      amountCents: int(x.amountCents, `lateDeclines[${i}].amountCents`, 1, MONEY_MAX),
+      saleDay: asBusinessDay(x.saleDay)
+    }
+  })
+  if (list.length === 0) throw new InvalidRecordError('lateDeclines, when present, lists at least one')
+  return sortedUnique(list, d => d.paymentId, 'lateDeclines')
 }
 
 /** The canonical bytes of a record (what its till signs). Validates first: we never sign what we would reject. */

@@ -45,4 +45,17 @@ describe('a Close\'s payment totals', () => {
     ]
     for (const [over, why] of bad) assert.match(thrown(() => encodeRecord(close(over))).message, why)
   })
+
+  it('late declines: optional, sorted by payment id, each linked to its sale\'s day; refused malformed', () => {
+    const late = [{ paymentId: 'S1-1-P3', processor: 'embedded', amountCents: 1500, saleDay: '2026-03-01' }, { paymentId: 'S1-1-P7', processor: 'embedded', amountCents: 700, saleDay: '2026-03-02' }] as Close['lateDeclines']
+    const back = openEntry(signEntry(close({ lateDeclines: late }), till1).bytes, { verify: true }).record as Close
+    assert.deepEqual(back.lateDeclines, late)
+    const bad: Array<[Partial<Close>, RegExp]> = [
+      [{ lateDeclines: [...(late ?? [])].reverse() }, /lateDeclines must be sorted/],
+      [{ lateDeclines: [] }, /at least one/],
+      [{ lateDeclines: [{ paymentId: 'S1-1-P3', processor: 'embedded', amountCents: 0, saleDay: '2026-03-01' as never }] }, /lateDeclines\[0\]\.amountCents/],
+      [{ lateDeclines: [{ paymentId: 'S1-1-P3', processor: 'embedded', amountCents: 5, saleDay: '2026-13-01' as never }] }, /day|businessDay|YYYY/i]
+    ]
+    for (const [over, why] of bad) assert.match(thrown(() => encodeRecord(close(over))).message, why)
+  })
 })
