@@ -66,7 +66,7 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
     assert.equal(r.status, 200, JSON.stringify(r.json))
     const p = r.json.payments?.[0] as Payment
     assert.deepEqual([p.type, p.amountCents, p.status, p.last4], ['card', 7900, 'approved', '4242'])
-    assert.match(p.paymentId, /^S1-1-P\d+$/)
+    assert.match(p.paymentId, /^S1-1-[0-9a-f]{8}-P\d+$/, "the till, its key, the attempt")
     const { approval, signer } = openApproval(Buffer.from(p.signedLine as string, 'base64url'))
     assert.equal(toHex(signer), toHex((await tillKey(join(dir, 'S1'))).publicKey), 'signed by the till')
     assert.deepEqual([approval.paymentId, approval.docNo, approval.processor, approval.processorRef, approval.authCode, approval.brand, approval.mode, approval.status], [p.paymentId, r.json.docNo, 'embedded', p.processorRef, p.authCode, 'visa', 'online', 'approved'])

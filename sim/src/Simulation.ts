@@ -13,7 +13,7 @@ import {
 import { demoCatalogue, type Catalogue } from '@tillbooks/catalogue'
 import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
 import {
-  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, MemoryStore, TillCatalogue, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
+  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, MemoryStore, PaymentDeclinedError, TillCatalogue, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
   type Clock, type SubmitOutcome, type SyncCounters
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
@@ -24,6 +24,9 @@ import { QUIET_LINK, SimNetwork, type LinkProfile } from './SimNetwork.ts'
 import { SimMailbox } from './mailPath.ts'
 import { announce, judgeGossip, signGossip, type AnnounceMsg } from './SimGossip.ts'
 import { isSyncMsg, SimSync, type SimSyncCounters, type SyncMsg } from './SimSync.ts'
+import { PROFILES } from '@tillbooks/payments'
+import { PSP_ADDRESS, SimProcessor, SimProcessorAdapter, type PspMsg } from './SimProcessor.ts'
+import { ANSWER_DROP_RATE, CARD_CURRENCY, CARD_FEE_BP, checkCards, drawCard, FORWARD_EVERY_MS, planCards, type CardPlan } from './cardPayments.ts'
 
 export interface SimOptions {
   seed: number
@@ -65,6 +68,8 @@ type Msg =
   | { t: 'heads', heads: Array<{ tillId: TillId, seq: number, hash: string }> }
   /** Automerge's sync protocol (DocSync over SimSync). */
   | SyncMsg
+  /** A till's request to the card processor, and its answer (cardPayments). */
+  | PspMsg
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
@@ -124,6 +129,11 @@ interface TillSim {
    */
   catalogueRead: { invented: string[], resolutions: string[] }
   delivery: { order: Uint8Array, received: SkuQty[], shipped: SkuQty[] } | null
+  /** Its card payments (cardPayments runs): the production TillPayments, over its adapter to the simulated processor. */
+  payments: TillPayments | null
+  psp: SimProcessorAdapter | null
+  /** A forward() under way: the cycle does not start another over it. */
+  forwarding: boolean
 }
 
 /** A store's server: it keeps replicas of its neighbour stores' tills' logs, pulled by Automerge's sync protocol. */
@@ -154,6 +164,20 @@ interface ClashPlan {
 }
 
 /** What happened to the clash, as the simulator saw it (never read from a fold). */
+/** cardPayments: the processor, its plan, and what the tills did with cards. */
+interface CardState {
+  plan: CardPlan
+  processor: SimProcessor
+  /** Every till process's payments (burnt ones too): what reconciliation reads. */
+  tills: Array<{ t: TillSim, generation: number, payments: TillPayments }>
+  /** The business day of each sale's payments, by payment id. */
+  saleDays: Map<string, string>
+  /** The payments a sale's receipt showed stored (taken offline), as the simulator saw them. */
+  storedAtSale: Set<string>
+  counts: { cardSales: number, approved: number, stored: number, declinedSales: number, cardRefunds: number, refundsNotMade: number, forwardCycles: number, forwardErrors: number, forwarded: number, lateDeclines: number, expired: number, resolved: number }
+  outage: { from: string, until: string } | null
+}
+
 interface ClashState {
   /** Each store's product as the simulator made it: what the Oracle prices and costs it by. */
   invented: Array<{ store: StoreId, tillId: TillId, sku: string, statement: string, priceCents: number, taxRateBp: number, costCents: number }>
@@ -197,6 +221,7 @@ class Simulation {
   hqSync: SimSync | null = null
   readonly clashPlan: ClashPlan | null
   readonly clash: ClashState | null
+  readonly cards: CardState | null
   hqUp = false
   hqIncarnation = 0
   running = false
@@ -270,6 +295,31 @@ class Simulation {
       ? { invented: [], listed: null, resolution: null, resolving: false, resolveFailures: [], heldResolutions: new Map(), sales: { inventedLines: 0, throughAlias: 0 }, awaitingMax: 0, sync: { pulls: 0, failed: 0 }, skipped: null }
       : null
     this.clashPlan = this.clash === null ? null : this.#planClash(storeCount, perStore)
+    this.cards = this.faults.has('cardPayments') ? this.#newCards() : null
+  }
+
+  /**
+   * cardPayments: the processor (its answers back to the tills over the network, a share lost
+   * after booking), the day it is down for a stretch, all drawn from their own streams.
+   */
+  #newCards (): CardState {
+    const drop = this.prng.fork('psp-drop')
+    const processor = new SimProcessor({
+      scheduler: this.scheduler,
+      send: (to, m) => { this.net.send(PSP_ADDRESS, to, m) },
+      currency: CARD_CURRENCY,
+      feeBp: CARD_FEE_BP,
+      dropAnswer: () => drop.chance(ANSWER_DROP_RATE)
+    })
+    return {
+      plan: planCards(this.prng.fork('cardPayments'), this.opts.days, i => this.#dayStartMs(i)),
+      processor,
+      tills: [],
+      saleDays: new Map(),
+      storedAtSale: new Set(),
+      counts: { cardSales: 0, approved: 0, stored: 0, declinedSales: 0, cardRefunds: 0, refundsNotMade: 0, forwardCycles: 0, forwardErrors: 0, forwarded: 0, lateDeclines: 0, expired: 0, resolved: 0 },
+      outage: null
+    }
   }
 
   /**
@@ -425,13 +475,22 @@ class Simulation {
       })
       this.catalogues.push(catalogue)
     }
-    const node = new TillNode({ store: kv, clock: this.#clockFor(skewMs), logger: silentLogger }, { store: store.id, till: tillNo, signer, catalogue: catalogue ?? this.catalogue, hqRootKey: this.root.publicKey })
+    // Card payments: the production TillPayments on the till's own disk, its clock the till's, its processor across the simulated WAN.
+    let payments: TillPayments | null = null
+    let psp: SimProcessorAdapter | null = null
+    if (this.cards !== null) {
+      await kv.open()
+      psp = new SimProcessorAdapter({ scheduler: this.scheduler, send: m => { this.net.send(tillId, PSP_ADDRESS, m) }, prefix: `${tillId}/${generation}` })
+      payments = await TillPayments.open({ store: kv, tillId, signer, adapter: psp, profile: PROFILES.default as (typeof PROFILES)[string], currency: CARD_CURRENCY, clock: this.#clockFor(skewMs), logger: silentLogger })
+    }
+    const node = new TillNode({ store: kv, clock: this.#clockFor(skewMs), logger: silentLogger }, { store: store.id, till: tillNo, signer, catalogue: catalogue ?? this.catalogue, hqRootKey: this.root.publicKey, ...(payments !== null ? { payments } : {}) })
     await node.start()
     const prev = this.tills.get(tillId)
     const t = {
       tillId, store: store.id, tillNo, generation, signer, certs: prev?.certs ?? [], kv, node, skewMs, burnt: false, retryArmed: false, retryMs: RETRY_MS_MIN, twin: null, docNs: prev?.docNs ?? [], delivery: null,
-      catalogue, catalogueKv, cataloguePulls: new Map(), catalogueRead: { invented: [], resolutions: [] }
+      catalogue, catalogueKv, cataloguePulls: new Map(), catalogueRead: { invented: [], resolutions: [] }, payments, psp, forwarding: false
     } as Omit<TillSim, 'sync' | 'docSync'> as TillSim
+    if (this.cards !== null && payments !== null) this.cards.tills.push({ t, generation, payments })
     // A new process: a new DocSync, with no live sessions.
     t.sync = new SimSync({ scheduler: this.scheduler, send: (to, m) => { this.net.send(tillId, to, m) } }, { answer: async (from, doc, msg) => await t.docSync.answer(from, doc, msg) })
     t.docSync = new DocSync({
@@ -456,7 +515,31 @@ class Simulation {
     this.net.attach(tillId, (from, msg) => { void this.#tillReceive(t, from, msg) })
     this.#armHeads(t)
     if (t.catalogue !== null) this.#armCatalogueSync(t)
+    if (t.payments !== null) this.#armForward(t)
     return t
+  }
+
+  /**
+   * The till's payments cycle (the daemon's sync loop calls `forward()` each round, whatever
+   * HQ's link): stored payments forwarded, unknown outcomes resolved, overdue ones expired.
+   */
+  #armForward (t: TillSim): void {
+    const cards = this.cards as CardState
+    const gen = t.generation
+    const tick = (): void => {
+      if (t.burnt || t.generation !== gen || this.tills.get(t.tillId) !== t || t.payments === null) return
+      this.scheduler.after(FORWARD_EVERY_MS, tick)
+      if (t.forwarding) return
+      t.forwarding = true
+      cards.counts.forwardCycles++
+      void t.payments.forward().then(r => {
+        cards.counts.forwarded += r.forwarded
+        cards.counts.lateDeclines += r.lateDeclines
+        cards.counts.expired += r.expired
+        cards.counts.resolved += r.resolved
+      }, () => { cards.counts.forwardErrors++ }).finally(() => { t.forwarding = false })
+    }
+    this.scheduler.after(this.prng.fork(`forward:${t.tillId}:${gen}`).int(1, FORWARD_EVERY_MS), tick)
   }
 
   /**
@@ -504,7 +587,9 @@ class Simulation {
 
   async #tillReceive (t: TillSim, from: string, msg: Msg): Promise<void> {
     if (t.burnt) return
-    if (msg.t === 'acks') {
+    if (msg.t === 'pspAnswer') {
+      t.psp?.receive(msg)
+    } else if (msg.t === 'acks') {
       await t.node.acknowledge(msg.answers.filter(a => a.seq !== undefined && a.tillId === t.tillId).map(a => ({ seq: a.seq as number, status: a.status, ...(a.reason !== undefined ? { reason: a.reason } : {}) })))
     } else if (isSyncMsg(msg)) {
       t.sync.receive(from, msg)
@@ -804,7 +889,23 @@ class Simulation {
       const amount = this.#priceOf(lines, day, resolutions)
       const tender = amount <= t.node.status().drawerCashCents ? 'cash' : 'card'
       refundTender = tender
-      receipt = await t.node.refund({ lines, tender })
+      if (tender === 'card' && t.payments !== null) {
+        // With a processor a card refund goes back to a card payment of this till with enough left
+        // on it (the first such); none, or the processor refusing or out of reach: no refund made.
+        const cards = this.cards as CardState
+        const original = refundableFor(t.payments, amount)
+        if (original === null) { cards.counts.refundsNotMade++; return }
+        try {
+          receipt = await t.node.refund({ lines, tender, paymentId: original })
+        } catch (err) {
+          if (!(err instanceof PaymentDeclinedError)) throw err
+          cards.counts.refundsNotMade++
+          return
+        }
+        cards.counts.cardRefunds++
+      } else {
+        receipt = await t.node.refund({ lines, tender })
+      }
     } else {
       const total = this.#priceOf(lines, day, resolutions)
       const mode = p.int(0, 99)
@@ -814,7 +915,27 @@ class Simulation {
           ? [{ type: 'cash' as const, amountCents: total + (p.chance(0.5) ? p.int(1, 2_000) : 0) }]
           : [{ type: 'card' as const, amountCents: Math.floor(total / 2) || total }, ...(total - (Math.floor(total / 2) || total) > 0 ? [{ type: 'cash' as const, amountCents: total - Math.floor(total / 2) }] : [])]
       cardCents = tenders.filter(x => x.type === 'card').reduce((s, x) => s + x.amountCents, 0)
-      receipt = await t.node.sell({ lines, tenders, ...(member !== null ? { member } : {}) })
+      const cards = this.cards
+      if (cards === null || cardCents === 0) {
+        receipt = await t.node.sell({ lines, tenders, ...(member !== null ? { member } : {}) })
+      } else {
+        // The card is drawn from a stream of its own: the rest of the sale is as without cards.
+        const card = drawCard(p.fork('card'))
+        cards.counts.cardSales++
+        try {
+          receipt = await t.node.sell({ lines, tenders: tenders.map(x => x.type === 'card' ? { type: card.type, amountCents: x.amountCents, card: { token: card.token } } : x), ...(member !== null ? { member } : {}) })
+        } catch (err) {
+          // Declined (by the card, or refused offline beyond the profile): no sale, nothing in the books.
+          if (!(err instanceof PaymentDeclinedError)) throw err
+          cards.counts.declinedSales++
+          return
+        }
+        for (const x of receipt.payments ?? []) {
+          cards.saleDays.set(x.paymentId, day)
+          if (x.status === 'approved') cards.counts.approved++
+          else if (x.status === 'stored') { cards.counts.stored++; cards.storedAtSale.add(x.paymentId) }
+        }
+      }
     }
     this.totals.sales++
     t.docNs.push(Number(receipt.docNo.slice(receipt.docNo.lastIndexOf('-') + 1)))
@@ -919,6 +1040,8 @@ class Simulation {
           for (const t of store.tills) {
             this.net.cut(t.tillId, 'hq', until)
             if (lan) for (const n of this.#ring(store.id)) this.net.cut(t.tillId, n.id, until)
+            // The uplink down: the card processor out of reach too (the tills store and forward).
+            if (lan && this.cards !== null) this.net.cut(t.tillId, PSP_ADDRESS, until)
           }
         })
       }
@@ -1185,6 +1308,35 @@ class Simulation {
   }
 
   /**
+   * The card checks (true where there are no cards): the processor settles every day through
+   * today, then P1–P3 (cardPayments.ts) over every till process's payments, burnt ones too.
+   */
+  #checkCards (): void {
+    const cards = this.cards
+    if (cards === null) {
+      this.checks.P1_noPaymentChargedTwice = true
+      this.checks.P2_everyApprovalReconciled = true
+      this.checks.P3_storedForwarded = true
+      return
+    }
+    const today = new Date(this.scheduler.nowMs).toISOString().slice(0, 10)
+    cards.processor.settleThrough(today)
+    const c = checkCards({
+      tills: cards.tills.map(x => ({ tillId: x.t.tillId, generation: x.generation, burnt: x.t.burnt, attempts: x.payments.attempts(), clockNowMs: this.scheduler.nowMs + x.t.skewMs })),
+      processor: cards.processor,
+      saleDays: cards.saleDays,
+      storedAtSale: cards.storedAtSale,
+      nowMs: this.scheduler.nowMs,
+      throughDay: today,
+      plant: this.prng.fork('settlement-faults')
+    })
+    this.checks.P1_noPaymentChargedTwice = c.P1_noPaymentChargedTwice
+    this.checks.P2_everyApprovalReconciled = c.P2_everyApprovalReconciled
+    this.checks.P3_storedForwarded = c.P3_storedForwarded
+    this.details.cardPayments = { outage: cards.outage, sales: { ...cards.counts }, ...c.details }
+  }
+
+  /**
    * Records HQ answered `accepted` that it no longer holds: neither in the books nor, for one
    * accepted while it waited for the catalogue (a store's product HQ had not heard of), in its log.
    */
@@ -1366,10 +1518,33 @@ class Simulation {
     this.net.send('attacker', 'hq', { t: 'submit', entries: picked.map(e => e.bytes) })
   }
 
+  /**
+   * cardPayments: the processor on the network from the start, down for a stretch of one day
+   * (requests to it dropped: the tills store and forward), and each day settled at midnight by
+   * its clock (the drain's days too).
+   */
+  #scheduleCards (): void {
+    const cards = this.cards
+    if (cards === null) return
+    const attach = (): void => { this.net.attach(PSP_ADDRESS, (from, m) => { if (m.t === 'psp') cards.processor.receive(from, m) }) }
+    attach()
+    const { outageFromMs, outageUntilMs } = cards.plan
+    this.scheduler.at(outageFromMs, () => {
+      this.net.attach(PSP_ADDRESS, undefined)
+      cards.outage = { from: new Date(outageFromMs).toISOString(), until: new Date(outageUntilMs).toISOString() }
+    })
+    this.scheduler.at(outageUntilMs, attach)
+    for (let i = 0; i < this.opts.days + 3; i++) {
+      const day = new Date(this.#dayStartMs(i)).toISOString().slice(0, 10)
+      this.scheduler.at(this.#dayStartMs(i + 1), () => { cards.processor.settle(day) })
+    }
+  }
+
   async run (): Promise<SimResult> {
     await this.#setup()
     for (let i = 0; i < this.opts.days; i++) this.#scheduleDay(i)
     this.#scheduleClash()
+    this.#scheduleCards()
     this.running = true
     for (let i = 0; i < this.opts.days; i++) {
       await this.scheduler.runUntil(this.#dayStartMs(i + 1) - 1)
@@ -1418,6 +1593,7 @@ class Simulation {
     this.totals.duplicates += answers.filter(a => a.status === 'duplicate').length
 
     this.#checkCatalogue()
+    this.#checkCards()
     const lost = await this.#ackedLost()
 
     // B5 at the end too: a fresh HQ rebuilt from the final log holds identical books (its catalogue loaded first, as the daemon does).
@@ -1538,6 +1714,17 @@ class Simulation {
       books: { accounts: books.accounts, stores: Object.fromEntries(Object.entries(books.stores).map(([k, v]) => [k, { takingsCents: v.takingsCents }])) }
     }
   }
+}
+
+/** The first approved card payment of the till with at least `amountCents` left to refund on it, or null. */
+function refundableFor (payments: TillPayments, amountCents: number): string | null {
+  const attempts = payments.attempts()
+  for (const a of attempts) {
+    if (a.state !== 'approved' || a.refundOf !== undefined || a.answer === null) continue
+    const refunded = attempts.filter(x => x.refundOf === a.paymentId && x.state === 'approved').reduce((n, x) => n - x.amountCents, 0)
+    if (a.answer.approvedCents - refunded >= amountCents) return a.paymentId
+  }
+  return null
 }
 
 function headsKey (log: TillLog): string {

@@ -13,12 +13,18 @@ export const FAULTS = [
 ] as const
 
 /**
- * Faults named one by one (`--faults all,catalogueClash`), left out of `all`: each puts a
- * replica of the catalogue on every till and syncs it all day, which makes a run several
- * times longer, and would change every seed `all` has recorded (sim/README.md replays some).
+ * Faults named one by one (`--faults all,catalogueClash`), left out of `all`: each would change
+ * every seed `all` has recorded (sim/README.md replays some). catalogueClash puts a replica of
+ * the catalogue on every till and syncs it all day, which makes a run several times longer;
+ * cardPayments sends card tenders through the production TillPayments to a simulated processor.
  */
 export const NAMED_FAULTS = [
-  'catalogueClash' // two stores cut off from each other and HQ make up one product (one GTIN); HQ resolves the clash `same`
+  'catalogueClash', // two stores cut off from each other and HQ make up one product (one GTIN); HQ resolves the clash `same`
+  // Card tenders paid through the processor across the simulated WAN (cards drawn from the seed: approvals,
+  // declines, declines when forwarded, answers that never arrive, a share of answers lost); the processor
+  // down for a stretch of one day (store and forward); its settlement files with a line dropped, one changed
+  // by a cent and one duplicated. Checks P1-P3 (cardPayments.ts).
+  'cardPayments'
 ] as const
 
 export type Fault = typeof FAULTS[number] | typeof NAMED_FAULTS[number]

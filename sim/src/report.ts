@@ -41,6 +41,12 @@ export function formatSimResult (r: SimResult, opts: { storesShown?: number } = 
       : `Catalogue clash: GTIN ${clash.gtin ?? ''} made up offline at ${(clash.stores ?? []).join(' and ')} as ${clash.invented.map(x => x.sku).join(' and ')}; ${clash.resolution === null ? 'not resolved' : `resolved same as ${clash.resolution.canonical} from ${clash.resolution.from}`}; ${clash.sales.inventedLines} sale lines of them, ${clash.sales.throughAlias} through the alias`)
     out.push('')
   }
+  const cards = r.details.cardPayments as { outage: { from: string, until: string } | null, sales: { cardSales: number, declinedSales: number, stored: number, forwarded: number, lateDeclines: number, expired: number }, reconciliation: { matched: number, exceptions: Record<string, number> } } | undefined
+  if (cards !== undefined) {
+    const x = Object.entries(cards.reconciliation.exceptions).map(([k, n]) => `${n} ${k}`).join(', ')
+    out.push(`Card payments: ${cards.sales.cardSales} card sales, ${cards.sales.declinedSales} declined (no sale), ${cards.sales.stored} stored offline${cards.outage !== null ? ` (processor down ${cards.outage.from} to ${cards.outage.until})` : ''}, ${cards.sales.forwarded} forwarded, ${cards.sales.lateDeclines} late declines, ${cards.sales.expired} expired; reconciled: ${cards.reconciliation.matched} matched${x !== '' ? `, ${x}` : ''}`)
+    out.push('')
+  }
   out.push('Invariants')
   out.push(table([['check', 'result'], ...Object.entries(r.invariants).map(([k, v]) => [k, v ? 'PASS' : 'FAIL'])]))
   const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k)

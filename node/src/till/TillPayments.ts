@@ -11,8 +11,10 @@
  * it with the reason; `forward()` sends what is stored (the till's sync loop calls it), and a
  * payment declined when forwarded is a late decline: recorded, never a rewrite of the sale.
  *
- * Payment ids: `<till>-P<n>`, n from the durable attempts (no counter of its own): a declined
- * attempt keeps its id, so an id never names two payments.
+ * Payment ids: `<till>-<key>-P<n>`, `<key>` the first 8 hex digits of the till's key and n
+ * from the durable attempts (no counter of its own): a declined attempt keeps its id, and a
+ * replacement till after a fire (a new key, its attempts burnt with the old disk) never names
+ * a payment as the burnt one did, so an id never names two payments.
  *
  * On disk (the till's own store): `y!<n, 12 digits>` one attempt each, rewritten as it moves on.
  */
@@ -20,14 +22,19 @@ import {
   DEFAULT_TEST_TOKEN, DEFAULT_WALLET_TOKEN, ProcessorUnreachableError, storeAndForward, TEST_CARDS,
   type EntryMode, type ProcessorAdapter, type ProcessorAnswer, type StoreAndForwardProfile
 } from '@tillbooks/payments'
-import { signApproval, signedLineOf, type Signer, type TillId } from '@tillbooks/protocol'
+import { signApproval, signedLineOf, toHex, type Signer, type TillId } from '@tillbooks/protocol'
 import type { Clock, Logger } from '../components.ts'
 import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
 
 const PREFIX = 'y!'
 const pad = (n: number): string => String(n).padStart(12, '0')
 
-export type PaymentState = 'pending' | 'approved' | 'declined' | 'stored' | 'late_declined' | 'expired'
+/**
+ * `reversing`: taken by the processor (or maybe: its answer was lost) for a sale that was not
+ * made; looked up, and refunded if it was taken. `reversed`: taken and refunded, the refund an
+ * attempt of its own (`<id>-V`, negative): both settle, and reconcile, as what they are.
+ */
+export type PaymentState = 'pending' | 'approved' | 'declined' | 'stored' | 'late_declined' | 'expired' | 'reversing' | 'reversed'
 
 /** One attempt, as kept. */
 export interface PaymentAttempt {
@@ -93,8 +100,14 @@ export class TillPayments {
   readonly #attempts = new Map<number, PaymentAttempt>()
   #next = 1
 
+  /** `<till>-<key>-P`: see the file's comment. */
+  readonly #prefix: string
+  /** Attempts whose request is under way: `forward` leaves them to `pay`. */
+  readonly #inFlight = new Set<number>()
+
   private constructor (o: TillPaymentsInit) {
     this.#o = o
+    this.#prefix = `${o.tillId}-${toHex(o.signer.publicKey).slice(0, 8)}-P`
   }
 
   /** Load the attempts from the till's store; the next id follows the last one kept. */
@@ -137,7 +150,7 @@ export class TillPayments {
     for (const a of this.#attempts.values()) {
       if (a.state === 'late_declined') lateDeclines++
       if (a.state === 'expired') expired++
-      if (a.state === 'pending') pending++
+      if (a.state === 'pending' || a.state === 'reversing') pending++
       if (a.state === 'stored' && a.forwardByMs !== null) forwardBy = forwardBy === null ? a.forwardByMs : Math.min(forwardBy, a.forwardByMs)
     }
     return { stored: { count: h.count, amountCents: h.totalCents, forwardByMs: forwardBy }, lateDeclines, expired, pending }
@@ -161,33 +174,52 @@ export class TillPayments {
     const n = this.#next++
     const now = this.#o.clock.nowMs()
     const a: PaymentAttempt = {
-      n, paymentId: `${this.#o.tillId}-P${n}`, type: t.type, amountCents: t.amountCents, token,
+      n, paymentId: `${this.#prefix}${n}`, type: t.type, amountCents: t.amountCents, token,
       entryMode: (Object.hasOwn(TEST_CARDS, token) ? TEST_CARDS[token]?.entryMode : undefined) ?? (t.type === 'wallet' ? 'wallet' : 'chip'),
       docNo, state: 'pending', takenAtMs: now, forwardByMs: null, answer: null, signedLine: null, reason: null, ...(saleDay !== undefined ? { saleDay } : {})
     }
     // Durable before the request leaves: whatever happens to the answer, the attempt is known.
     await this.#save(a)
-    let answer: ProcessorAnswer | null = null
+    this.#inFlight.add(n)
     try {
-      answer = await this.#o.adapter.authorise({ paymentId: a.paymentId, amountCents: a.amountCents, currency: this.#o.currency, token })
-    } catch (err) {
-      if (!(err instanceof ProcessorUnreachableError)) {
-        await this.#save({ ...a, state: 'declined', reason: (err as Error).message })
-        throw new PaymentDeclinedError(`the processor's answer is refused: ${(err as Error).message}`, this.#outcome({ ...a, state: 'declined', reason: (err as Error).message }))
+      let answer: ProcessorAnswer | null = null
+      let unknown = false
+      try {
+        answer = await this.#o.adapter.authorise({ paymentId: a.paymentId, amountCents: a.amountCents, currency: this.#o.currency, token })
+      } catch (err) {
+        if (!(err instanceof ProcessorUnreachableError)) {
+          await this.#save({ ...a, state: 'declined', reason: (err as Error).message })
+          throw new PaymentDeclinedError(`the processor's answer is refused: ${(err as Error).message}`, this.#outcome({ ...a, state: 'declined', reason: (err as Error).message }))
+        }
+        // No answer: the processor may have taken it. Ask by our id before anything else.
+        answer = await this.#o.adapter.lookup(a.paymentId).catch(() => null)
+        unknown = answer === null
       }
-      // No answer: the processor may have taken it. Ask by our id before anything else.
-      answer = await this.#o.adapter.lookup(a.paymentId).catch(() => null)
+      if (answer !== null && !this.#about(a, answer)) {
+        const reason = `the processor's answer is for another payment (${answer.approvedCents} approved of ${a.amountCents})`
+        await this.#save({ ...a, state: 'declined', reason })
+        throw new PaymentDeclinedError(reason, this.#outcome({ ...a, state: 'declined', reason }))
+      }
+      if (answer === null) return await this.#storeOffline(a, now, unknown)
+      return await this.#answered(a, answer, false)
+    } finally {
+      this.#inFlight.delete(n)
     }
-    if (answer === null) return await this.#storeOffline(a, now)
-    return await this.#answered(a, answer, false)
   }
 
-  async #storeOffline (a: PaymentAttempt, now: number): Promise<PaymentOutcome> {
+  /** Whether an answer can be this attempt's: never more approved than asked. */
+  #about (a: PaymentAttempt, answer: ProcessorAnswer): boolean {
+    return answer.paymentId === a.paymentId && answer.approvedCents <= Math.abs(a.amountCents) && (answer.status !== 'approved' || answer.partial || answer.approvedCents === Math.abs(a.amountCents))
+  }
+
+  async #storeOffline (a: PaymentAttempt, now: number, unknown: boolean): Promise<PaymentOutcome> {
     const d = storeAndForward(this.#o.profile, this.held(), { amountCents: a.amountCents, entryMode: a.entryMode, refund: false }, now)
     if (!d.store) {
-      const declined = { ...a, state: 'declined' as const, reason: d.reason }
-      await this.#save(declined)
-      throw new PaymentDeclinedError(d.reason, this.#outcome(declined))
+      // Refused here; but with the processor's answer lost, it may have taken the money: the
+      // attempt stays to be looked up (`forward`), and reversed if it was taken.
+      const refused = { ...a, state: unknown ? 'reversing' as const : 'declined' as const, reason: d.reason }
+      await this.#save(refused)
+      throw new PaymentDeclinedError(d.reason, this.#outcome(refused))
     }
     const stored: PaymentAttempt = { ...a, state: 'stored', forwardByMs: d.forwardByMs }
     stored.signedLine = this.#sign(stored, null)
@@ -199,12 +231,9 @@ export class TillPayments {
   async #answered (a: PaymentAttempt, answer: ProcessorAnswer, forwarded: boolean): Promise<PaymentOutcome> {
     if (answer.status === 'approved' && answer.partial) {
       // Less than the tender: reversed at once (a refund of what was taken), and the tender refused.
-      await this.#o.adapter.refund({ paymentId: `${a.paymentId}-V`, originalPaymentId: a.paymentId, amountCents: answer.approvedCents, currency: this.#o.currency }).catch((err: Error) => {
-        this.#o.logger.error({ paymentId: a.paymentId, err: err.message }, 'a partial approval could not be reversed: it shows in reconciliation')
-      })
-      const declined = { ...a, state: 'declined' as const, answer, reason: `partially approved (${answer.approvedCents} of ${a.amountCents}): reversed; take the payment another way` }
-      await this.#save(declined)
-      throw new PaymentDeclinedError(declined.reason, this.#outcome(declined))
+      const reason = `partially approved (${answer.approvedCents} of ${a.amountCents}): reversed; take the payment another way`
+      const r = await this.#reverseTaken(a, answer, reason)
+      throw new PaymentDeclinedError(reason, this.#outcome(r))
     }
     if (answer.status !== 'approved') {
       const declined = { ...a, state: forwarded ? 'late_declined' as const : 'declined' as const, answer, reason: answer.reason ?? 'declined' }
@@ -257,7 +286,7 @@ export class TillPayments {
     }
     const n = this.#next++
     const a: PaymentAttempt = {
-      n, paymentId: `${this.#o.tillId}-P${n}`, type: original.type, amountCents: -amountCents, token: original.token, entryMode: original.entryMode,
+      n, paymentId: `${this.#prefix}${n}`, type: original.type, amountCents: -amountCents, token: original.token, entryMode: original.entryMode,
       docNo, state: 'pending', takenAtMs: this.#o.clock.nowMs(), forwardByMs: null, answer: null, signedLine: null, reason: null, refundOf: originalPaymentId
     }
     await this.#save(a)
@@ -296,12 +325,34 @@ export class TillPayments {
       return
     }
     if (a.state !== 'approved' || a.answer === null) return
+    await this.#reverseTaken(a, a.answer, 'the sale was not made')
+  }
+
+  /**
+   * Refund a payment the processor took for a sale that was not made: the original `reversed`,
+   * the refund an attempt of its own (`<id>-V`). If the refund cannot be made now, the original
+   * stays `reversing`, and `forward` tries again.
+   */
+  async #reverseTaken (a: PaymentAttempt, answer: ProcessorAnswer, reason: string): Promise<PaymentAttempt> {
+    let refund: ProcessorAnswer
     try {
-      await this.#o.adapter.refund({ paymentId: `${a.paymentId}-V`, originalPaymentId: a.paymentId, amountCents: a.answer.approvedCents, currency: this.#o.currency })
-      await this.#save({ ...a, state: 'declined', reason: 'the sale was not made: refunded' })
+      refund = await this.#o.adapter.refund({ paymentId: `${a.paymentId}-V`, originalPaymentId: a.paymentId, amountCents: answer.approvedCents, currency: this.#o.currency })
     } catch (err) {
-      this.#o.logger.error({ paymentId, err: (err as Error).message }, 'a payment of a sale not made could not be refunded: it shows in reconciliation')
+      this.#o.logger.warn({ paymentId: a.paymentId, err: (err as Error).message }, 'a payment of a sale not made is not refunded yet: tried again on the next cycle')
+      const later = { ...a, state: 'reversing' as const, answer, reason }
+      await this.#save(later)
+      return later
     }
+    const n = this.#next++
+    const reversal: PaymentAttempt = {
+      n, paymentId: `${a.paymentId}-V`, type: a.type, amountCents: -answer.approvedCents, token: a.token, entryMode: a.entryMode, docNo: a.docNo,
+      state: 'approved', takenAtMs: this.#o.clock.nowMs(), forwardByMs: null, answer: refund, signedLine: null, reason: `reverses ${a.paymentId}`, refundOf: a.paymentId,
+      ...(a.saleDay !== undefined ? { saleDay: a.saleDay } : {})
+    }
+    await this.#save(reversal)
+    const reversed = { ...a, state: 'reversed' as const, answer, reason: `${reason}: refunded` }
+    await this.#save(reversed)
+    return reversed
   }
 
   /**
@@ -312,11 +363,26 @@ export class TillPayments {
     const out = { forwarded: 0, lateDeclines: 0, expired: 0, resolved: 0 }
     const now = this.#o.clock.nowMs()
     for (const a of this.attempts()) {
+      if (this.#inFlight.has(a.n)) continue
+      if (a.state === 'reversing') {
+        const answer = await this.#o.adapter.lookup(a.paymentId).catch(() => undefined)
+        if (answer === undefined) continue
+        if (answer !== null && answer.status === 'approved' && this.#about(a, answer)) {
+          const r = await this.#reverseTaken(a, answer, `${a.reason ?? 'refused'}; the processor had taken it`)
+          if (r.state === 'reversing') continue // the refund did not go through: the next cycle tries again
+        } else {
+          await this.#save({ ...a, state: 'declined' })
+        }
+        out.resolved++
+        continue
+      }
       if (a.state === 'pending') {
         // A crash between the attempt and its answer: the processor knows, or never saw it.
         const answer = await this.#o.adapter.lookup(a.paymentId).catch(() => undefined)
         if (answer === undefined) continue
-        await this.#save(answer === null ? { ...a, state: 'declined', reason: 'never reached the processor (the till stopped before it was sent)' } : { ...a, state: answer.status === 'approved' && !answer.partial ? 'approved' : 'declined', answer })
+        await this.#save(answer === null
+          ? { ...a, state: 'declined', reason: 'never reached the processor (the till stopped before it was sent)' }
+          : this.#about(a, answer) ? { ...a, state: answer.status === 'approved' && !answer.partial ? 'approved' : 'declined', answer } : { ...a, state: 'declined', reason: 'the processor\'s answer is for another payment' })
         out.resolved++
         continue
       }
@@ -334,6 +400,11 @@ export class TillPayments {
         if (err instanceof ProcessorUnreachableError) break // still out of reach: the next cycle tries again
         answer = await this.#o.adapter.lookup(a.paymentId).catch(() => null)
         if (answer === null) continue
+      }
+      if (!this.#about(a, answer)) {
+        await this.#save({ ...a, state: 'late_declined', answer, reason: 'the processor\'s answer is for another payment' })
+        out.lateDeclines++
+        continue
       }
       const r = await this.#answered(a, answer, true)
       if (r.status === 'approved') out.forwarded++

@@ -1,0 +1,86 @@
+/**
+ * TillPayments against a scripted processor (what the simulator found, fixed): a payment id
+ * names the till's key, so a replacement till never reuses one; an answer about another
+ * payment is refused; an attempt refused at the till while the processor's answer was lost is
+ * looked up later and refunded if the processor had taken it; `forward` leaves an attempt whose
+ * request is under way to `pay`.
+ */
+import assert from 'node:assert/strict'
+import { PROFILES, ProcessorUnreachableError, type AuthoriseRequest, type ProcessorAdapter, type ProcessorAnswer, type RefundRequest } from '@tillbooks/payments'
+import { keyPairFromSeed, Signer, type TillId } from '@tillbooks/protocol'
+import { MemoryStore, silentLogger } from '../src/index.ts'
+import { PaymentDeclinedError, TillPayments } from '../src/till/TillPayments.ts'
+import { ManualClock } from './helpers/fleet.ts'
+
+/** A processor whose behaviour each test scripts; it records every call. */
+class Scripted implements ProcessorAdapter {
+  readonly name = 'scripted'
+  calls: string[] = []
+  taken = new Map<string, ProcessorAnswer>()
+  authoriseThen: (r: AuthoriseRequest) => Promise<ProcessorAnswer> = async r => this.#approve(r)
+  lookupThen: (id: string) => Promise<ProcessorAnswer | null> = async id => this.taken.get(id) ?? null
+  #approve (r: AuthoriseRequest): ProcessorAnswer {
+    const a: ProcessorAnswer = { paymentId: r.paymentId, status: 'approved', approvedCents: r.amountCents, partial: false, processorRef: `R${this.taken.size + 1}`, authCode: 'A1', brand: 'visa', last4: '4242', aid: 'A0000000031010', entryMode: 'chip', forwarded: r.forwarded === true }
+    this.taken.set(r.paymentId, a)
+    return a
+  }
+  take (r: AuthoriseRequest): ProcessorAnswer { return this.#approve(r) }
+  async authorise (r: AuthoriseRequest): Promise<ProcessorAnswer> { this.calls.push(`authorise ${r.paymentId}`); return await this.authoriseThen(r) }
+  async refund (r: RefundRequest): Promise<ProcessorAnswer> { this.calls.push(`refund ${r.originalPaymentId} ${r.amountCents}`); return { ...(this.taken.get(r.originalPaymentId) as ProcessorAnswer), paymentId: r.paymentId, approvedCents: r.amountCents } }
+  async lookup (id: string): Promise<ProcessorAnswer | null> { this.calls.push(`lookup ${id}`); return await this.lookupThen(id) }
+}
+
+async function open (adapter: ProcessorAdapter, seed = 1): Promise<TillPayments> {
+  const store = new MemoryStore()
+  await store.open()
+  return await TillPayments.open({ store, tillId: 'S1-1' as TillId, signer: new Signer(keyPairFromSeed(new Uint8Array(32).fill(seed))), adapter, profile: PROFILES.default as never, currency: 'EUR', clock: new ManualClock(), logger: silentLogger })
+}
+
+describe('TillPayments (a scripted processor)', () => {
+  it('a payment id names the till\'s key: a replacement till (a new key) never reuses the burnt one\'s', async () => {
+    const p = new Scripted()
+    const burnt = await open(p, 1)
+    const replacement = await open(p, 2)
+    const a = await burnt.pay({ type: 'card', amountCents: 100 }, 'S1-1-1')
+    const b = await replacement.pay({ type: 'card', amountCents: 100 }, 'S1-1-1')
+    assert.match(a.paymentId, /^S1-1-[0-9a-f]{8}-P1$/)
+    assert.notEqual(a.paymentId, b.paymentId)
+  })
+
+  it('an answer about another payment (more approved than asked) is refused, not taken', async () => {
+    const p = new Scripted()
+    p.authoriseThen = async () => { throw new ProcessorUnreachableError('lost') }
+    p.lookupThen = async id => ({ paymentId: id, status: 'approved', approvedCents: 999, partial: false, processorRef: 'R9', authCode: null, brand: null, last4: null, aid: null, entryMode: null, forwarded: false })
+    const t = await open(p)
+    await assert.rejects(t.pay({ type: 'card', amountCents: 100 }, 'S1-1-1'), (e: Error) => e instanceof PaymentDeclinedError && /another payment/.test(e.message))
+  })
+
+  it('refused at the till while the answer was lost: looked up later, and refunded if the processor had taken it', async () => {
+    const p = new Scripted()
+    // The processor takes it, the answer and the lookup are lost; 150.00 is over the offline limit.
+    p.authoriseThen = async r => { p.take(r); throw new ProcessorUnreachableError('answer lost') }
+    p.lookupThen = async () => { throw new ProcessorUnreachableError('still lost') }
+    const t = await open(p)
+    await assert.rejects(t.pay({ type: 'card', amountCents: 15_000 }, 'S1-1-1'), /over the offline limit/)
+    assert.equal(t.status().pending, 1, 'not declined for good: the outcome is unknown')
+    p.lookupThen = async id => p.taken.get(id) ?? null
+    assert.equal((await t.forward()).resolved, 1)
+    assert.ok(p.calls.some(c => c.startsWith('refund ') && c.endsWith(' 15000')), p.calls.join('; '))
+    assert.equal(t.status().pending, 0)
+    assert.match(t.attempts()[0]?.reason ?? '', /refunded/)
+    assert.deepEqual(t.attempts().map(a => [a.state, a.amountCents]), [['reversed', 15_000], ['approved', -15_000]], 'the payment and its reversal, both as the processor settles them')
+  })
+
+  it('forward leaves an attempt under way to pay', async () => {
+    const p = new Scripted()
+    let release!: () => void
+    p.authoriseThen = async r => { await new Promise<void>(resolve => { release = resolve }); return p.take(r) }
+    const t = await open(p)
+    const paying = t.pay({ type: 'card', amountCents: 100 }, 'S1-1-1')
+    await new Promise(resolve => setImmediate(resolve))
+    await t.forward()
+    assert.ok(!p.calls.some(c => c.startsWith('lookup')), 'no lookup of the attempt under way')
+    release()
+    assert.equal((await paying).status, 'approved')
+  })
+})
