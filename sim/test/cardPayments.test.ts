@@ -16,6 +16,7 @@ import { Prng } from '../src/Prng.ts'
 import { Scheduler } from '../src/Scheduler.ts'
 import { QUIET_LINK, SimNetwork } from '../src/SimNetwork.ts'
 import { PSP_ADDRESS, PSP_TIMEOUT_MS, SimProcessor, SimProcessorAdapter, type PspMsg } from '../src/SimProcessor.ts'
+import { failed, problems, replay } from './helpers/runs.ts'
 
 interface CardDetails {
   outage: { from: string, until: string } | null
@@ -28,21 +29,8 @@ interface CardDetails {
 
 const cardsOf = (r: SimResult): CardDetails => r.details.cardPayments as CardDetails
 
-function failed (r: SimResult): string[] {
-  const bad = Object.entries(r.invariants).filter(([, ok]) => !ok).map(([k]) => k)
-  if (r.booksCents !== r.oracleCents) bad.push(`books ${r.booksCents} ≠ oracle ${r.oracleCents}`)
-  return bad
-}
 
-function replay (r: SimResult): string {
-  return `seed ${r.seed}: replay with npx tillbooks sim --seed ${r.seed} --tills ${r.tills} --days ${r.days} --tills-per-store 3 --faults ${r.faults.join(',')} --json`
-}
 
-/** A run's failures, with what the cards did and how to replay it (empty when every invariant holds). */
-function problems (r: SimResult): string[] {
-  const bad = failed(r)
-  return bad.length === 0 ? [] : [`${replay(r)}: ${bad.join(', ')} ${JSON.stringify({ cards: r.details.cardPayments, B4: r.details.B4_diff })}`]
-}
 
 /** Runs over `seeds`, every invariant checked; the card details summed. */
 async function runs (seeds: number[], faults: string, shape: (seed: number) => { tills: number, days: number }): Promise<{ failures: string[], all: CardDetails[] }> {
@@ -50,7 +38,7 @@ async function runs (seeds: number[], faults: string, shape: (seed: number) => {
   const all: CardDetails[] = []
   for (const seed of seeds) {
     const r = await runSimulation({ seed, ...shape(seed), faults: parseFaults(faults), tillsPerStore: 3 })
-    failures.push(...problems(r))
+    failures.push(...problems(r, 'cardPayments'))
     assert.ok(r.details.cardPayments !== undefined, replay(r))
     all.push(cardsOf(r))
   }

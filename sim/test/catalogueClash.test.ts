@@ -20,6 +20,7 @@ import { Prng } from '../src/Prng.ts'
 import { Scheduler } from '../src/Scheduler.ts'
 import { QUIET_LINK, SimNetwork } from '../src/SimNetwork.ts'
 import { SimSync, type SyncMsg } from '../src/SimSync.ts'
+import { failed, problems, replay } from './helpers/runs.ts'
 
 interface ClashDetails {
   gtin: string
@@ -37,21 +38,8 @@ function clashOf (r: SimResult): ClashDetails {
   return r.details.catalogueClash as ClashDetails
 }
 
-function failed (r: SimResult): string[] {
-  const bad = Object.entries(r.invariants).filter(([, ok]) => !ok).map(([k]) => k)
-  if (r.booksCents !== r.oracleCents) bad.push(`books ${r.booksCents} ≠ oracle ${r.oracleCents}`)
-  return bad
-}
 
-function replay (r: SimResult): string {
-  return `seed ${r.seed}: replay with npx tillbooks sim --seed ${r.seed} --tills ${r.tills} --days ${r.days} --tills-per-store 3 --faults ${r.faults.join(',')} --json`
-}
 
-/** A run's failures, with what the clash did and how to replay it (empty when every invariant holds). */
-function problems (r: SimResult): string[] {
-  const bad = failed(r)
-  return bad.length === 0 ? [] : [`${replay(r)}: ${bad.join(', ')} ${JSON.stringify({ clash: r.details.catalogueClash, B4: r.details.B4_diff })}`]
-}
 
 describe('simulator: two partitioned stores invent the same product (catalogueClash)', function () {
   this.timeout(120_000)
@@ -61,7 +49,7 @@ describe('simulator: two partitioned stores invent the same product (catalogueCl
     let throughAlias = 0
     for (const seed of [1, 2, 3, 4, 5]) {
       const r = await runSimulation({ seed, tills: 8 + (seed % 4), days: 5, faults: parseFaults('catalogueClash'), tillsPerStore: 3 })
-      failures.push(...problems(r))
+      failures.push(...problems(r, 'catalogueClash'))
       const c = clashOf(r)
       // The fault did what it says: two products under one valid GTIN, at two stores, both sold, one resolution.
       assert.equal(c.skipped, undefined, replay(r))
@@ -82,7 +70,7 @@ describe('simulator: two partitioned stores invent the same product (catalogueCl
     let waited = 0
     for (const seed of [100, 101, 103]) {
       const r = await runSimulation({ seed, tills: 8 + (seed % 4), days: 2 + (seed % 5), faults: parseFaults('all,catalogueClash'), tillsPerStore: 3 })
-      failures.push(...problems(r))
+      failures.push(...problems(r, 'catalogueClash'))
       assert.equal(clashOf(r).skipped, undefined, replay(r))
       waited += clashOf(r).awaitingCatalogueMax
     }
