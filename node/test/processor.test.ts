@@ -70,11 +70,17 @@ describe('the embedded processor (a real process)', function () {
     const refund = await request<Answer>(p.url, 'POST', '/refunds', { paymentId: 'S1-1-R1', originalPaymentId: 'S1-1-P1', amountCents: 250, currency: 'EUR' })
     assert.equal(refund.json.status, 'approved')
     assert.equal((await request(p.url, 'POST', '/refunds', { paymentId: 'S1-1-R2', originalPaymentId: 'S1-1-P1', amountCents: 5000, currency: 'EUR' })).status, 409)
+    // Over every refund of a payment, never more back than was approved; a refund is not refundable.
+    assert.equal((await request(p.url, 'POST', '/refunds', { paymentId: 'S1-1-R3', originalPaymentId: 'S1-1-P1', amountCents: 1000, currency: 'EUR' })).status, 200)
+    const over = await request<{ error: string }>(p.url, 'POST', '/refunds', { paymentId: 'S1-1-R4', originalPaymentId: 'S1-1-P1', amountCents: 1, currency: 'EUR' })
+    assert.equal(over.status, 409)
+    assert.match(over.json.error, /1250 approved \(1250 refunded already\)/)
+    assert.equal((await request(p.url, 'POST', '/refunds', { paymentId: 'S1-1-R5', originalPaymentId: 'S1-1-R1', amountCents: 1, currency: 'EUR' })).status, 404)
     assert.equal((await request(p.url, 'POST', '/admin/chargebacks', { paymentId: 'S1-1-P5' })).status, 200)
     const day = new Date().toISOString().slice(0, 10)
     assert.equal((await request(p.url, 'GET', `/settlements/${day}.csv`)).status, 409, 'today\'s batch is still open')
     const settled = await request<{ lines: number, netCents: number }>(p.url, 'POST', '/admin/settle', { day })
-    assert.equal(settled.json.lines, 6, 'four approvals (P1, P4, P5, P9), a refund, a chargeback')
+    assert.equal(settled.json.lines, 7, 'four approvals (P1, P4, P5, P9), two refunds, a chargeback')
     const csv = await (await fetch(`${p.url}/settlements/${day}.csv`)).text()
     const file = parseSettlementCsv(csv, 'EUR')
     const gross = [1250, 500, 700, 3000]
@@ -91,10 +97,11 @@ describe('the embedded processor (a real process)', function () {
       { paymentId: 'S1-1-P4', till: 'S1-1', day, amountCents: 500, status: 'approved' as const },
       { paymentId: 'S1-1-P5', till: 'S1-1', day, amountCents: 700, status: 'approved' as const },
       { paymentId: 'S1-1-P9', till: 'S1-1', day, amountCents: 3000, status: 'approved' as const },
-      { paymentId: 'S1-1-R1', till: 'S1-1', day, amountCents: -250, status: 'approved' as const }
+      { paymentId: 'S1-1-R1', till: 'S1-1', day, amountCents: -250, status: 'approved' as const },
+      { paymentId: 'S1-1-R3', till: 'S1-1', day, amountCents: -1000, status: 'approved' as const }
     ]
     const r = reconcile({ payments, lines: file.lines, throughDay: day, settlementLagDays: 0, nowMs: Date.now() })
-    assert.equal(r.matched, 5)
+    assert.equal(r.matched, 6)
     assert.deepEqual(r.exceptions.map(x => [x.kind, x.paymentId]), [['chargeback', 'S1-1-P5']])
     // A payment after the day is settled goes to the next day's batch; the settled files never change, across a restart.
     const late = await pay('S1-1-P10', 100)

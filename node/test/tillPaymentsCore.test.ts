@@ -71,16 +71,65 @@ describe('TillPayments (a scripted processor)', () => {
     assert.deepEqual(t.attempts().map(a => [a.state, a.amountCents]), [['reversed', 15_000], ['approved', -15_000]], 'the payment and its reversal, both as the processor settles them')
   })
 
-  it('forward leaves an attempt under way to pay', async () => {
+  it('forward waits for a payment under way, and never looks it up as a crash\'s leftover', async () => {
     const p = new Scripted()
     let release!: () => void
     p.authoriseThen = async r => { await new Promise<void>(resolve => { release = resolve }); return p.take(r) }
     const t = await open(p)
     const paying = t.pay({ type: 'card', amountCents: 100 }, 'S1-1-1')
     await new Promise(resolve => setImmediate(resolve))
-    await t.forward()
-    assert.ok(!p.calls.some(c => c.startsWith('lookup')), 'no lookup of the attempt under way')
+    const forwarding = t.forward()
+    await new Promise(resolve => setImmediate(resolve))
+    assert.ok(!p.calls.some(c => c.startsWith('lookup')), 'no lookup while the request is under way')
     release()
     assert.equal((await paying).status, 'approved')
+    await forwarding
+    assert.ok(!p.calls.some(c => c.startsWith('lookup')), 'nor after: it was answered')
+  })
+
+  it('after a crash between a payment and its sale: the orphan is reversed at the next start; a pending one never approved', async () => {
+    const p = new Scripted()
+    const store = new MemoryStore()
+    await store.open()
+    const init = { store, tillId: 'S1-1' as TillId, signer: new Signer(keyPairFromSeed(new Uint8Array(32).fill(3))), adapter: p, profile: PROFILES.default as never, currency: 'EUR', clock: new ManualClock(), logger: silentLogger }
+    const t = await TillPayments.open(init)
+    await t.pay({ type: 'card', amountCents: 500 }, 'S1-1-7') // approved; the till "crashes" before writing sale 7
+    // A second attempt whose request left but whose answer never came back before the crash.
+    p.authoriseThen = async r => { p.take(r); throw new ProcessorUnreachableError('crash') }
+    p.lookupThen = async () => { throw new ProcessorUnreachableError('crash') }
+    await assert.rejects(t.pay({ type: 'card', amountCents: 20_000 }, 'S1-1-7'))
+    p.lookupThen = async id => p.taken.get(id) ?? null
+    const restarted = await TillPayments.open(init)
+    assert.equal(await restarted.orphans(docNo => Number(docNo.split('-').at(-1)) < 7), 1, 'sale 7 was never written')
+    await restarted.forward()
+    const states = restarted.attempts().map(a => [a.paymentId.endsWith('-V') ? 'reversal' : 'payment', a.state, a.amountCents])
+    assert.deepEqual(states, [['payment', 'reversed', 500], ['payment', 'reversed', 20_000], ['reversal', 'approved', -500], ['reversal', 'approved', -20_000]], JSON.stringify(states))
+  })
+
+  it('one at a time: forward waits for a sale\'s reversal, and never writes over it', async () => {
+    const p = new Scripted()
+    const t = await open(p)
+    // Stored offline (processor down), then the sale is not made: reversed (never forwarded).
+    p.authoriseThen = async () => { throw new ProcessorUnreachableError('down') }
+    const stored = await t.pay({ type: 'card', amountCents: 500 }, 'S1-1-1')
+    assert.equal(stored.status, 'stored')
+    p.authoriseThen = async r => p.take(r)
+    await Promise.all([t.reverse(stored.paymentId), t.forward()])
+    assert.equal(t.attempts().find(a => a.paymentId === stored.paymentId)?.state, 'declined', 'not charged: the sale was not made')
+    assert.equal(p.taken.has(stored.paymentId), false, 'never forwarded')
+  })
+
+  it('a card refund whose answer and lookup are lost is not declined for good (the cashier must not pay it in cash): looked up later', async () => {
+    const p = new Scripted()
+    const t = await open(p)
+    const paid = await t.pay({ type: 'card', amountCents: 800 }, 'S1-1-1')
+    p.refund = async r => { p.calls.push(`refund ${r.originalPaymentId} ${r.amountCents}`); p.taken.set(r.paymentId, { ...(p.taken.get(r.originalPaymentId) as ProcessorAnswer), paymentId: r.paymentId, approvedCents: r.amountCents }); throw new ProcessorUnreachableError('lost') }
+    p.lookupThen = async () => { throw new ProcessorUnreachableError('lost') }
+    await assert.rejects(t.refund(paid.paymentId, 800, 'S1-1-2'), /do not refund in cash/)
+    assert.equal(t.status().pending, 1)
+    p.lookupThen = async id => p.taken.get(id) ?? null
+    await t.forward()
+    const refund = t.attempts().find(a => a.refundOf === paid.paymentId)
+    assert.deepEqual([refund?.state, refund?.amountCents], ['approved', -800], 'the refund the processor made, recorded')
   })
 })

@@ -68,5 +68,13 @@ function checked (v: unknown, paymentId: string, amountCents: number): Processor
   if (!Number.isSafeInteger(a.approvedCents) || (a.approvedCents as number) < 0 || (a.approvedCents as number) > amountCents) throw new ProcessorAnswerError(`the processor approved ${String(a.approvedCents)} of ${amountCents}`)
   if (a.status === 'approved' && (typeof a.processorRef !== 'string' || a.processorRef === '')) throw new ProcessorAnswerError('an approval without the processor\'s reference')
   if (typeof a.last4 === 'string' && !/^\d{4}$/.test(a.last4)) throw new ProcessorAnswerError('the processor sent more than the last four digits of the card')
+  // What a receipt's signed approval carries (protocol's approval.ts), checked here: an answer the till could not sign is refused as an answer.
+  const fields: Array<[string, unknown, RegExp]> = [
+    ['processorRef', a.processorRef, /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$/], ['authCode', a.authCode, /^[A-Za-z0-9]{1,12}$/],
+    ['brand', a.brand, /^[a-z][a-z0-9_-]{0,31}$/], ['aid', a.aid, /^[0-9A-F]{10,32}$/], ['entryMode', a.entryMode, /^[a-z][a-z0-9_-]{0,31}$/]
+  ]
+  for (const [name, v, re] of fields) {
+    if (v !== null && v !== undefined && (typeof v !== 'string' || !re.test(v))) throw new ProcessorAnswerError(`the processor's ${name} ${JSON.stringify(String(v).slice(0, 24))} is not one a receipt carries`)
+  }
   return a as ProcessorAnswer
 }

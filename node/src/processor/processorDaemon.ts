@@ -18,8 +18,9 @@
  *   GET  /profile                       the store-and-forward profile tills apply for this processor
  *
  * On disk (LevelDB in DIR/db): `p!<paymentId>` each request and its answer, `b!<processorRef>`
- * each booking (payment, refund, chargeback), `s!<day>` a settled day's two files (written once:
- * the files never change after), `n!seq` the processor's reference counter.
+ * each booking (payment, refund, chargeback), `r!<paymentId>` what has been refunded of a
+ * payment, `s!<day>` a settled day's two files (written once: the files never change after),
+ * `n!seq` the processor's reference counter.
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
@@ -62,6 +63,8 @@ interface PaymentRecord {
 /** The processor's answer to a payment: the adapter's, and the day it is booked to. */
 export interface PaymentAnswer extends ProcessorAnswer {
   bookingDay: string | null
+  /** A refund: the payment it refunds. */
+  refundOf?: string
 }
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/
@@ -192,12 +195,15 @@ export async function startProcessorDaemon (o: ProcessorOptions): Promise<Proces
       if (seen !== undefined) return seen.fingerprint === fp ? seen.answer : { conflict: `payment id ${b.paymentId} was used for another payment` }
       const original = await read<PaymentRecord>(`p!${b.originalPaymentId}`)
       if (original === undefined || original.answer.status !== 'approved') return { notFound: `no approved payment ${b.originalPaymentId} to refund` }
-      if (b.amountCents > original.answer.approvedCents) return { conflict: `a refund of ${b.amountCents} is more than the ${original.answer.approvedCents} approved` }
+      // Never more back, over every refund of it, than was approved (a refund is not refundable itself).
+      if (original.answer.refundOf !== undefined) return { notFound: `${b.originalPaymentId} is a refund: it is not refunded` }
+      const refunded = (await read<number>(`r!${b.originalPaymentId}`)) ?? 0
+      if (refunded + b.amountCents > original.answer.approvedCents) return { conflict: `a refund of ${b.amountCents} would take back more than the ${original.answer.approvedCents} approved (${refunded} refunded already)` }
       const processorRef = `PSP${String(++seq).padStart(10, '0')}`
       const day = await bookingDay()
-      const answer: PaymentAnswer = { ...original.answer, paymentId: b.paymentId, approvedCents: b.amountCents, partial: false, processorRef, authCode: null, forwarded: false, bookingDay: day }
+      const answer: PaymentAnswer = { ...original.answer, paymentId: b.paymentId, approvedCents: b.amountCents, partial: false, processorRef, authCode: null, forwarded: false, bookingDay: day, refundOf: b.originalPaymentId }
       const booked: Booked = { processorRef, paymentId: b.paymentId, kind: 'refund', grossCents: -b.amountCents, paymentMethod: original.answer.brand ?? 'card', bookingDay: day }
-      await store.batch([{ type: 'put', key: `b!${processorRef}`, value: json(booked) }, { type: 'put', key: 'n!seq', value: json(seq) }, { type: 'put', key: `p!${b.paymentId}`, value: json({ fingerprint: fp, answer }) }], { sync: true })
+      await store.batch([{ type: 'put', key: `b!${processorRef}`, value: json(booked) }, { type: 'put', key: 'n!seq', value: json(seq) }, { type: 'put', key: `p!${b.paymentId}`, value: json({ fingerprint: fp, answer }) }, { type: 'put', key: `r!${b.originalPaymentId}`, value: json(refunded + b.amountCents) }], { sync: true })
       return answer
     })
     if ('conflict' in r) return await reply.code(409).send({ error: r.conflict })

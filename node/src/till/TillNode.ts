@@ -89,6 +89,8 @@ const STATE_KEY = 'm!day'
 const ACKED_KEY = 'm!acked'
 const pad = (n: number): string => String(n).padStart(12, '0')
 const SALES_PER_DAY_MAX = 1_000_000
+/** Late declines one Close carries, at most (protocol's LINES_MAX bounds the list). */
+const LATE_DECLINES_PER_CLOSE = 400
 const DEFAULT_FLOAT_CENTS = 20_000
 
 export class TillNode {
@@ -473,8 +475,9 @@ export class TillNode {
       // Late declines since the last report: the log itself says which an earlier Close carried (no mark to lose in a crash).
       const reported = new Set<string>()
       for (const e of this.#log) if (e.record.kind === 'close') for (const d of e.record.lateDeclines ?? []) reported.add(d.paymentId)
+      // At most LATE_DECLINES_PER_CLOSE in one Close (the rest in the next): a day can always be closed.
       const lateDeclines = (this.#init.payments?.lateDeclines() ?? []).filter(d => !reported.has(d.paymentId))
-        .sort((a, b) => a.paymentId < b.paymentId ? -1 : 1).map(d => ({ ...d, saleDay: d.saleDay as BusinessDay }))
+        .sort((a, b) => a.paymentId < b.paymentId ? -1 : 1).slice(0, LATE_DECLINES_PER_CLOSE).map(d => ({ ...d, saleDay: d.saleDay as BusinessDay }))
       const payments: PaymentTotal[] = [...paid].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, g]) => ({
         processor: g.processor, type: g.type, mode: g.mode, count: g.approvals.length,
         amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals)

@@ -100,6 +100,18 @@ export class TillPayments {
   readonly #attempts = new Map<number, PaymentAttempt>()
   #next = 1
 
+  /**
+   * One of pay, refund, reverse, forward at a time: each reads an attempt, awaits the
+   * processor, then writes what it learnt; interleaved, one would write over what the other
+   * learnt meanwhile (a payment of a sale not made marked approved again).
+   */
+  #tail: Promise<unknown> = Promise.resolve()
+  async #oneAtATime<T> (work: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(work, work)
+    this.#tail = run.then(() => {}, () => {})
+    return await run
+  }
+
   /** `<till>-<key>-P`: see the file's comment. */
   readonly #prefix: string
   /** Attempts whose request is under way: `forward` leaves them to `pay`. */
@@ -124,6 +136,25 @@ export class TillPayments {
   async #save (a: PaymentAttempt): Promise<void> {
     this.#attempts.set(a.n, a)
     await this.#o.store.batch([{ type: 'put', key: `${PREFIX}${pad(a.n)}`, value: new TextEncoder().encode(JSON.stringify(a)) }], { sync: true })
+  }
+
+  /**
+   * After a restart: attempts approved or stored for a sale that was never written (a crash
+   * between the payment and the sale): `written(docNo)` says whether the till's journal holds the
+   * document. Approved ones are reversed (by `forward`), stored ones are never forwarded.
+   */
+  async orphans (written: (docNo: string) => boolean): Promise<number> {
+    return await this.#oneAtATime(async () => {
+      let n = 0
+      for (const a of this.attempts()) {
+        if ((a.state !== 'approved' && a.state !== 'stored') || a.refundOf !== undefined || a.paymentId.endsWith('-V') || written(a.docNo)) continue
+        if (a.state === 'stored') await this.#save({ ...a, state: 'declined', reason: 'the sale was never written: never forwarded' })
+        else await this.#save({ ...a, state: 'reversing', reason: 'the sale was never written (the till stopped before it)' })
+        n++
+      }
+      if (n > 0) this.#o.logger.warn({ attempts: n }, 'card payments of sales never written: reversed')
+      return n
+    })
   }
 
   /** Payments stored and not yet forwarded. */
@@ -170,6 +201,10 @@ export class TillPayments {
    * outcome (approved, or stored offline); throws PaymentDeclinedError when it is refused.
    */
   async pay (t: { type: 'card' | 'wallet', amountCents: number, token?: string }, docNo: string, saleDay?: string): Promise<PaymentOutcome> {
+    return await this.#oneAtATime(async () => await this.#pay(t, docNo, saleDay))
+  }
+
+  async #pay (t: { type: 'card' | 'wallet', amountCents: number, token?: string }, docNo: string, saleDay?: string): Promise<PaymentOutcome> {
     const token = t.token ?? (t.type === 'wallet' ? DEFAULT_WALLET_TOKEN : DEFAULT_TEST_TOKEN)
     const n = this.#next++
     const now = this.#o.clock.nowMs()
@@ -188,8 +223,11 @@ export class TillPayments {
         answer = await this.#o.adapter.authorise({ paymentId: a.paymentId, amountCents: a.amountCents, currency: this.#o.currency, token })
       } catch (err) {
         if (!(err instanceof ProcessorUnreachableError)) {
-          await this.#save({ ...a, state: 'declined', reason: (err as Error).message })
-          throw new PaymentDeclinedError(`the processor's answer is refused: ${(err as Error).message}`, this.#outcome({ ...a, state: 'declined', reason: (err as Error).message }))
+          // An answer we cannot take (malformed, about something else): the processor may still
+          // have taken money under our id. No sale; looked up and reversed if it was taken.
+          const reversing = { ...a, state: 'reversing' as const, reason: (err as Error).message }
+          await this.#save(reversing)
+          throw new PaymentDeclinedError(`the processor's answer is refused: ${(err as Error).message}`, this.#outcome(reversing))
         }
         // No answer: the processor may have taken it. Ask by our id before anything else.
         answer = await this.#o.adapter.lookup(a.paymentId).catch(() => null)
@@ -197,8 +235,9 @@ export class TillPayments {
       }
       if (answer !== null && !this.#about(a, answer)) {
         const reason = `the processor's answer is for another payment (${answer.approvedCents} approved of ${a.amountCents})`
-        await this.#save({ ...a, state: 'declined', reason })
-        throw new PaymentDeclinedError(reason, this.#outcome({ ...a, state: 'declined', reason }))
+        const reversing = { ...a, state: 'reversing' as const, reason }
+        await this.#save(reversing)
+        throw new PaymentDeclinedError(reason, this.#outcome(reversing))
       }
       if (answer === null) return await this.#storeOffline(a, now, unknown)
       return await this.#answered(a, answer, false)
@@ -243,7 +282,16 @@ export class TillPayments {
     }
     const approved: PaymentAttempt = { ...a, state: 'approved', answer }
     // A forwarded payment keeps the line printed when it was stored; the approval is the answer kept.
-    if (!forwarded) approved.signedLine = this.#sign(approved, answer)
+    if (!forwarded) {
+      try {
+        approved.signedLine = this.#sign(approved, answer)
+      } catch (err) {
+        // An approval whose fields a receipt cannot carry: no sale on it; reversed.
+        const reason = `the processor's approval cannot be signed: ${(err as Error).message}`
+        const r = await this.#reverseTaken(a, answer, reason)
+        throw new PaymentDeclinedError(reason, this.#outcome(r))
+      }
+    }
     await this.#save(approved)
     return this.#outcome(approved)
   }
@@ -276,6 +324,10 @@ export class TillPayments {
    * card needs the processor to say yes.
    */
   async refund (originalPaymentId: string, amountCents: number, docNo: string): Promise<PaymentOutcome> {
+    return await this.#oneAtATime(async () => await this.#refund(originalPaymentId, amountCents, docNo))
+  }
+
+  async #refund (originalPaymentId: string, amountCents: number, docNo: string): Promise<PaymentOutcome> {
     const original = this.attempts().find(x => x.paymentId === originalPaymentId)
     if (original === undefined || original.state !== 'approved' || original.answer === null) {
       throw new PaymentDeclinedError(`no approved card payment ${originalPaymentId} at this till to refund`, { paymentId: originalPaymentId, processor: this.#o.adapter.name, type: 'card', amountCents: -amountCents, status: 'declined', reason: 'not refundable' })
@@ -294,13 +346,22 @@ export class TillPayments {
     try {
       answer = await this.#o.adapter.refund({ paymentId: a.paymentId, originalPaymentId, amountCents, currency: this.#o.currency })
     } catch (err) {
-      answer = err instanceof ProcessorUnreachableError ? await this.#o.adapter.lookup(a.paymentId).catch(() => null) : null
-      if (answer === null) {
+      let looked: ProcessorAnswer | null | undefined = null
+      if (err instanceof ProcessorUnreachableError) looked = await this.#o.adapter.lookup(a.paymentId).catch(() => undefined)
+      if (looked === undefined) {
+        // Neither the answer nor the lookup came back: the refund may have been made. It is
+        // looked up later; the cashier must not pay it out in cash meanwhile.
+        const unknown = { ...a, reason: 'the refund\'s outcome is unknown: do not refund in cash, it is looked up' }
+        await this.#save(unknown)
+        throw new PaymentDeclinedError(unknown.reason, this.#outcome({ ...unknown, state: 'declined' }))
+      }
+      if (looked === null) {
         const reason = err instanceof ProcessorUnreachableError ? 'a card refund needs the processor, which cannot be reached: refund later or in cash' : `the processor refused the refund: ${(err as Error).message}`
         const declined = { ...a, state: 'declined' as const, reason }
         await this.#save(declined)
         throw new PaymentDeclinedError(reason, this.#outcome(declined))
       }
+      answer = looked
     }
     if (answer.status !== 'approved') {
       const declined = { ...a, state: 'declined' as const, answer, reason: answer.reason ?? 'declined' }
@@ -318,6 +379,10 @@ export class TillPayments {
    * one is refunded at the processor, a stored one is never forwarded.
    */
   async reverse (paymentId: string): Promise<void> {
+    await this.#oneAtATime(async () => { await this.#reverse(paymentId) })
+  }
+
+  async #reverse (paymentId: string): Promise<void> {
     const a = this.attempts().find(x => x.paymentId === paymentId)
     if (a === undefined) return
     if (a.state === 'stored') {
@@ -334,6 +399,8 @@ export class TillPayments {
    * stays `reversing`, and `forward` tries again.
    */
   async #reverseTaken (a: PaymentAttempt, answer: ProcessorAnswer, reason: string): Promise<PaymentAttempt> {
+    // Durable before the refund leaves: a crash now leaves it `reversing`, tried again by `forward`.
+    if (a.state !== 'reversing') await this.#save({ ...a, state: 'reversing', answer, reason })
     let refund: ProcessorAnswer
     try {
       refund = await this.#o.adapter.refund({ paymentId: `${a.paymentId}-V`, originalPaymentId: a.paymentId, amountCents: answer.approvedCents, currency: this.#o.currency })
@@ -360,6 +427,10 @@ export class TillPayments {
    * mark stored payments past their deadline expired. Returns what changed.
    */
   async forward (): Promise<{ forwarded: number, lateDeclines: number, expired: number, resolved: number }> {
+    return await this.#oneAtATime(async () => await this.#forward())
+  }
+
+  async #forward (): Promise<{ forwarded: number, lateDeclines: number, expired: number, resolved: number }> {
     const out = { forwarded: 0, lateDeclines: 0, expired: 0, resolved: 0 }
     const now = this.#o.clock.nowMs()
     for (const a of this.attempts()) {
@@ -377,12 +448,19 @@ export class TillPayments {
         continue
       }
       if (a.state === 'pending') {
-        // A crash between the attempt and its answer: the processor knows, or never saw it.
+        // A crash between the attempt and its answer (or a refund whose answer was lost): no sale
+        // or refund document was written for it. The processor knows, or never saw it.
         const answer = await this.#o.adapter.lookup(a.paymentId).catch(() => undefined)
         if (answer === undefined) continue
-        await this.#save(answer === null
-          ? { ...a, state: 'declined', reason: 'never reached the processor (the till stopped before it was sent)' }
-          : this.#about(a, answer) ? { ...a, state: answer.status === 'approved' && !answer.partial ? 'approved' : 'declined', answer } : { ...a, state: 'declined', reason: 'the processor\'s answer is for another payment' })
+        if (answer === null || answer.status !== 'approved') {
+          await this.#save({ ...a, state: 'declined', ...(answer !== null ? { answer } : {}), reason: answer === null ? 'never reached the processor' : 'declined' })
+        } else if (a.refundOf !== undefined) {
+          // A refund the processor made with no refund document: money back to the card; a person must look.
+          await this.#save({ ...a, state: 'approved', answer, reason: 'made at the processor, with no refund document at the till' })
+          this.#o.logger.error({ paymentId: a.paymentId, refundOf: a.refundOf, amountCents: a.amountCents }, 'a card refund was made at the processor with no refund document at the till')
+        } else {
+          await this.#reverseTaken(a, answer, 'taken by the processor for a sale the till never recorded')
+        }
         out.resolved++
         continue
       }

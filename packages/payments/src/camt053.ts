@@ -120,6 +120,8 @@ export function parseCamt053 (xml: string, expect: { currency: string, account?:
     const sts = need(ntry, ['Sts'], where)
     const status = (version === '001.08' ? child(sts, 'Cd')?.text ?? '' : sts.text).trim()
     if (status === '') throw new SettlementFileError(`schema: ${where} has no status`)
+    // Only booked entries are money on the account: pending or informational ones are not reconciled.
+    if (status !== 'BOOK') throw new SettlementFileError(`${where} is ${status}, not booked (BOOK): a statement of booked entries is read`)
     const bookg = need(ntry, ['BookgDt'], where)
     const bookingDay = (child(bookg, 'Dt')?.text ?? child(bookg, 'DtTm')?.text ?? '').trim().slice(0, 10)
     if (!/^\d{4}-\d{2}-\d{2}$/.test(bookingDay)) throw new SettlementFileError(`schema: ${where} BookgDt has no date`)
@@ -134,7 +136,12 @@ export function parseCamt053 (xml: string, expect: { currency: string, account?:
         let feeCents = 0
         for (const c of children(tx, 'Chrgs')) {
           const records = version === '001.08' ? children(c, 'Rcrd') : [c]
-          for (const r of records) feeCents += amount(need(r, ['Amt'], `${at} Chrgs`), `${at} Chrgs Amt`)
+          for (const r of records) {
+            // A charge is a debit: one marked as a credit (a rebate) is not a fee, and is not read as one.
+            const ind = child(r, 'CdtDbtInd')?.text.trim()
+            if (ind !== undefined && ind !== 'DBIT') throw new SettlementFileError(`${at}: a charge marked ${ind}: charges are debits`)
+            feeCents += amount(need(r, ['Amt'], `${at} Chrgs`), `${at} Chrgs Amt`)
+          }
         }
         const grossEl = child(child(tx, 'AmtDtls') ?? tx, 'TxAmt')
         let netCents: number
@@ -156,13 +163,17 @@ export function parseCamt053 (xml: string, expect: { currency: string, account?:
         if (grossCents - feeCents !== netCents) throw new SettlementFileError(`${at}: net ${formatMinorUnits(netCents, expect.currency)} is not gross ${formatMinorUnits(grossCents, expect.currency)} less charges ${formatMinorUnits(feeCents, expect.currency)}`)
         return { processorRef, paymentId: e2e === undefined || e2e === '' || e2e === 'NOTPROVIDED' ? null : e2e, netCents, grossCents, feeCents }
       })
+      if (children(dtls, 'Btch').length > 1) throw new SettlementFileError(`schema: ${where} has more than one Btch in its NtryDtls`)
       if (btch !== undefined) {
-        const count = Number(textOf(btch, ['NbOfTxs'], `${where} Btch`))
+        const nb = textOf(btch, ['NbOfTxs'], `${where} Btch`)
+        if (!/^[0-9]{1,15}$/.test(nb)) throw new SettlementFileError(`schema: ${where} Btch/NbOfTxs is ${JSON.stringify(nb.slice(0, 20))}, not a count`)
+        const count = Number(nb)
         const ttl = child(btch, 'TtlAmt')
         const totalCents = ttl === undefined ? null : amount(ttl, `${where} Btch TtlAmt`, child(btch, 'CdtDbtInd') !== undefined ? btch : undefined)
         const sum = txs.reduce((s, t) => s + t.netCents, 0)
         if (!Number.isSafeInteger(count) || count !== txs.length) throw new SettlementFileError(`batch_control_mismatch: ${where} Btch/NbOfTxs says ${count}, it holds ${txs.length} transactions`, [], 'batch_control_mismatch')
         if (totalCents !== null && totalCents !== sum) throw new SettlementFileError(`batch_control_mismatch: ${where} Btch/TtlAmt says ${formatMinorUnits(totalCents, expect.currency)}, its transactions add up to ${formatMinorUnits(sum, expect.currency)}`, [], 'batch_control_mismatch')
+        if (batch !== null) throw new SettlementFileError(`schema: ${where} has more than one batch`)
         batch = { count, totalCents: totalCents ?? sum }
       }
       transactions.push(...txs)

@@ -14,6 +14,8 @@
  *   total default $5,000.00 (merchant-settable).
  * The conservative default: offline only when unreachable, chip and contactless only, 100.00
  * a payment, 20 payments or 1,000.00 in all, forwarded within 12 hours, no offline refunds.
+ * No profile holds more than 400 payments unforwarded: a Close carries at most that many late
+ * declines (protocol's LINES_MAX is 500), so a day can always be closed.
  */
 import { PaymentsError } from './errors.ts'
 
@@ -44,8 +46,8 @@ const HOUR_MS = 3_600_000
 /** The profiles shipped; `default` is conservative. */
 export const PROFILES: Readonly<Record<string, StoreAndForwardProfile>> = Object.freeze({
   default: { name: 'default', offline: 'when-unreachable', perPaymentMaxCents: 10_000, storedCountMax: 20, storedTotalMaxCents: 100_000, forwardWithinMs: 12 * HOUR_MS, offlineEntryModes: ['chip', 'contactless'], offlineRefunds: false },
-  square: { name: 'square', offline: 'when-unreachable', perPaymentMaxCents: 50_000, storedCountMax: 1_000, storedTotalMaxCents: 1_000_000, forwardWithinMs: 24 * HOUR_MS, offlineEntryModes: ['chip', 'contactless', 'swipe'], offlineRefunds: false },
-  clover: { name: 'clover', offline: 'when-unreachable', perPaymentMaxCents: 50_000, storedCountMax: 1_000, storedTotalMaxCents: 500_000, forwardWithinMs: 7 * 24 * HOUR_MS, offlineEntryModes: ['chip', 'contactless', 'swipe'], offlineRefunds: false },
+  square: { name: 'square', offline: 'when-unreachable', perPaymentMaxCents: 50_000, storedCountMax: 400, storedTotalMaxCents: 1_000_000, forwardWithinMs: 24 * HOUR_MS, offlineEntryModes: ['chip', 'contactless', 'swipe'], offlineRefunds: false },
+  clover: { name: 'clover', offline: 'when-unreachable', perPaymentMaxCents: 50_000, storedCountMax: 400, storedTotalMaxCents: 500_000, forwardWithinMs: 7 * 24 * HOUR_MS, offlineEntryModes: ['chip', 'contactless', 'swipe'], offlineRefunds: false },
   'online-only': { name: 'online-only', offline: 'never', perPaymentMaxCents: 0, storedCountMax: 0, storedTotalMaxCents: 0, forwardWithinMs: 0, offlineEntryModes: [], offlineRefunds: false }
 })
 

@@ -17,6 +17,7 @@
  * - `chargeback`: the processor took a settled payment back.
  * - `fee`: a fee line not tied to a payment (explained, and posted to fees).
  */
+import { PaymentsError } from './errors.ts'
 import type { SettlementLine } from './settlementCsv.ts'
 
 /** A card or wallet payment as the till's signed log has it. */
@@ -129,6 +130,9 @@ export class Reconciler {
     this.settled.grossCents += l.grossCents
     this.settled.feeCents += l.feeCents
     this.settled.netCents += l.netCents
+    if (!Number.isSafeInteger(this.settled.grossCents) || !Number.isSafeInteger(this.settled.feeCents) || !Number.isSafeInteger(this.settled.netCents)) {
+      throw new PaymentsError(`the settled total passes ${Number.MAX_SAFE_INTEGER} minor units: not a settlement of payments`)
+    }
     if (l.type === 'Fee' || l.paymentId === null) {
       this.#exceptions.push({ kind: 'fee', processorRef: l.processorRef, settledCents: l.feeCents })
       return

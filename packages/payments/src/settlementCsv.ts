@@ -124,6 +124,8 @@ export class SettlementReader {
     b.grossCents += l.grossCents
     b.feeCents += l.feeCents
     b.netCents += l.netCents
+    // Sums past 2^53 would no longer be exact: a file that large is not a batch of payments.
+    if (!Number.isSafeInteger(b.grossCents) || !Number.isSafeInteger(b.feeCents) || !Number.isSafeInteger(b.netCents)) this.#fail(l.line, 'gross', `batch ${l.batch}'s total passes ${Number.MAX_SAFE_INTEGER} minor units`)
     this.#sums.set(l.batch, b)
     return l
   }

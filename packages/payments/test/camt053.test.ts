@@ -68,6 +68,14 @@ describe('camt.053 bank statement', () => {
     refused('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>', /not a well-formed statement/)
   })
 
+  it('refuses a pending entry, a charge marked as a credit, a count that is not a count, two batches in one entry', () => {
+    refused(file('001.08').replace('<Sts><Cd>BOOK</Cd></Sts>', '<Sts><Cd>PDNG</Cd></Sts>'), /PDNG, not booked/)
+    refused(file('001.08').replace('<Rcrd><Amt Ccy="EUR">0.25</Amt><CdtDbtInd>DBIT</CdtDbtInd></Rcrd>', '<Rcrd><Amt Ccy="EUR">0.25</Amt><CdtDbtInd>CRDT</CdtDbtInd></Rcrd>'), /charges are debits/)
+    for (const nb of ['0x4', '4.0', '']) refused(file('001.08').replace('<NbOfTxs>4</NbOfTxs>', `<NbOfTxs>${nb}</NbOfTxs>`), /not a count|has no/)
+    const twice = file('001.08').replace(/<NtryDtls>(<Btch>.*?<\/Btch>)/, '<NtryDtls>$1$1')
+    refused(twice, /more than one Btch/)
+  })
+
   it('refuses a batch or an entry whose transactions do not add up: the whole file (batch_control_mismatch)', () => {
     assert.throws(() => parseCamt053(file('001.08').replace('<NbOfTxs>4</NbOfTxs>', '<NbOfTxs>5</NbOfTxs>'), { currency: 'EUR' }), (e: Error) => e instanceof SettlementFileError && e.kind === 'batch_control_mismatch' && /NbOfTxs says 5, it holds 4/.test(e.message))
     refused(file('001.08').replace('<TtlAmt Ccy="EUR">44.95</TtlAmt>', '<TtlAmt Ccy="EUR">44.96</TtlAmt>'), /TtlAmt says 44\.96, its transactions add up to 44\.95/)

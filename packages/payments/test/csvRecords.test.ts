@@ -18,7 +18,8 @@ async function all (text: string, cuts: number[]): Promise<string[][]> {
 
 describe('CSV records (fast path, quotes by the library)', () => {
   it('the same records as csv-parse, whatever the fields and wherever the chunks are cut (property)', async () => {
-    const field = fc.oneof(fc.stringMatching(/^[a-z0-9.é -]{0,8}$/), fc.stringMatching(/^[a-z,"\n.é]{0,8}$/).map(s => `"${s.replaceAll('"', '""')}"`))
+    // Quoted fields may hold commas, quotes, line feeds and CRLFs.
+    const field = fc.oneof(fc.stringMatching(/^[a-z0-9.é -]{0,8}$/), fc.stringMatching(/^[a-z,"\n.é]{0,8}$/).map(s => `"${s.replaceAll('"', '""')}"`), fc.constantFrom('"a\r\nb"', '"\r\n"', '"x""\r\ny"'))
     const record = fc.array(field, { minLength: 1, maxLength: 6 }).map(fs => fs.join(','))
     await fc.assert(fc.asyncProperty(fc.array(record, { minLength: 1, maxLength: 8 }), fc.constantFrom('\n', '\r\n'), fc.array(fc.nat(), { maxLength: 6 }), async (records, eol, cuts) => {
       const text = records.join(eol) + eol
@@ -32,5 +33,12 @@ describe('CSV records (fast path, quotes by the library)', () => {
     for await (const r of csvRecords((async function * () { yield '\ufeffa,b\n\n"x\ny",z\nc,d' })())) lines.push(r.line)
     assert.deepEqual(lines, [1, 3, 5])
     await assert.rejects((async () => { for await (const _ of csvRecords((async function * () { yield 'a,"b\nc' })())) { /* drain */ } })(), /never closed/)
+  })
+
+  it('bounded: a quote never closed is refused at the record cap; so is a line without end; a stray carriage return', async () => {
+    const drain = async (chunks: string[]): Promise<void> => { for await (const _ of csvRecords((async function * () { yield * chunks })())) { /* drain */ } }
+    await assert.rejects(drain(['a,"open\n', ...Array.from({ length: 20_000 }, () => 'x,y,z\n')]), /over 65536 characters/)
+    await assert.rejects(drain([Array.from({ length: 100 }, () => 'x'.repeat(1000)).join('')]), /over 65536 characters/)
+    await assert.rejects(drain(['a,b\rc,d\n']), /carriage return inside/)
   })
 })
