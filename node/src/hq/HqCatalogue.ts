@@ -142,7 +142,9 @@ export class HqCatalogue {
 
   /** The document took changes from a peer (DocSync): persist them and tell whoever reads the catalogue. */
   async changed (): Promise<void> {
-    await this.#oneAtATime(async () => { await this.#persist() })
+    // Not fsync'd: what a peer's sync brought is still held by that peer (and its neighbours),
+    // and a crash costs only syncing it again. HQ's own statements (imports, resolutions) are.
+    await this.#oneAtATime(async () => { await this.#persist(false) })
   }
 
   /** The catalogue in force on `day` (kept for a few days until the document changes: a fold of a large catalogue takes a while). */
@@ -284,9 +286,9 @@ export class HqCatalogue {
     })
   }
 
-  async #persist (): Promise<void> {
+  async #persist (sync = true): Promise<void> {
     this.#read = null
-    await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: this.doc.save() }], { sync: true })
+    await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: this.doc.save() }], { sync })
     for (const fn of this.#listeners) fn()
   }
 
