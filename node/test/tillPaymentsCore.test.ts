@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict'
 import { PROFILES, ProcessorUnreachableError, type AuthoriseRequest, type ProcessorAdapter, type ProcessorAnswer, type RefundRequest } from '@tillbooks/payments'
-import { keyPairFromSeed, Signer, type TillId } from '@tillbooks/protocol'
-import { MemoryStore, silentLogger } from '../src/index.ts'
+import { keyPairFromSeed, Signer, type Close, type TillId } from '@tillbooks/protocol'
+import { MemoryStore, silentLogger, TillNode } from '../src/index.ts'
 import { PaymentDeclinedError, TillPayments } from '../src/till/TillPayments.ts'
-import { ManualClock } from './helpers/fleet.ts'
+import { catalogue, DAY1, DAY2, ManualClock, root } from './helpers/fleet.ts'
 
 /** A processor whose behaviour each test scripts; it records every call. */
 class Scripted implements ProcessorAdapter {
@@ -131,5 +131,28 @@ describe('TillPayments (a scripted processor)', () => {
     await t.forward()
     const refund = t.attempts().find(a => a.refundOf === paid.paymentId)
     assert.deepEqual([refund?.state, refund?.amountCents], ['approved', -800], 'the refund the processor made, recorded')
+  })
+
+  it('a stored payment past its deadline expires, and the till\'s next Close reports it, once, linked to its sale\'s day', async () => {
+    const p = new Scripted()
+    p.authoriseThen = async () => { throw new ProcessorUnreachableError('down') }
+    p.lookupThen = async () => { throw new ProcessorUnreachableError('down') }
+    const clock = new ManualClock()
+    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(9)))
+    const store = new MemoryStore()
+    await store.open()
+    const payments = await TillPayments.open({ store, tillId: 'S001-1' as TillId, signer, adapter: p, profile: PROFILES.default as never, currency: 'EUR', clock, logger: silentLogger })
+    const till = new TillNode({ store, clock, logger: silentLogger }, { store: 'S001' as never, till: 1, signer, catalogue, hqRootKey: root.publicKey, payments })
+    await till.start()
+    await till.openDay(DAY1)
+    const r = await till.sell({ lines: [{ sku: 'latte', qty: 1 }], tenders: [{ type: 'card', amountCents: 420 }] })
+    assert.equal(r.payments?.[0]?.status, 'stored')
+    clock.ms += 13 * 3_600_000 // past the default profile's 12 h
+    assert.equal((await payments.forward()).expired, 1)
+    const first = (await till.closeDay()).record as Close
+    assert.deepEqual(first.expired, [{ paymentId: r.payments?.[0]?.paymentId, processor: 'scripted', amountCents: 420, saleDay: DAY1 }])
+    await till.openDay(DAY2)
+    const second = (await till.closeDay()).record as Close
+    assert.equal(second.expired, undefined, 'reported once')
   })
 })

@@ -18,7 +18,7 @@
  * the log on start, never from a separate counter that could drift from them.
  */
 import {
-  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, paymentsDigest, signEntry, tillIdOf, type PaymentTotal,
+  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, paymentsDigest, signEntry, tillIdOf, type LateDecline, type PaymentTotal,
   type BusinessDay, type Canonical, type Close, type DocNo, type Entry, type PublicKey, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
@@ -474,10 +474,12 @@ export class TillNode {
       }
       // Late declines since the last report: the log itself says which an earlier Close carried (no mark to lose in a crash).
       const reported = new Set<string>()
-      for (const e of this.#log) if (e.record.kind === 'close') for (const d of e.record.lateDeclines ?? []) reported.add(d.paymentId)
-      // At most LATE_DECLINES_PER_CLOSE in one Close (the rest in the next): a day can always be closed.
-      const lateDeclines = (this.#init.payments?.lateDeclines() ?? []).filter(d => !reported.has(d.paymentId))
+      for (const e of this.#log) if (e.record.kind === 'close') for (const d of [...(e.record.lateDeclines ?? []), ...(e.record.expired ?? [])]) reported.add(d.paymentId)
+      // At most LATE_DECLINES_PER_CLOSE of each in one Close (the rest in the next): a day can always be closed.
+      const unreported = (list: Array<{ paymentId: string, processor: string, amountCents: number, saleDay: string }>): LateDecline[] => list.filter(d => !reported.has(d.paymentId))
         .sort((a, b) => a.paymentId < b.paymentId ? -1 : 1).slice(0, LATE_DECLINES_PER_CLOSE).map(d => ({ ...d, saleDay: d.saleDay as BusinessDay }))
+      const lateDeclines = unreported(this.#init.payments?.lateDeclines() ?? [])
+      const expired = unreported(this.#init.payments?.expiredPayments() ?? [])
       const payments: PaymentTotal[] = [...paid].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, g]) => ({
         processor: g.processor, type: g.type, mode: g.mode, count: g.approvals.length,
         amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals)
@@ -496,7 +498,8 @@ export class TillNode {
         consumed: [...consumed].filter(([, q]) => q !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1).map(([sku, qty]) => ({ sku, qty })),
         points: [...points].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, p]) => ({ member, points: p })),
         ...(payments.length > 0 ? { payments } : {}),
-        ...(lateDeclines.length > 0 ? { lateDeclines } : {})
+        ...(lateDeclines.length > 0 ? { lateDeclines } : {}),
+        ...(expired.length > 0 ? { expired } : {})
       }
       // The Close and the closed day in one fsync'd batch.
       const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN)])

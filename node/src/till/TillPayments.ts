@@ -189,7 +189,16 @@ export class TillPayments {
 
   /** Payments declined when forwarded: what a later Close reports (the till leaves out those an earlier Close of its log did). */
   lateDeclines (): Array<{ paymentId: string, processor: string, amountCents: number, saleDay: string }> {
-    return this.attempts().filter(a => a.state === 'late_declined' && a.saleDay !== undefined).map(a => ({ paymentId: a.paymentId, processor: this.#o.adapter.name, amountCents: a.amountCents, saleDay: a.saleDay as string }))
+    return this.#unpaid('late_declined')
+  }
+
+  /** Payments stored past their forwarding deadline, never charged: reported by a later Close too. */
+  expiredPayments (): Array<{ paymentId: string, processor: string, amountCents: number, saleDay: string }> {
+    return this.#unpaid('expired')
+  }
+
+  #unpaid (state: PaymentState): Array<{ paymentId: string, processor: string, amountCents: number, saleDay: string }> {
+    return this.attempts().filter(a => a.state === state && a.saleDay !== undefined).map(a => ({ paymentId: a.paymentId, processor: this.#o.adapter.name, amountCents: a.amountCents, saleDay: a.saleDay as string }))
   }
 
   attempts (): PaymentAttempt[] {

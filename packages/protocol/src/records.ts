@@ -74,6 +74,11 @@ export interface Close extends RecordHeader {
    * Close: each linked to the day of its sale, which is never rewritten. Absent when none.
    */
   lateDeclines?: LateDecline[]
+  /**
+   * Card payments stored offline that passed their forwarding deadline since the last Close:
+   * never charged (the sale stood, the money never came), each linked to its sale's day.
+   */
+  expired?: LateDecline[]
 }
 
 /** A payment taken offline, declined when forwarded: the sale stood, the money never came. */
@@ -151,7 +156,8 @@ export function validateRecord (value: Canonical): TillRecord {
     const isMap = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)
     const withPayments = isMap && 'payments' in value
     const withLate = isMap && 'lateDeclines' in value
-    const o = obj(value, 'close', [...CLOSE_KEYS, ...(withPayments ? ['payments'] : []), ...(withLate ? ['lateDeclines'] : [])])
+    const withExpired = isMap && 'expired' in value
+    const o = obj(value, 'close', [...CLOSE_KEYS, ...(withPayments ? ['payments'] : []), ...(withLate ? ['lateDeclines'] : []), ...(withExpired ? ['expired'] : [])])
     const docFirst = int(o.docFirst, 'docFirst', 1, DOC_N_MAX)
     const docLast = int(o.docLast, 'docLast', docFirst - 1, DOC_N_MAX)
     const saleCount = int(o.saleCount, 'saleCount', 0, DOC_N_MAX)
@@ -184,7 +190,8 @@ export function validateRecord (value: Canonical): TillRecord {
       consumed: skuQtys(o.consumed, 'consumed', true),
       points,
       ...(withPayments ? { payments: paymentTotals(o.payments) } : {}),
-      ...(withLate ? { lateDeclines: lateDeclines(o.lateDeclines) } : {})
+      ...(withLate ? { lateDeclines: lateDeclines(o.lateDeclines, 'lateDeclines') } : {}),
+      ...(withExpired ? { expired: lateDeclines(o.expired, 'expired') } : {})
     }
   }
   throw new InvalidRecordError(`unknown record kind: ${String(kind).slice(0, 20)}`)
@@ -212,18 +219,19 @@ function paymentTotals (v: Canonical | undefined): PaymentTotal[] {
   return sortedUnique(list, p => `${p.processor}\u0000${p.type}\u0000${p.mode}`, 'payments')
 }
 
-function lateDeclines (v: Canonical | undefined): LateDecline[] {
-  const list = arr(v, 'lateDeclines', LINES_MAX).map((l, i): LateDecline => {
-    const x = obj(l, `lateDeclines[${i}]`, ['paymentId', 'processor', 'amountCents', 'saleDay'])
+/** A Close's list of payments that never came (late declines, expiries): sorted by payment id, at least one. */
+function lateDeclines (v: Canonical | undefined, path: string): LateDecline[] {
+  const list = arr(v, path, LINES_MAX).map((l, i): LateDecline => {
+    const x = obj(l, `${path}[${i}]`, ['paymentId', 'processor', 'amountCents', 'saleDay'])
     return {
-      paymentId: str(x.paymentId, `lateDeclines[${i}].paymentId`, ID_RE),
-      processor: str(x.processor, `lateDeclines[${i}].processor`, PROCESSOR_RE, 32),
-      amountCents: int(x.amountCents, `lateDeclines[${i}].amountCents`, 1, MONEY_MAX),
+      paymentId: str(x.paymentId, `${path}[${i}].paymentId`, ID_RE),
+      processor: str(x.processor, `${path}[${i}].processor`, PROCESSOR_RE, 32),
+      amountCents: int(x.amountCents, `${path}[${i}].amountCents`, 1, MONEY_MAX),
       saleDay: asBusinessDay(x.saleDay)
     }
   })
-  if (list.length === 0) throw new InvalidRecordError('lateDeclines, when present, lists at least one')
-  return sortedUnique(list, d => d.paymentId, 'lateDeclines')
+  if (list.length === 0) throw new InvalidRecordError(`${path}, when present, lists at least one`)
+  return sortedUnique(list, d => d.paymentId, path)
 }
 
 /** The canonical bytes of a record (what its till signs). Validates first: we never sign what we would reject. */

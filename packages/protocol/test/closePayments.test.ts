@@ -46,7 +46,7 @@ describe('a Close\'s payment totals', () => {
     for (const [over, why] of bad) assert.match(thrown(() => encodeRecord(close(over))).message, why)
   })
 
-  it('late declines: optional, sorted by payment id, each linked to its sale\'s day; refused malformed', () => {
+  it('late declines and expired payments: optional, sorted by payment id, each linked to its sale\'s day; refused malformed', () => {
     const late = [{ paymentId: 'S1-1-P3', processor: 'embedded', amountCents: 1500, saleDay: '2026-03-01' }, { paymentId: 'S1-1-P7', processor: 'embedded', amountCents: 700, saleDay: '2026-03-02' }] as Close['lateDeclines']
     const back = openEntry(signEntry(close({ lateDeclines: late }), till1).bytes, { verify: true }).record as Close
     assert.deepEqual(back.lateDeclines, late)
@@ -57,5 +57,9 @@ describe('a Close\'s payment totals', () => {
       [{ lateDeclines: [{ paymentId: 'S1-1-P3', processor: 'embedded', amountCents: 5, saleDay: '2026-13-01' as never }] }, /day|businessDay|YYYY/i]
     ]
     for (const [over, why] of bad) assert.match(thrown(() => encodeRecord(close(over))).message, why)
+    // Expired payments: the same shape, their own field.
+    const back2 = openEntry(signEntry(close({ expired: late }), till1).bytes, { verify: true }).record as Close
+    assert.deepEqual(back2.expired, late)
+    assert.match(thrown(() => encodeRecord(close({ expired: [] }))).message, /expired, when present, lists at least one/)
   })
 })
