@@ -68,7 +68,7 @@ try {
   let firstRunRssMb = 0
   for (let run = 0; run < 3; run++) {
     const t0 = performance.now()
-    const r = new Reconciler({ throughDay: DAY, settlementLagDays: 0, nowMs: Date.now() })
+    const r = new Reconciler({ throughDay: DAY, settlementLagDays: 0, nowMs: Date.parse(`${DAY}T23:59:59Z`) })
     for (const { p } of payments()) r.addPayment(p)
     const read = await readSettlementCsv(createReadStream(path, { highWaterMark: 1 << 20 }), 'EUR', l => { r.addLine(l) })
     const result = r.result()

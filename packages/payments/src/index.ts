@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * const file = parseSettlementCsv(csvText, 'EUR')           // refused whole (SettlementFileError) if it does not add up
- * const r = reconcile({ payments, lines: file.lines, throughDay: '2026-03-03', settlementLagDays: 1, nowMs: Date.now() })
+ * const r = reconcile({ payments, lines: file.lines, throughDay: '2026-03-03', settlementLagDays: 1, nowMs })
  * r.matched       // approvals settled as approved
  * r.exceptions    // [{ kind: 'amount_mismatch', paymentId: 'S1-1-P17', expectedCents: 1250, settledCents: 1251, … }, …]
  * storeAndForward(PROFILES.default, { count: 3, totalCents: 4_000, oldestTakenAtMs }, { amountCents: 2_500, entryMode: 'chip', refund: false }, now)
