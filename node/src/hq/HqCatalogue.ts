@@ -29,6 +29,7 @@ import {
   type Conflict, type CsvError, type Day, type FoldedCatalogue, type ProductData, type Statement
 } from '@tillbooks/catalogue'
 import { OversizedError, signStatement, statementIdOf, type Canonical, type Signer } from '@tillbooks/protocol'
+import { OneAtATime } from '../OneAtATime.ts'
 import type { KvStore } from '../storage/KvStore.ts'
 
 export const CATALOGUE_DOC_KEY = 'g!doc'
@@ -78,7 +79,7 @@ export class HqCatalogue {
   #read: Reading | null = null
   readonly #listeners: Array<() => void> = []
   /** One import or resolution at a time: each reads the fold, then writes on it. */
-  #tail: Promise<unknown> = Promise.resolve()
+  readonly #serial = new OneAtATime()
 
   readonly #actorId: string | undefined
 
@@ -293,9 +294,7 @@ export class HqCatalogue {
   }
 
   async #oneAtATime<T> (work: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(work, work)
-    this.#tail = run.then(() => {}, () => {})
-    return await run
+    return await this.#serial.run(work)
   }
 }
 

@@ -30,6 +30,7 @@ import {
   type Booked, type ProcessorAnswer, type StoreAndForwardProfile
 } from '@tillbooks/payments'
 import { systemClock, type Clock, type Logger } from '../components.ts'
+import { OneAtATime } from '../OneAtATime.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { prefixEnd } from '../storage/KvStore.ts'
 import { errorHandler, STRICT_AJV } from '../daemon/http.ts'
@@ -98,12 +99,8 @@ export async function startProcessorDaemon (o: ProcessorOptions): Promise<Proces
   }
   let seq = (await read<number>('n!seq')) ?? 0
   // One request at a time: each reads what the last wrote (the counter, an idempotent replay).
-  let tail: Promise<unknown> = Promise.resolve()
-  const serial = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = tail.then(fn, fn)
-    tail = run.then(() => {}, () => {})
-    return await run
-  }
+  const oneAtATime = new OneAtATime()
+  const serial = async <T>(fn: () => Promise<T>): Promise<T> => await oneAtATime.run(fn)
   const fingerprintOf = (v: unknown): string => createHash('sha256').update(JSON.stringify(v)).digest('hex')
 
   // Stopping closes every connection at once (a till's keep-alive ones too): a processor going down is what tills must survive.
@@ -278,7 +275,7 @@ export async function startProcessorDaemon (o: ProcessorOptions): Promise<Proces
       stopping ??= (async () => {
         for (const release of [...held]) release()
         await http.close()
-        await tail.catch(() => {})
+        await oneAtATime.idle()
         await store.close()
       })()
       await stopping

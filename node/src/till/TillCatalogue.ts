@@ -20,6 +20,7 @@ import { CatalogueDoc } from '@tillbooks/crdt'
 import { signStatement, type PublicKey, type Signer, type StoreId } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
 import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
+import { OneAtATime } from '../OneAtATime.ts'
 import { SaleRejectedError, TillStateError } from './errors.ts'
 
 const DOC_KEY = 'c!catalogue'
@@ -70,7 +71,7 @@ export class TillCatalogue {
   readonly #doc: CatalogueDoc
   readonly #days = new Map<Day, CatalogueOnDay>()
   /** One invention at a time: each numbers its sku from what the document holds. */
-  #tail: Promise<unknown> = Promise.resolve()
+  readonly #oneAtATime = new OneAtATime()
 
   private constructor (o: TillCatalogueInit, doc: CatalogueDoc) {
     this.#o = o
@@ -176,9 +177,7 @@ export class TillCatalogue {
    * HQ and the neighbours with the catalogue. Refused if its GTIN already scans as a product here.
    */
   async invent (input: InventInput, day: Day, nowMs: number): Promise<{ sku: string, provisional: true }> {
-    const run = this.#tail.then(async () => await this.#invent(input, day, nowMs))
-    this.#tail = run.then(() => {}, () => {})
-    return await run
+    return await this.#oneAtATime.run(async () => await this.#invent(input, day, nowMs))
   }
 
   async #invent (input: InventInput, day: Day, nowMs: number): Promise<{ sku: string, provisional: true }> {

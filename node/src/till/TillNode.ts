@@ -26,6 +26,7 @@ import { Catalogue, priceSale } from '@tillbooks/catalogue'
 import { entryKey, readEntryChange, tillActorOf, type TillLog } from '@tillbooks/crdt'
 import type { NodeComponents } from '../components.ts'
 import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
+import { OneAtATime } from '../OneAtATime.ts'
 import { TillLogStore } from './TillLogStore.ts'
 import type { PaymentOutcome, TillPayments } from './TillPayments.ts'
 import { SaleRejectedError, TillStateError } from './errors.ts'
@@ -117,7 +118,7 @@ export class TillNode {
   #started = false
   /** Cash taken (net of cash refunds) since the day opened. */
   #dayCashCents = 0
-  #tail: Promise<void> = Promise.resolve()
+  readonly #oneAtATime = new OneAtATime()
 
   #drawerCashCents (): number {
     return (this.#init.floatCents ?? DEFAULT_FLOAT_CENTS) + this.#dayCashCents
@@ -137,10 +138,8 @@ export class TillNode {
    * awaits a durable write, then moves the state on: two interleaved would take the same
    * number. A POS front end may well send requests concurrently; they queue here.
    */
-  #serial<T> (op: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(op, op)
-    this.#tail = run.then(() => {}, () => {})
-    return run
+  async #serial<T> (op: () => Promise<T>): Promise<T> {
+    return await this.#oneAtATime.run(op)
   }
 
   get state (): DayState { return this.#state }
@@ -210,7 +209,7 @@ export class TillNode {
   async stop (): Promise<void> {
     if (!this.#started) return
     this.#started = false
-    await this.#tail
+    await this.#oneAtATime.idle()
     this.#doc?.free()
     this.#doc = null
     await this.#components.store.close()

@@ -24,6 +24,7 @@ import {
 } from '@tillbooks/payments'
 import { signApproval, signedLineOf, toHex, type Signer, type TillId } from '@tillbooks/protocol'
 import type { Clock, Logger } from '../components.ts'
+import { OneAtATime } from '../OneAtATime.ts'
 import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
 
 const PREFIX = 'y!'
@@ -105,11 +106,9 @@ export class TillPayments {
    * processor, then writes what it learnt; interleaved, one would write over what the other
    * learnt meanwhile (a payment of a sale not made marked approved again).
    */
-  #tail: Promise<unknown> = Promise.resolve()
+  readonly #serial = new OneAtATime()
   async #oneAtATime<T> (work: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(work, work)
-    this.#tail = run.then(() => {}, () => {})
-    return await run
+    return await this.#serial.run(work)
   }
 
   /** `<till>-<key>-P`: see the file's comment. */
