@@ -119,55 +119,31 @@ export class DocSync {
       this.#refused(from, doc, `this peer serves no document for ${doc}`)
       throw new RefusedError(`this peer serves no document for ${doc}`)
     }
-    if (d.writable === true) return await this.#answerWritable(from, doc, d.log, msg)
+    const writable = d.writable === true
     return await this.#locked(from, doc, async () => {
       // Served read-only, our own log and replicas alike: a replica changes only by our own
-      // pulls (from the till's neighbours, or for tills we keep), never by whoever calls.
+      // pulls (from the till's neighbours, or for tills we keep), never by whoever calls. A
+      // document both sides write (the catalogue) takes the peer's changes, screened by itself.
       // Forgetting what an earlier answer sent (servingStateFor): an answer lost on the wire is sent again.
-      let state = servingStateFor(await this.#load(from, doc, 'serve', true), msg)
-      this.counters.answered++
-      if (msg !== null) {
-        this.counters.messagesIn++
-        try {
-          // A read-only peer is never sent changes by an honest one (Automerge tells it we
-          // are read-only): a message that carries any is refused unread, which also keeps
-          // whoever calls from making us screen a message's worth of changes for nothing.
-          let changes: number
-          try {
-            changes = A.decodeSyncMessage(msg).changes.length
-          } catch (err) {
-            throw new SyncRefusedError(`not an Automerge sync message: ${(err as Error).message}`)
-          }
-          if (changes > 0) throw new SyncRefusedError(`${doc} is served read-only here: a message carrying ${changes} change(s) is refused`)
-          state = d.log.receiveSyncMessage(state, msg).state
-        } catch (err) {
-          if (!(err instanceof SyncRefusedError)) throw err
-          await this.#drop(from, doc, 'serve')
-          this.#refused(from, doc, err.message)
-          throw new RefusedError(err.message)
-        }
-      }
-      const next = d.log.generateSyncMessage(state)
-      await this.#save(from, doc, 'serve', next.state)
-      if (next.message !== null) this.counters.messagesOut++
-      return next.message
-    })
-  }
-
-  /**
-   * The server side of a document both sides write (the catalogue): the peer's changes are
-   * taken in, screened by the document (one refused change refuses the message, nothing
-   * applied), persisted, and our answer carries what the peer lacks.
-   */
-  async #answerWritable (from: string, doc: string, log: SyncDoc, msg: Uint8Array | null): Promise<Uint8Array | null> {
-    return await this.#locked(from, doc, async () => {
-      let state = servingStateFor(await this.#load(from, doc, 'serve', false), msg)
+      let state = servingStateFor(await this.#load(from, doc, 'serve', !writable), msg)
       this.counters.answered++
       if (msg !== null) {
         this.counters.messagesIn++
         let added = 0
         try {
-          const r = log.receiveSyncMessage(state, msg)
+          // A read-only peer is never sent changes by an honest one (Automerge tells it we
+          // are read-only): a message that carries any is refused unread, which also keeps
+          // whoever calls from making us screen a message's worth of changes for nothing.
+          if (!writable) {
+            let changes: number
+            try {
+              changes = A.decodeSyncMessage(msg).changes.length
+            } catch (err) {
+              throw new SyncRefusedError(`not an Automerge sync message: ${(err as Error).message}`)
+            }
+            if (changes > 0) throw new SyncRefusedError(`${doc} is served read-only here: a message carrying ${changes} change(s) is refused`)
+          }
+          const r = d.log.receiveSyncMessage(state, msg)
           state = r.state
           added = r.added
         } catch (err) {
@@ -176,12 +152,12 @@ export class DocSync {
           this.#refused(from, doc, err.message)
           throw new RefusedError(err.message)
         }
-        if (added > 0) {
+        if (writable && added > 0) {
           this.counters.entriesAdded += added
           await this.#o.docs.changed(doc)
         }
       }
-      const next = log.generateSyncMessage(state)
+      const next = d.log.generateSyncMessage(state)
       await this.#save(from, doc, 'serve', next.state)
       if (next.message !== null) this.counters.messagesOut++
       return next.message
