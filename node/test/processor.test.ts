@@ -115,6 +115,7 @@ describe('the embedded processor (a real process)', function () {
 
   it('the adapter: approvals, an unknown outcome resolved by lookup, an unreachable processor, an answer that does not match refused', async () => {
     const adapter = new EmbeddedProcessorAdapter(p.url, { timeoutMs: 1_000 })
+    assert.equal(await adapter.profileName(), 'default', 'the profile its tills apply')
     const a = await adapter.authorise({ paymentId: 'S2-1-P1', amountCents: 4200, currency: 'EUR', token: 'tok_mastercard' })
     assert.deepEqual([a.status, a.approvedCents, a.brand, a.last4], ['approved', 4200, 'mc', '4444'])
     await assert.rejects(adapter.authorise({ paymentId: 'S2-1-P2', amountCents: 100, currency: 'EUR', token: 'tok_no_response' }), ProcessorUnreachableError)

@@ -151,8 +151,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     const adapter = new EmbeddedProcessorAdapter(o.processor, { timeoutMs: o.processorTimeoutMs ?? 5_000 })
     let profile = PROFILES.default as StoreAndForwardProfile
     try {
-      const res = await fetch(`${o.processor.replace(/\/+$/, '')}/profile`, { signal: AbortSignal.timeout(2_000) })
-      if (res.ok) profile = profileNamed(String(((await res.json()) as { name?: unknown }).name))
+      profile = profileNamed(await new EmbeddedProcessorAdapter(o.processor, { timeoutMs: 2_000 }).profileName())
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'processor unreachable at start: its default store-and-forward profile applies')
     }

@@ -34,6 +34,13 @@ export class EmbeddedProcessorAdapter implements ProcessorAdapter {
     return a === null ? null : checked(a, paymentId, Number.MAX_SAFE_INTEGER)
   }
 
+  /** The store-and-forward profile this processor says its tills apply (`GET /profile`): its name. */
+  async profileName (): Promise<string> {
+    const p = await this.#call('GET', '/profile', undefined) as { name?: unknown } | null
+    if (p === null || typeof p.name !== 'string') throw new ProcessorAnswerError('the processor\'s profile has no name')
+    return p.name
+  }
+
   async #call (method: string, path: string, body: unknown, notFoundIsNull = false): Promise<unknown> {
     let res: Response
     try {
