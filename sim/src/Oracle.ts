@@ -50,6 +50,11 @@ export interface TruthDay {
   cashCountedCents: number | null
   /** False when HQ cannot fold this day's Close (the till equivocated at or before it). */
   closeCounts: boolean
+  /**
+   * Card money this day's Close reported lost (late declines, expired stored payments), each
+   * confirmed by the processor's own record (the simulator checks it: never charged).
+   */
+  cardLossesCents?: number
   /** False when HQ cannot fold this day's StockIn. */
   stockInCounts: boolean
 }
@@ -64,6 +69,7 @@ export interface OracleBooks {
 const ACCOUNTS = {
   cash: 'assets:cash:drawer',
   card: 'assets:card clearing',
+  cardLosses: 'expenses:card losses',
   storeStock: 'assets:inventory:store',
   warehouse: 'assets:inventory:warehouse',
   transit: 'assets:inventory:in transit',
@@ -192,6 +198,10 @@ export class Oracle {
       post(ACCOUNTS.cash, counted)
       post(ACCOUNTS.overShort, cash - counted)
       post(ACCOUNTS.card, card)
+      // Money the day's Close reported never came: out of clearing, into losses.
+      const lost = BigInt(day.cardLossesCents ?? 0)
+      post(ACCOUNTS.card, -lost)
+      post(ACCOUNTS.cardLosses, lost)
       post(ACCOUNTS.revenue, -net)
       post(ACCOUNTS.vat, -tax)
       post(ACCOUNTS.cogs, cogs)

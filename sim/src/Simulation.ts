@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import {
   asBusinessDay, asStoreId, canonicalEncode, Enrolment, issueCertificate, keyPairFromSeed, nextBusinessDay, openEntry, signEntry, Signer, tillIdOf, toHex,
-  type BusinessDay, type Close, type Entry, type SkuQty, type StoreId, type TillId
+  type BusinessDay, type Close, type Entry, type SkuQty, type StoreId, type TillId, type TillRecord
 } from '@tillbooks/protocol'
 import { demoCatalogue, type Catalogue } from '@tillbooks/catalogue'
 import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
@@ -176,6 +176,8 @@ interface CardState {
   storedAtSale: Set<string>
   counts: { cardSales: number, approved: number, stored: number, declinedSales: number, cardRefunds: number, refundsNotMade: number, forwardCycles: number, forwardErrors: number, forwarded: number, lateDeclines: number, expired: number, resolved: number }
   outage: { from: string, until: string } | null
+  /** Losses a Close reported that the processor charged after all (P4: none). */
+  lossesContradicted: string[]
 }
 
 interface ClashState {
@@ -318,7 +320,8 @@ class Simulation {
       saleDays: new Map(),
       storedAtSale: new Set(),
       counts: { cardSales: 0, approved: 0, stored: 0, declinedSales: 0, cardRefunds: 0, refundsNotMade: 0, forwardCycles: 0, forwardErrors: 0, forwarded: 0, lateDeclines: 0, expired: 0, resolved: 0 },
-      outage: null
+      outage: null,
+      lossesContradicted: []
     }
   }
 
@@ -998,6 +1001,7 @@ class Simulation {
     const truth = this.#truth(t, day)
     truth.cashCountedCents = cashCountedCents
     truth.closeCounts = !this.#excluded(t.tillId, day, 'close')
+    this.#cardLosses(truth, entry.record)
     if (this.plan.equivocationTill === t.tillId && this.#day(this.plan.equivocationDay) === day) this.#equivocate(t, entry)
     // The close's backup is emailed (dated by the till's own, possibly skewed, clock); it never waits on anything.
     this.mail?.backup(t.node, t.certs, this.scheduler.nowMs + t.skewMs)
@@ -1308,6 +1312,22 @@ class Simulation {
   }
 
   /**
+   * The card money a Close reported lost, for the oracle, each loss confirmed by the
+   * processor's own record (never charged: declined when forwarded, or never received);
+   * a loss the processor contradicts is kept for P4.
+   */
+  #cardLosses (truth: TruthDay, r: TillRecord): void {
+    if (r.kind !== 'close' || this.cards === null) return
+    let lost = 0
+    for (const d of [...(r.lateDeclines ?? []), ...(r.expired ?? [])]) {
+      const seen = this.cards.processor.records.get(d.paymentId)
+      if (seen !== undefined && seen.answer.status === 'approved') this.cards.lossesContradicted.push(`${d.paymentId}: reported lost, charged by the processor`)
+      lost += d.amountCents
+    }
+    if (lost !== 0) truth.cardLossesCents = (truth.cardLossesCents ?? 0) + lost
+  }
+
+  /**
    * The card checks (true where there are no cards): the processor settles every day through
    * today, then P1–P3 (cardPayments.ts) over every till process's payments, burnt ones too.
    */
@@ -1317,6 +1337,7 @@ class Simulation {
       this.checks.P1_noPaymentChargedTwice = true
       this.checks.P2_everyApprovalReconciled = true
       this.checks.P3_storedForwarded = true
+      this.checks.P4_lossesNeverCharged = true
       return
     }
     const today = new Date(this.scheduler.nowMs).toISOString().slice(0, 10)
@@ -1333,6 +1354,8 @@ class Simulation {
     this.checks.P1_noPaymentChargedTwice = c.P1_noPaymentChargedTwice
     this.checks.P2_everyApprovalReconciled = c.P2_everyApprovalReconciled
     this.checks.P3_storedForwarded = c.P3_storedForwarded
+    this.checks.P4_lossesNeverCharged = cards.lossesContradicted.length === 0
+    if (cards.lossesContradicted.length > 0) this.details.P4_contradicted = cards.lossesContradicted.slice(0, 20)
     this.details.cardPayments = { outage: cards.outage, sales: { ...cards.counts }, ...c.details }
   }
 

@@ -26,12 +26,12 @@ import {
 } from '@tillbooks/protocol'
 import { ACCOUNT_NAMES, ACCOUNTS, accountIndex, compareText, type Account } from './accounts.ts'
 import { HELD_ENTRIES_PER_TILL_MAX, CURRENCY_DEFAULT } from './constants.ts'
-import { IdReusedError } from './errors.ts'
+import { IdReusedError, SettlementConflictError } from './errors.ts'
 import { assertCurrency, toCsv, toHledger } from './exports.ts'
 import {
   cashOverShortCents, checkOpeningStock, closePostings, makeTransaction, openingStockDescription, openingStockPostings, openingStockTxId,
-  replenishmentDescription, replenishmentPostings, replenishmentTxId, shrinkageCents, stockInPostings, unitCostCents,
-  type CostCents, type Posting, type Transaction
+  payoutPostings, replenishmentDescription, replenishmentPostings, replenishmentTxId, settledLinePostings, settlementTxId, shrinkageCents,
+  stockInPostings, unitCostCents, type BankPayout, type CostCents, type Posting, type SettledLine, type Settlement, type Transaction
 } from './journal.ts'
 import { addCents, negCents, subCents } from './money.ts'
 import { Interner, StringPool, summarise, summaryTransaction, type Summary, type SummaryContext } from './summary.ts'
@@ -103,7 +103,11 @@ export interface ProfitAndLoss {
   shrinkageCents: number
   /** Positive when drawers held more than rung up (a gain), negative when short. */
   cashOverShortCents: number
-  /** gross profit − shrinkage + cash over/short. */
+  /** The card processors' fees. */
+  cardFeesCents: number
+  /** Card money that never came: late declines, expired stored payments, chargebacks. */
+  cardLossesCents: number
+  /** gross profit − shrinkage + cash over/short − card fees − card losses. */
   netIncomeCents: number
 }
 
@@ -130,8 +134,21 @@ export interface BooksSnapshot {
     forks: number
     replenishments: number
     openings: number
+    /** Settlement files folded (distinct by hash), and the distinct lines and payouts they hold. */
+    settlements: number
+    settledLines: number
+    payouts: number
   }
+  /**
+   * Balances of sub-accounts (`assets:card clearing:<processor>`, `assets:card payouts due:<processor>`),
+   * non-zero ones only, each included in its parent's balance in `accounts`.
+   */
+  subAccounts: Record<string, number>
 }
+
+/** A settled line or payout, with the file that carries it in the journal (the smallest id among the files holding it). */
+interface HeldLine { file: string, processor: string, line: SettledLine }
+interface HeldPayout { file: string, processor: string, payout: BankPayout }
 
 /** Running totals of one store, kept incrementally. */
 class StoreTotals {
@@ -184,6 +201,14 @@ export class Books {
   readonly #memberPoints: number[] = []
   readonly #replenishments = new Map<string, FoldedOrder>()
   readonly #openings = new Map<string, FoldedOrder>()
+  /** Balances of sub-accounts, by `account:sub`; zeros deleted. */
+  readonly #subBalances = new Map<string, number>()
+  /** Settlement files folded: id → processor and day. */
+  readonly #settlements = new Map<string, { processor: string, day: BusinessDay }>()
+  /** Distinct settled lines, by `processor\0ref`: one line counts once whichever files hold it. */
+  readonly #settledLines = new Map<string, HeldLine>()
+  /** Distinct payouts into the bank, by `processor\0ref`. */
+  readonly #payouts = new Map<string, HeldPayout>()
   /**
    * Every distinct till entry added (folded or held), by hash: `has` for callers that want
    * to skip verifying a signature they have already seen, and the duplicate check. ~110
@@ -257,6 +282,120 @@ export class Books {
     return this.#prepareOpeningStock(lines, date, id) === 'duplicate' ? 'duplicate' : 'new'
   }
 
+  /**
+   * Fold a settlement file (a processor's report, a bank's statement), reduced to its lines
+   * and payouts (Settlement). A line (or payout) is known by the processor and its reference:
+   * the same line in two files (the report and the bank's statement of one day) counts once;
+   * in the journal it sits in the file with the smallest id, so the journal is the same for
+   * any order of files. The same line with other amounts is a SettlementConflictError, and
+   * nothing changes. A bank's statement cannot tell a chargeback from a refund: a line one
+   * file calls `settled` and another `chargeback` is the chargeback.
+   */
+  addSettlement (s: Settlement): 'folded' | 'duplicate' {
+    const plan = this.#planSettlement(s)
+    if (plan === 'duplicate') {
+      this.#duplicates++
+      return 'duplicate'
+    }
+    for (const p of plan.postings) this.#postOne(p, 1)
+    for (const [key, held] of plan.lines) this.#settledLines.set(key, held)
+    for (const [key, held] of plan.payouts) this.#payouts.set(key, held)
+    this.#settlements.set(s.id, { processor: s.processor, day: s.day })
+    return 'folded'
+  }
+
+  /** What `addSettlement` would answer (or throw), changing nothing. */
+  checkSettlement (s: Settlement): 'new' | 'duplicate' {
+    return this.#planSettlement(s) === 'duplicate' ? 'duplicate' : 'new'
+  }
+
+  /** Balance of `account:sub` (a processor's clearing, its payouts due), debit positive. */
+  subBalance (account: Account, sub: string): number {
+    return this.#subBalances.get(`${account}:${sub}`) ?? 0
+  }
+
+  #planSettlement (s: Settlement): { postings: Posting[], lines: Array<[string, HeldLine]>, payouts: Array<[string, HeldPayout]> } | 'duplicate' {
+    if (!/^[0-9a-f]{64}$/.test(s.id)) throw new InvalidRecordError('a settlement id is the file\'s SHA-256, 64 hex digits')
+    if (this.#settlements.has(s.id)) return 'duplicate'
+    const postings: Posting[] = []
+    const lines: Array<[string, HeldLine]> = []
+    const payouts: Array<[string, HeldPayout]> = []
+    const inFile = new Set<string>()
+    for (const l of s.lines) {
+      const key = `${s.processor}\u0000${l.ref}`
+      if (inFile.has(key)) throw new SettlementConflictError(`line ${l.ref} is in the file twice`)
+      inFile.add(key)
+      const held = this.#settledLines.get(key)
+      if (held === undefined) {
+        postings.push(...settledLinePostings(s.processor, l))
+        lines.push([key, { file: s.id, processor: s.processor, line: l }])
+        continue
+      }
+      const h = held.line
+      if (h.grossCents !== l.grossCents || h.feeCents !== l.feeCents || h.netCents !== l.netCents || (h.kind !== l.kind && (h.kind === 'fee' || l.kind === 'fee'))) {
+        throw new SettlementConflictError(`line ${l.ref} was settled as ${h.kind} ${h.grossCents}/${h.feeCents}/${h.netCents} in ${held.file.slice(0, 16)} and is ${l.kind} ${l.grossCents}/${l.feeCents}/${l.netCents} here`)
+      }
+      const kind = h.kind === 'chargeback' || l.kind === 'chargeback' ? 'chargeback' : h.kind
+      if (kind !== h.kind) {
+        // Known now as a chargeback: its gross leaves card losses, not the processor's clearing.
+        for (const p of settledLinePostings(s.processor, h)) postings.push({ ...p, amountCents: negCents(p.amountCents) })
+        postings.push(...settledLinePostings(s.processor, { ...h, kind }))
+      }
+      if (kind !== h.kind || s.id < held.file) lines.push([key, { file: s.id < held.file ? s.id : held.file, processor: s.processor, line: { ...h, kind } }])
+    }
+    inFile.clear()
+    for (const p of s.payouts) {
+      const key = `${s.processor}\u0000${p.ref}`
+      if (inFile.has(key)) throw new SettlementConflictError(`payout ${p.ref} is in the file twice`)
+      inFile.add(key)
+      const held = this.#payouts.get(key)
+      if (held === undefined) {
+        postings.push(...payoutPostings(s.processor, p))
+        payouts.push([key, { file: s.id, processor: s.processor, payout: p }])
+      } else if (held.payout.amountCents !== p.amountCents) {
+        throw new SettlementConflictError(`payout ${p.ref} was ${held.payout.amountCents} in ${held.file.slice(0, 16)} and is ${p.amountCents} here`)
+      } else if (s.id < held.file) {
+        payouts.push([key, { ...held, file: s.id }])
+      }
+    }
+    // Balanced (each line's postings do) and within the exact-integer range, checked before anything changes.
+    const balances = this.#balances.slice()
+    for (const p of postings) {
+      const i = accountIndex(p.account)
+      const next = (balances[i] ?? 0) + p.amountCents
+      if (!Number.isSafeInteger(next)) throw new InvalidRecordError(`settlement ${s.id.slice(0, 16)}: it would take ${p.account} past ${Number.MAX_SAFE_INTEGER} cents`)
+      balances[i] = next
+    }
+    return { postings, lines, payouts }
+  }
+
+  /** The journal transactions of settlement files: each line and payout in the file with the smallest id holding it. */
+  #settlementTransactions (): Transaction[] {
+    const byFile = new Map<string, Posting[]>()
+    const add = (file: string, ps: Posting[]): void => {
+      const list = byFile.get(file)
+      if (list === undefined) byFile.set(file, ps)
+      else list.push(...ps)
+    }
+    for (const h of this.#settledLines.values()) add(h.file, settledLinePostings(h.processor, h.line))
+    for (const h of this.#payouts.values()) add(h.file, payoutPostings(h.processor, h.payout))
+    const out: Transaction[] = []
+    for (const [file, postings] of byFile) {
+      const meta = this.#settlements.get(file)
+      if (meta === undefined) bug(`settled line held for a file not folded: ${file}`)
+      // One posting per account (and sub-account), in chart order: a file of a million lines is a handful of postings.
+      const sums = new Map<string, Posting>()
+      for (const p of postings) {
+        const k = `${p.account}\u0000${p.sub ?? ''}`
+        const cur = sums.get(k)
+        sums.set(k, cur === undefined ? { ...p } : { ...cur, amountCents: addCents(cur.amountCents, p.amountCents) })
+      }
+      const merged = [...sums.values()].sort((a, b) => accountIndex(a.account) - accountIndex(b.account) || compareText(a.sub ?? '', b.sub ?? ''))
+      out.push(makeTransaction(settlementTxId(file), meta.day, `settlement ${meta.processor} ${file.slice(0, 16)}`, merged))
+    }
+    return out
+  }
+
   /** The books as plain JSON: integers only, keys sorted. See BooksSnapshot. */
   snapshot (): BooksSnapshot {
     const trial = this.trialBalance()
@@ -286,7 +425,11 @@ export class Books {
       tills: Object.fromEntries(tills),
       members: Object.fromEntries(members),
       forks,
-      counts: { folded, duplicates: this.#duplicates, pending, forks: forks.length, replenishments: this.#replenishments.size, openings: this.#openings.size }
+      counts: {
+        folded, duplicates: this.#duplicates, pending, forks: forks.length, replenishments: this.#replenishments.size, openings: this.#openings.size,
+        settlements: this.#settlements.size, settledLines: this.#settledLines.size, payouts: this.#payouts.size
+      },
+      subAccounts: Object.fromEntries([...this.#subBalances].sort((a, b) => compareText(a[0], b[0])))
     }
   }
 
@@ -311,6 +454,8 @@ export class Books {
     for (const orders of [this.#openings, this.#replenishments]) {
       for (const o of orders.values()) keyed.push({ date: o.tx.date, till: '', seq: 0, tx: o.tx })
     }
+    // Settlements after the day's till records: they settle what the Closes put in clearing.
+    for (const tx of this.#settlementTransactions()) keyed.push({ date: tx.date, till: '\uffff', seq: 0, tx })
     keyed.sort((a, b) => compareText(a.date, b.date) || compareText(a.till, b.till) || a.seq - b.seq || compareText(a.tx.id, b.tx.id))
     return keyed.map(k => k.tx)
   }
@@ -336,11 +481,13 @@ export class Books {
     const shrinkage = this.balance(ACCOUNTS.shrinkage)
     const overShort = negCents(this.balance(ACCOUNTS.cashOverShort))
     const grossProfitCents = subCents(revenueCents, costOfGoodsSoldCents)
-    const netIncomeCents = addCents(subCents(grossProfitCents, shrinkage), overShort)
+    const cardFeesCents = this.balance(ACCOUNTS.cardFees)
+    const cardLossesCents = this.balance(ACCOUNTS.cardLosses)
+    const netIncomeCents = subCents(subCents(addCents(subCents(grossProfitCents, shrinkage), overShort), cardFeesCents), cardLossesCents)
     // Cross-check against the balance sheet side: income = −(Σ revenue and expense balances).
-    const incomeAccounts = [ACCOUNTS.sales, ACCOUNTS.costOfGoodsSold, ACCOUNTS.shrinkage, ACCOUNTS.cashOverShort]
+    const incomeAccounts = [ACCOUNTS.sales, ACCOUNTS.costOfGoodsSold, ACCOUNTS.shrinkage, ACCOUNTS.cashOverShort, ACCOUNTS.cardFees, ACCOUNTS.cardLosses]
     invariant(netIncomeCents === negCents(incomeAccounts.reduce((s, a) => addCents(s, this.balance(a)), 0)), 'P&L does not tie to the accounts')
-    return { revenueCents, costOfGoodsSoldCents, grossProfitCents, shrinkageCents: shrinkage, cashOverShortCents: overShort, netIncomeCents }
+    return { revenueCents, costOfGoodsSoldCents, grossProfitCents, shrinkageCents: shrinkage, cashOverShortCents: overShort, cardFeesCents, cardLossesCents, netIncomeCents }
   }
 
   /** An hledger journal of transactions() that `hledger check -s` accepts. */
@@ -413,9 +560,18 @@ export class Books {
   }
 
   #post (postings: readonly Posting[], sign: 1 | -1): void {
-    for (const p of postings) {
-      const i = accountIndex(p.account)
-      this.#balances[i] = addCents(this.#balances[i] ?? 0, sign === 1 ? p.amountCents : negCents(p.amountCents))
+    for (const p of postings) this.#postOne(p, sign)
+  }
+
+  #postOne (p: Posting, sign: 1 | -1): void {
+    const cents = sign === 1 ? p.amountCents : negCents(p.amountCents)
+    const i = accountIndex(p.account)
+    this.#balances[i] = addCents(this.#balances[i] ?? 0, cents)
+    if (p.sub !== undefined) {
+      const key = `${p.account}:${p.sub}`
+      const next = addCents(this.#subBalances.get(key) ?? 0, cents)
+      if (next === 0) this.#subBalances.delete(key)
+      else this.#subBalances.set(key, next)
     }
   }
 
@@ -472,6 +628,8 @@ export class Books {
       return 'duplicate'
     }
     for (let i = 0; i < prepared.balances.length; i++) this.#balances[i] = prepared.balances[i] ?? 0
+    // Orders never post to a sub-account (asserted: the balances above would miss it).
+    invariant(prepared.tx.postings.every(p => p.sub === undefined), 'an order posts to no sub-account')
     orders.set(id, { fingerprint: prepared.fingerprint, tx: prepared.tx })
     return 'folded'
   }

@@ -13,8 +13,16 @@ import { bug } from './bug.ts'
 export const ACCOUNTS = {
   /** Notes and coins in the tills' drawers, at what was counted. */
   cashDrawer: 'assets:cash:drawer',
-  /** Card takings approved but not yet settled by the card processor. */
+  /**
+   * Card takings approved but not yet settled by the card processor: per processor as a
+   * sub-account (`assets:card clearing:<processor>`); card takings recorded without a
+   * processor (a till run without one) stay on the account itself.
+   */
   cardClearing: 'assets:card clearing',
+  /** Settled by the processor (net of its fees), not yet paid into the bank: per processor. */
+  cardPayoutsDue: 'assets:card payouts due',
+  /** The retailer's bank account the processor pays out to, as the bank's statement says. */
+  bank: 'assets:bank',
   /** Goods on the stores' shelves, at standard cost. */
   storeInventory: 'assets:inventory:store',
   /** Goods in HQ's warehouse, at standard cost. */
@@ -32,7 +40,11 @@ export const ACCOUNTS = {
   /** Stock shipped but not received (negative when a store received more than shipped). */
   shrinkage: 'expenses:stock shrinkage',
   /** Drawer count minus cash takings, reversed: a debit when short, a credit when over. */
-  cashOverShort: 'expenses:cash over short'
+  cashOverShort: 'expenses:cash over short',
+  /** The processor's fees, as its settlement report charges them. */
+  cardFees: 'expenses:card fees',
+  /** Card money that never came: late declines, payments stored past their deadline, chargebacks. */
+  cardLosses: 'expenses:card losses'
 } as const
 
 export type Account = typeof ACCOUNTS[keyof typeof ACCOUNTS]
@@ -49,6 +61,8 @@ export interface AccountInfo {
 export const CHART: readonly AccountInfo[] = Object.freeze([
   { account: ACCOUNTS.cashDrawer, type: 'A' },
   { account: ACCOUNTS.cardClearing, type: 'A' },
+  { account: ACCOUNTS.cardPayoutsDue, type: 'A' },
+  { account: ACCOUNTS.bank, type: 'A' },
   { account: ACCOUNTS.storeInventory, type: 'A' },
   { account: ACCOUNTS.warehouseInventory, type: 'A' },
   { account: ACCOUNTS.inTransit, type: 'A' },
@@ -57,7 +71,9 @@ export const CHART: readonly AccountInfo[] = Object.freeze([
   { account: ACCOUNTS.sales, type: 'R' },
   { account: ACCOUNTS.costOfGoodsSold, type: 'X' },
   { account: ACCOUNTS.shrinkage, type: 'X' },
-  { account: ACCOUNTS.cashOverShort, type: 'X' }
+  { account: ACCOUNTS.cashOverShort, type: 'X' },
+  { account: ACCOUNTS.cardFees, type: 'X' },
+  { account: ACCOUNTS.cardLosses, type: 'X' }
 ] satisfies AccountInfo[])
 
 /**

@@ -19,3 +19,9 @@ export class IdReusedError extends Error {
   static readonly code = 'ID_REUSED'
   override name = 'IdReusedError'
 }
+
+/** A settlement file that says another thing about a line (or payout) than a file already folded: refused whole. */
+export class SettlementConflictError extends Error {
+  static readonly code = 'SETTLEMENT_CONFLICT'
+  override name = 'SettlementConflictError'
+}

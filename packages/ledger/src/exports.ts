@@ -6,7 +6,7 @@
  * same books export to the same bytes on every HQ replica.
  */
 import { CHART } from './accounts.ts'
-import type { Transaction } from './journal.ts'
+import type { Posting, Transaction } from './journal.ts'
 import { formatCents } from './money.ts'
 import { bug } from './bug.ts'
 
@@ -35,17 +35,28 @@ export function toHledger (transactions: readonly Transaction[], currency: strin
     ''
   ]
   // Two spaces before the comment: account names may contain single spaces.
-  for (const c of CHART) out.push(`account ${c.account}  ; type: ${c.type}`)
+  // Sub-accounts (per processor) are declared too: `check -s` refuses an undeclared account.
+  const subs = new Set<string>()
+  for (const tx of transactions) for (const p of tx.postings) if (p.sub !== undefined) subs.add(accountName(p))
+  for (const c of CHART) {
+    out.push(`account ${c.account}  ; type: ${c.type}`)
+    for (const s of [...subs].filter(s => s.startsWith(`${c.account}:`)).sort()) out.push(`account ${s}  ; type: ${c.type}`)
+  }
   let previousDate = ''
   for (const tx of transactions) {
     if (tx.date < previousDate) bug(`transactions out of date order at ${tx.id}`)
     previousDate = tx.date
     out.push('', `${tx.date} (${tx.id}) ${tx.description}`)
     // Two spaces end the account name; one would make the amount part of it.
-    for (const p of tx.postings) out.push(`    ${p.account}  ${formatCents(p.amountCents)} ${currency}`)
+    for (const p of tx.postings) out.push(`    ${accountName(p)}  ${formatCents(p.amountCents)} ${currency}`)
   }
   out.push('')
   return out.join('\n')
+}
+
+/** The account a posting names in exports: the account, or its sub-account under it. */
+export function accountName (p: Posting): string {
+  return p.sub === undefined ? p.account : `${p.account}:${p.sub}`
 }
 
 export const CSV_HEADER = 'date,txid,description,account,amount,amountCents'
@@ -60,7 +71,7 @@ export function toCsv (transactions: readonly Transaction[]): string {
   const rows: string[] = [CSV_HEADER]
   for (const tx of transactions) {
     for (const p of tx.postings) {
-      rows.push([tx.date, tx.id, tx.description, p.account, formatCents(p.amountCents), String(p.amountCents)].map(csvField).join(','))
+      rows.push([tx.date, tx.id, tx.description, accountName(p), formatCents(p.amountCents), String(p.amountCents)].map(csvField).join(','))
     }
   }
   rows.push('')

@@ -25,7 +25,15 @@ export interface Posting {
   account: Account
   /** Debit positive, credit negative. Never 0 (zero postings are left out). */
   amountCents: number
+  /**
+   * A sub-account under `account` (the processor, under card clearing and payouts due): the
+   * export writes `account:sub`; the account's balance includes it.
+   */
+  sub?: string
 }
+
+/** Sub-account names: plain, export-safe (the protocol's processor names). */
+export const SUB_ACCOUNT_RE = /^[a-z][a-z0-9_-]{0,31}$/
 
 export interface Transaction {
   /** Deterministic: the entry hash for a till record, `repl:<id>`, `opening:<id>`. */
@@ -55,8 +63,9 @@ export function makeTransaction (id: string, date: BusinessDay, description: str
   let balanceCents = 0
   for (const p of postings) {
     assertCents(p.amountCents, `posting to ${p.account}`)
+    if (p.sub !== undefined && !SUB_ACCOUNT_RE.test(p.sub)) bug(`sub-account not export-safe: ${p.sub}`)
     balanceCents = addCents(balanceCents, p.amountCents)
-    if (p.amountCents !== 0) kept.push({ account: p.account, amountCents: p.amountCents })
+    if (p.amountCents !== 0) kept.push(p.sub === undefined ? { account: p.account, amountCents: p.amountCents } : { account: p.account, amountCents: p.amountCents, sub: p.sub })
   }
   if (balanceCents !== 0) bug(`transaction ${id} does not balance: postings sum to ${balanceCents} cents`)
   return { id, date, description, postings: kept }
@@ -90,6 +99,18 @@ export interface CloseAmounts {
   cashCountedCents: number
   /** Σ consumed.qty × cost. */
   cogsCents: number
+  /** Card takings through a processor, per processor (sorted; absent when none): part of cardCents. */
+  cardByProcessor?: ReadonlyArray<readonly [string, number]>
+  /** Late declines and expired stored payments this Close reports, per processor (sorted; absent when none). */
+  lossesByProcessor?: ReadonlyArray<readonly [string, number]>
+}
+
+/** Sum amounts per processor, sorted by processor name; undefined when there are none. */
+function perProcessor (items: ReadonlyArray<{ processor: string, amountCents: number }>): Array<readonly [string, number]> | undefined {
+  if (items.length === 0) return undefined
+  const m = new Map<string, number>()
+  for (const i of items) m.set(i.processor, addCents(m.get(i.processor) ?? 0, i.amountCents))
+  return [...m].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
 }
 
 export function closeAmounts (record: Close, costCents: CostCents): CloseAmounts {
@@ -105,8 +126,14 @@ export function closeAmounts (record: Close, costCents: CostCents): CloseAmounts
     netCents,
     taxCents,
     cashCountedCents: record.cashCountedCents,
-    cogsCents: valueLinesCents(record.consumed, costCents, record.businessDay)
+    cogsCents: valueLinesCents(record.consumed, costCents, record.businessDay),
+    ...optional('cardByProcessor', perProcessor(record.payments ?? [])),
+    ...optional('lossesByProcessor', perProcessor([...(record.lateDeclines ?? []), ...(record.expired ?? [])]))
   }
+}
+
+function optional<K extends string, V> (key: K, value: V | undefined): { [k in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [k in K]?: V }
 }
 
 /** Counted minus expected cash: positive when the drawer is over, negative when short. */
@@ -124,12 +151,26 @@ export function cashOverShortCents (a: Pick<CloseAmounts, 'cashCountedCents' | '
  *   Dr cash drawer / Cr cash over short   (counted − cash takings; reversed when short)
  * The stock the day used up, at standard cost:
  *   Dr cost of goods sold / Cr store inventory
+ * Card takings through a processor go to its own clearing sub-account (the rest, recorded
+ * without one, to card clearing itself). Card money reported lost in this Close (late
+ * declines, stored payments expired) leaves the processor's clearing for card losses:
+ *   Dr card losses / Cr card clearing:<processor>
  */
 export function closePostings (a: CloseAmounts): Posting[] {
   const overCents = cashOverShortCents(a)
+  let viaProcessorsCents = 0
+  const card: Posting[] = []
+  for (const [processor, cents] of a.cardByProcessor ?? []) {
+    viaProcessorsCents = addCents(viaProcessorsCents, cents)
+    card.push({ account: ACCOUNTS.cardClearing, amountCents: cents, sub: processor })
+  }
+  for (const [processor, cents] of a.lossesByProcessor ?? []) {
+    card.push({ account: ACCOUNTS.cardLosses, amountCents: cents }, { account: ACCOUNTS.cardClearing, amountCents: negCents(cents), sub: processor })
+  }
   return [
     { account: ACCOUNTS.cashDrawer, amountCents: a.cashCents },
-    { account: ACCOUNTS.cardClearing, amountCents: a.cardCents },
+    { account: ACCOUNTS.cardClearing, amountCents: subCents(a.cardCents, viaProcessorsCents) },
+    ...card,
     { account: ACCOUNTS.sales, amountCents: negCents(a.netCents) },
     { account: ACCOUNTS.vatPayable, amountCents: negCents(a.taxCents) },
     { account: ACCOUNTS.cashDrawer, amountCents: overCents },
@@ -262,4 +303,61 @@ export function checkOpeningStock (id: string, date: BusinessDay | string, lines
 export function openingStock (lines: readonly SkuQty[], date: BusinessDay | string, costCents: CostCents, id: string = date): Transaction {
   const checked = checkOpeningStock(id, date, lines)
   return makeTransaction(openingStockTxId(id), checked.day, openingStockDescription(id), openingStockPostings(valueLinesCents(checked.lines, costCents, checked.day)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Settlement (a processor's settlement report, a bank's statement)
+
+/** One settled line as the books take it: keyed by the processor's reference. */
+export interface SettledLine {
+  /** The processor's reference (unique per line at one processor). */
+  ref: string
+  /** settled: a payment or refund the processor settled; chargeback: taken back; fee: a fee of its own. */
+  kind: 'settled' | 'chargeback' | 'fee'
+  grossCents: number
+  feeCents: number
+  netCents: number
+}
+
+/** A payout the bank's statement shows arriving from the processor. */
+export interface BankPayout { ref: string, amountCents: number }
+
+/** An imported settlement file, reduced to what the books post: its id is the file's hash. */
+export interface Settlement {
+  id: string
+  processor: string
+  /** The last booking day the file covers. */
+  day: BusinessDay
+  lines: readonly SettledLine[]
+  payouts: readonly BankPayout[]
+}
+
+/**
+ * A settled line:
+ *   Cr card clearing:<processor>   gross     (settled: what the tills' Closes put there)
+ *   Dr card losses                 −gross    (chargeback: gross is negative)
+ *   Dr card fees                   fee
+ *   Dr card payouts due:<processor> net      (the processor owes it until the bank shows it)
+ */
+export function settledLinePostings (processor: string, l: SettledLine): Posting[] {
+  if (l.netCents !== subCents(l.grossCents, l.feeCents)) bug(`settled line ${l.ref}: net ${l.netCents} is not gross ${l.grossCents} less fee ${l.feeCents}`)
+  return [
+    l.kind === 'chargeback'
+      ? { account: ACCOUNTS.cardLosses, amountCents: negCents(l.grossCents) }
+      : { account: ACCOUNTS.cardClearing, amountCents: negCents(l.grossCents), sub: processor },
+    { account: ACCOUNTS.cardFees, amountCents: l.feeCents },
+    { account: ACCOUNTS.cardPayoutsDue, amountCents: l.netCents, sub: processor }
+  ]
+}
+
+/** A payout in the bank: Dr bank / Cr card payouts due:<processor>. */
+export function payoutPostings (processor: string, p: BankPayout): Posting[] {
+  return [
+    { account: ACCOUNTS.bank, amountCents: p.amountCents },
+    { account: ACCOUNTS.cardPayoutsDue, amountCents: negCents(p.amountCents), sub: processor }
+  ]
+}
+
+export function settlementTxId (id: string): string {
+  return `settlement:${id.slice(0, 16)}`
 }

@@ -22,7 +22,11 @@ describe('Books', () => {
         'expenses:cost of goods sold': 345,
         'expenses:stock shrinkage': 90,
         'liabilities:vat payable': -675,
-        'revenue:sales': -3875
+        'revenue:sales': -3875,
+        'assets:bank': 0,
+        'assets:card payouts due': 0,
+        'expenses:card fees': 0,
+        'expenses:card losses': 0
       },
       trialBalance: { debitsCents: 619560, creditsCents: 619560 },
       stores: {
@@ -35,14 +39,15 @@ describe('Books', () => {
       },
       members: { '+447700900001': 45, '+447700900002': 5 },
       forks: [],
-      counts: { folded: 3, duplicates: 0, pending: 0, forks: 0, replenishments: 1, openings: 1 }
+      counts: { folded: 3, duplicates: 0, pending: 0, forks: 0, replenishments: 1, openings: 1, settlements: 0, settledLines: 0, payouts: 0 },
+      subAccounts: {}
     }
     assert.deepEqual(books.snapshot(), expected)
     // Plain JSON: survives a round trip unchanged, integers only.
     const json = JSON.stringify(books.snapshot())
     assert.deepEqual(JSON.parse(json), expected)
     assert.ok(!/\d\.\d/.test(json.replace(/"[^"]*"/g, '""')), 'no fractional numbers in the snapshot')
-    assert.deepEqual(books.profitAndLoss(), { revenueCents: 3875, costOfGoodsSoldCents: 345, grossProfitCents: 3530, shrinkageCents: 90, cashOverShortCents: 10, netIncomeCents: 3450 })
+    assert.deepEqual(books.profitAndLoss(), { revenueCents: 3875, costOfGoodsSoldCents: 345, grossProfitCents: 3530, shrinkageCents: 90, cashOverShortCents: 10, cardFeesCents: 0, cardLossesCents: 0, netIncomeCents: 3450 })
     const tb = books.trialBalance()
     assert.equal(tb.debitsCents, tb.creditsCents)
     assert.deepEqual(tb.rows.find(r => r.account === 'revenue:sales'), { account: 'revenue:sales', debitCents: 0, creditCents: 3875 })
@@ -108,7 +113,7 @@ describe('Books', () => {
     assert.equal(books.toHledger(), prefixOnly.toHledger())
     assert.deepEqual(snap.tills['S1-1'], { lastSeq: 1, lastClosedDay: null, pending: 2, forked: true, lastDocN: null })
     assert.deepEqual(snap.forks, [{ tillId: 'S1-1', seq: 2, reason: 'fork', hashes: [s1.entry(2).hash, twin.hash].sort(), predecessorHash: null }])
-    assert.deepEqual(snap.counts, { folded: 2, duplicates: 0, pending: 2, forks: 1, replenishments: 1, openings: 1 })
+    assert.deepEqual(snap.counts, { folded: 2, duplicates: 0, pending: 2, forks: 1, replenishments: 1, openings: 1, settlements: 0, settledLines: 0, payouts: 0 })
     // And the same set in another order: the fork seen first, never folded at all.
     const other = new Books({ costCents })
     for (const e of [twin, ...[...entries].reverse()]) other.add(e)

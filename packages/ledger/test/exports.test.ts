@@ -34,6 +34,8 @@ commodity 1000.00 EUR
 
 account assets:cash:drawer  ; type: A
 account assets:card clearing  ; type: A
+account assets:card payouts due  ; type: A
+account assets:bank  ; type: A
 account assets:inventory:store  ; type: A
 account assets:inventory:warehouse  ; type: A
 account assets:inventory:in transit  ; type: A
@@ -43,6 +45,8 @@ account revenue:sales  ; type: R
 account expenses:cost of goods sold  ; type: X
 account expenses:stock shrinkage  ; type: X
 account expenses:cash over short  ; type: X
+account expenses:card fees  ; type: X
+account expenses:card losses  ; type: X
 
 2026-11-01 (opening:2026-11-01) opening stock 2026-11-01
     assets:inventory:warehouse  6150.00 EUR

@@ -72,8 +72,11 @@ export function audit (entries: readonly Entry[], cost: (sku: string) => number)
   const acc = {
     'assets:cash:drawer': 0, 'assets:card clearing': 0, 'assets:inventory:in transit': 0, 'assets:inventory:store': 0,
     'assets:inventory:warehouse': 0, 'equity:opening': 0, 'expenses:cash over short': 0, 'expenses:cost of goods sold': 0,
-    'expenses:stock shrinkage': 0, 'liabilities:vat payable': 0, 'revenue:sales': 0
+    'expenses:stock shrinkage': 0, 'liabilities:vat payable': 0, 'revenue:sales': 0,
+    'assets:bank': 0, 'assets:card payouts due': 0, 'expenses:card fees': 0, 'expenses:card losses': 0
   }
+  // Per processor: what its payments put in clearing, less what the Closes report lost.
+  const subAccounts: Record<string, number> = {}
   const stores: Record<string, StoreSnapshot> = {}
   const members: Record<string, number> = {}
   for (const e of folded) {
@@ -89,6 +92,12 @@ export function audit (entries: readonly Entry[], cost: (sku: string) => number)
       const over = r.cashCountedCents - r.takingsCents.cash
       acc['assets:cash:drawer'] += r.cashCountedCents
       acc['assets:card clearing'] += r.takingsCents.card
+      for (const p of r.payments ?? []) subAccounts[`assets:card clearing:${p.processor}`] = (subAccounts[`assets:card clearing:${p.processor}`] ?? 0) + p.amountCents
+      for (const d of [...(r.lateDeclines ?? []), ...(r.expired ?? [])]) {
+        acc['assets:card clearing'] -= d.amountCents
+        acc['expenses:card losses'] += d.amountCents
+        subAccounts[`assets:card clearing:${d.processor}`] = (subAccounts[`assets:card clearing:${d.processor}`] ?? 0) - d.amountCents
+      }
       acc['revenue:sales'] -= net
       acc['liabilities:vat payable'] -= tax
       acc['expenses:cash over short'] -= over
@@ -138,8 +147,12 @@ export function audit (entries: readonly Entry[], cost: (sku: string) => number)
         pending: distinct.size - folded.length,
         forks: forks.length,
         replenishments: 0,
-        openings: 0
-      }
+        openings: 0,
+        settlements: 0,
+        settledLines: 0,
+        payouts: 0
+      },
+      subAccounts: sortKeys(Object.fromEntries(Object.entries(subAccounts).filter(([, v]) => v !== 0)))
     }
   }
 }

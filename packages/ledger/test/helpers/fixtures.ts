@@ -43,6 +43,10 @@ export interface CloseSpec {
   refundCount?: number
   refundsCents?: number
   atMs?: number
+  /** Card payments through processors (part of cardCents), and losses reported. */
+  payments?: Close['payments']
+  lateDeclines?: Close['lateDeclines']
+  expired?: Close['expired']
 }
 
 export interface StockInSpec {
@@ -99,7 +103,10 @@ export class TillWriter {
       refundsCents: spec.refundsCents ?? 0,
       cashCountedCents: counted,
       consumed: [...(spec.consumed ?? [])].sort(bySku),
-      points: [...(spec.points ?? [])].sort((a, b) => a.member < b.member ? -1 : 1)
+      points: [...(spec.points ?? [])].sort((a, b) => a.member < b.member ? -1 : 1),
+      ...(spec.payments !== undefined ? { payments: spec.payments } : {}),
+      ...(spec.lateDeclines !== undefined ? { lateDeclines: spec.lateDeclines } : {}),
+      ...(spec.expired !== undefined ? { expired: spec.expired } : {})
     }
     return this.#append(record)
   }
