@@ -31,7 +31,7 @@ export async function clientAuthFrom (f: ClientAuthFlags, env: NodeJS.ProcessEnv
   return out
 }
 
-export type AuthedFetch = (url: string, init?: { method?: string, body?: string, headers?: Record<string, string>, signal?: AbortSignal }) => Promise<Response>
+export type AuthedFetch = (url: string, init?: { method?: string, body?: string | Uint8Array, headers?: Record<string, string>, signal?: AbortSignal }) => Promise<Response>
 
 const agents = new Map<string, Agent>()
 

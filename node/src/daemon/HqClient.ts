@@ -28,6 +28,16 @@ export class HqError extends Error {
   }
 }
 
+/** A request body sent as it is (a file), not as JSON. */
+class RawBody {
+  readonly bytes: Uint8Array
+  readonly type: string
+  constructor (bytes: Uint8Array, type: string) {
+    this.bytes = bytes
+    this.type = type
+  }
+}
+
 export class HqClient {
   readonly base: string
   readonly #timeoutMs: number
@@ -52,7 +62,7 @@ export class HqClient {
     try {
       res = await this.#fetch(`${this.base}${path}`, {
         method,
-        ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+        ...(body instanceof RawBody ? { body: body.bytes, headers: { 'content-type': body.type } } : body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs)
       })
     } catch (err) {
@@ -77,6 +87,21 @@ export class HqClient {
       throw new HqError(`HQ ${method} ${path}: ${res.status} ${why}`, res.status, json)
     }
     return { text }
+  }
+
+  /**
+   * Import a settlement file (the processor's CSV report, or a bank's camt.053: told from its
+   * bytes) and get the reconciliation through its day. A refused file throws HqError with
+   * HQ's reason (400: the file, each problem's line; 409: it contradicts a file imported).
+   */
+  async importSettlement (file: Uint8Array, o: { name?: string, processor?: string, lagDays?: number } = {}): Promise<unknown> {
+    const q = new URLSearchParams()
+    if (o.name !== undefined) q.set('name', o.name)
+    if (o.processor !== undefined) q.set('processor', o.processor)
+    if (o.lagDays !== undefined) q.set('lagDays', String(o.lagDays))
+    const xml = /^\s*</.test(Buffer.from(file.subarray(0, 64)).toString('utf8').replace(/^\uFEFF/, ''))
+    const qs = q.toString()
+    return await this.#call('POST', `/admin/settlements${qs !== '' ? `?${qs}` : ''}`, new RawBody(file, xml ? 'application/xml' : 'text/csv'))
   }
 
   /** A one-time enrolment code for a till slot (the admin token's to ask for). */

@@ -238,6 +238,49 @@ export function registerDaemonCommands (program: Command): void {
       }
     })
 
+  program.command('reconcile')
+    .description('import a settlement file (the processor\'s CSV report or a bank\'s camt.053) at HQ and print its reconciliation: every exception with what it involves; the same file twice changes nothing')
+    .requiredOption('--hq <url>', "HQ's HTTP API, e.g. http://127.0.0.1:8080")
+    .requiredOption('--file <file>', 'the settlement report (CSV) or bank statement (camt.053 XML)')
+    .option('--processor <name>', 'the processor the file is from (default: the one HQ knows, else embedded)')
+    .option('--lag-days <n>', 'days the processor takes to settle a day\'s payments (default 0)', (v: string) => {
+      if (!/^\d{1,2}$/.test(v)) throw new InvalidArgumentError('a whole number of days')
+      return Number(v)
+    })
+    .option('--token-file <file>', 'HQ\'s admin token (default: the TILLBOOKS_TOKEN environment variable)')
+    .option('--ca <file>', 'PEM of the CA that signed HQ\'s HTTPS certificate')
+    .option('--json', 'print { file, day, matched, exceptions: [{ kind, paymentId?, processorRef?, till?, docNo?, expectedCents?, settledCents? }] } as one JSON object on the last line')
+    .action(async (o: { hq: string, file: string, processor?: string, lagDays?: number, json?: boolean } & ClientAuthFlags) => {
+      const { readFile } = await import('node:fs/promises')
+      const { basename } = await import('node:path')
+      const { clientAuthFrom } = await import('../access/client.ts')
+      const { HqClient } = await import('./HqClient.ts')
+      try {
+        const bytes = new Uint8Array(await readFile(o.file))
+        const hq = new HqClient(o.hq, { timeoutMs: 300_000, auth: await clientAuthFrom({ tokenFile: o.tokenFile, ca: o.ca }) })
+        const r = await hq.importSettlement(bytes, { name: basename(o.file), ...(o.processor !== undefined ? { processor: o.processor } : {}), ...(o.lagDays !== undefined ? { lagDays: o.lagDays } : {}) }) as {
+          file: string, day: string, matched: number, duplicate?: boolean, clearingCents: number, openCents: number, tillsWithoutDetail: string[],
+          exceptions: Array<{ kind: string, paymentId?: string, processorRef?: string, till?: string, docNo?: string, expectedCents?: number, settledCents?: number }>
+        }
+        if (o.json === true) process.stdout.write(JSON.stringify(r) + '\n')
+        else {
+          process.stdout.write(`${r.file}: through ${r.day}, ${r.matched} matched, ${r.exceptions.length} exception(s)${r.duplicate === true ? ' (imported before: nothing changed)' : ''}\n`)
+          for (const e of r.exceptions) {
+            process.stdout.write(`  ${e.kind.padEnd(21)} ${e.paymentId ?? '-'} ${e.processorRef ?? ''}${e.till !== undefined ? ` till ${e.till}` : ''}${e.docNo !== undefined ? ` doc ${e.docNo}` : ''}${e.expectedCents !== undefined ? ` expected ${e.expectedCents}` : ''}${e.settledCents !== undefined ? ` settled ${e.settledCents}` : ''}\n`)
+          }
+          process.stdout.write(`card clearing ${r.clearingCents} cents; open exceptions ${r.openCents} cents${r.clearingCents === r.openCents ? ' (equal)' : ' (NOT equal)'}\n`)
+          if (r.tillsWithoutDetail.length > 0) process.stdout.write(`tills whose approvals could not be fetched: ${r.tillsWithoutDetail.join(', ')}\n`)
+        }
+      } catch (err) {
+        if (o.json === true) {
+          const body = (err as { body?: unknown }).body
+          process.stdout.write(JSON.stringify({ ...(typeof body === 'object' && body !== null ? body : {}), error: (err as Error).message }) + '\n')
+        }
+        process.stderr.write(`tillbooks reconcile: ${(err as Error).message}\n`)
+        process.exitCode = 2
+      }
+    })
+
   const codes = program.command('codes').description('one-time enrolment codes: the only way, besides the admin token, to enrol a till key')
   codes.command('new')
     .description('issue a code for one till slot: `tillbooks enrol --code CODE` uses it once, before it expires')

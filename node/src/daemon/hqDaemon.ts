@@ -24,7 +24,12 @@ import { TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { DocSync } from '../sync/DocSync.ts'
 import { dayAfter, EffectiveDayError, HqCatalogue, ResolutionError, type ImportResult } from '../hq/HqCatalogue.ts'
 import { CATALOGUE_DOC } from '../sync/constants.ts'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { SettlementConflictError } from '@tillbooks/ledger'
+import { SETTLEMENT_CSV_BYTES_MAX, SettlementFileError } from '@tillbooks/payments'
+import { HqSettlements, type ReconcileOptions } from '../hq/HqSettlements.ts'
+import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
@@ -145,6 +150,27 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   })
   peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc, msg))
+
+  // Settlement files and reconciliation. A till's approvals are fetched from the till itself
+  // over libp2p (its peer id is its key), only when its card totals do not match.
+  const settlements = new HqSettlements({
+    hq,
+    logger,
+    nowMs: () => clock.nowMs(),
+    source: {
+      approvals: async tillId => {
+        for (const key of hq.enrolment.keysOf(tillId).reverse()) {
+          const peerId = peerIdFromPublicKey(publicKeyFromRaw(key)).toString()
+          try {
+            return await peer.fetchApprovals(`/p2p/${peerId}`, tillId, { timeoutMs: APPROVALS_FETCH_TIMEOUT_MS })
+          } catch (err) {
+            logger.warn({ tillId, err: (err as Error).message }, 'approvals not fetched from the till')
+          }
+        }
+        return null
+      }
+    }
+  })
 
   const PUBLIC = { config: { access: 'public' as const } }
   const READ = { config: { access: 'read' as const } }
@@ -383,6 +409,48 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       throw err
     }
   })
+
+  // A settlement file is posted as it is (CSV or camt.053 XML), never re-encoded.
+  for (const type of ['text/csv', 'application/xml', 'text/xml', 'application/octet-stream']) {
+    http.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: SETTLEMENT_CSV_BYTES_MAX }, (_req, body, done) => { done(null, body) })
+  }
+  const reconcileQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      processor: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' },
+      lagDays: { type: 'integer', minimum: 0, maximum: 31 },
+      name: { type: 'string', maxLength: 200 },
+      day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }
+    }
+  } as const
+  type ReconcileQuery = { processor?: string, lagDays?: number, name?: string, day?: string }
+  const reconcileOptions = (q: ReconcileQuery): ReconcileOptions => ({
+    ...(q.processor !== undefined ? { processor: q.processor } : {}),
+    ...(q.lagDays !== undefined ? { lagDays: q.lagDays } : {}),
+    ...(q.name !== undefined ? { name: q.name } : {})
+  })
+  http.post('/admin/settlements', { config: ADMIN, bodyLimit: SETTLEMENT_CSV_BYTES_MAX, schema: { querystring: reconcileQuery } }, async (req, reply) => {
+    if (!Buffer.isBuffer(req.body)) return await reply.code(415).send({ error: 'post the file itself: Content-Type text/csv (a settlement report) or application/xml (camt.053)' })
+    try {
+      const r = await settlements.import(new Uint8Array(req.body), reconcileOptions(req.query as ReconcileQuery))
+      req.audit = { fileId: r.fileId, day: r.day, processor: r.processor, duplicate: r.duplicate === true, exceptions: r.exceptions.length }
+      return r
+    } catch (err) {
+      if (err instanceof SettlementFileError) return await reply.code(400).send({ error: err.message, ...(err.kind !== null ? { kind: err.kind } : {}), problems: err.problems.slice(0, 100) })
+      if (err instanceof SettlementConflictError) return await reply.code(409).send({ error: err.message })
+      throw err
+    }
+  })
+  http.get('/reconciliation', { ...READ, schema: { querystring: reconcileQuery } }, async req => {
+    const q = req.query as ReconcileQuery
+    return await settlements.reconcile(q.day !== undefined ? dayOf(q.day) : today(), reconcileOptions(q))
+  })
+  http.get('/settlements', READ, async () => ({
+    files: [...hq.settlementFiles.values()].map(f => ({ fileId: f.file.id, kind: f.file.kind, day: f.file.day, processor: f.processor, lines: f.file.lines.length, payouts: f.file.payouts.length }))
+      .sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : a.fileId < b.fileId ? -1 : 1),
+    counters: settlements.counters
+  }))
 
   const url = await http.listen({ port: o.httpPort, host: httpHost })
   const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey), adminTokenFile: resolve(api.adminTokenFile), viewerTokenFile: resolve(api.viewerTokenFile) }

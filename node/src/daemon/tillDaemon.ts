@@ -19,7 +19,7 @@ import { CATALOGUE_DOC } from '../sync/constants.ts'
 import { TillNode, type TenderIn } from '../till/TillNode.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
-import { TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
 import { join } from 'node:path'
@@ -209,6 +209,13 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     }
   })
   peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc, msg))
+  // The till's signed card approvals, to HQ only (they name cards by last 4 and auth code):
+  // HQ asks when a settlement does not match this till's Close totals.
+  peer.handleApprovals(async (id, from) => {
+    if (from !== hqPeerId) throw new RefusedError('approvals are served to HQ only')
+    if (id !== tillId) throw new RefusedError(`this is till ${tillId}, not ${id}`)
+    return (payments?.attempts() ?? []).filter(a => a.signedLine !== null).map(a => new Uint8Array(Buffer.from(a.signedLine as string, 'base64url')))
+  })
   /** Sync the catalogue with a peer (HQ, a neighbour): what each lacks goes both ways. */
   const syncCatalogue = async (addr: string, peerId: string): Promise<void> => {
     await docSync.pull(addr, peerId, CATALOGUE_DOC)

@@ -26,7 +26,9 @@ import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
 import { AWAITING_CATALOGUE_MAX, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
-import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey } from './keys.ts'
+import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX } from './keys.ts'
+import { readSettlementFile, type ImportedFile } from '@tillbooks/payments'
+import { settlementOf } from './settlement.ts'
 import { prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
 /**
@@ -204,6 +206,7 @@ export class HqNode {
   }
 
   get books (): Books { return this.#books }
+  #settlementFiles = new Map<string, { processor: string, file: ImportedFile }>()
 
   #newBooks (): Books {
     return new Books({
@@ -332,6 +335,14 @@ export class HqNode {
       replenishments += batch.length
     }
     await Promise.all(orderChecks)
+    // Settlement files: read again from the bytes kept (the log holds the files, not what we made of them).
+    this.#settlementFiles = new Map()
+    for await (const [, value] of store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) {
+      const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
+      const file = readSettlementFile(o.file, { currency: this.#books.currency })
+      this.#books.addSettlement(settlementOf(file, o.processor))
+      this.#settlementFiles.set(file.id, { processor: o.processor, file })
+    }
     endPhase('orders')
     let entries = 0
     const fold = (e: Entry): void => {
@@ -491,6 +502,28 @@ export class HqNode {
     const run = this.#adminTail.then(work)
     this.#adminTail = run.then(() => {}, () => {})
     return await run
+  }
+
+  /**
+   * Import a settlement file (read by the caller: `readSettlementFile`) for `processor`: kept
+   * in the log by its hash (the file's bytes, fsync'd) and folded into the books. The same file
+   * again changes nothing ('duplicate'); a file that contradicts one imported is refused
+   * (SettlementConflictError) before anything is written.
+   */
+  async importSettlement (bytes: Uint8Array, file: ImportedFile, processor: string): Promise<'folded' | 'duplicate'> {
+    return await this.#oneAtATime(async () => {
+      const settlement = settlementOf(file, processor)
+      if (this.#books.checkSettlement(settlement) === 'duplicate') return 'duplicate'
+      await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }], { sync: true })
+      this.#books.addSettlement(settlement)
+      this.#settlementFiles.set(file.id, { processor, file })
+      return 'folded'
+    })
+  }
+
+  /** The settlement files imported, by id. */
+  get settlementFiles (): ReadonlyMap<string, { processor: string, file: ImportedFile }> {
+    return this.#settlementFiles
   }
 
   /** Sign and book a replenishment dispatched from the warehouse; the order travels with the goods. */

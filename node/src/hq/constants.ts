@@ -21,3 +21,6 @@ export const DOC_LOADS_MAX = 4
  * a sku the catalogue does not define is refused (the till resends it after syncing).
  */
 export const AWAITING_CATALOGUE_MAX = 10_000
+
+/** How long HQ waits for a till's approvals when its card totals do not match a settlement. */
+export const APPROVALS_FETCH_TIMEOUT_MS = 10_000

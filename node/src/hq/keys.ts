@@ -8,6 +8,8 @@ export const ENTRY_PREFIX = 'e!'
 export const CERT_PREFIX = 'c!'
 export const REPLENISHMENT_PREFIX = 'r!'
 export const OPENING_PREFIX = 'o!'
+/** An imported settlement file, by its SHA-256: `s!<hex>`. */
+export const SETTLEMENT_PREFIX = 's!'
 
 const pad = (n: number): string => String(n).padStart(12, '0')
 

@@ -26,7 +26,7 @@ import { keyPairFromSeed, type Canonical } from '@tillbooks/protocol'
 import { identify } from '@libp2p/identify'
 import { gossipOptions, gossipsub, type GossipSub } from './gossip.ts'
 import type { Logger } from '../components.ts'
-import { logPage, NoHandlerError, replenishmentPage } from './paging.ts'
+import { approvalsPage, logPage, NoHandlerError, replenishmentPage } from './paging.ts'
 import { encodeFrame as frame, FrameDecoder, FrameWriter, FramingError, varintLength } from './framing.ts'
 import {
   BAD_FRAMES_PER_STREAM_MAX, CALL_TIMEOUT_MS, CLIENT_IN_FLIGHT_BYTES_MAX, CLIENT_IN_FLIGHT_MAX, CONNECTION_MANAGER,
@@ -73,6 +73,8 @@ export interface CallOptions { timeoutMs?: number }
 
 export type SubmitHandler = (entries: Uint8Array[], from: string) => Promise<SubmitAnswer[]>
 export type LogHandler = (tillId: string, afterSeq: number) => Promise<Uint8Array[]>
+/** Every signed approval of `tillId` this peer serves to `from`, in a stable order (throw RefusedError to refuse). */
+export type ApprovalsHandler = (tillId: string, from: string) => Promise<Uint8Array[]>
 export type HeadsHandler = (heads: LogHead[], from: string) => void | Promise<void>
 export type ReplenishmentHandler = (store: string, afterId: string | null) => Promise<Uint8Array[]>
 /** One Automerge sync message in about `doc` from peer `from`; the answer (null: nothing to say). Throw RefusedError to refuse it. */
@@ -217,6 +219,7 @@ export class TillbooksPeer {
   #stopped = false
   #submitHandler: SubmitHandler | null = null
   #logHandler: LogHandler | null = null
+  #approvalsHandler: ApprovalsHandler | null = null
   #headsHandler: HeadsHandler | null = null
   #replenishmentHandler: ReplenishmentHandler | null = null
   #amSyncHandler: AmSyncHandler | null = null
@@ -304,6 +307,7 @@ export class TillbooksPeer {
 
   handleSubmit (fn: SubmitHandler): void { this.#submitHandler = fn }
   handleLog (fn: LogHandler): void { this.#logHandler = fn }
+  handleApprovals (fn: ApprovalsHandler): void { this.#approvalsHandler = fn }
   handleHeads (fn: HeadsHandler): void { this.#headsHandler = fn }
   handleReplenishment (fn: ReplenishmentHandler): void { this.#replenishmentHandler = fn }
   handleAmSync (fn: AmSyncHandler): void { this.#amSyncHandler = fn }
@@ -387,6 +391,22 @@ export class TillbooksPeer {
       after = p.lastSeq
     }
     throw new NetError('OVERSIZED', `log of ${tillId} from ${addr}: more than ${PAGES_MAX} pages`)
+  }
+
+  /** A till's signed card approvals from a peer (the till itself), every page followed. */
+  async fetchApprovals (addr: string, tillId: string, opts: CallOptions = {}): Promise<Uint8Array[]> {
+    const timeoutMs = opts.timeoutMs ?? this.#callTimeoutMs
+    const deadline = Date.now() + timeoutMs
+    const out: Uint8Array[] = []
+    for (let page = 0; page < PAGES_MAX; page++) {
+      const from = out.length
+      const p = await this.#call(addr, 'log', Math.max(1, deadline - Date.now()), 64,
+        id => encodeLogRequest({ id, tillId, afterSeq: from, stream: 'approvals' }), o => decodeLogAnswer(o, from))
+      if (p.lastSeq !== from + p.entries.length) throw new NetError('MALFORMED', `approvals of ${tillId} from ${addr}: a page of ${p.entries.length} that ends at ${p.lastSeq}, not ${from + p.entries.length}`)
+      out.push(...p.entries)
+      if (!p.more) return out
+    }
+    throw new NetError('OVERSIZED', `approvals of ${tillId} from ${addr}: more than ${PAGES_MAX} pages`)
   }
 
   /**
@@ -792,6 +812,13 @@ export class TillbooksPeer {
       }
       case 'log': {
         const req = decodeLogRequest(o)
+        if (req.stream === 'approvals') {
+          const serve = this.#approvalsHandler
+          return async () => {
+            if (serve === null) throw new NoHandlerError('this peer serves no approvals')
+            return encodeLogAnswer(id, approvalsPage(await serve(req.tillId, s.from), req.afterSeq))
+          }
+        }
         const fn = this.#logHandler
         return async () => {
           if (fn === null) throw new NoHandlerError('this peer serves no log')

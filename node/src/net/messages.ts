@@ -57,7 +57,12 @@ export interface SubmitAnswer {
 export interface LogHead { tillId: string, seq: number, hash: string }
 
 export interface SubmitRequest { id: number, entries: Uint8Array[] }
-export interface LogRequest { id: number, tillId: string, afterSeq: number }
+/**
+ * `stream` (absent: the till's log entries) `approvals`: the till's signed card approvals,
+ * paged by position (afterSeq = how many the client has), which HQ asks only when a till's
+ * card totals do not match a settlement (../hq/HqSettlements.ts).
+ */
+export interface LogRequest { id: number, tillId: string, afterSeq: number, stream?: 'approvals' }
 export interface HeadsRequest { id: number, heads: LogHead[] }
 export interface ReplenishmentRequest { id: number, store: string, afterId: string | null }
 /** One Automerge sync message about one till's document; null: the sender has nothing to say. */
@@ -205,12 +210,13 @@ export function decodeSubmitAnswer (o: Obj, expected: number): SubmitAnswer[] {
 // ---------------------------------------------------------------- log
 
 export function encodeLogRequest (r: LogRequest): Uint8Array {
-  return canonicalEncode({ id: r.id, tillId: r.tillId, afterSeq: r.afterSeq })
+  return canonicalEncode({ id: r.id, tillId: r.tillId, afterSeq: r.afterSeq, ...(r.stream !== undefined ? { stream: r.stream } : {}) })
 }
 
 export function decodeLogRequest (o: Obj): LogRequest {
-  fields(o, 'log', ['id', 'tillId', 'afterSeq'])
-  return { id: requestId(o), tillId: tillIdField(o.tillId, 'tillId'), afterSeq: int(o.afterSeq, 'afterSeq', 0, SEQ_MAX) }
+  fields(o, 'log', ['id', 'tillId', 'afterSeq'], ['stream'])
+  if ('stream' in o && o.stream !== 'approvals') bad('stream must be approvals (or absent: the log)')
+  return { id: requestId(o), tillId: tillIdField(o.tillId, 'tillId'), afterSeq: int(o.afterSeq, 'afterSeq', 0, SEQ_MAX), ...('stream' in o ? { stream: 'approvals' as const } : {}) }
 }
 
 export function encodeLogAnswer (id: number, page: LogPage): Uint8Array {

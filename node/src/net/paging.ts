@@ -42,6 +42,21 @@ export function logPage (entries: Uint8Array[], afterSeq: number): LogPage {
   return { entries: page, lastSeq, more: false }
 }
 
+/** A page of approvals by position: those after the first `after`, within a frame. */
+export function approvalsPage (approvals: Uint8Array[], after: number): LogPage {
+  if (!Array.isArray(approvals)) throw new Error('approvals handler gave no list')
+  const page: Uint8Array[] = []
+  let bytes = 0
+  for (let i = after; i < approvals.length; i++) {
+    const a = approvals[i]
+    if (!(a instanceof Uint8Array)) throw new Error(`approvals handler gave a non-bytes approval at ${i}`)
+    if (page.length >= LOG_PAGE_ENTRIES_MAX || bytes + a.length + 8 > PAGE_BYTES_MAX) return { entries: page, lastSeq: after + page.length, more: true }
+    page.push(a)
+    bytes += a.length + 8
+  }
+  return { entries: page, lastSeq: after + page.length, more: false }
+}
+
 export function replenishmentPage (orders: Uint8Array[], afterId: string | null): ReplenishmentPage {
   if (!Array.isArray(orders)) throw new Error('replenishment handler gave no list')
   const page: Uint8Array[] = []

@@ -248,6 +248,9 @@ export class Books {
     return outcome
   }
 
+  /** The commodity the books are kept in (ISO 4217). */
+  get currency (): string { return this.#currency }
+
   /** Whether this entry (by hash) was added before: folded, pending or held as fork evidence. O(1). */
   has (hash: EntryHash): boolean {
     return this.#seen.has(hash)

@@ -21,5 +21,6 @@ export { ENTRY_MODES, PROFILES, profileNamed, storeAndForward, type EntryMode, t
 export { compareExceptions, EXCEPTION_KINDS, reconcile, Reconciler, type ExceptionKind, type ReconcileException, type ReconcileInput, type Reconciliation, type TillPayment } from './reconcile.ts'
 export { parseSettlementCsv, readSettlementCsv, SETTLEMENT_COLUMNS, SettlementReader, toSettlementCsv, type SettlementBatch, type SettlementFile, type SettlementLine, type SettlementType } from './settlementCsv.ts'
 export { authorise, DEFAULT_TEST_TOKEN, DEFAULT_WALLET_TOKEN, TEST_CARDS, type Authorisation, type TestCard } from './testCards.ts'
+export { fileIdOf, lineKeys, openCents, readSettlementFile, type ImportedFile, type Payout } from './settlementFile.ts'
 export { feeOf, payoutEntries, settleDay, type Booked } from './settle.ts'
 export { ProcessorUnreachableError, type AuthoriseRequest, type ProcessorAdapter, type ProcessorAnswer, type RefundRequest } from './adapter.ts'

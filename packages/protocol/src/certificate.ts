@@ -99,6 +99,11 @@ export class Enrolment {
     return this.#keys.has(toHex(key))
   }
 
+  /** Every key ever enrolled for `tillId` (a till restored after a fire has more than one). */
+  keysOf (tillId: TillId): PublicKey[] {
+    return (this.#byTill.get(tillId) ?? []).map(c => c.tillKey)
+  }
+
   tills (): TillId[] {
     return [...this.#byTill.keys()]
   }

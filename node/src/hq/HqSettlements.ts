@@ -1,0 +1,278 @@
+/**
+ * Reconciliation at HQ: the processor's settlement report or a bank's statement, imported
+ * (`POST /admin/settlements`, `tillbooks reconcile`), matched against what the tills' Closes
+ * say they took by card, payment by payment where it must be.
+ *
+ * Two small messages stay two small messages: a Close carries, per processor, the count and
+ * amount of its card payments (and names each late decline and expiry); the detail stays at
+ * the store. So HQ first matches each till's settled lines against its Closes' totals: when
+ * the counts and amounts agree and no payment is settled twice, every line of that till is
+ * matched and nothing more is asked. Only a till whose totals do not match has its signed
+ * approvals fetched (`ApprovalSource`: from the till, or a neighbour holding them) and
+ * matched one by one, so each exception names its payment, document and till. Signatures
+ * are checked against the keys HQ enrolled for that till: whoever serves them cannot forge one.
+ *
+ * The books (ledger) hold the same files: each processor's clearing balance must equal the
+ * sum of `openCents` over the open exceptions, and every answer says whether it does.
+ */
+import { ACCOUNTS } from '@tillbooks/ledger'
+import {
+  compareExceptions, openCents, Reconciler, readSettlementFile, SettlementFileError,
+  type ImportedFile, type ReconcileException, type SettlementLine, type TillPayment
+} from '@tillbooks/payments'
+import { openApproval, openEntry, type Approval, type Close, type TillId } from '@tillbooks/protocol'
+import type { Logger } from '../components.ts'
+import type { HqNode } from './HqNode.ts'
+
+/** Where HQ gets a till's signed approvals when its totals do not match (the till, a neighbour's replica). */
+export interface ApprovalSource {
+  /** Every approval envelope the till (or a replica of it) holds; null when none could be reached. */
+  approvals (tillId: TillId): Promise<Uint8Array[] | null>
+}
+
+export interface ReconcileOptions {
+  /** The processor the file is from (default: the one processor the Closes name, else `embedded`). */
+  processor?: string
+  /** Days a processor takes to settle a day's payments (default 0: the embedded processor settles a day in that day's batch). */
+  lagDays?: number
+  /** Name the answer gives the file (default: its id). */
+  name?: string
+}
+
+export interface ReconcileAnswer {
+  file: string
+  fileId: string | null
+  day: string
+  processor: string
+  /** The same file was imported before: nothing changed. */
+  duplicate?: boolean
+  matched: number
+  exceptions: ReconcileException[]
+  /** The processor's card clearing in the books, and the sum the open exceptions leave there: equal when the books explain every cent. */
+  clearingCents: number
+  openCents: number
+  /** Tills whose totals did not match and whose approvals could not be fetched: their lines are neither matched nor listed. */
+  tillsWithoutDetail: string[]
+  /** Tills matched payment by payment (their approvals fetched). */
+  tillsFetched: string[]
+}
+
+/** A till's card payments for one processor, as its folded Closes report them. */
+interface TillCards {
+  count: number
+  amountCents: number
+  /** Late declines and expiries the Closes named, by payment id. */
+  lost: Map<string, { kind: 'late_decline' | 'expired', amountCents: number, saleDay: string }>
+  /** Documents folded, and each Close's business day by its document range. */
+  closes: Array<{ docFirst: number, docLast: number, day: string }>
+}
+
+/** A payment id names its till: `<till>-<key8>-P<n>` (a reversal `…-V`). */
+const PAYMENT_ID_RE = /^(.+)-[0-9a-f]{8}-P\d+(?:-V)?$/
+const DOC_N_RE = /-(\d+)$/
+
+export function tillOfPayment (paymentId: string): string | null {
+  return PAYMENT_ID_RE.exec(paymentId)?.[1] ?? null
+}
+
+export class HqSettlements {
+  readonly #hq: HqNode
+  readonly #logger: Logger
+  readonly #source: ApprovalSource | null
+  readonly #nowMs: () => number
+  /** Reconciliations answered and approvals fetched, for /counters. */
+  readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0 }
+
+  constructor (o: { hq: HqNode, logger: Logger, source?: ApprovalSource, nowMs: () => number }) {
+    this.#hq = o.hq
+    this.#logger = o.logger
+    this.#source = o.source ?? null
+    this.#nowMs = o.nowMs
+  }
+
+  /** Read, keep and book a settlement file, then reconcile through its day. Throws SettlementFileError or SettlementConflictError (nothing booked). */
+  async import (bytes: Uint8Array, o: ReconcileOptions = {}): Promise<ReconcileAnswer> {
+    let file: ImportedFile
+    try {
+      file = readSettlementFile(bytes, { currency: this.#hq.books.currency })
+    } catch (err) {
+      this.counters.refused++
+      throw err
+    }
+    const processor = o.processor ?? await this.#defaultProcessor()
+    const known = this.#hq.settlementFiles.get(file.id)
+    if (known !== undefined && known.processor !== processor) {
+      this.counters.refused++
+      throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
+    }
+    const outcome = await this.#hq.importSettlement(bytes, file, processor)
+    if (outcome === 'duplicate') this.counters.duplicates++
+    else this.counters.imports++
+    this.#logger.info({ fileId: file.id, kind: file.kind, day: file.day, lines: file.lines.length, payouts: file.payouts.length, processor, outcome }, 'settlement file imported')
+    const answer = await this.reconcile(file.day, { ...o, processor })
+    return { ...answer, file: o.name ?? file.id, fileId: file.id, ...(outcome === 'duplicate' ? { duplicate: true } : {}) }
+  }
+
+  /** The reconciliation of every file of `processor` booked through `day` against the tills' folded Closes. */
+  async reconcile (day: string, o: ReconcileOptions = {}): Promise<ReconcileAnswer> {
+    this.counters.reconciliations++
+    const processor = o.processor ?? await this.#defaultProcessor()
+    const lagDays = o.lagDays ?? 0
+    // Lines of every file of this processor through `day`, each line once (as the books count it).
+    const files = [...this.#hq.settlementFiles.values()].filter(f => f.processor === processor && f.file.day <= day)
+    const latest = files.filter(f => f.file.day === day).map(f => f.file.id).sort()
+    const lines = new Map<string, SettlementLine>()
+    for (const f of [...files].sort((a, b) => a.file.id < b.file.id ? -1 : 1)) {
+      const seen = new Map<string, number>()
+      for (const l of f.file.lines) {
+        const n = (seen.get(l.processorRef) ?? 0) + 1
+        seen.set(l.processorRef, n)
+        const key = n === 1 ? l.processorRef : `${l.processorRef}#${n}`
+        if (!lines.has(key)) lines.set(key, l)
+      }
+    }
+    const tills = await this.#tillCards(processor)
+    // Lines by till (their payment ids say it); the rest (fees, strangers) go to the reconciler as they are.
+    const byTill = new Map<string, SettlementLine[]>()
+    const loose: SettlementLine[] = []
+    for (const l of lines.values()) {
+      const till = l.paymentId === null || l.type === 'Fee' || l.type === 'Chargeback' ? null : tillOfPayment(l.paymentId)
+      if (till === null) { loose.push(l); continue }
+      const list = byTill.get(till)
+      if (list === undefined) byTill.set(till, [l])
+      else list.push(l)
+    }
+    const reconciler = new Reconciler({ throughDay: day, settlementLagDays: lagDays, nowMs: this.#nowMs() })
+    const exceptions: ReconcileException[] = []
+    const detailLines: SettlementLine[] = [...loose]
+    const tillsWithoutDetail: string[] = []
+    const tillsFetched: string[] = []
+    let matched = 0
+    for (const tillId of [...new Set([...tills.keys(), ...byTill.keys()])].sort()) {
+      const cards = tills.get(tillId) ?? { count: 0, amountCents: 0, lost: new Map(), closes: [] }
+      const settled = byTill.get(tillId) ?? []
+      let expectCount = cards.count
+      let expectCents = cards.amountCents
+      for (const l of cards.lost.values()) { expectCount--; expectCents -= l.amountCents }
+      const ids = new Set(settled.map(l => l.paymentId))
+      const settledCents = settled.reduce((n, l) => n + l.grossCents, 0)
+      const lostExceptions = [...cards.lost].map(([paymentId, l]): ReconcileException => ({ kind: l.kind, paymentId, till: tillId, expectedCents: l.amountCents }))
+      if (ids.size === settled.length && settled.length === expectCount && settledCents === expectCents && settled.every(l => !cards.lost.has(l.paymentId ?? ''))) {
+        // The totals agree: every line of this till is its approval. Nothing to fetch.
+        matched += expectCount
+        exceptions.push(...lostExceptions)
+        continue
+      }
+      const payments = await this.#detail(tillId as TillId, processor, cards)
+      if (payments === null) {
+        tillsWithoutDetail.push(tillId)
+        exceptions.push(...lostExceptions)
+        continue
+      }
+      tillsFetched.push(tillId)
+      for (const p of payments) reconciler.addPayment(p)
+      detailLines.push(...settled)
+    }
+    for (const l of detailLines) reconciler.addLine(l)
+    const r = reconciler.result()
+    matched += r.matched
+    exceptions.push(...r.exceptions)
+    exceptions.sort(compareExceptions)
+    const clearingCents = this.#hq.books.subBalance(ACCOUNTS.cardClearing, processor)
+    const open = exceptions.reduce((n, e) => n + openCents(e), 0)
+    if (open !== clearingCents && tillsWithoutDetail.length === 0 && files.length > 0) {
+      this.#logger.warn({ processor, day, clearingCents, openCents: open }, 'card clearing does not equal the open exceptions')
+    }
+    return { file: latest.join(',') || '', fileId: latest[0] ?? null, day, processor, matched, exceptions, clearingCents, openCents: open, tillsWithoutDetail, tillsFetched }
+  }
+
+  /** The processor the Closes name, if only one; `embedded` otherwise. */
+  async #defaultProcessor (): Promise<string> {
+    const named = new Set<string>([...this.#hq.settlementFiles.values()].map(f => f.processor))
+    if (named.size === 1) return [...named][0] as string
+    return 'embedded'
+  }
+
+  /** Every till's card payments through `processor`, from its folded Closes. */
+  async #tillCards (processor: string): Promise<Map<string, TillCards>> {
+    const out = new Map<string, TillCards>()
+    for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
+      if (t.lastSeq === 0) continue
+      const cards: TillCards = { count: 0, amountCents: 0, lost: new Map(), closes: [] }
+      for (const bytes of await this.#hq.tillLog(tillId as TillId)) {
+        // HQ's own log, verified when it came in: read, not verified again.
+        const e = openEntry(bytes, { verify: false })
+        if (e.seq > t.lastSeq || e.record.kind !== 'close') continue
+        const r: Close = e.record
+        cards.closes.push({ docFirst: r.docFirst, docLast: r.docLast, day: r.businessDay })
+        for (const p of r.payments ?? []) {
+          if (p.processor !== processor) continue
+          cards.count += p.count
+          cards.amountCents += p.amountCents
+        }
+        for (const d of r.lateDeclines ?? []) if (d.processor === processor) cards.lost.set(d.paymentId, { kind: 'late_decline', amountCents: d.amountCents, saleDay: d.saleDay })
+        for (const d of r.expired ?? []) if (d.processor === processor) cards.lost.set(d.paymentId, { kind: 'expired', amountCents: d.amountCents, saleDay: d.saleDay })
+      }
+      if (cards.count > 0 || cards.lost.size > 0) out.set(tillId, cards)
+    }
+    return out
+  }
+
+  /**
+   * A till's payments, one by one, from its signed approvals: only those of documents in its
+   * folded Closes (a sale not yet closed is not in the books either), the latest approval of
+   * each payment (a stored one, approved when forwarded, is signed again), each checked
+   * against the keys enrolled for the till. Null when no approval could be fetched.
+   */
+  async #detail (tillId: TillId, processor: string, cards: TillCards): Promise<TillPayment[] | null> {
+    if (this.#source === null) return null
+    this.counters.fetches++
+    let envelopes: Uint8Array[] | null
+    try {
+      envelopes = await this.#source.approvals(tillId)
+    } catch (err) {
+      this.#logger.warn({ tillId, err: (err as Error).message }, 'could not fetch the till\'s approvals')
+      envelopes = null
+    }
+    if (envelopes === null) { this.counters.fetchFailures++; return null }
+    const keys = this.#hq.enrolment.keysOf(tillId).map(k => Buffer.from(k).toString('hex'))
+    const latest = new Map<string, Approval>()
+    for (const bytes of envelopes) {
+      let a: Approval
+      try {
+        const opened = openApproval(bytes)
+        if (!keys.includes(Buffer.from(opened.signer).toString('hex'))) throw new Error('not signed by a key enrolled for the till')
+        a = opened.approval
+        if (a.till !== tillId) throw new Error(`an approval of till ${a.till}`)
+      } catch (err) {
+        this.counters.approvalsRefused++
+        this.#logger.warn({ tillId, err: (err as Error).message }, 'approval refused')
+        continue
+      }
+      if (a.processor !== processor) continue
+      const prev = latest.get(a.paymentId)
+      if (prev === undefined || a.atMs > prev.atMs || (a.atMs === prev.atMs && a.status === 'approved')) latest.set(a.paymentId, a)
+    }
+    const dayOfDoc = (docNo: string | null | undefined): string | null => {
+      const n = docNo == null ? null : Number(DOC_N_RE.exec(docNo)?.[1])
+      if (n === null || !Number.isSafeInteger(n)) return null
+      return cards.closes.find(c => n >= c.docFirst && n <= c.docLast)?.day ?? null
+    }
+    const out: TillPayment[] = []
+    for (const a of latest.values()) {
+      const lost = cards.lost.get(a.paymentId)
+      const saleDay = lost?.saleDay ?? dayOfDoc(a.docNo)
+      if (saleDay === null) continue // not in a folded Close: not in the books, not due
+      // Forwarded later than its sale: due by the day it was approved.
+      const approvedDay = new Date(a.atMs).toISOString().slice(0, 10)
+      const day = a.mode === 'offline' || approvedDay <= saleDay ? saleDay : approvedDay
+      out.push({
+        paymentId: a.paymentId, till: tillId, ...(a.docNo != null ? { docNo: a.docNo } : {}), day, amountCents: a.amountCents,
+        status: lost?.kind === 'late_decline' ? 'late_declined' : lost?.kind === 'expired' || a.status === 'stored' ? 'stored' : 'approved',
+        ...(a.processorRef != null ? { processorRef: a.processorRef } : {}),
+        ...(lost?.kind === 'expired' ? { forwardByMs: 0 } : {})
+      })
+    }
+    return out
+  }
+}
