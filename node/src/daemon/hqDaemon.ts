@@ -442,9 +442,14 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       throw err
     }
   })
-  http.get('/reconciliation', { ...READ, schema: { querystring: reconcileQuery } }, async req => {
+  http.get('/reconciliation', { ...READ, schema: { querystring: reconcileQuery } }, async (req, reply) => {
     const q = req.query as ReconcileQuery
-    return await settlements.reconcile(q.day !== undefined ? dayOf(q.day) : today(), reconcileOptions(q))
+    try {
+      return await settlements.reconcile(q.day !== undefined ? dayOf(q.day) : today(), reconcileOptions(q))
+    } catch (err) {
+      if (err instanceof SettlementFileError) return await reply.code(400).send({ error: err.message })
+      throw err
+    }
   })
   http.get('/settlements', READ, async () => ({
     files: [...hq.settlementFiles.values()].map(f => ({ fileId: f.file.id, kind: f.file.kind, day: f.file.day, processor: f.processor, lines: f.file.lines.length, payouts: f.file.payouts.length }))

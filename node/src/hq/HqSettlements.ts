@@ -128,7 +128,9 @@ export class HqSettlements {
         const n = (seen.get(l.processorRef) ?? 0) + 1
         seen.set(l.processorRef, n)
         const key = n === 1 ? l.processorRef : `${l.processorRef}#${n}`
-        if (!lines.has(key)) lines.set(key, l)
+        const had = lines.get(key)
+        // A bank cannot tell a chargeback from a refund: a file that says chargeback wins, as in the books.
+        if (had === undefined || (l.type === 'Chargeback' && had.type !== 'Chargeback')) lines.set(key, l)
       }
     }
     const tills = await this.#tillCards(processor)
@@ -186,11 +188,21 @@ export class HqSettlements {
     return { file: latest.join(',') || '', fileId: latest[0] ?? null, day, processor, matched, exceptions, clearingCents, openCents: open, tillsWithoutDetail, tillsFetched }
   }
 
-  /** The processor the Closes name, if only one; `embedded` otherwise. */
+  /**
+   * The processor the folded Closes name, if only one; `embedded` when none names any. Two or
+   * more: the caller must say which (a file booked under the wrong one could never be taken out).
+   */
   async #defaultProcessor (): Promise<string> {
-    const named = new Set<string>([...this.#hq.settlementFiles.values()].map(f => f.processor))
-    if (named.size === 1) return [...named][0] as string
-    return 'embedded'
+    const named = new Set<string>()
+    for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
+      if (t.lastSeq === 0) continue
+      for (const bytes of await this.#hq.tillLog(tillId as TillId)) {
+        const e = openEntry(bytes, { verify: false })
+        if (e.seq <= t.lastSeq && e.record.kind === 'close') for (const p of e.record.payments ?? []) named.add(p.processor)
+      }
+    }
+    if (named.size > 1) throw new SettlementFileError(`the tills' Closes name ${named.size} processors (${[...named].sort().join(', ')}): say which this file is from (processor)`)
+    return [...named][0] ?? 'embedded'
   }
 
   /** Every till's card payments through `processor`, from its folded Closes. */
@@ -244,6 +256,7 @@ export class HqSettlements {
         if (!keys.includes(Buffer.from(opened.signer).toString('hex'))) throw new Error('not signed by a key enrolled for the till')
         a = opened.approval
         if (a.till !== tillId) throw new Error(`an approval of till ${a.till}`)
+        if (a.atMs > 8.64e15) throw new Error(`an approval dated ${a.atMs}: past the last date there is`)
       } catch (err) {
         this.counters.approvalsRefused++
         this.#logger.warn({ tillId, err: (err as Error).message }, 'approval refused')

@@ -335,7 +335,9 @@ export class Books {
         continue
       }
       const h = held.line
-      if (h.grossCents !== l.grossCents || h.feeCents !== l.feeCents || h.netCents !== l.netCents || (h.kind !== l.kind && (h.kind === 'fee' || l.kind === 'fee'))) {
+      // A fee is the same fee whichever column a file puts it in: compared by its net.
+      const same = h.kind === 'fee' && l.kind === 'fee' ? h.netCents === l.netCents : h.grossCents === l.grossCents && h.feeCents === l.feeCents && h.netCents === l.netCents
+      if (!same || (h.kind !== l.kind && (h.kind === 'fee' || l.kind === 'fee'))) {
         throw new SettlementConflictError(`line ${l.ref} was settled as ${h.kind} ${h.grossCents}/${h.feeCents}/${h.netCents} in ${held.file.slice(0, 16)} and is ${l.kind} ${l.grossCents}/${l.feeCents}/${l.netCents} here`)
       }
       const kind = h.kind === 'chargeback' || l.kind === 'chargeback' ? 'chargeback' : h.kind

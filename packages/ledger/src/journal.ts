@@ -338,9 +338,17 @@ export interface Settlement {
  *   Dr card losses                 −gross    (chargeback: gross is negative)
  *   Dr card fees                   fee
  *   Dr card payouts due:<processor> net      (the processor owes it until the bank shows it)
+ * A fee line: Dr card fees −net / Cr payouts due (its net is negative).
  */
 export function settledLinePostings (processor: string, l: SettledLine): Posting[] {
   if (l.netCents !== subCents(l.grossCents, l.feeCents)) bug(`settled line ${l.ref}: net ${l.netCents} is not gross ${l.grossCents} less fee ${l.feeCents}`)
+  // A fee line is all fee, whichever column a file puts it in (a report: fee X; a bank: gross −X): never clearing.
+  if (l.kind === 'fee') {
+    return [
+      { account: ACCOUNTS.cardFees, amountCents: negCents(l.netCents) },
+      { account: ACCOUNTS.cardPayoutsDue, amountCents: l.netCents, sub: processor }
+    ]
+  }
   return [
     l.kind === 'chargeback'
       ? { account: ACCOUNTS.cardLosses, amountCents: negCents(l.grossCents) }

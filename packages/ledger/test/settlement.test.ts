@@ -92,6 +92,15 @@ describe('ledger: card settlement', () => {
     assert.equal(x.toHledger(), y.toHledger())
   })
 
+  it('takes a fee as a fee whichever column a file puts it in (report: fee; bank: a negative gross), once, never through clearing', () => {
+    const bankFee: Settlement = { id: idOf('bank-fee'), processor: 'embedded', day: day('2026-12-03'), lines: [{ ref: 'FEE1', kind: 'fee', grossCents: -5, feeCents: 0, netCents: -5 }], payouts: [] }
+    const b = books([report, bankFee])
+    assert.equal(b.balance(ACCOUNTS.cardFees), 25, '20 on the payment, 5 the fee line, counted once')
+    assert.equal(b.subBalance(ACCOUNTS.cardClearing, 'embedded'), 0)
+    assert.equal(b.subBalance(ACCOUNTS.cardPayoutsDue, 'embedded'), 975)
+    assert.equal(books([bankFee, report]).toHledger(), b.toHledger())
+  })
+
   it('exports sub-accounts hledger accepts, with balances equal to the books', function () {
     requireHledger(this)
     const b = books([report, statement])

@@ -52,11 +52,14 @@ export function readSettlementFile (bytes: Uint8Array, expect: { currency: strin
   if (body.startsWith('<')) {
     const s = parseCamt053(text, expect.account !== undefined ? { currency: expect.currency, account: expect.account } : { currency: expect.currency })
     const lines: SettlementLine[] = []
-    const payouts: Payout[] = []
+    const byRef = new Map<string, Payout>()
     s.entries.forEach((e, i) => {
-      // An entry's reference, else its place in this statement: a payout is known by it.
+      // An entry's reference, else its place in this statement: a payout is known by it. A
+      // payout's credits and debits in two entries under one reference (001.02) are one payout.
       const ref = e.ref ?? `${s.statementId}#${i + 1}`
-      payouts.push({ ref, amountCents: e.amountCents, bookingDay: e.bookingDay })
+      const seen = byRef.get(ref)
+      if (seen === undefined) byRef.set(ref, { ref, amountCents: e.amountCents, bookingDay: e.bookingDay })
+      else byRef.set(ref, { ...seen, amountCents: seen.amountCents + e.amountCents, bookingDay: seen.bookingDay > e.bookingDay ? seen.bookingDay : e.bookingDay })
       for (const t of e.transactions) {
         lines.push({
           line: lines.length + 1,
@@ -73,6 +76,7 @@ export function readSettlementFile (bytes: Uint8Array, expect: { currency: strin
         })
       }
     })
+    const payouts = [...byRef.values()]
     return { id, kind: 'camt053', currency: s.currency, day: lastDay([...lines.map(l => l.bookingDay), ...payouts.map(p => p.bookingDay)]), lines, payouts }
   }
   const f = parseSettlementCsv(text, expect.currency)
