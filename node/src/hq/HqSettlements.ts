@@ -20,7 +20,10 @@ import {
   compareExceptions, openCents, Reconciler, readSettlementFile, SettlementFileError,
   type ImportedFile, type ReconcileException, type SettlementLine, type TillPayment
 } from '@tillbooks/payments'
-import { openApproval, openEntry, type Approval, type Close, type TillId } from '@tillbooks/protocol'
+import {
+  addPaymentSets, openApproval, openEntry, PAYMENT_SET_EMPTY, paymentSetHash, paymentsDigest, subtractPaymentSets,
+  type Approval, type Close, type PaymentTotal, type TillId
+} from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
 import type { HqNode } from './HqNode.ts'
 
@@ -58,13 +61,15 @@ export interface ReconcileAnswer {
 }
 
 /** A till's card payments for one processor, as its folded Closes report them. */
-interface TillCards {
+export interface TillCards {
   count: number
   amountCents: number
   /** Late declines and expiries the Closes named, by payment id. */
   lost: Map<string, { kind: 'late_decline' | 'expired', amountCents: number, saleDay: string }>
-  /** Documents folded, and each Close's business day by its document range. */
-  closes: Array<{ docFirst: number, docLast: number, day: string }>
+  /** Each folded Close: its document range, business day and its totals for this processor. */
+  closes: Array<{ docFirst: number, docLast: number, day: string, groups: PaymentTotal[] }>
+  /** Σ of the Closes' set hashes for this processor; null if any total has none (a Close written before them). */
+  setHash: Uint8Array | null
 }
 
 /** A payment id names its till: `<till>-<key8>-P<n>` (a reversal `…-V`). */
@@ -75,13 +80,33 @@ export function tillOfPayment (paymentId: string): string | null {
   return PAYMENT_ID_RE.exec(paymentId)?.[1] ?? null
 }
 
+/**
+ * Whether a till's settled lines are exactly its approvals (less what its Closes reported
+ * lost), each once. With the Closes' set hashes (paymentSet.ts) this is exact whatever the
+ * days the lines were settled on: Σ of the Closes' hashes less the lost payments' = the hash
+ * of the lines. Closes written before set hashes: count and amount, and no payment twice.
+ */
+export function totalsAgree (cards: TillCards, settled: readonly SettlementLine[]): boolean {
+  if (cards.setHash !== null) {
+    const lost = paymentSetHash([...cards.lost].map(([paymentId, l]) => ({ paymentId, amountCents: l.amountCents })))
+    const expected = subtractPaymentSets(cards.setHash, lost)
+    const got = paymentSetHash(settled.map(l => ({ paymentId: l.paymentId ?? '', amountCents: l.grossCents })))
+    return Buffer.from(expected).equals(Buffer.from(got))
+  }
+  const ids = new Set(settled.map(l => l.paymentId))
+  const expectCount = cards.count - cards.lost.size
+  let expectCents = cards.amountCents
+  for (const l of cards.lost.values()) expectCents -= l.amountCents
+  return ids.size === settled.length && settled.length === expectCount && settled.reduce((n, l) => n + l.grossCents, 0) === expectCents && settled.every(l => !cards.lost.has(l.paymentId ?? ''))
+}
+
 export class HqSettlements {
   readonly #hq: HqNode
   readonly #logger: Logger
   readonly #source: ApprovalSource | null
   readonly #nowMs: () => number
   /** Reconciliations answered and approvals fetched, for /counters. */
-  readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0 }
+  readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0, detailIncomplete: 0 }
 
   constructor (o: { hq: HqNode, logger: Logger, source?: ApprovalSource, nowMs: () => number }) {
     this.#hq = o.hq
@@ -151,17 +176,12 @@ export class HqSettlements {
     const tillsFetched: string[] = []
     let matched = 0
     for (const tillId of [...new Set([...tills.keys(), ...byTill.keys()])].sort()) {
-      const cards = tills.get(tillId) ?? { count: 0, amountCents: 0, lost: new Map(), closes: [] }
+      const cards = tills.get(tillId) ?? { count: 0, amountCents: 0, lost: new Map(), closes: [], setHash: PAYMENT_SET_EMPTY }
       const settled = byTill.get(tillId) ?? []
-      let expectCount = cards.count
-      let expectCents = cards.amountCents
-      for (const l of cards.lost.values()) { expectCount--; expectCents -= l.amountCents }
-      const ids = new Set(settled.map(l => l.paymentId))
-      const settledCents = settled.reduce((n, l) => n + l.grossCents, 0)
       const lostExceptions = [...cards.lost].map(([paymentId, l]): ReconcileException => ({ kind: l.kind, paymentId, till: tillId, expectedCents: l.amountCents }))
-      if (ids.size === settled.length && settled.length === expectCount && settledCents === expectCents && settled.every(l => !cards.lost.has(l.paymentId ?? ''))) {
-        // The totals agree: every line of this till is its approval. Nothing to fetch.
-        matched += expectCount
+      if (totalsAgree(cards, settled)) {
+        // Every line of this till is one of its approvals, once: nothing to fetch.
+        matched += cards.count - cards.lost.size
         exceptions.push(...lostExceptions)
         continue
       }
@@ -205,22 +225,48 @@ export class HqSettlements {
     return [...named][0] ?? 'embedded'
   }
 
+  /** Why these approvals do not make up the Closes' totals (null: they do, exactly). */
+  #unexplained (cards: TillCards, approvals: readonly Approval[]): string | null {
+    for (const c of cards.closes) {
+      const mine = approvals.filter(a => {
+        const n = a.docNo == null ? NaN : Number(DOC_N_RE.exec(a.docNo)?.[1])
+        return n >= c.docFirst && n <= c.docLast
+      })
+      const byGroup = new Map<string, Approval[]>()
+      for (const a of mine) {
+        const k = `${a.type}\u0000${a.mode}`
+        byGroup.set(k, [...(byGroup.get(k) ?? []), a])
+      }
+      for (const g of c.groups) {
+        const list = byGroup.get(`${g.type}\u0000${g.mode}`) ?? []
+        byGroup.delete(`${g.type}\u0000${g.mode}`)
+        const cents = list.reduce((n, a) => n + a.amountCents, 0)
+        if (list.length !== g.count || cents !== g.amountCents || !Buffer.from(paymentsDigest(list)).equals(Buffer.from(g.digest))) {
+          return `the Close of ${c.day} has ${g.count} ${g.type} ${g.mode} for ${g.amountCents}; the approvals give ${list.length} for ${cents}${list.length === g.count && cents === g.amountCents ? ', another set' : ''}`
+        }
+      }
+      if (byGroup.size > 0) return `approvals of the ${c.day} documents that its Close does not count`
+    }
+    return null
+  }
+
   /** Every till's card payments through `processor`, from its folded Closes. */
   async #tillCards (processor: string): Promise<Map<string, TillCards>> {
     const out = new Map<string, TillCards>()
     for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
       if (t.lastSeq === 0) continue
-      const cards: TillCards = { count: 0, amountCents: 0, lost: new Map(), closes: [] }
+      const cards: TillCards = { count: 0, amountCents: 0, lost: new Map(), closes: [], setHash: PAYMENT_SET_EMPTY }
       for (const bytes of await this.#hq.tillLog(tillId as TillId)) {
         // HQ's own log, verified when it came in: read, not verified again.
         const e = openEntry(bytes, { verify: false })
         if (e.seq > t.lastSeq || e.record.kind !== 'close') continue
         const r: Close = e.record
-        cards.closes.push({ docFirst: r.docFirst, docLast: r.docLast, day: r.businessDay })
-        for (const p of r.payments ?? []) {
-          if (p.processor !== processor) continue
+        const groups = (r.payments ?? []).filter(p => p.processor === processor)
+        cards.closes.push({ docFirst: r.docFirst, docLast: r.docLast, day: r.businessDay, groups })
+        for (const p of groups) {
           cards.count += p.count
           cards.amountCents += p.amountCents
+          cards.setHash = p.setHash === undefined || cards.setHash === null ? null : addPaymentSets(cards.setHash, p.setHash)
         }
         for (const d of r.lateDeclines ?? []) if (d.processor === processor) cards.lost.set(d.paymentId, { kind: 'late_decline', amountCents: d.amountCents, saleDay: d.saleDay })
         for (const d of r.expired ?? []) if (d.processor === processor) cards.lost.set(d.paymentId, { kind: 'expired', amountCents: d.amountCents, saleDay: d.saleDay })
@@ -270,6 +316,15 @@ export class HqSettlements {
       const n = docNo == null ? null : Number(DOC_N_RE.exec(docNo)?.[1])
       if (n === null || !Number.isSafeInteger(n)) return null
       return cards.closes.find(c => n >= c.docFirst && n <= c.docLast)?.day ?? null
+    }
+    // The detail must be the Closes' own: per folded Close, the approvals of its documents
+    // give each of its totals' count, amount and digest. Anything else (a replacement till
+    // after a fire holds only its own; a till that lost its disk) is not taken in part.
+    const unexplained = this.#unexplained(cards, [...latest.values()])
+    if (unexplained !== null) {
+      this.counters.detailIncomplete++
+      this.#logger.warn({ tillId, processor, why: unexplained }, 'the till\'s approvals do not make up its Closes\' totals: not matched one by one')
+      return null
     }
     const out: TillPayment[] = []
     for (const a of latest.values()) {

@@ -18,7 +18,7 @@
  * the log on start, never from a separate counter that could drift from them.
  */
 import {
-  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, paymentsDigest, signEntry, tillIdOf, type LateDecline, type PaymentTotal,
+  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, paymentsDigest, paymentSetHash, signEntry, tillIdOf, type LateDecline, type PaymentTotal,
   type BusinessDay, type Canonical, type Close, type DocNo, type Entry, type PublicKey, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
@@ -481,7 +481,7 @@ export class TillNode {
       const expired = unreported(this.#init.payments?.expiredPayments() ?? [])
       const payments: PaymentTotal[] = [...paid].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, g]) => ({
         processor: g.processor, type: g.type, mode: g.mode, count: g.approvals.length,
-        amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals)
+        amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals), setHash: paymentSetHash(g.approvals)
       }))
       const close: Close = {
         ...this.#header(this.#businessDay),

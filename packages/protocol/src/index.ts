@@ -14,6 +14,7 @@
  */
 export * from './acceptFast.ts'
 export * from './approval.ts'
+export * from './paymentSet.ts'
 export * from './canonical.ts'
 export * from './catalogueStatement.ts'
 export * from './certificate.ts'

@@ -93,6 +93,12 @@ export interface PaymentTotal {
   amountCents: number
   /** SHA-256 of the canonical list of these approvals ({ paymentId, amountCents }, by payment id): `paymentsDigest`. */
   digest: Uint8Array
+  /**
+   * The additive hash of the same approvals (paymentSet.ts): HQ sums it over any Closes and
+   * checks it against settled lines of any days, asking the store for detail only when they
+   * differ. Absent on Closes written before it existed.
+   */
+  setHash?: Uint8Array
 }
 
 /** The digest a PaymentTotal carries of its approvals. */
@@ -203,7 +209,7 @@ export const PAYMENT_TOTALS_MAX = 64
 
 function paymentTotals (v: Canonical | undefined): PaymentTotal[] {
   const list = arr(v, 'payments', PAYMENT_TOTALS_MAX).map((l, i): PaymentTotal => {
-    const x = obj(l, `payments[${i}]`, ['processor', 'type', 'mode', 'count', 'amountCents', 'digest'])
+    const x = obj(l, `payments[${i}]`, ['processor', 'type', 'mode', 'count', 'amountCents', 'digest'], ['setHash'])
     if (x.type !== 'card' && x.type !== 'wallet') throw new InvalidRecordError(`payments[${i}].type must be card or wallet`)
     if (x.mode !== 'online' && x.mode !== 'offline') throw new InvalidRecordError(`payments[${i}].mode must be online or offline`)
     return {
@@ -212,7 +218,8 @@ function paymentTotals (v: Canonical | undefined): PaymentTotal[] {
       mode: x.mode,
       count: int(x.count, `payments[${i}].count`, 1, DOC_N_MAX),
       amountCents: int(x.amountCents, `payments[${i}].amountCents`, -MONEY_MAX, MONEY_MAX),
-      digest: bytes(x.digest, `payments[${i}].digest`, 32)
+      digest: bytes(x.digest, `payments[${i}].digest`, 32),
+      ...(x.setHash !== undefined ? { setHash: bytes(x.setHash, `payments[${i}].setHash`, 32) } : {})
     }
   })
   if (list.length === 0) throw new InvalidRecordError('payments, when present, lists at least one total')

@@ -4,9 +4,9 @@ import type { Canonical } from './canonical.ts'
 
 export type Obj = { [key: string]: Canonical }
 
-export function obj (v: Canonical | undefined, path: string, keys: readonly string[]): Obj {
+export function obj (v: Canonical | undefined, path: string, keys: readonly string[], optional: readonly string[] = []): Obj {
   if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) throw new InvalidRecordError(`${path} must be a map`)
-  for (const k of Object.keys(v)) if (!keys.includes(k)) throw new InvalidRecordError(`${path}.${k} is not a known field`)
+  for (const k of Object.keys(v)) if (!keys.includes(k) && !optional.includes(k)) throw new InvalidRecordError(`${path}.${k} is not a known field`)
   for (const k of keys) if (!(k in v)) throw new InvalidRecordError(`${path}.${k} is missing`)
   return v
 }

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict'
 import { acceptRecordEnvelope } from '../src/acceptFast.ts'
 import { signEntry, openEntry } from '../src/entry.ts'
 import { encodeRecord, paymentsDigest, validateRecord, type Close, type PaymentTotal } from '../src/records.ts'
+import { addPaymentSets, PAYMENT_SET_EMPTY, paymentSetHash, subtractPaymentSets } from '../src/paymentSet.ts'
+import fc from 'fast-check'
 import type { Canonical } from '../src/canonical.ts'
 import { close, thrown, till1 } from './helpers/fixtures.ts'
 
@@ -30,6 +32,29 @@ describe('a Close\'s payment totals', () => {
   it('the digest is of the approvals, in any order', () => {
     assert.deepEqual(paymentsDigest(approvals), paymentsDigest([...approvals].reverse()))
     assert.notDeepEqual(paymentsDigest(approvals), paymentsDigest([{ paymentId: 'S1-1-P1', amountCents: 2501 }, approvals[0] as { paymentId: string, amountCents: number }]))
+  })
+
+  it('the set hash: optional on a total, round-trips, 32 bytes or refused', () => {
+    const withHash = close({ payments: [total({ setHash: paymentSetHash(approvals) })] })
+    const back = openEntry(signEntry(withHash, till1).bytes, { verify: true }).record as Close
+    assert.deepEqual(back.payments?.[0]?.setHash, paymentSetHash(approvals))
+    assert.match(thrown(() => encodeRecord(close({ payments: [total({ setHash: new Uint8Array(33) })] }))).message, /payments\[0\]\.setHash/)
+  })
+
+  it('the set hash adds: any split of a multiset sums to its hash, and subtracting a part leaves the rest (property)', () => {
+    const payment = fc.record({ paymentId: fc.stringMatching(/^S1-1-[0-9a-f]{8}-P\d{1,4}$/), amountCents: fc.integer({ min: -1e6, max: 1e6 }) })
+    fc.assert(fc.property(fc.array(payment, { maxLength: 30 }), fc.array(payment, { maxLength: 30 }), (a, b) => {
+      const all = paymentSetHash([...a, ...b])
+      assert.deepEqual(addPaymentSets(paymentSetHash(a), paymentSetHash(b)), all)
+      assert.deepEqual(paymentSetHash([...b, ...a].reverse()), all)
+      assert.deepEqual(subtractPaymentSets(all, paymentSetHash(b)), paymentSetHash(a))
+      assert.deepEqual(subtractPaymentSets(all, all), PAYMENT_SET_EMPTY)
+      // A cent more on any one payment is another hash.
+      if (a.length > 0) {
+        const changed = a.map((p, i) => i === 0 ? { ...p, amountCents: p.amountCents + 1 } : p)
+        assert.notDeepEqual(paymentSetHash([...changed, ...b]), all)
+      }
+    }), { numRuns: 200 })
   })
 
   it('refuses them unsorted, repeated, empty, or malformed, with the field at fault', () => {

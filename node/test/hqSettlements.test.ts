@@ -1,0 +1,46 @@
+/**
+ * HQ's shortcut (HqSettlements' totalsAgree): a till whose settled lines are exactly its Closes'
+ * approvals is matched without asking the store. With the Closes' set hashes it is exact: a
+ * payment settled in another's place for the same amount, or a cent moved between two, is
+ * caught, which a count and an amount alone (Closes written before set hashes) are not.
+ */
+import assert from 'node:assert/strict'
+import type { SettlementLine } from '@tillbooks/payments'
+import { paymentSetHash, paymentsDigest } from '@tillbooks/protocol'
+import { totalsAgree, type TillCards } from '../src/hq/HqSettlements.ts'
+
+const approvals = [{ paymentId: 'S1-1-aaaaaaaa-P1', amountCents: 250 }, { paymentId: 'S1-1-aaaaaaaa-P2', amountCents: 1000 }, { paymentId: 'S1-1-aaaaaaaa-P3', amountCents: 2000 }]
+let n = 0
+const line = (paymentId: string, grossCents: number): SettlementLine => ({ line: ++n, type: 'Settled', processorRef: `R${n}`, paymentId, paymentMethod: 'visa', bookingDay: '2026-03-03', grossCents, feeCents: 0, netCents: grossCents, batch: 'B', payoutId: 'B' })
+const cards = (withHash: boolean, lost: Array<{ paymentId: string, amountCents: number }> = []): TillCards => ({
+  count: approvals.length,
+  amountCents: approvals.reduce((s, a) => s + a.amountCents, 0),
+  lost: new Map(lost.map(l => [l.paymentId, { kind: 'late_decline' as const, amountCents: l.amountCents, saleDay: '2026-03-02' }])),
+  closes: [{ docFirst: 1, docLast: 3, day: '2026-03-02', groups: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: 3250, digest: paymentsDigest(approvals), ...(withHash ? { setHash: paymentSetHash(approvals) } : {}) }] }],
+  setHash: withHash ? paymentSetHash(approvals) : null
+})
+
+describe('HQ: a till\'s settled lines against its Closes\' totals', () => {
+  it('agrees when every approval is settled once, in any order, on any days', () => {
+    const lines = approvals.map(a => line(a.paymentId, a.amountCents)).reverse()
+    assert.equal(totalsAgree(cards(true), lines), true)
+    assert.equal(totalsAgree(cards(false), lines), true)
+  })
+
+  it('takes out what the Closes reported lost', () => {
+    const lost = [approvals[1] as { paymentId: string, amountCents: number }]
+    const lines = [approvals[0], approvals[2]].map(a => line(a?.paymentId as string, a?.amountCents as number))
+    assert.equal(totalsAgree(cards(true, lost), lines), true)
+    assert.equal(totalsAgree(cards(true, lost), [...lines, line(approvals[1]?.paymentId as string, 1000)]), false, 'a late decline settled after all')
+  })
+
+  it('with set hashes, catches what count and amount miss: another payment in one\'s place, a cent moved between two', () => {
+    const stranger = [line('S1-1-aaaaaaaa-P1', 250), line('S1-1-aaaaaaaa-P2', 1000), line('S1-1-aaaaaaaa-P9', 2000)]
+    const moved = [line('S1-1-aaaaaaaa-P1', 251), line('S1-1-aaaaaaaa-P2', 999), line('S1-1-aaaaaaaa-P3', 2000)]
+    for (const lines of [stranger, moved]) {
+      assert.equal(totalsAgree(cards(false), lines), true, 'count and amount alone agree')
+      assert.equal(totalsAgree(cards(true), lines), false, 'the set hash does not')
+    }
+    assert.equal(totalsAgree(cards(true), [...approvals, approvals[0]].map(a => line(a?.paymentId as string, a?.amountCents as number))), false, 'one settled twice')
+  })
+})
