@@ -13,7 +13,7 @@ import {
 import { demoCatalogue, type Catalogue } from '@tillbooks/catalogue'
 import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
 import {
-  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, MemoryStore, PaymentDeclinedError, TillCatalogue, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
+  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, HqSettlements, MemoryStore, PaymentDeclinedError, TillCatalogue, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
   type Clock, type SubmitOutcome, type SyncCounters
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
@@ -24,9 +24,17 @@ import { QUIET_LINK, SimNetwork, type LinkProfile } from './SimNetwork.ts'
 import { SimMailbox } from './mailPath.ts'
 import { announce, judgeGossip, signGossip, type AnnounceMsg } from './SimGossip.ts'
 import { isSyncMsg, SimSync, type SimSyncCounters, type SyncMsg } from './SimSync.ts'
-import { PROFILES } from '@tillbooks/payments'
+import { parseSettlementCsv, PROFILES } from '@tillbooks/payments'
 import { PSP_ADDRESS, SimProcessor, SimProcessorAdapter, type PspMsg } from './SimProcessor.ts'
-import { ANSWER_DROP_RATE, CARD_CURRENCY, CARD_FEE_BP, checkCards, drawCard, FORWARD_EVERY_MS, planCards, type CardPlan } from './cardPayments.ts'
+
+/** Lines in a settlement report (the production reader's count). */
+function readSettlementFileLines (bytes: Uint8Array): number {
+  return parseSettlementCsv(new TextDecoder().decode(bytes), CARD_CURRENCY).lines.length
+}
+
+/** The simulated processor's name, as its adapter gives it and the Closes carry it. */
+const PROCESSOR_NAME = 'simpsp'
+import { ANSWER_DROP_RATE, CARD_CURRENCY, CARD_FEE_BP, checkCards, drawCard, FORWARD_EVERY_MS, planCards, SETTLEMENT_LAG_DAYS, type CardPlan } from './cardPayments.ts'
 
 export interface SimOptions {
   seed: number
@@ -1331,13 +1339,14 @@ class Simulation {
    * The card checks (true where there are no cards): the processor settles every day through
    * today, then P1–P3 (cardPayments.ts) over every till process's payments, burnt ones too.
    */
-  #checkCards (): void {
+  async #checkCards (): Promise<void> {
     const cards = this.cards
     if (cards === null) {
       this.checks.P1_noPaymentChargedTwice = true
       this.checks.P2_everyApprovalReconciled = true
       this.checks.P3_storedForwarded = true
       this.checks.P4_lossesNeverCharged = true
+      this.checks.P5_clearingEqualsOpenExceptions = true
       return
     }
     const today = new Date(this.scheduler.nowMs).toISOString().slice(0, 10)
@@ -1356,7 +1365,52 @@ class Simulation {
     this.checks.P3_storedForwarded = c.P3_storedForwarded
     this.checks.P4_lossesNeverCharged = cards.lossesContradicted.length === 0
     if (cards.lossesContradicted.length > 0) this.details.P4_contradicted = cards.lossesContradicted.slice(0, 20)
-    this.details.cardPayments = { outage: cards.outage, sales: { ...cards.counts }, ...c.details }
+    const atHq = await this.#reconcileAtHq(c.files, today)
+    this.checks.P5_clearingEqualsOpenExceptions = atHq.ok
+    this.details.cardPayments = { outage: cards.outage, sales: { ...cards.counts }, ...c.details, atHq: atHq.details }
+  }
+
+  /**
+   * P5: HQ (the production HqSettlements) imports each day's settlement report, each twice (the
+   * second changes nothing), and reconciles through today against the Closes it folded, asking a
+   * till for its approvals (here: from the till process, as the libp2p fetch would; a burnt one
+   * answers nothing) only when its totals do not match. Its card clearing must equal the open
+   * exceptions, unless a till's detail could not be had, and then only for a till that burnt.
+   */
+  async #reconcileAtHq (files: readonly string[], today: string): Promise<{ ok: boolean, details: Record<string, unknown> }> {
+    const cards = this.cards as CardState
+    const settlements = new HqSettlements({
+      hq: this.hq,
+      logger: silentLogger,
+      nowMs: () => this.scheduler.nowMs,
+      source: {
+        approvals: async tillId => {
+          const live = cards.tills.filter(x => x.t.tillId === tillId && !x.t.burnt && this.tills.get(tillId) === x.t)
+          return live.length === 0 ? null : live.flatMap(x => x.payments.approvalEnvelopes())
+        }
+      }
+    })
+    const problems: string[] = []
+    let empty = 0
+    for (const csv of files) {
+      const bytes = new TextEncoder().encode(csv)
+      // A day without card payments: a report that settles nothing, which HQ refuses as such.
+      if (readSettlementFileLines(bytes) === 0) { empty++; continue }
+      const first = await settlements.import(bytes, { processor: PROCESSOR_NAME, lagDays: SETTLEMENT_LAG_DAYS })
+      const again = await settlements.import(bytes, { processor: PROCESSOR_NAME, lagDays: SETTLEMENT_LAG_DAYS })
+      if (again.duplicate !== true || JSON.stringify(again.exceptions) !== JSON.stringify(first.exceptions)) problems.push(`the file of ${first.day} imported again changed something`)
+    }
+    const r = await settlements.reconcile(today, { processor: PROCESSOR_NAME, lagDays: SETTLEMENT_LAG_DAYS })
+    const burnt = new Set(cards.tills.filter(x => x.t.burnt).map(x => x.t.tillId))
+    const unexplained = r.tillsWithoutDetail.filter(t => !burnt.has(t as TillId))
+    if (unexplained.length > 0) problems.push(`no usable approvals from live tills ${unexplained.join(', ')}`)
+    if (r.tillsWithoutDetail.length === 0 && r.clearingCents !== r.openCents) problems.push(`card clearing ${r.clearingCents} ≠ open exceptions ${r.openCents}`)
+    const byKind: Record<string, number> = {}
+    for (const x of r.exceptions) byKind[x.kind] = (byKind[x.kind] ?? 0) + 1
+    return {
+      ok: problems.length === 0,
+      details: { files: files.length, empty, matched: r.matched, exceptions: byKind, clearingCents: r.clearingCents, openCents: r.openCents, tillsFetched: r.tillsFetched.length, tillsWithoutDetail: r.tillsWithoutDetail, counters: settlements.counters, ...(problems.length > 0 ? { problems } : {}) }
+    }
   }
 
   /**
@@ -1616,7 +1670,9 @@ class Simulation {
     this.totals.duplicates += answers.filter(a => a.status === 'duplicate').length
 
     this.#checkCatalogue()
-    this.#checkCards()
+    await this.#checkCards()
+    // The books as they end: with the settlement files HQ imported in the card checks.
+    const final = hq.books.snapshot()
     const lost = await this.#ackedLost()
 
     // B5 at the end too: a fresh HQ rebuilt from the final log holds identical books (its catalogue loaded first, as the daemon does).
@@ -1628,7 +1684,7 @@ class Simulation {
     await freshCatalogue.load()
     const fresh = new HqNode({ store, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => freshCatalogue.costOf(sku, day), rebuildVerify: true })
     const replay = await fresh.start()
-    this.checks.B5_rebuildFromLogIdentical = isDeepStrictEqual(stripCounts(fresh.books.snapshot()), stripCounts(after))
+    this.checks.B5_rebuildFromLogIdentical = isDeepStrictEqual(stripCounts(fresh.books.snapshot()), stripCounts(final))
     // C3 after a restart too: nothing the rebuild read waits for the catalogue.
     this.checks.C3_noRecordAwaitingCatalogue &&= fresh.awaitingCatalogue === 0
     this.details.rebuild = { entries: replay.entries }

@@ -68,6 +68,8 @@ export interface CardChecks {
   P2_everyApprovalReconciled: boolean
   P3_storedForwarded: boolean
   details: Record<string, unknown>
+  /** The processor's settlement reports as written, faults planted, one per day: what HQ imports (P5). */
+  files: string[]
 }
 
 /**
@@ -150,6 +152,7 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
   const centBy = o.plant.chance(0.5) ? 1 : -1
   const planted: PlantedFaults = { dropped: [], centOff: [], duplicated: [] }
   const lines: SettlementLine[] = []
+  const files: string[] = []
   let csvBytes = 0
   for (const day of days) {
     const file = processor.settled.get(day) as SettlementFile
@@ -163,6 +166,7 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
     // The processor's file as written, and read back by the production reader (refused whole if it did not add up).
     const csv = toSettlementCsv(withBatches({ currency: file.currency, lines: out, batches: [] }))
     csvBytes += csv.length
+    files.push(csv)
     lines.push(...parseSettlementCsv(csv, file.currency).lines)
   }
 
@@ -219,6 +223,7 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
     P1_noPaymentChargedTwice: P1,
     P2_everyApprovalReconciled: P2,
     P3_storedForwarded: P3,
+    files,
     details: {
       attempts: states,
       processor: { ...pc, bookings: processor.bookings.length, settledDays: days.length, settlementLines: lines.length, csvBytes },

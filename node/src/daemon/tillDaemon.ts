@@ -214,9 +214,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   peer.handleApprovals(async (id, from) => {
     if (from !== hqPeerId) throw new RefusedError('approvals are served to HQ only')
     if (id !== tillId) throw new RefusedError(`this is till ${tillId}, not ${id}`)
-    // Only payments a Close counts: never a reversed one (its sale was not made) nor a declined one.
-    const counted = new Set(['approved', 'stored', 'late_declined', 'expired'])
-    return (payments?.attempts() ?? []).filter(a => a.signedLine !== null && counted.has(a.state)).map(a => new Uint8Array(Buffer.from(a.signedLine as string, 'base64url')))
+    return payments?.approvalEnvelopes() ?? []
   })
   /** Sync the catalogue with a peer (HQ, a neighbour): what each lacks goes both ways. */
   const syncCatalogue = async (addr: string, peerId: string): Promise<void> => {

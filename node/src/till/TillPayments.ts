@@ -205,6 +205,16 @@ export class TillPayments {
   }
 
   /**
+   * The signed approvals of the payments a Close counts (approved, stored, and the stored ones
+   * later declined or expired), as envelopes, in attempt order: what HQ fetches when this till's
+   * card totals do not match a settlement. Never a reversed or declined attempt: no sale was made.
+   */
+  approvalEnvelopes (): Uint8Array[] {
+    const counted = new Set<PaymentState>(['approved', 'stored', 'late_declined', 'expired'])
+    return this.attempts().filter(a => a.signedLine !== null && counted.has(a.state)).map(a => new Uint8Array(Buffer.from(a.signedLine as string, 'base64url')))
+  }
+
+  /**
    * Take one card or wallet payment for the sale that will be `docNo`. Resolves with the
    * outcome (approved, or stored offline); throws PaymentDeclinedError when it is refused.
    */
