@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import {
-  canonicalDecode, canonicalEncode, CheckedEntry, checkedEntry, checkedRecord, decodeChecked, envelopeLayout, keyPairFromSeed, openEntry, signEntry, Signer,
+  canonicalDecode, canonicalEncode, GENESIS_HASH, CheckedEntry, checkedEntry, checkedRecord, decodeChecked, envelopeLayout, keyPairFromSeed, openEntry, signEntry, Signer,
   type Close, type Entry
 } from '@tillbooks/protocol'
 import { HqNode, InlineVerifier, MemoryStore, silentLogger, WorkerVerifier, type Verifier } from '../src/index.ts'
@@ -69,6 +69,27 @@ describe('verify worker path', function () {
       assert.equal(checked.seq, opened.record.seq)
       assert.equal(checked.record, checked.record, 'decoded once, then kept')
     }
+  })
+
+  it('reads back a Close with card totals, late declines and expiries (fields the fast reader does not know) as openEntry does, and HQ books it through the threads', async () => {
+    const { signEntry: sign, paymentsDigest, paymentSetHash } = await import('@tillbooks/protocol')
+    const approvals = [{ paymentId: 'S1-1-aaaaaaaa-P1', amountCents: 7900 }]
+    const hq = await hqWith(workers)
+    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(77)))
+    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
+    const e = sign({
+      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
+      docFirst: 1, docLast: 1, saleCount: 1, refundCount: 0, takingsCents: { cash: 0, card: 7900 }, tax: [{ rateBp: 0, netCents: 7900, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 1, amountCents: 7900, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }],
+      lateDeclines: [{ paymentId: 'S1-1-aaaaaaaa-P0', processor: 'embedded', amountCents: 100, saleDay: '2026-03-01' as never }]
+    }, signer)
+    const opened = openEntry(e.bytes)
+    const l = envelopeLayout(e.bytes)
+    assert.deepEqual(checkedRecord(e.bytes.subarray(l.bodyStart, l.bodyEnd)), opened.record)
+    const [outcome] = await hq.submit([e.bytes])
+    assert.equal(outcome?.status, 'accepted', JSON.stringify(outcome))
+    assert.equal(hq.books.snapshot().counts.folded, 1)
   })
 
   it('under load, calls from later turns share the jobs of a busy thread, and every envelope is answered as inline', async () => {
