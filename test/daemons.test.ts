@@ -6,73 +6,19 @@
  * here, by its pid.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
-import { freePort, request, until } from '../node/test/helpers/daemons.ts'
+import { join } from 'node:path'
+import { freePort, until } from '../node/test/helpers/daemons.ts'
 import { startMaildirSink } from '../node/src/mail/sink.ts'
-
-const CLI = resolve(import.meta.dirname, '../node/src/cli.ts')
-
-interface Daemon { child: ChildProcess, ready: { peerId: string, multiaddrs: string[], http: string } }
-
-const started: ChildProcess[] = []
-
-function startDaemon (args: string[], timeoutMs = 20_000): Promise<Daemon> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn' } })
-  started.push(child)
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`${args[0]} not ready in ${timeoutMs} ms: ${stderr}`)) }, timeoutMs)
-    child.on('exit', code => { clearTimeout(timer); reject(new Error(`${args[0]} exited ${code}: ${stderr}`)) })
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', line => {
-      if (!line.startsWith('ready ')) return
-      clearTimeout(timer)
-      resolve({ child, ready: JSON.parse(line.slice(6)) })
-    })
-  })
-}
-
-function run (args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'warn', ...env } })
-    started.push(child)
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${args.join(' ')} timed out`)) }, timeoutMs)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      if (code === 0) resolve(out)
-      else reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))
-    })
-  })
-}
-
-async function kill (child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  process.kill(child.pid, signal)
-  await exited
-}
-
-async function call<T> (base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await request<T>(base, method, path, body)
-  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`)
-  return r.json
-}
+import { call, kill, killAll, run, startDaemon } from './helpers/processes.ts'
 
 describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
   this.timeout(120_000)
   let dir: string
   before(async () => { dir = await mkdtemp(join(tmpdir(), 'tillbooks-procs-')) })
   after(async () => {
-    for (const c of started) await kill(c, 'SIGKILL')
-    for (const c of started) assert.ok(c.exitCode !== null || c.signalCode !== null, `process ${c.pid} still running`)
+    await killAll()
     await rm(dir, { recursive: true, force: true })
   })
 
