@@ -19,8 +19,9 @@ import { hledger, requireHledger } from '../../packages/ledger/test/helpers/hled
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
-import { enrolStores, freePort, request, until } from './helpers/daemons.ts'
+import { addressOf, enrolStores, freePort, request, until } from './helpers/daemons.ts'
 import { startProcessor, stopProcess } from './helpers/processor.ts'
+import { TillbooksPeer } from '../src/net/TillbooksPeer.ts'
 
 const CLI = resolve(import.meta.dirname, '../src/cli.ts')
 const run = promisify(execFile)
@@ -183,5 +184,74 @@ describe('reconciliation at HQ: a bank\'s camt.053 statement alone, every total 
     assert.equal(books.accounts['assets:bank'], 3 * 7900 - fees, 'the payout, net of fees, in the bank')
     assert.equal(books.accounts['assets:card payouts due'], 0)
     assert.equal(books.subAccounts['assets:card clearing:embedded'], undefined, 'clearing settled to 0')
+  })
+})
+
+describe('reconciliation at HQ: the till gone, its approvals from the neighbour that keeps them', function () {
+  this.timeout(120_000)
+  let dir: string
+  let hq: HqDaemon
+  let east: TillDaemon
+  let west: TillDaemon
+  let processor: { child: ChildProcess, url: string }
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tillbooks-reconcile-gone-'))
+    processor = await startProcessor(join(dir, 'processor'), await freePort())
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    await enrolStores(hq, join(dir, 'hq'), dir, ['E', 'W'])
+    const [pe, pw] = [await freePort(), await freePort()]
+    const [ae, aw] = [await addressOf(join(dir, 'E'), pe), await addressOf(join(dir, 'W'), pw)]
+    const start = async (s: string, port: number, neighbour: string): Promise<TillDaemon> => await startTillDaemon({
+      dataDir: join(dir, s), store: asStoreId(s), till: 1, hq: hq.ready.multiaddrs[0] as string, httpPort: 0, listen: [`/ip4/127.0.0.1/tcp/${port}`],
+      neighbours: [neighbour], logger: silentLogger, retryMinMs: 50, retryMaxMs: 200, callTimeoutMs: 3_000, gossipRing: null, processor: processor.url, processorTimeoutMs: 2_000
+    })
+    west = await start('W', pw, ae)
+    east = await start('E', pe, aw)
+  })
+  after(async () => {
+    await east?.stop().catch(() => {})
+    await west?.stop().catch(() => {})
+    await hq?.stop().catch(() => {})
+    if (processor !== undefined) await stopProcess(processor.child)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('names each payment of a till that no longer answers, from the approvals its neighbour keeps (signed by the till, checked by HQ)', async () => {
+    await request(east.ready.http, 'POST', '/day/open', {})
+    const paid: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const r = await request<{ payments: Array<{ paymentId: string }> }>(east.ready.http, 'POST', '/sales', { lines: [{ sku: 'patio-chair', qty: 1 }], tenders: [{ type: 'card', amountCents: 7900 }] })
+      paid.push(r.json.payments[0]?.paymentId as string)
+    }
+    await request(east.ready.http, 'POST', '/day/close', {})
+    await request(east.ready.http, 'POST', '/sync', {})
+    await until('HQ books east\'s Close', async () => (await request<{ tills: Record<string, { lastClosedDay: string | null }> }>(hq.ready.http, 'GET', '/fleet')).json.tills['E-1']?.lastClosedDay != null)
+    // West keeps east's log and, beside it, east's approvals; it tells HQ so at its next sync.
+    await until('west keeps east\'s log', async () => (await request<{ replicas: Record<string, { seq: number }> }>(west.ready.http, 'GET', '/replicas')).json.replicas['E-1']?.seq === 1)
+    await until('west announced it to HQ', async () => { await request(west.ready.http, 'POST', '/sync', {}); return true })
+    // East is gone (a fire): HQ cannot ask it.
+    await east.stop()
+    const day = new Date().toISOString().slice(0, 10)
+    assert.equal((await request(processor.url, 'POST', '/admin/settle', { day })).status, 200)
+    const report = parseSettlementCsv(await (await fetch(`${processor.url}/settlements/${day}.csv`)).text(), 'EUR')
+    const kept = report.lines.filter(l => l.paymentId !== paid[0])
+    const file = join(dir, 'dropped.csv')
+    await writeFile(file, rewritten(report, kept))
+    const { stdout } = await run(process.execPath, [CLI, 'reconcile', '--hq', hq.ready.http, '--file', file, '--token-file', hq.ready.adminTokenFile, '--json'], { timeout: 60_000 })
+    const a = JSON.parse(stdout.trim().split('\n').at(-1) as string) as Answer
+    assert.deepEqual(a.exceptions.map(e => [e.kind, e.paymentId, e.till, e.expectedCents]), [['missing_in_settlement', paid[0], 'E-1', 7900]])
+    assert.equal(a.matched, 2)
+    assert.deepEqual([a.tillsFetched, a.tillsWithoutDetail], [['E-1'], []])
+    assert.equal(a.openCents, a.clearingCents)
+    const counters = (await request<{ counters: { replicaFetches: number } }>(hq.ready.http, 'GET', '/settlements')).json.counters
+    assert.equal(counters.replicaFetches, 1)
+    // West serves the approvals it keeps to HQ only: a stranger on the network is refused.
+    const stranger = await TillbooksPeer.create({ seed: new Uint8Array(32).fill(9), listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger })
+    try {
+      await assert.rejects(stranger.fetchApprovals(west.ready.multiaddrs[0] as string, 'E-1', { timeoutMs: 5_000 }), /REFUSED.*HQ only/)
+      await assert.rejects(stranger.fetchApprovals(west.ready.multiaddrs[0] as string, 'W-1', { timeoutMs: 5_000 }), /REFUSED.*HQ and its neighbours/)
+    } finally {
+      await stranger.stop()
+    }
   })
 })

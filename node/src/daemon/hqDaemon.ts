@@ -30,6 +30,7 @@ import { SettlementConflictError } from '@tillbooks/ledger'
 import { SETTLEMENT_CSV_BYTES_MAX, SettlementFileError } from '@tillbooks/payments'
 import { HqSettlements, type ReconcileOptions } from '../hq/HqSettlements.ts'
 import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
+import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hqDbDir, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
@@ -118,7 +119,18 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const peer = await TillbooksPeer.create({ seed: root.secretKey, listen: o.listen, logger })
   peer.handleSubmit(async entries => await hq.submit(entries))
   peer.handleLog(async (tillId, afterSeq) => await logAfter(hq, tillId, afterSeq))
-  peer.handleHeads(() => {})
+  // Tills announce the heads of the replicas they keep: HQ remembers who keeps whom (in memory,
+  // announced again at each sync), to ask for a till's approvals when the till cannot answer.
+  const replicaHolders = new Map<string, string[]>()
+  peer.handleHeads((heads, from) => {
+    if (!enrolledPeer(from)) return
+    for (const h of heads) {
+      if (!hq.enrolment.has(h.tillId as TillId)) continue
+      const list = (replicaHolders.get(h.tillId) ?? []).filter(p => p !== from)
+      list.unshift(from)
+      replicaHolders.set(h.tillId, list.slice(0, REPLICA_HOLDERS_PER_TILL_MAX))
+    }
+  })
   peer.handleReplenishment(async (storeId) => hq.ordersFor(asStoreId(storeId)))
   // HQ is a peer of the sync network: it serves every till's log (made of the till's own
   // changes it took in, HqNode.tillDoc) read-only with Automerge's sync protocol, to anyone,
@@ -168,6 +180,17 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
           }
         }
         return null
+      },
+      replicaApprovals: async tillId => {
+        const lists: Uint8Array[][] = []
+        for (const holder of replicaHolders.get(tillId) ?? []) {
+          try {
+            lists.push(await peer.fetchApprovals(`/p2p/${holder}`, tillId, { timeoutMs: APPROVALS_FETCH_TIMEOUT_MS }))
+          } catch (err) {
+            logger.warn({ tillId, holder, err: (err as Error).message }, 'approvals not fetched from a replica')
+          }
+        }
+        return lists
       }
     }
   })

@@ -20,6 +20,8 @@ import { TillNode, type TenderIn } from '../till/TillNode.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { HEADS_MAX } from '../net/limits.ts'
+import { ReplicaApprovals } from '../sync/ReplicaApprovals.ts'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
 import { join } from 'node:path'
@@ -136,8 +138,12 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   }))
   const signer = new Signer(pair)
   const certificate = new Uint8Array(Buffer.from(identity.certificate, 'base64'))
-  const replicas = new ReplicaDocs(new LevelStore(replicaDbDir(o.dataDir)), pair.publicKey)
+  const replicaStore = new LevelStore(replicaDbDir(o.dataDir))
+  const replicas = new ReplicaDocs(replicaStore, pair.publicKey)
+  // Neighbours' signed card approvals, beside their logs: HQ asks here when a till is gone.
+  const replicaApprovals = new ReplicaApprovals(replicaStore)
   for (const u of (await replicas.open()).unloadable) logger.error({ tillId: u.tillId, reason: u.reason }, 'a replica on disk does not load: set aside (it is synced again from its till)')
+  await replicaApprovals.load()
   // The catalogue: HQ's and every store's statements, synced, read offline for each business day.
   const tillStore = new LevelStore(tillDbDir(o.dataDir))
   await tillStore.open()
@@ -211,11 +217,25 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc, msg))
   // The till's signed card approvals, to HQ only (they name cards by last 4 and auth code):
   // HQ asks when a settlement does not match this till's Close totals.
+  // Our own to HQ and to our configured neighbours (who keep them for when we are gone); the
+  // neighbours' we keep, to HQ only.
   peer.handleApprovals(async (id, from) => {
-    if (from !== hqPeerId) throw new RefusedError('approvals are served to HQ only')
-    if (id !== tillId) throw new RefusedError(`this is till ${tillId}, not ${id}`)
-    return payments?.approvalEnvelopes() ?? []
+    if (id === tillId) {
+      if (from !== hqPeerId && !neighbourByPeer.has(from)) throw new RefusedError('a till\'s approvals are served to HQ and its neighbours only')
+      return payments?.approvalEnvelopes() ?? []
+    }
+    if (from !== hqPeerId) throw new RefusedError('the approvals of a till kept here are served to HQ only')
+    return replicaApprovals.of(id)
   })
+  /** Keep a neighbour's approvals beside its log (it serves its own to its configured neighbours). */
+  const pullApprovals = async (addr: string, id: TillId): Promise<void> => {
+    try {
+      const r = await replicaApprovals.add(id, await peer.fetchApprovals(addr, id, { timeoutMs }))
+      if (r.refused.length > 0) logger.warn({ tillId: id, refused: r.refused.length, first: r.refused[0] }, 'neighbour approvals refused')
+    } catch (err) {
+      logger.warn({ neighbour: addr, tillId: id, err: (err as Error).message }, 'neighbour approvals not fetched')
+    }
+  }
   /** Sync the catalogue with a peer (HQ, a neighbour): what each lacks goes both ways. */
   const syncCatalogue = async (addr: string, peerId: string): Promise<void> => {
     await docSync.pull(addr, peerId, CATALOGUE_DOC)
@@ -279,6 +299,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       } catch (err) {
         logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
       }
+      // A new record (a Close): the day's approvals came with it.
+      await pullApprovals(configured, id)
     }
   })
 
@@ -355,6 +377,9 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         }
         r = await pushToHq()
         hqReachable = true
+        // Tell HQ whose logs (and approvals) we keep: where it asks when one of those tills is gone.
+        const held = replicas.headsWithHash().slice(0, HEADS_MAX)
+        if (held.length > 0) await peer.announceHeads(o.hq, held, { timeoutMs }).catch((err: Error) => { logger.warn({ err: err.message }, 'replica heads not announced to HQ') })
         retryMs = o.retryMinMs ?? 500
       } catch (err) {
         hqReachable = false

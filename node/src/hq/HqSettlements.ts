@@ -29,8 +29,10 @@ import type { HqNode } from './HqNode.ts'
 
 /** Where HQ gets a till's signed approvals when its totals do not match (the till, a neighbour's replica). */
 export interface ApprovalSource {
-  /** Every approval envelope the till (or a replica of it) holds; null when none could be reached. */
+  /** Every approval envelope the till holds; null when it could not be reached. */
   approvals (tillId: TillId): Promise<Uint8Array[] | null>
+  /** The approvals of the till that its neighbours keep (one list per peer that answered): asked when the till cannot make up its Closes. */
+  replicaApprovals? (tillId: TillId): Promise<Uint8Array[][]>
 }
 
 export interface ReconcileOptions {
@@ -106,7 +108,7 @@ export class HqSettlements {
   readonly #source: ApprovalSource | null
   readonly #nowMs: () => number
   /** Reconciliations answered and approvals fetched, for /counters. */
-  readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0, detailIncomplete: 0 }
+  readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0, detailIncomplete: 0, replicaFetches: 0 }
 
   constructor (o: { hq: HqNode, logger: Logger, source?: ApprovalSource, nowMs: () => number }) {
     this.#hq = o.hq
@@ -225,7 +227,39 @@ export class HqSettlements {
     return [...named][0] ?? 'embedded'
   }
 
-  /** Why these approvals do not make up the Closes' totals (null: they do, exactly). */
+  /**
+   * The approvals among these envelopes signed by a key HQ enrolled for the till, naming it,
+   * of this processor: the latest of each payment. Others are refused, counted and logged.
+   */
+  #verified (tillId: TillId, processor: string, envelopes: readonly Uint8Array[]): Map<string, Approval> {
+    const keys = this.#hq.enrolment.keysOf(tillId).map(k => Buffer.from(k).toString('hex'))
+    const latest = new Map<string, Approval>()
+    for (const bytes of envelopes) {
+      let a: Approval
+      try {
+        const opened = openApproval(bytes)
+        if (!keys.includes(Buffer.from(opened.signer).toString('hex'))) throw new Error('not signed by a key enrolled for the till')
+        a = opened.approval
+        if (a.till !== tillId) throw new Error(`an approval of till ${a.till}`)
+        if (a.atMs > 8.64e15) throw new Error(`an approval dated ${a.atMs}: past the last date there is`)
+      } catch (err) {
+        this.counters.approvalsRefused++
+        this.#logger.warn({ tillId, err: (err as Error).message }, 'approval refused')
+        continue
+      }
+      if (a.processor !== processor) continue
+      const prev = latest.get(a.paymentId)
+      if (prev === undefined || a.atMs > prev.atMs || (a.atMs === prev.atMs && a.status === 'approved')) latest.set(a.paymentId, a)
+    }
+    return latest
+  }
+
+  /**
+   * Why these approvals do not make up the Closes' totals (null: they do, exactly): per folded
+   * Close, the approvals of its documents must give each of its totals' count, amount and
+   * digest. Anything else (a replacement till after a fire holds only its own; a till that lost
+   * its disk) is not taken in part.
+   */
   #unexplained (cards: TillCards, approvals: readonly Approval[]): string | null {
     for (const c of cards.closes) {
       const mine = approvals.filter(a => {
@@ -283,48 +317,39 @@ export class HqSettlements {
    * against the keys enrolled for the till. Null when no approval could be fetched.
    */
   async #detail (tillId: TillId, processor: string, cards: TillCards): Promise<TillPayment[] | null> {
-    if (this.#source === null) return null
+    const source = this.#source
+    if (source === null) return null
     this.counters.fetches++
-    let envelopes: Uint8Array[] | null
-    try {
-      envelopes = await this.#source.approvals(tillId)
-    } catch (err) {
-      this.#logger.warn({ tillId, err: (err as Error).message }, 'could not fetch the till\'s approvals')
-      envelopes = null
-    }
-    if (envelopes === null) { this.counters.fetchFailures++; return null }
-    const keys = this.#hq.enrolment.keysOf(tillId).map(k => Buffer.from(k).toString('hex'))
-    const latest = new Map<string, Approval>()
-    for (const bytes of envelopes) {
-      let a: Approval
+    const fetched = async (what: string, get: () => Promise<Uint8Array[] | null>): Promise<Uint8Array[] | null> => {
       try {
-        const opened = openApproval(bytes)
-        if (!keys.includes(Buffer.from(opened.signer).toString('hex'))) throw new Error('not signed by a key enrolled for the till')
-        a = opened.approval
-        if (a.till !== tillId) throw new Error(`an approval of till ${a.till}`)
-        if (a.atMs > 8.64e15) throw new Error(`an approval dated ${a.atMs}: past the last date there is`)
+        return await get()
       } catch (err) {
-        this.counters.approvalsRefused++
-        this.#logger.warn({ tillId, err: (err as Error).message }, 'approval refused')
-        continue
+        this.#logger.warn({ tillId, err: (err as Error).message }, `could not fetch ${what}`)
+        return null
       }
-      if (a.processor !== processor) continue
-      const prev = latest.get(a.paymentId)
-      if (prev === undefined || a.atMs > prev.atMs || (a.atMs === prev.atMs && a.status === 'approved')) latest.set(a.paymentId, a)
+    }
+    const fromTill = await fetched('the till\'s approvals', async () => await source.approvals(tillId))
+    let latest = this.#verified(tillId, processor, fromTill ?? [])
+    let why = fromTill === null ? 'the till did not answer' : this.#unexplained(cards, [...latest.values()])
+    // The till gone, or holding only part (a replacement after a fire): the neighbours' replicas, with whatever it gave.
+    if (why !== null && source.replicaApprovals !== undefined) {
+      const lists = await fetched('replicas of the till\'s approvals', async () => (await source.replicaApprovals?.(tillId) ?? []).flat())
+      if (lists !== null && lists.length > 0) {
+        this.counters.replicaFetches++
+        latest = this.#verified(tillId, processor, [...(fromTill ?? []), ...lists])
+        why = this.#unexplained(cards, [...latest.values()])
+      }
+    }
+    if (why !== null) {
+      if (fromTill === null && latest.size === 0) this.counters.fetchFailures++
+      else this.counters.detailIncomplete++
+      this.#logger.warn({ tillId, processor, why }, 'no approvals that make up the till\'s Closes\' totals: not matched one by one')
+      return null
     }
     const dayOfDoc = (docNo: string | null | undefined): string | null => {
       const n = docNo == null ? null : Number(DOC_N_RE.exec(docNo)?.[1])
       if (n === null || !Number.isSafeInteger(n)) return null
       return cards.closes.find(c => n >= c.docFirst && n <= c.docLast)?.day ?? null
-    }
-    // The detail must be the Closes' own: per folded Close, the approvals of its documents
-    // give each of its totals' count, amount and digest. Anything else (a replacement till
-    // after a fire holds only its own; a till that lost its disk) is not taken in part.
-    const unexplained = this.#unexplained(cards, [...latest.values()])
-    if (unexplained !== null) {
-      this.counters.detailIncomplete++
-      this.#logger.warn({ tillId, processor, why: unexplained }, 'the till\'s approvals do not make up its Closes\' totals: not matched one by one')
-      return null
     }
     const out: TillPayment[] = []
     for (const a of latest.values()) {

@@ -106,6 +106,17 @@ export class ReplicaDocs implements Pick<SyncDocs, 'replicaFor' | 'changed'> {
     return Object.fromEntries([...this.#replicas].map(([id, r]) => [id, r.head] as const).sort((a, b) => a[0] < b[0] ? -1 : 1))
   }
 
+  /** Each replica's head as an announcement gives it: till, seq and the entry's hash (to tell HQ where replicas live). */
+  headsWithHash (): Array<{ tillId: string, seq: number, hash: string }> {
+    const out: Array<{ tillId: string, seq: number, hash: string }> = []
+    for (const [id, r] of this.#replicas) {
+      if (r.head === 0) continue
+      const at = `${r.head}:`
+      for (const h of r.held) if (h.startsWith(at)) { out.push({ tillId: id, seq: r.head, hash: h.slice(at.length) }); break }
+    }
+    return out.sort((a, b) => a.tillId < b.tillId ? -1 : a.tillId > b.tillId ? 1 : 0)
+  }
+
   /** Per till: that seq and the document's Automerge heads (GET /replicas). */
   summary (): Record<string, { seq: number, heads: string[] }> {
     return Object.fromEntries([...this.#replicas].map(([id, r]) => [id, { seq: r.head, heads: r.log.getHeads() }] as const).sort((a, b) => a[0] < b[0] ? -1 : 1))

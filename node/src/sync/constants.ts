@@ -10,3 +10,8 @@ export const REPLICA_TILLS_MAX = 4_096
 export const SYNC_REFUSALS_KEPT_MAX = 100
 /** The document id the catalogue is synced under (every other document is a till's log, by till id). */
 export const CATALOGUE_DOC = 'catalogue'
+
+/** Signed card approvals a till keeps of one neighbouring till (a year of a busy till's card payments). */
+export const REPLICA_APPROVALS_PER_TILL_MAX = 200_000
+/** Peers HQ remembers as holding a replica of one till (where it asks for approvals when the till cannot answer). */
+export const REPLICA_HOLDERS_PER_TILL_MAX = 8
