@@ -26,7 +26,7 @@ import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
 import { AWAITING_CATALOGUE_MAX, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
-import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX } from './keys.ts'
+import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX } from './keys.ts'
 import { readSettlementFile, type ImportedFile } from '@tillbooks/payments'
 import { settlementOf } from './settlement.ts'
 import { prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
@@ -461,6 +461,14 @@ export class HqNode {
   /** Every entry HQ holds for a till, in seq order: HQ serves logs for recovery like any peer. */
   async tillLog (tillId: TillId): Promise<Uint8Array[]> {
     return (await this.#logged(tillId)).map(envelopeOf)
+  }
+
+  /** The entries HQ holds for a till with seq in (afterSeq, throughSeq], in seq order (both sides of a fork, if any). */
+  async tillLogRange (tillId: TillId, afterSeq: number, throughSeq: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    if (throughSeq <= afterSeq) return out
+    for await (const [, bytes] of this.#components.store.entries(entryRange(tillId, afterSeq, throughSeq))) out.push(envelopeOf(bytes))
+    return out
   }
 
   /** What HQ's log holds for a till, in seq order: the changes of the till's log that carried its entries, or the bare envelopes. */

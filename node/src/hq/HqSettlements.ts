@@ -74,6 +74,15 @@ export interface TillCards {
   setHash: Uint8Array | null
 }
 
+/** A folded Close's card parts, as the index keeps them. */
+interface CardClose {
+  docFirst: number
+  docLast: number
+  day: string
+  payments: PaymentTotal[]
+  lost: Array<{ paymentId: string, processor: string, amountCents: number, saleDay: string, kind: 'late_decline' | 'expired' }>
+}
+
 /** A payment id names its till: `<till>-<key8>-P<n>` (a reversal `…-V`). */
 const PAYMENT_ID_RE = /^(.+)-[0-9a-f]{8}-P\d+(?:-V)?$/
 const DOC_N_RE = /-(\d+)$/
@@ -107,6 +116,8 @@ export class HqSettlements {
   readonly #logger: Logger
   readonly #source: ApprovalSource | null
   readonly #nowMs: () => number
+  /** Per till: the folded prefix read so far (its last seq) and the card parts of its Closes. */
+  readonly #index = new Map<string, { seq: number, closes: CardClose[] }>()
   /** Reconciliations answered and approvals fetched, for /counters. */
   readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0, detailIncomplete: 0, replicaFetches: 0 }
 
@@ -215,14 +226,9 @@ export class HqSettlements {
    * more: the caller must say which (a file booked under the wrong one could never be taken out).
    */
   async #defaultProcessor (): Promise<string> {
+    await this.#refresh()
     const named = new Set<string>()
-    for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
-      if (t.lastSeq === 0) continue
-      for (const bytes of await this.#hq.tillLog(tillId as TillId)) {
-        const e = openEntry(bytes, { verify: false })
-        if (e.seq <= t.lastSeq && e.record.kind === 'close') for (const p of e.record.payments ?? []) named.add(p.processor)
-      }
-    }
+    for (const ix of this.#index.values()) for (const c of ix.closes) for (const p of c.payments) named.add(p.processor)
     if (named.size > 1) throw new SettlementFileError(`the tills' Closes name ${named.size} processors (${[...named].sort().join(', ')}): say which this file is from (processor)`)
     return [...named][0] ?? 'embedded'
   }
@@ -284,30 +290,58 @@ export class HqSettlements {
     return null
   }
 
-  /** Every till's card payments through `processor`, from its folded Closes. */
+  /**
+   * Every till's card payments through `processor`, from its folded Closes: from the index of
+   * their card parts, brought up to each till's folded prefix first (only the entries folded
+   * since the last reconciliation are read).
+   */
   async #tillCards (processor: string): Promise<Map<string, TillCards>> {
+    await this.#refresh()
     const out = new Map<string, TillCards>()
-    for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
-      if (t.lastSeq === 0) continue
+    for (const [tillId, ix] of this.#index) {
       const cards: TillCards = { count: 0, amountCents: 0, lost: new Map(), closes: [], setHash: PAYMENT_SET_EMPTY }
-      for (const bytes of await this.#hq.tillLog(tillId as TillId)) {
-        // HQ's own log, verified when it came in: read, not verified again.
-        const e = openEntry(bytes, { verify: false })
-        if (e.seq > t.lastSeq || e.record.kind !== 'close') continue
-        const r: Close = e.record
-        const groups = (r.payments ?? []).filter(p => p.processor === processor)
-        cards.closes.push({ docFirst: r.docFirst, docLast: r.docLast, day: r.businessDay, groups })
+      for (const c of ix.closes) {
+        const groups = c.payments.filter(p => p.processor === processor)
+        cards.closes.push({ docFirst: c.docFirst, docLast: c.docLast, day: c.day, groups })
         for (const p of groups) {
           cards.count += p.count
           cards.amountCents += p.amountCents
           cards.setHash = p.setHash === undefined || cards.setHash === null ? null : addPaymentSets(cards.setHash, p.setHash)
         }
-        for (const d of r.lateDeclines ?? []) if (d.processor === processor) cards.lost.set(d.paymentId, { kind: 'late_decline', amountCents: d.amountCents, saleDay: d.saleDay })
-        for (const d of r.expired ?? []) if (d.processor === processor) cards.lost.set(d.paymentId, { kind: 'expired', amountCents: d.amountCents, saleDay: d.saleDay })
+        for (const d of c.lost) if (d.processor === processor) cards.lost.set(d.paymentId, { kind: d.kind, amountCents: d.amountCents, saleDay: d.saleDay })
       }
       if (cards.count > 0 || cards.lost.size > 0) out.set(tillId, cards)
     }
     return out
+  }
+
+  /**
+   * The card parts of every till's folded Closes, read incrementally: per till, the entries
+   * folded since last time; a till whose folded prefix shrank (a fork found below it) is read
+   * again from its start. Only Closes with card payments or losses are kept.
+   */
+  async #refresh (): Promise<void> {
+    for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
+      let ix = this.#index.get(tillId)
+      if (ix !== undefined && ix.seq > t.lastSeq) ix = undefined
+      if (ix === undefined) {
+        ix = { seq: 0, closes: [] }
+        this.#index.set(tillId, ix)
+      }
+      if (ix.seq === t.lastSeq) continue
+      for (const bytes of await this.#hq.tillLogRange(tillId as TillId, ix.seq, t.lastSeq)) {
+        // HQ's own log, verified when it came in: read, not verified again.
+        const r = openEntry(bytes, { verify: false }).record
+        if (r.kind !== 'close') continue
+        const lost = [
+          ...(r.lateDeclines ?? []).map(d => ({ ...d, kind: 'late_decline' as const })),
+          ...(r.expired ?? []).map(d => ({ ...d, kind: 'expired' as const }))
+        ]
+        if ((r.payments ?? []).length === 0 && lost.length === 0) continue
+        ix.closes.push({ docFirst: r.docFirst, docLast: r.docLast, day: r.businessDay, payments: r.payments ?? [], lost })
+      }
+      ix.seq = t.lastSeq
+    }
   }
 
   /**

@@ -17,6 +17,11 @@ export function entryKey (tillId: TillId, seq: number, hash: EntryHash): string 
   return `${ENTRY_PREFIX}${tillId}!${pad(seq)}!${hash}`
 }
 
+/** The key range of a till's entries with seq in (afterSeq, throughSeq]. */
+export function entryRange (tillId: TillId, afterSeq: number, throughSeq: number): { gte: string, lt: string } {
+  return { gte: `${ENTRY_PREFIX}${tillId}!${pad(afterSeq + 1)}`, lt: `${ENTRY_PREFIX}${tillId}!${pad(throughSeq + 1)}` }
+}
+
 export function certKey (tillId: TillId, fromSeq: number, keyHex: string): string {
   return `${CERT_PREFIX}${tillId}!${pad(fromSeq)}!${keyHex}`
 }
