@@ -75,10 +75,11 @@ export function registerDaemonCommands (program: Command): void {
       if (v !== 'verify' && v !== 'trust') throw new InvalidArgumentError('verify or trust')
       return v
     }, 'verify')
-    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust' } & DaemonAccessFlags) => {
+    .option('--settlement-account <iban>', 'the merchant account card payouts go to: a bank statement (camt.053) of another account is refused')
+    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust', settlementAccount?: string } & DaemonAccessFlags) => {
       const logger = daemonLogger('tillbooks-hq')
       const { startHqDaemon } = await import('./hqDaemon.ts')
-      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify', ...accessOptions(o) })
+      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify', ...(o.settlementAccount !== undefined ? { settlementAccount: o.settlementAccount } : {}), ...accessOptions(o) })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })

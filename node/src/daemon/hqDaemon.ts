@@ -50,6 +50,8 @@ export interface HqDaemonOptions {
   verifyWorkers?: number
   /** Re-verify every signature when rebuilding from the log (default true). */
   rebuildVerify?: boolean
+  /** The merchant account card payouts go to (an IBAN): a bank statement of another account is refused. */
+  settlementAccount?: string
   /** The admin token's file (default DIR/admin.token), and the viewer's (default DIR/viewer.token). */
   adminTokenFile?: string
   viewerTokenFile?: string
@@ -168,6 +170,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const settlements = new HqSettlements({
     hq,
     logger,
+    ...(o.settlementAccount !== undefined ? { account: o.settlementAccount } : {}),
     nowMs: () => clock.nowMs(),
     source: {
       approvals: async tillId => {

@@ -27,7 +27,7 @@ import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/V
 import { AWAITING_CATALOGUE_MAX, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX } from './keys.ts'
-import { readSettlementFile, type ImportedFile } from '@tillbooks/payments'
+import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
 import { settlementOf } from './settlement.ts'
 import { prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
@@ -520,6 +520,8 @@ export class HqNode {
    */
   async importSettlement (bytes: Uint8Array, file: ImportedFile, processor: string): Promise<'folded' | 'duplicate'> {
     return await this.#oneAtATime(async () => {
+      const known = this.#settlementFiles.get(file.id)
+      if (known !== undefined && known.processor !== processor) throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
       const settlement = settlementOf(file, processor)
       if (this.#books.checkSettlement(settlement) === 'duplicate') return 'duplicate'
       await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }], { sync: true })

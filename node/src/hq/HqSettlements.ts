@@ -17,7 +17,7 @@
  */
 import { ACCOUNTS } from '@tillbooks/ledger'
 import {
-  compareExceptions, openCents, Reconciler, readSettlementFile, SettlementFileError,
+  compareExceptions, lineKeys, openCents, Reconciler, readSettlementFile, SettlementFileError,
   type ImportedFile, type ReconcileException, type SettlementLine, type TillPayment
 } from '@tillbooks/payments'
 import {
@@ -121,8 +121,12 @@ export class HqSettlements {
   /** Reconciliations answered and approvals fetched, for /counters. */
   readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0, detailIncomplete: 0, replicaFetches: 0 }
 
-  constructor (o: { hq: HqNode, logger: Logger, source?: ApprovalSource, nowMs: () => number }) {
+  /** The merchant account payouts go to: a bank statement of another account is refused. */
+  readonly #account: string | undefined
+
+  constructor (o: { hq: HqNode, logger: Logger, source?: ApprovalSource, nowMs: () => number, account?: string }) {
     this.#hq = o.hq
+    this.#account = o.account
     this.#logger = o.logger
     this.#source = o.source ?? null
     this.#nowMs = o.nowMs
@@ -132,18 +136,19 @@ export class HqSettlements {
   async import (bytes: Uint8Array, o: ReconcileOptions = {}): Promise<ReconcileAnswer> {
     let file: ImportedFile
     try {
-      file = readSettlementFile(bytes, { currency: this.#hq.books.currency })
+      file = readSettlementFile(bytes, { currency: this.#hq.books.currency, ...(this.#account !== undefined ? { account: this.#account } : {}) })
     } catch (err) {
       this.counters.refused++
       throw err
     }
     const processor = o.processor ?? await this.#defaultProcessor()
-    const known = this.#hq.settlementFiles.get(file.id)
-    if (known !== undefined && known.processor !== processor) {
+    let outcome: 'folded' | 'duplicate'
+    try {
+      outcome = await this.#hq.importSettlement(bytes, file, processor)
+    } catch (err) {
       this.counters.refused++
-      throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
+      throw err
     }
-    const outcome = await this.#hq.importSettlement(bytes, file, processor)
     if (outcome === 'duplicate') this.counters.duplicates++
     else this.counters.imports++
     this.#logger.info({ fileId: file.id, kind: file.kind, day: file.day, lines: file.lines.length, payouts: file.payouts.length, processor, outcome }, 'settlement file imported')
@@ -161,11 +166,9 @@ export class HqSettlements {
     const latest = files.filter(f => f.file.day === day).map(f => f.file.id).sort()
     const lines = new Map<string, SettlementLine>()
     for (const f of [...files].sort((a, b) => a.file.id < b.file.id ? -1 : 1)) {
-      const seen = new Map<string, number>()
-      for (const l of f.file.lines) {
-        const n = (seen.get(l.processorRef) ?? 0) + 1
-        seen.set(l.processorRef, n)
-        const key = n === 1 ? l.processorRef : `${l.processorRef}#${n}`
+      const keys = lineKeys(f.file.lines)
+      for (const [i, l] of f.file.lines.entries()) {
+        const key = keys[i] as string
         const had = lines.get(key)
         // A bank cannot tell a chargeback from a refund: a file that says chargeback wins, as in the books.
         if (had === undefined || (l.type === 'Chargeback' && had.type !== 'Chargeback')) lines.set(key, l)

@@ -91,16 +91,20 @@ function lastDay (days: readonly string[]): string {
 }
 
 /**
- * Each line's key at its processor: the processor's reference, and for the same reference
- * again in one file (a line the processor listed twice, paid twice) `#2`, `#3`, … in file
- * order, so the report and the bank's statement of one day name the same lines alike.
+ * Each line's key at its processor: the processor's reference, with `~neg` for money going
+ * back (a refund, a chargeback: some processors give those the original payment's reference)
+ * and `~fee` for a fee line; and for the same key again in one file (a line the processor
+ * listed twice, paid twice) `#2`, `#3`, … in file order. So the report and the bank's
+ * statement of one day name the same lines alike (a bank cannot tell a refund from a
+ * chargeback, but both go back: `~neg`).
  */
 export function lineKeys (lines: readonly SettlementLine[]): string[] {
   const seen = new Map<string, number>()
   return lines.map(l => {
-    const n = (seen.get(l.processorRef) ?? 0) + 1
-    seen.set(l.processorRef, n)
-    return n === 1 ? l.processorRef : `${l.processorRef}#${n}`
+    const base = l.type === 'Fee' || l.paymentId === null ? `${l.processorRef}~fee` : l.grossCents < 0 ? `${l.processorRef}~neg` : l.processorRef
+    const n = (seen.get(base) ?? 0) + 1
+    seen.set(base, n)
+    return n === 1 ? base : `${base}#${n}`
   })
 }
 

@@ -40,6 +40,10 @@ describe('settlement files', () => {
   it('keys a reference listed twice in one file as #2', () => {
     const l = (ref: string): SettlementLine => ({ line: 1, type: 'Settled', processorRef: ref, paymentId: 'P', paymentMethod: '', bookingDay: DAY, grossCents: 1, feeCents: 0, netCents: 1, batch: 'B', payoutId: 'B' })
     assert.deepEqual(lineKeys([l('A'), l('B'), l('A'), l('A')]), ['A', 'B', 'A#2', 'A#3'])
+    // Money going back under the payment's own reference (some processors' refunds and chargebacks), a fee line: keys of their own.
+    const back = { ...l('A'), type: 'Chargeback' as const, grossCents: -1, netCents: -1 }
+    const fee = { ...l('F'), type: 'Fee' as const, paymentId: null, grossCents: 0, feeCents: 5, netCents: -5 }
+    assert.deepEqual(lineKeys([l('A'), back, fee, back]), ['A', 'A~neg', 'F~fee', 'A~neg#2'])
   })
 
   it('the books\' card clearing equals Σ openCents over the exceptions, for any approvals and settlement (property)', () => {
