@@ -106,6 +106,22 @@ describe('TillPayments (a scripted processor)', () => {
     assert.deepEqual(states, [['payment', 'reversed', 500], ['payment', 'reversed', 20_000], ['reversal', 'approved', -500], ['reversal', 'approved', -20_000]], JSON.stringify(states))
   })
 
+  it('a stored payment approved when forwarded: the receipt keeps its stored line, HQ is served the approval signed then (approved, taken offline)', async () => {
+    const { openApproval } = await import('@tillbooks/protocol')
+    const p = new Scripted()
+    const t = await open(p)
+    p.authoriseThen = async () => { throw new ProcessorUnreachableError('down') }
+    const stored = await t.pay({ type: 'card', amountCents: 700 }, 'S1-1-1')
+    const before = openApproval(t.approvalEnvelopes()[0] as Uint8Array).approval
+    assert.deepEqual([before.status, before.mode, before.processorRef], ['stored', 'offline', null])
+    p.authoriseThen = async r => p.take(r)
+    assert.equal((await t.forward()).forwarded, 1)
+    const a = t.attempts().find(x => x.paymentId === stored.paymentId)
+    assert.equal(a?.signedLine, stored.signedLine, 'the receipt\'s line is the one printed')
+    const served = openApproval(t.approvalEnvelopes()[0] as Uint8Array).approval
+    assert.deepEqual([served.paymentId, served.status, served.mode, served.processorRef, served.amountCents], [stored.paymentId, 'approved', 'offline', 'R1', 700])
+  })
+
   it('one at a time: forward waits for a sale\'s reversal, and never writes over it', async () => {
     const p = new Scripted()
     const t = await open(p)

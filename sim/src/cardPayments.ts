@@ -243,7 +243,7 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
 }
 
 /** A file's batches recomputed from its lines (one batch per batch number), its lines numbered as written. */
-function withBatches (file: SettlementFile): SettlementFile {
+export function withBatches (file: SettlementFile): SettlementFile {
   const batches = new Map<string, SettlementBatch>()
   const lines = file.lines.map((l, i) => ({ ...l, line: i + 2 }))
   for (const l of lines) {

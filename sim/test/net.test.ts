@@ -188,10 +188,11 @@ describe('net launcher: a small fleet end to end, real processes, every fault', 
 
   it('4 stores × 2 tills × 2 days: every check passes, to the cent, and every process it started is gone', async () => {
     const lines: string[] = []
-    const r = await runNet({ stores: 4, tillsPerStore: 2, days: 2, seed: 7, timeoutMs: 120_000, log: l => { lines.push(l) } })
+    const r = await runNet({ stores: 4, tillsPerStore: 2, days: 2, seed: 7, timeoutMs: 120_000, cards: true, log: l => { lines.push(l) } })
     const failed = Object.entries(r.invariants).filter(([, ok]) => !ok).map(([k]) => k)
     assert.deepEqual(failed, [], `${formatNetResult(r)}\n${JSON.stringify(r.details, null, 1).slice(0, 4000)}\n${lines.join('\n')}`)
-    for (const k of ['B3_resendAddsNothing', 'B4_booksEqualOracle', 'B4_debitsEqualCredits', 'B5_noAckedRecordLost', 'B5_rebuildIdentical', 'B6_fireRecoveredLastClose', 'B6_forgedReplicaRejected', 'G1_noDocNoClash', 'G1_docNosContiguous', 'forgeriesRejected', 'storeCutOffCaughtUp', 'allClosesFolded']) {
+    for (const k of ['B3_resendAddsNothing', 'B4_booksEqualOracle', 'B4_debitsEqualCredits', 'B5_noAckedRecordLost', 'B5_rebuildIdentical', 'B6_fireRecoveredLastClose', 'B6_forgedReplicaRejected', 'G1_noDocNoClash', 'G1_docNosContiguous', 'forgeriesRejected', 'storeCutOffCaughtUp', 'allClosesFolded',
+      'P2_settlementExceptionsExact', 'P5_clearingEqualsOpenExceptions', 'settlementImportIdempotent']) {
       assert.equal(r.invariants[k], true, k)
     }
     assert.equal(r.booksCents, r.oracleCents)
@@ -201,6 +202,11 @@ describe('net launcher: a small fleet end to end, real processes, every fault', 
     assert.ok(r.processes.started >= 1 + 2 + 4 + 2 + 2, `started ${r.processes.started}`)
     const crash = r.details.hqCrash as { closesAckedBeforeKill: number, closeWave: number }
     assert.ok(crash.closesAckedBeforeKill > 0 && crash.closesAckedBeforeKill < crash.closeWave, 'HQ died in the middle of the close wave')
+    // Cards through the processor process: it was down for a day's sales, the tills stored and forwarded, late declines came back.
+    const cards = r.details.cards as { outage: { forwardedBeforeClose: boolean }, sales: { stored: number, lateDeclines: number }, reconciliation: { exceptions: string[] } }
+    assert.equal(cards.outage.forwardedBeforeClose, true)
+    assert.ok(cards.sales.stored > 0 && cards.sales.lateDeclines > 0, JSON.stringify(cards.sales))
+    assert.ok(['missing_in_settlement', 'amount_mismatch', 'duplicate', 'late_decline'].every(k => cards.reconciliation.exceptions.some(x => x.startsWith(`${k} `))), JSON.stringify(cards.reconciliation))
     // Every process it started is gone, by pid; and the run directory too.
     assert.deepEqual(r.processes.leftRunning, [])
     assert.deepEqual(survivors(r.processes.pids), [])

@@ -136,10 +136,10 @@ export function registerDaemonCommands (program: Command): void {
 
   program.command('store')
     .description("run several tills of one store in one process (each its own key, LevelDB, libp2p identity and HTTP port): a store's back-office box, or a fleet on one machine")
-    .requiredOption('--spec <file>', 'JSON: { "tills": [{ "data", "store", "till", "hq", "http"?, "listen"?, "neighbours"?, "deliveries"?, "retryMaxMs"? }] }')
+    .requiredOption('--spec <file>', 'JSON: { "tills": [{ "data", "store", "till", "hq", "http"?, "listen"?, "neighbours"?, "deliveries"?, "retryMaxMs"?, "processor"? }] }')
     .action(async (o: { spec: string }) => {
       const { readFile } = await import('node:fs/promises')
-      const spec = JSON.parse(await readFile(o.spec, 'utf8')) as { tills: Array<{ data: string, store: string, till: number, hq: string, http?: number, listen?: string, neighbours?: string[], deliveries?: boolean, retryMaxMs?: number }> }
+      const spec = JSON.parse(await readFile(o.spec, 'utf8')) as { tills: Array<{ data: string, store: string, till: number, hq: string, http?: number, listen?: string, neighbours?: string[], deliveries?: boolean, retryMaxMs?: number, processor?: string }> }
       if (!Array.isArray(spec.tills) || spec.tills.length === 0 || spec.tills.length > 999) throw new InvalidArgumentError('--spec needs 1..999 tills')
       const logger = daemonLogger(`tillbooks-store-${spec.tills[0]?.store ?? ''}`)
       const { startTillDaemon } = await import('./tillDaemon.ts')
@@ -148,7 +148,8 @@ export function registerDaemonCommands (program: Command): void {
         const d = await startTillDaemon({
           dataDir: t.data, store: storeArg(t.store), till: t.till, hq: t.hq, httpPort: t.http ?? 0, listen: [t.listen ?? '/ip4/127.0.0.1/tcp/0'],
           neighbours: t.neighbours ?? [], logger: logger.child({ tillId: `${t.store}-${t.till}` }), retryMaxMs: t.retryMaxMs ?? 30_000,
-          ...(t.deliveries !== undefined ? { receivesDeliveries: t.deliveries } : {})
+          ...(t.deliveries !== undefined ? { receivesDeliveries: t.deliveries } : {}),
+          ...(t.processor !== undefined ? { processor: t.processor } : {})
         })
         daemons.push(d)
         // One ready line per till, as `tillbooks till` prints it.

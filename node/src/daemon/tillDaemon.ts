@@ -227,10 +227,15 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     if (from !== hqPeerId) throw new RefusedError('the approvals of a till kept here are served to HQ only')
     return replicaApprovals.of(id)
   })
-  /** Keep a neighbour's approvals beside its log (it serves its own to its configured neighbours). */
+  /** Per neighbouring till: the head seq its approvals were last fetched at (a new Close brings the day's). */
+  const approvalsAt = new Map<string, number>()
+  /** Keep a neighbour's approvals beside its log (it serves its own to its configured neighbours), once per new head. */
   const pullApprovals = async (addr: string, id: TillId): Promise<void> => {
+    const head = replicas.head(id)
+    if ((approvalsAt.get(id) ?? -1) >= head) return
     try {
       const r = await replicaApprovals.add(id, await peer.fetchApprovals(addr, id, { timeoutMs }))
+      approvalsAt.set(id, head)
       if (r.refused.length > 0) logger.warn({ tillId: id, refused: r.refused.length, first: r.refused[0] }, 'neighbour approvals refused')
     } catch (err) {
       logger.warn({ neighbour: addr, tillId: id, err: (err as Error).message }, 'neighbour approvals not fetched')
@@ -267,7 +272,10 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       const id = a.tillId as TillId
       const configured = neighbourByPeer.get(from)
       if (id === tillId || (configured === undefined && !replicas.has(id))) return
-      void docSync.pull(configured ?? `/p2p/${from}`, from, id).catch((err: Error) => { logger.warn({ from, tillId: id, err: err.message }, 'could not sync after a gossip announcement') })
+      void docSync.pull(configured ?? `/p2p/${from}`, from, id)
+        // A configured neighbour's own till: its approvals too (it serves them to its neighbours only).
+        .then(async () => { if (configured !== undefined) await pullApprovals(configured, id) })
+        .catch((err: Error) => { logger.warn({ from, tillId: id, err: err.message }, 'could not sync after a gossip announcement') })
     })
     pubsub.subscribe(gossipTopic)
   }
@@ -293,13 +301,15 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       const id = h.tillId as TillId
       // Pulled unless this very entry is held: a forged or forked entry at the seq must not
       // stop the genuine one from replicating.
-      if (id === tillId || replicas.holds(id, h.seq, h.hash)) continue
-      try {
-        await docSync.pull(configured, from, id)
-      } catch (err) {
-        logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
+      if (id === tillId) continue
+      if (!replicas.holds(id, h.seq, h.hash)) {
+        try {
+          await docSync.pull(configured, from, id)
+        } catch (err) {
+          logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
+        }
       }
-      // A new record (a Close): the day's approvals came with it.
+      // A new record (a Close): the day's approvals came with it (fetched again at a later announcement if this failed).
       await pullApprovals(configured, id)
     }
   })

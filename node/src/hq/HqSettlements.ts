@@ -393,9 +393,10 @@ export class HqSettlements {
       const lost = cards.lost.get(a.paymentId)
       const saleDay = lost?.saleDay ?? dayOfDoc(a.docNo)
       if (saleDay === null) continue // not in a folded Close: not in the books, not due
-      // Forwarded later than its sale: due by the day it was approved.
+      // Approved later than its sale (stored, then forwarded): due by the day it was approved.
+      // Still stored: due by its sale's day, and `timing` until it is forwarded or expires.
       const approvedDay = new Date(a.atMs).toISOString().slice(0, 10)
-      const day = a.mode === 'offline' || approvedDay <= saleDay ? saleDay : approvedDay
+      const day = a.status === 'approved' && approvedDay > saleDay ? approvedDay : saleDay
       out.push({
         paymentId: a.paymentId, till: tillId, ...(a.docNo != null ? { docNo: a.docNo } : {}), day, amountCents: a.amountCents,
         status: lost?.kind === 'late_decline' ? 'late_declined' : lost?.kind === 'expired' || a.status === 'stored' ? 'stored' : 'approved',

@@ -52,6 +52,12 @@ export interface PaymentAttempt {
   answer: ProcessorAnswer | null
   /** The signed approval's envelope, base64url: the receipt's line. */
   signedLine: string | null
+  /**
+   * A payment stored offline and approved when forwarded: the approval signed then (approved,
+   * taken offline), base64url; the receipt keeps the line printed when it was stored. What HQ
+   * is served, so it knows the payment was charged, and when.
+   */
+  forwardedLine?: string
   reason: string | null
   /** A refund: the payment it refunds. */
   refundOf?: string
@@ -211,7 +217,7 @@ export class TillPayments {
    */
   approvalEnvelopes (): Uint8Array[] {
     const counted = new Set<PaymentState>(['approved', 'stored', 'late_declined', 'expired'])
-    return this.attempts().filter(a => a.signedLine !== null && counted.has(a.state)).map(a => new Uint8Array(Buffer.from(a.signedLine as string, 'base64url')))
+    return this.attempts().filter(a => a.signedLine !== null && counted.has(a.state)).map(a => new Uint8Array(Buffer.from(a.forwardedLine ?? a.signedLine as string, 'base64url')))
   }
 
   /**
@@ -299,7 +305,15 @@ export class TillPayments {
       throw new PaymentDeclinedError(`the card was declined: ${declined.reason}`, this.#outcome(declined))
     }
     const approved: PaymentAttempt = { ...a, state: 'approved', answer }
-    // A forwarded payment keeps the line printed when it was stored; the approval is the answer kept.
+    // A forwarded payment keeps the line printed when it was stored; the approval it got is signed
+    // beside it (what HQ is served). One whose fields cannot be signed keeps the stored line only.
+    if (forwarded) {
+      try {
+        approved.forwardedLine = this.#sign(approved, answer, 'offline')
+      } catch (err) {
+        this.#o.logger.warn({ paymentId: a.paymentId, err: (err as Error).message }, 'the forwarded approval cannot be signed: the stored line stands')
+      }
+    }
     if (!forwarded) {
       try {
         approved.signedLine = this.#sign(approved, answer)
@@ -314,10 +328,10 @@ export class TillPayments {
     return this.#outcome(approved)
   }
 
-  #sign (a: PaymentAttempt, answer: ProcessorAnswer | null): string {
+  #sign (a: PaymentAttempt, answer: ProcessorAnswer | null, mode: 'online' | 'offline' = answer === null ? 'offline' : 'online'): string {
     return signedLineOf(signApproval(this.#o.signer, {
       paymentId: a.paymentId, till: this.#o.tillId, docNo: a.docNo, processor: this.#o.adapter.name, type: a.type, amountCents: a.amountCents,
-      status: answer === null ? 'stored' : 'approved', mode: answer === null ? 'offline' : 'online',
+      status: answer === null ? 'stored' : 'approved', mode,
       processorRef: answer?.processorRef ?? null, authCode: answer?.authCode ?? null, brand: answer?.brand ?? null, last4: answer?.last4 ?? null,
       aid: answer?.aid ?? null, entryMode: answer?.entryMode ?? a.entryMode, atMs: Math.max(0, this.#o.clock.nowMs())
     }))

@@ -27,6 +27,7 @@ interface NetCliOptions {
   salesPerDay: [number, number]
   cashiers: number
   faults: boolean
+  cards?: boolean
   concurrency: number
   spawnConcurrency: number
   timeoutS: number
@@ -46,6 +47,7 @@ export function registerNetCommand (program: Command): void {
     .option('--sales-per-day <min..max>', 'sales per till per day', rangeArg, [3, 9])
     .option('--cashiers <n>', 'sales in flight at one till at once (1: one after the other, as a POS does)', intArg('cashiers', 1, 64), 1)
     .option('--no-faults', 'no crash, cut, fire or forgery')
+    .option('--cards', 'card payments through the embedded processor (a process): down for one day\'s sales (store and forward, a late decline), its settlement report with faults planted, reconciled at HQ')
     .option('--concurrency <n>', 'HTTP requests in flight', intArg('concurrency', 1, 256), 12)
     .option('--spawn-concurrency <n>', 'enrolments and daemon starts in flight', intArg('spawn-concurrency', 1, 64), 4)
     .option('--timeout-s <n>', 'give up (and clean up) after this many seconds', intArg('timeout-s', 10, 86_400), 600)
@@ -64,6 +66,7 @@ export function registerNetCommand (program: Command): void {
         salesPerDay: o.salesPerDay,
         cashiersPerTill: o.cashiers,
         faults: o.faults,
+        cards: o.cards === true,
         concurrency: o.concurrency,
         spawnConcurrency: o.spawnConcurrency,
         timeoutMs: o.timeoutS * 1000,

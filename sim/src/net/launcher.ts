@@ -34,7 +34,7 @@ import { peerIdOfEd25519, reservePorts, tillMultiaddr } from './addr.ts'
 import { checkDocNos, compareBooks, sameBooks, sum, type BooksJson } from './checks.ts'
 import { forgedSuccessor, forgeriesFrom } from './forge.ts'
 import { TcpGate, portOf, withPort } from './gate.ts'
-import { get, pool, post, sleep, until } from './http.ts'
+import { get, HttpError, pool, post, sleep, until } from './http.ts'
 import { cpuMs, pidAlive, rssBytes, Supervisor, type Daemon } from './proc.ts'
 import { basketTotal, drawSale, GroundTruth, type Line } from './truth.ts'
 
@@ -72,6 +72,14 @@ export interface NetOptions {
   cli?: string
   /** Progress lines (e.g. to stderr). */
   log?: (line: string) => void
+  /**
+   * Card payments through the embedded processor (`tillbooks processor`, a process of its own):
+   * card tenders go from the tills to it; it is down for the sales of one day (the tills store
+   * and forward, one card declined when forwarded: a late decline); at the end it settles, its
+   * report gets a line dropped, one changed by a cent and one duplicated, HQ imports it and must
+   * list exactly those and the late declines, with card clearing equal to them. Default false.
+   */
+  cards?: boolean
 }
 
 export interface NetResult {
@@ -181,12 +189,19 @@ class NetRun {
   sellable: string[] = []
   prices = new Map<string, number>()
   stocked: string[] = []
-  readonly plan: { cutStore: number, fireStore: number, fireDay: number, crashDay: number, cutDay: number }
+  readonly plan: { cutStore: number, fireStore: number, fireDay: number, crashDay: number, cutDay: number, cardOutageDay: number | null }
+  /** The embedded processor (cards on): its process, URL and the port it comes back on. */
+  processor: Daemon<{ http: string }> | null = null
+  processorUrl = ''
+  processorPort = 0
+  processorDown = false
+  /** Card tenders the processor declined (no sale), and the late declines expected: payment id → till, amount. */
+  readonly cards = { declinedSales: 0, stored: 0, approved: 0, lateDeclines: new Map<string, { tillId: string, amountCents: number }>() }
   readonly mem = { peakTotal: 0, peakProcesses: 0, perPid: new Map<number, number>(), launcher: 0 }
   /** Last CPU time seen per pid (ms), kept after the process is gone. */
   readonly cpu = new Map<number, number>()
   readonly cpuByPhase: Record<string, number> = {}
-  readonly roles = new Map<number, 'hq' | 'till' | 'store' | 'enrol'>()
+  readonly roles = new Map<number, 'hq' | 'till' | 'store' | 'enrol' | 'processor'>()
 
   constructor (o: NetOptions) {
     for (const [k, v, min] of [['stores', o.stores, 1], ['tillsPerStore', o.tillsPerStore, 1], ['days', o.days, 1]] as const) {
@@ -211,7 +226,8 @@ class NetRun {
       fireStore,
       // The replacement needs a day to trade on after the fire to show the numbering continues.
       fireDay: Math.max(0, o.days - 2),
-      crashDay: o.days - 1
+      crashDay: o.days - 1,
+      cardOutageDay: o.cards === true ? p.int(0, o.days - 1) : null
     }
   }
 
@@ -325,6 +341,12 @@ class NetRun {
     this.#time('hqStartMs', t)
     this.log(`HQ up: ${this.hqUrl} ${this.hqMultiaddr}`)
 
+    if (this.o.cards === true) {
+      this.processorPort = (await reservePorts(1))[0] as number
+      await this.#startProcessor()
+      this.log(`processor up: ${this.processorUrl}`)
+    }
+
     t = this.#mark()
     await this.#enrolAll()
     this.#time('enrolMs', t)
@@ -388,6 +410,15 @@ class NetRun {
       }
     }
     throw lastErr
+  }
+
+  /** The embedded card processor, on its fixed port and data directory (it comes back there after an outage). */
+  async #startProcessor (): Promise<void> {
+    const d = await this.sup.startDaemon<{ http: string }>('processor', this.cli, ['processor', '--data', join(this.runDir, 'processor'), '--http', String(this.processorPort)], READY_TIMEOUT_MS, SMALL_PROCESS_FLAGS)
+    this.roles.set(d.pid, 'processor')
+    this.processor = d
+    this.processorUrl = d.ready.http
+    this.processorDown = false
   }
 
   /** SIGKILL HQ: no goodbye, no flush. Resolves once the process is gone. */
@@ -493,7 +524,8 @@ class NetRun {
     const store = (tills[0] as Till).store
     const spec = {
       tills: tills.map(t => ({
-        data: t.dir, store: t.store, till: t.tillNo, hq: t.hqAddr, http: 0, listen: `/ip4/127.0.0.1/tcp/${t.port}`, neighbours: t.neighbours, retryMaxMs: 2000
+        data: t.dir, store: t.store, till: t.tillNo, hq: t.hqAddr, http: 0, listen: `/ip4/127.0.0.1/tcp/${t.port}`, neighbours: t.neighbours, retryMaxMs: 2000,
+        ...(this.processorUrl !== '' ? { processor: this.processorUrl } : {})
       }))
     }
     const specPath = join(this.runDir, `store-${store}.json`)
@@ -515,6 +547,7 @@ class NetRun {
     const args = ['till', '--data', t.dir, '--store', t.store, '--till', String(t.tillNo), '--hq', t.hqAddr, '--http', '0',
       '--listen', `/ip4/127.0.0.1/tcp/${t.port}`, '--retry-max-ms', '2000']
     if (t.neighbours.length > 0) args.push('--neighbours', t.neighbours.join(','))
+    if (this.processorUrl !== '') args.push('--processor', this.processorUrl)
     const d = await this.sup.startDaemon<TillReady>(`till-${t.tillId}-g${t.generation}`, this.cli, args, READY_TIMEOUT_MS, SMALL_PROCESS_FLAGS)
     this.roles.set(d.pid, 'till')
     if (t.port !== 0 && d.ready.peerId !== t.peerId) throw new Error(`${t.tillId} came up as ${d.ready.peerId}, expected ${t.peerId} from its key`)
@@ -565,6 +598,13 @@ class NetRun {
     await pool(this.#live(), this.conc, async t => { await this.#open(t, day) })
     phase('open')
 
+    // The processor down for the day's sales: the tills store card payments within their profile.
+    const outageToday = this.plan.cardOutageDay === i && this.processor !== null
+    if (outageToday && this.processor !== null) {
+      await this.sup.kill(this.processor.pid, 'SIGKILL')
+      this.processorDown = true
+      this.details.cardOutage = { day }
+    }
     // Sales: one cashier per till (its sales in order), many tills at once.
     const [lo, hi] = this.o.salesPerDay ?? [3, 9]
     const cashiers = this.o.cashiersPerTill ?? 1
@@ -575,6 +615,17 @@ class NetRun {
       await pool(seeds, cashiers, async sale => { await this.#sell(t, day, sale) })
     })
     phase('sales')
+    if (outageToday) {
+      // Back before the close: each till forwards what it stored (a late decline for the card
+      // that declines when forwarded), so the day's Close reports it.
+      await this.#startProcessor()
+      const forwarded = await until(async () => {
+        const st = await pool(this.#live(), this.conc, async t => { await post(`${t.http}/sync`, {}).catch(() => null); return await get<{ payments?: { stored: { count: number } } }>(`${t.http}/status`) })
+        return st.every(x => (x.payments?.stored.count ?? 0) === 0)
+      }, 60_000, 250)
+      this.details.cardOutage = { day, forwardedBeforeClose: forwarded }
+      phase('forward')
+    }
 
     // The close wave, in a random order; the fire store's evening link to HQ is down.
     if (this.fireOn && i === this.plan.fireDay) this.gates.get(fireStore)?.cut()
@@ -630,8 +681,26 @@ class NetRun {
 
   async #sell (t: Till, day: string, p: Prng): Promise<void> {
     const s = drawSale(p, this.sellable, this.prices)
-    const body = { lines: s.lines, ...(s.tenders.length > 0 ? { tenders: s.tenders } : {}), ...(s.member !== null ? { member: s.member } : {}) }
-    const r = await post<{ docNo: string, totalCents: number }>(`${t.http}/sales`, body)
+    // With cards: a card tender carries a test card; now and then one the processor declines, and
+    // while it is down, one it will decline when forwarded.
+    const cp = p.fork('card')
+    const token = this.processorUrl === '' ? undefined : this.processorDown ? (cp.chance(0.3) ? 'tok_decline_on_forward' : undefined) : (cp.chance(0.05) ? 'tok_decline' : undefined)
+    const tenders = s.tenders.map(x => x.type === 'card' && token !== undefined ? { ...x, card: { token } } : x)
+    const body = { lines: s.lines, ...(tenders.length > 0 ? { tenders } : {}), ...(s.member !== null ? { member: s.member } : {}) }
+    let r: { docNo: string, totalCents: number, payments?: Array<{ paymentId: string, amountCents: number, status: string }> }
+    try {
+      r = await post(`${t.http}/sales`, body)
+    } catch (err) {
+      // Declined (or refused beyond the store-and-forward profile): no sale, nothing in the truth.
+      if (err instanceof HttpError && err.status === 402 && this.processorUrl !== '') { this.cards.declinedSales++; return }
+      throw err
+    }
+    for (const x of r.payments ?? []) {
+      if (x.status === 'stored') this.cards.stored++
+      else this.cards.approved++
+      if (x.status === 'stored' && token === 'tok_decline_on_forward') this.cards.lateDeclines.set(x.paymentId, { tillId: t.tillId, amountCents: x.amountCents })
+    }
+    if (token === 'tok_decline_on_forward') for (const x of r.payments ?? []) if (x.status === 'stored') this.truth.recordCardLoss(t.store, t.tillId, day, x.amountCents)
     this.truth.recordSale(t.store, { tillId: t.tillId, day, docNo: r.docNo, lines: s.lines, tenders: s.tenders, member: s.member, expectedTotalCents: s.total, answeredTotalCents: r.totalCents, cardCents: s.cardCents })
   }
 
@@ -824,6 +893,9 @@ class NetRun {
     this.checks.salesTotalsMatchShelfPrices = this.truth.totalMismatches.length === 0
     if (!this.checks.B4_booksEqualOracle) this.details.B4_diff = { accounts: cmp.accountDiff, stores: cmp.storeDiff }
 
+    // Cards: the processor's settlement, faults planted, imported at HQ and reconciled.
+    if (this.processor !== null) books = await this.#reconcileCards()
+
     // Forgeries straight at HQ: every one refused, the books unmoved.
     if (this.faults) {
       const fp = this.prng.fork('forge')
@@ -916,6 +988,57 @@ class NetRun {
       books: { accounts: rebuilt.accounts, stores: Object.fromEntries(Object.entries(rebuilt.stores).map(([k, v]) => [k, { takingsCents: v.takingsCents }])) },
       runDir: this.o.keep === true ? this.runDir : null
     }
+  }
+
+  /**
+   * The processor settles its day; its report, read back, gets a line dropped, one changed by a
+   * cent and one settled twice (on lines that would match), and goes to HQ's POST
+   * /admin/settlements as an operator's `tillbooks reconcile` sends it. HQ must list exactly those
+   * and the late declines (payment ids as the tills answered them), with card clearing equal to
+   * the open exceptions; the same file again changes nothing. Returns HQ's books after.
+   */
+  async #reconcileCards (): Promise<BooksJson> {
+    const { parseSettlementCsv, toSettlementCsv } = await import('@tillbooks/payments')
+    const { withBatches } = await import('../cardPayments.ts')
+    const day = todayUtc()
+    // The tills online, as on any business morning: each syncs with HQ (connected, and telling it
+    // whose replicas it keeps); HQ asks a till over that connection, or its neighbours.
+    await pool(this.#live(), this.conc, async t => await post(`${t.http}/sync`, {}).catch(() => null))
+    await post(`${this.processorUrl}/admin/settle`, { day })
+    const res = await fetch(`${this.processorUrl}/settlements/${day}.csv`)
+    const report = parseSettlementCsv(await res.text(), 'EUR')
+    const fp = this.prng.fork('settlement-faults')
+    const eligible = report.lines.filter(l => l.type === 'Settled' && l.paymentId !== null && !this.cards.lateDeclines.has(l.paymentId))
+    const [drop, cent, dup] = fp.sample(eligible, 3)
+    const lines = report.lines.flatMap(l => l === drop ? [] : l === cent ? [{ ...l, grossCents: l.grossCents + 1, netCents: l.netCents + 1 }] : l === dup ? [l, { ...l }] : [l])
+    const csv = toSettlementCsv(withBatches({ currency: report.currency, lines, batches: [] }))
+    const expected = [
+      ...(drop !== undefined ? [`missing_in_settlement ${drop.paymentId ?? ''}`] : []),
+      ...(cent !== undefined ? [`amount_mismatch ${cent.paymentId ?? ''}`] : []),
+      ...(dup !== undefined ? [`duplicate ${dup.paymentId ?? ''}`] : []),
+      ...[...this.cards.lateDeclines.keys()].map(id => `late_decline ${id}`)
+    ].sort()
+    const importFile = async (): Promise<{ duplicate?: boolean, matched: number, exceptions: Array<{ kind: string, paymentId?: string }>, clearingCents: number, openCents: number, tillsFetched: string[], tillsWithoutDetail: string[] }> => {
+      const r = await fetch(`${this.hqUrl}/admin/settlements?name=settlement-${day}.csv`, { method: 'POST', headers: { 'content-type': 'text/csv', authorization: `Bearer ${this.adminToken}` }, body: csv, signal: AbortSignal.timeout(120_000) })
+      const json = await r.json() as never
+      if (r.status !== 200) throw new Error(`HQ refused the settlement report: ${r.status} ${JSON.stringify(json).slice(0, 500)}`)
+      return json
+    }
+    const a = await importFile()
+    const booksAfter = await get<BooksJson>(`${this.hqUrl}/books`)
+    const again = await importFile()
+    const found = a.exceptions.map(e => `${e.kind} ${e.paymentId ?? ''}`).sort()
+    this.checks.P2_settlementExceptionsExact = JSON.stringify(found) === JSON.stringify(expected) && drop !== undefined
+    this.checks.P5_clearingEqualsOpenExceptions = a.clearingCents === a.openCents && a.tillsWithoutDetail.length === 0
+    this.checks.settlementImportIdempotent = again.duplicate === true && JSON.stringify(again.exceptions) === JSON.stringify(a.exceptions) && sameBooks(booksAfter, await get<BooksJson>(`${this.hqUrl}/books`))
+    this.details.cards = {
+      outage: this.details.cardOutage ?? null,
+      sales: { approved: this.cards.approved, stored: this.cards.stored, declined: this.cards.declinedSales, lateDeclines: this.cards.lateDeclines.size },
+      settlement: { day, lines: report.lines.length, planted: { dropped: drop?.paymentId ?? null, centOff: cent?.paymentId ?? null, duplicated: dup?.paymentId ?? null } },
+      reconciliation: { matched: a.matched, exceptions: found, expected, clearingCents: a.clearingCents, openCents: a.openCents, tillsFetched: a.tillsFetched, tillsWithoutDetail: a.tillsWithoutDetail }
+    }
+    this.log(`cards: ${this.cards.approved} approved, ${this.cards.stored} stored, ${this.cards.declinedSales} declined; HQ reconciled ${a.matched} and ${found.length} exceptions${this.checks.P2_settlementExceptionsExact ? '' : ' (MISMATCH)'}`)
+    return booksAfter
   }
 }
 

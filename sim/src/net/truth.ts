@@ -105,6 +105,12 @@ export class GroundTruth {
     return true
   }
 
+  /** Card money the day's Close will report lost: a payment stored offline and declined when forwarded before the close. */
+  recordCardLoss (store: string, tillId: string, businessDay: string, amountCents: number): void {
+    const d = this.day(store, tillId, businessDay)
+    d.cardLossesCents = (d.cardLossesCents ?? 0) + amountCents
+  }
+
   recordClose (store: string, tillId: string, businessDay: string, cashCountedCents: number): void {
     this.day(store, tillId, businessDay).cashCountedCents = cashCountedCents
   }
