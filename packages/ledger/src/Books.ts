@@ -320,7 +320,16 @@ export class Books {
   #planSettlement (s: Settlement): { postings: Posting[], lines: Array<[string, HeldLine]>, payouts: Array<[string, HeldPayout]> } | 'duplicate' {
     if (!/^[0-9a-f]{64}$/.test(s.id)) throw new InvalidRecordError('a settlement id is the file\'s SHA-256, 64 hex digits')
     if (this.#settlements.has(s.id)) return 'duplicate'
-    const postings: Posting[] = []
+    // Summed per account and sub-account as they are planned: a file of a million lines posts a handful of sums.
+    const sums = new Map<string, Posting>()
+    const postings = { push: (...ps: Posting[]): void => {
+      for (const p of ps) {
+        const k = p.sub === undefined ? p.account : `${p.account}\u0000${p.sub}`
+        const cur = sums.get(k)
+        if (cur === undefined) sums.set(k, { ...p })
+        else cur.amountCents = addCents(cur.amountCents, p.amountCents)
+      }
+    } }
     const lines: Array<[string, HeldLine]> = []
     const payouts: Array<[string, HeldPayout]> = []
     const inFile = new Set<string>()
@@ -364,14 +373,15 @@ export class Books {
       }
     }
     // Balanced (each line's postings do) and within the exact-integer range, checked before anything changes.
+    const summed = [...sums.values()]
     const balances = this.#balances.slice()
-    for (const p of postings) {
+    for (const p of summed) {
       const i = accountIndex(p.account)
       const next = (balances[i] ?? 0) + p.amountCents
       if (!Number.isSafeInteger(next)) throw new InvalidRecordError(`settlement ${s.id.slice(0, 16)}: it would take ${p.account} past ${Number.MAX_SAFE_INTEGER} cents`)
       balances[i] = next
     }
-    return { postings, lines, payouts }
+    return { postings: summed, lines, payouts }
   }
 
   /** The journal transactions of settlement files: each line and payout in the file with the smallest id holding it. */

@@ -10,9 +10,8 @@ import { parse } from 'csv-parse/sync'
 /** Characters of one record, at most (a line, or a quoted record spanning lines): past it the file is refused. */
 export const CSV_RECORD_CHARS_MAX = 64 * 1024
 
-/** Each record (its fields, and the line it starts on, 1-based), from chunks of UTF-8 text. */
-export async function * csvRecords (source: AsyncIterable<string | Uint8Array>): AsyncGenerator<{ fields: string[], line: number }> {
-  const decoder = new TextDecoder('utf-8', { fatal: true })
+/** A record splitter's state across chunks: `take` each chunk (with what was left of the last), then `finish`. */
+function splitter (): { take: (text: string) => Generator<{ fields: string[], line: number }>, rest: () => string, finish: () => Generator<{ fields: string[], line: number }> } {
   let rest = ''
   let line = 0
   /** A record with an open quoted field, spanning lines, and whether its quotes are unbalanced so far. */
@@ -52,12 +51,31 @@ export async function * csvRecords (source: AsyncIterable<string | Uint8Array>):
       yield { fields: raw.split(','), line }
     }
   }
+  const finish = function * (): Generator<{ fields: string[], line: number }> {
+    yield * take(rest + '\n')
+    if (pending !== null) throw new Error(`a quoted field opened on line ${pendingLine} is never closed`)
+  }
+  return { take, rest: () => rest, finish }
+}
+
+/** Each record (its fields, and the line it starts on, 1-based), from chunks of UTF-8 text. */
+export async function * csvRecords (source: AsyncIterable<string | Uint8Array>): AsyncGenerator<{ fields: string[], line: number }> {
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  const s = splitter()
   for await (const chunk of source) {
     const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })
-    yield * take(rest + text)
+    yield * s.take(s.rest() + text)
   }
-  yield * take(rest + decoder.decode() + '\n')
-  if (pending !== null) throw new Error(`a quoted field opened on line ${pendingLine} is never closed`)
+  const tail = decoder.decode()
+  if (tail !== '') yield * s.take(s.rest() + tail)
+  yield * s.finish()
+}
+
+/** The same records from one text held whole (a file already read): no stream, the same rules. */
+export function * csvRecordsOfText (text: string): Generator<{ fields: string[], line: number }> {
+  const s = splitter()
+  yield * s.take(text)
+  yield * s.finish()
 }
 
 function quotesIn (s: string): number {

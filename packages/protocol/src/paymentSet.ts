@@ -10,38 +10,57 @@
  * its place) with overwhelming probability; it is not a signature: the Close that carries it
  * is signed, and a processor forging a settlement file is not the threat it is built for.
  */
-import { createHash } from 'node:crypto'
-import { canonicalEncode } from './canonical.ts'
+import { hash } from 'node:crypto'
 
-const MOD = 1n << 256n
 export const PAYMENT_SET_EMPTY: Uint8Array = new Uint8Array(32)
 
-function toBig (h: Uint8Array): bigint {
-  return BigInt(`0x${Buffer.from(h).toString('hex') || '0'}`)
-}
-
-function toBytes (n: bigint): Uint8Array {
-  return new Uint8Array(Buffer.from(((n % MOD + MOD) % MOD).toString(16).padStart(64, '0'), 'hex'))
-}
-
-/** One payment's hash. */
+/**
+ * One payment's hash: SHA-256 of `tillbooks/payment/v1`, NUL, the payment id, NUL, the amount
+ * in decimal (a payment id never holds a NUL: ids are `[A-Za-z0-9._-]`).
+ */
 export function paymentHash (paymentId: string, amountCents: number): Uint8Array {
-  return new Uint8Array(createHash('sha256').update('tillbooks/payment/v1\u0000').update(canonicalEncode({ paymentId, amountCents })).digest())
+  if (!Number.isSafeInteger(amountCents)) throw new TypeError(`amountCents must be a safe integer, is ${amountCents}`)
+  // crypto.hash: one call, no Hash object (~3× faster per payment than createHash).
+  return hash('sha256', `tillbooks/payment/v1\u0000${paymentId}\u0000${amountCents}`, 'buffer')
 }
+
+/** acc += h (mod 2^256), big-endian, in place. */
+function addInto (acc: Uint8Array, h: Uint8Array): void {
+  let carry = 0
+  for (let i = 31; i >= 0; i--) {
+    const v = (acc[i] as number) + (h[i] as number) + carry
+    acc[i] = v & 0xff
+    carry = v >> 8
+  }
+}
+
+/** The two's complement of h (mod 2^256): −h. */
+function negate (h: Uint8Array): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = ~(h[i] as number) & 0xff
+  addInto(out, ONE)
+  return out
+}
+
+const ONE = (() => { const b = new Uint8Array(32); b[31] = 1; return b })()
 
 /** The set hash of these payments (any order; a payment twice counts twice). */
 export function paymentSetHash (payments: Iterable<{ paymentId: string, amountCents: number }>): Uint8Array {
-  let sum = 0n
-  for (const p of payments) sum += toBig(paymentHash(p.paymentId, p.amountCents))
-  return toBytes(sum)
+  const acc = new Uint8Array(32)
+  for (const p of payments) addInto(acc, paymentHash(p.paymentId, p.amountCents))
+  return acc
 }
 
 /** The hash of the union of two sets. */
 export function addPaymentSets (a: Uint8Array, b: Uint8Array): Uint8Array {
-  return toBytes(toBig(a) + toBig(b))
+  const acc = new Uint8Array(a)
+  addInto(acc, b)
+  return acc
 }
 
 /** The hash of `a` without the payments of `b` (b a subset of a). */
 export function subtractPaymentSets (a: Uint8Array, b: Uint8Array): Uint8Array {
-  return toBytes(toBig(a) - toBig(b))
+  const acc = new Uint8Array(a)
+  addInto(acc, negate(b))
+  return acc
 }

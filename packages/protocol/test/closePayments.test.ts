@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { acceptRecordEnvelope } from '../src/acceptFast.ts'
 import { signEntry, openEntry } from '../src/entry.ts'
 import { encodeRecord, paymentsDigest, validateRecord, type Close, type PaymentTotal } from '../src/records.ts'
-import { addPaymentSets, PAYMENT_SET_EMPTY, paymentSetHash, subtractPaymentSets } from '../src/paymentSet.ts'
+import { addPaymentSets, PAYMENT_SET_EMPTY, paymentHash, paymentSetHash, subtractPaymentSets } from '../src/paymentSet.ts'
 import fc from 'fast-check'
 import type { Canonical } from '../src/canonical.ts'
 import { close, thrown, till1 } from './helpers/fixtures.ts'
@@ -45,6 +45,9 @@ describe('a Close\'s payment totals', () => {
     const payment = fc.record({ paymentId: fc.stringMatching(/^S1-1-[0-9a-f]{8}-P\d{1,4}$/), amountCents: fc.integer({ min: -1e6, max: 1e6 }) })
     fc.assert(fc.property(fc.array(payment, { maxLength: 30 }), fc.array(payment, { maxLength: 30 }), (a, b) => {
       const all = paymentSetHash([...a, ...b])
+      // The byte-wise sum against a BigInt one, written independently.
+      const big = [...a, ...b].reduce((s, p) => (s + BigInt(`0x${Buffer.from(paymentHash(p.paymentId, p.amountCents)).toString('hex')}`)) % (1n << 256n), 0n)
+      assert.equal(Buffer.from(all).toString('hex'), big.toString(16).padStart(64, '0'))
       assert.deepEqual(addPaymentSets(paymentSetHash(a), paymentSetHash(b)), all)
       assert.deepEqual(paymentSetHash([...b, ...a].reverse()), all)
       assert.deepEqual(subtractPaymentSets(all, paymentSetHash(b)), paymentSetHash(a))

@@ -1,0 +1,126 @@
+/**
+ * HQ reconciling a processor's day at fleet scale (issue 17's figure at HQ): N tills × P card
+ * payments each, every till's Close (per-processor totals, digest, set hash) folded into a real
+ * HQ (LevelDB), then the processor's report of all N × P lines (a few faults planted at some
+ * tills) imported through HqSettlements as `POST /admin/settlements` does: read and checked,
+ * kept in the log (fsync'd), booked, and reconciled — the tills whose set hash matches without
+ * a word to the store, the faulty ones by their approvals (served here in process, signed by
+ * the tills). Reports the import's wall time, lines/s, the peak RSS, and checks the exceptions
+ * are exactly the planted ones and card clearing equals them. Then HQ is restarted and the time
+ * to rebuild the books with the file in its log is reported.
+ * Not a test: `node node/bench/hqReconcile.ts [tills] [paymentsPerTill]` from the repo root.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { catalogue } from '../test/helpers/fleet.ts'
+import { feeOf, formatMinorUnits, SETTLEMENT_COLUMNS } from '@tillbooks/payments'
+import {
+  asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, paymentSetHash, paymentsDigest, signApproval, signEntry, Signer, type Close, type TillId
+} from '@tillbooks/protocol'
+import { HqNode, HqSettlements, LevelStore, silentLogger, WorkerVerifier } from '../src/index.ts'
+
+const TILLS = Number(process.argv[2] ?? 10_000)
+const PER_TILL = Number(process.argv[3] ?? 100)
+const DAY = '2026-03-02'
+const f = (n: number): string => formatMinorUnits(n, 'EUR')
+const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(7)))
+const key8 = 'aaaaaaaa'
+
+const dir = await mkdtemp(join(tmpdir(), 'tillbooks-hqrec-'))
+const clock = { nowMs: () => Date.parse('2026-03-03T12:00:00Z') }
+const open = async (): Promise<HqNode> => {
+  const hq = new HqNode({ store: new LevelStore(join(dir, 'hq')), clock, logger: silentLogger }, { root, costCents: sku => catalogue.costCents(sku), verifier: new WorkerVerifier({ threads: 2 }) })
+  await hq.start()
+  return hq
+}
+try {
+  let hq = await open()
+  // The fleet: one Close each, P card payments through `embedded`.
+  const t0 = performance.now()
+  const signers: Signer[] = []
+  const amounts: number[][] = []
+  let x = 4242
+  for (let t = 1; t <= TILLS; t++) {
+    signers.push(new Signer(keyPairFromSeed(new Uint8Array(Buffer.from(String(t).padStart(32, '0')).subarray(0, 32)))))
+    const list: number[] = []
+    for (let i = 1; i <= PER_TILL; i++) { x = (x * 1103515245 + 12345) % 2147483648; list.push(100 + (x % 20_000)) }
+    amounts.push(list)
+  }
+  await hq.enrolMany(signers.map((s, i) => ({ store: asStoreId(`S${i + 1}`), till: 1, tillKey: s.publicKey })))
+  const idOf = (t: number, i: number): string => `S${t}-1-${key8}-P${i}`
+  const entries: Uint8Array[] = []
+  for (let t = 1; t <= TILLS; t++) {
+    const approvals = (amounts[t - 1] as number[]).map((a, i) => ({ paymentId: idOf(t, i + 1), amountCents: a }))
+    const total = approvals.reduce((s, a) => s + a.amountCents, 0)
+    const close: Close = {
+      v: 1, kind: 'close', store: asStoreId(`S${t}`), till: 1, businessDay: asBusinessDay(DAY), seq: 1, prevHash: GENESIS_HASH, atMs: 1,
+      docFirst: 1, docLast: PER_TILL, saleCount: PER_TILL, refundCount: 0, takingsCents: { cash: 0, card: total }, tax: [{ rateBp: 0, netCents: total, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: PER_TILL, amountCents: total, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }]
+    }
+    entries.push(signEntry(close, signers[t - 1] as Signer).bytes)
+  }
+  for (let i = 0; i < entries.length; i += 512) await hq.submit(entries.slice(i, i + 512))
+  const fleetMs = performance.now() - t0
+
+  // The processor's report: every payment, but one line in every 10,000 dropped, changed by a cent or settled twice.
+  const rows: string[] = [SETTLEMENT_COLUMNS.join(',')]
+  let ref = 0
+  let gross = 0
+  let fee = 0
+  const planted: string[] = []
+  const line = (id: string, g: number): void => {
+    const fe = feeOf(g, 150)
+    gross += g
+    fee += fe
+    rows.push(`PSP${String(++ref).padStart(10, '0')},${id},visa,${DAY},Settled,EUR,${f(g)},${f(fe)},${f(g - fe)},B1,PO1`)
+  }
+  let k = 0
+  for (let t = 1; t <= TILLS; t++) {
+    for (let i = 1; i <= PER_TILL; i++) {
+      const id = idOf(t, i)
+      const a = (amounts[t - 1] as number[])[i - 1] as number
+      const r = k++ % 10_000
+      if (r === 17) { planted.push(`missing_in_settlement ${id}`); continue }
+      if (r === 4711) { planted.push(`amount_mismatch ${id}`); line(id, a + 1); continue }
+      line(id, a)
+      if (r === 9001) { planted.push(`duplicate ${id}`); line(id, a) }
+    }
+  }
+  rows.push(`PO1,,,${DAY},MerchantPayout,EUR,${f(gross)},${f(fee)},${f(gross - fee)},B1,PO1`)
+  const bytes = new TextEncoder().encode(rows.join('\n') + '\n')
+  // Approvals of a till, signed by it, as the till would serve them when asked.
+  const source = {
+    approvals: async (tillId: TillId): Promise<Uint8Array[]> => {
+      const t = Number(/^S(\d+)-1$/.exec(tillId)?.[1])
+      return (amounts[t - 1] as number[]).map((a, i) => signApproval(signers[t - 1] as Signer, {
+        paymentId: idOf(t, i + 1), till: tillId, docNo: `${tillId}-${i + 1}`, processor: 'embedded', type: 'card', amountCents: a, status: 'approved', mode: 'online',
+        processorRef: null, authCode: null, brand: 'visa', last4: '4242', aid: null, entryMode: 'chip', atMs: Date.parse(`${DAY}T12:00:00Z`)
+      }))
+    }
+  }
+  const settlements = new HqSettlements({ hq, logger: silentLogger, nowMs: clock.nowMs, source })
+  const rss0 = process.memoryUsage().rss
+  const t1 = performance.now()
+  const r = await settlements.import(bytes, { processor: 'embedded' })
+  const importMs = performance.now() - t1
+  const again = performance.now()
+  const second = await settlements.reconcile(DAY, { processor: 'embedded' })
+  const reconcileAgainMs = performance.now() - again
+  const found = r.exceptions.map(e => `${e.kind} ${e.paymentId ?? ''}`).sort()
+  const exact = JSON.stringify(found) === JSON.stringify([...planted].sort())
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
+  await hq.stop()
+  const t2 = performance.now()
+  hq = await open()
+  const rebuildMs = performance.now() - t2
+  const clearingAfterRebuild = hq.books.subBalance('assets:card clearing', 'embedded')
+  await hq.stop()
+  const lines = rows.length - 2
+  console.log(`HQ reconcile: ${TILLS} tills × ${PER_TILL} payments, a report of ${lines} lines (${Math.round(bytes.length / 1e6)} MB): imported, booked and reconciled in ${(importMs / 1000).toFixed(2)} s (${Math.round(lines / (importMs / 1000))} lines/s), again from memory in ${(reconcileAgainMs / 1000).toFixed(2)} s; ${r.tillsFetched.length} tills asked for approvals (the ${planted.length} with a planted fault), ${r.matched} matched, exceptions ${exact ? 'exactly the planted ones' : 'NOT the planted ones'}; clearing ${r.clearingCents} = open ${r.openCents}${r.clearingCents === r.openCents ? '' : ' (NOT EQUAL)'}; peak RSS ${peakRssMb} MB (${Math.round(rss0 / 1e6)} MB before the import); HQ restart with the file in its log: ${(rebuildMs / 1000).toFixed(2)} s, clearing ${clearingAfterRebuild}; fleet built in ${(fleetMs / 1000).toFixed(1)} s (${cpus().length} cores, ${cpus()[0]?.model ?? ''}, Node ${process.version})`)
+  console.log(JSON.stringify({ tills: TILLS, lines, importMs: Math.round(importMs), linesPerSec: Math.round(lines / (importMs / 1000)), reconcileAgainMs: Math.round(reconcileAgainMs), tillsFetched: r.tillsFetched.length, exact, clearingEqualsOpen: r.clearingCents === r.openCents && second.openCents === r.openCents, peakRssMb, rebuildMs: Math.round(rebuildMs) }))
+  if (!exact || r.clearingCents !== r.openCents) process.exitCode = 1
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
