@@ -21,7 +21,7 @@ import {
   type ImportedFile, type ReconcileException, type SettlementLine, type TillPayment
 } from '@tillbooks/payments'
 import {
-  addPaymentSets, openApproval, openEntry, PAYMENT_SET_EMPTY, paymentSetHash, paymentsDigest, subtractPaymentSets,
+  addPaymentSets, openApproval, openEntry, PAYMENT_SET_EMPTY, paymentHash, paymentSetHash, paymentsDigest, subtractPaymentSets, sumPaymentHashes,
   type Approval, type Close, type PaymentTotal, type TillId
 } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
@@ -97,11 +97,11 @@ export function tillOfPayment (paymentId: string): string | null {
  * days the lines were settled on: Σ of the Closes' hashes less the lost payments' = the hash
  * of the lines. Closes written before set hashes: count and amount, and no payment twice.
  */
-export function totalsAgree (cards: TillCards, settled: readonly SettlementLine[]): boolean {
+export function totalsAgree (cards: TillCards, settled: readonly SettlementLine[], hashOf: (l: SettlementLine) => Uint8Array = l => paymentHash(l.paymentId ?? '', l.grossCents)): boolean {
   if (cards.setHash !== null) {
     const lost = paymentSetHash([...cards.lost].map(([paymentId, l]) => ({ paymentId, amountCents: l.amountCents })))
     const expected = subtractPaymentSets(cards.setHash, lost)
-    const got = paymentSetHash(settled.map(l => ({ paymentId: l.paymentId ?? '', amountCents: l.grossCents })))
+    const got = sumPaymentHashes(settled.map(hashOf))
     return Buffer.from(expected).equals(Buffer.from(got))
   }
   const ids = new Set(settled.map(l => l.paymentId))
@@ -116,6 +116,27 @@ export class HqSettlements {
   readonly #logger: Logger
   readonly #source: ApprovalSource | null
   readonly #nowMs: () => number
+  /** Per imported file (files never change): its lines' keys, and each line's payment hash, worked out once. */
+  readonly #keys = new WeakMap<ImportedFile, string[]>()
+  readonly #hashes = new WeakMap<SettlementLine, Uint8Array>()
+  readonly #hashOf = (l: SettlementLine): Uint8Array => {
+    let h = this.#hashes.get(l)
+    if (h === undefined) {
+      h = paymentHash(l.paymentId ?? '', l.grossCents)
+      this.#hashes.set(l, h)
+    }
+    return h
+  }
+
+  #keysOf (file: ImportedFile): string[] {
+    let k = this.#keys.get(file)
+    if (k === undefined) {
+      k = lineKeys(file.lines)
+      this.#keys.set(file, k)
+    }
+    return k
+  }
+
   /** Per till: the folded prefix read so far (its last seq) and the card parts of its Closes. */
   readonly #index = new Map<string, { seq: number, closes: CardClose[] }>()
   /** Reconciliations answered and approvals fetched, for /counters. */
@@ -166,7 +187,7 @@ export class HqSettlements {
     const latest = files.filter(f => f.file.day === day).map(f => f.file.id).sort()
     const lines = new Map<string, SettlementLine>()
     for (const f of [...files].sort((a, b) => a.file.id < b.file.id ? -1 : 1)) {
-      const keys = lineKeys(f.file.lines)
+      const keys = this.#keysOf(f.file)
       for (const [i, l] of f.file.lines.entries()) {
         const key = keys[i] as string
         const had = lines.get(key)
@@ -195,7 +216,7 @@ export class HqSettlements {
       const cards = tills.get(tillId) ?? { count: 0, amountCents: 0, lost: new Map(), closes: [], setHash: PAYMENT_SET_EMPTY }
       const settled = byTill.get(tillId) ?? []
       const lostExceptions = [...cards.lost].map(([paymentId, l]): ReconcileException => ({ kind: l.kind, paymentId, till: tillId, expectedCents: l.amountCents }))
-      if (totalsAgree(cards, settled)) {
+      if (totalsAgree(cards, settled, this.#hashOf)) {
         // Every line of this till is one of its approvals, once: nothing to fetch.
         matched += cards.count - cards.lost.size
         exceptions.push(...lostExceptions)

@@ -51,6 +51,13 @@ export function paymentSetHash (payments: Iterable<{ paymentId: string, amountCe
   return acc
 }
 
+/** The set hash of payments whose own hashes (paymentHash) are at hand. */
+export function sumPaymentHashes (hashes: Iterable<Uint8Array>): Uint8Array {
+  const acc = new Uint8Array(32)
+  for (const h of hashes) addInto(acc, h)
+  return acc
+}
+
 /** The hash of the union of two sets. */
 export function addPaymentSets (a: Uint8Array, b: Uint8Array): Uint8Array {
   const acc = new Uint8Array(a)
