@@ -320,16 +320,16 @@ export class Books {
   #planSettlement (s: Settlement): { postings: Posting[], lines: Array<[string, HeldLine]>, payouts: Array<[string, HeldPayout]> } | 'duplicate' {
     if (!/^[0-9a-f]{64}$/.test(s.id)) throw new InvalidRecordError('a settlement id is the file\'s SHA-256, 64 hex digits')
     if (this.#settlements.has(s.id)) return 'duplicate'
-    // Summed per account and sub-account as they are planned: a file of a million lines posts a handful of sums.
-    const sums = new Map<string, Posting>()
-    const postings = { push: (...ps: Posting[]): void => {
-      for (const p of ps) {
-        const k = p.sub === undefined ? p.account : `${p.account}\u0000${p.sub}`
-        const cur = sums.get(k)
-        if (cur === undefined) sums.set(k, { ...p })
-        else cur.amountCents = addCents(cur.amountCents, p.amountCents)
-      }
-    } }
+    // The lines summed per kind as they are planned (postings are linear in gross, fee and net):
+    // a file of a million lines posts a handful of sums, with no posting made per line.
+    const totals = { settled: { grossCents: 0, feeCents: 0, netCents: 0 }, chargeback: { grossCents: 0, feeCents: 0, netCents: 0 }, fee: { grossCents: 0, feeCents: 0, netCents: 0 } }
+    const sum = (l: SettledLine, sign: 1 | -1): void => {
+      const t = totals[l.kind]
+      t.grossCents = addCents(t.grossCents, sign * l.grossCents)
+      t.feeCents = addCents(t.feeCents, sign * l.feeCents)
+      t.netCents = addCents(t.netCents, sign * l.netCents)
+    }
+    const postings: Posting[] = []
     const lines: Array<[string, HeldLine]> = []
     const payouts: Array<[string, HeldPayout]> = []
     const inFile = new Set<string>()
@@ -339,7 +339,8 @@ export class Books {
       inFile.add(key)
       const held = this.#settledLines.get(key)
       if (held === undefined) {
-        postings.push(...settledLinePostings(s.processor, l))
+        if (l.netCents !== subCents(l.grossCents, l.feeCents)) throw new InvalidRecordError(`line ${l.ref}: net ${l.netCents} is not gross ${l.grossCents} less fee ${l.feeCents}`)
+        sum(l, 1)
         lines.push([key, { file: s.id, processor: s.processor, line: l }])
         continue
       }
@@ -352,8 +353,8 @@ export class Books {
       const kind = h.kind === 'chargeback' || l.kind === 'chargeback' ? 'chargeback' : h.kind
       if (kind !== h.kind) {
         // Known now as a chargeback: its gross leaves card losses, not the processor's clearing.
-        for (const p of settledLinePostings(s.processor, h)) postings.push({ ...p, amountCents: negCents(p.amountCents) })
-        postings.push(...settledLinePostings(s.processor, { ...h, kind }))
+        sum(h, -1)
+        sum({ ...h, kind }, 1)
       }
       if (kind !== h.kind || s.id < held.file) lines.push([key, { file: s.id < held.file ? s.id : held.file, processor: s.processor, line: { ...h, kind } }])
     }
@@ -372,8 +373,17 @@ export class Books {
         payouts.push([key, { ...held, file: s.id }])
       }
     }
+    for (const kind of ['settled', 'chargeback', 'fee'] as const) postings.push(...settledLinePostings(s.processor, { ref: kind, kind, ...totals[kind] }))
+    // One posting per account and sub-account.
+    const byAccount = new Map<string, Posting>()
+    for (const p of postings) {
+      const k = p.sub === undefined ? p.account : `${p.account}\u0000${p.sub}`
+      const cur = byAccount.get(k)
+      if (cur === undefined) byAccount.set(k, { ...p })
+      else cur.amountCents = addCents(cur.amountCents, p.amountCents)
+    }
     // Balanced (each line's postings do) and within the exact-integer range, checked before anything changes.
-    const summed = [...sums.values()]
+    const summed = [...byAccount.values()].filter(p => p.amountCents !== 0)
     const balances = this.#balances.slice()
     for (const p of summed) {
       const i = accountIndex(p.account)
