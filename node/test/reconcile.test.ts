@@ -92,6 +92,7 @@ describe('reconciliation at HQ: the processor\'s report against the tills\' Clos
   it('lists exactly the planted exceptions, names each payment, changes nothing the second time, and keeps clearing equal to them', async () => {
     const { hq, processor, reconcile, dir } = w
     const sales = await w.sell(5)
+    assert.deepEqual(await (await fetch(`${processor.url}/counters`)).json(), { payments: 5, lookups: 0, refunds: 0 }, 'one processor request per card sale, nothing more')
 
     // The processor settles its day; its report, read back, gets three faults.
     const day = new Date().toISOString().slice(0, 10)

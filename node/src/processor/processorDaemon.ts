@@ -111,6 +111,14 @@ export async function startProcessorDaemon (o: ProcessorOptions): Promise<Proces
 
   http.get('/health', async () => ({ ok: true }))
   http.get('/profile', async () => profile)
+  // Requests served since start, per kind (a card sale costs the till one `payments` request).
+  const counters = { payments: 0, lookups: 0, refunds: 0 }
+  http.addHook('onRequest', async req => {
+    if (req.method === 'POST' && req.url === '/payments') counters.payments++
+    else if (req.method === 'GET' && req.url.startsWith('/payments/')) counters.lookups++
+    else if (req.method === 'POST' && req.url === '/refunds') counters.refunds++
+  })
+  http.get('/counters', async () => ({ ...counters }))
 
   /** Authorise and book, once per payment id; the same request again gets the same answer. */
   const pay = async (b: { paymentId: string, amountCents: number, currency: string, token?: string, forwarded?: boolean }): Promise<{ answer: PaymentAnswer, silent: boolean } | { conflict: string }> => await serial(async () => {
