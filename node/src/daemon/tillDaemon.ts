@@ -20,6 +20,7 @@ import { TillNode, type TenderIn } from '../till/TillNode.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { HEADS_MAX } from '../net/limits.ts'
 import { ReplicaApprovals } from '../sync/ReplicaApprovals.ts'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
@@ -229,12 +230,19 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   })
   /** Per neighbouring till: the head seq its approvals were last fetched at (a new Close brings the day's). */
   const approvalsAt = new Map<string, number>()
-  /** Keep a neighbour's approvals beside its log (it serves its own to its configured neighbours), once per new head. */
-  const pullApprovals = async (addr: string, id: TillId): Promise<void> => {
+  /**
+   * Keep a neighbour's own approvals beside its log, once per new head: fetched from the neighbour
+   * (peer `from`), they must be signed by its key (a neighbour can hand over only its own).
+   */
+  const pullApprovals = async (addr: string, from: string, id: TillId): Promise<void> => {
     const head = replicas.head(id)
     if ((approvalsAt.get(id) ?? -1) >= head) return
+    // Only the till whose log it signs (the replica's head): a neighbour cannot make us keep approvals of tills it is not.
+    const key = peerIdFromString(from).publicKey?.raw
+    const signer = await replicas.headSigner(id)
+    if (key === undefined || signer === undefined || !Buffer.from(key).equals(Buffer.from(signer))) return
     try {
-      const r = await replicaApprovals.add(id, await peer.fetchApprovals(addr, id, { timeoutMs }))
+      const r = await replicaApprovals.add(id, await peer.fetchApprovals(addr, id, { timeoutMs }), key)
       approvalsAt.set(id, head)
       if (r.refused.length > 0) logger.warn({ tillId: id, refused: r.refused.length, first: r.refused[0] }, 'neighbour approvals refused')
     } catch (err) {
@@ -274,7 +282,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       if (id === tillId || (configured === undefined && !replicas.has(id))) return
       void docSync.pull(configured ?? `/p2p/${from}`, from, id)
         // A configured neighbour's own till: its approvals too (it serves them to its neighbours only).
-        .then(async () => { if (configured !== undefined) await pullApprovals(configured, id) })
+        .then(async () => { if (configured !== undefined) await pullApprovals(configured, from, id) })
         .catch((err: Error) => { logger.warn({ from, tillId: id, err: err.message }, 'could not sync after a gossip announcement') })
     })
     pubsub.subscribe(gossipTopic)
@@ -310,7 +318,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         }
       }
       // A new record (a Close): the day's approvals came with it (fetched again at a later announcement if this failed).
-      await pullApprovals(configured, id)
+      await pullApprovals(configured, from, id)
     }
   })
 

@@ -345,6 +345,14 @@ export class HqSettlements {
    * again from its start. Only Closes with card payments or losses are kept.
    */
   async #refresh (): Promise<void> {
+    // One refresh at a time, shared: two reconciliations at once must not both add the same Closes.
+    this.#refreshing ??= this.#refreshOnce().finally(() => { this.#refreshing = null })
+    await this.#refreshing
+  }
+
+  #refreshing: Promise<void> | null = null
+
+  async #refreshOnce (): Promise<void> {
     for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
       let ix = this.#index.get(tillId)
       if (ix !== undefined && ix.seq > t.lastSeq) ix = undefined

@@ -74,7 +74,7 @@ export interface CallOptions { timeoutMs?: number }
 export type SubmitHandler = (entries: Uint8Array[], from: string) => Promise<SubmitAnswer[]>
 export type LogHandler = (tillId: string, afterSeq: number) => Promise<Uint8Array[]>
 /** Every signed approval of `tillId` this peer serves to `from`, in a stable order (throw RefusedError to refuse). */
-export type ApprovalsHandler = (tillId: string, from: string) => Promise<Uint8Array[]>
+export type ApprovalsHandler = (tillId: string, from: string) => Promise<readonly Uint8Array[]>
 export type HeadsHandler = (heads: LogHead[], from: string) => void | Promise<void>
 export type ReplenishmentHandler = (store: string, afterId: string | null) => Promise<Uint8Array[]>
 /** One Automerge sync message in about `doc` from peer `from`; the answer (null: nothing to say). Throw RefusedError to refuse it. */

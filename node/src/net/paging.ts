@@ -43,7 +43,7 @@ export function logPage (entries: Uint8Array[], afterSeq: number): LogPage {
 }
 
 /** A page of approvals by position: those after the first `after`, within a frame. */
-export function approvalsPage (approvals: Uint8Array[], after: number): LogPage {
+export function approvalsPage (approvals: readonly Uint8Array[], after: number): LogPage {
   if (!Array.isArray(approvals)) throw new Error('approvals handler gave no list')
   const page: Uint8Array[] = []
   let bytes = 0

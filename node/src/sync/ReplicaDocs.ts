@@ -117,6 +117,17 @@ export class ReplicaDocs implements Pick<SyncDocs, 'replicaFor' | 'changed'> {
     return out.sort((a, b) => a.tillId < b.tillId ? -1 : a.tillId > b.tillId ? 1 : 0)
   }
 
+  /** The key that signed the replica's head entry (its signature checked when it was kept), if any. */
+  async headSigner (tillId: TillId): Promise<Uint8Array | undefined> {
+    const r = this.#replicas.get(tillId)
+    if (r === undefined || r.head === 0) return undefined
+    for (const bytes of await this.log(tillId, r.head - 1)) {
+      const e = openEntry(bytes, { verify: false })
+      if (e.seq === r.head && r.held.has(`${e.seq}:${e.hash}`)) return e.signer
+    }
+    return undefined
+  }
+
   /** Per till: that seq and the document's Automerge heads (GET /replicas). */
   summary (): Record<string, { seq: number, heads: string[] }> {
     return Object.fromEntries([...this.#replicas].map(([id, r]) => [id, { seq: r.head, heads: r.log.getHeads() }] as const).sort((a, b) => a[0] < b[0] ? -1 : 1))

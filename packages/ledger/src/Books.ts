@@ -323,11 +323,17 @@ export class Books {
     // The lines summed per kind as they are planned (postings are linear in gross, fee and net):
     // a file of a million lines posts a handful of sums, with no posting made per line.
     const totals = { settled: { grossCents: 0, feeCents: 0, netCents: 0 }, chargeback: { grossCents: 0, feeCents: 0, netCents: 0 }, fee: { grossCents: 0, feeCents: 0, netCents: 0 } }
+    // Sums of input: past the exact-integer range is a file refused, not a bug.
+    const add = (a: number, b: number): number => {
+      const r = a + b
+      if (!Number.isSafeInteger(r)) throw new InvalidRecordError(`settlement ${s.id.slice(0, 16)}: its lines add up past ${Number.MAX_SAFE_INTEGER} cents`)
+      return r
+    }
     const sum = (l: SettledLine, sign: 1 | -1): void => {
       const t = totals[l.kind]
-      t.grossCents = addCents(t.grossCents, sign * l.grossCents)
-      t.feeCents = addCents(t.feeCents, sign * l.feeCents)
-      t.netCents = addCents(t.netCents, sign * l.netCents)
+      t.grossCents = add(t.grossCents, sign * l.grossCents)
+      t.feeCents = add(t.feeCents, sign * l.feeCents)
+      t.netCents = add(t.netCents, sign * l.netCents)
     }
     const postings: Posting[] = []
     const lines: Array<[string, HeldLine]> = []
@@ -380,7 +386,7 @@ export class Books {
       const k = p.sub === undefined ? p.account : `${p.account}\u0000${p.sub}`
       const cur = byAccount.get(k)
       if (cur === undefined) byAccount.set(k, { ...p })
-      else cur.amountCents = addCents(cur.amountCents, p.amountCents)
+      else cur.amountCents = add(cur.amountCents, p.amountCents)
     }
     // Balanced (each line's postings do) and within the exact-integer range, checked before anything changes.
     const summed = [...byAccount.values()].filter(p => p.amountCents !== 0)
