@@ -66,3 +66,35 @@ describe('HQ: settlement files refused whole', () => {
     await hq.stop()
   })
 })
+
+describe('HQ: the index of folded Closes', () => {
+  it('two reconciliations at once read each Close once: the totals still agree, nothing is fetched', async () => {
+    const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { silentLogger } = await import('../src/components.ts')
+    const { startHq } = await import('./helpers/fleet.ts')
+    const { GENESIS_HASH, keyPairFromSeed, signEntry, Signer } = await import('@tillbooks/protocol')
+    const hq = await startHq()
+    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(21)))
+    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
+    const paid = approvals.reduce((s, a) => s + a.amountCents, 0)
+    const close = signEntry({
+      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
+      docFirst: 1, docLast: 3, saleCount: 3, refundCount: 0, takingsCents: { cash: 0, card: paid }, tax: [{ rateBp: 0, netCents: paid, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: paid, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }]
+    }, signer)
+    assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+    const report = settleDay(approvals.map((a, i) => ({ processorRef: `PSP${i}`, paymentId: a.paymentId, kind: 'payment' as const, grossCents: a.amountCents, paymentMethod: 'visa', bookingDay: '2026-03-02' })), '2026-03-02', { currency: 'EUR', feeBp: 150 })
+    const nowMs = (): number => Date.parse('2026-03-03T00:00:00Z')
+    await new HqSettlements({ hq, logger: silentLogger, nowMs }).import(new TextEncoder().encode(toSettlementCsv(report)), { processor: 'embedded' })
+    // A fresh one (an empty index, as after a restart), asked twice at once: both build it from HQ's log.
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs })
+    const [a, b] = await Promise.all([s.reconcile('2026-03-02', { processor: 'embedded' }), s.reconcile('2026-03-02', { processor: 'embedded' })])
+    for (const r of [a, b]) {
+      assert.deepEqual([r.tillsWithoutDetail, r.exceptions, r.matched], [[], [], 3], 'no source to fetch from: only the totals can have matched')
+      assert.equal(r.clearingCents, r.openCents)
+    }
+    await hq.stop()
+  })
+})
