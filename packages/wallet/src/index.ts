@@ -1,0 +1,10 @@
+/**
+ * @tillbooks/wallet: the customer's side, with no network. A receipt signed by the till
+ * (COSE_Sign1, EdDSA, over canonical CBOR, with the till's certificate), as a QR (`TB1:` +
+ * Base45), verified offline with HQ's root key alone. (Issue 18, in progress: the wallet store
+ * and its encrypted backup come next.)
+ */
+export * from './base45.ts'
+export * from './cose.ts'
+export * from './errors.ts'
+export * from './receipt.ts'
