@@ -240,6 +240,45 @@ export function registerDaemonCommands (program: Command): void {
       }
     })
 
+  const receipt = program.command('receipt').description('a customer\'s signed receipt')
+  receipt.command('verify')
+    .description('verify a receipt offline with HQ\'s root key alone: its QR text (TB1:…), or a file (the JSON of GET /receipts/<docNo>, with its lines; the QR text; or the COSE bytes)')
+    .option('--qr <text>', 'the QR text, TB1:…')
+    .option('--file <file>', 'a receipt file')
+    .requiredOption('--root-key <hex>', 'HQ\'s root public key (64 hex digits)')
+    .option('--json', 'print { valid, tillId?, receipt?, linesMatch?, error? } as one JSON object on the last line')
+    .action(async (o: { qr?: string, file?: string, rootKey: string, json?: boolean }) => {
+      const { readFile } = await import('node:fs/promises')
+      const { fromHex } = await import('@tillbooks/protocol')
+      const { linesMatch, verifyReceipt } = await import('@tillbooks/wallet')
+      try {
+        if ((o.qr === undefined) === (o.file === undefined)) throw new Error('give --qr TEXT or --file FILE (one of them)')
+        if (!/^[0-9a-f]{64}$/i.test(o.rootKey)) throw new Error('--root-key is 64 hex digits')
+        let input: string | Uint8Array = o.qr ?? ''
+        let lines: unknown
+        if (o.file !== undefined) {
+          const bytes = await readFile(o.file)
+          const text = bytes.toString('utf8').trim()
+          if (text.startsWith('{')) {
+            const j = JSON.parse(text) as { qr?: unknown, lines?: unknown }
+            if (typeof j.qr !== 'string') throw new Error(`${o.file}: a receipt file has its qr`)
+            input = j.qr
+            lines = j.lines
+          } else input = text.startsWith('TB1:') ? text : new Uint8Array(bytes)
+        }
+        const v = verifyReceipt(input, fromHex(o.rootKey) as never)
+        const match = Array.isArray(lines) ? linesMatch(v.receipt, lines as never) : undefined
+        const receiptJson = { ...v.receipt, linesDigest: Buffer.from(v.receipt.linesDigest).toString('hex') }
+        if (o.json === true) process.stdout.write(JSON.stringify({ valid: match !== false, tillId: v.tillId, tillKey: v.tillKey, receipt: receiptJson, ...(match !== undefined ? { linesMatch: match } : {}) }) + '\n')
+        else process.stdout.write(`${match === false ? 'NOT valid: the lines are not the receipt\'s' : 'valid'}: ${v.receipt.kind} ${v.receipt.docNo} of till ${v.tillId}, ${v.receipt.businessDay}, ${v.receipt.totalCents} ${v.receipt.currency} cents\n`)
+        if (match === false) process.exitCode = 2
+      } catch (err) {
+        if (o.json === true) process.stdout.write(JSON.stringify({ valid: false, error: (err as Error).message }) + '\n')
+        process.stderr.write(`tillbooks receipt verify: ${(err as Error).message}\n`)
+        process.exitCode = 2
+      }
+    })
+
   program.command('reconcile')
     .description('import a settlement file (the processor\'s CSV report or a bank\'s camt.053) at HQ and print its reconciliation: every exception with what it involves; the same file twice changes nothing')
     .requiredOption('--hq <url>', "HQ's HTTP API, e.g. http://127.0.0.1:8080")

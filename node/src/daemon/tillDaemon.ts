@@ -23,6 +23,8 @@ import { RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { HEADS_MAX } from '../net/limits.ts'
 import { ReplicaApprovals } from '../sync/ReplicaApprovals.ts'
+import { receiptFor, type TillReceipt } from '../till/receipts.ts'
+import QRCode from 'qrcode'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
 import { join } from 'node:path'
@@ -488,12 +490,37 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     const b = req.body as { lines: LineIn[], tenders?: TenderIn[], member?: string }
     if (payments === undefined && b.tenders?.some(t => t.type === 'wallet') === true) return await reply.code(400).send({ error: 'a wallet payment needs a processor: start the till with --processor' })
     try {
-      return await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
+      const sold = await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
+      // The signed receipt: the customer's proof of purchase (its QR text; GET /receipts/<docNo> has it whole).
+      const r = await receiptOf(sold.docNo)
+      return { ...sold, ...(r !== null ? { receipt: { docNo: r.docNo, qr: r.qr } } : {}) }
     } catch (err) {
       // A card or wallet payment refused (by the processor, or beyond the store-and-forward limits): no sale.
       if (err instanceof PaymentDeclinedError) return await reply.code(402).send({ error: err.message, payment: err.payment })
       throw err
     }
+  })
+
+  /** A document's signed receipt, made from the journal (the same bytes each time); null if there is no such document. */
+  const receiptOf = async (docNo: string): Promise<TillReceipt | null> => {
+    const m = /-(\d{1,12})$/.exec(docNo)
+    if (m === null || !docNo.startsWith(`${tillId}-`)) return null
+    const n = Number(m[1])
+    const [doc] = await till.journal(n, n)
+    if (doc === undefined || doc.n !== n) return null
+    return receiptFor(doc, {
+      tillId, currency: o.currency ?? 'EUR', signer, certificate,
+      priceOf: (sku, day) => { try { return catalogue.on(day as BusinessDay).catalogue.get(sku).priceCents } catch { return 0 } }
+    })
+  }
+  const DOC_PARAM = { type: 'object', required: ['doc'], properties: { doc: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}-[0-9]{1,12}(\\.png)?$' } } } as const
+  http.get('/receipts/:doc', { schema: { params: DOC_PARAM } }, async (req, reply) => {
+    const doc = (req.params as { doc: string }).doc
+    const png = doc.endsWith('.png')
+    const r = await receiptOf(png ? doc.slice(0, -4) : doc)
+    if (r === null) return await reply.code(404).send({ error: `no document ${doc} at this till` })
+    if (png) return await reply.type('image/png').send(await QRCode.toBuffer(r.qr, { errorCorrectionLevel: 'M', margin: 2 }))
+    return { docNo: r.docNo, qr: r.qr, receipt: { ...r.receipt, linesDigest: Buffer.from(r.receipt.linesDigest).toString('hex') }, lines: r.lines }
   })
 
   http.post('/refunds', {
@@ -508,7 +535,9 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   }, async (req, reply) => {
     const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card', paymentId?: string }
     try {
-      return await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}), ...(b.paymentId !== undefined ? { paymentId: b.paymentId } : {}) })
+      const refunded = await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}), ...(b.paymentId !== undefined ? { paymentId: b.paymentId } : {}) })
+      const r = await receiptOf(refunded.docNo)
+      return { ...refunded, ...(r !== null ? { receipt: { docNo: r.docNo, qr: r.qr } } : {}) }
     } catch (err) {
       if (err instanceof PaymentDeclinedError) return await reply.code(402).send({ error: err.message, payment: err.payment })
       throw err
