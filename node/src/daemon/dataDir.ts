@@ -69,6 +69,28 @@ export async function hqRootKey (dir: string): Promise<KeyPair> {
   return await readOrCreateSeed(join(dir, 'root.key'))
 }
 
+/**
+ * HQ's key for the keyed hashes of members' phone numbers (HMAC-SHA256: 32 random bytes, hex,
+ * mode 0600, created at first start). It never leaves HQ: without it a hash kept gives back no
+ * number, and no guess can be tested against it.
+ */
+export async function hqMemberKey (dir: string): Promise<Uint8Array> {
+  await mkdir(dir, { recursive: true })
+  const path = join(dir, 'member.key')
+  let hex: string | undefined
+  try {
+    hex = (await readFile(path, 'utf8')).trim()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  if (hex === undefined) {
+    hex = toHex(randomBytes(32))
+    await writeFileAtomic(path, hex + '\n', 0o600)
+  }
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${path} is not 32 bytes of hex`)
+  return fromHex(hex)
+}
+
 export async function readTillIdentity (dir: string): Promise<TillIdentity | null> {
   try {
     return JSON.parse(await readFile(join(dir, 'till.json'), 'utf8')) as TillIdentity

@@ -29,10 +29,12 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { SettlementConflictError } from '@tillbooks/ledger'
 import { SETTLEMENT_CSV_BYTES_MAX, SettlementFileError } from '@tillbooks/payments'
 import { HqSettlements, type ReconcileOptions } from '../hq/HqSettlements.ts'
+import { HqMembers } from '../hq/HqMembers.ts'
+import { MembersError } from '@tillbooks/members'
 import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
 import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
-import { hqDbDir, hqRootKey } from './dataDir.ts'
+import { hqDbDir, hqMemberKey, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
 import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { ForbiddenError, requireSlot } from '../access/guard.ts'
@@ -482,6 +484,23 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       .sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : a.fileId < b.fileId ? -1 : 1),
     counters: settlements.counters
   }))
+
+  // Members: enrolled by phone number, kept as a random id and a keyed hash of the number
+  // (never the number, never in a log line); their card is the id signed by HQ's root key.
+  const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock })
+  http.post('/admin/members', {
+    config: ADMIN,
+    schema: { body: { type: 'object', required: ['phone'], additionalProperties: false, properties: { phone: { type: 'string', maxLength: 40 } } } }
+  }, async (req, reply) => {
+    try {
+      const r = await members.enrol((req.body as { phone: string }).phone)
+      req.audit = { member: r.member, created: r.created }
+      return await reply.code(r.created ? 201 : 200).send(r)
+    } catch (err) {
+      if (err instanceof MembersError) return await reply.code(400).send({ error: err.message })
+      throw err
+    }
+  })
 
   const url = await http.listen({ port: o.httpPort, host: httpHost })
   const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey), adminTokenFile: resolve(api.adminTokenFile), viewerTokenFile: resolve(api.viewerTokenFile) }

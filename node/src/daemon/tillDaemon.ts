@@ -24,6 +24,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { HEADS_MAX } from '../net/limits.ts'
 import { ReplicaApprovals } from '../sync/ReplicaApprovals.ts'
 import { receiptFor, type TillReceipt } from '../till/receipts.ts'
+import { MEMBER_QR_PREFIX, openMemberCard } from '@tillbooks/protocol'
 import QRCode from 'qrcode'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
@@ -482,15 +483,25 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
               }
             }
           },
-          member: { type: 'string', pattern: '^\\+?[0-9]{6,15}$' }
+          // A member's card (its QR text, signed by HQ), a member id, or (as before member ids) a phone number.
+          member: { type: 'string', maxLength: 1024, pattern: '^(\\+?[0-9]{6,15}|m-[A-Za-z0-9_-]{22}|TBM1:[A-Za-z0-9_-]{1,1000})$' }
         }
       }
     }
   }, async (req, reply) => {
     const b = req.body as { lines: LineIn[], tenders?: TenderIn[], member?: string }
     if (payments === undefined && b.tenders?.some(t => t.type === 'wallet') === true) return await reply.code(400).send({ error: 'a wallet payment needs a processor: start the till with --processor' })
+    // A member's card is read offline against HQ's root key: the log gets the member id.
+    let member = b.member
+    if (member?.startsWith(MEMBER_QR_PREFIX) === true) {
+      try {
+        member = openMemberCard(member, hqRootKey).member
+      } catch (err) {
+        return await reply.code(400).send({ error: `member card refused: ${(err as Error).message}` })
+      }
+    }
     try {
-      const sold = await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(b.member !== undefined ? { member: b.member } : {}) })
+      const sold = await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(member !== undefined ? { member } : {}) })
       // The signed receipt: the customer's proof of purchase (its QR text; GET /receipts/<docNo> has it whole).
       const r = await receiptOf(sold.docNo)
       return { ...sold, ...(r !== null ? { receipt: { docNo: r.docNo, qr: r.qr } } : {}) }

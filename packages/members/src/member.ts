@@ -4,11 +4,12 @@
  * again when they give their number; tills and their logs carry the member id alone.
  */
 import { createHmac, randomBytes } from 'node:crypto'
+import { MEMBER_ID_RE } from '@tillbooks/protocol'
 import { E164_DIGITS_MAX, E164_DIGITS_MIN } from './constants.ts'
 import { MembersError } from './errors.ts'
 
-/** `m-` and 22 base64url characters: 128 random bits. */
-export const MEMBER_ID_RE = /^m-[A-Za-z0-9_-]{22}$/
+/** `m-` and 22 base64url characters: 128 random bits (the protocol's, which Closes carry). */
+export { MEMBER_ID_RE }
 
 export function newMemberId (random: (n: number) => Uint8Array = n => randomBytes(n)): string {
   const bytes = random(16)

@@ -15,7 +15,7 @@ import { asciiString } from './asciiCache.ts'
 import { compareBytes } from './canonical.ts'
 import { DOC_N_MAX, ENTRY_BYTES_MAX, HASH_BYTES, LINES_MAX, MEMBERS_MAX, SEQ_MAX, TAX_RATES_MAX } from './constants.ts'
 import { isBusinessDay, STORE_RE, TILL_NO_MAX } from './ids.ts'
-import { MONEY_MAX, PHONE_RE, QTY_MAX } from './records.ts'
+import { isPointsMember, MONEY_MAX, QTY_MAX } from './records.ts'
 import type { EnvelopeLayout } from './trusted.ts'
 import { ID_RE, SKU_RE } from './validate.ts'
 
@@ -253,7 +253,7 @@ function record (kind: 'stockIn' | 'close'): boolean {
         for (; i < n; i++) {
           if (head(5) !== 2 || !keyIs(K_MEMBER)) break
           const member = text()
-          if (member === null || member.length > 16 || !PHONE_RE.test(member) || (i > 0 && !(prev < member)) || !keyIs(K_POINTS)) break
+          if (member === null || member.length > 24 || !isPointsMember(member) || (i > 0 && !(prev < member)) || !keyIs(K_POINTS)) break
           prev = member
           if (Number.isNaN(int(1, QTY_MAX))) break
         }

@@ -15,6 +15,7 @@
 export * from './acceptFast.ts'
 export * from './approval.ts'
 export * from './paymentSet.ts'
+export * from './memberCard.ts'
 export * from './canonical.ts'
 export * from './catalogueStatement.ts'
 export * from './certificate.ts'

@@ -61,7 +61,7 @@ export interface Close extends RecordHeader {
   cashCountedCents: number
   /** Stock used up, exploded through bill-of-materials recipes to stocked components. */
   consumed: SkuQty[]
-  /** Loyalty points earned per member (phone number), summed offline. */
+  /** Loyalty points earned per member (a member id; a phone number in Closes written before member ids), summed offline. */
   points: PointsLine[]
   /**
    * Card and wallet payments taken through a processor, per processor, type and mode (online,
@@ -113,6 +113,12 @@ export type RecordKind = TillRecord['kind']
 export const MONEY_MAX = 1e13 // ten billion currency units: far beyond a till's day
 export const QTY_MAX = 1e9
 export const PHONE_RE = /^\+[1-9]\d{6,14}$/
+/** A member id (`m-` and 22 base64url characters: 128 random bits): what new Closes carry instead of a phone number. */
+export const MEMBER_ID_RE = /^m-[A-Za-z0-9_-]{22}$/
+/** Who earned points in a Close: a member id, or (Closes written before member ids) a phone number. */
+export function isPointsMember (s: string): boolean {
+  return PHONE_RE.test(s) || MEMBER_ID_RE.test(s)
+}
 
 function header (o: Obj): RecordHeader {
   const seq = int(o.seq, 'seq', 1, SEQ_MAX)
@@ -180,7 +186,8 @@ export function validateRecord (value: Canonical): TillRecord {
     if (takings !== taxed) throw new InvalidRecordError(`takings ${takings} do not equal net sales + tax ${taxed}`)
     const points = sortedUnique(arr(o.points, 'points', MEMBERS_MAX).map((l, i) => {
       const x = obj(l, `points[${i}]`, ['member', 'points'])
-      return { member: str(x.member, `points[${i}].member`, PHONE_RE, 16), points: int(x.points, `points[${i}].points`, 1, QTY_MAX) }
+      const member = str(x.member, `points[${i}].member`, /^(\+[1-9]\d{6,14}|m-[A-Za-z0-9_-]{22})$/, 24)
+      return { member, points: int(x.points, `points[${i}].points`, 1, QTY_MAX) }
     }), l => l.member, 'points')
     return {
       ...header(o),

@@ -91,3 +91,16 @@ describe('a Close\'s payment totals', () => {
     assert.match(thrown(() => encodeRecord(close({ expired: [] }))).message, /expired, when present, lists at least one/)
   })
 })
+
+describe('a Close\'s points by member id', () => {
+  it('takes member ids (what new Closes carry) and, from Closes before them, phone numbers; the fast walk is sure of both; anything else is refused', () => {
+    const id = 'm-AAAAAAAAAAAAAAAAAAAAAA'
+    const withIds = close({ points: [{ member: '+447700900123', points: 3 }, { member: id, points: 5 }] })
+    const entry = signEntry(withIds, till1)
+    assert.deepEqual((openEntry(entry.bytes, { verify: true }).record as Close).points, [{ member: '+447700900123', points: 3 }, { member: id, points: 5 }])
+    assert.notEqual(acceptRecordEnvelope(entry.bytes), null)
+    for (const member of ['m-short', 'alice', '07700900123', `${id}x`]) {
+      assert.match(thrown(() => encodeRecord(close({ points: [{ member, points: 1 }] }))).message, /points\[0\]\.member/, member)
+    }
+  })
+})

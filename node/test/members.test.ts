@@ -1,0 +1,79 @@
+/**
+ * Members without phone numbers in the logs: HQ enrols a member by phone and keeps a random id
+ * and a keyed hash of the number (never the number); the member's card (the id signed by HQ)
+ * is read by the till offline; the sale, its receipt, the Close and HQ's books carry the id.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { asStoreId, fromHex, keyPairFromSeed, openMemberCard, signMemberCard, Signer, type PublicKey } from '@tillbooks/protocol'
+import { verifyReceipt } from '@tillbooks/wallet'
+import { silentLogger } from '../src/components.ts'
+import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
+import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
+import { HqMembers } from '../src/hq/HqMembers.ts'
+import { MemoryStore } from '../src/storage/MemoryStore.ts'
+import { enrolStores, request, tokenOf, until } from './helpers/daemons.ts'
+import { ManualClock } from './helpers/fleet.ts'
+
+describe('members: enrolled at HQ by phone, known everywhere else by id', function () {
+  this.timeout(60_000)
+  let dir: string
+  let hq: HqDaemon
+  let till: TillDaemon
+  let admin: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tillbooks-members-'))
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    admin = await tokenOf(join(dir, 'hq'))
+    await enrolStores(hq, join(dir, 'hq'), dir, ['S1'])
+    till = await startTillDaemon({ dataDir: join(dir, 'S1'), store: asStoreId('S1'), till: 1, hq: hq.ready.multiaddrs[0] as string, httpPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], neighbours: [], logger: silentLogger, gossipRing: null, retryMinMs: 50, retryMaxMs: 200 })
+    await request(till.ready.http, 'POST', '/day/open', {})
+  })
+  after(async () => {
+    await till?.stop().catch(() => {})
+    await hq?.stop().catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('HQ enrols a member by phone once (any way of writing it), refuses a number without its country code, and keeps no number', async () => {
+    const first = await request<{ member: string, memberQr: string, created: boolean }>(hq.ready.http, 'POST', '/admin/members', { phone: '+44 7700 900123' }, admin)
+    assert.equal(first.status, 201)
+    assert.match(first.json.member, /^m-[A-Za-z0-9_-]{22}$/)
+    assert.equal(openMemberCard(first.json.memberQr, fromHex(hq.ready.rootKey) as PublicKey).member, first.json.member)
+    const again = await request<{ member: string, created: boolean }>(hq.ready.http, 'POST', '/admin/members', { phone: '0044 7700-900123' }, admin)
+    assert.deepEqual([again.status, again.json.member, again.json.created], [200, first.json.member, false])
+    assert.equal((await request(hq.ready.http, 'POST', '/admin/members', { phone: '07700 900123' }, admin)).status, 400)
+    assert.equal((await request(hq.ready.http, 'POST', '/admin/members', { phone: '+447700900123' })).status, 401, 'the admin token\'s')
+  })
+
+  it('the till reads a member\'s card offline; the receipt, the Close and HQ\'s books carry the member id, never the number', async () => {
+    const { member, memberQr } = (await request<{ member: string, memberQr: string }>(hq.ready.http, 'POST', '/admin/members', { phone: '+447700900777' }, admin)).json
+    const sale = await request<{ docNo: string, points: number, receipt: { qr: string } }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'patio-chair', qty: 1 }], member: memberQr })
+    assert.equal(sale.status, 200, JSON.stringify(sale.json))
+    assert.ok(sale.json.points > 0)
+    assert.equal(verifyReceipt(sale.json.receipt.qr, fromHex(hq.ready.rootKey) as PublicKey).receipt.member, member)
+    // A card another HQ signed is refused, and no sale is made.
+    const forged = signMemberCard(new Signer(keyPairFromSeed(new Uint8Array(32).fill(5))), { member, issuedAtMs: 0 })
+    const refused = await request<{ error: string }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'latte', qty: 1 }], member: forged })
+    assert.deepEqual([refused.status, /member card refused/.test(refused.json.error)], [400, true])
+    await request(till.ready.http, 'POST', '/day/close', {})
+    await request(till.ready.http, 'POST', '/sync', {})
+    await until('HQ books the Close', async () => (await request<{ members: Record<string, number> }>(hq.ready.http, 'GET', '/books')).json.members[member] !== undefined)
+    const books = (await request<{ members: Record<string, number> }>(hq.ready.http, 'GET', '/books')).json
+    assert.equal(books.members[member], sale.json.points)
+    assert.ok(!Object.keys(books.members).some(k => k.startsWith('+')), 'no phone number in the books')
+  })
+
+  it('keeps only the keyed hash: nothing HQ stores holds the number', async () => {
+    const store = new MemoryStore()
+    await store.open()
+    const m = new HqMembers({ store, key: new Uint8Array(32).fill(7), root: new Signer(keyPairFromSeed(new Uint8Array(32).fill(8))), clock: new ManualClock() })
+    const { member } = await m.enrol('+447700900555')
+    assert.equal(await m.has(member), true)
+    for await (const [k, v] of store.entries({ gte: '', lt: '\uffff' })) {
+      assert.ok(!`${k}${Buffer.from(v).toString('latin1')}`.includes('7700900555'), `${k} holds the number`)
+    }
+  })
+})
