@@ -1,10 +1,11 @@
 /**
  * @tillbooks/wallet: the customer's side, with no network. A receipt signed by the till
  * (COSE_Sign1, EdDSA, over canonical CBOR, with the till's certificate), as a QR (`TB1:` +
- * Base45), verified offline with HQ's root key alone. (Issue 18, in progress: the wallet store
- * and its encrypted backup come next.)
+ * Base45), verified offline with HQ's root key alone; the wallet that keeps them, and its
+ * encrypted backup.
  */
 export * from './base45.ts'
 export * from './cose.ts'
 export * from './errors.ts'
 export * from './receipt.ts'
+export * from './store.ts'
