@@ -96,6 +96,25 @@ describe('till: signed receipts', function () {
     assert.match(other.out.error ?? '', /root key|not signed|point/i)
   })
 
+  it('returns by receipt, with no lookup: each line refunded at most once, at the price it was sold at, back to the sale\'s card', async () => {
+    const sale = await request<{ docNo: string, totalCents: number, payments: Array<{ paymentId: string }>, receipt: { qr: string } }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'latte', qty: 2 }, { sku: 'croissant', qty: 1 }], tenders: [{ type: 'card', amountCents: 500 }, { type: 'cash', amountCents: 2000 }] })
+    assert.equal(sale.status, 200, JSON.stringify(sale.json))
+    const qr = sale.json.receipt.qr
+    const one = await request<{ docNo: string, totalCents: number, payments?: Array<{ paymentId: string, amountCents: number }> }>(till.ready.http, 'POST', '/refunds', { receipt: qr, lines: [{ sku: 'latte', qty: 1 }], tender: 'card' })
+    assert.equal(one.status, 200, JSON.stringify(one.json))
+    assert.equal(one.json.totalCents, -420)
+    assert.equal(one.json.payments?.[0]?.amountCents, -420, 'back to the card the sale was paid with')
+    const tooMany = await request<{ error: string }>(till.ready.http, 'POST', '/refunds', { receipt: qr, lines: [{ sku: 'latte', qty: 2 }] })
+    assert.equal(tooMany.status, 400)
+    assert.match(tooMany.json.error, /2 × latte asked back, 1 left to refund \(sold 2, refunded 1\)/)
+    assert.equal((await request(till.ready.http, 'POST', '/refunds', { receipt: qr, lines: [{ sku: 'espresso', qty: 1 }] })).status, 400, 'not on the receipt')
+    assert.equal((await request(till.ready.http, 'POST', '/refunds', { receipt: qr, lines: [{ sku: 'latte', qty: 1 }, { sku: 'croissant', qty: 1 }] })).status, 200)
+    assert.equal((await request(till.ready.http, 'POST', '/refunds', { receipt: qr, lines: [{ sku: 'croissant', qty: 1 }] })).status, 400, 'everything refunded once already')
+    const changed = `${qr.slice(0, 30)}${qr[30] === 'A' ? 'B' : 'A'}${qr.slice(31)}`
+    const forged = await request<{ error: string }>(till.ready.http, 'POST', '/refunds', { receipt: changed, lines: [{ sku: 'latte', qty: 1 }] })
+    assert.deepEqual([forged.status, /receipt refused/.test(forged.json.error)], [400, true])
+  })
+
   it('a refund answers its receipt too, a negative total', async () => {
     const r = await request<{ docNo: string, receipt: { qr: string } }>(till.ready.http, 'POST', '/refunds', { lines: [{ sku: 'latte', qty: 1 }] })
     assert.equal(r.status, 200, JSON.stringify(r.json))

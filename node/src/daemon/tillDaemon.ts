@@ -25,6 +25,7 @@ import { HEADS_MAX } from '../net/limits.ts'
 import { ReplicaApprovals } from '../sync/ReplicaApprovals.ts'
 import { receiptFor, type TillReceipt } from '../till/receipts.ts'
 import { MEMBER_QR_PREFIX, openMemberCard } from '@tillbooks/protocol'
+import { verifyReceipt } from '@tillbooks/wallet'
 import QRCode from 'qrcode'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
@@ -540,13 +541,26 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         type: 'object',
         required: ['lines'],
         additionalProperties: false,
-        properties: { lines: LINES_SCHEMA, tender: { enum: ['cash', 'card'] }, paymentId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' } }
+        properties: { lines: LINES_SCHEMA, tender: { enum: ['cash', 'card'] }, paymentId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' }, receipt: { type: 'string', maxLength: 8192, pattern: '^TB1:' } }
       }
     }
   }, async (req, reply) => {
-    const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card', paymentId?: string }
+    const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card', paymentId?: string, receipt?: string }
+    // A return by receipt: checked offline against HQ's root key, no lookup.
+    let returnOf: string | undefined
+    if (b.receipt !== undefined) {
+      let v: ReturnType<typeof verifyReceipt>
+      try {
+        v = verifyReceipt(b.receipt, hqRootKey)
+      } catch (err) {
+        return await reply.code(400).send({ error: `receipt refused: ${(err as Error).message}` })
+      }
+      if (v.tillId !== tillId) return await reply.code(409).send({ error: `a receipt of till ${v.tillId}: refunded at its own till (asking it from here comes next)` })
+      if (v.receipt.kind !== 'sale') return await reply.code(400).send({ error: 'a refund\'s receipt is not refunded again' })
+      returnOf = v.receipt.docNo
+    }
     try {
-      const refunded = await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}), ...(b.paymentId !== undefined ? { paymentId: b.paymentId } : {}) })
+      const refunded = await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}), ...(b.paymentId !== undefined ? { paymentId: b.paymentId } : {}), ...(returnOf !== undefined ? { receiptOf: returnOf } : {}) })
       const r = await receiptOf(refunded.docNo)
       return { ...refunded, ...(r !== null ? { receipt: { docNo: r.docNo, qr: r.qr } } : {}) }
     } catch (err) {

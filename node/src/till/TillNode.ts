@@ -54,6 +54,8 @@ export interface SaleDoc {
   points: number
   /** Card and wallet payments taken for it (with a processor): ids, outcomes, signed lines. */
   payments?: PaymentOutcome[]
+  /** A return by receipt: the sale's document number (its lines are refunded at most once). */
+  receiptOf?: string
 }
 
 export interface SaleReceipt {
@@ -322,12 +324,65 @@ export class TillNode {
    * With a processor, a card refund names the card payment it goes back to (`paymentId`) and is
    * made through the processor first: no refund document unless it approves.
    */
-  async refund (refund: { lines: SaleLine[], tender?: Tender, paymentId?: string }): Promise<SaleReceipt> {
+  async refund (refund: { lines: SaleLine[], tender?: Tender, paymentId?: string, receiptOf?: string }): Promise<SaleReceipt> {
     const lines = refund.lines.map(l => ({ sku: l.sku, qty: -l.qty }))
-    return await this.#serial(async () => await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(refund.paymentId !== undefined ? { refundOf: refund.paymentId } : {}) }))
+    return await this.#serial(async () => {
+      if (refund.receiptOf === undefined) return await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(refund.paymentId !== undefined ? { refundOf: refund.paymentId } : {}) })
+      // A return by receipt: each of the sale's lines refunded at most once (what this till has
+      // refunded against it is in its own journal), at the price it was sold at, and a card
+      // refund goes back to the sale's own card payment unless another is named.
+      const docNo = refund.receiptOf
+      const original = await this.#sold(docNo)
+      const refunded = await this.#refundedAgainst(docNo)
+      const sold = new Map<string, number>()
+      for (const l of original.lines) sold.set(l.sku, (sold.get(l.sku) ?? 0) + l.qty)
+      const asked = new Map<string, number>()
+      for (const l of refund.lines) asked.set(l.sku, (asked.get(l.sku) ?? 0) + l.qty)
+      for (const [sku, qty] of asked) {
+        const left = (sold.get(sku) ?? 0) - (refunded.get(sku) ?? 0)
+        if (qty > left) throw new SaleRejectedError(`receipt ${docNo}: ${qty} × ${sku} asked back, ${left} left to refund (sold ${sold.get(sku) ?? 0}, refunded ${refunded.get(sku) ?? 0})`)
+      }
+      const cardPayment = original.payments?.find(p => p.status !== 'declined' && p.amountCents > 0)?.paymentId
+      const paymentId = refund.paymentId ?? cardPayment
+      const r = await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(paymentId !== undefined ? { refundOf: paymentId } : {}), receiptOf: docNo, priceDay: original.businessDay })
+      for (const [sku, qty] of asked) refunded.set(sku, (refunded.get(sku) ?? 0) + qty)
+      return r
+    })
   }
 
-  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string, refundOf?: string }): Promise<SaleReceipt> {
+  /** Refunded quantities per sold document, from the journal (read once, then kept up to date). */
+  #receiptRefunds: Map<string, Map<string, number>> | null = null
+
+  /** The sale a receipt names, from this till's journal (a document of another till, or not a sale: refused). */
+  async #sold (docNo: string): Promise<SaleDoc> {
+    const prefix = `${docNoOf(this.store, this.till, 1).slice(0, -1)}`
+    const n = docNo.startsWith(prefix) ? Number(docNo.slice(prefix.length)) : NaN
+    if (!Number.isSafeInteger(n) || n < 1 || n >= this.#nextDocN) throw new SaleRejectedError(`document ${docNo} is not one of this till's`)
+    const [doc] = await this.journal(n, n)
+    if (doc === undefined || doc.kind !== 'sale') throw new SaleRejectedError(`document ${docNo} is not a sale`)
+    return doc
+  }
+
+  async #refundedAgainst (docNo: string): Promise<Map<string, number>> {
+    if (this.#receiptRefunds === null) {
+      const all = new Map<string, Map<string, number>>()
+      for (const d of this.#nextDocN > 1 ? await this.journal(1, this.#nextDocN - 1) : []) {
+        if (d.kind !== 'refund' || d.receiptOf === undefined) continue
+        const m = all.get(d.receiptOf) ?? new Map<string, number>()
+        for (const l of d.lines) m.set(l.sku, (m.get(l.sku) ?? 0) - l.qty)
+        all.set(d.receiptOf, m)
+      }
+      this.#receiptRefunds = all
+    }
+    let m = this.#receiptRefunds.get(docNo)
+    if (m === undefined) {
+      m = new Map()
+      this.#receiptRefunds.set(docNo, m)
+    }
+    return m
+  }
+
+  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string, refundOf?: string, receiptOf?: string, priceDay?: BusinessDay }): Promise<SaleReceipt> {
     if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`the till is ${this.#state}: open the day first`)
     if (this.#nextDocN - this.#dayDocFirst >= SALES_PER_DAY_MAX) throw new SaleRejectedError('too many documents today')
     if (!Array.isArray(input.lines) || input.lines.length === 0) throw new SaleRejectedError('a sale needs at least one line')
@@ -336,7 +391,9 @@ export class TillNode {
     }
     // Priced by the catalogue in force on the sale's business day; a sku since resolved to be
     // the same as another is sold (and counted in the Close) as that one.
-    const inForce = this.#init.catalogue instanceof Catalogue ? { catalogue: this.#init.catalogue, aliases: new Map<string, string>() } : this.#init.catalogue.on(this.#businessDay)
+    // A return by receipt is priced as it was sold: by the catalogue of the sale's day.
+    const priceDay = input.priceDay ?? this.#businessDay
+    const inForce = this.#init.catalogue instanceof Catalogue ? { catalogue: this.#init.catalogue, aliases: new Map<string, string>() } : this.#init.catalogue.on(priceDay)
     const lines = inForce.aliases.size === 0 ? input.lines : input.lines.map(l => ({ sku: inForce.aliases.get(l.sku) ?? l.sku, qty: l.qty }))
     let priced: ReturnType<typeof priceSale>
     try {
@@ -406,7 +463,8 @@ export class TillNode {
       consumed: priced.consumed,
       member,
       points,
-      ...(payments.length > 0 ? { payments } : {})
+      ...(payments.length > 0 ? { payments } : {}),
+      ...(input.receiptOf !== undefined ? { receiptOf: input.receiptOf } : {})
     }
     await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }], { sync: true })
     this.#nextDocN = n + 1
