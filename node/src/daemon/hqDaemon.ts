@@ -487,7 +487,12 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
 
   // Members: enrolled by phone number, kept as a random id and a keyed hash of the number
   // (never the number, never in a log line); their card is the id signed by HQ's root key.
-  const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock })
+  const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
+  http.get('/members/:member', { ...READ, schema: { params: { type: 'object', required: ['member'], properties: { member: { type: 'string', pattern: '^m-[A-Za-z0-9_-]{22}$' } } } } }, async (req, reply) => {
+    const v = await members.view((req.params as { member: string }).member, today())
+    if (!v.enrolled && v.earned === 0) return await reply.code(404).send({ error: 'no such member' })
+    return v
+  })
   http.post('/admin/members', {
     config: ADMIN,
     schema: { body: { type: 'object', required: ['phone'], additionalProperties: false, properties: { phone: { type: 'string', maxLength: 40 } } } }

@@ -6,7 +6,10 @@
  *
  * On disk (HQ's LevelDB): `k!<phone key>` → member id, `M!<member id>` → when enrolled; fsync'd.
  */
-import { newMemberId, phoneKey } from '@tillbooks/members'
+import { MemberBook, newMemberId, phoneKey } from '@tillbooks/members'
+import { RETURN_WINDOW_DAYS } from './constants.ts'
+import { FoldedCloses } from './FoldedCloses.ts'
+import type { HqNode } from './HqNode.ts'
 import { signMemberCard, type Signer } from '@tillbooks/protocol'
 import type { Clock } from '../components.ts'
 import { OneAtATime } from '../OneAtATime.ts'
@@ -19,11 +22,17 @@ export class HqMembers {
   readonly #clock: Clock
   readonly #serial = new OneAtATime()
 
-  constructor (o: { store: KvStore, key: Uint8Array, root: Signer, clock: Clock }) {
+  /** Points per member of each folded Close, and its day. */
+  readonly #points: FoldedCloses<{ day: string, points: Map<string, number> }> | null
+  /** Redemptions, grants and rights (MemberBook): empty until the tills' redemptions are wired. */
+  readonly #book = new MemberBook()
+
+  constructor (o: { store: KvStore, key: Uint8Array, root: Signer, clock: Clock, hq?: HqNode }) {
     this.#store = o.store
     this.#key = o.key
     this.#root = o.root
     this.#clock = o.clock
+    this.#points = o.hq === undefined ? null : new FoldedCloses(o.hq, c => c.points.length === 0 ? null : { day: c.businessDay, points: new Map(c.points.map(p => [p.member, p.points])) })
   }
 
   /** Enrol a member by phone number (normalised; refused without its country code), or find the one enrolled: their id and card. */
@@ -48,6 +57,30 @@ export class HqMembers {
   /** Whether a member id was enrolled here. */
   async has (member: string): Promise<boolean> {
     return (await this.#store.get(`M!${member}`)) !== undefined
+  }
+
+  /**
+   * What HQ knows of a member: points earned in the folded Closes (`points`), vested once their
+   * sale's day is `RETURN_WINDOW_DAYS` behind `today` (a refund within the window can still take
+   * them back), and what the member book says of redemptions and rights (none granted yet: the
+   * redemption path is not wired to the tills yet, so redeemed is 0 and rights empty).
+   */
+  async view (member: string, today: string): Promise<{ member: string, enrolled: boolean, earned: number, vested: number, redeemed: number, balance: number, rights: Record<string, number> }> {
+    const vestBy = new Date(`${today}T00:00:00Z`)
+    vestBy.setUTCDate(vestBy.getUTCDate() - RETURN_WINDOW_DAYS)
+    const last = vestBy.toISOString().slice(0, 10)
+    let earned = 0
+    let vested = 0
+    for (const ix of (await this.#points?.read())?.values() ?? []) {
+      for (const c of ix.items) {
+        const p = c.points.get(member)
+        if (p === undefined) continue
+        earned += p
+        if (c.day <= last) vested += p
+      }
+    }
+    const v = this.#book.view(member, today)
+    return { member, enrolled: await this.has(member), earned, vested, redeemed: v.redeemed, balance: vested - v.redeemed, rights: v.rights }
   }
 
   #card (member: string): string {

@@ -21,11 +21,12 @@ import {
   type ImportedFile, type ReconcileException, type SettlementLine, type TillPayment
 } from '@tillbooks/payments'
 import {
-  addPaymentSets, openApproval, openEntry, PAYMENT_SET_EMPTY, paymentHash, paymentSetHash, paymentsDigest, subtractPaymentSets, sumPaymentHashes,
+  addPaymentSets, openApproval, PAYMENT_SET_EMPTY, paymentHash, paymentSetHash, paymentsDigest, subtractPaymentSets, sumPaymentHashes,
   type Approval, type Close, type PaymentTotal, type TillId
 } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
 import type { HqNode } from './HqNode.ts'
+import { FoldedCloses } from './FoldedCloses.ts'
 
 /** Where HQ gets a till's signed approvals when its totals do not match (the till, a neighbour's replica). */
 export interface ApprovalSource {
@@ -137,8 +138,8 @@ export class HqSettlements {
     return k
   }
 
-  /** Per till: the folded prefix read so far (its last seq) and the card parts of its Closes. */
-  readonly #index = new Map<string, { seq: number, closes: CardClose[] }>()
+  /** The card parts of each till's folded Closes (only Closes with card payments or losses). */
+  readonly #closes: FoldedCloses<CardClose>
   /** Reconciliations answered and approvals fetched, for /counters. */
   readonly counters = { imports: 0, duplicates: 0, refused: 0, reconciliations: 0, fetches: 0, fetchFailures: 0, approvalsRefused: 0, detailIncomplete: 0, replicaFetches: 0 }
 
@@ -148,6 +149,14 @@ export class HqSettlements {
   constructor (o: { hq: HqNode, logger: Logger, source?: ApprovalSource, nowMs: () => number, account?: string }) {
     this.#hq = o.hq
     this.#account = o.account
+    this.#closes = new FoldedCloses(o.hq, r => {
+      const lost = [
+        ...(r.lateDeclines ?? []).map(d => ({ ...d, kind: 'late_decline' as const })),
+        ...(r.expired ?? []).map(d => ({ ...d, kind: 'expired' as const }))
+      ]
+      if ((r.payments ?? []).length === 0 && lost.length === 0) return null
+      return { docFirst: r.docFirst, docLast: r.docLast, day: r.businessDay, payments: r.payments ?? [], lost }
+    })
     this.#logger = o.logger
     this.#source = o.source ?? null
     this.#nowMs = o.nowMs
@@ -250,9 +259,8 @@ export class HqSettlements {
    * more: the caller must say which (a file booked under the wrong one could never be taken out).
    */
   async #defaultProcessor (): Promise<string> {
-    await this.#refresh()
     const named = new Set<string>()
-    for (const ix of this.#index.values()) for (const c of ix.closes) for (const p of c.payments) named.add(p.processor)
+    for (const ix of (await this.#closes.read()).values()) for (const c of ix.items) for (const p of c.payments) named.add(p.processor)
     if (named.size > 1) throw new SettlementFileError(`the tills' Closes name ${named.size} processors (${[...named].sort().join(', ')}): say which this file is from (processor)`)
     return [...named][0] ?? 'embedded'
   }
@@ -320,11 +328,10 @@ export class HqSettlements {
    * since the last reconciliation are read).
    */
   async #tillCards (processor: string): Promise<Map<string, TillCards>> {
-    await this.#refresh()
     const out = new Map<string, TillCards>()
-    for (const [tillId, ix] of this.#index) {
+    for (const [tillId, ix] of await this.#closes.read()) {
       const cards: TillCards = { count: 0, amountCents: 0, lost: new Map(), closes: [], setHash: PAYMENT_SET_EMPTY }
-      for (const c of ix.closes) {
+      for (const c of ix.items) {
         const groups = c.payments.filter(p => p.processor === processor)
         cards.closes.push({ docFirst: c.docFirst, docLast: c.docLast, day: c.day, groups })
         for (const p of groups) {
@@ -337,43 +344,6 @@ export class HqSettlements {
       if (cards.count > 0 || cards.lost.size > 0) out.set(tillId, cards)
     }
     return out
-  }
-
-  /**
-   * The card parts of every till's folded Closes, read incrementally: per till, the entries
-   * folded since last time; a till whose folded prefix shrank (a fork found below it) is read
-   * again from its start. Only Closes with card payments or losses are kept.
-   */
-  async #refresh (): Promise<void> {
-    // One refresh at a time, shared: two reconciliations at once must not both add the same Closes.
-    this.#refreshing ??= this.#refreshOnce().finally(() => { this.#refreshing = null })
-    await this.#refreshing
-  }
-
-  #refreshing: Promise<void> | null = null
-
-  async #refreshOnce (): Promise<void> {
-    for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
-      let ix = this.#index.get(tillId)
-      if (ix !== undefined && ix.seq > t.lastSeq) ix = undefined
-      if (ix === undefined) {
-        ix = { seq: 0, closes: [] }
-        this.#index.set(tillId, ix)
-      }
-      if (ix.seq === t.lastSeq) continue
-      for (const bytes of await this.#hq.tillLogRange(tillId as TillId, ix.seq, t.lastSeq)) {
-        // HQ's own log, verified when it came in: read, not verified again.
-        const r = openEntry(bytes, { verify: false }).record
-        if (r.kind !== 'close') continue
-        const lost = [
-          ...(r.lateDeclines ?? []).map(d => ({ ...d, kind: 'late_decline' as const })),
-          ...(r.expired ?? []).map(d => ({ ...d, kind: 'expired' as const }))
-        ]
-        if ((r.payments ?? []).length === 0 && lost.length === 0) continue
-        ix.closes.push({ docFirst: r.docFirst, docLast: r.docLast, day: r.businessDay, payments: r.payments ?? [], lost })
-      }
-      ix.seq = t.lastSeq
-    }
   }
 
   /**

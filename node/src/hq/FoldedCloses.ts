@@ -1,0 +1,50 @@
+/**
+ * An index of what HQ's folded Closes say beyond the books' sums, kept up to date incrementally:
+ * per till, the entries folded since the last read (its folded prefix, from the books); a till
+ * whose folded prefix shrank (a fork found below it) is read again from its start. One refresh
+ * at a time, shared by whoever asks meanwhile, so no Close is ever counted twice. Each reader
+ * keeps only the parts of a Close it needs (`pick`): reconciliation the card parts, members the
+ * points per member and day.
+ */
+import { openEntry, type Close, type TillId } from '@tillbooks/protocol'
+import type { HqNode } from './HqNode.ts'
+
+export class FoldedCloses<T> {
+  readonly #hq: HqNode
+  readonly #pick: (c: Close) => T | null
+  readonly #index = new Map<string, { seq: number, items: T[] }>()
+  #refreshing: Promise<void> | null = null
+
+  /** `pick`: what to keep of a folded Close (null: nothing). */
+  constructor (hq: HqNode, pick: (c: Close) => T | null) {
+    this.#hq = hq
+    this.#pick = pick
+  }
+
+  /** What each till's folded Closes gave, in seq order, brought up to date first. */
+  async read (): Promise<ReadonlyMap<string, { readonly items: readonly T[] }>> {
+    this.#refreshing ??= this.#refresh().finally(() => { this.#refreshing = null })
+    await this.#refreshing
+    return this.#index
+  }
+
+  async #refresh (): Promise<void> {
+    for (const [tillId, t] of Object.entries(this.#hq.fleet())) {
+      let ix = this.#index.get(tillId)
+      if (ix !== undefined && ix.seq > t.lastSeq) ix = undefined
+      if (ix === undefined) {
+        ix = { seq: 0, items: [] }
+        this.#index.set(tillId, ix)
+      }
+      if (ix.seq === t.lastSeq) continue
+      for (const bytes of await this.#hq.tillLogRange(tillId as TillId, ix.seq, t.lastSeq)) {
+        // HQ's own log, verified when it came in: read, not verified again.
+        const r = openEntry(bytes, { verify: false }).record
+        if (r.kind !== 'close') continue
+        const item = this.#pick(r)
+        if (item !== null) ix.items.push(item)
+      }
+      ix.seq = t.lastSeq
+    }
+  }
+}
