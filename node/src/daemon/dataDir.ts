@@ -37,7 +37,8 @@ export const hqDbDir = (dir: string): string => join(dir, 'db')
 export const adminTokenFile = (dir: string): string => join(dir, 'admin.token')
 export const viewerTokenFile = (dir: string): string => join(dir, 'viewer.token')
 
-async function readOrCreateSeed (path: string): Promise<KeyPair> {
+/** 32 secret bytes kept in a file as hex (mode 0600), made at first use. */
+async function readOrCreateSecret (path: string): Promise<Uint8Array> {
   let hex: string | undefined
   try {
     hex = (await readFile(path, 'utf8')).trim()
@@ -48,8 +49,12 @@ async function readOrCreateSeed (path: string): Promise<KeyPair> {
     hex = toHex(randomBytes(32))
     await writeFileAtomic(path, hex + '\n', 0o600)
   }
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${path} is not a 32-byte hex seed`)
-  return keyPairFromSeed(fromHex(hex))
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${path} is not 32 bytes of hex`)
+  return fromHex(hex)
+}
+
+async function readOrCreateSeed (path: string): Promise<KeyPair> {
+  return keyPairFromSeed(await readOrCreateSecret(path))
 }
 
 /** Write to a temporary name, then rename: a crash leaves the old file or the new, never half. */
@@ -76,19 +81,7 @@ export async function hqRootKey (dir: string): Promise<KeyPair> {
  */
 export async function hqMemberKey (dir: string): Promise<Uint8Array> {
   await mkdir(dir, { recursive: true })
-  const path = join(dir, 'member.key')
-  let hex: string | undefined
-  try {
-    hex = (await readFile(path, 'utf8')).trim()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-  if (hex === undefined) {
-    hex = toHex(randomBytes(32))
-    await writeFileAtomic(path, hex + '\n', 0o600)
-  }
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${path} is not 32 bytes of hex`)
-  return fromHex(hex)
+  return await readOrCreateSecret(join(dir, 'member.key'))
 }
 
 export async function readTillIdentity (dir: string): Promise<TillIdentity | null> {
