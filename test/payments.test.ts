@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseSettlementCsv, toSettlementCsv, type SettlementLine } from '@tillbooks/payments'
+import { batchesOf, parseSettlementCsv, toSettlementCsv, type SettlementLine } from '@tillbooks/payments'
 import { hledger, requireHledger } from '../packages/ledger/test/helpers/hledger.ts'
 import { freePort, request, until } from '../node/test/helpers/daemons.ts'
 import { call, kill, killAll, run, startDaemon, type Daemon } from './helpers/processes.ts'
@@ -84,12 +84,8 @@ describe('card payments, every part a process: cut-off, forwarding, a late decli
       lines.push(l)
       if (l.paymentId === twice) lines.push({ ...l, processorRef: `${l.processorRef}D` })
     }
-    const batches = report.batches.map(b => {
-      const own = lines.filter(l => l.batch === b.batch)
-      return { ...b, lines: own.length, grossCents: own.reduce((n, l) => n + l.grossCents, 0), feeCents: own.reduce((n, l) => n + l.feeCents, 0), netCents: own.reduce((n, l) => n + l.netCents, 0) }
-    })
     const plantedFile = join(dir, `settlement-${day}.csv`)
-    await writeFile(plantedFile, toSettlementCsv({ ...report, lines, batches }))
+    await writeFile(plantedFile, toSettlementCsv({ ...report, lines, batches: batchesOf(lines) }))
 
     const reconcile = async (file: string): Promise<Reconciled> => {
       try {

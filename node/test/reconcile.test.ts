@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { parseSettlementCsv, toSettlementCsv, type SettlementFile, type SettlementLine } from '@tillbooks/payments'
+import { batchesOf, parseSettlementCsv, toSettlementCsv, type SettlementFile, type SettlementLine } from '@tillbooks/payments'
 import { asStoreId } from '@tillbooks/protocol'
 import { hledger, requireHledger } from '../../packages/ledger/test/helpers/hledger.ts'
 import { silentLogger } from '../src/components.ts'
@@ -31,11 +31,7 @@ interface Answer { file: string, day: string, matched: number, exceptions: Excep
 
 /** The report with its batches' control totals made to add up again (a processor's own file, faults and all). */
 function rewritten (f: SettlementFile, lines: SettlementLine[]): string {
-  const batches = f.batches.map(b => {
-    const own = lines.filter(l => l.batch === b.batch)
-    return { ...b, lines: own.length, grossCents: own.reduce((n, l) => n + l.grossCents, 0), feeCents: own.reduce((n, l) => n + l.feeCents, 0), netCents: own.reduce((n, l) => n + l.netCents, 0) }
-  })
-  return toSettlementCsv({ ...f, lines, batches })
+  return toSettlementCsv({ ...f, lines, batches: batchesOf(lines) })
 }
 
 /** A processor process, HQ and one till paying cards through it, started before the tests and stopped after. */

@@ -7,8 +7,8 @@
  * production `toSettlementCsv`, read back by `parseSettlementCsv`).
  */
 import {
-  parseSettlementCsv, reconcile, toSettlementCsv,
-  type SettlementBatch, type SettlementFile, type SettlementLine, type TillPayment
+  batchesOf, parseSettlementCsv, reconcile, toSettlementCsv,
+  type SettlementFile, type SettlementLine, type TillPayment
 } from '@tillbooks/payments'
 import type { PaymentAttempt } from '@tillbooks/node'
 import type { Prng } from './Prng.ts'
@@ -242,19 +242,10 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
   }
 }
 
-/** A file's batches recomputed from its lines (one batch per batch number), its lines numbered as written. */
+/** A file's batches recomputed from its lines (batchesOf), its lines numbered as written. */
 export function withBatches (file: SettlementFile): SettlementFile {
-  const batches = new Map<string, SettlementBatch>()
   const lines = file.lines.map((l, i) => ({ ...l, line: i + 2 }))
-  for (const l of lines) {
-    const b = batches.get(l.batch) ?? { batch: l.batch, payoutId: l.payoutId, bookingDay: l.bookingDay, lines: 0, grossCents: 0, feeCents: 0, netCents: 0 }
-    b.lines++
-    b.grossCents += l.grossCents
-    b.feeCents += l.feeCents
-    b.netCents += l.netCents
-    batches.set(l.batch, b)
-  }
-  return { currency: file.currency, lines, batches: [...batches.values()] }
+  return { currency: file.currency, lines, batches: batchesOf(lines) }
 }
 
 function diffLists (expected: string[], found: string[]): { missing: string[], unexpected: string[] } {

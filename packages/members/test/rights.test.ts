@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { BeyondRightsError, MemberBook, MembersError, TillRights, type RightsEvent } from '../src/index.ts'
-import { fcParams } from '../../payments/test/helpers/fc.ts'
+import { fcParams } from '../../catalogue/test/helpers/fc.ts'
 
 const M1 = 'm-AAAAAAAAAAAAAAAAAAAAAA'
 const M2 = 'm-BBBBBBBBBBBBBBBBBBBBBB'

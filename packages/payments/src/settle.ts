@@ -4,7 +4,7 @@
  * its settlement report (settlementCsv.ts) and its bank statement entry (camt053.ts).
  */
 import type { BankEntry } from './camt053.ts'
-import type { SettlementFile, SettlementLine } from './settlementCsv.ts'
+import { batchesOf, type SettlementFile, type SettlementLine } from './settlementCsv.ts'
 
 /** What the processor booked: a payment (gross > 0), a refund (< 0), a chargeback (< 0). */
 export interface Booked { processorRef: string, paymentId: string, kind: 'payment' | 'refund' | 'chargeback', grossCents: number, paymentMethod: string, bookingDay: string }
@@ -35,10 +35,7 @@ export function settleDay (bookings: Iterable<Booked>, day: string, o: { currenc
       payoutId
     }
   })
-  const batches = lines.length === 0
-    ? []
-    : [{ batch, payoutId, bookingDay: day, lines: lines.length, grossCents: lines.reduce((n, l) => n + l.grossCents, 0), feeCents: lines.reduce((n, l) => n + l.feeCents, 0), netCents: lines.reduce((n, l) => n + l.netCents, 0) }]
-  return { currency: o.currency, lines, batches }
+  return { currency: o.currency, lines, batches: batchesOf(lines) }
 }
 
 /** The bank's entries for a settled day: one credit (or debit) per payout, its transactions the lines. */

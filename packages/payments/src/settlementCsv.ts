@@ -189,6 +189,20 @@ export async function readSettlementCsv (source: AsyncIterable<string | Uint8Arr
   return { lines, batches: reader.finish() }
 }
 
+/** The control totals of each batch of these lines (one per batch number, in order of first line): what a report's MerchantPayout lines say. */
+export function batchesOf (lines: readonly SettlementLine[]): SettlementBatch[] {
+  const out = new Map<string, SettlementBatch>()
+  for (const l of lines) {
+    const b = out.get(l.batch) ?? { batch: l.batch, payoutId: l.payoutId, bookingDay: l.bookingDay, lines: 0, grossCents: 0, feeCents: 0, netCents: 0 }
+    b.lines++
+    b.grossCents += l.grossCents
+    b.feeCents += l.feeCents
+    b.netCents += l.netCents
+    out.set(l.batch, b)
+  }
+  return [...out.values()]
+}
+
 /** A settlement report as the embedded processor writes it (lines, then each batch's control line). */
 export function toSettlementCsv (file: SettlementFile): string {
   const f = (n: number): string => formatMinorUnits(n, file.currency)
