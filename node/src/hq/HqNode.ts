@@ -523,9 +523,11 @@ export class HqNode {
       const known = this.#settlementFiles.get(file.id)
       if (known !== undefined && known.processor !== processor) throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
       const settlement = settlementOf(file, processor)
-      if (this.#books.checkSettlement(settlement) === 'duplicate') return 'duplicate'
+      // Planned once: checked before the write, folded as planned after it.
+      const prepared = this.#books.prepareSettlement(settlement)
+      if (prepared === 'duplicate') return 'duplicate'
       await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }], { sync: true })
-      this.#books.addSettlement(settlement)
+      this.#books.commitSettlement(prepared)
       this.#settlementFiles.set(file.id, { processor, file })
       return 'folded'
     })

@@ -146,6 +146,15 @@ export interface BooksSnapshot {
   subAccounts: Record<string, number>
 }
 
+/** A settlement file checked and planned (`Books.prepareSettlement`), to commit as it is. */
+export interface PreparedSettlement {
+  readonly settlement: Settlement
+  readonly postings: readonly Posting[]
+  readonly lines: ReadonlyArray<readonly [string, HeldLine]>
+  readonly payouts: ReadonlyArray<readonly [string, HeldPayout]>
+  readonly generation: number
+}
+
 /** A settled line or payout, with the file that carries it in the journal (the smallest id among the files holding it). */
 interface HeldLine { file: string, processor: string, line: SettledLine }
 interface HeldPayout { file: string, processor: string, payout: BankPayout }
@@ -295,15 +304,29 @@ export class Books {
    * file calls `settled` and another `chargeback` is the chargeback.
    */
   addSettlement (s: Settlement): 'folded' | 'duplicate' {
+    return this.commitSettlement(this.prepareSettlement(s))
+  }
+
+  /**
+   * Everything `addSettlement` checks (or throws), done once, changing nothing: for a caller
+   * that writes the file to its log between the check and the fold, without planning a file of
+   * a million lines twice. Commit it before any other settlement is prepared or added.
+   */
+  prepareSettlement (s: Settlement): PreparedSettlement | 'duplicate' {
     const plan = this.#planSettlement(s)
-    if (plan === 'duplicate') {
+    return plan === 'duplicate' ? 'duplicate' : { ...plan, settlement: s, generation: this.#settlements.size }
+  }
+
+  commitSettlement (p: PreparedSettlement | 'duplicate'): 'folded' | 'duplicate' {
+    if (p === 'duplicate') {
       this.#duplicates++
       return 'duplicate'
     }
-    for (const p of plan.postings) this.#postOne(p, 1)
-    for (const [key, held] of plan.lines) this.#settledLines.set(key, held)
-    for (const [key, held] of plan.payouts) this.#payouts.set(key, held)
-    this.#settlements.set(s.id, { processor: s.processor, day: s.day })
+    invariant(p.generation === this.#settlements.size && !this.#settlements.has(p.settlement.id), 'a prepared settlement is committed before any other')
+    for (const x of p.postings) this.#postOne(x, 1)
+    for (const [key, held] of p.lines) this.#settledLines.set(key, held)
+    for (const [key, held] of p.payouts) this.#payouts.set(key, held)
+    this.#settlements.set(p.settlement.id, { processor: p.settlement.processor, day: p.settlement.day })
     return 'folded'
   }
 
