@@ -107,7 +107,9 @@ export interface ProfitAndLoss {
   cardFeesCents: number
   /** Card money that never came: late declines, expired stored payments, chargebacks. */
   cardLossesCents: number
-  /** gross profit − shrinkage + cash over/short − card fees − card losses. */
+  /** Points given to members (at their redemption value), less points cancelled by refunds. */
+  loyaltyPointsCents: number
+  /** gross profit − shrinkage + cash over/short − card fees − card losses − loyalty points. */
   netIncomeCents: number
 }
 
@@ -119,7 +121,7 @@ export interface BooksSnapshot {
   stores: Record<string, StoreSnapshot>
   /** By TillId: tills with at least one entry (folded or held). */
   tills: Record<string, TillSnapshot>
-  /** Loyalty points earned per member (phone number), members at 0 left out. */
+  /** Loyalty points earned per member (member id; a phone number in Closes before member ids), members at 0 left out. */
   members: Record<string, number>
   /** Per forked till, why it stopped folding. Sorted by till. */
   forks: ForkEvidence[]
@@ -537,11 +539,12 @@ export class Books {
     const grossProfitCents = subCents(revenueCents, costOfGoodsSoldCents)
     const cardFeesCents = this.balance(ACCOUNTS.cardFees)
     const cardLossesCents = this.balance(ACCOUNTS.cardLosses)
-    const netIncomeCents = subCents(subCents(addCents(subCents(grossProfitCents, shrinkage), overShort), cardFeesCents), cardLossesCents)
+    const loyaltyPointsCents = this.balance(ACCOUNTS.loyaltyExpense)
+    const netIncomeCents = subCents(subCents(subCents(addCents(subCents(grossProfitCents, shrinkage), overShort), cardFeesCents), cardLossesCents), loyaltyPointsCents)
     // Cross-check against the balance sheet side: income = −(Σ revenue and expense balances).
-    const incomeAccounts = [ACCOUNTS.sales, ACCOUNTS.costOfGoodsSold, ACCOUNTS.shrinkage, ACCOUNTS.cashOverShort, ACCOUNTS.cardFees, ACCOUNTS.cardLosses]
+    const incomeAccounts = [ACCOUNTS.sales, ACCOUNTS.costOfGoodsSold, ACCOUNTS.shrinkage, ACCOUNTS.cashOverShort, ACCOUNTS.cardFees, ACCOUNTS.cardLosses, ACCOUNTS.loyaltyExpense]
     invariant(netIncomeCents === negCents(incomeAccounts.reduce((s, a) => addCents(s, this.balance(a)), 0)), 'P&L does not tie to the accounts')
-    return { revenueCents, costOfGoodsSoldCents, grossProfitCents, shrinkageCents: shrinkage, cashOverShortCents: overShort, cardFeesCents, cardLossesCents, netIncomeCents }
+    return { revenueCents, costOfGoodsSoldCents, grossProfitCents, shrinkageCents: shrinkage, cashOverShortCents: overShort, cardFeesCents, cardLossesCents, loyaltyPointsCents, netIncomeCents }
   }
 
   /** An hledger journal of transactions() that `hledger check -s` accepts. */

@@ -31,6 +31,8 @@ export const ACCOUNTS = {
   inTransit: 'assets:inventory:in transit',
   /** VAT collected on sales, owed to the tax authority. */
   vatPayable: 'liabilities:vat payable',
+  /** Members' points earned and not yet redeemed, at their redemption value: owed to the members. */
+  pointsLiability: 'liabilities:loyalty points',
   /** The counterpart of opening balances (stock HQ held when the books began). */
   openingEquity: 'equity:opening',
   /** Net sales (net of VAT and of refunds). */
@@ -44,7 +46,9 @@ export const ACCOUNTS = {
   /** The processor's fees, as its settlement report charges them. */
   cardFees: 'expenses:card fees',
   /** Card money that never came: late declines, payments stored past their deadline, chargebacks. */
-  cardLosses: 'expenses:card losses'
+  cardLosses: 'expenses:card losses',
+  /** Points given to members, at their redemption value (less points cancelled by refunds). */
+  loyaltyExpense: 'expenses:loyalty points'
 } as const
 
 export type Account = typeof ACCOUNTS[keyof typeof ACCOUNTS]
@@ -67,13 +71,15 @@ export const CHART: readonly AccountInfo[] = Object.freeze([
   { account: ACCOUNTS.warehouseInventory, type: 'A' },
   { account: ACCOUNTS.inTransit, type: 'A' },
   { account: ACCOUNTS.vatPayable, type: 'L' },
+  { account: ACCOUNTS.pointsLiability, type: 'L' },
   { account: ACCOUNTS.openingEquity, type: 'E' },
   { account: ACCOUNTS.sales, type: 'R' },
   { account: ACCOUNTS.costOfGoodsSold, type: 'X' },
   { account: ACCOUNTS.shrinkage, type: 'X' },
   { account: ACCOUNTS.cashOverShort, type: 'X' },
   { account: ACCOUNTS.cardFees, type: 'X' },
-  { account: ACCOUNTS.cardLosses, type: 'X' }
+  { account: ACCOUNTS.cardLosses, type: 'X' },
+  { account: ACCOUNTS.loyaltyExpense, type: 'X' }
 ] satisfies AccountInfo[])
 
 /**

@@ -14,7 +14,7 @@
  * in (so a cost change takes effect from a day no record has yet been booked for).
  */
 import {
-  asBusinessDay, ID_RE, InvalidRecordError, int, invariant, sortedUnique, SKU_RE, str,
+  asBusinessDay, ID_RE, InvalidRecordError, int, invariant, POINT_VALUE_CENTS, sortedUnique, SKU_RE, str,
   type BusinessDay, type Close, type Entry, type Replenishment, type SkuQty, type StockIn, type StoreId, type TillId
 } from '@tillbooks/protocol'
 import { ACCOUNTS, type Account } from './accounts.ts'
@@ -103,6 +103,12 @@ export interface CloseAmounts {
   cardByProcessor?: ReadonlyArray<readonly [string, number]>
   /** Late declines and expired stored payments this Close reports, per processor (sorted; absent when none). */
   lossesByProcessor?: ReadonlyArray<readonly [string, number]>
+  /** Points earned by members, at their redemption value (absent when none). */
+  pointsEarnedCents?: number
+  /** Points redeemed as a tender, net of redemptions refunds gave back (absent when none). */
+  pointsRedeemedCents?: number
+  /** Points earned earlier and cancelled by refunds before they vested (absent when none). */
+  pointsCancelledCents?: number
 }
 
 /** Sum amounts per processor, sorted by processor name; undefined when there are none. */
@@ -128,8 +134,22 @@ export function closeAmounts (record: Close, costCents: CostCents): CloseAmounts
     cashCountedCents: record.cashCountedCents,
     cogsCents: valueLinesCents(record.consumed, costCents, record.businessDay),
     ...optional('cardByProcessor', perProcessor(record.payments ?? [])),
-    ...optional('lossesByProcessor', perProcessor([...(record.lateDeclines ?? []), ...(record.expired ?? [])]))
+    ...optional('lossesByProcessor', perProcessor([...(record.lateDeclines ?? []), ...(record.expired ?? [])])),
+    ...optional('pointsEarnedCents', nonZero(pointsValueCents(record.points))),
+    ...optional('pointsRedeemedCents', nonZero((record.redeemed ?? []).reduce((n, l) => addCents(n, l.amountCents), 0))),
+    ...optional('pointsCancelledCents', nonZero(pointsValueCents(record.pointsCancelled ?? [])))
   }
+}
+
+/** Points at their redemption value, in cents. */
+function pointsValueCents (lines: ReadonlyArray<{ points: number }>): number {
+  let points = 0
+  for (const l of lines) points = addCents(points, l.points)
+  return mulCents(points, POINT_VALUE_CENTS)
+}
+
+function nonZero (n: number): number | undefined {
+  return n === 0 ? undefined : n
 }
 
 function optional<K extends string, V> (key: K, value: V | undefined): { [k in K]?: V } {
@@ -155,6 +175,10 @@ export function cashOverShortCents (a: Pick<CloseAmounts, 'cashCountedCents' | '
  * without one, to card clearing itself). Card money reported lost in this Close (late
  * declines, stored payments expired) leaves the processor's clearing for card losses:
  *   Dr card losses / Cr card clearing:<processor>
+ * Members' points are a liability at their redemption value from the day they are earned
+ * (the retailer owes them), and points redeemed pay for sales like a tender:
+ *   Dr loyalty points expense / Cr points liability   (earned − cancelled by refunds)
+ *   Dr points liability                               (redeemed: part of the takings)
  */
 export function closePostings (a: CloseAmounts): Posting[] {
   const overCents = cashOverShortCents(a)
@@ -167,6 +191,12 @@ export function closePostings (a: CloseAmounts): Posting[] {
   for (const [processor, cents] of a.lossesByProcessor ?? []) {
     card.push({ account: ACCOUNTS.cardLosses, amountCents: cents }, { account: ACCOUNTS.cardClearing, amountCents: negCents(cents), sub: processor })
   }
+  const points: Posting[] = []
+  if (a.pointsRedeemedCents !== undefined) points.push({ account: ACCOUNTS.pointsLiability, amountCents: a.pointsRedeemedCents })
+  const accruedCents = subCents(a.pointsEarnedCents ?? 0, a.pointsCancelledCents ?? 0)
+  if (a.pointsEarnedCents !== undefined || a.pointsCancelledCents !== undefined) {
+    points.push({ account: ACCOUNTS.loyaltyExpense, amountCents: accruedCents }, { account: ACCOUNTS.pointsLiability, amountCents: negCents(accruedCents) })
+  }
   return [
     { account: ACCOUNTS.cashDrawer, amountCents: a.cashCents },
     { account: ACCOUNTS.cardClearing, amountCents: subCents(a.cardCents, viaProcessorsCents) },
@@ -176,7 +206,8 @@ export function closePostings (a: CloseAmounts): Posting[] {
     { account: ACCOUNTS.cashDrawer, amountCents: overCents },
     { account: ACCOUNTS.cashOverShort, amountCents: negCents(overCents) },
     { account: ACCOUNTS.costOfGoodsSold, amountCents: a.cogsCents },
-    { account: ACCOUNTS.storeInventory, amountCents: negCents(a.cogsCents) }
+    { account: ACCOUNTS.storeInventory, amountCents: negCents(a.cogsCents) },
+    ...points
   ]
 }
 

@@ -26,9 +26,11 @@ describe('Books', () => {
         'assets:bank': 0,
         'assets:card payouts due': 0,
         'expenses:card fees': 0,
-        'expenses:card losses': 0
+        'expenses:card losses': 0,
+        'expenses:loyalty points': 50, // 45 + 5 points earned, a cent each
+        'liabilities:loyalty points': -50
       },
-      trialBalance: { debitsCents: 619560, creditsCents: 619560 },
+      trialBalance: { debitsCents: 619610, creditsCents: 619610 },
       stores: {
         S1: { takingsCents: 3550, cashCents: 1000, cardCents: 2550, salesNetCents: 3041, taxCents: 509, refundsCents: 0, cogsCents: 345, grossMarginCents: 2696, cashOverShortCents: 20, shrinkageCents: 90, saleCount: 4, refundCount: 0, stockOnHand: { BEAN: 6, CUP: 53 } },
         S2: { takingsCents: 1000, cashCents: 1000, cardCents: 0, salesNetCents: 834, taxCents: 166, refundsCents: 0, cogsCents: 0, grossMarginCents: 834, cashOverShortCents: -10, shrinkageCents: 0, saleCount: 1, refundCount: 0, stockOnHand: { SUGAR: -4 } }
@@ -47,7 +49,7 @@ describe('Books', () => {
     const json = JSON.stringify(books.snapshot())
     assert.deepEqual(JSON.parse(json), expected)
     assert.ok(!/\d\.\d/.test(json.replace(/"[^"]*"/g, '""')), 'no fractional numbers in the snapshot')
-    assert.deepEqual(books.profitAndLoss(), { revenueCents: 3875, costOfGoodsSoldCents: 345, grossProfitCents: 3530, shrinkageCents: 90, cashOverShortCents: 10, cardFeesCents: 0, cardLossesCents: 0, netIncomeCents: 3450 })
+    assert.deepEqual(books.profitAndLoss(), { revenueCents: 3875, costOfGoodsSoldCents: 345, grossProfitCents: 3530, shrinkageCents: 90, cashOverShortCents: 10, cardFeesCents: 0, cardLossesCents: 0, loyaltyPointsCents: 50, netIncomeCents: 3400 })
     const tb = books.trialBalance()
     assert.equal(tb.debitsCents, tb.creditsCents)
     assert.deepEqual(tb.rows.find(r => r.account === 'revenue:sales'), { account: 'revenue:sales', debitCents: 0, creditCents: 3875 })

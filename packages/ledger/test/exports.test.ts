@@ -40,6 +40,7 @@ account assets:inventory:store  ; type: A
 account assets:inventory:warehouse  ; type: A
 account assets:inventory:in transit  ; type: A
 account liabilities:vat payable  ; type: L
+account liabilities:loyalty points  ; type: L
 account equity:opening  ; type: E
 account revenue:sales  ; type: R
 account expenses:cost of goods sold  ; type: X
@@ -47,6 +48,7 @@ account expenses:stock shrinkage  ; type: X
 account expenses:cash over short  ; type: X
 account expenses:card fees  ; type: X
 account expenses:card losses  ; type: X
+account expenses:loyalty points  ; type: X
 
 2026-11-01 (opening:2026-11-01) opening stock 2026-11-01
     assets:inventory:warehouse  6150.00 EUR
@@ -70,6 +72,8 @@ account expenses:card losses  ; type: X
     expenses:cash over short  -0.20 EUR
     expenses:cost of goods sold  3.45 EUR
     assets:inventory:store  -3.45 EUR
+    expenses:loyalty points  0.35 EUR
+    liabilities:loyalty points  -0.35 EUR
 
 2026-11-25 (${close2}) close S2-1 #1 docs S2-1-1..S2-1-1
     assets:cash:drawer  10.00 EUR
@@ -77,6 +81,8 @@ account expenses:card losses  ; type: X
     liabilities:vat payable  -1.66 EUR
     assets:cash:drawer  -0.10 EUR
     expenses:cash over short  0.10 EUR
+    expenses:loyalty points  0.15 EUR
+    liabilities:loyalty points  -0.15 EUR
 `)
   })
 
@@ -93,6 +99,8 @@ account expenses:card losses  ; type: X
       `2026-11-25,${id},${d},liabilities:vat payable,-1.66,-166`,
       `2026-11-25,${id},${d},assets:cash:drawer,-0.10,-10`,
       `2026-11-25,${id},${d},expenses:cash over short,0.10,10`,
+      `2026-11-25,${id},${d},expenses:loyalty points,0.15,15`,
+      `2026-11-25,${id},${d},liabilities:loyalty points,-0.15,-15`,
       ''
     ].join('\n'))
     // The two amount columns agree on every row.

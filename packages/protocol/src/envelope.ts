@@ -9,8 +9,8 @@ import { ForgedError, InvalidRecordError, MalformedError, OversizedError } from 
 import { asPublicKey, verifySignature, type PublicKey, type Signer } from './keys.ts'
 import { bytes as bytesField, obj, str } from './validate.ts'
 
-export type EnvelopeKind = 'stockIn' | 'close' | 'cert' | 'replenishment' | 'catalogue' | 'approval' | 'member'
-const KINDS: readonly EnvelopeKind[] = ['stockIn', 'close', 'cert', 'replenishment', 'catalogue', 'approval', 'member']
+export type EnvelopeKind = 'stockIn' | 'close' | 'cert' | 'replenishment' | 'catalogue' | 'approval' | 'member' | 'grant'
+const KINDS: readonly EnvelopeKind[] = ['stockIn', 'close', 'cert', 'replenishment', 'catalogue', 'approval', 'member', 'grant']
 
 export interface Opened {
   kind: EnvelopeKind

@@ -79,7 +79,26 @@ export interface Close extends RecordHeader {
    * never charged (the sale stood, the money never came), each linked to its sale's day.
    */
   expired?: LateDecline[]
+  /**
+   * Points redeemed as a tender, per member (net of redemptions a refund gave back: negative
+   * then), each worth POINT_VALUE_CENTS: with cash and card, they pay for the day's sales.
+   * Absent on a day without any (and on every Close before redemptions existed).
+   */
+  redeemed?: RedeemLine[]
+  /**
+   * Points earned on an earlier sale of this till and taken back by a refund within the return
+   * window (before they vested), per member and the day of that sale. Absent when none.
+   */
+  pointsCancelled?: CancelLine[]
 }
+
+/** A member's points redeemed in one Close (negative: a refund gave more back than was redeemed). */
+export interface RedeemLine { member: string, points: number, amountCents: number }
+/** A member's points earned on `saleDay` and cancelled by a refund. */
+export interface CancelLine { member: string, saleDay: BusinessDay, points: number }
+
+/** What one point is worth when redeemed, in cents: the value the books keep the points liability at. */
+export const POINT_VALUE_CENTS = 1
 
 /** A payment taken offline, declined when forwarded: the sale stood, the money never came. */
 export interface LateDecline { paymentId: string, processor: string, amountCents: number, saleDay: BusinessDay }
@@ -169,7 +188,10 @@ export function validateRecord (value: Canonical): TillRecord {
     const withPayments = isMap && 'payments' in value
     const withLate = isMap && 'lateDeclines' in value
     const withExpired = isMap && 'expired' in value
-    const o = obj(value, 'close', [...CLOSE_KEYS, ...(withPayments ? ['payments'] : []), ...(withLate ? ['lateDeclines'] : []), ...(withExpired ? ['expired'] : [])])
+    const withRedeemed = isMap && 'redeemed' in value
+    const withCancelled = isMap && 'pointsCancelled' in value
+    const o = obj(value, 'close', [...CLOSE_KEYS, ...(withPayments ? ['payments'] : []), ...(withLate ? ['lateDeclines'] : []), ...(withExpired ? ['expired'] : []),
+      ...(withRedeemed ? ['redeemed'] : []), ...(withCancelled ? ['pointsCancelled'] : [])])
     const docFirst = int(o.docFirst, 'docFirst', 1, DOC_N_MAX)
     const docLast = int(o.docLast, 'docLast', docFirst - 1, DOC_N_MAX)
     const saleCount = int(o.saleCount, 'saleCount', 0, DOC_N_MAX)
@@ -181,9 +203,10 @@ export function validateRecord (value: Canonical): TillRecord {
       const x = obj(l, `tax[${i}]`, ['rateBp', 'netCents', 'taxCents'])
       return { rateBp: int(x.rateBp, `tax[${i}].rateBp`, 0, 10_000), netCents: int(x.netCents, `tax[${i}].netCents`, -MONEY_MAX, MONEY_MAX), taxCents: int(x.taxCents, `tax[${i}].taxCents`, -MONEY_MAX, MONEY_MAX) }
     }), l => l.rateBp, 'tax')
-    const takings = takingsCents.cash + takingsCents.card
+    const redeemed = withRedeemed ? redeemLines(o.redeemed) : []
+    const takings = takingsCents.cash + takingsCents.card + redeemed.reduce((s, l) => s + l.amountCents, 0)
     const taxed = tax.reduce((s, l) => s + l.netCents + l.taxCents, 0)
-    if (takings !== taxed) throw new InvalidRecordError(`takings ${takings} do not equal net sales + tax ${taxed}`)
+    if (takings !== taxed) throw new InvalidRecordError(`takings ${takings} ${redeemed.length > 0 ? '(points redeemed included) ' : ''}do not equal net sales + tax ${taxed}`)
     const points = sortedUnique(arr(o.points, 'points', MEMBERS_MAX).map((l, i) => {
       const x = obj(l, `points[${i}]`, ['member', 'points'])
       const member = str(x.member, `points[${i}].member`, /^(\+[1-9]\d{6,14}|m-[A-Za-z0-9_-]{22})$/, 24)
@@ -204,10 +227,40 @@ export function validateRecord (value: Canonical): TillRecord {
       points,
       ...(withPayments ? { payments: paymentTotals(o.payments) } : {}),
       ...(withLate ? { lateDeclines: lateDeclines(o.lateDeclines, 'lateDeclines') } : {}),
-      ...(withExpired ? { expired: lateDeclines(o.expired, 'expired') } : {})
+      ...(withExpired ? { expired: lateDeclines(o.expired, 'expired') } : {}),
+      ...(withRedeemed ? { redeemed } : {}),
+      ...(withCancelled ? { pointsCancelled: cancelLines(o.pointsCancelled) } : {})
     }
   }
   throw new InvalidRecordError(`unknown record kind: ${String(kind).slice(0, 20)}`)
+}
+
+/** Points redeemed in a Close: member ids only (redemption came with them), at least one line. */
+function redeemLines (v: Canonical | undefined): RedeemLine[] {
+  const list = arr(v, 'redeemed', MEMBERS_MAX).map((l, i): RedeemLine => {
+    const x = obj(l, `redeemed[${i}]`, ['member', 'points', 'amountCents'])
+    const points = int(x.points, `redeemed[${i}].points`, -QTY_MAX, QTY_MAX)
+    if (points === 0) throw new InvalidRecordError(`redeemed[${i}].points must not be 0 (leave the line out)`)
+    const amountCents = int(x.amountCents, `redeemed[${i}].amountCents`, -MONEY_MAX, MONEY_MAX)
+    if (amountCents !== points * POINT_VALUE_CENTS) throw new InvalidRecordError(`redeemed[${i}].amountCents must be points × ${POINT_VALUE_CENTS}`)
+    return { member: str(x.member, `redeemed[${i}].member`, MEMBER_ID_RE, 24), points, amountCents }
+  })
+  if (list.length === 0) throw new InvalidRecordError('redeemed, when present, lists at least one member')
+  return sortedUnique(list, l => l.member, 'redeemed')
+}
+
+/** Points cancelled by refunds in a Close, by member and sale day, at least one line. */
+function cancelLines (v: Canonical | undefined): CancelLine[] {
+  const list = arr(v, 'pointsCancelled', MEMBERS_MAX).map((l, i): CancelLine => {
+    const x = obj(l, `pointsCancelled[${i}]`, ['member', 'saleDay', 'points'])
+    return {
+      member: str(x.member, `pointsCancelled[${i}].member`, /^(\+[1-9]\d{6,14}|m-[A-Za-z0-9_-]{22})$/, 24),
+      saleDay: asBusinessDay(x.saleDay),
+      points: int(x.points, `pointsCancelled[${i}].points`, 1, QTY_MAX)
+    }
+  })
+  if (list.length === 0) throw new InvalidRecordError('pointsCancelled, when present, lists at least one line')
+  return sortedUnique(list, l => `${l.member}\u0000${l.saleDay}`, 'pointsCancelled')
 }
 
 const PROCESSOR_RE = /^[a-z][a-z0-9_-]{0,31}$/

@@ -4,7 +4,7 @@
  * the journal's posting rules. Property tests compare Books with it, as TigerBeetle's
  * auditor checks every reply of the cluster it audits.
  */
-import { bytesEqual, GENESIS_HASH, toHex, type Entry, type SkuQty } from '@tillbooks/protocol'
+import { bytesEqual, GENESIS_HASH, POINT_VALUE_CENTS, toHex, type Entry, type SkuQty } from '@tillbooks/protocol'
 import type { BooksSnapshot, ForkEvidence, StoreSnapshot, TillSnapshot } from '../../src/index.ts'
 
 export interface Audit {
@@ -73,7 +73,8 @@ export function audit (entries: readonly Entry[], cost: (sku: string) => number)
     'assets:cash:drawer': 0, 'assets:card clearing': 0, 'assets:inventory:in transit': 0, 'assets:inventory:store': 0,
     'assets:inventory:warehouse': 0, 'equity:opening': 0, 'expenses:cash over short': 0, 'expenses:cost of goods sold': 0,
     'expenses:stock shrinkage': 0, 'liabilities:vat payable': 0, 'revenue:sales': 0,
-    'assets:bank': 0, 'assets:card payouts due': 0, 'expenses:card fees': 0, 'expenses:card losses': 0
+    'assets:bank': 0, 'assets:card payouts due': 0, 'expenses:card fees': 0, 'expenses:card losses': 0,
+    'liabilities:loyalty points': 0, 'expenses:loyalty points': 0
   }
   // Per processor: what its payments put in clearing, less what the Closes report lost.
   const subAccounts: Record<string, number> = {}
@@ -92,6 +93,12 @@ export function audit (entries: readonly Entry[], cost: (sku: string) => number)
       const over = r.cashCountedCents - r.takingsCents.cash
       acc['assets:cash:drawer'] += r.cashCountedCents
       acc['assets:card clearing'] += r.takingsCents.card
+      // Points are owed at their value from earning to redemption: the liability is what was
+      // earned, less cancelled, less redeemed; the expense what was earned less cancelled.
+      const earned = r.points.reduce((n, p) => n + p.points, 0) - (r.pointsCancelled ?? []).reduce((n, p) => n + p.points, 0)
+      const redeemedCents = (r.redeemed ?? []).reduce((n, p) => n + p.points, 0) * POINT_VALUE_CENTS
+      acc['expenses:loyalty points'] += earned * POINT_VALUE_CENTS
+      acc['liabilities:loyalty points'] += redeemedCents - earned * POINT_VALUE_CENTS
       for (const p of r.payments ?? []) subAccounts[`assets:card clearing:${p.processor}`] = (subAccounts[`assets:card clearing:${p.processor}`] ?? 0) + p.amountCents
       for (const d of [...(r.lateDeclines ?? []), ...(r.expired ?? [])]) {
         acc['assets:card clearing'] -= d.amountCents

@@ -4,7 +4,7 @@
  * accepts (takings = Σ net + tax; saleCount + refundCount = the documents of the day).
  */
 import {
-  GENESIS_HASH, keyPairFromSeed, sha256, signEntry, Signer,
+  GENESIS_HASH, keyPairFromSeed, POINT_VALUE_CENTS, sha256, signEntry, Signer,
   type BusinessDay, type Close, type Entry, type PointsLine, type SkuQty, type StockIn, type StoreId, type TaxLine, type TillRecord
 } from '@tillbooks/protocol'
 
@@ -12,6 +12,8 @@ import {
 export const COSTS: Readonly<Record<string, number>> = Object.freeze({ BEAN: 120, CUP: 15, LID: 3, MILK: 45, SUGAR: 0 })
 export const SKUS = Object.keys(COSTS).sort()
 export const MEMBERS = ['+447700900001', '+447700900002', '+447700900003']
+/** Members by id (what Closes carry since member ids; only they redeem points). */
+export const MEMBER_IDS = ['m-AAAAAAAAAAAAAAAAAAAAAA', 'm-BBBBBBBBBBBBBBBBBBBBBB']
 
 export function costCents (sku: string): number {
   const c = COSTS[sku]
@@ -47,6 +49,9 @@ export interface CloseSpec {
   payments?: Close['payments']
   lateDeclines?: Close['lateDeclines']
   expired?: Close['expired']
+  /** Points redeemed per member id (part of the takings, at POINT_VALUE_CENTS each: cash pays the rest). */
+  redeemed?: Array<{ member: string, points: number }>
+  pointsCancelled?: Close['pointsCancelled']
 }
 
 export interface StockInSpec {
@@ -83,7 +88,8 @@ export class TillWriter {
   close (spec: CloseSpec): Entry {
     const total = spec.tax.reduce((s, t) => s + t.netCents + t.taxCents, 0)
     const cardCents = spec.cardCents ?? 0
-    const cashCents = total - cardCents
+    const redeemed = [...(spec.redeemed ?? [])].sort((a, b) => a.member < b.member ? -1 : 1).map(l => ({ ...l, amountCents: l.points * POINT_VALUE_CENTS }))
+    const cashCents = total - cardCents - redeemed.reduce((n, l) => n + l.amountCents, 0)
     const counted = cashCents + (spec.overCents ?? 0)
     if (counted < 0) throw new Error(`fixture: counted cash ${counted} < 0`)
     const saleCount = spec.saleCount ?? 0
@@ -106,7 +112,9 @@ export class TillWriter {
       points: [...(spec.points ?? [])].sort((a, b) => a.member < b.member ? -1 : 1),
       ...(spec.payments !== undefined ? { payments: spec.payments } : {}),
       ...(spec.lateDeclines !== undefined ? { lateDeclines: spec.lateDeclines } : {}),
-      ...(spec.expired !== undefined ? { expired: spec.expired } : {})
+      ...(spec.expired !== undefined ? { expired: spec.expired } : {}),
+      ...(redeemed.length > 0 ? { redeemed } : {}),
+      ...(spec.pointsCancelled !== undefined && spec.pointsCancelled.length > 0 ? { pointsCancelled: spec.pointsCancelled } : {})
     }
     return this.#append(record)
   }

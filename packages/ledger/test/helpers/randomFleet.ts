@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import type { BusinessDay, Entry, Replenishment, SkuQty, StoreId } from '@tillbooks/protocol'
 import { Books } from '../../src/index.ts'
-import { bogusHash, bySku, costCents, MEMBERS, signerFor, SKUS, TillWriter } from './fixtures.ts'
+import { bogusHash, bySku, costCents, MEMBER_IDS, MEMBERS, signerFor, SKUS, TillWriter } from './fixtures.ts'
 
 const lines = (qty: fc.Arbitrary<number>): fc.Arbitrary<SkuQty[]> =>
   fc.uniqueArray(fc.record({ sku: fc.constantFrom(...SKUS), qty }), { selector: l => l.sku, maxLength: 3 }).map(ls => ls.sort(bySku))
@@ -20,7 +20,11 @@ const closePlan = fc.record({
   cardCents: fc.integer({ min: -1_000, max: 30_000 }),
   overCents: fc.integer({ min: -300, max: 300 }),
   consumed: lines(fc.integer({ min: -5, max: 20 }).filter(q => q !== 0)),
-  points: fc.uniqueArray(fc.record({ member: fc.constantFrom(...MEMBERS), points: fc.integer({ min: 1, max: 500 }) }), { selector: p => p.member, maxLength: 2 }),
+  points: fc.uniqueArray(fc.record({ member: fc.constantFrom(...MEMBERS, ...MEMBER_IDS), points: fc.integer({ min: 1, max: 500 }) }), { selector: p => p.member, maxLength: 2 }),
+  // Points redeemed (negative: a refund gave back more than was redeemed) and cancelled by refunds.
+  redeemed: fc.uniqueArray(fc.record({ member: fc.constantFrom(...MEMBER_IDS), points: fc.integer({ min: -200, max: 400 }).filter(p => p !== 0) }), { selector: p => p.member, maxLength: 2 }),
+  pointsCancelled: fc.uniqueArray(fc.record({ member: fc.constantFrom(...MEMBER_IDS), saleDay: fc.constant('2026-10-30' as BusinessDay), points: fc.integer({ min: 1, max: 100 }) }), { selector: p => p.member, maxLength: 2 })
+    .map(ls => ls.sort((a, b) => a.member < b.member ? -1 : 1)),
   saleCount: fc.nat(12),
   refundCount: fc.nat(2),
   refundsCents: fc.nat(3_000)
@@ -68,7 +72,8 @@ export function buildRandomFleet (p: FleetPlan): Fleet {
       const c = d.close
       const total = c.tax.reduce((s, t) => s + t.netCents + t.taxCents, 0)
       // The protocol needs a non-negative count: shrink a shortage that would go below 0.
-      const overCents = Math.max(c.overCents, -(total - c.cardCents))
+      const redeemedCents = c.redeemed.reduce((n, l) => n + l.points, 0)
+      const overCents = Math.max(c.overCents, -(total - c.cardCents - redeemedCents))
       w.close({ day, ...c, overCents })
     })
     return w
