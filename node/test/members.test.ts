@@ -66,27 +66,31 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     assert.ok(!Object.keys(books.members).some(k => k.startsWith('+')), 'no phone number in the books')
     // What HQ says of the member: earned today, not vested within the return window; nothing redeemed.
     const view = await request<{ member: string, earned: number, vested: number, redeemed: number, balance: number, rights: Record<string, number> }>(hq.ready.http, 'GET', `/members/${member}`)
-    assert.deepEqual(view.json, { member, enrolled: true, earned: sale.json.points, vested: 0, redeemed: 0, balance: 0, rights: {} })
+    assert.deepEqual(view.json, { member, enrolled: true, earned: sale.json.points, vested: 0, redeemed: 0, balance: 0, rights: {}, spendable: 0, forfeited: 0, liabilityCents: sale.json.points })
     assert.equal((await request(hq.ready.http, 'GET', '/members/m-ZZZZZZZZZZZZZZZZZZZZZZ')).status, 404)
     assert.equal((await request(hq.ready.http, 'GET', '/members/+447700900777')).status, 400, 'looked up by id, never by number')
   })
 
-  it('points vest once their sale\'s day is the return window behind', async () => {
+  it('points vest once their sale\'s day is the return window behind and HQ holds the till\'s Closes through it (a refund it has not heard of can no longer exist)', async () => {
     const { startHq } = await import('./helpers/fleet.ts')
     const { GENESIS_HASH, signEntry } = await import('@tillbooks/protocol')
     const hqNode = await startHq()
     const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(12)))
     await hqNode.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
     const member = 'm-CCCCCCCCCCCCCCCCCCCCCC'
-    const close = signEntry({
-      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
-      docFirst: 1, docLast: 1, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [{ member, points: 10 }]
+    const closeOf = (seq: number, day: string, prevHash: Uint8Array, points: Array<{ member: string, points: number }>): ReturnType<typeof signEntry> => signEntry({
+      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: day as never, seq, prevHash, atMs: seq,
+      docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 1000, consumed: [], points
     }, signer)
-    assert.equal((await hqNode.submit([close.bytes]))[0]?.status, 'accepted')
+    const first = closeOf(1, '2026-03-02', GENESIS_HASH, [{ member, points: 10 }])
+    assert.equal((await hqNode.submit([first.bytes]))[0]?.status, 'accepted')
     const kv = new MemoryStore()
     await kv.open()
     const m = new HqMembers({ store: kv, key: new Uint8Array(32).fill(7), root: new Signer(keyPairFromSeed(new Uint8Array(32).fill(8))), clock: new ManualClock(), hq: hqNode })
+    assert.equal((await m.view(member, '2026-04-01')).vested, 0, 'the window is over, but HQ has not heard the till close its last day')
+    // The till's Close of the window's last day (2026-03-31): nothing can take the points back now.
+    assert.equal((await hqNode.submit([closeOf(2, '2026-03-31', first.hashBytes, []).bytes]))[0]?.status, 'accepted')
     assert.deepEqual([(await m.view(member, '2026-03-31')).vested, (await m.view(member, '2026-04-01')).vested], [0, 10], 'the 30 days of the return window')
     assert.equal((await m.view(member, '2026-04-01')).earned, 10)
     await hqNode.stop()

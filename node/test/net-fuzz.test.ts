@@ -271,6 +271,7 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
       case 'heads': return { id, heads: [{ tillId: 'S001-1', seq: 3, hash: 'ab'.repeat(32) }] }
       case 'replenishment': return { id, store: 'S001', afterId: null }
       case 'amSync': return { id, doc: 'S001-1', msg: null }
+      case 'rights': return { id, grantId: 'S001-1:g1', member: 'm-AAAAAAAAAAAAAAAAAAAAAA', till: 'S001-1:0123456789abcdef', points: 5 }
     }
   }
 

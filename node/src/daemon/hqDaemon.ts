@@ -20,7 +20,7 @@ import { LevelStore } from '../storage/LevelStore.ts'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
-import { TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { DocSync } from '../sync/DocSync.ts'
 import { dayAfter, EffectiveDayError, HqCatalogue, ResolutionError, type ImportResult } from '../hq/HqCatalogue.ts'
 import { CATALOGUE_DOC } from '../sync/constants.ts'
@@ -210,7 +210,9 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   http.get('/books', READ, async () => stockThroughAliases(hq.books.snapshot(), catalogueDoc.fold(today()).aliases))
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
-  http.get('/counters', READ, async () => ({ ...hq.counters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
+  /** Grants of rights over members' points made and refused (over libp2p, to tills). */
+  const memberCounters = { rightsGranted: 0, rightsRefused: 0 }
+  http.get('/counters', READ, async () => ({ ...hq.counters, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
   // For benchmarks and monitoring: what this process has cost so far, all threads counted.
   http.get('/metrics', READ, async () => {
     const cpu = process.cpuUsage()
@@ -488,6 +490,25 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // Members: enrolled by phone number, kept as a random id and a keyed hash of the number
   // (never the number, never in a log line); their card is the id signed by HQ's root key.
   const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
+  // A till asks for rights over a member's points to redeem them (its peer id is its key: only
+  // the till itself, as it is now enrolled, gets a grant to it), or looks a member up by phone.
+  peer.handleRights(async (req, from) => {
+    const key = peerIdFromString(from).publicKey?.raw
+    try {
+      if (key === undefined || !hq.enrolment.hasKey(key)) throw new MembersError('rights go to enrolled tills only')
+      const grant = await members.grant(req, key)
+      memberCounters.rightsGranted++
+      logger.info({ grantId: req.grantId, till: req.till, points: req.points }, 'rights granted')
+      return grant
+    } catch (err) {
+      if (err instanceof MembersError) {
+        memberCounters.rightsRefused++
+        logger.warn({ grantId: req.grantId, till: req.till, points: req.points, reason: err.message }, 'rights refused')
+        throw new RefusedError(err.message)
+      }
+      throw err
+    }
+  })
   http.get('/members/:member', { ...READ, schema: { params: { type: 'object', required: ['member'], properties: { member: { type: 'string', pattern: '^m-[A-Za-z0-9_-]{22}$' } } } } }, async (req, reply) => {
     const v = await members.view((req.params as { member: string }).member, today())
     if (!v.enrolled && v.earned === 0) return await reply.code(404).send({ error: 'no such member' })

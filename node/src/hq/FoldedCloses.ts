@@ -11,12 +11,12 @@ import type { HqNode } from './HqNode.ts'
 
 export class FoldedCloses<T> {
   readonly #hq: HqNode
-  readonly #pick: (c: Close) => T | null
+  readonly #pick: (c: Close, signer: Uint8Array) => T | null
   readonly #index = new Map<string, { seq: number, items: T[] }>()
   #refreshing: Promise<void> | null = null
 
-  /** `pick`: what to keep of a folded Close (null: nothing). */
-  constructor (hq: HqNode, pick: (c: Close) => T | null) {
+  /** `pick`: what to keep of a folded Close, given the key that signed it (null: nothing). */
+  constructor (hq: HqNode, pick: (c: Close, signer: Uint8Array) => T | null) {
     this.#hq = hq
     this.#pick = pick
   }
@@ -39,9 +39,10 @@ export class FoldedCloses<T> {
       if (ix.seq === t.lastSeq) continue
       for (const bytes of await this.#hq.tillLogRange(tillId as TillId, ix.seq, t.lastSeq)) {
         // HQ's own log, verified when it came in: read, not verified again.
-        const r = openEntry(bytes, { verify: false }).record
+        const e = openEntry(bytes, { verify: false })
+        const r = e.record
         if (r.kind !== 'close') continue
-        const item = this.#pick(r)
+        const item = this.#pick(r, e.signer)
         if (item !== null) ix.items.push(item)
       }
       ix.seq = t.lastSeq

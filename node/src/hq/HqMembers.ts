@@ -4,35 +4,66 @@
  * HQ's data directory), and their card (the member id signed by HQ's root key, a QR on their
  * phone) that tills read offline.
  *
- * On disk (HQ's LevelDB): `k!<phone key>` → member id, `M!<member id>` → when enrolled; fsync'd.
+ * Points: earned, cancelled and redeemed as the folded Closes report them; rights granted to
+ * till instances as HQ signed them. A member's view is a pure fold (`MemberBook`) of those,
+ * and a grant is refused beyond what is spendable: vested − (granted − returned).
+ *
+ * On disk (HQ's LevelDB): `k!<phone key>` → member id, `M!<member id>` → when enrolled,
+ * `G!<grant id>` → the signed grant; fsync'd before anyone is answered.
  */
-import { MemberBook, newMemberId, phoneKey } from '@tillbooks/members'
-import { RETURN_WINDOW_DAYS } from './constants.ts'
+import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, tillInstance, vestsOn } from '@tillbooks/members'
 import { FoldedCloses } from './FoldedCloses.ts'
 import type { HqNode } from './HqNode.ts'
-import { signMemberCard, type Signer } from '@tillbooks/protocol'
+import { openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRightsGrant, toHex, type Close, type RightsGrant, type Signer, type TillId } from '@tillbooks/protocol'
 import type { Clock } from '../components.ts'
 import { OneAtATime } from '../OneAtATime.ts'
-import type { KvStore } from '../storage/KvStore.ts'
+import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
+
+/** What a folded Close says of members: points earned, cancelled (by sale day) and redeemed. */
+interface MemberClose {
+  seq: number
+  day: string
+  instance: string
+  earned: Map<string, number>
+  cancelled: Array<{ member: string, saleDay: string, points: number }>
+  redeemed: Map<string, number>
+}
+
+export interface MemberAnswer {
+  member: string
+  enrolled: boolean
+  earned: number
+  vested: number
+  redeemed: number
+  balance: number
+  /** Points HQ may still grant: vested less what is escrowed at tills. */
+  spendable: number
+  /** Rights per live till, by till id (the contract's key), as HQ knows them. */
+  rights: Record<string, number>
+  /** Rights at till instances replaced since (a fire, a fork): never spendable again. */
+  forfeited: number
+  /** The liability for this member's points, at their redemption value. */
+  liabilityCents: number
+}
 
 export class HqMembers {
   readonly #store: KvStore
   readonly #key: Uint8Array
   readonly #root: Signer
   readonly #clock: Clock
+  readonly #hq: HqNode | null
   readonly #serial = new OneAtATime()
-
-  /** Points per member of each folded Close, and its day. */
-  readonly #points: FoldedCloses<{ day: string, points: Map<string, number> }> | null
-  /** Redemptions, grants and rights (MemberBook): empty until the tills' redemptions are wired. */
-  readonly #book = new MemberBook()
+  readonly #closes: FoldedCloses<MemberClose> | null
+  /** Grants by id (loaded from `G!` on first use). */
+  #grants: Map<string, { grant: RightsGrant, bytes: Uint8Array }> | null = null
 
   constructor (o: { store: KvStore, key: Uint8Array, root: Signer, clock: Clock, hq?: HqNode }) {
     this.#store = o.store
     this.#key = o.key
     this.#root = o.root
     this.#clock = o.clock
-    this.#points = o.hq === undefined ? null : new FoldedCloses(o.hq, c => c.points.length === 0 ? null : { day: c.businessDay, points: new Map(c.points.map(p => [p.member, p.points])) })
+    this.#hq = o.hq ?? null
+    this.#closes = o.hq === undefined ? null : new FoldedCloses(o.hq, (c, signer) => memberClose(c, signer))
   }
 
   /** Enrol a member by phone number (normalised; refused without its country code), or find the one enrolled: their id and card. */
@@ -54,36 +85,132 @@ export class HqMembers {
     })
   }
 
+  /** The member enrolled with this phone number, if any (a till's lookup: the number is not kept). */
+  async lookup (phone: string): Promise<string | null> {
+    const known = await this.#store.get(`k!${phoneKey(this.#key, phone)}`)
+    return known === undefined ? null : new TextDecoder().decode(known)
+  }
+
   /** Whether a member id was enrolled here. */
   async has (member: string): Promise<boolean> {
     return (await this.#store.get(`M!${member}`)) !== undefined
   }
 
   /**
-   * What HQ knows of a member: points earned in the folded Closes (`points`), vested once their
-   * sale's day is `RETURN_WINDOW_DAYS` behind `today` (a refund within the window can still take
-   * them back), and what the member book says of redemptions and rights (none granted yet: the
-   * redemption path is not wired to the tills yet, so redeemed is 0 and rights empty).
+   * What HQ knows of a member today: points earned in the folded Closes (less those refunds
+   * cancelled), vested once past the return window and the till's Closes through it are in
+   * (`vestsOn`), redeemed (net of what refunds gave back), and the rights escrowed per till.
    */
-  async view (member: string, today: string): Promise<{ member: string, enrolled: boolean, earned: number, vested: number, redeemed: number, balance: number, rights: Record<string, number> }> {
-    const vestBy = new Date(`${today}T00:00:00Z`)
-    vestBy.setUTCDate(vestBy.getUTCDate() - RETURN_WINDOW_DAYS)
-    const last = vestBy.toISOString().slice(0, 10)
-    let earned = 0
-    let vested = 0
-    for (const ix of (await this.#points?.read())?.values() ?? []) {
+  async view (member: string, today: string): Promise<MemberAnswer> {
+    const { book, instances } = await this.#book(member)
+    const v = book.view(member, today)
+    const rights: Record<string, number> = {}
+    for (const [instance, points] of Object.entries(v.rights)) {
+      const tillId = instances.get(instance) ?? instance.split(':')[0] as string
+      rights[tillId] = (rights[tillId] ?? 0) + points
+    }
+    return {
+      member,
+      enrolled: await this.has(member),
+      earned: v.earned,
+      vested: v.vested,
+      redeemed: v.redeemed,
+      balance: v.balance,
+      spendable: v.spendable,
+      rights,
+      forfeited: v.forfeited,
+      liabilityCents: (v.earned - v.redeemed) * POINT_VALUE_CENTS
+    }
+  }
+
+  /**
+   * Grant `points` of `member` to the till instance that asks (`fromKey`: the key its peer id
+   * is, checked against the instance named and the till's current enrolled key). The same
+   * grant id again answers the grant made the first time (a till retrying after a lost answer).
+   */
+  async grant (req: { grantId: string, member: string, till: string, points: number }, fromKey: Uint8Array): Promise<Uint8Array> {
+    return await this.#serial.run(async () => {
+      const grants = await this.#loadGrants()
+      const had = grants.get(req.grantId)
+      if (had !== undefined) {
+        if (had.grant.member !== req.member || had.grant.till !== req.till || had.grant.points !== req.points) throw new MembersError(`grant ${req.grantId} was made for another request`)
+        return had.bytes
+      }
+      const tillId = req.till.split(':')[0] as TillId
+      const current = this.#hq?.enrolment.keysOf(tillId).at(-1)
+      if (current === undefined) throw new MembersError(`till ${tillId} is not enrolled`)
+      if (tillInstance(tillId, toHex(current)) !== req.till) throw new MembersError(`till instance ${req.till} is not ${tillId}'s current key: grants go to the till as it is now`)
+      if (toHex(fromKey) !== toHex(current)) throw new MembersError(`a till asks for its own rights: ${req.till} is not the asking peer`)
+      if (!await this.has(req.member)) throw new MembersError(`member ${req.member} is not enrolled`)
+      const { book } = await this.#book(req.member)
+      const today = new Date(this.#clock.nowMs()).toISOString().slice(0, 10)
+      const spendable = book.view(req.member, today).spendable
+      if (req.points > spendable) throw new BeyondRightsError(req.member, spendable, req.points)
+      const grant: RightsGrant = { id: req.grantId, member: req.member, till: req.till, points: req.points, issuedAtMs: Math.max(0, this.#clock.nowMs()) }
+      const bytes = signRightsGrant(this.#root, grant)
+      await this.#store.batch([{ type: 'put', key: `G!${req.grantId}`, value: bytes }], { sync: true })
+      grants.set(req.grantId, { grant, bytes })
+      return bytes
+    })
+  }
+
+  /** The member's book: earnings (with their vesting day), grants, redemptions and restores, retired instances. */
+  async #book (member: string): Promise<{ book: MemberBook, instances: Map<string, string> }> {
+    const book = new MemberBook()
+    const instances = new Map<string, string>()
+    const fleet = this.#hq?.fleet() ?? {}
+    for (const [tillId, ix] of (await this.#closes?.read()) ?? new Map()) {
+      const lastClosed = fleet[tillId]?.lastClosedDay ?? null
       for (const c of ix.items) {
-        const p = c.points.get(member)
-        if (p === undefined) continue
-        earned += p
-        if (c.day <= last) vested += p
+        instances.set(c.instance, tillId)
+        const earned = c.earned.get(member)
+        if (earned !== undefined) book.earn(member, earned, vestsOn(c.day, lastClosed))
+        for (const x of c.cancelled) if (x.member === member) book.earn(member, -x.points, vestsOn(x.saleDay, lastClosed))
+        const redeemed = c.redeemed.get(member)
+        if (redeemed !== undefined) {
+          const id = `${tillId}#${c.seq}`
+          book.record(redeemed > 0
+            ? { kind: 'redeem', id, member, till: c.instance, points: redeemed }
+            : { kind: 'restore', id, member, till: c.instance, points: -redeemed })
+        }
       }
     }
-    const v = this.#book.view(member, today)
-    return { member, enrolled: await this.has(member), earned, vested, redeemed: v.redeemed, balance: vested - v.redeemed, rights: v.rights }
+    for (const { grant } of (await this.#loadGrants()).values()) {
+      if (grant.member === member) book.record({ kind: 'grant', id: grant.id, member, till: grant.till, points: grant.points })
+    }
+    // An instance whose till has been enrolled with another key since (a fire, a fork) is retired.
+    for (const instance of new Set([...instances.keys(), ...[...(this.#grants?.values() ?? [])].map(g => g.grant.till)])) {
+      const tillId = instance.split(':')[0] as TillId
+      const current = this.#hq?.enrolment.keysOf(tillId).at(-1)
+      if (current !== undefined && tillInstance(tillId, toHex(current)) !== instance) book.retire(instance)
+    }
+    return { book, instances }
+  }
+
+  async #loadGrants (): Promise<Map<string, { grant: RightsGrant, bytes: Uint8Array }>> {
+    if (this.#grants !== null) return this.#grants
+    const grants = new Map<string, { grant: RightsGrant, bytes: Uint8Array }>()
+    for await (const [, bytes] of this.#store.entries({ gte: 'G!', lt: prefixEnd('G!') })) {
+      const grant = openRightsGrant(bytes, this.#root.publicKey)
+      grants.set(grant.id, { grant, bytes })
+    }
+    this.#grants = grants
+    return grants
   }
 
   #card (member: string): string {
     return signMemberCard(this.#root, { member, issuedAtMs: this.#clock.nowMs() })
+  }
+}
+
+function memberClose (c: Close, signer: Uint8Array): MemberClose | null {
+  if (c.points.length === 0 && c.redeemed === undefined && c.pointsCancelled === undefined) return null
+  return {
+    seq: c.seq,
+    day: c.businessDay,
+    instance: tillInstance(`${c.store}-${c.till}`, toHex(signer)),
+    earned: new Map(c.points.map(p => [p.member, p.points])),
+    cancelled: c.pointsCancelled ?? [],
+    redeemed: new Map((c.redeemed ?? []).map(r => [r.member, r.points]))
   }
 }

@@ -24,6 +24,3 @@ export const AWAITING_CATALOGUE_MAX = 10_000
 
 /** How long HQ waits for a till's approvals when its card totals do not match a settlement. */
 export const APPROVALS_FETCH_TIMEOUT_MS = 10_000
-
-/** Days after a sale within which it may be returned: its points vest after them (a refund within them takes them back). */
-export const RETURN_WINDOW_DAYS = 30

@@ -37,7 +37,7 @@ import {
   checkHeads, checkOrderId, checkStore, clipReason, decodeAmSyncAnswer, decodeAmSyncRequest, decodeErrorIfAny, encodeAmSyncAnswer, encodeAmSyncRequest, decodeFrame, decodeHeadsAnswer, decodeHeadsRequest,
   decodeLogAnswer, decodeLogRequest, decodeReplenishmentAnswer, decodeReplenishmentRequest, decodeSubmitAnswer,
   decodeSubmitRequest, encodeError, encodeHeadsAnswer, encodeHeadsRequest, encodeLogAnswer, encodeLogRequest,
-  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
+  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
   PROTOCOLS, type LogHead, type ProtocolName, type SubmitAnswer
 } from './messages.ts'
 
@@ -79,6 +79,8 @@ export type HeadsHandler = (heads: LogHead[], from: string) => void | Promise<vo
 export type ReplenishmentHandler = (store: string, afterId: string | null) => Promise<Uint8Array[]>
 /** One Automerge sync message in about `doc` from peer `from`; the answer (null: nothing to say). Throw RefusedError to refuse it. */
 export type AmSyncHandler = (doc: string, msg: Uint8Array | null, from: string) => Promise<Uint8Array | null>
+/** A signed grant of rights for the asking till (`from`); throw RefusedError to refuse (beyond what is spendable, not that till). */
+export type RightsHandler = (req: { grantId: string, member: string, till: string, points: number }, from: string) => Promise<Uint8Array>
 
 /** A handler's refusal of bad input (answered with code REFUSED and the reason), not a failure of its own. */
 export class RefusedError extends Error {
@@ -223,6 +225,7 @@ export class TillbooksPeer {
   #headsHandler: HeadsHandler | null = null
   #replenishmentHandler: ReplenishmentHandler | null = null
   #amSyncHandler: AmSyncHandler | null = null
+  #rightsHandler: RightsHandler | null = null
   readonly #stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, rejectedFrames: 0 }
   /** Requests (and their bytes) in handlers across all served streams. */
   #serving = 0
@@ -311,6 +314,7 @@ export class TillbooksPeer {
   handleHeads (fn: HeadsHandler): void { this.#headsHandler = fn }
   handleReplenishment (fn: ReplenishmentHandler): void { this.#replenishmentHandler = fn }
   handleAmSync (fn: AmSyncHandler): void { this.#amSyncHandler = fn }
+  handleRights (fn: RightsHandler): void { this.#rightsHandler = fn }
 
   stats (): PeerStats {
     return { connections: this.#node.getConnections().length, streams: this.#served.size + this.#channels.size, ...this.#stats }
@@ -424,6 +428,12 @@ export class TillbooksPeer {
     checkHeads(heads)
     await this.#call(addr, 'heads', opts.timeoutMs ?? this.#callTimeoutMs, heads.length * 100,
       id => encodeHeadsRequest({ id, heads }), o => { decodeHeadsAnswer(o) })
+  }
+
+  /** Ask HQ for a grant of rights (its signed bytes); a refusal is NetError with code REFUSED and HQ's reason. */
+  async askRights (addr: string, req: { grantId: string, member: string, till: string, points: number }, opts: CallOptions = {}): Promise<Uint8Array> {
+    return await this.#call(addr, 'rights', opts.timeoutMs ?? this.#callTimeoutMs, 256,
+      id => encodeRightsRequest({ id, ...req }), o => decodeRightsAnswer(o))
   }
 
   /** HQ-signed replenishment orders for a store after `afterId` (null: from the start), every page followed. */
@@ -840,6 +850,14 @@ export class TillbooksPeer {
         return async () => {
           if (fn === null) throw new NoHandlerError('this peer serves no am-sync')
           return encodeAmSyncAnswer(id, await fn(req.doc, req.msg, s.from))
+        }
+      }
+      case 'rights': {
+        const req = decodeRightsRequest(o)
+        const fn = this.#rightsHandler
+        return async () => {
+          if (fn === null) throw new NoHandlerError('this peer grants no rights')
+          return encodeRightsAnswer(id, await fn({ grantId: req.grantId, member: req.member, till: req.till, points: req.points }, s.from))
         }
       }
       case 'replenishment': {

@@ -10,7 +10,7 @@
  * throw ProtocolError with a code and a reason that names the field.
  */
 import {
-  canonicalDecode, canonicalEncode, ENTRY_BYTES_MAX, ID_RE, parseTillId, SEQ_MAX,
+  canonicalDecode, canonicalEncode, ENTRY_BYTES_MAX, GRANT_BYTES_MAX, GRANT_ID_RE, ID_RE, MEMBER_ID_RE, parseTillId, QTY_MAX, SEQ_MAX, TILL_INSTANCE_RE,
   type Canonical
 } from '@tillbooks/protocol'
 import { clipReason, encodeSubmitAnswer } from './answerEncoding.ts'
@@ -22,7 +22,9 @@ export const PROTOCOLS = {
   heads: '/tillbooks/heads/1.0.0',
   replenishment: '/tillbooks/replenishment/1.0.0',
   /** Automerge's sync protocol for till logs: one sync message each way per request (../sync/DocSync.ts). */
-  amSync: '/tillbooks/am-sync/1.0.0'
+  amSync: '/tillbooks/am-sync/1.0.0',
+  /** A till asks HQ to grant it rights over a member's points (its peer id is its key: HQ knows who asks). */
+  rights: '/tillbooks/rights/1.0.0'
 } as const
 export type ProtocolName = keyof typeof PROTOCOLS
 
@@ -65,6 +67,8 @@ export interface SubmitRequest { id: number, entries: Uint8Array[] }
 export interface LogRequest { id: number, tillId: string, afterSeq: number, stream?: 'approvals' }
 export interface HeadsRequest { id: number, heads: LogHead[] }
 export interface ReplenishmentRequest { id: number, store: string, afterId: string | null }
+/** Rights over `points` of `member` for till instance `till`, as grant `grantId` (the same id again: the same grant). */
+export interface RightsRequest { id: number, grantId: string, member: string, till: string, points: number }
 /** One Automerge sync message about one till's document; null: the sender has nothing to say. */
 export interface AmSyncRequest { id: number, doc: string, msg: Uint8Array | null }
 
@@ -301,6 +305,36 @@ export function decodeReplenishmentAnswer (o: Obj, afterId: string | null): Repl
   const more = bool(o.more, 'more')
   if (more && (lastId === null || lastId === afterId)) bad('a page with more to come must advance lastId')
   return { orders, lastId, more }
+}
+
+// ---------------------------------------------------------------- rights
+
+export function encodeRightsRequest (r: RightsRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, grantId: r.grantId, member: r.member, till: r.till, points: r.points })
+}
+
+export function decodeRightsRequest (o: Obj): RightsRequest {
+  fields(o, 'rights', ['id', 'grantId', 'member', 'till', 'points'])
+  return {
+    id: requestId(o),
+    grantId: text(o.grantId, 'grantId', 96, GRANT_ID_RE),
+    member: text(o.member, 'member', 24, MEMBER_ID_RE),
+    till: text(o.till, 'till', 105, TILL_INSTANCE_RE),
+    points: int(o.points, 'points', 1, QTY_MAX)
+  }
+}
+
+export function encodeRightsAnswer (id: number, grant: Uint8Array): Uint8Array {
+  return canonicalEncode({ id, grant })
+}
+
+/** The signed grant's bytes (checked against HQ's key by the caller). */
+export function decodeRightsAnswer (o: Obj): Uint8Array {
+  fields(o, 'answer', ['id', 'grant'])
+  const g = o.grant
+  if (!(g instanceof Uint8Array)) bad('grant must be bytes')
+  if (g.length > GRANT_BYTES_MAX) throw new ProtocolError('OVERSIZED', `grant is ${g.length} bytes, at most ${GRANT_BYTES_MAX}`)
+  return g
 }
 
 // ---------------------------------------------------------------- am-sync

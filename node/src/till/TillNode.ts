@@ -18,10 +18,11 @@
  * the log on start, never from a separate counter that could drift from them.
  */
 import {
-  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, openEntry, openReplenishment, paymentsDigest, paymentSetHash, signEntry, tillIdOf, type LateDecline, type PaymentTotal,
-  type BusinessDay, type Canonical, type Close, type DocNo, type Entry, type PublicKey, type Signer, type SkuQty,
+  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, MEMBER_ID_RE, openEntry, openReplenishment, openRightsGrant, paymentsDigest, paymentSetHash, POINT_VALUE_CENTS, signEntry, tillIdOf, toHex,
+  type BusinessDay, type CancelLine, type Canonical, type Close, type DocNo, type Entry, type LateDecline, type PaymentTotal, type PublicKey, type RedeemLine, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
+import { lastReturnDay, tillInstance, TillRights } from '@tillbooks/members'
 import { Catalogue, priceSale } from '@tillbooks/catalogue'
 import { entryKey, readEntryChange, tillActorOf, type TillLog } from '@tillbooks/crdt'
 import type { NodeComponents } from '../components.ts'
@@ -29,7 +30,7 @@ import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
 import { OneAtATime } from '../OneAtATime.ts'
 import { TillLogStore } from './TillLogStore.ts'
 import type { PaymentOutcome, TillPayments } from './TillPayments.ts'
-import { SaleRejectedError, TillStateError } from './errors.ts'
+import { RedemptionRefusedError, SaleRejectedError, TillStateError } from './errors.ts'
 
 export type DayState = 'closed' | 'open' | 'closing'
 
@@ -56,6 +57,34 @@ export interface SaleDoc {
   payments?: PaymentOutcome[]
   /** A return by receipt: the sale's document number (its lines are refunded at most once). */
   receiptOf?: string
+  /** Points redeemed as a tender on a sale (`till`: the instance whose rights paid). */
+  redeemed?: { member: string, points: number, till: string }
+  /** Points a refund gave back to the member (what its sale redeemed, after its money). */
+  restored?: { member: string, points: number, till: string }
+  /** Points of the refunded sale taken back before they vested (a refund within the return window). */
+  cancelled?: { member: string, saleDay: BusinessDay, points: number }
+}
+
+/** A sale a return by receipt refunds, and what earlier refunds of it already gave back. */
+interface ReturnOf { sale: SaleDoc, moneyCents: number, restoredPoints: number, cancelledPoints: number }
+
+/** What the refunds of one sale gave back so far. */
+interface Returned { lines: Map<string, number>, moneyCents: number, restoredPoints: number, cancelledPoints: number }
+
+function newReturned (): Returned {
+  return { lines: new Map(), moneyCents: 0, restoredPoints: 0, cancelledPoints: 0 }
+}
+
+function addReturned (r: Returned, refund: SaleDoc): void {
+  for (const l of refund.lines) r.lines.set(l.sku, (r.lines.get(l.sku) ?? 0) - l.qty)
+  r.moneyCents -= refund.tenders.cash + refund.tenders.card
+  r.restoredPoints += refund.restored?.points ?? 0
+  r.cancelledPoints += refund.cancelled?.points ?? 0
+}
+
+/** Asks HQ for a grant of rights over a member's points (the signed grant's bytes), or throws why not. */
+export interface RightsSource {
+  ask (req: { grantId: string, member: string, till: string, points: number }): Promise<Uint8Array>
 }
 
 export interface SaleReceipt {
@@ -85,9 +114,13 @@ export interface TillInit {
   floatCents?: number
   /** Card and wallet payments to the processor; without it a card tender is only recorded. */
   payments?: TillPayments
+  /** HQ, for rights over members' points beyond what this till holds; without it the till redeems only within its rights. */
+  rights?: RightsSource
 }
 
 const SALES_PREFIX = 's!'
+/** HQ's signed grants of rights to this till, by grant id. */
+const GRANTS_PREFIX = 'g!'
 const STATE_KEY = 'm!day'
 const ACKED_KEY = 'm!acked'
 const pad = (n: number): string => String(n).padStart(12, '0')
@@ -121,6 +154,10 @@ export class TillNode {
   /** Cash taken (net of cash refunds) since the day opened. */
   #dayCashCents = 0
   readonly #oneAtATime = new OneAtATime()
+  /** This till as a holder of rights: its id and key (a till with another key after a fire holds none of these). */
+  readonly instance: string
+  /** Rights over members' points: a fold of HQ's grants and the journal's redemptions (made on first use). */
+  #rights: TillRights | null = null
 
   #drawerCashCents (): number {
     return (this.#init.floatCents ?? DEFAULT_FLOAT_CENTS) + this.#dayCashCents
@@ -132,6 +169,7 @@ export class TillNode {
     this.store = init.store
     this.till = init.till
     this.tillId = tillIdOf(init.store, init.till)
+    this.instance = tillInstance(this.tillId, toHex(init.signer.publicKey))
     this.#logStore = new TillLogStore({ store: components.store, tillId: this.tillId, ownKey: init.signer.publicKey })
   }
 
@@ -202,6 +240,8 @@ export class TillNode {
       this.#dayDocFirst = this.#nextDocN
     }
     this.#dayCashCents = 0
+    this.#rights = null
+    this.#receiptRefunds = null
     if (this.#state === 'open') {
       for (const d of await this.journal(this.#dayDocFirst, this.#nextDocN - 1)) this.#dayCashCents += d.tenders.cash
     }
@@ -315,8 +355,60 @@ export class TillNode {
   }
 
   /** Ring up a sale. Durable before it returns: the receipt's number is never reused. */
-  async sell (sale: { lines: SaleLine[], tenders?: TenderIn[], member?: string }): Promise<SaleReceipt> {
+  async sell (sale: { lines: SaleLine[], tenders?: TenderIn[], member?: string, redeemPoints?: number }): Promise<SaleReceipt> {
     return await this.#serial(async () => await this.#document('sale', sale))
+  }
+
+  /** The rights this till holds over a member's points (what it may redeem with the network down). */
+  async rightsOf (member: string): Promise<number> {
+    return await this.#serial(async () => (await this.#rightsFold()).rights(member))
+  }
+
+  /**
+   * Ask HQ now for rights over `points` more of a member's points (a till about to lose its
+   * network, or a member who says they will spend them here): held until redeemed.
+   */
+  async reserveRights (member: string, points: number): Promise<number> {
+    return await this.#serial(async () => {
+      if (!MEMBER_ID_RE.test(member)) throw new SaleRejectedError('rights are over a member id\'s points')
+      if (!Number.isSafeInteger(points) || points < 1) throw new SaleRejectedError('points are a positive whole number')
+      const rights = await this.#rightsFold()
+      await this.#askRights(member, points, `${this.instance}:x${this.#nextDocN}:${member.slice(2, 10)}:${rights.rights(member) + points}`)
+      return rights.rights(member)
+    })
+  }
+
+  /** The fold of this till's rights: HQ's grants to this instance, then the journal's redemptions and restores by it. */
+  async #rightsFold (): Promise<TillRights> {
+    if (this.#rights !== null) return this.#rights
+    const rights = new TillRights(this.instance)
+    for await (const [, bytes] of this.#components.store.entries({ gte: GRANTS_PREFIX, lt: prefixEnd(GRANTS_PREFIX) })) {
+      const g = openRightsGrant(bytes, this.#init.hqRootKey)
+      if (g.till === this.instance) rights.apply({ kind: 'grant', id: g.id, member: g.member, till: g.till, points: g.points })
+    }
+    for (const d of this.#nextDocN > 1 ? await this.journal(1, this.#nextDocN - 1) : []) {
+      if (d.redeemed !== undefined && d.redeemed.till === this.instance) rights.apply({ kind: 'redeem', id: `r${d.n}`, member: d.redeemed.member, till: this.instance, points: d.redeemed.points })
+      if (d.restored !== undefined && d.restored.till === this.instance) rights.apply({ kind: 'restore', id: `s${d.n}`, member: d.restored.member, till: this.instance, points: d.restored.points })
+    }
+    this.#rights = rights
+    return rights
+  }
+
+  /** Ask HQ for a grant of `points` (one round trip), keep it (fsync'd) and credit it: refused with the reason. */
+  async #askRights (member: string, points: number, grantId: string): Promise<void> {
+    const source = this.#init.rights
+    const rights = await this.#rightsFold()
+    if (source === undefined) throw new RedemptionRefusedError(`this till holds rights to ${rights.rights(member)} of ${member}'s points and has no HQ to ask for more`)
+    let bytes: Uint8Array
+    try {
+      bytes = await source.ask({ grantId, member, till: this.instance, points })
+    } catch (err) {
+      throw new RedemptionRefusedError(`this till holds rights to ${rights.rights(member)} of ${member}'s points; HQ granted no more: ${(err as Error).message}`)
+    }
+    const g = openRightsGrant(bytes, this.#init.hqRootKey)
+    if (g.till !== this.instance || g.member !== member || g.id !== grantId) throw new RedemptionRefusedError(`HQ's grant ${g.id} is not the one asked for`)
+    await this.#components.store.batch([{ type: 'put', key: `${GRANTS_PREFIX}${g.id}`, value: bytes }], { sync: true })
+    rights.apply({ kind: 'grant', id: g.id, member, till: this.instance, points: g.points })
   }
 
   /**
@@ -333,7 +425,8 @@ export class TillNode {
       // refund goes back to the sale's own card payment unless another is named.
       const docNo = refund.receiptOf
       const original = await this.#sold(docNo)
-      const refunded = await this.#refundedAgainst(docNo)
+      const returned = await this.#refundedAgainst(docNo)
+      const refunded = returned.lines
       const sold = new Map<string, number>()
       for (const l of original.lines) sold.set(l.sku, (sold.get(l.sku) ?? 0) + l.qty)
       const asked = new Map<string, number>()
@@ -344,14 +437,16 @@ export class TillNode {
       }
       const cardPayment = original.payments?.find(p => p.status !== 'declined' && p.amountCents > 0)?.paymentId
       const paymentId = refund.paymentId ?? cardPayment
-      const r = await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(paymentId !== undefined ? { refundOf: paymentId } : {}), receiptOf: docNo, priceDay: original.businessDay })
-      for (const [sku, qty] of asked) refunded.set(sku, (refunded.get(sku) ?? 0) + qty)
+      const returnOf: ReturnOf = { sale: original, moneyCents: returned.moneyCents, restoredPoints: returned.restoredPoints, cancelledPoints: returned.cancelledPoints }
+      const r = await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(paymentId !== undefined ? { refundOf: paymentId } : {}), receiptOf: docNo, priceDay: original.businessDay, returnOf })
+      const [written] = await this.journal(this.#nextDocN - 1, this.#nextDocN - 1)
+      if (written !== undefined) addReturned(returned, written)
       return r
     })
   }
 
-  /** Refunded quantities per sold document, from the journal (read once, then kept up to date). */
-  #receiptRefunds: Map<string, Map<string, number>> | null = null
+  /** Per sold document, what its refunds gave back: quantities, money, points restored and cancelled (from the journal, read once, then kept up to date). */
+  #receiptRefunds: Map<string, Returned> | null = null
 
   /** The sale a receipt names, from this till's journal (a document of another till, or not a sale: refused). */
   async #sold (docNo: string): Promise<SaleDoc> {
@@ -363,26 +458,30 @@ export class TillNode {
     return doc
   }
 
-  async #refundedAgainst (docNo: string): Promise<Map<string, number>> {
+  async #refundedAgainst (docNo: string): Promise<Returned> {
     if (this.#receiptRefunds === null) {
-      const all = new Map<string, Map<string, number>>()
+      const all = new Map<string, Returned>()
       for (const d of this.#nextDocN > 1 ? await this.journal(1, this.#nextDocN - 1) : []) {
         if (d.kind !== 'refund' || d.receiptOf === undefined) continue
-        const m = all.get(d.receiptOf) ?? new Map<string, number>()
-        for (const l of d.lines) m.set(l.sku, (m.get(l.sku) ?? 0) - l.qty)
-        all.set(d.receiptOf, m)
+        let r = all.get(d.receiptOf)
+        if (r === undefined) {
+          r = newReturned()
+          all.set(d.receiptOf, r)
+        }
+        addReturned(r, d)
       }
       this.#receiptRefunds = all
     }
-    let m = this.#receiptRefunds.get(docNo)
-    if (m === undefined) {
-      m = new Map()
-      this.#receiptRefunds.set(docNo, m)
+    let r = this.#receiptRefunds.get(docNo)
+    if (r === undefined) {
+      r = newReturned()
+      this.#receiptRefunds.set(docNo, r)
     }
-    return m
+    return r
   }
 
-  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string, refundOf?: string, receiptOf?: string, priceDay?: BusinessDay }): Promise<SaleReceipt> {
+
+  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string, redeemPoints?: number, refundOf?: string, receiptOf?: string, priceDay?: BusinessDay, returnOf?: ReturnOf }): Promise<SaleReceipt> {
     if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`the till is ${this.#state}: open the day first`)
     if (this.#nextDocN - this.#dayDocFirst >= SALES_PER_DAY_MAX) throw new SaleRejectedError('too many documents today')
     if (!Array.isArray(input.lines) || input.lines.length === 0) throw new SaleRejectedError('a sale needs at least one line')
@@ -403,14 +502,44 @@ export class TillNode {
     }
     const total = priced.totalCents
     const tenders: Record<Tender, number> = { cash: 0, card: 0 }
+    const pointsPerUnit = this.#init.pointsPerUnit ?? 1
+    const n = this.#nextDocN
+    const member = kind === 'sale' && input.member !== undefined ? input.member : null
+    // Points redeemed pay part of a sale, like a tender (checked against this till's rights below).
+    const redeemPoints = kind === 'sale' ? input.redeemPoints ?? 0 : 0
+    if (!Number.isSafeInteger(redeemPoints) || redeemPoints < 0) throw new SaleRejectedError('redeemPoints is a whole number of points')
+    if (redeemPoints > 0 && (member === null || !MEMBER_ID_RE.test(member))) throw new SaleRejectedError('points are redeemed by a member: their card or member id')
+    const redeemCents = redeemPoints * POINT_VALUE_CENTS
+    if (redeemPoints > 0 && redeemCents > total) throw new SaleRejectedError(`${redeemPoints} points are worth ${redeemCents} cents, more than the sale's ${total}`)
+    const payable = total - redeemCents
     let changeCents = 0
+    let restored: SaleDoc['restored']
+    let cancelled: SaleDoc['cancelled']
     if (kind === 'refund') {
       const given = input.tenders?.[0]?.type ?? 'cash'
       const t: Tender = given === 'wallet' ? 'card' : given
-      if (t === 'cash' && -total > this.#drawerCashCents()) throw new SaleRejectedError(`the drawer holds ${this.#drawerCashCents()} cents, the refund is ${-total}: refund to card`)
-      tenders[t] = total
+      // A return by receipt gives the money its sale took back first, then the points it redeemed.
+      let moneyCents = -total
+      const r = input.returnOf
+      if (r !== undefined) {
+        const sold = r.sale
+        const soldRedeemed = sold.redeemed?.points ?? 0
+        const soldMoney = sold.totalCents - soldRedeemed * POINT_VALUE_CENTS
+        moneyCents = Math.min(-total, soldMoney - r.moneyCents)
+        const restorePoints = Math.min(soldRedeemed - r.restoredPoints, Math.ceil((-total - moneyCents) / POINT_VALUE_CENTS))
+        moneyCents = -total - restorePoints * POINT_VALUE_CENTS
+        if (restorePoints > 0 && sold.redeemed !== undefined) restored = { member: sold.redeemed.member, points: restorePoints, till: sold.redeemed.till }
+        // Within the return window the sale's points are still pending: take back those the money kept no longer earns.
+        if (sold.member !== null && sold.points > 0 && this.#businessDay <= lastReturnDay(sold.businessDay)) {
+          const kept = Math.floor(Math.max(0, soldMoney - r.moneyCents - moneyCents) / 100) * pointsPerUnit
+          const cancel = Math.max(0, sold.points - r.cancelledPoints - kept)
+          if (cancel > 0) cancelled = { member: sold.member, saleDay: sold.businessDay, points: cancel }
+        }
+      }
+      if (t === 'cash' && moneyCents > this.#drawerCashCents()) throw new SaleRejectedError(`the drawer holds ${this.#drawerCashCents()} cents, the refund is ${moneyCents}: refund to card`)
+      tenders[t] = moneyCents === 0 ? 0 : -moneyCents
     } else if (input.tenders === undefined || input.tenders.length === 0) {
-      tenders.cash = total
+      tenders.cash = payable
     } else {
       let card = 0
       let cash = 0
@@ -421,23 +550,28 @@ export class TillNode {
         else if (t.type === 'cash') cash += t.amountCents
         else throw new SaleRejectedError(`unknown tender ${String((t as { type: unknown }).type)}`)
       }
-      if (card > total) throw new SaleRejectedError(`card ${card} exceeds the total ${total}`)
-      const due = total - card
-      if (cash < due) throw new SaleRejectedError(`tenders ${card + cash} do not cover the total ${total}`)
+      if (card > payable) throw new SaleRejectedError(`card ${card} exceeds the ${redeemCents > 0 ? 'amount left after points' : 'total'} ${payable}`)
+      const due = payable - card
+      if (cash < due) throw new SaleRejectedError(`tenders ${card + cash} do not cover the ${redeemCents > 0 ? 'amount left after points' : 'total'} ${payable}`)
       changeCents = cash - due
       tenders.card = card
       tenders.cash = due
     }
-    const pointsPerUnit = this.#init.pointsPerUnit ?? 1
-    const member = kind === 'sale' && input.member !== undefined ? input.member : null
-    const points = member !== null && total > 0 ? Math.floor(total / 100) * pointsPerUnit : 0
-    const n = this.#nextDocN
+    // Points are earned on what the member paid (not on what points paid).
+    const points = member !== null && payable > 0 ? Math.floor(payable / 100) * pointsPerUnit : 0
+    // Within this till's rights, no round trip; beyond them, HQ is asked for the difference.
+    if (redeemPoints > 0 && member !== null) {
+      const rights = await this.#rightsFold()
+      const have = rights.rights(member)
+      if (have < redeemPoints) await this.#askRights(member, redeemPoints - have, `${this.instance}:${n}:${member.slice(2, 10)}:${redeemPoints - have}`)
+      if (!rights.canSpend(member, redeemPoints)) throw new RedemptionRefusedError(`${redeemPoints} points asked, this till holds rights to ${rights.rights(member)}`)
+    }
     // Card and wallet tenders go to the processor now (one round trip each), before the sale is
     // written: a declined one means no sale, and what the sale's other tenders took is undone.
     const payments: PaymentOutcome[] = []
     if (kind === 'refund' && tenders.card !== 0 && this.#init.payments !== undefined) {
       if (input.refundOf === undefined) throw new SaleRejectedError('a card refund names the card payment it goes back to (paymentId)')
-      payments.push(await this.#init.payments.refund(input.refundOf, -total, docNoOf(this.store, this.till, n)))
+      payments.push(await this.#init.payments.refund(input.refundOf, -tenders.card, docNoOf(this.store, this.till, n)))
     }
     if (kind === 'sale' && this.#init.payments !== undefined) {
       for (const t of input.tenders ?? []) {
@@ -464,11 +598,17 @@ export class TillNode {
       member,
       points,
       ...(payments.length > 0 ? { payments } : {}),
-      ...(input.receiptOf !== undefined ? { receiptOf: input.receiptOf } : {})
+      ...(input.receiptOf !== undefined ? { receiptOf: input.receiptOf } : {}),
+      ...(redeemPoints > 0 && member !== null ? { redeemed: { member, points: redeemPoints, till: this.instance } } : {}),
+      ...(restored !== undefined ? { restored } : {}),
+      ...(cancelled !== undefined ? { cancelled } : {})
     }
     await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }], { sync: true })
     this.#nextDocN = n + 1
     this.#dayCashCents += tenders.cash
+    // The journal holds them now: the rights fold follows (a restore to this instance's rights only).
+    if (doc.redeemed !== undefined) this.#rights?.apply({ kind: 'redeem', id: `r${n}`, member: doc.redeemed.member, till: this.instance, points: doc.redeemed.points })
+    if (restored !== undefined && restored.till === this.instance) (await this.#rightsFold()).apply({ kind: 'restore', id: `s${n}`, member: restored.member, till: this.instance, points: restored.points })
     return { docNo: docNoOf(this.store, this.till, n), totalCents: total, changeCents, points, ...(payments.length > 0 ? { payments } : {}) }
   }
 
@@ -503,6 +643,8 @@ export class TillNode {
       const perRate = new Map<number, { netCents: number, taxCents: number }>()
       const consumed = new Map<string, number>()
       const points = new Map<string, number>()
+      const redeemed = new Map<string, number>()
+      const cancelled = new Map<string, CancelLine>()
       // Card and wallet payments through a processor, per processor, type and mode: the detail stays here.
       const paid = new Map<string, { processor: string, type: 'card' | 'wallet', mode: 'online' | 'offline', approvals: Array<{ paymentId: string, amountCents: number }> }>()
       let refundsCents = 0
@@ -520,6 +662,14 @@ export class TillNode {
         }
         for (const c of d.consumed) consumed.set(c.sku, (consumed.get(c.sku) ?? 0) + c.qty)
         if (d.member !== null && d.points > 0) points.set(d.member, (points.get(d.member) ?? 0) + d.points)
+        if (d.redeemed !== undefined) redeemed.set(d.redeemed.member, (redeemed.get(d.redeemed.member) ?? 0) + d.redeemed.points)
+        if (d.restored !== undefined) redeemed.set(d.restored.member, (redeemed.get(d.restored.member) ?? 0) - d.restored.points)
+        if (d.cancelled !== undefined) {
+          const key = `${d.cancelled.member}\u0000${d.cancelled.saleDay}`
+          const c = cancelled.get(key) ?? { member: d.cancelled.member, saleDay: d.cancelled.saleDay, points: 0 }
+          c.points += d.cancelled.points
+          cancelled.set(key, c)
+        }
         for (const p of d.payments ?? []) {
           if (p.status === 'declined') continue
           const mode = p.status === 'stored' ? 'offline' as const : 'online' as const
@@ -541,6 +691,9 @@ export class TillNode {
         processor: g.processor, type: g.type, mode: g.mode, count: g.approvals.length,
         amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals), setHash: paymentSetHash(g.approvals)
       }))
+      const redeemedLines: RedeemLine[] = [...redeemed].filter(([, p]) => p !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1)
+        .map(([member, p]) => ({ member, points: p, amountCents: p * POINT_VALUE_CENTS }))
+      const cancelLines = [...cancelled].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, c]) => c)
       const close: Close = {
         ...this.#header(this.#businessDay),
         kind: 'close',
@@ -556,7 +709,9 @@ export class TillNode {
         points: [...points].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, p]) => ({ member, points: p })),
         ...(payments.length > 0 ? { payments } : {}),
         ...(lateDeclines.length > 0 ? { lateDeclines } : {}),
-        ...(expired.length > 0 ? { expired } : {})
+        ...(expired.length > 0 ? { expired } : {}),
+        ...(redeemedLines.length > 0 ? { redeemed: redeemedLines } : {}),
+        ...(cancelLines.length > 0 ? { pointsCancelled: cancelLines } : {})
       }
       // The Close and the closed day in one fsync'd batch.
       const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN)])

@@ -7,3 +7,8 @@ export class TillStateError extends Error {
 export class SaleRejectedError extends Error {
   override name = 'SaleRejectedError'
 }
+
+/** Points asked beyond the rights this till holds, and HQ could not (or would not) grant more: no sale. */
+export class RedemptionRefusedError extends Error {
+  override name = 'RedemptionRefusedError'
+}

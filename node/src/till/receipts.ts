@@ -5,7 +5,7 @@
  * asked, never stored. A member on a receipt is a member id; a phone number never is.
  */
 import { isMemberId } from '@tillbooks/members'
-import type { Signer } from '@tillbooks/protocol'
+import { POINT_VALUE_CENTS, type Signer } from '@tillbooks/protocol'
 import { linesDigest, signReceipt, type Receipt, type ReceiptLine, type ReceiptTender } from '@tillbooks/wallet'
 import type { SaleDoc } from './TillNode.ts'
 
@@ -29,12 +29,18 @@ export function receiptFor (doc: SaleDoc, o: { tillId: string, currency: string,
     tenders.push({ type: p.type, amountCents: p.amountCents, ...(p.signedLine !== undefined ? { approval: p.signedLine } : {}) })
   }
   if (doc.tenders.card - viaProcessor !== 0) tenders.push({ type: 'card', amountCents: doc.tenders.card - viaProcessor })
+  // Points redeemed pay like a tender (a refund gives them back: negative).
+  if (doc.redeemed !== undefined) tenders.push({ type: 'points', amountCents: doc.redeemed.points * POINT_VALUE_CENTS })
+  if (doc.restored !== undefined) tenders.push({ type: 'points', amountCents: -doc.restored.points * POINT_VALUE_CENTS })
+  // A sale's member earned `points`; a refund's member had `points` (negative) of its sale's taken back.
+  const member = doc.member ?? doc.cancelled?.member ?? doc.restored?.member ?? null
+  const points = doc.kind === 'sale' ? doc.points : -(doc.cancelled?.points ?? 0)
   const receipt: Omit<Receipt, 'v'> = {
     docNo, kind: doc.kind, atMs: doc.atMs, businessDay: doc.businessDay, currency: o.currency, totalCents: doc.totalCents,
     tax: doc.perRate.map(r => ({ rateBp: r.rateBp, netCents: r.netCents, taxCents: r.taxCents })),
     tenders,
-    ...(doc.member !== null && isMemberId(doc.member) ? { member: doc.member } : {}),
-    ...(doc.points !== 0 ? { points: doc.points } : {}),
+    ...(member !== null && isMemberId(member) ? { member } : {}),
+    ...(points !== 0 ? { points } : {}),
     linesDigest: linesDigest(lines)
   }
   const { cose, qr } = signReceipt(receipt, o.signer, o.certificate)

@@ -32,7 +32,9 @@ export interface Transfer { kind: 'transfer', id: string, member: string, from: 
 export interface Redeem { kind: 'redeem', id: string, member: string, till: string, points: number }
 /** A till instance → HQ: rights it does not need. */
 export interface Return { kind: 'return', id: string, member: string, till: string, points: number }
-export type RightsEvent = Grant | Transfer | Redeem | Return
+/** Points a refund gave back to the member at the till that took them: never more than it redeemed. */
+export interface Restore { kind: 'restore', id: string, member: string, till: string, points: number }
+export type RightsEvent = Grant | Transfer | Redeem | Return | Restore
 
 const ID_RE = /^[A-Za-z0-9._:-]{1,96}$/
 const INSTANCE_RE = /^[A-Za-z0-9._-]{1,40}:[0-9a-f]{8,64}$/
@@ -46,7 +48,7 @@ export function checkEvent (e: RightsEvent): RightsEvent {
   const tills = e.kind === 'transfer' ? [e.from, e.to] : [e.till]
   for (const t of tills) if (!INSTANCE_RE.test(t)) throw new MembersError(`event ${e.id}: ${JSON.stringify(t)} is not a till instance (<tillId>:<key hex>)`)
   if (e.kind === 'transfer' && e.from === e.to) throw new MembersError(`event ${e.id}: a transfer to itself`)
-  if (!['grant', 'transfer', 'redeem', 'return'].includes(e.kind)) throw new MembersError(`event ${e.id}: unknown kind`)
+  if (!['grant', 'transfer', 'redeem', 'return', 'restore'].includes(e.kind)) throw new MembersError(`event ${e.id}: unknown kind`)
   return e
 }
 
@@ -64,6 +66,8 @@ export function tillInstance (tillId: string, keyHex: string): string {
 export class TillRights {
   readonly instance: string
   readonly #rights = new Map<string, number>()
+  /** Points redeemed here per member, less restored: what a refund may give back. */
+  readonly #redeemed = new Map<string, number>()
   readonly #seen = new Set<string>()
 
   constructor (instance: string) {
@@ -91,14 +95,23 @@ export class TillRights {
     return Object.fromEntries([...this.#rights].filter(([, p]) => p > 0).sort((a, b) => a[0] < b[0] ? -1 : 1))
   }
 
+  /** Points redeemed here for `member` and not yet given back by refunds. */
+  redeemed (member: string): number {
+    return this.#redeemed.get(member) ?? 0
+  }
+
   apply (e: RightsEvent): 'applied' | 'duplicate' {
     checkEvent(e)
-    const credit = (e.kind === 'grant' && e.till === this.instance) || (e.kind === 'transfer' && e.to === this.instance)
+    const credit = ((e.kind === 'grant' || e.kind === 'restore') && e.till === this.instance) || (e.kind === 'transfer' && e.to === this.instance)
     const debit = ((e.kind === 'redeem' || e.kind === 'return') && e.till === this.instance) || (e.kind === 'transfer' && e.from === this.instance)
     if (!credit && !debit) throw new MembersError(`event ${e.id} is not about till ${this.instance}`)
     if (this.#seen.has(e.id)) return 'duplicate'
     const have = this.rights(e.member)
     if (debit && e.points > have) throw new BeyondRightsError(e.member, have, e.points)
+    // A restore gives back what a redemption here took: more would mint points.
+    if (e.kind === 'restore' && e.points > this.redeemed(e.member)) throw new MembersError(`event ${e.id}: ${e.points} points restored, ${this.redeemed(e.member)} redeemed here`)
+    if (e.kind === 'redeem') this.#redeemed.set(e.member, this.redeemed(e.member) + e.points)
+    if (e.kind === 'restore') this.#redeemed.set(e.member, this.redeemed(e.member) - e.points)
     this.#rights.set(e.member, credit ? have + e.points : have - e.points)
     this.#seen.add(e.id)
     return 'applied'
@@ -175,6 +188,7 @@ export class MemberBook {
       if (e.kind === 'grant') { granted += e.points; add(e.till, e.points) }
       if (e.kind === 'return') { returned += e.points; add(e.till, -e.points) }
       if (e.kind === 'redeem') { redeemed += e.points; add(e.till, -e.points) }
+      if (e.kind === 'restore') { redeemed -= e.points; add(e.till, e.points) }
       if (e.kind === 'transfer') { add(e.from, -e.points); add(e.to, e.points) }
     }
     let forfeited = 0

@@ -30,6 +30,11 @@ describe('rights: a till\'s fold', () => {
     assert.throws(() => t.apply({ kind: 'grant', id: 'g2', member: M1, till: T2, points: 5 }), /not about till/)
     assert.throws(() => t.apply({ kind: 'redeem', id: 'r3', member: '+447700900123', till: T1, points: 5 }), MembersError)
     assert.deepEqual(TillRights.fold(T2, [{ kind: 'transfer', id: 'x1', member: M1, from: T1, to: T2, points: 100 }]).all(), { [M1]: 100 })
+    // A refund gives back at most what was redeemed here, as rights again.
+    assert.throws(() => t.apply({ kind: 'restore', id: 's1', member: M1, till: T1, points: 201 }), /201 points restored, 200 redeemed here/)
+    t.apply({ kind: 'restore', id: 's1', member: M1, till: T1, points: 150 })
+    assert.equal(t.rights(M1), 350)
+    assert.equal(t.redeemed(M1), 50)
   })
 
   it('HQ grants only what is spendable, counts redemptions reported in any order once, and forfeits a retired instance\'s rights', () => {
@@ -54,7 +59,7 @@ describe('rights: never overspent (property)', () => {
     | { c: 'earn', m: number, p: number }
     | { c: 'grant', m: number, t: number, p: number }
     | { c: 'deliver', k: number, twice: boolean }
-    | { c: 'redeem' | 'return', m: number, t: number, p: number }
+    | { c: 'redeem' | 'return' | 'restore', m: number, t: number, p: number }
     | { c: 'transfer', m: number, t: number, to: number, p: number }
     | { c: 'report', k: number }
     | { c: 'fire', t: number }
@@ -62,7 +67,7 @@ describe('rights: never overspent (property)', () => {
     fc.record({ c: fc.constant('earn' as const), m: fc.nat(1), p: fc.integer({ min: 1, max: 500 }) }),
     fc.record({ c: fc.constant('grant' as const), m: fc.nat(1), t: fc.nat(2), p: fc.integer({ min: 1, max: 400 }) }),
     fc.record({ c: fc.constant('deliver' as const), k: fc.nat(50), twice: fc.boolean() }),
-    fc.record({ c: fc.constantFrom('redeem' as const, 'return' as const), m: fc.nat(1), t: fc.nat(2), p: fc.integer({ min: 1, max: 300 }) }),
+    fc.record({ c: fc.constantFrom('redeem' as const, 'return' as const, 'restore' as const), m: fc.nat(1), t: fc.nat(2), p: fc.integer({ min: 1, max: 300 }) }),
     fc.record({ c: fc.constant('transfer' as const), m: fc.nat(1), t: fc.nat(2), to: fc.nat(2), p: fc.integer({ min: 1, max: 300 }) }),
     fc.record({ c: fc.constant('report' as const), k: fc.nat(50) }),
     fc.record({ c: fc.constant('fire' as const), t: fc.nat(2) })
@@ -95,6 +100,16 @@ describe('rights: never overspent (property)', () => {
           const t = tills.findIndex(r => r.instance === to)
           // Meant for an instance that burnt: no live till takes it (a new instance has another name).
           if (t >= 0) (tills[t] as TillRights).apply(e)
+        }
+        if (x.c === 'restore') {
+          // A refund gives back points a redemption at this till took: never more than it took.
+          const till = tills[x.t] as TillRights
+          const member = members[x.m] as string
+          const e: RightsEvent = { kind: 'restore', id: `s${n++}`, member, till: till.instance, points: x.p }
+          if (x.p > till.redeemed(member)) { assert.throws(() => till.apply(e), /restored/); continue }
+          till.apply(e)
+          redeemedTruth[x.m] = (redeemedTruth[x.m] as number) - x.p
+          reports.push({ t: x.t, gen: gen[x.t] as number, e })
         }
         if (x.c === 'redeem' || x.c === 'return' || x.c === 'transfer') {
           const till = tills[x.t] as TillRights

@@ -5,7 +5,7 @@
  * backup is useless without it, and any change to it is refused).
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto'
-import type { PublicKey } from '@tillbooks/protocol'
+import { POINT_VALUE_CENTS, type PublicKey } from '@tillbooks/protocol'
 import { WalletError } from './errors.ts'
 import { linesMatch, verifyReceipt, type Receipt, type ReceiptLine } from './receipt.ts'
 
@@ -47,10 +47,20 @@ export class WalletStore {
     return [...this.#byDoc.values()].sort((a, b) => b.receipt.atMs - a.receipt.atMs || (a.receipt.docNo < b.receipt.docNo ? -1 : 1))
   }
 
-  /** Points earned per member, as the receipts kept show them (what the retailer's books say is `GET /members/<member>`). */
+  /**
+   * Points per member as the receipts kept show them: earned (less what refunds took back),
+   * less redeemed (points tenders; a refund's gives them back). What the retailer's books say
+   * is `GET /members/<member>`: points not yet vested count here already.
+   */
   points (): Record<string, number> {
     const out: Record<string, number> = {}
-    for (const k of this.#byDoc.values()) if (k.receipt.member !== undefined && k.receipt.points !== undefined) out[k.receipt.member] = (out[k.receipt.member] ?? 0) + k.receipt.points
+    for (const k of this.#byDoc.values()) {
+      const m = k.receipt.member
+      if (m === undefined) continue
+      let p = k.receipt.points ?? 0
+      for (const t of k.receipt.tenders) if (t.type === 'points') p -= Math.trunc(t.amountCents / POINT_VALUE_CENTS)
+      if (p !== 0 || k.receipt.points !== undefined) out[m] = (out[m] ?? 0) + p
+    }
     return out
   }
 
