@@ -168,8 +168,23 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     }
     payments = await TillPayments.open({ store: tillStore, tillId, signer, adapter, profile, currency: o.currency ?? 'EUR', clock, logger })
   }
+  // Rights over members' points beyond what this till holds are asked of HQ over libp2p (the
+  // peer starts below; its id is the till's key, so HQ knows who asks).
+  const rightsVia: { peer: TillbooksPeer | null, reachable: () => boolean } = { peer: null, reachable: () => false }
   const till = new TillNode({ store: tillStore, clock, logger }, {
-    store: o.store, till: o.till, signer, catalogue, hqRootKey: fromHex(identity.hqRootKey) as PublicKey, ...(payments !== undefined ? { payments } : {})
+    store: o.store,
+    till: o.till,
+    signer,
+    catalogue,
+    hqRootKey: fromHex(identity.hqRootKey) as PublicKey,
+    ...(payments !== undefined ? { payments } : {}),
+    rights: {
+      ask: async req => {
+        if (rightsVia.peer === null) throw new Error('the till is starting')
+        // Known to be out of reach: ask briefly, so the cashier hears at once that only the till's own rights can be spent.
+        return await rightsVia.peer.askRights(o.hq, req, { timeoutMs: rightsVia.reachable() ? o.callTimeoutMs ?? 5_000 : Math.min(o.callTimeoutMs ?? 5_000, 1_000) })
+      }
+    }
   })
   await till.start()
   // Card payments of sales never written (a crash between the payment and the sale): reversed.
@@ -329,6 +344,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   // ---------------------------------------------------------------- the outbox pump
   let hqAckedSeq = 0
   let hqReachable = false
+  rightsVia.peer = peer
+  rightsVia.reachable = () => hqReachable
   let pumping: Promise<{ sent: number, acked: number, outbox: number }> | null = null
   let timer: NodeJS.Timeout | null = null
   let retryMs = o.retryMinMs ?? 500
@@ -485,12 +502,14 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
             }
           },
           // A member's card (its QR text, signed by HQ), a member id, or (as before member ids) a phone number.
-          member: { type: 'string', maxLength: 1024, pattern: '^(\\+?[0-9]{6,15}|m-[A-Za-z0-9_-]{22}|TBM1:[A-Za-z0-9_-]{1,1000})$' }
+          member: { type: 'string', maxLength: 1024, pattern: '^(\\+?[0-9]{6,15}|m-[A-Za-z0-9_-]{22}|TBM1:[A-Za-z0-9_-]{1,1000})$' },
+          // Points the member pays with (a tender worth POINT_VALUE_CENTS each), within this till's rights or granted by HQ.
+          redeemPoints: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }
         }
       }
     }
   }, async (req, reply) => {
-    const b = req.body as { lines: LineIn[], tenders?: TenderIn[], member?: string }
+    const b = req.body as { lines: LineIn[], tenders?: TenderIn[], member?: string, redeemPoints?: number }
     if (payments === undefined && b.tenders?.some(t => t.type === 'wallet') === true) return await reply.code(400).send({ error: 'a wallet payment needs a processor: start the till with --processor' })
     // A member's card is read offline against HQ's root key: the log gets the member id.
     let member = b.member
@@ -502,7 +521,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       }
     }
     try {
-      const sold = await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(member !== undefined ? { member } : {}) })
+      const sold = await till.sell({ lines: bySku(b.lines), ...(b.tenders !== undefined ? { tenders: b.tenders } : {}), ...(member !== undefined ? { member } : {}), ...(b.redeemPoints !== undefined ? { redeemPoints: b.redeemPoints } : {}) })
       // The signed receipt: the customer's proof of purchase (its QR text; GET /receipts/<docNo> has it whole).
       const r = await receiptOf(sold.docNo)
       return { ...sold, ...(r !== null ? { receipt: { docNo: r.docNo, qr: r.qr } } : {}) }
@@ -511,6 +530,20 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       if (err instanceof PaymentDeclinedError) return await reply.code(402).send({ error: err.message, payment: err.payment })
       throw err
     }
+  })
+
+  // Rights over a member's points this till holds (redeemable with the network down), and asking
+  // HQ for more ahead of time (a member who will spend them here, a till about to go offline).
+  const MEMBER_PARAM = { type: 'object', required: ['member'], properties: { member: { type: 'string', pattern: '^m-[A-Za-z0-9_-]{22}$' } } } as const
+  http.get('/members/:member/rights', { schema: { params: MEMBER_PARAM } }, async req => {
+    const member = (req.params as { member: string }).member
+    return { member, till: tillId, instance: till.instance, rights: await till.rightsOf(member) }
+  })
+  http.post('/members/:member/rights', {
+    schema: { params: MEMBER_PARAM, body: { type: 'object', required: ['points'], additionalProperties: false, properties: { points: { type: 'integer', minimum: 1, maximum: 1_000_000_000 } } } }
+  }, async req => {
+    const member = (req.params as { member: string }).member
+    return { member, till: tillId, instance: till.instance, rights: await till.reserveRights(member, (req.body as { points: number }).points) }
   })
 
   /** A document's signed receipt, made from the journal (the same bytes each time); null if there is no such document. */

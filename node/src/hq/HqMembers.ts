@@ -168,7 +168,7 @@ export class HqMembers {
         for (const x of c.cancelled) if (x.member === member) book.earn(member, -x.points, vestsOn(x.saleDay, lastClosed))
         const redeemed = c.redeemed.get(member)
         if (redeemed !== undefined) {
-          const id = `${tillId}#${c.seq}`
+          const id = `${tillId}:close${c.seq}`
           book.record(redeemed > 0
             ? { kind: 'redeem', id, member, till: c.instance, points: redeemed }
             : { kind: 'restore', id, member, till: c.instance, points: -redeemed })
