@@ -5,6 +5,8 @@
  * It never reads a record, a till's journal or the ledger package, so a bug there shows
  * up as a disagreement here rather than being copied into the expectation.
  */
+import { POINT_VALUE_CENTS } from '@tillbooks/protocol'
+
 export interface OracleProduct {
   sku: string
   priceCents: number
@@ -78,7 +80,9 @@ const ACCOUNTS = {
   revenue: 'revenue:sales',
   cogs: 'expenses:cost of goods sold',
   shrinkage: 'expenses:stock shrinkage',
-  overShort: 'expenses:cash over short'
+  overShort: 'expenses:cash over short',
+  pointsLiability: 'liabilities:loyalty points',
+  loyalty: 'expenses:loyalty points'
 } as const
 
 export class Oracle {
@@ -163,6 +167,7 @@ export class Oracle {
       let net = 0n
       let tax = 0n
       let cogs = 0n
+      let earned = 0n
       for (const s of day.sales) {
         const sign = s.kind === 'sale' ? 1n : -1n
         const grossByRate = new Map<bigint, bigint>()
@@ -192,6 +197,7 @@ export class Oracle {
         }
         if (s.kind === 'sale' && s.member !== null && total > 0n) {
           members.set(s.member, (members.get(s.member) ?? 0n) + total / 100n)
+          earned += total / 100n
         }
       }
       const counted = BigInt(day.cashCountedCents)
@@ -206,6 +212,9 @@ export class Oracle {
       post(ACCOUNTS.vat, -tax)
       post(ACCOUNTS.cogs, cogs)
       post(ACCOUNTS.storeStock, -cogs)
+      // Points are owed from the day they are earned, a cent each.
+      post(ACCOUNTS.loyalty, earned * BigInt(POINT_VALUE_CENTS))
+      post(ACCOUNTS.pointsLiability, -earned * BigInt(POINT_VALUE_CENTS))
       const st = stores[day.store] ?? { takingsCents: 0, cashCents: 0, cardCents: 0, taxCents: 0, salesNetCents: 0 }
       st.takingsCents += Number(cash + card)
       st.cashCents += Number(cash)
