@@ -71,6 +71,22 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     assert.equal((await request(hq.ready.http, 'GET', '/members/+447700900777')).status, 400, 'looked up by id, never by number')
   })
 
+  it('a phone number given at the till is looked up at HQ (enrolled if new): only the member id reaches the sale and its receipt', async () => {
+    const day = (await request<{ lastClosedDay: string }>(till.ready.http, 'GET', '/status')).json.lastClosedDay
+    const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
+    assert.equal((await request(till.ready.http, 'POST', '/day/open', { businessDay: next })).status, 200)
+    const sale = await request<{ points: number, receipt: { qr: string } }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'patio-chair', qty: 1 }], member: '+447700900888' })
+    assert.equal(sale.status, 200, JSON.stringify(sale.json))
+    const member = verifyReceipt(sale.json.receipt.qr, fromHex(hq.ready.rootKey) as PublicKey).receipt.member
+    const enrolled = (await request<{ member: string, created: boolean }>(hq.ready.http, 'POST', '/admin/members', { phone: '+44 7700 900888' }, admin)).json
+    assert.deepEqual([member, enrolled.created], [enrolled.member, false], 'the lookup enrolled the number; the receipt has its id')
+    assert.ok(!JSON.stringify(await request(till.ready.http, 'GET', `/receipts/${(verifyReceipt(sale.json.receipt.qr, fromHex(hq.ready.rootKey) as PublicKey).receipt.docNo)}`)).includes('7700900888'), 'no number in the receipt')
+    const bad = await request<{ error: string }>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'latte', qty: 1 }], member: '07700900123' })
+    assert.deepEqual([bad.status, /country code/.test(bad.json.error), bad.json.error.includes('07700900123')], [400, true, false], 'refused, and the reason does not repeat the number')
+    const counters = (await request<{ members: { lookups: number } }>(hq.ready.http, 'GET', '/counters', undefined, admin)).json.members
+    assert.equal(counters.lookups, 1)
+  })
+
   it('points vest once their sale\'s day is the return window behind and HQ holds the till\'s Closes through it (a refund it has not heard of can no longer exist)', async () => {
     const { startHq } = await import('./helpers/fleet.ts')
     const { GENESIS_HASH, signEntry } = await import('@tillbooks/protocol')

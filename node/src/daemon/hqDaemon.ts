@@ -210,8 +210,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   http.get('/books', READ, async () => stockThroughAliases(hq.books.snapshot(), catalogueDoc.fold(today()).aliases))
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
-  /** Grants of rights over members' points made and refused (over libp2p, to tills). */
-  const memberCounters = { rightsGranted: 0, rightsRefused: 0 }
+  /** Grants of rights over members' points made and refused, and members looked up by phone (over libp2p, for tills). */
+  const memberCounters = { rightsGranted: 0, rightsRefused: 0, lookups: 0 }
   http.get('/counters', READ, async () => ({ ...hq.counters, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
   // For benchmarks and monitoring: what this process has cost so far, all threads counted.
   http.get('/metrics', READ, async () => {
@@ -490,6 +490,20 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // Members: enrolled by phone number, kept as a random id and a keyed hash of the number
   // (never the number, never in a log line); their card is the id signed by HQ's root key.
   const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
+  // A customer gives their phone number at a till: HQ answers their member id (enrolling them
+  // if new: giving it is joining), so the number never reaches the till's log. Enrolled tills only.
+  peer.handleMemberLookup(async (phone, from) => {
+    const key = peerIdFromString(from).publicKey?.raw
+    if (key === undefined || !hq.enrolment.hasKey(key)) throw new RefusedError('members are looked up by enrolled tills only')
+    try {
+      const r = await members.enrol(phone)
+      memberCounters.lookups++
+      return r.member
+    } catch (err) {
+      if (err instanceof MembersError) throw new RefusedError(err.message)
+      throw err
+    }
+  })
   // A till asks for rights over a member's points to redeem them (its peer id is its key: only
   // the till itself, as it is now enrolled, gets a grant to it), or looks a member up by phone.
   peer.handleRights(async (req, from) => {

@@ -19,7 +19,7 @@ import { CATALOGUE_DOC } from '../sync/constants.ts'
 import { TillNode, type TenderIn } from '../till/TillNode.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
-import { RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { NetError, RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { HEADS_MAX } from '../net/limits.ts'
 import { ReplicaApprovals } from '../sync/ReplicaApprovals.ts'
@@ -501,7 +501,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
               }
             }
           },
-          // A member's card (its QR text, signed by HQ), a member id, or (as before member ids) a phone number.
+          // A member's card (its QR text, signed by HQ), a member id, or a phone number (looked up at HQ: it goes no further).
           member: { type: 'string', maxLength: 1024, pattern: '^(\\+?[0-9]{6,15}|m-[A-Za-z0-9_-]{22}|TBM1:[A-Za-z0-9_-]{1,1000})$' },
           // Points the member pays with (a tender worth POINT_VALUE_CENTS each), within this till's rights or granted by HQ.
           redeemPoints: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }
@@ -518,6 +518,15 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         member = openMemberCard(member, hqRootKey).member
       } catch (err) {
         return await reply.code(400).send({ error: `member card refused: ${(err as Error).message}` })
+      }
+    } else if (member !== undefined && !member.startsWith('m-')) {
+      // A phone number: HQ answers the member id (enrolling a new number), so the number never
+      // reaches the journal, the Close or the receipt. Offline, it cannot be looked up.
+      try {
+        member = await peer.lookupMember(o.hq, member, { timeoutMs: hqReachable ? timeoutMs : Math.min(timeoutMs, 1_000) })
+      } catch (err) {
+        if (err instanceof NetError && err.code === 'REFUSED') return await reply.code(400).send({ error: `member refused: ${err.message}` })
+        return await reply.code(409).send({ error: 'a phone number is looked up at HQ, which is out of reach: scan the member\'s card, or sell without a member' })
       }
     }
     try {

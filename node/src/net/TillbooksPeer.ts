@@ -37,7 +37,7 @@ import {
   checkHeads, checkOrderId, checkStore, clipReason, decodeAmSyncAnswer, decodeAmSyncRequest, decodeErrorIfAny, encodeAmSyncAnswer, encodeAmSyncRequest, decodeFrame, decodeHeadsAnswer, decodeHeadsRequest,
   decodeLogAnswer, decodeLogRequest, decodeReplenishmentAnswer, decodeReplenishmentRequest, decodeSubmitAnswer,
   decodeSubmitRequest, encodeError, encodeHeadsAnswer, encodeHeadsRequest, encodeLogAnswer, encodeLogRequest,
-  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
+  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, decodeMemberLookupAnswer, encodeMemberLookupAnswer, encodeMemberLookupRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
   PROTOCOLS, type LogHead, type ProtocolName, type SubmitAnswer
 } from './messages.ts'
 
@@ -81,6 +81,8 @@ export type ReplenishmentHandler = (store: string, afterId: string | null) => Pr
 export type AmSyncHandler = (doc: string, msg: Uint8Array | null, from: string) => Promise<Uint8Array | null>
 /** A signed grant of rights for the asking till (`from`); throw RefusedError to refuse (beyond what is spendable, not that till). */
 export type RightsHandler = (req: { grantId: string, member: string, till: string, points: number }, from: string) => Promise<Uint8Array>
+/** The member id of a phone number, for the asking till (`from`); throw RefusedError to refuse. */
+export type MemberLookupHandler = (phone: string, from: string) => Promise<string>
 
 /** A handler's refusal of bad input (answered with code REFUSED and the reason), not a failure of its own. */
 export class RefusedError extends Error {
@@ -226,6 +228,7 @@ export class TillbooksPeer {
   #replenishmentHandler: ReplenishmentHandler | null = null
   #amSyncHandler: AmSyncHandler | null = null
   #rightsHandler: RightsHandler | null = null
+  #lookupHandler: MemberLookupHandler | null = null
   readonly #stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, rejectedFrames: 0 }
   /** Requests (and their bytes) in handlers across all served streams. */
   #serving = 0
@@ -315,6 +318,7 @@ export class TillbooksPeer {
   handleReplenishment (fn: ReplenishmentHandler): void { this.#replenishmentHandler = fn }
   handleAmSync (fn: AmSyncHandler): void { this.#amSyncHandler = fn }
   handleRights (fn: RightsHandler): void { this.#rightsHandler = fn }
+  handleMemberLookup (fn: MemberLookupHandler): void { this.#lookupHandler = fn }
 
   stats (): PeerStats {
     return { connections: this.#node.getConnections().length, streams: this.#served.size + this.#channels.size, ...this.#stats }
@@ -434,6 +438,12 @@ export class TillbooksPeer {
   async askRights (addr: string, req: { grantId: string, member: string, till: string, points: number }, opts: CallOptions = {}): Promise<Uint8Array> {
     return await this.#call(addr, 'rights', opts.timeoutMs ?? this.#callTimeoutMs, 256,
       id => encodeRightsRequest({ id, ...req }), o => decodeRightsAnswer(o))
+  }
+
+  /** Ask HQ for the member id of a phone number (HQ enrols the number if new; it keeps only its keyed hash). */
+  async lookupMember (addr: string, phone: string, opts: CallOptions = {}): Promise<string> {
+    return await this.#call(addr, 'rights', opts.timeoutMs ?? this.#callTimeoutMs, 128,
+      id => encodeMemberLookupRequest({ id, phone }), o => decodeMemberLookupAnswer(o))
   }
 
   /** HQ-signed replenishment orders for a store after `afterId` (null: from the start), every page followed. */
@@ -854,6 +864,13 @@ export class TillbooksPeer {
       }
       case 'rights': {
         const req = decodeRightsRequest(o)
+        if ('phone' in req) {
+          const lookup = this.#lookupHandler
+          return async () => {
+            if (lookup === null) throw new NoHandlerError('this peer looks up no members')
+            return encodeMemberLookupAnswer(id, await lookup(req.phone, s.from))
+          }
+        }
         const fn = this.#rightsHandler
         return async () => {
           if (fn === null) throw new NoHandlerError('this peer grants no rights')

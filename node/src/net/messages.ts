@@ -69,6 +69,10 @@ export interface HeadsRequest { id: number, heads: LogHead[] }
 export interface ReplenishmentRequest { id: number, store: string, afterId: string | null }
 /** Rights over `points` of `member` for till instance `till`, as grant `grantId` (the same id again: the same grant). */
 export interface RightsRequest { id: number, grantId: string, member: string, till: string, points: number }
+/** The member id of a phone number a customer gave at the till (HQ enrols them if new): the number goes no further. */
+export interface MemberLookupRequest { id: number, phone: string }
+/** What a phone number may look like before HQ normalises it (E.164 with spaces, dashes, brackets). */
+export const PHONE_INPUT_RE = /^\+?[0-9 ()-]{6,40}$/
 /** One Automerge sync message about one till's document; null: the sender has nothing to say. */
 export interface AmSyncRequest { id: number, doc: string, msg: Uint8Array | null }
 
@@ -313,7 +317,25 @@ export function encodeRightsRequest (r: RightsRequest): Uint8Array {
   return canonicalEncode({ id: r.id, grantId: r.grantId, member: r.member, till: r.till, points: r.points })
 }
 
-export function decodeRightsRequest (o: Obj): RightsRequest {
+export function encodeMemberLookupRequest (r: MemberLookupRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, phone: r.phone })
+}
+
+export function encodeMemberLookupAnswer (id: number, member: string): Uint8Array {
+  return canonicalEncode({ id, member })
+}
+
+export function decodeMemberLookupAnswer (o: Obj): string {
+  fields(o, 'answer', ['id', 'member'])
+  return text(o.member, 'member', 24, MEMBER_ID_RE)
+}
+
+/** A rights request: a grant, or a member looked up by phone. */
+export function decodeRightsRequest (o: Obj): RightsRequest | MemberLookupRequest {
+  if ('phone' in o) {
+    fields(o, 'lookup', ['id', 'phone'])
+    return { id: requestId(o), phone: text(o.phone, 'phone', 40, PHONE_INPUT_RE) }
+  }
   fields(o, 'rights', ['id', 'grantId', 'member', 'till', 'points'])
   return {
     id: requestId(o),

@@ -24,15 +24,16 @@ export function isMemberId (s: unknown): s is string {
 /**
  * A phone number as E.164 (`+` and 7 to 15 digits): spaces, dots, dashes and brackets dropped,
  * a leading `00` read as `+`. A number without its country code is refused (HQ cannot guess it).
+ * Refusals never repeat the input: they end up in logs, and a phone number must not.
  */
 export function normalisePhone (input: string): string {
   if (typeof input !== 'string' || input.length > 40) throw new MembersError('a phone number is text of at most 40 characters')
   let s = input.trim().replace(/[\s.()-]/g, '')
   if (s.startsWith('00')) s = `+${s.slice(2)}`
-  if (!s.startsWith('+')) throw new MembersError(`${JSON.stringify(input)}: give the number with its country code (+44…, 0044…)`)
+  if (!s.startsWith('+')) throw new MembersError('a phone number is given with its country code (+44…, 0044…)')
   const digits = s.slice(1)
   if (!/^[1-9]\d*$/.test(digits) || digits.length < E164_DIGITS_MIN || digits.length > E164_DIGITS_MAX) {
-    throw new MembersError(`${JSON.stringify(input)} is not a phone number (E.164: + then ${E164_DIGITS_MIN} to ${E164_DIGITS_MAX} digits, the first not 0)`)
+    throw new MembersError(`not a phone number (E.164: + then ${E164_DIGITS_MIN} to ${E164_DIGITS_MAX} digits, the first not 0)`)
   }
   return `+${digits}`
 }
