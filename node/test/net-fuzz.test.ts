@@ -13,7 +13,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { canonicalDecode, canonicalEncode, nextBusinessDay, openEntry, parseTillId, type BusinessDay, type Canonical } from '@tillbooks/protocol'
+import { canonicalDecode, canonicalEncode, keyPairFromSeed, nextBusinessDay, openEntry, parseTillId, signRightsGrant, Signer, type BusinessDay, type Canonical } from '@tillbooks/protocol'
 import { silentLogger, type HqNode } from '../src/index.ts'
 import { TillbooksPeer, NetError } from '../src/net/TillbooksPeer.ts'
 import { encodeFrame, FrameDecoder } from '../src/net/framing.ts'
@@ -244,6 +244,15 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
       if (typeof doc !== 'string' || (msg !== null && !(msg instanceof Uint8Array)) || typeof from !== 'string') handlerViolations.push('amSync')
       return await docSync.answer(from, doc as never, msg)
     })
+    const grantSigner = new Signer(keyPairFromSeed(seedBytes('hq-root')))
+    server.handleRights(async (req, from) => {
+      if (typeof req.grantId !== 'string' || typeof req.member !== 'string' || typeof req.till !== 'string' || !Number.isSafeInteger(req.points) || typeof from !== 'string') handlerViolations.push('rights')
+      return signRightsGrant(grantSigner, { id: req.grantId, member: req.member, till: req.till, points: req.points, issuedAtMs: 0 })
+    })
+    server.handleMemberLookup(async (phone, from) => {
+      if (typeof phone !== 'string' || typeof from !== 'string') handlerViolations.push('lookup')
+      return 'm-AAAAAAAAAAAAAAAAAAAAAA'
+    })
     server.handleReplenishment(async (store, afterId) => {
       if (typeof store !== 'string' || (afterId !== null && typeof afterId !== 'string')) handlerViolations.push('replenishment')
       return store === 'S001' && afterId === null ? [order] : []
@@ -281,6 +290,8 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
     assert.equal((await client.fetchLog(addr, 'S001-1', 0, { timeoutMs: 5_000 })).length, entries.length)
     await client.announceHeads(addr, [{ tillId: 'S001-1', seq: 3, hash: 'cd'.repeat(32) }], { timeoutMs: 5_000 })
     assert.equal((await client.fetchReplenishment(addr, 'S001', null, { timeoutMs: 5_000 })).length, 1)
+    assert.ok((await client.askRights(addr, { grantId: 'S001-1:g1', member: 'm-AAAAAAAAAAAAAAAAAAAAAA', till: 'S001-1:0123456789abcdef', points: 5 }, { timeoutMs: 5_000 })).length > 0, 'rights are still granted')
+    assert.equal(await client.lookupMember(addr, '+447700900123', { timeoutMs: 5_000 }), 'm-AAAAAAAAAAAAAAAAAAAAAA', 'members are still looked up')
     const m = await client.amSync(addr, 'S001-1', null, { timeoutMs: 5_000 })
     assert.ok(m === null || m instanceof Uint8Array, 'the log is still served by sync')
     assert.equal(served.getHeads().join(), servedHeads, 'nothing a peer sent changed the served log')

@@ -36,7 +36,7 @@ import { forgedSuccessor, forgeriesFrom } from './forge.ts'
 import { TcpGate, portOf, withPort } from './gate.ts'
 import { get, HttpError, pool, post, sleep, until } from './http.ts'
 import { cpuMs, pidAlive, rssBytes, Supervisor, type Daemon } from './proc.ts'
-import { basketTotal, drawSale, GroundTruth, type Line } from './truth.ts'
+import { basketTotal, drawSale, GroundTruth, MEMBERS, type Line } from './truth.ts'
 
 export interface NetOptions {
   stores: number
@@ -185,6 +185,8 @@ class NetRun {
   hqUrl = ''
   /** HQ's admin token, read from its data directory once it is up, as an operator would. */
   adminToken = ''
+  /** Each member's id and card (its QR text), by the phone number they enrolled with. */
+  readonly memberCards = new Map<string, { member: string, memberQr: string }>()
   hqMultiaddr = ''
   sellable: string[] = []
   prices = new Map<string, number>()
@@ -400,6 +402,10 @@ class NetRun {
         this.hqMultiaddr = ma.includes('/p2p/') ? ma : `${ma}/p2p/${d.ready.peerId}`
         this.hqUrl = d.ready.http
         this.adminToken = (await readFile(d.ready.adminTokenFile, 'utf8')).trim()
+        // The members, enrolled by phone as a store would at sign-up: tills get their cards (read offline), never the numbers.
+        if (this.memberCards.size === 0) {
+          for (const phone of MEMBERS) this.memberCards.set(phone, await post<{ member: string, memberQr: string }>(`${this.hqUrl}/admin/members`, { phone }, undefined, this.adminToken))
+        }
         this.hqPorts = { p2p: portOf(this.hqMultiaddr), http: Number(new URL(this.hqUrl).port) }
         return
       } catch (err) {
@@ -686,7 +692,9 @@ class NetRun {
     const cp = p.fork('card')
     const token = this.processorUrl === '' ? undefined : this.processorDown ? (cp.chance(0.3) ? 'tok_decline_on_forward' : undefined) : (cp.chance(0.05) ? 'tok_decline' : undefined)
     const tenders = s.tenders.map(x => x.type === 'card' && token !== undefined ? { ...x, card: { token } } : x)
-    const body = { lines: s.lines, ...(tenders.length > 0 ? { tenders } : {}), ...(s.member !== null ? { member: s.member } : {}) }
+    const card = s.member === null ? undefined : this.memberCards.get(s.member)
+    if (s.member !== null && card === undefined) throw new Error('a member the launcher did not enrol')
+    const body = { lines: s.lines, ...(tenders.length > 0 ? { tenders } : {}), ...(card !== undefined ? { member: card.memberQr } : {}) }
     let r: { docNo: string, totalCents: number, payments?: Array<{ paymentId: string, amountCents: number, status: string }> }
     try {
       r = await post(`${t.http}/sales`, body)
@@ -701,7 +709,7 @@ class NetRun {
       if (x.status === 'stored' && token === 'tok_decline_on_forward') this.cards.lateDeclines.set(x.paymentId, { tillId: t.tillId, amountCents: x.amountCents })
     }
     if (token === 'tok_decline_on_forward') for (const x of r.payments ?? []) if (x.status === 'stored') this.truth.recordCardLoss(t.store, t.tillId, day, x.amountCents)
-    this.truth.recordSale(t.store, { tillId: t.tillId, day, docNo: r.docNo, lines: s.lines, tenders: s.tenders, member: s.member, expectedTotalCents: s.total, answeredTotalCents: r.totalCents, cardCents: s.cardCents })
+    this.truth.recordSale(t.store, { tillId: t.tillId, day, docNo: r.docNo, lines: s.lines, tenders: s.tenders, member: card?.member ?? null, expectedTotalCents: s.total, answeredTotalCents: r.totalCents, cardCents: s.cardCents })
   }
 
   async #close (t: Till, day: string, miscount: number): Promise<void> {
