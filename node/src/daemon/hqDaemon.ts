@@ -30,6 +30,7 @@ import { SettlementConflictError } from '@tillbooks/ledger'
 import { SETTLEMENT_CSV_BYTES_MAX, SettlementFileError } from '@tillbooks/payments'
 import { HqSettlements, type ReconcileOptions } from '../hq/HqSettlements.ts'
 import { HqMembers } from '../hq/HqMembers.ts'
+import { FoldedCloses } from '../hq/FoldedCloses.ts'
 import { MembersError } from '@tillbooks/members'
 import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
 import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
@@ -490,6 +491,23 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // Members: enrolled by phone number, kept as a random id and a keyed hash of the number
   // (never the number, never in a log line); their card is the id signed by HQ's root key.
   const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
+  // Returns made at one till of another till's receipt without its consent (it was out of reach),
+  // as the refunding tills' Closes report them, and lines refunded beyond what was sold, as the
+  // selling tills report them once told: every refund of such a line named.
+  const refundReports = new FoldedCloses(hq, c => c.flaggedRefunds === undefined && c.refundConflicts === undefined
+    ? null
+    : { till: `${c.store}-${c.till}`, flagged: c.flaggedRefunds ?? [], conflicts: c.refundConflicts ?? [] })
+  http.get('/refunds/flagged', READ, async () => {
+    const flagged: Array<{ till: string, receipt: string, refund: string, amountCents: number }> = []
+    const conflicts: Array<{ till: string, receipt: string, sku: string, soldQty: number, refundedQty: number, refunds: string[] }> = []
+    for (const ix of (await refundReports.read()).values()) {
+      for (const r of ix.items) {
+        for (const f of r.flagged) flagged.push({ till: r.till, ...f })
+        for (const c of r.conflicts) conflicts.push({ till: r.till, ...c })
+      }
+    }
+    return { flagged, conflicts }
+  })
   // A customer gives their phone number at a till: HQ answers their member id (enrolling them
   // if new: giving it is joining), so the number never reaches the till's log. Enrolled tills only.
   peer.handleMemberLookup(async (phone, from) => {

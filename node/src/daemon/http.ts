@@ -6,7 +6,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { ENTRY_BYTES_MAX, ForgedError, InvalidRecordError, MalformedError, OversizedError } from '@tillbooks/protocol'
 import { IdReusedError } from '@tillbooks/ledger'
-import { RedemptionRefusedError, SaleRejectedError, TillStateError } from '../till/errors.ts'
+import { RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillStateError } from '../till/errors.ts'
 import type { Logger } from '../components.ts'
 import { CodeRefusedError, SlotBusyError, TooManyCodesError, type EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { installGuard, type Guard } from '../access/guard.ts'
@@ -63,7 +63,7 @@ export function errorHandler (logger: Logger) {
     } else if (err instanceof CodeRefusedError) {
       // Valid when the request came in, spent by a concurrent one before it got here.
       status = 401
-    } else if (err instanceof TillStateError || err instanceof IdReusedError || err instanceof TooManyCodesError || err instanceof SlotBusyError || err instanceof RedemptionRefusedError) {
+    } else if (err instanceof TillStateError || err instanceof IdReusedError || err instanceof TooManyCodesError || err instanceof SlotBusyError || err instanceof RedemptionRefusedError || err instanceof ReturnRefusedError) {
       // A till not in the state asked for; an order or opening id already used with other content;
       // points beyond the till's rights that HQ did not grant (unreachable, or beyond the member's).
       status = 409

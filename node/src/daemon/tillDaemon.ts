@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import {
-  asBusinessDay, fromHex, openEntry, openReplenishment, Signer, toHex,
+  asBusinessDay, fromHex, openCertificate, openEntry, openReplenishment, Signer, tillIdOf, toHex,
   type BusinessDay, type Close, type PublicKey, type StoreId, type TillId
 } from '@tillbooks/protocol'
 import { COST_CENTS_MAX, NAME_CHARS_MAX, PRICE_CENTS_MAX, TAX_RATE_BP_MAX } from '@tillbooks/catalogue'
@@ -16,16 +16,18 @@ import { PaymentDeclinedError, TillPayments } from '../till/TillPayments.ts'
 import { EmbeddedProcessorAdapter } from '../payments/EmbeddedProcessorAdapter.ts'
 import { PROFILES, profileNamed, type StoreAndForwardProfile } from '@tillbooks/payments'
 import { CATALOGUE_DOC } from '../sync/constants.ts'
-import { TillNode, type TenderIn } from '../till/TillNode.ts'
+import { TillNode, type ReturnOfElsewhere, type TenderIn } from '../till/TillNode.ts'
+import { ReturnRefusedError } from '../till/errors.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { NetError, RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { HEADS_MAX } from '../net/limits.ts'
 import { ReplicaApprovals } from '../sync/ReplicaApprovals.ts'
 import { receiptFor, type TillReceipt } from '../till/receipts.ts'
 import { MEMBER_QR_PREFIX, openMemberCard } from '@tillbooks/protocol'
-import { verifyReceipt } from '@tillbooks/wallet'
+import { linesMatch, verifyReceipt, type VerifiedReceipt } from '@tillbooks/wallet'
 import QRCode from 'qrcode'
 import { readTillIdentity, replicaDbDir, tillDbDir, tillKey } from './dataDir.ts'
 import { MailBackup } from '../mail/MailBackup.ts'
@@ -404,6 +406,46 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     timer.unref()
   }
 
+  // Returns of receipts across tills. The till that sold is asked to consent before another
+  // refunds its lines (it alone knows what of the sale was refunded); a return made without it
+  // (out of reach) is told to it later, and it reports lines refunded twice in its Close.
+  const returns = { consented: 0, refused: 0, told: 0, asked: 0, flagged: 0 }
+  peer.handleReturns(async (req, from) => {
+    try {
+      const c = openCertificate(req.cert, hqRootKey).cert
+      const key = peerIdFromString(from).publicKey?.raw
+      if (key === undefined || toHex(key) !== toHex(c.tillKey)) throw new RefusedError('the asking peer is not the till its certificate names')
+      if (!req.refund.startsWith(`${tillIdOf(c.store, c.till)}-`)) throw new RefusedError(`refund ${req.refund} is not a document of the asking till`)
+      const v = verifyReceipt(req.receipt, hqRootKey)
+      if (v.tillId !== tillId) throw new RefusedError(`a receipt of ${v.tillId}: this is ${tillId}`)
+      if (v.receipt.kind !== 'sale') throw new RefusedError('a refund\'s receipt is not refunded again')
+      await till.approveReturn({ refund: req.refund, docNo: v.receipt.docNo, lines: req.lines, made: req.made })
+      if (req.made) returns.told++
+      else returns.consented++
+    } catch (err) {
+      returns.refused++
+      const reason = (err as Error).message
+      logger.warn({ refund: req.refund, made: req.made, reason }, 'return refused')
+      throw err instanceof RefusedError ? err : new RefusedError(reason)
+    }
+  })
+  /** The address of the till that signed a receipt, if it is a neighbour (its peer id is its key). */
+  const issuerAddr = (v: VerifiedReceipt): string | undefined => neighbourByPeer.get(peerIdFromPublicKey(publicKeyFromRaw(fromHex(v.tillKey))).toString())
+  /** Returns made here without their till's consent, told to it once it is reachable. */
+  const tellFlaggedReturns = async (): Promise<void> => {
+    for (const f of await till.flaggedReturns()) {
+      const v = verifyReceipt(f.cose, hqRootKey)
+      const addr = issuerAddr(v)
+      if (addr === undefined) continue
+      try {
+        await peer.askReturn(addr, { refund: f.refund, receipt: f.cose, lines: f.lines, made: true, cert: certificate }, { timeoutMs })
+        await till.returnTold(f.refund)
+      } catch (err) {
+        logger.warn({ refund: f.refund, till: v.tillId, err: (err as Error).message }, 'a return made without its till\'s consent is not told to it yet')
+      }
+    }
+  }
+
   const sync = async (): Promise<{ sent: number, acked: number, outbox: number }> => {
     pumping ??= (async () => {
       let r = { sent: 0, acked: 0 }
@@ -427,6 +469,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       }
       await announce()
       await syncCatalogueWithNeighbours()
+      await tellFlaggedReturns().catch((err: Error) => { logger.warn({ err: err.message }, 'flagged returns not told') })
       // The day's catalogue built now, if a sync changed it, rather than by the next sale.
       catalogue.on(sellingDay())
       const outbox = till.outbox().length
@@ -476,7 +519,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     void sync().catch(() => {})
     return r
   })
-  http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, replicas: replicas.heads(), mailPending: mail?.pending().length ?? 0, ...(payments !== undefined ? { payments: payments.status() } : {}) }))
+  http.get('/status', async () => ({ ...till.status(), hqAckedSeq, hqReachable, returns, replicas: replicas.heads(), mailPending: mail?.pending().length ?? 0, ...(payments !== undefined ? { payments: payments.status() } : {}) }))
 
   http.post('/sales', {
     schema: {
@@ -583,28 +626,68 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         type: 'object',
         required: ['lines'],
         additionalProperties: false,
-        properties: { lines: LINES_SCHEMA, tender: { enum: ['cash', 'card'] }, paymentId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' }, receipt: { type: 'string', maxLength: 8192, pattern: '^TB1:' } }
+        properties: {
+          lines: LINES_SCHEMA,
+          tender: { enum: ['cash', 'card'] },
+          paymentId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' },
+          receipt: { type: 'string', maxLength: 8192, pattern: '^TB1:' },
+          // The receipt's lines (from its file, GET /receipts/<docNo>): checked against its digest; needed to return another till's receipt while that till is out of reach.
+          receiptLines: {
+            type: 'array',
+            maxItems: 200,
+            items: { type: 'object', required: ['sku', 'qty', 'priceCents'], additionalProperties: false, properties: { sku: { type: 'string', maxLength: 40 }, qty: { type: 'integer' }, priceCents: { type: 'integer' } } }
+          }
+        }
       }
     }
   }, async (req, reply) => {
-    const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card', paymentId?: string, receipt?: string }
+    const b = req.body as { lines: LineIn[], tender?: 'cash' | 'card', paymentId?: string, receipt?: string, receiptLines?: Array<{ sku: string, qty: number, priceCents: number }> }
     // A return by receipt: checked offline against HQ's root key, no lookup.
     let returnOf: string | undefined
+    let elsewhere: ReturnOfElsewhere | undefined
     if (b.receipt !== undefined) {
-      let v: ReturnType<typeof verifyReceipt>
+      let v: VerifiedReceipt
       try {
         v = verifyReceipt(b.receipt, hqRootKey)
       } catch (err) {
         return await reply.code(400).send({ error: `receipt refused: ${(err as Error).message}` })
       }
-      if (v.tillId !== tillId) return await reply.code(409).send({ error: `a receipt of till ${v.tillId}: refunded at its own till (asking it from here comes next)` })
       if (v.receipt.kind !== 'sale') return await reply.code(400).send({ error: 'a refund\'s receipt is not refunded again' })
-      returnOf = v.receipt.docNo
+      if (b.receiptLines !== undefined && !linesMatch(v.receipt, b.receiptLines)) return await reply.code(400).send({ error: 'receiptLines are not the lines the receipt was signed with' })
+      if (v.tillId === tillId) {
+        returnOf = v.receipt.docNo
+      } else {
+        // Another till's receipt: that till is asked to consent (over libp2p, if it is a neighbour).
+        const addr = issuerAddr(v)
+        const lines = bySku(b.lines)
+        const points = v.receipt.tenders.filter(t => t.type === 'points').reduce((n, t) => n + t.amountCents, 0)
+        elsewhere = {
+          docNo: v.receipt.docNo,
+          tillId: v.tillId,
+          businessDay: asBusinessDay(v.receipt.businessDay),
+          moneyCents: v.receipt.totalCents - points,
+          soldLines: b.receiptLines?.map(l => ({ sku: l.sku, qty: l.qty })) ?? null,
+          cose: v.cose,
+          ask: async refund => {
+            if (addr === undefined) return 'unreachable'
+            returns.asked++
+            try {
+              await peer.askReturn(addr, { refund, receipt: v.cose, lines, made: false, cert: certificate }, { timeoutMs: Math.min(timeoutMs, 2_000) })
+              return 'consented'
+            } catch (err) {
+              if (err instanceof NetError && err.code === 'REFUSED') throw new ReturnRefusedError(`till ${v.tillId}, which sold it, refused: ${err.message}`)
+              return 'unreachable'
+            }
+          }
+        }
+      }
     }
     try {
-      const refunded = await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}), ...(b.paymentId !== undefined ? { paymentId: b.paymentId } : {}), ...(returnOf !== undefined ? { receiptOf: returnOf } : {}) })
+      const refunded = await till.refund({ lines: bySku(b.lines), ...(b.tender !== undefined ? { tender: b.tender } : {}), ...(b.paymentId !== undefined ? { paymentId: b.paymentId } : {}), ...(returnOf !== undefined ? { receiptOf: returnOf } : {}), ...(elsewhere !== undefined ? { elsewhere } : {}) })
       const r = await receiptOf(refunded.docNo)
-      return { ...refunded, ...(r !== null ? { receipt: { docNo: r.docNo, qr: r.qr } } : {}) }
+      const [doc] = await till.journal(Number(refunded.docNo.slice(refunded.docNo.lastIndexOf('-') + 1)), Number(refunded.docNo.slice(refunded.docNo.lastIndexOf('-') + 1)))
+      if (doc?.elsewhere === 'flagged') returns.flagged++
+      return { ...refunded, ...(r !== null ? { receipt: { docNo: r.docNo, qr: r.qr } } : {}), ...(doc?.elsewhere !== undefined ? { elsewhere: doc.elsewhere } : {}) }
     } catch (err) {
       if (err instanceof PaymentDeclinedError) return await reply.code(402).send({ error: err.message, payment: err.payment })
       throw err

@@ -37,7 +37,7 @@ import {
   checkHeads, checkOrderId, checkStore, clipReason, decodeAmSyncAnswer, decodeAmSyncRequest, decodeErrorIfAny, encodeAmSyncAnswer, encodeAmSyncRequest, decodeFrame, decodeHeadsAnswer, decodeHeadsRequest,
   decodeLogAnswer, decodeLogRequest, decodeReplenishmentAnswer, decodeReplenishmentRequest, decodeSubmitAnswer,
   decodeSubmitRequest, encodeError, encodeHeadsAnswer, encodeHeadsRequest, encodeLogAnswer, encodeLogRequest,
-  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, decodeMemberLookupAnswer, encodeMemberLookupAnswer, encodeMemberLookupRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
+  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, decodeMemberLookupAnswer, encodeMemberLookupAnswer, encodeMemberLookupRequest, decodeReturnAnswer, decodeReturnRequest, encodeReturnAnswer, encodeReturnRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
   PROTOCOLS, type LogHead, type ProtocolName, type SubmitAnswer
 } from './messages.ts'
 
@@ -81,6 +81,8 @@ export type ReplenishmentHandler = (store: string, afterId: string | null) => Pr
 export type AmSyncHandler = (doc: string, msg: Uint8Array | null, from: string) => Promise<Uint8Array | null>
 /** A signed grant of rights for the asking till (`from`); throw RefusedError to refuse (beyond what is spendable, not that till). */
 export type RightsHandler = (req: { grantId: string, member: string, till: string, points: number }, from: string) => Promise<Uint8Array>
+/** A return of a receipt's lines at another till: consent (resolve) or refuse (throw RefusedError with the reason). */
+export type ReturnsHandler = (req: { refund: string, receipt: Uint8Array, lines: Array<{ sku: string, qty: number }>, made: boolean, cert: Uint8Array }, from: string) => Promise<void>
 /** The member id of a phone number, for the asking till (`from`); throw RefusedError to refuse. */
 export type MemberLookupHandler = (phone: string, from: string) => Promise<string>
 
@@ -229,6 +231,7 @@ export class TillbooksPeer {
   #amSyncHandler: AmSyncHandler | null = null
   #rightsHandler: RightsHandler | null = null
   #lookupHandler: MemberLookupHandler | null = null
+  #returnsHandler: ReturnsHandler | null = null
   readonly #stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, rejectedFrames: 0 }
   /** Requests (and their bytes) in handlers across all served streams. */
   #serving = 0
@@ -319,6 +322,7 @@ export class TillbooksPeer {
   handleAmSync (fn: AmSyncHandler): void { this.#amSyncHandler = fn }
   handleRights (fn: RightsHandler): void { this.#rightsHandler = fn }
   handleMemberLookup (fn: MemberLookupHandler): void { this.#lookupHandler = fn }
+  handleReturns (fn: ReturnsHandler): void { this.#returnsHandler = fn }
 
   stats (): PeerStats {
     return { connections: this.#node.getConnections().length, streams: this.#served.size + this.#channels.size, ...this.#stats }
@@ -438,6 +442,15 @@ export class TillbooksPeer {
   async askRights (addr: string, req: { grantId: string, member: string, till: string, points: number }, opts: CallOptions = {}): Promise<Uint8Array> {
     return await this.#call(addr, 'rights', opts.timeoutMs ?? this.#callTimeoutMs, 256,
       id => encodeRightsRequest({ id, ...req }), o => decodeRightsAnswer(o))
+  }
+
+  /**
+   * Ask the till that issued a receipt to consent to a return of its lines (`made` false), or
+   * tell it of one made without its consent (`made` true). A refusal is NetError code REFUSED.
+   */
+  async askReturn (addr: string, req: { refund: string, receipt: Uint8Array, lines: Array<{ sku: string, qty: number }>, made: boolean, cert: Uint8Array }, opts: CallOptions = {}): Promise<void> {
+    await this.#call(addr, 'returns', opts.timeoutMs ?? this.#callTimeoutMs, req.receipt.length + req.cert.length + req.lines.length * 64 + 128,
+      id => encodeReturnRequest({ id, ...req }), o => { decodeReturnAnswer(o) })
   }
 
   /** Ask HQ for the member id of a phone number (HQ enrols the number if new; it keeps only its keyed hash). */
@@ -860,6 +873,15 @@ export class TillbooksPeer {
         return async () => {
           if (fn === null) throw new NoHandlerError('this peer serves no am-sync')
           return encodeAmSyncAnswer(id, await fn(req.doc, req.msg, s.from))
+        }
+      }
+      case 'returns': {
+        const req = decodeReturnRequest(o)
+        const fn = this.#returnsHandler
+        return async () => {
+          if (fn === null) throw new NoHandlerError('this peer takes no returns')
+          await fn({ refund: req.refund, receipt: req.receipt, lines: req.lines, made: req.made, cert: req.cert }, s.from)
+          return encodeReturnAnswer(id)
         }
       }
       case 'rights': {

@@ -24,7 +24,9 @@ export const PROTOCOLS = {
   /** Automerge's sync protocol for till logs: one sync message each way per request (../sync/DocSync.ts). */
   amSync: '/tillbooks/am-sync/1.0.0',
   /** A till asks HQ to grant it rights over a member's points (its peer id is its key: HQ knows who asks). */
-  rights: '/tillbooks/rights/1.0.0'
+  rights: '/tillbooks/rights/1.0.0',
+  /** A till asks the till that issued a receipt to consent to a return of its lines (or tells it of one made without). */
+  returns: '/tillbooks/returns/1.0.0'
 } as const
 export type ProtocolName = keyof typeof PROTOCOLS
 
@@ -73,6 +75,17 @@ export interface RightsRequest { id: number, grantId: string, member: string, ti
 export interface MemberLookupRequest { id: number, phone: string }
 /** What a phone number may look like before HQ normalises it (E.164 with spaces, dashes, brackets). */
 export const PHONE_INPUT_RE = /^\+?[0-9 ()-]{6,40}$/
+/**
+ * A return of `lines` of a receipt (its COSE bytes) as refund `refund` (the asking till's document
+ * number): asked before it is made (`made` false: the issuer consents or refuses), or told after
+ * it was made without consent (`made` true: the issuer records it, flagging lines refunded twice).
+ * `cert`: the asking till's certificate (HQ-signed): only an enrolled till, whose key its peer id is, is heard.
+ */
+export interface ReturnRequest { id: number, refund: string, receipt: Uint8Array, lines: Array<{ sku: string, qty: number }>, made: boolean, cert: Uint8Array }
+/** The receipt's lines are in this return's limits, and a receipt's COSE bytes in this. */
+export const RETURN_LINES_MAX = 200
+export const RECEIPT_BYTES_MAX = 6_144
+export const CERT_BYTES_MAX = 1_024
 /** One Automerge sync message about one till's document; null: the sender has nothing to say. */
 export interface AmSyncRequest { id: number, doc: string, msg: Uint8Array | null }
 
@@ -357,6 +370,41 @@ export function decodeRightsAnswer (o: Obj): Uint8Array {
   if (!(g instanceof Uint8Array)) bad('grant must be bytes')
   if (g.length > GRANT_BYTES_MAX) throw new ProtocolError('OVERSIZED', `grant is ${g.length} bytes, at most ${GRANT_BYTES_MAX}`)
   return g
+}
+
+// ---------------------------------------------------------------- returns
+
+const DOC_NO_RE = /^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}-[0-9]{1,15}$/
+const SKU_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/
+
+export function encodeReturnRequest (r: ReturnRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, refund: r.refund, receipt: r.receipt, lines: r.lines.map(l => ({ sku: l.sku, qty: l.qty })), made: r.made, cert: r.cert })
+}
+
+export function decodeReturnRequest (o: Obj): ReturnRequest {
+  fields(o, 'returns', ['id', 'refund', 'receipt', 'lines', 'made', 'cert'])
+  const cert = o.cert
+  if (!(cert instanceof Uint8Array)) bad('cert must be bytes')
+  if (cert.length > CERT_BYTES_MAX) throw new ProtocolError('OVERSIZED', `cert is ${cert.length} bytes, at most ${CERT_BYTES_MAX}`)
+  const receipt = o.receipt
+  if (!(receipt instanceof Uint8Array)) bad('receipt must be bytes')
+  if (receipt.length > RECEIPT_BYTES_MAX) throw new ProtocolError('OVERSIZED', `receipt is ${receipt.length} bytes, at most ${RECEIPT_BYTES_MAX}`)
+  if (!Array.isArray(o.lines) || o.lines.length === 0) bad('lines must be a non-empty array')
+  if (o.lines.length > RETURN_LINES_MAX) throw new ProtocolError('OVERSIZED', `lines has ${o.lines.length} items, at most ${RETURN_LINES_MAX}`)
+  const lines = o.lines.map((l, i) => {
+    const x = fields(l, `lines[${i}]`, ['sku', 'qty'])
+    return { sku: text(x.sku, `lines[${i}].sku`, 40, SKU_RE), qty: int(x.qty, `lines[${i}].qty`, 1, QTY_MAX) }
+  })
+  return { id: requestId(o), refund: text(o.refund, 'refund', 40, DOC_NO_RE), receipt, lines, made: bool(o.made, 'made'), cert }
+}
+
+export function encodeReturnAnswer (id: number): Uint8Array {
+  return canonicalEncode({ id, ok: true })
+}
+
+export function decodeReturnAnswer (o: Obj): void {
+  fields(o, 'answer', ['id', 'ok'])
+  if (o.ok !== true) bad('ok must be true')
 }
 
 // ---------------------------------------------------------------- am-sync

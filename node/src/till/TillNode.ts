@@ -19,7 +19,7 @@
  */
 import {
   canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, MEMBER_ID_RE, openEntry, openReplenishment, openRightsGrant, paymentsDigest, paymentSetHash, POINT_VALUE_CENTS, signEntry, tillIdOf, toHex,
-  type BusinessDay, type CancelLine, type Canonical, type Close, type DocNo, type Entry, type LateDecline, type PaymentTotal, type PublicKey, type RedeemLine, type Signer, type SkuQty,
+  type BusinessDay, type CancelLine, type Canonical, type Close, type FlaggedRefund, type RefundConflict, type DocNo, type Entry, type LateDecline, type PaymentTotal, type PublicKey, type RedeemLine, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
 import { lastReturnDay, tillInstance, TillRights } from '@tillbooks/members'
@@ -30,7 +30,7 @@ import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
 import { OneAtATime } from '../OneAtATime.ts'
 import { TillLogStore } from './TillLogStore.ts'
 import type { PaymentOutcome, TillPayments } from './TillPayments.ts'
-import { RedemptionRefusedError, SaleRejectedError, TillStateError } from './errors.ts'
+import { RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillStateError } from './errors.ts'
 
 export type DayState = 'closed' | 'open' | 'closing'
 
@@ -63,23 +63,79 @@ export interface SaleDoc {
   restored?: { member: string, points: number, till: string }
   /** Points of the refunded sale taken back before they vested (a refund within the return window). */
   cancelled?: { member: string, saleDay: BusinessDay, points: number }
+  /** A return of another till's receipt (`receiptOf`): with its consent, or flagged (it was out of reach). */
+  elsewhere?: 'consented' | 'flagged'
 }
+
+/** Conflicts of one receipt's line reported since the last Close, merged: the most refunded, every refund named. */
+function mergeConflicts (list: RefundConflict[]): RefundConflict[] {
+  const m = new Map<string, RefundConflict>()
+  for (const c of list) {
+    const key = `${c.receipt}\u0000${c.sku}`
+    const had = m.get(key)
+    m.set(key, had === undefined ? c : { ...c, refundedQty: Math.max(had.refundedQty, c.refundedQty), refunds: [...new Set([...had.refunds, ...c.refunds])].sort() })
+  }
+  return [...m].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, c]) => c)
+}
+
+/** A return here of another till's receipt: what the receipt says, and how to ask its till. */
+export interface ReturnOfElsewhere {
+  /** The receipt's document number, till and business day (the lines are priced as on that day). */
+  docNo: string
+  tillId: string
+  businessDay: BusinessDay
+  /** What the sale took in money (its total less any points tender): never more is refunded here. */
+  moneyCents: number
+  /** The receipt's lines (from its file, checked against its digest), or null if only its QR was shown. */
+  soldLines: SaleLine[] | null
+  /** The receipt's COSE bytes: sent to its till. */
+  cose: Uint8Array
+  /** Ask the receipt's till to consent to this refund (its document number): 'consented', or 'unreachable'; throws its refusal. */
+  ask: (refund: string) => Promise<'consented' | 'unreachable'>
+}
+
+/** A return made without its till's consent, still to be told to that till. */
+export interface FlaggedReturn { refund: string, tillId: string, cose: Uint8Array, lines: SaleLine[] }
 
 /** A sale a return by receipt refunds, and what earlier refunds of it already gave back. */
 interface ReturnOf { sale: SaleDoc, moneyCents: number, restoredPoints: number, cancelledPoints: number }
 
-/** What the refunds of one sale gave back so far. */
-interface Returned { lines: Map<string, number>, moneyCents: number, restoredPoints: number, cancelledPoints: number }
+/** What the refunds of one sale gave back so far, here and (with consent, or told after) at other tills. */
+interface Returned { lines: Map<string, number>, moneyCents: number, restoredPoints: number, cancelledPoints: number, by: Map<string, string[]> }
 
 function newReturned (): Returned {
-  return { lines: new Map(), moneyCents: 0, restoredPoints: 0, cancelledPoints: 0 }
+  return { lines: new Map(), moneyCents: 0, restoredPoints: 0, cancelledPoints: 0, by: new Map() }
 }
 
-function addReturned (r: Returned, refund: SaleDoc): void {
-  for (const l of refund.lines) r.lines.set(l.sku, (r.lines.get(l.sku) ?? 0) - l.qty)
-  r.moneyCents -= refund.tenders.cash + refund.tenders.card
-  r.restoredPoints += refund.restored?.points ?? 0
-  r.cancelledPoints += refund.cancelled?.points ?? 0
+function addReturned (r: Returned, refund: { name: string, lines: SaleLine[], moneyCents: number, restoredPoints: number, cancelledPoints: number }): void {
+  for (const l of refund.lines) {
+    r.lines.set(l.sku, (r.lines.get(l.sku) ?? 0) + l.qty)
+    r.by.set(l.sku, [...(r.by.get(l.sku) ?? []), refund.name])
+  }
+  r.moneyCents += refund.moneyCents
+  r.restoredPoints += refund.restoredPoints
+  r.cancelledPoints += refund.cancelledPoints
+}
+
+/** A refund document of this till, as what it gave back of its sale. */
+function ownReturn (tillId: string, d: SaleDoc): Parameters<typeof addReturned>[1] {
+  return { name: `${tillId}-${d.n}`, lines: d.lines.map(l => ({ sku: l.sku, qty: -l.qty })), moneyCents: -(d.tenders.cash + d.tenders.card), restoredPoints: d.restored?.points ?? 0, cancelledPoints: d.cancelled?.points ?? 0 }
+}
+
+/**
+ * A return of one of this till's receipts made at another till: consented to here before it was
+ * made, or told of after (made without consent while this till was out of reach). Kept under
+ * `f!<refund>`; its cancelled points and any line refunded beyond what was sold go in the next Close.
+ */
+interface ReturnElsewhere {
+  refund: string
+  docNo: string
+  lines: SaleLine[]
+  moneyCents: number
+  cancelled: { member: string, saleDay: BusinessDay, points: number } | null
+  conflicts: Array<{ sku: string, soldQty: number, refundedQty: number, refunds: string[] }>
+  /** The seq of the Close that reported it; 0 until then. */
+  reportedIn: number
 }
 
 /** Asks HQ for a grant of rights over a member's points (the signed grant's bytes), or throws why not. */
@@ -121,6 +177,10 @@ export interface TillInit {
 const SALES_PREFIX = 's!'
 /** HQ's signed grants of rights to this till, by grant id. */
 const GRANTS_PREFIX = 'g!'
+/** Returns of this till's receipts made at other tills, by their refund's document number. */
+const ELSEWHERE_PREFIX = 'f!'
+/** Returns of other tills' receipts made here without consent, until told to the issuing till. */
+const FLAGGED_PREFIX = 'o!'
 const STATE_KEY = 'm!day'
 const ACKED_KEY = 'm!acked'
 const pad = (n: number): string => String(n).padStart(12, '0')
@@ -128,6 +188,11 @@ const SALES_PER_DAY_MAX = 1_000_000
 /** Late declines one Close carries, at most (protocol's LINES_MAX bounds the list). */
 const LATE_DECLINES_PER_CLOSE = 400
 const DEFAULT_FLOAT_CENTS = 20_000
+/**
+ * Refunds of other tills' receipts a till makes in a business day without their consent (they
+ * were out of reach): a loss bounded per till and day if a receipt turns out refunded already.
+ */
+export const REFUNDS_WITHOUT_CONSENT_CENTS_PER_DAY = 20_000
 
 export class TillNode {
   readonly store: StoreId
@@ -416,9 +481,10 @@ export class TillNode {
    * With a processor, a card refund names the card payment it goes back to (`paymentId`) and is
    * made through the processor first: no refund document unless it approves.
    */
-  async refund (refund: { lines: SaleLine[], tender?: Tender, paymentId?: string, receiptOf?: string }): Promise<SaleReceipt> {
+  async refund (refund: { lines: SaleLine[], tender?: Tender, paymentId?: string, receiptOf?: string, elsewhere?: ReturnOfElsewhere }): Promise<SaleReceipt> {
     const lines = refund.lines.map(l => ({ sku: l.sku, qty: -l.qty }))
     return await this.#serial(async () => {
+      if (refund.elsewhere !== undefined) return await this.#refundElsewhere(refund.elsewhere, refund.lines, refund.tender ?? 'cash')
       if (refund.receiptOf === undefined) return await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(refund.paymentId !== undefined ? { refundOf: refund.paymentId } : {}) })
       // A return by receipt: each of the sale's lines refunded at most once (what this till has
       // refunded against it is in its own journal), at the price it was sold at, and a card
@@ -440,7 +506,7 @@ export class TillNode {
       const returnOf: ReturnOf = { sale: original, moneyCents: returned.moneyCents, restoredPoints: returned.restoredPoints, cancelledPoints: returned.cancelledPoints }
       const r = await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(paymentId !== undefined ? { refundOf: paymentId } : {}), receiptOf: docNo, priceDay: original.businessDay, returnOf })
       const [written] = await this.journal(this.#nextDocN - 1, this.#nextDocN - 1)
-      if (written !== undefined) addReturned(returned, written)
+      if (written !== undefined) addReturned(returned, ownReturn(this.tillId, written))
       return r
     })
   }
@@ -461,15 +527,20 @@ export class TillNode {
   async #refundedAgainst (docNo: string): Promise<Returned> {
     if (this.#receiptRefunds === null) {
       const all = new Map<string, Returned>()
-      for (const d of this.#nextDocN > 1 ? await this.journal(1, this.#nextDocN - 1) : []) {
-        if (d.kind !== 'refund' || d.receiptOf === undefined) continue
-        let r = all.get(d.receiptOf)
+      const add = (docNo: string, x: Parameters<typeof addReturned>[1]): void => {
+        let r = all.get(docNo)
         if (r === undefined) {
           r = newReturned()
-          all.set(d.receiptOf, r)
+          all.set(docNo, r)
         }
-        addReturned(r, d)
+        addReturned(r, x)
       }
+      const own = `${this.tillId}-`
+      for (const d of this.#nextDocN > 1 ? await this.journal(1, this.#nextDocN - 1) : []) {
+        // Refunds here of this till's own receipts (another till's receipt refunded here is that till's to count).
+        if (d.kind === 'refund' && d.receiptOf?.startsWith(own) === true) add(d.receiptOf, ownReturn(this.tillId, d))
+      }
+      for (const f of await this.#returnsElsewhere()) add(f.docNo, { name: f.refund, lines: f.lines, moneyCents: f.moneyCents, restoredPoints: 0, cancelledPoints: f.cancelled?.points ?? 0 })
       this.#receiptRefunds = all
     }
     let r = this.#receiptRefunds.get(docNo)
@@ -481,7 +552,125 @@ export class TillNode {
   }
 
 
-  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string, redeemPoints?: number, refundOf?: string, receiptOf?: string, priceDay?: BusinessDay, returnOf?: ReturnOf }): Promise<SaleReceipt> {
+  /**
+   * A return of another till's receipt: that till is asked to consent first (it alone knows
+   * what of it was refunded already); out of reach, the refund is made within this till's daily
+   * allowance for such refunds, against the receipt's own lines, flagged in the Close, and told
+   * to that till when it can be. Money back never exceeds what the sale took in money.
+   */
+  async #refundElsewhere (r: ReturnOfElsewhere, asked: SaleLine[], tender: Tender): Promise<SaleReceipt> {
+    if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`the till is ${this.#state}: open the day first`)
+    const refundDocNo = docNoOf(this.store, this.till, this.#nextDocN)
+    const value = this.#priceOn(r.businessDay, asked).priced.totalCents
+    // What this till already refunded of that receipt (its own journal): never more than the sale took.
+    let moneyHere = 0
+    const here = new Map<string, number>()
+    let flaggedToday = 0
+    for (const d of this.#nextDocN > 1 ? await this.journal(1, this.#nextDocN - 1) : []) {
+      if (d.kind === 'refund' && d.receiptOf === r.docNo) {
+        moneyHere -= d.tenders.cash + d.tenders.card
+        for (const l of d.lines) here.set(l.sku, (here.get(l.sku) ?? 0) - l.qty)
+      }
+      if (d.elsewhere === 'flagged' && d.n >= this.#dayDocFirst) flaggedToday -= d.tenders.cash + d.tenders.card
+    }
+    if (value > r.moneyCents - moneyHere) throw new ReturnRefusedError(`receipt ${r.docNo} took ${r.moneyCents} cents in money, ${r.moneyCents - moneyHere} are left to refund here; these lines are worth ${value} (points are given back at ${r.tillId})`)
+    const answer = await r.ask(refundDocNo)
+    let elsewhere: 'consented' | 'flagged' = 'consented'
+    const alsoWrite: KvOp[] = []
+    if (answer === 'unreachable') {
+      if (r.soldLines === null) throw new ReturnRefusedError(`till ${r.tillId}, which sold it, is out of reach: without the receipt's lines (its file), nothing shows they were sold; return it at ${r.tillId}, or bring the receipt file`)
+      const sold = new Map<string, number>()
+      for (const l of r.soldLines) sold.set(l.sku, (sold.get(l.sku) ?? 0) + l.qty)
+      for (const l of asked) {
+        const left = (sold.get(l.sku) ?? 0) - (here.get(l.sku) ?? 0)
+        if (l.qty > left) throw new ReturnRefusedError(`receipt ${r.docNo}: ${l.qty} × ${l.sku} asked back, ${Math.max(0, left)} left on it (refunded here before: ${here.get(l.sku) ?? 0})`)
+      }
+      if (flaggedToday + value > REFUNDS_WITHOUT_CONSENT_CENTS_PER_DAY) throw new ReturnRefusedError(`till ${r.tillId}, which sold it, is out of reach, and this till has refunded ${flaggedToday} cents of other tills' receipts without consent today: at most ${REFUNDS_WITHOUT_CONSENT_CENTS_PER_DAY}`)
+      elsewhere = 'flagged'
+      const flagged: FlaggedReturn = { refund: refundDocNo, tillId: r.tillId, cose: r.cose, lines: asked.map(l => ({ sku: l.sku, qty: l.qty })) }
+      alsoWrite.push({ type: 'put', key: `${FLAGGED_PREFIX}${refundDocNo}`, value: canonicalEncode(flagged as unknown as Canonical) })
+    }
+    return await this.#document('refund', { lines: asked.map(l => ({ sku: l.sku, qty: -l.qty })), tenders: [{ type: tender, amountCents: 0 }], receiptOf: r.docNo, priceDay: r.businessDay, elsewhere, alsoWrite })
+  }
+
+  /** Returns made here without their till's consent, not yet told to it (oldest first). */
+  async flaggedReturns (): Promise<FlaggedReturn[]> {
+    const out: FlaggedReturn[] = []
+    for await (const [, v] of this.#components.store.entries({ gte: FLAGGED_PREFIX, lt: prefixEnd(FLAGGED_PREFIX) })) out.push(canonicalDecode(v) as unknown as FlaggedReturn)
+    return out
+  }
+
+  /** The receipt's till has recorded a flagged return: nothing left to tell it. */
+  async returnTold (refund: string): Promise<void> {
+    await this.#components.store.batch([{ type: 'del', key: `${FLAGGED_PREFIX}${refund}` }], { sync: true })
+  }
+
+  /** Every return of this till's receipts made elsewhere, as recorded here. */
+  async #returnsElsewhere (): Promise<ReturnElsewhere[]> {
+    const out: ReturnElsewhere[] = []
+    for await (const [, v] of this.#components.store.entries({ gte: ELSEWHERE_PREFIX, lt: prefixEnd(ELSEWHERE_PREFIX) })) out.push(canonicalDecode(v) as unknown as ReturnElsewhere)
+    return out
+  }
+
+  /**
+   * Another till returns lines of one of this till's receipts as its refund `refund`: asked
+   * before (`made` false: consent only within what is left to refund, and to the money the sale
+   * took: its points go back only here), or told after it was made without consent (`made`
+   * true: recorded whatever it is, lines beyond what was sold reported as conflicts naming
+   * every refund of them). Either way the sale's pending points the refund undoes are cancelled
+   * in this till's next Close. The same refund again changes nothing.
+   */
+  async approveReturn (req: { refund: string, docNo: string, lines: SaleLine[], made: boolean }): Promise<void> {
+    await this.#serial(async () => {
+      if (await this.#components.store.get(`${ELSEWHERE_PREFIX}${req.refund}`) !== undefined) return
+      if (req.refund.startsWith(`${this.tillId}-`)) throw new SaleRejectedError('a refund of this till is not a return elsewhere')
+      const sale = await this.#sold(req.docNo)
+      const returned = await this.#refundedAgainst(req.docNo)
+      const sold = new Map<string, number>()
+      for (const l of sale.lines) sold.set(l.sku, (sold.get(l.sku) ?? 0) + l.qty)
+      const asked = new Map<string, number>()
+      for (const l of req.lines) {
+        if (!Number.isSafeInteger(l.qty) || l.qty < 1) throw new SaleRejectedError(`bad quantity for ${l.sku}`)
+        asked.set(l.sku, (asked.get(l.sku) ?? 0) + l.qty)
+      }
+      const conflicts: ReturnElsewhere['conflicts'] = []
+      for (const [sku, qty] of asked) {
+        const before = returned.lines.get(sku) ?? 0
+        const left = (sold.get(sku) ?? 0) - before
+        if (qty <= left) continue
+        if (!req.made) throw new SaleRejectedError(`receipt ${req.docNo}: ${qty} × ${sku} asked back, ${Math.max(0, left)} left to refund (sold ${sold.get(sku) ?? 0}, refunded ${before})`)
+        conflicts.push({ sku, soldQty: sold.get(sku) ?? 0, refundedQty: before + qty, refunds: [...(returned.by.get(sku) ?? []), req.refund].sort() })
+      }
+      const valueCents = this.#priceOn(sale.businessDay, [...asked].map(([sku, qty]) => ({ sku, qty }))).priced.totalCents
+      const soldMoney = sale.totalCents - (sale.redeemed?.points ?? 0) * POINT_VALUE_CENTS
+      const moneyLeft = soldMoney - returned.moneyCents
+      if (!req.made && valueCents > moneyLeft) throw new SaleRejectedError(`receipt ${req.docNo} was paid partly with points: ${moneyLeft} cents are left to refund in money, these lines are worth ${valueCents}; the rest is returned at ${this.tillId}, which gives the points back`)
+      let cancelled: ReturnElsewhere['cancelled'] = null
+      const today = this.#businessDay ?? this.#lastClosedDay
+      if (sale.member !== null && sale.points > 0 && today !== null && today <= lastReturnDay(sale.businessDay)) {
+        const kept = Math.floor(Math.max(0, moneyLeft - valueCents) / 100) * (this.#init.pointsPerUnit ?? 1)
+        const cancel = Math.max(0, sale.points - returned.cancelledPoints - kept)
+        if (cancel > 0) cancelled = { member: sale.member, saleDay: sale.businessDay, points: cancel }
+      }
+      const record: ReturnElsewhere = { refund: req.refund, docNo: req.docNo, lines: [...asked].map(([sku, qty]) => ({ sku, qty })), moneyCents: valueCents, cancelled, conflicts, reportedIn: 0 }
+      await this.#components.store.batch([{ type: 'put', key: `${ELSEWHERE_PREFIX}${req.refund}`, value: canonicalEncode(record as unknown as Canonical) }], { sync: true })
+      addReturned(returned, { name: req.refund, lines: record.lines, moneyCents: valueCents, restoredPoints: 0, cancelledPoints: cancelled?.points ?? 0 })
+      if (conflicts.length > 0) this.#components.logger.warn({ tillId: this.tillId, receipt: req.docNo, refund: req.refund, conflicts }, 'lines of a receipt refunded beyond what was sold')
+    })
+  }
+
+  /** Lines priced by the catalogue in force on `day` (a sku since resolved to be another is sold as that one). */
+  #priceOn (day: BusinessDay, input: SaleLine[]): { lines: SaleLine[], priced: ReturnType<typeof priceSale> } {
+    const inForce = this.#init.catalogue instanceof Catalogue ? { catalogue: this.#init.catalogue, aliases: new Map<string, string>() } : this.#init.catalogue.on(day)
+    const lines = inForce.aliases.size === 0 ? input : input.map(l => ({ sku: inForce.aliases.get(l.sku) ?? l.sku, qty: l.qty }))
+    try {
+      return { lines, priced: priceSale(inForce.catalogue, lines) }
+    } catch (err) {
+      throw new SaleRejectedError((err as Error).message)
+    }
+  }
+
+  async #document (kind: 'sale' | 'refund', input: { lines: SaleLine[], tenders?: TenderIn[], member?: string, redeemPoints?: number, refundOf?: string, receiptOf?: string, priceDay?: BusinessDay, returnOf?: ReturnOf, elsewhere?: 'consented' | 'flagged', alsoWrite?: KvOp[] }): Promise<SaleReceipt> {
     if (this.#state !== 'open' || this.#businessDay === null) throw new TillStateError(`the till is ${this.#state}: open the day first`)
     if (this.#nextDocN - this.#dayDocFirst >= SALES_PER_DAY_MAX) throw new SaleRejectedError('too many documents today')
     if (!Array.isArray(input.lines) || input.lines.length === 0) throw new SaleRejectedError('a sale needs at least one line')
@@ -491,15 +680,7 @@ export class TillNode {
     // Priced by the catalogue in force on the sale's business day; a sku since resolved to be
     // the same as another is sold (and counted in the Close) as that one.
     // A return by receipt is priced as it was sold: by the catalogue of the sale's day.
-    const priceDay = input.priceDay ?? this.#businessDay
-    const inForce = this.#init.catalogue instanceof Catalogue ? { catalogue: this.#init.catalogue, aliases: new Map<string, string>() } : this.#init.catalogue.on(priceDay)
-    const lines = inForce.aliases.size === 0 ? input.lines : input.lines.map(l => ({ sku: inForce.aliases.get(l.sku) ?? l.sku, qty: l.qty }))
-    let priced: ReturnType<typeof priceSale>
-    try {
-      priced = priceSale(inForce.catalogue, lines)
-    } catch (err) {
-      throw new SaleRejectedError((err as Error).message)
-    }
+    const { lines, priced } = this.#priceOn(input.priceDay ?? this.#businessDay, input.lines)
     const total = priced.totalCents
     const tenders: Record<Tender, number> = { cash: 0, card: 0 }
     const pointsPerUnit = this.#init.pointsPerUnit ?? 1
@@ -601,9 +782,10 @@ export class TillNode {
       ...(input.receiptOf !== undefined ? { receiptOf: input.receiptOf } : {}),
       ...(redeemPoints > 0 && member !== null ? { redeemed: { member, points: redeemPoints, till: this.instance } } : {}),
       ...(restored !== undefined ? { restored } : {}),
-      ...(cancelled !== undefined ? { cancelled } : {})
+      ...(cancelled !== undefined ? { cancelled } : {}),
+      ...(input.elsewhere !== undefined ? { elsewhere: input.elsewhere } : {})
     }
-    await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }], { sync: true })
+    await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])], { sync: true })
     this.#nextDocN = n + 1
     this.#dayCashCents += tenders.cash
     // The journal holds them now: the rights fold follows (a restore to this instance's rights only).
@@ -645,6 +827,13 @@ export class TillNode {
       const points = new Map<string, number>()
       const redeemed = new Map<string, number>()
       const cancelled = new Map<string, CancelLine>()
+      const cancel = (x: CancelLine): void => {
+        const key = `${x.member}\u0000${x.saleDay}`
+        const c = cancelled.get(key) ?? { member: x.member, saleDay: x.saleDay, points: 0 }
+        c.points += x.points
+        cancelled.set(key, c)
+      }
+      const flaggedRefunds: FlaggedRefund[] = []
       // Card and wallet payments through a processor, per processor, type and mode: the detail stays here.
       const paid = new Map<string, { processor: string, type: 'card' | 'wallet', mode: 'online' | 'offline', approvals: Array<{ paymentId: string, amountCents: number }> }>()
       let refundsCents = 0
@@ -664,12 +853,8 @@ export class TillNode {
         if (d.member !== null && d.points > 0) points.set(d.member, (points.get(d.member) ?? 0) + d.points)
         if (d.redeemed !== undefined) redeemed.set(d.redeemed.member, (redeemed.get(d.redeemed.member) ?? 0) + d.redeemed.points)
         if (d.restored !== undefined) redeemed.set(d.restored.member, (redeemed.get(d.restored.member) ?? 0) - d.restored.points)
-        if (d.cancelled !== undefined) {
-          const key = `${d.cancelled.member}\u0000${d.cancelled.saleDay}`
-          const c = cancelled.get(key) ?? { member: d.cancelled.member, saleDay: d.cancelled.saleDay, points: 0 }
-          c.points += d.cancelled.points
-          cancelled.set(key, c)
-        }
+        if (d.cancelled !== undefined) cancel(d.cancelled)
+        if (d.elsewhere === 'flagged' && d.receiptOf !== undefined) flaggedRefunds.push({ receipt: d.receiptOf, refund: `${this.tillId}-${d.n}`, amountCents: -(d.tenders.cash + d.tenders.card) })
         for (const p of d.payments ?? []) {
           if (p.status === 'declined') continue
           const mode = p.status === 'stored' ? 'offline' as const : 'online' as const
@@ -691,6 +876,15 @@ export class TillNode {
         processor: g.processor, type: g.type, mode: g.mode, count: g.approvals.length,
         amountCents: g.approvals.reduce((n, a) => n + a.amountCents, 0), digest: paymentsDigest(g.approvals), setHash: paymentSetHash(g.approvals)
       }))
+      // Returns of this till's receipts made elsewhere since the last Close: the points they cancel,
+      // and lines refunded beyond what was sold (marked reported in the Close's own batch).
+      const elsewhere = (await this.#returnsElsewhere()).filter(f => f.reportedIn === 0)
+      const refundConflicts: RefundConflict[] = []
+      for (const f of elsewhere) {
+        if (f.cancelled !== null) cancel(f.cancelled)
+        for (const c of f.conflicts) refundConflicts.push({ receipt: f.docNo, ...c })
+      }
+      const conflictLines = mergeConflicts(refundConflicts)
       const redeemedLines: RedeemLine[] = [...redeemed].filter(([, p]) => p !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1)
         .map(([member, p]) => ({ member, points: p, amountCents: p * POINT_VALUE_CENTS }))
       const cancelLines = [...cancelled].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, c]) => c)
@@ -711,10 +905,14 @@ export class TillNode {
         ...(lateDeclines.length > 0 ? { lateDeclines } : {}),
         ...(expired.length > 0 ? { expired } : {}),
         ...(redeemedLines.length > 0 ? { redeemed: redeemedLines } : {}),
-        ...(cancelLines.length > 0 ? { pointsCancelled: cancelLines } : {})
+        ...(cancelLines.length > 0 ? { pointsCancelled: cancelLines } : {}),
+        ...(flaggedRefunds.length > 0 ? { flaggedRefunds: flaggedRefunds.sort((a, b) => a.refund < b.refund ? -1 : 1) } : {}),
+        ...(conflictLines.length > 0 ? { refundConflicts: conflictLines } : {})
       }
       // The Close and the closed day in one fsync'd batch.
-      const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN)])
+      const seq = close.seq
+      const marked: KvOp[] = elsewhere.map(f => ({ type: 'put', key: `${ELSEWHERE_PREFIX}${f.refund}`, value: canonicalEncode({ ...f, reportedIn: seq } as unknown as Canonical) }))
+      const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN), ...marked])
       this.#lastClosedDay = this.#businessDay
       this.#state = 'closed'
       this.#dayDocFirst = this.#nextDocN

@@ -12,3 +12,8 @@ export class SaleRejectedError extends Error {
 export class RedemptionRefusedError extends Error {
   override name = 'RedemptionRefusedError'
 }
+
+/** A return of another till's receipt refused: that till refused it, or it is out of reach and the return is beyond what may be done without it. */
+export class ReturnRefusedError extends Error {
+  override name = 'ReturnRefusedError'
+}

@@ -90,7 +90,24 @@ export interface Close extends RecordHeader {
    * window (before they vested), per member and the day of that sale. Absent when none.
    */
   pointsCancelled?: CancelLine[]
+  /**
+   * Refunds this till made of another till's receipts without that till's consent (it was out of
+   * reach): within the till's allowance, each to be confirmed by the issuing till. Absent when none.
+   */
+  flaggedRefunds?: FlaggedRefund[]
+  /**
+   * Lines of this till's receipts refunded beyond what was sold (a refund made elsewhere without
+   * consent, heard of since the last Close), each naming every refund of that line. Absent when none.
+   */
+  refundConflicts?: RefundConflict[]
 }
+
+/** A refund of another till's receipt made without its consent. */
+export interface FlaggedRefund { receipt: string, refund: string, amountCents: number }
+/** A line of a receipt refunded beyond what was sold, and the refunds that did it. */
+export interface RefundConflict { receipt: string, sku: string, soldQty: number, refundedQty: number, refunds: string[] }
+/** A document number: `<store>-<till>-<n>`. */
+export const DOC_NO_RE = /^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}-[0-9]{1,15}$/
 
 /** A member's points redeemed in one Close (negative: a refund gave more back than was redeemed). */
 export interface RedeemLine { member: string, points: number, amountCents: number }
@@ -190,8 +207,10 @@ export function validateRecord (value: Canonical): TillRecord {
     const withExpired = isMap && 'expired' in value
     const withRedeemed = isMap && 'redeemed' in value
     const withCancelled = isMap && 'pointsCancelled' in value
+    const withFlagged = isMap && 'flaggedRefunds' in value
+    const withConflicts = isMap && 'refundConflicts' in value
     const o = obj(value, 'close', [...CLOSE_KEYS, ...(withPayments ? ['payments'] : []), ...(withLate ? ['lateDeclines'] : []), ...(withExpired ? ['expired'] : []),
-      ...(withRedeemed ? ['redeemed'] : []), ...(withCancelled ? ['pointsCancelled'] : [])])
+      ...(withRedeemed ? ['redeemed'] : []), ...(withCancelled ? ['pointsCancelled'] : []), ...(withFlagged ? ['flaggedRefunds'] : []), ...(withConflicts ? ['refundConflicts'] : [])])
     const docFirst = int(o.docFirst, 'docFirst', 1, DOC_N_MAX)
     const docLast = int(o.docLast, 'docLast', docFirst - 1, DOC_N_MAX)
     const saleCount = int(o.saleCount, 'saleCount', 0, DOC_N_MAX)
@@ -229,7 +248,9 @@ export function validateRecord (value: Canonical): TillRecord {
       ...(withLate ? { lateDeclines: lateDeclines(o.lateDeclines, 'lateDeclines') } : {}),
       ...(withExpired ? { expired: lateDeclines(o.expired, 'expired') } : {}),
       ...(withRedeemed ? { redeemed } : {}),
-      ...(withCancelled ? { pointsCancelled: cancelLines(o.pointsCancelled) } : {})
+      ...(withCancelled ? { pointsCancelled: cancelLines(o.pointsCancelled) } : {}),
+      ...(withFlagged ? { flaggedRefunds: flaggedRefunds(o.flaggedRefunds) } : {}),
+      ...(withConflicts ? { refundConflicts: refundConflicts(o.refundConflicts) } : {})
     }
   }
   throw new InvalidRecordError(`unknown record kind: ${String(kind).slice(0, 20)}`)
@@ -261,6 +282,29 @@ function cancelLines (v: Canonical | undefined): CancelLine[] {
   })
   if (list.length === 0) throw new InvalidRecordError('pointsCancelled, when present, lists at least one line')
   return sortedUnique(list, l => `${l.member}\u0000${l.saleDay}`, 'pointsCancelled')
+}
+
+function flaggedRefunds (v: Canonical | undefined): FlaggedRefund[] {
+  const list = arr(v, 'flaggedRefunds', LINES_MAX).map((l, i): FlaggedRefund => {
+    const x = obj(l, `flaggedRefunds[${i}]`, ['receipt', 'refund', 'amountCents'])
+    return { receipt: str(x.receipt, `flaggedRefunds[${i}].receipt`, DOC_NO_RE, 40), refund: str(x.refund, `flaggedRefunds[${i}].refund`, DOC_NO_RE, 40), amountCents: int(x.amountCents, `flaggedRefunds[${i}].amountCents`, 1, MONEY_MAX) }
+  })
+  if (list.length === 0) throw new InvalidRecordError('flaggedRefunds, when present, lists at least one refund')
+  return sortedUnique(list, l => l.refund, 'flaggedRefunds')
+}
+
+function refundConflicts (v: Canonical | undefined): RefundConflict[] {
+  const list = arr(v, 'refundConflicts', LINES_MAX).map((l, i): RefundConflict => {
+    const x = obj(l, `refundConflicts[${i}]`, ['receipt', 'sku', 'soldQty', 'refundedQty', 'refunds'])
+    const soldQty = int(x.soldQty, `refundConflicts[${i}].soldQty`, 0, QTY_MAX)
+    const refundedQty = int(x.refundedQty, `refundConflicts[${i}].refundedQty`, 1, QTY_MAX)
+    if (refundedQty <= soldQty) throw new InvalidRecordError(`refundConflicts[${i}]: ${refundedQty} refunded of ${soldQty} sold is no conflict`)
+    const refunds = sortedUnique(arr(x.refunds, `refundConflicts[${i}].refunds`, 64).map((r, k) => str(r, `refundConflicts[${i}].refunds[${k}]`, DOC_NO_RE, 40)), r => r, `refundConflicts[${i}].refunds`)
+    if (refunds.length < 1) throw new InvalidRecordError(`refundConflicts[${i}] names the refunds`)
+    return { receipt: str(x.receipt, `refundConflicts[${i}].receipt`, DOC_NO_RE, 40), sku: str(x.sku, `refundConflicts[${i}].sku`, SKU_RE), soldQty, refundedQty, refunds }
+  })
+  if (list.length === 0) throw new InvalidRecordError('refundConflicts, when present, lists at least one line')
+  return sortedUnique(list, l => `${l.receipt}\u0000${l.sku}`, 'refundConflicts')
 }
 
 const PROCESSOR_RE = /^[a-z][a-z0-9_-]{0,31}$/

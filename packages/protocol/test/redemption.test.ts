@@ -76,3 +76,19 @@ describe('HQ\'s signed grant of rights', () => {
     assert.match(thrown(() => openRightsGrant(new Uint8Array(2000), root.publicKey)).message, /at most 1024 bytes/)
   })
 })
+
+describe('a Close\'s returns made elsewhere', () => {
+  it('flagged refunds and refund conflicts round-trip; a conflict must be one, name its refunds, and the lists be sorted', () => {
+    const c: Close = {
+      ...close(),
+      flaggedRefunds: [{ receipt: 'S2-1-7', refund: 'S1-1-12', amountCents: 7900 }],
+      refundConflicts: [{ receipt: 'S1-1-3', sku: 'BREAD-1', soldQty: 1, refundedQty: 2, refunds: ['S1-1-9', 'S2-1-4'] }]
+    }
+    const back = openEntry(signEntry(c, till1).bytes, { verify: true }).record as Close
+    assert.deepEqual([back.flaggedRefunds, back.refundConflicts], [c.flaggedRefunds, c.refundConflicts])
+    assert.match(thrown(() => encodeRecord({ ...c, refundConflicts: [{ receipt: 'S1-1-3', sku: 'BREAD-1', soldQty: 2, refundedQty: 2, refunds: ['S1-1-9'] }] })).message, /no conflict/)
+    assert.match(thrown(() => encodeRecord({ ...c, refundConflicts: [{ receipt: 'S1-1-3', sku: 'BREAD-1', soldQty: 1, refundedQty: 2, refunds: ['S2-1-4', 'S1-1-9'] }] })).message, /refunds must be sorted/)
+    assert.match(thrown(() => encodeRecord({ ...c, flaggedRefunds: [{ receipt: 'S2-1-7', refund: 'not a doc', amountCents: 1 }] })).message, /flaggedRefunds\[0\]\.refund/)
+    assert.match(thrown(() => encodeRecord({ ...c, flaggedRefunds: [{ receipt: 'S2-1-7', refund: 'S1-1-12', amountCents: 0 }] })).message, /amountCents/)
+  })
+})
