@@ -5,6 +5,7 @@
  * trips it should, and a refused session starts clean next time.
  */
 import assert from 'node:assert/strict'
+import * as A from '@automerge/automerge'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
 import type { TillId } from '@tillbooks/protocol'
 import { MemoryStore, silentLogger } from '../src/index.ts'
@@ -88,5 +89,30 @@ describe('DocSync sessions', () => {
       ['an unknown field', () => decodeAmSyncRequest({ id: 1, doc: 'S1-1', msg: null, extra: 1 }), 'MALFORMED']
     ]
     for (const [name, f, code] of refused) assert.throws(f, (e: Error) => e instanceof ProtocolError && e.code === code, name)
+  })
+})
+
+describe('DocSync: a peer that believes we hold more than we do', () => {
+  it('a pull opens by telling our heads, so a server whose session says we hold its newest entry (a stale message of ours, a replica lost) sends it', async () => {
+    const w = new TillWriter()
+    const own = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till') })
+    for (const e of w.chain(3)) own.append(e)
+    const wire = new Wire()
+    const till = await node(wire, 'till', replicaDocs('till', own))
+    const s = replicaDocs('s')
+    const ss = await node(wire, 's', s)
+    assert.equal((await ss.pull('till', 'till', TILL_ID)).added, 3)
+    own.append(w.next())
+    // A stale message in the store's name reaches the till: it comes from a copy that holds all 4
+    // (the store before it burnt, a message duplicated on the wire), and the till's session now says the store holds them.
+    const full = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'old-s') })
+    full.merge(own)
+    const stale = full.generateSyncMessage(A.initSyncState())
+    assert.ok(stale.message !== null)
+    await till.answer('s', TILL_ID, stale.message)
+    await till.answer('s', TILL_ID, full.generateSyncMessage(stale.state).message)
+    const r = await ss.pull('till', 'till', TILL_ID)
+    assert.equal(r.added, 1, `the newest entry came: ${JSON.stringify(r)}`)
+    assert.deepEqual(s.replica()?.getHeads(), own.getHeads())
   })
 })

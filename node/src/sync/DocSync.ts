@@ -176,7 +176,11 @@ export class DocSync {
     if (log === undefined) throw new RefusedError(`no replica of ${doc} may be kept here`)
     return await this.#locked(peerId, doc, async () => {
       this.counters.pulls++
-      let state = await this.#load(peerId, doc, 'pull', false)
+      // Each pull opens by telling the peer our heads (a state as persisted: the heads both sides
+      // shared, nothing about what they said last). Opening with nothing to say would leave a
+      // peer that still believes we hold more than we do (our replica lost to a crash or a fire,
+      // theirs a session from before it) answering nothing, and both sides settled apart.
+      let state = A.decodeSyncState(A.encodeSyncState(await this.#load(peerId, doc, 'pull', false)))
       let added = 0
       let trips = 0
       let out = log.generateSyncMessage(state)
