@@ -39,6 +39,10 @@ export interface TruthSale {
   resolutionsHeld?: readonly string[]
   cardCents: number
   member: string | null
+  /** Points the member paid with (a tender worth POINT_VALUE_CENTS each). */
+  redeemedPoints?: number
+  /** Points the member earned, by the simulator's own price list: on what they paid in money. */
+  earnedPoints?: number
   /** How a refund was paid back. */
   refundTender?: 'cash' | 'card'
 }
@@ -168,6 +172,7 @@ export class Oracle {
       let tax = 0n
       let cogs = 0n
       let earned = 0n
+      let redeemed = 0n
       for (const s of day.sales) {
         const sign = s.kind === 'sale' ? 1n : -1n
         const grossByRate = new Map<bigint, bigint>()
@@ -192,12 +197,18 @@ export class Oracle {
           if (s.refundTender === 'card') card += total
           else cash += total
         } else {
+          // Points paid part of it; cash what card and points did not.
+          const points = BigInt(s.redeemedPoints ?? 0) * BigInt(POINT_VALUE_CENTS)
+          redeemed += points
           card += BigInt(s.cardCents)
-          cash += total - BigInt(s.cardCents)
+          cash += total - BigInt(s.cardCents) - points
         }
-        if (s.kind === 'sale' && s.member !== null && total > 0n) {
-          members.set(s.member, (members.get(s.member) ?? 0n) + total / 100n)
-          earned += total / 100n
+        if (s.kind === 'sale' && s.member !== null) {
+          const paid = total - BigInt(s.redeemedPoints ?? 0) * BigInt(POINT_VALUE_CENTS)
+          if (paid > 0n && paid / 100n > 0n) {
+            members.set(s.member, (members.get(s.member) ?? 0n) + paid / 100n)
+            earned += paid / 100n
+          }
         }
       }
       const counted = BigInt(day.cashCountedCents)
@@ -215,6 +226,8 @@ export class Oracle {
       // Points are owed from the day they are earned, a cent each.
       post(ACCOUNTS.loyalty, earned * BigInt(POINT_VALUE_CENTS))
       post(ACCOUNTS.pointsLiability, -earned * BigInt(POINT_VALUE_CENTS))
+      // Points redeemed: owed no more.
+      post(ACCOUNTS.pointsLiability, redeemed)
       const st = stores[day.store] ?? { takingsCents: 0, cashCents: 0, cardCents: 0, taxCents: 0, salesNetCents: 0 }
       st.takingsCents += Number(cash + card)
       st.cashCents += Number(cash)

@@ -7,14 +7,14 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 import {
-  asBusinessDay, asStoreId, canonicalEncode, Enrolment, issueCertificate, keyPairFromSeed, nextBusinessDay, openEntry, signEntry, Signer, tillIdOf, toHex,
+  asBusinessDay, asStoreId, canonicalEncode, Enrolment, issueCertificate, keyPairFromSeed, nextBusinessDay, openEntry, POINT_VALUE_CENTS, signEntry, Signer, tillIdOf, toHex,
   type BusinessDay, type Close, type Entry, type SkuQty, type StoreId, type TillId, type TillRecord
 } from '@tillbooks/protocol'
 import { demoCatalogue, type Catalogue } from '@tillbooks/catalogue'
 import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
 import {
-  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, HqSettlements, MemoryStore, PaymentDeclinedError, TillCatalogue, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
-  type Clock, type SubmitOutcome, type SyncCounters
+  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, HqSettlements, MemoryStore, PaymentDeclinedError, RedemptionRefusedError, TillCatalogue, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
+  type Clock, type SaleReceipt, type SubmitOutcome, type SyncCounters, type TenderIn
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
 import { Oracle, type OracleAlias, type OracleProduct, type TruthDay } from './Oracle.ts'
@@ -34,6 +34,7 @@ function readSettlementFileLines (bytes: Uint8Array): number {
 
 /** The simulated processor's name, as its adapter gives it and the Closes carry it. */
 const PROCESSOR_NAME = 'simpsp'
+import { overspent, REDEEM_CHANCE, REDEEM_POINTS_MAX, RESERVE_CHANCE, SimMembers, SIM_RETURN_WINDOW_DAYS } from './members.ts'
 import { ANSWER_DROP_RATE, CARD_CURRENCY, CARD_FEE_BP, checkCards, drawCard, FORWARD_EVERY_MS, planCards, SETTLEMENT_LAG_DAYS, type CardPlan } from './cardPayments.ts'
 
 export interface SimOptions {
@@ -217,6 +218,8 @@ class Simulation {
   readonly net: SimNetwork<Msg>
   readonly catalogue: Catalogue
   readonly root: Signer
+  /** Members: enrolled at HQ, earning, and redeeming points within their tills' rights. */
+  readonly members: SimMembers
   readonly faults: Set<Fault>
   readonly stores: StoreSim[] = []
   readonly tills = new Map<TillId, TillSim>()
@@ -306,6 +309,7 @@ class Simulation {
       : null
     this.clashPlan = this.clash === null ? null : this.#planClash(storeCount, perStore)
     this.cards = this.faults.has('cardPayments') ? this.#newCards() : null
+    this.members = new SimMembers(MEMBERS, this.prng.fork('members'))
   }
 
   /**
@@ -405,6 +409,7 @@ class Simulation {
     const hq = new HqNode({ store: this.hqKv, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => catalogue.costOf(sku, day), rebuildVerify: true })
     this.hq = hq
     await hq.start()
+    await this.members.start({ store: this.hqKv, root: this.root, clock: this.#clockFor(0), hq })
     catalogue.onChange(() => { hq.catalogueChanged() })
     this.hqUp = true
     const incarnation = this.hqIncarnation
@@ -494,7 +499,16 @@ class Simulation {
       psp = new SimProcessorAdapter({ scheduler: this.scheduler, send: m => { this.net.send(tillId, PSP_ADDRESS, m) }, prefix: `${tillId}/${generation}` })
       payments = await TillPayments.open({ store: kv, tillId, signer, adapter: psp, profile: PROFILES.default as (typeof PROFILES)[string], currency: CARD_CURRENCY, clock: this.#clockFor(skewMs), logger: silentLogger })
     }
-    const node = new TillNode({ store: kv, clock: this.#clockFor(skewMs), logger: silentLogger }, { store: store.id, till: tillNo, signer, catalogue: catalogue ?? this.catalogue, hqRootKey: this.root.publicKey, ...(payments !== null ? { payments } : {}) })
+    const node = new TillNode({ store: kv, clock: this.#clockFor(skewMs), logger: silentLogger }, {
+      store: store.id,
+      till: tillNo,
+      signer,
+      catalogue: catalogue ?? this.catalogue,
+      hqRootKey: this.root.publicKey,
+      ...(payments !== null ? { payments } : {}),
+      rights: this.members.rightsFor(signer, () => this.hqUp && !this.net.isCut(tillId, 'hq')),
+      returnWindowDays: SIM_RETURN_WINDOW_DAYS
+    })
     await node.start()
     const prev = this.tills.get(tillId)
     const t = {
@@ -878,7 +892,9 @@ class Simulation {
     if (t === undefined || t.burnt || t.node.state !== 'open' || t.node.businessDay !== day) return
     const refund = p.chance(0.03)
     const lines = p.sample(this.sellable, p.int(1, 3)).map(sku => ({ sku, qty: p.int(1, 3) }))
-    const member = !refund && p.chance(0.2) ? p.pick(MEMBERS) : null
+    // A member: mostly one of this till's regulars (who come back, and whose points it may hold), now and then anyone.
+    const phone = !refund && p.chance(0.2) ? (p.fork('regular').chance(0.7) ? p.pick(this.#regulars(tillId)) : p.pick(MEMBERS)) : null
+    const member = phone === null ? null : this.members.idOf(phone)
     // A product made up at a store, if this till's catalogue holds one (its own draws: the rest of the sale is as without it).
     const held = t.catalogue === null ? null : t.catalogueRead
     if (!refund && held !== null && held.invented.length > 0) {
@@ -892,8 +908,9 @@ class Simulation {
       }
     }
     const resolutions = held?.resolutions ?? []
-    let receipt
+    let receipt: SaleReceipt | undefined
     let cardCents = 0
+    let redeemPoints = 0
     let refundTender: 'cash' | 'card' = 'cash'
     if (refund) {
       // A large refund goes back to the card: the drawer holds only its float and the day's cash.
@@ -920,14 +937,43 @@ class Simulation {
     } else {
       const total = this.#priceOf(lines, day, resolutions)
       const mode = p.int(0, 99)
-      const tenders = mode < 55
-        ? [{ type: 'card' as const, amountCents: total }]
+      // Drawn only for a cash sale, as before members paid with points (the same seed, the same world).
+      const extraCash = mode >= 55 && mode < 90 && p.chance(0.5) ? p.int(1, 2_000) : 0
+      // A member pays part with points now and then (drawn from a stream of its own).
+      const mp = p.fork('points')
+      redeemPoints = member !== null && mp.chance(REDEEM_CHANCE) ? mp.int(1, Math.max(1, Math.min(total, REDEEM_POINTS_MAX))) : 0
+      const tendersFor = (due: number): TenderIn[] => mode < 55
+        ? [{ type: 'card' as const, amountCents: due }]
         : mode < 90
-          ? [{ type: 'cash' as const, amountCents: total + (p.chance(0.5) ? p.int(1, 2_000) : 0) }]
-          : [{ type: 'card' as const, amountCents: Math.floor(total / 2) || total }, ...(total - (Math.floor(total / 2) || total) > 0 ? [{ type: 'cash' as const, amountCents: total - Math.floor(total / 2) }] : [])]
-      cardCents = tenders.filter(x => x.type === 'card').reduce((s, x) => s + x.amountCents, 0)
+          ? [{ type: 'cash' as const, amountCents: due + extraCash }]
+          : [{ type: 'card' as const, amountCents: Math.floor(due / 2) || due }, ...(due - (Math.floor(due / 2) || due) > 0 ? [{ type: 'cash' as const, amountCents: due - Math.floor(due / 2) }] : [])]
+      // Points this till holds for the member are offered first (what it redeems with its link cut).
+      const before = redeemPoints > 0 ? await t.node.rightsOf(member as string) : 0
+      if (before > 0) redeemPoints = Math.min(redeemPoints, before)
+      let tenders = tendersFor(total - redeemPoints)
+      if (redeemPoints > 0) {
+        // Within the till's rights no round trip; beyond them HQ is asked, and out of reach or
+        // refused the cashier sells without points (what the till's 409 tells them to do).
+        const t0 = this.members.counts
+        try {
+          receipt = await t.node.sell({ lines, tenders: tenders.map(x => x.type === 'card' ? { type: 'cash' as const, amountCents: x.amountCents } : x), member: member as string, redeemPoints })
+          t0.redemptions++
+          t0.redeemedPoints += redeemPoints
+          if (before >= redeemPoints) t0.withinRights++
+          cardCents = 0
+        } catch (err) {
+          if (!(err instanceof RedemptionRefusedError)) throw err
+          if (/HQ out of reach|no HQ/.test(err.message)) t0.refusedOffline++
+          else t0.refusedByHq++
+          redeemPoints = 0
+          tenders = tendersFor(total)
+        }
+      }
+      if (receipt === undefined) cardCents = tenders.filter(x => x.type === 'card').reduce((s, x) => s + x.amountCents, 0)
       const cards = this.cards
-      if (cards === null || cardCents === 0) {
+      if (receipt !== undefined) {
+        // Paid with points (the rest in cash): made above.
+      } else if (cards === null || cardCents === 0) {
         receipt = await t.node.sell({ lines, tenders, ...(member !== null ? { member } : {}) })
       } else {
         // The card is drawn from a stream of its own: the rest of the sale is as without cards.
@@ -948,9 +994,34 @@ class Simulation {
         }
       }
     }
+    if (receipt === undefined) throw new Error('a sale without its receipt')
+    // Now and then a member's points are escrowed at this till ahead (they will spend them here):
+    // what it can later redeem with its link to HQ cut.
+    const rp = p.fork('reserve')
+    if (member !== null && rp.chance(RESERVE_CHANCE)) {
+      try {
+        await t.node.reserveRights(member, rp.int(10, 60))
+        this.members.counts.reserved++
+      } catch (err) {
+        if (!(err instanceof RedemptionRefusedError)) throw err
+      }
+    }
     this.totals.sales++
     t.docNs.push(Number(receipt.docNo.slice(receipt.docNo.lastIndexOf('-') + 1)))
-    this.#truth(t, day).sales.push({ kind: refund ? 'refund' : 'sale', lines, cardCents, member, ...(refund ? { refundTender } : {}), ...(resolutions.length > 0 ? { resolutionsHeld: resolutions } : {}) })
+    // Points earned on what was paid in money, by the simulator's own price list.
+    const earnedPoints = member === null || refund ? 0 : Math.floor(Math.max(0, this.#priceOf(lines, day, resolutions) - redeemPoints * POINT_VALUE_CENTS) / 100)
+    this.#truth(t, day).sales.push({
+      kind: refund ? 'refund' : 'sale', lines, cardCents, member, ...(refund ? { refundTender } : {}), ...(resolutions.length > 0 ? { resolutionsHeld: resolutions } : {}),
+      ...(redeemPoints > 0 ? { redeemedPoints: redeemPoints } : {}), ...(earnedPoints > 0 ? { earnedPoints } : {})
+    })
+  }
+
+  /** A till's regular members: a few of MEMBERS, by the till's place in the fleet. */
+  #regulars (tillId: TillId): string[] {
+    const ids = [...this.tills.keys()].sort()
+    const k = Math.max(0, ids.indexOf(tillId))
+    const mine = MEMBERS.filter((_, i) => i % ids.length === k % MEMBERS.length)
+    return mine.length > 0 ? mine : [...MEMBERS]
   }
 
   /** What the till will charge, by the simulator's own price list: the catalogue's, the stores' products, a resolved sku as its canonical one. */
@@ -1157,6 +1228,7 @@ class Simulation {
     if (!this.hqUp) return
     const before = this.hq.books.snapshot()
     this.hqUp = false
+    this.members.stop()
     this.net.attach('hq', undefined)
     this.hqSync?.stop()
     this.hqKv.crash()
@@ -1649,6 +1721,14 @@ class Simulation {
     this.checks.B4_booksEqualOracle = accountsEqual && isDeepStrictEqual(storeTakings, oracleTakings)
     this.checks.B4_debitsEqualCredits = books.trialBalance.debitsCents === books.trialBalance.creditsCents && sum(Object.values(books.accounts)) === 0
     this.checks.pointsEqualOracle = isDeepStrictEqual(books.members, oracle.members)
+    // Members' points: the liability the books keep is the oracle's, to the cent; no member
+    // redeemed more than they earned on days HQ folded; HQ's view shows no one overspent.
+    this.checks.pointsLiabilityEqualsOracle = (books.accounts['liabilities:loyalty points'] ?? 0) === (oracle.accounts['liabilities:loyalty points'] ?? 0)
+    const over = overspent([...this.truth.values()])
+    const views = await this.members.views(new Date(this.scheduler.nowMs).toISOString().slice(0, 10)) ?? []
+    const negative = views.filter(v => v.spendable < 0 || Object.values(v.rights).some(r => r < 0))
+    this.checks.pointsNeverOverspent = over.length === 0 && negative.length === 0
+    this.details.members = { ...this.members.counts, overspent: over.slice(0, 5), negative: negative.slice(0, 5).map(v => v.member) }
     if (!this.checks.B4_booksEqualOracle) this.details.B4_diff = diff(nonZero(books.accounts), nonZero(oracle.accounts))
 
     // Every till's outbox drained and every honest till's whole log folded.

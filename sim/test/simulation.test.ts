@@ -52,6 +52,16 @@ describe('simulator: every invariant holds under every fault', function () {
     assert.ok(net.lost > 0 && net.duplicated > 0 && net.cut > 0, JSON.stringify(net))
   })
 
+  it('members redeem points within their till\'s rights (with its link cut too), beyond them through HQ, and never overspend', async () => {
+    const r = await runSimulation({ seed: 5, tills: 12, days: 5, faults: parseFaults('all'), tillsPerStore: 3 })
+    assert.deepEqual(failed(r), [], replay(r))
+    const m = r.details.members as { redemptions: number, withinRights: number, refusedOffline: number, refusedByHq: number, reserved: number }
+    assert.ok(m.redemptions > 0 && m.withinRights > 0, `points were redeemed, within rights too: ${JSON.stringify(m)}`)
+    assert.ok(m.refusedOffline > 0 && m.refusedByHq > 0, `beyond rights, refused offline and by HQ: ${JSON.stringify(m)}`)
+    assert.equal(r.invariants.pointsNeverOverspent, true)
+    assert.equal(r.invariants.pointsLiabilityEqualsOracle, true)
+  })
+
   it('with no faults, every record is accepted exactly once', async () => {
     const r = await runSimulation({ seed: 9, tills: 10, days: 2, faults: parseFaults('none'), tillsPerStore: 5 })
     assert.deepEqual(failed(r), [], replay(r))

@@ -11,7 +11,7 @@
  * On disk (HQ's LevelDB): `k!<phone key>` → member id, `M!<member id>` → when enrolled,
  * `G!<grant id>` → the signed grant; fsync'd before anyone is answered.
  */
-import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, tillInstance, vestsOn } from '@tillbooks/members'
+import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, RETURN_WINDOW_DAYS, tillInstance, vestsOn } from '@tillbooks/members'
 import { FoldedCloses } from './FoldedCloses.ts'
 import type { HqNode } from './HqNode.ts'
 import { openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRightsGrant, toHex, type Close, type RightsGrant, type Signer, type TillId } from '@tillbooks/protocol'
@@ -56,13 +56,18 @@ export class HqMembers {
   readonly #closes: FoldedCloses<MemberClose> | null
   /** Grants by id (loaded from `G!` on first use). */
   #grants: Map<string, { grant: RightsGrant, bytes: Uint8Array }> | null = null
+  readonly #windowDays: number
+  readonly #newId: () => string
 
-  constructor (o: { store: KvStore, key: Uint8Array, root: Signer, clock: Clock, hq?: HqNode }) {
+  /** `returnWindowDays`: the retailer's return window (RETURN_WINDOW_DAYS); `newId`: member ids (random; a simulation's are seeded). */
+  constructor (o: { store: KvStore, key: Uint8Array, root: Signer, clock: Clock, hq?: HqNode, returnWindowDays?: number, newId?: () => string }) {
     this.#store = o.store
     this.#key = o.key
     this.#root = o.root
     this.#clock = o.clock
     this.#hq = o.hq ?? null
+    this.#windowDays = o.returnWindowDays ?? RETURN_WINDOW_DAYS
+    this.#newId = o.newId ?? (() => newMemberId())
     this.#closes = o.hq === undefined ? null : new FoldedCloses(o.hq, (c, signer) => memberClose(c, signer))
   }
 
@@ -75,7 +80,7 @@ export class HqMembers {
         const member = new TextDecoder().decode(known)
         return { member, memberQr: this.#card(member), created: false }
       }
-      const member = newMemberId()
+      const member = this.#newId()
       const now = this.#clock.nowMs()
       await this.#store.batch([
         { type: 'put', key: `k!${k}`, value: new TextEncoder().encode(member) },
@@ -164,8 +169,8 @@ export class HqMembers {
       for (const c of ix.items) {
         instances.set(c.instance, tillId)
         const earned = c.earned.get(member)
-        if (earned !== undefined) book.earn(member, earned, vestsOn(c.day, lastClosed))
-        for (const x of c.cancelled) if (x.member === member) book.earn(member, -x.points, vestsOn(x.saleDay, lastClosed))
+        if (earned !== undefined) book.earn(member, earned, vestsOn(c.day, lastClosed, this.#windowDays))
+        for (const x of c.cancelled) if (x.member === member) book.earn(member, -x.points, vestsOn(x.saleDay, lastClosed, this.#windowDays))
         const redeemed = c.redeemed.get(member)
         if (redeemed !== undefined) {
           const id = `${tillId}:close${c.seq}`

@@ -172,6 +172,8 @@ export interface TillInit {
   payments?: TillPayments
   /** HQ, for rights over members' points beyond what this till holds; without it the till redeems only within its rights. */
   rights?: RightsSource
+  /** The retailer's return window in days (RETURN_WINDOW_DAYS): a refund within it takes the sale's points back. */
+  returnWindowDays?: number
 }
 
 const SALES_PREFIX = 's!'
@@ -647,7 +649,7 @@ export class TillNode {
       if (!req.made && valueCents > moneyLeft) throw new SaleRejectedError(`receipt ${req.docNo} was paid partly with points: ${moneyLeft} cents are left to refund in money, these lines are worth ${valueCents}; the rest is returned at ${this.tillId}, which gives the points back`)
       let cancelled: ReturnElsewhere['cancelled'] = null
       const today = this.#businessDay ?? this.#lastClosedDay
-      if (sale.member !== null && sale.points > 0 && today !== null && today <= lastReturnDay(sale.businessDay)) {
+      if (sale.member !== null && sale.points > 0 && today !== null && today <= lastReturnDay(sale.businessDay, this.#init.returnWindowDays)) {
         const kept = Math.floor(Math.max(0, moneyLeft - valueCents) / 100) * (this.#init.pointsPerUnit ?? 1)
         const cancel = Math.max(0, sale.points - returned.cancelledPoints - kept)
         if (cancel > 0) cancelled = { member: sale.member, saleDay: sale.businessDay, points: cancel }
@@ -711,7 +713,7 @@ export class TillNode {
         moneyCents = -total - restorePoints * POINT_VALUE_CENTS
         if (restorePoints > 0 && sold.redeemed !== undefined) restored = { member: sold.redeemed.member, points: restorePoints, till: sold.redeemed.till }
         // Within the return window the sale's points are still pending: take back those the money kept no longer earns.
-        if (sold.member !== null && sold.points > 0 && this.#businessDay <= lastReturnDay(sold.businessDay)) {
+        if (sold.member !== null && sold.points > 0 && this.#businessDay <= lastReturnDay(sold.businessDay, this.#init.returnWindowDays)) {
           const kept = Math.floor(Math.max(0, soldMoney - r.moneyCents - moneyCents) / 100) * pointsPerUnit
           const cancel = Math.max(0, sold.points - r.cancelledPoints - kept)
           if (cancel > 0) cancelled = { member: sold.member, saleDay: sold.businessDay, points: cancel }

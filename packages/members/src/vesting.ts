@@ -20,16 +20,17 @@ export function addDays (day: string, n: number): string {
   return d.toISOString().slice(0, 10)
 }
 
-/** The last day on which a sale of `saleDay` may be refunded with its points taken back. */
-export function lastReturnDay (saleDay: string): string {
-  return addDays(saleDay, RETURN_WINDOW_DAYS - 1)
+/** The last day on which a sale of `saleDay` may be refunded with its points taken back (`windowDays`: the retailer's return window). */
+export function lastReturnDay (saleDay: string, windowDays = RETURN_WINDOW_DAYS): string {
+  if (!Number.isSafeInteger(windowDays) || windowDays < 1) throw new MembersError('the return window is a whole number of days, at least 1')
+  return addDays(saleDay, windowDays - 1)
 }
 
 /**
  * The day points earned on `saleDay` at a till vest, given the last day that till has closed
  * as HQ knows it: the day after the window, or NEVER while HQ lacks its Closes through the window.
  */
-export function vestsOn (saleDay: string, tillLastClosedDay: string | null): string {
-  if (tillLastClosedDay === null || tillLastClosedDay < lastReturnDay(saleDay)) return NEVER
-  return addDays(saleDay, RETURN_WINDOW_DAYS)
+export function vestsOn (saleDay: string, tillLastClosedDay: string | null, windowDays = RETURN_WINDOW_DAYS): string {
+  if (tillLastClosedDay === null || tillLastClosedDay < lastReturnDay(saleDay, windowDays)) return NEVER
+  return addDays(saleDay, windowDays)
 }

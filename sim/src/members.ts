@@ -1,0 +1,105 @@
+/**
+ * Members in the simulator: enrolled at HQ by phone (seeded ids), earning on sales, redeeming
+ * points as a tender within the rights their till holds, asking HQ for more when the till's
+ * link to HQ is up (HQ's production HqMembers, over the simulator's HQ store), refused when it
+ * is cut or HQ is down. The return window is a day, so points earned early in a run vest and
+ * are redeemed within it.
+ *
+ * Its checks are independent of HQ's arithmetic: from the ground truth of what each till rang
+ * up, no member redeemed more than they earned on days whose Closes HQ folded (HQ grants only
+ * from those), and HQ's own view never shows a member overspent or a till's rights negative.
+ */
+import { HqMembers, type Clock, type HqNode, type KvStore, type RightsSource } from '@tillbooks/node'
+import type { Signer } from '@tillbooks/protocol'
+import type { Prng } from './Prng.ts'
+import type { TruthDay } from './Oracle.ts'
+
+/** The simulated retailer's return window: points vest the day after the sale's till closed it. */
+export const SIM_RETURN_WINDOW_DAYS = 1
+/** A member pays with points now and then. */
+export const REDEEM_CHANCE = 0.4
+/** At most this many points at once. */
+export const REDEEM_POINTS_MAX = 120
+/** After a member's sale, their points are escrowed at the till ahead now and then. */
+export const RESERVE_CHANCE = 0.5
+
+export interface MemberCounts {
+  redemptions: number
+  redeemedPoints: number
+  /** Asked beyond the till's rights with HQ out of reach: sold without points. */
+  refusedOffline: number
+  /** Asked beyond what the member has spendable: HQ refused; sold without points. */
+  refusedByHq: number
+  /** Redemptions within the till's rights: no round trip. */
+  withinRights: number
+  /** Rights escrowed at a till ahead of a redemption. */
+  reserved: number
+}
+
+export class SimMembers {
+  readonly #phones: readonly string[]
+  readonly #ids = new Map<string, string>()
+  readonly #idsPrng: Prng
+  #hq: HqMembers | null = null
+  readonly counts: MemberCounts = { redemptions: 0, redeemedPoints: 0, refusedOffline: 0, refusedByHq: 0, withinRights: 0, reserved: 0 }
+
+  constructor (phones: readonly string[], prng: Prng) {
+    this.#phones = phones
+    this.#idsPrng = prng
+  }
+
+  /** HQ (re)started: its members over its store; enrolled once, in order (ids drawn from the seed). */
+  async start (o: { store: KvStore, root: Signer, clock: Clock, hq: HqNode }): Promise<void> {
+    const newId = (): string => `m-${Buffer.from(this.#idsPrng.bytes(16)).toString('base64url')}`
+    this.#hq = new HqMembers({ store: o.store, key: new Uint8Array(32).fill(42), root: o.root, clock: o.clock, hq: o.hq, returnWindowDays: SIM_RETURN_WINDOW_DAYS, newId })
+    if (this.#ids.size === 0) for (const phone of this.#phones) this.#ids.set(phone, (await this.#hq.enrol(phone)).member)
+  }
+
+  stop (): void {
+    this.#hq = null
+  }
+
+  /** The member id a phone number was enrolled with. */
+  idOf (phone: string): string {
+    const id = this.#ids.get(phone)
+    if (id === undefined) throw new Error(`member ${phone} not enrolled`)
+    return id
+  }
+
+  /** HQ as a till sees it: reachable unless its link is cut or HQ is down. */
+  rightsFor (signer: Signer, reachable: () => boolean): RightsSource {
+    return {
+      ask: async req => {
+        const hq = this.#hq
+        if (hq === null || !reachable()) throw new Error('HQ out of reach')
+        return await hq.grant(req, signer.publicKey)
+      }
+    }
+  }
+
+  /** HQ's view of every member, today (null when HQ is down). */
+  async views (today: string): Promise<Array<Awaited<ReturnType<HqMembers['view']>>> | null> {
+    const hq = this.#hq
+    if (hq === null) return null
+    return await Promise.all([...this.#ids.values()].map(async m => await hq.view(m, today)))
+  }
+}
+
+/**
+ * From the truth alone: per member, points redeemed (net) against points earned on sales of days
+ * whose Closes HQ folds. Overspent members are listed (an empty list is the invariant).
+ */
+export function overspent (days: readonly TruthDay[]): Array<{ member: string, redeemed: number, earned: number }> {
+  const earned = new Map<string, number>()
+  const redeemed = new Map<string, number>()
+  for (const d of days) {
+    for (const s of d.sales) {
+      if (s.member === null || s.kind !== 'sale') continue
+      redeemed.set(s.member, (redeemed.get(s.member) ?? 0) + (s.redeemedPoints ?? 0))
+      if (d.closeCounts) earned.set(s.member, (earned.get(s.member) ?? 0) + (s.earnedPoints ?? 0))
+    }
+  }
+  const out: Array<{ member: string, redeemed: number, earned: number }> = []
+  for (const [member, r] of redeemed) if (r > (earned.get(member) ?? 0)) out.push({ member, redeemed: r, earned: earned.get(member) ?? 0 })
+  return out
+}
