@@ -112,6 +112,61 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     await hqNode.stop()
   })
 
+  it('rights: granted only to the till as it is now enrolled, within what is vested and not escrowed; given back, spendable again; a replaced till\'s forfeit; a forked till\'s refused', async () => {
+    const { startHq } = await import('./helpers/fleet.ts')
+    const { GENESIS_HASH, openRightsGrant, signEntry, toHex } = await import('@tillbooks/protocol')
+    const { tillInstance } = await import('@tillbooks/members')
+    const hqNode = await startHq()
+    const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(8)))
+    const first = new Signer(keyPairFromSeed(new Uint8Array(32).fill(21)))
+    const other = new Signer(keyPairFromSeed(new Uint8Array(32).fill(23)))
+    await hqNode.enrol({ store: 'S1' as never, till: 1, tillKey: first.publicKey })
+    await hqNode.enrol({ store: 'S1' as never, till: 2, tillKey: other.publicKey })
+    const kv = new MemoryStore()
+    await kv.open()
+    const clock = new ManualClock(Date.parse('2026-04-01T12:00:00Z'))
+    const m = new HqMembers({ store: kv, key: new Uint8Array(32).fill(7), root, clock, hq: hqNode })
+    const { member } = await m.enrol('+447700900999')
+    const close = (signer: Signer, till: number, seq: number, day: string, prevHash: Uint8Array, extra: object): ReturnType<typeof signEntry> => signEntry({
+      v: 1, kind: 'close', store: 'S1' as never, till, businessDay: day as never, seq, prevHash, atMs: seq,
+      docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [], ...extra
+    } as never, signer)
+    const c1 = close(first, 1, 1, '2026-03-02', GENESIS_HASH, { points: [{ member, points: 500 }] })
+    const c2 = close(first, 1, 2, '2026-03-31', c1.hashBytes, {})
+    for (const e of [c1, c2]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
+    const s11 = tillInstance('S1-1', toHex(first.publicKey))
+    const s12 = tillInstance('S1-2', toHex(other.publicKey))
+    // To the till itself, as it is enrolled now, and within what is spendable.
+    await assert.rejects(m.grant({ grantId: 'g0', member, till: s11, points: 10 }, other.publicKey), /not the asking peer/)
+    const g1 = openRightsGrant(await m.grant({ grantId: 'g1', member, till: s11, points: 300 }, first.publicKey), root.publicKey)
+    assert.deepEqual([g1.till, g1.points], [s11, 300])
+    assert.deepEqual(await m.grant({ grantId: 'g1', member, till: s11, points: 300 }, first.publicKey), await m.grant({ grantId: 'g1', member, till: s11, points: 300 }, first.publicKey), 'the same grant id again: the same grant')
+    await assert.rejects(m.grant({ grantId: 'g1', member, till: s11, points: 301 }, first.publicKey), /made for another request/)
+    await assert.rejects(m.grant({ grantId: 'g2', member, till: s12, points: 201 }, other.publicKey), /201 points asked of member .* rights to 200/)
+    await m.grant({ grantId: 'g2', member, till: s12, points: 150 }, other.publicKey)
+    assert.deepEqual([(await m.view(member, '2026-04-01')).spendable, (await m.view(member, '2026-04-01')).rights], [50, { 'S1-1': 300, 'S1-2': 150 }])
+    // S1-1 redeems 100 and gives 50 back in its next Close: spendable again.
+    const c3 = close(first, 1, 3, '2026-04-01', c2.hashBytes, { takingsCents: { cash: 900, card: 0 }, cashCountedCents: 900, redeemed: [{ member, points: 100, amountCents: 100 }], rightsReturned: [{ member, points: 50 }] })
+    assert.equal((await hqNode.submit([c3.bytes]))[0]?.status, 'accepted')
+    let v = await m.view(member, '2026-04-01')
+    assert.deepEqual([v.redeemed, v.rights, v.spendable, v.balance], [100, { 'S1-1': 150, 'S1-2': 150 }, 100, 400])
+    // S1-1 burns and is enrolled anew with another key: its 150 are forfeit (its last, burnt, hours may have spent them); grants go to the new key.
+    const replacement = new Signer(keyPairFromSeed(new Uint8Array(32).fill(22)))
+    await hqNode.enrol({ store: 'S1' as never, till: 1, tillKey: replacement.publicKey, fromSeq: 4 })
+    v = await m.view(member, '2026-04-01')
+    assert.deepEqual([v.rights, v.forfeited, v.spendable], [{ 'S1-2': 150 }, 150, 100])
+    await assert.rejects(m.grant({ grantId: 'g3', member, till: s11, points: 10 }, first.publicKey), /not S1-1's current key/)
+    await m.grant({ grantId: 'g4', member, till: tillInstance('S1-1', toHex(replacement.publicKey)), points: 10 }, replacement.publicKey)
+    // S1-2 found forked (two Closes signed at one seq): its rights are forfeit, and it is granted nothing.
+    for (const e of [close(other, 2, 1, '2026-04-01', GENESIS_HASH, {}), close(other, 2, 1, '2026-04-01', GENESIS_HASH, { atMs: 99 })]) await hqNode.submit([e.bytes])
+    assert.equal(hqNode.fleet()['S1-2']?.forked, true)
+    await assert.rejects(m.grant({ grantId: 'g5', member, till: s12, points: 1 }, other.publicKey), /forked/)
+    v = await m.view(member, '2026-04-01')
+    assert.deepEqual([v.rights, v.forfeited], [{ 'S1-1': 10 }, 300])
+    await hqNode.stop()
+  })
+
   it('keeps only the keyed hash: nothing HQ stores holds the number', async () => {
     const store = new MemoryStore()
     await store.open()

@@ -124,11 +124,22 @@ describe('redemption: points spent at the till within its rights, never overspen
     assert.equal(books['liabilities:loyalty points'], -(earned - 500))
   })
 
-  it('with HQ out of reach, the till redeems within its rights (no round trip) and refuses beyond them: 409, no sale', async () => {
+  it('unused rights go back to HQ: spendable here no more at once, elsewhere once the Close reaches HQ', async () => {
     await request(till.ready.http, 'POST', '/day/open', { businessDay: '2026-02-06' })
+    const back = await request<{ rights: number }>(till.ready.http, 'POST', `/members/${member}/rights/return`, { points: 50 })
+    assert.deepEqual([back.status, back.json.rights], [200, 150])
+    assert.equal((await request(till.ready.http, 'POST', `/members/${member}/rights/return`, { points: 151 })).status, 400, 'no more than it holds')
+    const spendable = (await view()).spendable
+    await closeAndSync()
+    const v = await view()
+    assert.deepEqual([v.rights, v.spendable], [{ 'S1-1': 150 }, spendable + 50])
+  })
+
+  it('with HQ out of reach, the till redeems within its rights (no round trip) and refuses beyond them: 409, no sale', async () => {
+    await request(till.ready.http, 'POST', '/day/open', { businessDay: '2026-02-07' })
     await hq.stop()
     const t0 = performance.now()
-    const within = await request<Sold>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'patio-chair', qty: 1 }], member, redeemPoints: 150 })
+    const within = await request<Sold>(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'patio-chair', qty: 1 }], member, redeemPoints: 100 })
     const ms = performance.now() - t0
     assert.equal(within.status, 200, JSON.stringify(within.json))
     assert.ok(ms < 1_000, `within rights, HQ is not asked (took ${ms.toFixed(0)} ms; asking an unreachable HQ takes its timeout)`)

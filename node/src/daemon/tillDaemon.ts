@@ -598,6 +598,15 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     return { member, till: tillId, instance: till.instance, rights: await till.reserveRights(member, (req.body as { points: number }).points) }
   })
 
+  http.post('/members/:member/rights/return', {
+    schema: { params: MEMBER_PARAM, body: { type: ['object', 'null'], additionalProperties: false, properties: { points: { type: 'integer', minimum: 1, maximum: 1_000_000_000 } } } }
+  }, async req => {
+    // Unused escrow back to HQ (all of it by default): spendable here no more, elsewhere once the next Close reaches HQ.
+    const member = (req.params as { member: string }).member
+    const points = (req.body as { points?: number } | null)?.points
+    return { member, till: tillId, instance: till.instance, rights: await till.returnRights(member, points) }
+  })
+
   /** A document's signed receipt, made from the journal (the same bytes each time); null if there is no such document. */
   const receiptOf = async (docNo: string): Promise<TillReceipt | null> => {
     const m = /-(\d{1,12})$/.exec(docNo)

@@ -27,6 +27,8 @@ interface MemberClose {
   earned: Map<string, number>
   cancelled: Array<{ member: string, saleDay: string, points: number }>
   redeemed: Map<string, number>
+  /** Rights the till gave back (unused escrow). */
+  returned: Map<string, number>
 }
 
 export interface MemberAnswer {
@@ -146,6 +148,7 @@ export class HqMembers {
       if (current === undefined) throw new MembersError(`till ${tillId} is not enrolled`)
       if (tillInstance(tillId, toHex(current)) !== req.till) throw new MembersError(`till instance ${req.till} is not ${tillId}'s current key: grants go to the till as it is now`)
       if (toHex(fromKey) !== toHex(current)) throw new MembersError(`a till asks for its own rights: ${req.till} is not the asking peer`)
+      if (this.#hq?.fleet()[tillId]?.forked === true) throw new MembersError(`till ${tillId} is forked: it holds no rights until it is replaced`)
       if (!await this.has(req.member)) throw new MembersError(`member ${req.member} is not enrolled`)
       const { book } = await this.#book(req.member)
       const today = new Date(this.#clock.nowMs()).toISOString().slice(0, 10)
@@ -171,6 +174,8 @@ export class HqMembers {
         const earned = c.earned.get(member)
         if (earned !== undefined) book.earn(member, earned, vestsOn(c.day, lastClosed, this.#windowDays))
         for (const x of c.cancelled) if (x.member === member) book.earn(member, -x.points, vestsOn(x.saleDay, lastClosed, this.#windowDays))
+        const returned = c.returned.get(member)
+        if (returned !== undefined) book.record({ kind: 'return', id: `${tillId}:close${c.seq}:return`, member, till: c.instance, points: returned })
         const redeemed = c.redeemed.get(member)
         if (redeemed !== undefined) {
           const id = `${tillId}:close${c.seq}`
@@ -183,11 +188,12 @@ export class HqMembers {
     for (const { grant } of (await this.#loadGrants()).values()) {
       if (grant.member === member) book.record({ kind: 'grant', id: grant.id, member, till: grant.till, points: grant.points })
     }
-    // An instance whose till has been enrolled with another key since (a fire, a fork) is retired.
+    // An instance whose till has been enrolled with another key since (a fire, a fork) is retired,
+    // and so is every instance of a till found forked (its twin may have spent what it held).
     for (const instance of new Set([...instances.keys(), ...[...(this.#grants?.values() ?? [])].map(g => g.grant.till)])) {
       const tillId = instance.split(':')[0] as TillId
       const current = this.#hq?.enrolment.keysOf(tillId).at(-1)
-      if (current !== undefined && tillInstance(tillId, toHex(current)) !== instance) book.retire(instance)
+      if ((current !== undefined && tillInstance(tillId, toHex(current)) !== instance) || fleet[tillId]?.forked === true) book.retire(instance)
     }
     return { book, instances }
   }
@@ -209,13 +215,14 @@ export class HqMembers {
 }
 
 function memberClose (c: Close, signer: Uint8Array): MemberClose | null {
-  if (c.points.length === 0 && c.redeemed === undefined && c.pointsCancelled === undefined) return null
+  if (c.points.length === 0 && c.redeemed === undefined && c.pointsCancelled === undefined && c.rightsReturned === undefined) return null
   return {
     seq: c.seq,
     day: c.businessDay,
     instance: tillInstance(`${c.store}-${c.till}`, toHex(signer)),
     earned: new Map(c.points.map(p => [p.member, p.points])),
     cancelled: c.pointsCancelled ?? [],
-    redeemed: new Map((c.redeemed ?? []).map(r => [r.member, r.points]))
+    redeemed: new Map((c.redeemed ?? []).map(r => [r.member, r.points])),
+    returned: new Map((c.rightsReturned ?? []).map(r => [r.member, r.points]))
   }
 }

@@ -183,6 +183,8 @@ const GRANTS_PREFIX = 'g!'
 const ELSEWHERE_PREFIX = 'f!'
 /** Returns of other tills' receipts made here without consent, until told to the issuing till. */
 const FLAGGED_PREFIX = 'o!'
+/** Rights this till gave back to HQ, by a number of their own; reported in the next Close. */
+const RETURNED_PREFIX = 'q!'
 const STATE_KEY = 'm!day'
 const ACKED_KEY = 'm!acked'
 const pad = (n: number): string => String(n).padStart(12, '0')
@@ -445,7 +447,39 @@ export class TillNode {
     })
   }
 
-  /** The fold of this till's rights: HQ's grants to this instance, then the journal's redemptions and restores by it. */
+  /**
+   * Give rights this till holds back to HQ (all of them by default): written here first, so they
+   * can no longer be spent here, then reported in the next Close, from which HQ may grant them
+   * elsewhere. Answers the rights left.
+   */
+  async returnRights (member: string, points?: number): Promise<number> {
+    return await this.#serial(async () => {
+      const rights = await this.#rightsFold()
+      const n = points ?? rights.rights(member)
+      if (!MEMBER_ID_RE.test(member)) throw new SaleRejectedError('rights are over a member id\'s points')
+      if (!Number.isSafeInteger(n) || n < 0 || n > rights.rights(member)) throw new SaleRejectedError(`${String(n)} points to give back: this till holds rights to ${rights.rights(member)}`)
+      if (n === 0) return 0
+      const returns = await this.#rightsReturns()
+      const id = `q${returns.length + 1}`
+      rights.apply({ kind: 'return', id, member, till: this.instance, points: n }) // BeyondRightsError beyond what it holds
+      const record = { id, member, points: n, reportedIn: 0 }
+      try {
+        await this.#components.store.batch([{ type: 'put', key: `${RETURNED_PREFIX}${pad(returns.length + 1)}`, value: canonicalEncode(record) }], { sync: true })
+      } catch (err) {
+        this.#rights = null // the fold is read again from what the disk holds
+        throw err
+      }
+      return rights.rights(member)
+    })
+  }
+
+  async #rightsReturns (): Promise<Array<{ id: string, member: string, points: number, reportedIn: number }>> {
+    const out: Array<{ id: string, member: string, points: number, reportedIn: number }> = []
+    for await (const [, v] of this.#components.store.entries({ gte: RETURNED_PREFIX, lt: prefixEnd(RETURNED_PREFIX) })) out.push(canonicalDecode(v) as unknown as { id: string, member: string, points: number, reportedIn: number })
+    return out
+  }
+
+  /** The fold of this till's rights: HQ's grants to this instance, then the journal's redemptions and restores by it, then its returns. */
   async #rightsFold (): Promise<TillRights> {
     if (this.#rights !== null) return this.#rights
     const rights = new TillRights(this.instance)
@@ -457,6 +491,8 @@ export class TillNode {
       if (d.redeemed !== undefined && d.redeemed.till === this.instance) rights.apply({ kind: 'redeem', id: `r${d.n}`, member: d.redeemed.member, till: this.instance, points: d.redeemed.points })
       if (d.restored !== undefined && d.restored.till === this.instance) rights.apply({ kind: 'restore', id: `s${d.n}`, member: d.restored.member, till: this.instance, points: d.restored.points })
     }
+    // Returns are debits checked against what was held when each was written: all of it precedes them here, so each holds again.
+    for (const q of await this.#rightsReturns()) rights.apply({ kind: 'return', id: q.id, member: q.member, till: this.instance, points: q.points })
     this.#rights = rights
     return rights
   }
@@ -887,6 +923,10 @@ export class TillNode {
         for (const c of f.conflicts) refundConflicts.push({ receipt: f.docNo, ...c })
       }
       const conflictLines = mergeConflicts(refundConflicts)
+      // Rights given back to HQ since the last Close.
+      const returns = (await this.#rightsReturns()).filter(q => q.reportedIn === 0)
+      const returnedBy = new Map<string, number>()
+      for (const q of returns) returnedBy.set(q.member, (returnedBy.get(q.member) ?? 0) + q.points)
       const redeemedLines: RedeemLine[] = [...redeemed].filter(([, p]) => p !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1)
         .map(([member, p]) => ({ member, points: p, amountCents: p * POINT_VALUE_CENTS }))
       const cancelLines = [...cancelled].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, c]) => c)
@@ -909,11 +949,13 @@ export class TillNode {
         ...(redeemedLines.length > 0 ? { redeemed: redeemedLines } : {}),
         ...(cancelLines.length > 0 ? { pointsCancelled: cancelLines } : {}),
         ...(flaggedRefunds.length > 0 ? { flaggedRefunds: flaggedRefunds.sort((a, b) => a.refund < b.refund ? -1 : 1) } : {}),
-        ...(conflictLines.length > 0 ? { refundConflicts: conflictLines } : {})
+        ...(conflictLines.length > 0 ? { refundConflicts: conflictLines } : {}),
+        ...(returnedBy.size > 0 ? { rightsReturned: [...returnedBy].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, points]) => ({ member, points })) } : {})
       }
       // The Close and the closed day in one fsync'd batch.
       const seq = close.seq
       const marked: KvOp[] = elsewhere.map(f => ({ type: 'put', key: `${ELSEWHERE_PREFIX}${f.refund}`, value: canonicalEncode({ ...f, reportedIn: seq } as unknown as Canonical) }))
+      for (const q of returns) marked.push({ type: 'put', key: `${RETURNED_PREFIX}${pad(Number(q.id.slice(1)))}`, value: canonicalEncode({ ...q, reportedIn: seq }) })
       const entry = await this.#appendRecord(close, [this.#stateOp('closed', this.#businessDay, this.#nextDocN), ...marked])
       this.#lastClosedDay = this.#businessDay
       this.#state = 'closed'

@@ -100,6 +100,11 @@ export interface Close extends RecordHeader {
    * consent, heard of since the last Close), each naming every refund of that line. Absent when none.
    */
   refundConflicts?: RefundConflict[]
+  /**
+   * Rights over members' points this till gave back to HQ since the last Close (unused escrow):
+   * HQ may grant them again elsewhere. Absent when none.
+   */
+  rightsReturned?: PointsLine[]
 }
 
 /** A refund of another till's receipt made without its consent. */
@@ -209,8 +214,10 @@ export function validateRecord (value: Canonical): TillRecord {
     const withCancelled = isMap && 'pointsCancelled' in value
     const withFlagged = isMap && 'flaggedRefunds' in value
     const withConflicts = isMap && 'refundConflicts' in value
+    const withReturned = isMap && 'rightsReturned' in value
     const o = obj(value, 'close', [...CLOSE_KEYS, ...(withPayments ? ['payments'] : []), ...(withLate ? ['lateDeclines'] : []), ...(withExpired ? ['expired'] : []),
-      ...(withRedeemed ? ['redeemed'] : []), ...(withCancelled ? ['pointsCancelled'] : []), ...(withFlagged ? ['flaggedRefunds'] : []), ...(withConflicts ? ['refundConflicts'] : [])])
+      ...(withRedeemed ? ['redeemed'] : []), ...(withCancelled ? ['pointsCancelled'] : []), ...(withFlagged ? ['flaggedRefunds'] : []), ...(withConflicts ? ['refundConflicts'] : []),
+      ...(withReturned ? ['rightsReturned'] : [])])
     const docFirst = int(o.docFirst, 'docFirst', 1, DOC_N_MAX)
     const docLast = int(o.docLast, 'docLast', docFirst - 1, DOC_N_MAX)
     const saleCount = int(o.saleCount, 'saleCount', 0, DOC_N_MAX)
@@ -250,7 +257,8 @@ export function validateRecord (value: Canonical): TillRecord {
       ...(withRedeemed ? { redeemed } : {}),
       ...(withCancelled ? { pointsCancelled: cancelLines(o.pointsCancelled) } : {}),
       ...(withFlagged ? { flaggedRefunds: flaggedRefunds(o.flaggedRefunds) } : {}),
-      ...(withConflicts ? { refundConflicts: refundConflicts(o.refundConflicts) } : {})
+      ...(withConflicts ? { refundConflicts: refundConflicts(o.refundConflicts) } : {}),
+      ...(withReturned ? { rightsReturned: rightsReturned(o.rightsReturned) } : {})
     }
   }
   throw new InvalidRecordError(`unknown record kind: ${String(kind).slice(0, 20)}`)
@@ -282,6 +290,15 @@ function cancelLines (v: Canonical | undefined): CancelLine[] {
   })
   if (list.length === 0) throw new InvalidRecordError('pointsCancelled, when present, lists at least one line')
   return sortedUnique(list, l => `${l.member}\u0000${l.saleDay}`, 'pointsCancelled')
+}
+
+function rightsReturned (v: Canonical | undefined): PointsLine[] {
+  const list = arr(v, 'rightsReturned', MEMBERS_MAX).map((l, i): PointsLine => {
+    const x = obj(l, `rightsReturned[${i}]`, ['member', 'points'])
+    return { member: str(x.member, `rightsReturned[${i}].member`, MEMBER_ID_RE, 24), points: int(x.points, `rightsReturned[${i}].points`, 1, QTY_MAX) }
+  })
+  if (list.length === 0) throw new InvalidRecordError('rightsReturned, when present, lists at least one member')
+  return sortedUnique(list, l => l.member, 'rightsReturned')
 }
 
 function flaggedRefunds (v: Canonical | undefined): FlaggedRefund[] {

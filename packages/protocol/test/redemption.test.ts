@@ -92,3 +92,13 @@ describe('a Close\'s returns made elsewhere', () => {
     assert.match(thrown(() => encodeRecord({ ...c, flaggedRefunds: [{ receipt: 'S2-1-7', refund: 'S1-1-12', amountCents: 0 }] })).message, /amountCents/)
   })
 })
+
+describe('a Close\'s rights given back', () => {
+  it('round-trips; member ids only, at least one point, sorted', () => {
+    const c: Close = { ...close(), rightsReturned: [{ member: A, points: 50 }, { member: B, points: 1 }] }
+    assert.deepEqual((openEntry(signEntry(c, till1).bytes, { verify: true }).record as Close).rightsReturned, c.rightsReturned)
+    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ member: '+447700900001', points: 1 }] })).message, /rightsReturned\[0\]\.member/)
+    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ member: A, points: 0 }] })).message, /rightsReturned\[0\]\.points/)
+    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ member: B, points: 1 }, { member: A, points: 1 }] })).message, /sorted/)
+  })
+})
