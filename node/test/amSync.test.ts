@@ -73,7 +73,7 @@ describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', functio
     await until('the second close at the neighbour', async () => (await replicasAt(west)).replicas['E-1']?.seq === c.seq)
     const after = await replicasAt(west)
     // One message each way carried it: the neighbour's request (its heads), the owner's answer (the change).
-    assert.equal(after.sync.messagesIn - before.messagesIn, 1, JSON.stringify(after.sync))
+    assert.equal(after.sync.messagesIn - before.messagesIn, 1, JSON.stringify({ before, after: after.sync }))
     assert.ok((after.sync.lastPull?.trips ?? 99) <= 2, JSON.stringify(after.sync.lastPull))
     assert.deepEqual(after.replicas['E-1']?.heads, await ownHeads(east))
     // The replica's document as served: anyone can load it and find the signed close.

@@ -111,8 +111,15 @@ describe('DocSync: a peer that believes we hold more than we do', () => {
     assert.ok(stale.message !== null)
     await till.answer('s', TILL_ID, stale.message)
     await till.answer('s', TILL_ID, full.generateSyncMessage(stale.state).message)
-    const r = await ss.pull('till', 'till', TILL_ID)
+    // The till announced its newest entry; the pull is for it.
+    const holdsNewest = (): boolean => s.replica()?.entryCount === 4
+    const r = await ss.pull('till', 'till', TILL_ID, { until: holdsNewest })
     assert.equal(r.added, 1, `the newest entry came: ${JSON.stringify(r)}`)
     assert.deepEqual(s.replica()?.getHeads(), own.getHeads())
+    assert.equal(ss.counters.handshakes, 1, 'one session opened again with our heads')
+    // In sync, a pull is one null message each way, and no handshake.
+    const messages = ss.counters.messagesOut + ss.counters.messagesIn
+    assert.deepEqual(await ss.pull('till', 'till', TILL_ID, { until: holdsNewest }), { trips: 1, added: 0 })
+    assert.deepEqual([ss.counters.messagesOut + ss.counters.messagesIn, ss.counters.handshakes], [messages, 1])
   })
 })

@@ -765,11 +765,12 @@ class Simulation {
       if (v.result !== TopicValidatorResult.Accept || v.announcement === undefined) return
       const id = v.announcement.tillId as TillId
       if (!this.#configured(store, from) && !replicas.has(id)) return
-      this.#pull(store, from, id)
+      const a = v.announcement
+      this.#pull(store, from, id, () => replicas.holds(id, a.seq, a.hash))
     } else if (msg.t === 'heads') {
       if (!this.#configured(store, from)) return
       // Pulled unless this very entry is held: a forged or forked entry at the seq must not stop the genuine one.
-      for (const h of msg.heads) if (!replicas.holds(h.tillId, h.seq, h.hash)) this.#pull(store, from, h.tillId)
+      for (const h of msg.heads) if (!replicas.holds(h.tillId, h.seq, h.hash)) this.#pull(store, from, h.tillId, () => replicas.holds(h.tillId, h.seq, h.hash))
     }
   }
 
@@ -777,14 +778,14 @@ class Simulation {
    * One pull per (till address, document) at a time: an announcement heard while one runs is
    * dropped, not queued behind it (the pull under way, or the next announcement, brings it).
    */
-  #pull (store: StoreSim, from: string, id: TillId): void {
+  #pull (store: StoreSim, from: string, id: TillId, until: () => boolean): void {
     const { docSync, pulling } = store
     const key = `${from}!${id}`
     if (pulling.has(key)) return
     pulling.add(key)
     this.gossip.pulls++
     if (this.tills.get(from as TillId) === undefined) this.forgedGossip.pullsFromAttacker++
-    void docSync.pull(from, from, id).then(() => {
+    void docSync.pull(from, from, id, { until }).then(() => {
       pulling.delete(key)
       this.lastPullFailure.delete(`${id}@${store.id}`)
     }, (err: Error) => {

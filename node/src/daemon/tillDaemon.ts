@@ -301,7 +301,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       const id = a.tillId as TillId
       const configured = neighbourByPeer.get(from)
       if (id === tillId || (configured === undefined && !replicas.has(id))) return
-      void docSync.pull(configured ?? `/p2p/${from}`, from, id)
+      void docSync.pull(configured ?? `/p2p/${from}`, from, id, { until: () => replicas.holds(id, a.seq, a.hash) })
         // A configured neighbour's own till: its approvals too (it serves them to its neighbours only).
         .then(async () => { if (configured !== undefined) await pullApprovals(configured, from, id) })
         .catch((err: Error) => { logger.warn({ from, tillId: id, err: err.message }, 'could not sync after a gossip announcement') })
@@ -333,7 +333,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       if (id === tillId) continue
       if (!replicas.holds(id, h.seq, h.hash)) {
         try {
-          await docSync.pull(configured, from, id)
+          await docSync.pull(configured, from, id, { until: () => replicas.holds(id, h.seq, h.hash) })
         } catch (err) {
           logger.warn({ from, tillId: h.tillId, err: (err as Error).message }, 'could not pull a neighbour log')
         }

@@ -91,6 +91,8 @@ export interface SyncCounters {
   messagesOut: number
   entriesAdded: number
   refused: number
+  /** Pulls that opened again with our heads: the peer's session believed we held what it announced. */
+  handshakes: number
 }
 
 export interface PullResult { trips: number, added: number }
@@ -101,7 +103,7 @@ export class DocSync {
   readonly #live = new Map<string, SyncState>()
   /** One exchange at a time per (peer, document): interleaved ones would fork the sync state. */
   readonly #locks = new Map<string, Promise<unknown>>()
-  readonly counters: SyncCounters = { pulls: 0, roundTrips: 0, answered: 0, messagesIn: 0, messagesOut: 0, entriesAdded: 0, refused: 0 }
+  readonly counters: SyncCounters = { pulls: 0, roundTrips: 0, answered: 0, messagesIn: 0, messagesOut: 0, entriesAdded: 0, refused: 0, handshakes: 0 }
   readonly refusals: Array<{ atMs: number, peer: string, doc: string, reason: string }> = []
   /** The last pull of a till's log that settled: for /replicas and the figures. */
   lastPull: { doc: string, peer: string, trips: number, added: number } | null = null
@@ -168,69 +170,89 @@ export class DocSync {
    * The client side: bring our replica of `doc` up to date from the peer at `addr` (whose
    * peer id is `peerId`), until both sides have nothing to say. A refusal either way drops
    * the session's state and throws.
+   *
+   * `until`: what the pull is for (a replica holding an entry the peer announced). A session
+   * that opened with nothing to say (our state says we are in sync), heard nothing and added
+   * nothing while `until` is still false means the peer's session believes we hold more than
+   * we do (a stale or duplicated message of ours, a replica lost to a crash or a fire): one more
+   * session then opens afresh. Only then: in sync, a pull stays one null message each way.
    */
-  async pull (addr: string, peerId: string, doc: string): Promise<PullResult> {
+  async pull (addr: string, peerId: string, doc: string, opts: { until?: () => boolean } = {}): Promise<PullResult> {
     const own = await this.#o.docs.served(doc)
     if (own?.own === true) throw new Error(`${doc} is this node's own log: it is never pulled into`)
     const log = own?.log ?? this.#o.docs.replicaFor(doc)
     if (log === undefined) throw new RefusedError(`no replica of ${doc} may be kept here`)
     return await this.#locked(peerId, doc, async () => {
-      this.counters.pulls++
-      // Each pull opens by telling the peer our heads (a state as persisted: the heads both sides
-      // shared, nothing about what they said last). Opening with nothing to say would leave a
-      // peer that still believes we hold more than we do (our replica lost to a crash or a fire,
-      // theirs a session from before it) answering nothing, and both sides settled apart.
-      let state = A.decodeSyncState(A.encodeSyncState(await this.#load(peerId, doc, 'pull', false)))
-      let added = 0
-      let trips = 0
-      let out = log.generateSyncMessage(state)
-      state = out.state
-      const roundsMax = this.#o.roundsMax ?? SYNC_ROUNDS_MAX
-      for (;;) {
-        if (trips >= roundsMax) throw new Error(`sync of ${doc} with ${peerId} did not settle in ${roundsMax} round trips`)
-        if (out.message !== null) this.counters.messagesOut++
-        let reply: Uint8Array | null
-        try {
-          reply = await this.#o.peer.amSync(addr, doc, out.message, { ...(this.#o.callTimeoutMs !== undefined ? { timeoutMs: this.#o.callTimeoutMs } : {}) })
-        } catch (err) {
-          // Whatever they said or failed to say, the next session starts from nothing shared;
-          // what earlier round trips of this one took in is kept (persisted, counted).
-          await this.#drop(peerId, doc, 'pull')
-          if (added > 0) {
-            this.counters.entriesAdded += added
-            await this.#o.docs.changed(doc)
-          }
-          throw err
-        }
-        trips++
-        this.counters.roundTrips++
-        if (reply !== null) {
-          this.counters.messagesIn++
-          try {
-            const r = log.receiveSyncMessage(state, reply)
-            state = r.state
-            added += r.added
-          } catch (err) {
-            if (!(err instanceof SyncRefusedError)) throw err
-            await this.#drop(peerId, doc, 'pull')
-            this.#refused(peerId, doc, err.message)
-            if (added > 0) await this.#o.docs.changed(doc)
-            throw new RefusedError(`${doc} from ${peerId}: ${err.message}`)
-          }
-        }
-        out = log.generateSyncMessage(state)
-        state = out.state
-        if (out.message === null && reply === null) break
-      }
-      if (added > 0) {
-        this.counters.entriesAdded += added
-        await this.#o.docs.changed(doc)
-      }
-      await this.#save(peerId, doc, 'pull', state)
-      if (doc === CATALOGUE_DOC) this.lastCataloguePull = { doc, peer: peerId, trips, added }
-      else this.lastPull = { doc, peer: peerId, trips, added }
-      return { trips, added }
+      const first = await this.#session(addr, peerId, doc, log, false)
+      if (first.added > 0 || !first.silent || opts.until === undefined || opts.until()) return { trips: first.trips, added: first.added }
+      this.counters.handshakes++
+      const second = await this.#session(addr, peerId, doc, log, true)
+      return { trips: first.trips + second.trips, added: second.added }
     })
+  }
+
+  /**
+   * One session of a pull. `handshake`: open as a peer with nothing shared (our heads, and a
+   * Bloom filter of all we hold), which the serving side takes as a new session
+   * (servingStateFor): whatever it believed of us is forgotten, and it sends what we lack.
+   */
+  async #session (addr: string, peerId: string, doc: string, log: SyncDoc, handshake: boolean): Promise<PullResult & { silent: boolean }> {
+    this.counters.pulls++
+    let state = handshake ? A.initSyncState() : await this.#load(peerId, doc, 'pull', false)
+    let added = 0
+    let trips = 0
+    let silent = true
+    let out = log.generateSyncMessage(state)
+    state = out.state
+    const roundsMax = this.#o.roundsMax ?? SYNC_ROUNDS_MAX
+    for (;;) {
+      if (trips >= roundsMax) throw new Error(`sync of ${doc} with ${peerId} did not settle in ${roundsMax} round trips`)
+      if (out.message !== null) {
+        this.counters.messagesOut++
+        silent = false
+      }
+      let reply: Uint8Array | null
+      try {
+        reply = await this.#o.peer.amSync(addr, doc, out.message, { ...(this.#o.callTimeoutMs !== undefined ? { timeoutMs: this.#o.callTimeoutMs } : {}) })
+      } catch (err) {
+        // Whatever they said or failed to say, the next session starts from nothing shared;
+        // what earlier round trips of this one took in is kept (persisted, counted).
+        await this.#drop(peerId, doc, 'pull')
+        if (added > 0) {
+          this.counters.entriesAdded += added
+          await this.#o.docs.changed(doc)
+        }
+        throw err
+      }
+      trips++
+      this.counters.roundTrips++
+      if (reply !== null) {
+        this.counters.messagesIn++
+        silent = false
+        try {
+          const r = log.receiveSyncMessage(state, reply)
+          state = r.state
+          added += r.added
+        } catch (err) {
+          if (!(err instanceof SyncRefusedError)) throw err
+          await this.#drop(peerId, doc, 'pull')
+          this.#refused(peerId, doc, err.message)
+          if (added > 0) await this.#o.docs.changed(doc)
+          throw new RefusedError(`${doc} from ${peerId}: ${err.message}`)
+        }
+      }
+      out = log.generateSyncMessage(state)
+      state = out.state
+      if (out.message === null && reply === null) break
+    }
+    if (added > 0) {
+      this.counters.entriesAdded += added
+      await this.#o.docs.changed(doc)
+    }
+    await this.#save(peerId, doc, 'pull', state)
+    if (doc === CATALOGUE_DOC) this.lastCataloguePull = { doc, peer: peerId, trips, added }
+    else this.lastPull = { doc, peer: peerId, trips, added }
+    return { trips, added, silent }
   }
 
   async #locked<T> (peer: string, doc: string, fn: () => Promise<T>): Promise<T> {
