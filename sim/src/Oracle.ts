@@ -43,6 +43,13 @@ export interface TruthSale {
   redeemedPoints?: number
   /** Points the member earned, by the simulator's own price list: on what they paid in money. */
   earnedPoints?: number
+  /** A return by receipt: priced as on its sale's day (the catalogue then). */
+  priceDay?: string
+  /** A return of a receipt (its document number), made at another till without its consent. */
+  receipt?: string
+  flagged?: boolean
+  /** The refund's own document number (a return by receipt). */
+  doc?: string
   /** How a refund was paid back. */
   refundTender?: 'cash' | 'card'
 }
@@ -178,7 +185,7 @@ export class Oracle {
         const grossByRate = new Map<bigint, bigint>()
         const leaves = new Map<string, bigint>()
         for (const l of s.lines) {
-          const sku = this.soldAs(l.sku, day.businessDay, s.resolutionsHeld)
+          const sku = this.soldAs(l.sku, s.priceDay ?? day.businessDay, s.resolutionsHeld)
           const p = this.#product(sku)
           const rate = BigInt(p.taxRateBp)
           grossByRate.set(rate, (grossByRate.get(rate) ?? 0n) + sign * BigInt(l.qty) * BigInt(p.priceCents))

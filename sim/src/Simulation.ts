@@ -13,7 +13,7 @@ import {
 import { demoCatalogue, type Catalogue } from '@tillbooks/catalogue'
 import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
 import {
-  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, HqSettlements, MemoryStore, PaymentDeclinedError, RedemptionRefusedError, TillCatalogue, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
+  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, HqSettlements, MemoryStore, PaymentDeclinedError, RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillCatalogue, TillStateError, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
   type Clock, type SaleReceipt, type SubmitOutcome, type SyncCounters, type TenderIn
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
@@ -34,7 +34,7 @@ function readSettlementFileLines (bytes: Uint8Array): number {
 
 /** The simulated processor's name, as its adapter gives it and the Closes carry it. */
 const PROCESSOR_NAME = 'simpsp'
-import { overspent, REDEEM_CHANCE, REDEEM_POINTS_MAX, RESERVE_CHANCE, SimMembers, SIM_RETURN_WINDOW_DAYS } from './members.ts'
+import { newReturnsState, overRefunded, RETURN_CHANCE, overspent, REDEEM_CHANCE, REDEEM_POINTS_MAX, RESERVE_CHANCE, SimMembers, SIM_RETURN_WINDOW_DAYS, type ReturnsState, type SimReceipt } from './members.ts'
 import { ANSWER_DROP_RATE, CARD_CURRENCY, CARD_FEE_BP, checkCards, drawCard, FORWARD_EVERY_MS, planCards, SETTLEMENT_LAG_DAYS, type CardPlan } from './cardPayments.ts'
 
 export interface SimOptions {
@@ -220,6 +220,8 @@ class Simulation {
   readonly root: Signer
   /** Members: enrolled at HQ, earning, and redeeming points within their tills' rights. */
   readonly members: SimMembers
+  /** Returns by receipt: the cash sales a customer may bring back, and what became of each attempt. */
+  readonly returns: ReturnsState = newReturnsState()
   readonly faults: Set<Fault>
   readonly stores: StoreSim[] = []
   readonly tills = new Map<TillId, TillSim>()
@@ -631,6 +633,7 @@ class Simulation {
   /** Send the outbox to HQ and announce the new head to the neighbours, who pull it by sync. */
   #flush (t: TillSim): void {
     this.#flushHq(t)
+    void this.#tellFlaggedReturns(t)
     const head = t.node.head
     if (head !== undefined) this.#announce(t, head.record.seq, head.hash)
   }
@@ -891,6 +894,13 @@ class Simulation {
   async #sale (tillId: TillId, day: BusinessDay, p: Prng): Promise<void> {
     const t = this.tills.get(tillId)
     if (t === undefined || t.burnt || t.node.state !== 'open' || t.node.businessDay !== day) return
+    // Now and then a customer brings a receipt back instead (drawn from a stream of its own):
+    // to the till that sold, another till of the store, or another store, now and then two at once.
+    const back = p.fork('return')
+    if (back.chance(RETURN_CHANCE) && this.returns.receipts.length > 0) {
+      await this.#returnByReceipt(t, day, back)
+      return
+    }
     const refund = p.chance(0.03)
     const lines = p.sample(this.sellable, p.int(1, 3)).map(sku => ({ sku, qty: p.int(1, 3) }))
     // A member: mostly one of this till's regulars (who come back, and whose points it may hold), now and then anyone.
@@ -996,6 +1006,7 @@ class Simulation {
       }
     }
     if (receipt === undefined) throw new Error('a sale without its receipt')
+    if (!refund && member === null && cardCents === 0) this.returns.receipts.push({ docNo: receipt.docNo, tillId, store: t.store, day, lines: lines.map(l => ({ ...l })), resolutions, totalCents: receipt.totalCents })
     // Now and then a member's points are escrowed at this till ahead (they will spend them here):
     // what it can later redeem with its link to HQ cut.
     const rp = p.fork('reserve')
@@ -1015,6 +1026,93 @@ class Simulation {
       kind: refund ? 'refund' : 'sale', lines, cardCents, member, ...(refund ? { refundTender } : {}), ...(resolutions.length > 0 ? { resolutionsHeld: resolutions } : {}),
       ...(redeemPoints > 0 ? { redeemedPoints: redeemPoints } : {}), ...(earnedPoints > 0 ? { earnedPoints } : {})
     })
+  }
+
+  /**
+   * A customer brings back lines of a receipt: at the till that sold (refunded at most once,
+   * offline), at another till (which asks the selling till, if it reaches it, or refunds within
+   * its allowance against the receipt's lines, flagged), now and then at two stores at once.
+   */
+  async #returnByReceipt (t: TillSim, day: BusinessDay, p: Prng): Promise<void> {
+    const r = p.pick(this.returns.receipts)
+    const line = p.pick(r.lines)
+    const lines = [{ sku: line.sku, qty: p.int(1, line.qty + 1) }] // now and then more than was sold
+    const tills = [t]
+    if (p.chance(0.3)) {
+      // The same return at a till of another store, at the same moment.
+      const others = [...this.tills.values()].filter(x => x.store !== t.store && !x.burnt && x.node.state === 'open' && x.node.businessDay === day)
+      if (others.length > 0) tills.push(p.pick(others))
+    }
+    await Promise.all(tills.map(async x => { await this.#returnAt(x, day, r, lines) }))
+  }
+
+  async #returnAt (t: TillSim, day: BusinessDay, r: SimReceipt, lines: SkuQty[]): Promise<void> {
+    const counts = this.returns.counts
+    counts.attempts++
+    const issuer = this.tills.get(r.tillId as TillId)
+    let receipt: SaleReceipt
+    try {
+      if (r.tillId === t.tillId) {
+        receipt = await t.node.refund({ lines, tender: 'cash', receiptOf: r.docNo })
+      } else {
+        receipt = await t.node.refund({
+          lines,
+          tender: 'cash',
+          elsewhere: {
+            docNo: r.docNo, tillId: r.tillId, businessDay: r.day, moneyCents: r.totalCents, soldLines: r.lines, cose: new Uint8Array(0),
+            ask: async refund => {
+              if (issuer === undefined || !this.#reaches(t, issuer)) return 'unreachable'
+              try {
+                await issuer.node.approveReturn({ refund, docNo: r.docNo, lines, made: false })
+              } catch (err) {
+                if (err instanceof SaleRejectedError) throw new ReturnRefusedError(`till ${r.tillId}, which sold it, refused: ${err.message}`)
+                throw err
+              }
+              return 'consented'
+            }
+          }
+        })
+      }
+    } catch (err) {
+      if (!(err instanceof SaleRejectedError || err instanceof ReturnRefusedError || err instanceof TillStateError)) throw err
+      counts.refused++
+      return
+    }
+    const [doc] = await t.node.journal(Number(receipt.docNo.slice(receipt.docNo.lastIndexOf('-') + 1)), Number(receipt.docNo.slice(receipt.docNo.lastIndexOf('-') + 1)))
+    const flagged = doc?.elsewhere === 'flagged'
+    if (flagged) counts.flagged++
+    else if (r.tillId === t.tillId) counts.atIssuer++
+    else counts.consented++
+    this.totals.sales++
+    t.docNs.push(Number(receipt.docNo.slice(receipt.docNo.lastIndexOf('-') + 1)))
+    this.#truth(t, day).sales.push({ kind: 'refund', lines, cardCents: 0, member: null, refundTender: 'cash', priceDay: r.day, receipt: r.docNo, flagged, doc: receipt.docNo, ...(r.resolutions.length > 0 ? { resolutionsHeld: r.resolutions } : {}) })
+  }
+
+  /** Whether a till reaches another over the network: of its own store (the LAN), or of a neighbour store with neither link cut. */
+  #reaches (from: TillSim, to: TillSim): boolean {
+    if (to.burnt) return false
+    if (from.store === to.store) return true
+    if (!this.#ring(from.store).some(s => s.id === to.store)) return false
+    return !this.net.isCut(from.tillId, to.store) && !this.net.isCut(to.tillId, from.store)
+  }
+
+  /** Returns made at `t` without consent, told to their tills once reachable (as the daemon's sync does). */
+  async #tellFlaggedReturns (t: TillSim): Promise<void> {
+    if (t.burnt) return
+    for (const f of await t.node.flaggedReturns()) {
+      const issuer = this.tills.get(f.tillId as TillId)
+      if (issuer === undefined || !this.#reaches(t, issuer)) continue
+      try {
+        await issuer.node.approveReturn({ refund: f.refund, docNo: f.docNo, lines: f.lines, made: true })
+        await t.node.returnTold(f.refund)
+        this.returns.counts.told++
+      } catch (err) {
+        // The selling till lost the sale's journal (a fire): nothing to tell it against.
+        if (!(err instanceof SaleRejectedError)) throw err
+        this.returns.counts.untellable++
+        await t.node.returnTold(f.refund)
+      }
+    }
   }
 
   /** A till's regular members: a few of MEMBERS, by the till's place in the fleet. */
@@ -1730,6 +1828,33 @@ class Simulation {
     const negative = views.filter(v => v.spendable < 0 || Object.values(v.rights).some(r => r < 0))
     this.checks.pointsNeverOverspent = over.length === 0 && negative.length === 0
     this.details.members = { ...this.members.counts, overspent: over.slice(0, 5), negative: negative.slice(0, 5).map(v => v.member) }
+    // Returns by receipt: no line refunded beyond what was sold, but by a refund made without the
+    // selling till's consent (flagged), which that till then knows of (a conflict naming the
+    // refunds) once told, unless a fire took the record of it (either till's).
+    const refunds = overRefunded([...this.truth.values()], this.returns.receipts)
+    const conflicts = new Set<string>()
+    const pending = new Set<string>()
+    for (const t of this.tills.values()) {
+      if (t.burnt) continue
+      for (const c of await t.node.returnConflicts()) conflicts.add(`${c.receipt}\u0000${c.sku}`)
+      for (const f of await t.node.flaggedReturns()) pending.add(f.docNo)
+    }
+    const burntSince = (tillId: string): boolean => (this.tills.get(tillId as TillId)?.generation ?? 1) > 1
+    const flaggedBy = new Map<string, string[]>()
+    for (const d of this.truth.values()) for (const x of d.sales) if (x.receipt !== undefined && x.flagged === true) flaggedBy.set(x.receipt, [...(flaggedBy.get(x.receipt) ?? []), d.tillId])
+    const unreported = refunds.over.filter(o => o.flagged && !conflicts.has(`${o.receipt}\u0000${o.sku}`) && !pending.has(o.receipt) &&
+      !burntSince(o.receipt.slice(0, o.receipt.lastIndexOf('-'))) && !(flaggedBy.get(o.receipt) ?? []).some(burntSince))
+    // And every flagged refund of a Close HQ folds is listed at HQ (what GET /refunds/flagged serves).
+    const atHq = new Set<string>()
+    for (const [tillId, tb] of Object.entries(books.tills)) {
+      for (const bytes of await hq.tillLogRange(tillId as TillId, 0, tb.lastSeq)) {
+        const r = openEntry(bytes, { verify: false }).record
+        if (r.kind === 'close') for (const f of r.flaggedRefunds ?? []) atHq.add(f.refund)
+      }
+    }
+    const notListed = [...this.truth.values()].filter(d => d.closeCounts).flatMap(d => d.sales.filter(x => x.flagged === true && x.doc !== undefined && !atHq.has(x.doc)).map(x => x.doc as string))
+    this.checks.refundsAtMostOnce = refunds.unexplained === 0 && unreported.length === 0 && notListed.length === 0
+    this.details.returns = { ...this.returns.counts, overRefunded: refunds.over.length, unexplained: refunds.over.filter(o => !o.flagged).slice(0, 5), unreported: unreported.slice(0, 5), flaggedAtHq: atHq.size, notListed: notListed.slice(0, 5) }
     if (!this.checks.B4_booksEqualOracle) this.details.B4_diff = diff(nonZero(books.accounts), nonZero(oracle.accounts))
 
     // Every till's outbox drained and every honest till's whole log folded.

@@ -10,7 +10,7 @@
  * from those), and HQ's own view never shows a member overspent or a till's rights negative.
  */
 import { HqMembers, type Clock, type HqNode, type KvStore, type RightsSource } from '@tillbooks/node'
-import type { Signer } from '@tillbooks/protocol'
+import type { BusinessDay, Signer } from '@tillbooks/protocol'
 import type { Prng } from './Prng.ts'
 import type { TruthDay } from './Oracle.ts'
 
@@ -102,4 +102,45 @@ export function overspent (days: readonly TruthDay[]): Array<{ member: string, r
   const out: Array<{ member: string, redeemed: number, earned: number }> = []
   for (const [member, r] of redeemed) if (r > (earned.get(member) ?? 0)) out.push({ member, redeemed: r, earned: earned.get(member) ?? 0 })
   return out
+}
+
+/** A sale event is a return by receipt instead, this often. */
+export const RETURN_CHANCE = 0.08
+
+/** A cash sale a customer may bring back with its receipt. */
+export interface SimReceipt { docNo: string, tillId: string, store: string, day: BusinessDay, lines: Array<{ sku: string, qty: number }>, resolutions: readonly string[], totalCents: number }
+
+export interface ReturnsState {
+  receipts: SimReceipt[]
+  counts: { attempts: number, refused: number, atIssuer: number, consented: number, flagged: number, told: number, untellable: number }
+}
+
+export function newReturnsState (): ReturnsState {
+  return { receipts: [], counts: { attempts: 0, refused: 0, atIssuer: 0, consented: 0, flagged: 0, told: 0, untellable: 0 } }
+}
+
+/**
+ * From the truth alone: each receipt's lines refunded beyond what was sold. None may be without a
+ * refund made without consent (flagged); `unexplained` lists those that are.
+ */
+export function overRefunded (days: readonly TruthDay[], receipts: readonly SimReceipt[]): { over: Array<{ receipt: string, sku: string, sold: number, refunded: number, flagged: boolean }>, unexplained: number } {
+  const sold = new Map<string, number>()
+  for (const r of receipts) for (const l of r.lines) sold.set(`${r.docNo}\u0000${l.sku}`, (sold.get(`${r.docNo}\u0000${l.sku}`) ?? 0) + l.qty)
+  const refunded = new Map<string, { qty: number, flagged: boolean }>()
+  for (const d of days) {
+    for (const s of d.sales) {
+      if (s.kind !== 'refund' || s.receipt === undefined) continue
+      for (const l of s.lines) {
+        const key = `${s.receipt}\u0000${l.sku}`
+        const had = refunded.get(key) ?? { qty: 0, flagged: false }
+        refunded.set(key, { qty: had.qty + l.qty, flagged: had.flagged || s.flagged === true })
+      }
+    }
+  }
+  const over: Array<{ receipt: string, sku: string, sold: number, refunded: number, flagged: boolean }> = []
+  for (const [key, r] of refunded) {
+    const [receipt, sku] = key.split('\u0000') as [string, string]
+    if (r.qty > (sold.get(key) ?? 0)) over.push({ receipt, sku, sold: sold.get(key) ?? 0, refunded: r.qty, flagged: r.flagged })
+  }
+  return { over, unexplained: over.filter(o => !o.flagged).length }
 }

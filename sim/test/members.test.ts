@@ -1,6 +1,6 @@
 /** The simulator's members check, on hand-made truth: it catches a member who redeemed more than they earned on folded days. */
 import assert from 'node:assert/strict'
-import { overspent } from '../src/members.ts'
+import { overRefunded, overspent } from '../src/members.ts'
 import type { TruthDay } from '../src/Oracle.ts'
 
 const day = (closeCounts: boolean, sales: TruthDay['sales']): TruthDay => ({ store: 'S1', tillId: 'S1-1', businessDay: '2026-03-02', delivery: null, sales, cashCountedCents: 0, closeCounts, stockInCounts: true })
@@ -14,5 +14,15 @@ describe('simulator members: overspent', () => {
 
   it('counts no points earned on a day whose Close HQ never folds', () => {
     assert.deepEqual(overspent([day(false, [sale('m-B', 500)]), day(true, [sale('m-B', 0, 1)])]), [{ member: 'm-B', redeemed: 1, earned: 0 }])
+  })
+})
+
+describe('simulator returns: overRefunded', () => {
+  const receipt = { docNo: 'S1-1-4', tillId: 'S1-1', store: 'S1', day: '2026-03-02' as never, lines: [{ sku: 'latte', qty: 2 }], resolutions: [], totalCents: 840 }
+  const refund = (qty: number, flagged: boolean): TruthDay['sales'][number] => ({ kind: 'refund', lines: [{ sku: 'latte', qty }], cardCents: 0, member: null, receipt: 'S1-1-4', flagged })
+  it('passes refunds within what was sold; names a line refunded beyond it, explained only by a flagged refund', () => {
+    assert.deepEqual(overRefunded([day(true, [refund(1, false), refund(1, false)])], [receipt]), { over: [], unexplained: 0 })
+    assert.deepEqual(overRefunded([day(true, [refund(2, false), refund(1, false)])], [receipt]), { over: [{ receipt: 'S1-1-4', sku: 'latte', sold: 2, refunded: 3, flagged: false }], unexplained: 1 })
+    assert.deepEqual(overRefunded([day(true, [refund(2, false)]), day(true, [refund(1, true)])], [receipt]).unexplained, 0)
   })
 })

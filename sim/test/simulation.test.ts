@@ -62,6 +62,16 @@ describe('simulator: every invariant holds under every fault', function () {
     assert.equal(r.invariants.pointsLiabilityEqualsOracle, true)
   })
 
+  it('returns by receipt: at the till that sold, with another store\'s consent, or flagged when it is cut off; never twice unflagged', async () => {
+    const r = await runSimulation({ seed: 5, tills: 12, days: 4, faults: parseFaults('all'), tillsPerStore: 3 })
+    assert.deepEqual(failed(r), [], replay(r))
+    const x = r.details.returns as { consented: number, flagged: number, refused: number, overRefunded: number, flaggedAtHq: number, told: number }
+    assert.ok(x.consented > 0 && x.flagged > 0 && x.refused > 0, JSON.stringify(x))
+    assert.ok(x.overRefunded > 0 && x.told > 0, `some lines were refunded twice (flagged) and told to the selling till: ${JSON.stringify(x)}`)
+    assert.equal(x.flaggedAtHq, x.flagged, 'every flagged refund is listed at HQ')
+    assert.equal(r.invariants.refundsAtMostOnce, true)
+  })
+
   it('with no faults, every record is accepted exactly once', async () => {
     const r = await runSimulation({ seed: 9, tills: 10, days: 2, faults: parseFaults('none'), tillsPerStore: 5 })
     assert.deepEqual(failed(r), [], replay(r))

@@ -95,7 +95,7 @@ export interface ReturnOfElsewhere {
 }
 
 /** A return made without its till's consent, still to be told to that till. */
-export interface FlaggedReturn { refund: string, tillId: string, cose: Uint8Array, lines: SaleLine[] }
+export interface FlaggedReturn { refund: string, tillId: string, docNo: string, cose: Uint8Array, lines: SaleLine[] }
 
 /** A sale a return by receipt refunds, and what earlier refunds of it already gave back. */
 interface ReturnOf { sale: SaleDoc, moneyCents: number, restoredPoints: number, cancelledPoints: number }
@@ -625,7 +625,7 @@ export class TillNode {
       }
       if (flaggedToday + value > REFUNDS_WITHOUT_CONSENT_CENTS_PER_DAY) throw new ReturnRefusedError(`till ${r.tillId}, which sold it, is out of reach, and this till has refunded ${flaggedToday} cents of other tills' receipts without consent today: at most ${REFUNDS_WITHOUT_CONSENT_CENTS_PER_DAY}`)
       elsewhere = 'flagged'
-      const flagged: FlaggedReturn = { refund: refundDocNo, tillId: r.tillId, cose: r.cose, lines: asked.map(l => ({ sku: l.sku, qty: l.qty })) }
+      const flagged: FlaggedReturn = { refund: refundDocNo, tillId: r.tillId, docNo: r.docNo, cose: r.cose, lines: asked.map(l => ({ sku: l.sku, qty: l.qty })) }
       alsoWrite.push({ type: 'put', key: `${FLAGGED_PREFIX}${refundDocNo}`, value: canonicalEncode(flagged as unknown as Canonical) })
     }
     return await this.#document('refund', { lines: asked.map(l => ({ sku: l.sku, qty: -l.qty })), tenders: [{ type: tender, amountCents: 0 }], receiptOf: r.docNo, priceDay: r.businessDay, elsewhere, alsoWrite })
@@ -641,6 +641,11 @@ export class TillNode {
   /** The receipt's till has recorded a flagged return: nothing left to tell it. */
   async returnTold (refund: string): Promise<void> {
     await this.#components.store.batch([{ type: 'del', key: `${FLAGGED_PREFIX}${refund}` }], { sync: true })
+  }
+
+  /** Lines of this till's receipts refunded beyond what was sold, as told by the tills that refunded them without consent. */
+  async returnConflicts (): Promise<Array<{ receipt: string, sku: string, soldQty: number, refundedQty: number, refunds: string[] }>> {
+    return (await this.#returnsElsewhere()).flatMap(f => f.conflicts.map(c => ({ receipt: f.docNo, ...c })))
   }
 
   /** Every return of this till's receipts made elsewhere, as recorded here. */
