@@ -11,7 +11,7 @@
  * On disk (HQ's LevelDB): `k!<phone key>` → member id, `M!<member id>` → when enrolled,
  * `G!<grant id>` → the signed grant; fsync'd before anyone is answered.
  */
-import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, RETURN_WINDOW_DAYS, tillInstance, vestsOn } from '@tillbooks/members'
+import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, RETURN_WINDOW_DAYS, tillInstance, vestsOn, type MemberView } from '@tillbooks/members'
 import { FoldedCloses } from './FoldedCloses.ts'
 import type { HqNode } from './HqNode.ts'
 import { openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRightsGrant, toHex, type Close, type RightsGrant, type Signer, type TillId } from '@tillbooks/protocol'
@@ -31,20 +31,12 @@ interface MemberClose {
   returned: Map<string, number>
 }
 
-export interface MemberAnswer {
-  member: string
+/** HQ's view of a member (GET /members/<member>): the member book's, with rights by till id (the contract's key). */
+export interface MemberAnswer extends Omit<MemberView, 'rights'> {
   enrolled: boolean
-  earned: number
-  vested: number
-  redeemed: number
-  balance: number
-  /** Points HQ may still grant: vested less what is escrowed at tills. */
-  spendable: number
-  /** Rights per live till, by till id (the contract's key), as HQ knows them. */
+  /** Rights per live till, by till id, as HQ knows them. */
   rights: Record<string, number>
-  /** Rights at till instances replaced since (a fire, a fork): never spendable again. */
-  forfeited: number
-  /** The liability for this member's points, at their redemption value. */
+  /** The liability for this member's points (earned, vested or not, less redeemed), at their redemption value. */
   liabilityCents: number
 }
 
@@ -133,14 +125,18 @@ export class HqMembers {
   /**
    * Grant `points` of `member` to the till instance that asks (`fromKey`: the key its peer id
    * is, checked against the instance named and the till's current enrolled key). The same
-   * grant id again answers the grant made the first time (a till retrying after a lost answer).
+   * grant id again answers the grant made the first time, whatever was asked (a till retrying
+   * after a lost answer; it keeps that grant and asks again with its next id).
    */
   async grant (req: { grantId: string, member: string, till: string, points: number }, fromKey: Uint8Array): Promise<Uint8Array> {
     return await this.#serial.run(async () => {
       const grants = await this.#loadGrants()
+      // A till numbers its grants (`<instance>:g<n>`): the same id again is a retry after a lost
+      // answer, answered with the grant made the first time (the till keeps it, and asks the next id).
+      if (!req.grantId.startsWith(`${req.till}:`)) throw new MembersError(`grant id ${req.grantId} is not one of ${req.till}'s`)
       const had = grants.get(req.grantId)
       if (had !== undefined) {
-        if (had.grant.member !== req.member || had.grant.till !== req.till || had.grant.points !== req.points) throw new MembersError(`grant ${req.grantId} was made for another request`)
+        if (had.grant.till !== req.till) throw new MembersError(`grant ${req.grantId} was made for another till`)
         return had.bytes
       }
       const tillId = req.till.split(':')[0] as TillId

@@ -83,6 +83,7 @@ export interface DocSyncInit {
 }
 
 export interface SyncCounters {
+  /** Pull sessions (a pull that opened again afresh counts two). */
   pulls: number
   /** Requests made by pulls (each a round trip: our message, their answer). */
   roundTrips: number

@@ -18,7 +18,7 @@
  * the log on start, never from a separate counter that could drift from them.
  */
 import {
-  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, MEMBER_ID_RE, openEntry, openReplenishment, openRightsGrant, paymentsDigest, paymentSetHash, POINT_VALUE_CENTS, signEntry, tillIdOf, toHex,
+  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, LINES_MAX, MEMBER_ID_RE, nextBusinessDay, openEntry, openReplenishment, openRightsGrant, paymentsDigest, paymentSetHash, POINT_VALUE_CENTS, signEntry, tillIdOf, toHex,
   type BusinessDay, type CancelLine, type Canonical, type Close, type FlaggedRefund, type RefundConflict, type DocNo, type Entry, type LateDecline, type PaymentTotal, type PublicKey, type RedeemLine, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
@@ -67,13 +67,20 @@ export interface SaleDoc {
   elsewhere?: 'consented' | 'flagged'
 }
 
+/** Lines summed per sku, sorted by sku: one shape for a return however it was asked. */
+function sumLines (lines: readonly SaleLine[]): SaleLine[] {
+  const m = new Map<string, number>()
+  for (const l of lines) m.set(l.sku, (m.get(l.sku) ?? 0) + l.qty)
+  return [...m].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([sku, qty]) => ({ sku, qty }))
+}
+
 /** Conflicts of one receipt's line reported since the last Close, merged: the most refunded, every refund named. */
 function mergeConflicts (list: RefundConflict[]): RefundConflict[] {
   const m = new Map<string, RefundConflict>()
   for (const c of list) {
     const key = `${c.receipt}\u0000${c.sku}`
     const had = m.get(key)
-    m.set(key, had === undefined ? c : { ...c, refundedQty: Math.max(had.refundedQty, c.refundedQty), refunds: [...new Set([...had.refunds, ...c.refunds])].sort() })
+    m.set(key, had === undefined ? c : { ...c, refundedQty: Math.max(had.refundedQty, c.refundedQty), refunds: [...new Set([...had.refunds, ...c.refunds])].sort().slice(-CONFLICT_REFUNDS_MAX) })
   }
   return [...m].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, c]) => c)
 }
@@ -197,6 +204,10 @@ const DEFAULT_FLOAT_CENTS = 20_000
  * were out of reach): a loss bounded per till and day if a receipt turns out refunded already.
  */
 export const REFUNDS_WITHOUT_CONSENT_CENTS_PER_DAY = 20_000
+/** Returns made elsewhere one Close reports at most (their cancelled points and conflicts); the rest go in the next. */
+const RETURNS_PER_CLOSE = 400
+/** Refunds one conflict names at most (the protocol's bound). */
+const CONFLICT_REFUNDS_MAX = 64
 
 export class TillNode {
   readonly store: StoreId
@@ -227,6 +238,8 @@ export class TillNode {
   readonly instance: string
   /** Rights over members' points: a fold of HQ's grants and the journal's redemptions (made on first use). */
   #rights: TillRights | null = null
+  /** HQ's grants this till holds (any instance's): the next grant id is one more. */
+  #grantsHeld = 0
 
   #drawerCashCents (): number {
     return (this.#init.floatCents ?? DEFAULT_FLOAT_CENTS) + this.#dayCashCents
@@ -442,7 +455,7 @@ export class TillNode {
       if (!MEMBER_ID_RE.test(member)) throw new SaleRejectedError('rights are over a member id\'s points')
       if (!Number.isSafeInteger(points) || points < 1) throw new SaleRejectedError('points are a positive whole number')
       const rights = await this.#rightsFold()
-      await this.#askRights(member, points, `${this.instance}:x${this.#nextDocN}:${member.slice(2, 10)}:${rights.rights(member) + points}`)
+      await this.#askRights(member, points)
       return rights.rights(member)
     })
   }
@@ -483,7 +496,9 @@ export class TillNode {
   async #rightsFold (): Promise<TillRights> {
     if (this.#rights !== null) return this.#rights
     const rights = new TillRights(this.instance)
+    this.#grantsHeld = 0
     for await (const [, bytes] of this.#components.store.entries({ gte: GRANTS_PREFIX, lt: prefixEnd(GRANTS_PREFIX) })) {
+      this.#grantsHeld++
       const g = openRightsGrant(bytes, this.#init.hqRootKey)
       if (g.till === this.instance) rights.apply({ kind: 'grant', id: g.id, member: g.member, till: g.till, points: g.points })
     }
@@ -497,21 +512,32 @@ export class TillNode {
     return rights
   }
 
-  /** Ask HQ for a grant of `points` (one round trip), keep it (fsync'd) and credit it: refused with the reason. */
-  async #askRights (member: string, points: number, grantId: string): Promise<void> {
+  /**
+   * Ask HQ for a grant of `points` (one round trip), keep it (fsync'd) and credit it: refused
+   * with the reason. Grants are numbered by this till (`<instance>:g<n>`, n one more than the
+   * grants it holds): a retry after a lost answer asks with the same id and gets the same grant
+   * back, which is kept (it is this till's, whatever it was for), and the next id is asked.
+   */
+  async #askRights (member: string, points: number): Promise<void> {
     const source = this.#init.rights
     const rights = await this.#rightsFold()
     if (source === undefined) throw new RedemptionRefusedError(`this till holds rights to ${rights.rights(member)} of ${member}'s points and has no HQ to ask for more`)
-    let bytes: Uint8Array
-    try {
-      bytes = await source.ask({ grantId, member, till: this.instance, points })
-    } catch (err) {
-      throw new RedemptionRefusedError(`this till holds rights to ${rights.rights(member)} of ${member}'s points; HQ granted no more: ${(err as Error).message}`)
+    const want = rights.rights(member) + points
+    for (let attempt = 0; attempt < 2 && rights.rights(member) < want; attempt++) {
+      const grantId = `${this.instance}:g${this.#grantsHeld + 1}`
+      const asked = want - rights.rights(member)
+      let bytes: Uint8Array
+      try {
+        bytes = await source.ask({ grantId, member, till: this.instance, points: asked })
+      } catch (err) {
+        throw new RedemptionRefusedError(`this till holds rights to ${rights.rights(member)} of ${member}'s points; HQ granted no more: ${(err as Error).message}`)
+      }
+      const g = openRightsGrant(bytes, this.#init.hqRootKey)
+      if (g.till !== this.instance || g.id !== grantId) throw new RedemptionRefusedError(`HQ's grant ${g.id} is not the one asked for`)
+      await this.#components.store.batch([{ type: 'put', key: `${GRANTS_PREFIX}${g.id}`, value: bytes }], { sync: true })
+      rights.apply({ kind: 'grant', id: g.id, member: g.member, till: this.instance, points: g.points })
+      this.#grantsHeld++
     }
-    const g = openRightsGrant(bytes, this.#init.hqRootKey)
-    if (g.till !== this.instance || g.member !== member || g.id !== grantId) throw new RedemptionRefusedError(`HQ's grant ${g.id} is not the one asked for`)
-    await this.#components.store.batch([{ type: 'put', key: `${GRANTS_PREFIX}${g.id}`, value: bytes }], { sync: true })
-    rights.apply({ kind: 'grant', id: g.id, member, till: this.instance, points: g.points })
   }
 
   /**
@@ -543,8 +569,6 @@ export class TillNode {
       const paymentId = refund.paymentId ?? cardPayment
       const returnOf: ReturnOf = { sale: original, moneyCents: returned.moneyCents, restoredPoints: returned.restoredPoints, cancelledPoints: returned.cancelledPoints }
       const r = await this.#document('refund', { lines, tenders: [{ type: refund.tender ?? 'cash', amountCents: 0 }], ...(paymentId !== undefined ? { refundOf: paymentId } : {}), receiptOf: docNo, priceDay: original.businessDay, returnOf })
-      const [written] = await this.journal(this.#nextDocN - 1, this.#nextDocN - 1)
-      if (written !== undefined) addReturned(returned, ownReturn(this.tillId, written))
       return r
     })
   }
@@ -612,6 +636,11 @@ export class TillNode {
       if (d.elsewhere === 'flagged' && d.n >= this.#dayDocFirst) flaggedToday -= d.tenders.cash + d.tenders.card
     }
     if (value > r.moneyCents - moneyHere) throw new ReturnRefusedError(`receipt ${r.docNo} took ${r.moneyCents} cents in money, ${r.moneyCents - moneyHere} are left to refund here; these lines are worth ${value} (points are given back at ${r.tillId})`)
+    // Everything that could refuse this refund here is checked before the selling till is asked:
+    // its consent counts the lines as refunded.
+    if (value <= 0) throw new ReturnRefusedError('these lines are worth nothing: there is nothing to refund')
+    if (tender === 'cash' && value > this.#drawerCashCents()) throw new SaleRejectedError(`the drawer holds ${this.#drawerCashCents()} cents, the refund is ${value}: refund to card`)
+    if (tender === 'card' && this.#init.payments !== undefined) throw new ReturnRefusedError(`a card payment is refunded through the till that took it (${r.tillId}); here, refund in cash`)
     const answer = await r.ask(refundDocNo)
     let elsewhere: 'consented' | 'flagged' = 'consented'
     const alsoWrite: KvOp[] = []
@@ -665,17 +694,23 @@ export class TillNode {
    */
   async approveReturn (req: { refund: string, docNo: string, lines: SaleLine[], made: boolean }): Promise<void> {
     await this.#serial(async () => {
-      if (await this.#components.store.get(`${ELSEWHERE_PREFIX}${req.refund}`) !== undefined) return
+      const had = await this.#components.store.get(`${ELSEWHERE_PREFIX}${req.refund}`)
+      if (had !== undefined) {
+        // The same return again (a retry, or told after it was consented): nothing changes. The
+        // same refund number for another return is refused: it cannot be counted twice.
+        const was = canonicalDecode(had) as unknown as ReturnElsewhere
+        const key = (lines: readonly SaleLine[]): string => sumLines(lines).map(l => `${l.sku}:${l.qty}`).join()
+        const same = was.docNo === req.docNo && key(was.lines) === key(req.lines)
+        if (!same) throw new SaleRejectedError(`refund ${req.refund} was recorded here for another return`)
+        return
+      }
       if (req.refund.startsWith(`${this.tillId}-`)) throw new SaleRejectedError('a refund of this till is not a return elsewhere')
       const sale = await this.#sold(req.docNo)
       const returned = await this.#refundedAgainst(req.docNo)
       const sold = new Map<string, number>()
       for (const l of sale.lines) sold.set(l.sku, (sold.get(l.sku) ?? 0) + l.qty)
-      const asked = new Map<string, number>()
-      for (const l of req.lines) {
-        if (!Number.isSafeInteger(l.qty) || l.qty < 1) throw new SaleRejectedError(`bad quantity for ${l.sku}`)
-        asked.set(l.sku, (asked.get(l.sku) ?? 0) + l.qty)
-      }
+      for (const l of req.lines) if (!Number.isSafeInteger(l.qty) || l.qty < 1) throw new SaleRejectedError(`bad quantity for ${l.sku}`)
+      const asked = new Map(sumLines(req.lines).map(l => [l.sku, l.qty]))
       const conflicts: ReturnElsewhere['conflicts'] = []
       for (const [sku, qty] of asked) {
         const before = returned.lines.get(sku) ?? 0
@@ -689,13 +724,16 @@ export class TillNode {
       const moneyLeft = soldMoney - returned.moneyCents
       if (!req.made && valueCents > moneyLeft) throw new SaleRejectedError(`receipt ${req.docNo} was paid partly with points: ${moneyLeft} cents are left to refund in money, these lines are worth ${valueCents}; the rest is returned at ${this.tillId}, which gives the points back`)
       let cancelled: ReturnElsewhere['cancelled'] = null
-      const today = this.#businessDay ?? this.#lastClosedDay
+      // The day the cancellation will be reported on: today's Close, or (closed) the next one. HQ vests
+      // the sale's points once it holds this till's Close of the window's last day, so a cancellation
+      // reported after that day would take back vested points: none then.
+      const today = this.#state !== 'closed' ? this.#businessDay : this.#lastClosedDay === null ? null : nextBusinessDay(this.#lastClosedDay)
       if (sale.member !== null && sale.points > 0 && today !== null && today <= lastReturnDay(sale.businessDay, this.#init.returnWindowDays)) {
         const kept = Math.floor(Math.max(0, moneyLeft - valueCents) / 100) * (this.#init.pointsPerUnit ?? 1)
         const cancel = Math.max(0, sale.points - returned.cancelledPoints - kept)
         if (cancel > 0) cancelled = { member: sale.member, saleDay: sale.businessDay, points: cancel }
       }
-      const record: ReturnElsewhere = { refund: req.refund, docNo: req.docNo, lines: [...asked].map(([sku, qty]) => ({ sku, qty })), moneyCents: valueCents, cancelled, conflicts, reportedIn: 0 }
+      const record: ReturnElsewhere = { refund: req.refund, docNo: req.docNo, lines: sumLines(req.lines), moneyCents: valueCents, cancelled, conflicts, reportedIn: 0 }
       await this.#components.store.batch([{ type: 'put', key: `${ELSEWHERE_PREFIX}${req.refund}`, value: canonicalEncode(record as unknown as Canonical) }], { sync: true })
       addReturned(returned, { name: req.refund, lines: record.lines, moneyCents: valueCents, restoredPoints: 0, cancelledPoints: cancelled?.points ?? 0 })
       if (conflicts.length > 0) this.#components.logger.warn({ tillId: this.tillId, receipt: req.docNo, refund: req.refund, conflicts }, 'lines of a receipt refunded beyond what was sold')
@@ -750,9 +788,16 @@ export class TillNode {
         const soldRedeemed = sold.redeemed?.points ?? 0
         const soldMoney = sold.totalCents - soldRedeemed * POINT_VALUE_CENTS
         moneyCents = Math.min(-total, soldMoney - r.moneyCents)
-        const restorePoints = Math.min(soldRedeemed - r.restoredPoints, Math.ceil((-total - moneyCents) / POINT_VALUE_CENTS))
+        // Whole points back, never worth more than what is left after the money (the rest is money).
+        const restorePoints = Math.min(soldRedeemed - r.restoredPoints, Math.floor((-total - moneyCents) / POINT_VALUE_CENTS))
         moneyCents = -total - restorePoints * POINT_VALUE_CENTS
-        if (restorePoints > 0 && sold.redeemed !== undefined) restored = { member: sold.redeemed.member, points: restorePoints, till: sold.redeemed.till }
+        if (restorePoints > 0 && sold.redeemed !== undefined) {
+          // Given back to the rights that paid: this till's, as it was then. A till since given
+          // another key (a fire, a fork) holds none of them, and cannot give them back.
+          if (sold.redeemed.till !== this.instance) throw new SaleRejectedError(`receipt ${input.receiptOf ?? ''} was paid partly with points redeemed under this till's earlier key: its points cannot be given back here`)
+          if (restorePoints > (await this.#rightsFold()).redeemed(sold.redeemed.member)) throw new Error(`till rights broken: ${restorePoints} points to give back, fewer redeemed here`)
+          restored = { member: sold.redeemed.member, points: restorePoints, till: this.instance }
+        }
         // Within the return window the sale's points are still pending: take back those the money kept no longer earns.
         if (sold.member !== null && sold.points > 0 && this.#businessDay <= lastReturnDay(sold.businessDay, this.#init.returnWindowDays)) {
           const kept = Math.floor(Math.max(0, soldMoney - r.moneyCents - moneyCents) / 100) * pointsPerUnit
@@ -787,7 +832,7 @@ export class TillNode {
     if (redeemPoints > 0 && member !== null) {
       const rights = await this.#rightsFold()
       const have = rights.rights(member)
-      if (have < redeemPoints) await this.#askRights(member, redeemPoints - have, `${this.instance}:${n}:${member.slice(2, 10)}:${redeemPoints - have}`)
+      if (have < redeemPoints) await this.#askRights(member, redeemPoints - have)
       if (!rights.canSpend(member, redeemPoints)) throw new RedemptionRefusedError(`${redeemPoints} points asked, this till holds rights to ${rights.rights(member)}`)
     }
     // Card and wallet tenders go to the processor now (one round trip each), before the sale is
@@ -831,7 +876,16 @@ export class TillNode {
     await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])], { sync: true })
     this.#nextDocN = n + 1
     this.#dayCashCents += tenders.cash
-    // The journal holds them now: the rights fold follows (a restore to this instance's rights only).
+    // A return of one of this till's receipts: counted at once, in the same step as the write.
+    if (kind === 'refund' && input.receiptOf?.startsWith(`${this.tillId}-`) === true && this.#receiptRefunds !== null) {
+      let r = this.#receiptRefunds.get(input.receiptOf)
+      if (r === undefined) {
+        r = newReturned()
+        this.#receiptRefunds.set(input.receiptOf, r)
+      }
+      addReturned(r, ownReturn(this.tillId, doc))
+    }
+    // The journal holds them now: the rights fold follows (checked before the write: it cannot refuse).
     if (doc.redeemed !== undefined) this.#rights?.apply({ kind: 'redeem', id: `r${n}`, member: doc.redeemed.member, till: this.instance, points: doc.redeemed.points })
     if (restored !== undefined && restored.till === this.instance) (await this.#rightsFold()).apply({ kind: 'restore', id: `s${n}`, member: restored.member, till: this.instance, points: restored.points })
     return { docNo: docNoOf(this.store, this.till, n), totalCents: total, changeCents, points, ...(payments.length > 0 ? { payments } : {}) }
@@ -921,11 +975,15 @@ export class TillNode {
       }))
       // Returns of this till's receipts made elsewhere since the last Close: the points they cancel,
       // and lines refunded beyond what was sold (marked reported in the Close's own batch).
-      const elsewhere = (await this.#returnsElsewhere()).filter(f => f.reportedIn === 0)
+      // At most RETURNS_PER_CLOSE of them and LINES_MAX conflicts in one Close (the rest in the next): a day can always be closed.
+      const elsewhere: ReturnElsewhere[] = []
       const refundConflicts: RefundConflict[] = []
-      for (const f of elsewhere) {
+      for (const f of (await this.#returnsElsewhere()).filter(f => f.reportedIn === 0)) {
+        if (elsewhere.length >= RETURNS_PER_CLOSE || refundConflicts.length + f.conflicts.length > LINES_MAX) break
+        elsewhere.push(f)
         if (f.cancelled !== null) cancel(f.cancelled)
-        for (const c of f.conflicts) refundConflicts.push({ receipt: f.docNo, ...c })
+        // Every refund of the line named, up to the protocol's bound (the first and the latest kept).
+        for (const c of f.conflicts) refundConflicts.push({ receipt: f.docNo, ...c, refunds: c.refunds.length <= CONFLICT_REFUNDS_MAX ? c.refunds : [...c.refunds.slice(0, CONFLICT_REFUNDS_MAX - 1), c.refunds[c.refunds.length - 1] as string].sort() })
       }
       const conflictLines = mergeConflicts(refundConflicts)
       // Rights given back to HQ since the last Close.
