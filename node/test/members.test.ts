@@ -147,8 +147,15 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     await assert.rejects(m.grant({ grantId: `${s12}:g1`, member, till: s12, points: 201 }, other.publicKey), /201 points asked of member .* rights to 200/)
     await m.grant({ grantId: `${s12}:g1`, member, till: s12, points: 150 }, other.publicKey)
     assert.deepEqual([(await m.view(member, '2026-04-01')).spendable, (await m.view(member, '2026-04-01')).rights], [50, { 'S1-1': 300, 'S1-2': 150 }])
-    // S1-1 redeems 100 and gives 50 back in its next Close: spendable again.
-    const c3 = close(first, 1, 3, '2026-04-01', c2.hashBytes, { takingsCents: { cash: 900, card: 0 }, cashCountedCents: 900, redeemed: [{ member, points: 100, amountCents: 100 }], rightsReturned: [{ member, points: 50 }] })
+    // S1-1 gives 50 back, told straight away: grantable elsewhere at once; never more than HQ knows it holds, and only by itself.
+    await assert.rejects(m.giveBack({ returnId: 'q1', member, till: s11, points: 301 }, first.publicKey), /HQ knows it to hold 300/)
+    await assert.rejects(m.giveBack({ returnId: 'q1', member, till: s11, points: 50 }, other.publicKey), /not the asking peer/)
+    await m.giveBack({ returnId: 'q1', member, till: s11, points: 50 }, first.publicKey)
+    await m.giveBack({ returnId: 'q1', member, till: s11, points: 50 }, first.publicKey)
+    await assert.rejects(m.giveBack({ returnId: 'q1', member, till: s11, points: 40 }, first.publicKey), /other content/)
+    assert.deepEqual([(await m.view(member, '2026-04-01')).spendable, (await m.view(member, '2026-04-01')).rights], [100, { 'S1-1': 250, 'S1-2': 150 }])
+    // S1-1 redeems 100, and its next Close reports the same return: counted once.
+    const c3 = close(first, 1, 3, '2026-04-01', c2.hashBytes, { takingsCents: { cash: 900, card: 0 }, cashCountedCents: 900, redeemed: [{ member, points: 100, amountCents: 100 }], rightsReturned: [{ id: 'q1', member, points: 50 }] })
     assert.equal((await hqNode.submit([c3.bytes]))[0]?.status, 'accepted')
     let v = await m.view(member, '2026-04-01')
     assert.deepEqual([v.redeemed, v.rights, v.spendable, v.balance], [100, { 'S1-1': 150, 'S1-2': 150 }, 100, 400])

@@ -249,6 +249,9 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
       if (typeof req.grantId !== 'string' || typeof req.member !== 'string' || typeof req.till !== 'string' || !Number.isSafeInteger(req.points) || typeof from !== 'string') handlerViolations.push('rights')
       return signRightsGrant(grantSigner, { id: req.grantId, member: req.member, till: req.till, points: req.points, issuedAtMs: 0 })
     })
+    server.handleRightsReturn(async (req, from) => {
+      if (typeof req.returnId !== 'string' || typeof req.member !== 'string' || typeof req.till !== 'string' || !Number.isSafeInteger(req.points) || typeof from !== 'string') handlerViolations.push('rights return')
+    })
     server.handleReturns(async (req, from) => {
       if (typeof req.refund !== 'string' || !(req.receipt instanceof Uint8Array) || !(req.cert instanceof Uint8Array) || !Array.isArray(req.lines) || typeof req.made !== 'boolean' || typeof from !== 'string') handlerViolations.push('returns')
     })
@@ -295,6 +298,7 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
     await client.announceHeads(addr, [{ tillId: 'S001-1', seq: 3, hash: 'cd'.repeat(32) }], { timeoutMs: 5_000 })
     assert.equal((await client.fetchReplenishment(addr, 'S001', null, { timeoutMs: 5_000 })).length, 1)
     assert.ok((await client.askRights(addr, { grantId: 'S001-1:g1', member: 'm-AAAAAAAAAAAAAAAAAAAAAA', till: 'S001-1:0123456789abcdef', points: 5 }, { timeoutMs: 5_000 })).length > 0, 'rights are still granted')
+    await client.giveBackRights(addr, { returnId: 'q1', member: 'm-AAAAAAAAAAAAAAAAAAAAAA', till: 'S001-1:0123456789abcdef', points: 5 }, { timeoutMs: 5_000 })
     await client.askReturn(addr, { refund: 'S002-1-7', receipt: new Uint8Array([1]), lines: [{ sku: 'BREAD', qty: 1 }], made: false, cert: new Uint8Array([1]) }, { timeoutMs: 5_000 })
     assert.equal(await client.lookupMember(addr, '+447700900123', { timeoutMs: 5_000 }), 'm-AAAAAAAAAAAAAAAAAAAAAA', 'members are still looked up')
     const m = await client.amSync(addr, 'S001-1', null, { timeoutMs: 5_000 })

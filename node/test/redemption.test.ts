@@ -82,7 +82,7 @@ describe('redemption: points spent at the till within its rights, never overspen
     assert.match(refused.json.error, /HQ granted no more: .*291 points asked of member .*rights to 290/)
     assert.equal((await request<{ nextDocNo: string }>(till.ready.http, 'GET', '/status')).json.nextDocNo, before, 'no sale')
     const counters = (await request<{ members: { rightsGranted: number, rightsRefused: number } }>(hq.ready.http, 'GET', '/counters', undefined, admin)).json.members
-    assert.deepEqual(counters, { rightsGranted: 1, rightsRefused: 1, lookups: 0 })
+    assert.deepEqual(counters, { rightsGranted: 1, rightsReturned: 0, rightsRefused: 1, lookups: 0 })
   })
 
   it('the Close reports redemptions; HQ\'s view and books keep the points liability to the cent', async () => {
@@ -124,15 +124,18 @@ describe('redemption: points spent at the till within its rights, never overspen
     assert.equal(books['liabilities:loyalty points'], -(earned - 500))
   })
 
-  it('unused rights go back to HQ: spendable here no more at once, elsewhere once the Close reaches HQ', async () => {
+  it('unused rights go back to HQ: spendable here no more, grantable elsewhere at once (HQ told straight away), counted once when the Close reports them too', async () => {
     await request(till.ready.http, 'POST', '/day/open', { businessDay: '2026-02-06' })
+    const spendable = (await view()).spendable
     const back = await request<{ rights: number }>(till.ready.http, 'POST', `/members/${member}/rights/return`, { points: 50 })
     assert.deepEqual([back.status, back.json.rights], [200, 150])
     assert.equal((await request(till.ready.http, 'POST', `/members/${member}/rights/return`, { points: 151 })).status, 400, 'no more than it holds')
-    const spendable = (await view()).spendable
+    let v = await view()
+    assert.deepEqual([v.rights, v.spendable], [{ 'S1-1': 150 }, spendable + 50], 'at once')
     await closeAndSync()
-    const v = await view()
-    assert.deepEqual([v.rights, v.spendable], [{ 'S1-1': 150 }, spendable + 50])
+    v = await view()
+    assert.deepEqual([v.rights, v.spendable], [{ 'S1-1': 150 }, spendable + 50], 'the Close reports the same return: counted once')
+    assert.equal((await request<{ members: { rightsReturned: number } }>(hq.ready.http, 'GET', '/counters', undefined, admin)).json.members.rightsReturned, 1)
   })
 
   it('with HQ out of reach, the till redeems within its rights (no round trip) and refuses beyond them: 409, no sale', async () => {

@@ -212,7 +212,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
   /** Grants of rights over members' points made and refused, and members looked up by phone (over libp2p, for tills). */
-  const memberCounters = { rightsGranted: 0, rightsRefused: 0, lookups: 0 }
+  const memberCounters = { rightsGranted: 0, rightsReturned: 0, rightsRefused: 0, lookups: 0 }
   http.get('/counters', READ, async () => ({ ...hq.counters, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
   // For benchmarks and monitoring: what this process has cost so far, all threads counted.
   http.get('/metrics', READ, async () => {
@@ -519,6 +519,22 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       return r.member
     } catch (err) {
       if (err instanceof MembersError) throw new RefusedError(err.message)
+      throw err
+    }
+  })
+  // A till gives rights back (unused escrow): told straight away, grantable elsewhere at once.
+  peer.handleRightsReturn(async (req, from) => {
+    const key = peerIdFromString(from).publicKey?.raw
+    try {
+      if (key === undefined || !hq.enrolment.hasKey(key)) throw new MembersError('rights come back from enrolled tills only')
+      await members.giveBack(req, key)
+      memberCounters.rightsReturned++
+    } catch (err) {
+      if (err instanceof MembersError) {
+        memberCounters.rightsRefused++
+        logger.warn({ returnId: req.returnId, till: req.till, reason: err.message }, 'rights return refused')
+        throw new RefusedError(err.message)
+      }
       throw err
     }
   })

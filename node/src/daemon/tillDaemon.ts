@@ -185,6 +185,10 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         if (rightsVia.peer === null) throw new Error('the till is starting')
         // Known to be out of reach: ask briefly, so the cashier hears at once that only the till's own rights can be spent.
         return await rightsVia.peer.askRights(o.hq, req, { timeoutMs: rightsVia.reachable() ? o.callTimeoutMs ?? 5_000 : Math.min(o.callTimeoutMs ?? 5_000, 1_000) })
+      },
+      giveBack: async req => {
+        if (rightsVia.peer === null) throw new Error('the till is starting')
+        await rightsVia.peer.giveBackRights(o.hq, req, { timeoutMs: rightsVia.reachable() ? o.callTimeoutMs ?? 5_000 : Math.min(o.callTimeoutMs ?? 5_000, 1_000) })
       }
     }
   })

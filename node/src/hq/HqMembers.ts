@@ -9,7 +9,8 @@
  * and a grant is refused beyond what is spendable: vested − (granted − returned).
  *
  * On disk (HQ's LevelDB): `k!<phone key>` → member id, `M!<member id>` → when enrolled,
- * `G!<grant id>` → the signed grant; fsync'd before anyone is answered.
+ * `G!<grant id>` → the signed grant, `Q!<instance>:<return id>` → rights a till gave back; fsync'd
+ * before anyone is answered.
  */
 import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, RETURN_WINDOW_DAYS, tillInstance, vestsOn, type MemberView } from '@tillbooks/members'
 import { FoldedCloses } from './FoldedCloses.ts'
@@ -27,8 +28,8 @@ interface MemberClose {
   earned: Map<string, number>
   cancelled: Array<{ member: string, saleDay: string, points: number }>
   redeemed: Map<string, number>
-  /** Rights the till gave back (unused escrow). */
-  returned: Map<string, number>
+  /** Rights the till gave back (unused escrow), each by its number. */
+  returned: Array<{ id: string, member: string, points: number }>
 }
 
 /** HQ's view of a member (GET /members/<member>): the member book's, with rights by till id (the contract's key). */
@@ -50,6 +51,8 @@ export class HqMembers {
   readonly #closes: FoldedCloses<MemberClose> | null
   /** Grants by id (loaded from `G!` on first use). */
   #grants: Map<string, { grant: RightsGrant, bytes: Uint8Array }> | null = null
+  /** Returns tills told of straight away, by `<instance>:<return id>` (loaded from `Q!` on first use). */
+  #returns: Map<string, { returnId: string, member: string, till: string, points: number }> | null = null
   readonly #windowDays: number
   readonly #newId: () => string
 
@@ -170,8 +173,7 @@ export class HqMembers {
         const earned = c.earned.get(member)
         if (earned !== undefined) book.earn(member, earned, vestsOn(c.day, lastClosed, this.#windowDays))
         for (const x of c.cancelled) if (x.member === member) book.earn(member, -x.points, vestsOn(x.saleDay, lastClosed, this.#windowDays))
-        const returned = c.returned.get(member)
-        if (returned !== undefined) book.record({ kind: 'return', id: `${tillId}:close${c.seq}:return`, member, till: c.instance, points: returned })
+        for (const q of c.returned) if (q.member === member) book.record({ kind: 'return', id: `${c.instance}:${q.id}`, member, till: c.instance, points: q.points })
         const redeemed = c.redeemed.get(member)
         if (redeemed !== undefined) {
           const id = `${tillId}:close${c.seq}`
@@ -184,6 +186,8 @@ export class HqMembers {
     for (const { grant } of (await this.#loadGrants()).values()) {
       if (grant.member === member) book.record({ kind: 'grant', id: grant.id, member, till: grant.till, points: grant.points })
     }
+    // Returns tills told HQ of straight away (the same, by number, as their Close will report).
+    for (const q of (await this.#loadReturns()).values()) if (q.member === member) book.record({ kind: 'return', id: `${q.till}:${q.returnId}`, member, till: q.till, points: q.points })
     // An instance whose till has been enrolled with another key since (a fire, a fork) is retired,
     // and so is every instance of a till found forked (its twin may have spent what it held).
     for (const instance of new Set([...instances.keys(), ...[...(this.#grants?.values() ?? [])].map(g => g.grant.till)])) {
@@ -192,6 +196,41 @@ export class HqMembers {
       if ((current !== undefined && tillInstance(tillId, toHex(current)) !== instance) || fleet[tillId]?.forked === true) book.retire(instance)
     }
     return { book, instances }
+  }
+
+  /**
+   * A till gives rights back (`fromKey`: the asking peer's key, the till's current one), told
+   * straight away: HQ may grant them elsewhere at once. Never more than HQ believes the till
+   * holds (what it was granted less what it reported redeemed and gave back): a till's own count
+   * is never above that, so nothing honest is refused.
+   */
+  async giveBack (req: { returnId: string, member: string, till: string, points: number }, fromKey: Uint8Array): Promise<void> {
+    await this.#serial.run(async () => {
+      const tillId = req.till.split(':')[0] as TillId
+      const current = this.#hq?.enrolment.keysOf(tillId).at(-1)
+      if (current === undefined || tillInstance(tillId, toHex(current)) !== req.till || toHex(fromKey) !== toHex(current)) throw new MembersError(`a till gives back its own rights: ${req.till} is not the asking peer's current key`)
+      const returns = await this.#loadReturns()
+      const key = `${req.till}:${req.returnId}`
+      const had = returns.get(key)
+      if (had !== undefined) {
+        if (had.member !== req.member || had.points !== req.points) throw new MembersError(`return ${key} was told with other content`)
+        return
+      }
+      const { book } = await this.#book(req.member)
+      const held = book.view(req.member, '9999-12-31').rights[req.till] ?? 0
+      if (req.points > held) throw new MembersError(`${req.points} points given back by ${req.till}: HQ knows it to hold ${held}`)
+      const q = { returnId: req.returnId, member: req.member, till: req.till, points: req.points }
+      await this.#store.batch([{ type: 'put', key: `Q!${key}`, value: new TextEncoder().encode(JSON.stringify(q)) }], { sync: true })
+      returns.set(key, q)
+    })
+  }
+
+  async #loadReturns (): Promise<Map<string, { returnId: string, member: string, till: string, points: number }>> {
+    if (this.#returns !== null) return this.#returns
+    const returns = new Map<string, { returnId: string, member: string, till: string, points: number }>()
+    for await (const [k, v] of this.#store.entries({ gte: 'Q!', lt: prefixEnd('Q!') })) returns.set(k.slice(2), JSON.parse(new TextDecoder().decode(v)) as { returnId: string, member: string, till: string, points: number })
+    this.#returns = returns
+    return returns
   }
 
   async #loadGrants (): Promise<Map<string, { grant: RightsGrant, bytes: Uint8Array }>> {
@@ -219,6 +258,6 @@ function memberClose (c: Close, signer: Uint8Array): MemberClose | null {
     earned: new Map(c.points.map(p => [p.member, p.points])),
     cancelled: c.pointsCancelled ?? [],
     redeemed: new Map((c.redeemed ?? []).map(r => [r.member, r.points])),
-    returned: new Map((c.rightsReturned ?? []).map(r => [r.member, r.points]))
+    returned: c.rightsReturned ?? []
   }
 }

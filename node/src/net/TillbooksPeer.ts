@@ -37,7 +37,7 @@ import {
   checkHeads, checkOrderId, checkStore, clipReason, decodeAmSyncAnswer, decodeAmSyncRequest, decodeErrorIfAny, encodeAmSyncAnswer, encodeAmSyncRequest, decodeFrame, decodeHeadsAnswer, decodeHeadsRequest,
   decodeLogAnswer, decodeLogRequest, decodeReplenishmentAnswer, decodeReplenishmentRequest, decodeSubmitAnswer,
   decodeSubmitRequest, encodeError, encodeHeadsAnswer, encodeHeadsRequest, encodeLogAnswer, encodeLogRequest,
-  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, decodeMemberLookupAnswer, encodeMemberLookupAnswer, encodeMemberLookupRequest, decodeReturnAnswer, decodeReturnRequest, encodeReturnAnswer, encodeReturnRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
+  encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, decodeMemberLookupAnswer, encodeMemberLookupAnswer, encodeMemberLookupRequest, decodeReturnAnswer, decodeReturnRequest, encodeReturnAnswer, encodeReturnRequest, decodeOkAnswer, encodeOkAnswer, encodeRightsReturnRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
   PROTOCOLS, type LogHead, type ProtocolName, type SubmitAnswer
 } from './messages.ts'
 
@@ -83,6 +83,8 @@ export type AmSyncHandler = (doc: string, msg: Uint8Array | null, from: string) 
 export type RightsHandler = (req: { grantId: string, member: string, till: string, points: number }, from: string) => Promise<Uint8Array>
 /** A return of a receipt's lines at another till: consent (resolve) or refuse (throw RefusedError with the reason). */
 export type ReturnsHandler = (req: { refund: string, receipt: Uint8Array, lines: Array<{ sku: string, qty: number }>, made: boolean, cert: Uint8Array }, from: string) => Promise<void>
+/** Rights given back by the asking till (`from`); throw RefusedError to refuse. */
+export type RightsReturnHandler = (req: { returnId: string, member: string, till: string, points: number }, from: string) => Promise<void>
 /** The member id of a phone number, for the asking till (`from`); throw RefusedError to refuse. */
 export type MemberLookupHandler = (phone: string, from: string) => Promise<string>
 
@@ -231,6 +233,7 @@ export class TillbooksPeer {
   #amSyncHandler: AmSyncHandler | null = null
   #rightsHandler: RightsHandler | null = null
   #lookupHandler: MemberLookupHandler | null = null
+  #rightsReturnHandler: RightsReturnHandler | null = null
   #returnsHandler: ReturnsHandler | null = null
   readonly #stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, rejectedFrames: 0 }
   /** Requests (and their bytes) in handlers across all served streams. */
@@ -322,6 +325,7 @@ export class TillbooksPeer {
   handleAmSync (fn: AmSyncHandler): void { this.#amSyncHandler = fn }
   handleRights (fn: RightsHandler): void { this.#rightsHandler = fn }
   handleMemberLookup (fn: MemberLookupHandler): void { this.#lookupHandler = fn }
+  handleRightsReturn (fn: RightsReturnHandler): void { this.#rightsReturnHandler = fn }
   handleReturns (fn: ReturnsHandler): void { this.#returnsHandler = fn }
 
   stats (): PeerStats {
@@ -451,6 +455,12 @@ export class TillbooksPeer {
   async askReturn (addr: string, req: { refund: string, receipt: Uint8Array, lines: Array<{ sku: string, qty: number }>, made: boolean, cert: Uint8Array }, opts: CallOptions = {}): Promise<void> {
     await this.#call(addr, 'returns', opts.timeoutMs ?? this.#callTimeoutMs, req.receipt.length + req.cert.length + req.lines.length * 64 + 128,
       id => encodeReturnRequest({ id, ...req }), o => { decodeReturnAnswer(o) })
+  }
+
+  /** Tell HQ of rights given back (a refusal is NetError code REFUSED). */
+  async giveBackRights (addr: string, req: { returnId: string, member: string, till: string, points: number }, opts: CallOptions = {}): Promise<void> {
+    await this.#call(addr, 'rights', opts.timeoutMs ?? this.#callTimeoutMs, 256,
+      id => encodeRightsReturnRequest({ id, ...req }), o => { decodeOkAnswer(o) })
   }
 
   /** Ask HQ for the member id of a phone number (HQ enrols the number if new; it keeps only its keyed hash). */
@@ -886,6 +896,14 @@ export class TillbooksPeer {
       }
       case 'rights': {
         const req = decodeRightsRequest(o)
+        if ('returnId' in req) {
+          const back = this.#rightsReturnHandler
+          return async () => {
+            if (back === null) throw new NoHandlerError('this peer takes no rights back')
+            await back({ returnId: req.returnId, member: req.member, till: req.till, points: req.points }, s.from)
+            return encodeOkAnswer(id)
+          }
+        }
         if ('phone' in req) {
           const lookup = this.#lookupHandler
           return async () => {

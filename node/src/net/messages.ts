@@ -71,6 +71,8 @@ export interface HeadsRequest { id: number, heads: LogHead[] }
 export interface ReplenishmentRequest { id: number, store: string, afterId: string | null }
 /** Rights over `points` of `member` for till instance `till`, as grant `grantId` (the same id again: the same grant). */
 export interface RightsRequest { id: number, grantId: string, member: string, till: string, points: number }
+/** Rights a till gives back (its return number `returnId`), told straight away. */
+export interface RightsReturnRequest { id: number, returnId: string, member: string, till: string, points: number }
 /** The member id of a phone number a customer gave at the till (HQ enrols them if new): the number goes no further. */
 export interface MemberLookupRequest { id: number, phone: string }
 /** What a phone number may look like before HQ normalises it (E.164 with spaces, dashes, brackets). */
@@ -343,8 +345,25 @@ export function decodeMemberLookupAnswer (o: Obj): string {
   return text(o.member, 'member', 24, MEMBER_ID_RE)
 }
 
-/** A rights request: a grant, or a member looked up by phone. */
-export function decodeRightsRequest (o: Obj): RightsRequest | MemberLookupRequest {
+export function encodeRightsReturnRequest (r: RightsReturnRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, returnId: r.returnId, member: r.member, till: r.till, points: r.points })
+}
+
+export function encodeOkAnswer (id: number): Uint8Array {
+  return canonicalEncode({ id, ok: true })
+}
+
+export function decodeOkAnswer (o: Obj): void {
+  fields(o, 'answer', ['id', 'ok'])
+  if (o.ok !== true) bad('ok must be true')
+}
+
+/** A rights request: a grant, rights given back, or a member looked up by phone. */
+export function decodeRightsRequest (o: Obj): RightsRequest | RightsReturnRequest | MemberLookupRequest {
+  if ('returnId' in o) {
+    fields(o, 'rights return', ['id', 'returnId', 'member', 'till', 'points'])
+    return { id: requestId(o), returnId: text(o.returnId, 'returnId', 16, /^q[1-9][0-9]{0,14}$/), member: text(o.member, 'member', 24, MEMBER_ID_RE), till: text(o.till, 'till', 105, TILL_INSTANCE_RE), points: int(o.points, 'points', 1, QTY_MAX) }
+  }
   if ('phone' in o) {
     fields(o, 'lookup', ['id', 'phone'])
     return { id: requestId(o), phone: text(o.phone, 'phone', 40, PHONE_INPUT_RE) }

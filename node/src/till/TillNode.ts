@@ -18,7 +18,7 @@
  * the log on start, never from a separate counter that could drift from them.
  */
 import {
-  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, LINES_MAX, MEMBER_ID_RE, nextBusinessDay, openEntry, openReplenishment, openRightsGrant, paymentsDigest, paymentSetHash, POINT_VALUE_CENTS, signEntry, tillIdOf, toHex,
+  canonicalDecode, canonicalEncode, docNoOf, GENESIS_HASH, LINES_MAX, MEMBER_ID_RE, MEMBERS_MAX, nextBusinessDay, openEntry, openReplenishment, openRightsGrant, paymentsDigest, paymentSetHash, POINT_VALUE_CENTS, signEntry, tillIdOf, toHex,
   type BusinessDay, type CancelLine, type Canonical, type Close, type FlaggedRefund, type RefundConflict, type DocNo, type Entry, type LateDecline, type PaymentTotal, type PublicKey, type RedeemLine, type Signer, type SkuQty,
   type StockIn, type StoreId, type Tender, type TillId
 } from '@tillbooks/protocol'
@@ -148,6 +148,8 @@ interface ReturnElsewhere {
 /** Asks HQ for a grant of rights over a member's points (the signed grant's bytes), or throws why not. */
 export interface RightsSource {
   ask (req: { grantId: string, member: string, till: string, points: number }): Promise<Uint8Array>
+  /** Tell HQ at once of rights given back (it also reads them in the next Close): HQ may grant them elsewhere now. */
+  giveBack? (req: { returnId: string, member: string, till: string, points: number }): Promise<void>
 }
 
 export interface SaleReceipt {
@@ -481,6 +483,13 @@ export class TillNode {
       } catch (err) {
         this.#rights = null // the fold is read again from what the disk holds
         throw err
+      }
+      // HQ told at once, if it is reachable: the points can be escrowed at another till now (the
+      // next Close reports the return anyway; HQ counts it once, by its number).
+      try {
+        await this.#init.rights?.giveBack?.({ returnId: id, member, till: this.instance, points: n })
+      } catch (err) {
+        this.#components.logger.warn({ tillId: this.tillId, returnId: id, err: (err as Error).message }, 'rights given back: HQ hears of it with the next Close')
       }
       return rights.rights(member)
     })
@@ -986,10 +995,8 @@ export class TillNode {
         for (const c of f.conflicts) refundConflicts.push({ receipt: f.docNo, ...c, refunds: c.refunds.length <= CONFLICT_REFUNDS_MAX ? c.refunds : [...c.refunds.slice(0, CONFLICT_REFUNDS_MAX - 1), c.refunds[c.refunds.length - 1] as string].sort() })
       }
       const conflictLines = mergeConflicts(refundConflicts)
-      // Rights given back to HQ since the last Close.
-      const returns = (await this.#rightsReturns()).filter(q => q.reportedIn === 0)
-      const returnedBy = new Map<string, number>()
-      for (const q of returns) returnedBy.set(q.member, (returnedBy.get(q.member) ?? 0) + q.points)
+      // Rights given back to HQ since the last Close, each by its number (at most MEMBERS_MAX; the rest in the next).
+      const returns = (await this.#rightsReturns()).filter(q => q.reportedIn === 0).slice(0, MEMBERS_MAX)
       const redeemedLines: RedeemLine[] = [...redeemed].filter(([, p]) => p !== 0).sort((a, b) => a[0] < b[0] ? -1 : 1)
         .map(([member, p]) => ({ member, points: p, amountCents: p * POINT_VALUE_CENTS }))
       const cancelLines = [...cancelled].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, c]) => c)
@@ -1013,7 +1020,7 @@ export class TillNode {
         ...(cancelLines.length > 0 ? { pointsCancelled: cancelLines } : {}),
         ...(flaggedRefunds.length > 0 ? { flaggedRefunds: flaggedRefunds.sort((a, b) => a.refund < b.refund ? -1 : 1) } : {}),
         ...(conflictLines.length > 0 ? { refundConflicts: conflictLines } : {}),
-        ...(returnedBy.size > 0 ? { rightsReturned: [...returnedBy].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([member, points]) => ({ member, points })) } : {})
+        ...(returns.length > 0 ? { rightsReturned: returns.map(q => ({ id: q.id, member: q.member, points: q.points })).sort((a, b) => a.id < b.id ? -1 : 1) } : {})
       }
       // The Close and the closed day in one fsync'd batch.
       const seq = close.seq

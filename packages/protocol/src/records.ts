@@ -104,8 +104,11 @@ export interface Close extends RecordHeader {
    * Rights over members' points this till gave back to HQ since the last Close (unused escrow):
    * HQ may grant them again elsewhere. Absent when none.
    */
-  rightsReturned?: PointsLine[]
+  rightsReturned?: RightsReturn[]
 }
+
+/** Rights a till gave back, numbered by the till (`q<n>`): HQ may have heard of it already, straight from the till. */
+export interface RightsReturn { id: string, member: string, points: number }
 
 /** A refund of another till's receipt made without its consent. */
 export interface FlaggedRefund { receipt: string, refund: string, amountCents: number }
@@ -292,13 +295,13 @@ function cancelLines (v: Canonical | undefined): CancelLine[] {
   return sortedUnique(list, l => `${l.member}\u0000${l.saleDay}`, 'pointsCancelled')
 }
 
-function rightsReturned (v: Canonical | undefined): PointsLine[] {
-  const list = arr(v, 'rightsReturned', MEMBERS_MAX).map((l, i): PointsLine => {
-    const x = obj(l, `rightsReturned[${i}]`, ['member', 'points'])
-    return { member: str(x.member, `rightsReturned[${i}].member`, MEMBER_ID_RE, 24), points: int(x.points, `rightsReturned[${i}].points`, 1, QTY_MAX) }
+function rightsReturned (v: Canonical | undefined): RightsReturn[] {
+  const list = arr(v, 'rightsReturned', MEMBERS_MAX).map((l, i): RightsReturn => {
+    const x = obj(l, `rightsReturned[${i}]`, ['id', 'member', 'points'])
+    return { id: str(x.id, `rightsReturned[${i}].id`, /^q[1-9][0-9]{0,14}$/, 16), member: str(x.member, `rightsReturned[${i}].member`, MEMBER_ID_RE, 24), points: int(x.points, `rightsReturned[${i}].points`, 1, QTY_MAX) }
   })
-  if (list.length === 0) throw new InvalidRecordError('rightsReturned, when present, lists at least one member')
-  return sortedUnique(list, l => l.member, 'rightsReturned')
+  if (list.length === 0) throw new InvalidRecordError('rightsReturned, when present, lists at least one return')
+  return sortedUnique(list, l => l.id, 'rightsReturned')
 }
 
 function flaggedRefunds (v: Canonical | undefined): FlaggedRefund[] {

@@ -94,11 +94,12 @@ describe('a Close\'s returns made elsewhere', () => {
 })
 
 describe('a Close\'s rights given back', () => {
-  it('round-trips; member ids only, at least one point, sorted', () => {
-    const c: Close = { ...close(), rightsReturned: [{ member: A, points: 50 }, { member: B, points: 1 }] }
+  it('round-trips; each by the till\'s number, member ids only, at least one point, sorted by number', () => {
+    const c: Close = { ...close(), rightsReturned: [{ id: 'q1', member: A, points: 50 }, { id: 'q2', member: B, points: 1 }, { id: 'q3', member: A, points: 2 }] }
     assert.deepEqual((openEntry(signEntry(c, till1).bytes, { verify: true }).record as Close).rightsReturned, c.rightsReturned)
-    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ member: '+447700900001', points: 1 }] })).message, /rightsReturned\[0\]\.member/)
-    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ member: A, points: 0 }] })).message, /rightsReturned\[0\]\.points/)
-    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ member: B, points: 1 }, { member: A, points: 1 }] })).message, /sorted/)
+    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ id: 'q1', member: '+447700900001', points: 1 }] })).message, /rightsReturned\[0\]\.member/)
+    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ id: 'q1', member: A, points: 0 }] })).message, /rightsReturned\[0\]\.points/)
+    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ id: 'x1', member: A, points: 1 }] })).message, /rightsReturned\[0\]\.id/)
+    assert.match(thrown(() => encodeRecord({ ...c, rightsReturned: [{ id: 'q2', member: B, points: 1 }, { id: 'q1', member: A, points: 1 }] })).message, /sorted/)
   })
 })
