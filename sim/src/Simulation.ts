@@ -1017,6 +1017,10 @@ class Simulation {
       } catch (err) {
         if (!(err instanceof RedemptionRefusedError)) throw err
       }
+    } else if (member !== null && rp.chance(0.2) && await t.node.rightsOf(member) > 0) {
+      // Or what the till holds of them goes back (told to HQ at once if it is reachable, else in the Close).
+      await t.node.returnRights(member)
+      this.members.counts.givenBack++
     }
     this.totals.sales++
     t.docNs.push(Number(receipt.docNo.slice(receipt.docNo.lastIndexOf('-') + 1)))

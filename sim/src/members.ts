@@ -34,6 +34,8 @@ export interface MemberCounts {
   withinRights: number
   /** Rights escrowed at a till ahead of a redemption. */
   reserved: number
+  /** Rights a till gave back unused. */
+  givenBack: number
 }
 
 export class SimMembers {
@@ -41,7 +43,7 @@ export class SimMembers {
   readonly #ids = new Map<string, string>()
   readonly #idsPrng: Prng
   #hq: HqMembers | null = null
-  readonly counts: MemberCounts = { redemptions: 0, redeemedPoints: 0, refusedOffline: 0, refusedByHq: 0, withinRights: 0, reserved: 0 }
+  readonly counts: MemberCounts = { redemptions: 0, redeemedPoints: 0, refusedOffline: 0, refusedByHq: 0, withinRights: 0, reserved: 0, givenBack: 0 }
 
   constructor (phones: readonly string[], prng: Prng) {
     this.#phones = phones
@@ -73,6 +75,11 @@ export class SimMembers {
         const hq = this.#hq
         if (hq === null || !reachable()) throw new Error('HQ out of reach')
         return await hq.grant(req, signer.publicKey)
+      },
+      giveBack: async req => {
+        const hq = this.#hq
+        if (hq === null || !reachable()) throw new Error('HQ out of reach')
+        await hq.giveBack(req, signer.publicKey)
       }
     }
   }
