@@ -17,6 +17,10 @@
  * token is even looked at, so a right guess does not get through either). Each refusal is
  * counted and logged with the client's address and never the token; every admin and slot
  * action is logged with who did it and what it changed (`req.audit`).
+ *
+ * The console (a browser) signs in once and then carries a session cookie instead of a token
+ * (./sessions.ts): it acts with its token's role, and a change made with it (not GET or HEAD)
+ * also needs the session's CSRF token (header `x-csrf-token` or form field `csrf`), or 403.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
@@ -24,6 +28,7 @@ import type { Logger } from '../components.ts'
 import { AUTH_CLIENTS_TRACKED_MAX, AUTH_FAILURE_WINDOW_MS, AUTH_FAILURES_MAX, AUTH_HEADER_CHARS_MAX, AUTH_REFUSALS_KEPT_MAX } from './constants.ts'
 import { CodeRefusedError, type CodeHolder, type EnrolmentCodes } from './EnrolmentCodes.ts'
 import { sameDigest, secretDigest, type SecretDigest } from './tokens.ts'
+import { SESSION_COOKIE, type ConsoleSessions } from './sessions.ts'
 
 export type Access = 'public' | 'read' | 'write' | 'admin' | 'slot'
 
@@ -58,6 +63,8 @@ export interface GuardOptions {
   logger: Logger
   failuresMax?: number
   failureWindowMs?: number
+  /** The console's sessions (HQ): a session cookie acts with its token's role. */
+  sessions?: ConsoleSessions
 }
 
 export interface AuthCounters {
@@ -78,6 +85,12 @@ export class ForbiddenError extends Error {
 export interface Guard {
   counters: AuthCounters
   refusals: Refusal[]
+  /**
+   * A token typed into the console's sign-in: its role, or why not (401 a wrong token, 429 a
+   * client at its limit of failures): the same digests, comparison and failure count as the
+   * Authorization header's.
+   */
+  tokenRole: (req: FastifyRequest, token: string) => Promise<{ role: 'admin' | 'viewer' } | { status: 401 | 429, reason: string }>
 }
 
 /** Who the principal is, for logs: never a secret, at most a code's id. */
@@ -138,6 +151,8 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
     note(req, status, reason)
     if (status === 401) void reply.header('www-authenticate', 'Bearer')
     if (retryAfterS !== undefined) void reply.header('retry-after', String(retryAfterS))
+    // A console page asked without signing in: to the sign-in page (the API's routes answer 401).
+    if (status === 401 && req.method === 'GET' && req.url.startsWith('/ui/')) return await reply.redirect('/ui/signin', 303)
     return await reply.code(status).send({ error: reason })
   }
 
@@ -154,6 +169,15 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
     req.principal = { kind: 'anonymous' }
     if (access === 'public') return
     const header = req.headers.authorization
+    const session = header === undefined ? o.sessions?.get((req as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE]) ?? null : null
+    if (session !== null) {
+      // The console's session: its token's role; a change also needs its CSRF token (checked once the body is read).
+      req.principal = { kind: session.role }
+      if (session.role === 'viewer' && access !== 'read') return await refuse(req, reply, 403, 'a viewer token may only read')
+      if (access === 'slot' && session.role !== 'admin') return await refuse(req, reply, 403, 'this needs the admin token')
+      counters.admitted++
+      return
+    }
     if (header === undefined) {
       if (o.loopback && (access === 'read' || (access === 'write' && o.loopbackOpen === 'all'))) return
       return await refuse(req, reply, 401, access === 'read' ? 'this needs a viewer or admin token (Authorization: Bearer <token>)' : 'this needs the admin token (Authorization: Bearer <token>)')
@@ -187,6 +211,15 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
     counters.admitted++
   })
 
+  // A change made with a console session needs the session's CSRF token (a form field or a header).
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.headers.authorization !== undefined || o.sessions === undefined) return
+    const session = o.sessions.get((req as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE])
+    if (session === null || req.principal.kind === 'anonymous') return
+    const given = req.headers['x-csrf-token'] ?? (req.body !== null && typeof req.body === 'object' ? (req.body as { csrf?: unknown }).csrf : undefined)
+    if (!o.sessions.csrfMatches(session, given)) return await refuse(req, reply, 403, 'a change made from the console needs its CSRF token')
+  })
+
   // A handler's own refusal (a code for another slot: requireSlot) is counted and logged as the guard's are.
   app.addHook('onError', async (req, _reply, err) => {
     if (!(err instanceof ForbiddenError)) return
@@ -201,5 +234,21 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
     o.logger.info({ who: who(req.principal), method: req.method, url: req.routeOptions.url, status: reply.statusCode, ...(req.audit ?? {}) }, 'admin action')
   })
 
-  return { counters, refusals }
+  const tokenRole: Guard['tokenRole'] = async (req, token) => {
+    const status = await failures(req, { increment: false })
+    if (!status.isAllowed && (status.isExceeded || status.remaining <= 0)) {
+      counters.rateLimited++
+      note(req, 429, 'too many failed authentications')
+      return { status: 429, reason: `too many failed authentications from ${req.ip}: retry in ${status.ttlInSeconds} s` }
+    }
+    const d = secretDigest(token)
+    if (sameDigest(d, admin)) return { role: 'admin' }
+    if (sameDigest(d, viewer)) return { role: 'viewer' }
+    const limit = await failures(req)
+    counters.unauthenticated++
+    note(req, 401, 'invalid token at sign-in')
+    return !limit.isAllowed && limit.isExceeded ? { status: 429, reason: `too many failed authentications from ${req.ip}: retry in ${limit.ttlInSeconds} s` } : { status: 401, reason: 'invalid token' }
+  }
+
+  return { counters, refusals, tokenRole }
 }

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { resolve } from 'node:path'
 import {
   asStoreId, asBusinessDay, fromHex, isBusinessDay, openEntry, parseTillId, rejectionOf, Signer, toHex,
-  type PublicKey, type TillId
+  type BusinessDay, type Entry, type PublicKey, type TillId
 } from '@tillbooks/protocol'
 import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
@@ -26,10 +26,12 @@ import { dayAfter, EffectiveDayError, HqCatalogue, ResolutionError, type ImportR
 import { CATALOGUE_DOC } from '../sync/constants.ts'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { SettlementConflictError } from '@tillbooks/ledger'
+import { closeAmounts, closeTransaction, SettlementConflictError, stockInTransaction } from '@tillbooks/ledger'
 import { SETTLEMENT_CSV_BYTES_MAX, SettlementFileError } from '@tillbooks/payments'
 import { HqSettlements, type ReconcileOptions } from '../hq/HqSettlements.ts'
 import { HqMembers } from '../hq/HqMembers.ts'
+import { registerConsole } from '../hq/console/Console.ts'
+import { ConsoleSessions } from '../access/sessions.ts'
 import { FoldedCloses } from '../hq/FoldedCloses.ts'
 import { MembersError } from '@tillbooks/members'
 import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
@@ -102,7 +104,9 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const clock = o.clock ?? systemClock
   const store: KvStore = new LevelStore(hqDbDir(o.dataDir))
   const codes = new EnrolmentCodes({ store, clock })
-  const api = await createApi(plan, codes)
+  // The console's sessions: signing in with a token gives the browser a cookie instead.
+  const sessions = new ConsoleSessions(() => clock.nowMs())
+  const api = await createApi(plan, codes, sessions)
   const { app: http, guard } = api
   const workers = o.verifyWorkers ?? 2
   // The catalogue first: the books cost each record with the cost in force on its business day.
@@ -210,7 +214,108 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // the resolution on, the fold's aliases): the balances and the journal are as booked.
   http.get('/books', READ, async () => stockThroughAliases(hq.books.snapshot(), catalogueDoc.fold(today()).aliases))
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
+  http.get('/books.csv', READ, async (_req, reply) => await reply.type('text/csv; charset=utf-8').send(hq.books.toCsv()))
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
+  // One Close as HQ holds it: the signed record, its signer and hash, the verdict, and the
+  // journal lines it made (what the console's close page shows); its signed bytes as a file.
+  const CLOSE_PARAMS = { type: 'object', required: ['tillId', 'seq'], properties: { tillId: TILL_ID_PARAM.properties.tillId, seq: { type: 'string', pattern: '^[1-9][0-9]{0,12}$' } } } as const
+  const closeAt = async (tillId: TillId, seq: number): Promise<Entry | null> => {
+    const [bytes] = await hq.tillLogRange(tillId, seq - 1, seq)
+    return bytes === undefined ? null : openEntry(bytes, { verify: false })
+  }
+  http.get('/closes/:tillId/:seq', { ...READ, schema: { params: CLOSE_PARAMS } }, async (req, reply) => {
+    const p = req.params as { tillId: string, seq: string }
+    const entry = await closeAt(p.tillId as TillId, Number(p.seq))
+    if (entry === null) return await reply.code(404).send({ error: `HQ holds no entry ${p.seq} of ${p.tillId}` })
+    return closeView(entry)
+  })
+  http.get('/closes/:tillId/:seq/entry.bin', { ...READ, schema: { params: CLOSE_PARAMS } }, async (req, reply) => {
+    const p = req.params as { tillId: string, seq: string }
+    const entry = await closeAt(p.tillId as TillId, Number(p.seq))
+    if (entry === null) return await reply.code(404).send({ error: `HQ holds no entry ${p.seq} of ${p.tillId}` })
+    return await reply.type('application/octet-stream').header('content-disposition', `attachment; filename="${p.tillId}-${p.seq}.tillbooks"`).send(Buffer.from(entry.bytes))
+  })
+  /** A signed entry as the console and the API show it: verified again here, its key checked against the enrolment. */
+  const closeView = (entry: Entry): Record<string, unknown> => {
+    let verdict = 'signature valid, key enrolled for this seq'
+    try {
+      openEntry(entry.bytes, { verify: true })
+      const key = hq.enrolment.keyFor(entry.tillId, entry.record.seq)
+      if (key === undefined || toHex(key) !== toHex(entry.signer)) verdict = 'signature valid, but the key is not enrolled for this seq'
+    } catch (err) {
+      verdict = `refused: ${(err as Error).message}`
+    }
+    const t = hq.fleet()[entry.tillId]
+    const folded = t !== undefined && !t.forked && t.lastSeq >= entry.record.seq
+    const why = folded ? null : t?.forked === true ? 'the till forked at or before it: held as evidence, never folded' : 'held: an earlier entry of the till has not arrived yet'
+    const r = entry.record
+    // The journal lines it makes (or would, once folded); none while a sku it names has no cost yet.
+    const cost = (sku: string, day: BusinessDay): number => {
+      const c = catalogueDoc.costOf(sku, day)
+      if (c === undefined) throw new Error(`${sku} has no cost on ${day} yet`)
+      return c
+    }
+    let journal: Array<{ account: string, amountCents: number }> | null = null
+    try {
+      journal = (r.kind === 'close' ? closeTransaction(entry, cost) : stockInTransaction(entry, cost)).postings.map(x => ({ account: x.sub !== undefined ? `${x.account}:${x.sub}` : x.account, amountCents: x.amountCents }))
+    } catch { /* waits for the catalogue */ }
+    return {
+      tillId: entry.tillId, seq: r.seq, kind: r.kind, businessDay: r.businessDay, hash: entry.hash, signer: toHex(entry.signer), verdict, folded, ...(why !== null ? { notFolded: why } : {}),
+      record: JSON.parse(JSON.stringify(r, (_k, v: unknown) => v instanceof Uint8Array ? toHex(v) : v)) as unknown,
+      journal
+    }
+  }
+  // P&L per store over a range of business days, from the folded Closes (what the books folded).
+  const closeFigures = new FoldedCloses(hq, c => {
+    const a = closeAmounts(c, (sku, day) => catalogueDoc.costOf(sku, day) ?? 0)
+    return { store: c.store as string, day: c.businessDay as string, netCents: a.netCents, taxCents: a.taxCents, cogsCents: a.cogsCents, overShortCents: a.cashCountedCents - a.cashCents, loyaltyCents: (a.pointsEarnedCents ?? 0) - (a.pointsCancelledCents ?? 0) }
+  })
+  const DAY_RE = '^\\d{4}-\\d{2}-\\d{2}$'
+  http.get('/books/pnl', { ...READ, schema: { querystring: { type: 'object', additionalProperties: false, properties: { from: { type: 'string', pattern: DAY_RE }, to: { type: 'string', pattern: DAY_RE } } } } }, async req => {
+    const q = req.query as { from?: string, to?: string }
+    const stores: Record<string, { salesNetCents: number, taxCents: number, cogsCents: number, grossMarginCents: number, cashOverShortCents: number, loyaltyPointsCents: number, closes: number }> = {}
+    for (const ix of (await closeFigures.read()).values()) {
+      for (const c of ix.items) {
+        if ((q.from !== undefined && c.day < q.from) || (q.to !== undefined && c.day > q.to)) continue
+        const t = stores[c.store] ??= { salesNetCents: 0, taxCents: 0, cogsCents: 0, grossMarginCents: 0, cashOverShortCents: 0, loyaltyPointsCents: 0, closes: 0 }
+        t.salesNetCents += c.netCents
+        t.taxCents += c.taxCents
+        t.cogsCents += c.cogsCents
+        t.grossMarginCents += c.netCents - c.cogsCents
+        t.cashOverShortCents += c.overShortCents
+        t.loyaltyPointsCents += c.loyaltyCents
+        t.closes++
+      }
+    }
+    return { from: q.from ?? null, to: q.to ?? null, stores: Object.fromEntries(Object.entries(stores).sort((a, b) => a[0] < b[0] ? -1 : 1)) }
+  })
+  // A store's day: per till, its Close of that day (the last one by default) as figures.
+  http.get('/stores/:store/closes', { ...READ, schema: { params: { type: 'object', required: ['store'], properties: { store: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}$' } } }, querystring: { type: 'object', additionalProperties: false, properties: { day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } } } } }, async req => {
+    const store = (req.params as { store: string }).store
+    const day = (req.query as { day?: string }).day
+    const fleet = hq.fleet()
+    const tills = []
+    for (const [tillId, t] of Object.entries(fleet).filter(([id]) => id.startsWith(`${store}-`)).sort((a, b) => a[0] < b[0] ? -1 : 1)) {
+      let found: Entry | null = null
+      for (const bytes of (await hq.tillLogRange(tillId as TillId, 0, t.lastSeq + t.pending)).reverse()) {
+        const e = openEntry(bytes, { verify: false })
+        if (e.record.kind === 'close' && (day === undefined || e.record.businessDay === day)) { found = e; break }
+      }
+      if (found === null || found.record.kind !== 'close') { tills.push({ tillId, close: null, forked: t.forked, pending: t.pending }); continue }
+      const c = found.record
+      const folded = !t.forked && t.lastSeq >= c.seq
+      tills.push({
+        tillId,
+        forked: t.forked,
+        pending: t.pending,
+        close: {
+          seq: c.seq, businessDay: c.businessDay, hash: found.hash, takingsCents: c.takingsCents, expectedCashCents: c.takingsCents.cash, countedCashCents: c.cashCountedCents,
+          overShortCents: c.cashCountedCents - c.takingsCents.cash, saleCount: c.saleCount, refundCount: c.refundCount, folded
+        }
+      })
+    }
+    return { store, day: day ?? null, tills }
+  })
   /** Grants of rights over members' points made and refused, and members looked up by phone (over libp2p, for tills). */
   const memberCounters = { rightsGranted: 0, rightsReturned: 0, rightsRefused: 0, lookups: 0 }
   http.get('/counters', READ, async () => ({ ...hq.counters, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
@@ -577,12 +682,16 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   })
 
+  // The console: pages over the routes above, under /ui/.
+  const console_ = registerConsole(http, { guard, sessions, tokens: { admin: plan.adminToken, viewer: plan.viewerToken }, secure: api.scheme === 'https', logger })
+
   const url = await http.listen({ port: o.httpPort, host: httpHost })
   const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey), adminTokenFile: resolve(api.adminTokenFile), viewerTokenFile: resolve(api.viewerTokenFile) }
 
   let stopping: Promise<void> | null = null
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
+      console_.stop()
       await http.close()
       await peer.stop()
       catalogueDoc.close()

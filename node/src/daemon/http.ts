@@ -4,6 +4,8 @@
  * what fails validation is a 400 with the reason, logged, and touches nothing.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ENTRY_BYTES_MAX, ForgedError, InvalidRecordError, MalformedError, OversizedError } from '@tillbooks/protocol'
@@ -12,6 +14,7 @@ import { RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillStat
 import type { Logger } from '../components.ts'
 import { CodeRefusedError, SlotBusyError, TooManyCodesError, type EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { installGuard, type Guard } from '../access/guard.ts'
+import type { ConsoleSessions } from '../access/sessions.ts'
 import { isLoopbackHost, serverTls, type ServerTls, type TlsFiles } from '../access/tls.ts'
 import { readOrCreateToken } from '../access/tokens.ts'
 import { adminTokenFile, viewerTokenFile } from './dataDir.ts'
@@ -130,7 +133,7 @@ export async function planApi (o: ApiOptions): Promise<ApiPlan> {
 }
 
 /** The API of a plan, before its routes: fastify with the guard in front (../access/guard.ts). */
-export async function createApi (plan: ApiPlan, codes?: EnrolmentCodes): Promise<Api> {
+export async function createApi (plan: ApiPlan, codes?: EnrolmentCodes, sessions?: ConsoleSessions): Promise<Api> {
   const { o, tls } = plan
   const app = Fastify({
     logger: false,
@@ -139,7 +142,11 @@ export async function createApi (plan: ApiPlan, codes?: EnrolmentCodes): Promise
     ...(tls !== null ? { https: { cert: tls.cert, key: tls.key } } : {})
   }) as unknown as FastifyInstance
   app.setErrorHandler(errorHandler(o.logger))
+  // Cookies (the console's session) are read before the guard looks at a request; forms are bodies too.
+  await app.register(cookie)
+  await app.register(formbody, { bodyLimit: 16 * 1024 })
   const guard = await installGuard(app, {
+    ...(sessions !== undefined ? { sessions } : {}),
     adminToken: plan.adminToken,
     viewerToken: plan.viewerToken,
     ...(codes !== undefined ? { codes } : {}),
