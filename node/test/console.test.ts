@@ -101,10 +101,13 @@ describe('HQ console: sign-in, sessions and the token rules', function () {
     assert.equal((await call(hq.ready.http, 'GET', '/admin/enrolment-codes', { cookie: viewerCookie })).status, 403)
   })
 
-  it('members are looked up by member id, never by phone number', async () => {
+  it('members are looked up by member id, never by phone number; what is typed is shown escaped', async () => {
     const r = await call(hq.ready.http, 'GET', `/ui/members?member=${encodeURIComponent('+447700900123')}`)
     assert.match(r.body, /never by phone number/)
     assert.doesNotMatch(r.body, /7700900123<\/td>/)
+    const x = await call(hq.ready.http, 'GET', `/ui/members?member=${encodeURIComponent('"><script>alert(1)</script>')}`)
+    assert.doesNotMatch(x.body, /<script>alert/)
+    assert.match(x.body, /&quot;&gt;&lt;script&gt;/)
   })
 
   it('beyond loopback: pages without a session go to sign-in, the cookie is Secure', async () => {
