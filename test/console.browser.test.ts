@@ -121,6 +121,13 @@ describe('HQ console in a real browser', function () {
     const books = (await request<{ trialBalance: { debitsCents: number, creditsCents: number } }>(hq.ready.http, 'GET', '/books')).json
     assert.deepEqual([await text('#tb-debits'), await text('#tb-credits')], [money(books.trialBalance.debitsCents), money(books.trialBalance.creditsCents)])
     assert.match(await text('main'), /Debits = credits/)
+    // P&L per store over a range: the day's net sales as the books have them; a range after it has none.
+    const all = (await request<{ stores: Record<string, { salesNetCents: number }> }>(hq.ready.http, 'GET', '/books')).json.stores
+    const pnl = (await request<{ stores: Record<string, { salesNetCents: number }> }>(hq.ready.http, 'GET', '/books/pnl?from=2026-03-02&to=2026-03-02')).json.stores
+    assert.equal(pnl.S1?.salesNetCents, all.S1?.salesNetCents)
+    assert.deepEqual((await request<{ stores: object }>(hq.ready.http, 'GET', '/books/pnl?from=2026-03-03')).json.stores, {})
+    const pnlRow = await page.$$eval('table:nth-of-type(2) tbody tr:first-child td', tds => tds.map(td => (td.textContent ?? '').trim()))
+    assert.deepEqual(pnlRow.slice(0, 2), ['S1', money(pnl.S1?.salesNetCents ?? 0)])
     await checkA11y('books')
     await page.goto(`${hq.ready.http}/ui/exceptions`)
     await checkA11y('exceptions')

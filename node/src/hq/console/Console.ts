@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Guard } from '../../access/guard.ts'
 import { SESSION_COOKIE, SESSION_TTL_MS, type ConsoleSessions } from '../../access/sessions.ts'
 import type { Logger } from '../../components.ts'
-import { esc, link, money, page, raw, table, type Html } from './html.ts'
+import { barChart, esc, link, money, page, raw, table, type Html } from './html.ts'
 
 /** Live fleet pages at once (each an open server-sent events stream). */
 export const CONSOLE_STREAMS_MAX = 64
@@ -178,8 +178,9 @@ ${table(`Closes of store ${store}${day !== undefined ? ` on ${day}` : ' (the las
     const form = `<form method="get"><label for="from">From</label> <input id="from" name="from" type="date" value="${esc(q.from ?? '')}"> <label for="to">to</label> <input id="to" name="to" type="date" value="${esc(q.to ?? '')}"> <button type="submit">Show</button></form>`
     const p = table(`P&L per store${q.from !== undefined || q.to !== undefined ? ` from ${q.from ?? 'the start'} to ${q.to ?? 'today'}` : ''} (folded Closes)`, ['Store', 'Net sales', 'Cost of goods', 'Gross margin', 'Cash over/short', 'Loyalty points', 'Closes'],
       Object.entries(pnl.stores).map(([s, v]) => [link(`/ui/stores/${s}`, s), money(v.salesNetCents), money(v.cogsCents), money(v.grossMarginCents), money(v.cashOverShortCents), money(v.loyaltyPointsCents), String(v.closes)]), { numeric: [1, 2, 3, 4, 5, 6] })
+    const chart = barChart('Net sales per store', Object.entries(pnl.stores).map(([s, v]) => ({ label: s, cents: v.salesNetCents })))
     const exports = '<p>Exports: <a href="/books.hledger">hledger journal</a> · <a href="/books.csv">CSV</a> · <a href="/books">JSON</a></p>'
-    return await send(req, reply, 'Books', `${tb}${balanced}${form}${p}${exports}`)
+    return await send(req, reply, 'Books', `${tb}${balanced}${form}${p}${chart}${exports}`)
   })
 
   // ------------------------------------------------------------ exceptions

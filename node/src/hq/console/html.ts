@@ -90,3 +90,22 @@ ${o.script ?? ''}
 </body>
 </html>`
 }
+
+/**
+ * A horizontal bar chart as SVG (no script, no library): one bar per label, scaled to the
+ * largest value, each with its amount written beside it; its title is its accessible name.
+ */
+export function barChart (title: string, bars: Array<{ label: string, cents: number }>): string {
+  const rowH = 28
+  const labelW = 120
+  const barW = 360
+  const max = Math.max(1, ...bars.map(b => b.cents))
+  const h = Math.max(1, bars.length) * rowH + 8
+  const rows = bars.map((b, i) => {
+    const w = Math.max(0, Math.round((Math.max(0, b.cents) / max) * barW))
+    const y = 4 + i * rowH
+    return `<text x="0" y="${y + 18}" font-size="14">${esc(b.label)}</text><rect x="${labelW}" y="${y + 4}" width="${w}" height="${rowH - 10}" fill="#14324a"></rect><text x="${labelW + w + 6}" y="${y + 18}" font-size="14">${esc(money(b.cents))}</text>`
+  }).join('')
+  const id = `chart-${title.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`
+  return `<figure><svg role="img" aria-labelledby="${esc(id)}" width="${labelW + barW + 110}" height="${h}" viewBox="0 0 ${labelW + barW + 110} ${h}"><title id="${esc(id)}">${esc(title)}</title>${rows}</svg><figcaption>${esc(title)}</figcaption></figure>`
+}
