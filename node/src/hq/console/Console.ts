@@ -187,7 +187,7 @@ ${table(`Closes of store ${store}${day !== undefined ? ` on ${day}` : ' (the las
   http.get('/ui/exceptions', READ, async (req, reply) => {
     const s = session(req)
     const admin = role(req) === 'admin'
-    const counters = (await api<{ rejections: Array<{ atMs?: number, tillId?: string, seq?: number, code: string, reason: string }> }>(req, '/counters')).json
+    const counters = (await api<{ rejections: Array<{ atMs?: number, tillId?: string, seq?: number, code: string, reason: string }>, members: { rightsGranted: number, rightsReturned: number, rightsRefused: number, lookups: number } }>(req, '/counters')).json
     const books = (await api<{ forks: Array<{ tillId: string, seq: number, reason: string }> }>(req, '/books')).json
     const conflicts = (await api<{ conflicts: Array<{ id: string, kind: string, products: Array<{ sku: string, store: string, name: string, gtin?: string }> }> }>(req, '/catalogue/conflicts')).json.conflicts
     const refunds = (await api<{ flagged: Array<{ till: string, receipt: string, refund: string, amountCents: number }>, conflicts: Array<{ till: string, receipt: string, sku: string, soldQty: number, refundedQty: number, refunds: string[] }> }>(req, '/refunds/flagged')).json
@@ -200,7 +200,8 @@ ${table(`Closes of store ${store}${day !== undefined ? ` on ${day}` : ' (the las
       table('Settlement exceptions', ['Kind', 'Payment', 'Till', 'Document', 'Expected', 'Settled'], (rec.status === 200 ? rec.json.exceptions : []).map(e => [e.kind, e.paymentId ?? '—', tillLink(e.till), e.docNo ?? '—', e.expectedCents !== undefined ? money(e.expectedCents) : '—', e.settledCents !== undefined ? money(e.settledCents) : '—']), { numeric: [4, 5] }),
       table('Input refused (forged, malformed, replayed), the newest first', ['Till', 'Seq', 'Code', 'Reason'], [...counters.rejections].reverse().map(r => [tillLink(r.tillId), r.seq !== undefined && r.tillId !== undefined ? link(`/ui/closes/${r.tillId}/${r.seq}`, r.seq) : '—', r.code, r.reason])),
       table('Forks', ['Till', 'At seq', 'Why'], books.forks.map(f => [tillLink(f.tillId), link(`/ui/closes/${f.tillId}/${f.seq}`, f.seq), f.reason])),
-      table('Catalogue conflicts', ['Kind', 'Products', 'Resolve'], conflicts.map(c => [c.kind, c.products.map(p => `${p.sku} (${p.store}: ${p.name}${p.gtin !== undefined ? `, ${p.gtin}` : ''})`).join('; '), raw(resolve(c.id, [...c.products.map(p => p.sku)].sort()[0] ?? ''))])),
+      table('Catalogue conflicts', ['Kind', 'Products', 'Resolve'], conflicts.map(c => [c.kind, raw(c.products.map(p => `${esc(p.sku)} (<a href="/ui/stores/${esc(p.store)}">${esc(p.store)}</a>: ${esc(p.name)}${p.gtin !== undefined ? `, ${esc(p.gtin)}` : ''})`).join('; ')), raw(resolve(c.id, [...c.products.map(p => p.sku)].sort()[0] ?? ''))])),
+      table('Members\' points: rights asked of HQ', ['Granted', 'Given back', 'Refused (beyond what the member has, or not the till as enrolled)', 'Phone numbers looked up'], [[String(counters.members.rightsGranted), String(counters.members.rightsReturned), String(counters.members.rightsRefused), String(counters.members.lookups)]], { numeric: [0, 1, 2, 3] }),
       table('Refunds made without the selling till\'s consent', ['Refunding till', 'Receipt', 'Refund', 'Amount'], refunds.flagged.map(f => [tillLink(f.till), f.receipt, f.refund, money(f.amountCents)]), { numeric: [3] }),
       table('Lines refunded beyond what was sold', ['Selling till', 'Receipt', 'Product', 'Sold', 'Refunded', 'Refunds'], refunds.conflicts.map(c => [tillLink(c.till), c.receipt, c.sku, String(c.soldQty), String(c.refundedQty), c.refunds.join(', ')]), { numeric: [3, 4] })
     ].join('\n')
