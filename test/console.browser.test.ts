@@ -111,8 +111,10 @@ describe('HQ console in a real browser', function () {
     for (const s of [close.hash, close.signer, close.verdict, 'yes: verified and folded']) assert.ok(body.includes(s), s)
     const journal = await page.$$eval('table:nth-of-type(2) tbody tr', trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => (td.textContent ?? '').trim())))
     assert.deepEqual(journal, close.journal.map(j => [j.account, j.amountCents > 0 ? money(j.amountCents) : '', j.amountCents < 0 ? money(-j.amountCents) : '']))
-    const download = await request(hq.ready.http, 'GET', `/closes/S1-1/${store.close.seq}/entry.bin`)
-    assert.equal(download.status, 200)
+    // The signed bytes name members: the admin's to download, not the viewer's.
+    assert.equal((await request(hq.ready.http, 'GET', `/closes/S1-1/${store.close.seq}/entry.bin`)).status, 401)
+    assert.equal((await request(hq.ready.http, 'GET', `/closes/S1-1/${store.close.seq}/entry.bin`, undefined, await tokenOf(join(dir, 'hq')))).status, 200)
+    assert.ok(body.includes('the admin downloads them'))
     await checkA11y('close')
   })
 

@@ -101,6 +101,18 @@ describe('HQ console: sign-in, sessions and the token rules', function () {
     assert.equal((await call(hq.ready.http, 'GET', '/admin/enrolment-codes', { cookie: viewerCookie })).status, 403)
   })
 
+  it('console pages are never framed nor cached; a new sign-in ends the session the browser had', async () => {
+    const r = await undiciFetch(`${hq.ready.http}/ui/fleet`)
+    assert.equal(r.headers.get('content-security-policy'), "frame-ancestors 'none'")
+    assert.equal(r.headers.get('x-frame-options'), 'DENY')
+    assert.equal(r.headers.get('cache-control'), 'no-store')
+    const first = sessionOf((await call(hq.ready.http, 'POST', '/ui/signin', { form: { token: viewer } })).cookie)
+    const second = await call(hq.ready.http, 'POST', '/ui/signin', { cookie: first, form: { token: admin } })
+    assert.equal(second.status, 303)
+    assert.doesNotMatch((await call(hq.ready.http, 'GET', '/ui/fleet', { cookie: first })).body, /signed in:/, 'the first session ended')
+    assert.match((await call(hq.ready.http, 'GET', '/ui/fleet', { cookie: sessionOf(second.cookie) })).body, /signed in: admin/)
+  })
+
   it('members are looked up by member id, never by phone number; what is typed is shown escaped', async () => {
     const r = await call(hq.ready.http, 'GET', `/ui/members?member=${encodeURIComponent('+447700900123')}`)
     assert.match(r.body, /never by phone number/)

@@ -28,7 +28,8 @@ import type { Logger } from '../components.ts'
 import { AUTH_CLIENTS_TRACKED_MAX, AUTH_FAILURE_WINDOW_MS, AUTH_FAILURES_MAX, AUTH_HEADER_CHARS_MAX, AUTH_REFUSALS_KEPT_MAX } from './constants.ts'
 import { CodeRefusedError, type CodeHolder, type EnrolmentCodes } from './EnrolmentCodes.ts'
 import { sameDigest, secretDigest, type SecretDigest } from './tokens.ts'
-import { SESSION_COOKIE, type ConsoleSessions } from './sessions.ts'
+import { randomBytes } from 'node:crypto'
+import { SESSION_COOKIE, type ConsoleSessions, type Session } from './sessions.ts'
 
 export type Access = 'public' | 'read' | 'write' | 'admin' | 'slot'
 
@@ -91,7 +92,14 @@ export interface Guard {
    * Authorization header's.
    */
   tokenRole: (req: FastifyRequest, token: string) => Promise<{ role: 'admin' | 'viewer' } | { status: 401 | 429, reason: string }>
+  /** Headers that mark a request as HQ's own (the console's inject calls): not counted against any address's failures. */
+  internalHeaders: () => Record<string, string>
 }
+
+/** The header carrying this process's secret on its own in-process calls. */
+const INTERNAL_HEADER = 'x-tillbooks-internal'
+/** Requests admitted with a console session, and that session (its CSRF token is checked against it). */
+const bySession = new WeakMap<FastifyRequest, Session>()
 
 /** Who the principal is, for logs: never a secret, at most a code's id. */
 export function who (p: Principal): string {
@@ -122,6 +130,9 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
   const viewer = secretDigest(o.viewerToken)
   if (sameDigest(admin, viewer)) throw new Error('the admin and viewer tokens must differ')
   const counters: AuthCounters = { admitted: 0, unauthenticated: 0, forbidden: 0, rateLimited: 0 }
+  /** This process's secret for its own in-process calls (never leaves it). */
+  const internalSecret = randomBytes(32).toString('hex')
+  const internal = secretDigest(internalSecret)
   const refusals: Refusal[] = []
 
   await app.register(rateLimit, { global: false, cache: AUTH_CLIENTS_TRACKED_MAX })
@@ -171,8 +182,10 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
     const header = req.headers.authorization
     const session = header === undefined ? o.sessions?.get((req as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE]) ?? null : null
     if (session !== null) {
-      // The console's session: its token's role; a change also needs its CSRF token (checked once the body is read).
+      // The console's session: its token's role; a change also needs its CSRF token (checked once
+      // the body is read, against this very session even if it ends meanwhile).
       req.principal = { kind: session.role }
+      bySession.set(req, session)
       if (session.role === 'viewer' && access !== 'read') return await refuse(req, reply, 403, 'a viewer token may only read')
       if (access === 'slot' && session.role !== 'admin') return await refuse(req, reply, 403, 'this needs the admin token')
       counters.admitted++
@@ -182,8 +195,11 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
       if (o.loopback && (access === 'read' || (access === 'write' && o.loopbackOpen === 'all'))) return
       return await refuse(req, reply, 401, access === 'read' ? 'this needs a viewer or admin token (Authorization: Bearer <token>)' : 'this needs the admin token (Authorization: Bearer <token>)')
     }
+    // HQ's console asking its own API in process (inject): never counted against an address.
+    const internalHeader = req.headers[INTERNAL_HEADER]
+    const internalCall = typeof internalHeader === 'string' && sameDigest(secretDigest(internalHeader), internal)
     // At the limit already (not past it): the next guess is refused before it is compared.
-    const status = await failures(req, { increment: false })
+    const status = internalCall ? { isAllowed: true as const, key: '' } : await failures(req, { increment: false })
     if (!status.isAllowed && (status.isExceeded || status.remaining <= 0)) return await refuse(req, reply, 429, `too many failed authentications from ${req.ip}: retry in ${status.ttlInSeconds} s`, status.ttlInSeconds)
     const m = BEARER.exec(header)
     if (m === null) return await failed(req, reply, 'the Authorization header must be "Bearer <token>"')
@@ -213,9 +229,8 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
 
   // A change made with a console session needs the session's CSRF token (a form field or a header).
   app.addHook('preHandler', async (req, reply) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.headers.authorization !== undefined || o.sessions === undefined) return
-    const session = o.sessions.get((req as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE])
-    if (session === null || req.principal.kind === 'anonymous') return
+    const session = bySession.get(req)
+    if (session === undefined || req.method === 'GET' || req.method === 'HEAD' || o.sessions === undefined) return
     const given = req.headers['x-csrf-token'] ?? (req.body !== null && typeof req.body === 'object' ? (req.body as { csrf?: unknown }).csrf : undefined)
     if (!o.sessions.csrfMatches(session, given)) return await refuse(req, reply, 403, 'a change made from the console needs its CSRF token')
   })
@@ -234,6 +249,8 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
     o.logger.info({ who: who(req.principal), method: req.method, url: req.routeOptions.url, status: reply.statusCode, ...(req.audit ?? {}) }, 'admin action')
   })
 
+  const internalHeaders: Guard['internalHeaders'] = () => ({ [INTERNAL_HEADER]: internalSecret })
+
   const tokenRole: Guard['tokenRole'] = async (req, token) => {
     const status = await failures(req, { increment: false })
     if (!status.isAllowed && (status.isExceeded || status.remaining <= 0)) {
@@ -250,5 +267,5 @@ export async function installGuard (app: FastifyInstance, o: GuardOptions): Prom
     return !limit.isAllowed && limit.isExceeded ? { status: 429, reason: `too many failed authentications from ${req.ip}: retry in ${limit.ttlInSeconds} s` } : { status: 401, reason: 'invalid token' }
   }
 
-  return { counters, refusals, tokenRole }
+  return { counters, refusals, tokenRole, internalHeaders }
 }

@@ -218,7 +218,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
   // One Close as HQ holds it: the signed record, its signer and hash, the verdict, and the
   // journal lines it made (what the console's close page shows); its signed bytes as a file.
-  const CLOSE_PARAMS = { type: 'object', required: ['tillId', 'seq'], properties: { tillId: TILL_ID_PARAM.properties.tillId, seq: { type: 'string', pattern: '^[1-9][0-9]{0,12}$' } } } as const
+  const CLOSE_PARAMS = { type: 'object', required: ['tillId', 'seq'], properties: { tillId: TILL_ID_PARAM.properties.tillId, seq: { type: 'string', pattern: '^[1-9][0-9]{0,11}$' } } } as const
   const closeAt = async (tillId: TillId, seq: number): Promise<Entry | null> => {
     const [bytes] = await hq.tillLogRange(tillId, seq - 1, seq)
     return bytes === undefined ? null : openEntry(bytes, { verify: false })
@@ -229,7 +229,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     if (entry === null) return await reply.code(404).send({ error: `HQ holds no entry ${p.seq} of ${p.tillId}` })
     return closeView(entry)
   })
-  http.get('/closes/:tillId/:seq/entry.bin', { ...READ, schema: { params: CLOSE_PARAMS } }, async (req, reply) => {
+  // The signed bytes name members (and, in Closes before member ids, their phone numbers): the admin's only.
+  http.get('/closes/:tillId/:seq/entry.bin', { config: ADMIN, schema: { params: CLOSE_PARAMS } }, async (req, reply) => {
     const p = req.params as { tillId: string, seq: string }
     const entry = await closeAt(p.tillId as TillId, Number(p.seq))
     if (entry === null) return await reply.code(404).send({ error: `HQ holds no entry ${p.seq} of ${p.tillId}` })
@@ -245,8 +246,9 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     } catch (err) {
       verdict = `refused: ${(err as Error).message}`
     }
+    // Folded: within the till's folded prefix (a fork stops it below the forked seq).
     const t = hq.fleet()[entry.tillId]
-    const folded = t !== undefined && !t.forked && t.lastSeq >= entry.record.seq
+    const folded = t !== undefined && t.lastSeq >= entry.record.seq
     const why = folded ? null : t?.forked === true ? 'the till forked at or before it: held as evidence, never folded' : 'held: an earlier entry of the till has not arrived yet'
     const r = entry.record
     // The journal lines it makes (or would, once folded); none while a sku it names has no cost yet.
@@ -261,7 +263,10 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     } catch { /* waits for the catalogue */ }
     return {
       tillId: entry.tillId, seq: r.seq, kind: r.kind, businessDay: r.businessDay, hash: entry.hash, signer: toHex(entry.signer), verdict, folded, ...(why !== null ? { notFolded: why } : {}),
-      record: JSON.parse(JSON.stringify(r, (_k, v: unknown) => v instanceof Uint8Array ? toHex(v) : v)) as unknown,
+      // Members are named by totals only here (the record lists them, and older Closes by phone number): the signed bytes are the admin's.
+      record: JSON.parse(JSON.stringify(r, (k, v: unknown) => v instanceof Uint8Array
+        ? toHex(v)
+        : ['points', 'redeemed', 'pointsCancelled', 'rightsReturned'].includes(k) && Array.isArray(v) ? { members: v.length, points: (v as Array<{ points: number }>).reduce((n, l) => n + l.points, 0) } : v)) as unknown,
       journal
     }
   }
@@ -289,21 +294,28 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
     return { from: q.from ?? null, to: q.to ?? null, stores: Object.fromEntries(Object.entries(stores).sort((a, b) => a[0] < b[0] ? -1 : 1)) }
   })
-  // A store's day: per till, its Close of that day (the last one by default) as figures.
+  // A store's day: per till, its folded Close of that day (the last one by default) as figures.
+  const STORE_DAY_SCAN_MAX = 800
   http.get('/stores/:store/closes', { ...READ, schema: { params: { type: 'object', required: ['store'], properties: { store: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}$' } } }, querystring: { type: 'object', additionalProperties: false, properties: { day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } } } } }, async req => {
     const store = (req.params as { store: string }).store
     const day = (req.query as { day?: string }).day
     const fleet = hq.fleet()
     const tills = []
     for (const [tillId, t] of Object.entries(fleet).filter(([id]) => id.startsWith(`${store}-`)).sort((a, b) => a[0] < b[0] ? -1 : 1)) {
+      // From the newest folded entry back, a page at a time, at most STORE_DAY_SCAN_MAX entries: a year of a till.
       let found: Entry | null = null
-      for (const bytes of (await hq.tillLogRange(tillId as TillId, 0, t.lastSeq + t.pending)).reverse()) {
-        const e = openEntry(bytes, { verify: false })
-        if (e.record.kind === 'close' && (day === undefined || e.record.businessDay === day)) { found = e; break }
+      for (let hi = t.lastSeq, scanned = 0; found === null && hi > 0 && scanned < STORE_DAY_SCAN_MAX; hi -= 64) {
+        const page = await hq.tillLogRange(tillId as TillId, Math.max(0, hi - 64), hi)
+        scanned += page.length
+        for (const bytes of page.reverse()) {
+          const e = openEntry(bytes, { verify: false })
+          if (e.record.kind === 'close' && (day === undefined || e.record.businessDay === day)) { found = e; break }
+          if (day !== undefined && e.record.businessDay < day) { hi = 0; break }
+        }
       }
       if (found === null || found.record.kind !== 'close') { tills.push({ tillId, close: null, forked: t.forked, pending: t.pending }); continue }
       const c = found.record
-      const folded = !t.forked && t.lastSeq >= c.seq
+      const folded = t.lastSeq >= c.seq
       tills.push({
         tillId,
         forked: t.forked,

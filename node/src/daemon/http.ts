@@ -144,7 +144,9 @@ export async function createApi (plan: ApiPlan, codes?: EnrolmentCodes, sessions
   app.setErrorHandler(errorHandler(o.logger))
   // Cookies (the console's session) are read before the guard looks at a request; forms are bodies too.
   await app.register(cookie)
-  await app.register(formbody, { bodyLimit: 16 * 1024 })
+  // Forms only where the console is (HQ): a till's loopback writes take JSON alone, which a page
+  // elsewhere cannot send it without a CORS preflight it never answers.
+  if (sessions !== undefined) await app.register(formbody, { bodyLimit: 16 * 1024 })
   const guard = await installGuard(app, {
     ...(sessions !== undefined ? { sessions } : {}),
     adminToken: plan.adminToken,

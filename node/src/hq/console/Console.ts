@@ -14,8 +14,12 @@ import { barChart, esc, link, money, page, raw, table, type Html } from './html.
 
 /** Live fleet pages at once (each an open server-sent events stream). */
 export const CONSOLE_STREAMS_MAX = 64
-/** How often a stream looks for a change in the fleet. */
+/** How often the live fleet looks for a change. */
 export const FLEET_POLL_MS = 1_000
+/** A comment line on every live stream this often: a dead client is found, and its slot freed. */
+export const SSE_HEARTBEAT_MS = 15_000
+/** A live stream ends after this (the browser's EventSource reconnects: its session is checked again). */
+export const SSE_LIFETIME_MS = 60 * 60 * 1000
 
 export interface ConsoleInit {
   guard: Guard
@@ -30,6 +34,11 @@ export interface ConsoleInit {
 interface FleetTill { lastSeq: number, lastClosedDay: string | null, pending: number, forked: boolean }
 
 const READ = { config: { access: 'read' as const } }
+
+/** A console page's headers: HTML, never cached, never framed (no clickjacking of its forms), no sniffing. */
+function pageHeaders (reply: FastifyReply): FastifyReply {
+  return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('content-security-policy', "frame-ancestors 'none'").header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff')
+}
 const PUBLIC = { config: { access: 'public' as const } }
 
 export function registerConsole (http: FastifyInstance, o: ConsoleInit): { stop: () => void } {
@@ -38,12 +47,13 @@ export function registerConsole (http: FastifyInstance, o: ConsoleInit): { stop:
   /** The JSON API as this request's role sees it (loopback without a session: as the viewer). */
   const api = async <T>(req: FastifyRequest, url: string): Promise<{ status: number, json: T }> => {
     const token = role(req) === 'admin' ? o.tokens.admin : o.tokens.viewer
-    const r = await http.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } })
+    const r = await http.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...o.guard.internalHeaders() } })
+    if (r.statusCode >= 500) throw new Error(`${url} answered ${r.statusCode}`)
     return { status: r.statusCode, json: (r.headers['content-type']?.toString().startsWith('application/json') === true ? r.json() : null) as T }
   }
   const send = async (req: FastifyRequest, reply: FastifyReply, title: string, body: string, script?: string): Promise<FastifyReply> => {
     const s = session(req)
-    return await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page(title, body, { role: role(req), ...(s !== null ? { csrf: s.csrf } : {}), ...(script !== undefined ? { script } : {}) }))
+    return await pageHeaders(reply).send(page(title, body, { role: role(req), ...(s !== null ? { csrf: s.csrf } : {}), ...(script !== undefined ? { script } : {}) }))
   }
 
   http.get('/', { ...PUBLIC, schema: { summary: 'The console', hide: true } }, async (_req, reply) => await reply.redirect('/ui/fleet', 302))
@@ -62,7 +72,9 @@ export function registerConsole (http: FastifyInstance, o: ConsoleInit): { stop:
     schema: { summary: 'Sign in to the console with a token (a form)', body: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: { type: 'string', minLength: 1, maxLength: 200 } } } }
   }, async (req, reply) => {
     const r = await o.guard.tokenRole(req, (req.body as { token: string }).token.trim())
-    if ('status' in r) return await reply.code(r.status).type('text/html; charset=utf-8').send(page('Sign in', signInForm(r.status === 429 ? r.reason : 'That is not the admin or the viewer token.'), { role: null }))
+    if ('status' in r) return await pageHeaders(reply.code(r.status)).send(page('Sign in', signInForm(r.status === 429 ? r.reason : 'That is not the admin or the viewer token.'), { role: null }))
+    // A new session each sign-in; whatever session the browser had ends.
+    o.sessions.end(req.cookies[SESSION_COOKIE])
     const { id } = o.sessions.create(r.role)
     o.logger.info({ who: r.role, ip: req.ip }, 'console sign-in')
     return await reply.setCookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', secure: o.secure, path: '/', maxAge: SESSION_TTL_MS / 1000 }).redirect('/ui/fleet', 303)
@@ -108,29 +120,65 @@ ${table('Tills', ['Store', 'Till', 'Last closed day', 'Last entry', 'Held', 'Sta
 </script>`
     return await send(req, reply, 'Fleet', body, script)
   })
-  // Server-sent events: the fleet table's rows whenever the fleet changes.
-  const streams = new Set<{ end: () => void }>()
+  // Server-sent events: the fleet table's rows whenever the fleet changes. One poller for all
+  // streams (only while any is open); a heartbeat keeps dead clients from holding a slot; a
+  // stream ends with its session, or after a while (the browser reconnects, signed in again).
+  interface Stream { res: FastifyReply['raw'], sessionId: string | undefined, endsAtMs: number, end: () => void }
+  const streams = new Set<Stream>()
+  let lastFleet = ''
+  let lastBeatMs = 0
+  let polling: ReturnType<typeof setInterval> | null = null
+  let ticking = false
+  const poll = async (): Promise<void> => {
+    if (ticking) return
+    ticking = true
+    try {
+      const r = await http.inject({ method: 'GET', url: '/fleet', headers: { authorization: `Bearer ${o.tokens.viewer}`, ...o.guard.internalHeaders() } })
+      if (r.statusCode !== 200) return
+      const tills = (r.json() as { tills: Record<string, FleetTill> }).tills
+      const f = fleetRows(tills)
+      const rows = f.rows.map(x => `<tr id="till-${esc(x.id)}">${x.cells.map((c, i) => `<td${i === 3 || i === 4 ? ' class="n"' : ''}>${typeof c === 'string' ? esc(c) : c.html}</td>`).join('')}</tr>`).join('')
+      const data = JSON.stringify({ asOf: asOf(f, Object.keys(tills).length), rows })
+      const now = Date.now()
+      const changed = data !== lastFleet
+      lastFleet = data
+      const beat = now - lastBeatMs >= SSE_HEARTBEAT_MS
+      if (beat) lastBeatMs = now
+      for (const st of [...streams]) {
+        if (now >= st.endsAtMs || (st.sessionId !== undefined && o.sessions.get(st.sessionId) === null)) { st.end(); continue }
+        if (changed) write(st, `event: fleet\ndata: ${data}\n\n`)
+        else if (beat) write(st, ':\n\n')
+      }
+    } finally {
+      ticking = false
+    }
+  }
+  const write = (st: Stream, chunk: string): void => {
+    if (st.res.writableEnded || st.res.destroyed) { st.end(); return }
+    st.res.write(chunk)
+  }
   http.get('/ui/events', { ...READ, schema: { summary: 'The fleet, live (server-sent events)' } }, async (req, reply) => {
     if (streams.size >= CONSOLE_STREAMS_MAX) return await reply.code(503).send({ error: `${CONSOLE_STREAMS_MAX} live pages already` })
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
-    let last = ''
-    const tick = async (): Promise<void> => {
-      const tills = (await api<{ tills: Record<string, FleetTill> }>(req, '/fleet')).json.tills
-      const f = fleetRows(tills)
-      const rows = f.rows.map(r => `<tr id="till-${esc(r.id)}">${r.cells.map((c, i) => `<td${i === 3 || i === 4 ? ' class="n"' : ''}>${typeof c === 'string' ? esc(c) : c.html}</td>`).join('')}</tr>`).join('')
-      const data = JSON.stringify({ asOf: asOf(f, Object.keys(tills).length), rows })
-      if (data !== last) {
-        last = data
-        res.write(`event: fleet\ndata: ${data}\n\n`)
+    const st: Stream = {
+      res,
+      sessionId: req.cookies[SESSION_COOKIE],
+      endsAtMs: Date.now() + SSE_LIFETIME_MS,
+      end: () => {
+        if (!streams.delete(st)) return
+        if (!res.writableEnded) res.end()
+        if (streams.size === 0 && polling !== null) { clearInterval(polling); polling = null }
       }
     }
-    const timer = setInterval(() => { void tick().catch(() => { stream.end() }) }, FLEET_POLL_MS)
-    const stream = { end: () => { clearInterval(timer); streams.delete(stream); res.end() } }
-    streams.add(stream)
-    req.raw.on('close', () => { stream.end() })
-    await tick()
+    streams.add(st)
+    res.on('close', () => { st.end() })
+    res.on('error', () => { st.end() })
+    // The current table at once, then changes as they come.
+    lastFleet = ''
+    polling ??= setInterval(() => { void poll().catch(err => { o.logger.warn({ err: (err as Error).message }, 'console: fleet not polled') }) }, FLEET_POLL_MS)
+    await poll()
   })
 
   // ------------------------------------------------------------ a store's day
@@ -148,16 +196,16 @@ ${table(`Closes of store ${store}${day !== undefined ? ` on ${day}` : ' (the las
   })
 
   // ------------------------------------------------------------ a close
-  http.get('/ui/closes/:tillId/:seq', { ...READ, schema: { params: { type: 'object', required: ['tillId', 'seq'], properties: { tillId: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}$' }, seq: { type: 'string', pattern: '^[1-9][0-9]{0,12}$' } } } } }, async (req, reply) => {
+  http.get('/ui/closes/:tillId/:seq', { ...READ, schema: { params: { type: 'object', required: ['tillId', 'seq'], properties: { tillId: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,15}-[0-9]{1,3}$' }, seq: { type: 'string', pattern: '^[1-9][0-9]{0,11}$' } } } } }, async (req, reply) => {
     const p = req.params as { tillId: string, seq: string }
     const r = await api<{ tillId: string, seq: number, kind: string, businessDay: string, hash: string, signer: string, verdict: string, folded: boolean, notFolded?: string, record: Record<string, unknown>, journal: Array<{ account: string, amountCents: number }> | null }>(req, `/closes/${p.tillId}/${p.seq}`)
-    if (r.status !== 200) return await reply.code(r.status).type('text/html; charset=utf-8').send(page('Not found', `<p>HQ holds no entry ${esc(p.seq)} of ${esc(p.tillId)}.</p>`, { role: role(req) }))
+    if (r.status !== 200) return await pageHeaders(reply.code(r.status)).send(page('Not found', `<p>HQ holds no entry ${esc(p.seq)} of ${esc(p.tillId)}.</p>`, { role: role(req) }))
     const c = r.json
     const facts = table('The signed entry', ['Field', 'Value'], [
       ['Till', c.tillId], ['Seq', String(c.seq)], ['Kind', c.kind], ['Business day', c.businessDay], ['Hash', c.hash], ['Signing key', c.signer],
       ['Verification', raw(`<span class="${c.verdict.startsWith('signature valid, key') ? 'ok' : 'bad'}">${esc(c.verdict)}</span>`)],
       ['In the books', c.folded ? 'yes: verified and folded' : `no: ${c.notFolded ?? ''}`],
-      ['Signed bytes', link(`/closes/${c.tillId}/${c.seq}/entry.bin`, 'download')]
+      ['Signed bytes', role(req) === 'admin' ? link(`/closes/${c.tillId}/${c.seq}/entry.bin`, 'download') : 'the admin downloads them (they name members)']
     ])
     const fields = table('The record', ['Field', 'Value'], Object.entries(c.record).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]))
     const journal = c.journal === null ? '<p>No journal lines yet: a product it names has no cost yet.</p>' : table('Journal lines it made', ['Account', 'Debit', 'Credit'], c.journal.map(j => [j.account, j.amountCents > 0 ? money(j.amountCents) : '', j.amountCents < 0 ? money(-j.amountCents) : '']), { numeric: [1, 2] })
@@ -214,7 +262,11 @@ ${table(`Closes of store ${store}${day !== undefined ? ` on ${day}` : ' (the las
   }, async (req, reply) => {
     const b = req.body as { conflict: string, decision: string, canonical?: string }
     const r = await http.inject({ method: 'POST', url: '/admin/catalogue/resolve', headers: { authorization: `Bearer ${o.tokens.admin}` }, payload: { conflict: b.conflict, decision: b.decision, ...(b.decision === 'same' && b.canonical !== undefined ? { canonical: b.canonical } : {}) } })
-    if (r.statusCode !== 200) return await reply.code(r.statusCode).type('text/html; charset=utf-8').send(page('Not resolved', `<p class="bad" role="alert">${esc((r.json() as { error?: string }).error ?? r.body)}</p><p><a href="/ui/exceptions">Back</a></p>`, { role: role(req) }))
+    if (r.statusCode !== 200) {
+      let reason = r.body
+      try { reason = (r.json() as { error?: string }).error ?? r.body } catch { /* not JSON: the body as it is */ }
+      return await pageHeaders(reply.code(r.statusCode)).send(page('Not resolved', `<p class="bad" role="alert">${esc(reason)}</p><p><a href="/ui/exceptions">Back</a></p>`, { role: role(req) }))
+    }
     return await reply.redirect(`/ui/exceptions?resolved=${encodeURIComponent(b.conflict)}`, 303)
   })
 
@@ -236,5 +288,5 @@ ${table(`Closes of store ${store}${day !== undefined ? ` on ${day}` : ' (the las
     return await send(req, reply, 'Members', `<form method="get"><label for="member">Member id</label> <input id="member" name="member" value="${esc(m ?? '')}" size="30"> <button type="submit">Look up</button></form>${found}`)
   })
 
-  return { stop: () => { for (const s of [...streams]) s.end() } }
+  return { stop: () => { for (const st of [...streams]) st.end() } }
 }
