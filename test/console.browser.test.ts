@@ -14,6 +14,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { formatCents } from '@tillbooks/ledger'
 import { asStoreId } from '@tillbooks/protocol'
 import { silentLogger } from '../node/src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../node/src/daemon/hqDaemon.ts'
@@ -22,7 +23,7 @@ import { enrolStores, request, tokenOf, until } from '../node/test/helpers/daemo
 
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(p => existsSync(p))
 const SHOTS = resolve(import.meta.dirname, '../build/console')
-const money = (cents: number): string => `${cents < 0 ? '-' : ''}${String(Math.abs(cents)).padStart(3, '0').slice(0, -2)}.${String(Math.abs(cents)).padStart(3, '0').slice(-2)}`
+const money = formatCents
 
 describe('HQ console in a real browser', function () {
   this.timeout(120_000)

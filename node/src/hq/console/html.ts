@@ -3,6 +3,7 @@
  * rendered and readable without JavaScript; the fleet page alone adds a small script that
  * applies server-sent updates.
  */
+import { formatCents } from '@tillbooks/ledger'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -11,12 +12,9 @@ export function esc (v: unknown): string {
   return String(v ?? '').replace(/[&<>"']/g, c => ESCAPES[c] as string)
 }
 
-/** Integer cents as a decimal amount: digits only, no floats (`-1234` → `-12.34`). */
+/** Integer cents as a decimal amount, as the books' exports write it (`-1234` → `-12.34`); anything else as a dash. */
 export function money (cents: number): string {
-  if (!Number.isSafeInteger(cents)) return '—'
-  const neg = cents < 0
-  const abs = String(Math.abs(cents)).padStart(3, '0')
-  return `${neg ? '-' : ''}${abs.slice(0, -2)}.${abs.slice(-2)}`
+  return Number.isSafeInteger(cents) ? formatCents(cents) : '—'
 }
 
 /** A safe piece of HTML (already escaped). */
