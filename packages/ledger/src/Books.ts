@@ -500,20 +500,29 @@ export class Books {
    * for exports and audits, not the hot path.
    */
   transactions (): Transaction[] {
-    const keyed: Array<{ date: string, till: string, seq: number, tx: Transaction }> = []
+    return this.#keyed().map(k => k.tx)
+  }
+
+  /** transactions(), each with the store whose till's record it is (null: HQ's own: orders, openings, settlements). */
+  storeTransactions (): Array<{ tx: Transaction, store: string | null }> {
+    return this.#keyed().map(k => ({ tx: k.tx, store: k.store }))
+  }
+
+  #keyed (): Array<{ date: string, till: string, seq: number, store: string | null, tx: Transaction }> {
+    const keyed: Array<{ date: string, till: string, seq: number, store: string | null, tx: Transaction }> = []
     for (const [tillId, t] of this.#tills) {
       for (let seq = 1; seq <= t.chain.foldedSeq; seq++) {
         const tx = summaryTransaction(t.chain.foldedSummary(seq), tillId, seq, t.chain.foldedHash(seq))
-        keyed.push({ date: tx.date, till: tillId, seq, tx })
+        keyed.push({ date: tx.date, till: tillId, seq, store: tillId.slice(0, tillId.lastIndexOf('-')), tx })
       }
     }
     for (const orders of [this.#openings, this.#replenishments]) {
-      for (const o of orders.values()) keyed.push({ date: o.tx.date, till: '', seq: 0, tx: o.tx })
+      for (const o of orders.values()) keyed.push({ date: o.tx.date, till: '', seq: 0, store: null, tx: o.tx })
     }
     // Settlements after the day's till records: they settle what the Closes put in clearing.
-    for (const tx of this.#settlementTransactions()) keyed.push({ date: tx.date, till: '\uffff', seq: 0, tx })
+    for (const tx of this.#settlementTransactions()) keyed.push({ date: tx.date, till: '\uffff', seq: 0, store: null, tx })
     keyed.sort((a, b) => compareText(a.date, b.date) || compareText(a.till, b.till) || a.seq - b.seq || compareText(a.tx.id, b.tx.id))
-    return keyed.map(k => k.tx)
+    return keyed
   }
 
   /** Each account's balance in the debit or the credit column; the columns must agree. */
