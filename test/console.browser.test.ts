@@ -19,7 +19,7 @@ import { asStoreId } from '@tillbooks/protocol'
 import { silentLogger } from '../node/src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../node/src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../node/src/daemon/tillDaemon.ts'
-import { enrolStores, request, tokenOf, until } from '../node/test/helpers/daemons.ts'
+import { enrolStores, request, tokenOf, untilFolded } from '../node/test/helpers/daemons.ts'
 
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(p => existsSync(p))
 const SHOTS = resolve(import.meta.dirname, '../build/console')
@@ -64,11 +64,7 @@ describe('HQ console in a real browser', function () {
     await request(till.ready.http, 'POST', '/sales', { lines: [{ sku: 'latte', qty: 1 }], tenders: [{ type: 'card', amountCents: 420 }] })
     const expected = (await request<{ drawerCashCents: number }>(till.ready.http, 'GET', '/status')).json.drawerCashCents - 20_000
     await request(till.ready.http, 'POST', '/day/close', { cashCountedCents: expected + overCents })
-    const seq = (await request<{ headSeq: number }>(till.ready.http, 'GET', '/status')).json.headSeq
-    await until('HQ folds the close', async () => {
-      await till.sync()
-      return (await request<{ tills: Record<string, { lastSeq: number }> }>(hq.ready.http, 'GET', '/fleet')).json.tills['S1-1']?.lastSeq === seq
-    })
+    await untilFolded(hq.ready.http, till.ready.http, 'S1-1')
   }
 
   async function checkA11y (name: string): Promise<void> {

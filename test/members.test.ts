@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { addressOf, freePort, request, tokenOf, until } from '../node/test/helpers/daemons.ts'
+import { addressOf, freePort, request, tokenOf, untilFolded } from '../node/test/helpers/daemons.ts'
 import { TcpGate, portOf, withPort } from '../sim/src/net/gate.ts'
 import { killAll, run, startDaemon, type Daemon } from './helpers/processes.ts'
 
@@ -57,11 +57,7 @@ describe('members across processes: two stores partitioned from HQ redeem what t
     }
     const closeAndFold = async (t: Daemon, tillId: string): Promise<void> => {
       await call(t.ready.http, 'POST', '/day/close', {})
-      const seq = (await call<{ headSeq: number }>(t.ready.http, 'GET', '/status')).headSeq
-      await until(`HQ folds ${tillId}'s Close`, async () => {
-        await request(t.ready.http, 'POST', '/sync', {})
-        return (await call<{ tills: Record<string, { lastSeq: number }> }>(hq.ready.http, 'GET', '/fleet')).tills[tillId]?.lastSeq === seq
-      })
+      await untilFolded(hq.ready.http, t.ready.http, tillId)
     }
     const view = async (member: string): Promise<MemberView> => await call<MemberView>(hq.ready.http, 'GET', `/members/${member}`)
     const granted = async (): Promise<number> => (await call<{ members: { rightsGranted: number } }>(hq.ready.http, 'GET', '/counters', undefined, admin)).members.rightsGranted

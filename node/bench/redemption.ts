@@ -12,7 +12,7 @@ import { asStoreId } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon } from '../src/daemon/tillDaemon.ts'
-import { enrolStores, request, tokenOf, until } from '../test/helpers/daemons.ts'
+import { enrolStores, request, tokenOf, untilFolded } from '../test/helpers/daemons.ts'
 
 const N = Number(process.argv[2] ?? 200)
 const POINTS = 10
@@ -32,11 +32,7 @@ const ok = async <T>(method: string, path: string, body?: unknown): Promise<T> =
 }
 const closeAndFold = async (): Promise<void> => {
   await ok('POST', '/day/close', {})
-  const seq = (await ok<{ headSeq: number }>('GET', '/status')).headSeq
-  await until('HQ folds the Close', async () => {
-    await request(till.ready.http, 'POST', '/sync', {})
-    return (await request<{ tills: Record<string, { lastSeq: number }> }>(hq.ready.http, 'GET', '/fleet')).json.tills['S1-1']?.lastSeq === seq
-  })
+  await untilFolded(hq.ready.http, till.ready.http, 'S1-1')
 }
 const granted = async (): Promise<number> => (await request<{ members: { rightsGranted: number } }>(hq.ready.http, 'GET', '/counters', undefined, admin)).json.members.rightsGranted
 const run = async (extra: Record<string, unknown>): Promise<number[]> => {

@@ -14,7 +14,7 @@ import { verifyReceipt } from '@tillbooks/wallet'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { startTillDaemon, type TillDaemon } from '../src/daemon/tillDaemon.ts'
-import { enrolStores, request, tokenOf, until } from './helpers/daemons.ts'
+import { enrolStores, request, tokenOf, untilFolded } from './helpers/daemons.ts'
 
 interface MemberView { member: string, earned: number, vested: number, redeemed: number, balance: number, spendable: number, rights: Record<string, number>, liabilityCents: number }
 interface Sold { docNo: string, totalCents: number, points: number, receipt: { docNo: string, qr: string } }
@@ -45,9 +45,7 @@ describe('redemption: points spent at the till within its rights, never overspen
   const rightsAtTill = async (): Promise<number> => (await request<{ rights: number }>(till.ready.http, 'GET', `/members/${member}/rights`)).json.rights
   const closeAndSync = async (): Promise<void> => {
     assert.equal((await request(till.ready.http, 'POST', '/day/close', {})).status, 200)
-    const seq = (await request<{ headSeq: number }>(till.ready.http, 'GET', '/status')).json.headSeq
-    await request(till.ready.http, 'POST', '/sync', {})
-    await until('HQ folds the Close', async () => (await request<{ tills: Record<string, { lastSeq: number }> }>(hq.ready.http, 'GET', '/fleet')).json.tills['S1-1']?.lastSeq === seq)
+    await untilFolded(hq.ready.http, till.ready.http, 'S1-1')
   }
 
   it('earned points vest after the return window, once HQ has the till\'s Closes through it', async () => {

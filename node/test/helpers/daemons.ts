@@ -62,3 +62,12 @@ export async function enrolStores (hq: { ready: { http: string } }, hqDir: strin
   const { silentLogger } = await import('../../src/components.ts')
   for (const s of stores) await enrolTill({ hqUrl: hq.ready.http, dataDir: join(dir, s), store: asStoreId(s), till: 1, auth: { bearer: await codeFor(hq.ready.http, hqDir, s, 1) }, logger: silentLogger })
 }
+
+/** Until HQ has folded everything the till at `tillUrl` has logged (its head seq): the till syncs meanwhile. */
+export async function untilFolded (hqUrl: string, tillUrl: string, tillId: string, timeoutMs = 30_000): Promise<void> {
+  const seq = (await request<{ headSeq: number }>(tillUrl, 'GET', '/status')).json.headSeq
+  await until(`HQ folds ${tillId} through seq ${seq}`, async () => {
+    await request(tillUrl, 'POST', '/sync', {})
+    return (await request<{ tills: Record<string, { lastSeq: number }> }>(hqUrl, 'GET', '/fleet')).json.tills[tillId]?.lastSeq === seq
+  }, timeoutMs)
+}
