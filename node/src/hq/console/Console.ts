@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Guard } from '../../access/guard.ts'
 import { SESSION_COOKIE, SESSION_TTL_MS, type ConsoleSessions } from '../../access/sessions.ts'
 import type { Logger } from '../../components.ts'
-import { barChart, esc, link, money, page, raw, table, type Html } from './html.ts'
+import { barChart, esc, link, money, page, raw, table, tableRows, type Html } from './html.ts'
 
 /** Live fleet pages at once (each an open server-sent events stream). */
 export const CONSOLE_STREAMS_MAX = 64
@@ -34,6 +34,8 @@ export interface ConsoleInit {
 interface FleetTill { lastSeq: number, lastClosedDay: string | null, pending: number, forked: boolean }
 
 const READ = { config: { access: 'read' as const } }
+/** The fleet table's numeric columns (last entry, held), in the page and in its live updates alike. */
+const FLEET_NUMERIC = [3, 4]
 
 /** A console page's headers: HTML, never cached, never framed (no clickjacking of its forms), no sniffing. */
 function pageHeaders (reply: FastifyReply): FastifyReply {
@@ -105,7 +107,7 @@ export function registerConsole (http: FastifyInstance, o: ConsoleInit): { stop:
     const tills = (await api<{ tills: Record<string, FleetTill> }>(req, '/fleet')).json.tills
     const f = fleetRows(tills)
     const body = `<p id="asof" aria-live="polite">${esc(asOf(f, Object.keys(tills).length))}</p>
-${table('Tills', ['Store', 'Till', 'Last closed day', 'Last entry', 'Held', 'State'], f.rows.map(r => r.cells), { ids: f.rows.map(r => `till-${r.id}`), numeric: [3, 4], id: 'fleet' })}`
+${table('Tills', ['Store', 'Till', 'Last closed day', 'Last entry', 'Held', 'State'], f.rows.map(r => r.cells), { ids: f.rows.map(r => `till-${r.id}`), numeric: FLEET_NUMERIC, id: 'fleet' })}`
     // Live: each update replaces the table's body and the line above it.
     const script = `<script>
 (() => {
@@ -137,7 +139,7 @@ ${table('Tills', ['Store', 'Till', 'Last closed day', 'Last entry', 'Held', 'Sta
       if (r.statusCode !== 200) return
       const tills = (r.json() as { tills: Record<string, FleetTill> }).tills
       const f = fleetRows(tills)
-      const rows = f.rows.map(x => `<tr id="till-${esc(x.id)}">${x.cells.map((c, i) => `<td${i === 3 || i === 4 ? ' class="n"' : ''}>${typeof c === 'string' ? esc(c) : c.html}</td>`).join('')}</tr>`).join('')
+      const rows = tableRows(f.rows.map(x => x.cells), { ids: f.rows.map(x => `till-${x.id}`), numeric: FLEET_NUMERIC })
       const data = JSON.stringify({ asOf: asOf(f, Object.keys(tills).length), rows })
       const now = Date.now()
       const changed = data !== lastFleet

@@ -35,10 +35,14 @@ export function link (href: string, text: unknown): Html {
 export function table (caption: string, headers: string[], rows: unknown[][], o: { numeric?: number[], ids?: string[], id?: string } = {}): string {
   const num = new Set(o.numeric ?? [])
   const head = headers.map((h, i) => `<th scope="col"${num.has(i) ? ' class="n"' : ''}>${esc(h)}</th>`).join('')
-  const body = rows.length === 0
-    ? `<tr><td colspan="${headers.length}">none</td></tr>`
-    : rows.map((r, k) => `<tr${o.ids?.[k] !== undefined ? ` id="${esc(o.ids[k])}"` : ''}>${r.map((v, i) => `<td${num.has(i) ? ' class="n"' : ''}>${cell(v)}</td>`).join('')}</tr>`).join('\n')
+  const body = rows.length === 0 ? `<tr><td colspan="${headers.length}">none</td></tr>` : tableRows(rows, o)
   return `<table${o.id !== undefined ? ` id="${esc(o.id)}"` : ''}><caption>${esc(caption)}</caption><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`
+}
+
+/** A table's body rows (what a live update replaces): the same markup as `table` writes. */
+export function tableRows (rows: unknown[][], o: { numeric?: number[], ids?: string[] } = {}): string {
+  const num = new Set(o.numeric ?? [])
+  return rows.map((r, k) => `<tr${o.ids?.[k] !== undefined ? ` id="${esc(o.ids[k])}"` : ''}>${r.map((v, i) => `<td${num.has(i) ? ' class="n"' : ''}>${cell(v)}</td>`).join('')}</tr>`).join('\n')
 }
 
 export interface PageOptions {
