@@ -288,6 +288,7 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
       case 'amSync': return { id, doc: 'S001-1', msg: null }
       case 'returns': return { id, refund: 'S002-1-7', receipt: new Uint8Array([0xd2, 0x84]), lines: [{ sku: 'BREAD', qty: 1 }], made: false, cert: new Uint8Array([0xa1]) }
       case 'rights': return { id, grantId: 'S001-1:g1', member: 'm-AAAAAAAAAAAAAAAAAAAAAA', till: 'S001-1:0123456789abcdef', points: 5 }
+      case 'replica': return { id, op: 'summary', body: new Uint8Array([0xa0]) }
     }
   }
 

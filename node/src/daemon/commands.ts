@@ -76,10 +76,14 @@ export function registerDaemonCommands (program: Command): void {
       return v
     }, 'verify')
     .option('--settlement-account <iban>', 'the merchant account card payouts go to: a bank statement (camt.053) of another account is refused')
-    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust', settlementAccount?: string } & DaemonAccessFlags) => {
+    .option('--books-db <url>', 'where the books are projected in SQL for reporting: postgres://USER@HOST:PORT/DB (through pg), or off. ' +
+      'Default: embedded PGlite in DIR/books-db. Either way a projection of the log, rebuilt from it at start whenever it disagrees (PGlite does not fsync); ' +
+      'a server that cannot be reached is reported and tried again while HQ keeps booking into its log')
+    .option('--replica-of <list>', 'comma-separated multiaddrs (with /p2p/) of other replicas of this HQ: they share its root key (copy DIR/root.key and member.key from the first HQ), and sync every till log and HQ record both ways', listArg, [])
+    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust', settlementAccount?: string, booksDb?: string, replicaOf: string[] } & DaemonAccessFlags) => {
       const logger = daemonLogger('tillbooks-hq')
       const { startHqDaemon } = await import('./hqDaemon.ts')
-      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify', ...(o.settlementAccount !== undefined ? { settlementAccount: o.settlementAccount } : {}), ...accessOptions(o) })
+      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify', ...(o.settlementAccount !== undefined ? { settlementAccount: o.settlementAccount } : {}), ...(o.booksDb !== undefined ? { booksDb: o.booksDb } : {}), replicaOf: o.replicaOf, ...accessOptions(o) })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })
@@ -105,7 +109,7 @@ export function registerDaemonCommands (program: Command): void {
     .requiredOption('--data <dir>', 'the till directory, enrolled with `tillbooks enrol`')
     .requiredOption('--store <id>', 'store id, e.g. S1', storeArg)
     .requiredOption('--till <n>', 'till number in the store', intArg('till', 1, 999))
-    .requiredOption('--hq <multiaddr>', "HQ's libp2p address, with /p2p/<peer id>")
+    .requiredOption('--hq <multiaddrs>', "HQ's libp2p address, with /p2p/<peer id>; several replicas comma-separated (the till sends to the first that answers, and drops a record once any acknowledged it)")
     .option('--http <port>', 'HTTP port (0: any free one)', intArg('http', 0, 65535), 0)
     .option('--http-host <host>', 'HTTP bind address (beyond loopback it needs --tls-cert and --tls-key, and callers the till\'s tokens)', '127.0.0.1')
     .option('--admin-token-file <file>', 'the till API\'s admin token, for writes beyond loopback (default DIR/admin.token)')

@@ -75,6 +75,35 @@ export async function hqRootKey (dir: string): Promise<KeyPair> {
 }
 
 /**
+ * An HQ replica's own libp2p identity (`DIR/peer.key`): replicas share the root key, and two
+ * peers with one identity could not reach each other. Created when asked (`--replica-of`);
+ * an HQ without one is reached under its root key's peer id, as before replicas.
+ */
+export async function hqPeerKey (dir: string, create: boolean): Promise<KeyPair | null> {
+  const path = join(dir, 'peer.key')
+  if (!create) {
+    try {
+      await readFile(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+      throw err
+    }
+  }
+  return await readOrCreateSeed(path)
+}
+
+/** Whether HQ's root key is in `dir` already (a replica's must be copied there, never made). */
+export async function hasHqRootKey (dir: string): Promise<boolean> {
+  try {
+    await readFile(join(dir, 'root.key'))
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
+
+/**
  * HQ's key for the keyed hashes of members' phone numbers (HMAC-SHA256: 32 random bytes, hex,
  * mode 0600, created at first start). It never leaves HQ: without it a hash kept gives back no
  * number, and no guess can be tested against it.

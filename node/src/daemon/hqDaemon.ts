@@ -7,6 +7,7 @@
  * enrolment a one-time code; reads need the viewer token beyond loopback (../access/).
  */
 import type { FastifyInstance } from 'fastify'
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import {
   asStoreId, asBusinessDay, fromHex, isBusinessDay, openEntry, parseTillId, rejectionOf, Signer, toHex,
@@ -14,7 +15,9 @@ import {
 } from '@tillbooks/protocol'
 import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
-import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
+import * as A from '@automerge/automerge'
+import { HqNode, EnrolmentConflictError, envelopeOf } from '../hq/HqNode.ts'
+import { HqReplication } from '../hq/HqReplication.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
@@ -33,11 +36,14 @@ import { HqMembers } from '../hq/HqMembers.ts'
 import { registerConsole } from '../hq/console/Console.ts'
 import { ConsoleSessions } from '../access/sessions.ts'
 import { FoldedCloses } from '../hq/FoldedCloses.ts'
+import { BooksProjection } from '../hq/BooksProjection.ts'
+import { booksDbTarget } from '../hq/booksDb.ts'
+import { booksDigest } from '../hq/booksDigest.ts'
 import { MembersError } from '@tillbooks/members'
 import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
 import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
-import { hqDbDir, hqMemberKey, hqRootKey } from './dataDir.ts'
+import { hasHqRootKey, hqDbDir, hqMemberKey, hqPeerKey, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
 import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { ForbiddenError, requireSlot } from '../access/guard.ts'
@@ -68,6 +74,18 @@ export interface HqDaemonOptions {
   authFailureWindowMs?: number
   /** HQ's clock (certificates' issue time, enrolment codes' expiry); default the system's. */
   clock?: Clock
+  /**
+   * Where the books are projected in SQL: a postgres:// URL, 'off', or (default) PGlite in
+   * DIR/books-db. A projection of the log, followed off the intake path (BooksProjection).
+   */
+  booksDb?: string
+  /**
+   * Other replicas of this HQ (multiaddrs with /p2p/): they share its root key (DIR/root.key,
+   * copied there, never made), and each brings itself up to the others (HqReplication).
+   */
+  replicaOf?: string[]
+  /** How often a replica syncs with each other replica (REPLICA_SYNC_INTERVAL_MS). */
+  replicaIntervalMs?: number
 }
 
 export interface HqReady {
@@ -79,6 +97,8 @@ export interface HqReady {
   /** Where the tokens are (never the tokens themselves). */
   adminTokenFile: string
   viewerTokenFile: string
+  /** Where the books are projected in SQL (a URL without its password, a directory), or null when off. */
+  booksDb: string | null
 }
 
 export interface HqDaemon {
@@ -86,8 +106,13 @@ export interface HqDaemon {
   peer: TillbooksPeer
   http: FastifyInstance
   ready: HqReady
+  /** The SQL projection of the books, or null when off. */
+  projection: BooksProjection | null
   stop: () => Promise<void>
 }
+
+/** Entries a replica submits to its own HQ at once, from a till log pulled from another replica. */
+const SUBMIT_CHUNK_FROM_REPLICA = 1_024
 
 export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const { logger } = o
@@ -99,6 +124,14 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     adminTokenFile: o.adminTokenFile, viewerTokenFile: o.viewerTokenFile, loopbackOpen: 'reads',
     bodyLimitBytes: bodyLimitBytes(ADMIN_ENTRIES_MAX), logger, authFailuresMax: o.authFailuresMax, authFailureWindowMs: o.authFailureWindowMs
   })
+  // A --books-db that is not a postgres URL is refused before anything is opened.
+  const booksDb = o.booksDb === 'off' ? null : booksDbTarget(o.booksDb, o.dataDir, logger)
+  const replicaOf = o.replicaOf ?? []
+  for (const addr of replicaOf) if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(addr)) throw new Error(`--replica-of ${addr}: a multiaddr ending /p2p/<peer id>`)
+  if (replicaOf.length > 0 && !await hasHqRootKey(o.dataDir)) {
+    throw new Error(`--replica-of: ${resolve(o.dataDir, 'root.key')} is missing. A replica signs as the HQ it replicates: copy root.key (and member.key) from that HQ's data directory, mode 0600`)
+  }
+  const freshDir = !existsSync(hqDbDir(o.dataDir))
   const root = await hqRootKey(o.dataDir)
   const signer = new Signer(root)
   const clock = o.clock ?? systemClock
@@ -125,7 +158,10 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   catalogueDoc.onChange(() => { hq.catalogueChanged() })
   logger.info(await codes.load(), 'enrolment codes loaded')
 
-  const peer = await TillbooksPeer.create({ seed: root.secretKey, listen: o.listen, logger })
+  // A replica is reached under its own identity (replicas share the root key; see hqPeerKey),
+  // made at its first start; an HQ that ran before keeps the identity its tills know.
+  const peerKey = await hqPeerKey(o.dataDir, replicaOf.length > 0 && freshDir) ?? root
+  const peer = await TillbooksPeer.create({ seed: peerKey.secretKey, listen: o.listen, logger })
   peer.handleSubmit(async entries => await hq.submit(entries))
   peer.handleLog(async (tillId, afterSeq) => await logAfter(hq, tillId, afterSeq))
   // Tills announce the heads of the replicas they keep: HQ remembers who keeps whom (in memory,
@@ -162,7 +198,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       served: async (id, from) => {
         // The catalogue: written by HQ and every store, each change screened by the document.
         // Written by enrolled tills only (a peer's id is its key): anyone else may read it.
-        if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: from !== undefined && enrolledPeer(from) }
+        if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: from !== undefined && (enrolledPeer(from) || replication.isReplica(from)) }
         const log = await hq.tillDoc(checkedTillId(id))
         return log === undefined ? undefined : { log, own: true }
       },
@@ -171,6 +207,57 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   })
   peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc, msg))
+
+  // ---------------------------------------------------------------- replicas of this HQ
+  // A till's log pulled from another replica: into a copy made of the till's own changes this
+  // HQ holds, by Automerge's sync protocol; every change it did not hold is then submitted like
+  // anything a till sends (verified, logged, folded). An entry another HQ took in bare (a relay,
+  // an email backup) travels as its envelope, never under that HQ's actor.
+  const pulling = new Map<string, TillLog>()
+  const replicaSync = new DocSync({ peer, store, logger, docs: { served: () => undefined, replicaFor: id => pulling.get(id), changed: async () => {} } })
+  const submitAll = async (items: Uint8Array[]): Promise<number> => {
+    let accepted = 0
+    for (let i = 0; i < items.length; i += SUBMIT_CHUNK_FROM_REPLICA) {
+      for (const a of await hq.submit(items.slice(i, i + SUBMIT_CHUNK_FROM_REPLICA))) if (a.status === 'accepted') accepted++
+    }
+    return accepted
+  }
+  const replication = new HqReplication({
+    hq,
+    store,
+    root: signer,
+    peerId: peer.peerId,
+    multiaddrs: () => peer.multiaddrs(),
+    transport: peer,
+    logger,
+    nowMs: () => clock.nowMs(),
+    ...(o.replicaIntervalMs !== undefined ? { intervalMs: o.replicaIntervalMs } : {}),
+    pullCatalogue: async (addr, peerId) => { await docSync.pull(addr, peerId, CATALOGUE_DOC) },
+    pullTill: async (addr, peerId, tillId) => {
+      const log = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'replica') })
+      try {
+        log.applyChanges(await hq.tillChanges(tillId))
+        const before = log.getHeads()
+        pulling.set(tillId, log)
+        try {
+          await replicaSync.pull(addr, peerId, tillId)
+        } catch (err) {
+          // The entries themselves, over the log protocol: what Automerge could not bring (a refusal, a clash of HQ actors).
+          logger.warn({ tillId, peer: peerId, err: (err as Error).message }, 'replica: till log not synced by Automerge; its entries fetched instead')
+          replication.counters.tillsPulledAsEntries++
+          return await submitAll(await peer.fetchLog(addr, tillId, 0))
+        } finally {
+          pulling.delete(tillId)
+        }
+        const hqActor = actorIdFor(tillId, 'hq')
+        return await submitAll(log.getChangesSince(before).map(c => A.decodeChange(c).actor === hqActor ? envelopeOf(c) : c))
+      } finally {
+        log.free()
+      }
+    }
+  })
+  peer.handleReplica(async (op, body, from) => await replication.serve(op, body, from))
+  for (const addr of replicaOf) replication.addPeer(addr)
 
   // Settlement files and reconciliation. A till's approvals are fetched from the till itself
   // over libp2p (its peer id is its key), only when its card totals do not match.
@@ -213,6 +300,13 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // Stock on hand with the products resolved to be the same counted as one (from the day of
   // the resolution on, the fold's aliases): the balances and the journal are as booked.
   http.get('/books', READ, async () => stockThroughAliases(hq.books.snapshot(), catalogueDoc.fold(today()).aliases))
+  // What replicas compare: the set of records folded and a hash of the canonical books.
+  http.get('/books/digest', READ, async () => booksDigest(hq.books))
+  // Replicas: who this HQ syncs with, how the last rounds went, what it refused.
+  http.get('/replicas', READ, async () => replication.status())
+  // The SQL projection: where it is, how far behind the books, why not following if it is not.
+  const projection = booksDb === null ? null : new BooksProjection({ connect: booksDb.connect, books: () => hq.books, logger, target: booksDb.target })
+  http.get('/books/projection', READ, async () => projection?.status() ?? { target: null, error: 'off (--books-db off)' })
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/books.csv', READ, async (_req, reply) => await reply.type('text/csv; charset=utf-8').send(hq.books.toCsv()))
   http.get('/fleet', READ, async () => ({ tills: hq.fleet() }))
@@ -698,20 +792,25 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const console_ = registerConsole(http, { guard, sessions, tokens: { admin: plan.adminToken, viewer: plan.viewerToken }, secure: api.scheme === 'https', logger })
 
   const url = await http.listen({ port: o.httpPort, host: httpHost })
-  const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey), adminTokenFile: resolve(api.adminTokenFile), viewerTokenFile: resolve(api.viewerTokenFile) }
+  const ready: HqReady = { role: 'hq', peerId: peer.peerId, multiaddrs: peer.multiaddrs(), http: url, rootKey: toHex(signer.publicKey), adminTokenFile: resolve(api.adminTokenFile), viewerTokenFile: resolve(api.viewerTokenFile), booksDb: booksDb?.target ?? null }
+  // Once HQ serves: opening the database (PGlite's wasm, a server's connection) never holds intake back.
+  projection?.start()
+  replication.start()
 
   let stopping: Promise<void> | null = null
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       console_.stop()
       await http.close()
+      await projection?.stop()
+      await replication.stop()
       await peer.stop()
       catalogueDoc.close()
       await hq.stop()
     })()
     await stopping
   }
-  return { hq, peer, http, ready, stop }
+  return { hq, peer, http, ready, projection, stop }
 }
 
 /** The till an entry belongs to, for a code holder's slot check (403 when it cannot be read at all). */

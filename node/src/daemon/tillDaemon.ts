@@ -42,7 +42,7 @@ export interface TillDaemonOptions {
   dataDir: string
   store: StoreId
   till: number
-  /** HQ's multiaddr, with its /p2p/ peer id. */
+  /** HQ's multiaddr, with its /p2p/ peer id; several replicas of HQ comma-separated. */
   hq: string
   httpPort: number
   httpHost?: string
@@ -172,6 +172,11 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   }
   // Rights over members' points beyond what this till holds are asked of HQ over libp2p (the
   // peer starts below; its id is the till's key, so HQ knows who asks).
+  // HQ, or several replicas of it: the till talks to one at a time (the current), and moves to the next when it does not answer.
+  const hqAddrs = o.hq.split(',').map(a => a.trim()).filter(a => a.length > 0)
+  if (hqAddrs.length === 0) throw new Error('--hq names no HQ')
+  let hqAt = 0
+  const hqAddr = (): string => hqAddrs[hqAt] as string
   const rightsVia: { peer: TillbooksPeer | null, reachable: () => boolean } = { peer: null, reachable: () => false }
   const till = new TillNode({ store: tillStore, clock, logger }, {
     store: o.store,
@@ -184,11 +189,11 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       ask: async req => {
         if (rightsVia.peer === null) throw new Error('the till is starting')
         // Known to be out of reach: ask briefly, so the cashier hears at once that only the till's own rights can be spent.
-        return await rightsVia.peer.askRights(o.hq, req, { timeoutMs: rightsVia.reachable() ? o.callTimeoutMs ?? 5_000 : Math.min(o.callTimeoutMs ?? 5_000, 1_000) })
+        return await rightsVia.peer.askRights(hqAddr(), req, { timeoutMs: rightsVia.reachable() ? o.callTimeoutMs ?? 5_000 : Math.min(o.callTimeoutMs ?? 5_000, 1_000) })
       },
       giveBack: async req => {
         if (rightsVia.peer === null) throw new Error('the till is starting')
-        await rightsVia.peer.giveBackRights(o.hq, req, { timeoutMs: rightsVia.reachable() ? o.callTimeoutMs ?? 5_000 : Math.min(o.callTimeoutMs ?? 5_000, 1_000) })
+        await rightsVia.peer.giveBackRights(hqAddr(), req, { timeoutMs: rightsVia.reachable() ? o.callTimeoutMs ?? 5_000 : Math.min(o.callTimeoutMs ?? 5_000, 1_000) })
       }
     }
   })
@@ -214,7 +219,9 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     neighbourByPeer.set(id, addr)
   }
   const timeoutMs = o.callTimeoutMs ?? 5_000
-  const hqPeerId = o.hq.split('/p2p/')[1]
+  // HQ's replicas peer ids: each is HQ to this till (their approvals requests, the catalogue).
+  const hqPeerIds = new Set(hqAddrs.map(a => a.split('/p2p/')[1]).filter((id): id is string => id !== undefined))
+  const isHq = (id: string): boolean => hqPeerIds.has(id)
 
   // Automerge's sync protocol: this till's own log served read-only, its replicas served and
   // pulled; sessions with its neighbours and HQ persisted (a restart then costs no resync).
@@ -223,12 +230,12 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     store: replicas.store,
     logger,
     callTimeoutMs: timeoutMs,
-    persistFor: id => neighbourByPeer.has(id) || id === hqPeerId,
+    persistFor: id => neighbourByPeer.has(id) || isHq(id),
     docs: {
       served: (id, from) => {
         // The catalogue: every store and HQ write it, each change screened by the document;
         // written here by HQ and this till's configured neighbours only, read by anyone.
-        if (id === CATALOGUE_DOC) return { log: catalogue.doc, own: false, writable: from !== undefined && (from === hqPeerId || neighbourByPeer.has(from)) }
+        if (id === CATALOGUE_DOC) return { log: catalogue.doc, own: false, writable: from !== undefined && (isHq(from) || neighbourByPeer.has(from)) }
         if (id === tillId) return { log: till.logDoc, own: true }
         const doc = replicas.doc(id as TillId)
         return doc === undefined ? undefined : { log: doc, own: false }
@@ -247,10 +254,10 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   // neighbours' we keep, to HQ only.
   peer.handleApprovals(async (id, from) => {
     if (id === tillId) {
-      if (from !== hqPeerId && !neighbourByPeer.has(from)) throw new RefusedError('a till\'s approvals are served to HQ and its neighbours only')
+      if (!isHq(from) && !neighbourByPeer.has(from)) throw new RefusedError('a till\'s approvals are served to HQ and its neighbours only')
       return payments?.approvalEnvelopes() ?? []
     }
-    if (from !== hqPeerId) throw new RefusedError('the approvals of a till kept here are served to HQ only')
+    if (!isHq(from)) throw new RefusedError('the approvals of a till kept here are served to HQ only')
     return replicaApprovals.of(id)
   })
   /** Per neighbouring till: the head seq its approvals were last fetched at (a new Close brings the day's). */
@@ -357,13 +364,34 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   let retryMs = o.retryMinMs ?? 500
   let stopped = false
 
-  const pushToHq = async (): Promise<{ sent: number, acked: number }> => {
-    // Each entry inside the change of our log that put it: HQ keeps our document's history.
+  /**
+   * `fn` with HQ's current replica, then each other in turn until one answers; the one that
+   * answered is current from then on. Throws the last failure if none answers.
+   */
+  const withHq = async <T>(fn: (addr: string) => Promise<T>): Promise<T> => {
+    let last: unknown
+    for (let k = 0; k < hqAddrs.length; k++) {
+      const i = (hqAt + k) % hqAddrs.length
+      try {
+        const r = await fn(hqAddrs[i] as string)
+        hqAt = i
+        return r
+      } catch (err) {
+        last = err
+      }
+    }
+    throw last
+  }
+
+  // Each entry inside the change of our log that put it: HQ keeps our document's history. A
+  // record leaves the outbox once any replica of HQ acknowledged it (durably: HQ answers after its fsync).
+  const pushToHq = async (): Promise<{ sent: number, acked: number }> => await withHq(async addr => await pushTo(addr))
+  const pushTo = async (addr: string): Promise<{ sent: number, acked: number }> => {
     const out = till.outboxChanges()
     let acked = 0
     for (let i = 0; i < out.length; i += SUBMIT_CHUNK) {
       const chunk = out.slice(i, i + SUBMIT_CHUNK)
-      const answers = await peer.submit(o.hq, chunk.map(c => c.bytes), { timeoutMs })
+      const answers = await peer.submit(addr, chunk.map(c => c.bytes), { timeoutMs })
       const mapped = answers.map((a, k) => ({ seq: (chunk[k] as { seq: number }).seq, status: a.status, ...(a.reason !== undefined ? { reason: a.reason } : {}) }))
       await till.acknowledge(mapped)
       for (const m of mapped) if (m.status !== 'rejected') { acked++; hqAckedSeq = Math.max(hqAckedSeq, m.seq) }
@@ -457,14 +485,15 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       await payments?.forward().catch((err: Error) => { logger.warn({ err: err.message }, 'stored card payments not forwarded yet') })
       try {
         // The catalogue first: HQ learns of a product made up here before the Close that sold it.
-        if (hqPeerId !== undefined) {
-          await syncCatalogue(o.hq, hqPeerId).catch((err: Error) => { logger.warn({ err: err.message }, 'catalogue not synced with HQ') })
-        }
+        await withHq(async addr => {
+          const id = addr.split('/p2p/')[1]
+          if (id !== undefined) await syncCatalogue(addr, id)
+        }).catch((err: Error) => { logger.warn({ err: err.message }, 'catalogue not synced with HQ') })
         r = await pushToHq()
         hqReachable = true
         // Tell HQ whose logs (and approvals) we keep: where it asks when one of those tills is gone.
         const held = replicas.headsWithHash().slice(0, HEADS_MAX)
-        if (held.length > 0) await peer.announceHeads(o.hq, held, { timeoutMs }).catch((err: Error) => { logger.warn({ err: err.message }, 'replica heads not announced to HQ') })
+        if (held.length > 0) await peer.announceHeads(hqAddr(), held, { timeoutMs }).catch((err: Error) => { logger.warn({ err: err.message }, 'replica heads not announced to HQ') })
         retryMs = o.retryMinMs ?? 500
       } catch (err) {
         hqReachable = false
@@ -570,7 +599,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
       // A phone number: HQ answers the member id (enrolling a new number), so the number never
       // reaches the journal, the Close or the receipt. Offline, it cannot be looked up.
       try {
-        member = await peer.lookupMember(o.hq, member, { timeoutMs: hqReachable ? timeoutMs : Math.min(timeoutMs, 1_000) })
+        member = await peer.lookupMember(hqAddr(), member, { timeoutMs: hqReachable ? timeoutMs : Math.min(timeoutMs, 1_000) })
       } catch (err) {
         if (err instanceof NetError && err.code === 'REFUSED') return await reply.code(400).send({ error: `member refused: ${err.message}` })
         return await reply.code(409).send({ error: 'a phone number is looked up at HQ, which is out of reach: scan the member\'s card, or sell without a member' })
@@ -724,7 +753,7 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
     if (o.receivesDeliveries ?? o.till === 1) {
       try {
         // Known to be out of reach: ask briefly, so a till cut off for days still opens at once.
-        const orders = await peer.fetchReplenishment(o.hq, o.store, null, { timeoutMs: hqReachable ? timeoutMs : Math.min(timeoutMs, 1_000) })
+        const orders = await peer.fetchReplenishment(hqAddr(), o.store, null, { timeoutMs: hqReachable ? timeoutMs : Math.min(timeoutMs, 1_000) })
         order = orders.find(bytes => orderDay(bytes, identity.hqRootKey) === day)
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'HQ unreachable at opening: opening without the delivery')

@@ -14,7 +14,7 @@
  */
 import { hash } from 'node:crypto'
 import {
-  canonicalDecode, canonicalEncode, checkedEntry, Enrolment, ForgedError, issueCertificate, openReplenishment,
+  canonicalDecode, canonicalEncode, checkedEntry, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
   rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
   type BusinessDay, type Entry, type PublicKey, type Rejection, type Signer, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
@@ -44,6 +44,17 @@ function envelopeIdOf (bytes: Uint8Array): string {
 export class HqBusyError extends Error {
   override name = 'HqBusyError'
 }
+
+/** An HQ record from another replica that does not verify, or contradicts what this HQ holds. */
+export class ReplicaRecordError extends Error {
+  override name = 'ReplicaRecordError'
+}
+
+/** The records HQ replicas share, by their key prefix in the log (till entries travel by Automerge sync). */
+export const REPLICATED_PREFIXES = [CERT_PREFIX, REPLENISHMENT_PREFIX, OPENING_PREFIX, SETTLEMENT_PREFIX] as const
+
+/** Per-till sums of entry hashes are kept mod 2^48 (exact in a double). */
+const TILL_SUM_MODULUS = 2 ** 48
 
 /** Enrolling a key that would disown entries HQ already holds. */
 export class EnrolmentConflictError extends Error {
@@ -176,6 +187,11 @@ export class HqNode {
   #envelopes = new Set<string>()
   /** Per till, the highest seq in the log. */
   #maxSeq = new Map<TillId, number>()
+  /**
+   * Per till, the entries logged and a sum of their hashes (the first 48 bits of each, mod
+   * 2^48): what replicas compare to find the tills whose logs differ (HqReplication).
+   */
+  #tillSums = new Map<TillId, { count: number, sum: number }>()
   /** Logged entries waiting for the catalogue to define a sku they name, by hash (#book). */
   #awaiting = new Map<string, Entry>()
   #latestDay: BusinessDay | null = null
@@ -299,6 +315,7 @@ export class HqNode {
     this.#latestDay = null
     this.#envelopes = new Set()
     this.#maxSeq = new Map()
+    this.#tillSums = new Map()
     this.#docs.clear()
     this.#orders = new Map()
     const verify = this.#init.rebuildVerify ?? true
@@ -350,6 +367,7 @@ export class HqNode {
       this.#book(e)
       const held = this.#maxSeq.get(e.tillId)
       if (held === undefined || e.seq > held) this.#maxSeq.set(e.tillId, e.seq)
+      this.#noteLogged(e)
       entries++
     }
     const range = { gte: ENTRY_PREFIX, lt: prefixEnd(ENTRY_PREFIX) }
@@ -453,6 +471,73 @@ export class HqNode {
     }
   }
 
+  #noteLogged (e: Entry): void {
+    const t = this.#tillSums.get(e.tillId) ?? { count: 0, sum: 0 }
+    t.count++
+    t.sum = (t.sum + parseInt(e.hash.slice(0, 12), 16)) % TILL_SUM_MODULUS
+    this.#tillSums.set(e.tillId, t)
+  }
+
+  /** Per till: the entries logged and the sum of their hashes (see #tillSums). Read-only. */
+  get tillSums (): ReadonlyMap<TillId, { readonly count: number, readonly sum: number }> {
+    return this.#tillSums
+  }
+
+  /**
+   * An HQ record another replica holds, under its key in this log's layout (a certificate, a
+   * replenishment order, opening stock, a settlement file): checked as if decided here (a
+   * certificate or an order must verify under HQ's root key; its key must be the one its
+   * content gives), written durably, and folded. The same record again: 'duplicate'. One
+   * that contradicts what this HQ holds throws ReplicaRecordError, and nothing is written.
+   */
+  async adoptRecord (key: string, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
+    const prefix = key.slice(0, 2)
+    try {
+      if (prefix === CERT_PREFIX) {
+        const sc = openCertificate(value, this.rootKey, { verify: true })
+        const expected = certKey(sc.tillId, sc.cert.fromSeq, toHex(sc.cert.tillKey))
+        if (key !== expected) throw new ReplicaRecordError(`certificate under ${key}: its content puts it under ${expected}`)
+        const held = await this.#components.store.get(key)
+        if (held !== undefined) return 'duplicate'
+        this.#checkFromSeq(sc.tillId, sc.cert.fromSeq)
+        await this.#components.store.batch([{ type: 'put', key, value }], { sync: true })
+        this.#enrolment.add(value)
+        return 'adopted'
+      }
+      if (prefix === REPLENISHMENT_PREFIX) {
+        const order = openReplenishment(value, this.rootKey, { verify: true })
+        if (key !== replenishmentKey(order.id)) throw new ReplicaRecordError(`order ${order.id} under ${key}`)
+        return await this.#oneAtATime(async () => {
+          if (this.#books.checkReplenishment(order) === 'duplicate') return 'duplicate'
+          await this.#components.store.batch([{ type: 'put', key, value }], { sync: true })
+          this.#books.addReplenishment(order)
+          this.#booked(order.businessDay)
+          this.#indexOrder(order, value)
+          return 'adopted'
+        })
+      }
+      if (prefix === OPENING_PREFIX) {
+        const o = canonicalDecode(value) as unknown as { date: BusinessDay, lines: SkuQty[] }
+        if (key !== `${OPENING_PREFIX}${String(o?.date)}`) throw new ReplicaRecordError(`opening stock of ${String(o?.date)} under ${key}`)
+        const held = await this.#components.store.get(key)
+        if (held !== undefined) return 'duplicate'
+        await this.openingStock(o.lines, o.date)
+        return 'adopted'
+      }
+      if (prefix === SETTLEMENT_PREFIX) {
+        const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
+        if (typeof o?.processor !== 'string' || !(o.file instanceof Uint8Array)) throw new ReplicaRecordError('a settlement record is { processor, file }')
+        const file = readSettlementFile(o.file, { currency: this.#books.currency })
+        if (key !== `${SETTLEMENT_PREFIX}${file.id}`) throw new ReplicaRecordError(`settlement file ${file.id} under ${key}`)
+        return await this.importSettlement(o.file, file, o.processor) === 'folded' ? 'adopted' : 'duplicate'
+      }
+    } catch (err) {
+      if (err instanceof ReplicaRecordError) throw err
+      throw new ReplicaRecordError(`${key}: ${(err as Error).message}`)
+    }
+    throw new ReplicaRecordError(`${key} is not an HQ record replicas share`)
+  }
+
   /** The highest seq HQ holds for a till (folded or pending). */
   heldSeq (tillId: TillId): number {
     return this.#maxSeq.get(tillId) ?? 0
@@ -469,6 +554,11 @@ export class HqNode {
     if (throughSeq <= afterSeq) return out
     for await (const [, bytes] of this.#components.store.entries(entryRange(tillId, afterSeq, throughSeq))) out.push(envelopeOf(bytes))
     return out
+  }
+
+  /** The changes of the till's own log that carried entries HQ holds (not the bare envelopes), in seq order. */
+  async tillChanges (tillId: TillId): Promise<Uint8Array[]> {
+    return (await this.#logged(tillId)).filter(isAutomergeChunk)
   }
 
   /** What HQ's log holds for a till, in seq order: the changes of the till's log that carried its entries, or the bare envelopes. */
@@ -685,6 +775,7 @@ export class HqNode {
     this.#inFlightEnvelopes.delete(envelopeId)
     this.#envelopes.add(envelopeId)
     this.#maxSeq.set(entry.tillId, Math.max(this.#maxSeq.get(entry.tillId) ?? 0, entry.seq))
+    this.#noteLogged(entry)
     this.#docs.changed(entry.tillId)
     const result = this.#book(entry)
     const base = { tillId: entry.tillId, seq: entry.seq, hash: entry.hash }

@@ -24,3 +24,25 @@ export const AWAITING_CATALOGUE_MAX = 10_000
 
 /** How long HQ waits for a till's approvals when its card totals do not match a settlement. */
 export const APPROVALS_FETCH_TIMEOUT_MS = 10_000
+
+/** How often the SQL projection of the books appends what the books folded since (off the intake path). */
+export const PROJECTION_INTERVAL_MS = 1_000
+/** How long before trying an unreachable books database again. */
+export const PROJECTION_RETRY_MS = 5_000
+/** Records appended to the SQL projection in one transaction, at most. */
+export const PROJECTION_BATCH_MAX = 5_000
+/** How long connecting to a `--books-db` server may take before it counts as unreachable. */
+export const BOOKS_DB_CONNECT_TIMEOUT_MS = 5_000
+
+/** How often an HQ replica brings itself up to each replica it knows (a round costs two small requests when in sync). */
+export const REPLICA_SYNC_INTERVAL_MS = 1_000
+/** Replicas one HQ knows, at most (configured and learnt by hello). */
+export const REPLICA_PEERS_MAX = 16
+/** Keys or till summaries per page between replicas. */
+export const REPLICA_PAGE_MAX = 2_000
+/** HQ records fetched per request between replicas (a settlement file can be large). */
+export const REPLICA_RECORDS_PER_CALL = 16
+/** How far a replica's signed hello may be from our clock (a captured hello is not replayed later). */
+export const REPLICA_HELLO_SKEW_MS = 5 * 60_000
+/** Bytes of HQ records in one answer between replicas: within a libp2p frame (net/limits.ts FRAME_BYTES_MAX, 4 MiB). */
+export const REPLICA_ANSWER_BYTES_MAX = 3 * 1024 * 1024

@@ -38,7 +38,8 @@ import {
   decodeLogAnswer, decodeLogRequest, decodeReplenishmentAnswer, decodeReplenishmentRequest, decodeSubmitAnswer,
   decodeSubmitRequest, encodeError, encodeHeadsAnswer, encodeHeadsRequest, encodeLogAnswer, encodeLogRequest,
   encodeReplenishmentAnswer, encodeReplenishmentRequest, encodeRightsAnswer, encodeRightsRequest, decodeRightsAnswer, decodeRightsRequest, decodeMemberLookupAnswer, encodeMemberLookupAnswer, encodeMemberLookupRequest, decodeReturnAnswer, decodeReturnRequest, encodeReturnAnswer, encodeReturnRequest, decodeOkAnswer, encodeOkAnswer, encodeRightsReturnRequest, encodeSubmitAnswer, encodeSubmitRequest, idOf, ProtocolError,
-  PROTOCOLS, type LogHead, type ProtocolName, type SubmitAnswer
+  PROTOCOLS, type LogHead, type ProtocolName, type SubmitAnswer,
+  decodeReplicaAnswer, decodeReplicaRequest, encodeReplicaAnswer, encodeReplicaRequest, type ReplicaOp
 } from './messages.ts'
 
 export type { LogHead, SubmitAnswer }
@@ -80,6 +81,8 @@ export type ReplenishmentHandler = (store: string, afterId: string | null) => Pr
 /** One Automerge sync message in about `doc` from peer `from`; the answer (null: nothing to say). Throw RefusedError to refuse it. */
 export type AmSyncHandler = (doc: string, msg: Uint8Array | null, from: string) => Promise<Uint8Array | null>
 /** A signed grant of rights for the asking till (`from`); throw RefusedError to refuse (beyond what is spendable, not that till). */
+/** An HQ replica's request (`op`, its canonical body), answered with a body; `from` is the asking peer's id. */
+export type ReplicaHandler = (op: ReplicaOp, body: Uint8Array, from: string) => Promise<Uint8Array>
 export type RightsHandler = (req: { grantId: string, member: string, till: string, points: number }, from: string) => Promise<Uint8Array>
 /** A return of a receipt's lines at another till: consent (resolve) or refuse (throw RefusedError with the reason). */
 export type ReturnsHandler = (req: { refund: string, receipt: Uint8Array, lines: Array<{ sku: string, qty: number }>, made: boolean, cert: Uint8Array }, from: string) => Promise<void>
@@ -232,6 +235,7 @@ export class TillbooksPeer {
   #replenishmentHandler: ReplenishmentHandler | null = null
   #amSyncHandler: AmSyncHandler | null = null
   #rightsHandler: RightsHandler | null = null
+  #replicaHandler: ReplicaHandler | null = null
   #lookupHandler: MemberLookupHandler | null = null
   #rightsReturnHandler: RightsReturnHandler | null = null
   #returnsHandler: ReturnsHandler | null = null
@@ -324,6 +328,7 @@ export class TillbooksPeer {
   handleReplenishment (fn: ReplenishmentHandler): void { this.#replenishmentHandler = fn }
   handleAmSync (fn: AmSyncHandler): void { this.#amSyncHandler = fn }
   handleRights (fn: RightsHandler): void { this.#rightsHandler = fn }
+  handleReplica (fn: ReplicaHandler): void { this.#replicaHandler = fn }
   handleMemberLookup (fn: MemberLookupHandler): void { this.#lookupHandler = fn }
   handleRightsReturn (fn: RightsReturnHandler): void { this.#rightsReturnHandler = fn }
   handleReturns (fn: ReturnsHandler): void { this.#returnsHandler = fn }
@@ -455,6 +460,12 @@ export class TillbooksPeer {
   async askReturn (addr: string, req: { refund: string, receipt: Uint8Array, lines: Array<{ sku: string, qty: number }>, made: boolean, cert: Uint8Array }, opts: CallOptions = {}): Promise<void> {
     await this.#call(addr, 'returns', opts.timeoutMs ?? this.#callTimeoutMs, req.receipt.length + req.cert.length + req.lines.length * 64 + 128,
       id => encodeReturnRequest({ id, ...req }), o => { decodeReturnAnswer(o) })
+  }
+
+  /** Ask another HQ replica (`op` with its canonical body); its answer's body. A refusal is NetError code REFUSED. */
+  async askReplica (addr: string, op: ReplicaOp, body: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
+    return await this.#call(addr, 'replica', opts.timeoutMs ?? this.#callTimeoutMs, body.length + 256,
+      id => encodeReplicaRequest({ id, op, body }), o => decodeReplicaAnswer(o))
   }
 
   /** Tell HQ of rights given back (a refusal is NetError code REFUSED). */
@@ -915,6 +926,14 @@ export class TillbooksPeer {
         return async () => {
           if (fn === null) throw new NoHandlerError('this peer grants no rights')
           return encodeRightsAnswer(id, await fn({ grantId: req.grantId, member: req.member, till: req.till, points: req.points }, s.from))
+        }
+      }
+      case 'replica': {
+        const req = decodeReplicaRequest(o)
+        const fn = this.#replicaHandler
+        return async () => {
+          if (fn === null) throw new NoHandlerError('this peer is no HQ replica')
+          return encodeReplicaAnswer(id, await fn(req.op, req.body, s.from))
         }
       }
       case 'replenishment': {

@@ -26,7 +26,9 @@ export const PROTOCOLS = {
   /** A till asks HQ to grant it rights over a member's points (its peer id is its key: HQ knows who asks). */
   rights: '/tillbooks/rights/1.0.0',
   /** A till asks the till that issued a receipt to consent to a return of its lines (or tells it of one made without). */
-  returns: '/tillbooks/returns/1.0.0'
+  returns: '/tillbooks/returns/1.0.0',
+  /** HQ replicas: a signed hello, summaries, and HQ's own records (../hq/HqReplication.ts reads the bodies). */
+  replica: '/tillbooks/hq-replica/1.0.0'
 } as const
 export type ProtocolName = keyof typeof PROTOCOLS
 
@@ -453,4 +455,33 @@ export function encodeAmSyncAnswer (id: number, msg: Uint8Array | null): Uint8Ar
 export function decodeAmSyncAnswer (o: Obj): Uint8Array | null {
   fields(o, 'answer', ['id', 'msg'])
   return syncMessage(o.msg, 'msg')
+}
+
+// ---------------------------------------------------------------- replica
+
+/** What one HQ replica asks another; the body is canonical CBOR read by HqReplication (checked there). */
+export const REPLICA_OPS = ['hello', 'summary', 'tills', 'keys', 'records'] as const
+export type ReplicaOp = typeof REPLICA_OPS[number]
+export interface ReplicaRequest { id: number, op: ReplicaOp, body: Uint8Array }
+
+export function encodeReplicaRequest (r: ReplicaRequest): Uint8Array {
+  return canonicalEncode({ id: r.id, op: r.op, body: r.body })
+}
+
+export function decodeReplicaRequest (o: Obj): ReplicaRequest {
+  fields(o, 'replica', ['id', 'op', 'body'])
+  const op = text(o.op, 'op', 16)
+  if (!(REPLICA_OPS as readonly string[]).includes(op)) bad(`op must be one of ${REPLICA_OPS.join(', ')}`)
+  if (!(o.body instanceof Uint8Array)) bad('body must be bytes')
+  return { id: requestId(o), op: op as ReplicaOp, body: o.body }
+}
+
+export function encodeReplicaAnswer (id: number, body: Uint8Array): Uint8Array {
+  return canonicalEncode({ id, body })
+}
+
+export function decodeReplicaAnswer (o: Obj): Uint8Array {
+  fields(o, 'answer', ['id', 'body'])
+  if (!(o.body instanceof Uint8Array)) bad('body must be bytes')
+  return o.body
 }

@@ -508,6 +508,28 @@ export class Books {
     return this.#keyed().map(k => ({ tx: k.tx, store: k.store }))
   }
 
+  /** Per till, how many of its entries are folded (its folded prefix, 1..n): for a projection that follows the books. */
+  foldedSeqs (): Map<TillId, number> {
+    const out = new Map<TillId, number>()
+    for (const [tillId, t] of this.#tills) if (t.chain.foldedSeq > 0) out.set(tillId, t.chain.foldedSeq)
+    return out
+  }
+
+  /** The journal transaction of a till's folded entry `seq` (1..its folded prefix). */
+  tillTransaction (tillId: TillId, seq: number): Transaction {
+    const t = this.#tills.get(tillId)
+    if (t === undefined || seq < 1 || seq > t.chain.foldedSeq) bug(`${tillId} seq ${seq} is not folded`)
+    return summaryTransaction(t.chain.foldedSummary(seq), tillId, seq, t.chain.foldedHash(seq))
+  }
+
+  /** HQ's own transactions: openings, replenishment orders, settlement files (few: a projection may read them all each time). */
+  hqTransactions (): Transaction[] {
+    const out: Transaction[] = []
+    for (const orders of [this.#openings, this.#replenishments]) for (const o of orders.values()) out.push(o.tx)
+    out.push(...this.#settlementTransactions())
+    return out
+  }
+
   #keyed (): Array<{ date: string, till: string, seq: number, store: string | null, tx: Transaction }> {
     const keyed: Array<{ date: string, till: string, seq: number, store: string | null, tx: Transaction }> = []
     for (const [tillId, t] of this.#tills) {

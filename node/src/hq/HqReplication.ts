@@ -1,0 +1,419 @@
+/**
+ * HQ replicas (`tillbooks hq --replica-of MA[,MA]`): every replica holds HQ's root key, takes
+ * in what tills send it, and brings every other replica it knows up to what it holds, by
+ * pulling: each round (REPLICA_SYNC_INTERVAL_MS) it
+ *
+ *   1. says hello, signed with the root key and bound to both peer ids (so a peer without the
+ *      root key, or with another one, is refused and counted, either way round);
+ *   2. compares summaries: per kind of HQ record (certificates, orders, opening stock,
+ *      settlement files) a count and a sum of their digests, and one digest over every till's
+ *      (entries logged, sum of their hashes);
+ *   3. fetches the HQ records it lacks, each signed on the wire by the root key over its key
+ *      and bytes, and adopts them as if decided here (HqNode.adoptRecord: verified, written
+ *      durably, folded), certificates first;
+ *   4. syncs the catalogue document (Automerge sync; HQ statements are root-signed inside);
+ *   5. for each till whose (count, sum) differs, pulls the till's log with Automerge's sync
+ *      protocol and submits every new change through HqNode.submit: verified like anything
+ *      a till sends. A replica can withhold records; it can never forge a till's.
+ *
+ * A peer's hello makes it a replica here too (it is pulled from in turn), so a link named on
+ * one side is used both ways. Nothing is shared that is numbered: each decision's key comes
+ * from its content or its caller (an order's id, a certificate's till, seq and key).
+ */
+import { createHash } from 'node:crypto'
+import { canonicalDecode, canonicalEncode, toHex, verifySignature, type Canonical, type PublicKey, type Signer, type TillId } from '@tillbooks/protocol'
+import type { Logger } from '../components.ts'
+import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
+import type { ReplicaOp } from '../net/messages.ts'
+import { RefusedError } from '../net/TillbooksPeer.ts'
+import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
+import { REPLICA_ANSWER_BYTES_MAX, REPLICA_HELLO_SKEW_MS, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
+
+const HELLO_CONTEXT = 'tillbooks/hq-replica-hello/1'
+const RECORD_CONTEXT = 'tillbooks/hq-record/1'
+const MOD48 = 2 ** 48
+
+export interface ReplicaTransport {
+  askReplica (addr: string, op: ReplicaOp, body: Uint8Array, opts?: { timeoutMs?: number }): Promise<Uint8Array>
+}
+
+export interface HqReplicationInit {
+  hq: HqNode
+  store: KvStore
+  root: Signer
+  /** This replica's libp2p peer id, and the addresses peers reach it at. */
+  peerId: string
+  multiaddrs: () => string[]
+  transport: ReplicaTransport
+  /** Bring this HQ's copy of a till's log up to a peer replica's (Automerge sync); answers the entries it took in. */
+  pullTill: (addr: string, peerId: string, tillId: TillId) => Promise<number>
+  /** Sync the catalogue document with a peer replica. */
+  pullCatalogue: (addr: string, peerId: string) => Promise<void>
+  logger: Logger
+  nowMs: () => number
+  intervalMs?: number
+  callTimeoutMs?: number
+}
+
+export interface ReplicationCounters {
+  rounds: number
+  roundsFailed: number
+  recordsAdopted: number
+  recordsDuplicate: number
+  entriesAdded: number
+  tillsPulled: number
+  /** Of those, pulled as bare entries over the log protocol because Automerge's sync could not bring them (see the daemon's pullTill). */
+  tillsPulledAsEntries: number
+  /** Refused, by reason: a hello without our root key, a record whose signature fails, a record that contradicts ours, a request from a peer that never said hello, a malformed body. */
+  refused: { rootKey: number, signature: number, record: number, notReplica: number, malformed: number }
+}
+
+interface PeerState {
+  addr: string
+  configured: boolean
+  lastOkMs: number | null
+  lastError: string | null
+  lastRound: { records: number, entries: number, tills: number, ms: number } | null
+}
+
+type Summary = { tills: { count: number, digest: string }, records: Record<string, { count: number, sum: number }> }
+
+function helloMessage (from: string, to: string, atMs: number): Uint8Array {
+  return new TextEncoder().encode(`${HELLO_CONTEXT}\n${from}\n${to}\n${atMs}`)
+}
+
+function recordMessage (key: string, value: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(`${RECORD_CONTEXT}\n${key}\n`)
+  const out = new Uint8Array(head.length + value.length)
+  out.set(head, 0)
+  out.set(value, head.length)
+  return out
+}
+
+function digest48 (key: string, value: Uint8Array): number {
+  return parseInt(createHash('sha256').update(key).update('\n').update(value).digest('hex').slice(0, 12), 16)
+}
+
+/** A malformed body from a peer. */
+class MalformedBody extends Error {}
+
+function obj (bytes: Uint8Array): Record<string, Canonical> {
+  let v: Canonical
+  try {
+    v = canonicalDecode(bytes)
+  } catch (err) {
+    throw new MalformedBody(`not canonical CBOR: ${(err as Error).message}`)
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) throw new MalformedBody('a body is a map')
+  return v as Record<string, Canonical>
+}
+
+function str (v: Canonical | undefined, what: string, max = 200): string {
+  if (typeof v !== 'string' || v.length > max) throw new MalformedBody(`${what} must be text of at most ${max} characters`)
+  return v
+}
+
+function num (v: Canonical | undefined, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new MalformedBody(`${what} must be a whole number ≥ 0`)
+  return v
+}
+
+export class HqReplication {
+  readonly #o: HqReplicationInit
+  readonly #peers = new Map<string, PeerState>()
+  /** Peers that said a valid hello to us (we serve them) */
+  readonly #replicas = new Set<string>()
+  readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
+  readonly refusals: Array<{ atMs: number, peer: string, reason: string }> = []
+  #timer: NodeJS.Timeout | null = null
+  #running: Promise<void> | null = null
+  #stopped = false
+
+  constructor (init: HqReplicationInit) {
+    this.#o = init
+  }
+
+  get rootKey (): PublicKey { return this.#o.root.publicKey }
+
+  /** A replica to pull from, by its multiaddr with /p2p/<peer id> (from --replica-of, or a hello). */
+  addPeer (addr: string, configured = true): void {
+    const peerId = addr.split('/p2p/')[1]
+    if (peerId === undefined || peerId === '') throw new Error(`replica ${addr} needs its /p2p/<peer id>`)
+    if (peerId === this.#o.peerId) return
+    const known = this.#peers.get(peerId)
+    if (known !== undefined) {
+      if (configured) known.configured = true
+      return
+    }
+    if (this.#peers.size >= REPLICA_PEERS_MAX) throw new RefusedError(`${REPLICA_PEERS_MAX} replicas known already`)
+    this.#peers.set(peerId, { addr, configured, lastOkMs: null, lastError: null, lastRound: null })
+  }
+
+  /** Whether `peerId` is a replica of this HQ (it said a valid hello, or is configured). */
+  isReplica (peerId: string): boolean {
+    return this.#replicas.has(peerId) || this.#peers.has(peerId)
+  }
+
+  status (): { peerId: string, peers: Array<{ peerId: string } & PeerState>, counters: ReplicationCounters, refusals: Array<{ atMs: number, peer: string, reason: string }> } {
+    return { peerId: this.#o.peerId, peers: [...this.#peers].map(([peerId, p]) => ({ peerId, ...p })), counters: this.counters, refusals: this.refusals.slice(-20) }
+  }
+
+  #refuse (kind: keyof ReplicationCounters['refused'], peer: string, reason: string): RefusedError {
+    this.counters.refused[kind]++
+    this.refusals.push({ atMs: this.#o.nowMs(), peer, reason })
+    if (this.refusals.length > 100) this.refusals.shift()
+    this.#o.logger.warn({ peer, kind, reason }, 'replica refused')
+    return new RefusedError(reason)
+  }
+
+  #hello (to: string): Uint8Array {
+    const atMs = this.#o.nowMs()
+    return canonicalEncode({ rootKey: toHex(this.rootKey), peerId: this.#o.peerId, multiaddrs: this.#o.multiaddrs().slice(0, 8), atMs, sig: this.#o.root.sign(helloMessage(this.#o.peerId, to, atMs)) })
+  }
+
+  /** A hello from `from` (to us): signed by our root key, for this pair of peers, recent. Answers its addresses. */
+  #checkHello (body: Uint8Array, from: string): string[] {
+    const o = obj(body)
+    const rootKey = str(o.rootKey, 'rootKey', 64)
+    if (rootKey !== toHex(this.rootKey)) throw this.#refuse('rootKey', from, `a replica of another HQ: root key ${rootKey.slice(0, 16)}…, ours is ${toHex(this.rootKey).slice(0, 16)}…`)
+    if (str(o.peerId, 'peerId', 100) !== from) throw this.#refuse('rootKey', from, 'a hello for another peer id than the one that sent it')
+    const atMs = num(o.atMs, 'atMs')
+    if (Math.abs(this.#o.nowMs() - atMs) > REPLICA_HELLO_SKEW_MS) throw this.#refuse('rootKey', from, 'a hello too old or from the future (replayed?)')
+    if (!(o.sig instanceof Uint8Array) || !verifySignature(o.sig, helloMessage(from, this.#o.peerId, atMs), this.rootKey)) throw this.#refuse('rootKey', from, 'a hello not signed by our root key')
+    const addrs = Array.isArray(o.multiaddrs) ? o.multiaddrs.slice(0, 8).map((a, i) => str(a, `multiaddrs[${i}]`, 300)) : []
+    return addrs
+  }
+
+  /** The server side: a peer replica's request. */
+  async serve (op: ReplicaOp, body: Uint8Array, from: string): Promise<Uint8Array> {
+    try {
+      if (op === 'hello') {
+        const addrs = this.#checkHello(body, from)
+        this.#replicas.add(from)
+        // Pulled from in turn: a link named on one side works both ways.
+        const addr = addrs.find(a => a.includes('/ip4/127.0.0.1/') || a.includes('/ip4/')) ?? addrs[0]
+        if (addr !== undefined) {
+          try {
+            this.addPeer(addr.includes('/p2p/') ? addr : `${addr}/p2p/${from}`, false)
+          } catch (err) {
+            this.#o.logger.warn({ from, err: (err as Error).message }, 'replica not added')
+          }
+        }
+        return this.#hello(from)
+      }
+      if (!this.isReplica(from)) throw this.#refuse('notReplica', from, 'say hello first: HQ records are served to replicas of this HQ only')
+      if (op === 'summary') return canonicalEncode(await this.summary() as unknown as Canonical)
+      if (op === 'tills') {
+        const o = obj(body)
+        const after = str(o.after, 'after', 40)
+        const page = [...this.#o.hq.tillSums].filter(([t]) => t > after).sort((a, b) => a[0] < b[0] ? -1 : 1).slice(0, REPLICA_PAGE_MAX)
+        return canonicalEncode({ tills: page.map(([t, s]) => [t, s.count, s.sum]) })
+      }
+      if (op === 'keys') {
+        const o = obj(body)
+        const prefix = str(o.prefix, 'prefix', 4)
+        if (!(REPLICATED_PREFIXES as readonly string[]).includes(prefix)) throw new MalformedBody(`${prefix} is not a replicated prefix`)
+        const after = str(o.after, 'after', 300)
+        const keys: string[] = []
+        // From `after` on (a key sorts before every key that extends it: `after\0` is the next).
+        const range = { gte: after === '' ? prefix : `${after}\u0000`, lt: prefixEnd(prefix), limit: REPLICA_PAGE_MAX }
+        for await (const [key] of this.#o.store.entries(range)) keys.push(key)
+        return canonicalEncode({ keys })
+      }
+      // records
+      const o = obj(body)
+      if (!Array.isArray(o.keys) || o.keys.length > REPLICA_RECORDS_PER_CALL) throw new MalformedBody(`keys: a list of at most ${REPLICA_RECORDS_PER_CALL}`)
+      const records: Canonical[] = []
+      const tooLarge: string[] = []
+      let bytes = 0
+      for (const [i, k] of o.keys.entries()) {
+        const key = str(k, `keys[${i}]`, 300)
+        if (!REPLICATED_PREFIXES.some(p => key.startsWith(p))) throw new MalformedBody(`${key} is not a replicated record`)
+        const value = await this.#o.store.get(key)
+        if (value === undefined) continue
+        // A frame holds so much: the rest is asked for again; a record larger than a frame never travels (said, and logged).
+        if (value.length > REPLICA_ANSWER_BYTES_MAX) {
+          tooLarge.push(key)
+          this.#o.logger.warn({ key, bytes: value.length }, 'an HQ record too large for a replica frame: not replicated')
+          continue
+        }
+        if (bytes + value.length > REPLICA_ANSWER_BYTES_MAX) break
+        bytes += value.length
+        records.push({ key, value, sig: this.#o.root.sign(recordMessage(key, value)) })
+      }
+      return canonicalEncode({ records, tooLarge })
+    } catch (err) {
+      if (err instanceof MalformedBody) throw this.#refuse('malformed', from, err.message)
+      throw err
+    }
+  }
+
+  /** What this replica holds, in short: per kind of HQ record a count and sum, one digest over every till's. */
+  async summary (): Promise<Summary> {
+    const records: Record<string, { count: number, sum: number }> = {}
+    for (const prefix of REPLICATED_PREFIXES) {
+      let count = 0
+      let sum = 0
+      for await (const [key, value] of this.#o.store.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
+        count++
+        sum = (sum + digest48(key, value)) % MOD48
+      }
+      records[prefix] = { count, sum }
+    }
+    const h = createHash('sha256')
+    const tills = [...this.#o.hq.tillSums].sort((a, b) => a[0] < b[0] ? -1 : 1)
+    for (const [t, s] of tills) h.update(`${t}:${s.count}:${s.sum}\n`)
+    return { tills: { count: tills.length, digest: h.digest('hex') }, records }
+  }
+
+  /** Start the rounds (every intervalMs, each peer in turn). */
+  start (): void {
+    this.#schedule(0)
+  }
+
+  #schedule (ms: number): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      this.#running = this.syncAll().then(() => {}, () => {}).finally(() => {
+        this.#running = null
+        this.#schedule(this.#o.intervalMs ?? REPLICA_SYNC_INTERVAL_MS)
+      })
+    }, ms)
+    this.#timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    while (this.#running !== null) await this.#running
+  }
+
+  /** One round with every known replica. */
+  async syncAll (): Promise<void> {
+    for (const [peerId, p] of [...this.#peers]) {
+      if (this.#stopped) return
+      const t0 = performance.now()
+      try {
+        const r = await this.syncWith(p.addr, peerId)
+        p.lastOkMs = this.#o.nowMs()
+        if (p.lastError !== null) this.#o.logger.info({ peer: peerId }, 'replica reachable again')
+        p.lastError = null
+        p.lastRound = { ...r, ms: Math.round(performance.now() - t0) }
+        this.counters.rounds++
+      } catch (err) {
+        const message = (err as Error).message
+        if (p.lastError !== message) this.#o.logger.warn({ peer: peerId, err: message }, 'replica round failed; tried again')
+        p.lastError = message
+        this.counters.roundsFailed++
+      }
+    }
+  }
+
+  async #ask (addr: string, op: ReplicaOp, body: Canonical): Promise<Record<string, Canonical>> {
+    const answer = await this.#o.transport.askReplica(addr, op, canonicalEncode(body), { timeoutMs: this.#o.callTimeoutMs ?? 10_000 })
+    try {
+      return obj(answer)
+    } catch (err) {
+      throw this.#refuse('malformed', addr, `${op} answer: ${(err as Error).message}`)
+    }
+  }
+
+  /** Bring this replica up to what the one at `addr` holds. */
+  async syncWith (addr: string, peerId: string): Promise<{ records: number, entries: number, tills: number }> {
+    // 1. Hello both ways: each proves it holds our root key, for this pair of peers.
+    const answer = await this.#o.transport.askReplica(addr, 'hello', this.#hello(peerId), { timeoutMs: this.#o.callTimeoutMs ?? 10_000 })
+    try {
+      this.#checkHello(answer, peerId)
+    } catch (err) {
+      if (err instanceof MalformedBody) throw this.#refuse('malformed', peerId, `hello answer: ${err.message}`)
+      throw err
+    }
+    this.#replicas.add(peerId)
+    // 2. Summaries.
+    const theirs = await this.#ask(addr, 'summary', {}) as unknown as Summary
+    const ours = await this.summary()
+    let records = 0
+    // 3. HQ records: certificates first (a till's entries need its enrolment).
+    for (const prefix of REPLICATED_PREFIXES) {
+      const t = theirs.records?.[prefix]
+      const o = ours.records[prefix]
+      if (t === undefined || o === undefined || (t.count === o.count && t.sum === o.sum)) continue
+      records += await this.#fetchRecords(addr, peerId, prefix)
+    }
+    // 4. The catalogue: costs the books need, and every statement HQ and the stores made.
+    await this.#o.pullCatalogue(addr, peerId)
+    // 5. Till logs whose summaries differ.
+    let entries = 0
+    let tills = 0
+    if (theirs.tills?.digest !== ours.tills.digest) {
+      const mine = this.#o.hq.tillSums
+      let after = ''
+      for (;;) {
+        const page = (await this.#ask(addr, 'tills', { after })).tills
+        if (!Array.isArray(page) || page.length === 0) break
+        for (const row of page) {
+          if (!Array.isArray(row) || row.length !== 3) throw this.#refuse('malformed', peerId, 'a till summary is [tillId, count, sum]')
+          const tillId = str(row[0], 'tillId', 40) as TillId
+          const count = num(row[1], 'count')
+          const sum = num(row[2], 'sum')
+          after = tillId
+          const m = mine.get(tillId)
+          if (m !== undefined && m.count === count && m.sum === sum) continue
+          // Different sets (theirs may hold what ours lacks; if only ours holds more, they gain by their own pull).
+          entries += await this.#o.pullTill(addr, peerId, tillId)
+          tills++
+        }
+        if (page.length < REPLICA_PAGE_MAX) break
+      }
+    }
+    this.counters.entriesAdded += entries
+    this.counters.tillsPulled += tills
+    return { records, entries, tills }
+  }
+
+  /** Every record under `prefix` the peer holds and we do not, fetched, checked and adopted. */
+  async #fetchRecords (addr: string, peerId: string, prefix: string): Promise<number> {
+    let adopted = 0
+    let after = ''
+    for (;;) {
+      const keys = (await this.#ask(addr, 'keys', { prefix, after })).keys
+      if (!Array.isArray(keys)) throw this.#refuse('malformed', peerId, 'keys must be a list')
+      const page = keys.map((k, i) => str(k, `keys[${i}]`, 300))
+      if (page.some(k => !k.startsWith(prefix))) throw this.#refuse('malformed', peerId, `a key outside ${prefix}`)
+      const missing: string[] = []
+      for (const k of page) if (await this.#o.store.get(k) === undefined) missing.push(k)
+      while (missing.length > 0) {
+        const wanted = missing.slice(0, REPLICA_RECORDS_PER_CALL)
+        const answer = await this.#ask(addr, 'records', { keys: wanted })
+        const got = answer.records
+        if (!Array.isArray(got) || !Array.isArray(answer.tooLarge)) throw this.#refuse('malformed', peerId, 'records and tooLarge must be lists')
+        const settled = new Set<string>([...answer.tooLarge.map(k => String(k))])
+        for (const r of got) {
+          if (r === null || typeof r !== 'object' || Array.isArray(r) || r instanceof Uint8Array) throw this.#refuse('malformed', peerId, 'a record is { key, value, sig }')
+          const rec = r as Record<string, Canonical>
+          const key = str(rec.key, 'key', 300)
+          const value = rec.value
+          const sig = rec.sig
+          if (!wanted.includes(key) || !(value instanceof Uint8Array) || !(sig instanceof Uint8Array)) { this.#refuse('malformed', peerId, `record ${key}: not one asked for, or without value and signature`); continue }
+          settled.add(key)
+          if (!verifySignature(sig, recordMessage(key, value), this.rootKey)) { this.#refuse('signature', peerId, `record ${key}: not signed by our root key (forged or altered)`); continue }
+          try {
+            const outcome = await this.#o.hq.adoptRecord(key, value)
+            if (outcome === 'adopted') { adopted++; this.counters.recordsAdopted++ } else this.counters.recordsDuplicate++
+          } catch (err) {
+            if (!(err instanceof ReplicaRecordError)) throw err
+            this.#refuse('record', peerId, err.message)
+          }
+        }
+        // Progress or stop: a peer answering nothing of what was asked (it holds it no more, or answers other keys) is asked no more this round.
+        if (!wanted.some(k => settled.has(k))) break
+        missing.splice(0, missing.length, ...missing.filter(k => !settled.has(k)))
+      }
+      if (page.length < REPLICA_PAGE_MAX) break
+      after = page[page.length - 1] as string
+    }
+    return adopted
+  }
+}
+

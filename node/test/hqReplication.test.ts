@@ -1,0 +1,175 @@
+/**
+ * HQ replicas bringing each other up to date (HqReplication, in process, over a direct
+ * transport): certificates, orders and opening stock adopted, till entries verified again and
+ * folded, the same books byte for byte (booksDigest). A peer that alters or forges a record,
+ * names a record under another key, replays what is held, claims another root key, or asks
+ * before its hello is refused and counted, and nothing it sent is written.
+ */
+import assert from 'node:assert/strict'
+import { asBusinessDay, asStoreId, canonicalDecode, canonicalEncode, keyPairFromSeed, Signer, type Canonical, type TillId } from '@tillbooks/protocol'
+import { silentLogger } from '../src/components.ts'
+import { HqReplication, type ReplicaTransport } from '../src/hq/HqReplication.ts'
+import type { HqNode } from '../src/hq/HqNode.ts'
+import { booksDigest } from '../src/hq/booksDigest.ts'
+import { MemoryStore } from '../src/storage/MemoryStore.ts'
+import { DAY1, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+
+type Tamper = (op: string, answer: Uint8Array) => Uint8Array
+
+async function keysOf (store: MemoryStore, prefix: string): Promise<string[]> {
+  const out: string[] = []
+  for await (const [k] of store.entries({ gte: prefix, lt: `${prefix}\uffff` })) out.push(k)
+  return out
+}
+
+/** A replica of `hq` as peer `peerId`, reaching the others through `peers` (their serve, as `peerId`). */
+function replicaOf (hq: HqNode, store: MemoryStore, peerId: string, peers: Map<string, HqReplication>, signer: Signer = root, tamper: Tamper = (_op, a) => a): HqReplication {
+  const transport: ReplicaTransport = {
+    askReplica: async (addr, op, body) => {
+      const to = peers.get(addr.split('/p2p/')[1] as string)
+      if (to === undefined) throw new Error(`no replica at ${addr}`)
+      return tamper(op, await to.serve(op, body, peerId))
+    }
+  }
+  const r = new HqReplication({
+    hq,
+    store,
+    root: signer,
+    peerId,
+    multiaddrs: () => [`/memory/p2p/${peerId}`],
+    transport,
+    logger: silentLogger,
+    nowMs: () => Date.now(),
+    pullCatalogue: async () => {},
+    // The entries themselves (the daemon pulls the till's log by Automerge sync; see test/replicas.test.ts).
+    pullTill: async (addr, _peerId, tillId) => {
+      const from = peers.get(addr.split('/p2p/')[1] as string) as unknown as { hq: HqNode }
+      const outcomes = await hq.submit(await from.hq.tillLog(tillId as TillId))
+      return outcomes.filter(o => o.status === 'accepted').length
+    }
+  })
+  Object.assign(r, { hq })
+  peers.set(peerId, r)
+  return r
+}
+
+async function twoReplicas (tamper?: Tamper): Promise<{ a: HqNode, b: HqNode, ra: HqReplication, rb: HqReplication, aStore: MemoryStore, bStore: MemoryStore }> {
+  const peers = new Map<string, HqReplication>()
+  const aStore = new MemoryStore()
+  const a = await startHq(aStore)
+  const bStore = new MemoryStore()
+  const b = await startHq(bStore)
+  const ra = replicaOf(a, aStore, 'peerA', peers)
+  const rb = replicaOf(b, bStore, 'peerB', peers, root, tamper)
+  rb.addPeer('/memory/p2p/peerA')
+  // A's decisions: two tills enrolled (one closes a day), opening stock, an order.
+  const t = await startTill(a)
+  await t.till.openDay(DAY1)
+  await t.till.sell({ lines: [{ sku: 'patio-set', qty: 1 }], tenders: [{ type: 'card', amountCents: 50_000 }] })
+  await t.till.closeDay()
+  await a.submit(t.till.outbox())
+  await startTill(a, { store: 'S002' })
+  await a.openingStock([{ sku: 'patio-set', qty: 10 }], asBusinessDay('2026-03-01'))
+  await a.dispatchReplenishment({ id: 'R-1', store: asStoreId('S001'), businessDay: DAY1, lines: [{ sku: 'patio-set', qty: 2 }] })
+  return { a, b, ra, rb, aStore, bStore }
+}
+
+describe('HqReplication', () => {
+  it('brings a replica up to another: HQ records adopted, entries verified and folded, the same books byte for byte; again, nothing moves', async () => {
+    const { a, b, rb } = await twoReplicas()
+    assert.notDeepEqual(booksDigest(b.books), booksDigest(a.books))
+    const r = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.equal(r.records, 4, 'two certificates, an opening, an order')
+    assert.equal(r.entries, 1)
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+    assert.ok(b.enrolment.has('S002-1' as TillId))
+    const again = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.deepEqual(again, { records: 0, entries: 0, tills: 0 })
+    assert.deepEqual(rb.counters.refused, { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 })
+  })
+
+  /** Re-sign a record as a replica holding the root key could (the wire's signature is over key and value). */
+  const resign = (key: string, value: Uint8Array): Uint8Array => {
+    const head = new TextEncoder().encode(`tillbooks/hq-record/1\n${key}\n`)
+    const m = new Uint8Array(head.length + value.length)
+    m.set(head, 0)
+    m.set(value, head.length)
+    return root.sign(m)
+  }
+  type Records = { records: Array<{ key: string, value: Uint8Array, sig: Uint8Array }>, tooLarge: string[] }
+  const onRecords = (change: (o: Records) => void): Tamper => (op, answer) => {
+    if (op !== 'records') return answer
+    const o = canonicalDecode(answer) as unknown as Records
+    change(o)
+    return canonicalEncode(o as unknown as Canonical)
+  }
+  for (const [what, kind, tamper] of [
+    ['an altered record (a byte of its value changed)', 'signature', onRecords(o => {
+      for (const r of o.records) { const v = new Uint8Array(r.value); v[v.length - 1] = (v[v.length - 1] as number) ^ 1; r.value = v }
+    })],
+    ['a forged record (signed by another key)', 'signature', onRecords(o => {
+      const other = new Signer(keyPairFromSeed(seedBytes('not hq')))
+      for (const r of o.records) r.sig = other.sign(r.value)
+    })],
+    ['a record under a key not asked for (signed: by a replica holding the root key)', 'malformed', onRecords(o => {
+      for (const r of o.records) { r.key = `${r.key}x`; r.sig = resign(r.key, r.value) }
+    })]
+  ] as const) {
+    it(`refuses ${what}, counts it, and writes nothing of it`, async () => {
+      const { b, rb } = await twoReplicas(tamper)
+      await rb.syncWith('/memory/p2p/peerA', 'peerA')
+      assert.equal(rb.counters.refused[kind], 4, JSON.stringify(rb.status()))
+      assert.equal(rb.counters.recordsAdopted, 0)
+      assert.equal(b.enrolment.has('S001-1' as TillId), false)
+      assert.equal(b.books.snapshot().counts.replenishments, 0)
+      // Its entries cannot be folded without the certificate: refused by B's own checks.
+      assert.equal(b.books.snapshot().counts.folded, 0)
+    })
+  }
+
+  it('refuses a record under a key its content does not give, even signed by the root key: nothing written', async () => {
+    const { b, aStore, bStore } = await twoReplicas()
+    const order = await aStore.get('r!R-1')
+    const cert = await aStore.get((await keysOf(aStore, 'c!'))[0] as string)
+    assert.ok(order !== undefined && cert !== undefined)
+    await assert.rejects(b.adoptRecord('r!R-2', order), /order R-1 under r!R-2/)
+    await assert.rejects(b.adoptRecord('c!S001-1!000000000009!00', cert), /its content puts it under/)
+    await assert.rejects(b.adoptRecord('x!anything', order), /not an HQ record replicas share/)
+    assert.deepEqual(await keysOf(bStore, 'r!'), [])
+    assert.equal(b.books.snapshot().counts.replenishments, 0)
+  })
+
+  it('a replayed record (one already held) changes nothing and is counted as a duplicate', async () => {
+    const { b, rb, aStore } = await twoReplicas()
+    await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    const before = booksDigest(b.books)
+    // Records B holds, sent again as if new.
+    for (const key of ['r!R-1', 'o!2026-03-01']) {
+      const value = await aStore.get(key)
+      assert.ok(value !== undefined)
+      assert.equal(await b.adoptRecord(key, value), 'duplicate')
+    }
+    assert.deepEqual(booksDigest(b.books), before)
+  })
+
+  it('refuses a hello signed by another root key, and a request before any hello, counting both', async () => {
+    const peers = new Map<string, HqReplication>()
+    const a = await startHq()
+    const ra = replicaOf(a, new MemoryStore(), 'peerA', peers)
+    const otherRoot = new Signer(keyPairFromSeed(seedBytes('another hq')))
+    const rogue = replicaOf(await startHq(new MemoryStore(), undefined, { root: otherRoot }), new MemoryStore(), 'peerR', peers, otherRoot)
+    rogue.addPeer('/memory/p2p/peerA')
+    await assert.rejects(rogue.syncWith('/memory/p2p/peerA', 'peerA'), /another HQ: root key/)
+    assert.equal(ra.counters.refused.rootKey, 1)
+    await assert.rejects(ra.serve('summary', canonicalEncode({}), 'peerStranger'), /say hello first/)
+    assert.equal(ra.counters.refused.notReplica, 1)
+    // A hello for another pair of peers (captured from an honest replica and replayed by a third) is refused too.
+    let captured: Uint8Array | null = null
+    const spy: ReplicaTransport = { askReplica: async (_addr, op, body) => { if (op === 'hello') captured = body; throw new Error('captured') } }
+    const honest = new HqReplication({ hq: a, store: new MemoryStore(), root, peerId: 'peerH', multiaddrs: () => [], transport: spy, logger: silentLogger, nowMs: () => Date.now(), pullCatalogue: async () => {}, pullTill: async () => 0 })
+    await assert.rejects(honest.syncWith('/memory/p2p/peerA', 'peerA'), /captured/)
+    assert.ok(captured !== null)
+    await assert.rejects(ra.serve('hello', captured as Uint8Array, 'peerThief'), /another peer id/)
+    assert.equal(ra.counters.refused.rootKey, 2)
+  })
+})
