@@ -8,10 +8,10 @@
  * here is ended here, by its pid.
  */
 import assert from 'node:assert/strict'
-import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, until } from '../node/test/helpers/daemons.ts'
+import { freePort, request, until } from '../node/test/helpers/daemons.ts'
 import { TcpGate } from '../sim/src/net/gate.ts'
 import { call, kill, killAll, run, startDaemon, type Daemon } from './helpers/processes.ts'
 
@@ -111,6 +111,14 @@ describe('three HQ replicas as processes', function () {
     const day1 = await converged([a, b, c])
     assert.ok(day1.records > 0)
     for (const d of [a, b, c]) assert.deepEqual(await takings(d), expected)
+    // A member enrolled at A is known at C, and the same number at B is the same member.
+    const token = async (name: string): Promise<string> => (await readFile(join(dir, name, 'admin.token'), 'utf8')).trim()
+    const enrolled = await request<{ member: string, created: boolean }>(a.ready.http, 'POST', '/admin/members', { phone: '+44 20 7946 0018' }, await token('A'))
+    assert.equal(enrolled.json.created, true)
+    await until('C knows the member', async () => (await request<{ enrolled: boolean }>(c.ready.http, 'GET', `/members/${enrolled.json.member}`)).json.enrolled === true)
+    await until('B knows the number', async () => (await request<{ enrolled: boolean }>(b.ready.http, 'GET', `/members/${enrolled.json.member}`)).json.enrolled === true)
+    const again = await request<{ member: string, created: boolean }>(b.ready.http, 'POST', '/admin/members', { phone: '+44 20 7946 0018' }, await token('B'))
+    assert.deepEqual(again.json, { ...again.json, member: enrolled.json.member, created: false })
 
     // Day 2: C is cut off from A and B (both ways); S2 closes into C alone, S1 into A and B.
     for (const g of [toA, toB, toC]) g.cut()

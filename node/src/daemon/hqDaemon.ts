@@ -17,7 +17,7 @@ import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
 import * as A from '@automerge/automerge'
 import { HqNode, EnrolmentConflictError, envelopeOf } from '../hq/HqNode.ts'
-import { HqReplication } from '../hq/HqReplication.ts'
+import { HqReplication, hqRecordKinds } from '../hq/HqReplication.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
@@ -32,7 +32,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { closeAmounts, closeTransaction, SettlementConflictError, stockInTransaction } from '@tillbooks/ledger'
 import { SETTLEMENT_CSV_BYTES_MAX, SettlementFileError } from '@tillbooks/payments'
 import { HqSettlements, type ReconcileOptions } from '../hq/HqSettlements.ts'
-import { HqMembers } from '../hq/HqMembers.ts'
+import { HqMembers, MEMBER_RECORD_PREFIXES } from '../hq/HqMembers.ts'
 import { registerConsole } from '../hq/console/Console.ts'
 import { ConsoleSessions } from '../access/sessions.ts'
 import { FoldedCloses } from '../hq/FoldedCloses.ts'
@@ -45,7 +45,7 @@ import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hasHqRootKey, hqDbDir, hqMemberKey, hqPeerKey, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
-import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
+import { CODE_PREFIX, EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { ForbiddenError, requireSlot } from '../access/guard.ts'
 import { parseTtl } from '../access/codes.ts'
 import { CODE_TTL_DEFAULT_MS } from '../access/constants.ts'
@@ -222,42 +222,6 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
     return accepted
   }
-  const replication = new HqReplication({
-    hq,
-    store,
-    root: signer,
-    peerId: peer.peerId,
-    multiaddrs: () => peer.multiaddrs(),
-    transport: peer,
-    logger,
-    nowMs: () => clock.nowMs(),
-    ...(o.replicaIntervalMs !== undefined ? { intervalMs: o.replicaIntervalMs } : {}),
-    pullCatalogue: async (addr, peerId) => { await docSync.pull(addr, peerId, CATALOGUE_DOC) },
-    pullTill: async (addr, peerId, tillId) => {
-      const log = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'replica') })
-      try {
-        log.applyChanges(await hq.tillChanges(tillId))
-        const before = log.getHeads()
-        pulling.set(tillId, log)
-        try {
-          await replicaSync.pull(addr, peerId, tillId)
-        } catch (err) {
-          // The entries themselves, over the log protocol: what Automerge could not bring (a refusal, a clash of HQ actors).
-          logger.warn({ tillId, peer: peerId, err: (err as Error).message }, 'replica: till log not synced by Automerge; its entries fetched instead')
-          replication.counters.tillsPulledAsEntries++
-          return await submitAll(await peer.fetchLog(addr, tillId, 0))
-        } finally {
-          pulling.delete(tillId)
-        }
-        const hqActor = actorIdFor(tillId, 'hq')
-        return await submitAll(log.getChangesSince(before).map(c => A.decodeChange(c).actor === hqActor ? envelopeOf(c) : c))
-      } finally {
-        log.free()
-      }
-    }
-  })
-  peer.handleReplica(async (op, body, from) => await replication.serve(op, body, from))
-  for (const addr of replicaOf) replication.addPeer(addr)
 
   // Settlement files and reconciliation. A till's approvals are fetched from the till itself
   // over libp2p (its peer id is its key), only when its card totals do not match.
@@ -702,6 +666,45 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // Members: enrolled by phone number, kept as a random id and a keyed hash of the number
   // (never the number, never in a log line); their card is the id signed by HQ's root key.
   const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
+
+  const replication = new HqReplication({
+    hq,
+    store,
+    // HQ's decisions, then its members' (an id, a number's keyed hash, grants, rights given back).
+    kinds: [...hqRecordKinds(hq), ...MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX } : {}) }))],
+    root: signer,
+    peerId: peer.peerId,
+    multiaddrs: () => peer.multiaddrs(),
+    transport: peer,
+    logger,
+    nowMs: () => clock.nowMs(),
+    ...(o.replicaIntervalMs !== undefined ? { intervalMs: o.replicaIntervalMs } : {}),
+    pullCatalogue: async (addr, peerId) => { await docSync.pull(addr, peerId, CATALOGUE_DOC) },
+    pullTill: async (addr, peerId, tillId) => {
+      const log = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'replica') })
+      try {
+        log.applyChanges(await hq.tillChanges(tillId))
+        const before = log.getHeads()
+        pulling.set(tillId, log)
+        try {
+          await replicaSync.pull(addr, peerId, tillId)
+        } catch (err) {
+          // The entries themselves, over the log protocol: what Automerge could not bring (a refusal, a clash of HQ actors).
+          logger.warn({ tillId, peer: peerId, err: (err as Error).message }, 'replica: till log not synced by Automerge; its entries fetched instead')
+          replication.counters.tillsPulledAsEntries++
+          return await submitAll(await peer.fetchLog(addr, tillId, 0))
+        } finally {
+          pulling.delete(tillId)
+        }
+        const hqActor = actorIdFor(tillId, 'hq')
+        return await submitAll(log.getChangesSince(before).map(c => A.decodeChange(c).actor === hqActor ? envelopeOf(c) : c))
+      } finally {
+        log.free()
+      }
+    }
+  })
+  peer.handleReplica(async (op, body, from) => await replication.serve(op, body, from))
+  for (const addr of replicaOf) replication.addPeer(addr)
   // Returns made at one till of another till's receipt without its consent (it was out of reach),
   // as the refunding tills' Closes report them, and lines refunded beyond what was sold, as the
   // selling tills report them once told: every refund of such a line named.

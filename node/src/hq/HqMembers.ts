@@ -18,7 +18,11 @@ import type { HqNode } from './HqNode.ts'
 import { openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRightsGrant, toHex, type Close, type RightsGrant, type Signer, type TillId } from '@tillbooks/protocol'
 import type { Clock } from '../components.ts'
 import { OneAtATime } from '../OneAtATime.ts'
+import { CODE_PREFIX } from '../access/EnrolmentCodes.ts'
 import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
+
+/** The member records HQ replicas share (HqMembers.adoptRecord): members, numbers' keyed hashes, grants, rights given back. */
+export const MEMBER_RECORD_PREFIXES = ['M!', 'k!', 'G!', 'Q!'] as const
 
 /** What a folded Close says of members: points earned, cancelled (by sale day) and redeemed. */
 interface MemberClose {
@@ -223,6 +227,49 @@ export class HqMembers {
       await this.#store.batch([{ type: 'put', key: `Q!${key}`, value: new TextEncoder().encode(JSON.stringify(q)) }], { sync: true })
       returns.set(key, q)
     })
+  }
+
+  /**
+   * A member record another HQ replica holds (HqReplication), under its key here: a member
+   * (`M!`), a phone number's keyed hash (`k!`, the same member key copied to every replica), a
+   * grant (`G!`, root-signed), rights given back (`Q!`). Kept if new; the same again is a
+   * duplicate; one that contradicts what is held (a number enrolled as two members, a grant id
+   * reused) throws MembersError and nothing is written.
+   */
+  async adoptRecord (key: string, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
+    return await this.#serial.run(async () => {
+      try {
+        return await this.#adopt(key, value)
+      } catch (err) {
+        if (err instanceof MembersError) throw err
+        throw new MembersError(`${key}: ${(err as Error).message}`)
+      }
+    })
+  }
+
+  async #adopt (key: string, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
+    const held = await this.#store.get(key)
+    if (held !== undefined) {
+      if (Buffer.compare(Buffer.from(held), Buffer.from(value)) === 0 || key.startsWith('M!')) return 'duplicate'
+      throw new MembersError(`${key}: this replica holds another record under that key`)
+    }
+    if (key.startsWith('G!')) {
+      const grant = openRightsGrant(value, this.#root.publicKey)
+      if (`G!${grant.id}` !== key) throw new MembersError(`grant ${grant.id} under ${key}`)
+      this.#grants = null
+    } else if (key.startsWith('Q!')) {
+      const q = JSON.parse(new TextDecoder().decode(value)) as { returnId?: unknown, member?: unknown, till?: unknown, points?: unknown }
+      if (typeof q.returnId !== 'string' || typeof q.member !== 'string' || typeof q.till !== 'string' || !Number.isSafeInteger(q.points)) throw new MembersError(`${key}: not rights given back`)
+      this.#returns = null
+    } else if (key.startsWith('M!')) {
+      if (!/^\d{1,16}$/.test(new TextDecoder().decode(value))) throw new MembersError(`${key}: not a member's enrolment time`)
+    } else if (key.startsWith('k!') && !key.startsWith(CODE_PREFIX)) {
+      if (!/^m-[A-Za-z0-9_-]{22}$/.test(new TextDecoder().decode(value))) throw new MembersError(`${key}: not a member id`)
+    } else {
+      throw new MembersError(`${key} is not a member record`)
+    }
+    await this.#store.batch([{ type: 'put', key, value }], { sync: true })
+    return 'adopted'
   }
 
   async #loadReturns (): Promise<Map<string, { returnId: string, member: string, till: string, points: number }>> {

@@ -26,6 +26,7 @@ import type { Logger } from '../components.ts'
 import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
 import type { ReplicaOp } from '../net/messages.ts'
 import { RefusedError } from '../net/TillbooksPeer.ts'
+import { MembersError } from '@tillbooks/members'
 import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
 import { REPLICA_ANSWER_BYTES_MAX, REPLICA_HELLO_SKEW_MS, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
@@ -37,8 +38,22 @@ export interface ReplicaTransport {
   askReplica (addr: string, op: ReplicaOp, body: Uint8Array, opts?: { timeoutMs?: number }): Promise<Uint8Array>
 }
 
+/** A kind of HQ record replicas share: its key prefix, how a replica takes one in, and keys under the prefix that are not of the kind. */
+export interface ReplicatedKind {
+  prefix: string
+  adopt: (key: string, value: Uint8Array) => Promise<'adopted' | 'duplicate'>
+  excludes?: string
+}
+
+/** HQ's own records (HqNode.adoptRecord), certificates first: a till's entries need its enrolment. */
+export function hqRecordKinds (hq: HqNode): ReplicatedKind[] {
+  return REPLICATED_PREFIXES.map(prefix => ({ prefix, adopt: async (key, value) => await hq.adoptRecord(key, value) }))
+}
+
 export interface HqReplicationInit {
   hq: HqNode
+  /** The records replicas share, in the order they are brought over (default: hqRecordKinds). */
+  kinds?: ReplicatedKind[]
   store: KvStore
   root: Signer
   /** This replica's libp2p peer id, and the addresses peers reach it at. */
@@ -129,8 +144,15 @@ export class HqReplication {
   #running: Promise<void> | null = null
   #stopped = false
 
+  readonly #kinds: ReplicatedKind[]
+
   constructor (init: HqReplicationInit) {
     this.#o = init
+    this.#kinds = init.kinds ?? hqRecordKinds(init.hq)
+  }
+
+  #kindOf (key: string): ReplicatedKind | undefined {
+    return this.#kinds.find(k => key.startsWith(k.prefix) && (k.excludes === undefined || !key.startsWith(k.excludes)))
   }
 
   get rootKey (): PublicKey { return this.#o.root.publicKey }
@@ -212,13 +234,18 @@ export class HqReplication {
       if (op === 'keys') {
         const o = obj(body)
         const prefix = str(o.prefix, 'prefix', 4)
-        if (!(REPLICATED_PREFIXES as readonly string[]).includes(prefix)) throw new MalformedBody(`${prefix} is not a replicated prefix`)
+        const kind = this.#kinds.find(k => k.prefix === prefix)
+        if (kind === undefined) throw new MalformedBody(`${prefix} is not a replicated prefix`)
         const after = str(o.after, 'after', 300)
         const keys: string[] = []
         // From `after` on (a key sorts before every key that extends it: `after\0` is the next).
         const range = { gte: after === '' ? prefix : `${after}\u0000`, lt: prefixEnd(prefix), limit: REPLICA_PAGE_MAX }
-        for await (const [key] of this.#o.store.entries(range)) keys.push(key)
-        return canonicalEncode({ keys })
+        let last = after
+        for await (const [key] of this.#o.store.entries(range)) {
+          last = key
+          if (this.#kindOf(key) === kind) keys.push(key)
+        }
+        return canonicalEncode({ keys, last })
       }
       // records
       const o = obj(body)
@@ -228,7 +255,7 @@ export class HqReplication {
       let bytes = 0
       for (const [i, k] of o.keys.entries()) {
         const key = str(k, `keys[${i}]`, 300)
-        if (!REPLICATED_PREFIXES.some(p => key.startsWith(p))) throw new MalformedBody(`${key} is not a replicated record`)
+        if (this.#kindOf(key) === undefined) throw new MalformedBody(`${key} is not a replicated record`)
         const value = await this.#o.store.get(key)
         if (value === undefined) continue
         // A frame holds so much: the rest is asked for again; a record larger than a frame never travels (said, and logged).
@@ -251,10 +278,12 @@ export class HqReplication {
   /** What this replica holds, in short: per kind of HQ record a count and sum, one digest over every till's. */
   async summary (): Promise<Summary> {
     const records: Record<string, { count: number, sum: number }> = {}
-    for (const prefix of REPLICATED_PREFIXES) {
+    for (const kind of this.#kinds) {
+      const prefix = kind.prefix
       let count = 0
       let sum = 0
       for await (const [key, value] of this.#o.store.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
+        if (this.#kindOf(key) !== kind) continue
         count++
         sum = (sum + digest48(key, value)) % MOD48
       }
@@ -335,7 +364,7 @@ export class HqReplication {
     const ours = await this.summary()
     let records = 0
     // 3. HQ records: certificates first (a till's entries need its enrolment).
-    for (const prefix of REPLICATED_PREFIXES) {
+    for (const { prefix } of this.#kinds) {
       const t = theirs.records?.[prefix]
       const o = ours.records[prefix]
       if (t === undefined || o === undefined || (t.count === o.count && t.sum === o.sum)) continue
@@ -377,9 +406,11 @@ export class HqReplication {
     let adopted = 0
     let after = ''
     for (;;) {
-      const keys = (await this.#ask(addr, 'keys', { prefix, after })).keys
+      const answer = await this.#ask(addr, 'keys', { prefix, after })
+      const keys = answer.keys
       if (!Array.isArray(keys)) throw this.#refuse('malformed', peerId, 'keys must be a list')
       const page = keys.map((k, i) => str(k, `keys[${i}]`, 300))
+      const last = str(answer.last, 'last', 300)
       if (page.some(k => !k.startsWith(prefix))) throw this.#refuse('malformed', peerId, `a key outside ${prefix}`)
       const missing: string[] = []
       for (const k of page) if (await this.#o.store.get(k) === undefined) missing.push(k)
@@ -398,11 +429,13 @@ export class HqReplication {
           if (!wanted.includes(key) || !(value instanceof Uint8Array) || !(sig instanceof Uint8Array)) { this.#refuse('malformed', peerId, `record ${key}: not one asked for, or without value and signature`); continue }
           settled.add(key)
           if (!verifySignature(sig, recordMessage(key, value), this.rootKey)) { this.#refuse('signature', peerId, `record ${key}: not signed by our root key (forged or altered)`); continue }
+          const kind = this.#kindOf(key)
+          if (kind?.prefix !== prefix) { this.#refuse('malformed', peerId, `record ${key}: not a ${prefix} record`); continue }
           try {
-            const outcome = await this.#o.hq.adoptRecord(key, value)
+            const outcome = await kind.adopt(key, value)
             if (outcome === 'adopted') { adopted++; this.counters.recordsAdopted++ } else this.counters.recordsDuplicate++
           } catch (err) {
-            if (!(err instanceof ReplicaRecordError)) throw err
+            if (!(err instanceof ReplicaRecordError) && !(err instanceof MembersError)) throw err
             this.#refuse('record', peerId, err.message)
           }
         }
@@ -410,8 +443,9 @@ export class HqReplication {
         if (!wanted.some(k => settled.has(k))) break
         missing.splice(0, missing.length, ...missing.filter(k => !settled.has(k)))
       }
-      if (page.length < REPLICA_PAGE_MAX) break
-      after = page[page.length - 1] as string
+      // A page scans REPLICA_PAGE_MAX keys of the prefix (some maybe of another kind): on from the last scanned.
+      if (last === after || last <= after) break
+      after = last
     }
     return adopted
   }
