@@ -199,7 +199,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
         // The catalogue: written by HQ and every store, each change screened by the document.
         // Written by enrolled tills only (a peer's id is its key): anyone else may read it.
         if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: from !== undefined && (enrolledPeer(from) || replication.isReplica(from)) }
-        const log = await hq.tillDoc(checkedTillId(id))
+        const log = await hq.tillDoc(checkedTillId(id), { wait: from !== undefined && replication.isReplica(from) })
         return log === undefined ? undefined : { log, own: true }
       },
       replicaFor: () => undefined,

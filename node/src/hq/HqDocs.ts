@@ -14,7 +14,7 @@
  * the log across awaits); the garbage collector frees its wasm memory once nothing does.
  */
 import type { TillLog } from '@tillbooks/crdt'
-import { DOC_LOADS_MAX } from './constants.ts'
+import { DOC_LOAD_WAITERS_MAX, DOC_LOADS_MAX } from './constants.ts'
 import type { TillId } from '@tillbooks/protocol'
 
 export interface HqDocsInit {
@@ -37,6 +37,8 @@ export class HqDocs {
   /** Tills changed while their document was being made: that document is not cached. */
   readonly #stale = new Set<TillId>()
   readonly counters = { hits: 0, loads: 0, dropped: 0 }
+  /** Asks waiting for a load to finish (replicas: `wait`), first come first served. */
+  readonly #waiters: Array<() => void> = []
 
   constructor (init: HqDocsInit) {
     if (!Number.isSafeInteger(init.max) || init.max < 1) throw new Error('HqDocs.max is a positive integer')
@@ -48,7 +50,7 @@ export class HqDocs {
   get size (): number { return this.#docs.size }
 
   /** The till's document: from the cache, or made from `logged()` (HQ's log values for it, seq order). */
-  async get (tillId: TillId, logged: () => Promise<Uint8Array[]>): Promise<TillLog | undefined> {
+  async get (tillId: TillId, logged: () => Promise<Uint8Array[]>, opts: { wait?: boolean } = {}): Promise<TillLog | undefined> {
     const hit = this.#docs.get(tillId)
     if (hit !== undefined) {
       this.counters.hits++
@@ -60,7 +62,12 @@ export class HqDocs {
     if (pending !== undefined) return await pending
     // Making a document is work on HQ's main thread that anyone can ask for (am-sync is open):
     // a few at a time, so that asking for many tills in turn cannot crowd out the intake.
-    if (this.#loading.size >= (this.#loadsMax)) throw new DocsBusyError(`${this.#loading.size} till documents are being made; ask again later`)
+    if (this.#loading.size >= this.#loadsMax) {
+      // Another HQ replica catching up waits its turn (a bounded queue); anyone else is told to ask again.
+      if (opts.wait !== true || this.#waiters.length >= DOC_LOAD_WAITERS_MAX) throw new DocsBusyError(`${this.#loading.size} till documents are being made; ask again later`)
+      await new Promise<void>(resolve => this.#waiters.push(resolve))
+      return await this.get(tillId, logged, opts)
+    }
     this.#stale.delete(tillId)
     const load = (async () => {
       const values = await logged()
@@ -84,6 +91,7 @@ export class HqDocs {
     } finally {
       this.#loading.delete(tillId)
       this.#stale.delete(tillId)
+      this.#waiters.shift()?.()
     }
   }
 

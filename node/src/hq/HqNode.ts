@@ -575,9 +575,10 @@ export class HqNode {
    * any entry that reached HQ without its change (a relay, an email backup). From a bounded
    * cache (HqDocs), never on the intake path; undefined when HQ holds nothing of the till.
    * Read-only to the caller: it is shared, and may be dropped from the cache at any time.
+   * `wait`: when HQ is making as many documents as it may, wait for a turn rather than be told busy.
    */
-  async tillDoc (tillId: TillId): Promise<TillLog | undefined> {
-    return await this.#docs.get(tillId, async () => await this.#logged(tillId))
+  async tillDoc (tillId: TillId, opts: { wait?: boolean } = {}): Promise<TillLog | undefined> {
+    return await this.#docs.get(tillId, async () => await this.#logged(tillId), opts)
   }
 
   /** Record opening stock in the warehouse (once, at the start of trading). */

@@ -28,7 +28,7 @@ import type { ReplicaOp } from '../net/messages.ts'
 import { RefusedError } from '../net/TillbooksPeer.ts'
 import { MembersError } from '@tillbooks/members'
 import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
-import { REPLICA_ANSWER_BYTES_MAX, REPLICA_HELLO_SKEW_MS, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
+import { REPLICA_ANSWER_BYTES_MAX, REPLICA_HELLO_SKEW_MS, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
 const HELLO_CONTEXT = 'tillbooks/hq-replica-hello/1'
 const RECORD_CONTEXT = 'tillbooks/hq-record/1'
@@ -381,6 +381,7 @@ export class HqReplication {
       for (;;) {
         const page = (await this.#ask(addr, 'tills', { after })).tills
         if (!Array.isArray(page) || page.length === 0) break
+        const differing: TillId[] = []
         for (const row of page) {
           if (!Array.isArray(row) || row.length !== 3) throw this.#refuse('malformed', peerId, 'a till summary is [tillId, count, sum]')
           const tillId = str(row[0], 'tillId', 40) as TillId
@@ -388,11 +389,20 @@ export class HqReplication {
           const sum = num(row[2], 'sum')
           after = tillId
           const m = mine.get(tillId)
-          if (m !== undefined && m.count === count && m.sum === sum) continue
           // Different sets (theirs may hold what ours lacks; if only ours holds more, they gain by their own pull).
-          entries += await this.#o.pullTill(addr, peerId, tillId)
-          tills++
+          if (m === undefined || m.count !== count || m.sum !== sum) differing.push(tillId)
         }
+        // A few tills at once: each pull is a few round trips, mostly waiting.
+        let next = 0
+        await Promise.all(Array.from({ length: Math.min(REPLICA_PULLS_IN_FLIGHT, differing.length) }, async () => {
+          while (next < differing.length) {
+            const tillId = differing[next++] as TillId
+            // Awaited first, then added: `entries += await …` would add to the total read before the wait.
+            const added = await this.#o.pullTill(addr, peerId, tillId)
+            entries += added
+            tills++
+          }
+        }))
         if (page.length < REPLICA_PAGE_MAX) break
       }
     }

@@ -15,6 +15,8 @@ export const REJECTIONS_KEPT_MAX = 1_000
 export const DOCS_CACHED_MAX = 64
 /** Till documents HqDocs makes at once (each a few ms to ~50 ms of HQ's main thread for a year's log). */
 export const DOC_LOADS_MAX = 4
+/** Asks from other HQ replicas waiting for a document to be made (beyond: busy, asked again later). */
+export const DOC_LOAD_WAITERS_MAX = 256
 /**
  * Entries logged but kept out of the books until the catalogue defines a sku they name (a
  * store's new product whose statement is still on its way). Past this many, an entry naming
@@ -46,3 +48,5 @@ export const REPLICA_RECORDS_PER_CALL = 16
 export const REPLICA_HELLO_SKEW_MS = 5 * 60_000
 /** Bytes of HQ records in one answer between replicas: within a libp2p frame (net/limits.ts FRAME_BYTES_MAX, 4 MiB). */
 export const REPLICA_ANSWER_BYTES_MAX = 3 * 1024 * 1024
+/** Till logs one replica pulls from another at once (each a few round trips of Automerge sync, mostly waiting). */
+export const REPLICA_PULLS_IN_FLIGHT = 64

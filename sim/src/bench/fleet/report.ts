@@ -37,6 +37,16 @@ export function formatTable (res: BenchResult): string {
       failed(r).length === 0 ? `all ${Object.keys(r.checks).length} ok` : `FAIL: ${failed(r).join(', ')}`
     ])
   ))
+  out.push('')
+  out.push('beyond one machine (issue 20): the SQL projection of the books (PGlite, HQ\'s default) at the end of the wave, the whole log projected from nothing, a replica catching up on the whole log, intake with a replica syncing from HQ')
+  out.push(table(
+    ['tills', 'SQL lag at wave end', 'SQL caught up ms', 'SQL rec/s (wave+catch-up)', 'from nothing rec/s PGlite/server', 'replica catch-up rec/s', 'intake with a replica /s (÷ without)', 'replica same books ms after wave'],
+    res.runs.map(r => [
+      f0(r.tills), f0(r.sql?.lagAtWaveEnd), f0(r.sql?.catchUpMs), f0(r.sql?.recordsPerSec),
+      `${f0(r.sql?.fromNothingPglite?.recordsPerSec)}/${f0(r.sql?.fromNothingServer?.recordsPerSec)}`, f0(r.replicas?.catchUp?.recordsPerSec),
+      r.replicas?.intakeWithReplica == null ? '–' : `${f0(r.replicas.intakeWithReplica.reportsPerSec)} (${f2(r.replicas.intakeWithReplica.vsWithout)})`, f0(r.replicas?.intakeWithReplica?.convergedMsAfterWave)
+    ])
+  ))
   const probes = res.runs.filter(r => r.probe !== null)
   if (probes.length > 0) {
     out.push('')

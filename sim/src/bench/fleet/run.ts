@@ -25,6 +25,8 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
+import { converged, projectionAfterWave, projectionFromNothing, replicaDir, type ProjectionStatus } from './replicas.ts'
+import { startPostgres, type Postgres } from '../../net/postgres.ts'
 import { docNoOf, fromHex, keyPairFromSeed, openEntry, Signer, signEntry, toHex, type PublicKey, type TillId } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
 import { silentLogger } from '../../../../node/src/components.ts'
@@ -99,6 +101,8 @@ export interface WaveRun {
   socketBytesPerTillDay: number
   loadgenCpuUsPerReport: number
   failures: string[]
+  /** The SQL projection of the books (PGlite, HQ's default) at the end of this wave: its lag, and its catch-up. */
+  sql: Awaited<ReturnType<typeof projectionAfterWave>> | null
   /** Waited for HQ to go idle before the wave (it parses the enrolled keys after a start). */
   settledMs: number
 }
@@ -135,6 +139,14 @@ export interface SizeResult {
   rebuild: RebuildResult | null
   /** The same after a second SIGKILL, restarted with `--rebuild trust` (no signature checked). */
   rebuildTrusted: RebuildResult | null
+  /**
+   * Issue 20. `sql`: the projection's lag at the end of the wave and its catch-up (medians over
+   * the runs), and the whole log projected from nothing into PGlite and into a PostgreSQL server
+   * (null when none is installed). `replicas`: a fresh replica catching up on the whole log, and
+   * the wave's intake at HQ while a replica syncs from it (one run, against the runs without).
+   */
+  sql: { lagAtWaveEnd: number, catchUpMs: number | null, recordsPerSec: number | null, fromNothingPglite: { records: number, ms: number | null, appendMs: number | null, recordsPerSec: number | null, error: string | null } | null, fromNothingServer: { records: number, ms: number | null, appendMs: number | null, recordsPerSec: number | null, error: string | null } | null }
+  replicas: { catchUp: { records: number, ms: number | null, recordsPerSec: number | null, booksHashEqual: boolean } | null, intakeWithReplica: { reportsPerSec: number, vsWithout: number, convergedMsAfterWave: number | null, booksHashEqual: boolean } | null }
   legacy: { handoffs: number, docNosPerSec: number, fleetDayNumbersSec: number, cutShort: boolean, tills: number, clashes: number, counterFsyncs: number } | null
   /** Direct till→HQ connections, 16 handshakes at a time per load generator: per-connection times include that queueing; `perSec` is the rate. */
   probe: { connections: number, p50Ms: number, p99Ms: number, allMs: number, perSec: number, hqRssPerConnectionBytes: number, hqConnectionsHeld: number } | null
@@ -414,10 +426,21 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       log(`pitch relay with our guarantees: ${Math.round(g.reportsPerSec)}/s (p50 ${g.p50Ms.toFixed(1)} ms, p99 ${g.p99Ms.toFixed(1)} ms)`)
       step('pitch+guarantees')
     }
-    for (let r = 0; r < o.runs; r++) {
+    // One more run with a replica of HQ syncing from it through the warm-up and the wave (issue
+    // 20: intake with two replicas against one), before the last run (whose HQ the checks use).
+    const order: Array<{ r: number, replica: boolean }> = [...Array(o.runs).keys()].map(r => ({ r, replica: false }))
+    if (o.runs >= 2) order.splice(o.runs - 1, 0, { r: o.runs, replica: true })
+    let replicaRun: SizeResult['replicas']['intakeWithReplica'] = null
+    for (const { r, replica: withReplica } of order) {
       const dir = join(base, `hq-${r}`)
       await cp(template, dir, { recursive: true })
       hq = await startHq(procs, dir, `hq-${N}-run${r + 1}`, phaseMs, profDir)
+      let replica: Hq | null = null
+      if (withReplica) {
+        await replicaDir(dir, join(base, `replica-${r}`))
+        replica = await startHq(procs, join(base, `replica-${r}`), `hq-${N}-replica`, phaseMs, null, ['--replica-of', hq.addr])
+        log(`run with a replica: replica ready in ${Math.round(replica.readyMs)} ms (pid ${replica.child.pid}), syncing from HQ every second`)
+      }
       const connected = await all<{ connectMs: number, ordersMs: number }>('connect', { hq: hq.addr, rootKey: hq.ready.rootKey })
       log(`run ${r + 1}: HQ ready in ${Math.round(hq.readyMs)} ms (pid ${hq.child.pid}); load generators connected in ${connected.map(c => c.connectMs.toFixed(1)).join(', ')} ms`)
       if (r === 0) {
@@ -445,6 +468,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         log(`run ${r + 1}: HQ warmed up, untimed: ${sent} records of ${plan.warmupTills} warm-up tills accepted in ${Math.round(performance.now() - t1)} ms`)
       }
       const settledMs = await settle(hq)
+      const projection0 = await getJson<ProjectionStatus>(`${hq.http}/books/projection`)
       const m0 = await getJson<HqMetrics>(`${hq.http}/metrics`)
       const waves = await all<{ sent: number, accepted: number, duplicates: number, rejected: number, failures: string[], lat: number[], latN: number[], startEpochMs: number, endEpochMs: number, socketBytesRead: number, socketBytesWritten: number, cpuMs: number }>('wave')
       const m1 = await getJson<HqMetrics>(`${hq.http}/metrics`)
@@ -475,9 +499,24 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         socketBytesPerTillDay: waves.reduce((s, w) => s + w.socketBytesRead + w.socketBytesWritten, 0) / tillDays,
         loadgenCpuUsPerReport: waves.reduce((s, w) => s + w.cpuMs, 0) * 1000 / Math.max(1, records),
         failures: waves.flatMap(w => w.failures).slice(0, 5),
-        settledMs
+        settledMs,
+        sql: await projectionAfterWave(hq.http, projection0, waveMs, phaseMs)
+      }
+      if (withReplica && replica !== null) {
+        const c = await converged(hq.http, replica.http, phaseMs)
+        const without = median(runsDetail.map(x => x.reportsPerSec))
+        replicaRun = { reportsPerSec: run.reportsPerSec, vsWithout: run.reportsPerSec / without, convergedMsAfterWave: c.ms, booksHashEqual: c.booksHashEqual }
+        checks.R2_replicaConvergedAfterWave = c.ms !== null && c.booksHashEqual && run.accepted === run.records
+        log(`run with a replica: wave of ${records} records: ${accepted} accepted in ${Math.round(waveMs)} ms = ${Math.round(run.reportsPerSec)}/s (${(replicaRun.vsWithout * 100).toFixed(0)} % of the runs without); the replica had the same books ${Math.round(c.ms ?? -1)} ms after the wave (booksHash equal: ${c.booksHashEqual})`)
+        await procs.kill(replica.child, 'SIGTERM')
+        await procs.kill(hq.child, 'SIGTERM')
+        await rm(dir, { recursive: true, force: true })
+        hq = null
+        step('wave with a replica')
+        continue
       }
       runsDetail.push(run)
+      log(`run ${r + 1}: SQL projection (${run.sql?.target ?? 'off'}): ${run.sql?.lagAtWaveEnd ?? '?'} records behind at the end of the wave, caught up ${Math.round(run.sql?.catchUpMs ?? -1)} ms later, ${Math.round(run.sql?.recordsPerSec ?? 0)} records/s over the wave and the catch-up`)
       log(`run ${r + 1}: wave of ${records} records: ${accepted} accepted in ${Math.round(waveMs)} ms = ${Math.round(run.reportsPerSec)}/s; ack p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms; HQ ${Math.round(run.hqCpuUsPerReport)} µs CPU/report (${Object.entries(run.hqThreadCpuUsPerReport).map(([k, v]) => `${k} ${v}`).join(', ')}), peak RSS ${Math.round(run.hqMaxRssBytes / 2 ** 20)} MB, ${run.hqCommits} fsyncs, ${run.hqConnections} connections${run.failures.length > 0 ? `; failures: ${run.failures.join(' | ')}` : ''}`)
       step(`wave ${r + 1}`)
       if (r < o.runs - 1) {
@@ -629,6 +668,51 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     log(`B5: SIGKILLed again, restarted trusting its own log: ready in ${Math.round(rebuildTrusted?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuildTrusted?.entries ?? '?'} records in ${Math.round(rebuildTrusted?.ms ?? 0)} ms = ${Math.round(rebuildTrusted?.recordsPerSec ?? 0)} records/s; books identical and nothing lost: ${checks.B5_trustedRebuildIdentical}`)
     step('B5')
 
+    // ---- R: a replica that missed the whole wave catches up; the whole log projected into SQL from nothing ----
+    const rDir = join(base, 'replica-catch-up')
+    await replicaDir(killedDir, rDir)
+    let rq = await startHq(procs, rDir, `hq-${N}-replica-catch-up`, phaseMs, profDir, ['--replica-of', hq.addr, '--books-db', 'off'])
+    const caught = await converged(hq.http, rq.http, phaseMs)
+    const catchUp = { records: caught.records, ms: caught.ms, recordsPerSec: caught.ms === null ? null : caught.records / (caught.ms / 1000), booksHashEqual: caught.booksHashEqual }
+    checks.R1_replicaCaughtUp = caught.ms !== null && caught.booksHashEqual
+    const rCounters = (await getJson<{ counters: Record<string, unknown> }>(`${rq.http}/replicas`)).counters
+    details.R1 = { ...catchUp, counters: rCounters }
+    log(`R1: the replica's counters: ${JSON.stringify(rCounters)}`)
+    log(`R1: a fresh replica (--replica-of HQ) caught up on ${caught.records} records in ${Math.round(caught.ms ?? -1)} ms = ${Math.round(catchUp.recordsPerSec ?? 0)} records/s (every entry verified again; Automerge sync per till); booksHash equal: ${caught.booksHashEqual}`)
+    // The replica's log, projected from nothing: into PGlite (its default), then into a PostgreSQL server.
+    await procs.kill(rq.child, 'SIGTERM')
+    rq = await startHq(procs, rDir, `hq-${N}-sql-pglite`, phaseMs, null, ['--rebuild', 'trust'])
+    const fromNothingPglite = await projectionFromNothing(rq.http, phaseMs)
+    log(`SQL: the whole log (${fromNothingPglite.records} records) projected from nothing into PGlite in ${Math.round(fromNothingPglite.ms ?? -1)} ms from HQ ready (opening PGlite included), appended at ${Math.round(fromNothingPglite.recordsPerSec ?? 0)} records/s${fromNothingPglite.error !== null ? ` (${fromNothingPglite.error})` : ''}`)
+    await procs.kill(rq.child, 'SIGTERM')
+    let fromNothingServer: SizeResult['sql']['fromNothingServer'] = null
+    let server: Postgres | null = null
+    try {
+      server = await startPostgres()
+    } catch (err) {
+      log(`SQL: no PostgreSQL server measured: ${(err as Error).message}`)
+    }
+    if (server !== null) {
+      try {
+        rq = await startHq(procs, rDir, `hq-${N}-sql-server`, phaseMs, null, ['--rebuild', 'trust', '--books-db', server.url])
+        fromNothingServer = await projectionFromNothing(rq.http, phaseMs)
+        log(`SQL: the whole log projected from nothing into PostgreSQL (a local server) in ${Math.round(fromNothingServer.ms ?? -1)} ms from HQ ready, appended at ${Math.round(fromNothingServer.recordsPerSec ?? 0)} records/s${fromNothingServer.error !== null ? ` (${fromNothingServer.error})` : ''}`)
+        await procs.kill(rq.child, 'SIGTERM')
+      } finally {
+        await server.stop()
+      }
+    }
+    const sqlRuns = runsDetail.map(x => x.sql).filter((x): x is NonNullable<WaveRun['sql']> => x !== null)
+    const sqlSummary: SizeResult['sql'] = {
+      lagAtWaveEnd: median(sqlRuns.map(x => x.lagAtWaveEnd)),
+      catchUpMs: sqlRuns.every(x => x.catchUpMs !== null) ? median(sqlRuns.map(x => x.catchUpMs as number)) : null,
+      recordsPerSec: sqlRuns.every(x => x.recordsPerSec !== null) ? median(sqlRuns.map(x => x.recordsPerSec as number)) : null,
+      fromNothingPglite,
+      fromNothingServer
+    }
+    checks.R3_projectionCaughtUp = sqlRuns.length > 0 && sqlRuns.every(x => x.catchUpMs !== null && x.error === null)
+    step('replicas+SQL')
+
     // ---- the probe: direct till→HQ connections, each with the till's own key as its identity ----
     let probe: SizeResult['probe'] = null
     if (o.probeConnections > 0) {
@@ -733,6 +817,8 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       hqConnections: wave.hqConnections,
       rebuild,
       rebuildTrusted,
+      sql: sqlSummary,
+      replicas: { catchUp, intakeWithReplica: replicaRun },
       legacy,
       probe,
       pitch: { asPitched, guarded },
