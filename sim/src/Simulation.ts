@@ -23,6 +23,7 @@ import { Scheduler } from './Scheduler.ts'
 import { QUIET_LINK, SimNetwork, type LinkProfile } from './SimNetwork.ts'
 import { SimMailbox } from './mailPath.ts'
 import { announce, judgeGossip, signGossip, type AnnounceMsg } from './SimGossip.ts'
+import { SimReplicas } from './hqReplicas.ts'
 import { isSyncMsg, SimSync, type SimSyncCounters, type SyncMsg } from './SimSync.ts'
 import { parseSettlementCsv, PROFILES } from '@tillbooks/payments'
 import { PSP_ADDRESS, SimProcessor, SimProcessorAdapter, type PspMsg } from './SimProcessor.ts'
@@ -234,6 +235,8 @@ class Simulation {
   hqCatalogue!: HqCatalogue
   /** HQ's side of Automerge's sync: it serves the catalogue, writable. */
   hqSync: SimSync | null = null
+  /** HQ's replicas (fault hqReplicas). */
+  replicas: SimReplicas | null = null
   readonly clashPlan: ClashPlan | null
   readonly clash: ClashState | null
   readonly cards: CardState | null
@@ -804,6 +807,16 @@ class Simulation {
     const k = Math.min(this.opts.neighbours ?? 2, storeCount - 1)
     await this.#startHq()
     await this.hq.openingStock(this.opening, this.firstDay)
+    if (this.faults.has('hqReplicas')) {
+      this.replicas = new SimReplicas({
+        scheduler: this.scheduler,
+        root: this.root,
+        clock: this.#clockFor(0),
+        primary: () => ({ hq: this.hq, catalogue: this.hqCatalogue, kv: this.hqKv, up: this.hqUp }),
+        actor: label => actorOf(this.prng.fork(label))
+      })
+      await this.replicas.start()
+    }
     // The parser loads from disk once, now, rather than at a nondeterministic point of the run.
     if (this.mail !== null) await SimMailbox.preload()
     for (let s = 0; s < storeCount; s++) {
@@ -1231,6 +1244,14 @@ class Simulation {
           }
         })
       }
+    }
+    if (this.replicas !== null) {
+      const replicas = this.replicas
+      const rp = this.prng.fork(`replicas:${i}`)
+      // Replica B loses power in the middle of this day's close wave (the crash day's, as HQ's own);
+      // replica C is cut off from HQ and B from the evening before until the next morning.
+      if (i === this.plan.crashDay) this.scheduler.at(start + 20 * HOUR_MS + rp.int(5, 50) * 60_000, () => { replicas.crash('hq-b', rp.int(20, 120) * 60_000) })
+      if (i === (this.plan.crashDay + 1) % this.opts.days) this.scheduler.at(start + 18 * HOUR_MS, () => { replicas.cut('hq-c', start + 30 * HOUR_MS) })
     }
     if (this.faults.has('hqCrash') && i === this.plan.crashDay) {
       const crashAt = start + 20 * HOUR_MS + p.int(2, 28) * 60_000
@@ -1884,6 +1905,16 @@ class Simulation {
     // The books as they end: with the settlement files HQ imported in the card checks.
     const final = hq.books.snapshot()
     const lost = await this.#ackedLost()
+
+    // HQ's replicas: with every link up, a few rounds, and each one's books are HQ's, byte for byte
+    // (HQ's books are the oracle's: B4). A replica that lost power or was cut off caught up by itself.
+    if (this.replicas !== null) {
+      const replicas = this.replicas
+      const c = await replicas.converge(async ms => { await this.scheduler.runUntil(this.scheduler.nowMs + ms) })
+      this.checks.R_replicasAgree = c.equal && Object.keys(c.digests).length === 3
+      this.details.replicas = { finalRounds: c.rounds, ...replicas.counts, digests: c.digests, counters: replicas.counters() }
+      await replicas.stop()
+    }
 
     // B5 at the end too: a fresh HQ rebuilt from the final log holds identical books (its catalogue loaded first, as the daemon does).
     const store = this.hqKv

@@ -24,7 +24,10 @@ export const NAMED_FAULTS = [
   // declines, declines when forwarded, answers that never arrive, a share of answers lost); the processor
   // down for a stretch of one day (store and forward); its settlement files with a line dropped, one changed
   // by a cent and one duplicated. Checks P1-P3 (cardPayments.ts).
-  'cardPayments'
+  'cardPayments',
+  // Two more HQ replicas syncing with HQ and each other (HqReplication): one loses power in a close wave and
+  // restarts from its log, one is cut off for hours and healed; at the end every replica's books hash is HQ's.
+  'hqReplicas'
 ] as const
 
 export type Fault = typeof FAULTS[number] | typeof NAMED_FAULTS[number]

@@ -15,8 +15,8 @@ import {
 } from '@tillbooks/protocol'
 import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
-import * as A from '@automerge/automerge'
-import { HqNode, EnrolmentConflictError, envelopeOf } from '../hq/HqNode.ts'
+import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
+import { pullTillLog } from '../hq/pullTillLog.ts'
 import { HqReplication, hqRecordKinds } from '../hq/HqReplication.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
@@ -110,9 +110,6 @@ export interface HqDaemon {
   projection: BooksProjection | null
   stop: () => Promise<void>
 }
-
-/** Entries a replica submits to its own HQ at once, from a till log pulled from another replica. */
-const SUBMIT_CHUNK_FROM_REPLICA = 1_024
 
 export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const { logger } = o
@@ -209,19 +206,9 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   peer.handleAmSync(async (doc, msg, from) => await docSync.answer(from, doc, msg))
 
   // ---------------------------------------------------------------- replicas of this HQ
-  // A till's log pulled from another replica: into a copy made of the till's own changes this
-  // HQ holds, by Automerge's sync protocol; every change it did not hold is then submitted like
-  // anything a till sends (verified, logged, folded). An entry another HQ took in bare (a relay,
-  // an email backup) travels as its envelope, never under that HQ's actor.
+  // A till's log pulled from another replica by Automerge's sync protocol (pullTillLog).
   const pulling = new Map<string, TillLog>()
   const replicaSync = new DocSync({ peer, store, logger, docs: { served: () => undefined, replicaFor: id => pulling.get(id), changed: async () => {} } })
-  const submitAll = async (items: Uint8Array[]): Promise<number> => {
-    let accepted = 0
-    for (let i = 0; i < items.length; i += SUBMIT_CHUNK_FROM_REPLICA) {
-      for (const a of await hq.submit(items.slice(i, i + SUBMIT_CHUNK_FROM_REPLICA))) if (a.status === 'accepted') accepted++
-    }
-    return accepted
-  }
 
   // Settlement files and reconciliation. A till's approvals are fetched from the till itself
   // over libp2p (its peer id is its key), only when its card totals do not match.
@@ -680,28 +667,15 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     nowMs: () => clock.nowMs(),
     ...(o.replicaIntervalMs !== undefined ? { intervalMs: o.replicaIntervalMs } : {}),
     pullCatalogue: async (addr, peerId) => { await docSync.pull(addr, peerId, CATALOGUE_DOC) },
-    pullTill: async (addr, peerId, tillId) => {
-      const log = TillLog.create(tillId, { actorId: actorIdFor(tillId, 'replica') })
-      try {
-        log.applyChanges(await hq.tillChanges(tillId))
-        const before = log.getHeads()
-        pulling.set(tillId, log)
-        try {
-          await replicaSync.pull(addr, peerId, tillId)
-        } catch (err) {
-          // The entries themselves, over the log protocol: what Automerge could not bring (a refusal, a clash of HQ actors).
-          logger.warn({ tillId, peer: peerId, err: (err as Error).message }, 'replica: till log not synced by Automerge; its entries fetched instead')
-          replication.counters.tillsPulledAsEntries++
-          return await submitAll(await peer.fetchLog(addr, tillId, 0))
-        } finally {
-          pulling.delete(tillId)
-        }
-        const hqActor = actorIdFor(tillId, 'hq')
-        return await submitAll(log.getChangesSince(before).map(c => A.decodeChange(c).actor === hqActor ? envelopeOf(c) : c))
-      } finally {
-        log.free()
+    catalogueHeads: () => catalogueDoc.doc.getHeads(),
+    pullTill: async (addr, peerId, tillId) => await pullTillLog(hq, replicaSync, pulling, addr, peerId, tillId, {
+      // The entries themselves, over the log protocol.
+      fetchEntries: async () => await peer.fetchLog(addr, tillId, 0),
+      onEntries: reason => {
+        logger.warn({ tillId, peer: peerId, err: reason }, 'replica: till log not synced by Automerge; its entries fetched instead')
+        replication.counters.tillsPulledAsEntries++
       }
-    }
+    })
   })
   peer.handleReplica(async (op, body, from) => await replication.serve(op, body, from))
   for (const addr of replicaOf) replication.addPeer(addr)

@@ -64,6 +64,8 @@ export interface HqReplicationInit {
   pullTill: (addr: string, peerId: string, tillId: TillId) => Promise<number>
   /** Sync the catalogue document with a peer replica. */
   pullCatalogue: (addr: string, peerId: string) => Promise<void>
+  /** The catalogue document's heads: when both replicas' are the same, it is not synced (default: always synced). */
+  catalogueHeads?: () => string[]
   logger: Logger
   nowMs: () => number
   intervalMs?: number
@@ -91,7 +93,7 @@ interface PeerState {
   lastRound: { records: number, entries: number, tills: number, ms: number } | null
 }
 
-type Summary = { tills: { count: number, digest: string }, records: Record<string, { count: number, sum: number }> }
+type Summary = { tills: { count: number, digest: string }, records: Record<string, { count: number, sum: number }>, catalogue: string }
 
 function helloMessage (from: string, to: string, atMs: number): Uint8Array {
   return new TextEncoder().encode(`${HELLO_CONTEXT}\n${from}\n${to}\n${atMs}`)
@@ -292,7 +294,7 @@ export class HqReplication {
     const h = createHash('sha256')
     const tills = [...this.#o.hq.tillSums].sort((a, b) => a[0] < b[0] ? -1 : 1)
     for (const [t, s] of tills) h.update(`${t}:${s.count}:${s.sum}\n`)
-    return { tills: { count: tills.length, digest: h.digest('hex') }, records }
+    return { tills: { count: tills.length, digest: h.digest('hex') }, records, catalogue: [...this.#o.catalogueHeads?.() ?? []].sort().join(',') }
   }
 
   /** Start the rounds (every intervalMs, each peer in turn). */
@@ -371,7 +373,7 @@ export class HqReplication {
       records += await this.#fetchRecords(addr, peerId, prefix)
     }
     // 4. The catalogue: costs the books need, and every statement HQ and the stores made.
-    await this.#o.pullCatalogue(addr, peerId)
+    if (this.#o.catalogueHeads === undefined || theirs.catalogue !== ours.catalogue) await this.#o.pullCatalogue(addr, peerId)
     // 5. Till logs whose summaries differ.
     let entries = 0
     let tills = 0

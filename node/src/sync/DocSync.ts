@@ -98,11 +98,21 @@ export interface SyncCounters {
 
 export interface PullResult { trips: number, added: number }
 
+/** A pull session that did not settle within its round trips. */
+export class UnsettledError extends Error {
+  override name = 'UnsettledError'
+  readonly trips: number
+  constructor (message: string, trips: number) {
+    super(message)
+    this.trips = trips
+  }
+}
+
 export class DocSync {
   readonly #o: DocSyncInit
   /** Live sync states by `<peer>!<doc>!<role>`, least recently used first. */
   readonly #live = new Map<string, SyncState>()
-  /** One exchange at a time per (peer, document): interleaved ones would fork the sync state. */
+  /** One exchange at a time per (peer, document, role): interleaved ones would fork the sync state. */
   readonly #locks = new Map<string, Promise<unknown>>()
   readonly counters: SyncCounters = { pulls: 0, roundTrips: 0, answered: 0, messagesIn: 0, messagesOut: 0, entriesAdded: 0, refused: 0, handshakes: 0 }
   readonly refusals: Array<{ atMs: number, peer: string, doc: string, reason: string }> = []
@@ -123,7 +133,7 @@ export class DocSync {
       throw new RefusedError(`this peer serves no document for ${doc}`)
     }
     const writable = d.writable === true
-    return await this.#locked(from, doc, async () => {
+    return await this.#locked(from, doc, 'serve', async () => {
       // Served read-only, our own log and replicas alike: a replica changes only by our own
       // pulls (from the till's neighbours, or for tills we keep), never by whoever calls. A
       // document both sides write (the catalogue) takes the peer's changes, screened by itself.
@@ -183,8 +193,18 @@ export class DocSync {
     if (own?.own === true) throw new Error(`${doc} is this node's own log: it is never pulled into`)
     const log = own?.log ?? this.#o.docs.replicaFor(doc)
     if (log === undefined) throw new RefusedError(`no replica of ${doc} may be kept here`)
-    return await this.#locked(peerId, doc, async () => {
-      const first = await this.#session(addr, peerId, doc, log, false)
+    return await this.#locked(peerId, doc, 'pull', async () => {
+      let first: PullResult & { silent: boolean }
+      try {
+        first = await this.#session(addr, peerId, doc, log, false)
+      } catch (err) {
+        // A session that would not settle (our state believed the peer holds what it no longer
+        // does: it restarted and lost what it had not persisted) opens once more afresh.
+        if (!(err instanceof UnsettledError)) throw err
+        this.counters.handshakes++
+        const again = await this.#session(addr, peerId, doc, log, true)
+        return { trips: err.trips + again.trips, added: again.added }
+      }
       if (first.added > 0 || !first.silent || opts.until === undefined || opts.until()) return { trips: first.trips, added: first.added }
       this.counters.handshakes++
       const second = await this.#session(addr, peerId, doc, log, true)
@@ -207,7 +227,15 @@ export class DocSync {
     state = out.state
     const roundsMax = this.#o.roundsMax ?? SYNC_ROUNDS_MAX
     for (;;) {
-      if (trips >= roundsMax) throw new Error(`sync of ${doc} with ${peerId} did not settle in ${roundsMax} round trips`)
+      if (trips >= roundsMax) {
+        // Whatever it took in is kept (persisted, counted); the next session starts from nothing shared.
+        await this.#drop(peerId, doc, 'pull')
+        if (added > 0) {
+          this.counters.entriesAdded += added
+          await this.#o.docs.changed(doc)
+        }
+        throw new UnsettledError(`sync of ${doc} with ${peerId} did not settle in ${roundsMax} round trips`, trips)
+      }
       if (out.message !== null) {
         this.counters.messagesOut++
         silent = false
@@ -256,8 +284,13 @@ export class DocSync {
     return { trips, added, silent }
   }
 
-  async #locked<T> (peer: string, doc: string, fn: () => Promise<T>): Promise<T> {
-    const key = `${peer}!${doc}`
+  /**
+   * One exchange at a time per (peer, document, role): the role's state is its own (#load), and
+   * one lock for both roles would deadlock two nodes pulling one document from each other at
+   * once (each one's pull waiting for the other's answer, which waits for that pull).
+   */
+  async #locked<T> (peer: string, doc: string, role: Role, fn: () => Promise<T>): Promise<T> {
+    const key = `${peer}!${doc}!${role}`
     const before = this.#locks.get(key) ?? Promise.resolve()
     const run = before.then(fn, fn)
     const tail = run.then(() => {}, () => {})
