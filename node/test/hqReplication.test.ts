@@ -152,6 +152,22 @@ describe('HqReplication', () => {
     assert.deepEqual(booksDigest(b.books), before)
   })
 
+  it('refuses malformed bodies from a replica with a reason, counted, and serves on', async () => {
+    const { ra, rb } = await twoReplicas()
+    await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    const bodies: Array<[string, Uint8Array]> = [
+      ['tills', new Uint8Array([0xff, 0x00])],
+      ['tills', canonicalEncode([1, 2])],
+      ['keys', canonicalEncode({ prefix: 'e!', after: '' })],
+      ['keys', canonicalEncode({ prefix: 'c!', after: 7 })],
+      ['records', canonicalEncode({ keys: ['e!S001-1!000000000001!00'] })],
+      ['records', canonicalEncode({ keys: Array.from({ length: 100 }, (_, i) => `c!${i}`) })]
+    ]
+    for (const [op, body] of bodies) await assert.rejects(ra.serve(op as never, body, 'peerB'), (err: Error) => err.name === 'RefusedError' && err.message.length > 0, op)
+    assert.equal(ra.counters.refused.malformed, bodies.length)
+    assert.ok((canonicalDecode(await ra.serve('summary', canonicalEncode({}), 'peerB')) as { tills: unknown }).tills !== undefined, 'still serving')
+  })
+
   it('refuses a hello signed by another root key, and a request before any hello, counting both', async () => {
     const peers = new Map<string, HqReplication>()
     const a = await startHq()

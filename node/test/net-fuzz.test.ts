@@ -259,6 +259,11 @@ describe(`net fuzz (FUZZ_SEED=${SEED})`, function () {
       if (typeof phone !== 'string' || typeof from !== 'string') handlerViolations.push('lookup')
       return 'm-AAAAAAAAAAAAAAAAAAAAAA'
     })
+    // HQ replicas: the frame and its op checked here; the bodies are HqReplication's (hqReplication.test.ts).
+    server.handleReplica(async (op, body, from) => {
+      if (typeof op !== 'string' || !(body instanceof Uint8Array) || typeof from !== 'string') handlerViolations.push('replica')
+      return new Uint8Array([0xa0])
+    })
     server.handleReplenishment(async (store, afterId) => {
       if (typeof store !== 'string' || (afterId !== null && typeof afterId !== 'string')) handlerViolations.push('replenishment')
       return store === 'S001' && afterId === null ? [order] : []
