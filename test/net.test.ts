@@ -1,7 +1,7 @@
 /**
  * `tillbooks net` through the CLI, as the contract in ../shared/DESIGN.md is checked from
  * outside: --json prints one JSON object last, with the contract fields, and the exit code
- * says whether every check held. Skips (with a reason) while the command is not wired into
+ * says whether every check held; with three HQ processes, every replica ends with HQ's books. Skips (with a reason) while the command is not wired into
  * node/src/cli.ts.
  */
 import assert from 'node:assert/strict'
@@ -15,7 +15,8 @@ describe('tillbooks net (CLI)', function () {
 
   it('--json: the contract fields on the last line, every check true, exit 0, no process left', function () {
     if (!netRegistered()) this.skip() // `net` is not registered in node/src/cli.ts yet
-    const r = spawnSync(process.execPath, [cli, 'net', '--stores', '3', '--tills-per-store', '2', '--days', '2', '--seed', '5', '--quiet', '--timeout-s', '150', '--json'], { encoding: 'utf8', timeout: 170_000 })
+    // Three HQ processes (two replicas: one SIGKILLed in the first close wave, one stopped through the last day).
+    const r = spawnSync(process.execPath, [cli, 'net', '--stores', '3', '--tills-per-store', '2', '--days', '2', '--seed', '5', '--hq-replicas', '3', '--quiet', '--timeout-s', '150', '--json'], { encoding: 'utf8', timeout: 170_000 })
     assert.equal(r.status, 0, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
     const lines = r.stdout.trim().split('\n')
     const out = JSON.parse(lines[lines.length - 1] as string) as Record<string, unknown>
@@ -24,7 +25,11 @@ describe('tillbooks net (CLI)', function () {
     assert.equal(out.tillsPerStore, 2)
     assert.equal(out.seed, 5)
     assert.equal(out.booksCents, out.oracleCents)
-    assert.ok(Object.values(out.invariants as Record<string, boolean>).every(v => v === true))
+    assert.ok(Object.values(out.invariants as Record<string, boolean>).every(v => v === true), JSON.stringify(out.invariants))
+    assert.equal((out.invariants as Record<string, boolean>).R_replicasAgree, true)
+    const replicas = (out.details as { replicas: { events: string[], digests: Record<string, { booksHash: string }> } }).replicas
+    assert.deepEqual(Object.keys(replicas.digests).sort(), ['hq', 'hq-b', 'hq-c'])
+    assert.ok(replicas.events.some(e => /hq-b SIGKILLed/.test(e)) && replicas.events.some(e => /hq-c stopped/.test(e)), replicas.events.join('; '))
     const procs = out.processes as { pids: number[], leftRunning: number[] }
     assert.deepEqual(procs.leftRunning, [])
     for (const pid of procs.pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `pid ${pid} still there`)

@@ -112,6 +112,27 @@ describe('books in SQL (PGlite)', function () {
     await q.stop()
   })
 
+  it('waits while HQ takes records in (a close wave), a batch at a time when it waited too long, and catches up once intake is quiet', async () => {
+    const books = fold(scenario().entries)
+    const total = books.transactions().length
+    let busy = true
+    const p = new BooksProjection({ connect: async () => ({ db, close: async () => {} }), books: () => books, logger: pino({ level: 'silent' }), target: 'memory', busy: () => busy, intervalMs: 20, deferMaxMs: 400, batchMax: 2 })
+    p.start()
+    await new Promise(resolve => setTimeout(resolve, 250))
+    // Checked against the books, then it waits: nothing yet while busy.
+    assert.equal(p.status().projectedRecords, 0)
+    // Busy for longer than deferMaxMs: one batch (2 records) per deferMaxMs, never the whole lag at once.
+    await new Promise(resolve => setTimeout(resolve, 700))
+    const forced = p.status().projectedRecords
+    assert.ok(forced >= 2 && forced < total, `${forced} of ${total}`)
+    busy = false
+    const t0 = Date.now()
+    while (p.status().lagRecords > 0 && Date.now() - t0 < 10_000) await new Promise(resolve => setTimeout(resolve, 50))
+    assert.equal(p.status().lagRecords, 0)
+    assert.deepEqual(await sqlAccounts(db, books), sorted(accountsOf(books)))
+    await p.stop()
+  })
+
   for (const [what, alter] of [
     ['amounts swapped between two lines of a record (still balanced)', "update journal_lines set amount_cents = -amount_cents where record_id = (select min(record_id) from journal_lines where record_id not like 'reverse:%')"],
     ['a record removed with its lines', "delete from journal_lines where record_id = (select max(id) from records); delete from records where id = (select max(id) from records)"],

@@ -8,9 +8,10 @@
 import assert from 'node:assert/strict'
 import { asBusinessDay, asStoreId, canonicalDecode, canonicalEncode, keyPairFromSeed, Signer, type Canonical, type TillId } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
-import { HqReplication, type ReplicaTransport } from '../src/hq/HqReplication.ts'
+import { HqReplication, type HqReplicationInit, type ReplicaTransport } from '../src/hq/HqReplication.ts'
 import type { HqNode } from '../src/hq/HqNode.ts'
 import { booksDigest } from '../src/hq/booksDigest.ts'
+import { REPLICA_DEFER_MAX_MS } from '../src/hq/constants.ts'
 import { MemoryStore } from '../src/storage/MemoryStore.ts'
 import { DAY1, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
@@ -23,7 +24,7 @@ async function keysOf (store: MemoryStore, prefix: string): Promise<string[]> {
 }
 
 /** A replica of `hq` as peer `peerId`, reaching the others through `peers` (their serve, as `peerId`). */
-function replicaOf (hq: HqNode, store: MemoryStore, peerId: string, peers: Map<string, HqReplication>, signer: Signer = root, tamper: Tamper = (_op, a) => a): HqReplication {
+function replicaOf (hq: HqNode, store: MemoryStore, peerId: string, peers: Map<string, HqReplication>, signer: Signer = root, tamper: Tamper = (_op, a) => a, extra: Partial<HqReplicationInit> = {}): HqReplication {
   const transport: ReplicaTransport = {
     askReplica: async (addr, op, body) => {
       const to = peers.get(addr.split('/p2p/')[1] as string)
@@ -46,7 +47,8 @@ function replicaOf (hq: HqNode, store: MemoryStore, peerId: string, peers: Map<s
       const from = peers.get(addr.split('/p2p/')[1] as string) as unknown as { hq: HqNode }
       const outcomes = await hq.submit(await from.hq.tillLog(tillId as TillId))
       return outcomes.filter(o => o.status === 'accepted').length
-    }
+    },
+    ...extra
   })
   Object.assign(r, { hq })
   peers.set(peerId, r)
@@ -152,6 +154,30 @@ describe('HqReplication', () => {
     assert.deepEqual(booksDigest(b.books), before)
   })
 
+  it('leaves till logs for later while the other HQ\'s intake is busy (a close wave), HQ records not; at most REPLICA_DEFER_MAX_MS', async () => {
+    const peers = new Map<string, HqReplication>()
+    const aStore = new MemoryStore()
+    const a = await startHq(aStore)
+    const t = await startTill(a)
+    await t.till.openDay(DAY1)
+    await t.till.sell({ lines: [{ sku: 'patio-set', qty: 1 }] })
+    await t.till.closeDay()
+    await a.submit(t.till.outbox())
+    let busy = true
+    let now = 1_000_000
+    replicaOf(a, aStore, 'peerA', peers, root, undefined, { busy: () => busy, nowMs: () => now })
+    const bStore = new MemoryStore()
+    const b = await startHq(bStore)
+    const rb = replicaOf(b, bStore, 'peerB', peers, root, undefined, { nowMs: () => now })
+    const first = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.deepEqual([first.records, first.entries], [1, 0], 'the certificate now, the till log later')
+    assert.equal(rb.counters.tillsDeferred, 1)
+    now += REPLICA_DEFER_MAX_MS
+    assert.equal((await rb.syncWith('/memory/p2p/peerA', 'peerA')).entries, 1, 'busy for too long: pulled anyway')
+    busy = false
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+  })
+
   it('refuses malformed bodies from a replica with a reason, counted, and serves on', async () => {
     const { ra, rb } = await twoReplicas()
     await rb.syncWith('/memory/p2p/peerA', 'peerA')
@@ -161,7 +187,7 @@ describe('HqReplication', () => {
       ['keys', canonicalEncode({ prefix: 'e!', after: '' })],
       ['keys', canonicalEncode({ prefix: 'c!', after: 7 })],
       ['records', canonicalEncode({ keys: ['e!S001-1!000000000001!00'] })],
-      ['records', canonicalEncode({ keys: Array.from({ length: 100 }, (_, i) => `c!${i}`) })]
+      ['records', canonicalEncode({ keys: Array.from({ length: 300 }, (_, i) => `c!${i}`) })]
     ]
     for (const [op, body] of bodies) await assert.rejects(ra.serve(op as never, body, 'peerB'), (err: Error) => err.name === 'RefusedError' && err.message.length > 0, op)
     assert.equal(ra.counters.refused.malformed, bodies.length)

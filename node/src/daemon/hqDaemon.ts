@@ -39,6 +39,7 @@ import { FoldedCloses } from '../hq/FoldedCloses.ts'
 import { BooksProjection } from '../hq/BooksProjection.ts'
 import { booksDbTarget } from '../hq/booksDb.ts'
 import { booksDigest } from '../hq/booksDigest.ts'
+import { SummedStore } from '../hq/SummedStore.ts'
 import { MembersError } from '@tillbooks/members'
 import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
 import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
@@ -112,6 +113,19 @@ export interface HqDaemon {
 }
 
 export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
+  /**
+   * A look at HQ's intake: whether records came in since this look's last call (a close wave).
+   * Each caller gets its own, so one's looking does not hide the intake from another.
+   */
+  const intakeBusy = (): (() => boolean) => {
+    let seen = -1
+    return () => {
+      const n = hq.counters.accepted + hq.counters.duplicates + hq.counters.rejected
+      const busy = seen !== -1 && n !== seen
+      seen = n
+      return busy
+    }
+  }
   const { logger } = o
   // The HTTP API's rules are checked before anything is opened: HQ beyond loopback without
   // TLS, or with a token file others can read, refuses to start, having opened nothing.
@@ -132,7 +146,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const root = await hqRootKey(o.dataDir)
   const signer = new Signer(root)
   const clock = o.clock ?? systemClock
-  const store: KvStore = new LevelStore(hqDbDir(o.dataDir))
+  // The summed kinds (what replicas compare) are set once the members are known (initSums).
+  const store = new SummedStore(new LevelStore(hqDbDir(o.dataDir)))
   const codes = new EnrolmentCodes({ store, clock })
   // The console's sessions: signing in with a token gives the browser a cookie instead.
   const sessions = new ConsoleSessions(() => clock.nowMs())
@@ -187,6 +202,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       return false
     }
   }
+  /** Whether a peer is a replica of this HQ (HqReplication, made further down; until then none is). */
+  let isReplica = (_from: string): boolean => false
   const docSync = new DocSync({
     peer,
     store,
@@ -195,8 +212,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       served: async (id, from) => {
         // The catalogue: written by HQ and every store, each change screened by the document.
         // Written by enrolled tills only (a peer's id is its key): anyone else may read it.
-        if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: from !== undefined && (enrolledPeer(from) || replication.isReplica(from)) }
-        const log = await hq.tillDoc(checkedTillId(id), { wait: from !== undefined && replication.isReplica(from) })
+        if (id === CATALOGUE_DOC) return { log: catalogueDoc.doc, own: false, writable: from !== undefined && (enrolledPeer(from) || isReplica(from)) }
+        const log = await hq.tillDoc(checkedTillId(id), { wait: from !== undefined && isReplica(from) })
         return log === undefined ? undefined : { log, own: true }
       },
       replicaFor: () => undefined,
@@ -256,7 +273,11 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // Replicas: who this HQ syncs with, how the last rounds went, what it refused.
   http.get('/replicas', READ, async () => replication.status())
   // The SQL projection: where it is, how far behind the books, why not following if it is not.
-  const projection = booksDb === null ? null : new BooksProjection({ connect: booksDb.connect, books: () => hq.books, logger, target: booksDb.target })
+  const projection = booksDb === null ? null : new BooksProjection({
+    connect: booksDb.connect, books: () => hq.books, logger, target: booksDb.target,
+    // Busy: records came in since the last look (a close wave): the projection follows right after.
+    busy: intakeBusy()
+  })
   http.get('/books/projection', READ, async () => projection?.status() ?? { target: null, error: 'off (--books-db off)' })
   http.get('/books.hledger', READ, async (_req, reply) => await reply.type('text/plain; charset=utf-8').send(hq.books.toHledger()))
   http.get('/books.csv', READ, async (_req, reply) => await reply.type('text/csv; charset=utf-8').send(hq.books.toCsv()))
@@ -654,11 +675,15 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // (never the number, never in a log line); their card is the id signed by HQ's root key.
   const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
 
+  const kinds = [...hqRecordKinds(hq), ...MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX } : {}) }))]
+  await store.initSums(kinds)
   const replication = new HqReplication({
     hq,
     store,
+    recordSums: () => store.sums(),
+    busy: intakeBusy(),
     // HQ's decisions, then its members' (an id, a number's keyed hash, grants, rights given back).
-    kinds: [...hqRecordKinds(hq), ...MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX } : {}) }))],
+    kinds,
     root: signer,
     peerId: peer.peerId,
     multiaddrs: () => peer.multiaddrs(),
@@ -678,6 +703,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     })
   })
   peer.handleReplica(async (op, body, from) => await replication.serve(op, body, from))
+  isReplica = from => replication.isReplica(from)
   for (const addr of replicaOf) replication.addPeer(addr)
   // Returns made at one till of another till's receipt without its consent (it was out of reach),
   // as the refunding tills' Closes report them, and lines refunded beyond what was sold, as the

@@ -6,11 +6,11 @@
  * is reported (`status().error`) and tried again: HQ keeps booking into its log meanwhile,
  * and the projection catches up when the database is back.
  */
-import type { Books } from '@tillbooks/ledger'
+import type { Books, Transaction } from '@tillbooks/ledger'
 import type { TillId } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
 import { BooksSql, expectedDigest, sqlRecord, type SqlDb, type SqlRecord } from './BooksSql.ts'
-import { PROJECTION_BATCH_MAX, PROJECTION_INTERVAL_MS, PROJECTION_RETRY_MS } from './constants.ts'
+import { PROJECTION_BATCH_MAX, PROJECTION_DEFER_MAX_MS, PROJECTION_INTERVAL_MS, PROJECTION_RETRY_MS } from './constants.ts'
 
 export interface ProjectionStatus {
   /** Where the projection is (a URL without its password, or the PGlite directory). */
@@ -33,6 +33,14 @@ export interface BooksProjectionInit {
   target: string
   intervalMs?: number
   batchMax?: number
+  /**
+   * Whether HQ took records in since the last ask (its intake is busy): the projection then
+   * waits, up to PROJECTION_DEFER_MAX_MS, so that a close wave is acknowledged at full speed
+   * and projected right after it (SQL is for reports; the log is the record). Default: never busy.
+   */
+  busy?: () => boolean
+  /** PROJECTION_DEFER_MAX_MS, for tests. */
+  deferMaxMs?: number
 }
 
 function storeOf (tillId: string): string {
@@ -51,6 +59,19 @@ export class BooksProjection {
   #error: string | null = null
   #lastRowsPerSec: number | null = null
   #timer: NodeJS.Timeout | null = null
+  /** The books' count of HQ records when the projection last held every one of them (see #pending). */
+  #hqSeen: { books: Books | null, count: number, done: boolean } = { books: null, count: -1, done: false }
+  /** HQ's records as the projection keeps them, made once per transaction (an order's never changes). */
+  readonly #hqRecords = new WeakMap<Transaction, SqlRecord>()
+
+  #hqRecord (tx: Transaction): SqlRecord {
+    let r = this.#hqRecords.get(tx)
+    if (r === undefined) {
+      r = sqlRecord(tx, null)
+      this.#hqRecords.set(tx, r)
+    }
+    return r
+  }
   #running: Promise<void> | null = null
   #stopped = false
 
@@ -72,10 +93,27 @@ export class BooksProjection {
     this.#timer.unref()
   }
 
+  /** Since when the projection has waited for a busy intake (null: it is not waiting). */
+  #deferredSince: number | null = null
+
+  /** Whether to leave the projection for later: intake busy, and not waiting too long already. */
+  #defer (): boolean {
+    if (this.#init.busy?.() !== true) {
+      this.#deferredSince = null
+      return false
+    }
+    const now = performance.now()
+    this.#deferredSince ??= now
+    if (now - this.#deferredSince < (this.#init.deferMaxMs ?? PROJECTION_DEFER_MAX_MS)) return true
+    // Waited long enough: one batch now (the next tick may wait again).
+    this.#deferredSince = now
+    return false
+  }
+
   async #tick (): Promise<void> {
     try {
       if (this.#sql === null) await this.#connect()
-      await this.catchUp()
+      if (!this.#defer()) await this.catchUp({ yieldToIntake: true })
       if (this.#error !== null) this.#init.logger.info({ target: this.#init.target }, 'books database reachable again: the projection follows the books')
       this.#error = null
       this.#schedule(this.#init.intervalMs ?? PROJECTION_INTERVAL_MS)
@@ -120,7 +158,7 @@ export class BooksProjection {
       if ((folded.get(till as TillId) ?? 0) < seq) { behind = true; break }
       for (let s = 1; s <= seq; s++) expected.push(sqlRecord(books.tillTransaction(till as TillId, s), { store: storeOf(till), till, seq: s }))
     }
-    const hqNow = new Map(books.hqTransactions().map(tx => { const r = sqlRecord(tx, null); return [r.id, r] }))
+    const hqNow = new Map(books.hqTransactions().map(tx => { const r = this.#hqRecord(tx); return [r.id, r] }))
     for (const id of live.hq) {
       const r = hqNow.get(id)
       if (r === undefined) { behind = true; break }
@@ -131,12 +169,14 @@ export class BooksProjection {
       this.#tills = live.tills
       this.#hq = live.hq
       this.#rows = live.rows
+      this.#hqSeen = { books: null, count: -1, done: false }
       return false
     }
     this.#init.logger.warn({ target: this.#init.target, rows: check.rows, watermarkRows: check.watermarkRows, reversalsCancel: check.reversalsCancel, ahead: behind }, 'the SQL projection disagrees with the log: rebuilt from the log')
     await sql.wipe()
     this.#tills = new Map()
     this.#hq = new Set()
+    this.#hqSeen = { books: null, count: -1, done: false }
     this.#rows = 0
     this.#rebuilds++
     return true
@@ -164,15 +204,19 @@ export class BooksProjection {
       const seq = folded.get(till as TillId) ?? 0
       if (seq < have) reverseTills.push([till, seq])
     }
+    // HQ's own records: read again only when the books folded another one (a year of orders is millions).
+    if (this.#hqSeen.books === books && this.#hqSeen.count === books.hqRecordCount && this.#hqSeen.done) return { add, reverseTills, reverseHq: [], lag }
     const hqNow = new Map<string, SqlRecord>()
-    for (const tx of books.hqTransactions()) { const r = sqlRecord(tx, null); hqNow.set(r.id, r) }
+    for (const tx of books.hqTransactions()) { const r = this.#hqRecord(tx); hqNow.set(r.id, r) }
+    let hqLag = 0
     for (const [id, r] of hqNow) {
       if (this.#hq.has(id)) continue
-      lag++
+      hqLag++
       if (add.length < max) add.push(r)
     }
     const reverseHq = [...this.#hq].filter(id => !hqNow.has(id))
-    return { add, reverseTills, reverseHq, lag }
+    this.#hqSeen = { books, count: books.hqRecordCount, done: hqLag === 0 && reverseHq.length === 0 }
+    return { add, reverseTills, reverseHq, lag: lag + hqLag }
   }
 
   /** Records of the books not in the projection yet. */
@@ -181,11 +225,13 @@ export class BooksProjection {
   }
 
   /** Append what the books folded since, in transactions of at most batchMax records, until none is left. */
-  async catchUp (): Promise<{ added: number, reversed: number }> {
+  async catchUp (opts: { yieldToIntake?: boolean } = {}): Promise<{ added: number, reversed: number }> {
     const sql = this.#need()
     let added = 0
     let reversed = 0
-    for (;;) {
+    for (let batch = 0; ; batch++) {
+      // Between batches, give way to an intake that became busy (the next tick goes on).
+      if (opts.yieldToIntake === true && batch > 0 && this.#init.busy?.() === true) break
       const books = this.#init.books()
       const p = this.#pending(books)
       const reverse = [...p.reverseHq]

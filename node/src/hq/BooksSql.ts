@@ -148,7 +148,8 @@ export class BooksSql {
     const hq = new Set<string>()
     const live = `select id, till, seq from records r where id not like 'reverse:%' and not exists (select 1 from records v where v.id = 'reverse:' || r.id)`
     for (const r of (await this.#db.query<{ id: string, till: string | null, seq: number | null }>(live)).rows) {
-      if (r.till === null) hq.add(r.id)
+      // A record folded again after its reversal (`<id>~<n>`) counts under its id, as check() counts it.
+      if (r.till === null) hq.add(r.id.replace(/~[0-9]+$/, ''))
       else tills.set(r.till, Math.max(tills.get(r.till) ?? 0, Number(r.seq)))
     }
     const rows = Number((await this.#db.query<{ n: string | number }>('select count(*) as n from records')).rows[0]?.n ?? 0)
@@ -168,7 +169,10 @@ export class BooksSql {
   async append (add: readonly SqlRecord[], reverse: readonly string[] = []): Promise<{ added: number, reversed: number }> {
     if (add.length === 0 && reverse.length === 0) return { added: 0, reversed: 0 }
     const reversals: SqlRecord[] = []
-    for (const id of reverse) {
+    for (const asked of reverse) {
+      // The row of `asked` that still counts: itself, or the row it was folded again under (`<id>~<n>`).
+      const id = (await this.#db.query<{ id: string }>("select id from records r where (id = $1 or left(id, length($1) + 1) = $1 || '~') and not exists (select 1 from records v where v.id = 'reverse:' || r.id)", [asked])).rows[0]?.id
+      if (id === undefined) throw new Error(`bug: reversing ${asked}, which is not projected`)
       const r = (await this.#db.query<{ business_day: string, description: string, store: string | null, till: string | null, seq: number | null }>("select to_char(business_day, 'YYYY-MM-DD') as business_day, description, store, till, seq from records where id = $1", [id])).rows[0]
       if (r === undefined) throw new Error(`bug: reversing ${id}, which is not projected`)
       const lines = (await this.#db.query<{ account: string, amount_cents: string | number }>('select account, amount_cents from journal_lines where record_id = $1 order by line', [id])).rows
@@ -179,7 +183,7 @@ export class BooksSql {
     const readded: SqlRecord[] = []
     for (const r of add) {
       if (!again.has(r.id)) { readded.push(r); continue }
-      const taken = new Set((await this.#db.query<{ id: string }>("select id from records where id like $1 || '~%'", [r.id])).rows.map(x => x.id))
+      const taken = new Set((await this.#db.query<{ id: string }>("select id from records where left(id, length($1) + 1) = $1 || '~'", [r.id])).rows.map(x => x.id))
       let n = 2
       while (taken.has(`${r.id}~${n}`)) n++
       readded.push({ ...r, id: `${r.id}~${n}` })

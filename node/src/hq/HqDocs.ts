@@ -52,6 +52,9 @@ export class HqDocs {
   /** The till's document: from the cache, or made from `logged()` (HQ's log values for it, seq order). */
   async get (tillId: TillId, logged: () => Promise<Uint8Array[]>, opts: { wait?: boolean } = {}): Promise<TillLog | undefined> {
     const hit = this.#docs.get(tillId)
+    // A waiter woken by a finished load may find its document made already: the slot it would
+    // have taken is free, so the next waiter is woken in its place.
+    if (hit !== undefined || this.#loading.has(tillId)) this.#wakeIfFree()
     if (hit !== undefined) {
       this.counters.hits++
       this.#docs.delete(tillId)
@@ -93,6 +96,10 @@ export class HqDocs {
       this.#stale.delete(tillId)
       this.#waiters.shift()?.()
     }
+  }
+
+  #wakeIfFree (): void {
+    if (this.#loading.size < this.#loadsMax) this.#waiters.shift()?.()
   }
 
   /** Drop every document (HQ rebuilt itself from its log). */

@@ -538,6 +538,62 @@ export class HqNode {
     throw new ReplicaRecordError(`${key} is not an HQ record replicas share`)
   }
 
+  /**
+   * adoptRecord for a page of records at once, certificates and orders written with one fsync
+   * (a replica joining takes every certificate and order HQ ever made: one fsync each would take
+   * minutes). Each outcome in order: 'adopted', 'duplicate', or the ReplicaRecordError that refused it.
+   */
+  async adoptRecords (items: Array<{ key: string, value: Uint8Array }>): Promise<Array<'adopted' | 'duplicate' | ReplicaRecordError>> {
+    const out: Array<'adopted' | 'duplicate' | ReplicaRecordError> = new Array(items.length)
+    const certs: Array<{ i: number, key: string, value: Uint8Array }> = []
+    const orders: Array<{ i: number, key: string, value: Uint8Array, order: ReturnType<typeof openReplenishment> }> = []
+    const refuse = (i: number, key: string, err: unknown): void => { out[i] = err instanceof ReplicaRecordError ? err : new ReplicaRecordError(`${key}: ${(err as Error).message}`) }
+    for (const [i, { key, value }] of items.entries()) {
+      try {
+        if (key.startsWith(CERT_PREFIX)) {
+          const sc = openCertificate(value, this.rootKey, { verify: true })
+          const expected = certKey(sc.tillId, sc.cert.fromSeq, toHex(sc.cert.tillKey))
+          if (key !== expected) throw new ReplicaRecordError(`certificate under ${key}: its content puts it under ${expected}`)
+          if (await this.#components.store.get(key) !== undefined) { out[i] = 'duplicate'; continue }
+          this.#checkFromSeq(sc.tillId, sc.cert.fromSeq)
+          certs.push({ i, key, value })
+        } else if (key.startsWith(REPLENISHMENT_PREFIX)) {
+          const order = openReplenishment(value, this.rootKey, { verify: true })
+          if (key !== replenishmentKey(order.id)) throw new ReplicaRecordError(`order ${order.id} under ${key}`)
+          orders.push({ i, key, value, order })
+        } else {
+          out[i] = await this.adoptRecord(key, value)
+        }
+      } catch (err) {
+        refuse(i, key, err)
+      }
+    }
+    if (certs.length === 0 && orders.length === 0) return out
+    await this.#oneAtATime(async () => {
+      // Checked again in turn with every other order (an id reused with other content is refused).
+      const fresh: typeof orders = []
+      const ids = new Set<string>()
+      for (const o of orders) {
+        try {
+          if (ids.has(o.order.id) || this.#books.checkReplenishment(o.order) === 'duplicate') { out[o.i] = 'duplicate'; continue }
+          ids.add(o.order.id)
+          fresh.push(o)
+        } catch (err) {
+          refuse(o.i, o.key, err)
+        }
+      }
+      await this.#components.store.batch([...certs, ...fresh].map(x => ({ type: 'put' as const, key: x.key, value: x.value })), { sync: true })
+      for (const c of certs) { this.#enrolment.add(c.value); out[c.i] = 'adopted' }
+      for (const o of fresh) {
+        this.#books.addReplenishment(o.order)
+        this.#booked(o.order.businessDay)
+        this.#indexOrder(o.order, o.value)
+        out[o.i] = 'adopted'
+      }
+    })
+    return out
+  }
+
   /** The highest seq HQ holds for a till (folded or pending). */
   heldSeq (tillId: TillId): number {
     return this.#maxSeq.get(tillId) ?? 0

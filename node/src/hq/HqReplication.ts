@@ -14,7 +14,10 @@
  *   4. syncs the catalogue document (Automerge sync; HQ statements are root-signed inside);
  *   5. for each till whose (count, sum) differs, pulls the till's log with Automerge's sync
  *      protocol and submits every new change through HqNode.submit: verified like anything
- *      a till sends. A replica can withhold records; it can never forge a till's.
+ *      a till sends (signature, enrolment, chain). A replica that is wrong (a bug, a damaged
+ *      disk) can withhold records, never slip in one that does not verify; a replica is HQ,
+ *      though: it holds the root key, and one in an attacker's hands can enrol keys (HQ's own
+ *      power), which is why the root key is copied to replicas only.
  *
  * A peer's hello makes it a replica here too (it is pulled from in turn), so a link named on
  * one side is used both ways. Nothing is shared that is numbered: each decision's key comes
@@ -27,8 +30,9 @@ import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
 import type { ReplicaOp } from '../net/messages.ts'
 import { RefusedError } from '../net/TillbooksPeer.ts'
 import { MembersError } from '@tillbooks/members'
+import { recordDigest48 } from './SummedStore.ts'
 import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
-import { REPLICA_ANSWER_BYTES_MAX, REPLICA_HELLO_SKEW_MS, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
+import { REPLICA_ANSWER_BYTES_MAX, REPLICA_DEFER_MAX_MS, REPLICA_HELLO_SKEW_MS, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
 const HELLO_CONTEXT = 'tillbooks/hq-replica-hello/1'
 const RECORD_CONTEXT = 'tillbooks/hq-record/1'
@@ -42,12 +46,14 @@ export interface ReplicaTransport {
 export interface ReplicatedKind {
   prefix: string
   adopt: (key: string, value: Uint8Array) => Promise<'adopted' | 'duplicate'>
+  /** A page at once (one fsync); each outcome, or the error that refused it. */
+  adoptMany?: (items: Array<{ key: string, value: Uint8Array }>) => Promise<Array<'adopted' | 'duplicate' | Error>>
   excludes?: string
 }
 
-/** HQ's own records (HqNode.adoptRecord), certificates first: a till's entries need its enrolment. */
+/** HQ's own records (HqNode.adoptRecord, adoptRecords), certificates first: a till's entries need its enrolment. */
 export function hqRecordKinds (hq: HqNode): ReplicatedKind[] {
-  return REPLICATED_PREFIXES.map(prefix => ({ prefix, adopt: async (key, value) => await hq.adoptRecord(key, value) }))
+  return REPLICATED_PREFIXES.map(prefix => ({ prefix, adopt: async (key, value) => await hq.adoptRecord(key, value), adoptMany: async items => await hq.adoptRecords(items) }))
 }
 
 export interface HqReplicationInit {
@@ -64,6 +70,14 @@ export interface HqReplicationInit {
   pullTill: (addr: string, peerId: string, tillId: TillId) => Promise<number>
   /** Sync the catalogue document with a peer replica. */
   pullCatalogue: (addr: string, peerId: string) => Promise<void>
+  /** Per kind, the count and sum of its records kept as they are written (SummedStore); default: a scan each summary. */
+  recordSums?: () => Record<string, { count: number, sum: number }> | null
+  /**
+   * Whether this HQ is taking records in now (a close wave): its summary says so, and a replica
+   * then leaves till logs for a later round (up to REPLICA_DEFER_MAX_MS), so that intake runs at
+   * full speed. Default: never busy.
+   */
+  busy?: () => boolean
   /** The catalogue document's heads: when both replicas' are the same, it is not synced (default: always synced). */
   catalogueHeads?: () => string[]
   logger: Logger
@@ -81,6 +95,10 @@ export interface ReplicationCounters {
   tillsPulled: number
   /** Of those, pulled as bare entries over the log protocol because Automerge's sync could not bring them (see the daemon's pullTill). */
   tillsPulledAsEntries: number
+  /** Till pulls that failed (tried again next round). */
+  tillPullsFailed: number
+  /** Rounds that left till logs for later: the other HQ's intake was busy. */
+  tillsDeferred: number
   /** Refused, by reason: a hello without our root key, a record whose signature fails, a record that contradicts ours, a request from a peer that never said hello, a malformed body. */
   refused: { rootKey: number, signature: number, record: number, notReplica: number, malformed: number }
 }
@@ -93,7 +111,7 @@ interface PeerState {
   lastRound: { records: number, entries: number, tills: number, ms: number } | null
 }
 
-type Summary = { tills: { count: number, digest: string }, records: Record<string, { count: number, sum: number }>, catalogue: string }
+type Summary = { tills: { count: number, digest: string }, records: Record<string, { count: number, sum: number }>, catalogue: string, busy: boolean }
 
 function helloMessage (from: string, to: string, atMs: number): Uint8Array {
   return new TextEncoder().encode(`${HELLO_CONTEXT}\n${from}\n${to}\n${atMs}`)
@@ -105,10 +123,6 @@ function recordMessage (key: string, value: Uint8Array): Uint8Array {
   out.set(head, 0)
   out.set(value, head.length)
   return out
-}
-
-function digest48 (key: string, value: Uint8Array): number {
-  return parseInt(createHash('sha256').update(key).update('\n').update(value).digest('hex').slice(0, 12), 16)
 }
 
 /** A malformed body from a peer. */
@@ -140,8 +154,10 @@ export class HqReplication {
   readonly #peers = new Map<string, PeerState>()
   /** Peers that said a valid hello to us (we serve them) */
   readonly #replicas = new Set<string>()
-  readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
+  readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, tillPullsFailed: 0, tillsDeferred: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
   readonly refusals: Array<{ atMs: number, peer: string, reason: string }> = []
+  /** Per peer, since when its till logs wait for its intake to quiet down. */
+  readonly #deferredSince = new Map<string, number>()
   #timer: NodeJS.Timeout | null = null
   #running: Promise<void> | null = null
   #stopped = false
@@ -216,7 +232,8 @@ export class HqReplication {
         this.#replicas.add(from)
         // Pulled from in turn: a link named on one side works both ways.
         const addr = addrs.find(a => a.includes('/ip4/127.0.0.1/') || a.includes('/ip4/')) ?? addrs[0]
-        if (addr !== undefined) {
+        // Its own address only: a hello never makes a third peer a replica here.
+        if (addr !== undefined && (!addr.includes('/p2p/') || addr.endsWith(`/p2p/${from}`))) {
           try {
             this.addPeer(addr.includes('/p2p/') ? addr : `${addr}/p2p/${from}`, false)
           } catch (err) {
@@ -279,22 +296,27 @@ export class HqReplication {
 
   /** What this replica holds, in short: per kind of HQ record a count and sum, one digest over every till's. */
   async summary (): Promise<Summary> {
+    const kept = this.#o.recordSums?.() ?? null
     const records: Record<string, { count: number, sum: number }> = {}
     for (const kind of this.#kinds) {
+      if (kept !== null) {
+        records[kind.prefix] = kept[kind.prefix] ?? { count: 0, sum: 0 }
+        continue
+      }
       const prefix = kind.prefix
       let count = 0
       let sum = 0
       for await (const [key, value] of this.#o.store.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
         if (this.#kindOf(key) !== kind) continue
         count++
-        sum = (sum + digest48(key, value)) % MOD48
+        sum = (sum + recordDigest48(key, value)) % MOD48
       }
       records[prefix] = { count, sum }
     }
     const h = createHash('sha256')
     const tills = [...this.#o.hq.tillSums].sort((a, b) => a[0] < b[0] ? -1 : 1)
     for (const [t, s] of tills) h.update(`${t}:${s.count}:${s.sum}\n`)
-    return { tills: { count: tills.length, digest: h.digest('hex') }, records, catalogue: [...this.#o.catalogueHeads?.() ?? []].sort().join(',') }
+    return { tills: { count: tills.length, digest: h.digest('hex') }, records, catalogue: [...this.#o.catalogueHeads?.() ?? []].sort().join(','), busy: this.#o.busy?.() === true }
   }
 
   /** Start the rounds (every intervalMs, each peer in turn). */
@@ -377,6 +399,15 @@ export class HqReplication {
     // 5. Till logs whose summaries differ.
     let entries = 0
     let tills = 0
+    // Their intake busy (a close wave): till logs wait for a later round, up to REPLICA_DEFER_MAX_MS.
+    const now = this.#o.nowMs()
+    const deferred = this.#deferredSince.get(peerId)
+    if (theirs.busy === true && theirs.tills?.digest !== ours.tills.digest && (deferred === undefined || now - deferred < REPLICA_DEFER_MAX_MS)) {
+      if (deferred === undefined) this.#deferredSince.set(peerId, now)
+      this.counters.tillsDeferred++
+      return { records, entries, tills }
+    }
+    this.#deferredSince.delete(peerId)
     if (theirs.tills?.digest !== ours.tills.digest) {
       const mine = this.#o.hq.tillSums
       let after = ''
@@ -394,17 +425,26 @@ export class HqReplication {
           // Different sets (theirs may hold what ours lacks; if only ours holds more, they gain by their own pull).
           if (m === undefined || m.count !== count || m.sum !== sum) differing.push(tillId)
         }
-        // A few tills at once: each pull is a few round trips, mostly waiting.
+        // A few tills at once: each pull is a few round trips, mostly waiting. A till that fails
+        // is counted and tried again next round; every worker is waited for before the round ends.
         let next = 0
+        let failed: Error | null = null
         await Promise.all(Array.from({ length: Math.min(REPLICA_PULLS_IN_FLIGHT, differing.length) }, async () => {
-          while (next < differing.length) {
+          while (next < differing.length && failed === null) {
             const tillId = differing[next++] as TillId
-            // Awaited first, then added: `entries += await …` would add to the total read before the wait.
-            const added = await this.#o.pullTill(addr, peerId, tillId)
-            entries += added
-            tills++
+            try {
+              // Awaited first, then added: `entries += await …` would add to the total read before the wait.
+              const added = await this.#o.pullTill(addr, peerId, tillId)
+              entries += added
+              tills++
+            } catch (err) {
+              this.counters.tillPullsFailed++
+              // The peer gone (or stopping): the rest of the page waits for the next round.
+              if (this.#stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) failed = err as Error
+            }
           }
         }))
+        if (failed !== null) throw failed
         if (page.length < REPLICA_PAGE_MAX) break
       }
     }
@@ -432,6 +472,8 @@ export class HqReplication {
         const got = answer.records
         if (!Array.isArray(got) || !Array.isArray(answer.tooLarge)) throw this.#refuse('malformed', peerId, 'records and tooLarge must be lists')
         const settled = new Set<string>([...answer.tooLarge.map(k => String(k))])
+        const checked: Array<{ key: string, value: Uint8Array }> = []
+        const kind = this.#kinds.find(k => k.prefix === prefix) as ReplicatedKind
         for (const r of got) {
           if (r === null || typeof r !== 'object' || Array.isArray(r) || r instanceof Uint8Array) throw this.#refuse('malformed', peerId, 'a record is { key, value, sig }')
           const rec = r as Record<string, Canonical>
@@ -441,14 +483,26 @@ export class HqReplication {
           if (!wanted.includes(key) || !(value instanceof Uint8Array) || !(sig instanceof Uint8Array)) { this.#refuse('malformed', peerId, `record ${key}: not one asked for, or without value and signature`); continue }
           settled.add(key)
           if (!verifySignature(sig, recordMessage(key, value), this.rootKey)) { this.#refuse('signature', peerId, `record ${key}: not signed by our root key (forged or altered)`); continue }
-          const kind = this.#kindOf(key)
-          if (kind?.prefix !== prefix) { this.#refuse('malformed', peerId, `record ${key}: not a ${prefix} record`); continue }
-          try {
-            const outcome = await kind.adopt(key, value)
-            if (outcome === 'adopted') { adopted++; this.counters.recordsAdopted++ } else this.counters.recordsDuplicate++
-          } catch (err) {
-            if (!(err instanceof ReplicaRecordError) && !(err instanceof MembersError)) throw err
-            this.#refuse('record', peerId, err.message)
+          if (this.#kindOf(key) !== kind) { this.#refuse('malformed', peerId, `record ${key}: not a ${prefix} record`); continue }
+          checked.push({ key, value })
+        }
+        const outcome = async (key: string, o: 'adopted' | 'duplicate' | Error): Promise<void> => {
+          if (o === 'adopted') { adopted++; this.counters.recordsAdopted++ } else if (o === 'duplicate') this.counters.recordsDuplicate++
+          else if (o instanceof ReplicaRecordError || o instanceof MembersError) this.#refuse('record', peerId, o.message)
+          else throw o
+        }
+        if (kind.adoptMany !== undefined && checked.length > 0) {
+          const outcomes = await kind.adoptMany(checked)
+          for (const [k, o] of outcomes.entries()) await outcome((checked[k] as { key: string }).key, o)
+        } else {
+          for (const { key, value } of checked) {
+            let o: 'adopted' | 'duplicate' | Error
+            try {
+              o = await kind.adopt(key, value)
+            } catch (err) {
+              o = err as Error
+            }
+            await outcome(key, o)
           }
         }
         // Progress or stop: a peer answering nothing of what was asked (it holds it no more, or answers other keys) is asked no more this round.

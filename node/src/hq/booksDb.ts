@@ -20,11 +20,16 @@ export class BooksDbSpecError extends Error {
   override name = 'BooksDbSpecError'
 }
 
-/** A URL as it may be shown: its password replaced. */
+/**
+ * A URL as it may be shown: its password replaced, and its query dropped (`?password=`,
+ * `?sslpassword=` and the like are read by pg too). Better still: no password in the URL at
+ * all, but PGPASSWORD or ~/.pgpass, which pg reads (a URL's password shows in `ps`).
+ */
 export function redactedUrl (url: string): string {
   try {
     const u = new URL(url)
     if (u.password !== '') u.password = '***'
+    if (u.search !== '') u.search = '?…'
     return u.toString()
   } catch {
     return '(an unreadable URL)'
@@ -46,6 +51,7 @@ export function booksDbTarget (spec: string | undefined, dataDir: string, logger
 }
 
 function pgliteTarget (dir: string, logger: Logger): BooksDbTarget {
+  let setAside = false
   return {
     target: dir,
     connect: async () => {
@@ -53,12 +59,20 @@ function pgliteTarget (dir: string, logger: Logger): BooksDbTarget {
       let db
       try {
         db = await PGlite.create(dir)
-      } catch (err) {
-        // A projection: set aside what cannot be opened, start again from the log.
-        const aside = `${dir}.unreadable-${Date.now()}`
-        logger.warn({ dir, aside, err: (err as Error).message }, 'the books database cannot be opened: set aside, rebuilt from the log')
-        await rename(dir, aside).catch(() => {})
-        db = await PGlite.create(dir)
+      } catch (first) {
+        // Tried again once (a passing failure); then, once per process, set aside what cannot be
+        // opened (a crash mid-write: PGlite does not fsync) and started again from the log.
+        await new Promise(resolve => setTimeout(resolve, 1_000))
+        try {
+          db = await PGlite.create(dir)
+        } catch (err) {
+          if (setAside) throw err
+          setAside = true
+          const aside = `${dir}.unreadable-${Date.now()}`
+          logger.warn({ dir, aside, err: (err as Error).message, first: (first as Error).message }, 'the books database cannot be opened: set aside, rebuilt from the log')
+          await rename(dir, aside)
+          db = await PGlite.create(dir)
+        }
       }
       return { db, close: async () => { await db.close() } }
     }
@@ -80,6 +94,13 @@ function postgresTarget (url: string, logger: Logger): BooksDbTarget {
       } catch (err) {
         await client.end().catch(() => {})
         throw new Error(`the books database ${target} cannot be reached: ${(err as Error).message}`)
+      }
+      // One HQ per database: a second (another replica given the same URL) would see the first's
+      // rows as a disagreement and rebuild them, forever. Held for the connection's life.
+      const locked = await client.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtext('tillbooks books projection')) as ok")
+      if (locked.rows[0]?.ok !== true) {
+        await client.end().catch(() => {})
+        throw new Error(`the books database ${target} is projected into by another HQ already: give each HQ (each replica) a database of its own`)
       }
       const db: SqlDb = {
         query: async <T>(sql: string, params?: unknown[]) => {

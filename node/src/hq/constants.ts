@@ -31,8 +31,13 @@ export const APPROVALS_FETCH_TIMEOUT_MS = 10_000
 export const PROJECTION_INTERVAL_MS = 1_000
 /** How long before trying an unreachable books database again. */
 export const PROJECTION_RETRY_MS = 5_000
-/** Records appended to the SQL projection in one transaction, at most. */
-export const PROJECTION_BATCH_MAX = 5_000
+/**
+ * Records appended to the SQL projection in one transaction, at most. PGlite runs on HQ's main
+ * thread (~0.4 ms a record here): a batch holds the event loop for ~0.4 s.
+ */
+export const PROJECTION_BATCH_MAX = 1_000
+/** Longest the projection waits for a busy intake before appending a batch anyway. */
+export const PROJECTION_DEFER_MAX_MS = 10_000
 /** How long connecting to a `--books-db` server may take before it counts as unreachable. */
 export const BOOKS_DB_CONNECT_TIMEOUT_MS = 5_000
 
@@ -42,11 +47,13 @@ export const REPLICA_SYNC_INTERVAL_MS = 1_000
 export const REPLICA_PEERS_MAX = 16
 /** Keys or till summaries per page between replicas. */
 export const REPLICA_PAGE_MAX = 2_000
-/** HQ records fetched per request between replicas (a settlement file can be large). */
-export const REPLICA_RECORDS_PER_CALL = 16
+/** HQ records asked for per request between replicas (the answer holds as many as fit REPLICA_ANSWER_BYTES_MAX; the rest are asked again). */
+export const REPLICA_RECORDS_PER_CALL = 256
 /** How far a replica's signed hello may be from our clock (a captured hello is not replayed later). */
 export const REPLICA_HELLO_SKEW_MS = 5 * 60_000
 /** Bytes of HQ records in one answer between replicas: within a libp2p frame (net/limits.ts FRAME_BYTES_MAX, 4 MiB). */
 export const REPLICA_ANSWER_BYTES_MAX = 3 * 1024 * 1024
 /** Till logs one replica pulls from another at once (each a few round trips of Automerge sync, mostly waiting). */
 export const REPLICA_PULLS_IN_FLIGHT = 64
+/** Longest a replica leaves another's till logs for later while that HQ's intake is busy (a close wave). */
+export const REPLICA_DEFER_MAX_MS = 30_000

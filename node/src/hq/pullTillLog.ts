@@ -9,7 +9,8 @@
 import * as A from '@automerge/automerge'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
 import type { TillId } from '@tillbooks/protocol'
-import type { DocSync } from '../sync/DocSync.ts'
+import { UnsettledError, type DocSync } from '../sync/DocSync.ts'
+import { RefusedError } from '../net/TillbooksPeer.ts'
 import { envelopeOf, type HqNode } from './HqNode.ts'
 
 /** Entries a replica submits to its own HQ at once. */
@@ -40,10 +41,13 @@ export async function pullTillLog (hq: HqNode, sync: DocSync, pulling: Map<strin
     try {
       await sync.pull(addr, peerId, tillId)
     } catch (err) {
+      // Only what Automerge refused or could not settle; a peer out of reach is tried again next round.
+      if (!(err instanceof UnsettledError) && !(err instanceof RefusedError) && (err as { code?: string }).code !== 'REFUSED') throw err
       fallback.onEntries((err as Error).message)
       return await submitAll(hq, await fallback.fetchEntries())
     } finally {
-      pulling.delete(tillId)
+      // Another pull of the same till may have started meanwhile: only this pull's copy is removed.
+      if (pulling.get(tillId) === log) pulling.delete(tillId)
     }
     const hqActor = actorIdFor(tillId, 'hq')
     return await submitAll(hq, log.getChangesSince(before).map(c => A.decodeChange(c).actor === hqActor ? envelopeOf(c) : c))

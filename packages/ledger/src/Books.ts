@@ -522,7 +522,12 @@ export class Books {
     return summaryTransaction(t.chain.foldedSummary(seq), tillId, seq, t.chain.foldedHash(seq))
   }
 
-  /** HQ's own transactions: openings, replenishment orders, settlement files (few: a projection may read them all each time). */
+  /** How many of HQ's own records are folded (openings, orders, settlement files): it changes whenever hqTransactions() does. */
+  get hqRecordCount (): number {
+    return this.#openings.size + this.#replenishments.size + this.#settlements.size
+  }
+
+  /** HQ's own transactions: openings, replenishment orders, settlement files (read them again only when hqRecordCount changed). */
   hqTransactions (): Transaction[] {
     const out: Transaction[] = []
     for (const orders of [this.#openings, this.#replenishments]) for (const o of orders.values()) out.push(o.tx)

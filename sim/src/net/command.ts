@@ -28,6 +28,7 @@ interface NetCliOptions {
   cashiers: number
   faults: boolean
   cards?: boolean
+  hqReplicas: number
   concurrency: number
   spawnConcurrency: number
   timeoutS: number
@@ -48,6 +49,7 @@ export function registerNetCommand (program: Command): void {
     .option('--cashiers <n>', 'sales in flight at one till at once (1: one after the other, as a POS does)', intArg('cashiers', 1, 64), 1)
     .option('--no-faults', 'no crash, cut, fire or forgery')
     .option('--cards', 'card payments through the embedded processor (a process): down for one day\'s sales (store and forward, a late decline), its settlement report with faults planted, reconciled at HQ')
+    .option('--hq-replicas <n>', 'HQ processes: 1, or 2-3 (the others replicas of HQ; tills dual-homed; with the faults, one SIGKILLed mid close wave, one stopped through the last day; check R_replicasAgree)', intArg('hq-replicas', 1, 3), 1)
     .option('--concurrency <n>', 'HTTP requests in flight', intArg('concurrency', 1, 256), 12)
     .option('--spawn-concurrency <n>', 'enrolments and daemon starts in flight', intArg('spawn-concurrency', 1, 64), 4)
     .option('--timeout-s <n>', 'give up (and clean up) after this many seconds', intArg('timeout-s', 10, 86_400), 600)
@@ -67,6 +69,7 @@ export function registerNetCommand (program: Command): void {
         cashiersPerTill: o.cashiers,
         faults: o.faults,
         cards: o.cards === true,
+        hqReplicas: o.hqReplicas,
         concurrency: o.concurrency,
         spawnConcurrency: o.spawnConcurrency,
         timeoutMs: o.timeoutS * 1000,

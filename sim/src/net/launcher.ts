@@ -22,7 +22,7 @@
  *  - Forgery: tampered, re-signed, bit-flipped, unenrolled and malformed entries POSTed to
  *    HQ's /admin/entries: all must be rejected and the books must not move.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,7 +80,17 @@ export interface NetOptions {
    * list exactly those and the late declines, with card clearing equal to them. Default false.
    */
   cards?: boolean
+  /**
+   * HQ processes (default 1). With 2 or 3, the others are replicas of HQ (`--replica-of`, HQ's
+   * root key copied to them) and the tills not behind a gate are dual-homed (`--hq HQ,B`). With
+   * the faults on, replica B is SIGKILLed in the middle of the first close wave and restarted
+   * after it; replica C is stopped (SIGSTOP: no one reaches it, it reaches no one) through the
+   * last day and resumed at the end. Check `R_replicasAgree`: every replica's booksHash is HQ's.
+   */
+  hqReplicas?: number
 }
+
+type LauncherReplica = NetRun['replicas'][number]
 
 export interface NetResult {
   stores: number
@@ -342,6 +352,7 @@ class NetRun {
     await this.#startHq(p2p, http)
     this.#time('hqStartMs', t)
     this.log(`HQ up: ${this.hqUrl} ${this.hqMultiaddr}`)
+    for (let k = 1; k < (this.o.hqReplicas ?? 1); k++) await this.#startReplica(k)
 
     if (this.o.cards === true) {
       this.processorPort = (await reservePorts(1))[0] as number
@@ -417,6 +428,58 @@ class NetRun {
     }
     throw lastErr
   }
+
+  // ------------------------------------------------------------------ HQ's replicas
+
+  /** Replicas of HQ (B, C): HQ's root and member keys copied, fixed ports, each naming HQ and the replicas before it. */
+  readonly replicas: Array<{ name: string, dir: string, args: string[], daemon: Daemon<HqReady> | null, multiaddr: string, http: string, stopped: boolean }> = []
+
+  async #startReplica (k: number): Promise<void> {
+    const name = ['hq', 'hq-b', 'hq-c'][k] ?? `hq-${k}`
+    const dir = join(this.runDir, name)
+    await mkdir(dir, { recursive: true })
+    for (const f of ['root.key', 'member.key']) {
+      await copyFile(join(this.runDir, 'hq', f), join(dir, f))
+      await chmod(join(dir, f), 0o600)
+    }
+    const [p2p, http] = await reservePorts(2) as [number, number]
+    const args = ['hq', '--data', dir, '--listen', `/ip4/127.0.0.1/tcp/${p2p}`, '--http', String(http), '--books-db', 'off',
+      '--replica-of', [this.hqMultiaddr, ...this.replicas.map(r => r.multiaddr)].join(',')]
+    const r = { name, dir, args, daemon: null as Daemon<HqReady> | null, multiaddr: '', http: '', stopped: false }
+    this.replicas.push(r)
+    await this.#runReplica(r)
+    this.log(`replica ${name} up: ${r.http} ${r.multiaddr}`)
+  }
+
+  async #runReplica (r: LauncherReplica): Promise<void> {
+    const d = await this.sup.startDaemon<HqReady>(r.name, this.cli, r.args, READY_TIMEOUT_MS)
+    this.roles.set(d.pid, 'hq')
+    r.daemon = d
+    const ma = d.ready.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/tcp/')) ?? d.ready.multiaddrs[0] as string
+    r.multiaddr = ma.includes('/p2p/') ? ma : `${ma}/p2p/${d.ready.peerId}`
+    r.http = d.ready.http
+  }
+
+  /** Every replica's books (GET /books/digest) equal to HQ's, waited for up to `ms`. */
+  async #replicasAgree (ms: number): Promise<void> {
+    if (this.replicas.length === 0) return
+    for (const r of this.replicas) {
+      if (r.stopped && r.daemon !== null) { process.kill(r.daemon.pid, 'SIGCONT'); r.stopped = false }
+    }
+    type Digest = { records: number, setDigest: string, booksHash: string }
+    let last: Record<string, Digest> = {}
+    const ok = await until(async () => {
+      last = { hq: await get<Digest>(`${this.hqUrl}/books/digest`) }
+      for (const r of this.replicas) last[r.name] = await get<Digest>(`${r.http}/books/digest`)
+      return Object.values(last).every(d => d.booksHash === last.hq?.booksHash && d.setDigest === last.hq?.setDigest)
+    }, ms, 500)
+    this.checks.R_replicasAgree = ok
+    const counters: Record<string, unknown> = {}
+    for (const r of this.replicas) counters[r.name] = (await get<{ counters: unknown }>(`${r.http}/replicas`)).counters
+    this.details.replicas = { digests: last, counters, events: this.replicaEvents }
+  }
+
+  readonly replicaEvents: string[] = []
 
   /** The embedded card processor, on its fixed port and data directory (it comes back there after an outage). */
   async #startProcessor (): Promise<void> {
@@ -516,7 +579,8 @@ class NetRun {
     }
     for (const t of this.tills) {
       const gate = this.gates.get(t.store)
-      t.hqAddr = gate === undefined ? this.hqMultiaddr : withPort(this.hqMultiaddr, gate.port)
+      // Behind a gate, HQ alone (the cut must cut); otherwise HQ, then replica B.
+      t.hqAddr = gate === undefined ? [this.hqMultiaddr, ...this.replicas.slice(0, 1).map(r => r.multiaddr)].join(',') : withPort(this.hqMultiaddr, gate.port)
     }
     // One process per store, hosting its tills (as a store's back-office box would): a Node
     // process costs ~1 CPU-second to start and ~100 MB, so a process per till is the launch's
@@ -641,7 +705,25 @@ class NetRun {
     const cp = p.fork('close')
     const miscounts = new Map(order.map(t => [t.tillId, cp.chance(0.1) ? cp.int(-300, 300) : 0]))
     const close = async (t: Till): Promise<void> => { await this.#close(t, day, miscounts.get(t.tillId) ?? 0) }
-    if (this.faults && i === this.plan.crashDay && order.length >= 2) {
+    const b = this.replicas[0]
+    const c = this.replicas[1]
+    if (this.faults && i === this.days.length - 1 && c?.daemon != null && !c.stopped) {
+      // Replica C is cut off from everyone through the last day's close wave (resumed at the end).
+      process.kill(c.daemon.pid, 'SIGSTOP')
+      c.stopped = true
+      this.replicaEvents.push(`${c.name} stopped (SIGSTOP) before the close wave of ${day}`)
+    }
+    if (this.faults && i === 0 && i !== this.plan.crashDay && b?.daemon != null && order.length >= 2) {
+      // Replica B is SIGKILLed when half of the first close wave is done, and restarted after it.
+      const half = Math.floor(order.length / 2)
+      await pool(order.slice(0, half), this.conc, close)
+      await this.sup.kill(b.daemon.pid, 'SIGKILL')
+      b.daemon = null
+      this.replicaEvents.push(`${b.name} SIGKILLed after ${half} of ${order.length} closes of ${day}`)
+      await pool(order.slice(half), this.conc, close)
+      await this.#runReplica(b)
+      this.replicaEvents.push(`${b.name} restarted after the close wave of ${day}`)
+    } else if (this.faults && i === this.plan.crashDay && order.length >= 2) {
       // Half the wave closes and reaches HQ; HQ is SIGKILLed while the other half is closing.
       const half = Math.floor(order.length / 2)
       const first = order.slice(0, half)
@@ -877,6 +959,8 @@ class NetRun {
   }
 
   async #finish (t0: number): Promise<NetResult> {
+    // HQ's replicas, C resumed: each must reach HQ's books by itself.
+    await this.#replicasAgree(120_000)
     const live = this.#live()
     const statuses = new Map((await pool(live, this.conc, async t => [t.tillId, await get<TillStatus>(`${t.http}/status`)] as const)))
     let books = await get<BooksJson>(`${this.hqUrl}/books`)
