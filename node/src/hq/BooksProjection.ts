@@ -9,6 +9,7 @@
 import type { Books, Transaction } from '@tillbooks/ledger'
 import type { TillId } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
+import { Periodic } from '../Periodic.ts'
 import { BooksSql, expectedDigest, sqlRecord, type SqlDb, type SqlRecord } from './BooksSql.ts'
 import { PROJECTION_BATCH_MAX, PROJECTION_DEFER_MAX_MS, PROJECTION_INTERVAL_MS, PROJECTION_RETRY_MS } from './constants.ts'
 
@@ -58,7 +59,7 @@ export class BooksProjection {
   #rebuilds = 0
   #error: string | null = null
   #lastRowsPerSec: number | null = null
-  #timer: NodeJS.Timeout | null = null
+  readonly #periodic = new Periodic(async () => await this.#tick())
   /** The books' count of HQ records when the projection last held every one of them (see #pending). */
   #hqSeen: { books: Books | null, count: number, done: boolean } = { books: null, count: -1, done: false }
   /** HQ's records as the projection keeps them, made once per transaction (an order's never changes). */
@@ -72,8 +73,6 @@ export class BooksProjection {
     }
     return r
   }
-  #running: Promise<void> | null = null
-  #stopped = false
 
   constructor (init: BooksProjectionInit) {
     this.#init = init
@@ -81,16 +80,7 @@ export class BooksProjection {
 
   /** Start following; never throws (an unreachable database is reported and retried). */
   start (): void {
-    this.#schedule(0)
-  }
-
-  #schedule (ms: number): void {
-    if (this.#stopped) return
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      this.#running = this.#tick().finally(() => { this.#running = null })
-    }, ms)
-    this.#timer.unref()
+    this.#periodic.start()
   }
 
   /** Since when the projection has waited for a busy intake (null: it is not waiting). */
@@ -110,19 +100,20 @@ export class BooksProjection {
     return false
   }
 
-  async #tick (): Promise<void> {
+  /** One step; answers the delay before the next. */
+  async #tick (): Promise<number> {
     try {
       if (this.#sql === null) await this.#connect()
       if (!this.#defer()) await this.catchUp({ yieldToIntake: true })
       if (this.#error !== null) this.#init.logger.info({ target: this.#init.target }, 'books database reachable again: the projection follows the books')
       this.#error = null
-      this.#schedule(this.#init.intervalMs ?? PROJECTION_INTERVAL_MS)
+      return this.#init.intervalMs ?? PROJECTION_INTERVAL_MS
     } catch (err) {
       const message = (err as Error).message
       if (this.#error !== message) this.#init.logger.error({ target: this.#init.target, err: message }, 'books database: the SQL projection is not following the books (HQ keeps booking into its log; tried again)')
       this.#error = message
       await this.#disconnect()
-      this.#schedule(PROJECTION_RETRY_MS)
+      return PROJECTION_RETRY_MS
     }
   }
 
@@ -257,7 +248,7 @@ export class BooksProjection {
 
   /** Wait for the tick in progress, then catch up now (tests, benchmarks). */
   async flush (): Promise<{ added: number, reversed: number }> {
-    while (this.#running !== null) await this.#running
+    await this.#periodic.idle()
     if (this.#sql === null) await this.#connect()
     return await this.catchUp()
   }
@@ -271,9 +262,7 @@ export class BooksProjection {
   }
 
   async stop (): Promise<void> {
-    this.#stopped = true
-    if (this.#timer !== null) clearTimeout(this.#timer)
-    while (this.#running !== null) await this.#running
+    await this.#periodic.stop()
     await this.#disconnect()
   }
 }

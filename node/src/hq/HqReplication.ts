@@ -31,6 +31,7 @@ import type { ReplicaOp } from '../net/messages.ts'
 import { RefusedError } from '../net/TillbooksPeer.ts'
 import { MembersError } from '@tillbooks/members'
 import { recordDigest48 } from './SummedStore.ts'
+import { Periodic } from '../Periodic.ts'
 import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
 import { REPLICA_ANSWER_BYTES_MAX, REPLICA_DEFER_MAX_MS, REPLICA_HELLO_SKEW_MS, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
@@ -158,9 +159,10 @@ export class HqReplication {
   readonly refusals: Array<{ atMs: number, peer: string, reason: string }> = []
   /** Per peer, since when its till logs wait for its intake to quiet down. */
   readonly #deferredSince = new Map<string, number>()
-  #timer: NodeJS.Timeout | null = null
-  #running: Promise<void> | null = null
-  #stopped = false
+  readonly #periodic = new Periodic(async () => {
+    await this.syncAll().catch(() => {})
+    return this.#o.intervalMs ?? REPLICA_SYNC_INTERVAL_MS
+  })
 
   readonly #kinds: ReplicatedKind[]
 
@@ -321,31 +323,17 @@ export class HqReplication {
 
   /** Start the rounds (every intervalMs, each peer in turn). */
   start (): void {
-    this.#schedule(0)
-  }
-
-  #schedule (ms: number): void {
-    if (this.#stopped) return
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      this.#running = this.syncAll().then(() => {}, () => {}).finally(() => {
-        this.#running = null
-        this.#schedule(this.#o.intervalMs ?? REPLICA_SYNC_INTERVAL_MS)
-      })
-    }, ms)
-    this.#timer.unref()
+    this.#periodic.start()
   }
 
   async stop (): Promise<void> {
-    this.#stopped = true
-    if (this.#timer !== null) clearTimeout(this.#timer)
-    while (this.#running !== null) await this.#running
+    await this.#periodic.stop()
   }
 
   /** One round with every known replica. */
   async syncAll (): Promise<void> {
     for (const [peerId, p] of [...this.#peers]) {
-      if (this.#stopped) return
+      if (this.#periodic.stopped) return
       const t0 = performance.now()
       try {
         const r = await this.syncWith(p.addr, peerId)
@@ -440,7 +428,7 @@ export class HqReplication {
             } catch (err) {
               this.counters.tillPullsFailed++
               // The peer gone (or stopping): the rest of the page waits for the next round.
-              if (this.#stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) failed = err as Error
+              if (this.#periodic.stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) failed = err as Error
             }
           }
         }))
