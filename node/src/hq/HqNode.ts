@@ -501,7 +501,8 @@ export class HqNode {
         if (held !== undefined) return 'duplicate'
         this.#checkFromSeq(sc.tillId, sc.cert.fromSeq)
         await this.#components.store.batch([{ type: 'put', key, value }], { sync: true })
-        this.#enrolment.add(value)
+        // Verified just above (openCertificate): not again.
+        this.#enrolment.add(value, { verify: false, checked: true })
         return 'adopted'
       }
       if (prefix === REPLENISHMENT_PREFIX) {
@@ -583,7 +584,8 @@ export class HqNode {
         }
       }
       await this.#components.store.batch([...certs, ...fresh].map(x => ({ type: 'put' as const, key: x.key, value: x.value })), { sync: true })
-      for (const c of certs) { this.#enrolment.add(c.value); out[c.i] = 'adopted' }
+      // Verified above (openCertificate): not again.
+      for (const c of certs) { this.#enrolment.add(c.value, { verify: false, checked: true }); out[c.i] = 'adopted' }
       for (const o of fresh) {
         this.#books.addReplenishment(o.order)
         this.#booked(o.order.businessDay)

@@ -15,7 +15,18 @@ export interface BooksDigest {
   booksHash: string
 }
 
+/** The digest made last for each books, with their version: asked for often (replicas, monitors), made once per change. */
+const made = new WeakMap<Books, { version: number, digest: BooksDigest }>()
+
 export function booksDigest (books: Books): BooksDigest {
+  const last = made.get(books)
+  if (last !== undefined && last.version === books.version) return last.digest
+  const digest = computeDigest(books)
+  made.set(books, { version: books.version, digest })
+  return digest
+}
+
+function computeDigest (books: Books): BooksDigest {
   const ids = books.transactions().map(t => t.id).sort()
   const set = createHash('sha256')
   for (const id of ids) set.update(id).update('\n')

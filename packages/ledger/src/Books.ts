@@ -205,6 +205,8 @@ export class Books {
   readonly #heldEntriesPerTillMax: number
   readonly #ctx: SummaryContext
   readonly #tills = new Map<TillId, TillState>()
+  /** Moved by every call that may change the books: for caching what is derived from them (a digest, an export). */
+  #version = 0
   readonly #stores = new Map<StoreId, StoreTotals>()
   /** Balances by accountIndex. */
   readonly #balances: number[] = ACCOUNT_NAMES.map(() => 0)
@@ -241,7 +243,11 @@ export class Books {
    * beyond the per-till limit; any other throw is a bug or a cost function that refused a
    * SKU, and in every case nothing has changed.
    */
+  /** Changes whenever the books may have: what is derived from them (a digest, an export) can be cached against it. */
+  get version (): number { return this.#version }
+
   add (entry: Entry): AddOutcome {
+    this.#version++
     const r = entry.record
     if (entry.tillId !== `${r.store}-${r.till}`) bug(`entry.tillId ${entry.tillId} does not match its record`)
     invariant(entry.hashBytes.length === 32 && isHexOf(entry.hashBytes, entry.hash), 'entry.hash and entry.hashBytes disagree')
@@ -269,6 +275,7 @@ export class Books {
 
   /** Fold an HQ-signed replenishment order (verified by the caller): Dr in transit / Cr warehouse. */
   addReplenishment (order: Replenishment): 'folded' | 'duplicate' {
+    this.#version++
     return this.#commitOrder(this.#replenishments, order.id, this.#prepareReplenishment(order))
   }
 
@@ -288,6 +295,7 @@ export class Books {
    * id, day or lines (HQ operators' input).
    */
   addOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string = date): 'folded' | 'duplicate' {
+    this.#version++
     return this.#commitOrder(this.#openings, id, this.#prepareOpeningStock(lines, date, id))
   }
 
@@ -320,6 +328,7 @@ export class Books {
   }
 
   commitSettlement (p: PreparedSettlement | 'duplicate'): 'folded' | 'duplicate' {
+    this.#version++
     if (p === 'duplicate') {
       this.#duplicates++
       return 'duplicate'
