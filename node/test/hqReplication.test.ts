@@ -11,7 +11,7 @@ import { silentLogger } from '../src/components.ts'
 import { HqReplication, type HqReplicationInit, type ReplicaTransport } from '../src/hq/HqReplication.ts'
 import type { HqNode } from '../src/hq/HqNode.ts'
 import { booksDigest } from '../src/hq/booksDigest.ts'
-import { REPLICA_DEFER_MAX_MS } from '../src/hq/constants.ts'
+import { REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_RETRY_MS } from '../src/hq/constants.ts'
 import { MemoryStore } from '../src/storage/MemoryStore.ts'
 import { DAY1, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
@@ -176,6 +176,31 @@ describe('HqReplication', () => {
     assert.equal((await rb.syncWith('/memory/p2p/peerA', 'peerA')).entries, 1, 'busy for too long: pulled anyway')
     busy = false
     assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+  })
+
+  it('a record refused for contradicting what is held is not fetched again every round, only after REPLICA_REFUSED_RETRY_MS', async () => {
+    const peers = new Map<string, HqReplication>()
+    let now = 1_000_000
+    const aStore = new MemoryStore()
+    const a = await startHq(aStore)
+    const bStore = new MemoryStore()
+    const b = await startHq(bStore)
+    // B enrolled S001-1 and holds its entries; A enrolled another key for the same slot from seq 1.
+    const t = await startTill(b)
+    await t.till.openDay(DAY1)
+    await t.till.closeDay()
+    await b.submit(t.till.outbox())
+    await a.enrol({ store: asStoreId('S001'), till: 1, tillKey: new Signer(keyPairFromSeed(seedBytes('another key'))).publicKey })
+    replicaOf(a, aStore, 'peerA', peers, root, undefined, { nowMs: () => now })
+    const rb = replicaOf(b, bStore, 'peerB', peers, root, undefined, { nowMs: () => now })
+    await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.equal(rb.counters.refused.record, 1, JSON.stringify(rb.refusals))
+    assert.match(rb.refusals[0]?.reason ?? '', /already holds entries/)
+    await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.equal(rb.counters.refused.record, 1, 'not fetched again')
+    now += REPLICA_REFUSED_RETRY_MS
+    await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.equal(rb.counters.refused.record, 2, 'asked for again after the retry time')
   })
 
   it('refuses malformed bodies from a replica with a reason, counted, and serves on', async () => {

@@ -33,7 +33,7 @@ import { MembersError } from '@tillbooks/members'
 import { recordDigest48 } from './SummedStore.ts'
 import { Periodic } from '../Periodic.ts'
 import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
-import { REPLICA_ANSWER_BYTES_MAX, REPLICA_DEFER_MAX_MS, REPLICA_HELLO_SKEW_MS, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
+import { REPLICA_ANSWER_BYTES_MAX, REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_KEPT_MAX, REPLICA_REFUSED_RETRY_MS, REPLICA_HELLO_SKEW_MS, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
 const HELLO_CONTEXT = 'tillbooks/hq-replica-hello/1'
 const RECORD_CONTEXT = 'tillbooks/hq-record/1'
@@ -157,6 +157,8 @@ export class HqReplication {
   readonly #replicas = new Set<string>()
   readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, tillPullsFailed: 0, tillsDeferred: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
   readonly refusals: Array<{ atMs: number, peer: string, reason: string }> = []
+  /** Records refused lately, by peer and key (the newest REPLICA_REFUSED_KEPT_MAX): asked for again after REPLICA_REFUSED_RETRY_MS. */
+  readonly #refusedKeys = new Map<string, number>()
   /** Per peer, since when its till logs wait for its intake to quiet down. */
   readonly #deferredSince = new Map<string, number>()
   readonly #periodic = new Periodic(async () => {
@@ -453,7 +455,13 @@ export class HqReplication {
       const last = str(answer.last, 'last', 300)
       if (page.some(k => !k.startsWith(prefix))) throw this.#refuse('malformed', peerId, `a key outside ${prefix}`)
       const missing: string[] = []
-      for (const k of page) if (await this.#o.store.get(k) === undefined) missing.push(k)
+      const now = this.#o.nowMs()
+      for (const k of page) {
+        // A record refused lately (it contradicts ours) is not fetched again every round.
+        const refusedAt = this.#refusedKeys.get(`${peerId}\u0000${k}`)
+        if (refusedAt !== undefined && now - refusedAt < REPLICA_REFUSED_RETRY_MS) continue
+        if (await this.#o.store.get(k) === undefined) missing.push(k)
+      }
       while (missing.length > 0) {
         const wanted = missing.slice(0, REPLICA_RECORDS_PER_CALL)
         const answer = await this.#ask(addr, 'records', { keys: wanted })
@@ -476,8 +484,11 @@ export class HqReplication {
         }
         const outcome = async (key: string, o: 'adopted' | 'duplicate' | Error): Promise<void> => {
           if (o === 'adopted') { adopted++; this.counters.recordsAdopted++ } else if (o === 'duplicate') this.counters.recordsDuplicate++
-          else if (o instanceof ReplicaRecordError || o instanceof MembersError) this.#refuse('record', peerId, o.message)
-          else throw o
+          else if (o instanceof ReplicaRecordError || o instanceof MembersError) {
+            this.#refuse('record', peerId, o.message)
+            this.#refusedKeys.set(`${peerId}\u0000${key}`, this.#o.nowMs())
+            if (this.#refusedKeys.size > REPLICA_REFUSED_KEPT_MAX) this.#refusedKeys.delete(this.#refusedKeys.keys().next().value as string)
+          } else throw o
         }
         if (kind.adoptMany !== undefined && checked.length > 0) {
           const outcomes = await kind.adoptMany(checked)

@@ -57,3 +57,7 @@ export const REPLICA_ANSWER_BYTES_MAX = 3 * 1024 * 1024
 export const REPLICA_PULLS_IN_FLIGHT = 64
 /** Longest a replica leaves another's till logs for later while that HQ's intake is busy (a close wave). */
 export const REPLICA_DEFER_MAX_MS = 30_000
+/** A record another replica sent and this one refused (it contradicts what is held) is asked for again after this long. */
+export const REPLICA_REFUSED_RETRY_MS = 10 * 60_000
+/** Refused records remembered (the newest). */
+export const REPLICA_REFUSED_KEPT_MAX = 10_000
