@@ -15,7 +15,7 @@ import { freePort, until } from '../node/test/helpers/daemons.ts'
 import { call, kill, killAll, run, startDaemon, type Daemon } from './helpers/processes.ts'
 import { startPostgres, type Postgres } from './helpers/postgres.ts'
 
-interface BooksJson { accounts: Record<string, number>, stores: Record<string, { salesNetCents: number }> }
+interface BooksJson { accounts: Record<string, number>, stores: Record<string, { salesNetCents: number, cogsCents: number, grossMarginCents: number, cashOverShortCents: number }> }
 
 /** SQL against the books: every account (sub-accounts summed into it), revenue per store, and the record count. */
 async function assertSqlEqualsBooks (db: pg.Client, hqUrl: string): Promise<void> {
@@ -31,8 +31,9 @@ async function assertSqlEqualsBooks (db: pg.Client, hqUrl: string): Promise<void
   for (const a of names) assert.equal(sql[a] ?? 0, books.accounts[a], `${a}: SQL ${sql[a] ?? 0}, books ${books.accounts[a]}`)
   const tb = (await db.query<{ d: string, c: string }>('select sum(debit_cents) as d, sum(credit_cents) as c from trial_balance')).rows[0]
   assert.equal(tb?.d, tb?.c, 'debits = credits')
-  const revenue = (await db.query<{ store: string, r: string }>('select store, sum(revenue_cents) as r from pnl_by_store group by store order by store')).rows
-  assert.deepEqual(Object.fromEntries(revenue.map(x => [x.store, Number(x.r)])), Object.fromEntries(Object.entries(books.stores).map(([s, v]) => [s, v.salesNetCents])))
+  const pnl = (await db.query<{ store: string, r: string, c: string, m: string, o: string }>('select store, sum(revenue_cents) as r, sum(cost_of_goods_cents) as c, sum(gross_margin_cents) as m, sum(cash_over_short_cents) as o from pnl_by_store group by store order by store')).rows
+  assert.deepEqual(Object.fromEntries(pnl.map(x => [x.store, [Number(x.r), Number(x.c), Number(x.m), Number(x.o)]])),
+    Object.fromEntries(Object.entries(books.stores).map(([s, v]) => [s, [v.salesNetCents, v.cogsCents, v.grossMarginCents, v.cashOverShortCents]])))
   // Each record once: the live rows (neither reversed nor reversals) are the books' records.
   const live = (await db.query<{ n: string }>("select count(*) as n from records r where id not like 'reverse:%' and not exists (select 1 from records v where v.id = 'reverse:' || r.id)")).rows[0]
   assert.equal(Number(live?.n), digest.records)

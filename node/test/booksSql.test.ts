@@ -51,8 +51,10 @@ describe('books in SQL (PGlite)', function () {
     assert.deepEqual(await sqlAccounts(db, books), sorted(accountsOf(books)))
     const sums = (await db.query<{ d: string, c: string }>('select sum(debit_cents) as d, sum(credit_cents) as c from trial_balance')).rows[0]
     assert.equal(Number(sums?.d), Number(sums?.c), 'debits = credits')
-    const pnl = (await db.query<{ store: string, revenue: string }>('select store, sum(revenue_cents) as revenue from pnl_by_store group by store order by store')).rows
-    assert.deepEqual(Object.fromEntries(pnl.map(r => [r.store, Number(r.revenue)])), Object.fromEntries(Object.entries(books.snapshot().stores).map(([s, v]) => [s, v.salesNetCents])))
+    // P&L per store, every column against the books' own per-store figures.
+    const pnl = (await db.query<{ store: string, revenue: string, cogs: string, margin: string, overshort: string }>('select store, sum(revenue_cents) as revenue, sum(cost_of_goods_cents) as cogs, sum(gross_margin_cents) as margin, sum(cash_over_short_cents) as overshort from pnl_by_store group by store order by store')).rows
+    assert.deepEqual(Object.fromEntries(pnl.map(r => [r.store, [Number(r.revenue), Number(r.cogs), Number(r.margin), Number(r.overshort)]])),
+      Object.fromEntries(Object.entries(books.snapshot().stores).map(([s, v]) => [s, [v.salesNetCents, v.cogsCents, v.grossMarginCents, v.cashOverShortCents]])))
     // Replayed (a crash after the commit, a restart): nothing added, the watermark as it was.
     const wm = await p.sql?.watermark()
     assert.deepEqual(await p.flush(), { added: 0, reversed: 0 })
