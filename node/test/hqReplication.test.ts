@@ -203,6 +203,14 @@ describe('HqReplication', () => {
     assert.equal(rb.counters.refused.record, 2, 'asked for again after the retry time')
   })
 
+  it('an address the operator configured wins over one learnt from a hello that came first', async () => {
+    const r = new HqReplication({ hq: await startHq(), store: new MemoryStore(), root, peerId: 'peerA', multiaddrs: () => [], transport: { askReplica: async () => new Uint8Array() }, logger: silentLogger, nowMs: () => Date.now(), pullCatalogue: async () => {}, pullTill: async () => 0 })
+    r.addPeer('/ip4/127.0.0.1/tcp/4003/p2p/peerC', false)
+    r.addPeer('/ip4/127.0.0.1/tcp/5003/p2p/peerC')
+    r.addPeer('/ip4/127.0.0.1/tcp/6003/p2p/peerC', false)
+    assert.deepEqual(r.status().peers.map(p => [p.peerId, p.addr, p.configured]), [['peerC', '/ip4/127.0.0.1/tcp/5003/p2p/peerC', true]])
+  })
+
   it('refuses malformed bodies from a replica with a reason, counted, and serves on', async () => {
     const { ra, rb } = await twoReplicas()
     await rb.syncWith('/memory/p2p/peerA', 'peerA')

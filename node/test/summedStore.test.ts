@@ -29,6 +29,6 @@ describe('SummedStore', () => {
         for (const op of ops) await store.batch([op.del ? { type: 'del', key: op.key } : { type: 'put', key: op.key, value: op.v }], { sync: true })
         assert.deepEqual(store.sums(), await scanned(store))
       }
-    ), { seed, numRuns: 60 }).catch((err: Error) => { throw new Error(`FC_SEED=${seed}: ${err.message}`) })
+    ), { seed, numRuns: Number(process.env.FC_RUNS ?? 60) }).catch((err: Error) => { throw new Error(`FC_SEED=${seed}: ${err.message}`) })
   })
 })

@@ -186,7 +186,11 @@ export class HqReplication {
     if (peerId === this.#o.peerId) return
     const known = this.#peers.get(peerId)
     if (known !== undefined) {
-      if (configured) known.configured = true
+      // The operator's address wins over one learnt from a hello (which may have come first).
+      if (configured && !known.configured) {
+        known.configured = true
+        known.addr = addr
+      }
       return
     }
     if (this.#peers.size >= REPLICA_PEERS_MAX) throw new RefusedError(`${REPLICA_PEERS_MAX} replicas known already`)

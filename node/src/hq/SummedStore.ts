@@ -25,13 +25,19 @@ export class SummedStore implements KvStore {
     this.#inner = inner
   }
 
+  /** The kinds' first two characters: an entry's key (`e!…`, thousands per group commit) is passed over at once. */
+  #heads = new Set<string>()
+
   #kindOf (key: string): SummedKind | undefined {
+    if (!this.#heads.has(key.slice(0, 2))) return undefined
     return this.#kinds?.find(k => key.startsWith(k.prefix) && (k.excludes === undefined || !key.startsWith(k.excludes)))
   }
 
   /** Scan the store once for `kinds`' sums; every batch after moves them. */
   async initSums (kinds: SummedKind[]): Promise<void> {
     this.#kinds = kinds
+    this.#heads = new Set(kinds.map(k => k.prefix.slice(0, 2)))
+    if (kinds.some(k => k.prefix.length < 2)) throw new Error('bug: a summed kind\'s prefix is at least two characters')
     for (const k of kinds) {
       let count = 0
       let sum = 0
