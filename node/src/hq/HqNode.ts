@@ -493,29 +493,11 @@ export class HqNode {
   async adoptRecord (key: string, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
     const prefix = key.slice(0, 2)
     try {
-      if (prefix === CERT_PREFIX) {
-        const sc = openCertificate(value, this.rootKey, { verify: true })
-        const expected = certKey(sc.tillId, sc.cert.fromSeq, toHex(sc.cert.tillKey))
-        if (key !== expected) throw new ReplicaRecordError(`certificate under ${key}: its content puts it under ${expected}`)
-        const held = await this.#components.store.get(key)
-        if (held !== undefined) return 'duplicate'
-        this.#checkFromSeq(sc.tillId, sc.cert.fromSeq)
-        await this.#components.store.batch([{ type: 'put', key, value }], { sync: true })
-        // Verified just above (openCertificate): not again.
-        this.#enrolment.add(value, { verify: false, checked: true })
-        return 'adopted'
-      }
-      if (prefix === REPLENISHMENT_PREFIX) {
-        const order = openReplenishment(value, this.rootKey, { verify: true })
-        if (key !== replenishmentKey(order.id)) throw new ReplicaRecordError(`order ${order.id} under ${key}`)
-        return await this.#oneAtATime(async () => {
-          if (this.#books.checkReplenishment(order) === 'duplicate') return 'duplicate'
-          await this.#components.store.batch([{ type: 'put', key, value }], { sync: true })
-          this.#books.addReplenishment(order)
-          this.#booked(order.businessDay)
-          this.#indexOrder(order, value)
-          return 'adopted'
-        })
+      if (prefix === CERT_PREFIX || prefix === REPLENISHMENT_PREFIX) {
+        // One checker for certificates and orders: a page of one.
+        const [outcome] = await this.adoptRecords([{ key, value }])
+        if (outcome instanceof Error) throw outcome
+        return outcome as 'adopted' | 'duplicate'
       }
       if (prefix === OPENING_PREFIX) {
         const o = canonicalDecode(value) as unknown as { date: BusinessDay, lines: SkuQty[] }
