@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LevelStore, MemoryStore, prefixEnd, type KvStore } from '../src/index.ts'
+import { FaultyKvStore, LevelStore, MemoryStore, prefixEnd, type KvStore } from '../src/index.ts'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array | undefined): string | undefined => b === undefined ? undefined : new TextDecoder().decode(b)
@@ -54,6 +54,26 @@ storeSuite('LevelStore', async () => {
 
 storeSuite('MemoryStore', async () => {
   const store = new MemoryStore()
+  return {
+    store,
+    reopen: async () => { await store.close(); await store.open(); return store },
+    cleanup: async () => { await store.close() }
+  }
+})
+
+// The fault injector with no fault switched on is the store it wraps.
+storeSuite('FaultyKvStore over LevelStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tillbooks-level-'))
+  let store = new FaultyKvStore(new LevelStore(dir))
+  return {
+    store,
+    reopen: async () => { await store.close(); store = new FaultyKvStore(new LevelStore(dir)); await store.open(); return store },
+    cleanup: async () => { await store.close().catch(() => {}); await rm(dir, { recursive: true, force: true }) }
+  }
+})
+
+storeSuite('FaultyKvStore over MemoryStore', async () => {
+  const store = new FaultyKvStore(new MemoryStore())
   return {
     store,
     reopen: async () => { await store.close(); await store.open(); return store },
