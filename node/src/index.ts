@@ -28,7 +28,7 @@ export { HqReplication, hqRecordKinds, type HqReplicationInit, type ReplicaTrans
 export { pullTillLog, submitAll } from './hq/pullTillLog.ts'
 export { booksDigest, type BooksDigest } from './hq/booksDigest.ts'
 export { dayAfter, EffectiveDayError, HqCatalogue, ResolutionError, type CatalogueView, type ImportResult } from './hq/HqCatalogue.ts'
-export { RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillStateError } from './till/errors.ts'
+export { RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillDiskError, TillStateError } from './till/errors.ts'
 export { HqMembers, type MemberAnswer } from './hq/HqMembers.ts'
 export { InlineVerifier, type Verifier, type VerifyItem } from './verify/Verifier.ts'
 export { WorkerVerifier } from './verify/WorkerVerifier.ts'

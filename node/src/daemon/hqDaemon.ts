@@ -15,7 +15,7 @@ import {
 } from '@tillbooks/protocol'
 import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
-import { HqNode, EnrolmentConflictError } from '../hq/HqNode.ts'
+import { HqNode, HqBusyError, EnrolmentConflictError } from '../hq/HqNode.ts'
 import { pullTillLog } from '../hq/pullTillLog.ts'
 import { HqReplication, hqRecordKinds } from '../hq/HqReplication.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
@@ -23,7 +23,7 @@ import { LevelStore } from '../storage/LevelStore.ts'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { WorkerVerifier } from '../verify/WorkerVerifier.ts'
-import { RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
+import { BusyError, RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { DocSync } from '../sync/DocSync.ts'
 import { dayAfter, EffectiveDayError, HqCatalogue, ResolutionError, type ImportResult } from '../hq/HqCatalogue.ts'
 import { CATALOGUE_DOC } from '../sync/constants.ts'
@@ -45,7 +45,7 @@ import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
 import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hasHqRootKey, hqDbDir, hqMemberKey, hqPeerKey, hqRootKey } from './dataDir.ts'
-import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
+import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, ServiceBusyError, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
 import { CODE_PREFIX, EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { ForbiddenError, requireSlot } from '../access/guard.ts'
 import { parseTtl } from '../access/codes.ts'
@@ -87,6 +87,11 @@ export interface HqDaemonOptions {
   replicaOf?: string[]
   /** How often a replica syncs with each other replica (REPLICA_SYNC_INTERVAL_MS). */
   replicaIntervalMs?: number
+  /**
+   * Tests only (no CLI flag, no environment variable): wraps HQ's LevelDB store, e.g. in a
+   * FaultyKvStore, so a test can fail its disk under the running daemon.
+   */
+  wrapStoreForTests?: (store: KvStore) => KvStore
 }
 
 export interface HqReady {
@@ -147,7 +152,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const signer = new Signer(root)
   const clock = o.clock ?? systemClock
   // The summed kinds (what replicas compare) are set once the members are known (initSums).
-  const store = new SummedStore(new LevelStore(hqDbDir(o.dataDir)))
+  const level = new LevelStore(hqDbDir(o.dataDir))
+  const store = new SummedStore(o.wrapStoreForTests?.(level) ?? level)
   const codes = new EnrolmentCodes({ store, clock })
   // The console's sessions: signing in with a token gives the browser a cookie instead.
   const sessions = new ConsoleSessions(() => clock.nowMs())
@@ -174,7 +180,15 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // made at its first start; an HQ that ran before keeps the identity its tills know.
   const peerKey = await hqPeerKey(o.dataDir, replicaOf.length > 0 && freshDir) ?? root
   const peer = await TillbooksPeer.create({ seed: peerKey.secretKey, listen: o.listen, logger })
-  peer.handleSubmit(async entries => await hq.submit(entries))
+  // A batch HQ could not make durable (its disk failing) is answered BUSY: the till keeps it and resends.
+  peer.handleSubmit(async entries => {
+    try {
+      return await hq.submit(entries)
+    } catch (err) {
+      if (err instanceof HqBusyError) throw new BusyError(err.message)
+      throw err
+    }
+  })
   peer.handleLog(async (tillId, afterSeq) => await logAfter(hq, tillId, afterSeq))
   // Tills announce the heads of the replicas they keep: HQ remembers who keeps whom (in memory,
   // announced again at each sync), to ask for a till's approvals when the till cannot answer.
@@ -396,7 +410,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   })
   /** Grants of rights over members' points made and refused, and members looked up by phone (over libp2p, for tills). */
   const memberCounters = { rightsGranted: 0, rightsReturned: 0, rightsRefused: 0, lookups: 0 }
-  http.get('/counters', READ, async () => ({ ...hq.counters, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
+  http.get('/counters', READ, async () => ({ ...hq.counters, lastDiskError: hq.lastDiskError, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
   // For benchmarks and monitoring: what this process has cost so far, all threads counted.
   http.get('/metrics', READ, async () => {
     const cpu = process.cpuUsage()
@@ -519,7 +533,14 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     // A code holder hands over its own till's recovered log, and nobody else's.
     const p = req.principal
     if (p.kind === 'code') bytes.forEach((e, i) => { requireSlot(req, entryTill(e, i)) })
-    const outcomes = await hq.submit(bytes)
+    let outcomes: Awaited<ReturnType<HqNode['submit']>>
+    try {
+      outcomes = await hq.submit(bytes)
+    } catch (err) {
+      // Nothing of it acknowledged (HQ's disk failing, or too much waiting for the catalogue): send it all again later.
+      if (err instanceof HqBusyError) throw new ServiceBusyError(err.message)
+      throw err
+    }
     const accepted = outcomes.filter(x => x.status === 'accepted').length
     req.audit = { submitted: outcomes.length, accepted, rejected: outcomes.filter(x => x.status === 'rejected').length }
     return { outcomes }

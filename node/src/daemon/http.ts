@@ -18,6 +18,17 @@ import type { ConsoleSessions } from '../access/sessions.ts'
 import { isLoopbackHost, serverTls, type ServerTls, type TlsFiles } from '../access/tls.ts'
 import { readOrCreateToken } from '../access/tokens.ts'
 import { adminTokenFile, viewerTokenFile } from './dataDir.ts'
+import { diskErrorCode } from '../storage/KvStore.ts'
+import { TillDiskError } from '../till/errors.ts'
+import { DISK_RETRY_AFTER_S } from '../storage/constants.ts'
+
+/**
+ * The daemon cannot take this write now, though nothing is wrong with it (HQ's disk refused
+ * the write that would have made it durable): 503 with the reason and Retry-After.
+ */
+export class ServiceBusyError extends Error {
+  override name = 'ServiceBusyError'
+}
 
 /**
  * Validation refuses rather than repairs: an unknown field, a string where a number belongs
@@ -75,6 +86,11 @@ export function errorHandler (logger: Logger) {
     } else if (err instanceof InvalidRecordError || err instanceof MalformedError || err instanceof OversizedError || err instanceof ForgedError) {
       // The protocol refused what the caller gave: bad input, not a fault of ours.
       status = 400
+    } else if (err instanceof ServiceBusyError || err instanceof TillDiskError || diskErrorCode(err) !== undefined) {
+      // A write the disk refused: nothing was made durable, nothing acknowledged; ask again
+      // later (reads go on being served). Logged below as the fault of ours it is.
+      status = 503
+      void reply.header('retry-after', String(DISK_RETRY_AFTER_S))
     }
     if (status >= 500) logger.error({ err: { name: err.name, message: err.message, stack: err.stack }, url: req.url }, 'request failed')
     else logger.warn({ status, url: req.url, reason: message }, 'request refused')

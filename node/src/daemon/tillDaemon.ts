@@ -19,6 +19,7 @@ import { CATALOGUE_DOC } from '../sync/constants.ts'
 import { TillNode, type ReturnOfElsewhere, type TenderIn } from '../till/TillNode.ts'
 import { ReturnRefusedError } from '../till/errors.ts'
 import { LevelStore } from '../storage/LevelStore.ts'
+import type { KvStore } from '../storage/KvStore.ts'
 import { systemClock, type Clock, type Logger } from '../components.ts'
 import { NetError, RefusedError, TillbooksPeer } from '../net/TillbooksPeer.ts'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
@@ -90,6 +91,11 @@ export interface TillDaemonOptions {
    * they connect), and every `announceEveryMs` it is the anti-entropy for anything missed.
    */
   announceDirect?: boolean
+  /**
+   * Tests only (no CLI flag, no environment variable): wraps the till's own LevelDB store (its
+   * log, journal, day state, payments), e.g. in a FaultyKvStore, so a test can fail its disk.
+   */
+  wrapStoreForTests?: (store: KvStore) => KvStore
 }
 
 export interface TillReady {
@@ -152,7 +158,8 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   for (const u of (await replicas.open()).unloadable) logger.error({ tillId: u.tillId, reason: u.reason }, 'a replica on disk does not load: set aside (it is synced again from its till)')
   await replicaApprovals.load()
   // The catalogue: HQ's and every store's statements, synced, read offline for each business day.
-  const tillStore = new LevelStore(tillDbDir(o.dataDir))
+  const tillLevel = new LevelStore(tillDbDir(o.dataDir))
+  const tillStore = o.wrapStoreForTests?.(tillLevel) ?? tillLevel
   await tillStore.open()
   const catalogue = await TillCatalogue.open({
     store: replicas.store, ownStore: tillStore, hqRootKey: fromHex(identity.hqRootKey) as PublicKey, storeId: o.store, till: o.till, signer, certificate, logger
@@ -496,8 +503,11 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
         if (held.length > 0) await peer.announceHeads(hqAddr(), held, { timeoutMs }).catch((err: Error) => { logger.warn({ err: err.message }, 'replica heads not announced to HQ') })
         retryMs = o.retryMinMs ?? 500
       } catch (err) {
-        hqReachable = false
-        logger.warn({ err: (err as Error).message, retryMs }, 'HQ unreachable; selling goes on, the outbox waits')
+        // HQ busy (its disk refused the batch: nothing of it acknowledged) is HQ reachable but
+        // not taking: the outbox waits all the same, resent on the same backoff.
+        const busy = err instanceof NetError && err.code === 'BUSY'
+        hqReachable = busy
+        logger.warn({ err: (err as Error).message, retryMs }, busy ? 'HQ busy; selling goes on, the outbox waits' : 'HQ unreachable; selling goes on, the outbox waits')
         retryMs = Math.min(retryMs * 2, o.retryMaxMs ?? 30_000)
       }
       await announce()

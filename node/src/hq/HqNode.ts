@@ -29,7 +29,7 @@ import { HqDocs } from './HqDocs.ts'
 import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX } from './keys.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
 import { settlementOf } from './settlement.ts'
-import { prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
+import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
 /**
  * 16 bytes of SHA-256 over the exact envelope bytes: collision-safe for dedup, small in
@@ -101,6 +101,8 @@ export interface HqCounters {
   rejected: number
   rejectedByCode: Record<string, number>
   commits: number
+  /** Group commits the store failed (a disk error): their entries were answered busy, none folded. */
+  diskErrors: number
 }
 
 /** The entries one submit call sends to the log, with one promise for all of them. */
@@ -200,7 +202,9 @@ export class HqNode {
    * a till asking at opening must not cost a scan of every order ever sent.
    */
   #orders = new Map<StoreId, Array<{ day: BusinessDay, id: string, bytes: Uint8Array }>>()
-  readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0 }
+  readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0, diskErrors: 0 }
+  /** The last commit the store failed, and when (null: none since start): for /counters and /status. */
+  lastDiskError: { atMs: number, code: string, entries: number } | null = null
   /**
    * Wall time spent per intake phase (they overlap across concurrent batches): for the
    * benchmark's split. `decodeMs` is this thread's own checks around the verifier (envelope
@@ -873,18 +877,36 @@ export class HqNode {
           this.counters.commits++
           for (const g of groups) g.resolve()
         } catch (err) {
+          // Not durable, so not accepted: every entry of these groups (and every copy waiting
+          // on them) is answered busy, none folded nor remembered as seen, so a resend once
+          // the disk works is taken in, and folded, once.
+          const busy = this.#commitFailed(err, ops.length)
           for (const g of groups) {
             g.entries.forEach((e, k) => {
               this.#inFlight.delete(e.hash)
               this.#inFlightEnvelopes.delete(g.envelopeIds[k] as string)
             })
-            g.reject(err as Error)
+            g.reject(busy)
           }
         }
       }
     } finally {
       this.#flushing = null
     }
+  }
+
+  /**
+   * A group commit the store refused: counted, logged (the code and the count, never the
+   * entries), and turned into the busy answer its submitters get. An error that is not the
+   * disk's (a bug, a closed store) is logged as such but answered busy all the same: what
+   * was not made durable is never acknowledged.
+   */
+  #commitFailed (err: unknown, entries: number): HqBusyError {
+    const code = diskErrorCode(err) ?? 'UNKNOWN'
+    this.counters.diskErrors++
+    this.lastDiskError = { atMs: this.#components.clock.nowMs(), code, entries }
+    this.#components.logger.error({ code, entries, err: (err as Error)?.message }, 'group commit failed: its entries answered busy, none folded; reads go on')
+    return new HqBusyError(`HQ could not make the batch durable (${code}): keep it and send it again later`)
   }
 
   /** Per till: last folded seq, last closed day, held entries, fork flag. */

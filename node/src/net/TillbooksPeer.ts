@@ -96,6 +96,15 @@ export class RefusedError extends Error {
   override name = 'RefusedError'
 }
 
+/**
+ * A handler that cannot take the request now, though nothing is wrong with it (HQ's disk
+ * refused the write that would have made it durable): answered BUSY with the reason, as load
+ * shedding is; the client keeps what it sent and sends it again later.
+ */
+export class BusyError extends Error {
+  override name = 'BusyError'
+}
+
 export interface PeerStats {
   connections: number
   streams: number
@@ -810,7 +819,7 @@ export class TillbooksPeer {
     this.#withTimeout(run(), s, id).then(answer => {
       this.#send(s, answer)
     }, (err: unknown) => {
-      const code = err instanceof NetError && err.code === 'TIMEOUT' ? 'TIMEOUT' : err instanceof NoHandlerError ? 'NO_HANDLER' : err instanceof RefusedError ? 'REFUSED' : 'HANDLER_FAILED'
+      const code = err instanceof NetError && err.code === 'TIMEOUT' ? 'TIMEOUT' : err instanceof NoHandlerError ? 'NO_HANDLER' : err instanceof RefusedError ? 'REFUSED' : err instanceof BusyError ? 'BUSY' : 'HANDLER_FAILED'
       const reason = (err as Error)?.message ?? String(err)
       this.#logger.warn({ remote: s.from, protocol: PROTOCOLS[s.protocol], id, code }, `request not served: ${reason}`)
       this.#send(s, encodeError(id, { code, reason: clipReason(reason) }))

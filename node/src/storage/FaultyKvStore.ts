@@ -27,7 +27,8 @@
  *   indeterminate, so it refuses all writes until reopened). Off by default.
  *
  * `crash()` needs an inner store that models a power loss (MemoryStore's `crash()`); over
- * another store it is a reopen.
+ * another store it is a close. What comes back is written at the next `open()`, as LevelDB
+ * replays its log there.
  */
 import type { KvOp, KvRange, KvStore } from './KvStore.ts'
 
@@ -60,6 +61,8 @@ export interface FaultyKvStoreInit {
   code?: DiskFaultCode
   /** After any failed batch, fail every write until the store is reopened (LevelDB after a failed sync). */
   sticky?: boolean
+  /** Chance an in-doubt batch comes back at a crash or reopen (default 0.5: either fate is real). */
+  inDoubtKeptChance?: number
 }
 
 /** A switch: which batches fail, and with what. */
@@ -116,6 +119,8 @@ export class FaultyKvStore implements KvStore {
   #broken = false
   /** In-doubt and unsynced batches since the last crash or reopen, in log order. */
   #pending: Pending[] = []
+  /** What the next open replays the pending batches after: a power loss, or a clean reopen. */
+  #settleAt: 'crash' | 'reopen' | null = null
   readonly counters: FaultyCounters = { batches: 0, failed: 0, inDoubtKept: 0, inDoubtLost: 0, unsyncedKept: 0, unsyncedLost: 0, crashes: 0 }
 
   constructor (inner: KvStore, init: FaultyKvStoreInit = {}) {
@@ -165,12 +170,15 @@ export class FaultyKvStore implements KvStore {
 
   async open (): Promise<void> {
     await this.inner.open()
+    const how = this.#settleAt
+    this.#settleAt = null
+    if (how !== null) await this.#settle(how)
   }
 
   /** A clean close: LevelDB replays its log at the next open, so what was in doubt is decided then. */
   async close (): Promise<void> {
     await this.inner.close()
-    await this.#settle('reopen')
+    this.#settleAt ??= 'reopen'
   }
 
   async get (key: string): Promise<Uint8Array | undefined> {
@@ -226,15 +234,24 @@ export class FaultyKvStore implements KvStore {
 
   /**
    * The machine lost power: the inner store loses what it did not sync (MemoryStore's
-   * `crash()`); then a seeded prefix of the unsynced batches, and each in-doubt batch on a
-   * coin, come back whole. The store is closed; `open()` it as after a restart.
+   * `crash()`; over a store that cannot model it, nothing is lost but what was in doubt).
+   * At the next `open()`, as LevelDB replays its log, a seeded prefix of the unsynced
+   * batches, and each in-doubt batch on a coin, come back whole. The store is closed.
    */
-  async crash (): Promise<void> {
+  crash (): void {
     this.counters.crashes++
     const inner = this.inner as KvStore & { crash?: () => void }
     if (typeof inner.crash === 'function') inner.crash()
-    else await inner.close()
-    await this.#settle('crash')
+    else void inner.close().catch(() => {})
+    this.#settleAt = 'crash'
+  }
+
+  /** The machine burned (MemoryStore's `burn()`): nothing is left, nothing comes back. */
+  burn (): void {
+    const inner = this.inner as KvStore & { burn?: () => void }
+    inner.burn?.()
+    this.#pending = []
+    this.#settleAt = null
   }
 
   /** Decide what of the pending batches the log replays, and write it to the inner store. */
@@ -250,7 +267,7 @@ export class FaultyKvStore implements KvStore {
     for (const p of pending) {
       if (p.kind === 'unsynced') {
         if (keepUnsynced > 0) { keepUnsynced--; kept.push(p); this.counters.unsyncedKept++ } else this.counters.unsyncedLost++
-      } else if (this.#random() < 0.5) {
+      } else if (this.#random() < (this.#init.inDoubtKeptChance ?? 0.5)) {
         kept.push(p)
         this.counters.inDoubtKept++
       } else {
@@ -265,10 +282,7 @@ export class FaultyKvStore implements KvStore {
       for (const q of kept.slice(i + 1)) for (const op of q.ops) later.add(op.key)
       for (const op of p.ops) if (!later.has(op.key)) ops.push(op)
     })
-    if (ops.length === 0) return
-    await this.inner.open()
-    await this.inner.batch(ops, { sync: true })
-    await this.inner.close()
+    if (ops.length > 0) await this.inner.batch(ops, { sync: true })
   }
 }
 

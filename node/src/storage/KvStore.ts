@@ -31,6 +31,19 @@ export interface KvStore {
   batches? (range: KvRange, size: number): AsyncIterable<Array<[string, Uint8Array]>>
 }
 
+/**
+ * Codes of a write the disk refused: Node's for a failed write or fsync (EIO, ENOSPC, EROFS,
+ * EDQUOT) and classic-level's for a LevelDB I/O error. Such a write was not made durable;
+ * the caller keeps what it was writing and tries again later, and says so (busy, 503).
+ */
+const DISK_ERROR_CODES = new Set(['EIO', 'ENOSPC', 'EROFS', 'EDQUOT', 'LEVEL_IO_ERROR'])
+
+/** The code of a disk error (a write that could not be made durable), or undefined for any other error. */
+export function diskErrorCode (err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && DISK_ERROR_CODES.has(code) ? code : undefined
+}
+
 /** `store.batches`, or the same from `store.entries`. */
 export async function * scanBatches (store: KvStore, range: KvRange, size: number): AsyncIterable<Array<[string, Uint8Array]>> {
   if (store.batches !== undefined) {

@@ -26,11 +26,11 @@ import { lastReturnDay, tillInstance, TillRights } from '@tillbooks/members'
 import { Catalogue, priceSale } from '@tillbooks/catalogue'
 import { entryKey, readEntryChange, tillActorOf, type TillLog } from '@tillbooks/crdt'
 import type { NodeComponents } from '../components.ts'
-import { prefixEnd, type KvOp } from '../storage/KvStore.ts'
+import { diskErrorCode, prefixEnd, type KvOp } from '../storage/KvStore.ts'
 import { OneAtATime } from '../OneAtATime.ts'
 import { TillLogStore } from './TillLogStore.ts'
 import type { PaymentOutcome, TillPayments } from './TillPayments.ts'
-import { RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillStateError } from './errors.ts'
+import { RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillDiskError, TillStateError } from './errors.ts'
 
 export type DayState = 'closed' | 'open' | 'closing'
 
@@ -882,7 +882,11 @@ export class TillNode {
       ...(cancelled !== undefined ? { cancelled } : {}),
       ...(input.elsewhere !== undefined ? { elsewhere: input.elsewhere } : {})
     }
-    await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])], { sync: true })
+    try {
+      await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])], { sync: true })
+    } catch (err) {
+      throw await this.#notWritten(kind, n, payments, err)
+    }
     this.#nextDocN = n + 1
     this.#dayCashCents += tenders.cash
     // A return of one of this till's receipts: counted at once, in the same step as the write.
@@ -898,6 +902,33 @@ export class TillNode {
     if (doc.redeemed !== undefined) this.#rights?.apply({ kind: 'redeem', id: `r${n}`, member: doc.redeemed.member, till: this.instance, points: doc.redeemed.points })
     if (restored !== undefined && restored.till === this.instance) (await this.#rightsFold()).apply({ kind: 'restore', id: `s${n}`, member: restored.member, till: this.instance, points: restored.points })
     return { docNo: docNoOf(this.store, this.till, n), totalCents: total, changeCents, points, ...(payments.length > 0 ? { payments } : {}) }
+  }
+
+  /**
+   * A document the disk would not take: not made. Nothing in memory moved (the number, the
+   * drawer, the rights fold all move after the write), so the next document takes number `n`
+   * again: numbers stay contiguous, and the journal never holds a number twice (that write,
+   * at `n`, replaces whatever of this one the disk may yet replay: a failed write is in doubt
+   * until the store reopens). What card tenders took for a sale is given back, as for a
+   * declined tender; a refund's money already went back at the processor, and stays in
+   * its record there for reconciliation (logged).
+   */
+  async #notWritten (kind: 'sale' | 'refund', n: number, payments: PaymentOutcome[], err: unknown): Promise<TillDiskError> {
+    const code = diskErrorCode(err) ?? 'UNKNOWN'
+    const docNo = docNoOf(this.store, this.till, n)
+    this.#components.logger.error({ tillId: this.tillId, docNo, kind, code, err: (err as Error)?.message }, 'document not written: refused, no receipt; numbering, day and stock unchanged')
+    if (kind === 'sale' && this.#init.payments !== undefined) {
+      for (const p of payments) {
+        // Its own writes may fail on the same disk: then the payment stays as recorded, and
+        // settlement shows it against no document (reconciliation's exception).
+        await this.#init.payments.reverse(p.paymentId).catch((e: unknown) => {
+          this.#components.logger.error({ tillId: this.tillId, docNo, paymentId: p.paymentId, err: (e as Error)?.message }, 'a card payment of a sale not written is not reversed yet')
+        })
+      }
+    } else if (payments.length > 0) {
+      this.#components.logger.error({ tillId: this.tillId, docNo, payments: payments.map(p => p.paymentId) }, 'a card refund went through at the processor, its document was not written')
+    }
+    return new TillDiskError(`the till could not record ${kind === 'sale' ? 'the sale' : 'the refund'} (disk: ${code}): not made, no receipt; try again`, code, { cause: err })
   }
 
   /** The day's documents, from the journal. */

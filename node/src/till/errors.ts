@@ -17,3 +17,18 @@ export class RedemptionRefusedError extends Error {
 export class ReturnRefusedError extends Error {
   override name = 'ReturnRefusedError'
 }
+
+/**
+ * The till's disk refused the write that would have made a sale (or another document) durable:
+ * the sale is not made, no receipt is given, and the till's numbering, day and stock are as they
+ * were. The next sale once the disk works takes the number this one would have had.
+ */
+export class TillDiskError extends Error {
+  override name = 'TillDiskError'
+  /** The disk's error code (EIO, ENOSPC, LEVEL_IO_ERROR…), or UNKNOWN. */
+  readonly code: string
+  constructor (message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+}
