@@ -115,6 +115,7 @@ export class FaultyKvStore implements KvStore {
   readonly #random: () => number
   readonly #init: FaultyKvStoreInit
   #switch: FaultSwitch | null = null
+  #failRate: number
   /** Sticky mode: a batch failed since the store was opened. */
   #broken = false
   /** In-doubt and unsynced batches since the last crash or reopen, in log order. */
@@ -127,6 +128,7 @@ export class FaultyKvStore implements KvStore {
     this.inner = inner
     this.#init = init
     this.#random = init.random ?? mulberry32(init.seed ?? 1)
+    this.#failRate = init.failRate ?? 0
   }
 
   /** Fail the next `n` batches (only fsync'd ones with `syncOnly`). */
@@ -139,9 +141,14 @@ export class FaultyKvStore implements KvStore {
     this.#switch = { code: opts.code ?? 'EIO', syncOnly: opts.syncOnly ?? false, left: Infinity }
   }
 
-  /** The disk works again (a sticky store still needs a reopen). */
+  /** The disk works again: the switches are off (random faults stay at their rate; a sticky store still needs a reopen). */
   heal (): void {
     this.#switch = null
+  }
+
+  /** The chance in [0, 1] that a batch fails at random from now on (0: only the switches). */
+  setFailRate (rate: number): void {
+    this.#failRate = rate
   }
 
   /** Whether the next batch of this kind would fail (a switch on, or sticky and broken; random faults aside). */
@@ -161,7 +168,7 @@ export class FaultyKvStore implements KvStore {
       if (s.left === 0) this.#switch = null
       return new DiskFaultError(s.code, syscall)
     }
-    const rate = this.#init.failRate ?? 0
+    const rate = this.#failRate
     if (rate > 0 && (sync || this.#init.syncOnly !== true) && this.#random() < rate) {
       return new DiskFaultError(this.#init.code ?? (this.#random() < 0.5 ? 'EIO' : 'ENOSPC'), syscall)
     }
