@@ -30,7 +30,7 @@ program.command('sim')
   .option('--tills <n>', 'number of tills', intArg('tills', 1, 1_000_000), 200)
   .option('--days <n>', 'business days to simulate', intArg('days', 1, 3650), 3)
   .option('--seed <n>', 'seed (the same seed prints the same result)', intArg('seed', 0, Number.MAX_SAFE_INTEGER), 1)
-  .option('--faults <list>', 'all, none, or a comma list of: loss, duplicate, reorder, partition, hqCrash, fire, skew, forgery, replay, equivocation, catalogueClash, cardPayments, hqReplicas (all is the first ten: all,catalogueClash,cardPayments,hqReplicas adds the others)', 'all')
+  .option('--faults <list>', 'all, none, or a comma list of: loss, duplicate, reorder, partition, hqCrash, fire, skew, forgery, replay, equivocation, catalogueClash, cardPayments, hqReplicas, diskFaults (all is the first ten: all,catalogueClash,cardPayments,hqReplicas,diskFaults adds the others)', 'all')
   .option('--tills-per-store <n>', 'tills in each store', intArg('tills-per-store', 1, 999), 4)
   .option('--json', 'print the result as one JSON object on the last line')
   .action(async (o: { tills: number, days: number, seed: number, faults: string, tillsPerStore: number, json?: boolean }) => {

@@ -24,6 +24,7 @@ import { QUIET_LINK, SimNetwork, type LinkProfile } from './SimNetwork.ts'
 import { SimMailbox } from './mailPath.ts'
 import { announce, judgeGossip, signGossip, type AnnounceMsg } from './SimGossip.ts'
 import { SimReplicas } from './hqReplicas.ts'
+import { SimDiskFaults } from './diskFaults.ts'
 import { isSyncMsg, SimSync, type SimSyncCounters, type SyncMsg } from './SimSync.ts'
 import { parseSettlementCsv, PROFILES } from '@tillbooks/payments'
 import { PSP_ADDRESS, SimProcessor, SimProcessorAdapter, type PspMsg } from './SimProcessor.ts'
@@ -230,6 +231,8 @@ class Simulation {
   readonly dispatched: Array<{ lines: SkuQty[] }> = []
   readonly opening: SkuQty[]
   hqKv: MemoryStore
+  /** Failing disks (fault diskFaults): HQ's store and the tills' go through it. */
+  readonly disk: SimDiskFaults | null
   hq!: HqNode
   /** HQ's replica of the catalogue: loaded from HQ's store before HQ starts, so a rebuild costs every record as it was. */
   hqCatalogue!: HqCatalogue
@@ -297,6 +300,7 @@ class Simulation {
     this.stocked = this.catalogue.products().filter(p => p.stocked).map(p => p.sku)
     this.root = new Signer(keyPairFromSeed(this.prng.fork('root').bytes(32)))
     this.hqKv = this.#hqStore()
+    this.disk = this.faults.has('diskFaults') ? new SimDiskFaults({ scheduler: this.scheduler, prng: this.prng.fork('disk'), hqKv: this.hqKv }) : null
     this.opening = this.stocked.map(sku => ({ sku, qty: 1_000_000 }))
     const planPrng = this.prng.fork('plan')
     const perStore = opts.tillsPerStore ?? 4
@@ -406,22 +410,23 @@ class Simulation {
    */
   async #startHq (): Promise<void> {
     this.hqIncarnation++
-    await this.hqKv.open()
-    const catalogue = new HqCatalogue({ store: this.hqKv, root: this.root, actorId: actorOf(this.prng.fork(`hq-catalogue:${this.hqIncarnation}`)) })
+    const hqKv = this.disk?.hq ?? this.hqKv
+    await hqKv.open()
+    const catalogue = new HqCatalogue({ store: hqKv, root: this.root, actorId: actorOf(this.prng.fork(`hq-catalogue:${this.hqIncarnation}`)) })
     await catalogue.load()
     this.hqCatalogue = catalogue
     this.catalogues.push(catalogue)
-    const hq = new HqNode({ store: this.hqKv, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => catalogue.costOf(sku, day), rebuildVerify: true })
+    const hq = new HqNode({ store: hqKv, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => catalogue.costOf(sku, day), rebuildVerify: true })
     this.hq = hq
     await hq.start()
-    await this.members.start({ store: this.hqKv, root: this.root, clock: this.#clockFor(0), hq })
+    await this.members.start({ store: hqKv, root: this.root, clock: this.#clockFor(0), hq })
     catalogue.onChange(() => { hq.catalogueChanged() })
     this.hqUp = true
     const incarnation = this.hqIncarnation
     const sync: SimSync = new SimSync({ scheduler: this.scheduler, send: (to, m) => { this.net.send('hq', to, m) } }, { answer: async (from, doc, msg) => await docSync.answer(from, doc, msg) })
     const docSync: DocSync = new DocSync({
       peer: sync,
-      store: this.hqKv,
+      store: hqKv,
       logger: silentLogger,
       clock: this.#clockFor(0),
       docs: {
@@ -504,7 +509,7 @@ class Simulation {
       psp = new SimProcessorAdapter({ scheduler: this.scheduler, send: m => { this.net.send(tillId, PSP_ADDRESS, m) }, prefix: `${tillId}/${generation}` })
       payments = await TillPayments.open({ store: kv, tillId, signer, adapter: psp, profile: PROFILES.default as (typeof PROFILES)[string], currency: CARD_CURRENCY, clock: this.#clockFor(skewMs), logger: silentLogger })
     }
-    const node = new TillNode({ store: kv, clock: this.#clockFor(skewMs), logger: silentLogger }, {
+    const node = new TillNode({ store: this.disk?.tillStore(tillId, kv, this.prng) ?? kv, clock: this.#clockFor(skewMs), logger: silentLogger }, {
       store: store.id,
       till: tillNo,
       signer,
@@ -932,6 +937,7 @@ class Simulation {
       }
     }
     const resolutions = held?.resolutions ?? []
+    if (!refund && this.disk !== null) await this.disk.beforeSale(t, lines.filter(l => this.sellable.includes(l.sku)), p.fork('disk'))
     let receipt: SaleReceipt | undefined
     let cardCents = 0
     let redeemPoints = 0
@@ -1192,6 +1198,7 @@ class Simulation {
     for (const d of docs) if (d.businessDay === day) expectedCash += d.tenders.cash
     const miscount = p.chance(0.08) ? p.int(-500, 500) : 0
     const cashCountedCents = expectedCash + miscount
+    if (this.disk !== null) await this.disk.beforeClose(t, day, p.fork('disk'))
     const entry = await t.node.closeDay({ cashCountedCents })
     const truth = this.#truth(t, day)
     truth.cashCountedCents = cashCountedCents
@@ -1264,6 +1271,7 @@ class Simulation {
       this.scheduler.at(start + 23 * HOUR_MS, () => { this.#burn(store) })
       this.scheduler.at(start + 33 * HOUR_MS + 30 * 60_000, async () => { await this.#recoverStore(store, this.#day(i + 1)) })
     }
+    this.disk?.schedule(start, p.fork('disk'), { hqCrashDay: this.faults.has('hqCrash') && i === this.plan.crashDay })
     if (this.faults.has('forgery')) {
       this.scheduler.at(start + 21 * HOUR_MS + p.int(0, HOUR_MS), () => { this.#forge(p.fork('forge')) })
     }
@@ -1355,7 +1363,7 @@ class Simulation {
     this.members.stop()
     this.net.attach('hq', undefined)
     this.hqSync?.stop()
-    this.hqKv.crash()
+    ;(this.disk?.hq ?? this.hqKv).crash()
     this.details.hqCrash = { atMs: this.scheduler.nowMs, downMs }
     this.scheduler.after(downMs, async () => {
       await this.#startHq()
@@ -2014,6 +2022,13 @@ class Simulation {
     this.checks.G1_noDocNoClash = clashes === 0
     this.checks.G1_docNosContiguous = gaps === 0
     this.details.G1 = { documents: this.totals.sales, clashes, gaps, centralCounterHandoffs: 0 }
+    if (this.disk !== null) {
+      // D1: a write a disk refused changed nothing; D2: every receipt printed is in its till's journal, and nothing else is.
+      const journals = await this.disk.journalsMatch(this.tills.values())
+      this.checks.D1_refusedWriteChangedNothing = this.disk.violations.length === 0
+      this.checks.D2_journalIsReceiptsPrinted = journals.length === 0
+      this.details.diskFaults = { ...this.disk.counts, violations: this.disk.violations.slice(0, 5), journals: journals.slice(0, 5) }
+    }
 
     const ordered = Object.fromEntries(Object.entries(this.checks).sort((a, b) => a[0] < b[0] ? -1 : 1))
     return {

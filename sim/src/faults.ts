@@ -27,7 +27,11 @@ export const NAMED_FAULTS = [
   'cardPayments',
   // Two more HQ replicas syncing with HQ and each other (HqReplication): one loses power in a close wave and
   // restarts from its log, one is cut off for hours and healed; at the end every replica's books hash is HQ's.
-  'hqReplicas'
+  'hqReplicas',
+  // Disks that fail (EIO, ENOSPC): HQ's through a stretch of each close wave (its commits answered busy,
+  // resent once it heals); a till's under a sale or a close now and then (refused, nothing changed).
+  // Checks D1-D2 (diskFaults.ts) beside B4/B5: nothing acked lost, nothing folded twice.
+  'diskFaults'
 ] as const
 
 export type Fault = typeof FAULTS[number] | typeof NAMED_FAULTS[number]
