@@ -24,7 +24,11 @@
  *   torn last write is the first batch past the cut, lost entirely.
  * - With `sticky`, a failed batch fails every later write until the store is reopened: what
  *   LevelDB does after a failed sync (`RecordBackgroundError`: the log file's state is
- *   indeterminate, so it refuses all writes until reopened). Off by default.
+ *   indeterminate, so it refuses all writes until reopened). Off by default: LevelStore
+ *   reopens by itself before the next write after any failed one.
+ * - Not modelled: LevelDB dropping, at replay, good records written after a torn one in the
+ *   same log (a batch answered OK, then lost). LevelStore's reopen after a failed write is
+ *   what prevents it (test/levelStoreDisk.test.ts shows the loss without it, on a full tmpfs).
  *
  * `crash()` needs an inner store that models a power loss (MemoryStore's `crash()`); over
  * another store it is a close. What comes back is written at the next `open()`, as LevelDB

@@ -1,6 +1,20 @@
-/** KvStore on LevelDB (classic-level through `level`), on disk. `sync` is an fsync. */
+/**
+ * KvStore on LevelDB (classic-level through `level`), on disk. `sync` is an fsync.
+ *
+ * After a write that failed (EIO, ENOSPC: `LEVEL_IO_ERROR`) the database is reopened before the
+ * next write. Two reasons, both LevelDB's own: a failed fsync makes it refuse every later write
+ * until reopened (`DBImpl::Write` records a background error); and a failed write can leave a
+ * torn record in the write-ahead log, after which records appended to the same log are dropped
+ * when it is next replayed: seen here on a full tmpfs, a batch written with sync *after* the
+ * space was freed answered OK and was gone after a clean reopen (test/levelStoreDisk.test.ts).
+ * Reopening replays the log once (dropping the torn tail, which nobody was told was written)
+ * and starts a new one, so nothing written after the failure follows a torn record. The reopen
+ * waits for scans in progress (up to LEVEL_REOPEN_SCAN_WAIT_MS), and holds reads back while it
+ * runs: reads go on being served around a failing disk.
+ */
 import { Level } from 'level'
-import type { KvOp, KvRange, KvStore } from './KvStore.ts'
+import { diskErrorCode, type KvOp, type KvRange, type KvStore } from './KvStore.ts'
+import { LEVEL_REOPEN_SCAN_WAIT_MS } from './constants.ts'
 
 /**
  * Bytes a batched scan may read ahead per step. classic-level's default (16 KiB) stops a
@@ -20,6 +34,17 @@ const WRITE_BUFFER_BYTES = 32 * 1024 * 1024
 export class LevelStore implements KvStore {
   readonly location: string
   readonly #db: Level<string, Uint8Array>
+  /** A write failed since the last open: reopen before the next one. */
+  #reopenBeforeWrite = false
+  /** The reopen under way (reads and writes wait for it). */
+  #reopening: Promise<void> | null = null
+  /** Closed by its owner: a failed write does not open it again. */
+  #closed = false
+  /** Scans in progress, and who waits for them to end (a reopen). */
+  #scans = 0
+  #scansIdle: Array<() => void> = []
+  /** Reopens after a failed write, since construction (for tests and counters). */
+  reopens = 0
 
   constructor (location: string) {
     this.location = location
@@ -27,23 +52,72 @@ export class LevelStore implements KvStore {
   }
 
   async open (): Promise<void> {
+    this.#closed = false
     await this.#db.open()
   }
 
   async close (): Promise<void> {
+    this.#closed = true
+    await this.#settled()
     await this.#db.close()
   }
 
+  /** Wait out a reopen under way (its failure is the next write's to report). */
+  async #settled (): Promise<void> {
+    while (this.#reopening !== null) await this.#reopening.catch(() => {})
+  }
+
   async get (key: string): Promise<Uint8Array | undefined> {
+    // Not a tick more on the hot path when no reopen is under way.
+    if (this.#reopening !== null) await this.#settled()
     return await this.#db.get(key)
   }
 
   async batch (ops: KvOp[], opts: { sync: boolean }): Promise<void> {
     if (ops.length === 0 && !opts.sync) return
+    if (this.#reopening !== null) await this.#settled()
+    if (this.#reopenBeforeWrite && !this.#closed) await this.#reopen()
     const levelOps = ops.map(op => op.type === 'put'
       ? { type: 'put' as const, key: op.key, value: op.value ?? new Uint8Array() }
       : { type: 'del' as const, key: op.key })
-    await this.#db.batch(levelOps, { sync: opts.sync })
+    try {
+      await this.#db.batch(levelOps, { sync: opts.sync })
+    } catch (err) {
+      if (diskErrorCode(err) !== undefined) this.#reopenBeforeWrite = true
+      throw err
+    }
+  }
+
+  /** Close and open the database again (see the file's comment); one at a time. */
+  async #reopen (): Promise<void> {
+    this.#reopening ??= (async () => {
+      // Scans in progress end first (a closing database closes its iterators under them), within reason.
+      if (this.#scans > 0) {
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          new Promise<void>(resolve => { this.#scansIdle.push(resolve) }),
+          new Promise<void>(resolve => { timer = setTimeout(resolve, LEVEL_REOPEN_SCAN_WAIT_MS) })
+        ])
+        clearTimeout(timer)
+      }
+      await this.#db.close()
+      // If the disk cannot even open the database now, the next write tries again (reads fail meanwhile).
+      await this.#db.open()
+      this.#reopenBeforeWrite = false
+      this.reopens++
+    })().finally(() => { this.#reopening = null })
+    await this.#reopening
+  }
+
+  /** A scan began (reads wait for a reopen under way; a reopen waits for scans to end). */
+  async #scanStart (): Promise<void> {
+    if (this.#reopening !== null) await this.#settled()
+    this.#scans++
+  }
+
+  #scanEnd (): void {
+    this.#scans--
+    if (this.#scans === 0) for (const resolve of this.#scansIdle.splice(0)) resolve()
   }
 
   async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
@@ -51,7 +125,12 @@ export class LevelStore implements KvStore {
     if (range.gte !== undefined) opts.gte = range.gte
     if (range.lt !== undefined) opts.lt = range.lt
     if (range.limit !== undefined) opts.limit = range.limit
-    for await (const [k, v] of this.#db.iterator(opts)) yield [k, v]
+    await this.#scanStart()
+    try {
+      for await (const [k, v] of this.#db.iterator(opts)) yield [k, v]
+    } finally {
+      this.#scanEnd()
+    }
   }
 
   async * batches (range: KvRange, size: number): AsyncIterable<Array<[string, Uint8Array]>> {
@@ -59,20 +138,25 @@ export class LevelStore implements KvStore {
     if (range.gte !== undefined) opts.gte = range.gte
     if (range.lt !== undefined) opts.lt = range.lt
     if (range.limit !== undefined) opts.limit = range.limit
-    const it = this.#db.iterator(opts)
-    // One step read ahead: LevelDB reads the next batch (on libuv's pool) while the caller
-    // works on this one.
-    let next = it.nextv(size)
+    await this.#scanStart()
     try {
-      for (;;) {
-        const batch = await next
-        if (batch.length === 0) return
-        next = it.nextv(size)
-        yield batch
+      const it = this.#db.iterator(opts)
+      // One step read ahead: LevelDB reads the next batch (on libuv's pool) while the caller
+      // works on this one.
+      let next = it.nextv(size)
+      try {
+        for (;;) {
+          const batch = await next
+          if (batch.length === 0) return
+          next = it.nextv(size)
+          yield batch
+        }
+      } finally {
+        await next.catch(() => {})
+        await it.close()
       }
     } finally {
-      await next.catch(() => {})
-      await it.close()
+      this.#scanEnd()
     }
   }
 }
