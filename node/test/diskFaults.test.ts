@@ -90,6 +90,24 @@ describe('HQ on a failing disk', () => {
     }
   })
 
+  it('an entry answered busy that the store replays when it reopens (LevelStore does, before its next write) is folded then, once', async () => {
+    for (const kept of [0, 1]) {
+      const disk = new FaultyKvStore(new MemoryStore(), { inDoubtKeptChance: kept, reopensAfterFailure: true })
+      const hq = await hqOver(disk, fleet.signers, true)
+      const [a, b] = fleet.entries as [Entry, Entry]
+      disk.failNext(1, { code: 'EIO' })
+      await assert.rejects(hq.submit([a.bytes]), HqBusyError)
+      assert.equal(hq.books.has(a.hash), false)
+      // The next good commit reopens the store: `a` comes back (or not), and HQ's books say the same as its log.
+      assert.deepEqual((await hq.submit([b.bytes])).map(x => x.status), ['accepted'])
+      assert.equal(hq.books.has(a.hash), kept === 1)
+      assert.equal(hq.counters.inDoubtFolded, kept)
+      const rebuilt = await hqOver(disk, fleet.signers, false)
+      assert.equal(booksOf(rebuilt), booksOf(hq), 'the live books are what a rebuild from the log gives')
+      assert.deepEqual((await hq.submit([a.bytes])).map(x => x.status), [kept === 1 ? 'duplicate' : 'accepted'])
+    }
+  })
+
   it('random fault schedules never lose an acknowledged entry nor fold one twice (seeded)', async function () {
     this.timeout(120_000)
     const runs = Number(process.env.DISK_RUNS ?? 25)
@@ -113,7 +131,7 @@ async function faultRun (seed: number, fleet: Awaited<ReturnType<typeof fleetEnt
   let s = seed >>> 0
   const rnd = (): number => { s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0; return ((s ^ (s >>> 13)) >>> 0) / 4294967296 }
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)] as T
-  const disk = new FaultyKvStore(new MemoryStore(), { seed, syncOnly: rnd() < 0.5 })
+  const disk = new FaultyKvStore(new MemoryStore(), { seed, syncOnly: rnd() < 0.5, reopensAfterFailure: rnd() < 0.5 })
   let hq = await hqOver(disk, fleet.signers, true)
   disk.setFailRate(rnd() * 0.3)
   const acked = new Set<EntryHash>()

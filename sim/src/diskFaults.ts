@@ -13,11 +13,12 @@
  *   - D2, at the end: every receipt a till printed is in its journal, and its journal holds
  *     no document it did not print (no refused sale came back as a ghost).
  *
- * What is not modelled here: a failed HQ batch coming back after a crash (FaultyKvStore's
- * in-doubt batches). B5 states that HQ's books rebuilt after a crash equal those before it; an
- * entry answered busy that LevelDB's log replays would add to them, legitimately (it is folded
- * once, its resend answered duplicate: node/test/diskFaults.test.ts shows it). Here an in-doubt
- * batch is always lost, so B5 keeps its exact meaning. Tills do not lose power in the simulator.
+ * HQ's store reopens before its first good write after a failure, as LevelStore does, and
+ * what was in doubt (a failed batch LevelDB's log may yet replay) comes back then, or not,
+ * on a coin from the seed: HQ folds what came back after that commit (B5 then still finds
+ * its rebuilt books equal to those before a crash). The crash day's outage comes after HQ's
+ * crash, so hqCrash's B5 compares books that no in-doubt batch is pending under. Tills do not
+ * lose power in the simulator; their in-doubt writes are always lost here.
  */
 import { FaultyKvStore, TillDiskError, type MemoryStore, type TillNode } from '@tillbooks/node'
 import type { TillId, BusinessDay } from '@tillbooks/protocol'
@@ -51,12 +52,17 @@ export class SimDiskFaults {
   readonly #scheduler: Scheduler
   /** D1's evidence: each refusal that changed something or was not a TillDiskError. */
   readonly violations: string[] = []
-  readonly counts: DiskFaultCounts = { hqOutages: 0, hqBatchesFailed: 0, salesRefused: 0, closesRefused: 0 }
+  readonly #counts: DiskFaultCounts = { hqOutages: 0, hqBatchesFailed: 0, salesRefused: 0, closesRefused: 0 }
+
+  /** What happened: with HQ's failed batches that its log replayed at a reopen, and those it did not. */
+  get counts (): DiskFaultCounts & { hqInDoubtKept: number, hqInDoubtLost: number } {
+    return { ...this.#counts, hqInDoubtKept: this.hq.counters.inDoubtKept, hqInDoubtLost: this.hq.counters.inDoubtLost }
+  }
 
   constructor (o: { scheduler: Scheduler, prng: Prng, hqKv: MemoryStore }) {
     this.#scheduler = o.scheduler
     const p = o.prng.fork('hq-disk')
-    this.hq = new FaultyKvStore(o.hqKv, { random: () => p.u32() / 2 ** 32, inDoubtKeptChance: 0 })
+    this.hq = new FaultyKvStore(o.hqKv, { random: () => p.u32() / 2 ** 32, reopensAfterFailure: true, inDoubtKeptChance: 0.5 })
   }
 
   /** The till's disk as its TillNode writes through it. */
@@ -77,13 +83,13 @@ export class SimDiskFaults {
     const code = p.chance(0.5) ? 'EIO' as const : 'ENOSPC' as const
     const failedBefore = { n: 0 }
     this.#scheduler.at(from, () => {
-      this.counts.hqOutages++
+      this.#counts.hqOutages++
       failedBefore.n = this.hq.counters.failed
       this.hq.failUntilHealed({ code })
     })
     this.#scheduler.at(until, () => {
       this.hq.heal()
-      this.counts.hqBatchesFailed += this.hq.counters.failed - failedBefore.n
+      this.#counts.hqBatchesFailed += this.hq.counters.failed - failedBefore.n
     })
   }
 
@@ -103,7 +109,7 @@ export class SimDiskFaults {
     } finally {
       disk.heal()
     }
-    this.counts.salesRefused++
+    this.#counts.salesRefused++
     const after = stateOf(t.node)
     if (after !== before) this.violations.push(`${t.tillId}: a refused sale changed the till: ${before} → ${after}`)
   }
@@ -123,7 +129,7 @@ export class SimDiskFaults {
     } finally {
       disk.heal()
     }
-    this.counts.closesRefused++
+    this.#counts.closesRefused++
     const after = stateOf(t.node)
     if (after !== before) this.violations.push(`${t.tillId}: a refused close changed the till: ${before} → ${after}`)
   }

@@ -24,7 +24,7 @@ import { entryChangeLayout, isAutomergeChunk, readEntryChange } from '@tillbooks
 import { Books, type AddOutcome } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
-import { AWAITING_CATALOGUE_MAX, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
+import { AWAITING_CATALOGUE_MAX, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX } from './keys.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
@@ -103,6 +103,8 @@ export interface HqCounters {
   commits: number
   /** Group commits the store failed (a disk error): their entries were answered busy, none folded. */
   diskErrors: number
+  /** Entries of a failed commit the store held after all (its log replayed them on reopening): folded then, once. */
+  inDoubtFolded: number
 }
 
 /** The entries one submit call sends to the log, with one promise for all of them. */
@@ -202,7 +204,9 @@ export class HqNode {
    * a till asking at opening must not cost a scan of every order ever sent.
    */
   #orders = new Map<StoreId, Array<{ day: BusinessDay, id: string, bytes: Uint8Array }>>()
-  readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0, diskErrors: 0 }
+  readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0, diskErrors: 0, inDoubtFolded: 0 }
+  /** Entries of failed commits, by hash, to look for in the store after the next good commit (#foldInDoubt). */
+  #inDoubt = new Map<string, { entry: Entry, envelopeId: string }>()
   /** The last commit the store failed, and when (null: none since start): for /counters and /status. */
   lastDiskError: { atMs: number, code: string, entries: number } | null = null
   /**
@@ -875,6 +879,8 @@ export class HqNode {
         try {
           await this.#components.store.batch(ops, { sync: true })
           this.counters.commits++
+          // Before the answers: whoever this commit answers sees books that are what the log holds.
+          if (this.#inDoubt.size > 0) await this.#foldInDoubt()
           for (const g of groups) g.resolve()
         } catch (err) {
           // Not durable, so not accepted: every entry of these groups (and every copy waiting
@@ -885,8 +891,13 @@ export class HqNode {
             g.entries.forEach((e, k) => {
               this.#inFlight.delete(e.hash)
               this.#inFlightEnvelopes.delete(g.envelopeIds[k] as string)
+              this.#inDoubt.set(e.hash, { entry: e, envelopeId: g.envelopeIds[k] as string })
             })
             g.reject(busy)
+          }
+          for (const hash of this.#inDoubt.keys()) {
+            if (this.#inDoubt.size <= IN_DOUBT_KEPT_MAX) break
+            this.#inDoubt.delete(hash)
           }
         }
       }
@@ -907,6 +918,35 @@ export class HqNode {
     this.lastDiskError = { atMs: this.#components.clock.nowMs(), code, entries }
     this.#components.logger.error({ code, entries, err: (err as Error)?.message }, 'group commit failed: its entries answered busy, none folded; reads go on')
     return new HqBusyError(`HQ could not make the batch durable (${code}): keep it and send it again later`)
+  }
+
+  /**
+   * After a good commit, the entries of failed ones: a failed write may have reached the
+   * store's log all the same, and be replayed when the store reopens (LevelStore reopens
+   * before its next write after a failure). Whatever the store holds now is folded (once:
+   * HQ's books stay what a rebuild from the log gives); what it does not is forgotten (its
+   * till resends it). Nobody was told either way: they were answered busy.
+   */
+  async #foldInDoubt (): Promise<void> {
+    const doubts = [...this.#inDoubt.values()]
+    this.#inDoubt.clear()
+    for (const [k, { entry, envelopeId }] of doubts.entries()) {
+      // Folded meanwhile (a resend), or being written again now: that copy's commit answers for it.
+      const settled = (): boolean => this.#books.has(entry.hash) || this.#awaiting.has(entry.hash) || this.#inFlight.has(entry.hash)
+      if (settled()) continue
+      let held: Uint8Array | undefined
+      try {
+        held = await this.#components.store.get(entryKey(entry.tillId, entry.seq, entry.hash))
+      } catch (err) {
+        // The store cannot be read just now: looked for again after the next good commit.
+        this.#components.logger.warn({ err: (err as Error).message }, 'entries of a failed commit not looked for yet')
+        for (const d of doubts.slice(k)) this.#inDoubt.set(d.entry.hash, d)
+        return
+      }
+      if (held === undefined || settled()) continue
+      this.counters.inDoubtFolded++
+      this.#fold(entry, envelopeId)
+    }
   }
 
   /** Per till: last folded seq, last closed day, held entries, fork flag. */

@@ -4,6 +4,13 @@
 export const SUBMIT_BATCH_MAX = 4_096
 /** Entries written in one group commit (one fsync). */
 export const COMMIT_BATCH_MAX = 8_192
+/**
+ * Entries of failed group commits HQ keeps to look for after the next good one (a failed
+ * write may yet be replayed by the store's log when it reopens: HQ then folds what it finds,
+ * so its books stay what a rebuild from the log gives). Beyond, the oldest are forgotten:
+ * found at the next rebuild instead, and their tills resend them meanwhile anyway.
+ */
+export const IN_DOUBT_KEPT_MAX = 16_384
 /** Entries queued for commit before new submissions wait (back-pressure). */
 export const COMMIT_QUEUE_MAX = 65_536
 /** Rejections kept in memory as evidence (the newest); all are counted. */

@@ -67,6 +67,11 @@ export interface FaultyKvStoreInit {
   sticky?: boolean
   /** Chance an in-doubt batch comes back at a crash or reopen (default 0.5: either fate is real). */
   inDoubtKeptChance?: number
+  /**
+   * Reopen, as LevelStore does, before the first good write after a failed one: what was in
+   * doubt is decided then (and comes back, if it does, under the running process). Default false.
+   */
+  reopensAfterFailure?: boolean
 }
 
 /** A switch: which batches fail, and with what. */
@@ -222,6 +227,7 @@ export class FaultyKvStore implements KvStore {
       this.#remember({ ops: copyOps(ops), kind: 'failed', overwritten: new Set() })
       throw fault
     }
+    if (this.#init.reopensAfterFailure === true && this.#pending.some(p => p.kind === 'failed')) await this.#settle('reopen')
     await this.inner.batch(ops, opts)
     if (opts.sync) {
       // Durable now, with every unsynced batch before it: only in-doubt batches stay, and
