@@ -9,7 +9,11 @@ import assert from 'node:assert/strict'
 import type { Entry, EntryHash, Signer } from '@tillbooks/protocol'
 import { FaultyKvStore, HqNode, MemoryStore, TillDiskError, type SubmitOutcome } from '../src/index.ts'
 import { HqBusyError } from '../src/hq/HqNode.ts'
-import { DAY1, DAY2, startHq, startTill } from './helpers/fleet.ts'
+import { DAY1, DAY2, ManualClock, catalogue, root, startHq, startTill } from './helpers/fleet.ts'
+import { PROFILES, type AuthoriseRequest, type ProcessorAdapter, type ProcessorAnswer, type RefundRequest } from '@tillbooks/payments'
+import { keyPairFromSeed, Signer as TillSigner, asStoreId, type TillId } from '@tillbooks/protocol'
+import { silentLogger, TillNode } from '../src/index.ts'
+import { TillPayments } from '../src/till/TillPayments.ts'
 
 /** A till that sold and closed DAY1 and DAY2: four entries (two StockIn-less closes and their days). */
 async function fleetEntries (tills: number): Promise<{ entries: Entry[], signers: Array<{ store: string, till: number, signer: Signer }> }> {
@@ -222,5 +226,37 @@ describe('a till on a failing disk', () => {
     assert.equal(journal.length, 1)
     assert.equal(journal[0]?.totalCents, sold.totalCents, 'the number holds the sale that was made, not the refused one')
     assert.equal(till.nextDocN, 2)
+  })
+
+  it('a card sale its disk refused gives the card payment back at the processor', async () => {
+    const calls: string[] = []
+    const processor: ProcessorAdapter = {
+      name: 'scripted',
+      authorise: async (r: AuthoriseRequest): Promise<ProcessorAnswer> => {
+        calls.push(`authorise ${r.amountCents}`)
+        return { paymentId: r.paymentId, status: 'approved', approvedCents: r.amountCents, partial: false, processorRef: 'R1', authCode: 'A1', brand: 'visa', last4: '4242', aid: null, entryMode: 'chip', forwarded: false }
+      },
+      refund: async (r: RefundRequest): Promise<ProcessorAnswer> => {
+        calls.push(`refund ${r.originalPaymentId} ${r.amountCents}`)
+        return { paymentId: r.paymentId, status: 'approved', approvedCents: r.amountCents, partial: false, processorRef: 'R2', authCode: 'A2', brand: 'visa', last4: '4242', aid: null, entryMode: 'chip', forwarded: false }
+      },
+      lookup: async () => null
+    }
+    // The payments' records on the same machine, written around the fault (only the sale's write fails).
+    const kv = new MemoryStore()
+    const disk = new FaultyKvStore(kv)
+    await kv.open()
+    const signer = new TillSigner(keyPairFromSeed(new Uint8Array(32).fill(9)))
+    const payments = await TillPayments.open({ store: kv, tillId: 'S001-1' as TillId, signer, adapter: processor, profile: PROFILES.default as never, currency: 'EUR', clock: new ManualClock(), logger: silentLogger })
+    const till = new TillNode({ store: disk, clock: new ManualClock(), logger: silentLogger }, { store: asStoreId('S001'), till: 1, signer, catalogue, hqRootKey: root.publicKey, payments })
+    await till.start()
+    await till.openDay(DAY1)
+    disk.failNext(1, { code: 'EIO' })
+    await assert.rejects(till.sell({ lines: [{ sku: 'patio-set', qty: 1 }], tenders: [{ type: 'card', amountCents: 50_000 }] }), TillDiskError)
+    assert.equal(calls[0], 'authorise 50000')
+    assert.match(calls[1] ?? '', /^refund S001-1-.*-P1 50000$/, calls.join('; '))
+    const taken = payments.attempts().find(a => a.amountCents === 50_000)
+    assert.equal(taken?.state, 'reversed')
+    assert.equal(till.nextDocN, 1)
   })
 })
