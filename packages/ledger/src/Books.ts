@@ -21,7 +21,7 @@
  */
 import { hash } from 'node:crypto'
 import {
-  InvalidRecordError, invariant, isHexOf,
+  GENESIS_HASH, InvalidRecordError, invariant, isHexOf, toHex,
   type BusinessDay, type Entry, type EntryHash, type Replenishment, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
 import { ACCOUNT_NAMES, ACCOUNTS, accountIndex, compareText, type Account } from './accounts.ts'
@@ -36,6 +36,7 @@ import {
 import { addCents, negCents, subCents } from './money.ts'
 import { Interner, StringPool, summarise, summaryTransaction, type Summary, type SummaryContext } from './summary.ts'
 import { TillChain, type AddOutcome, type ChainSink, type ForkEvidence } from './TillChain.ts'
+import type { CheckpointWriter, CodecNames } from './checkpointCodec.ts'
 import { bug } from './bug.ts'
 
 export interface BooksOptions {
@@ -163,6 +164,8 @@ interface HeldPayout { file: string, processor: string, payout: BankPayout }
 
 /** Running totals of one store, kept incrementally. */
 class StoreTotals {
+  readonly id: StoreId
+  constructor (id: StoreId) { this.id = id }
   foldedEntries = 0
   cashCents = 0
   cardCents = 0
@@ -263,6 +266,72 @@ export class Books {
     const outcome = till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
     this.#seen.add(entry.hash)
     return outcome
+  }
+
+  /**
+   * Fold an entry from a checkpoint: what `add` does once it has summarised the record. The
+   * summary must be what `summarise` gave for that entry's record when it was first added
+   * (a checkpoint HQ wrote and signed itself; see checkpointCodec.ts).
+   */
+  restore (tillId: TillId, store: StoreId, seq: number, hashBytes: Uint8Array, prevHash: Uint8Array, summary: Summary): AddOutcome {
+    this.#version++
+    const hash = toHex(hashBytes) as EntryHash
+    if (this.#seen.has(hash)) {
+      this.#duplicates++
+      return 'duplicate'
+    }
+    const till = this.#tills.get(tillId) ?? this.#newTill(tillId, store)
+    const outcome = till.chain.add(seq, hash, hashBytes, prevHash, summary)
+    this.#seen.add(hash)
+    return outcome
+  }
+
+  /** The names behind the books' interned ids, both ways: for writing and reading checkpoints. */
+  get checkpointNames (): CodecNames {
+    const ctx = this.#ctx
+    return {
+      sku: id => ctx.skus.name(id),
+      member: id => ctx.members.name(id),
+      skuId: name => ctx.skus.id(name),
+      memberId: name => ctx.members.id(name),
+      pooled: s => ctx.strings.get(s)
+    }
+  }
+
+  /**
+   * Write one entry to a checkpoint: its summary if the books keep it, else a reference to
+   * read it from the log again (it waits for the catalogue, or sits at or after a fork).
+   */
+  writeCheckpointEntry (w: CheckpointWriter, tillId: TillId, seq: number, hashBytes: Uint8Array): void {
+    const t = this.#tills.get(tillId)
+    const summary = t?.chain.summaryOf(seq, hashBytes, toHex(hashBytes) as EntryHash) ?? null
+    if (t === undefined || summary === null) {
+      w.logRef(tillId, seq, hashBytes)
+      return
+    }
+    const prevHash = seq === 1 ? GENESIS_HASH : t.chain.prevHashOf(seq, hashBytes)
+    if (prevHash === null) w.logRef(tillId, seq, hashBytes)
+    else w.summary(tillId, t.store.id, seq, hashBytes, prevHash, summary)
+  }
+
+  /** Write every till entry the books hold to a checkpoint (see writeCheckpointEntry). */
+  writeCheckpointAll (w: CheckpointWriter): void {
+    for (const tillId of this.#tills.keys()) this.writeCheckpointTill(w, tillId)
+  }
+
+  /** Write one till's entries to a checkpoint: summaries, and references to the log where only a hash is kept. */
+  writeCheckpointTill (w: CheckpointWriter, tillId: TillId): void {
+    const t = this.#tills.get(tillId)
+    if (t === undefined) return
+    for (const e of t.chain.entries()) {
+      if (e.summary === null) w.logRef(tillId, e.seq, e.hash)
+      else w.summary(tillId, t.store.id, e.seq, e.hash, e.prevHash, e.summary)
+    }
+  }
+
+  /** The tills the books know, in no particular order (a snapshot: safe to hold across awaits). */
+  tillIds (): TillId[] {
+    return [...this.#tills.keys()]
   }
 
   /** The commodity the books are kept in (ISO 4217). */
@@ -607,7 +676,7 @@ export class Books {
   #newTill (tillId: TillId, storeId: StoreId): TillState {
     let store = this.#stores.get(storeId)
     if (store === undefined) {
-      store = new StoreTotals()
+      store = new StoreTotals(storeId)
       this.#stores.set(storeId, store)
     }
     const sink: ChainSink<Summary> = {

@@ -183,6 +183,46 @@ export class TillChain<S> {
     return s
   }
 
+  /**
+   * The summary this chain keeps for the entry (seq, hash), or null: not in the chain, or
+   * held at or after the halt (only its hash is kept there).
+   */
+  summaryOf (seq: number, hashBytes: Uint8Array, hash: EntryHash): S | null {
+    if (seq >= 1 && seq <= this.#foldedSeq) return this.#foldedHashEquals(seq, hashBytes) ? (this.#summaries[seq - 1] ?? null) : null
+    return this.#held?.get(seq)?.find(h => h.hash === hash)?.summary ?? null
+  }
+
+  /** The prevHash the entry (seq, hash) named, if the chain holds it (folded: its predecessor's hash). */
+  prevHashOf (seq: number, hashBytes: Uint8Array): Uint8Array | null {
+    if (seq >= 1 && seq <= this.#foldedSeq) {
+      if (!this.#foldedHashEquals(seq, hashBytes)) return null
+      return seq === 1 ? GENESIS_HASH : this.#hashes.slice((seq - 2) * HASH_BYTES, (seq - 1) * HASH_BYTES)
+    }
+    const hex = toHex(hashBytes)
+    const h = this.#held?.get(seq)?.find(x => x.hash === hex)
+    return h === undefined ? null : fromHex(h.prevHash)
+  }
+
+  /**
+   * Every entry of the chain, folded ones first in seq order, then held ones: its seq,
+   * hash, the prevHash it names, and its summary (null where only the hash is kept). What a
+   * checkpoint keeps; adding them all to an empty chain gives this chain again.
+   */
+  * entries (): Generator<{ seq: number, hash: Uint8Array, prevHash: Uint8Array, summary: S | null }> {
+    for (let seq = 1; seq <= this.#foldedSeq; seq++) {
+      yield {
+        seq,
+        hash: this.#hashes.subarray((seq - 1) * HASH_BYTES, seq * HASH_BYTES),
+        prevHash: seq === 1 ? GENESIS_HASH : this.#hashes.subarray((seq - 2) * HASH_BYTES, (seq - 1) * HASH_BYTES),
+        summary: this.#summaries[seq - 1] ?? bug(`no summary at folded seq ${seq}`)
+      }
+    }
+    if (this.#held === null) return
+    for (const [seq, list] of [...this.#held].sort((a, b) => a[0] - b[0])) {
+      for (const h of list) yield { seq, hash: fromHex(h.hash), prevHash: fromHex(h.prevHash), summary: h.summary }
+    }
+  }
+
   /** Why the till stopped folding, or null if it never did. A function of the set of entries. */
   evidence (): ForkEvidence | null {
     if (!Number.isFinite(this.#haltSeq)) return null
