@@ -429,7 +429,7 @@ export class HqNode {
     // Each distinct logged entry is noted once, however many ways it is reached (a checkpoint's
     // items, the log after its watermark, its references to the log).
     const fold = (e: Entry): void => {
-      if (this.#books.has(e.hash) || this.#awaiting.has(e.hash)) return
+      if (this.#books.contains(e.tillId, e.seq, e.hashBytes) || this.#awaiting.has(e.hash)) return
       this.#enrolment.check(e.tillId, e.seq, e.signer)
       this.#book(e)
       this.#noteSeq(e.tillId, e.seq)
@@ -455,16 +455,15 @@ export class HqNode {
       for (const segment of loaded.segments) {
         for (const item of readCheckpointItems(segment, names)) {
           items++
-          const hashHex = toHex(item.hash)
           if (item.summary === undefined || item.prevHash === undefined) {
-            refs.add(entryKey(item.tillId, item.seq, hashHex as Entry['hash']))
+            refs.add(entryKey(item.tillId, item.seq, toHex(item.hash) as Entry['hash']))
             continue
           }
-          if (this.#books.has(hashHex as Entry['hash']) || this.#awaiting.has(hashHex)) continue
-          this.#books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary)
+          // Nothing waits for the catalogue yet (references are read after every segment).
+          if (this.#books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary) === 'duplicate') continue
           this.#booked(item.summary.day)
           this.#noteSeq(item.tillId, item.seq)
-          this.#noteLogged(item.tillId, hashHex)
+          this.#noteLoggedBytes(item.tillId, item.hash)
           entries++
         }
       }
@@ -707,9 +706,20 @@ export class HqNode {
   }
 
   #noteLogged (tillId: TillId, hash: string): void {
+    this.#addTillSum(tillId, parseInt(hash.slice(0, 12), 16))
+  }
+
+  /** #noteLogged from the hash's bytes: its first 48 bits, without making the hex text. */
+  #noteLoggedBytes (tillId: TillId, hash: Uint8Array): void {
+    let n = 0
+    for (let i = 0; i < 6; i++) n = n * 256 + (hash[i] as number)
+    this.#addTillSum(tillId, n)
+  }
+
+  #addTillSum (tillId: TillId, first48: number): void {
     const t = this.#tillSums.get(tillId) ?? { count: 0, sum: 0 }
     t.count++
-    t.sum = (t.sum + parseInt(hash.slice(0, 12), 16)) % TILL_SUM_MODULUS
+    t.sum = (t.sum + first48) % TILL_SUM_MODULUS
     this.#tillSums.set(tillId, t)
   }
 
@@ -957,7 +967,7 @@ export class HqNode {
     // an answer of `rejected` would make it stop resending and lose its place in the chain).
     if (this.#awaiting.size >= (this.#init.awaitingCatalogueMax ?? AWAITING_CATALOGUE_MAX)) {
       for (const o of opened) {
-        if (o.rejection !== undefined || this.#books.has(o.entry.hash) || this.#awaiting.has(o.entry.hash)) continue
+        if (o.rejection !== undefined || this.#books.contains(o.entry.tillId, o.entry.seq, o.entry.hashBytes) || this.#awaiting.has(o.entry.hash)) continue
         const sku = this.#uncosted(o.entry)
         if (sku !== undefined) throw new HqBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${o.entry.tillId} seq ${o.entry.seq} names ${sku}): sync the catalogue, then resend`)
       }
@@ -1025,7 +1035,7 @@ export class HqNode {
       outcomes[i] = this.#duplicate(entry, waits)
       return
     }
-    if (this.#books.has(entry.hash) || this.#awaiting.has(entry.hash)) {
+    if (this.#books.contains(entry.tillId, entry.seq, entry.hashBytes) || this.#awaiting.has(entry.hash)) {
       // A verified copy of a logged entry: the next copy of these exact bytes is answered
       // without verifying. (A rebuild does not digest every envelope of the log up front: it
       // would cost a quarter of its time. The first copy of each after a restart comes here.)

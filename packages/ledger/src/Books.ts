@@ -21,7 +21,7 @@
  */
 import { hash } from 'node:crypto'
 import {
-  GENESIS_HASH, InvalidRecordError, invariant, isHexOf, toHex,
+  bytesEqual, fromHex, GENESIS_HASH, InvalidRecordError, invariant, isHexOf, toHex,
   type BusinessDay, type Entry, type EntryHash, type Replenishment, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
 import { ACCOUNT_NAMES, ACCOUNTS, accountIndex, compareText, type Account } from './accounts.ts'
@@ -225,12 +225,6 @@ export class Books {
   readonly #settledLines = new Map<string, HeldLine>()
   /** Distinct payouts into the bank, by `processor\0ref`. */
   readonly #payouts = new Map<string, HeldPayout>()
-  /**
-   * Every distinct till entry added (folded or held), by hash: `has` for callers that want
-   * to skip verifying a signature they have already seen, and the duplicate check. ~110
-   * bytes per entry; entries are never removed from the set, so neither is this.
-   */
-  readonly #seen = new Set<EntryHash>()
   #duplicates = 0
 
   constructor (opts: BooksOptions) {
@@ -254,8 +248,9 @@ export class Books {
     const r = entry.record
     if (entry.tillId !== `${r.store}-${r.till}`) bug(`entry.tillId ${entry.tillId} does not match its record`)
     invariant(entry.hashBytes.length === 32 && isHexOf(entry.hashBytes, entry.hash), 'entry.hash and entry.hashBytes disagree')
-    // One hash, one record body (it is a SHA-256 of it), so one seq of one till.
-    if (this.#seen.has(entry.hash)) {
+    // One hash, one record body (it is a SHA-256 of it), so one seq of one till: the till's
+    // chain knows every entry added to it (folded or held), by seq.
+    if (this.#tills.get(entry.tillId)?.chain.contains(r.seq, entry.hash, entry.hashBytes) === true) {
       this.#duplicates++
       return 'duplicate'
     }
@@ -263,9 +258,7 @@ export class Books {
     // SKU refuses the entry whatever the order of arrival.
     const summary = summarise(r, this.#ctx)
     const till = this.#tills.get(entry.tillId) ?? this.#newTill(entry.tillId, r.store)
-    const outcome = till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
-    this.#seen.add(entry.hash)
-    return outcome
+    return till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
   }
 
   /**
@@ -275,15 +268,17 @@ export class Books {
    */
   restore (tillId: TillId, store: StoreId, seq: number, hashBytes: Uint8Array, prevHash: Uint8Array, summary: Summary): AddOutcome {
     this.#version++
-    const hash = toHex(hashBytes) as EntryHash
-    if (this.#seen.has(hash)) {
+    const till = this.#tills.get(tillId) ?? this.#newTill(tillId, store)
+    if (till.chain.contains(seq, null, hashBytes)) {
       this.#duplicates++
       return 'duplicate'
     }
-    const till = this.#tills.get(tillId) ?? this.#newTill(tillId, store)
-    const outcome = till.chain.add(seq, hash, hashBytes, prevHash, summary)
-    this.#seen.add(hash)
-    return outcome
+    return till.chain.add(seq, null, hashBytes, prevHash, summary)
+  }
+
+  /** Whether this exact entry (its till, seq and hash) was added before: folded, pending or held as fork evidence. O(1). */
+  contains (tillId: TillId, seq: number, hashBytes: Uint8Array): boolean {
+    return this.#tills.get(tillId)?.chain.contains(seq, null, hashBytes) === true
   }
 
   /** The names behind the books' interned ids, both ways: for writing and reading checkpoints. */
@@ -337,9 +332,23 @@ export class Books {
   /** The commodity the books are kept in (ISO 4217). */
   get currency (): string { return this.#currency }
 
-  /** Whether this entry (by hash) was added before: folded, pending or held as fork evidence. O(1). */
+  /**
+   * Whether an entry with this hash was added before, whichever till: folded, pending or held
+   * as fork evidence. A scan of every chain, for audits and tests; `contains` is the O(1) check.
+   */
   has (hash: EntryHash): boolean {
-    return this.#seen.has(hash)
+    const bytes = fromHex(hash)
+    for (const t of this.#tills.values()) {
+      for (const e of t.chain.entries()) if (bytesEqual(e.hash, bytes)) return true
+    }
+    return false
+  }
+
+  /** The hash of every entry added (folded, pending or held), once: for audits asking `has` of many. O(entries). */
+  entryHashes (): Set<EntryHash> {
+    const out = new Set<EntryHash>()
+    for (const t of this.#tills.values()) for (const e of t.chain.entries()) out.add(toHex(e.hash) as EntryHash)
+    return out
   }
 
   /** Fold an HQ-signed replenishment order (verified by the caller): Dr in transit / Cr warehouse. */

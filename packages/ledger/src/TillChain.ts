@@ -110,10 +110,12 @@ export class TillChain<S> {
   get forked (): boolean { return Number.isFinite(this.#haltSeq) }
 
   /** Whether this exact entry (seq and hash) is already folded or held. O(1). */
-  contains (seq: number, hash: EntryHash, hashBytes: Uint8Array): boolean {
+  contains (seq: number, hash: EntryHash | null, hashBytes: Uint8Array): boolean {
     if (seq <= this.#foldedSeq) return this.#foldedHashEquals(seq, hashBytes)
     const list = this.#held?.get(seq)
-    return list !== undefined && list.some(h => h.hash === hash)
+    if (list === undefined) return false
+    const hex = hash ?? toHex(hashBytes)
+    return list.some(h => h.hash === hex)
   }
 
   /**
@@ -121,17 +123,17 @@ export class TillChain<S> {
    * summary, and summarising costs). Throws HeldLimitError, changing nothing, if the entry
    * would be held and the till already holds heldEntriesMax.
    */
-  add (seq: number, hash: EntryHash, hashBytes: Uint8Array, prevHash: Uint8Array, summary: S): Exclude<AddOutcome, 'duplicate'> {
+  add (seq: number, hash: EntryHash | null, hashBytes: Uint8Array, prevHash: Uint8Array, summary: S): Exclude<AddOutcome, 'duplicate'> {
     if (!(Number.isSafeInteger(seq) && seq >= 1)) bug(`seq must be a positive integer, is ${seq}`)
     invariant(hashBytes.length === HASH_BYTES && prevHash.length === HASH_BYTES, 'hashes are 32 bytes')
-    if (this.contains(seq, hash, hashBytes)) bug(`entry ${hash} at seq ${seq} is already in the chain`)
+    if (this.contains(seq, hash, hashBytes)) bug(`entry ${hash ?? toHex(hashBytes)} at seq ${seq} is already in the chain`)
     const k = this.#foldedSeq
 
     if (seq <= k) {
       // A second, different entry at a folded seq: the till signed two histories.
       this.#checkRoom()
       this.#halt(seq)
-      this.#hold(seq, { hash, prevHash: toHex(prevHash) as EntryHash, summary: null })
+      this.#hold(seq, { hash: hash ?? toHex(hashBytes) as EntryHash, prevHash: toHex(prevHash) as EntryHash, summary: null })
       return 'fork'
     }
 
@@ -141,10 +143,11 @@ export class TillChain<S> {
       if (!this.#linksTo(seq, prevHash)) {
         this.#checkRoom()
         this.#halt(seq)
-        this.#hold(seq, { hash, prevHash: toHex(prevHash) as EntryHash, summary: null })
+        this.#hold(seq, { hash: hash ?? toHex(hashBytes) as EntryHash, prevHash: toHex(prevHash) as EntryHash, summary: null })
         return 'fork'
       }
-      this.#checkSuccessor(seq, hash)
+      // The hash as text only if a held successor needs comparing (rarely: in order, none is held).
+      if (this.#held?.has(seq + 1) === true) this.#checkSuccessor(seq, hash ?? toHex(hashBytes) as EntryHash)
       this.#appendFolded(hashBytes, summary)
       this.#sink.fold(summary, seq)
       this.#advance()
@@ -153,6 +156,7 @@ export class TillChain<S> {
 
     // Out of order, or at/after the halt.
     this.#checkRoom()
+    hash ??= toHex(hashBytes) as EntryHash
     const prevHex = toHex(prevHash) as EntryHash
     const others = this.#held?.get(seq)?.length ?? 0
     const belowHalt = seq < this.#haltSeq

@@ -276,9 +276,11 @@ class Reader {
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2
   }
 
+  /** A view into the segment (no copy: the books copy a hash into their own packed buffer, or make its text). */
   bytes32 (): Uint8Array {
     if (this.#at + 32 > this.#b.length) this.fail('end')
-    const out = this.#b.slice(this.#at, this.#at + 32)
+    // A plain view, not `subarray` (on a Buffer that makes a Buffer, through a slower path).
+    const out = new Uint8Array(this.#b.buffer, this.#b.byteOffset + this.#at, 32)
     this.#at += 32
     return out
   }
