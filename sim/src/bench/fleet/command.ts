@@ -119,6 +119,8 @@ export function registerBenchCommand (program: Command): void {
             ratios: r.ratios,
             rebuild: r.rebuild,
             rebuildTrusted: r.rebuildTrusted,
+            rebuildTrustRecordsPerSec: r.rebuildTrustRecordsPerSec,
+            restartSeconds: r.restartSeconds,
             legacy: r.legacy,
             probe: r.probe,
             checks: r.checks,
