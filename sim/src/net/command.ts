@@ -1,4 +1,4 @@
-/** `tillbooks net`: the multi-node launcher as a CLI command (registered by node/src/cli.ts). */
+/** `tillbooks net`: the multi-node launcher as a CLI command (registered by @tillbooks/cli through ../commands.ts). */
 import { InvalidArgumentError, type Command } from 'commander'
 
 function intArg (name: string, min: number, max: number) {

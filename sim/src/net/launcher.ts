@@ -68,7 +68,7 @@ export interface NetOptions {
    * (a Node process each, ~0.7 s of CPU). Replacements after the fire always use the command.
    */
   enrolWith?: 'api' | 'cli'
-  /** Path of the tillbooks CLI script. Default: node/src/cli.ts of this repository. */
+  /** Path of the script that runs the daemons and `enrol`. Default: @tillbooks/node's production commands (node/src/cli.ts), which never load the simulator. */
   cli?: string
   /** Progress lines (e.g. to stderr). */
   log?: (line: string) => void
@@ -136,7 +136,9 @@ interface Till {
   closes: CloseAnswer[]
 }
 
-const DEFAULT_CLI = fileURLToPath(new URL('../../../node/src/cli.ts', import.meta.url))
+// The daemons are the production ones, as a till or HQ machine runs them: @tillbooks/node's
+// own entry point, not the whole `tillbooks` (@tillbooks/cli), so no daemon loads the simulator.
+const DEFAULT_CLI = fileURLToPath(import.meta.resolve('@tillbooks/node/cli'))
 const READY_TIMEOUT_MS = 45_000
 /**
  * V8's young generation down from 16 MB semi-spaces to 1 MB: a till or an enrolment allocates
