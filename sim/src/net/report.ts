@@ -59,7 +59,7 @@ export function formatNetResult (r: NetResult): string {
   if (soak !== undefined) {
     out.push('')
     out.push(`Soak (seed ${soak.seed}; the tills of ${soak.tillStore} a process each): ${soak.killed.tills} till, ${soak.killed.stores} store and ${soak.killed.hq} HQ SIGKILLs`)
-    out.push(table([['day', 'killed', 'at', 'back in ms', 'as it was'], ...soak.kills.map(k => [`${k.day + 1} ${k.date}`, `${k.kind} ${k.target}`, `${k.phase} ${k.atPercent} %`, String(k.downMs), k.intact ? 'yes' : 'NO'])]))
+    out.push(table([['day', 'killed', 'at', 'back in ms', 'as it was'], ...soak.kills.map(k => [`${k.day + 1} ${k.date}`, k.kind === 'hq' ? 'HQ' : `${k.kind} ${k.target}`, `${k.phase} ${k.atPercent} %`, String(k.downMs), k.intact ? 'yes' : 'NO'])]))
   }
   for (const w of r.warnings) out.push(`WARNING: ${w}`)
   const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k)
