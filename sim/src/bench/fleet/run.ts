@@ -48,7 +48,8 @@ import {
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
-const CLI = join(REPO_ROOT, 'node', 'src', 'cli.ts')
+/** The production HQ daemon (@tillbooks/node's entry point, without the simulator). */
+const CLI = fileURLToPath(import.meta.resolve('@tillbooks/node/cli'))
 const LOADGEN = join(here, 'loadgen.ts')
 const COUNTER = join(here, 'legacyCounter.ts')
 
