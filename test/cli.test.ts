@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const cli = fileURLToPath(new URL('../node/src/cli.ts', import.meta.url))
+const cli = fileURLToPath(new URL('../cli/src/tillbooks.ts', import.meta.url))
 
 function run (args: string[]): { code: number | null, stdout: string, stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 })

@@ -24,7 +24,7 @@ describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
 
   it('loses no acknowledged close, counts none twice, and the books match the till receipts to the cent', async () => {
     const hqPort = await freePort()
-    const hqArgs = ['hq', '--data', join(dir, 'hq'), '--listen', `/ip4/127.0.0.1/tcp/${hqPort}`, '--http', '0']
+    const hqArgs = ['hq', '--data', join(dir, 'hq'), '--listen', `/ip4/127.0.0.1/tcp/${hqPort}`, '--http', '0', '--checkpoint-every', '4']
     let hq = await startDaemon(hqArgs)
     assert.match(hq.ready.peerId, /^12D3/)
     assert.match(hq.ready.http, /^http:\/\/127\.0\.0\.1:\d+$/)
@@ -75,6 +75,15 @@ describe('daemons as processes: SIGKILL of HQ in the close wave', function () {
     for (const t of tills) await call(t.http, 'POST', '/sync', {})
     const again = await call<{ stores: Record<string, { takingsCents: number }> }>(hq.ready.http, 'GET', '/books')
     assert.deepEqual(again.stores, books.stores)
+    // A checkpoint of the books is written as records come (every 4 here): HQ SIGKILLed after
+    // one starts from it and the log after it, with the same books.
+    await until('a checkpoint of the books', async () => (await call<{ checkpoints: { last: unknown } }>(hq.ready.http, 'GET', '/counters')).checkpoints.last !== null)
+    const beforeKill = await call(hq.ready.http, 'GET', '/books')
+    await kill(hq.child, 'SIGKILL')
+    hq = await startDaemon(hqArgs)
+    const restarted = await call<{ checkpoints: { rebuilt: { checkpoint?: { watermark: number, items: number } } } }>(hq.ready.http, 'GET', '/counters')
+    assert.ok((restarted.checkpoints.rebuilt.checkpoint?.items ?? 0) > 0, `started from a checkpoint: ${JSON.stringify(restarted.checkpoints.rebuilt)}`)
+    assert.deepEqual(await call(hq.ready.http, 'GET', '/books'), beforeKill)
     // A graceful stop answers SIGTERM with exit 0.
     await kill(hq.child, 'SIGTERM')
     assert.equal(hq.child.exitCode, 0)

@@ -1,20 +1,18 @@
 /**
  * `tillbooks net` through the CLI, as the contract in ../shared/DESIGN.md is checked from
  * outside: --json prints one JSON object last, with the contract fields, and the exit code
- * says whether every check held; with three HQ processes, every replica ends with HQ's books. Skips (with a reason) while the command is not wired into
- * node/src/cli.ts.
+ * says whether every check held; with three HQ processes, every replica ends with HQ's books.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const cli = fileURLToPath(new URL('../node/src/cli.ts', import.meta.url))
+const cli = fileURLToPath(new URL('../cli/src/tillbooks.ts', import.meta.url))
 
 describe('tillbooks net (CLI)', function () {
   this.timeout(180_000)
 
   it('--json: the contract fields on the last line, every check true, exit 0, no process left', function () {
-    if (!netRegistered()) this.skip() // `net` is not registered in node/src/cli.ts yet
     // Three HQ processes (two replicas: one SIGKILLed in the first close wave, one stopped through the last day).
     const r = spawnSync(process.execPath, [cli, 'net', '--stores', '3', '--tills-per-store', '2', '--days', '2', '--seed', '5', '--hq-replicas', '3', '--quiet', '--timeout-s', '150', '--json'], { encoding: 'utf8', timeout: 170_000 })
     assert.equal(r.status, 0, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
@@ -36,15 +34,14 @@ describe('tillbooks net (CLI)', function () {
   })
 
   it('refuses bad arguments with a reason and a non-zero exit', function () {
-    if (!netRegistered()) this.skip()
     const bad = spawnSync(process.execPath, [cli, 'net', '--stores', '0'], { encoding: 'utf8', timeout: 30_000 })
     assert.notEqual(bad.status, 0)
     assert.match(bad.stderr, /stores must be/)
+    const soakDays = spawnSync(process.execPath, [cli, 'net', '--soak', '2', '--days', '3'], { encoding: 'utf8', timeout: 30_000 })
+    assert.notEqual(soakDays.status, 0)
+    assert.match(soakDays.stderr, /--soak 2 runs 2 days, but --days says 3/)
+    const soakZero = spawnSync(process.execPath, [cli, 'net', '--soak', '0'], { encoding: 'utf8', timeout: 30_000 })
+    assert.notEqual(soakZero.status, 0)
+    assert.match(soakZero.stderr, /soak must be in 1\.\.60/)
   })
 })
-
-/** Whether node/src/cli.ts has the `net` command (commander answers an unknown one with the general help). */
-function netRegistered (): boolean {
-  const help = spawnSync(process.execPath, [cli, 'net', '--help'], { encoding: 'utf8', timeout: 30_000 })
-  return help.status === 0 && /Usage: tillbooks net\b/.test(help.stdout)
-}

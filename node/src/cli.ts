@@ -1,65 +1,19 @@
 #!/usr/bin/env node
 /**
- * The `tillbooks` command. Each subcommand has `--help`; with `--json` the last line on
- * stdout is one JSON object. The simulator lives in @tillbooks/sim, which depends on this
- * package, so it is loaded on demand rather than imported (no package cycle).
+ * The production commands alone (node/src/commands.ts), as a script: what a till or HQ
+ * machine runs, and what the launcher, the benchmark and the tests spawn for daemons.
+ * It never loads the simulator (@tillbooks/sim sits above this package); the full
+ * `tillbooks` command, simulator included, is assembled in @tillbooks/cli.
  */
 import { enableCompileCache } from 'node:module'
-import { Command, InvalidArgumentError } from 'commander'
-import { registerDaemonCommands } from './daemon/commands.ts'
-import { registerRecoverCommand } from './mail/recoverCommand.ts'
+import { Command } from 'commander'
+import { PROGRAM_DESCRIPTION, PROGRAM_NAME, registerNodeCommands } from './commands.ts'
 
 // A fleet starts many daemon processes on one machine: caching the compiled code (libp2p,
 // fastify, Automerge glue) saves each one part of its start-up, after the first.
 enableCompileCache()
 
-function intArg (name: string, min: number, max: number) {
-  return (v: string): number => {
-    if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer`)
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be in ${min}..${max}`)
-    return n
-  }
-}
-
 const program = new Command()
-program.name('tillbooks').description('Peer-to-peer retail backbone: signed till logs, HQ books to the penny').showHelpAfterError()
-
-program.command('sim')
-  .description('run the deterministic simulator: a fleet of real till and HQ nodes on a virtual clock and WAN, with faults')
-  .option('--tills <n>', 'number of tills', intArg('tills', 1, 1_000_000), 200)
-  .option('--days <n>', 'business days to simulate', intArg('days', 1, 3650), 3)
-  .option('--seed <n>', 'seed (the same seed prints the same result)', intArg('seed', 0, Number.MAX_SAFE_INTEGER), 1)
-  .option('--faults <list>', 'all, none, or a comma list of: loss, duplicate, reorder, partition, hqCrash, fire, skew, forgery, replay, equivocation, catalogueClash, cardPayments, hqReplicas, diskFaults (all is the first ten: all,catalogueClash,cardPayments,hqReplicas,diskFaults adds the others)', 'all')
-  .option('--tills-per-store <n>', 'tills in each store', intArg('tills-per-store', 1, 999), 4)
-  .option('--json', 'print the result as one JSON object on the last line')
-  .action(async (o: { tills: number, days: number, seed: number, faults: string, tillsPerStore: number, json?: boolean }) => {
-    const { runSimulation, parseFaults, formatSimResult } = await import('@tillbooks/sim')
-    const result = await runSimulation({ seed: o.seed, tills: o.tills, days: o.days, faults: parseFaults(o.faults), tillsPerStore: o.tillsPerStore })
-    if (o.json === true) process.stdout.write(JSON.stringify(result) + '\n')
-    else process.stdout.write(formatSimResult(result) + '\n')
-    if (Object.values(result.invariants).some(v => !v)) process.exitCode = 1
-  })
-
-program.command('demo')
-  .description('the demo behind `npm start`: a few dozen tills for a few days with every fault, then the books and the checks')
-  .option('--seed <n>', 'seed', intArg('seed', 0, Number.MAX_SAFE_INTEGER), 2026)
-  .action(async (o: { seed: number }) => {
-    const { runSimulation, parseFaults, formatSimResult } = await import('@tillbooks/sim')
-    const t0 = performance.now()
-    const result = await runSimulation({ seed: o.seed, tills: 48, days: 4, faults: parseFaults('all'), tillsPerStore: 4, onDay: d => { process.stderr.write(`  day ${d + 1} of 4 simulated\n`) } })
-    process.stdout.write(formatSimResult(result) + '\n')
-    process.stdout.write(`(simulated in ${Math.round(performance.now() - t0)} ms of real time)\n`)
-    if (Object.values(result.invariants).some(v => !v)) process.exitCode = 1
-  })
-
-registerDaemonCommands(program)
-registerRecoverCommand(program)
-// The launcher lives in @tillbooks/sim (which depends on this package): only its small
-// command module is loaded here, the launcher itself when `net` runs.
-const { registerNetCommand } = await import('@tillbooks/sim/net')
-registerNetCommand(program)
-const { registerBenchCommand } = await import('@tillbooks/sim/bench')
-registerBenchCommand(program)
-
+program.name(PROGRAM_NAME).description(PROGRAM_DESCRIPTION).showHelpAfterError()
+registerNodeCommands(program)
 await program.parseAsync(process.argv)

@@ -1623,8 +1623,9 @@ class Simulation {
    */
   async #ackedLost (): Promise<string[]> {
     const lost: string[] = []
+    const held = this.hq.books.entryHashes()
     for (const h of this.ackedAccepted) {
-      if (this.hq.books.has(h as never)) continue
+      if (held.has(h as never)) continue
       const till = this.ackedAwaiting.get(h)
       if (till === undefined || !(await this.hq.tillLog(till)).some(b => hashOf(b) === h)) lost.push(h)
     }

@@ -38,11 +38,13 @@ describe('tillbooks bench (scale benchmark, tiny sweep)', function () {
     assert.equal(r.tills, 40)
     // The warm-up tills' day went to HQ before the wave, untimed: the books and the rebuild hold them.
     assert.equal(r.warmupTills, 8)
-    for (const k of ['reportsPerSec', 'baselineReportsPerSec', 'guardedBaselineReportsPerSec', 'verifyCeilingPerSec', 'hqRssBytes']) {
+    // Issue 21: a start from the whole log trusting it, and a restart after SIGKILL from a checkpoint of the books.
+    for (const k of ['reportsPerSec', 'baselineReportsPerSec', 'guardedBaselineReportsPerSec', 'verifyCeilingPerSec', 'hqRssBytes', 'rebuildTrustRecordsPerSec', 'restartSeconds']) {
       assert.equal(typeof r[k], 'number', k)
       assert.ok((r[k] as number) > 0, `${k} = ${String(r[k])}`)
     }
     for (const name of ['allAcked', 'B3_resendAddsNothing', 'B4_booksEqualOracle', 'B4_debitsEqualCredits', 'B5_rebuildIdentical', 'B5_noAckedRecordLost',
+      'B5_trustedRebuildIdentical', 'B5_checkpointRestartIdentical',
       'B6_fireRecoveredLastClose', 'B6_forgedReplicaRejected', 'G1_noDocNoClash', 'G1_docNosContiguous', 'G1_legacyCounterNoClash',
       'pitchAsPitchedChecks', 'pitchGuardedChecks', 'processesGone']) {
       assert.equal(r.checks[name], true, `${name}: ${JSON.stringify(r.checks)}`)

@@ -1,11 +1,12 @@
 /** Daemons and CLI commands as real OS processes for cross-package tests: each started here is recorded, and ended by its pid. */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { request } from '../../node/test/helpers/daemons.ts'
 
-export const CLI = resolve(import.meta.dirname, '../../node/src/cli.ts')
+/** The production commands' entry point (@tillbooks/node), as a till or HQ machine runs them: no daemon started here loads the simulator. */
+export const CLI = fileURLToPath(import.meta.resolve('@tillbooks/node/cli'))
 
 export interface Daemon { child: ChildProcess, ready: { peerId: string, multiaddrs: string[], http: string } }
 

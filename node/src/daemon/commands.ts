@@ -71,19 +71,22 @@ export function registerDaemonCommands (program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--verify-workers <n>', 'signature verification worker threads (0: inline)', intArg('verify-workers', 0, 64), 2)
-    .option('--rebuild <how>', 'at start, rebuild the books from the log re-verifying every signature (verify), or trusting this HQ\'s own fsync\'d log (trust: faster; for a disk nobody else can write)', (v: string) => {
-      if (v !== 'verify' && v !== 'trust') throw new InvalidArgumentError('verify or trust')
+    .option('--rebuild <how>', 'at start, rebuild the books from the newest checkpoint of the books (signed by HQ\'s root key) and the log after it, ' +
+      're-verifying every signature read from the log (verify), or trusting this HQ\'s own fsync\'d log (trust: faster; for a disk nobody else can write); ' +
+      'full: from the whole log, ignoring checkpoints, re-verifying (full-trust: trusting)', (v: string) => {
+      if (!['verify', 'trust', 'full', 'full-trust'].includes(v)) throw new InvalidArgumentError('verify, trust, full or full-trust')
       return v
     }, 'verify')
+    .option('--checkpoint-every <records>', 'write a checkpoint of the books after this many entries logged since the last (and 10 minutes after any): a start folds the newest checkpoint and the log after it', intArg('checkpoint-every', 1, 100_000_000), 50_000)
     .option('--settlement-account <iban>', 'the merchant account card payouts go to: a bank statement (camt.053) of another account is refused')
     .option('--books-db <url>', 'where the books are projected in SQL for reporting: postgres://USER@HOST:PORT/DB (through pg), or off. ' +
       'Default: embedded PGlite in DIR/books-db. Either way a projection of the log, rebuilt from it at start whenever it disagrees (PGlite does not fsync); ' +
       'a server that cannot be reached is reported and tried again while HQ keeps booking into its log')
     .option('--replica-of <list>', 'comma-separated multiaddrs (with /p2p/) of other replicas of this HQ: they share its root key (copy DIR/root.key and member.key from the first HQ), and sync every till log and HQ record both ways', listArg, [])
-    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust', settlementAccount?: string, booksDb?: string, replicaOf: string[] } & DaemonAccessFlags) => {
+    .action(async (o: { data: string, listen: string, http: number, httpHost: string, verifyWorkers: number, rebuild: 'verify' | 'trust' | 'full' | 'full-trust', checkpointEvery: number, settlementAccount?: string, booksDb?: string, replicaOf: string[] } & DaemonAccessFlags) => {
       const logger = daemonLogger('tillbooks-hq')
       const { startHqDaemon } = await import('./hqDaemon.ts')
-      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify', ...(o.settlementAccount !== undefined ? { settlementAccount: o.settlementAccount } : {}), ...(o.booksDb !== undefined ? { booksDb: o.booksDb } : {}), replicaOf: o.replicaOf, ...accessOptions(o) })
+      const d = await startHqDaemon({ dataDir: o.data, listen: [o.listen], httpPort: o.http, httpHost: o.httpHost, logger, verifyWorkers: o.verifyWorkers, rebuildVerify: o.rebuild === 'verify' || o.rebuild === 'full', rebuild: o.rebuild.startsWith('full') ? 'full' : 'checkpoint', checkpointRecordsEvery: o.checkpointEvery, ...(o.settlementAccount !== undefined ? { settlementAccount: o.settlementAccount } : {}), ...(o.booksDb !== undefined ? { booksDb: o.booksDb } : {}), replicaOf: o.replicaOf, ...accessOptions(o) })
       onSignals(d.stop, logger)
       process.stdout.write(`ready ${JSON.stringify(d.ready)}\n`)
     })

@@ -15,7 +15,7 @@ import {
 } from '@tillbooks/protocol'
 import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
-import { HqNode, HqBusyError, EnrolmentConflictError } from '../hq/HqNode.ts'
+import { HqNode, HqBusyError, EnrolmentConflictError, type CheckpointSummary } from '../hq/HqNode.ts'
 import { pullTillLog } from '../hq/pullTillLog.ts'
 import { HqReplication, hqRecordKinds } from '../hq/HqReplication.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
@@ -40,8 +40,9 @@ import { BooksProjection } from '../hq/BooksProjection.ts'
 import { booksDbTarget } from '../hq/booksDb.ts'
 import { booksDigest } from '../hq/booksDigest.ts'
 import { SummedStore } from '../hq/SummedStore.ts'
+import { Periodic } from '../Periodic.ts'
 import { MembersError } from '@tillbooks/members'
-import { APPROVALS_FETCH_TIMEOUT_MS } from '../hq/constants.ts'
+import { APPROVALS_FETCH_TIMEOUT_MS, CHECKPOINT_CHECK_MS, CHECKPOINT_DEFER_MAX_MS } from '../hq/constants.ts'
 import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hasHqRootKey, hqDbDir, hqMemberKey, hqPeerKey, hqRootKey } from './dataDir.ts'
@@ -62,6 +63,10 @@ export interface HqDaemonOptions {
   verifyWorkers?: number
   /** Re-verify every signature when rebuilding from the log (default true). */
   rebuildVerify?: boolean
+  /** At start: the newest valid checkpoint and the log after it (default), or the whole log (`full`). */
+  rebuild?: 'checkpoint' | 'full'
+  /** A checkpoint of the books after this many entries logged since the last (CHECKPOINT_RECORDS_EVERY). */
+  checkpointRecordsEvery?: number
   /** The merchant account card payouts go to (an IBAN): a bank statement of another account is refused. */
   settlementAccount?: string
   /** The admin token's file (default DIR/admin.token), and the viewer's (default DIR/viewer.token). */
@@ -168,10 +173,34 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     root: signer,
     costCents: (sku, day) => catalogueDoc.costOf(sku, day),
     rebuildVerify: o.rebuildVerify ?? true,
+    rebuild: o.rebuild ?? 'checkpoint',
+    ...(o.checkpointRecordsEvery !== undefined ? { checkpointRecordsEvery: o.checkpointRecordsEvery } : {}),
     ...(workers > 0 ? { verifier: new WorkerVerifier({ threads: workers }) } : {})
   })
   const rebuilt = await hq.start()
   logger.info({ ...rebuilt, awaitingCatalogue: hq.awaitingCatalogue }, 'HQ books rebuilt from the log')
+  // Checkpoints of the books, off the intake path: while records come in (a close wave) one
+  // waits, at most CHECKPOINT_DEFER_MAX_MS, so that a start after a crash folds a checkpoint and
+  // a short tail of the log instead of the whole log.
+  const checkpointIntake = intakeBusy()
+  let checkpointWaitingSinceMs: number | null = null
+  let lastCheckpoint: CheckpointSummary | null = null
+  let checkpointError: string | null = null
+  const checkpoints = new Periodic(async () => {
+    if (!hq.checkpointDue) return CHECKPOINT_CHECK_MS
+    const now = Date.now()
+    checkpointWaitingSinceMs ??= now
+    if (checkpointIntake() && now - checkpointWaitingSinceMs < CHECKPOINT_DEFER_MAX_MS) return CHECKPOINT_CHECK_MS
+    checkpointWaitingSinceMs = null
+    try {
+      lastCheckpoint = await hq.checkpoint() ?? lastCheckpoint
+      checkpointError = null
+    } catch (err) {
+      checkpointError = (err as Error).message
+    }
+    return CHECKPOINT_CHECK_MS
+  })
+  checkpoints.start(CHECKPOINT_CHECK_MS)
   // A store's new product reaching HQ by sync: what waited for it goes into the books.
   catalogueDoc.onChange(() => { hq.catalogueChanged() })
   logger.info(await codes.load(), 'enrolment codes loaded')
@@ -410,7 +439,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   })
   /** Grants of rights over members' points made and refused, and members looked up by phone (over libp2p, for tills). */
   const memberCounters = { rightsGranted: 0, rightsReturned: 0, rightsRefused: 0, lookups: 0 }
-  http.get('/counters', READ, async () => ({ ...hq.counters, lastDiskError: hq.lastDiskError, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
+  http.get('/counters', READ, async () => ({ ...hq.counters, lastDiskError: hq.lastDiskError, members: memberCounters, awaitingCatalogue: hq.awaitingCatalogue, checkpoints: { pending: hq.checkpointPending, last: lastCheckpoint, error: checkpointError, rebuilt: rebuilt.from }, sync: { ...docSync.counters, refusals: docSync.refusals.slice(-20) }, rejections: hq.rejections.slice(-100), auth: guard.counters, authRefusals: guard.refusals.slice(-100) }))
   // For benchmarks and monitoring: what this process has cost so far, all threads counted.
   http.get('/metrics', READ, async () => {
     const cpu = process.cpuUsage()
@@ -826,6 +855,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     stopping ??= (async () => {
       console_.stop()
       await http.close()
+      await checkpoints.stop()
       await projection?.stop()
       await replication.stop()
       await peer.stop()

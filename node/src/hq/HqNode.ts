@@ -21,12 +21,18 @@ import {
 // The change reader alone: Automerge's wasm is loaded only when a document is asked for (HqDocs).
 import type { TillLog } from '@tillbooks/crdt'
 import { entryChangeLayout, isAutomergeChunk, readEntryChange } from '@tillbooks/crdt/entryChange'
-import { Books, type AddOutcome } from '@tillbooks/ledger'
+import { Books, CheckpointWriter, readCheckpointItems, type AddOutcome } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
-import { AWAITING_CATALOGUE_MAX, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX } from './constants.ts'
+import {
+  AWAITING_CATALOGUE_MAX, CHECKPOINT_BASE_MIN_ITEMS, CHECKPOINT_INTERVAL_MS, CHECKPOINT_PENDING_MAX, CHECKPOINT_RECORDS_EVERY, CHECKPOINT_SEGMENT_BYTES, CHECKPOINT_SEGMENTS_MAX,
+  CHECKPOINT_YIELD_ITEMS, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
+} from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
-import { CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX } from './keys.ts'
+import {
+  ARRIVAL_NEXT_KEY, arrivalKey, CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX
+} from './keys.ts'
+import { arrivalsAfter, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
 import { settlementOf } from './settlement.ts'
 import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
@@ -87,6 +93,17 @@ export interface HqInit {
   verifier?: Verifier
   /** Re-verify every signature when rebuilding from the log (default true). */
   rebuildVerify?: boolean
+  /**
+   * At start, fold the newest valid checkpoint and the log after it (`checkpoint`, the
+   * default), or the whole log, ignoring checkpoints (`full`).
+   */
+  rebuild?: 'checkpoint' | 'full'
+  /** A checkpoint is due after this many entries logged since the last (CHECKPOINT_RECORDS_EVERY). */
+  checkpointRecordsEvery?: number
+  /** ... or when any entry was logged since the last and this long has passed (CHECKPOINT_INTERVAL_MS). */
+  checkpointIntervalMs?: number
+  /** Bytes of one checkpoint segment, about (CHECKPOINT_SEGMENT_BYTES). */
+  checkpointSegmentBytes?: number
   submitBatchMax?: number
   commitBatchMax?: number
   /** Till documents HQ keeps loaded for sync and the API (DOCS_CACHED_MAX). */
@@ -103,7 +120,7 @@ export interface HqCounters {
   commits: number
   /** Group commits the store failed (a disk error): their entries were answered busy, none folded. */
   diskErrors: number
-  /** Entries of a failed commit the store held after all (its log replayed them on reopening): folded then, once. */
+  /** Entries of a failed commit written again, and folded, with a later one (their tills were answered busy). */
   inDoubtFolded: number
 }
 
@@ -113,6 +130,8 @@ interface CommitGroup {
   /** What the log keeps for each entry: the change of the till's log that carried it, or its envelope. */
   logged: Uint8Array[]
   envelopeIds: string[]
+  /** Each entry's outcome, set when its batch is durable and it is folded (an Error: the fold threw). */
+  outcomes: Array<SubmitOutcome | Error>
   done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
@@ -122,7 +141,7 @@ function newGroup (): CommitGroup {
   let resolve!: () => void
   let reject!: (err: Error) => void
   const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  return { entries: [], logged: [], envelopeIds: [], done, resolve, reject }
+  return { entries: [], logged: [], envelopeIds: [], outcomes: [], done, resolve, reject }
 }
 
 /** Orders kept per store for tills asking at opening: a few weeks is plenty. */
@@ -132,6 +151,19 @@ const ORDERS_SERVED_MAX = 32
 const REBUILD_BATCH = 1024
 /** Batches being opened on the verifier's threads at once during a re-verifying rebuild. */
 const REBUILD_OPENS_IN_FLIGHT = 4
+
+/** The values of `keys`, read from the store in batches of REBUILD_BATCH (a key the store lacks: the log is corrupt). */
+async function * fetchedBatches (store: NodeComponents['store'], keys: readonly string[]): AsyncIterable<Array<[string, Uint8Array]>> {
+  for (let i = 0; i < keys.length; i += REBUILD_BATCH) {
+    const slice = keys.slice(i, i + REBUILD_BATCH)
+    const values = await Promise.all(slice.map(k => store.get(k)))
+    yield slice.map((k, j) => {
+      const v = values[j]
+      if (v === undefined) throw new Error(`HQ log corrupt: ${k} is named by a checkpoint or an arrival but is not in the log`)
+      return [k, v]
+    })
+  }
+}
 
 /** The Entry logged under `key` (entryKey), trusted: with the hash its key ends with. */
 function loggedEntry (key: string, bytes: Uint8Array): Entry {
@@ -165,7 +197,22 @@ export interface RebuildSummary {
   replenishments: number
   ms: number
   phaseMs: { open: number, certificates: number, orders: number, entries: number }
+  /** How the entries were folded: from a checkpoint (its watermark, items replayed, entries read from the log after or beside it), or the whole log. */
+  from: { checkpoint: { watermark: number, items: number, segments: number, readFromLog: number }, skipped: string[] } | { log: 'whole', skipped: string[] }
 }
+
+/** What one checkpoint wrote. */
+export interface CheckpointSummary {
+  watermark: number
+  base: boolean
+  items: number
+  segments: number
+  bytes: number
+  ms: number
+}
+
+/** An entry logged since the last checkpoint: it goes into the next one. */
+interface PendingEntry { tillId: TillId, seq: number, hashBytes: Uint8Array }
 
 export class HqNode {
   readonly rootKey: PublicKey
@@ -199,14 +246,25 @@ export class HqNode {
   /** Logged entries waiting for the catalogue to define a sku they name, by hash (#book). */
   #awaiting = new Map<string, Entry>()
   #latestDay: BusinessDay | null = null
+  /** The arrival number the next logged entry gets (keys.ts ARRIVAL_PREFIX). */
+  #nextArrival = 1
+  /** The highest arrival number whose batch is durable: a checkpoint's watermark. */
+  #committedArrival = 0
+  /** Entries logged since the last checkpoint, in arrival order (null: too many to track: the next checkpoint is a base). */
+  #pendingCheckpoint: PendingEntry[] | null = []
+  /** The newest checkpoint's manifest (its segments are kept by the next incremental one), or null. */
+  #manifest: Manifest | null = null
+  #needBase = false
+  #checkpointing: Promise<CheckpointSummary | null> | null = null
+  #lastCheckpointMs = 0
   /**
    * HQ-signed orders by store, newest business days last, indexed at start and on dispatch:
    * a till asking at opening must not cost a scan of every order ever sent.
    */
   #orders = new Map<StoreId, Array<{ day: BusinessDay, id: string, bytes: Uint8Array }>>()
   readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0, diskErrors: 0, inDoubtFolded: 0 }
-  /** Entries of failed commits, by hash, to look for in the store after the next good commit (#foldInDoubt). */
-  #inDoubt = new Map<string, { entry: Entry, envelopeId: string }>()
+  /** Entries of failed commits, by hash: written again with the next commit (see #flushLoop). */
+  #inDoubt = new Map<string, { entry: Entry, envelopeId: string, logged: Uint8Array }>()
   /** The last commit the store failed, and when (null: none since start): for /counters and /status. */
   lastDiskError: { atMs: number, code: string, entries: number } | null = null
   /**
@@ -326,13 +384,13 @@ export class HqNode {
     this.#tillSums = new Map()
     this.#docs.clear()
     this.#orders = new Map()
-    const verify = this.#init.rebuildVerify ?? true
+    const verifyRoot = this.#init.rebuildVerify ?? true
     // Certificates: HQ signed them itself. Re-verifying, their signatures are checked in
     // batches on the verifier's threads; trusting the log, not at all.
     let certificates = 0
     const certChecks: Array<Promise<void>> = []
     for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
-      if (verify) certChecks.push(this.#checkRootSigned(batch, 'certificate'))
+      if (verifyRoot) certChecks.push(this.#checkRootSigned(batch, 'certificate'))
       // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
       for (const [, bytes] of batch) this.#enrolment.add(bytes, { verify: false, checked: true })
       certificates += batch.length
@@ -349,7 +407,7 @@ export class HqNode {
     const orderChecks: Array<Promise<void>> = []
     for await (const batch of scanBatches(store, { gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) }, REBUILD_BATCH)) {
       // As certificates: HQ signed them; verified on the threads, or trusted.
-      if (verify) orderChecks.push(this.#checkRootSigned(batch, 'replenishment order'))
+      if (verifyRoot) orderChecks.push(this.#checkRootSigned(batch, 'replenishment order'))
       for (const [, bytes] of batch) {
         // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
         const order = openReplenishment(bytes, this.rootKey, { verify: false, checked: true })
@@ -369,47 +427,223 @@ export class HqNode {
       this.#settlementFiles.set(file.id, { processor: o.processor, file })
     }
     endPhase('orders')
+    const next = await store.get(ARRIVAL_NEXT_KEY)
+    this.#nextArrival = next === undefined ? 1 : Number(new TextDecoder().decode(next))
+    if (!(Number.isSafeInteger(this.#nextArrival) && this.#nextArrival >= 1)) throw new Error(`HQ log corrupt: ${ARRIVAL_NEXT_KEY} is not an arrival number`)
+    this.#committedArrival = this.#nextArrival - 1
+    this.#pendingCheckpoint = []
+    this.#manifest = null
     let entries = 0
+    // Each distinct logged entry is noted once, however many ways it is reached (a checkpoint's
+    // items, the log after its watermark, its references to the log).
     const fold = (e: Entry): void => {
+      if (this.#books.contains(e.tillId, e.seq, e.hashBytes) || this.#awaiting.has(e.hash)) return
       this.#enrolment.check(e.tillId, e.seq, e.signer)
       this.#book(e)
-      const held = this.#maxSeq.get(e.tillId)
-      if (held === undefined || e.seq > held) this.#maxSeq.set(e.tillId, e.seq)
-      this.#noteLogged(e)
+      this.#noteSeq(e.tillId, e.seq)
+      this.#noteLogged(e.tillId, e.hash)
       entries++
     }
-    const range = { gte: ENTRY_PREFIX, lt: prefixEnd(ENTRY_PREFIX) }
-    if (!verify) {
-      // Trusting the log: every entry in it passed every check before it was written (and
-      // fsync'd), so it is read back as checked bytes (checkedEntry: no validation) with
-      // the hash its key holds. Nothing to wait for but the disk: no worker round trip.
-      for await (const batch of scanBatches(store, range, REBUILD_BATCH)) {
-        for (const [key, bytes] of batch) fold(loggedEntry(key, bytes))
-      }
+    const verify = this.#init.rebuildVerify ?? true
+    let from: RebuildSummary['from'] = { log: 'whole', skipped: [] }
+    const { loaded, skipped } = (this.#init.rebuild ?? 'checkpoint') === 'checkpoint'
+      ? await loadCheckpoint(store, this.rootKey, this.#nextArrival)
+      : { loaded: null, skipped: [] }
+    if (skipped.length > 0) this.#components.logger.warn({ skipped }, 'checkpoints passed over: the rebuild goes further back')
+    if (loaded === null) {
+      await this.#foldLogged(scanBatches(store, { gte: ENTRY_PREFIX, lt: prefixEnd(ENTRY_PREFIX) }, REBUILD_BATCH), verify, fold)
+      from = { log: 'whole', skipped }
+      // Nothing on disk covers the books yet: the next checkpoint holds every entry.
+      this.#needBase = entries > 0
     } else {
-      // Re-verifying: the verifier opens (decodes, validates, hashes, verifies) a few batches
-      // on its threads while this thread folds the oldest and the disk reads the next.
-      const foldOpened = (opened: Opened[]): void => {
-        for (const o of opened) {
-          // A log entry that no longer decodes or verifies means the disk was tampered with or
-          // is corrupt: that is not bad input from a peer, it is our own state broken. Fail loudly.
-          if (o.rejection !== undefined) throw new Error(`HQ log corrupt: ${o.rejection.code} ${o.rejection.reason}`)
-          if (o.signature !== true) throw new Error(`HQ log corrupt: entry ${o.entry.hash} fails its signature`)
-          fold(o.entry)
+      // The checkpoint's items, then what it refers to and what arrived after its watermark.
+      const refs = new Set<string>()
+      let items = 0
+      const names = this.#books.checkpointNames
+      for (const segment of loaded.segments) {
+        for (const item of readCheckpointItems(segment, names)) {
+          items++
+          if (item.summary === undefined || item.prevHash === undefined) {
+            refs.add(entryKey(item.tillId, item.seq, toHex(item.hash) as Entry['hash']))
+            continue
+          }
+          // Nothing waits for the catalogue yet (references are read after every segment).
+          if (this.#books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary) === 'duplicate') continue
+          this.#booked(item.summary.day)
+          this.#noteSeq(item.tillId, item.seq)
+          this.#noteLoggedBytes(item.tillId, item.hash)
+          entries++
         }
       }
-      const opening: Array<Promise<Opened[]>> = []
-      for await (const batch of scanBatches(store, range, REBUILD_BATCH)) {
-        const next = openVia(this.#verifier, batch.map(([, bytes]) => bytes), batch.map(() => true))
-        next.catch(() => {}) // observed below; never an unhandled rejection if a fold throws first
-        opening.push(next)
-        if (opening.length > REBUILD_OPENS_IN_FLIGHT) foldOpened(await (opening.shift() as Promise<Opened[]>))
+      const readFromLog = refs.size
+      await this.#foldLogged(fetchedBatches(store, [...refs]), verify, fold)
+      const watermark = loaded.manifest.watermark
+      let after = 0
+      for await (const keys of arrivalsAfter(store, watermark, REBUILD_BATCH)) {
+        after += keys.length
+        await this.#foldLogged(fetchedBatches(store, keys), verify, e => {
+          fold(e)
+          this.#pendingCheckpoint?.push({ tillId: e.tillId, seq: e.seq, hashBytes: e.hashBytes })
+        })
       }
-      for (const next of opening) foldOpened(await next)
+      this.#manifest = loaded.manifest
+      this.#needBase = false
+      from = { checkpoint: { watermark, items, segments: loaded.segments.length, readFromLog: readFromLog + after }, skipped }
     }
+    this.#lastCheckpointMs = this.#components.clock.nowMs()
     endPhase('entries')
     this.#started = true
-    return { entries, certificates, replenishments, ms: performance.now() - t0, phaseMs }
+    return { entries, certificates, replenishments, ms: performance.now() - t0, phaseMs, from }
+  }
+
+  /**
+   * Fold entries read back from the log: trusting it (every entry passed every check before
+   * it was written and fsync'd: read as checked bytes with the hash its key holds, nothing to
+   * wait for but the disk), or re-verifying (the verifier opens — decodes, validates, hashes,
+   * verifies — a few batches on its threads while this thread folds the oldest and the disk
+   * reads the next).
+   */
+  async #foldLogged (batches: AsyncIterable<Array<[string, Uint8Array]>>, verify: boolean, fold: (e: Entry) => void): Promise<void> {
+    if (!verify) {
+      for await (const batch of batches) {
+        for (const [key, bytes] of batch) fold(loggedEntry(key, bytes))
+      }
+      return
+    }
+    const foldOpened = (opened: Opened[]): void => {
+      for (const o of opened) {
+        // A log entry that no longer decodes or verifies means the disk was tampered with or
+        // is corrupt: that is not bad input from a peer, it is our own state broken. Fail loudly.
+        if (o.rejection !== undefined) throw new Error(`HQ log corrupt: ${o.rejection.code} ${o.rejection.reason}`)
+        if (o.signature !== true) throw new Error(`HQ log corrupt: entry ${o.entry.hash} fails its signature`)
+        fold(o.entry)
+      }
+    }
+    const opening: Array<Promise<Opened[]>> = []
+    for await (const batch of batches) {
+      const next = openVia(this.#verifier, batch.map(([, bytes]) => bytes), batch.map(() => true))
+      next.catch(() => {}) // observed below; never an unhandled rejection if a fold throws first
+      opening.push(next)
+      if (opening.length > REBUILD_OPENS_IN_FLIGHT) foldOpened(await (opening.shift() as Promise<Opened[]>))
+    }
+    for (const next of opening) foldOpened(await next)
+  }
+
+  #noteSeq (tillId: TillId, seq: number): void {
+    const held = this.#maxSeq.get(tillId)
+    if (held === undefined || seq > held) this.#maxSeq.set(tillId, seq)
+  }
+
+  /** Whether a checkpoint is due: enough entries since the last, or some and long enough, or none written for the books yet. */
+  get checkpointDue (): boolean {
+    if (!this.#started || this.#checkpointing !== null) return false
+    const pending = this.#pendingCheckpoint
+    if (this.#needBase || pending === null) return true
+    if (pending.length >= (this.#init.checkpointRecordsEvery ?? CHECKPOINT_RECORDS_EVERY)) return true
+    return pending.length > 0 && this.#components.clock.nowMs() - this.#lastCheckpointMs >= (this.#init.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS)
+  }
+
+  /** Entries logged since the last checkpoint (null: more than HQ tracks; the next is a base). */
+  get checkpointPending (): number | null { return this.#pendingCheckpoint?.length ?? null }
+
+  /**
+   * Write a checkpoint of the books at the log's newest durable arrival: the entries logged
+   * since the last one (incremental), or every entry (a base: the first, or when the
+   * incremental segments outgrow the base). Off the intake path: a base yields to the event
+   * loop between tills. Null when there is nothing new. One at a time.
+   */
+  checkpoint (): Promise<CheckpointSummary | null> {
+    if (!this.#started) return Promise.reject(new Error('HQ is not started'))
+    this.#checkpointing ??= this.#writeCheckpoint().finally(() => { this.#checkpointing = null })
+    return this.#checkpointing
+  }
+
+  async #writeCheckpoint (): Promise<CheckpointSummary | null> {
+    const t0 = performance.now()
+    const watermark = this.#committedArrival
+    const pending = this.#pendingCheckpoint
+    this.#pendingCheckpoint = []
+    const previous = this.#manifest
+    const incItems = previous === null ? 0 : previous.segments.slice(previous.baseSegments).reduce((n, s) => n + s.items, 0)
+    const baseItems = previous === null ? 0 : previous.segments.slice(0, previous.baseSegments).reduce((n, s) => n + s.items, 0)
+    const base = this.#needBase || pending === null || previous === null ||
+      previous.segments.length >= CHECKPOINT_SEGMENTS_MAX || (incItems >= CHECKPOINT_BASE_MIN_ITEMS && incItems >= baseItems)
+    if (!base && (pending?.length ?? 0) === 0) {
+      this.#lastCheckpointMs = this.#components.clock.nowMs()
+      return null
+    }
+    // Every durable entry is in the books or waiting for the catalogue (#flushLoop folds in the
+    // commit's own step). A base writes every till as it stands when reached (an entry in the
+    // books now is in it then, as a summary or a reference) and a reference for each entry
+    // waiting now; an incremental one, the entries logged since the last checkpoint.
+    const rest = base ? [] : (pending ?? [])
+    const awaiting = base ? [...this.#awaiting.values()] : []
+    try {
+      const segmentBytes = this.#init.checkpointSegmentBytes ?? CHECKPOINT_SEGMENT_BYTES
+      const written: Array<{ ref: SegmentRef, bytes: Uint8Array }> = []
+      let w = new CheckpointWriter(this.#books.checkpointNames)
+      const roll = (force: boolean): void => {
+        if (w.items === 0 || (!force && w.size < segmentBytes)) return
+        const bytes = w.finish()
+        written.push({ ref: segmentRef(`${String(watermark).padStart(12, '0')}.${String(written.length).padStart(6, '0')}`, bytes, w.items), bytes })
+        w = new CheckpointWriter(this.#books.checkpointNames)
+      }
+      if (base) {
+        // Every entry the books hold, a till at a time (a till's entries are written in one
+        // step, so a fold or a fork meanwhile never tears a till). An entry logged meanwhile
+        // may land here and in the next checkpoint too: replaying skips duplicates.
+        let sinceYield = 0
+        for (const tillId of this.#books.tillIds()) {
+          const before = w.items
+          this.#books.writeCheckpointTill(w, tillId)
+          sinceYield += w.items - before
+          roll(false)
+          if (sinceYield >= CHECKPOINT_YIELD_ITEMS) {
+            sinceYield = 0
+            await new Promise(resolve => setImmediate(resolve))
+          }
+        }
+        // Waiting for the catalogue when the base began: read from the log again at start.
+        for (const e of awaiting) w.logRef(e.tillId, e.seq, e.hashBytes)
+      }
+      for (const p of rest) {
+        this.#books.writeCheckpointEntry(w, p.tillId, p.seq, p.hashBytes)
+        roll(false)
+      }
+      roll(true)
+      const kept = base || previous === null ? [] : previous.segments
+      const manifest: Manifest = {
+        v: 1,
+        watermark,
+        segments: [...kept, ...written.map(s => s.ref)],
+        baseSegments: base ? written.length : previous?.baseSegments ?? 0,
+        writtenAtMs: this.#components.clock.nowMs()
+      }
+      const { segmentOps, manifestOp } = checkpointOps(this.#root, manifest, written)
+      const { store } = this.#components
+      for (let i = 0; i < segmentOps.length; i += 8) await store.batch(segmentOps.slice(i, i + 8), { sync: false })
+      // One fsync: the manifest, and with it every segment written before it.
+      await store.batch([manifestOp], { sync: true })
+      this.#manifest = manifest
+      this.#needBase = false
+      this.#lastCheckpointMs = this.#components.clock.nowMs()
+      await pruneCheckpoints(store, CHECKPOINTS_KEPT)
+      const summary = { watermark, base, items: written.reduce((n, s) => n + s.ref.items, 0), segments: written.length, bytes: written.reduce((n, s) => n + s.bytes.length, 0), ms: performance.now() - t0 }
+      this.#components.logger.info(summary, 'checkpoint of the books written')
+      return summary
+    } catch (err) {
+      // Nothing lost: the entries go into the next checkpoint (the log holds them meanwhile).
+      if (pending === null || this.#pendingCheckpoint === null) this.#pendingCheckpoint = null
+      else this.#pendingCheckpoint = this.#capped([...pending, ...this.#pendingCheckpoint])
+      if (base) this.#needBase = true
+      this.#components.logger.warn({ err: (err as Error).message }, 'checkpoint not written; tried again later')
+      throw err
+    }
+  }
+
+  /** The pending list, or null once it passes CHECKPOINT_PENDING_MAX (the next checkpoint is then a base). */
+  #capped (list: PendingEntry[]): PendingEntry[] | null {
+    return list.length > CHECKPOINT_PENDING_MAX ? null : list
   }
 
   /**
@@ -479,11 +713,22 @@ export class HqNode {
     }
   }
 
-  #noteLogged (e: Entry): void {
-    const t = this.#tillSums.get(e.tillId) ?? { count: 0, sum: 0 }
+  #noteLogged (tillId: TillId, hash: string): void {
+    this.#addTillSum(tillId, parseInt(hash.slice(0, 12), 16))
+  }
+
+  /** #noteLogged from the hash's bytes: its first 48 bits, without making the hex text. */
+  #noteLoggedBytes (tillId: TillId, hash: Uint8Array): void {
+    let n = 0
+    for (let i = 0; i < 6; i++) n = n * 256 + (hash[i] as number)
+    this.#addTillSum(tillId, n)
+  }
+
+  #addTillSum (tillId: TillId, first48: number): void {
+    const t = this.#tillSums.get(tillId) ?? { count: 0, sum: 0 }
     t.count++
-    t.sum = (t.sum + parseInt(e.hash.slice(0, 12), 16)) % TILL_SUM_MODULUS
-    this.#tillSums.set(e.tillId, t)
+    t.sum = (t.sum + first48) % TILL_SUM_MODULUS
+    this.#tillSums.set(tillId, t)
   }
 
   /** Per till: the entries logged and the sum of their hashes (see #tillSums). Read-only. */
@@ -730,7 +975,7 @@ export class HqNode {
     // an answer of `rejected` would make it stop resending and lose its place in the chain).
     if (this.#awaiting.size >= (this.#init.awaitingCatalogueMax ?? AWAITING_CATALOGUE_MAX)) {
       for (const o of opened) {
-        if (o.rejection !== undefined || this.#books.has(o.entry.hash) || this.#awaiting.has(o.entry.hash)) continue
+        if (o.rejection !== undefined || this.#books.contains(o.entry.tillId, o.entry.seq, o.entry.hashBytes) || this.#awaiting.has(o.entry.hash)) continue
         const sku = this.#uncosted(o.entry)
         if (sku !== undefined) throw new HqBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${o.entry.tillId} seq ${o.entry.seq} names ${sku}): sync the catalogue, then resend`)
       }
@@ -777,10 +1022,13 @@ export class HqNode {
       await group.done
     }
     if (waits.size > 0) await Promise.all(waits)
-    const t4 = performance.now()
-    this.timings.commitMs += t4 - t3
-    group.entries.forEach((entry, k) => { outcomes[at[k] as number] = this.#fold(entry, group.envelopeIds[k] as string) })
-    this.timings.foldMs += performance.now() - t4
+    this.timings.commitMs += performance.now() - t3
+    let failed: Error | undefined
+    group.outcomes.forEach((o, k) => {
+      if (o instanceof Error) failed ??= o
+      else outcomes[at[k] as number] = o
+    })
+    if (failed !== undefined) throw failed
     return outcomes
   }
 
@@ -795,7 +1043,7 @@ export class HqNode {
       outcomes[i] = this.#duplicate(entry, waits)
       return
     }
-    if (this.#books.has(entry.hash) || this.#awaiting.has(entry.hash)) {
+    if (this.#books.contains(entry.tillId, entry.seq, entry.hashBytes) || this.#awaiting.has(entry.hash)) {
       // A verified copy of a logged entry: the next copy of these exact bytes is answered
       // without verifying. (A rebuild does not digest every envelope of the log up front: it
       // would cost a quarter of its time. The first copy of each after a restart comes here.)
@@ -823,8 +1071,8 @@ export class HqNode {
     this.#inFlight.delete(entry.hash)
     this.#inFlightEnvelopes.delete(envelopeId)
     this.#envelopes.add(envelopeId)
-    this.#maxSeq.set(entry.tillId, Math.max(this.#maxSeq.get(entry.tillId) ?? 0, entry.seq))
-    this.#noteLogged(entry)
+    this.#noteSeq(entry.tillId, entry.seq)
+    this.#noteLogged(entry.tillId, entry.hash)
     this.#docs.changed(entry.tillId)
     const result = this.#book(entry)
     const base = { tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
@@ -875,26 +1123,70 @@ export class HqNode {
         }
         const groups = this.#queue.splice(0, take)
         const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
-        for (const g of groups) g.entries.forEach((e, k) => { ops.push({ type: 'put', key: entryKey(e.tillId, e.seq, e.hash), value: g.logged[k] as Uint8Array }) })
+        // Each entry gets the next arrival number in its own batch: a checkpoint's watermark is one.
+        const firstArrival = this.#nextArrival
+        const encoder = new TextEncoder()
+        const put = (e: Entry, logged: Uint8Array): void => {
+          const key = entryKey(e.tillId, e.seq, e.hash)
+          ops.push({ type: 'put', key, value: logged })
+          ops.push({ type: 'put', key: arrivalKey(this.#nextArrival++), value: encoder.encode(key) })
+        }
+        // The entries of failed commits first (#inDoubt), unless a copy is being written now or is folded already.
+        const again = [...this.#inDoubt.values()].filter(d => !this.#inFlight.has(d.entry.hash) && !this.#books.has(d.entry.hash) && !this.#awaiting.has(d.entry.hash))
+        for (const d of again) put(d.entry, d.logged)
+        for (const g of groups) g.entries.forEach((e, k) => { put(e, g.logged[k] as Uint8Array) })
+        ops.push({ type: 'put', key: ARRIVAL_NEXT_KEY, value: encoder.encode(String(this.#nextArrival)) })
         try {
           await this.#components.store.batch(ops, { sync: true })
           this.counters.commits++
-          // Before the answers: whoever this commit answers sees books that are what the log holds.
-          if (this.#inDoubt.size > 0) await this.#foldInDoubt()
+          // In arrival order: one batch at a time, so the pending list and the watermark agree.
+          let pending = this.#pendingCheckpoint
+          for (const d of again) pending?.push({ tillId: d.entry.tillId, seq: d.entry.seq, hashBytes: d.entry.hashBytes })
+          for (const g of groups) for (const e of g.entries) pending?.push({ tillId: e.tillId, seq: e.seq, hashBytes: e.hashBytes })
+          if (pending !== null && pending.length > CHECKPOINT_PENDING_MAX) pending = null
+          this.#pendingCheckpoint = pending
+          this.#committedArrival = this.#nextArrival - 1
+          // Folded here, in the same step as the commit: at every await point each durable
+          // entry is in the books or waiting for the catalogue (what a checkpoint relies on).
+          const t = performance.now()
+          this.#inDoubt.clear()
+          for (const d of again) {
+            // Answered busy when it failed: nobody waits for this outcome (the till's resend is a duplicate).
+            try {
+              this.#fold(d.entry, d.envelopeId)
+              this.counters.inDoubtFolded++
+            } catch (err) {
+              this.#components.logger.error({ tillId: d.entry.tillId, seq: d.entry.seq, err: (err as Error).message }, 'an entry written again after a failed commit did not fold')
+            }
+          }
+          for (const g of groups) {
+            g.entries.forEach((e, k) => {
+              try {
+                g.outcomes[k] = this.#fold(e, g.envelopeIds[k] as string)
+              } catch (err) {
+                g.outcomes[k] = err as Error
+              }
+            })
+          }
+          this.timings.foldMs += performance.now() - t
           for (const g of groups) g.resolve()
         } catch (err) {
           // Not durable, so not accepted: every entry of these groups (and every copy waiting
-          // on them) is answered busy, none folded nor remembered as seen, so a resend once
-          // the disk works is taken in, and folded, once.
-          const busy = this.#commitFailed(err, ops.length)
+          // on them) is answered busy, none folded nor remembered as seen. HQ keeps them and
+          // writes them again with its next commit (#inDoubt), because the failed write may
+          // yet be replayed from the store's log: written over by a durable copy and folded in
+          // that commit's step, they are in the books exactly when they are in the log, and the
+          // till's resend is a duplicate. The arrival numbers the failed batch took stay unused.
+          const busy = this.#commitFailed(err, entries + again.length, firstArrival)
           for (const g of groups) {
             g.entries.forEach((e, k) => {
               this.#inFlight.delete(e.hash)
               this.#inFlightEnvelopes.delete(g.envelopeIds[k] as string)
-              this.#inDoubt.set(e.hash, { entry: e, envelopeId: g.envelopeIds[k] as string })
+              this.#inDoubt.set(e.hash, { entry: e, envelopeId: g.envelopeIds[k] as string, logged: g.logged[k] as Uint8Array })
             })
             g.reject(busy)
           }
+          // Bounded: the oldest are left to their tills' resends (and to a rebuild, if the store kept them).
           for (const hash of this.#inDoubt.keys()) {
             if (this.#inDoubt.size <= IN_DOUBT_KEPT_MAX) break
             this.#inDoubt.delete(hash)
@@ -912,41 +1204,12 @@ export class HqNode {
    * disk's (a bug, a closed store) is logged as such but answered busy all the same: what
    * was not made durable is never acknowledged.
    */
-  #commitFailed (err: unknown, entries: number): HqBusyError {
+  #commitFailed (err: unknown, entries: number, firstArrival: number): HqBusyError {
     const code = diskErrorCode(err) ?? 'UNKNOWN'
     this.counters.diskErrors++
     this.lastDiskError = { atMs: this.#components.clock.nowMs(), code, entries }
-    this.#components.logger.error({ code, entries, err: (err as Error)?.message }, 'group commit failed: its entries answered busy, none folded; reads go on')
+    this.#components.logger.error({ code, entries, firstArrival, err: (err as Error)?.message }, 'group commit failed: its entries answered busy, none folded, written again with the next commit; reads go on')
     return new HqBusyError(`HQ could not make the batch durable (${code}): keep it and send it again later`)
-  }
-
-  /**
-   * After a good commit, the entries of failed ones: a failed write may have reached the
-   * store's log all the same, and be replayed when the store reopens (LevelStore reopens
-   * before its next write after a failure). Whatever the store holds now is folded (once:
-   * HQ's books stay what a rebuild from the log gives); what it does not is forgotten (its
-   * till resends it). Nobody was told either way: they were answered busy.
-   */
-  async #foldInDoubt (): Promise<void> {
-    const doubts = [...this.#inDoubt.values()]
-    this.#inDoubt.clear()
-    for (const [k, { entry, envelopeId }] of doubts.entries()) {
-      // Folded meanwhile (a resend), or being written again now: that copy's commit answers for it.
-      const settled = (): boolean => this.#books.has(entry.hash) || this.#awaiting.has(entry.hash) || this.#inFlight.has(entry.hash)
-      if (settled()) continue
-      let held: Uint8Array | undefined
-      try {
-        held = await this.#components.store.get(entryKey(entry.tillId, entry.seq, entry.hash))
-      } catch (err) {
-        // The store cannot be read just now: looked for again after the next good commit.
-        this.#components.logger.warn({ err: (err as Error).message }, 'entries of a failed commit not looked for yet')
-        for (const d of doubts.slice(k)) this.#inDoubt.set(d.entry.hash, d)
-        return
-      }
-      if (held === undefined || settled()) continue
-      this.counters.inDoubtFolded++
-      this.#fold(entry, envelopeId)
-    }
   }
 
   /** Per till: last folded seq, last closed day, held entries, fork flag. */

@@ -68,3 +68,28 @@ export const REPLICA_DEFER_MAX_MS = 30_000
 export const REPLICA_REFUSED_RETRY_MS = 10 * 60_000
 /** Refused records remembered (the newest). */
 export const REPLICA_REFUSED_KEPT_MAX = 10_000
+
+/**
+ * A checkpoint of the books (Checkpoints.ts) is due after this many entries logged since the
+ * last: a start then reads at most about this many entries from the log after the newest one
+ * (a few seconds at the trusting rate), whatever the log's age.
+ */
+export const CHECKPOINT_RECORDS_EVERY = 50_000
+/** ... or this long after the last, if any entry was logged since. */
+export const CHECKPOINT_INTERVAL_MS = 10 * 60_000
+/** Bytes of one checkpoint segment, about (each is read and hashed whole at start). */
+export const CHECKPOINT_SEGMENT_BYTES = 4 * 1024 * 1024
+/** Segments one checkpoint may name; past it the next checkpoint is a new base (every entry once). */
+export const CHECKPOINT_SEGMENTS_MAX = 1_024
+/** A new base is written when the incremental segments hold at least this many items and as many as the base. */
+export const CHECKPOINT_BASE_MIN_ITEMS = 100_000
+/** Entries logged since the last checkpoint that HQ lists for the next, at most; beyond, the next is a base. */
+export const CHECKPOINT_PENDING_MAX = 2_000_000
+/** Items a base checkpoint writes between yields to the event loop (intake goes on meanwhile). */
+export const CHECKPOINT_YIELD_ITEMS = 20_000
+/** Checkpoints kept: the newest and the one before it (if the newest fails its checks, a start goes back one). */
+export const CHECKPOINTS_KEPT = 2
+/** How often the HQ daemon looks whether a checkpoint is due. */
+export const CHECKPOINT_CHECK_MS = 1_000
+/** Longest a due checkpoint waits for a busy intake (a close wave) before it is written anyway. */
+export const CHECKPOINT_DEFER_MAX_MS = 30_000

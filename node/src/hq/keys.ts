@@ -11,7 +11,30 @@ export const OPENING_PREFIX = 'o!'
 /** An imported settlement file, by its SHA-256: `s!<hex>`. */
 export const SETTLEMENT_PREFIX = 's!'
 
+/**
+ * Arrival numbers of till entries, in the order HQ logged them: `j!<n>` → the entry's key,
+ * written in the entry's own fsync'd batch, with `jn` → the next number. A checkpoint's
+ * watermark is one of them (Checkpoints.ts).
+ */
+export const ARRIVAL_PREFIX = 'j!'
+export const ARRIVAL_NEXT_KEY = 'jn'
+/** Checkpoints of the books (Checkpoints.ts): signed manifests by watermark, and their segments. */
+export const CHECKPOINT_MANIFEST_PREFIX = 'x!m!'
+export const CHECKPOINT_SEGMENT_PREFIX = 'x!s!'
+
 const pad = (n: number): string => String(n).padStart(12, '0')
+
+export function arrivalKey (n: number): string {
+  return `${ARRIVAL_PREFIX}${pad(n)}`
+}
+
+export function checkpointManifestKey (watermark: number): string {
+  return `${CHECKPOINT_MANIFEST_PREFIX}${pad(watermark)}`
+}
+
+export function checkpointSegmentKey (id: string): string {
+  return `${CHECKPOINT_SEGMENT_PREFIX}${id}`
+}
 
 export function entryKey (tillId: TillId, seq: number, hash: EntryHash): string {
   return `${ENTRY_PREFIX}${tillId}!${pad(seq)}!${hash}`

@@ -21,7 +21,7 @@
  */
 import { hash } from 'node:crypto'
 import {
-  InvalidRecordError, invariant, isHexOf,
+  bytesEqual, fromHex, GENESIS_HASH, InvalidRecordError, invariant, isHexOf, toHex,
   type BusinessDay, type Entry, type EntryHash, type Replenishment, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
 import { ACCOUNT_NAMES, ACCOUNTS, accountIndex, compareText, type Account } from './accounts.ts'
@@ -36,6 +36,7 @@ import {
 import { addCents, negCents, subCents } from './money.ts'
 import { Interner, StringPool, summarise, summaryTransaction, type Summary, type SummaryContext } from './summary.ts'
 import { TillChain, type AddOutcome, type ChainSink, type ForkEvidence } from './TillChain.ts'
+import type { CheckpointWriter, CodecNames } from './checkpointCodec.ts'
 import { bug } from './bug.ts'
 
 export interface BooksOptions {
@@ -163,6 +164,8 @@ interface HeldPayout { file: string, processor: string, payout: BankPayout }
 
 /** Running totals of one store, kept incrementally. */
 class StoreTotals {
+  readonly id: StoreId
+  constructor (id: StoreId) { this.id = id }
   foldedEntries = 0
   cashCents = 0
   cardCents = 0
@@ -222,12 +225,6 @@ export class Books {
   readonly #settledLines = new Map<string, HeldLine>()
   /** Distinct payouts into the bank, by `processor\0ref`. */
   readonly #payouts = new Map<string, HeldPayout>()
-  /**
-   * Every distinct till entry added (folded or held), by hash: `has` for callers that want
-   * to skip verifying a signature they have already seen, and the duplicate check. ~110
-   * bytes per entry; entries are never removed from the set, so neither is this.
-   */
-  readonly #seen = new Set<EntryHash>()
   #duplicates = 0
 
   constructor (opts: BooksOptions) {
@@ -251,8 +248,9 @@ export class Books {
     const r = entry.record
     if (entry.tillId !== `${r.store}-${r.till}`) bug(`entry.tillId ${entry.tillId} does not match its record`)
     invariant(entry.hashBytes.length === 32 && isHexOf(entry.hashBytes, entry.hash), 'entry.hash and entry.hashBytes disagree')
-    // One hash, one record body (it is a SHA-256 of it), so one seq of one till.
-    if (this.#seen.has(entry.hash)) {
+    // One hash, one record body (it is a SHA-256 of it), so one seq of one till: the till's
+    // chain knows every entry added to it (folded or held), by seq.
+    if (this.#tills.get(entry.tillId)?.chain.contains(r.seq, entry.hash, entry.hashBytes) === true) {
       this.#duplicates++
       return 'duplicate'
     }
@@ -260,17 +258,97 @@ export class Books {
     // SKU refuses the entry whatever the order of arrival.
     const summary = summarise(r, this.#ctx)
     const till = this.#tills.get(entry.tillId) ?? this.#newTill(entry.tillId, r.store)
-    const outcome = till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
-    this.#seen.add(entry.hash)
-    return outcome
+    return till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
+  }
+
+  /**
+   * Fold an entry from a checkpoint: what `add` does once it has summarised the record. The
+   * summary must be what `summarise` gave for that entry's record when it was first added
+   * (a checkpoint HQ wrote and signed itself; see checkpointCodec.ts).
+   */
+  restore (tillId: TillId, store: StoreId, seq: number, hashBytes: Uint8Array, prevHash: Uint8Array, summary: Summary): AddOutcome {
+    this.#version++
+    const till = this.#tills.get(tillId) ?? this.#newTill(tillId, store)
+    if (till.chain.contains(seq, null, hashBytes)) {
+      this.#duplicates++
+      return 'duplicate'
+    }
+    return till.chain.add(seq, null, hashBytes, prevHash, summary)
+  }
+
+  /** Whether this exact entry (its till, seq and hash) was added before: folded, pending or held as fork evidence. O(1). */
+  contains (tillId: TillId, seq: number, hashBytes: Uint8Array): boolean {
+    return this.#tills.get(tillId)?.chain.contains(seq, null, hashBytes) === true
+  }
+
+  /** The names behind the books' interned ids, both ways: for writing and reading checkpoints. */
+  get checkpointNames (): CodecNames {
+    const ctx = this.#ctx
+    return {
+      sku: id => ctx.skus.name(id),
+      member: id => ctx.members.name(id),
+      skuId: name => ctx.skus.id(name),
+      memberId: name => ctx.members.id(name),
+      pooled: s => ctx.strings.get(s)
+    }
+  }
+
+  /**
+   * Write one entry to a checkpoint: its summary if the books keep it, else a reference to
+   * read it from the log again (it waits for the catalogue, or sits at or after a fork).
+   */
+  writeCheckpointEntry (w: CheckpointWriter, tillId: TillId, seq: number, hashBytes: Uint8Array): void {
+    const t = this.#tills.get(tillId)
+    const summary = t?.chain.summaryOf(seq, hashBytes, toHex(hashBytes) as EntryHash) ?? null
+    if (t === undefined || summary === null) {
+      w.logRef(tillId, seq, hashBytes)
+      return
+    }
+    const prevHash = seq === 1 ? GENESIS_HASH : t.chain.prevHashOf(seq, hashBytes)
+    if (prevHash === null) w.logRef(tillId, seq, hashBytes)
+    else w.summary(tillId, t.store.id, seq, hashBytes, prevHash, summary)
+  }
+
+  /** Write every till entry the books hold to a checkpoint (see writeCheckpointEntry). */
+  writeCheckpointAll (w: CheckpointWriter): void {
+    for (const tillId of this.#tills.keys()) this.writeCheckpointTill(w, tillId)
+  }
+
+  /** Write one till's entries to a checkpoint: summaries, and references to the log where only a hash is kept. */
+  writeCheckpointTill (w: CheckpointWriter, tillId: TillId): void {
+    const t = this.#tills.get(tillId)
+    if (t === undefined) return
+    for (const e of t.chain.entries()) {
+      if (e.summary === null) w.logRef(tillId, e.seq, e.hash)
+      else w.summary(tillId, t.store.id, e.seq, e.hash, e.prevHash, e.summary)
+    }
+  }
+
+  /** The tills the books know, in no particular order (a snapshot: safe to hold across awaits). */
+  tillIds (): TillId[] {
+    return [...this.#tills.keys()]
   }
 
   /** The commodity the books are kept in (ISO 4217). */
   get currency (): string { return this.#currency }
 
-  /** Whether this entry (by hash) was added before: folded, pending or held as fork evidence. O(1). */
+  /**
+   * Whether an entry with this hash was added before, whichever till: folded, pending or held
+   * as fork evidence. A scan of every chain, for audits and tests; `contains` is the O(1) check.
+   */
   has (hash: EntryHash): boolean {
-    return this.#seen.has(hash)
+    const bytes = fromHex(hash)
+    for (const t of this.#tills.values()) {
+      for (const e of t.chain.entries()) if (bytesEqual(e.hash, bytes)) return true
+    }
+    return false
+  }
+
+  /** The hash of every entry added (folded, pending or held), once: for audits asking `has` of many. O(entries). */
+  entryHashes (): Set<EntryHash> {
+    const out = new Set<EntryHash>()
+    for (const t of this.#tills.values()) for (const e of t.chain.entries()) out.add(toHex(e.hash) as EntryHash)
+    return out
   }
 
   /** Fold an HQ-signed replenishment order (verified by the caller): Dr in transit / Cr warehouse. */
@@ -607,7 +685,7 @@ export class Books {
   #newTill (tillId: TillId, storeId: StoreId): TillState {
     let store = this.#stores.get(storeId)
     if (store === undefined) {
-      store = new StoreTotals()
+      store = new StoreTotals(storeId)
       this.#stores.set(storeId, store)
     }
     const sink: ChainSink<Summary> = {

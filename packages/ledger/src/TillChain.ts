@@ -110,10 +110,12 @@ export class TillChain<S> {
   get forked (): boolean { return Number.isFinite(this.#haltSeq) }
 
   /** Whether this exact entry (seq and hash) is already folded or held. O(1). */
-  contains (seq: number, hash: EntryHash, hashBytes: Uint8Array): boolean {
+  contains (seq: number, hash: EntryHash | null, hashBytes: Uint8Array): boolean {
     if (seq <= this.#foldedSeq) return this.#foldedHashEquals(seq, hashBytes)
     const list = this.#held?.get(seq)
-    return list !== undefined && list.some(h => h.hash === hash)
+    if (list === undefined) return false
+    const hex = hash ?? toHex(hashBytes)
+    return list.some(h => h.hash === hex)
   }
 
   /**
@@ -121,17 +123,17 @@ export class TillChain<S> {
    * summary, and summarising costs). Throws HeldLimitError, changing nothing, if the entry
    * would be held and the till already holds heldEntriesMax.
    */
-  add (seq: number, hash: EntryHash, hashBytes: Uint8Array, prevHash: Uint8Array, summary: S): Exclude<AddOutcome, 'duplicate'> {
+  add (seq: number, hash: EntryHash | null, hashBytes: Uint8Array, prevHash: Uint8Array, summary: S): Exclude<AddOutcome, 'duplicate'> {
     if (!(Number.isSafeInteger(seq) && seq >= 1)) bug(`seq must be a positive integer, is ${seq}`)
     invariant(hashBytes.length === HASH_BYTES && prevHash.length === HASH_BYTES, 'hashes are 32 bytes')
-    if (this.contains(seq, hash, hashBytes)) bug(`entry ${hash} at seq ${seq} is already in the chain`)
+    if (this.contains(seq, hash, hashBytes)) bug(`entry ${hash ?? toHex(hashBytes)} at seq ${seq} is already in the chain`)
     const k = this.#foldedSeq
 
     if (seq <= k) {
       // A second, different entry at a folded seq: the till signed two histories.
       this.#checkRoom()
       this.#halt(seq)
-      this.#hold(seq, { hash, prevHash: toHex(prevHash) as EntryHash, summary: null })
+      this.#hold(seq, { hash: hash ?? toHex(hashBytes) as EntryHash, prevHash: toHex(prevHash) as EntryHash, summary: null })
       return 'fork'
     }
 
@@ -141,10 +143,11 @@ export class TillChain<S> {
       if (!this.#linksTo(seq, prevHash)) {
         this.#checkRoom()
         this.#halt(seq)
-        this.#hold(seq, { hash, prevHash: toHex(prevHash) as EntryHash, summary: null })
+        this.#hold(seq, { hash: hash ?? toHex(hashBytes) as EntryHash, prevHash: toHex(prevHash) as EntryHash, summary: null })
         return 'fork'
       }
-      this.#checkSuccessor(seq, hash)
+      // The hash as text only if a held successor needs comparing (rarely: in order, none is held).
+      if (this.#held?.has(seq + 1) === true) this.#checkSuccessor(seq, hash ?? toHex(hashBytes) as EntryHash)
       this.#appendFolded(hashBytes, summary)
       this.#sink.fold(summary, seq)
       this.#advance()
@@ -153,6 +156,7 @@ export class TillChain<S> {
 
     // Out of order, or at/after the halt.
     this.#checkRoom()
+    hash ??= toHex(hashBytes) as EntryHash
     const prevHex = toHex(prevHash) as EntryHash
     const others = this.#held?.get(seq)?.length ?? 0
     const belowHalt = seq < this.#haltSeq
@@ -181,6 +185,46 @@ export class TillChain<S> {
     const s = this.#summaries[seq - 1]
     if (!(s !== undefined && seq >= 1 && seq <= this.#foldedSeq)) bug(`seq ${seq} is not folded`)
     return s
+  }
+
+  /**
+   * The summary this chain keeps for the entry (seq, hash), or null: not in the chain, or
+   * held at or after the halt (only its hash is kept there).
+   */
+  summaryOf (seq: number, hashBytes: Uint8Array, hash: EntryHash): S | null {
+    if (seq >= 1 && seq <= this.#foldedSeq) return this.#foldedHashEquals(seq, hashBytes) ? (this.#summaries[seq - 1] ?? null) : null
+    return this.#held?.get(seq)?.find(h => h.hash === hash)?.summary ?? null
+  }
+
+  /** The prevHash the entry (seq, hash) named, if the chain holds it (folded: its predecessor's hash). */
+  prevHashOf (seq: number, hashBytes: Uint8Array): Uint8Array | null {
+    if (seq >= 1 && seq <= this.#foldedSeq) {
+      if (!this.#foldedHashEquals(seq, hashBytes)) return null
+      return seq === 1 ? GENESIS_HASH : this.#hashes.slice((seq - 2) * HASH_BYTES, (seq - 1) * HASH_BYTES)
+    }
+    const hex = toHex(hashBytes)
+    const h = this.#held?.get(seq)?.find(x => x.hash === hex)
+    return h === undefined ? null : fromHex(h.prevHash)
+  }
+
+  /**
+   * Every entry of the chain, folded ones first in seq order, then held ones: its seq,
+   * hash, the prevHash it names, and its summary (null where only the hash is kept). What a
+   * checkpoint keeps; adding them all to an empty chain gives this chain again.
+   */
+  * entries (): Generator<{ seq: number, hash: Uint8Array, prevHash: Uint8Array, summary: S | null }> {
+    for (let seq = 1; seq <= this.#foldedSeq; seq++) {
+      yield {
+        seq,
+        hash: this.#hashes.subarray((seq - 1) * HASH_BYTES, seq * HASH_BYTES),
+        prevHash: seq === 1 ? GENESIS_HASH : this.#hashes.subarray((seq - 2) * HASH_BYTES, (seq - 1) * HASH_BYTES),
+        summary: this.#summaries[seq - 1] ?? bug(`no summary at folded seq ${seq}`)
+      }
+    }
+    if (this.#held === null) return
+    for (const [seq, list] of [...this.#held].sort((a, b) => a[0] - b[0])) {
+      for (const h of list) yield { seq, hash: fromHex(h.hash), prevHash: fromHex(h.prevHash), summary: h.summary }
+    }
   }
 
   /** Why the till stopped folding, or null if it never did. A function of the set of entries. */

@@ -1,5 +1,6 @@
-/** `tillbooks net`: the multi-node launcher as a CLI command (registered by node/src/cli.ts). */
+/** `tillbooks net`: the multi-node launcher as a CLI command (registered by @tillbooks/cli through ../commands.ts). */
 import { InvalidArgumentError, type Command } from 'commander'
+import { SOAK_DAYS_MAX } from './constants.ts'
 
 function intArg (name: string, min: number, max: number) {
   return (v: string): number => {
@@ -31,7 +32,8 @@ interface NetCliOptions {
   hqReplicas: number
   concurrency: number
   spawnConcurrency: number
-  timeoutS: number
+  timeoutS?: number
+  soak?: number
   enrolWith: 'api' | 'cli'
   keep?: boolean
   json?: boolean
@@ -52,19 +54,24 @@ export function registerNetCommand (program: Command): void {
     .option('--hq-replicas <n>', 'HQ processes: 1, or 2-3 (the others replicas of HQ; tills dual-homed; with the faults, one SIGKILLed mid close wave, one stopped through the last day; check R_replicasAgree)', intArg('hq-replicas', 1, 3), 1)
     .option('--concurrency <n>', 'HTTP requests in flight', intArg('concurrency', 1, 256), 12)
     .option('--spawn-concurrency <n>', 'enrolments and daemon starts in flight', intArg('spawn-concurrency', 1, 64), 4)
-    .option('--timeout-s <n>', 'give up (and clean up) after this many seconds', intArg('timeout-s', 10, 86_400), 600)
+    .option('--soak <days>', `a soak of this many business days (it sets --days): every day a till, a store's process and HQ SIGKILLed at moments drawn from the seed (the plan printed first, so a run replays from its seed) and restarted, then every check (1..${SOAK_DAYS_MAX})`, intArg('soak', 1, SOAK_DAYS_MAX))
+    .option('--timeout-s <n>', 'give up (and clean up) after this many seconds (default: 600, plus 180 per day of a soak)', intArg('timeout-s', 10, 86_400))
     .option('--enrol-with <how>', "first enrolment of each till: 'api' (in the launcher, as `tillbooks enrol` does it) or 'cli' (one `tillbooks enrol` process per till)", (v: string) => { if (v !== 'api' && v !== 'cli') throw new InvalidArgumentError("enrol-with must be 'api' or 'cli'"); return v }, 'api')
     .option('--keep', 'keep the run directory (data dirs and per-process logs) and print its path')
-    .option('--quiet', 'no progress lines on stderr')
+    .option('--quiet', 'no progress lines on stderr (but a soak\'s plan and kills, which say how to replay it)')
     .option('--json', 'print the result as one JSON object on the last line')
-    .action(async (o: NetCliOptions) => {
+    .action(async (o: NetCliOptions, cmd: Command) => {
+      if (o.soak !== undefined && cmd.getOptionValueSource('days') === 'cli' && o.days !== o.soak) cmd.error(`error: --soak ${o.soak} runs ${o.soak} days, but --days says ${o.days}: give one of them`)
+      const days = o.soak ?? o.days
+      const progress = (line: string): void => { process.stderr.write(`[net ${new Date().toISOString().slice(11, 19)}] ${line}\n`) }
       const { runNet } = await import('./launcher.ts')
       const { formatNetResult } = await import('./report.ts')
       const result = await runNet({
         stores: o.stores,
         tillsPerStore: o.tillsPerStore,
-        days: o.days,
+        days,
         seed: o.seed,
+        ...(o.soak !== undefined ? { soak: true } : {}),
         salesPerDay: o.salesPerDay,
         cashiersPerTill: o.cashiers,
         faults: o.faults,
@@ -72,10 +79,10 @@ export function registerNetCommand (program: Command): void {
         hqReplicas: o.hqReplicas,
         concurrency: o.concurrency,
         spawnConcurrency: o.spawnConcurrency,
-        timeoutMs: o.timeoutS * 1000,
+        ...(o.timeoutS !== undefined ? { timeoutMs: o.timeoutS * 1000 } : {}),
         enrolWith: o.enrolWith,
         ...(o.keep === true ? { keep: true } : {}),
-        ...(o.quiet === true ? {} : { log: (line: string) => { process.stderr.write(`[net ${new Date().toISOString().slice(11, 19)}] ${line}\n`) } })
+        log: o.quiet === true ? (line: string) => { if (line.startsWith('soak:')) progress(line) } : progress
       })
       if (o.json === true) process.stdout.write(JSON.stringify(result) + '\n')
       else process.stdout.write(formatNetResult(result) + '\n')

@@ -21,6 +21,9 @@
  *    must continue the document numbering after the recovered close.
  *  - Forgery: tampered, re-signed, bit-flipped, unenrolled and malformed entries POSTed to
  *    HQ's /admin/entries: all must be rejected and the books must not move.
+ *  - Soak (`soak: true`, `--soak DAYS`): on top of those, every day a till, a store's process
+ *    and HQ SIGKILLed at moments drawn from the seed and restarted (soak.ts); each killed till
+ *    must come back as it was, and HQ with every record it acknowledged.
  */
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
@@ -32,10 +35,12 @@ import { asStoreId, nextBusinessDay, openEntry, tillIdOf, toHex, type BusinessDa
 import { Prng } from '../Prng.ts'
 import { peerIdOfEd25519, reservePorts, tillMultiaddr } from './addr.ts'
 import { checkDocNos, compareBooks, sameBooks, sum, type BooksJson } from './checks.ts'
+import { NET_TIMEOUT_MS, SOAK_DAYS_MAX, SOAK_TIMEOUT_MS_PER_DAY } from './constants.ts'
 import { forgedSuccessor, forgeriesFrom } from './forge.ts'
 import { TcpGate, portOf, withPort } from './gate.ts'
 import { get, HttpError, pool, post, sleep, until } from './http.ts'
 import { cpuMs, pidAlive, rssBytes, Supervisor, type Daemon } from './proc.ts'
+import { describeSoakKill, planSoak, sliceAt, type SoakKill, type SoakPhase, type SoakPlan } from './soak.ts'
 import { basketTotal, drawSale, GroundTruth, MEMBERS, type Line } from './truth.ts'
 
 export interface NetOptions {
@@ -56,8 +61,14 @@ export interface NetOptions {
   concurrency?: number
   /** `enrol` / daemon starts in flight. Default 4. */
   spawnConcurrency?: number
-  /** The whole run is abandoned (and cleaned up) after this long. Default 600 s. */
+  /** The whole run is abandoned (and cleaned up) after this long. Default 600 s, plus 180 s per day of a soak. */
   timeoutMs?: number
+  /**
+   * A soak (soak.ts): every business day a till process, a store's process and HQ SIGKILLed at
+   * moments drawn from the seed, each restarted on its data directory and ports; checks
+   * K1_soakKillsAsPlanned, K2_tillsIntactAfterKill, K3_noAckedRecordLostOnHqKill. Default false.
+   */
+  soak?: boolean
   /** Keep the run directory (data dirs and logs) instead of deleting it. */
   keep?: boolean
   /** First business day. Default: so that the last day is today (UTC). */
@@ -68,7 +79,7 @@ export interface NetOptions {
    * (a Node process each, ~0.7 s of CPU). Replacements after the fire always use the command.
    */
   enrolWith?: 'api' | 'cli'
-  /** Path of the tillbooks CLI script. Default: node/src/cli.ts of this repository. */
+  /** Path of the script that runs the daemons and `enrol`. Default: @tillbooks/node's production commands (node/src/cli.ts), which never load the simulator. */
   cli?: string
   /** Progress lines (e.g. to stderr). */
   log?: (line: string) => void
@@ -119,6 +130,23 @@ interface TillStatus { tillId: string, state: string, businessDay: string | null
 interface CloseAnswer { tillId: string, seq: number, hash: string, businessDay: string, docFirst: number, docLast: number, saleCount: number, takingsCents: number }
 interface EnrolJson { tillId: string, publicKey: string, fromSeq: number, recovered: { seq: number, hash: string, from: string, docLast: number | null } | null, rejected: Array<{ source: string, reason: string }> }
 
+/** A soak kill once done: what died, whether it came back as it was. */
+export interface SoakKillDone extends SoakKill {
+  date: string
+  /** The pids SIGKILLed (one for a till, a store's process or HQ). */
+  pids: number[]
+  /** Every one of them gone after the kill, and the process back (ready) after it. */
+  killed: boolean
+  restarted: boolean
+  /** Tills: every one killed came back with its head seq, next document number and day state; HQ: every record a till saw acked was there after. */
+  intact: boolean
+  /** Tills killed with it (a store's process: all its tills). */
+  tills: string[]
+  /** HQ: records acked before the kill and missing after the restart (none expected). */
+  ackedMissing?: number
+  downMs: number
+}
+
 interface Till {
   store: string
   storeIndex: number
@@ -136,7 +164,9 @@ interface Till {
   closes: CloseAnswer[]
 }
 
-const DEFAULT_CLI = fileURLToPath(new URL('../../../node/src/cli.ts', import.meta.url))
+// The daemons are the production ones, as a till or HQ machine runs them: @tillbooks/node's
+// own entry point, not the whole `tillbooks` (@tillbooks/cli), so no daemon loads the simulator.
+const DEFAULT_CLI = fileURLToPath(import.meta.resolve('@tillbooks/node/cli'))
 const READY_TIMEOUT_MS = 45_000
 /**
  * V8's young generation down from 16 MB semi-spaces to 1 MB: a till or an enrolment allocates
@@ -202,6 +232,9 @@ class NetRun {
   prices = new Map<string, number>()
   stocked: string[] = []
   readonly plan: { cutStore: number, fireStore: number, fireDay: number, crashDay: number, cutDay: number, cardOutageDay: number | null }
+  /** The soak's kills (null: no soak), and what each did once done. */
+  readonly soak: SoakPlan | null
+  readonly soakDone: SoakKillDone[] = []
   /** The embedded processor (cards on): its process, URL and the port it comes back on. */
   processor: Daemon<{ http: string }> | null = null
   processorUrl = ''
@@ -241,6 +274,19 @@ class NetRun {
       crashDay: o.days - 1,
       cardOutageDay: o.cards === true ? p.int(0, o.days - 1) : null
     }
+    if (o.soak === true && o.days > SOAK_DAYS_MAX) throw new RangeError(`a soak runs at most ${SOAK_DAYS_MAX} days`)
+    // Its own stream: a run without the soak draws exactly what it drew before.
+    this.soak = o.soak !== true
+      ? null
+      : planSoak(this.prng.fork('soak'), {
+        seed: o.seed,
+        days: o.days,
+        stores: Array.from({ length: o.stores }, (_, s) => storeId(s, o.stores)),
+        tillsPerStore: o.tillsPerStore,
+        fire: this.fireOn ? { store: storeId(this.plan.fireStore, o.stores), day: this.plan.fireDay } : null,
+        // HQ's planned crash, and replica B's kill in the first wave, already cut those waves.
+        busyCloseWaves: this.faults ? [this.plan.crashDay, ...((o.hqReplicas ?? 1) >= 2 ? [0] : [])] : []
+      })
   }
 
   get faults (): boolean { return this.o.faults ?? true }
@@ -269,7 +315,7 @@ class NetRun {
     let timer: NodeJS.Timeout | undefined
     let result: NetResult
     try {
-      const timeoutMs = this.o.timeoutMs ?? 600_000
+      const timeoutMs = this.o.timeoutMs ?? NET_TIMEOUT_MS + (this.soak === null ? 0 : this.o.days * SOAK_TIMEOUT_MS_PER_DAY)
       const timeout = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => { reject(new Error(`tillbooks net: gave up after ${timeoutMs} ms (logs in ${this.runDir}/logs)`)) }, timeoutMs)
       })
@@ -346,6 +392,10 @@ class NetRun {
   }
 
   async #main (t0: number): Promise<NetResult> {
+    if (this.soak !== null) {
+      this.log(`soak: seed ${this.o.seed}, ${this.soak.kills.length} kills planned over ${this.o.days} days; the tills of ${this.soak.tillStore} run as a process each`)
+      for (const k of this.soak.kills) this.log(`soak: ${describeSoakKill(k, this.days[k.day])}`)
+    }
     let t = this.#mark()
     // HQ has a fixed address, as a head office does: it comes back on the same ports after a crash.
     const [p2p, http] = await reservePorts(2) as [number, number]
@@ -587,7 +637,12 @@ class NetRun {
     // bottleneck on two cores. Replacement tills after the fire run as `tillbooks till`.
     const byStore = new Map<string, Till[]>()
     for (const t of this.tills) byStore.set(t.store, [...(byStore.get(t.store) ?? []), t])
-    await pool([...byStore.values()], this.spawnConc, async tills => { await this.#startStore(tills) })
+    // A soak kills single tills: those of one store run as a process each, as replacements do.
+    const alone = this.soak?.tillStore
+    await pool([...byStore.values()], this.spawnConc, async tills => {
+      if (tills[0]?.store === alone) for (const t of tills) await this.#startTill(t)
+      else await this.#startStore(tills)
+    })
   }
 
   async #startStore (tills: Till[]): Promise<void> {
@@ -665,7 +720,8 @@ class NetRun {
 
     phase('dispatch')
     // Open.
-    await pool(this.#live(), this.conc, async t => { await this.#open(t, day) })
+    const opening = this.#live()
+    await this.#withSoakKills(i, 'open', async (from, to) => { await pool(sliceAt(opening, from, to), this.conc, async t => { await this.#open(t, day) }) })
     phase('open')
 
     // The processor down for the day's sales: the tills store card payments within their profile.
@@ -678,11 +734,15 @@ class NetRun {
     // Sales: one cashier per till (its sales in order), many tills at once.
     const [lo, hi] = this.o.salesPerDay ?? [3, 9]
     const cashiers = this.o.cashiersPerTill ?? 1
-    await pool(this.#live(), this.conc, async t => {
+    const selling = this.#live().map(t => {
       const sp = p.fork(`sales:${t.tillId}`)
       const n = sp.int(lo, hi)
-      const seeds = Array.from({ length: n }, (_, k) => sp.fork(`sale:${k}`))
-      await pool(seeds, cashiers, async sale => { await this.#sell(t, day, sale) })
+      return { t, seeds: Array.from({ length: n }, (_, k) => sp.fork(`sale:${k}`)) }
+    })
+    await this.#withSoakKills(i, 'sales', async (from, to) => {
+      await pool(selling, this.conc, async ({ t, seeds }) => {
+        await pool(sliceAt(seeds, from, to), cashiers, async sale => { await this.#sell(t, day, sale) })
+      })
     })
     phase('sales')
     if (outageToday) {
@@ -737,7 +797,7 @@ class NetRun {
       await second
       await crash
     } else {
-      await pool(order, this.conc, close)
+      await this.#withSoakKills(i, 'closes', async (from, to) => { await pool(sliceAt(order, from, to), this.conc, close) })
     }
 
     phase('closes')
@@ -824,6 +884,69 @@ class NetRun {
       downMs: Math.round(performance.now() - tk)
     }
     this.log(`HQ SIGKILLed after ${closedSoFar}/${wave} closes (${closesAcked} acked), restarted in ${Math.round(performance.now() - tk)} ms; ${missing.length} acked records missing`)
+  }
+
+  // ------------------------------------------------------------------ soak
+
+  /**
+   * Runs a phase of day i in steps `step(fromPercent, toPercent)`, stopping for each soak kill
+   * planned in it: every request of the steps before is answered when the kill comes.
+   */
+  async #withSoakKills (i: number, phase: SoakPhase, step: (fromPercent: number, toPercent: number) => Promise<void>): Promise<void> {
+    let from = 0
+    for (const k of this.soak?.kills.filter(x => x.day === i && x.phase === phase) ?? []) {
+      await step(from, k.atPercent)
+      await this.#soakKill(k)
+      from = k.atPercent
+    }
+    await step(from, 100)
+  }
+
+  /** SIGKILL what k names, restart it on its data directory and ports, and see it came back whole. */
+  async #soakKill (k: SoakKill): Promise<void> {
+    const tk = performance.now()
+    const done: SoakKillDone = { ...k, date: this.days[k.day] ?? '', pids: [], killed: false, restarted: false, intact: false, tills: [], downMs: 0 }
+    this.soakDone.push(done)
+    if (k.kind === 'hq') {
+      if (this.hq === null) throw new Error('soak: HQ is not running')
+      done.pids = [this.hq.pid]
+      await this.#killHq()
+      done.killed = !pidAlive(done.pids[0] as number)
+      // HQ is dead, so these are every ack it gave; after the restart each must be there.
+      const acked = await pool(this.#live(), this.conc, async t => [t.tillId, (await get<TillStatus>(`${t.http}/status`)).hqAckedSeq] as const)
+      await sleep(300)
+      await this.#restartHq()
+      done.restarted = true
+      const fleet = await get<{ tills: Record<string, { lastSeq: number }> }>(`${this.hqUrl}/fleet`)
+      done.ackedMissing = sum(acked.map(([id, seq]) => Math.max(0, seq - (fleet.tills[id]?.lastSeq ?? 0))))
+      done.intact = done.ackedMissing === 0
+    } else {
+      const victims = k.kind === 'till' ? [this.#tillById(k.target)] : this.tills.filter(t => t.store === k.target)
+      const pids = [...new Set(victims.map(t => t.daemon?.pid))]
+      if (pids.length !== 1 || pids[0] === undefined) throw new Error(`soak: ${k.target} is not one running process (pids ${pids.join(', ')})`)
+      if (k.kind === 'store' && victims.some(t => t.generation > 1)) throw new Error(`soak: ${k.target}'s tills are replacements, each its own process`)
+      done.pids = [pids[0]]
+      done.tills = victims.map(t => t.tillId)
+      const state = (s: TillStatus): string => `${s.headSeq} ${s.nextDocNo} ${s.state} ${s.businessDay ?? '-'}`
+      const before = await pool(victims, this.conc, async t => state(await get<TillStatus>(`${t.http}/status`)))
+      await this.sup.kill(pids[0], 'SIGKILL')
+      for (const t of victims) t.daemon = null
+      done.killed = !pidAlive(pids[0])
+      if (k.kind === 'till') await this.#startTill(victims[0] as Till)
+      else await this.#startStore(victims)
+      done.restarted = true
+      const after = await pool(victims, this.conc, async t => state(await get<TillStatus>(`${t.http}/status`)))
+      done.intact = before.every((b, j) => b === after[j])
+      if (!done.intact) this.warnings.push(`soak: ${k.target} came back otherwise: before ${before.join('; ')}, after ${after.join('; ')}`)
+    }
+    done.downMs = Math.round(performance.now() - tk)
+    this.log(`soak: ${describeSoakKill(k, done.date)}: back in ${done.downMs} ms${done.intact ? '' : ' (NOT AS IT WAS)'}`)
+  }
+
+  #tillById (tillId: string): Till {
+    const t = this.tills.find(x => x.tillId === tillId)
+    if (t === undefined) throw new Error(`no till ${tillId}`)
+    return t
   }
 
   // ------------------------------------------------------------------ fire
@@ -1034,6 +1157,21 @@ class NetRun {
     this.checks.G1_docNosContiguous = g1.gaps === 0
     this.details.G1 = g1
     if (this.checks.B6_fireRecoveredLastClose === undefined) this.warnings.push('B6 not exercised: no fire in this run (--no-faults, or fewer than 2 stores)')
+
+    // The soak: every kill planned was made (each pid gone, the process back), the tills came back as they were, HQ with every ack.
+    if (this.soak !== null) {
+      const done = this.soakDone
+      this.checks.K1_soakKillsAsPlanned = done.length === this.soak.kills.length && done.every(d => d.killed && d.restarted) && survivors(done.flatMap(d => d.pids)).length === 0
+      this.checks.K2_tillsIntactAfterKill = done.filter(d => d.kind !== 'hq').every(d => d.intact)
+      this.checks.K3_noAckedRecordLostOnHqKill = done.filter(d => d.kind === 'hq').every(d => d.intact)
+      this.details.soak = {
+        seed: this.o.seed,
+        tillStore: this.soak.tillStore,
+        plan: this.soak.kills.map(k => describeSoakKill(k, this.days[k.day])),
+        kills: done,
+        killed: { tills: done.filter(d => d.kind === 'till').length, stores: done.filter(d => d.kind === 'store').length, hq: done.filter(d => d.kind === 'hq').length, tillProcessesDown: sum(done.map(d => d.tills.length)) }
+      }
+    }
 
     // Deliveries: each store's order should be confirmed by one StockIn.
     const confirmations = new Map([...this.truth.confirmations].map(([id, by]) => [id, by.length]))

@@ -28,8 +28,13 @@ const WHAT: Record<string, string> = {
   pointsEqualOracle: 'loyalty points per member == oracle',
   salesTotalsMatchShelfPrices: 'every sale total answered == shelf prices summed',
   catalogueMatchesOracle: 'tills serve the catalogue the oracle prices with',
-  allProcessesStopped: 'every process started is gone (by pid)'
+  allProcessesStopped: 'every process started is gone (by pid)',
+  K1_soakKillsAsPlanned: 'soak: every planned SIGKILL made (the pid gone) and the process back',
+  K2_tillsIntactAfterKill: 'soak: each killed till back with its head seq, next document number and day state',
+  K3_noAckedRecordLostOnHqKill: 'soak: HQ SIGKILLed at random moments: every record a till saw acked is at HQ after restart'
 }
+
+interface SoakDetails { seed: number, tillStore: string, kills: Array<{ day: number, date: string, kind: string, target: string, phase: string, atPercent: number, intact: boolean, downMs: number }>, killed: { tills: number, stores: number, hq: number } }
 
 export function formatNetResult (r: NetResult): string {
   const out: string[] = []
@@ -50,9 +55,15 @@ export function formatNetResult (r: NetResult): string {
   const cpu = r.cpuMs.byRole
   const cpuTotal = Object.values(cpu).reduce((a, b) => a + b, 0)
   out.push(`CPU: ${(cpuTotal / 1000).toFixed(1)} s in all (${Object.entries(cpu).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')}), i.e. at least ${(cpuTotal / 2000).toFixed(0)} s of wall time on 2 cores`)
+  const soak = r.details.soak as SoakDetails | undefined
+  if (soak !== undefined) {
+    out.push('')
+    out.push(`Soak (seed ${soak.seed}; the tills of ${soak.tillStore} a process each): ${soak.killed.tills} till, ${soak.killed.stores} store and ${soak.killed.hq} HQ SIGKILLs`)
+    out.push(table([['day', 'killed', 'at', 'back in ms', 'as it was'], ...soak.kills.map(k => [`${k.day + 1} ${k.date}`, k.kind === 'hq' ? 'HQ' : `${k.kind} ${k.target}`, `${k.phase} ${k.atPercent} %`, String(k.downMs), k.intact ? 'yes' : 'NO'])]))
+  }
   for (const w of r.warnings) out.push(`WARNING: ${w}`)
   const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k)
   out.push('')
-  out.push(failed.length === 0 ? 'All checks hold.' : `FAILED: ${failed.join(', ')} — replay with: npx tillbooks net --stores ${r.stores} --tills-per-store ${r.tillsPerStore} --days ${r.days} --seed ${r.seed} --keep`)
+  out.push(failed.length === 0 ? 'All checks hold.' : `FAILED: ${failed.join(', ')} — replay with: npx tillbooks net --stores ${r.stores} --tills-per-store ${r.tillsPerStore} ${soak !== undefined ? `--soak ${r.days}` : `--days ${r.days}`} --seed ${r.seed} --keep`)
   return out.join('\n')
 }

@@ -1,6 +1,6 @@
 /**
- * `tillbooks bench`: the scale benchmark (issue 7) as a CLI command; node/src/cli.ts
- * registers it. Everything heavy is imported when the command runs.
+ * `tillbooks bench`: the scale benchmark (issue 7) as a CLI command; @tillbooks/cli
+ * registers it (through ../../commands.ts). Everything heavy is imported when the command runs.
  */
 import { InvalidArgumentError, type Command } from 'commander'
 import { BATCH_ENTRIES, LEGACY_BUDGET_MS, LOADGENS, PROBE_CONNECTIONS_MAX, RUNS, SALES_PER_TILL, TILLS_PER_STORE, WARMUP_TILLS, WINDOW_CALLS } from './constants.ts'
@@ -119,6 +119,8 @@ export function registerBenchCommand (program: Command): void {
             ratios: r.ratios,
             rebuild: r.rebuild,
             rebuildTrusted: r.rebuildTrusted,
+            rebuildTrustRecordsPerSec: r.rebuildTrustRecordsPerSec,
+            restartSeconds: r.restartSeconds,
             legacy: r.legacy,
             probe: r.probe,
             checks: r.checks,

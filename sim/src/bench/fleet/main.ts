@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `tillbooks bench` without the rest of the CLI: `node sim/src/bench/fleet/main.ts bench --sweep 200 --json`.
- * The same command node/src/cli.ts registers (registerBenchCommand); used by the test.
+ * The same command @tillbooks/cli registers (registerBenchCommand); used by the test.
  */
 import { Command } from 'commander'
 import { registerBenchCommand } from './command.ts'

@@ -48,7 +48,8 @@ import {
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
-const CLI = join(REPO_ROOT, 'node', 'src', 'cli.ts')
+/** The production HQ daemon (@tillbooks/node's entry point, without the simulator). */
+const CLI = fileURLToPath(import.meta.resolve('@tillbooks/node/cli'))
 const LOADGEN = join(here, 'loadgen.ts')
 const COUNTER = join(here, 'legacyCounter.ts')
 
@@ -137,8 +138,12 @@ export interface SizeResult {
    * (which also re-verifies every certificate and order: `itemsPerSec` counts those too).
    */
   rebuild: RebuildResult | null
-  /** The same after a second SIGKILL, restarted with `--rebuild trust` (no signature checked). */
+  /** The same after a second SIGKILL, restarted with `--rebuild full-trust` (the whole log, no signature checked). */
   rebuildTrusted: RebuildResult | null
+  /** rebuildTrusted's records/s (issue 21's `rebuildTrustRecordsPerSec`), or null. */
+  rebuildTrustRecordsPerSec: number | null
+  /** Seconds from a SIGKILL of HQ (after the wave, with a checkpoint of the books written) until it serves again. */
+  restartSeconds: number | null
   /**
    * Issue 20. `sql`: the projection's lag at the end of the wave and its catch-up (medians over
    * the runs), and the whole log projected from nothing into PGlite and into a PostgreSQL server
@@ -640,34 +645,51 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     log(`G1: ${documents} document numbers issued by the tills themselves, ${documents - distinct} clashes; contiguous per till and HQ agrees: ${checks.G1_docNosContiguous}`)
     step('B4+G1')
 
-    // ---- B5: SIGKILL HQ, restart on the same log: identical books. Twice: re-verifying every
-    // signature (the default), then trusting HQ's own log (`--rebuild trust`). ----
+    // ---- B5: SIGKILL HQ, restart on the same log: identical books. Three times: from the whole
+    // log re-verifying every signature (`--rebuild full`), from the whole log trusting HQ's own
+    // log (`full-trust`: rebuildTrustRecordsPerSec), and — once that HQ has written its first
+    // checkpoint of the books — as operators start it (`verify`: the checkpoint and the log
+    // after it): restartSeconds, from the SIGKILL until it serves again. ----
     const booksBeforeKill = await getJson<Record<string, unknown>>(`${hq.http}/books`)
     const killedDir = hq.dir
-    const restart = async (how: 'verify' | 'trust'): Promise<{ identical: boolean, noneLost: boolean, rebuild: RebuildResult | null }> => {
+    const restart = async (how: 'full' | 'full-trust' | 'verify'): Promise<{ identical: boolean, noneLost: boolean, rebuild: RebuildResult | null, killToServingMs: number }> => {
       if (hq === null) throw new Error('no HQ to kill')
+      const tKill = performance.now()
       await procs.kill(hq.child, 'SIGKILL')
       hq = await startHq(procs, killedDir, `hq-${N}-restart-${how}`, phaseMs, profDir, ['--rebuild', how])
+      const killToServingMs = performance.now() - tKill
       const rebuilt = await rebuildLine(hq)
       const booksAfter = await getJson<Record<string, unknown>>(`${hq.http}/books`)
       const fleetAfter = await getJson<{ tills: Record<string, { lastSeq: number }> }>(`${hq.http}/fleet`)
       return {
         identical: isDeepStrictEqual(comparable(booksBeforeKill), comparable(booksAfter)),
         noneLost: Object.keys(fleetAfter.tills).length === T && Object.values(fleetAfter.tills).every(t => t.lastSeq === 2),
+        killToServingMs,
         rebuild: rebuilt === null
           ? null
-          : { ...rebuilt, recordsPerSec: rebuilt.entries / (rebuilt.ms / 1000), itemsPerSec: (rebuilt.entries + rebuilt.certificates + rebuilt.replenishments) / (rebuilt.ms / 1000), reverifiesSignatures: how === 'verify', restartToReadyMs: hq.readyMs }
+          : { ...rebuilt, recordsPerSec: rebuilt.entries / (rebuilt.ms / 1000), itemsPerSec: (rebuilt.entries + rebuilt.certificates + rebuilt.replenishments) / (rebuilt.ms / 1000), reverifiesSignatures: how !== 'full-trust', restartToReadyMs: hq.readyMs }
       }
     }
-    const verified = await restart('verify')
+    const verified = await restart('full')
     checks.B5_rebuildIdentical = verified.identical
     checks.B5_noAckedRecordLost = verified.noneLost
     const rebuild = verified.rebuild
-    log(`B5: HQ SIGKILLed and restarted: ready in ${Math.round(rebuild?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuild?.entries ?? '?'} records (+${rebuild?.certificates ?? '?'} certificates, ${rebuild?.replenishments ?? '?'} orders, every signature re-verified) in ${Math.round(rebuild?.ms ?? 0)} ms = ${Math.round(rebuild?.recordsPerSec ?? 0)} records/s; books identical: ${checks.B5_rebuildIdentical}; no acked record lost: ${checks.B5_noAckedRecordLost}`)
-    const trusted = await restart('trust')
+    log(`B5: HQ SIGKILLed and restarted on the whole log: ready in ${Math.round(rebuild?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuild?.entries ?? '?'} records (+${rebuild?.certificates ?? '?'} certificates, ${rebuild?.replenishments ?? '?'} orders, every signature re-verified) in ${Math.round(rebuild?.ms ?? 0)} ms = ${Math.round(rebuild?.recordsPerSec ?? 0)} records/s (${Math.round(100 * (rebuild?.recordsPerSec ?? 0) / ceiling.ceilingPerSec)} % of the verify ceiling); books identical: ${checks.B5_rebuildIdentical}; no acked record lost: ${checks.B5_noAckedRecordLost}`)
+    const trusted = await restart('full-trust')
     checks.B5_trustedRebuildIdentical = trusted.identical && trusted.noneLost
     const rebuildTrusted = trusted.rebuild
-    log(`B5: SIGKILLed again, restarted trusting its own log: ready in ${Math.round(rebuildTrusted?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuildTrusted?.entries ?? '?'} records in ${Math.round(rebuildTrusted?.ms ?? 0)} ms = ${Math.round(rebuildTrusted?.recordsPerSec ?? 0)} records/s; books identical and nothing lost: ${checks.B5_trustedRebuildIdentical}`)
+    log(`B5: SIGKILLed again, restarted on the whole log trusting it: ready in ${Math.round(rebuildTrusted?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuildTrusted?.entries ?? '?'} records in ${Math.round(rebuildTrusted?.ms ?? 0)} ms = ${Math.round(rebuildTrusted?.recordsPerSec ?? 0)} records/s; books identical and nothing lost: ${checks.B5_trustedRebuildIdentical}`)
+    // The first start on a log without a checkpoint writes one (a base) once it serves.
+    const tCheckpoint = performance.now()
+    let checkpoint: { items: number, bytes: number, ms: number } | null = null
+    while (checkpoint === null && performance.now() - tCheckpoint < phaseMs) {
+      await new Promise(resolve => setTimeout(resolve, 250))
+      checkpoint = (await getJson<{ checkpoints: { last: { items: number, bytes: number, ms: number } | null } }>(`${hq.http}/counters`)).checkpoints.last
+    }
+    const fromCheckpoint = await restart('verify')
+    checks.B5_checkpointRestartIdentical = checkpoint !== null && fromCheckpoint.identical && fromCheckpoint.noneLost && fromCheckpoint.rebuild !== null
+    const restartSeconds = fromCheckpoint.killToServingMs / 1000
+    log(`B5: its first checkpoint of the books: ${checkpoint?.items ?? '?'} entries, ${checkpoint?.bytes ?? '?'} bytes, written in ${Math.round(checkpoint?.ms ?? 0)} ms; SIGKILLed again, restarted from it: serving ${restartSeconds.toFixed(2)} s after the SIGKILL (books folded in ${Math.round(fromCheckpoint.rebuild?.ms ?? 0)} ms); books identical and nothing lost: ${checks.B5_checkpointRestartIdentical}`)
     step('B5')
 
     // ---- R: a replica that missed the whole wave catches up; the whole log projected into SQL from nothing ----
@@ -819,6 +841,8 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
       hqConnections: wave.hqConnections,
       rebuild,
       rebuildTrusted,
+      rebuildTrustRecordsPerSec: rebuildTrusted?.recordsPerSec ?? null,
+      restartSeconds,
       sql: sqlSummary,
       replicas: { catchUp, intakeWithReplica: replicaRun },
       legacy,

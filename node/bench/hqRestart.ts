@@ -1,0 +1,188 @@
+/**
+ * HQ back after a crash with a long log (issue 21): a log of N tills × D business days (two
+ * signed records per till per day: the morning StockIn and the nightly Close; D = 365 is a
+ * year) is built straight into HQ's LevelDB in HQ's own layout (entries and their arrival
+ * numbers; certificates through HqNode.enrolMany), then the real `tillbooks hq` process:
+ *   1. starts with `--rebuild full-trust`: the whole log folded, trusting it (records/s),
+ *      and writes its first checkpoint of the books (a base: every entry) — its time and size;
+ *   2. is SIGKILLed and started again as operators run it (`--rebuild verify`: the newest
+ *      checkpoint, root-signed and hashed, then the log after it, every signature read from
+ *      the log re-verified): seconds from the start of the process until it serves — the
+ *      figure `restartSeconds` —, and the books identical to the cent;
+ *   3. the same with `--rebuild full` (the whole log, re-verified) when asked (`--full-verify`).
+ * `--books-db off`: the SQL projection is not part of HQ serving again (it follows later).
+ * Not a test: `node node/bench/hqRestart.ts [tills] [days] [--full-verify] [--keep DIR]` from the repo root.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { isDeepStrictEqual } from 'node:util'
+import {
+  asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, toHex, type Close, type Entry, type StockIn
+} from '@tillbooks/protocol'
+import { demoCatalogue } from '@tillbooks/catalogue'
+import { HqNode, LevelStore, silentLogger } from '../src/index.ts'
+import { hqDbDir } from '../src/daemon/dataDir.ts'
+import { ARRIVAL_NEXT_KEY, arrivalKey, entryKey } from '../src/hq/keys.ts'
+
+const args = process.argv.slice(2)
+const positional = args.filter(a => !a.startsWith('--') && args[args.indexOf(a) - 1] !== '--keep')
+const TILLS = Number(positional[0] ?? 10_000)
+const DAYS = Number(positional[1] ?? 365)
+const FULL_VERIFY = args.includes('--full-verify')
+const keepAt = args.indexOf('--keep')
+const TILLS_PER_STORE = 10
+const HEAP_MB = 20_000
+const CLI = resolve(import.meta.dirname, '../src/cli.ts')
+const catalogue = demoCatalogue()
+const stocked = catalogue.stockedSkus()
+
+const dir = keepAt >= 0 ? resolve(args[keepAt + 1] as string) : await mkdtemp(join(tmpdir(), 'tillbooks-restart-'))
+const say = (s: string): void => { process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`) }
+const started: ChildProcess[] = []
+
+function dayOf (d: number): string {
+  return new Date(Date.parse('2026-01-01T00:00:00Z') + d * 86_400_000).toISOString().slice(0, 10)
+}
+
+async function build (): Promise<{ ms: number, records: number }> {
+  const t0 = performance.now()
+  await mkdir(dir, { recursive: true })
+  const rootSeed = new Uint8Array(32).fill(21)
+  await writeFile(join(dir, 'root.key'), toHex(rootSeed) + '\n', { mode: 0o600 })
+  const root = new Signer(keyPairFromSeed(rootSeed))
+  const signers = Array.from({ length: TILLS }, (_, t) => new Signer(keyPairFromSeed(new Uint8Array(Buffer.from(`till-${t}`.padEnd(32, '.')).subarray(0, 32)))))
+  const storeOf = (t: number): string => `S${String(Math.floor(t / TILLS_PER_STORE) + 1).padStart(5, '0')}`
+  const tillNo = (t: number): number => (t % TILLS_PER_STORE) + 1
+  const store = new LevelStore(hqDbDir(dir))
+  const hq = new HqNode({ store, clock: { nowMs: () => Date.parse('2026-01-01T00:00:00Z') }, logger: silentLogger }, { root, costCents: s => catalogue.costCents(s) })
+  await hq.start()
+  for (let i = 0; i < TILLS; i += 5_000) {
+    await hq.enrolMany(signers.slice(i, i + 5_000).map((s, k) => ({ store: asStoreId(storeOf(i + k)), till: tillNo(i + k), tillKey: s.publicKey })))
+  }
+  await hq.stop()
+  const db = new LevelStore(hqDbDir(dir))
+  await db.open()
+  const prev: Array<Uint8Array> = signers.map(() => GENESIS_HASH)
+  let arrival = 1
+  let records = 0
+  let x = 12345
+  const rand = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n }
+  for (let d = 0; d < DAYS; d++) {
+    const day = asBusinessDay(dayOf(d))
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+    const enc = new TextEncoder()
+    const put = (e: Entry): void => {
+      const key = entryKey(e.tillId, e.seq, e.hash)
+      ops.push({ type: 'put', key, value: e.bytes }, { type: 'put', key: arrivalKey(arrival++), value: enc.encode(key) })
+      records++
+    }
+    for (let t = 0; t < TILLS; t++) {
+      const s = signers[t] as Signer
+      const base = { v: 1 as const, store: asStoreId(storeOf(t)), till: tillNo(t), businessDay: day }
+      const sku = stocked[rand(stocked.length)] as string
+      const qty = 1 + rand(24)
+      const stockIn: StockIn = { ...base, kind: 'stockIn', seq: d * 2 + 1, prevHash: prev[t] as Uint8Array, atMs: Date.parse(`${day}T06:00:00Z`), replenishmentId: `R-${storeOf(t)}-${day}`, shipped: [{ sku, qty }], received: [{ sku, qty }] }
+      const a = signEntry(stockIn, s)
+      put(a)
+      const sales = 20 + rand(200)
+      const net = 5_000 + rand(400_000)
+      const tax = Math.floor(net / 5)
+      const card = rand(net + tax)
+      const close: Close = {
+        ...base, kind: 'close', seq: d * 2 + 2, prevHash: a.hashBytes, atMs: Date.parse(`${day}T21:00:00Z`), docFirst: d * 300 + 1, docLast: d * 300 + sales,
+        saleCount: sales, refundCount: 0, takingsCents: { cash: net + tax - card, card }, tax: [{ rateBp: 2000, netCents: net, taxCents: tax }], refundsCents: 0,
+        cashCountedCents: net + tax - card, consumed: [{ sku, qty: Math.min(qty, 1 + rand(3)) }], points: []
+      }
+      const b = signEntry(close, s)
+      put(b)
+      prev[t] = b.hashBytes
+    }
+    ops.push({ type: 'put', key: ARRIVAL_NEXT_KEY, value: enc.encode(String(arrival)) })
+    await db.batch(ops, { sync: d === DAYS - 1 })
+    if (d % 30 === 29 || d === DAYS - 1) say(`built ${d + 1} of ${DAYS} days: ${records} records (${Math.round(records / ((performance.now() - t0) / 1000))} records/s)`)
+  }
+  await db.close()
+  return { ms: performance.now() - t0, records }
+}
+
+interface Ready { http: string }
+
+/** Start `tillbooks hq` on the directory; resolves once it serves, with the ms from spawn to ready and its rebuild log line. */
+function startHq (how: string): Promise<{ child: ChildProcess, ready: Ready, readyMs: number, rebuilt: () => Record<string, unknown> | null }> {
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, CLI, 'hq', '--data', dir, '--http', '0', '--books-db', 'off', '--rebuild', how],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLBOOKS_LOG_LEVEL: 'info' } })
+  started.push(child)
+  let rebuilt: Record<string, unknown> | null = null
+  let tail = ''
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', line => {
+    tail = (tail + line + '\n').slice(-3000)
+    if (line.includes('rebuilt from the log')) rebuilt = JSON.parse(line) as Record<string, unknown>
+  })
+  return new Promise((resolve, reject) => {
+    child.on('exit', code => { reject(new Error(`hq exited ${code}: ${tail}`)) })
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', line => {
+      if (line.startsWith('ready ')) resolve({ child, ready: JSON.parse(line.slice(6)) as Ready, readyMs: performance.now() - t0, rebuilt: () => rebuilt })
+    })
+  })
+}
+
+async function get<T> (url: string): Promise<T> {
+  const r = await fetch(url)
+  if (!r.ok) throw new Error(`${url}: ${r.status}`)
+  return await r.json() as T
+}
+
+async function kill (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+}
+
+try {
+  say(`building the log of ${TILLS} tills × ${DAYS} days into ${dir}`)
+  const built = keepAt >= 0 && args.includes('--reuse') ? { ms: 0, records: TILLS * DAYS * 2 } : await build()
+  say(`built ${built.records} records in ${(built.ms / 1000).toFixed(1)} s`)
+
+  const full = await startHq('full-trust')
+  const fullRebuilt = full.rebuilt()
+  say(`--rebuild full-trust: serving ${(full.readyMs / 1000).toFixed(1)} s after the start; ${JSON.stringify(fullRebuilt)}`)
+  const tCp = performance.now()
+  let counters: { checkpoints: { last: { items: number, bytes: number, ms: number, segments: number } | null } }
+  do {
+    await new Promise(resolve => setTimeout(resolve, 500))
+    counters = await get(`${full.ready.http}/counters`)
+  } while (counters.checkpoints.last === null)
+  const base = counters.checkpoints.last
+  say(`the first checkpoint (a base) written ${((performance.now() - tCp) / 1000).toFixed(1)} s after serving: ${JSON.stringify(base)}`)
+  const books = await get<unknown>(`${full.ready.http}/books`)
+  const rss = (await get<{ rssBytes: number }>(`${full.ready.http}/metrics`)).rssBytes
+  await kill(full.child)
+
+  const restarts: Record<string, { readyMs: number, identical: boolean, rebuilt: unknown }> = {}
+  for (const how of ['verify', 'trust', ...(FULL_VERIFY ? ['full'] : [])]) {
+    const hq = await startHq(how)
+    const after = await get<unknown>(`${hq.ready.http}/books`)
+    restarts[how] = { readyMs: hq.readyMs, identical: isDeepStrictEqual(after, books), rebuilt: hq.rebuilt() }
+    say(`SIGKILLed, --rebuild ${how}: serving ${(hq.readyMs / 1000).toFixed(1)} s after the start; books identical: ${restarts[how].identical}; ${JSON.stringify(hq.rebuilt())}`)
+    await kill(hq.child)
+  }
+  const fullMs = Number(fullRebuilt?.ms ?? NaN)
+  const result = {
+    tills: TILLS, days: DAYS, records: built.records, buildSeconds: built.ms / 1000,
+    rebuildTrustRecordsPerSec: built.records / (fullMs / 1000), fullTrustServingSeconds: full.readyMs / 1000, rssBytesAfterFullRebuild: rss,
+    checkpoint: base,
+    restartSeconds: (restarts.verify?.readyMs ?? NaN) / 1000,
+    restartTrustSeconds: (restarts.trust?.readyMs ?? NaN) / 1000,
+    ...(FULL_VERIFY ? { fullVerifySeconds: (restarts.full?.readyMs ?? NaN) / 1000 } : {}),
+    identical: Object.values(restarts).every(r => r.identical)
+  }
+  process.stdout.write(JSON.stringify(result) + '\n')
+} finally {
+  for (const c of started) await kill(c)
+  if (keepAt < 0) await rm(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,327 @@
+/**
+ * HQ's checkpoints of the books (hq/Checkpoints.ts): a start from the newest checkpoint and
+ * the log after it gives the books, the per-till sums and the chain state a start from the
+ * whole log gives — for random logs (gaps, forks, breaks, duplicates, entries waiting for
+ * the catalogue) and random checkpoint points; a crash at any point of writing one, a
+ * segment that fails its hash, a manifest of another key or claiming arrivals the log lacks
+ * all leave a start that gives the same books. Seeded from FC_SEED when set.
+ */
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, type BusinessDay, type Close, type Entry, type TillRecord } from '@tillbooks/protocol'
+import { HqNode, MemoryStore, silentLogger, type HqInit, type KvOp, type KvRange, type KvStore } from '../src/index.ts'
+import { catalogue, ManualClock, root, seedBytes } from './helpers/fleet.ts'
+
+const NEW_SKU = 'store-made-thing'
+const SKUS = ['patio-chair', 'beans-g', 'milk-cl', NEW_SKU]
+
+/** One till's chain of real signed entries, with forks and breaks on demand. */
+class Writer {
+  readonly entries: Entry[] = []
+  readonly signer: Signer
+  readonly store: string
+  readonly till: number
+  constructor (store: string, till: number) {
+    this.store = store
+    this.till = till
+    this.signer = new Signer(keyPairFromSeed(seedBytes(`cp-${store}-${till}`)))
+  }
+
+  get tillId (): string { return `${this.store}-${this.till}` }
+
+  close (day: BusinessDay, cents: number, sku: string, qty: number, prevHash?: Uint8Array, salt = 0): Entry {
+    const seq = this.entries.length + 1
+    const record: Close = {
+      v: 1, kind: 'close', store: asStoreId(this.store), till: this.till, businessDay: day, seq,
+      prevHash: prevHash ?? this.entries.at(-1)?.hashBytes ?? GENESIS_HASH, atMs: seq * 1000 + salt,
+      docFirst: 1, docLast: 1, saleCount: 1, refundCount: 0, takingsCents: { cash: cents, card: 0 },
+      tax: [{ rateBp: 2000, netCents: cents - Math.floor(cents / 6), taxCents: Math.floor(cents / 6) }], refundsCents: 0,
+      cashCountedCents: cents, consumed: [{ sku, qty }], points: []
+    }
+    const e = signEntry(record as TillRecord, this.signer)
+    this.entries.push(e)
+    return e
+  }
+}
+
+interface Plan { tills: number, days: number, forks: number[], breaks: number[], dups: number[], newSku: number[], order: number, checkpoints: number[], thresholds: number }
+
+const planArb: fc.Arbitrary<Plan> = fc.record({
+  tills: fc.integer({ min: 1, max: 4 }),
+  days: fc.integer({ min: 1, max: 6 }),
+  forks: fc.array(fc.nat(), { maxLength: 2 }),
+  breaks: fc.array(fc.nat(), { maxLength: 1 }),
+  dups: fc.array(fc.nat(), { maxLength: 4 }),
+  newSku: fc.array(fc.nat(24), { maxLength: 3 }),
+  order: fc.integer(),
+  checkpoints: fc.array(fc.nat(), { maxLength: 4 }),
+  thresholds: fc.integer({ min: 0, max: 2 })
+})
+
+/** The log's entries for a plan, as submitted (with duplicates), in a seeded order. */
+function entriesOf (p: Plan): Entry[] {
+  const writers = Array.from({ length: p.tills }, (_, i) => new Writer(`S${1 + (i % 2)}`, 1 + i))
+  const all: Entry[] = []
+  for (const w of writers) {
+    for (let d = 0; d < p.days; d++) {
+      const day = asBusinessDay(`2026-03-${String(2 + d).padStart(2, '0')}`)
+      const useNew = p.newSku.includes(all.length)
+      all.push(w.close(day, 1000 + d * 7 + w.till, useNew ? NEW_SKU : SKUS[(d + w.till) % 3] as string, 1 + d))
+    }
+  }
+  const chain = [...all]
+  for (const f of p.forks) {
+    const e = chain[f % chain.length] as Entry
+    const w = writers.find(x => x.tillId === e.tillId) as Writer
+    const r = e.record
+    all.push(signEntry({ ...r, atMs: r.atMs + 777 } as TillRecord, w.signer))
+  }
+  for (const b of p.breaks) {
+    const e = chain[b % chain.length] as Entry
+    if (e.record.seq === 1) continue
+    const w = writers.find(x => x.tillId === e.tillId) as Writer
+    all.push(signEntry({ ...e.record, prevHash: seedBytes(`bogus-${b}`), atMs: e.record.atMs + 555 } as TillRecord, w.signer))
+  }
+  for (const d of p.dups) all.push(all[d % all.length] as Entry)
+  // A seeded shuffle.
+  let s = p.order >>> 0
+  for (let i = all.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    const j = s % (i + 1)
+    ;[all[i], all[j]] = [all[j] as Entry, all[i] as Entry]
+  }
+  return all
+}
+
+/** What a start must restore: the books' outputs, the per-till sums replicas compare, what waits for the catalogue. */
+function state (hq: HqNode): string {
+  return JSON.stringify({
+    books: { ...hq.books.snapshot(), counts: { ...hq.books.snapshot().counts, duplicates: 0 } },
+    hledger: hq.books.toHledger(),
+    sums: [...hq.tillSums].sort((a, b) => a[0] < b[0] ? -1 : 1),
+    awaiting: hq.awaitingCatalogue,
+    seqs: [...hq.tillSums.keys()].sort().map(t => hq.heldSeq(t as never))
+  })
+}
+
+function hqOn (store: KvStore, defined: Set<string>, init: Partial<HqInit> = {}): HqNode {
+  return new HqNode({ store, clock: new ManualClock(), logger: silentLogger }, {
+    root,
+    costCents: sku => defined.has(sku) ? catalogue.costCents(sku === NEW_SKU ? 'patio-chair' : sku) : undefined,
+    rebuildVerify: false,
+    ...init
+  })
+}
+
+async function enrolAll (hq: HqNode, entries: readonly Entry[]): Promise<void> {
+  const seen = new Set<string>()
+  for (const e of entries) {
+    if (seen.has(e.tillId)) continue
+    seen.add(e.tillId)
+    await hq.enrol({ store: e.record.store, till: e.record.till, tillKey: e.signer })
+  }
+}
+
+const THRESHOLDS: Array<Partial<HqInit>> = [{}, { checkpointSegmentBytes: 200 }, { checkpointSegmentBytes: 64 }]
+
+async function runPlan (p: Plan): Promise<void> {
+  const entries = entriesOf(p)
+  const defined = new Set(SKUS.filter(s => s !== NEW_SKU))
+  const store = new MemoryStore()
+  const init = THRESHOLDS[p.thresholds] ?? {}
+  let hq = hqOn(store, defined, init)
+  await hq.start()
+  await enrolAll(hq, entries)
+  const cuts = new Set(p.checkpoints.map(c => c % (entries.length + 1)))
+  for (let i = 0; i <= entries.length; i++) {
+    if (cuts.has(i)) await hq.checkpoint()
+    if (i === Math.floor(entries.length / 2)) {
+      // A restart midway: from a checkpoint if one was written; later checkpoints build on it.
+      await hq.stop()
+      hq = hqOn(store, defined, init)
+      await hq.start()
+    }
+    const e = entries[i]
+    if (e !== undefined) await hq.submit([e.bytes])
+  }
+  if (p.newSku.length > 0 && p.order % 2 === 0) {
+    defined.add(NEW_SKU)
+    hq.catalogueChanged()
+  }
+  if (p.checkpoints.length > 1) await hq.checkpoint()
+  const expected = state(hq)
+  await hq.stop()
+
+  const fromCheckpoint = hqOn(store, defined, init)
+  await fromCheckpoint.start()
+  assert.equal(state(fromCheckpoint), expected, 'from the newest checkpoint and the log after it')
+  await fromCheckpoint.stop()
+  const whole = hqOn(store, defined, { ...init, rebuild: 'full' })
+  const summary = await whole.start()
+  assert.ok('log' in summary.from, '--rebuild full folds the whole log')
+  assert.equal(state(whole), expected, 'from the whole log')
+  await whole.stop()
+}
+
+function seeded (): number {
+  return Number(process.env.FC_SEED ?? (Date.now() % 1_000_000))
+}
+
+describe('HQ checkpoints of the books', function () {
+  this.timeout(300_000)
+
+  it('a start from the newest checkpoint and the log after it equals a start from the whole log (random logs and checkpoint points)', async () => {
+    const seed = seeded()
+    await fc.assert(fc.asyncProperty(planArb, runPlan), { seed, numRuns: Number(process.env.FC_RUNS ?? 40) })
+      .catch((err: Error) => { throw new Error(`FC_SEED=${seed}: ${err.message}`) })
+  })
+
+  it('a start reads only the log after the checkpoint, and a new checkpoint builds on the last (incremental), then a new base', async () => {
+    const entries = entriesOf({ tills: 4, days: 6, forks: [], breaks: [], dups: [], newSku: [], order: 1, checkpoints: [], thresholds: 0 })
+    const defined = new Set(SKUS)
+    const store = new MemoryStore()
+    const hq = hqOn(store, defined, { checkpointRecordsEvery: 5 })
+    await hq.start()
+    await enrolAll(hq, entries)
+    await hq.submit(entries.slice(0, 10).map(e => e.bytes))
+    assert.equal(hq.checkpointDue, true, 'ten entries since the last: due')
+    const first = await hq.checkpoint()
+    assert.ok(first !== null && first.base, 'the first is a base')
+    assert.equal(first.items, 10)
+    assert.equal(hq.checkpointDue, false)
+    await hq.submit(entries.slice(10, 16).map(e => e.bytes))
+    const second = await hq.checkpoint()
+    assert.ok(second !== null && !second.base && second.items === 6, 'the second holds the six since')
+    assert.equal(await hq.checkpoint(), null, 'nothing new: nothing written')
+    await hq.submit(entries.slice(16, 20).map(e => e.bytes))
+    const expected = state(hq)
+    await hq.stop()
+    const again = hqOn(store, defined)
+    const summary = await again.start()
+    assert.ok('checkpoint' in summary.from)
+    assert.deepEqual(summary.from.checkpoint, { watermark: 16, items: 16, segments: 2, readFromLog: 4 })
+    assert.equal(state(again), expected)
+    assert.equal(again.checkpointPending, 4, 'the log after the watermark goes into the next checkpoint')
+    await again.stop()
+  })
+
+  it('a crash at any point of writing a checkpoint leaves a start that gives the same books', async () => {
+    const entries = entriesOf({ tills: 3, days: 4, forks: [2], breaks: [], dups: [], newSku: [], order: 7, checkpoints: [], thresholds: 0 })
+    const defined = new Set(SKUS)
+    // Count the store writes one checkpoint makes, then crash after each of them in turn.
+    const probe = new CountingStore(new MemoryStore())
+    const hq0 = hqOn(probe, defined, { checkpointSegmentBytes: 300 })
+    await hq0.start()
+    await enrolAll(hq0, entries)
+    await hq0.submit(entries.slice(0, 6).map(e => e.bytes))
+    await hq0.checkpoint()
+    await hq0.submit(entries.slice(6).map(e => e.bytes))
+    const before = probe.writes
+    await hq0.checkpoint()
+    const writes = probe.writes - before
+    assert.ok(writes >= 2, `segments, then the manifest (${writes} writes)`)
+    await hq0.stop()
+
+    for (let crashAt = 0; crashAt <= writes; crashAt++) {
+      const mem = new MemoryStore()
+      const store = new CountingStore(mem)
+      const hq = hqOn(store, defined, { checkpointSegmentBytes: 300 })
+      await hq.start()
+      await enrolAll(hq, entries)
+      await hq.submit(entries.slice(0, 6).map(e => e.bytes))
+      await hq.checkpoint()
+      await hq.submit(entries.slice(6).map(e => e.bytes))
+      const expected = state(hq)
+      store.failAfter(crashAt, () => { mem.crash() })
+      await hq.checkpoint().catch(() => {})
+      store.failAfter(Number.POSITIVE_INFINITY)
+      if (crashAt >= writes) mem.crash() // the last write went through; the power goes after it
+      await mem.open()
+      const again = hqOn(mem, defined, { checkpointSegmentBytes: 300 })
+      await again.start()
+      assert.equal(state(again), expected, `crash after ${crashAt} of ${writes} writes`)
+      await again.stop()
+    }
+  })
+
+  it('a checkpoint that fails its hash, is signed by another key, or claims arrivals the log lacks is passed over, saying why', async () => {
+    const entries = entriesOf({ tills: 2, days: 5, forks: [], breaks: [], dups: [], newSku: [], order: 3, checkpoints: [], thresholds: 0 })
+    const defined = new Set(SKUS)
+    for (const damage of ['segment', 'other key', 'watermark'] as const) {
+      const mem = new MemoryStore()
+      const hq = hqOn(mem, defined)
+      await hq.start()
+      await enrolAll(hq, entries)
+      await hq.submit(entries.slice(0, 4).map(e => e.bytes))
+      await hq.checkpoint()
+      await hq.submit(entries.slice(4).map(e => e.bytes))
+      await hq.checkpoint()
+      const expected = state(hq)
+      await hq.stop()
+      await mem.open()
+      const manifests = await keys(mem, 'x!m!')
+      const newest = manifests.at(-1) as string
+      if (damage === 'segment') {
+        const segments = await keys(mem, 'x!s!')
+        const last = segments.at(-1) as string
+        const bytes = (await mem.get(last) as Uint8Array).slice()
+        bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1
+        await mem.batch([{ type: 'put', key: last, value: bytes }], { sync: true })
+      } else if (damage === 'other key') {
+        const value = await mem.get(newest) as Uint8Array
+        const { canonicalDecode, canonicalEncode } = await import('@tillbooks/protocol')
+        const o = canonicalDecode(value) as { body: Uint8Array, sig: Uint8Array }
+        const forged = new Signer(keyPairFromSeed(seedBytes('another-hq'))).sign(new Uint8Array([...new TextEncoder().encode('tillbooks/checkpoint/v1\u0000'), ...o.body]))
+        await mem.batch([{ type: 'put', key: newest, value: canonicalEncode({ body: o.body, sig: forged }) }], { sync: true })
+      } else {
+        // The log lost its newest arrivals (restored from an older backup): the checkpoint claims more than it holds.
+        await mem.batch([{ type: 'put', key: 'jn', value: new TextEncoder().encode('6') }], { sync: true })
+      }
+      await mem.close()
+      const again = hqOn(mem, defined)
+      const summary = await again.start()
+      assert.ok(summary.from.skipped.length >= 1 && summary.from.skipped[0]?.startsWith(newest), `${damage}: passed over (${summary.from.skipped.join('; ')})`)
+      if (damage === 'watermark') {
+        assert.ok('checkpoint' in summary.from && summary.from.checkpoint.watermark === 4, 'the one before, within the log, is used')
+      } else {
+        assert.ok('checkpoint' in summary.from && summary.from.checkpoint.watermark === 4, `${damage}: the one before is used`)
+        assert.equal(state(again), expected)
+      }
+      await again.stop()
+    }
+  })
+})
+
+async function keys (store: KvStore, prefix: string): Promise<string[]> {
+  const out: string[] = []
+  for await (const [k] of store.entries({ gte: prefix, lt: prefix + '\uffff' })) out.push(k)
+  return out
+}
+
+/** A store that counts batches, and can make the n-th one from now on fail (the power going off). */
+class CountingStore implements KvStore {
+  writes = 0
+  #failAt = Number.POSITIVE_INFINITY
+  #onFail: (() => void) | undefined
+  readonly inner: MemoryStore
+  constructor (inner: MemoryStore) { this.inner = inner }
+  failAfter (n: number, onFail?: () => void): void {
+    this.#failAt = this.writes + n
+    this.#onFail = onFail
+  }
+
+  async open (): Promise<void> { await this.inner.open() }
+  async close (): Promise<void> { await this.inner.close() }
+  async get (key: string): Promise<Uint8Array | undefined> { return await this.inner.get(key) }
+  async batch (ops: KvOp[], opts: { sync: boolean }): Promise<void> {
+    if (this.writes >= this.#failAt) {
+      this.#onFail?.()
+      this.#onFail = undefined
+      throw new Error('power off')
+    }
+    this.writes++
+    await this.inner.batch(ops, opts)
+  }
+
+  entries (range: KvRange): AsyncIterable<[string, Uint8Array]> { return this.inner.entries(range) }
+}
