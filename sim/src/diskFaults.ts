@@ -15,8 +15,8 @@
  *
  * HQ's store reopens before its first good write after a failure, as LevelStore does, and
  * what was in doubt (a failed batch LevelDB's log may yet replay) comes back then, or not,
- * on a coin from the seed: HQ folds what came back after that commit (B5 then still finds
- * its rebuilt books equal to those before a crash). The crash day's outage comes after HQ's
+ * on a coin from the seed; HQ writes a failed commit's entries again with its next commit and
+ * folds them in that step (B5 then still finds its rebuilt books equal to those before a crash). The crash day's outage comes after HQ's
  * crash, so hqCrash's B5 compares books that no in-doubt batch is pending under. Tills do not
  * lose power in the simulator; their in-doubt writes are always lost here.
  */
