@@ -18,9 +18,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
 import { isDeepStrictEqual } from 'node:util'
 import {
-  asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, toHex, type Close, type Entry, type StockIn
+  asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, toHex, type Close, type StockIn
 } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
 import { HqNode, LevelStore, silentLogger } from '../src/index.ts'
@@ -39,7 +41,7 @@ const CLI = resolve(import.meta.dirname, '../src/cli.ts')
 const catalogue = demoCatalogue()
 const stocked = catalogue.stockedSkus()
 
-const dir = keepAt >= 0 ? resolve(args[keepAt + 1] as string) : await mkdtemp(join(tmpdir(), 'tillbooks-restart-'))
+const dir = !isMainThread ? '' : keepAt >= 0 ? resolve(args[keepAt + 1] as string) : await mkdtemp(join(tmpdir(), 'tillbooks-restart-'))
 const say = (s: string): void => { process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`) }
 const started: ChildProcess[] = []
 
@@ -53,8 +55,8 @@ async function build (): Promise<{ ms: number, records: number }> {
   const rootSeed = new Uint8Array(32).fill(21)
   await writeFile(join(dir, 'root.key'), toHex(rootSeed) + '\n', { mode: 0o600 })
   const root = new Signer(keyPairFromSeed(rootSeed))
-  const signers = Array.from({ length: TILLS }, (_, t) => new Signer(keyPairFromSeed(new Uint8Array(Buffer.from(`till-${t}`.padEnd(32, '.')).subarray(0, 32)))))
-  const storeOf = (t: number): string => `S${String(Math.floor(t / TILLS_PER_STORE) + 1).padStart(5, '0')}`
+  const signers = Array.from({ length: TILLS }, (_, t) => tillSigner(t))
+  const storeOf = (t: number): string => storeOfTill(t, TILLS_PER_STORE)
   const tillNo = (t: number): number => (t % TILLS_PER_STORE) + 1
   const store = new LevelStore(hqDbDir(dir))
   const hq = new HqNode({ store, clock: { nowMs: () => Date.parse('2026-01-01T00:00:00Z') }, logger: silentLogger }, { root, costCents: s => catalogue.costCents(s) })
@@ -65,28 +67,62 @@ async function build (): Promise<{ ms: number, records: number }> {
   await hq.stop()
   const db = new LevelStore(hqDbDir(dir))
   await db.open()
-  const prev: Array<Uint8Array> = signers.map(() => GENESIS_HASH)
+  // The tills' records are made and signed on worker threads (a slice of the tills each), a
+  // business day at a time; this thread writes them in arrival order, as HQ would have.
+  const threads = Math.max(1, Math.min(4, availableParallelism()))
+  const workers = Array.from({ length: threads }, (_, w) => {
+    const from = Math.floor(TILLS * w / threads)
+    const to = Math.floor(TILLS * (w + 1) / threads)
+    return new Worker(new URL(import.meta.url), { workerData: { from, to, tillsPerStore: TILLS_PER_STORE } })
+  })
+  const next = (w: Worker, d: number): Promise<Array<[string, Uint8Array]>> => new Promise((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+    w.postMessage(d)
+  })
   let arrival = 1
   let records = 0
-  let x = 12345
-  const rand = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n }
-  for (let d = 0; d < DAYS; d++) {
-    const day = asBusinessDay(dayOf(d))
-    const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
-    const enc = new TextEncoder()
-    const put = (e: Entry): void => {
-      const key = entryKey(e.tillId, e.seq, e.hash)
-      ops.push({ type: 'put', key, value: e.bytes }, { type: 'put', key: arrivalKey(arrival++), value: enc.encode(key) })
-      records++
+  const enc = new TextEncoder()
+  try {
+    for (let d = 0; d < DAYS; d++) {
+      const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+      for (const made of await Promise.all(workers.map(w => next(w, d)))) {
+        for (const [key, bytes] of made) {
+          ops.push({ type: 'put', key, value: bytes }, { type: 'put', key: arrivalKey(arrival++), value: enc.encode(key) })
+          records++
+        }
+      }
+      ops.push({ type: 'put', key: ARRIVAL_NEXT_KEY, value: enc.encode(String(arrival)) })
+      await db.batch(ops, { sync: d === DAYS - 1 })
+      if (d % 30 === 29 || d === DAYS - 1) say(`built ${d + 1} of ${DAYS} days: ${records} records (${Math.round(records / ((performance.now() - t0) / 1000))} records/s)`)
     }
-    for (let t = 0; t < TILLS; t++) {
-      const s = signers[t] as Signer
-      const base = { v: 1 as const, store: asStoreId(storeOf(t)), till: tillNo(t), businessDay: day }
+  } finally {
+    for (const w of workers) await w.terminate()
+  }
+  await db.close()
+  return { ms: performance.now() - t0, records }
+}
+
+/** On a worker thread: the records of tills [from, to) for business day `d`, signed, with their log keys. */
+function workerMain (): void {
+  const { from, to, tillsPerStore } = workerData as { from: number, to: number, tillsPerStore: number }
+  const signers = new Map<number, Signer>()
+  const prev = new Map<number, Uint8Array>()
+  let x = 12345 + from
+  const rand = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n }
+  parentPort?.on('message', (d: number) => {
+    const day = asBusinessDay(dayOf(d))
+    const out: Array<[string, Uint8Array]> = []
+    for (let t = from; t < to; t++) {
+      let s = signers.get(t)
+      if (s === undefined) { s = tillSigner(t); signers.set(t, s) }
+      const store = asStoreId(storeOfTill(t, tillsPerStore))
+      const base = { v: 1 as const, store, till: (t % tillsPerStore) + 1, businessDay: day }
       const sku = stocked[rand(stocked.length)] as string
       const qty = 1 + rand(24)
-      const stockIn: StockIn = { ...base, kind: 'stockIn', seq: d * 2 + 1, prevHash: prev[t] as Uint8Array, atMs: Date.parse(`${day}T06:00:00Z`), replenishmentId: `R-${storeOf(t)}-${day}`, shipped: [{ sku, qty }], received: [{ sku, qty }] }
+      const stockIn: StockIn = { ...base, kind: 'stockIn', seq: d * 2 + 1, prevHash: prev.get(t) ?? GENESIS_HASH, atMs: Date.parse(`${day}T06:00:00Z`), replenishmentId: `R-${store}-${day}`, shipped: [{ sku, qty }], received: [{ sku, qty }] }
       const a = signEntry(stockIn, s)
-      put(a)
+      out.push([entryKey(a.tillId, a.seq, a.hash), a.bytes])
       const sales = 20 + rand(200)
       const net = 5_000 + rand(400_000)
       const tax = Math.floor(net / 5)
@@ -97,15 +133,19 @@ async function build (): Promise<{ ms: number, records: number }> {
         cashCountedCents: net + tax - card, consumed: [{ sku, qty: Math.min(qty, 1 + rand(3)) }], points: []
       }
       const b = signEntry(close, s)
-      put(b)
-      prev[t] = b.hashBytes
+      out.push([entryKey(b.tillId, b.seq, b.hash), b.bytes])
+      prev.set(t, b.hashBytes)
     }
-    ops.push({ type: 'put', key: ARRIVAL_NEXT_KEY, value: enc.encode(String(arrival)) })
-    await db.batch(ops, { sync: d === DAYS - 1 })
-    if (d % 30 === 29 || d === DAYS - 1) say(`built ${d + 1} of ${DAYS} days: ${records} records (${Math.round(records / ((performance.now() - t0) / 1000))} records/s)`)
-  }
-  await db.close()
-  return { ms: performance.now() - t0, records }
+    parentPort?.postMessage(out)
+  })
+}
+
+function tillSigner (t: number): Signer {
+  return new Signer(keyPairFromSeed(new Uint8Array(Buffer.from(`till-${t}`.padEnd(32, '.')).subarray(0, 32))))
+}
+
+function storeOfTill (t: number, tillsPerStore: number): string {
+  return `S${String(Math.floor(t / tillsPerStore) + 1).padStart(5, '0')}`
 }
 
 interface Ready { http: string }
@@ -143,7 +183,8 @@ async function kill (child: ChildProcess): Promise<void> {
   await exited
 }
 
-try {
+if (!isMainThread) workerMain()
+else try {
   say(`building the log of ${TILLS} tills × ${DAYS} days into ${dir}`)
   const built = keepAt >= 0 && args.includes('--reuse') ? { ms: 0, records: TILLS * DAYS * 2 } : await build()
   say(`built ${built.records} records in ${(built.ms / 1000).toFixed(1)} s`)

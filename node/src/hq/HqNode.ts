@@ -26,7 +26,7 @@ import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
 import {
   AWAITING_CATALOGUE_MAX, CHECKPOINT_BASE_MIN_ITEMS, CHECKPOINT_INTERVAL_MS, CHECKPOINT_PENDING_MAX, CHECKPOINT_RECORDS_EVERY, CHECKPOINT_SEGMENT_BYTES, CHECKPOINT_SEGMENTS_MAX,
-  CHECKPOINT_YIELD_ITEMS, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
+  CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
 } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import {
@@ -462,17 +462,30 @@ export class HqNode {
       const names = this.#books.checkpointNames
       for (const segment of loaded.segments) {
         for (const item of readCheckpointItems(segment, names)) {
-          items++
-          if (item.summary === undefined || item.prevHash === undefined) {
+          if (item.kind === 'ref') {
+            items++
             refs.add(entryKey(item.tillId, item.seq, toHex(item.hash) as Entry['hash']))
-            continue
+          } else if (item.kind === 'summary') {
+            items++
+            // Nothing waits for the catalogue yet (references are read after every segment).
+            if (this.#books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary) === 'duplicate') continue
+            this.#booked(item.summary.day)
+            this.#noteSeq(item.tillId, item.seq)
+            this.#noteLoggedBytes(item.tillId, item.hash)
+            entries++
+          } else {
+            // A base: a till's folded prefix at once (its sums come with the AGGREGATES item).
+            const meta = this.#books.restoreBase(item)
+            if (item.kind === 'block') {
+              items += item.folded
+              entries += item.folded
+              this.#noteSeq(item.tillId, item.folded)
+              for (let i = 0; i < item.folded; i++) this.#noteLoggedBytes(item.tillId, item.hashes.subarray(i * 32, i * 32 + 6))
+            } else if (meta !== null) {
+              const m = JSON.parse(meta) as { latestDay: BusinessDay | null }
+              if (m.latestDay !== null) this.#booked(m.latestDay)
+            }
           }
-          // Nothing waits for the catalogue yet (references are read after every segment).
-          if (this.#books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary) === 'duplicate') continue
-          this.#booked(item.summary.day)
-          this.#noteSeq(item.tillId, item.seq)
-          this.#noteLoggedBytes(item.tillId, item.hash)
-          entries++
         }
       }
       const readFromLog = refs.size
@@ -589,21 +602,11 @@ export class HqNode {
         w = new CheckpointWriter(this.#books.checkpointNames)
       }
       if (base) {
-        // Every entry the books hold, a till at a time (a till's entries are written in one
-        // step, so a fold or a fork meanwhile never tears a till). An entry logged meanwhile
-        // may land here and in the next checkpoint too: replaying skips duplicates.
-        let sinceYield = 0
-        for (const tillId of this.#books.tillIds()) {
-          const before = w.items
-          this.#books.writeCheckpointTill(w, tillId)
-          sinceYield += w.items - before
-          roll(false)
-          if (sinceYield >= CHECKPOINT_YIELD_ITEMS) {
-            sinceYield = 0
-            await new Promise(resolve => setImmediate(resolve))
-          }
-        }
-        // Waiting for the catalogue when the base began: read from the log again at start.
+        // The books of this moment, in one synchronous step (the sums must be those of the
+        // blocks): each till's folded prefix as a block — copied as restored, only what was
+        // folded since is encoded — then the sums and the block table.
+        this.#books.writeBase(() => { roll(false); return w }, JSON.stringify({ latestDay: this.#latestDay }))
+        // Waiting for the catalogue: read from the log again at start.
         for (const e of awaiting) w.logRef(e.tillId, e.seq, e.hashBytes)
       }
       for (const p of rest) {

@@ -85,8 +85,6 @@ export const CHECKPOINT_SEGMENTS_MAX = 1_024
 export const CHECKPOINT_BASE_MIN_ITEMS = 100_000
 /** Entries logged since the last checkpoint that HQ lists for the next, at most; beyond, the next is a base. */
 export const CHECKPOINT_PENDING_MAX = 2_000_000
-/** Items a base checkpoint writes between yields to the event loop (intake goes on meanwhile). */
-export const CHECKPOINT_YIELD_ITEMS = 20_000
 /** Checkpoints kept: the newest and the one before it (if the newest fails its checks, a start goes back one). */
 export const CHECKPOINTS_KEPT = 2
 /** How often the HQ daemon looks whether a checkpoint is due. */

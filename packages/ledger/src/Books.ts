@@ -34,9 +34,10 @@ import {
   stockInPostings, unitCostCents, type BankPayout, type CostCents, type Posting, type SettledLine, type Settlement, type Transaction
 } from './journal.ts'
 import { addCents, negCents, subCents } from './money.ts'
-import { Interner, StringPool, summarise, summaryTransaction, type Summary, type SummaryContext } from './summary.ts'
+import { Interner, StringPool, summarise, summaryTransaction, type CloseSummary, type Summary, type SummaryContext } from './summary.ts'
 import { TillChain, type AddOutcome, type ChainSink, type ForkEvidence } from './TillChain.ts'
-import type { CheckpointWriter, CodecNames } from './checkpointCodec.ts'
+import { BlockTable, CheckpointFormatError, decodeSummaries, encodeSummaries, type CheckpointItem, type CheckpointWriter, type CodecNames } from './checkpointCodec.ts'
+import { ByteReader, ByteWriter } from './bytes.ts'
 import { bug } from './bug.ts'
 
 export interface BooksOptions {
@@ -186,6 +187,8 @@ interface TillState {
   readonly store: StoreTotals
   /** Seq of the last folded Close, 0 if none. */
   lastCloseSeq: number
+  /** Its summary (kept here so that a till restored from a checkpoint need not decode its history to answer a snapshot). */
+  lastClose: CloseSummary | null
 }
 
 /**
@@ -207,6 +210,9 @@ export class Books {
   readonly #currency: string
   readonly #heldEntriesPerTillMax: number
   readonly #ctx: SummaryContext
+  /** The strings of checkpoint blocks (checkpointCodec.ts): book-wide, only growing. */
+  readonly #table = new BlockTable()
+  readonly #names: CodecNames
   readonly #tills = new Map<TillId, TillState>()
   /** Moved by every call that may change the books: for caching what is derived from them (a digest, an export). */
   #version = 0
@@ -233,6 +239,14 @@ export class Books {
     this.#currency = assertCurrency(opts.currency ?? CURRENCY_DEFAULT)
     this.#heldEntriesPerTillMax = opts.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
     this.#ctx = { costCents: opts.costCents, skus: new Interner(), members: new Interner(), strings: new StringPool() }
+    const ctx = this.#ctx
+    this.#names = {
+      sku: id => ctx.skus.name(id),
+      member: id => ctx.members.name(id),
+      skuId: name => ctx.skus.id(name),
+      memberId: name => ctx.members.id(name),
+      pooled: s => ctx.strings.get(s)
+    }
   }
 
   /**
@@ -282,15 +296,146 @@ export class Books {
   }
 
   /** The names behind the books' interned ids, both ways: for writing and reading checkpoints. */
-  get checkpointNames (): CodecNames {
-    const ctx = this.#ctx
-    return {
-      sku: id => ctx.skus.name(id),
-      member: id => ctx.members.name(id),
-      skuId: name => ctx.skus.id(name),
-      memberId: name => ctx.members.id(name),
-      pooled: s => ctx.strings.get(s)
+  get checkpointNames (): CodecNames { return this.#names }
+
+  /**
+   * Write a base checkpoint: every till's folded prefix as a block (and its held entries as
+   * items after it), the sums of the till entries (AGGREGATES, with the caller's `meta` text)
+   * and the block table, into the writers `next` gives (it starts a new segment when the
+   * current one is full). Synchronous: blocks and sums are of one moment of the books. After
+   * it, each till keeps its folded summaries as the block written (their objects freed).
+   */
+  writeBase (next: () => CheckpointWriter, meta: string): void {
+    const encode = (list: readonly Summary[]): Uint8Array => encodeSummaries(list, this.#table, this.#names)
+    // Every block encoded first, so that the table (which encoding grows) is written, whole,
+    // before them: a start reads it first, and a block's last Close is read at once.
+    const blocks: Array<{ tillId: TillId, hashes: Uint8Array, lastClose: Uint8Array, summaries: Uint8Array }> = []
+    for (const [tillId, t] of this.#tills) {
+      if (t.chain.foldedSeq === 0) continue
+      const { hashes, summaries } = t.chain.foldedBlock(encode)
+      blocks.push({ tillId, hashes, lastClose: t.lastClose === null ? new Uint8Array(0) : encode([t.lastClose]), summaries })
     }
+    next().table(this.#table.names())
+    next().aggregates(this.#entryAggregates(meta))
+    const byTill = new Map(blocks.map(b => [b.tillId, b]))
+    for (const [tillId, t] of this.#tills) {
+      const b = byTill.get(tillId)
+      if (b !== undefined) {
+        next().block(tillId, t.store.id, t.chain.foldedSeq, t.lastCloseSeq, b.hashes, b.lastClose, b.summaries)
+        t.chain.compactTo(b.summaries)
+      }
+      for (const e of t.chain.held()) {
+        const w = next()
+        if (e.summary === null) w.logRef(tillId, e.seq, e.hash)
+        else w.summary(tillId, t.store.id, e.seq, e.hash, e.prevHash, e.summary)
+      }
+    }
+  }
+
+  /**
+   * Restore a base's block, sums or table (the caller replays its SUMMARY and LOG REF items
+   * through `restore` and `add`). A block's till must be new to these books.
+   */
+  restoreBase (item: Extract<CheckpointItem, { kind: 'block' | 'aggregates' | 'table' }>): string | null {
+    if (item.kind === 'table') {
+      this.#table.restore(item.names)
+      return null
+    }
+    this.#version++
+    if (item.kind === 'aggregates') return this.#addAggregates(item.bytes)
+    if (this.#tills.has(item.tillId)) throw new CheckpointFormatError(`checkpoint: a second block for ${item.tillId}`)
+    const t = this.#newTill(item.tillId, item.store)
+    // A copy: the segment's bytes are not kept alive by one till's history.
+    t.chain.restoreFolded(item.hashes, item.folded, item.summaries.slice())
+    t.lastCloseSeq = item.lastCloseSeq
+    if (item.lastCloseSeq > 0) {
+      const [last] = decodeSummaries(item.lastClose, 1, this.#table, this.#names)
+      if (last?.kind !== 'close') throw new CheckpointFormatError(`checkpoint: ${item.tillId}'s last Close is not a Close`)
+      t.lastClose = last
+    }
+    return null
+  }
+
+  /** The sums only the till entries make: balances (less what HQ's own records posted), stores, members. */
+  #entryAggregates (meta: string): Uint8Array {
+    const hq = new Map<string, number>()
+    for (const tx of this.hqTransactions()) {
+      for (const p of tx.postings) {
+        hq.set(p.account, addCents(hq.get(p.account) ?? 0, p.amountCents))
+        if (p.sub !== undefined) hq.set(`${p.account}:${p.sub}`, addCents(hq.get(`${p.account}:${p.sub}`) ?? 0, p.amountCents))
+      }
+    }
+    const w = new ByteWriter()
+    const text = (x: string): void => { const b = new TextEncoder().encode(x); w.uint(b.length); w.raw(b) }
+    text(meta)
+    const balances: Array<[string, number]> = []
+    ACCOUNT_NAMES.forEach((a, i) => { balances.push([a, subCents(this.#balances[i] ?? 0, hq.get(a) ?? 0)]) })
+    for (const [k, v] of this.#subBalances) balances.push([`\u0000${k}`, subCents(v, hq.get(k) ?? 0)])
+    const kept = balances.filter(([, v]) => v !== 0)
+    w.uint(kept.length)
+    for (const [k, v] of kept) { text(k); w.int(v) }
+    const members: Array<[string, number]> = []
+    this.#memberPoints.forEach((points, id) => { if (points !== 0) members.push([this.#ctx.members.name(id), points]) })
+    w.uint(members.length)
+    for (const [k, v] of members) { text(k); w.int(v) }
+    w.uint(this.#stores.size)
+    for (const [id, st] of this.#stores) {
+      text(id)
+      for (const n of [st.foldedEntries, st.cashCents, st.cardCents, st.salesNetCents, st.taxCents, st.refundsCents, st.cogsCents, st.cashOverShortCents, st.shrinkageCents, st.saleCount, st.refundCount]) w.int(n)
+      w.uint(st.stock.size)
+      for (const [sku, qty] of st.stock) { text(this.#ctx.skus.name(sku)); w.int(qty) }
+    }
+    return w.finish()
+  }
+
+  /** Add a base's sums (#entryAggregates) to these books; returns its meta text. */
+  #addAggregates (bytes: Uint8Array): string {
+    const r = new ByteReader(bytes, 'checkpoint aggregates')
+    const dec = new TextDecoder('utf-8', { fatal: true })
+    const text = (): string => dec.decode(r.view(r.uint()))
+    const meta = text()
+    for (let n = r.uint(); n > 0; n--) {
+      const k = text()
+      const v = r.int()
+      if (k.startsWith('\u0000')) {
+        const key = k.slice(1)
+        const next = addCents(this.#subBalances.get(key) ?? 0, v)
+        if (next === 0) this.#subBalances.delete(key)
+        else this.#subBalances.set(key, next)
+      } else {
+        const i = accountIndex(k as Account)
+        this.#balances[i] = addCents(this.#balances[i] ?? 0, v)
+      }
+    }
+    for (let n = r.uint(); n > 0; n--) {
+      const id = this.#ctx.members.id(text())
+      this.#memberPoints[id] = addCount(this.#memberPoints[id] ?? 0, r.int())
+    }
+    for (let n = r.uint(); n > 0; n--) {
+      const id = text() as StoreId
+      let st = this.#stores.get(id)
+      if (st === undefined) {
+        st = new StoreTotals(id)
+        this.#stores.set(id, st)
+      }
+      st.foldedEntries += r.int()
+      st.cashCents = addCents(st.cashCents, r.int())
+      st.cardCents = addCents(st.cardCents, r.int())
+      st.salesNetCents = addCents(st.salesNetCents, r.int())
+      st.taxCents = addCents(st.taxCents, r.int())
+      st.refundsCents = addCents(st.refundsCents, r.int())
+      st.cogsCents = addCents(st.cogsCents, r.int())
+      st.cashOverShortCents = addCents(st.cashOverShortCents, r.int())
+      st.shrinkageCents = addCents(st.shrinkageCents, r.int())
+      st.saleCount = addCount(st.saleCount, r.int())
+      st.refundCount = addCount(st.refundCount, r.int())
+      for (let m = r.uint(); m > 0; m--) {
+        const sku = this.#ctx.skus.id(text())
+        adjust(st.stock, sku, r.int())
+      }
+    }
+    if (!r.done) throw new CheckpointFormatError('checkpoint aggregates: bytes left over')
+    return meta
   }
 
   /**
@@ -307,21 +452,6 @@ export class Books {
     const prevHash = seq === 1 ? GENESIS_HASH : t.chain.prevHashOf(seq, hashBytes)
     if (prevHash === null) w.logRef(tillId, seq, hashBytes)
     else w.summary(tillId, t.store.id, seq, hashBytes, prevHash, summary)
-  }
-
-  /** Write every till entry the books hold to a checkpoint (see writeCheckpointEntry). */
-  writeCheckpointAll (w: CheckpointWriter): void {
-    for (const tillId of this.#tills.keys()) this.writeCheckpointTill(w, tillId)
-  }
-
-  /** Write one till's entries to a checkpoint: summaries, and references to the log where only a hash is kept. */
-  writeCheckpointTill (w: CheckpointWriter, tillId: TillId): void {
-    const t = this.#tills.get(tillId)
-    if (t === undefined) return
-    for (const e of t.chain.entries()) {
-      if (e.summary === null) w.logRef(tillId, e.seq, e.hash)
-      else w.summary(tillId, t.store.id, e.seq, e.hash, e.prevHash, e.summary)
-    }
   }
 
   /** The tills the books know, in no particular order (a snapshot: safe to hold across awaits). */
@@ -692,16 +822,27 @@ export class Books {
       fold: (summary, seq) => {
         this.#apply(store, summary, 1)
         // Folds happen in increasing seq order.
-        if (summary.kind === 'close') state.lastCloseSeq = seq
+        if (summary.kind === 'close') {
+          state.lastCloseSeq = seq
+          state.lastClose = summary
+        }
       },
       unfold: (summary, seq) => {
         this.#apply(store, summary, -1)
         // Un-folds happen in decreasing seq order, before the chain is truncated, so the
         // summaries below `seq` are still readable.
-        if (seq === state.lastCloseSeq) state.lastCloseSeq = this.#previousClose(state, seq)
+        if (seq === state.lastCloseSeq) {
+          state.lastCloseSeq = this.#previousClose(state, seq)
+          const last = state.lastCloseSeq > 0 ? state.chain.foldedSummary(state.lastCloseSeq) : null
+          state.lastClose = last?.kind === 'close' ? last : null
+        }
       }
     }
-    const state: TillState = { chain: new TillChain(tillId, sink, { heldEntriesMax: this.#heldEntriesPerTillMax }), store, lastCloseSeq: 0 }
+    const chain = new TillChain<Summary>(tillId, sink, {
+      heldEntriesMax: this.#heldEntriesPerTillMax,
+      decode: (bytes, count) => decodeSummaries(bytes, count, this.#table, this.#names)
+    })
+    const state: TillState = { chain, store, lastCloseSeq: 0, lastClose: null }
     this.#tills.set(tillId, state)
     return state
   }
@@ -836,9 +977,8 @@ export class Books {
   }
 
   #tillSnapshot (t: TillState): TillSnapshot {
-    const last = t.lastCloseSeq > 0 ? t.chain.foldedSummary(t.lastCloseSeq) : null
-    const close = last?.kind === 'close' ? last : null
-    invariant(last === null || close !== null, 'lastCloseSeq points at a Close')
+    const close = t.lastClose
+    invariant((close === null) === (t.lastCloseSeq === 0), 'lastClose is the Close at lastCloseSeq')
     return {
       lastSeq: t.chain.foldedSeq,
       lastClosedDay: close?.day ?? null,

@@ -65,9 +65,11 @@ export interface ForkEvidence {
   predecessorHash: EntryHash | null
 }
 
-export interface TillChainOptions {
+export interface TillChainOptions<S = unknown> {
   heldEntriesMax?: number
   hashesInitial?: number
+  /** Decodes a block of `count` summaries (see restoreFolded). */
+  decode?: (bytes: Uint8Array, count: number) => S[]
 }
 
 interface Held<S> {
@@ -86,19 +88,75 @@ export class TillChain<S> {
   #foldedSeq = 0
   /** Hashes of the folded entries, packed: seq s at [(s − 1) × 32, s × 32). */
   #hashes: Uint8Array
-  /** Summaries of the folded entries: seq s at index s − 1. */
-  readonly #summaries: S[] = []
+  /**
+   * Summaries of the folded entries: seq s at index s − 1 − (the lazy block's count). A chain
+   * restored from a checkpoint keeps its prefix's summaries as one encoded block, decoded the
+   * first time one of them is asked for (a fork, an export): most never are.
+   */
+  #summaries: S[] = []
+  #lazy: { bytes: Uint8Array, count: number } | null = null
+  readonly #decode: ((bytes: Uint8Array, count: number) => S[]) | undefined
   /** Entries not folded, by seq, each list sorted by hash. Null while empty (most tills, most of the time). */
   #held: Map<number, Array<Held<S>>> | null = null
   #heldCount = 0
   #haltSeq = Number.POSITIVE_INFINITY
 
-  constructor (tillId: TillId, sink: ChainSink<S>, opts: TillChainOptions = {}) {
+  constructor (tillId: TillId, sink: ChainSink<S>, opts: TillChainOptions<S> = {}) {
     this.tillId = tillId
     this.#sink = sink
     this.#heldMax = opts.heldEntriesMax ?? HELD_ENTRIES_PER_TILL_MAX
     invariant(Number.isSafeInteger(this.#heldMax) && this.#heldMax >= 1, 'heldEntriesMax must be a positive integer')
     this.#hashes = new Uint8Array(HASH_BYTES * Math.max(1, opts.hashesInitial ?? TILL_HASHES_INITIAL))
+    this.#decode = opts.decode
+  }
+
+  /**
+   * Start an empty chain as the folded prefix 1..count of a checkpoint: its packed hashes and
+   * its summaries as one encoded block (decoded when first needed). The caller restores the
+   * books' sums over them; nothing is folded through the sink here.
+   */
+  restoreFolded (hashes: Uint8Array, count: number, encoded: Uint8Array): void {
+    invariant(this.#foldedSeq === 0 && this.#held === null && this.#summaries.length === 0 && this.#lazy === null, 'a chain is restored only when empty')
+    invariant(hashes.length === count * HASH_BYTES, 'restoreFolded: one hash per entry')
+    invariant(this.#decode !== undefined, 'restoreFolded needs a decode option')
+    this.#hashes = new Uint8Array(HASH_BYTES * Math.max(count + 2, TILL_HASHES_INITIAL))
+    this.#hashes.set(hashes)
+    this.#foldedSeq = count
+    this.#lazy = count > 0 ? { bytes: encoded, count } : null
+  }
+
+  /**
+   * The folded prefix as a checkpoint keeps it: its packed hashes (a view) and its summaries
+   * as one block — the restored block as it was, then the ones folded since, encoded.
+   */
+  foldedBlock (encode: (summaries: readonly S[]) => Uint8Array): { hashes: Uint8Array, summaries: Uint8Array } {
+    const hashes = this.#hashes.subarray(0, this.#foldedSeq * HASH_BYTES)
+    const fresh = encode(this.#summaries)
+    if (this.#lazy === null) return { hashes, summaries: fresh }
+    const both = new Uint8Array(this.#lazy.bytes.length + fresh.length)
+    both.set(this.#lazy.bytes)
+    both.set(fresh, this.#lazy.bytes.length)
+    return { hashes, summaries: both }
+  }
+
+  /** Keep the folded prefix's summaries as this block of them (what foldedBlock gave): frees their objects. */
+  compactTo (encoded: Uint8Array): void {
+    if (this.#decode === undefined || this.#foldedSeq === 0) return
+    this.#lazy = { bytes: encoded, count: this.#foldedSeq }
+    this.#summaries = []
+  }
+
+  /** The summary of folded `seq` (decoding the lazy block first if it holds it). */
+  #summaryAt (seq: number): S | undefined {
+    const lazy = this.#lazy
+    if (lazy !== null) {
+      if (seq > lazy.count) return this.#summaries[seq - 1 - lazy.count]
+      const decoded = (this.#decode as (bytes: Uint8Array, count: number) => S[])(lazy.bytes, lazy.count)
+      invariant(decoded.length === lazy.count, 'a block decodes to its count of summaries')
+      this.#summaries = decoded.concat(this.#summaries)
+      this.#lazy = null
+    }
+    return this.#summaries[seq - 1]
   }
 
   /** Entries 1..foldedSeq are folded. */
@@ -182,8 +240,8 @@ export class TillChain<S> {
 
   /** The summary of folded entry `seq`. */
   foldedSummary (seq: number): S {
-    const s = this.#summaries[seq - 1]
-    if (!(s !== undefined && seq >= 1 && seq <= this.#foldedSeq)) bug(`seq ${seq} is not folded`)
+    const s = seq >= 1 && seq <= this.#foldedSeq ? this.#summaryAt(seq) : undefined
+    if (s === undefined) bug(`seq ${seq} is not folded`)
     return s
   }
 
@@ -192,7 +250,7 @@ export class TillChain<S> {
    * held at or after the halt (only its hash is kept there).
    */
   summaryOf (seq: number, hashBytes: Uint8Array, hash: EntryHash): S | null {
-    if (seq >= 1 && seq <= this.#foldedSeq) return this.#foldedHashEquals(seq, hashBytes) ? (this.#summaries[seq - 1] ?? null) : null
+    if (seq >= 1 && seq <= this.#foldedSeq) return this.#foldedHashEquals(seq, hashBytes) ? (this.#summaryAt(seq) ?? null) : null
     return this.#held?.get(seq)?.find(h => h.hash === hash)?.summary ?? null
   }
 
@@ -218,9 +276,14 @@ export class TillChain<S> {
         seq,
         hash: this.#hashes.subarray((seq - 1) * HASH_BYTES, seq * HASH_BYTES),
         prevHash: seq === 1 ? GENESIS_HASH : this.#hashes.subarray((seq - 2) * HASH_BYTES, (seq - 1) * HASH_BYTES),
-        summary: this.#summaries[seq - 1] ?? bug(`no summary at folded seq ${seq}`)
+        summary: this.#summaryAt(seq) ?? bug(`no summary at folded seq ${seq}`)
       }
     }
+    yield * this.held()
+  }
+
+  /** The held entries (pending, or at and after a fork), by seq: as `entries` gives them. */
+  * held (): Generator<{ seq: number, hash: Uint8Array, prevHash: Uint8Array, summary: S | null }> {
     if (this.#held === null) return
     for (const [seq, list] of [...this.#held].sort((a, b) => a[0] - b[0])) {
       for (const h of list) yield { seq, hash: fromHex(h.hash), prevHash: fromHex(h.prevHash), summary: h.summary }
@@ -321,7 +384,8 @@ export class TillChain<S> {
       invariant(prevHash !== null, 'a folded entry has a unique predecessor')
       this.#hold(s, { hash: this.foldedHash(s), prevHash, summary: null })
     }
-    this.#summaries.length = seq - 1
+    // Every summary from `seq` on was read above: a lazy block holding any of them is decoded.
+    this.#summaries.length = seq - 1 - (this.#lazy?.count ?? 0)
     this.#foldedSeq = seq - 1
   }
 

@@ -22,7 +22,7 @@
  */
 export * from './accounts.ts'
 export * from './Books.ts'
-export { CheckpointFormatError, CheckpointWriter, readCheckpointItems, type CheckpointItem, type CodecNames } from './checkpointCodec.ts'
+export { BlockTable, CheckpointFormatError, CheckpointWriter, decodeSummaries, encodeSummaries, readCheckpointItems, type CheckpointItem, type CodecNames } from './checkpointCodec.ts'
 export * from './constants.ts'
 export * from './errors.ts'
 export * from './exports.ts'

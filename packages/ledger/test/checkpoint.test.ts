@@ -18,23 +18,34 @@ function outputs (books: Books): { snapshot: string, transactions: string, hledg
 }
 
 /** Replay a segment into `books`; a log reference is read back from `log` (the entries by hash), as HQ reads its log. */
-function replay (books: Books, segment: Uint8Array, log: ReadonlyMap<string, Entry>): { summaries: number, refs: number } {
+function replay (books: Books, segment: Uint8Array, log: ReadonlyMap<string, Entry>): { summaries: number, refs: number, blocked: number } {
   let summaries = 0
   let refs = 0
+  let blocked = 0
   for (const item of readCheckpointItems(segment, books.checkpointNames)) {
-    if (item.summary === undefined) {
+    if (item.kind === 'ref') {
       const e = log.get(Buffer.from(item.hash).toString('hex'))
       assert.ok(e !== undefined, 'a log reference names an entry of the log')
       assert.equal(e.tillId, item.tillId)
       assert.equal(e.record.seq, item.seq)
       books.add(e)
       refs++
-    } else {
-      books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash as Uint8Array, item.summary)
+    } else if (item.kind === 'summary') {
+      books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary)
       summaries++
+    } else {
+      books.restoreBase(item)
+      if (item.kind === 'block') blocked += item.folded
     }
   }
-  return { summaries, refs }
+  return { summaries, refs, blocked }
+}
+
+/** A base of `books` in one segment. */
+function base (books: Books): Uint8Array {
+  const w = new CheckpointWriter(books.checkpointNames)
+  books.writeBase(() => w, '{}')
+  return w.finish()
 }
 
 function fold (books: Books, items: readonly Item[]): void {
@@ -56,12 +67,11 @@ describe('checkpoints of the books', function () {
       const log = new Map(f.set.map(e => [e.hash, e]))
 
       const before = foldItems(items.slice(0, cut))
-      const w = new CheckpointWriter(before.checkpointNames)
-      before.writeCheckpointAll(w)
+      const segment = base(before)
       const restored = new Books({ costCents })
       // HQ's own records are not in a checkpoint: they are read from the log at every start.
       fold(restored, items.slice(0, cut).filter(it => it.kind === 'order'))
-      replay(restored, w.finish(), log)
+      replay(restored, segment, log)
       fold(restored, items.slice(cut))
       assert.deepEqual(outputs(restored), whole)
     }), 150)
@@ -77,8 +87,7 @@ describe('checkpoints of the books', function () {
       const log = new Map(f.set.map(e => [e.hash, e]))
 
       const books = foldItems(items.slice(0, c1))
-      const base = new CheckpointWriter(books.checkpointNames)
-      books.writeCheckpointAll(base)
+      const first = base(books)
       fold(books, items.slice(c1, c2))
       // The entries logged between the two checkpoints, as HQ lists them: each once, in the order they came.
       const inc = new CheckpointWriter(books.checkpointNames)
@@ -88,8 +97,10 @@ describe('checkpoints of the books', function () {
         seen.add(it.entry.hash)
         books.writeCheckpointEntry(inc, it.entry.tillId, it.entry.record.seq, it.entry.hashBytes)
       }
-      const segments = [base.finish(), inc.finish()]
-      for (const order of [segments, [...segments].reverse()]) {
+      // A base comes first in a checkpoint (its blocks are the tills' first entries); incremental
+      // segments after it in any order, and again, with a second base made of the books now.
+      const segments = [first, inc.finish()]
+      for (const order of [segments, [segments[0] as Uint8Array, segments[1] as Uint8Array, segments[1] as Uint8Array], [base(books)]]) {
         const restored = new Books({ costCents })
         fold(restored, items.slice(0, c2).filter(it => it.kind === 'order'))
         for (const s of order) replay(restored, s, log)
@@ -99,27 +110,27 @@ describe('checkpoints of the books', function () {
     }), 150)
   })
 
-  it('keeps summaries where it can and refers to the log only for entries at or after a fork', () => {
-    // A fleet with a fork: its dead side is referred to; everything else travels as summaries.
+  it('a base keeps each till\'s folded prefix as a block, and refers to the log only for entries at or after a fork', () => {
+    // A fleet with a fork: its dead side is referred to; the prefix before it is a block.
     const f = buildRandomFleet({ tills: [[{ stockIn: null, close: closeSpec() }, { stockIn: null, close: closeSpec() }, { stockIn: null, close: closeSpec() }]], drops: [], forks: [{ at: 1, branch: 1 }], breaks: [], dups: [], orderSeeds: [1, 2] })
     const books = foldItems(f.items)
-    const w = new CheckpointWriter(books.checkpointNames)
-    books.writeCheckpointAll(w)
+    const expected = outputs(books)
+    const segment = base(books)
     const restored = new Books({ costCents })
-    const counts = replay(restored, w.finish(), new Map(f.set.map(e => [e.hash, e])))
-    assert.equal(counts.summaries, 1) // seq 1, folded before the fork at seq 2
+    const counts = replay(restored, segment, new Map(f.set.map(e => [e.hash, e])))
+    assert.equal(counts.blocked, 1) // seq 1, folded before the fork at seq 2
+    assert.equal(counts.summaries, 0)
     assert.equal(counts.refs, f.set.length - 1)
-    assert.deepEqual(outputs(restored), outputs(books))
+    assert.deepEqual(outputs(restored), expected)
+    assert.deepEqual(outputs(books), expected, 'writing a base changes nothing the books answer (their summaries are kept as the block)')
   })
 
   it('refuses bytes that are not a segment, or are cut short, with CheckpointFormatError', () => {
     const f = buildRandomFleet({ tills: [[{ stockIn: null, close: closeSpec() }]], drops: [], forks: [], breaks: [], dups: [], orderSeeds: [1, 2] })
     const books = foldItems(f.items)
-    const w = new CheckpointWriter(books.checkpointNames)
-    books.writeCheckpointAll(w)
-    const bytes = w.finish()
+    const bytes = base(books)
     const read = (b: Uint8Array): unknown[] => [...readCheckpointItems(b, new Books({ costCents }).checkpointNames)]
-    assert.equal(read(bytes).length, 1)
+    assert.equal(read(bytes).length, 3, 'a block, the sums, the table')
     assert.throws(() => read(bytes.subarray(0, bytes.length - 1)), CheckpointFormatError)
     assert.throws(() => read(Uint8Array.of(1, 2, 3, 4, 5)), CheckpointFormatError)
     const otherVersion = bytes.slice()
