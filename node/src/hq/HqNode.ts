@@ -255,6 +255,8 @@ export class HqNode {
   /** The newest checkpoint's manifest (its segments are kept by the next incremental one), or null. */
   #manifest: Manifest | null = null
   #needBase = false
+  /** Why no checkpoint may be written until HQ restarts, or null. */
+  #checkpointsSuspended: string | null = null
   #checkpointing: Promise<CheckpointSummary | null> | null = null
   #lastCheckpointMs = 0
   /**
@@ -433,6 +435,8 @@ export class HqNode {
     this.#committedArrival = this.#nextArrival - 1
     this.#pendingCheckpoint = []
     this.#manifest = null
+    this.#inDoubt.clear()
+    this.#checkpointsSuspended = null
     let entries = 0
     // Each distinct logged entry is noted once, however many ways it is reached (a checkpoint's
     // items, the log after its watermark, its references to the log).
@@ -547,9 +551,13 @@ export class HqNode {
     if (held === undefined || seq > held) this.#maxSeq.set(tillId, seq)
   }
 
-  /** Whether a checkpoint is due: enough entries since the last, or some and long enough, or none written for the books yet. */
+  /**
+   * Whether a checkpoint is due: enough entries since the last, or some and long enough, or
+   * none written for the books yet. Never while entries of a failed commit are in doubt (the
+   * store may replay them: a watermark past them would leave them out of a start's books).
+   */
   get checkpointDue (): boolean {
-    if (!this.#started || this.#checkpointing !== null) return false
+    if (!this.#started || this.#checkpointing !== null || this.#inDoubt.size > 0 || this.#checkpointsSuspended !== null) return false
     const pending = this.#pendingCheckpoint
     if (this.#needBase || pending === null) return true
     if (pending.length >= (this.#init.checkpointRecordsEvery ?? CHECKPOINT_RECORDS_EVERY)) return true
@@ -573,6 +581,8 @@ export class HqNode {
 
   async #writeCheckpoint (): Promise<CheckpointSummary | null> {
     const t0 = performance.now()
+    if (this.#inDoubt.size > 0) throw new HqBusyError(`${this.#inDoubt.size} entries of a failed commit are in doubt: a checkpoint waits until they are written again`)
+    if (this.#checkpointsSuspended !== null) throw new HqBusyError(this.#checkpointsSuspended)
     const watermark = this.#committedArrival
     const pending = this.#pendingCheckpoint
     this.#pendingCheckpoint = []
@@ -1135,7 +1145,7 @@ export class HqNode {
           ops.push({ type: 'put', key: arrivalKey(this.#nextArrival++), value: encoder.encode(key) })
         }
         // The entries of failed commits first (#inDoubt), unless a copy is being written now or is folded already.
-        const again = [...this.#inDoubt.values()].filter(d => !this.#inFlight.has(d.entry.hash) && !this.#books.has(d.entry.hash) && !this.#awaiting.has(d.entry.hash))
+        const again = [...this.#inDoubt.values()].filter(d => !this.#inFlight.has(d.entry.hash) && !this.#books.contains(d.entry.tillId, d.entry.seq, d.entry.hashBytes) && !this.#awaiting.has(d.entry.hash))
         for (const d of again) put(d.entry, d.logged)
         for (const g of groups) g.entries.forEach((e, k) => { put(e, g.logged[k] as Uint8Array) })
         ops.push({ type: 'put', key: ARRIVAL_NEXT_KEY, value: encoder.encode(String(this.#nextArrival)) })
@@ -1193,6 +1203,10 @@ export class HqNode {
           for (const hash of this.#inDoubt.keys()) {
             if (this.#inDoubt.size <= IN_DOUBT_KEPT_MAX) break
             this.#inDoubt.delete(hash)
+            // One the store may yet replay, never folded: a checkpoint's watermark past its
+            // arrival number would leave it out of a start's books. None until a restart
+            // (whose log after the last watermark holds it if the store kept it).
+            this.#checkpointsSuspended = 'entries of a failed commit were let go (too many to keep): no checkpoint until HQ restarts'
           }
         }
       }
