@@ -180,7 +180,7 @@ describe('HQ checkpoints of the books', function () {
     const entries = entriesOf({ tills: 4, days: 6, forks: [], breaks: [], dups: [], newSku: [], order: 1, checkpoints: [], thresholds: 0 })
     const defined = new Set(SKUS)
     const store = new MemoryStore()
-    const hq = hqOn(store, defined, { checkpointRecordsEvery: 5 })
+    const hq = hqOn(store, defined, { checkpointRecordsEvery: 5, checkpointBaseMinItems: 8 })
     await hq.start()
     await enrolAll(hq, entries)
     await hq.submit(entries.slice(0, 10).map(e => e.bytes))
@@ -196,51 +196,69 @@ describe('HQ checkpoints of the books', function () {
     await hq.submit(entries.slice(16, 20).map(e => e.bytes))
     const expected = state(hq)
     await hq.stop()
-    const again = hqOn(store, defined)
+    const again = hqOn(store, defined, { checkpointRecordsEvery: 5, checkpointBaseMinItems: 8 })
     const summary = await again.start()
     assert.ok('checkpoint' in summary.from)
     assert.deepEqual(summary.from.checkpoint, { watermark: 16, items: 16, segments: 2, readFromLog: 4 })
     assert.equal(state(again), expected)
     assert.equal(again.checkpointPending, 4, 'the log after the watermark goes into the next checkpoint')
+    // Incremental ones until they hold as many entries as the base (and at least 8 here): then a new base of everything.
+    const third = await again.checkpoint()
+    assert.ok(third !== null && !third.base && third.items === 4)
+    await again.submit(entries.slice(20).map(e => e.bytes))
+    const fourth = await again.checkpoint()
+    assert.ok(fourth !== null && fourth.base && fourth.items === entries.length, `a new base: ${JSON.stringify(fourth)}`)
+    const manifests: string[] = []
+    for await (const [k] of store.entries({ gte: 'x!m!', lt: 'x!m!\uffff' })) manifests.push(k)
+    assert.equal(manifests.length, 2, 'the newest two manifests are kept')
+    const final = state(again)
     await again.stop()
+    const last = hqOn(store, defined)
+    const s2 = await last.start()
+    assert.ok('checkpoint' in s2.from && s2.from.checkpoint.segments === 1 && s2.from.checkpoint.readFromLog === 0, JSON.stringify(s2.from))
+    assert.equal(state(last), final)
+    await last.stop()
   })
 
-  it('a crash at any point of writing a checkpoint leaves a start that gives the same books', async () => {
+  it('a crash at any point of writing a checkpoint (a base, then an incremental one) leaves a start that gives the same books', async () => {
     const entries = entriesOf({ tills: 3, days: 4, forks: [2], breaks: [], dups: [], newSku: [], order: 7, checkpoints: [], thresholds: 0 })
     const defined = new Set(SKUS)
-    // Count the store writes one checkpoint makes, then crash after each of them in turn.
-    const probe = new CountingStore(new MemoryStore())
-    const hq0 = hqOn(probe, defined, { checkpointSegmentBytes: 300 })
-    await hq0.start()
-    await enrolAll(hq0, entries)
-    await hq0.submit(entries.slice(0, 6).map(e => e.bytes))
-    await hq0.checkpoint()
-    await hq0.submit(entries.slice(6).map(e => e.bytes))
-    const before = probe.writes
-    await hq0.checkpoint()
-    const writes = probe.writes - before
-    assert.ok(writes >= 2, `segments, then the manifest (${writes} writes)`)
-    await hq0.stop()
-
-    for (let crashAt = 0; crashAt <= writes; crashAt++) {
-      const mem = new MemoryStore()
-      const store = new CountingStore(mem)
-      const hq = hqOn(store, defined, { checkpointSegmentBytes: 300 })
+    const init = { checkpointSegmentBytes: 300 }
+    /** An HQ on `store` with the first six entries logged; `crashIn` (0: the base, 1: the incremental one) crashes after `crashAt` writes. */
+    const run = async (store: CountingStore, crashIn: number, crashAt: number, onCrash: () => void): Promise<{ writes: number[], expected: string }> => {
+      const hq = hqOn(store, defined, init)
       await hq.start()
       await enrolAll(hq, entries)
-      await hq.submit(entries.slice(0, 6).map(e => e.bytes))
-      await hq.checkpoint()
-      await hq.submit(entries.slice(6).map(e => e.bytes))
-      const expected = state(hq)
-      store.failAfter(crashAt, () => { mem.crash() })
-      await hq.checkpoint().catch(() => {})
-      store.failAfter(Number.POSITIVE_INFINITY)
-      if (crashAt >= writes) mem.crash() // the last write went through; the power goes after it
-      await mem.open()
-      const again = hqOn(mem, defined, { checkpointSegmentBytes: 300 })
-      await again.start()
-      assert.equal(state(again), expected, `crash after ${crashAt} of ${writes} writes`)
-      await again.stop()
+      const writes: number[] = []
+      let expected = ''
+      for (const [k, slice] of [entries.slice(0, 6), entries.slice(6)].entries()) {
+        await hq.submit(slice.map(e => e.bytes))
+        if (k === crashIn) {
+          expected = state(hq)
+          store.failAfter(crashAt, onCrash)
+        }
+        const before = store.writes
+        await hq.checkpoint().catch(() => {})
+        writes.push(store.writes - before)
+        store.failAfter(Number.POSITIVE_INFINITY)
+        if (k === crashIn) return { writes, expected }
+      }
+      return { writes, expected: state(hq) }
+    }
+    // Count the store writes each checkpoint makes, then crash after each of them in turn.
+    const { writes } = await run(new CountingStore(new MemoryStore()), 2, 0, () => {})
+    assert.ok(writes.every(n => n >= 2), `segments, then the manifest (${writes.join(', ')} writes)`)
+    for (const crashIn of [0, 1]) {
+      for (let crashAt = 0; crashAt <= (writes[crashIn] as number); crashAt++) {
+        const mem = new MemoryStore()
+        const { expected } = await run(new CountingStore(mem), crashIn, crashAt, () => { mem.crash() })
+        if (crashAt >= (writes[crashIn] as number)) mem.crash() // every write went through; the power goes after them
+        await mem.open()
+        const again = hqOn(mem, defined, init)
+        await again.start()
+        assert.equal(state(again), expected, `crash in checkpoint ${crashIn + 1} after ${crashAt} of ${writes[crashIn]} writes`)
+        await again.stop()
+      }
     }
   })
 

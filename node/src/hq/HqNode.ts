@@ -104,6 +104,8 @@ export interface HqInit {
   checkpointIntervalMs?: number
   /** Bytes of one checkpoint segment, about (CHECKPOINT_SEGMENT_BYTES). */
   checkpointSegmentBytes?: number
+  /** A new base once the incremental checkpoints hold this many entries and as many as the base (CHECKPOINT_BASE_MIN_ITEMS). */
+  checkpointBaseMinItems?: number
   submitBatchMax?: number
   commitBatchMax?: number
   /** Till documents HQ keeps loaded for sync and the API (DOCS_CACHED_MAX). */
@@ -590,7 +592,7 @@ export class HqNode {
     const incItems = previous === null ? 0 : previous.segments.slice(previous.baseSegments).reduce((n, s) => n + s.items, 0)
     const baseItems = previous === null ? 0 : previous.segments.slice(0, previous.baseSegments).reduce((n, s) => n + s.items, 0)
     const base = this.#needBase || pending === null || previous === null ||
-      previous.segments.length >= CHECKPOINT_SEGMENTS_MAX || (incItems >= CHECKPOINT_BASE_MIN_ITEMS && incItems >= baseItems)
+      previous.segments.length >= CHECKPOINT_SEGMENTS_MAX || (incItems >= (this.#init.checkpointBaseMinItems ?? CHECKPOINT_BASE_MIN_ITEMS) && incItems >= baseItems)
     if (!base && (pending?.length ?? 0) === 0) {
       this.#lastCheckpointMs = this.#components.clock.nowMs()
       return null
