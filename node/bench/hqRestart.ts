@@ -11,7 +11,8 @@
  *      figure `restartSeconds` —, and the books identical to the cent;
  *   3. the same with `--rebuild full` (the whole log, re-verified) when asked (`--full-verify`).
  * `--books-db off`: the SQL projection is not part of HQ serving again (it follows later).
- * Not a test: `node node/bench/hqRestart.ts [tills] [days] [--full-verify] [--keep DIR]` from the repo root.
+ * Not a test: `node node/bench/hqRestart.ts [tills] [days] [--full-verify] [--keep DIR [--build-only | --reuse]]` from the
+ * repo root (`--build-only` builds the log into DIR and stops; `--reuse` times a log built before).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -75,9 +76,15 @@ async function build (): Promise<{ ms: number, records: number }> {
     const to = Math.floor(TILLS * (w + 1) / threads)
     return new Worker(new URL(import.meta.url), { workerData: { from, to, tillsPerStore: TILLS_PER_STORE } })
   })
+  // One error and exit listener per worker for the whole build: a failed worker fails the day asked of it.
+  const asked = new Map<Worker, { resolve: (v: Array<[string, Uint8Array]>) => void, reject: (e: Error) => void }>()
+  for (const w of workers) {
+    w.on('message', (v: Array<[string, Uint8Array]>) => { asked.get(w)?.resolve(v) })
+    w.on('error', err => { asked.get(w)?.reject(err) })
+    w.on('exit', code => { asked.get(w)?.reject(new Error(`a signing worker exited ${code}`)) })
+  }
   const next = (w: Worker, d: number): Promise<Array<[string, Uint8Array]>> => new Promise((resolve, reject) => {
-    w.once('message', resolve)
-    w.once('error', reject)
+    asked.set(w, { resolve, reject })
     w.postMessage(d)
   })
   let arrival = 1
@@ -188,6 +195,10 @@ else try {
   say(`building the log of ${TILLS} tills × ${DAYS} days into ${dir}`)
   const built = keepAt >= 0 && args.includes('--reuse') ? { ms: 0, records: TILLS * DAYS * 2 } : await build()
   say(`built ${built.records} records in ${(built.ms / 1000).toFixed(1)} s`)
+  if (args.includes('--build-only')) {
+    process.stdout.write(JSON.stringify({ tills: TILLS, days: DAYS, records: built.records, buildSeconds: built.ms / 1000, dir }) + '\n')
+    process.exit(0)
+  }
 
   const full = await startHq('full-trust')
   const fullRebuilt = full.rebuilt()
