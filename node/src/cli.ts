@@ -32,10 +32,11 @@ program.command('sim')
   .option('--seed <n>', 'seed (the same seed prints the same result)', intArg('seed', 0, Number.MAX_SAFE_INTEGER), 1)
   .option('--faults <list>', 'all, none, or a comma list of: loss, duplicate, reorder, partition, hqCrash, fire, skew, forgery, replay, equivocation, catalogueClash, cardPayments, hqReplicas (all is the first ten: all,catalogueClash,cardPayments,hqReplicas adds the others)', 'all')
   .option('--tills-per-store <n>', 'tills in each store', intArg('tills-per-store', 1, 999), 4)
+  .option('--sales-per-day-max <n>', 'each till rings up 1 to this many sales a day', intArg('sales-per-day-max', 1, 10_000), 10)
   .option('--json', 'print the result as one JSON object on the last line')
-  .action(async (o: { tills: number, days: number, seed: number, faults: string, tillsPerStore: number, json?: boolean }) => {
+  .action(async (o: { tills: number, days: number, seed: number, faults: string, tillsPerStore: number, salesPerDayMax: number, json?: boolean }) => {
     const { runSimulation, parseFaults, formatSimResult } = await import('@tillbooks/sim')
-    const result = await runSimulation({ seed: o.seed, tills: o.tills, days: o.days, faults: parseFaults(o.faults), tillsPerStore: o.tillsPerStore })
+    const result = await runSimulation({ seed: o.seed, tills: o.tills, days: o.days, faults: parseFaults(o.faults), tillsPerStore: o.tillsPerStore, salesPerDayMax: o.salesPerDayMax })
     if (o.json === true) process.stdout.write(JSON.stringify(result) + '\n')
     else process.stdout.write(formatSimResult(result) + '\n')
     if (Object.values(result.invariants).some(v => !v)) process.exitCode = 1

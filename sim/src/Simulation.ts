@@ -56,6 +56,9 @@ export interface SimResult {
   tills: number
   stores: number
   days: number
+  /** With seed, tills, days and faults, what the run was made of: a replay names them all (replay.ts). */
+  tillsPerStore: number
+  salesPerDayMax: number
   faults: string[]
   sales: number
   recordsAccepted: number
@@ -81,6 +84,10 @@ type Msg =
   /** A till's request to the card processor, and its answer (cardPayments). */
   | PspMsg
 
+/** Tills in a store, unless a run says otherwise. */
+export const TILLS_PER_STORE_DEFAULT = 4
+/** A till rings up between 1 and this many sales a day, unless a run says otherwise. */
+export const SALES_PER_DAY_MAX_DEFAULT = 10
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 const MEMBERS = Array.from({ length: 40 }, (_, i) => `+4477009${String(10_000 + i * 7919).slice(-5)}`)
@@ -299,7 +306,7 @@ class Simulation {
     this.hqKv = this.#hqStore()
     this.opening = this.stocked.map(sku => ({ sku, qty: 1_000_000 }))
     const planPrng = this.prng.fork('plan')
-    const perStore = opts.tillsPerStore ?? 4
+    const perStore = opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT
     const storeCount = Math.ceil(opts.tills / perStore)
     this.plan = {
       crashDay: planPrng.int(0, opts.days - 1),
@@ -802,7 +809,7 @@ class Simulation {
   }
 
   async #setup (): Promise<void> {
-    const perStore = this.opts.tillsPerStore ?? 4
+    const perStore = this.opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT
     const storeCount = Math.ceil(this.opts.tills / perStore)
     const k = Math.min(this.opts.neighbours ?? 2, storeCount - 1)
     await this.#startHq()
@@ -870,7 +877,7 @@ class Simulation {
       const openAt = start + 7 * HOUR_MS + tp.int(0, 30 * 60_000)
       const closeAt = start + 20 * HOUR_MS + tp.int(0, 30 * 60_000)
       this.scheduler.at(openAt, async () => { await this.#open(t.tillId, day) })
-      const salesCount = tp.int(1, this.opts.salesPerDayMax ?? 10)
+      const salesCount = tp.int(1, this.opts.salesPerDayMax ?? SALES_PER_DAY_MAX_DEFAULT)
       const times = Array.from({ length: salesCount }, () => tp.int(start + 8 * HOUR_MS, start + 19 * HOUR_MS + 30 * 60_000)).sort((a, b) => a - b)
       for (const at of times) {
         const sp = tp.fork(String(at))
@@ -2021,6 +2028,8 @@ class Simulation {
       tills: this.opts.tills,
       stores: this.stores.length,
       days: this.opts.days,
+      tillsPerStore: this.opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT,
+      salesPerDayMax: this.opts.salesPerDayMax ?? SALES_PER_DAY_MAX_DEFAULT,
       faults: ALL_FAULT_NAMES.filter(f => this.faults.has(f)),
       sales: this.totals.sales,
       recordsAccepted: this.totals.accepted,
