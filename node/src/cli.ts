@@ -46,9 +46,9 @@ program.command('demo')
   .description('the demo behind `npm start`: a few dozen tills for a few days with every fault, then the books and the checks')
   .option('--seed <n>', 'seed', intArg('seed', 0, Number.MAX_SAFE_INTEGER), 2026)
   .action(async (o: { seed: number }) => {
-    const { runSimulation, parseFaults, formatSimResult } = await import('@tillbooks/sim')
+    const { runDemo, formatSimResult, DEMO_DAYS } = await import('@tillbooks/sim')
     const t0 = performance.now()
-    const result = await runSimulation({ seed: o.seed, tills: 48, days: 4, faults: parseFaults('all'), tillsPerStore: 4, onDay: d => { process.stderr.write(`  day ${d + 1} of 4 simulated\n`) } })
+    const result = await runDemo(o.seed, d => { process.stderr.write(`  day ${d + 1} of ${DEMO_DAYS} simulated\n`) })
     process.stdout.write(formatSimResult(result) + '\n')
     process.stdout.write(`(simulated in ${Math.round(performance.now() - t0)} ms of real time)\n`)
     if (Object.values(result.invariants).some(v => !v)) process.exitCode = 1

@@ -17,6 +17,7 @@ import {
   type Clock, type SaleReceipt, type SubmitOutcome, type SyncCounters, type TenderIn
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
+import { dailyUse, onShelf, openingStock, PAR_DAYS, parLevels, replenishment } from './stock.ts'
 import { Oracle, type OracleAlias, type OracleProduct, type TruthDay } from './Oracle.ts'
 import { Prng } from './Prng.ts'
 import { Scheduler } from './Scheduler.ts'
@@ -88,6 +89,9 @@ type Msg =
 export const TILLS_PER_STORE_DEFAULT = 4
 /** A till rings up between 1 and this many sales a day, unless a run says otherwise. */
 export const SALES_PER_DAY_MAX_DEFAULT = 10
+/** The share of delivery lines that arrive short, and by how much of the line at most. */
+const SHORT_LINE_CHANCE = 0.1
+const SHORT_LINE_SHARE_MAX = 0.1
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 const MEMBERS = Array.from({ length: 40 }, (_, i) => `+4477009${String(10_000 + i * 7919).slice(-5)}`)
@@ -236,6 +240,10 @@ class Simulation {
   readonly truth = new Map<string, TruthDay>()
   readonly dispatched: Array<{ lines: SkuQty[] }> = []
   readonly opening: SkuQty[]
+  /** Each till's par level, by stocked sku: what its 06:00 delivery fills its shelf up to. */
+  readonly par: Map<string, number>
+  /** What the warehouse still holds, by stocked sku (it ships no more). */
+  readonly warehouse: Map<string, number>
   hqKv: MemoryStore
   hq!: HqNode
   /** HQ's replica of the catalogue: loaded from HQ's store before HQ starts, so a rebuild costs every record as it was. */
@@ -304,7 +312,11 @@ class Simulation {
     this.stocked = this.catalogue.products().filter(p => p.stocked).map(p => p.sku)
     this.root = new Signer(keyPairFromSeed(this.prng.fork('root').bytes(32)))
     this.hqKv = this.#hqStore()
-    this.opening = this.stocked.map(sku => ({ sku, qty: 1_000_000 }))
+    // Stock sized for the run and its shops' expected sales (stock.ts): the books a newcomer reads show a believable business.
+    const use = dailyUse(this.catalogue, this.sellable, opts.salesPerDayMax ?? SALES_PER_DAY_MAX_DEFAULT)
+    this.par = parLevels(use)
+    this.opening = openingStock(this.stocked, use, opts.tills, opts.days)
+    this.warehouse = new Map(this.opening.map(l => [l.sku, l.qty]))
     const planPrng = this.prng.fork('plan')
     const perStore = opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT
     const storeCount = Math.ceil(opts.tills / perStore)
@@ -861,14 +873,19 @@ class Simulation {
     const day = this.#day(i)
     const start = this.#dayStartMs(i)
     const p = this.prng.fork(`day:${i}`)
-    // 06:00 HQ dispatches each till's replenishment; the signed order rides with the goods.
+    // 06:00 HQ dispatches each till's replenishment, its shelf up to par; the signed order rides with the goods.
     this.scheduler.at(start + 6 * HOUR_MS, async () => {
+      const shelves = onShelf(this.truth.values(), this.catalogue)
       for (const t of this.tills.values()) {
-        const lines = p.sample(this.stocked, p.int(1, 3)).sort().map(sku => ({ sku, qty: p.int(1, 24) }))
+        // Yesterday's goods still wait for it (it did not open): nothing more is sent after them.
+        if (t.delivery !== null) continue
+        const lines = replenishment(shelves.get(t.tillId), this.par, this.warehouse)
+        if (lines.length === 0) continue
         const id = `R-${day}-${t.tillId}`
         const order = await this.hq.dispatchReplenishment({ id, store: t.store, businessDay: day, lines })
         this.dispatched.push({ lines })
-        const received = lines.map(l => ({ sku: l.sku, qty: p.chance(0.1) ? p.int(0, l.qty) : l.qty })).filter(l => l.qty > 0)
+        // Now and then a line arrives short (damaged, miscounted, taken): by up to a tenth of it, as shrinkage goes.
+        const received = lines.map(l => ({ sku: l.sku, qty: p.chance(SHORT_LINE_CHANCE) ? l.qty - p.int(1, Math.ceil(l.qty * SHORT_LINE_SHARE_MAX)) : l.qty })).filter(l => l.qty > 0)
         t.delivery = { order, received, shipped: lines }
       }
     })
@@ -2007,6 +2024,18 @@ class Simulation {
       replicas: s1,
       refusals: this.docSyncs.flatMap(d => d.refusals).sort((a, b) => a.atMs - b.atMs).slice(0, 5).map(r => `${r.peer} ${r.doc}: ${r.reason}`)
     }
+
+    // Stock on the shelves at the end, by the simulator's count (what was received, less what sold, plus what came back): per store at cost, and any (till, sku) below zero.
+    const shelves = onShelf(this.truth.values(), this.catalogue)
+    const shelfCents: Record<string, number> = {}
+    const belowZero: string[] = []
+    for (const t of this.tills.values()) {
+      for (const [sku, qty] of shelves.get(t.tillId) ?? []) {
+        shelfCents[t.store] = (shelfCents[t.store] ?? 0) + qty * this.catalogue.costCents(sku)
+        if (qty < 0) belowZero.push(`${t.tillId} ${sku} ${qty}`)
+      }
+    }
+    this.details.stock = { parDays: PAR_DAYS, shelfCents: Object.fromEntries(Object.entries(shelfCents).sort((a, b) => a[0] < b[0] ? -1 : 1)), belowZero: belowZero.length, belowZeroFirst: belowZero.slice(0, 5), warehouseUnitsLeft: Object.fromEntries(this.warehouse) }
 
     // G1: document numbers are unique and contiguous per till slot, across replacements.
     let clashes = 0
