@@ -28,9 +28,13 @@ export function worldOf (r: { seed: number, tills: number, days: number, tillsPe
   return { seed: r.seed, tills: r.tills, days: r.days, tillsPerStore: r.tillsPerStore, salesPerDayMax: r.salesPerDayMax, faults: r.faults.length === 0 ? 'none' : r.faults.join(',') }
 }
 
-/** The checks a run broke, and its books against the oracle's (empty when all hold). */
-export function brokenChecks (r: { invariants: Record<string, boolean>, booksCents: number, oracleCents: number }): string[] {
+/** Checks a fault's run must have made (a check never made never fails). */
+const CHECKS_OF_FAULT: Record<string, readonly string[]> = { hqReplicas: ['R_replicasAgree'] }
+
+/** The checks a run broke or never made, and its books against the oracle's (empty when all hold). */
+export function brokenChecks (r: { faults: readonly string[], invariants: Record<string, boolean>, booksCents: number, oracleCents: number }): string[] {
   const bad = Object.entries(r.invariants).filter(([, ok]) => !ok).map(([k]) => k)
+  for (const f of r.faults) for (const c of CHECKS_OF_FAULT[f] ?? []) if (r.invariants[c] === undefined) bad.push(`${c} never checked`)
   if (r.booksCents !== r.oracleCents) bad.push(`books ${r.booksCents} ≠ oracle ${r.oracleCents}`)
   return bad
 }

@@ -16,6 +16,11 @@ export const PROGRESS_EVERY_MS = 10_000
 export const SMALL_WORLD_TILLS_PER_STORE = 3
 export const SMALL_WORLD_SALES_PER_DAY_MAX = 6
 /** catalogueClash on every this-many-th seed (it doubles a run). */
-export const CATALOGUE_CLASH_EVERY = 4
-/** hqReplicas on every this-many-th seed (it triples a run). */
-export const HQ_REPLICAS_EVERY = 10
+export const CATALOGUE_CLASH_EVERY = 5
+/**
+ * hqReplicas (it makes a run three to four times longer) on two seeds of every this many: the
+ * multiples (with catalogueClash too: every named fault at once), and those HQ_REPLICAS_ALONE_AT
+ * past one (not a multiple of CATALOGUE_CLASH_EVERY: hqReplicas without catalogueClash).
+ */
+export const HQ_REPLICAS_EVERY = 50
+export const HQ_REPLICAS_ALONE_AT = 24

@@ -5,18 +5,19 @@
  * Every world has every fault of `all` and cardPayments (which costs a run a few per cent).
  * The two named faults that make a run longer ride on a share of the seeds: catalogueClash
  * (a catalogue replica on every till, synced all day: about twice as long) on every
- * CATALOGUE_CLASH_EVERY-th seed, hqReplicas (two more HQs syncing every half hour: about three
- * times as long) on every HQ_REPLICAS_EVERY-th; where both fall on one seed, the world has
- * every fault there is.
+ * CATALOGUE_CLASH_EVERY-th seed, hqReplicas (two more HQs syncing every half hour: three to four
+ * times as long) on two of every HQ_REPLICAS_EVERY, one of them with catalogueClash (a world
+ * with every fault there is) and one without. Any HQ_REPLICAS_EVERY seeds in a row cover
+ * every named fault.
  */
 import { ALL_FAULT_NAMES, FAULTS } from '../faults.ts'
 import type { WorldSpec } from '../replay.ts'
-import { CATALOGUE_CLASH_EVERY, HQ_REPLICAS_EVERY, SMALL_WORLD_SALES_PER_DAY_MAX, SMALL_WORLD_TILLS_PER_STORE } from './constants.ts'
+import { CATALOGUE_CLASH_EVERY, HQ_REPLICAS_ALONE_AT, HQ_REPLICAS_EVERY, SMALL_WORLD_SALES_PER_DAY_MAX, SMALL_WORLD_TILLS_PER_STORE } from './constants.ts'
 
 export function smallWorld (seed: number): WorldSpec {
   const faults = ['all', 'cardPayments']
   if (seed % CATALOGUE_CLASH_EVERY === 0) faults.push('catalogueClash')
-  if (seed % HQ_REPLICAS_EVERY === 0) faults.push('hqReplicas')
+  if (seed % HQ_REPLICAS_EVERY === 0 || seed % HQ_REPLICAS_EVERY === HQ_REPLICAS_ALONE_AT) faults.push('hqReplicas')
   return { seed, tills: 3 + (seed % 7), days: 2 + (seed % 3), tillsPerStore: SMALL_WORLD_TILLS_PER_STORE, salesPerDayMax: SMALL_WORLD_SALES_PER_DAY_MAX, faults: faults.join(',') }
 }
 
