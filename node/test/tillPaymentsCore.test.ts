@@ -149,6 +149,30 @@ describe('TillPayments (a scripted processor)', () => {
     assert.deepEqual([refund?.state, refund?.amountCents], ['approved', -800], 'the refund the processor made, recorded')
   })
 
+  it('a stored payment whose forward the processor took, its answer lost, is approved at its deadline, not expired; out of reach, it waits (simulator seeds 290, 367, 509)', async () => {
+    const p = new Scripted()
+    const clock = new ManualClock()
+    const store = new MemoryStore()
+    await store.open()
+    const payments = await TillPayments.open({ store, tillId: 'S1-1' as TillId, signer: new Signer(keyPairFromSeed(new Uint8Array(32).fill(3))), adapter: p, profile: PROFILES.default as never, currency: 'EUR', clock, logger: silentLogger })
+    p.authoriseThen = async () => { throw new ProcessorUnreachableError('down') }
+    const stored = await payments.pay({ type: 'card', amountCents: 420 }, 'S1-1-1')
+    assert.equal(stored.status, 'stored')
+    // Forwarded: the processor takes it, the answer is lost.
+    p.authoriseThen = async r => { p.take(r); throw new ProcessorUnreachableError('answer lost') }
+    assert.deepEqual(await payments.forward(), { forwarded: 0, lateDeclines: 0, expired: 0, resolved: 0 })
+    clock.ms += 13 * 3_600_000 // past the default profile's 12 h
+    // The processor out of reach at the deadline: not written off, it may have been charged.
+    p.lookupThen = async () => { throw new ProcessorUnreachableError('down') }
+    assert.equal((await payments.forward()).expired, 0)
+    assert.equal(payments.attempts()[0]?.state, 'stored')
+    // Reachable: it was taken, so it is approved.
+    p.lookupThen = async id => p.taken.get(id) ?? null
+    assert.deepEqual(await payments.forward(), { forwarded: 1, lateDeclines: 0, expired: 0, resolved: 0 })
+    assert.equal(payments.attempts()[0]?.state, 'approved')
+    assert.deepEqual(payments.expiredPayments(), [])
+  })
+
   it('a stored payment past its deadline expires, and the till\'s next Close reports it, once, linked to its sale\'s day', async () => {
     const p = new Scripted()
     p.authoriseThen = async () => { throw new ProcessorUnreachableError('down') }

@@ -17,6 +17,7 @@ import {
   type Clock, type SaleReceipt, type SubmitOutcome, type SyncCounters, type TenderIn
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
+import { dailyUse, onShelf, openingStock, PAR_DAYS, parLevels, replenishment } from './stock.ts'
 import { Oracle, type OracleAlias, type OracleProduct, type TruthDay } from './Oracle.ts'
 import { Prng } from './Prng.ts'
 import { Scheduler } from './Scheduler.ts'
@@ -57,6 +58,9 @@ export interface SimResult {
   tills: number
   stores: number
   days: number
+  /** With seed, tills, days and faults, what the run was made of: a replay names them all (replay.ts). */
+  tillsPerStore: number
+  salesPerDayMax: number
   faults: string[]
   sales: number
   recordsAccepted: number
@@ -82,6 +86,13 @@ type Msg =
   /** A till's request to the card processor, and its answer (cardPayments). */
   | PspMsg
 
+/** Tills in a store, unless a run says otherwise. */
+export const TILLS_PER_STORE_DEFAULT = 4
+/** A till rings up between 1 and this many sales a day, unless a run says otherwise. */
+export const SALES_PER_DAY_MAX_DEFAULT = 10
+/** The share of delivery lines that arrive short, and by how much of the line at most. */
+const SHORT_LINE_CHANCE = 0.1
+const SHORT_LINE_SHARE_MAX = 0.1
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 const MEMBERS = Array.from({ length: 40 }, (_, i) => `+4477009${String(10_000 + i * 7919).slice(-5)}`)
@@ -230,6 +241,10 @@ class Simulation {
   readonly truth = new Map<string, TruthDay>()
   readonly dispatched: Array<{ lines: SkuQty[] }> = []
   readonly opening: SkuQty[]
+  /** Each till's par level, by stocked sku: what its 06:00 delivery fills its shelf up to. */
+  readonly par: Map<string, number>
+  /** What the warehouse still holds, by stocked sku (it ships no more). */
+  readonly warehouse: Map<string, number>
   hqKv: MemoryStore
   /** Failing disks (fault diskFaults): HQ's store and the tills' go through it. */
   readonly disk: SimDiskFaults | null
@@ -301,9 +316,13 @@ class Simulation {
     this.root = new Signer(keyPairFromSeed(this.prng.fork('root').bytes(32)))
     this.hqKv = this.#hqStore()
     this.disk = this.faults.has('diskFaults') ? new SimDiskFaults({ scheduler: this.scheduler, prng: this.prng.fork('disk'), hqKv: this.hqKv }) : null
-    this.opening = this.stocked.map(sku => ({ sku, qty: 1_000_000 }))
+    // Stock sized for the run and its shops' expected sales (stock.ts): the books a newcomer reads show a believable business.
+    const use = dailyUse(this.catalogue, this.sellable, opts.salesPerDayMax ?? SALES_PER_DAY_MAX_DEFAULT)
+    this.par = parLevels(use)
+    this.opening = openingStock(this.stocked, use, opts.tills, opts.days)
+    this.warehouse = new Map(this.opening.map(l => [l.sku, l.qty]))
     const planPrng = this.prng.fork('plan')
-    const perStore = opts.tillsPerStore ?? 4
+    const perStore = opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT
     const storeCount = Math.ceil(opts.tills / perStore)
     this.plan = {
       crashDay: planPrng.int(0, opts.days - 1),
@@ -807,7 +826,7 @@ class Simulation {
   }
 
   async #setup (): Promise<void> {
-    const perStore = this.opts.tillsPerStore ?? 4
+    const perStore = this.opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT
     const storeCount = Math.ceil(this.opts.tills / perStore)
     const k = Math.min(this.opts.neighbours ?? 2, storeCount - 1)
     await this.#startHq()
@@ -859,14 +878,19 @@ class Simulation {
     const day = this.#day(i)
     const start = this.#dayStartMs(i)
     const p = this.prng.fork(`day:${i}`)
-    // 06:00 HQ dispatches each till's replenishment; the signed order rides with the goods.
+    // 06:00 HQ dispatches each till's replenishment, its shelf up to par; the signed order rides with the goods.
     this.scheduler.at(start + 6 * HOUR_MS, async () => {
+      const shelves = onShelf(this.truth.values(), this.catalogue)
       for (const t of this.tills.values()) {
-        const lines = p.sample(this.stocked, p.int(1, 3)).sort().map(sku => ({ sku, qty: p.int(1, 24) }))
+        // Yesterday's goods still wait for it (it did not open): nothing more is sent after them.
+        if (t.delivery !== null) continue
+        const lines = replenishment(shelves.get(t.tillId), this.par, this.warehouse)
+        if (lines.length === 0) continue
         const id = `R-${day}-${t.tillId}`
         const order = await this.hq.dispatchReplenishment({ id, store: t.store, businessDay: day, lines })
         this.dispatched.push({ lines })
-        const received = lines.map(l => ({ sku: l.sku, qty: p.chance(0.1) ? p.int(0, l.qty) : l.qty })).filter(l => l.qty > 0)
+        // Now and then a line arrives short (damaged, miscounted, taken): by up to a tenth of it, as shrinkage goes.
+        const received = lines.map(l => ({ sku: l.sku, qty: p.chance(SHORT_LINE_CHANCE) ? l.qty - p.int(1, Math.ceil(l.qty * SHORT_LINE_SHARE_MAX)) : l.qty })).filter(l => l.qty > 0)
         t.delivery = { order, received, shipped: lines }
       }
     })
@@ -875,7 +899,7 @@ class Simulation {
       const openAt = start + 7 * HOUR_MS + tp.int(0, 30 * 60_000)
       const closeAt = start + 20 * HOUR_MS + tp.int(0, 30 * 60_000)
       this.scheduler.at(openAt, async () => { await this.#open(t.tillId, day) })
-      const salesCount = tp.int(1, this.opts.salesPerDayMax ?? 10)
+      const salesCount = tp.int(1, this.opts.salesPerDayMax ?? SALES_PER_DAY_MAX_DEFAULT)
       const times = Array.from({ length: salesCount }, () => tp.int(start + 8 * HOUR_MS, start + 19 * HOUR_MS + 30 * 60_000)).sort((a, b) => a - b)
       for (const at of times) {
         const sp = tp.fork(String(at))
@@ -2010,6 +2034,18 @@ class Simulation {
       refusals: this.docSyncs.flatMap(d => d.refusals).sort((a, b) => a.atMs - b.atMs).slice(0, 5).map(r => `${r.peer} ${r.doc}: ${r.reason}`)
     }
 
+    // Stock on the shelves at the end, by the simulator's count (what was received, less what sold, plus what came back): per store at cost, and any (till, sku) below zero.
+    const shelves = onShelf(this.truth.values(), this.catalogue)
+    const shelfCents: Record<string, number> = {}
+    const belowZero: string[] = []
+    for (const t of this.tills.values()) {
+      for (const [sku, qty] of shelves.get(t.tillId) ?? []) {
+        shelfCents[t.store] = (shelfCents[t.store] ?? 0) + qty * this.catalogue.costCents(sku)
+        if (qty < 0) belowZero.push(`${t.tillId} ${sku} ${qty}`)
+      }
+    }
+    this.details.stock = { parDays: PAR_DAYS, shelfCents: Object.fromEntries(Object.entries(shelfCents).sort((a, b) => a[0] < b[0] ? -1 : 1)), belowZero: belowZero.length, belowZeroFirst: belowZero.slice(0, 5), warehouseUnitsLeft: Object.fromEntries(this.warehouse) }
+
     // G1: document numbers are unique and contiguous per till slot, across replacements.
     let clashes = 0
     let gaps = 0
@@ -2037,6 +2073,8 @@ class Simulation {
       tills: this.opts.tills,
       stores: this.stores.length,
       days: this.opts.days,
+      tillsPerStore: this.opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT,
+      salesPerDayMax: this.opts.salesPerDayMax ?? SALES_PER_DAY_MAX_DEFAULT,
       faults: ALL_FAULT_NAMES.filter(f => this.faults.has(f)),
       sales: this.totals.sales,
       recordsAccepted: this.totals.accepted,

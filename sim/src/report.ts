@@ -1,5 +1,6 @@
 /** Human-readable tables for a simulated run. Amounts print from integer cents, never floats. */
 import type { SimResult } from './Simulation.ts'
+import { replayCommand, worldOf } from './replay.ts'
 
 export function centsText (cents: number): string {
   const neg = cents < 0
@@ -51,6 +52,6 @@ export function formatSimResult (r: SimResult, opts: { storesShown?: number } = 
   out.push(table([['check', 'result'], ...Object.entries(r.invariants).map(([k, v]) => [k, v ? 'PASS' : 'FAIL'])]))
   const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k)
   out.push('')
-  out.push(failed.length === 0 ? 'All invariants hold.' : `FAILED: ${failed.join(', ')} — replay with: npx tillbooks sim --seed ${r.seed} --tills ${r.tills} --days ${r.days} --faults ${r.faults.join(',') || 'none'}`)
+  out.push(failed.length === 0 ? 'All invariants hold.' : `FAILED: ${failed.join(', ')} — replay with: ${replayCommand(worldOf(r))}`)
   return out.join('\n')
 }

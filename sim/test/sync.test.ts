@@ -12,6 +12,7 @@ import { Prng } from '../src/Prng.ts'
 import { Scheduler } from '../src/Scheduler.ts'
 import { SimNetwork } from '../src/SimNetwork.ts'
 import { SimSync, type SyncMsg } from '../src/SimSync.ts'
+import { failed, replay } from './helpers/runs.ts'
 
 interface SyncDetails {
   pulls: number
@@ -25,14 +26,6 @@ interface SyncDetails {
 
 function syncOf (r: SimResult): SyncDetails {
   return r.details.sync as SyncDetails
-}
-
-function failed (r: SimResult): string[] {
-  return Object.entries(r.invariants).filter(([, ok]) => !ok).map(([k]) => k)
-}
-
-function replay (r: SimResult): string {
-  return `seed ${r.seed}: replay with npx tillbooks sim --seed ${r.seed} --tills ${r.tills} --days ${r.days} --tills-per-store 3 --faults ${r.faults.join(',') || 'none'} --json`
 }
 
 /** Two nodes on a simulated network, `b` answering with `answer`. */

@@ -1,16 +1,14 @@
 /** What the simulator's scenario tests share: a run's failed checks, and how to replay it. */
-import type { SimResult } from '../../src/index.ts'
+import { brokenChecks, replayCommand, worldOf, type SimResult } from '../../src/index.ts'
 
 /** The invariants a run broke, and the books against the oracle (empty when all hold). */
 export function failed (r: SimResult): string[] {
-  const bad = Object.entries(r.invariants).filter(([, ok]) => !ok).map(([k]) => k)
-  if (r.booksCents !== r.oracleCents) bad.push(`books ${r.booksCents} ≠ oracle ${r.oracleCents}`)
-  return bad
+  return brokenChecks(r)
 }
 
 /** The command that replays a run from its seed (printed with every failure). */
 export function replay (r: SimResult): string {
-  return `seed ${r.seed}: replay with npx tillbooks sim --seed ${r.seed} --tills ${r.tills} --days ${r.days} --tills-per-store 3 --faults ${r.faults.join(',')} --json`
+  return `seed ${r.seed}: replay with ${replayCommand(worldOf(r), { json: true })}`
 }
 
 /** A run's failures, with the details named (`detail`) and how to replay it. */
