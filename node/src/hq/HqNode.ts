@@ -26,7 +26,7 @@ import type { NodeComponents } from '../components.ts'
 import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
 import {
   AWAITING_CATALOGUE_MAX, CHECKPOINT_BASE_MIN_ITEMS, CHECKPOINT_INTERVAL_MS, CHECKPOINT_PENDING_MAX, CHECKPOINT_RECORDS_EVERY, CHECKPOINT_SEGMENT_BYTES, CHECKPOINT_SEGMENTS_MAX,
-  CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
+  CHECKPOINT_COMPACT_SLICE_ENTRIES, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
 } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import {
@@ -211,6 +211,8 @@ export interface CheckpointSummary {
   segments: number
   bytes: number
   ms: number
+  /** Of `ms`, the longest the event loop was held (the synchronous step: the sums, each till's block copied into segments). */
+  syncMs: number
 }
 
 /** An entry logged since the last checkpoint: it goes into the next one. */
@@ -605,18 +607,30 @@ export class HqNode {
     const awaiting = base ? [...this.#awaiting.values()] : []
     try {
       const segmentBytes = this.#init.checkpointSegmentBytes ?? CHECKPOINT_SEGMENT_BYTES
-      const written: Array<{ ref: SegmentRef, bytes: Uint8Array }> = []
+      // From here until the segments are finished nothing awaits (but a base's compaction): that span holds the event loop.
+      let tSync = performance.now()
+      const finished: Array<{ bytes: Uint8Array, items: number }> = []
       let w = new CheckpointWriter(this.#books.checkpointNames)
       const roll = (force: boolean): void => {
         if (w.items === 0 || (!force && w.size < segmentBytes)) return
-        const bytes = w.finish()
-        written.push({ ref: segmentRef(`${String(watermark).padStart(12, '0')}.${String(written.length).padStart(6, '0')}`, bytes, w.items), bytes })
+        finished.push({ bytes: w.finish(), items: w.items })
         w = new CheckpointWriter(this.#books.checkpointNames)
       }
       if (base) {
+        // First each till's summaries as a block, a few tills per turn of the event loop
+        // (intake goes on; the books answer the same), so that the step below mostly copies.
+        let sinceYield = 0
+        for (const tillId of this.#books.tillIds()) {
+          sinceYield += this.#books.compactTill(tillId)
+          if (sinceYield >= CHECKPOINT_COMPACT_SLICE_ENTRIES) {
+            sinceYield = 0
+            await new Promise(resolve => setImmediate(resolve))
+          }
+        }
         // The books of this moment, in one synchronous step (the sums must be those of the
-        // blocks): each till's folded prefix as a block — copied as restored, only what was
+        // blocks): each till's folded prefix as a block — copied as compacted, only what was
         // folded since is encoded — then the sums and the block table.
+        tSync = performance.now()
         this.#books.writeBase(() => { roll(false); return w }, JSON.stringify({ latestDay: this.#latestDay }))
         // Waiting for the catalogue: read from the log again at start.
         for (const e of awaiting) w.logRef(e.tillId, e.seq, e.hashBytes)
@@ -626,6 +640,13 @@ export class HqNode {
         roll(false)
       }
       roll(true)
+      const syncMs = performance.now() - tSync
+      // The segments are bytes of that moment now: hashed a few at a time, intake going on.
+      const written: Array<{ ref: SegmentRef, bytes: Uint8Array }> = []
+      for (const f of finished) {
+        written.push({ ref: segmentRef(`${String(watermark).padStart(12, '0')}.${String(written.length).padStart(6, '0')}`, f.bytes, f.items), bytes: f.bytes })
+        if (written.length % 4 === 0) await new Promise(resolve => setImmediate(resolve))
+      }
       const kept = base || previous === null ? [] : previous.segments
       const manifest: Manifest = {
         v: 1,
@@ -643,7 +664,7 @@ export class HqNode {
       this.#needBase = false
       this.#lastCheckpointMs = this.#components.clock.nowMs()
       await pruneCheckpoints(store, CHECKPOINTS_KEPT)
-      const summary = { watermark, base, items: written.reduce((n, s) => n + s.ref.items, 0), segments: written.length, bytes: written.reduce((n, s) => n + s.bytes.length, 0), ms: performance.now() - t0 }
+      const summary = { watermark, base, items: written.reduce((n, s) => n + s.ref.items, 0), segments: written.length, bytes: written.reduce((n, s) => n + s.bytes.length, 0), ms: performance.now() - t0, syncMs }
       this.#components.logger.info(summary, 'checkpoint of the books written')
       return summary
     } catch (err) {

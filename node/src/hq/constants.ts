@@ -91,3 +91,8 @@ export const CHECKPOINTS_KEPT = 2
 export const CHECKPOINT_CHECK_MS = 1_000
 /** Longest a due checkpoint waits for a busy intake (a close wave) before it is written anyway. */
 export const CHECKPOINT_DEFER_MAX_MS = 30_000
+/**
+ * Entries whose summaries a base checkpoint encodes (compacts) between turns of the event loop,
+ * before its one synchronous step: ~20,000 entries is a few tens of ms of HQ's main thread.
+ */
+export const CHECKPOINT_COMPACT_SLICE_ENTRIES = 20_000

@@ -131,6 +131,8 @@ export class TillChain<S> {
    */
   foldedBlock (encode: (summaries: readonly S[]) => Uint8Array): { hashes: Uint8Array, summaries: Uint8Array } {
     const hashes = this.#hashes.subarray(0, this.#foldedSeq * HASH_BYTES)
+    // Already one block (restored, or compacted, and nothing folded since): as it is.
+    if (this.#lazy !== null && this.#summaries.length === 0) return { hashes, summaries: this.#lazy.bytes }
     const fresh = encode(this.#summaries)
     if (this.#lazy === null) return { hashes, summaries: fresh }
     const both = new Uint8Array(this.#lazy.bytes.length + fresh.length)
