@@ -273,6 +273,8 @@ class Simulation {
   readonly plantedEntries: Uint8Array[] = []
   readonly checks: Record<string, boolean> = {}
   readonly details: Record<string, unknown> = {}
+  /** Checkpoints of the books HQ wrote (a crash restart and B5 fold the newest). */
+  checkpointsWritten = 0
   readonly firstDay: BusinessDay
   readonly plan: { crashDay: number, fireDay: number, fireStore: number, equivocationDay: number, equivocationTill: string | null }
   /** Every close is emailed here when fires are simulated (the email path of fire recovery). */
@@ -1288,6 +1290,16 @@ class Simulation {
       const crashAt = start + 20 * HOUR_MS + p.int(2, 28) * 60_000
       this.scheduler.at(crashAt, async () => { await this.#crashHq(p.int(5, 40) * 60_000) })
     }
+    // A checkpoint of the books at a seeded moment of the day, as HQ's daemon writes one every
+    // so many records (in the close wave, its crash, a failing disk: whatever comes): a restart
+    // then folds the newest checkpoint and the log after its watermark. Its own stream, so the
+    // day's other draws are those of a run without it.
+    const cp = this.prng.fork(`checkpoint:${i}`)
+    this.scheduler.at(start + cp.int(12, 22) * HOUR_MS + cp.int(0, 59) * 60_000, async () => {
+      if (!this.hqUp) return
+      const written = await this.hq.checkpoint().catch(() => null)
+      if (written !== null) this.checkpointsWritten++
+    })
     if (this.faults.has('fire') && i === this.plan.fireDay && this.stores.length >= 2) {
       const store = this.stores[this.plan.fireStore] as StoreSim
       // The evening link to HQ is down, so the last close can only come back through a neighbour.
@@ -1950,19 +1962,26 @@ class Simulation {
     }
 
     // B5 at the end too: a fresh HQ rebuilt from the final log holds identical books (its catalogue loaded first, as the daemon does).
+    const hqTillSums = [...hq.tillSums].map(([k, v]) => [k, { ...v }] as const)
     const store = this.hqKv
     this.hqUp = false
     await hq.stop()
     await store.open()
     const freshCatalogue = new HqCatalogue({ store, root: this.root, actorId: actorOf(this.prng.fork('hq-catalogue:rebuild')) })
     await freshCatalogue.load()
-    const fresh = new HqNode({ store, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => freshCatalogue.costOf(sku, day), rebuildVerify: true })
+    const fresh = new HqNode({ store, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => freshCatalogue.costOf(sku, day), rebuildVerify: true, rebuild: 'full' })
     const replay = await fresh.start()
     this.checks.B5_rebuildFromLogIdentical = isDeepStrictEqual(stripCounts(fresh.books.snapshot()), stripCounts(final))
     // C3 after a restart too: nothing the rebuild read waits for the catalogue.
     this.checks.C3_noRecordAwaitingCatalogue &&= fresh.awaitingCatalogue === 0
-    this.details.rebuild = { entries: replay.entries }
     await fresh.stop()
+    // And as HQ starts: its newest checkpoint and the log after it give the same books.
+    const fromCheckpoint = new HqNode({ store, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => freshCatalogue.costOf(sku, day), rebuildVerify: true })
+    const restored = await fromCheckpoint.start()
+    this.checks.B5_checkpointRestartIdentical = isDeepStrictEqual(stripCounts(fromCheckpoint.books.snapshot()), stripCounts(final)) &&
+      isDeepStrictEqual([...fromCheckpoint.tillSums].sort(), [...hqTillSums].sort())
+    this.details.rebuild = { entries: replay.entries, checkpointsWritten: this.checkpointsWritten, fromCheckpoint: 'checkpoint' in restored.from ? restored.from.checkpoint : null }
+    await fromCheckpoint.stop()
     // The catalogues' Automerge documents live in wasm memory, outside the garbage collector's reach: freed with the run.
     freshCatalogue.close()
     for (const c of this.catalogues) c.close()

@@ -47,6 +47,10 @@ describe('simulator: every invariant holds under every fault', function () {
     assert.ok(r.forgedRejected >= 6, `forgeries were rejected: ${r.forgedRejected}`)
     assert.ok(r.forksDetected >= 1, 'the equivocating till was caught')
     assert.ok(r.details.hqCrash !== undefined, 'HQ crashed')
+    // HQ wrote checkpoints of its books, and a start from the newest (and the log after it) gave the same books.
+    const rebuild = r.details.rebuild as { checkpointsWritten: number, fromCheckpoint: { items: number } | null }
+    assert.ok(rebuild.checkpointsWritten >= 2 && (rebuild.fromCheckpoint?.items ?? 0) > 0, JSON.stringify(rebuild))
+    assert.equal(r.invariants.B5_checkpointRestartIdentical, true)
     assert.ok(r.details.fireRecovery !== undefined, 'a store burned and was recovered')
     const net = r.details.network as { lost: number, duplicated: number, cut: number }
     assert.ok(net.lost > 0 && net.duplicated > 0 && net.cut > 0, JSON.stringify(net))
