@@ -145,7 +145,19 @@ export class HqCatalogue {
   async changed (): Promise<void> {
     // Not fsync'd: what a peer's sync brought is still held by that peer (and its neighbours),
     // and a crash costs only syncing it again. HQ's own statements (imports, resolutions) are.
-    await this.#oneAtATime(async () => { await this.#persist(false) })
+    await this.#oneAtATime(async () => {
+      try {
+        await this.#persist(false)
+      } catch (err) {
+        // The document took the changes all the same (they are in memory, and the peer that
+        // sent them holds them): whoever reads the catalogue is told, or records naming a
+        // product they brought would wait for it for good (the peer has nothing more to send).
+        // The next save writes the whole document. Found by the simulator (catalogueClash
+        // with diskFaults).
+        for (const fn of this.#listeners) fn()
+        throw err
+      }
+    })
   }
 
   /** The catalogue in force on `day` (kept for a few days until the document changes: a fold of a large catalogue takes a while). */

@@ -1107,6 +1107,12 @@ export class HqNode {
     this.#inFlight.delete(entry.hash)
     this.#inFlightEnvelopes.delete(envelopeId)
     this.#envelopes.add(envelopeId)
+    if (this.#books.contains(entry.tillId, entry.seq, entry.hashBytes) || this.#awaiting.has(entry.hash)) {
+      // Logged twice: a failed commit's entry written again (#inDoubt) while a resend of it was
+      // in flight. In the books once, noted once (the replicas' per-till sums count it once).
+      this.counters.duplicates++
+      return { status: 'duplicate', tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
+    }
     this.#noteSeq(entry.tillId, entry.seq)
     this.#noteLogged(entry.tillId, entry.hash)
     this.#docs.changed(entry.tillId)
