@@ -23,7 +23,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { availableParallelism } from 'node:os'
 import { isDeepStrictEqual } from 'node:util'
 import {
-  asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, toHex, type Close, type StockIn
+  asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, toHex, verifySignature, type Close, type StockIn
 } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
 import { HqNode, LevelStore, silentLogger } from '../src/index.ts'
@@ -155,6 +155,20 @@ function storeOfTill (t: number, tillsPerStore: number): string {
   return `S${String(Math.floor(t / tillsPerStore) + 1).padStart(5, '0')}`
 }
 
+/** Ed25519 verifies a second on one core (HQ's verifier), times the cores. */
+function verifyCeilingPerSec (ms = 1_000): number {
+  const signer = tillSigner(0)
+  const message = new TextEncoder().encode('tillbooks verify ceiling')
+  const sig = signer.sign(message)
+  let n = 0
+  const t0 = performance.now()
+  while (performance.now() - t0 < ms) {
+    for (let i = 0; i < 50; i++) if (!verifySignature(sig, message, signer.publicKey)) throw new Error('verify ceiling: a good signature failed')
+    n += 50
+  }
+  return n / ((performance.now() - t0) / 1000) * availableParallelism()
+}
+
 interface Ready { http: string }
 
 /** Start `tillbooks hq` on the directory; resolves once it serves, with the ms from spawn to ready and its rebuild log line. */
@@ -223,6 +237,9 @@ else try {
     say(`SIGKILLed, --rebuild ${how}: serving ${(hq.readyMs / 1000).toFixed(1)} s after the start; books identical: ${restarts[how].identical}; ${JSON.stringify(hq.rebuilt())}`)
     await kill(hq.child)
   }
+  // The machine's verification ceiling, as the fleet benchmark measures it: HQ's verifier
+  // (libsodium) on one core for a second, times the cores.
+  const ceiling = verifyCeilingPerSec()
   const fullMs = Number(fullRebuilt?.ms ?? NaN)
   const result = {
     tills: TILLS, days: DAYS, records: built.records, buildSeconds: built.ms / 1000,
@@ -230,7 +247,14 @@ else try {
     checkpoint: base,
     restartSeconds: (restarts.verify?.readyMs ?? NaN) / 1000,
     restartTrustSeconds: (restarts.trust?.readyMs ?? NaN) / 1000,
-    ...(FULL_VERIFY ? { fullVerifySeconds: (restarts.full?.readyMs ?? NaN) / 1000 } : {}),
+    verifyCeilingPerSec: ceiling,
+    ...(FULL_VERIFY
+      ? (() => {
+          const r = restarts.full?.rebuilt as { entries: number, certificates: number, ms: number } | null | undefined
+          const perSec = r === null || r === undefined ? NaN : r.entries / (r.ms / 1000)
+          return { fullVerifySeconds: (restarts.full?.readyMs ?? NaN) / 1000, rebuildVerifyRecordsPerSec: perSec, rebuildVerifyOfCeiling: perSec / ceiling }
+        })()
+      : {}),
     identical: Object.values(restarts).every(r => r.identical)
   }
   process.stdout.write(JSON.stringify(result) + '\n')

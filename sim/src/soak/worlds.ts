@@ -13,14 +13,17 @@
  */
 import { ALL_FAULT_NAMES, FAULTS } from '../faults.ts'
 import type { WorldSpec } from '../replay.ts'
-import { CATALOGUE_CLASH_EVERY, DISK_FAULTS_EVERY, HQ_REPLICAS_ALONE_AT, HQ_REPLICAS_EVERY, SMALL_WORLD_SALES_PER_DAY_MAX, SMALL_WORLD_TILLS_PER_STORE } from './constants.ts'
+import {
+  CATALOGUE_CLASH_EVERY, DISK_FAULTS_EVERY, HQ_REPLICAS_ALONE_AT, HQ_REPLICAS_EVERY, SMALL_WORLD_SALES_PER_DAY_MAX, SMALL_WORLD_TILLS_MIN, SMALL_WORLD_TILLS_PER_STORE,
+  SMALL_WORLD_TILLS_SPREAD
+} from './constants.ts'
 
 export function smallWorld (seed: number): WorldSpec {
   const faults = ['all', 'cardPayments']
   if (seed % CATALOGUE_CLASH_EVERY === 0) faults.push('catalogueClash')
   if (seed % HQ_REPLICAS_EVERY === 0 || seed % HQ_REPLICAS_EVERY === HQ_REPLICAS_ALONE_AT) faults.push('hqReplicas')
   if (seed % DISK_FAULTS_EVERY === 0 || seed % HQ_REPLICAS_EVERY === 0) faults.push('diskFaults')
-  return { seed, tills: 3 + (seed % 7), days: 2 + (seed % 3), tillsPerStore: SMALL_WORLD_TILLS_PER_STORE, salesPerDayMax: SMALL_WORLD_SALES_PER_DAY_MAX, faults: faults.join(',') }
+  return { seed, tills: SMALL_WORLD_TILLS_MIN + (seed % SMALL_WORLD_TILLS_SPREAD), days: 2 + (seed % 3), tillsPerStore: SMALL_WORLD_TILLS_PER_STORE, salesPerDayMax: SMALL_WORLD_SALES_PER_DAY_MAX, faults: faults.join(',') }
 }
 
 /** Every named fault is on in some world among `count` seeds from `from` (a CI run that covers them all). */
