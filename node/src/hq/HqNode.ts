@@ -12,7 +12,7 @@
  * rebuilt from the log, and because Books is a pure fold over the *set* of entries the
  * rebuild equals what was there before the crash, to the cent.
  */
-import { hash } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import {
   canonicalDecode, canonicalEncode, checkedEntry, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
   rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
@@ -643,8 +643,10 @@ export class HqNode {
       const syncMs = performance.now() - tSync
       // The segments are bytes of that moment now: hashed a few at a time, intake going on.
       const written: Array<{ ref: SegmentRef, bytes: Uint8Array }> = []
+      // Ids unique to this checkpoint (two at one watermark — a retry — never overwrite each other's segments).
+      const nonce = randomBytes(4).toString('hex')
       for (const f of finished) {
-        written.push({ ref: segmentRef(`${String(watermark).padStart(12, '0')}.${String(written.length).padStart(6, '0')}`, f.bytes, f.items), bytes: f.bytes })
+        written.push({ ref: segmentRef(`${String(watermark).padStart(12, '0')}.${nonce}.${String(written.length).padStart(6, '0')}`, f.bytes, f.items), bytes: f.bytes })
         if (written.length % 4 === 0) await new Promise(resolve => setImmediate(resolve))
       }
       const kept = base || previous === null ? [] : previous.segments
@@ -1191,7 +1193,10 @@ export class HqNode {
           // Folded here, in the same step as the commit: at every await point each durable
           // entry is in the books or waiting for the catalogue (what a checkpoint relies on).
           const t = performance.now()
-          this.#inDoubt.clear()
+          // Out of doubt: what this batch wrote again, and any whose resend is now in the books
+          // (one whose copy is still in flight in a later batch stays, holding checkpoints back).
+          for (const d of again) this.#inDoubt.delete(d.entry.hash)
+          for (const g of groups) for (const e of g.entries) this.#inDoubt.delete(e.hash)
           for (const d of again) {
             // Answered busy when it failed: nobody waits for this outcome (the till's resend is a duplicate).
             try {

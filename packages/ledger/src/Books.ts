@@ -373,10 +373,11 @@ export class Books {
   /** The sums only the till entries make: balances (less what HQ's own records posted), stores, members. */
   #entryAggregates (meta: string): Uint8Array {
     const hq = new Map<string, number>()
+    const hqSub = new Map<string, number>()
     for (const tx of this.hqTransactions()) {
       for (const p of tx.postings) {
         hq.set(p.account, addCents(hq.get(p.account) ?? 0, p.amountCents))
-        if (p.sub !== undefined) hq.set(`${p.account}:${p.sub}`, addCents(hq.get(`${p.account}:${p.sub}`) ?? 0, p.amountCents))
+        if (p.sub !== undefined) hqSub.set(`${p.account}:${p.sub}`, addCents(hqSub.get(`${p.account}:${p.sub}`) ?? 0, p.amountCents))
       }
     }
     const w = new ByteWriter()
@@ -384,7 +385,9 @@ export class Books {
     text(meta)
     const balances: Array<[string, number]> = []
     ACCOUNT_NAMES.forEach((a, i) => { balances.push([a, subCents(this.#balances[i] ?? 0, hq.get(a) ?? 0)]) })
-    for (const [k, v] of this.#subBalances) balances.push([`\u0000${k}`, subCents(v, hq.get(k) ?? 0)])
+    // Every sub-account either side touched: one the settlements cleared to 0 is gone from
+    // #subBalances while the till entries' share of it is not 0.
+    for (const k of new Set([...this.#subBalances.keys(), ...hqSub.keys()])) balances.push([`\u0000${k}`, subCents(this.#subBalances.get(k) ?? 0, hqSub.get(k) ?? 0)])
     const kept = balances.filter(([, v]) => v !== 0)
     w.uint(kept.length)
     for (const [k, v] of kept) { text(k); w.int(v) }
@@ -458,6 +461,9 @@ export class Books {
    */
   writeCheckpointEntry (w: CheckpointWriter, tillId: TillId, seq: number, hashBytes: Uint8Array): void {
     const t = this.#tills.get(tillId)
+    // Already in the last base this process wrote or restored (its till's block holds it): the
+    // manifest keeps that base, so writing it again would only cost decoding the block.
+    if (t?.chain.inBlock(seq, hashBytes) === true) return
     const summary = t?.chain.summaryOf(seq, hashBytes, toHex(hashBytes) as EntryHash) ?? null
     if (t === undefined || summary === null) {
       w.logRef(tillId, seq, hashBytes)

@@ -148,6 +148,11 @@ export class TillChain<S> {
     this.#summaries = []
   }
 
+  /** Whether the entry (seq, hash) is in the encoded block this chain was restored or compacted to. */
+  inBlock (seq: number, hashBytes: Uint8Array): boolean {
+    return this.#lazy !== null && seq >= 1 && seq <= this.#lazy.count && this.#foldedHashEquals(seq, hashBytes)
+  }
+
   /** The summary of folded `seq` (decoding the lazy block first if it holds it). */
   #summaryAt (seq: number): S | undefined {
     const lazy = this.#lazy

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { paymentsDigest, type BusinessDay } from '@tillbooks/protocol'
-import { ACCOUNTS, Books, SettlementConflictError, type Settlement, type SettledLine } from '../src/index.ts'
+import { ACCOUNTS, Books, CheckpointWriter, readCheckpointItems, SettlementConflictError, type Settlement, type SettledLine } from '../src/index.ts'
 import { costCents, TillWriter } from './helpers/fixtures.ts'
 import { hledger, hledgerBalances, requireHledger } from './helpers/hledger.ts'
 
@@ -39,6 +39,22 @@ function books (settlements: readonly Settlement[]): Books {
 }
 
 describe('ledger: card settlement', () => {
+  it('a checkpoint base keeps the till entries\' share of a processor\'s clearing that settlements brought to 0', () => {
+    const b = books([report, statement])
+    assert.equal(b.subBalance(ACCOUNTS.cardClearing, 'embedded'), 0)
+    const w = new CheckpointWriter(b.checkpointNames)
+    b.writeBase(() => w, '{}')
+    // A start: HQ's own records (the files) from the log, then the base.
+    const restored = new Books({ costCents })
+    for (const s of [report, statement]) restored.addSettlement(s)
+    for (const item of readCheckpointItems(w.finish(), restored.checkpointNames)) {
+      if (item.kind === 'block' || item.kind === 'aggregates' || item.kind === 'table') restored.restoreBase(item)
+    }
+    assert.deepEqual(restored.snapshot().subAccounts, b.snapshot().subAccounts)
+    assert.equal(restored.subBalance(ACCOUNTS.cardClearing, 'embedded'), 0)
+    assert.equal(restored.toHledger(), b.toHledger())
+  })
+
   it('posts card takings per processor and a late decline to card losses', () => {
     const b = books([])
     assert.equal(b.balance(ACCOUNTS.cardClearing), 1200, '1700 taken by card, 500 of it declined late')
