@@ -8,7 +8,7 @@ export const SEED_TIMEOUT_MS = 180_000
  * A worker is replaced after this many seeds: Automerge's wasm memory grows to its peak and
  * never shrinks, and one large world early on should not weigh on every later one.
  */
-export const SEEDS_PER_WORKER_MAX = 200
+export const SEEDS_PER_WORKER_MAX = 500
 /** The soak prints a progress line at most this often. */
 export const PROGRESS_EVERY_MS = 10_000
 
