@@ -4,18 +4,10 @@
  * the simulator, the launcher and the benchmark load only when their command runs, so the
  * other commands start as light as before.
  */
-import { InvalidArgumentError, type Command } from 'commander'
+import type { Command } from 'commander'
 import { registerBenchCommand } from './bench/fleet/command.ts'
-import { registerNetCommand } from './net/command.ts'
+import { intArg, registerNetCommand } from './net/command.ts'
 
-function intArg (name: string, min: number, max: number) {
-  return (v: string): number => {
-    if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer`)
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be in ${min}..${max}`)
-    return n
-  }
-}
 
 /** Registers sim, demo, net and bench on `program`. */
 export function registerSimulatorCommands (program: Command): Command {

@@ -2,7 +2,8 @@
 import { InvalidArgumentError, type Command } from 'commander'
 import { SOAK_DAYS_MAX } from './constants.ts'
 
-function intArg (name: string, min: number, max: number) {
+/** A commander parser for an integer option within [min, max]. */
+export function intArg (name: string, min: number, max: number) {
   return (v: string): number => {
     if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer`)
     const n = Number(v)
