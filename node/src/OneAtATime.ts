@@ -6,12 +6,23 @@
  */
 export class OneAtATime {
   #tail: Promise<unknown> = Promise.resolve()
+  #waiting = 0
 
   /** Run `work` after everything asked for before it; its result or its error. */
   async run<T> (work: () => Promise<T>): Promise<T> {
+    this.#waiting++
     const run = this.#tail.then(work, work)
     this.#tail = run.then(() => {}, () => {})
-    return await run
+    try {
+      return await run
+    } finally {
+      this.#waiting--
+    }
+  }
+
+  /** Whether work asked for has not settled yet (running or waiting its turn). */
+  get busy (): boolean {
+    return this.#waiting > 0
   }
 
   /** Settles once everything asked for so far has (never rejects). */

@@ -49,6 +49,19 @@ describe('FaultyKvStore', () => {
     assert.equal(store.failing({ sync: true }), true)
   })
 
+  it('a fault aimed at a key fails only the batch that writes it: other writers on the disk pass (the simulator aims at one sale)', async () => {
+    const store = new FaultyKvStore(new MemoryStore())
+    await store.open()
+    store.failNext(1, { syncOnly: true, key: 's!2' })
+    await store.batch([put('c!1', 'catalogue')], { sync: true })
+    await store.batch([put('s!1', 'another sale')], { sync: true })
+    await assert.rejects(store.batch([put('s!2', 'the sale'), put('m!x', 'y')], { sync: true }), { code: 'EIO' })
+    assert.equal(await store.get('s!2'), undefined)
+    await store.batch([put('s!2', 'again')], { sync: true })
+    assert.deepEqual(await keys(store, ''), ['c!1', 's!1', 's!2'])
+    assert.equal(store.counters.failed, 1)
+  })
+
   it('fails until healed, and reads keep working meanwhile', async () => {
     const store = new FaultyKvStore(new MemoryStore())
     await store.open()

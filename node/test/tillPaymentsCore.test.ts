@@ -173,6 +173,31 @@ describe('TillPayments (a scripted processor)', () => {
     assert.deepEqual(payments.expiredPayments(), [])
   })
 
+  it('a stored payment the processor had declined (its answer to the sale lost, the forward refused as a reuse of the id) is a late decline at its deadline, not expired (simulator seed 5 of 3 tills)', async () => {
+    const p = new Scripted()
+    const clock = new ManualClock()
+    const store = new MemoryStore()
+    await store.open()
+    const payments = await TillPayments.open({ store, tillId: 'S1-1' as TillId, signer: new Signer(keyPairFromSeed(new Uint8Array(32).fill(4))), adapter: p, profile: PROFILES.default as never, currency: 'EUR', clock, logger: silentLogger })
+    // The processor declines the card; its answer, and the lookup after it, are lost: stored offline.
+    const declined = (r: AuthoriseRequest): ProcessorAnswer => ({ paymentId: r.paymentId, status: 'declined', approvedCents: 0, partial: false, processorRef: null, authCode: null, brand: 'visa', last4: '0002', aid: null, entryMode: null, forwarded: false, reason: 'card_declined' })
+    p.authoriseThen = async r => { p.taken.set(r.paymentId, declined(r)); throw new ProcessorUnreachableError('answer lost') }
+    p.lookupThen = async () => { throw new ProcessorUnreachableError('down') }
+    const stored = await payments.pay({ type: 'card', amountCents: 1510 }, 'S1-1-1', DAY1)
+    assert.equal(stored.status, 'stored')
+    // Each forward: the processor refuses the id's reuse (a forwarded request differs), the lookup is lost.
+    p.authoriseThen = async r => { throw new Error(`the processor refused the request: conflict: payment id ${r.paymentId} was used for another payment`) }
+    assert.deepEqual(await payments.forward(), { forwarded: 0, lateDeclines: 0, expired: 0, resolved: 0 })
+    assert.equal(payments.attempts()[0]?.state, 'stored')
+    clock.ms += 13 * 3_600_000 // past the default profile's 12 h
+    // At the deadline the processor answers the lookup: it declined it. A late decline, never "never charged".
+    p.lookupThen = async id => p.taken.get(id) ?? null
+    assert.deepEqual(await payments.forward(), { forwarded: 0, lateDeclines: 1, expired: 0, resolved: 0 })
+    assert.equal(payments.attempts()[0]?.state, 'late_declined')
+    assert.deepEqual(payments.expiredPayments(), [])
+    assert.deepEqual(payments.lateDeclines(), [{ paymentId: stored.paymentId, processor: 'scripted', amountCents: 1510, saleDay: DAY1 }], 'what the next Close reports')
+  })
+
   it('a stored payment past its deadline expires, and the till\'s next Close reports it, once, linked to its sale\'s day', async () => {
     const p = new Scripted()
     p.authoriseThen = async () => { throw new ProcessorUnreachableError('down') }

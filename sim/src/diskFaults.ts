@@ -20,7 +20,7 @@
  * crash, so hqCrash's B5 compares books that no in-doubt batch is pending under. Tills do not
  * lose power in the simulator; their in-doubt writes are always lost here.
  */
-import { FaultyKvStore, TillDiskError, type MemoryStore, type TillNode } from '@tillbooks/node'
+import { FaultyKvStore, TillDiskError, TillNode, type MemoryStore } from '@tillbooks/node'
 import type { TillId, BusinessDay } from '@tillbooks/protocol'
 import type { Prng } from './Prng.ts'
 import type { Scheduler } from './Scheduler.ts'
@@ -98,8 +98,13 @@ export class SimDiskFaults {
     if (!p.chance(SALE_REFUSED_CHANCE)) return
     const disk = this.#tills.get(t.tillId)
     if (disk === undefined) return
+    const code = p.chance(0.5) ? 'EIO' as const : 'ENOSPC' as const
+    // The till may be mid-sale (a card waiting on the processor): this customer waits their
+    // turn, and the fault is aimed at this sale's own journal write, so no other write on the
+    // disk (that sale's, the catalogue's, the pump's) takes it. No await from here to the sale.
+    while (t.node.busy) await t.node.idle()
     const before = stateOf(t.node)
-    disk.failNext(1, { code: p.chance(0.5) ? 'EIO' : 'ENOSPC', syncOnly: true })
+    disk.failNext(1, { code, syncOnly: true, key: TillNode.journalKey(t.node.nextDocN) })
     try {
       // Cash, exact: the sale's only write is its journal entry, the one that fails.
       const receipt = await t.node.sell({ lines })
@@ -119,8 +124,9 @@ export class SimDiskFaults {
     if (!p.chance(CLOSE_REFUSED_CHANCE)) return
     const disk = this.#tills.get(t.tillId)
     if (disk === undefined) return
+    while (t.node.busy) await t.node.idle()
     const before = stateOf(t.node)
-    disk.failNext(1, { code: 'EIO', syncOnly: true })
+    disk.failNext(1, { code: 'EIO', syncOnly: true, key: TillNode.dayStateKey })
     try {
       await t.node.closeDay()
       this.violations.push(`${t.tillId}: a close of ${day} on a failing disk was made`)

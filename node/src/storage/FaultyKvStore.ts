@@ -81,6 +81,8 @@ interface FaultSwitch {
   syncOnly: boolean
   /** Batches left to fail; Infinity until healed. */
   left: number
+  /** Only batches that write this key (one writer's own write, whatever else shares the disk). */
+  key?: string
 }
 
 /** A batch written, kept until a crash or reopen decides its fate. */
@@ -140,9 +142,9 @@ export class FaultyKvStore implements KvStore {
     this.#failRate = init.failRate ?? 0
   }
 
-  /** Fail the next `n` batches (only fsync'd ones with `syncOnly`). */
-  failNext (n: number, opts: { code?: DiskFaultCode, syncOnly?: boolean } = {}): void {
-    this.#switch = { code: opts.code ?? 'EIO', syncOnly: opts.syncOnly ?? false, left: n }
+  /** Fail the next `n` batches (only fsync'd ones with `syncOnly`; only those writing `key`, with it). */
+  failNext (n: number, opts: { code?: DiskFaultCode, syncOnly?: boolean, key?: string } = {}): void {
+    this.#switch = { code: opts.code ?? 'EIO', syncOnly: opts.syncOnly ?? false, left: n, ...(opts.key !== undefined ? { key: opts.key } : {}) }
   }
 
   /** Fail every batch (only fsync'd ones with `syncOnly`) until `heal()`. */
@@ -168,11 +170,11 @@ export class FaultyKvStore implements KvStore {
   }
 
   /** The fault for this batch, if any. */
-  #faultFor (sync: boolean): DiskFaultError | null {
+  #faultFor (sync: boolean, ops: KvOp[]): DiskFaultError | null {
     const syscall = sync ? 'fsync' : 'write'
     const s = this.#switch
     if (this.#broken) return new DiskFaultError(s?.code ?? this.#init.code ?? 'EIO', syscall)
-    if (s !== null && s.left > 0 && (sync || !s.syncOnly)) {
+    if (s !== null && s.left > 0 && (sync || !s.syncOnly) && (s.key === undefined || ops.some(o => o.key === s.key))) {
       s.left--
       if (s.left === 0) this.#switch = null
       return new DiskFaultError(s.code, syscall)
@@ -220,7 +222,7 @@ export class FaultyKvStore implements KvStore {
 
   async batch (ops: KvOp[], opts: { sync: boolean }): Promise<void> {
     this.counters.batches++
-    const fault = this.#faultFor(opts.sync)
+    const fault = this.#faultFor(opts.sync, ops)
     if (fault !== null) {
       this.counters.failed++
       if (this.#init.sticky === true) this.#broken = true

@@ -266,6 +266,22 @@ export class TillNode {
     return await this.#oneAtATime.run(op)
   }
 
+  /** Whether an operation (a sale waiting on the processor, a close…) is under way or waiting its turn. */
+  get busy (): boolean { return this.#oneAtATime.busy }
+
+  /** Settles once every operation asked for so far has. */
+  async idle (): Promise<void> {
+    await this.#oneAtATime.idle()
+  }
+
+  /** The journal's key of document `n`: the one write that makes it (a fault aimed at one document's write). */
+  static journalKey (n: number): string {
+    return `${SALES_PREFIX}${pad(n)}`
+  }
+
+  /** The key of the day's state, written with each opening and close (a fault aimed at a close's write). */
+  static readonly dayStateKey = STATE_KEY
+
   get state (): DayState { return this.#state }
   get businessDay (): BusinessDay | null { return this.#businessDay }
   get lastClosedDay (): BusinessDay | null { return this.#lastClosedDay }
@@ -883,7 +899,7 @@ export class TillNode {
       ...(input.elsewhere !== undefined ? { elsewhere: input.elsewhere } : {})
     }
     try {
-      await this.#components.store.batch([{ type: 'put', key: `${SALES_PREFIX}${pad(n)}`, value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])], { sync: true })
+      await this.#components.store.batch([{ type: 'put', key: TillNode.journalKey(n), value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])], { sync: true })
     } catch (err) {
       throw await this.#notWritten(kind, n, payments, err)
     }
