@@ -5,7 +5,6 @@
  * no process it started may be left.
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -215,15 +214,19 @@ describe('net launcher: a small fleet end to end, real processes, every fault', 
   })
 
   it('cleans up by pid when a run fails part-way', async () => {
-    const before = new Set(await listTmp())
-    // A CLI path that does not exist: HQ cannot start, the run must fail and leave nothing.
-    await assert.rejects(runNet({ stores: 2, tillsPerStore: 1, days: 1, seed: 1, cli: join(tmpdir(), 'no-such-cli.ts'), timeoutMs: 30_000 }))
-    const left = (await listTmp()).filter(d => !before.has(d))
-    assert.deepEqual(left, [])
+    // A temporary directory of this run's own (other test files may run launchers at the same time).
+    const own = await mkdtemp(join(tmpdir(), 'tillbooks-net-own-'))
+    const was = process.env.TMPDIR
+    process.env.TMPDIR = own
+    try {
+      // A CLI path that does not exist: HQ cannot start, the run must fail and leave nothing.
+      await assert.rejects(runNet({ stores: 2, tillsPerStore: 1, days: 1, seed: 1, cli: join(own, 'no-such-cli.ts'), timeoutMs: 30_000 }))
+      const { readdir } = await import('node:fs/promises')
+      assert.deepEqual((await readdir(own)).filter(d => d.startsWith('tillbooks-net-')), [])
+    } finally {
+      if (was === undefined) delete process.env.TMPDIR
+      else process.env.TMPDIR = was
+      await rm(own, { recursive: true, force: true })
+    }
   })
 })
-
-async function listTmp (): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises')
-  return (await readdir(tmpdir())).filter(d => d.startsWith('tillbooks-net-') && existsSync(join(tmpdir(), d)))
-}
