@@ -216,6 +216,24 @@ describe('HqNode', () => {
     }
   })
 
+  it('re-verifying, an entry under another entry\'s key (signed, but not the one its key names) stops the rebuild loudly', async () => {
+    const kv = new MemoryStore()
+    const hq = await startHq(kv)
+    for (const t of [1, 2]) {
+      const { till } = await closedDay(hq, { till: t })
+      await hq.submit(till.outbox())
+    }
+    await hq.stop()
+    await kv.open()
+    const logged: Array<[string, Uint8Array]> = []
+    for await (const kvp of kv.entries({ gte: 'e!', lt: 'e!\uffff' })) logged.push(kvp)
+    assert.ok(logged.length >= 2)
+    const [[firstKey], [, secondBytes]] = logged as [[string, Uint8Array], [string, Uint8Array]]
+    await kv.batch([{ type: 'put', key: firstKey, value: secondBytes }], { sync: true })
+    await kv.close()
+    await assert.rejects(startHq(kv), /HQ log corrupt: the entry under e!.* hashes to/)
+  })
+
   it('an order or opening id reused with other content is refused before anything is written; the same again changes nothing', async () => {
     const kv = new MemoryStore()
     const hq = await startHq(kv)

@@ -9,7 +9,7 @@ import {
   type Close, type Entry
 } from '@tillbooks/protocol'
 import { HqNode, InlineVerifier, MemoryStore, silentLogger, WorkerVerifier, type Verifier } from '../src/index.ts'
-import type { Opened } from '../src/verify/Verifier.ts'
+import { checkLoggedVia, type LoggedCheck, type Opened } from '../src/verify/Verifier.ts'
 import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startTill } from './helpers/fleet.ts'
 
 async function hqWith (verifier: Verifier): Promise<HqNode> {
@@ -142,6 +142,30 @@ describe('verify worker path', function () {
     assert.equal(threaded[k]?.signature, false, 'flipped signature')
     assert.equal(threaded[k + 1]?.signature, true, 'signed by a stranger with its own key: that verifies; enrolment is HQ\'s check')
     assert.deepEqual(threaded.slice(k + 2, k + 8).map(o => o.rejection?.code), ['MALFORMED', 'MALFORMED', 'OVERSIZED', 'MALFORMED', 'MALFORMED', 'INVALID'])
+  })
+
+  it('checkLogged (a re-verifying rebuild\'s check): the same verdicts and hashes on the threads as inline, with a reason for each refusal', async () => {
+    const hq = await hqWith(new InlineVerifier())
+    const { entries } = await tradedTill(hq)
+    const good = entries.map(e => e.bytes)
+    const fields = canonicalDecode(good[1] as Uint8Array) as { sig: Uint8Array }
+    fields.sig[3] = (fields.sig[3] as number) ^ 0x01
+    const flipped = canonicalEncode(fields as never)
+    const truncated = (good[0] as Uint8Array).subarray(0, 150)
+    const batch = [...good, flipped, truncated, new Uint8Array([1, 2, 3]), ...good]
+    const verdicts = (c: LoggedCheck): Array<true | string> => batch.map((_, i) => c.ok(i))
+    const inline = await checkLoggedVia(new InlineVerifier(), batch)
+    const threaded = await checkLoggedVia(workers, batch)
+    assert.ok(workers.checkLogged !== undefined, 'the threads answer it themselves')
+    const k = good.length
+    assert.deepEqual(verdicts(threaded).slice(0, k), good.map(() => true))
+    assert.equal(threaded.ok(k), 'its signature fails')
+    assert.match(String(threaded.ok(k + 1)), /.+/)
+    assert.match(String(threaded.ok(k + 2)), /not an entry's size/)
+    assert.deepEqual(verdicts(inline).map(v => v === true), verdicts(threaded).map(v => v === true))
+    assert.deepEqual([...threaded.hashes.subarray(0, k * 32)], entries.flatMap(e => [...e.hashBytes]), 'each entry\'s hash')
+    assert.deepEqual([...threaded.hashes.subarray(0, k * 32)], [...inline.hashes.subarray(0, k * 32)])
+    assert.deepEqual([...threaded.hashes.subarray((k + 3) * 32)], [...inline.hashes.subarray((k + 3) * 32)])
   })
 
   it('coalesces concurrent calls and routes each to its answers', async () => {

@@ -14,7 +14,7 @@
  */
 import { hash, randomBytes } from 'node:crypto'
 import {
-  canonicalDecode, canonicalEncode, checkedEntry, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
+  bytesEqual, canonicalDecode, canonicalEncode, checkedEntry, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
   rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
   type BusinessDay, type Entry, type PublicKey, type Rejection, type Signer, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
@@ -23,7 +23,7 @@ import type { TillLog } from '@tillbooks/crdt'
 import { entryChangeLayout, isAutomergeChunk, readEntryChange } from '@tillbooks/crdt/entryChange'
 import { Books, CheckpointWriter, readCheckpointItems, type AddOutcome } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
-import { InlineVerifier, openVia, type Opened, type Verifier } from '../verify/Verifier.ts'
+import { checkLoggedVia, InlineVerifier, openVia, type LoggedCheck, type Opened, type Verifier } from '../verify/Verifier.ts'
 import {
   AWAITING_CATALOGUE_MAX, CHECKPOINT_BASE_MIN_ITEMS, CHECKPOINT_INTERVAL_MS, CHECKPOINT_PENDING_MAX, CHECKPOINT_RECORDS_EVERY, CHECKPOINT_SEGMENT_BYTES, CHECKPOINT_SEGMENTS_MAX,
   CHECKPOINT_COMPACT_SLICE_ENTRIES, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
@@ -531,23 +531,31 @@ export class HqNode {
       }
       return
     }
-    const foldOpened = (opened: Opened[]): void => {
-      for (const o of opened) {
-        // A log entry that no longer decodes or verifies means the disk was tampered with or
-        // is corrupt: that is not bad input from a peer, it is our own state broken. Fail loudly.
-        if (o.rejection !== undefined) throw new Error(`HQ log corrupt: ${o.rejection.code} ${o.rejection.reason}`)
-        if (o.signature !== true) throw new Error(`HQ log corrupt: entry ${o.entry.hash} fails its signature`)
-        fold(o.entry)
+    // The threads answer verdicts and hashes only; this thread folds the bytes as a trusting
+    // rebuild does once they pass (no entry built twice, nothing cloned between threads).
+    const foldChecked = (batch: Array<[string, Uint8Array]>, check: LoggedCheck): void => {
+      batch.forEach(([key, bytes], i) => {
+        // A log entry that no longer opens or verifies, or whose hash is not the one its key
+        // names, means the disk was tampered with or is corrupt: that is not bad input from a
+        // peer, it is our own state broken. Fail loudly.
+        const ok = check.ok(i)
+        if (ok !== true) throw new Error(`HQ log corrupt: the entry under ${key}: ${ok}`)
+        const e = loggedEntry(key, bytes)
+        if (!bytesEqual(e.hashBytes, check.hashes.subarray(i * 32, i * 32 + 32))) throw new Error(`HQ log corrupt: the entry under ${key} hashes to ${toHex(check.hashes.subarray(i * 32, i * 32 + 32))}`)
+        fold(e)
+      })
+    }
+    const checking: Array<{ batch: Array<[string, Uint8Array]>, check: Promise<LoggedCheck> }> = []
+    for await (const batch of batches) {
+      const check = checkLoggedVia(this.#verifier, batch.map(([, bytes]) => bytes))
+      check.catch(() => {}) // observed below; never an unhandled rejection if a fold throws first
+      checking.push({ batch, check })
+      if (checking.length > REBUILD_OPENS_IN_FLIGHT) {
+        const oldest = checking.shift() as { batch: Array<[string, Uint8Array]>, check: Promise<LoggedCheck> }
+        foldChecked(oldest.batch, await oldest.check)
       }
     }
-    const opening: Array<Promise<Opened[]>> = []
-    for await (const batch of batches) {
-      const next = openVia(this.#verifier, batch.map(([, bytes]) => bytes), batch.map(() => true))
-      next.catch(() => {}) // observed below; never an unhandled rejection if a fold throws first
-      opening.push(next)
-      if (opening.length > REBUILD_OPENS_IN_FLIGHT) foldOpened(await (opening.shift() as Promise<Opened[]>))
-    }
-    for (const next of opening) foldOpened(await next)
+    for (const { batch, check } of checking) foldChecked(batch, await check)
   }
 
   #noteSeq (tillId: TillId, seq: number): void {

@@ -28,10 +28,24 @@ export type Opened =
   | { entry: Entry, signature: boolean | null, change?: Uint8Array, rejection?: undefined }
   | { rejection: Rejection, entry?: undefined, signature?: undefined, change?: undefined }
 
+/**
+ * What a re-verifying rebuild needs of each item read back from HQ's own log: whether it still
+ * opens and its signature holds, and its entry's hash (which the caller holds to the log's key),
+ * with no entry built: the caller folds the bytes it then trusts as a trusting rebuild does.
+ */
+export interface LoggedCheck {
+  /** Per item: `true` opened and its signature verified; else why not. */
+  ok: (i: number) => true | string
+  /** 32 bytes per item: its entry's hash (zeros when it did not open). */
+  hashes: Uint8Array
+}
+
 export interface Verifier {
   verify (items: VerifyItem[]): Promise<boolean[]>
   /** Decode and validate each envelope, and verify its signature where `check[i]`. Throws only on a bug. */
   open? (envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]>
+  /** Open and verify each item, answering only the verdicts and hashes (see LoggedCheck). */
+  checkLogged? (items: readonly Uint8Array[]): Promise<LoggedCheck>
   close (): Promise<void>
 }
 
@@ -102,6 +116,26 @@ export async function openVia (verifier: Verifier, envelopes: readonly Uint8Arra
     if (o?.entry !== undefined) opened[i] = { ...o, signature: ok[k] === true }
   })
   return opened
+}
+
+/** `verifier.checkLogged`, or the same verdicts from `openVia`. */
+export async function checkLoggedVia (verifier: Verifier, items: readonly Uint8Array[]): Promise<LoggedCheck> {
+  if (verifier.checkLogged !== undefined) return await verifier.checkLogged(items)
+  return loggedCheckOf(await openVia(verifier, items, items.map(() => true)))
+}
+
+function loggedCheckOf (opened: readonly Opened[]): LoggedCheck {
+  const hashes = new Uint8Array(opened.length * 32)
+  opened.forEach((o, i) => { if (o.entry !== undefined) hashes.set(o.entry.hashBytes, i * 32) })
+  return {
+    hashes,
+    ok: i => {
+      const o = opened[i]
+      if (o === undefined) return 'no such item'
+      if (o.rejection !== undefined) return `${o.rejection.code} ${o.rejection.reason}`
+      return o.signature === true ? true : 'its signature fails'
+    }
+  }
 }
 
 export class InlineVerifier implements Verifier {

@@ -19,7 +19,7 @@ import { isAutomergeChunk } from '@tillbooks/crdt/entryChange'
 import {
   checkedEntry, ENTRY_BYTES_MAX
 } from '@tillbooks/protocol'
-import { InlineVerifier, openOne, type Opened, type Verifier, type VerifyItem } from './Verifier.ts'
+import { InlineVerifier, openOne, type LoggedCheck, type Opened, type Verifier, type VerifyItem } from './Verifier.ts'
 import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, OPEN_REFUSED, type OpenJob, type OpenReply, type VerifyJob } from './workerProtocol.ts'
 
 /** Below this many items a `verify` batch is verified inline: a worker round trip costs more. */
@@ -37,6 +37,8 @@ interface Pending { resolve: (msg: unknown) => void, reject: (err: Error) => voi
 
 interface OpenRequest {
   out: Opened[]
+  /** checkLogged's: the verdicts and hashes only, no entry built (then `out` stays empty). */
+  raw?: { status: Uint8Array, hashes: Uint8Array, refused: Map<number, string> }
   /** Envelopes still to come back from a thread. */
   left: number
   resolve: (out: Opened[]) => void
@@ -157,6 +159,39 @@ export class WorkerVerifier implements Verifier {
     return await done
   }
 
+  /**
+   * A re-verifying rebuild's check of what HQ's log holds: the same jobs as `open` (every
+   * signature verified), answered as status bytes and hashes, with no entry built on this
+   * thread (the rebuild folds the bytes as a trusting one does, once they pass).
+   */
+  async checkLogged (items: readonly Uint8Array[]): Promise<LoggedCheck> {
+    const raw = { status: new Uint8Array(items.length).fill(OPEN_REFUSED), hashes: new Uint8Array(items.length * 32), refused: new Map<number, string>() }
+    const check: LoggedCheck = {
+      hashes: raw.hashes,
+      ok: i => raw.status[i] === OPEN_CHECKED_GOOD ? true : raw.status[i] === OPEN_CHECKED_BAD ? 'its signature fails' : raw.refused.get(i) ?? 'it does not open'
+    }
+    if (items.length === 0) return check
+    let resolve!: (out: Opened[]) => void
+    let reject!: (err: Error) => void
+    const done = new Promise<Opened[]>((res, rej) => { resolve = res; reject = rej })
+    const r: OpenRequest = { out: [], raw, left: 0, resolve, reject }
+    items.forEach((b, i) => {
+      if (!openable(b)) {
+        raw.refused.set(i, `${(b as Uint8Array).length} bytes: not an entry's size`)
+        return
+      }
+      this.#append(this.#nextThread(), b, true, r, i)
+      r.left++
+    })
+    if (r.left === 0) return check
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => { this.#flush() })
+    }
+    await done
+    return check
+  }
+
   #append (w: number, b: Uint8Array, check: boolean, r: OpenRequest, i: number): void {
     let job = this.#filling[w] ?? null
     if (job !== null && job.used + b.length > job.bytes.length) {
@@ -214,7 +249,11 @@ export class WorkerVerifier implements Verifier {
       built.to.forEach(({ r, i }, k) => {
         const end = ends[k] as number
         const status = reply.status[k]
-        if (status === OPEN_REFUSED) {
+        if (r.raw !== undefined) {
+          r.raw.status[i] = status as number
+          if (status === OPEN_REFUSED) r.raw.refused.set(i, refused.get(k)?.reason ?? 'refused')
+          else r.raw.hashes.set(reply.hashes.subarray(k * 32, k * 32 + 32), i * 32)
+        } else if (status === OPEN_REFUSED) {
           r.out[i] = { rejection: refused.get(k) ?? { code: 'MALFORMED', reason: 'refused' } }
         } else {
           const from = start + (reply.spans[2 * k] as number)

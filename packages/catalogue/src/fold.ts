@@ -222,14 +222,27 @@ const COST_MEMO_MAX = 100_000
  */
 export function costsOf (statements: Iterable<Statement>): (sku: string, day: Day) => number | undefined {
   const ix = indexed(statements)
-  const memo = new Map<string, number | undefined>()
+  // By day, then sku: no key string built per lookup (a rebuild asks ~20 times per record).
+  // `null` is a sku not defined that day, remembered too.
+  let memo = new Map<string, Map<string, number | null>>()
+  let size = 0
   return (sku, day) => {
-    const key = `${day}\u0000${sku}`
-    if (memo.has(key)) return memo.get(key)
+    let onDay = memo.get(day)
+    const known = onDay?.get(sku)
+    if (known !== undefined) return known ?? undefined
     const def = definitionsOn(ix, sku, day)[0]
     const cost = def === undefined ? undefined : costOn(ix, def, sku, day)
-    if (memo.size >= COST_MEMO_MAX) memo.clear()
-    memo.set(key, cost)
+    if (size >= COST_MEMO_MAX) {
+      memo = new Map()
+      onDay = undefined
+      size = 0
+    }
+    if (onDay === undefined) {
+      onDay = new Map()
+      memo.set(day, onDay)
+    }
+    onDay.set(sku, cost ?? null)
+    size++
     return cost
   }
 }
