@@ -120,10 +120,18 @@ export function summarise (record: TillRecord, ctx: SummaryContext): Summary {
   }
   const lines = packSkuLines(record.consumed, ctx.skus, record.points.length)
   record.points.forEach((p, i) => { packInto(lines, (record.consumed.length + i) * 2, ctx.members.id(p.member), p.points) })
-  return {
+  // Built field by field, not spread (a rebuild summarises millions of Closes); the amounts a
+  // Close has only now and then stay absent when it has none.
+  const a = closeAmounts(record, ctx.costCents)
+  const summary: { -readonly [K in keyof CloseSummary]: CloseSummary[K] } = {
     kind: 'close',
     day: ctx.strings.get(record.businessDay),
-    ...closeAmounts(record, ctx.costCents),
+    cashCents: a.cashCents,
+    cardCents: a.cardCents,
+    netCents: a.netCents,
+    taxCents: a.taxCents,
+    cashCountedCents: a.cashCountedCents,
+    cogsCents: a.cogsCents,
     refundsCents: record.refundsCents,
     saleCount: record.saleCount,
     refundCount: record.refundCount,
@@ -132,6 +140,12 @@ export function summarise (record: TillRecord, ctx: SummaryContext): Summary {
     lines,
     consumedLines: record.consumed.length
   }
+  if (a.cardByProcessor !== undefined) summary.cardByProcessor = a.cardByProcessor
+  if (a.lossesByProcessor !== undefined) summary.lossesByProcessor = a.lossesByProcessor
+  if (a.pointsEarnedCents !== undefined) summary.pointsEarnedCents = a.pointsEarnedCents
+  if (a.pointsRedeemedCents !== undefined) summary.pointsRedeemedCents = a.pointsRedeemedCents
+  if (a.pointsCancelledCents !== undefined) summary.pointsCancelledCents = a.pointsCancelledCents
+  return summary
 }
 
 /** The journal transaction of a folded entry, through the same rules as `entryTransaction`. */
