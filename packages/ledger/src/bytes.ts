@@ -36,10 +36,29 @@ export class ByteWriter {
     this.#buf[this.#at++] = n
   }
 
-  /** Zig-zag, then LEB128: small magnitudes of either sign take few bytes. */
+  /**
+   * Zig-zag, then LEB128: small magnitudes of either sign take few bytes. Written from the
+   * magnitude and the sign without forming the zig-zag value itself (2|n| passes 2^53 for
+   * |n| > 2^52, and money may reach 2^53 − 1 cents): the same bytes for every n it fits.
+   */
   int (n: number): void {
     invariant(Number.isSafeInteger(n), `${n} is not a safe integer`)
-    this.uint(n >= 0 ? n * 2 : -n * 2 - 1)
+    const sign = n < 0 ? 1 : 0
+    const m = n < 0 ? -(n + 1) : n
+    // The zig-zag value's first 7 bits are the magnitude's low 6 and the sign; the rest is m / 64.
+    const low = (m % 64) * 2 + sign
+    let rest = Math.floor(m / 64)
+    this.#room(9)
+    if (rest === 0) {
+      this.#buf[this.#at++] = low
+      return
+    }
+    this.#buf[this.#at++] = low + 0x80
+    while (rest >= 0x80) {
+      this.#buf[this.#at++] = (rest % 0x80) + 0x80
+      rest = Math.floor(rest / 0x80)
+    }
+    this.#buf[this.#at++] = rest
   }
 
   raw (b: Uint8Array): void {
@@ -101,9 +120,13 @@ export class ByteReader {
     return n
   }
 
+  /** ByteWriter.int's: exact for every safe integer. */
   int (): number {
-    const z = this.uint()
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+    const first = this.u8()
+    let m = (first & 0x7f) >> 1
+    if (first >= 0x80) m += this.uint() * 64
+    if (!Number.isSafeInteger(m)) this.fail('varint')
+    return (first & 1) === 0 ? m : -m - 1
   }
 
   /** A view of the next `n` bytes (no copy; a plain Uint8Array even over a Buffer). */
