@@ -32,6 +32,16 @@ async function tradedTill (hq: HqNode, till = 1): Promise<{ entries: readonly En
   return { entries: t.till.log, signer: t.signer }
 }
 
+/** A traded till's envelopes, and its second with one bit of the signature flipped. */
+async function tradedEnvelopes (): Promise<{ entries: readonly Entry[], good: Uint8Array[], flipped: Uint8Array }> {
+  const hq = await hqWith(new InlineVerifier())
+  const { entries } = await tradedTill(hq)
+  const good = entries.map(e => e.bytes)
+  const fields = canonicalDecode(good[1] as Uint8Array) as { sig: Uint8Array }
+  fields.sig[3] = (fields.sig[3] as number) ^ 0x01
+  return { entries, good, flipped: canonicalEncode(fields as never) }
+}
+
 /** Opened results as plain data, to compare the two paths. */
 function plain (o: Opened[]): unknown[] {
   return o.map(x => x.rejection !== undefined
@@ -119,12 +129,7 @@ describe('verify worker path', function () {
   })
 
   it('answers envelope by envelope as the inline path does: good, forged, malformed, oversized, not bytes, unchecked', async () => {
-    const hq = await hqWith(new InlineVerifier())
-    const { entries } = await tradedTill(hq)
-    const good = entries.map(e => e.bytes)
-    const fields = canonicalDecode(good[1] as Uint8Array) as { sig: Uint8Array }
-    fields.sig[3] = (fields.sig[3] as number) ^ 0x01
-    const flipped = canonicalEncode(fields as never)
+    const { entries, good, flipped } = await tradedEnvelopes()
     const attacker = new Signer(keyPairFromSeed(seedBytes('attacker')))
     const byStranger = signEntry({ ...(entries[1] as Entry).record }, attacker).bytes
     const truncated = (good[0] as Uint8Array).subarray(0, 150)
@@ -145,12 +150,7 @@ describe('verify worker path', function () {
   })
 
   it('checkLogged (a re-verifying rebuild\'s check): the same verdicts and hashes on the threads as inline, with a reason for each refusal', async () => {
-    const hq = await hqWith(new InlineVerifier())
-    const { entries } = await tradedTill(hq)
-    const good = entries.map(e => e.bytes)
-    const fields = canonicalDecode(good[1] as Uint8Array) as { sig: Uint8Array }
-    fields.sig[3] = (fields.sig[3] as number) ^ 0x01
-    const flipped = canonicalEncode(fields as never)
+    const { entries, good, flipped } = await tradedEnvelopes()
     const truncated = (good[0] as Uint8Array).subarray(0, 150)
     const batch = [...good, flipped, truncated, new Uint8Array([1, 2, 3]), ...good]
     const verdicts = (c: LoggedCheck): Array<true | string> => batch.map((_, i) => c.ok(i))
