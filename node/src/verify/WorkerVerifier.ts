@@ -135,28 +135,10 @@ export class WorkerVerifier implements Verifier {
   }
 
   async open (envelopes: readonly Uint8Array[], check: readonly boolean[]): Promise<Opened[]> {
-    if (envelopes.length === 0) return []
-    let resolve!: (out: Opened[]) => void
-    let reject!: (err: Error) => void
-    const done = new Promise<Opened[]>((res, rej) => { resolve = res; reject = rej })
-    const r: OpenRequest = { out: new Array<Opened>(envelopes.length), left: 0, resolve, reject }
-    envelopes.forEach((b, i) => {
-      if (!openable(b)) {
-        // Not bytes, or too large or small to be an entry: refused unread, here (openEntry's own first checks).
-        r.out[i] = openOne(b, check[i] === true)
-        return
-      }
-      // Copied now: what is verified (and then logged) is what the caller passed, whatever
-      // it does with its own buffers while the threads work.
-      this.#append(this.#nextThread(), b, check[i] === true, r, i)
-      r.left++
-    })
-    if (r.left === 0) return r.out
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(() => { this.#flush() })
-    }
-    return await done
+    const out = new Array<Opened>(envelopes.length)
+    // Not bytes, or too large or small to be an entry: refused unread, here (openEntry's own first checks).
+    await this.#dispatch(envelopes, { out }, i => check[i] === true, (b, i) => { out[i] = openOne(b, check[i] === true) })
+    return out
   }
 
   /**
@@ -170,26 +152,34 @@ export class WorkerVerifier implements Verifier {
       hashes: raw.hashes,
       ok: i => raw.status[i] === OPEN_CHECKED_GOOD ? true : raw.status[i] === OPEN_CHECKED_BAD ? 'its signature fails' : raw.refused.get(i) ?? 'it does not open'
     }
-    if (items.length === 0) return check
+    await this.#dispatch(items, { out: [], raw }, () => true, (b, i) => { raw.refused.set(i, `${(b as Uint8Array).length} bytes: not an entry's size`) })
+    return check
+  }
+
+  /**
+   * Each openable item into its thread's next job, copied at once (what is verified, and then
+   * logged, is what the caller passed, whatever it does with its own buffers while the threads
+   * work); the rest go to `unopenable`. Settles once the threads have answered every item sent.
+   */
+  async #dispatch (items: readonly Uint8Array[], into: Pick<OpenRequest, 'out' | 'raw'>, check: (i: number) => boolean, unopenable: (b: Uint8Array, i: number) => void): Promise<void> {
     let resolve!: (out: Opened[]) => void
     let reject!: (err: Error) => void
     const done = new Promise<Opened[]>((res, rej) => { resolve = res; reject = rej })
-    const r: OpenRequest = { out: [], raw, left: 0, resolve, reject }
+    const r: OpenRequest = { ...into, left: 0, resolve, reject }
     items.forEach((b, i) => {
       if (!openable(b)) {
-        raw.refused.set(i, `${(b as Uint8Array).length} bytes: not an entry's size`)
+        unopenable(b, i)
         return
       }
-      this.#append(this.#nextThread(), b, true, r, i)
+      this.#append(this.#nextThread(), b, check(i), r, i)
       r.left++
     })
-    if (r.left === 0) return check
+    if (r.left === 0) return
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(() => { this.#flush() })
     }
     await done
-    return check
   }
 
   #append (w: number, b: Uint8Array, check: boolean, r: OpenRequest, i: number): void {
