@@ -142,7 +142,7 @@ export function closeAmounts (record: Close, costCents: CostCents): CloseAmounts
  * The amounts a Close has only now and then, set on `a` when present (absent otherwise), in
  * this order. Assigned rather than spread: a rebuild summarises millions of Closes.
  */
-function addOptionalAmounts (a: Writable<CloseAmounts>, record: Close): void {
+function addOptionalAmounts (a: CloseAmounts, record: Close): void {
   const cardByProcessor = record.payments === undefined ? undefined : perProcessor(record.payments)
   if (cardByProcessor !== undefined) a.cardByProcessor = cardByProcessor
   const losses = record.lateDeclines === undefined && record.expired === undefined ? undefined : perProcessor([...(record.lateDeclines ?? []), ...(record.expired ?? [])])
@@ -154,8 +154,6 @@ function addOptionalAmounts (a: Writable<CloseAmounts>, record: Close): void {
   const cancelled = record.pointsCancelled === undefined ? undefined : nonZero(pointsValueCents(record.pointsCancelled))
   if (cancelled !== undefined) a.pointsCancelledCents = cancelled
 }
-
-type Writable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** Points at their redemption value, in cents. */
 function pointsValueCents (lines: ReadonlyArray<{ points: number }>): number {

@@ -123,7 +123,7 @@ export function summarise (record: TillRecord, ctx: SummaryContext): Summary {
   // Built field by field, not spread (a rebuild summarises millions of Closes); the amounts a
   // Close has only now and then stay absent when it has none.
   const a = closeAmounts(record, ctx.costCents)
-  const summary: { -readonly [K in keyof CloseSummary]: CloseSummary[K] } = {
+  const summary: CloseSummary = {
     kind: 'close',
     day: ctx.strings.get(record.businessDay),
     cashCents: a.cashCents,
