@@ -141,20 +141,46 @@ export function envelopeLayout (bytes: Uint8Array): EnvelopeLayout {
     let bodyEnd = -1
     let signerStart = -1
     let sigStart = -1
+    // Positions only: no key string, no view made (a rebuild reads millions of envelopes).
     for (let i = 0; i < n; i++) {
-      const k = item()
-      const v = item()
-      if (v instanceof Uint8Array) {
-        const start = P - v.length
-        if (k === 'body') { bodyStart = start; bodyEnd = P } else if (k === 'signer' && v.length === 32) signerStart = start
-        else if (k === 'sig' && v.length === 64) sigStart = start
+      const keyFirst = B[P] as number
+      if (keyFirst >> 5 !== 3) untrusted()
+      P++
+      const keyLength = arg(keyFirst & 0x1f)
+      const keyAt = P
+      P += keyLength
+      const valueFirst = B[P] as number
+      if (valueFirst >> 5 !== 2) {
+        skip()
+        continue
       }
+      P++
+      const length = arg(valueFirst & 0x1f)
+      const begin = P
+      P += length
+      if (P > B.length) untrusted()
+      if (isKey(keyAt, keyLength, BODY)) {
+        bodyStart = begin
+        bodyEnd = P
+      } else if (length === 32 && isKey(keyAt, keyLength, SIGNER)) signerStart = begin
+      else if (length === 64 && isKey(keyAt, keyLength, SIG)) sigStart = begin
     }
     if (bodyStart < 0 || signerStart < 0 || sigStart < 0 || P !== bytes.length) untrusted()
     return { bodyStart, bodyEnd, signerStart, sigStart }
   } finally {
     B = EMPTY
   }
+}
+
+const BODY = new TextEncoder().encode('body')
+const SIGNER = new TextEncoder().encode('signer')
+const SIG = new TextEncoder().encode('sig')
+
+/** Whether the key of `length` bytes at `at` is `name`. */
+function isKey (at: number, length: number, name: Uint8Array): boolean {
+  if (length !== name.length) return false
+  for (let i = 0; i < length; i++) if (B[at + i] !== name[i]) return false
+  return true
 }
 
 /**
