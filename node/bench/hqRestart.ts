@@ -27,7 +27,7 @@ import {
 } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
 import { HqNode, LevelStore, silentLogger } from '../src/index.ts'
-import { envelopeOf } from '../src/hq/HqNode.ts'
+import { envelopeOf } from '../src/hq/loggedEntry.ts'
 import { hqDbDir } from '../src/daemon/dataDir.ts'
 import { ARRIVAL_NEXT_KEY, arrivalKey, entryKey } from '../src/hq/keys.ts'
 

@@ -124,7 +124,7 @@ async function enrolAll (hq: HqNode, entries: readonly Entry[]): Promise<void> {
 
 const THRESHOLDS: Array<Partial<HqInit>> = [{}, { checkpointSegmentBytes: 200 }, { checkpointSegmentBytes: 64 }]
 
-async function runPlan (p: Plan): Promise<void> {
+async function runPlan (p: Plan, threaded = false): Promise<void> {
   const entries = entriesOf(p)
   const defined = new Set(SKUS.filter(s => s !== NEW_SKU))
   const store = new MemoryStore()
@@ -161,6 +161,21 @@ async function runPlan (p: Plan): Promise<void> {
   assert.ok('log' in summary.from, '--rebuild full folds the whole log')
   assert.equal(state(whole), expected, 'from the whole log')
   await whole.stop()
+  if (!threaded) return
+  // The whole log on fold threads: each till folded there, restored here as a checkpoint's
+  // blocks (flushed every few entries, so a log makes many bases), with what waits for the
+  // catalogue and what sits at a fork folded here.
+  const onThreads = hqOn(store, defined, { ...init, rebuild: 'full', rebuildThreads: 1 + (p.order & 1), rebuildThreadsFromEntries: 0, rebuildThreadsFlushEntries: 1 + (p.order >>> 1) % 5 })
+  await onThreads.start()
+  // Its blocks name the threads' strings: a base written now (before anything decodes them)
+  // encodes them against the books' own, and a start from it gives the same books.
+  await onThreads.checkpoint()
+  assert.equal(state(onThreads), expected, 'from the whole log, folded on threads')
+  await onThreads.stop()
+  const again = hqOn(store, defined, init)
+  await again.start()
+  assert.equal(state(again), expected, 'from a base written after a start on threads')
+  await again.stop()
 }
 
 function seeded (): number {
@@ -172,7 +187,13 @@ describe('HQ checkpoints of the books', function () {
 
   it('a start from the newest checkpoint and the log after it equals a start from the whole log (random logs and checkpoint points)', async () => {
     const seed = seeded()
-    await fc.assert(fc.asyncProperty(planArb, runPlan), { seed, numRuns: Number(process.env.FC_RUNS ?? 40) })
+    await fc.assert(fc.asyncProperty(planArb, async p => { await runPlan(p) }), { seed, numRuns: Number(process.env.FC_RUNS ?? 40) })
+      .catch((err: Error) => { throw new Error(`FC_SEED=${seed}: ${err.message}`) })
+  })
+
+  it('a start that folds the whole log on threads equals a start on HQ\'s own thread, and so does a start from the base written after it (random logs)', async () => {
+    const seed = seeded()
+    await fc.assert(fc.asyncProperty(planArb, async p => { await runPlan(p, true) }), { seed, numRuns: Number(process.env.FC_RUNS ?? 12) })
       .catch((err: Error) => { throw new Error(`FC_SEED=${seed}: ${err.message}`) })
   })
 

@@ -6,6 +6,9 @@ import { canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, s
 import { InlineVerifier, LevelStore, MemoryStore, WorkerVerifier, type Verifier } from '../src/index.ts'
 import { catalogue, DAY1, DAY2, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
+/** A whole-log rebuild on fold threads, whatever the log's length. */
+const FOLD_THREADS = { rebuildThreads: 2, rebuildThreadsFromEntries: 0 }
+
 async function countKeys (kv: MemoryStore): Promise<number> {
   let n = 0
   for await (const _ of kv.entries({})) n++
@@ -151,6 +154,12 @@ describe('HqNode', () => {
           assert.equal(orders.length, 2)
           const before = hq.books.snapshot()
           await hq.stop()
+          // The whole log folded on threads (as a long log is): the same books, forks and held entries.
+          const threaded = await startHq(kv, undefined, { rebuildVerify, rebuild: 'full', ...FOLD_THREADS })
+          const onThreads = threaded.books.snapshot()
+          assert.deepEqual({ ...onThreads, counts: { ...onThreads.counts, duplicates: 0 } }, { ...before, counts: { ...before.counts, duplicates: 0 } }, 'folded on threads')
+          assert.equal(onThreads.tills['S002-3']?.forked, true)
+          await threaded.stop()
           const again = await startHq(kv, undefined, { rebuildVerify, verifier: new WorkerVerifier({ threads: 2 }) })
           assert.deepEqual(again.ordersFor('S002' as never), orders, 'the orders a store fetches at opening, oldest day first')
           assert.equal(openReplenishment(orders[0]!, root.publicKey).id, 'R-1')
@@ -213,6 +222,8 @@ describe('HqNode', () => {
       assert.ok(tampered > 0)
       await kv.close()
       await assert.rejects(startHq(kv), /HQ log corrupt/, `a tampered ${prefix}`)
+      // The whole log folded on threads (as a long log is) checks each entry there, as strictly.
+      if (prefix === 'e!') await assert.rejects(startHq(kv, undefined, FOLD_THREADS), /HQ log corrupt: the entry under e!.*: its signature fails/, 'a tampered entry, on fold threads')
     }
   })
 
@@ -232,6 +243,7 @@ describe('HqNode', () => {
     await kv.batch([{ type: 'put', key: firstKey, value: secondBytes }], { sync: true })
     await kv.close()
     await assert.rejects(startHq(kv), /HQ log corrupt: the entry under e!.* hashes to/)
+    await assert.rejects(startHq(kv, undefined, FOLD_THREADS), /HQ log corrupt: the entry under e!.* hashes to/, 'on fold threads')
   })
 
   it('an order or opening id reused with other content is refused before anything is written; the same again changes nothing', async () => {

@@ -175,6 +175,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     rebuildVerify: o.rebuildVerify ?? true,
     rebuild: o.rebuild ?? 'checkpoint',
     ...(o.checkpointRecordsEvery !== undefined ? { checkpointRecordsEvery: o.checkpointRecordsEvery } : {}),
+    // A long log is folded on as many threads as verify (FoldThreads.ts); a short one on HQ's own.
+    rebuildThreads: workers,
     ...(workers > 0 ? { verifier: new WorkerVerifier({ threads: workers }) } : {})
   })
   const rebuilt = await hq.start()

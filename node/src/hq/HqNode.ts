@@ -14,21 +14,23 @@
  */
 import { hash, randomBytes } from 'node:crypto'
 import {
-  bytesEqual, canonicalDecode, canonicalEncode, checkedEntry, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
+  bytesEqual, canonicalDecode, canonicalEncode, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
   rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
   type BusinessDay, type Entry, type PublicKey, type Rejection, type Signer, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
 // The change reader alone: Automerge's wasm is loaded only when a document is asked for (HqDocs).
 import type { TillLog } from '@tillbooks/crdt'
-import { entryChangeLayout, isAutomergeChunk, readEntryChange } from '@tillbooks/crdt/entryChange'
-import { Books, CheckpointWriter, readCheckpointItems, type AddOutcome } from '@tillbooks/ledger'
+import { isAutomergeChunk } from '@tillbooks/crdt/entryChange'
+import { Books, CheckpointWriter, readCheckpointItems, type AddOutcome, type BlockTable, type CheckpointItem } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { checkLoggedVia, InlineVerifier, openVia, type LoggedCheck, type Opened, type Verifier } from '../verify/Verifier.ts'
 import {
   AWAITING_CATALOGUE_MAX, CHECKPOINT_BASE_MIN_ITEMS, CHECKPOINT_INTERVAL_MS, CHECKPOINT_PENDING_MAX, CHECKPOINT_RECORDS_EVERY, CHECKPOINT_SEGMENT_BYTES, CHECKPOINT_SEGMENTS_MAX,
-  CHECKPOINT_COMPACT_SLICE_ENTRIES, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
+  CHECKPOINT_COMPACT_SLICE_ENTRIES, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, FOLD_THREADS_FROM_ENTRIES, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
 } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
+import { foldOnThreads } from './FoldThreads.ts'
+import { envelopeOf, loggedEntry } from './loggedEntry.ts'
 import {
   ARRIVAL_NEXT_KEY, arrivalKey, CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX
 } from './keys.ts'
@@ -98,6 +100,15 @@ export interface HqInit {
    * default), or the whole log, ignoring checkpoints (`full`).
    */
   rebuild?: 'checkpoint' | 'full'
+  /**
+   * Threads a whole-log rebuild folds on (FoldThreads.ts): each decodes, checks and folds whole
+   * tills, HQ's thread restores their books as a checkpoint's. 0 (the default): HQ's thread folds.
+   */
+  rebuildThreads?: number
+  /** ... used only when the log holds at least this many arrivals (FOLD_THREADS_FROM_ENTRIES). */
+  rebuildThreadsFromEntries?: number
+  /** A fold thread sends its books every this many entries (FOLD_FLUSH_ENTRIES; small in tests, to send many). */
+  rebuildThreadsFlushEntries?: number
   /** A checkpoint is due after this many entries logged since the last (CHECKPOINT_RECORDS_EVERY). */
   checkpointRecordsEvery?: number
   /** ... or when any entry was logged since the last and this long has passed (CHECKPOINT_INTERVAL_MS). */
@@ -165,25 +176,6 @@ async function * fetchedBatches (store: NodeComponents['store'], keys: readonly 
       return [k, v]
     })
   }
-}
-
-/** The Entry logged under `key` (entryKey), trusted: with the hash its key ends with. */
-function loggedEntry (key: string, bytes: Uint8Array): Entry {
-  const hashBytes = new Uint8Array(32)
-  if (Buffer.from(hashBytes.buffer).write(key.slice(key.length - 64), 'hex') !== 32) throw new Error(`HQ log corrupt: entry key ${key} does not end with a hash`)
-  // The hash as a string of its own: a slice of the key would keep the whole key alive in Books.
-  return checkedEntry(envelopeOf(bytes), hashBytes, toHex(hashBytes))
-}
-
-/**
- * The envelope in a value of HQ's log: the value itself, or the entry inside the change of
- * the till's log that carried it (checked when it was taken in; read here by the one-put
- * walk, or Automerge where the walk is not sure).
- */
-export function envelopeOf (logged: Uint8Array): Uint8Array {
-  if (!isAutomergeChunk(logged)) return logged
-  const layout = entryChangeLayout(logged)
-  return layout !== null ? logged.subarray(layout.entryStart, layout.entryEnd) : readEntryChange(logged).entry
 }
 
 /** What verifies the root signature of a certificate or an order (HQ-signed envelopes). */
@@ -395,10 +387,15 @@ export class HqNode {
     // batches on the verifier's threads; trusting the log, not at all.
     let certificates = 0
     const certChecks: Array<Promise<void>> = []
+    // Kept for fold threads, if a whole-log rebuild uses them (each enrols the tills itself).
+    let certificateBytes: Uint8Array[] = []
     for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
       if (verifyRoot) certChecks.push(this.#checkRootSigned(batch, 'certificate'))
       // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
-      for (const [, bytes] of batch) this.#enrolment.add(bytes, { verify: false, checked: true })
+      for (const [, bytes] of batch) {
+        this.#enrolment.add(bytes, { verify: false, checked: true })
+        certificateBytes.push(bytes)
+      }
       certificates += batch.length
     }
     // No entry is folded under a certificate not yet verified.
@@ -459,7 +456,30 @@ export class HqNode {
       : { loaded: null, skipped: [] }
     if (skipped.length > 0) this.#components.logger.warn({ skipped }, 'checkpoints passed over: the rebuild goes further back')
     if (loaded === null) {
-      await this.#foldLogged(scanBatches(store, { gte: ENTRY_PREFIX, lt: prefixEnd(ENTRY_PREFIX) }, REBUILD_BATCH), verify, fold)
+      const whole = scanBatches(store, { gte: ENTRY_PREFIX, lt: prefixEnd(ENTRY_PREFIX) }, REBUILD_BATCH)
+      const threads = this.#init.rebuildThreads ?? 0
+      if (threads > 0 && this.#nextArrival - 1 >= (this.#init.rebuildThreadsFromEntries ?? FOLD_THREADS_FROM_ENTRIES)) {
+        // Each till folded on a thread, its books restored here as a checkpoint's; what they
+        // refer to (entries at or after a fork) read from the log again, as a checkpoint's.
+        const refs = new Set<string>()
+        const names = this.#books.checkpointNames
+        await foldOnThreads(whole, {
+          threads,
+          verify,
+          rootKey: this.rootKey,
+          certificates: certificateBytes,
+          costCents: (sku, day) => this.#init.costCents(sku, day),
+          restore: (segments, table) => {
+            for (const segment of segments) for (const item of readCheckpointItems(segment, names)) entries += this.#restoreItem(item, refs, table)
+          },
+          own: list => { for (const [key, bytes] of list) fold(loggedEntry(key, bytes)) },
+          ...(this.#init.rebuildThreadsFlushEntries !== undefined ? { flushEntries: this.#init.rebuildThreadsFlushEntries } : {})
+        })
+        await this.#foldLogged(fetchedBatches(store, [...refs]), verify, fold)
+      } else {
+        await this.#foldLogged(whole, verify, fold)
+      }
+      certificateBytes = []
       from = { log: 'whole', skipped }
       // Nothing on disk covers the books yet: the next checkpoint holds every entry.
       this.#needBase = entries > 0
@@ -470,30 +490,8 @@ export class HqNode {
       const names = this.#books.checkpointNames
       for (const segment of loaded.segments) {
         for (const item of readCheckpointItems(segment, names)) {
-          if (item.kind === 'ref') {
-            items++
-            refs.add(entryKey(item.tillId, item.seq, toHex(item.hash) as Entry['hash']))
-          } else if (item.kind === 'summary') {
-            items++
-            // Nothing waits for the catalogue yet (references are read after every segment).
-            if (this.#books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary) === 'duplicate') continue
-            this.#booked(item.summary.day)
-            this.#noteSeq(item.tillId, item.seq)
-            this.#noteLoggedBytes(item.tillId, item.hash)
-            entries++
-          } else {
-            // A base: a till's folded prefix at once (its sums come with the AGGREGATES item).
-            const meta = this.#books.restoreBase(item)
-            if (item.kind === 'block') {
-              items += item.folded
-              entries += item.folded
-              this.#noteSeq(item.tillId, item.folded)
-              for (let i = 0; i < item.folded; i++) this.#noteLoggedBytes(item.tillId, item.hashes.subarray(i * 32, i * 32 + 6))
-            } else if (meta !== null) {
-              const m = JSON.parse(meta) as { latestDay: BusinessDay | null }
-              if (m.latestDay !== null) this.#booked(m.latestDay)
-            }
-          }
+          items += item.kind === 'block' ? item.folded : item.kind === 'ref' || item.kind === 'summary' ? 1 : 0
+          entries += this.#restoreItem(item, refs)
         }
       }
       const readFromLog = refs.size
@@ -556,6 +554,38 @@ export class HqNode {
       }
     }
     for (const { batch, check } of checking) foldChecked(batch, await check)
+  }
+
+  /**
+   * Bring one item of a base or incremental checkpoint — or of a fold thread's base, whose
+   * blocks name `from`'s strings — into the books; a LOG REF is noted in `refs` for the caller
+   * to read from the log. Returns the entries it brought in (a block's: its folded prefix).
+   */
+  #restoreItem (item: CheckpointItem, refs: Set<string>, from?: BlockTable): number {
+    if (item.kind === 'ref') {
+      refs.add(entryKey(item.tillId, item.seq, toHex(item.hash) as Entry['hash']))
+      return 0
+    }
+    if (item.kind === 'summary') {
+      // Nothing waits for the catalogue yet (references are read after every segment).
+      if (this.#books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary) === 'duplicate') return 0
+      this.#booked(item.summary.day)
+      this.#noteSeq(item.tillId, item.seq)
+      this.#noteLoggedBytes(item.tillId, item.hash)
+      return 1
+    }
+    // A base: a till's folded prefix at once (its sums come with the AGGREGATES item).
+    const meta = this.#books.restoreBase(item, from)
+    if (item.kind === 'block') {
+      this.#noteSeq(item.tillId, item.folded)
+      for (let i = 0; i < item.folded; i++) this.#noteLoggedBytes(item.tillId, item.hashes.subarray(i * 32, i * 32 + 6))
+      return item.folded
+    }
+    if (meta !== null) {
+      const m = JSON.parse(meta) as { latestDay: BusinessDay | null }
+      if (m.latestDay !== null) this.#booked(m.latestDay)
+    }
+    return 0
   }
 
   #noteSeq (tillId: TillId, seq: number): void {

@@ -96,3 +96,20 @@ export const CHECKPOINT_DEFER_MAX_MS = 30_000
  * before its one synchronous step: ~20,000 entries is a few tens of ms of HQ's main thread.
  */
 export const CHECKPOINT_COMPACT_SLICE_ENTRIES = 20_000
+
+/**
+ * A start folds the whole log on threads (FoldThreads.ts) when the log holds at least this many
+ * arrivals: spawning the threads costs more than folding a small log on HQ's own thread.
+ */
+export const FOLD_THREADS_FROM_ENTRIES = 50_000
+/** Batches of entries out to one fold thread at once (each REBUILD_BATCH entries at most). */
+export const FOLD_BATCHES_IN_FLIGHT = 4
+/**
+ * Entries a fold thread folds before it sends what it has (whole tills, as a base checkpoint's
+ * blocks) to HQ's thread and starts afresh: its memory stays about this many summaries.
+ */
+export const FOLD_FLUSH_ENTRIES = 65_536
+/** Bytes of one segment a fold thread sends, about. */
+export const FOLD_SEGMENT_BYTES = 1024 * 1024
+/** (day, sku) costs a fold thread asks HQ's thread for in one message, at most. */
+export const FOLD_COST_ASKS_MAX = 65_536

@@ -11,7 +11,8 @@ import { actorIdFor, TillLog } from '@tillbooks/crdt'
 import type { TillId } from '@tillbooks/protocol'
 import { UnsettledError, type DocSync } from '../sync/DocSync.ts'
 import { RefusedError } from '../net/TillbooksPeer.ts'
-import { envelopeOf, type HqNode } from './HqNode.ts'
+import type { HqNode } from './HqNode.ts'
+import { envelopeOf } from './loggedEntry.ts'
 
 /** Entries a replica submits to its own HQ at once. */
 const SUBMIT_CHUNK = 1_024

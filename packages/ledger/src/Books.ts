@@ -47,6 +47,12 @@ export interface BooksOptions {
   currency?: string
   /** Limit on entries held unfolded per till. Default HELD_ENTRIES_PER_TILL_MAX. */
   heldEntriesPerTillMax?: number
+  /**
+   * The block table these books encode blocks against (default: a new one). A rebuild's fold
+   * thread passes one table to each of its successive books, so that what it sends HQ's
+   * thread is the table's growth, not the whole table again (`writeBase`'s `tableFrom`).
+   */
+  table?: BlockTable
 }
 
 export interface StoreSnapshot {
@@ -189,6 +195,12 @@ interface TillState {
   lastCloseSeq: number
   /** Its summary (kept here so that a till restored from a checkpoint need not decode its history to answer a snapshot). */
   lastClose: CloseSummary | null
+  /**
+   * The table the chain's encoded block names its strings by: the books' own, or the table of
+   * the fold thread that built the block (a whole-log rebuild on threads). A block of another
+   * table is encoded again against the books' own before it is written to a checkpoint.
+   */
+  table: BlockTable
 }
 
 /**
@@ -211,7 +223,7 @@ export class Books {
   readonly #heldEntriesPerTillMax: number
   readonly #ctx: SummaryContext
   /** The strings of checkpoint blocks (checkpointCodec.ts): book-wide, only growing. */
-  readonly #table = new BlockTable()
+  readonly #table: BlockTable
   readonly #names: CodecNames
   readonly #tills = new Map<TillId, TillState>()
   /** Moved by every call that may change the books: for caching what is derived from them (a digest, an export). */
@@ -238,6 +250,7 @@ export class Books {
     this.#costCents = opts.costCents
     this.#currency = assertCurrency(opts.currency ?? CURRENCY_DEFAULT)
     this.#heldEntriesPerTillMax = opts.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
+    this.#table = opts.table ?? new BlockTable()
     this.#ctx = { costCents: opts.costCents, skus: new Interner(), members: new Interner(), strings: new StringPool() }
     const ctx = this.#ctx
     this.#names = {
@@ -305,17 +318,21 @@ export class Books {
    * current one is full). Synchronous: blocks and sums are of one moment of the books. After
    * it, each till keeps its folded summaries as the block written (their objects freed).
    */
-  writeBase (next: () => CheckpointWriter, meta: string): void {
+  writeBase (next: () => CheckpointWriter, meta: string, opts: { tableFrom?: number } = {}): void {
     const encode = (list: readonly Summary[]): Uint8Array => encodeSummaries(list, this.#table, this.#names)
     // Every block encoded first, so that the table (which encoding grows) is written, whole,
     // before them: a start reads it first, and a block's last Close is read at once.
     const blocks: Array<{ tillId: TillId, hashes: Uint8Array, lastClose: Uint8Array, summaries: Uint8Array }> = []
     for (const [tillId, t] of this.#tills) {
       if (t.chain.foldedSeq === 0) continue
+      this.#ownTable(t)
       const { hashes, summaries } = t.chain.foldedBlock(encode)
       blocks.push({ tillId, hashes, lastClose: t.lastClose === null ? new Uint8Array(0) : encode([t.lastClose]), summaries })
     }
-    next().table(this.#table.names())
+    // From `tableFrom`: a fold thread's successive bases share one table; each sends its growth.
+    const tableFrom = opts.tableFrom ?? 0
+    invariant(Number.isSafeInteger(tableFrom) && tableFrom >= 0 && tableFrom <= this.#table.size, 'tableFrom must be within the table')
+    next().table(this.#table.names().slice(tableFrom))
     next().aggregates(this.#entryAggregates(meta))
     const byTill = new Map(blocks.map(b => [b.tillId, b]))
     for (const [tillId, t] of this.#tills) {
@@ -341,6 +358,7 @@ export class Books {
   compactTill (tillId: TillId): number {
     const t = this.#tills.get(tillId)
     if (t === undefined || t.chain.foldedSeq === 0) return 0
+    this.#ownTable(t)
     const { summaries } = t.chain.foldedBlock(list => encodeSummaries(list, this.#table, this.#names))
     t.chain.compactTo(summaries)
     return t.chain.foldedSeq
@@ -349,21 +367,27 @@ export class Books {
   /**
    * Restore a base's block, sums or table (the caller replays its SUMMARY and LOG REF items
    * through `restore` and `add`). A block's till must be new to these books.
+   *
+   * `from`: the table of the base's blocks when it is not these books' own — the bases a
+   * rebuild's fold threads make, each against its thread's table, whose TABLE items are that
+   * table's growth (appended to `from`). Without it, a base's TABLE is the books' own table, whole.
    */
-  restoreBase (item: Extract<CheckpointItem, { kind: 'block' | 'aggregates' | 'table' }>): string | null {
+  restoreBase (item: Extract<CheckpointItem, { kind: 'block' | 'aggregates' | 'table' }>, from?: BlockTable): string | null {
     if (item.kind === 'table') {
-      this.#table.restore(item.names)
+      if (from === undefined) this.#table.restore(item.names)
+      else from.append(item.names)
       return null
     }
     this.#version++
     if (item.kind === 'aggregates') return this.#addAggregates(item.bytes)
     if (this.#tills.has(item.tillId)) throw new CheckpointFormatError(`checkpoint: a second block for ${item.tillId}`)
     const t = this.#newTill(item.tillId, item.store)
+    t.table = from ?? this.#table
     // A copy: the segment's bytes are not kept alive by one till's history.
     t.chain.restoreFolded(item.hashes, item.folded, item.summaries.slice())
     t.lastCloseSeq = item.lastCloseSeq
     if (item.lastCloseSeq > 0) {
-      const [last] = decodeSummaries(item.lastClose, 1, this.#table, this.#names)
+      const [last] = decodeSummaries(item.lastClose, 1, t.table, this.#names)
       if (last?.kind !== 'close') throw new CheckpointFormatError(`checkpoint: ${item.tillId}'s last Close is not a Close`)
       t.lastClose = last
     }
@@ -463,7 +487,7 @@ export class Books {
     const t = this.#tills.get(tillId)
     // Already in the last base this process wrote or restored (its till's block holds it): the
     // manifest keeps that base, so writing it again would only cost decoding the block.
-    if (t?.chain.inBlock(seq, hashBytes) === true) return
+    if (t !== undefined && t.table === this.#table && t.chain.inBlock(seq, hashBytes)) return
     const summary = t?.chain.summaryOf(seq, hashBytes, toHex(hashBytes) as EntryHash) ?? null
     if (t === undefined || summary === null) {
       w.logRef(tillId, seq, hashBytes)
@@ -860,11 +884,18 @@ export class Books {
     }
     const chain = new TillChain<Summary>(tillId, sink, {
       heldEntriesMax: this.#heldEntriesPerTillMax,
-      decode: (bytes, count) => decodeSummaries(bytes, count, this.#table, this.#names)
+      decode: (bytes, count) => decodeSummaries(bytes, count, state.table, this.#names)
     })
-    const state: TillState = { chain, store, lastCloseSeq: 0, lastClose: null }
+    const state: TillState = { chain, store, lastCloseSeq: 0, lastClose: null, table: this.#table }
     this.#tills.set(tillId, state)
     return state
+  }
+
+  /** A till whose block names another table's strings: decoded, to be encoded against the books' own. */
+  #ownTable (t: TillState): void {
+    if (t.table === this.#table) return
+    t.chain.decodeBlock()
+    t.table = this.#table
   }
 
   #previousClose (t: TillState, seq: number): number {

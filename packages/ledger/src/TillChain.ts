@@ -158,12 +158,19 @@ export class TillChain<S> {
     const lazy = this.#lazy
     if (lazy !== null) {
       if (seq > lazy.count) return this.#summaries[seq - 1 - lazy.count]
-      const decoded = (this.#decode as (bytes: Uint8Array, count: number) => S[])(lazy.bytes, lazy.count)
-      invariant(decoded.length === lazy.count, 'a block decodes to its count of summaries')
-      this.#summaries = decoded.concat(this.#summaries)
-      this.#lazy = null
+      this.decodeBlock()
     }
     return this.#summaries[seq - 1]
+  }
+
+  /** Decode the encoded block (if any) into summaries: what it names is read now, through the decode option. */
+  decodeBlock (): void {
+    const lazy = this.#lazy
+    if (lazy === null) return
+    const decoded = (this.#decode as (bytes: Uint8Array, count: number) => S[])(lazy.bytes, lazy.count)
+    invariant(decoded.length === lazy.count, 'a block decodes to its count of summaries')
+    this.#summaries = decoded.concat(this.#summaries)
+    this.#lazy = null
   }
 
   /** Entries 1..foldedSeq are folded. */

@@ -204,8 +204,14 @@ export class BlockTable {
   /** Load a table read from a checkpoint into an empty one. */
   restore (names: readonly string[]): void {
     if (this.#names.length !== 0) throw new Error('invariant broken: a block table is restored only into an empty one')
+    this.append(names)
+  }
+
+  /** Add the strings a table grew by (each new to it), after the ones it has. */
+  append (names: readonly string[]): void {
+    const before = this.#names.length
     for (const n of names) this.id(n)
-    if (this.#names.length !== names.length) throw new CheckpointFormatError('block table: a string twice')
+    if (this.#names.length !== before + names.length) throw new CheckpointFormatError('block table: a string twice')
   }
 }
 
