@@ -81,6 +81,55 @@ describe('HQ on a failing disk', () => {
     assert.equal(booksOf(hq), booksOf(oracle))
   })
 
+  it('HQ\'s own writes (an enrolment, an order, opening stock, a checkpoint) on a failing disk are refused with the disk\'s reason and change nothing; done again once it works, each counts once, after a restart too', async () => {
+    const disk = new FaultyKvStore(new MemoryStore())
+    const hq = await hqOver(disk, fleet.signers, true)
+    await hq.submit(fleet.entries.map(e => e.bytes))
+    const newTill = new TillSigner(keyPairFromSeed(new Uint8Array(32).fill(61)))
+    const order = { id: 'R-disk', store: asStoreId('S001'), businessDay: DAY2, lines: [{ sku: 'patio-chair', qty: 4 }] }
+    const opening = [{ sku: 'patio-chair', qty: 40 }]
+    const before = booksOf(hq)
+    const orders = hq.ordersFor(asStoreId('S001')).length
+    for (const code of ['ENOSPC', 'EIO'] as const) {
+      disk.failUntilHealed({ code })
+      const refused = await Promise.allSettled([
+        hq.enrol({ store: asStoreId('S009'), till: 1, tillKey: newTill.publicKey }),
+        hq.dispatchReplenishment(order),
+        hq.openingStock(opening, DAY1),
+        hq.checkpoint()
+      ])
+      for (const r of refused) {
+        assert.equal(r.status, 'rejected')
+        assert.ok(r.reason instanceof DiskFaultError, String(r.reason))
+        assert.match((r.reason as Error).message, new RegExp(code))
+      }
+      assert.equal(hq.enrolment.has('S009-1' as TillId), false, 'no till enrolled by a certificate not written')
+      assert.equal(booksOf(hq), before, 'no order nor opening booked')
+      assert.equal(hq.ordersFor(asStoreId('S001')).length, orders, 'no order served to the store')
+      // Reads go on.
+      assert.ok(hq.fleet()['S001-1'] !== undefined)
+      disk.heal()
+    }
+    await hq.enrol({ store: asStoreId('S009'), till: 1, tillKey: newTill.publicKey })
+    await hq.dispatchReplenishment(order)
+    await hq.dispatchReplenishment(order)
+    await hq.openingStock(opening, DAY1)
+    await hq.openingStock(opening, DAY1)
+    assert.ok(await hq.checkpoint() !== null)
+    assert.equal(hq.enrolment.has('S009-1' as TillId), true)
+    assert.equal(hq.ordersFor(asStoreId('S001')).length, orders + 1)
+    const oracle = await hqOver(new MemoryStore(), fleet.signers, true)
+    await oracle.submit(fleet.entries.map(e => e.bytes))
+    await oracle.dispatchReplenishment(order)
+    await oracle.openingStock(opening, DAY1)
+    assert.equal(booksOf(hq), booksOf(oracle), 'each once')
+    await hq.stop()
+    const again = await hqOver(disk, fleet.signers, false)
+    assert.ok(lastRebuild !== null && 'checkpoint' in lastRebuild, 'from the checkpoint written once the disk worked')
+    assert.equal(booksOf(again), booksOf(oracle), 'after a restart too')
+    assert.equal(again.enrolment.has('S009-1' as TillId), true)
+  })
+
   it('an entry answered busy that the log replays after a crash is folded once at the rebuild; its resend is a duplicate', async () => {
     for (const kept of [0, 1]) {
       const disk = new FaultyKvStore(new MemoryStore(), { inDoubtKeptChance: kept })
