@@ -387,14 +387,15 @@ export class HqNode {
     // batches on the verifier's threads; trusting the log, not at all.
     let certificates = 0
     const certChecks: Array<Promise<void>> = []
-    // Kept for fold threads, if a whole-log rebuild uses them (each enrols the tills itself).
+    // Kept for fold threads, if a whole-log rebuild may use them (each enrols the tills itself).
+    const keepCertificates = (this.#init.rebuildThreads ?? 0) > 0
     let certificateBytes: Uint8Array[] = []
     for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
       if (verifyRoot) certChecks.push(this.#checkRootSigned(batch, 'certificate'))
       // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
       for (const [, bytes] of batch) {
         this.#enrolment.add(bytes, { verify: false, checked: true })
-        certificateBytes.push(bytes)
+        if (keepCertificates) certificateBytes.push(bytes)
       }
       certificates += batch.length
     }
