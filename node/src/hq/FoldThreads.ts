@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads'
 import type { BusinessDay } from '@tillbooks/protocol'
 import { BlockTable } from '@tillbooks/ledger'
 import { FOLD_BATCHES_IN_FLIGHT, FOLD_FLUSH_ENTRIES, FOLD_SEGMENT_BYTES } from './constants.ts'
-import { ENTRY_PREFIX } from './keys.ts'
+import { tillOfEntryKey } from './keys.ts'
 import type { FoldJob, FoldReply } from './foldProtocol.ts'
 
 export interface FoldThreadsOptions {
@@ -32,13 +32,6 @@ export interface FoldThreadsOptions {
   own: (entries: ReadonlyArray<[string, Uint8Array]>) => void
   /** Entries folded before a thread sends its books (default FOLD_FLUSH_ENTRIES; small in tests). */
   flushEntries?: number
-}
-
-/** The till an entry key names (keys.ts: `e!<till>!<seq>!<hash>`). */
-function tillOfKey (key: string): string {
-  const end = key.indexOf('!', ENTRY_PREFIX.length)
-  if (!key.startsWith(ENTRY_PREFIX) || end < 0) throw new Error(`HQ log corrupt: ${key} is not an entry key`)
-  return key.slice(ENTRY_PREFIX.length, end)
 }
 
 /** Fold the entries of `batches` (the whole log's, in key order) on threads; returns how many entries the threads took. */
@@ -113,7 +106,7 @@ export async function foldOnThreads (batches: AsyncIterable<Array<[string, Uint8
       // Consecutive runs of one thread's tills, sent as one job each.
       const parts: Array<Array<[string, Uint8Array]>> = Array.from({ length: n }, () => [])
       for (const kv of batch) {
-        const t = tillOfKey(kv[0])
+        const t = tillOfEntryKey(kv[0])
         if (t !== till) {
           till = t
           thread = (thread + 1) % n

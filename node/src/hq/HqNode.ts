@@ -14,7 +14,7 @@
  */
 import { hash, randomBytes } from 'node:crypto'
 import {
-  bytesEqual, canonicalDecode, canonicalEncode, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
+  canonicalDecode, canonicalEncode, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
   rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
   type BusinessDay, type Entry, type PublicKey, type Rejection, type Signer, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
@@ -30,7 +30,7 @@ import {
 } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import { foldOnThreads } from './FoldThreads.ts'
-import { envelopeOf, loggedEntry } from './loggedEntry.ts'
+import { envelopeOf, loggedEntry, reverifiedLoggedEntry } from './loggedEntry.ts'
 import {
   ARRIVAL_NEXT_KEY, arrivalKey, CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX
 } from './keys.ts'
@@ -533,16 +533,7 @@ export class HqNode {
     // The threads answer verdicts and hashes only; this thread folds the bytes as a trusting
     // rebuild does once they pass (no entry built twice, nothing cloned between threads).
     const foldChecked = (batch: Array<[string, Uint8Array]>, check: LoggedCheck): void => {
-      batch.forEach(([key, bytes], i) => {
-        // A log entry that no longer opens or verifies, or whose hash is not the one its key
-        // names, means the disk was tampered with or is corrupt: that is not bad input from a
-        // peer, it is our own state broken. Fail loudly.
-        const ok = check.ok(i)
-        if (ok !== true) throw new Error(`HQ log corrupt: the entry under ${key}: ${ok}`)
-        const e = loggedEntry(key, bytes)
-        if (!bytesEqual(e.hashBytes, check.hashes.subarray(i * 32, i * 32 + 32))) throw new Error(`HQ log corrupt: the entry under ${key} hashes to ${toHex(check.hashes.subarray(i * 32, i * 32 + 32))}`)
-        fold(e)
-      })
+      batch.forEach(([key, bytes], i) => { fold(reverifiedLoggedEntry(key, bytes, check.ok(i), check.hashes.subarray(i * 32, i * 32 + 32))) })
     }
     const checking: Array<{ batch: Array<[string, Uint8Array]>, check: Promise<LoggedCheck> }> = []
     for await (const batch of batches) {

@@ -11,13 +11,20 @@
  * once per (day, sku).
  */
 import { parentPort } from 'node:worker_threads'
-import { bytesEqual, Enrolment, toHex, type Entry, type PublicKey } from '@tillbooks/protocol'
+import { Enrolment, type Entry, type PublicKey } from '@tillbooks/protocol'
 import { BlockTable, Books, CheckpointWriter } from '@tillbooks/ledger'
 import { openBatch } from '../verify/openBatch.ts'
-import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD } from '../verify/workerProtocol.ts'
+import { OPEN_CHECKED_BAD, OPEN_CHECKED_GOOD, type OpenReply } from '../verify/workerProtocol.ts'
 import type { FoldBatch, FoldInit, FoldJob, FoldReply } from './foldProtocol.ts'
-import { loggedEntry } from './loggedEntry.ts'
+import { loggedEntry, reverifiedLoggedEntry } from './loggedEntry.ts'
 import { FOLD_COST_ASKS_MAX } from './constants.ts'
+
+/** An opened item's verdict, as `Verifier.checkLogged` words it: true, or why not. */
+function verdict (check: OpenReply, i: number): true | string {
+  const status = check.status[i]
+  if (status === OPEN_CHECKED_GOOD) return true
+  return status === OPEN_CHECKED_BAD ? 'its signature fails' : check.refused.find(r => r[0] === i)?.[2] ?? 'it does not open'
+}
 
 function post (msg: FoldReply, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(msg, transfer)
@@ -88,18 +95,10 @@ class FoldThread {
       const end = job.ends[i] as number
       const bytes = new Uint8Array(job.buf, start, end - start)
       start = end
-      if (check !== null) {
-        // As HqNode's own re-verifying fold: our own log broken is a loud failure.
-        const status = check.status[i]
-        if (status !== OPEN_CHECKED_GOOD) {
-          const why = status === OPEN_CHECKED_BAD ? 'its signature fails' : check.refused.find(r => r[0] === i)?.[2] ?? 'it does not open'
-          throw new Error(`HQ log corrupt: the entry under ${key}: ${why}`)
-        }
-      }
-      const e = loggedEntry(key, bytes)
-      if (check !== null && !bytesEqual(e.hashBytes, check.hashes.subarray(i * 32, i * 32 + 32))) {
-        throw new Error(`HQ log corrupt: the entry under ${key} hashes to ${toHex(check.hashes.subarray(i * 32, i * 32 + 32))}`)
-      }
+      // Re-verifying, held to the verdict and hash as HqNode's own re-verifying fold holds it.
+      const e = check === null
+        ? loggedEntry(key, bytes)
+        : reverifiedLoggedEntry(key, bytes, verdict(check, i), check.hashes.subarray(i * 32, i * 32 + 32))
       this.#enrolment.check(e.tillId, e.seq, e.signer)
       entries[i] = e
     }

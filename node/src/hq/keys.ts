@@ -41,6 +41,13 @@ export function entryKey (tillId: TillId, seq: number, hash: EntryHash): string 
 }
 
 /** The key range of a till's entries with seq in (afterSeq, throughSeq]. */
+/** The till an entry key names (the inverse of entryKey's first part). */
+export function tillOfEntryKey (key: string): TillId {
+  const end = key.indexOf('!', ENTRY_PREFIX.length)
+  if (!key.startsWith(ENTRY_PREFIX) || end < 0) throw new Error(`HQ log corrupt: ${key} is not an entry key`)
+  return key.slice(ENTRY_PREFIX.length, end) as TillId
+}
+
 export function entryRange (tillId: TillId, afterSeq: number, throughSeq: number): { gte: string, lt: string } {
   return { gte: `${ENTRY_PREFIX}${tillId}!${pad(afterSeq + 1)}`, lt: `${ENTRY_PREFIX}${tillId}!${pad(throughSeq + 1)}` }
 }

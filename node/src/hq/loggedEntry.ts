@@ -2,7 +2,7 @@
  * What a value of HQ's log holds: the envelope of a till's entry, or the change of the
  * till's log that carried it. Read back by a rebuild (on HQ's thread or a fold thread).
  */
-import { checkedEntry, type Entry } from '@tillbooks/protocol'
+import { bytesEqual, checkedEntry, toHex, type Entry } from '@tillbooks/protocol'
 import { entryChangeLayout, isAutomergeChunk, readEntryChange } from '@tillbooks/crdt/entryChange'
 
 /** Hex digit values by char code (lower case only, as keys are written); -1: not a digit. */
@@ -29,6 +29,19 @@ export function loggedEntry (key: string, bytes: Uint8Array): Entry {
   }
   // The hash's text is the key's own tail (a slice: only an entry held unfolded keeps it, and its key, alive).
   return checkedEntry(envelopeOf(bytes), hashBytes, key.slice(at))
+}
+
+/**
+ * The Entry logged under `key`, held to what re-verifying it found (`ok`: true, or why not;
+ * `hash`: the hash it has). A log entry that no longer opens or verifies, or whose hash is not
+ * the one its key names, means the disk was tampered with or is corrupt: not bad input from a
+ * peer, our own state broken. Fail loudly (HQ's thread and the fold threads alike).
+ */
+export function reverifiedLoggedEntry (key: string, bytes: Uint8Array, ok: true | string, hash: Uint8Array): Entry {
+  if (ok !== true) throw new Error(`HQ log corrupt: the entry under ${key}: ${ok}`)
+  const e = loggedEntry(key, bytes)
+  if (!bytesEqual(e.hashBytes, hash)) throw new Error(`HQ log corrupt: the entry under ${key} hashes to ${toHex(hash)}`)
+  return e
 }
 
 /**
