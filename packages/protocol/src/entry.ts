@@ -3,7 +3,7 @@
  * Its hash (the next entry's prevHash) covers the record body; signatures are
  * deterministic, so one record body has one entry.
  */
-import { hash } from 'node:crypto'
+import sodium from 'sodium-native'
 import { toHex } from './canonical.ts'
 import { ENTRY_BYTES_MAX } from './constants.ts'
 import { ForgedError, MalformedError } from './errors.ts'
@@ -29,15 +29,19 @@ export interface Entry {
 
 const ENTRY_TAG = new TextEncoder().encode('tillbooks/entry/v1\u0000')
 
-/** `tag ‖ body` is built here and hashed in one call: ~1 µs less than streaming two parts into a Hash. */
+/**
+ * `tag ‖ body` is built here and hashed in one call, by libsodium's SHA-256 straight into the
+ * caller's bytes: node:crypto's one-shot `hash` makes a Buffer per call and takes OpenSSL's
+ * shared state, ~2.2 µs against ~1.5 µs here with two threads hashing (a rebuild hashes every
+ * entry of the log). The two are held equal by the tests.
+ */
 const hashScratch = new Uint8Array(ENTRY_TAG.length + ENTRY_BYTES_MAX)
 hashScratch.set(ENTRY_TAG, 0)
 
 export function entryHashOf (body: Uint8Array): Uint8Array {
-  if (body.length > ENTRY_BYTES_MAX) return sha256(ENTRY_TAG, body)
-  hashScratch.set(body, ENTRY_TAG.length)
-  // A copy of its own (Buffers may be views into a shared pool): kept for the life of the books.
-  return new Uint8Array(hash('sha256', hashScratch.subarray(0, ENTRY_TAG.length + body.length), 'buffer'))
+  const out = new Uint8Array(32)
+  entryHashInto(body, out, 0)
+  return out
 }
 
 /** `entryHashOf(body)` written into `out` at `offset`, with no copy of its own (the verify threads' packed answers). */
@@ -47,7 +51,7 @@ export function entryHashInto (body: Uint8Array, out: Uint8Array, offset: number
     return
   }
   hashScratch.set(body, ENTRY_TAG.length)
-  out.set(hash('sha256', hashScratch.subarray(0, ENTRY_TAG.length + body.length), 'buffer'), offset)
+  sodium.crypto_hash_sha256(out.subarray(offset, offset + 32), hashScratch.subarray(0, ENTRY_TAG.length + body.length))
 }
 
 export function signEntry (record: TillRecord, signer: Signer): Entry {

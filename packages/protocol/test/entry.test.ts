@@ -103,6 +103,21 @@ describe('entry: signed, hash-chained records', () => {
       }
     })
 
+    it('libsodium\'s SHA-256 (the hash of every entry) equals OpenSSL\'s for random bodies of every size class, up to the largest entry and past it', () => {
+      seeded(rng => {
+        const sizes = [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, ENTRY_BYTES_MAX - 1, ENTRY_BYTES_MAX, ENTRY_BYTES_MAX + 1]
+        for (let i = 0; i < 200; i++) sizes.push(rng.below(i < 150 ? 2048 : ENTRY_BYTES_MAX + 1))
+        for (const size of sizes) {
+          const body = size <= 4096 ? rng.bytes(size) : new Uint8Array(size).map((_, k) => (k * 131 + size) & 0xff)
+          const expected = createHash('sha256').update('tillbooks/entry/v1\u0000').update(body).digest('hex')
+          assert.equal(hexOf(entryHashOf(body)), expected, `a body of ${size} bytes`)
+          const out = new Uint8Array(40)
+          entryHashInto(body, out, 8)
+          assert.equal(hexOf(out.subarray(8)), expected, `a body of ${size} bytes, in place`)
+        }
+      })
+    })
+
     it('seq 2\'s prevHash is seq 1\'s hashBytes, and so on down a chain of days', () => {
       const entries = []
       let prevHash: Uint8Array = GENESIS_HASH

@@ -1,7 +1,9 @@
-/** The one libsodium call we use (sodium-native ships no types; @types/sodium-native is for v2). */
+/** The libsodium calls we use (sodium-native ships no types; @types/sodium-native is for v2). */
 declare module 'sodium-native' {
   const sodium: {
     crypto_sign_verify_detached (signature: ArrayBufferView, message: ArrayBufferView, publicKey: ArrayBufferView): boolean
+    /** SHA-256 of `input` into `output` (exactly 32 bytes). */
+    crypto_hash_sha256 (output: ArrayBufferView, input: ArrayBufferView): void
   }
   export default sodium
 }
