@@ -13,6 +13,7 @@ import type { HqNode } from '../src/hq/HqNode.ts'
 import { booksDigest } from '../src/hq/booksDigest.ts'
 import { REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_RETRY_MS } from '../src/hq/constants.ts'
 import { MemoryStore } from '../src/storage/MemoryStore.ts'
+import { RefusedError } from '../src/net/TillbooksPeer.ts'
 import { DAY1, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
 type Tamper = (op: string, answer: Uint8Array) => Uint8Array
@@ -55,14 +56,14 @@ function replicaOf (hq: HqNode, store: MemoryStore, peerId: string, peers: Map<s
   return r
 }
 
-async function twoReplicas (tamper?: Tamper): Promise<{ a: HqNode, b: HqNode, ra: HqReplication, rb: HqReplication, aStore: MemoryStore, bStore: MemoryStore }> {
+async function twoReplicas (tamper?: Tamper, extra: Partial<HqReplicationInit> = {}): Promise<{ a: HqNode, b: HqNode, ra: HqReplication, rb: HqReplication, aStore: MemoryStore, bStore: MemoryStore }> {
   const peers = new Map<string, HqReplication>()
   const aStore = new MemoryStore()
   const a = await startHq(aStore)
   const bStore = new MemoryStore()
   const b = await startHq(bStore)
   const ra = replicaOf(a, aStore, 'peerA', peers)
-  const rb = replicaOf(b, bStore, 'peerB', peers, root, tamper)
+  const rb = replicaOf(b, bStore, 'peerB', peers, root, tamper, extra)
   rb.addPeer('/memory/p2p/peerA')
   // A's decisions: two tills enrolled (one closes a day), opening stock, an order.
   const t = await startTill(a)
@@ -88,6 +89,65 @@ describe('HqReplication', () => {
     const again = await rb.syncWith('/memory/p2p/peerA', 'peerA')
     assert.deepEqual(again, { records: 0, entries: 0, tills: 0 })
     assert.deepEqual(rb.counters.refused, { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 })
+  })
+
+  it('takes the whole log of tills it holds nothing of in bulk (`logged`: the log values as they are, a till\'s own changes kept), no till pulled one by one', async () => {
+    let pulls = 0
+    const { a, b, rb } = await twoReplicas(undefined, { pullTill: async () => { pulls++; return 0 } })
+    // A second till whose entries reached A inside the changes of its log (the first's came bare).
+    const t3 = await startTill(a, { store: 'S003' })
+    await t3.till.openDay(DAY1)
+    await t3.till.sell({ lines: [{ sku: 'patio-set', qty: 1 }], tenders: [{ type: 'card', amountCents: 50_000 }] })
+    await t3.till.closeDay()
+    await a.submit(t3.till.outboxChanges().map(c => c.bytes))
+    const tills = ['S001-1', 'S003-1'] as TillId[]
+    const logged = await Promise.all(tills.map(async t => await a.tillLogged(t)))
+    assert.ok(logged[1]?.every(v => v[0] === 0x85), 'S003-1\'s entries are held as its log\'s changes (Automerge chunks)')
+    const r = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.deepEqual({ entries: r.entries, tills: r.tills, bulk: rb.counters.tillsPulledInBulk, pulls }, { entries: logged.flat().length, tills: 2, bulk: 2, pulls: 0 })
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+    for (const [i, t] of tills.entries()) assert.deepEqual(await b.tillLogged(t), logged[i], `B holds ${t}'s log values byte for byte`)
+    assert.deepEqual(await rb.syncWith('/memory/p2p/peerA', 'peerA'), { records: 0, entries: 0, tills: 0 })
+  })
+
+  it('leaves the tills to Automerge sync, one by one, when the other HQ does not serve `logged` (one from before it)', async () => {
+    const { a, b, rb } = await twoReplicas((op, answer) => {
+      if (op === 'logged') throw new RefusedError('op must be one of hello, summary, tills, keys, records')
+      return answer
+    })
+    const r = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.deepEqual({ entries: r.entries, tills: r.tills, bulk: rb.counters.tillsPulledInBulk }, { entries: 1, tills: 1, bulk: 0 })
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+  })
+
+  it('an altered value in a `logged` answer is refused by HQ\'s own checks, counted, nothing of it written; the next round brings the till', async () => {
+    let tampering = true
+    const { a, b, rb } = await twoReplicas((op, answer) => {
+      if (op !== 'logged' || !tampering) return answer
+      const o = canonicalDecode(answer) as unknown as { tills: Array<[string, Uint8Array[]]> }
+      for (const row of o.tills) row[1] = row[1].map(v => { const c = new Uint8Array(v); c[c.length - 40] = (c[c.length - 40] as number) ^ 1; return c })
+      return canonicalEncode(o as unknown as Canonical)
+    })
+    const r = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.equal(r.entries, 0)
+    assert.equal(b.counters.rejected, 1, JSON.stringify(b.counters.rejectedByCode))
+    assert.equal(b.books.snapshot().counts.folded, 0)
+    assert.deepEqual(await b.tillLogged('S001-1' as TillId), [])
+    tampering = false
+    assert.equal((await rb.syncWith('/memory/p2p/peerA', 'peerA')).entries, 1)
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+  })
+
+  it('refuses a `logged` answer that is not the tills asked, in order, and takes nothing of it', async () => {
+    const { b, rb } = await twoReplicas((op, answer) => {
+      if (op !== 'logged') return answer
+      const o = canonicalDecode(answer) as unknown as { tills: Array<[string, Uint8Array[]]> }
+      for (const row of o.tills) row[0] = 'S009-9'
+      return canonicalEncode(o as unknown as Canonical)
+    })
+    await assert.rejects(rb.syncWith('/memory/p2p/peerA', 'peerA'), (err: Error) => err.name === 'RefusedError' && /the till asked/.test(err.message))
+    assert.equal(rb.counters.refused.malformed, 1)
+    assert.equal(b.books.snapshot().counts.folded, 0)
   })
 
   /** Re-sign a record as a replica holding the root key could (the wire's signature is over key and value). */
@@ -220,7 +280,10 @@ describe('HqReplication', () => {
       ['keys', canonicalEncode({ prefix: 'e!', after: '' })],
       ['keys', canonicalEncode({ prefix: 'c!', after: 7 })],
       ['records', canonicalEncode({ keys: ['e!S001-1!000000000001!00'] })],
-      ['records', canonicalEncode({ keys: Array.from({ length: 300 }, (_, i) => `c!${i}`) })]
+      ['records', canonicalEncode({ keys: Array.from({ length: 300 }, (_, i) => `c!${i}`) })],
+      ['logged', canonicalEncode({ tills: 'S001-1' })],
+      ['logged', canonicalEncode({ tills: [7] })],
+      ['logged', canonicalEncode({ tills: Array.from({ length: 257 }, (_, i) => `S${i}-1`) })]
     ]
     for (const [op, body] of bodies) await assert.rejects(ra.serve(op as never, body, 'peerB'), (err: Error) => err.name === 'RefusedError' && err.message.length > 0, op)
     assert.equal(ra.counters.refused.malformed, bodies.length)

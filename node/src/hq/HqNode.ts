@@ -917,6 +917,15 @@ export class HqNode {
     return out
   }
 
+  /**
+   * What HQ's log holds for a till, as it is, in seq order: the changes of the till's own log
+   * that carried its entries, or the bare envelopes (what a fresh replica takes in, in bulk:
+   * submitted as they are, they give it the till's own history).
+   */
+  async tillLogged (tillId: TillId): Promise<Uint8Array[]> {
+    return await this.#logged(tillId)
+  }
+
   /** The changes of the till's own log that carried entries HQ holds (not the bare envelopes), in seq order. */
   async tillChanges (tillId: TillId): Promise<Uint8Array[]> {
     return (await this.#logged(tillId)).filter(isAutomergeChunk)

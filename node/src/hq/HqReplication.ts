@@ -33,7 +33,8 @@ import { MembersError } from '@tillbooks/members'
 import { recordDigest48 } from './SummedStore.ts'
 import { Periodic } from '../Periodic.ts'
 import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
-import { REPLICA_ANSWER_BYTES_MAX, REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_KEPT_MAX, REPLICA_REFUSED_RETRY_MS, REPLICA_HELLO_SKEW_MS, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
+import { submitAll } from './submitAll.ts'
+import { REPLICA_ANSWER_BYTES_MAX, REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_KEPT_MAX, REPLICA_REFUSED_RETRY_MS, REPLICA_HELLO_SKEW_MS, REPLICA_LOGGED_TILLS_PER_CALL, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
 const HELLO_CONTEXT = 'tillbooks/hq-replica-hello/1'
 const RECORD_CONTEXT = 'tillbooks/hq-record/1'
@@ -96,6 +97,8 @@ export interface ReplicationCounters {
   tillsPulled: number
   /** Of those, pulled as bare entries over the log protocol because Automerge's sync could not bring them (see the daemon's pullTill). */
   tillsPulledAsEntries: number
+  /** Of those, tills this replica held nothing of, brought over whole in bulk (`logged`: many tills a request, no Automerge sync). */
+  tillsPulledInBulk: number
   /** Till pulls that failed (tried again next round). */
   tillPullsFailed: number
   /** Rounds that left till logs for later: the other HQ's intake was busy. */
@@ -155,7 +158,7 @@ export class HqReplication {
   readonly #peers = new Map<string, PeerState>()
   /** Peers that said a valid hello to us (we serve them) */
   readonly #replicas = new Set<string>()
-  readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, tillPullsFailed: 0, tillsDeferred: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
+  readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, tillsPulledInBulk: 0, tillPullsFailed: 0, tillsDeferred: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
   readonly refusals: Array<{ atMs: number, peer: string, reason: string }> = []
   /** Records refused lately, by peer and key (the newest REPLICA_REFUSED_KEPT_MAX): asked for again after REPLICA_REFUSED_RETRY_MS. */
   readonly #refusedKeys = new Map<string, number>()
@@ -273,6 +276,26 @@ export class HqReplication {
           if (this.#kindOf(key) === kind) keys.push(key)
         }
         return canonicalEncode({ keys, last })
+      }
+      if (op === 'logged') {
+        const o = obj(body)
+        if (!Array.isArray(o.tills) || o.tills.length > REPLICA_LOGGED_TILLS_PER_CALL) throw new MalformedBody(`tills: a list of at most ${REPLICA_LOGGED_TILLS_PER_CALL}`)
+        const asked = o.tills.map((t, i) => str(t, `tills[${i}]`, 40) as TillId)
+        // Whole tills, in the order asked, as many as fit a frame; the rest are asked again (a
+        // till too large for one answer alone is sent as nothing: it is pulled by Automerge sync).
+        const tills: Canonical[] = []
+        let bytes = 0
+        for (const tillId of asked) {
+          const values = await this.#o.hq.tillLogged(tillId)
+          const size = values.reduce((a, v) => a + v.length + 8, 0)
+          if (bytes + size > REPLICA_ANSWER_BYTES_MAX) {
+            if (tills.length === 0) tills.push([tillId, []])
+            break
+          }
+          bytes += size
+          tills.push([tillId, values])
+        }
+        return canonicalEncode({ tills })
       }
       // records
       const o = obj(body)
@@ -408,7 +431,7 @@ export class HqReplication {
       for (;;) {
         const page = (await this.#ask(addr, 'tills', { after })).tills
         if (!Array.isArray(page) || page.length === 0) break
-        const differing: TillId[] = []
+        let differing: TillId[] = []
         for (const row of page) {
           if (!Array.isArray(row) || row.length !== 3) throw this.#refuse('malformed', peerId, 'a till summary is [tillId, count, sum]')
           const tillId = str(row[0], 'tillId', 40) as TillId
@@ -418,6 +441,14 @@ export class HqReplication {
           const m = mine.get(tillId)
           // Different sets (theirs may hold what ours lacks; if only ours holds more, they gain by their own pull).
           if (m === undefined || m.count !== count || m.sum !== sum) differing.push(tillId)
+        }
+        // Tills this HQ holds nothing of (a fresh replica, a new store): their logs whole, in bulk.
+        const fresh = differing.filter(t => !mine.has(t))
+        if (fresh.length > 0) {
+          const bulk = await this.#pullLogged(addr, peerId, fresh)
+          entries += bulk.entries
+          tills += bulk.tills.size
+          differing = differing.filter(t => !bulk.tills.has(t))
         }
         // A few tills at once: each pull is a few round trips, mostly waiting. A till that fails
         // is counted and tried again next round; every worker is waited for before the round ends.
@@ -445,6 +476,50 @@ export class HqReplication {
     this.counters.entriesAdded += entries
     this.counters.tillsPulled += tills
     return { records, entries, tills }
+  }
+
+  /**
+   * Tills this HQ holds nothing of, their logs fetched whole (`logged`: the other HQ's log values
+   * as they are, many tills a request) and submitted like anything a till sends: verified,
+   * logged, folded. Answers the tills brought over; any other (too large for one answer, or a
+   * peer that does not serve `logged`) is left to Automerge sync, till by till.
+   */
+  async #pullLogged (addr: string, peerId: string, fresh: readonly TillId[]): Promise<{ tills: Set<TillId>, entries: number }> {
+    const done = new Set<TillId>()
+    let entries = 0
+    let at = 0
+    while (at < fresh.length) {
+      const asked = fresh.slice(at, at + REPLICA_LOGGED_TILLS_PER_CALL)
+      let answer: Record<string, Canonical>
+      try {
+        answer = await this.#ask(addr, 'logged', { tills: asked })
+      } catch (err) {
+        // A peer gone is the round's failure; one that refuses the request (an HQ from before
+        // `logged`) leaves these tills to Automerge sync.
+        if (this.#periodic.stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) throw err
+        this.#o.logger.warn({ peer: peerId, err: (err as Error).message }, 'replica: till logs not served in bulk; pulled till by till')
+        return { tills: done, entries }
+      }
+      const rows = answer.tills
+      if (!Array.isArray(rows) || rows.length === 0 || rows.length > asked.length) throw this.#refuse('malformed', peerId, 'logged: a list of the tills asked, in order')
+      const values: Uint8Array[] = []
+      const took: TillId[] = []
+      for (const [i, row] of rows.entries()) {
+        if (!Array.isArray(row) || row.length !== 2 || row[0] !== asked[i] || !Array.isArray(row[1]) || !row[1].every(v => v instanceof Uint8Array)) {
+          throw this.#refuse('malformed', peerId, 'logged: each row is [the till asked, [its log values]]')
+        }
+        // Nothing sent for a till: too large for one answer (Automerge sync brings it).
+        if (row[1].length === 0) continue
+        for (const v of row[1]) values.push(v as Uint8Array)
+        took.push(row[0] as TillId)
+      }
+      // Each value is checked as a till's own would be: a forged or altered one is refused and counted there.
+      entries += await submitAll(this.#o.hq, values)
+      for (const t of took) done.add(t)
+      at += rows.length
+    }
+    this.counters.tillsPulledInBulk += done.size
+    return { tills: done, entries }
   }
 
   /** Every record under `prefix` the peer holds and we do not, fetched, checked and adopted. */

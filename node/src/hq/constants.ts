@@ -60,6 +60,12 @@ export const REPLICA_RECORDS_PER_CALL = 256
 export const REPLICA_HELLO_SKEW_MS = 5 * 60_000
 /** Bytes of HQ records in one answer between replicas: within a libp2p frame (net/limits.ts FRAME_BYTES_MAX, 4 MiB). */
 export const REPLICA_ANSWER_BYTES_MAX = 3 * 1024 * 1024
+/**
+ * Tills whose whole log a replica asks another for in one request, when it holds nothing of
+ * them (a fresh replica): their logged values as they are, no Automerge document made on either
+ * side (the answer holds the tills that fit REPLICA_ANSWER_BYTES_MAX; the rest are asked again).
+ */
+export const REPLICA_LOGGED_TILLS_PER_CALL = 256
 /** Till logs one replica pulls from another at once (each a few round trips of Automerge sync, mostly waiting). */
 export const REPLICA_PULLS_IN_FLIGHT = 64
 /** Longest a replica leaves another's till logs for later while that HQ's intake is busy (a close wave). */

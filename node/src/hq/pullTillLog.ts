@@ -13,18 +13,7 @@ import { UnsettledError, type DocSync } from '../sync/DocSync.ts'
 import { RefusedError } from '../net/TillbooksPeer.ts'
 import type { HqNode } from './HqNode.ts'
 import { envelopeOf } from './loggedEntry.ts'
-
-/** Entries a replica submits to its own HQ at once. */
-const SUBMIT_CHUNK = 1_024
-
-/** Submit `items` to `hq` in chunks; answers how many it accepted (new to it). */
-export async function submitAll (hq: HqNode, items: Uint8Array[]): Promise<number> {
-  let accepted = 0
-  for (let i = 0; i < items.length; i += SUBMIT_CHUNK) {
-    for (const a of await hq.submit(items.slice(i, i + SUBMIT_CHUNK))) if (a.status === 'accepted') accepted++
-  }
-  return accepted
-}
+import { submitAll } from './submitAll.ts'
 
 /**
  * Pull `tillId`'s log from the replica at `addr` (peer `peerId`) into `hq`; answers the entries

@@ -460,7 +460,7 @@ export function decodeAmSyncAnswer (o: Obj): Uint8Array | null {
 // ---------------------------------------------------------------- replica
 
 /** What one HQ replica asks another; the body is canonical CBOR read by HqReplication (checked there). */
-export const REPLICA_OPS = ['hello', 'summary', 'tills', 'keys', 'records'] as const
+export const REPLICA_OPS = ['hello', 'summary', 'tills', 'keys', 'records', 'logged'] as const
 export type ReplicaOp = typeof REPLICA_OPS[number]
 export interface ReplicaRequest { id: number, op: ReplicaOp, body: Uint8Array }
 

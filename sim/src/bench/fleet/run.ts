@@ -702,7 +702,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     const rCounters = (await getJson<{ counters: Record<string, unknown> }>(`${rq.http}/replicas`)).counters
     details.R1 = { ...catchUp, counters: rCounters }
     log(`R1: the replica's counters: ${JSON.stringify(rCounters)}`)
-    log(`R1: a fresh replica (--replica-of HQ) caught up on ${caught.records} records in ${Math.round(caught.ms ?? -1)} ms = ${Math.round(catchUp.recordsPerSec ?? 0)} records/s (every entry verified again; Automerge sync per till); booksHash equal: ${caught.booksHashEqual}`)
+    log(`R1: a fresh replica (--replica-of HQ) caught up on ${caught.records} records in ${Math.round(caught.ms ?? -1)} ms = ${Math.round(catchUp.recordsPerSec ?? 0)} records/s (every entry verified again; the tills it held nothing of brought whole, many a request: ${String(rCounters.tillsPulledInBulk)} of ${String(rCounters.tillsPulled)} tills); booksHash equal: ${caught.booksHashEqual}`)
     // The replica's log, projected from nothing: into PGlite (its default), then into a PostgreSQL server.
     await procs.kill(rq.child, 'SIGTERM')
     rq = await startHq(procs, rDir, `hq-${N}-sql-pglite`, phaseMs, null, ['--rebuild', 'trust'])
