@@ -34,7 +34,7 @@ import { recordDigest48 } from './SummedStore.ts'
 import { Periodic } from '../Periodic.ts'
 import { REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
 import { submitAll } from './submitAll.ts'
-import { REPLICA_ANSWER_BYTES_MAX, REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_KEPT_MAX, REPLICA_REFUSED_RETRY_MS, REPLICA_HELLO_SKEW_MS, REPLICA_LOGGED_TILLS_PER_CALL, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
+import { REPLICA_ANSWER_BYTES_MAX, REPLICA_CALLS_IN_FLIGHT, REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_KEPT_MAX, REPLICA_REFUSED_RETRY_MS, REPLICA_HELLO_SKEW_MS, REPLICA_LOGGED_TILLS_PER_CALL, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
 const HELLO_CONTEXT = 'tillbooks/hq-replica-hello/1'
 const RECORD_CONTEXT = 'tillbooks/hq-record/1'
@@ -401,6 +401,7 @@ export class HqReplication {
     }
     this.#replicas.add(peerId)
     // 2. Summaries.
+    const t0 = performance.now()
     const theirs = await this.#ask(addr, 'summary', {}) as unknown as Summary
     const ours = await this.summary()
     let records = 0
@@ -411,8 +412,10 @@ export class HqReplication {
       if (t === undefined || o === undefined || (t.count === o.count && t.sum === o.sum)) continue
       records += await this.#fetchRecords(addr, peerId, prefix)
     }
+    const t1 = performance.now()
     // 4. The catalogue: costs the books need, and every statement HQ and the stores made.
     if (this.#o.catalogueHeads === undefined || theirs.catalogue !== ours.catalogue) await this.#o.pullCatalogue(addr, peerId)
+    const t2 = performance.now()
     // 5. Till logs whose summaries differ.
     let entries = 0
     let tills = 0
@@ -475,6 +478,10 @@ export class HqReplication {
     }
     this.counters.entriesAdded += entries
     this.counters.tillsPulled += tills
+    if (records + entries > 0) {
+      const t3 = performance.now()
+      this.#o.logger.info({ peer: peerId, records, entries, tills, ms: { records: Math.round(t1 - t0), catalogue: Math.round(t2 - t1), tills: Math.round(t3 - t2) } }, 'replica: brought up to a peer')
+    }
     return { records, entries, tills }
   }
 
@@ -487,37 +494,47 @@ export class HqReplication {
   async #pullLogged (addr: string, peerId: string, fresh: readonly TillId[]): Promise<{ tills: Set<TillId>, entries: number }> {
     const done = new Set<TillId>()
     let entries = 0
-    let at = 0
-    while (at < fresh.length) {
-      const asked = fresh.slice(at, at + REPLICA_LOGGED_TILLS_PER_CALL)
-      let answer: Record<string, Canonical>
-      try {
-        answer = await this.#ask(addr, 'logged', { tills: asked })
-      } catch (err) {
-        // A peer gone is the round's failure; one that refuses the request (an HQ from before
-        // `logged`) leaves these tills to Automerge sync.
-        if (this.#periodic.stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) throw err
-        this.#o.logger.warn({ peer: peerId, err: (err as Error).message }, 'replica: till logs not served in bulk; pulled till by till')
-        return { tills: done, entries }
-      }
-      const rows = answer.tills
-      if (!Array.isArray(rows) || rows.length === 0 || rows.length > asked.length) throw this.#refuse('malformed', peerId, 'logged: a list of the tills asked, in order')
-      const values: Uint8Array[] = []
-      const took: TillId[] = []
-      for (const [i, row] of rows.entries()) {
-        if (!Array.isArray(row) || row.length !== 2 || row[0] !== asked[i] || !Array.isArray(row[1]) || !row[1].every(v => v instanceof Uint8Array)) {
-          throw this.#refuse('malformed', peerId, 'logged: each row is [the till asked, [its log values]]')
+    // Requests of REPLICA_LOGGED_TILLS_PER_CALL tills, REPLICA_CALLS_IN_FLIGHT at once; the tills
+    // an answer had no room for are asked again. A till's values all come in one answer, in seq
+    // order, so each is submitted whole whatever order the answers come in.
+    const queue: TillId[][] = []
+    for (let i = 0; i < fresh.length; i += REPLICA_LOGGED_TILLS_PER_CALL) queue.push(fresh.slice(i, i + REPLICA_LOGGED_TILLS_PER_CALL))
+    let unserved = false
+    const worker = async (): Promise<void> => {
+      for (let asked = queue.shift(); asked !== undefined && !unserved; asked = queue.shift()) {
+        let answer: Record<string, Canonical>
+        try {
+          answer = await this.#ask(addr, 'logged', { tills: asked })
+        } catch (err) {
+          // A peer gone is the round's failure; one that refuses the request (an HQ from before
+          // `logged`) leaves these tills to Automerge sync.
+          if (this.#periodic.stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) throw err
+          if (!unserved) this.#o.logger.warn({ peer: peerId, err: (err as Error).message }, 'replica: till logs not served in bulk; pulled till by till')
+          unserved = true
+          return
         }
-        // Nothing sent for a till: too large for one answer (Automerge sync brings it).
-        if (row[1].length === 0) continue
-        for (const v of row[1]) values.push(v as Uint8Array)
-        took.push(row[0] as TillId)
+        const rows = answer.tills
+        if (!Array.isArray(rows) || rows.length === 0 || rows.length > asked.length) throw this.#refuse('malformed', peerId, 'logged: a list of the tills asked, in order')
+        const values: Uint8Array[] = []
+        const took: TillId[] = []
+        for (const [i, row] of rows.entries()) {
+          if (!Array.isArray(row) || row.length !== 2 || row[0] !== asked[i] || !Array.isArray(row[1]) || !row[1].every(v => v instanceof Uint8Array)) {
+            throw this.#refuse('malformed', peerId, 'logged: each row is [the till asked, [its log values]]')
+          }
+          // Nothing sent for a till: too large for one answer (Automerge sync brings it).
+          if (row[1].length === 0) continue
+          for (const v of row[1]) values.push(v as Uint8Array)
+          took.push(row[0] as TillId)
+        }
+        if (rows.length < asked.length) queue.push(asked.slice(rows.length))
+        // Each value is checked as a till's own would be: a forged or altered one is refused and counted there.
+        // Awaited first, then added (`entries += await …` would add to the total read before the wait).
+        const added = await submitAll(this.#o.hq, values)
+        entries += added
+        for (const t of took) done.add(t)
       }
-      // Each value is checked as a till's own would be: a forged or altered one is refused and counted there.
-      entries += await submitAll(this.#o.hq, values)
-      for (const t of took) done.add(t)
-      at += rows.length
     }
+    await Promise.all(Array.from({ length: Math.min(REPLICA_CALLS_IN_FLIGHT, queue.length) }, worker))
     this.counters.tillsPulledInBulk += done.size
     return { tills: done, entries }
   }
@@ -541,51 +558,73 @@ export class HqReplication {
         if (refusedAt !== undefined && now - refusedAt < REPLICA_REFUSED_RETRY_MS) continue
         if (await this.#o.store.get(k) === undefined) missing.push(k)
       }
-      while (missing.length > 0) {
-        const wanted = missing.slice(0, REPLICA_RECORDS_PER_CALL)
-        const answer = await this.#ask(addr, 'records', { keys: wanted })
-        const got = answer.records
-        if (!Array.isArray(got) || !Array.isArray(answer.tooLarge)) throw this.#refuse('malformed', peerId, 'records and tooLarge must be lists')
-        const settled = new Set<string>([...answer.tooLarge.map(k => String(k))])
-        const checked: Array<{ key: string, value: Uint8Array }> = []
-        const kind = this.#kinds.find(k => k.prefix === prefix) as ReplicatedKind
-        for (const r of got) {
-          if (r === null || typeof r !== 'object' || Array.isArray(r) || r instanceof Uint8Array) throw this.#refuse('malformed', peerId, 'a record is { key, value, sig }')
-          const rec = r as Record<string, Canonical>
-          const key = str(rec.key, 'key', 300)
-          const value = rec.value
-          const sig = rec.sig
-          if (!wanted.includes(key) || !(value instanceof Uint8Array) || !(sig instanceof Uint8Array)) { this.#refuse('malformed', peerId, `record ${key}: not one asked for, or without value and signature`); continue }
-          settled.add(key)
-          if (!verifySignature(sig, recordMessage(key, value), this.rootKey)) { this.#refuse('signature', peerId, `record ${key}: not signed by our root key (forged or altered)`); continue }
-          if (this.#kindOf(key) !== kind) { this.#refuse('malformed', peerId, `record ${key}: not a ${prefix} record`); continue }
-          checked.push({ key, value })
+      // REPLICA_RECORDS_PER_CALL keys a request; up to REPLICA_CALLS_IN_FLIGHT asked ahead while one
+      // is taken in, but taken in one after another, in key order, as before (a record may need
+      // one before it). Each chunk is asked again for what its answer left out.
+      const chunks: string[][] = []
+      for (let i = 0; i < missing.length; i += REPLICA_RECORDS_PER_CALL) chunks.push(missing.slice(i, i + REPLICA_RECORDS_PER_CALL))
+      const ahead: Array<Promise<Record<string, Canonical>>> = []
+      const askAhead = (i: number): Promise<Record<string, Canonical>> => {
+        let p = ahead[i]
+        if (p === undefined) {
+          p = this.#ask(addr, 'records', { keys: chunks[i] as string[] })
+          // Awaited in its turn; until then a failure must not count as unhandled.
+          p.catch(() => {})
+          ahead[i] = p
         }
-        const outcome = async (key: string, o: 'adopted' | 'duplicate' | Error): Promise<void> => {
-          if (o === 'adopted') { adopted++; this.counters.recordsAdopted++ } else if (o === 'duplicate') this.counters.recordsDuplicate++
-          else if (o instanceof ReplicaRecordError || o instanceof MembersError) {
-            this.#refuse('record', peerId, o.message)
-            this.#refusedKeys.set(`${peerId}\u0000${key}`, this.#o.nowMs())
-            if (this.#refusedKeys.size > REPLICA_REFUSED_KEPT_MAX) this.#refusedKeys.delete(this.#refusedKeys.keys().next().value as string)
-          } else throw o
-        }
-        if (kind.adoptMany !== undefined && checked.length > 0) {
-          const outcomes = await kind.adoptMany(checked)
-          for (const [k, o] of outcomes.entries()) await outcome((checked[k] as { key: string }).key, o)
-        } else {
-          for (const { key, value } of checked) {
-            let o: 'adopted' | 'duplicate' | Error
-            try {
-              o = await kind.adopt(key, value)
-            } catch (err) {
-              o = err as Error
-            }
-            await outcome(key, o)
+        return p
+      }
+      for (let c = 0; c < chunks.length; c++) {
+        for (let j = c; j < Math.min(chunks.length, c + REPLICA_CALLS_IN_FLIGHT); j++) void askAhead(j)
+        let chunk = chunks[c] as string[]
+        let first = true
+        while (chunk.length > 0) {
+          const wanted = chunk
+          const answer = first ? await askAhead(c) : await this.#ask(addr, 'records', { keys: wanted })
+          first = false
+          const got = answer.records
+          if (!Array.isArray(got) || !Array.isArray(answer.tooLarge)) throw this.#refuse('malformed', peerId, 'records and tooLarge must be lists')
+          const settled = new Set<string>([...answer.tooLarge.map(k => String(k))])
+          const checked: Array<{ key: string, value: Uint8Array }> = []
+          const kind = this.#kinds.find(k => k.prefix === prefix) as ReplicatedKind
+          for (const r of got) {
+            if (r === null || typeof r !== 'object' || Array.isArray(r) || r instanceof Uint8Array) throw this.#refuse('malformed', peerId, 'a record is { key, value, sig }')
+            const rec = r as Record<string, Canonical>
+            const key = str(rec.key, 'key', 300)
+            const value = rec.value
+            const sig = rec.sig
+            if (!wanted.includes(key) || !(value instanceof Uint8Array) || !(sig instanceof Uint8Array)) { this.#refuse('malformed', peerId, `record ${key}: not one asked for, or without value and signature`); continue }
+            settled.add(key)
+            if (!verifySignature(sig, recordMessage(key, value), this.rootKey)) { this.#refuse('signature', peerId, `record ${key}: not signed by our root key (forged or altered)`); continue }
+            if (this.#kindOf(key) !== kind) { this.#refuse('malformed', peerId, `record ${key}: not a ${prefix} record`); continue }
+            checked.push({ key, value })
           }
+          const outcome = async (key: string, o: 'adopted' | 'duplicate' | Error): Promise<void> => {
+            if (o === 'adopted') { adopted++; this.counters.recordsAdopted++ } else if (o === 'duplicate') this.counters.recordsDuplicate++
+            else if (o instanceof ReplicaRecordError || o instanceof MembersError) {
+              this.#refuse('record', peerId, o.message)
+              this.#refusedKeys.set(`${peerId}\u0000${key}`, this.#o.nowMs())
+              if (this.#refusedKeys.size > REPLICA_REFUSED_KEPT_MAX) this.#refusedKeys.delete(this.#refusedKeys.keys().next().value as string)
+            } else throw o
+          }
+          if (kind.adoptMany !== undefined && checked.length > 0) {
+            const outcomes = await kind.adoptMany(checked)
+            for (const [k, o] of outcomes.entries()) await outcome((checked[k] as { key: string }).key, o)
+          } else {
+            for (const { key, value } of checked) {
+              let o: 'adopted' | 'duplicate' | Error
+              try {
+                o = await kind.adopt(key, value)
+              } catch (err) {
+                o = err as Error
+              }
+              await outcome(key, o)
+            }
+          }
+          // Progress or stop: a peer answering nothing of what was asked (it holds it no more, or answers other keys) is asked no more this round.
+          if (!wanted.some(k => settled.has(k))) break
+          chunk = chunk.filter(k => !settled.has(k))
         }
-        // Progress or stop: a peer answering nothing of what was asked (it holds it no more, or answers other keys) is asked no more this round.
-        if (!wanted.some(k => settled.has(k))) break
-        missing.splice(0, missing.length, ...missing.filter(k => !settled.has(k)))
       }
       // A page scans REPLICA_PAGE_MAX keys of the prefix (some maybe of another kind): on from the last scanned.
       if (last === after || last <= after) break

@@ -66,6 +66,12 @@ export const REPLICA_ANSWER_BYTES_MAX = 3 * 1024 * 1024
  * side (the answer holds the tills that fit REPLICA_ANSWER_BYTES_MAX; the rest are asked again).
  */
 export const REPLICA_LOGGED_TILLS_PER_CALL = 256
+/**
+ * Requests for records or whole till logs one replica has out to another at once: each is
+ * mostly waiting (the other's disk, the network, this one's fsync), one after another they left
+ * both HQs idle most of a catch-up.
+ */
+export const REPLICA_CALLS_IN_FLIGHT = 4
 /** Till logs one replica pulls from another at once (each a few round trips of Automerge sync, mostly waiting). */
 export const REPLICA_PULLS_IN_FLIGHT = 64
 /** Longest a replica leaves another's till logs for later while that HQ's intake is busy (a close wave). */
