@@ -696,7 +696,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     const rDir = join(base, 'replica-catch-up')
     await replicaDir(killedDir, rDir)
     let rq = await startHq(procs, rDir, `hq-${N}-replica-catch-up`, phaseMs, profDir, ['--replica-of', hq.addr, '--books-db', 'off'])
-    const caught = await converged(hq.http, rq.http, phaseMs)
+    const caught = await converged(hq.http, rq.http, phaseMs, { afterRound: true })
     const catchUp = { records: caught.records, ms: caught.ms, recordsPerSec: caught.ms === null ? null : caught.records / (caught.ms / 1000), booksHashEqual: caught.booksHashEqual }
     checks.R1_replicaCaughtUp = caught.ms !== null && caught.booksHashEqual
     const rCounters = (await getJson<{ counters: Record<string, unknown> }>(`${rq.http}/replicas`)).counters
