@@ -164,6 +164,8 @@ export class HqReplication {
   readonly #refusedKeys = new Map<string, number>()
   /** Per peer, since when its till logs wait for its intake to quiet down. */
   readonly #deferredSince = new Map<string, number>()
+  /** Per peer, when it last refused `logged` (an HQ from before it): till by till until REPLICA_REFUSED_RETRY_MS later. */
+  readonly #bulkRefusedAt = new Map<string, number>()
   readonly #periodic = new Periodic(async () => {
     await this.syncAll().catch(() => {})
     return this.#o.intervalMs ?? REPLICA_SYNC_INTERVAL_MS
@@ -435,6 +437,7 @@ export class HqReplication {
         const page = (await this.#ask(addr, 'tills', { after })).tills
         if (!Array.isArray(page) || page.length === 0) break
         let differing: TillId[] = []
+        const listed = new Map<TillId, { count: number, sum: number }>()
         for (const row of page) {
           if (!Array.isArray(row) || row.length !== 3) throw this.#refuse('malformed', peerId, 'a till summary is [tillId, count, sum]')
           const tillId = str(row[0], 'tillId', 40) as TillId
@@ -443,12 +446,16 @@ export class HqReplication {
           after = tillId
           const m = mine.get(tillId)
           // Different sets (theirs may hold what ours lacks; if only ours holds more, they gain by their own pull).
-          if (m === undefined || m.count !== count || m.sum !== sum) differing.push(tillId)
+          if (m === undefined || m.count !== count || m.sum !== sum) {
+            differing.push(tillId)
+            listed.set(tillId, { count, sum })
+          }
         }
         // Tills this HQ holds nothing of (a fresh replica, a new store): their logs whole, in bulk.
         const fresh = differing.filter(t => !mine.has(t))
-        if (fresh.length > 0) {
-          const bulk = await this.#pullLogged(addr, peerId, fresh)
+        const refusedAt = this.#bulkRefusedAt.get(peerId)
+        if (fresh.length > 0 && (refusedAt === undefined || this.#o.nowMs() - refusedAt >= REPLICA_REFUSED_RETRY_MS)) {
+          const bulk = await this.#pullLogged(addr, peerId, fresh, listed)
           entries += bulk.entries
           tills += bulk.tills.size
           differing = differing.filter(t => !bulk.tills.has(t))
@@ -491,7 +498,7 @@ export class HqReplication {
    * logged, folded. Answers the tills brought over; any other (too large for one answer, or a
    * peer that does not serve `logged`) is left to Automerge sync, till by till.
    */
-  async #pullLogged (addr: string, peerId: string, fresh: readonly TillId[]): Promise<{ tills: Set<TillId>, entries: number }> {
+  async #pullLogged (addr: string, peerId: string, fresh: readonly TillId[], listed: ReadonlyMap<TillId, { count: number, sum: number }>): Promise<{ tills: Set<TillId>, entries: number }> {
     const done = new Set<TillId>()
     let entries = 0
     // Requests of REPLICA_LOGGED_TILLS_PER_CALL tills, REPLICA_CALLS_IN_FLIGHT at once; the tills
@@ -499,19 +506,25 @@ export class HqReplication {
     // order, so each is submitted whole whatever order the answers come in.
     const queue: TillId[][] = []
     for (let i = 0; i < fresh.length; i += REPLICA_LOGGED_TILLS_PER_CALL) queue.push(fresh.slice(i, i + REPLICA_LOGGED_TILLS_PER_CALL))
-    let unserved = false
+    let stop = false
+    let failed: Error | null = null
     const worker = async (): Promise<void> => {
-      for (let asked = queue.shift(); asked !== undefined && !unserved; asked = queue.shift()) {
+      for (let asked = queue.shift(); asked !== undefined && !stop; asked = queue.shift()) {
         let answer: Record<string, Canonical>
         try {
           answer = await this.#ask(addr, 'logged', { tills: asked })
         } catch (err) {
-          // A peer gone is the round's failure; one that refuses the request (an HQ from before
-          // `logged`) leaves these tills to Automerge sync.
-          if (this.#periodic.stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) throw err
-          if (!unserved) this.#o.logger.warn({ peer: peerId, err: (err as Error).message }, 'replica: till logs not served in bulk; pulled till by till')
-          unserved = true
-          return
+          // An HQ from before `logged` answers MALFORMED (or this one found its answer malformed):
+          // these tills, and its next rounds' for a while, by Automerge sync. Anything else (the
+          // peer gone, busy, slow) is the round's failure, tried again next round.
+          const code = (err as { code?: unknown }).code
+          if (err instanceof RefusedError || code === 'MALFORMED' || code === 'REFUSED' || code === 'NO_HANDLER') {
+            if (!stop) this.#o.logger.warn({ peer: peerId, err: (err as Error).message }, 'replica: till logs not served in bulk; pulled till by till')
+            this.#bulkRefusedAt.set(peerId, this.#o.nowMs())
+            stop = true
+            return
+          }
+          throw err
         }
         const rows = answer.tills
         if (!Array.isArray(rows) || rows.length === 0 || rows.length > asked.length) throw this.#refuse('malformed', peerId, 'logged: a list of the tills asked, in order')
@@ -531,10 +544,25 @@ export class HqReplication {
         // Awaited first, then added (`entries += await …` would add to the total read before the wait).
         const added = await submitAll(this.#o.hq, values)
         entries += added
-        for (const t of took) done.add(t)
+        // Brought over only if this HQ now holds what the peer listed for the till: values refused,
+        // or not the till's, leave it to Automerge sync, till by till, in this round.
+        for (const t of took) {
+          const m = this.#o.hq.tillSums.get(t)
+          const l = listed.get(t)
+          if (m !== undefined && l !== undefined && m.count === l.count && m.sum === l.sum) done.add(t)
+        }
       }
     }
-    await Promise.all(Array.from({ length: Math.min(REPLICA_CALLS_IN_FLIGHT, queue.length) }, worker))
+    // Every worker is waited for before the round goes on (or fails): none submits after it.
+    await Promise.all(Array.from({ length: Math.min(REPLICA_CALLS_IN_FLIGHT, queue.length) }, async () => {
+      try {
+        await worker()
+      } catch (err) {
+        stop = true
+        failed ??= err as Error
+      }
+    }))
+    if (failed !== null) throw failed
     this.counters.tillsPulledInBulk += done.size
     return { tills: done, entries }
   }
@@ -563,9 +591,11 @@ export class HqReplication {
       // one before it). Each chunk is asked again for what its answer left out.
       const chunks: string[][] = []
       for (let i = 0; i < missing.length; i += REPLICA_RECORDS_PER_CALL) chunks.push(missing.slice(i, i + REPLICA_RECORDS_PER_CALL))
-      const ahead: Array<Promise<Record<string, Canonical>>> = []
+      // Asked ahead, by chunk; null once taken in (its answer is not kept past its turn).
+      const ahead: Array<Promise<Record<string, Canonical>> | null> = []
       const askAhead = (i: number): Promise<Record<string, Canonical>> => {
         let p = ahead[i]
+        if (p === null) throw new Error(`bug: chunk ${i} of the records asked for again`)
         if (p === undefined) {
           p = this.#ask(addr, 'records', { keys: chunks[i] as string[] })
           // Awaited in its turn; until then a failure must not count as unhandled.
@@ -581,6 +611,7 @@ export class HqReplication {
         while (chunk.length > 0) {
           const wanted = chunk
           const answer = first ? await askAhead(c) : await this.#ask(addr, 'records', { keys: wanted })
+          if (first) ahead[c] = null
           first = false
           const got = answer.records
           if (!Array.isArray(got) || !Array.isArray(answer.tooLarge)) throw this.#refuse('malformed', peerId, 'records and tooLarge must be lists')
@@ -621,7 +652,7 @@ export class HqReplication {
               await outcome(key, o)
             }
           }
-          // Progress or stop: a peer answering nothing of what was asked (it holds it no more, or answers other keys) is asked no more this round.
+          // Progress or stop: a peer answering nothing of what was asked (it holds it no more, or answers other keys) is not asked for this chunk again this round.
           if (!wanted.some(k => settled.has(k))) break
           chunk = chunk.filter(k => !settled.has(k))
         }

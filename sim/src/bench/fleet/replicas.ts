@@ -80,7 +80,7 @@ export async function replicaDir (fromHqDir: string, dir: string): Promise<void>
 /**
  * Time until the replica at `replicaHttp` folded the same set of records as HQ at `hqHttp` and
  * computed the same books. `afterRound`: a replica catching up is asked for its digest only
- * once it says (`GET /replicas`) that a round with HQ ended since the start — the digest is
+ * once it says (`GET /replicas`) that a round with HQ ended (well or not) since the start — the digest is
  * made from the whole books (its journal as hledger reads it, and more), and asking it four
  * times a second while a replica takes in a whole log had that replica spend much of its time
  * making digests for the bench.
@@ -90,8 +90,8 @@ export async function converged (hqHttp: string, replicaHttp: string, maxMs: num
   let last: Digest | null = null
   const ms = await timeUntil(async () => {
     if (opts.afterRound === true) {
-      const status = await getJson<{ peers: Array<{ lastRound: unknown }> }>(`${replicaHttp}/replicas`)
-      if (!status.peers.some(p => p.lastRound !== null)) return false
+      const status = await getJson<{ counters: { rounds: number, roundsFailed: number } }>(`${replicaHttp}/replicas`)
+      if (status.counters.rounds + status.counters.roundsFailed === 0) return false
     }
     last = await getJson<Digest>(`${replicaHttp}/books/digest`)
     return last.setDigest === target.setDigest
