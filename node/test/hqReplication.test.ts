@@ -56,13 +56,13 @@ function replicaOf (hq: HqNode, store: MemoryStore, peerId: string, peers: Map<s
   return r
 }
 
-async function twoReplicas (tamper?: Tamper, extra: Partial<HqReplicationInit> = {}): Promise<{ a: HqNode, b: HqNode, ra: HqReplication, rb: HqReplication, aStore: MemoryStore, bStore: MemoryStore }> {
+async function twoReplicas (tamper?: Tamper, extra: Partial<HqReplicationInit> = {}, serverExtra: Partial<HqReplicationInit> = {}): Promise<{ a: HqNode, b: HqNode, ra: HqReplication, rb: HqReplication, aStore: MemoryStore, bStore: MemoryStore }> {
   const peers = new Map<string, HqReplication>()
   const aStore = new MemoryStore()
   const a = await startHq(aStore)
   const bStore = new MemoryStore()
   const b = await startHq(bStore)
-  const ra = replicaOf(a, aStore, 'peerA', peers)
+  const ra = replicaOf(a, aStore, 'peerA', peers, root, undefined, serverExtra)
   const rb = replicaOf(b, bStore, 'peerB', peers, root, tamper, extra)
   rb.addPeer('/memory/p2p/peerA')
   // A's decisions: two tills enrolled (one closes a day), opening stock, an order.
@@ -108,6 +108,51 @@ describe('HqReplication', () => {
     assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
     for (const [i, t] of tills.entries()) assert.deepEqual(await b.tillLogged(t), logged[i], `B holds ${t}'s log values byte for byte`)
     assert.deepEqual(await rb.syncWith('/memory/p2p/peerA', 'peerA'), { records: 0, entries: 0, tills: 0 })
+  })
+
+  /** A's second till with entries, taken in inside its log's changes. */
+  const secondTill = async (a: HqNode): Promise<void> => {
+    const t = await startTill(a, { store: 'S003' })
+    await t.till.openDay(DAY1)
+    await t.till.sell({ lines: [{ sku: 'patio-set', qty: 1 }], tenders: [{ type: 'card', amountCents: 50_000 }] })
+    await t.till.closeDay()
+    await a.submit(t.till.outboxChanges().map(c => c.bytes))
+  }
+  const sizeOf = (values: Uint8Array[] | null): number => (values ?? []).reduce((n, v) => n + v.length + 8, 0)
+
+  it('a `logged` answer holds whole tills within its bytes; the tills it had no room for are asked again', async () => {
+    let asks = 0
+    let pulls = 0
+    const count: Tamper = (op, answer) => { if (op === 'logged') asks++; return answer }
+    // Room for the larger till's log, not for both: one till an answer (sizes from a probe of the same
+    // setup, with half the smaller till's size to spare either way).
+    const probe = await twoReplicas()
+    await secondTill(probe.a)
+    const sizes = [sizeOf(await probe.a.tillLogged('S001-1' as TillId)), sizeOf(await probe.a.tillLogged('S003-1' as TillId))]
+    const { a, b, rb } = await twoReplicas(count, { pullTill: async () => { pulls++; return 0 } }, { answerBytesMax: Math.max(...sizes) + Math.floor(Math.min(...sizes) / 2) })
+    await secondTill(a)
+    const real = [sizeOf(await a.tillLogged('S001-1' as TillId)), sizeOf(await a.tillLogged('S003-1' as TillId))]
+    assert.ok(Math.abs(real[0]! - sizes[0]!) < Math.min(...sizes) / 2 && Math.abs(real[1]! - sizes[1]!) < Math.min(...sizes) / 2, `${String(real)} against ${String(sizes)}`)
+    const r = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.deepEqual({ tills: r.tills, bulk: rb.counters.tillsPulledInBulk, pulls, asks }, { tills: 2, bulk: 2, pulls: 0, asks: 2 })
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+  })
+
+  it('a till too large for one `logged` answer is sent as nothing, and comes by Automerge sync, till by till', async () => {
+    let pulls = 0
+    const { a, b, rb } = await twoReplicas(undefined, {
+      pullTill: async (_addr, _peerId, tillId) => {
+        pulls++
+        return (await b.submit(await a.tillLog(tillId))).filter(o => o.status === 'accepted').length
+      }
+    }, { answerBytesMax: 64 })
+    await secondTill(a)
+    const r = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.deepEqual({ tills: r.tills, bulk: rb.counters.tillsPulledInBulk, pulls }, { tills: 2, bulk: 0, pulls: 2 })
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+    // HQ reads a till's log no further than the room it is given.
+    assert.equal(await a.tillLogged('S003-1' as TillId, { bytesMax: 64 }), null)
+    assert.equal((await a.tillLogged('S003-1' as TillId, { bytesMax: 1 << 20 }))?.length, (await a.tillLogged('S003-1' as TillId))?.length)
   })
 
   it('leaves the tills to Automerge sync, one by one, when the other HQ does not serve `logged` (one from before it), and does not ask it again for a while', async () => {

@@ -920,10 +920,11 @@ export class HqNode {
   /**
    * What HQ's log holds for a till, as it is, in seq order: the changes of the till's own log
    * that carried its entries, or the bare envelopes (what a fresh replica takes in, in bulk:
-   * submitted as they are, they give it the till's own history).
+   * submitted as they are, they give it the till's own history). `bytesMax`: null once they
+   * pass it (8 bytes of framing each counted), read no further.
    */
-  async tillLogged (tillId: TillId): Promise<Uint8Array[]> {
-    return await this.#logged(tillId)
+  async tillLogged (tillId: TillId, opts: { bytesMax?: number } = {}): Promise<Uint8Array[] | null> {
+    return await this.#logged(tillId, opts.bytesMax)
   }
 
   /** The changes of the till's own log that carried entries HQ holds (not the bare envelopes), in seq order. */
@@ -932,10 +933,18 @@ export class HqNode {
   }
 
   /** What HQ's log holds for a till, in seq order: the changes of the till's log that carried its entries, or the bare envelopes. */
-  async #logged (tillId: TillId): Promise<Uint8Array[]> {
+  async #logged (tillId: TillId): Promise<Uint8Array[]>
+  /** With `bytesMax`: null once the values (8 bytes of framing each counted) pass it, read no further. */
+  async #logged (tillId: TillId, bytesMax: number | undefined): Promise<Uint8Array[] | null>
+  async #logged (tillId: TillId, bytesMax?: number): Promise<Uint8Array[] | null> {
     const out: Uint8Array[] = []
     const prefix = `${ENTRY_PREFIX}${tillId}!`
-    for await (const [, bytes] of this.#components.store.entries({ gte: prefix, lt: prefixEnd(prefix) })) out.push(bytes)
+    let bytes = 0
+    for await (const [, value] of this.#components.store.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
+      bytes += value.length + 8
+      if (bytesMax !== undefined && bytes > bytesMax) return null
+      out.push(value)
+    }
     return out
   }
 

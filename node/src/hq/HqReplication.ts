@@ -86,6 +86,8 @@ export interface HqReplicationInit {
   nowMs: () => number
   intervalMs?: number
   callTimeoutMs?: number
+  /** Bytes of till logs in one `logged` answer (default REPLICA_ANSWER_BYTES_MAX; small in tests). */
+  answerBytesMax?: number
 }
 
 export interface ReplicationCounters {
@@ -286,15 +288,16 @@ export class HqReplication {
         // Whole tills, in the order asked, as many as fit a frame; the rest are asked again (a
         // till too large for one answer alone is sent as nothing: it is pulled by Automerge sync).
         const tills: Canonical[] = []
+        const budget = this.#o.answerBytesMax ?? REPLICA_ANSWER_BYTES_MAX
         let bytes = 0
         for (const tillId of asked) {
-          const values = await this.#o.hq.tillLogged(tillId)
-          const size = values.reduce((a, v) => a + v.length + 8, 0)
-          if (bytes + size > REPLICA_ANSWER_BYTES_MAX) {
+          // Read no further than the room left: a till that does not fit is not read whole.
+          const values = await this.#o.hq.tillLogged(tillId, { bytesMax: budget - bytes })
+          if (values === null) {
             if (tills.length === 0) tills.push([tillId, []])
             break
           }
-          bytes += size
+          for (const v of values) bytes += v.length + 8
           tills.push([tillId, values])
         }
         return canonicalEncode({ tills })
