@@ -110,6 +110,18 @@ describe('HqReplication', () => {
     assert.deepEqual(await rb.syncWith('/memory/p2p/peerA', 'peerA'), { records: 0, entries: 0, tills: 0 })
   })
 
+  it('takes in HQ records needing more requests than are asked ahead, each once, every one adopted', async () => {
+    let asks = 0
+    const { a, b, rb } = await twoReplicas((op, answer) => { if (op === 'records') asks++; return answer })
+    // 1,100 more certificates: five requests of REPLICA_RECORDS_PER_CALL (256) for the kind, four asked ahead at a time.
+    await a.enrolMany(Array.from({ length: 1_100 }, (_, i) => ({ store: asStoreId(`S${String(100 + i).padStart(4, '0')}`), till: 1, tillKey: new Signer(keyPairFromSeed(seedBytes(`bulk ${i}`))).publicKey })))
+    const r = await rb.syncWith('/memory/p2p/peerA', 'peerA')
+    assert.equal(r.records, 1_104, 'the certificates, an opening, an order')
+    assert.equal(asks, 5 + 1 + 1, 'one request per chunk of certificates, one for the order, one for the opening')
+    for (const i of [0, 255, 256, 1_099]) assert.ok(b.enrolment.has(`S${String(100 + i).padStart(4, '0')}-1` as TillId))
+    assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+  })
+
   /** A's second till with entries, taken in inside its log's changes. */
   const secondTill = async (a: HqNode): Promise<void> => {
     const t = await startTill(a, { store: 'S003' })

@@ -594,28 +594,23 @@ export class HqReplication {
       // one before it). Each chunk is asked again for what its answer left out.
       const chunks: string[][] = []
       for (let i = 0; i < missing.length; i += REPLICA_RECORDS_PER_CALL) chunks.push(missing.slice(i, i + REPLICA_RECORDS_PER_CALL))
-      // Asked ahead, by chunk; null once taken in (its answer is not kept past its turn).
-      const ahead: Array<Promise<Record<string, Canonical>> | null> = []
-      const askAhead = (i: number): Promise<Record<string, Canonical>> => {
-        let p = ahead[i]
-        if (p === null) throw new Error(`bug: chunk ${i} of the records asked for again`)
-        if (p === undefined) {
-          p = this.#ask(addr, 'records', { keys: chunks[i] as string[] })
+      // Asked ahead, by chunk; an answer is let go once taken in.
+      const ahead = new Map<number, Promise<Record<string, Canonical>>>()
+      for (let c = 0; c < chunks.length; c++) {
+        for (let j = c; j < Math.min(chunks.length, c + REPLICA_CALLS_IN_FLIGHT); j++) {
+          if (ahead.has(j)) continue
+          const p = this.#ask(addr, 'records', { keys: chunks[j] as string[] })
           // Awaited in its turn; until then a failure must not count as unhandled.
           p.catch(() => {})
-          ahead[i] = p
+          ahead.set(j, p)
         }
-        return p
-      }
-      for (let c = 0; c < chunks.length; c++) {
-        for (let j = c; j < Math.min(chunks.length, c + REPLICA_CALLS_IN_FLIGHT); j++) void askAhead(j)
+        let pending = ahead.get(c)
+        ahead.delete(c)
         let chunk = chunks[c] as string[]
-        let first = true
         while (chunk.length > 0) {
           const wanted = chunk
-          const answer = first ? await askAhead(c) : await this.#ask(addr, 'records', { keys: wanted })
-          if (first) ahead[c] = null
-          first = false
+          const answer = await (pending ?? this.#ask(addr, 'records', { keys: wanted }))
+          pending = undefined
           const got = answer.records
           if (!Array.isArray(got) || !Array.isArray(answer.tooLarge)) throw this.#refuse('malformed', peerId, 'records and tooLarge must be lists')
           const settled = new Set<string>([...answer.tooLarge.map(k => String(k))])

@@ -40,7 +40,6 @@ export function entryKey (tillId: TillId, seq: number, hash: EntryHash): string 
   return `${ENTRY_PREFIX}${tillId}!${pad(seq)}!${hash}`
 }
 
-/** The key range of a till's entries with seq in (afterSeq, throughSeq]. */
 /** The till an entry key names (the inverse of entryKey's first part). */
 export function tillOfEntryKey (key: string): TillId {
   const end = key.indexOf('!', ENTRY_PREFIX.length)
@@ -48,6 +47,7 @@ export function tillOfEntryKey (key: string): TillId {
   return key.slice(ENTRY_PREFIX.length, end) as TillId
 }
 
+/** The key range of a till's entries with seq in (afterSeq, throughSeq]. */
 export function entryRange (tillId: TillId, afterSeq: number, throughSeq: number): { gte: string, lt: string } {
   return { gte: `${ENTRY_PREFIX}${tillId}!${pad(afterSeq + 1)}`, lt: `${ENTRY_PREFIX}${tillId}!${pad(throughSeq + 1)}` }
 }
