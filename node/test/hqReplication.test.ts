@@ -167,6 +167,19 @@ describe('HqReplication', () => {
     assert.equal((await a.tillLogged('S003-1' as TillId, { bytesMax: 1 << 20 }))?.length, (await a.tillLogged('S003-1' as TillId))?.length)
   })
 
+  it('counts what a round brought as it comes: a round failing on one till keeps the others pulled in it counted', async () => {
+    const { a, b, rb } = await twoReplicas(undefined, {
+      pullTill: async (_addr, _peerId, tillId) => {
+        if (tillId === 'S003-1') throw Object.assign(new Error('no answer within 10000 ms'), { code: 'TIMEOUT' })
+        return (await b.submit(await a.tillLog(tillId))).filter(o => o.status === 'accepted').length
+      }
+    }, { answerBytesMax: 64 })
+    await secondTill(a)
+    await assert.rejects(rb.syncWith('/memory/p2p/peerA', 'peerA'), /no answer within/)
+    assert.ok(b.tillSums.has('S001-1' as TillId) && !b.tillSums.has('S003-1' as TillId))
+    assert.deepEqual({ tillsPulled: rb.counters.tillsPulled, entriesAdded: rb.counters.entriesAdded, tillPullsFailed: rb.counters.tillPullsFailed }, { tillsPulled: 1, entriesAdded: 1, tillPullsFailed: 1 })
+  })
+
   it('leaves the tills to Automerge sync, one by one, when the other HQ does not serve `logged` (one from before it), and does not ask it again for a while', async () => {
     let asked = 0
     const { a, b, rb } = await twoReplicas((op, answer) => {

@@ -90,6 +90,9 @@ export interface HqReplicationInit {
   answerBytesMax?: number
 }
 
+/** Codes of a failed call (NetError) that mean the peer is gone or not answering: the round stops there. */
+const PEER_GONE: ReadonlySet<string> = new Set(['TIMEOUT', 'CLOSED', 'STOPPED', 'DIAL'])
+
 export interface ReplicationCounters {
   rounds: number
   roundsFailed: number
@@ -475,10 +478,14 @@ export class HqReplication {
               const added = await this.#o.pullTill(addr, peerId, tillId)
               entries += added
               tills++
+              // Counted as it happens: a round that fails later has still brought this till.
+              this.counters.entriesAdded += added
+              this.counters.tillsPulled++
             } catch (err) {
               this.counters.tillPullsFailed++
               // The peer gone (or stopping): the rest of the page waits for the next round.
-              if (this.#periodic.stopped || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) failed = err as Error
+              const code = (err as { code?: unknown }).code
+              if (this.#periodic.stopped || PEER_GONE.has(code as string) || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) failed = err as Error
             }
           }
         }))
@@ -486,8 +493,6 @@ export class HqReplication {
         if (page.length < REPLICA_PAGE_MAX) break
       }
     }
-    this.counters.entriesAdded += entries
-    this.counters.tillsPulled += tills
     if (records + entries > 0) {
       const t3 = performance.now()
       this.#o.logger.info({ peer: peerId, records, entries, tills, ms: { records: Math.round(t1 - t0), catalogue: Math.round(t2 - t1), tills: Math.round(t3 - t2) } }, 'replica: brought up to a peer')
@@ -547,12 +552,17 @@ export class HqReplication {
         // Awaited first, then added (`entries += await …` would add to the total read before the wait).
         const added = await submitAll(this.#o.hq, values)
         entries += added
+        this.counters.entriesAdded += added
         // Brought over only if this HQ now holds what the peer listed for the till: values refused,
         // or not the till's, leave it to Automerge sync, till by till, in this round.
         for (const t of took) {
           const m = this.#o.hq.tillSums.get(t)
           const l = listed.get(t)
-          if (m !== undefined && l !== undefined && m.count === l.count && m.sum === l.sum) done.add(t)
+          if (m !== undefined && l !== undefined && m.count === l.count && m.sum === l.sum) {
+            done.add(t)
+            this.counters.tillsPulled++
+            this.counters.tillsPulledInBulk++
+          }
         }
       }
     }
@@ -566,7 +576,6 @@ export class HqReplication {
       }
     }))
     if (failed !== null) throw failed
-    this.counters.tillsPulledInBulk += done.size
     return { tills: done, entries }
   }
 
