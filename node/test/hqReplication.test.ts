@@ -321,10 +321,14 @@ describe('HqReplication', () => {
     replicaOf(a, aStore, 'peerA', peers, root, undefined, { busy: () => busy, nowMs: () => now })
     const bStore = new MemoryStore()
     const b = await startHq(bStore)
-    const rb = replicaOf(b, bStore, 'peerB', peers, root, undefined, { nowMs: () => now })
+    const said: Array<{ fields: object, msg: string }> = []
+    const logger = { ...silentLogger, info (fields: object, msg: string) { said.push({ fields, msg }) } }
+    const rb = replicaOf(b, bStore, 'peerB', peers, root, undefined, { nowMs: () => now, logger })
     const first = await rb.syncWith('/memory/p2p/peerA', 'peerA')
     assert.deepEqual([first.records, first.entries], [1, 0], 'the certificate now, the till log later')
     assert.equal(rb.counters.tillsDeferred, 1)
+    // The round brought records: it says so, and that the till logs wait.
+    assert.deepEqual(said.map(s => ({ ...s.fields, ms: undefined })), [{ peer: 'peerA', records: 1, entries: 0, tills: 0, ms: undefined, tillsDeferred: true }])
     now += REPLICA_DEFER_MAX_MS
     assert.equal((await rb.syncWith('/memory/p2p/peerA', 'peerA')).entries, 1, 'busy for too long: pulled anyway')
     busy = false

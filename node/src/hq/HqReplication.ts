@@ -433,6 +433,7 @@ export class HqReplication {
     if (theirs.busy === true && theirs.tills?.digest !== ours.tills.digest && (deferred === undefined || now - deferred < REPLICA_DEFER_MAX_MS)) {
       if (deferred === undefined) this.#deferredSince.set(peerId, now)
       this.counters.tillsDeferred++
+      if (records > 0) this.#o.logger.info({ peer: peerId, records, entries, tills, ms: { records: Math.round(t1 - t0), catalogue: Math.round(t2 - t1) }, tillsDeferred: true }, 'replica: brought up to a peer (its till logs left for a later round: its intake is busy)')
       return { records, entries, tills }
     }
     this.#deferredSince.delete(peerId)
