@@ -24,12 +24,11 @@
  * `readEntryChange`'s second path, Automerge's own `decodeChange`, which stays the
  * definition (the walk is tested against it on honest, random and mutated changes).
  */
-import { hash } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { ENTRY_BYTES_MAX, MalformedError, OversizedError, bytesEqual, toHex, type EntryHash, type TillId } from '@tillbooks/protocol'
+import { ENTRY_BYTES_MAX, MalformedError, OversizedError, bytesEqual, sha256Into, toHex, type EntryHash, type TillId } from '@tillbooks/protocol'
 import { ENTRY_CHANGE_BYTES_MAX, SEQ_KEY_DIGITS } from './constants.ts'
 import { entryKey } from './entryKey.ts'
-import { ENTRIES_OBJ_COUNTER, genesisActorOf, tillActorOf } from './genesis.ts'
+import { ENTRIES_OBJ_COUNTER, genesisActorBytesOf, genesisActorOf, tillActorBytesOf, tillActorOf } from './genesis.ts'
 
 /**
  * Automerge's decodeChange, loaded the first time the walk is not sure: HQ's verify threads
@@ -238,10 +237,13 @@ export function entryChangeLayout (change: Uint8Array): EntryChangeLayout | null
 
 /** The change's hash as Automerge computes it: SHA-256 from the chunk type byte on. */
 export function changeHashOf (change: Uint8Array): Uint8Array {
-  // node:crypto's one-shot hash: half the cost of a Hash object for ~600 bytes.
-  const h = hash('sha256', change.subarray(8), 'buffer')
-  return new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
+  const out = new Uint8Array(32)
+  sha256Into(change.subarray(8), out)
+  return out
 }
+
+/** One hash at a time on a thread: checked in place, then let go. */
+const digestScratch = new Uint8Array(32)
 
 function ascii (b: Uint8Array, start: number, end: number): string {
   return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1')
@@ -312,7 +314,7 @@ const genesisActorBytes = new Map<string, Uint8Array>()
 export function checkEntryChangeAt (change: Uint8Array, layout: EntryChangeLayout, entry: { tillId: TillId, seq: number, hash: Uint8Array, signer: Uint8Array }): string | null {
   let actor = genesisActorBytes.get(entry.tillId)
   if (actor === undefined) {
-    actor = Uint8Array.from(Buffer.from(genesisActor(entry.tillId), 'hex'))
+    actor = genesisActorBytesOf(entry.tillId)
     if (genesisActorBytes.size >= GENESIS_ACTORS_MAX) genesisActorBytes.clear()
     genesisActorBytes.set(entry.tillId, actor)
   }
@@ -333,12 +335,13 @@ export function checkEntryChangeAt (change: Uint8Array, layout: EntryChangeLayou
     return true
   }
   ok = ok && hexAt(k + SEQ_KEY_DIGITS + 1, entry.hash, 32)
-  ok = ok && hexAt(k + SEQ_KEY_DIGITS + 66, hash('sha256', change.subarray(layout.entryStart, layout.entryEnd), 'buffer'), 16)
+  if (ok) sha256Into(change.subarray(layout.entryStart, layout.entryEnd), digestScratch)
+  ok = ok && hexAt(k + SEQ_KEY_DIGITS + 66, digestScratch, 16)
   if (!ok) return 'the change puts the entry under a key its bytes do not give'
   // The header, compared in place too: the signer's log's actor (cached per till and key).
   let known = signerActors.get(entry.tillId)
   if (known === undefined || !bytesEqual(known.key, entry.signer)) {
-    known = { key: Uint8Array.from(entry.signer), actor: Uint8Array.from(Buffer.from(tillActorFor(entry.tillId, entry.signer), 'hex')) }
+    known = { key: Uint8Array.from(entry.signer), actor: tillActorBytesOf(entry.tillId, entry.signer) }
     if (signerActors.size >= GENESIS_ACTORS_MAX) signerActors.clear()
     signerActors.set(entry.tillId, known)
   }
@@ -352,7 +355,9 @@ const signerActors = new Map<string, { key: Uint8Array, actor: Uint8Array }>()
 
 /** Whether the walked change's checksum (its first 4 bytes after the magic) is that of its bytes. */
 export function checksumHolds (change: Uint8Array): boolean {
-  return bytesEqual(changeHashOf(change).subarray(0, 4), change.subarray(4, 8))
+  if (change.length < 8) return false
+  sha256Into(change.subarray(8), digestScratch)
+  return digestScratch[0] === change[4] && digestScratch[1] === change[5] && digestScratch[2] === change[6] && digestScratch[3] === change[7]
 }
 
 /** Genesis actors by till (bounded: recomputing one costs a SHA-256). */

@@ -5,11 +5,12 @@
  * Automerge reads the same way). checkEntryChange refuses what no honest till writes.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import * as A from '@automerge/automerge'
-import { MalformedError, openEntry, toHex } from '@tillbooks/protocol'
+import { MalformedError, openEntry, toHex, type TillId } from '@tillbooks/protocol'
 import {
-  ENTRIES_OBJ_COUNTER, TillLog, changeHashOf, tillActorOf, checkEntryChange, checkEntryChangeAt, checksumHolds, entryChangeLayout, genesisActorOf, isAutomergeChunk,
+  ENTRIES_OBJ_COUNTER, TillLog, actorBytesFrom, actorFrom, changeHashOf, genesisActorBytesOf, tillActorBytesOf, tillActorOf, checkEntryChange, checkEntryChangeAt, checksumHolds, entryChangeLayout, genesisActorOf, isAutomergeChunk,
   keyOfBytes, readEntryChange
 } from '../src/index.ts'
 import { OTHER_TILL_ID, TILL_ID, TillWriter, enrolment, keyForOf, otherTillKey, tillKey, withBadSignature } from './helpers/fixtures.ts'
@@ -73,6 +74,25 @@ describe(`entryChange: one entry's change read without a document (FC_SEED=${FC_
     assert.equal(found.size, keys.length)
     keys.forEach((k, i) => { assert.deepEqual(found.get(k), changes[i]) })
     log.free()
+  })
+
+  it('actors are the first half of SHA-256(tag prefix ‖ parts joined by NUL), as first defined, for any text (built in a scratch buffer, hashed by libsodium)', () => {
+    const reference = (tag: string, ...parts: string[]): string => {
+      const enc = new TextEncoder()
+      return createHash('sha256').update(enc.encode(`tillbooks/tilllog/${tag}/v1\u0000`)).update(enc.encode(parts.join('\u0000'))).digest('hex').slice(0, 32)
+    }
+    fc.assert(fc.property(fc.string({ maxLength: 30 }), fc.array(fc.string({ unit: 'binary', maxLength: 400 }), { maxLength: 4 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (tag, parts, key) => {
+      assert.equal(actorFrom(tag, ...parts), reference(tag, ...parts))
+      const till = (parts[0] ?? 'S001-1') as TillId
+      assert.equal(tillActorOf(till, key), reference('actor', till, `till:${toHex(key).slice(0, 32)}`))
+      assert.equal(toHex(tillActorBytesOf(till, key)), tillActorOf(till, key))
+      assert.equal(toHex(genesisActorBytesOf(till)), reference('genesis', till))
+    }), { seed: FC_SEED, numRuns: 500 })
+    // Each answer is its own: the next one does not write over it.
+    const first = actorBytesFrom('actor', 'S001-1')
+    const copy = Uint8Array.from(first)
+    actorBytesFrom('actor', 'S002-1')
+    assert.deepEqual(first, copy)
   })
 
   it('the entries map is the genesis change\'s third op, named from the till id alone', () => {

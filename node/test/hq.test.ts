@@ -221,7 +221,15 @@ describe('HqNode', () => {
       }
       assert.ok(tampered > 0)
       await kv.close()
-      await assert.rejects(startHq(kv), /HQ log corrupt/, `a tampered ${prefix}`)
+      const named = { 'e!': /HQ log corrupt: the entry under e!/, 'c!': /HQ log corrupt: certificate c!.* fails its signature/, 'r!': /HQ log corrupt: replenishment order r!.* fails its signature/ }[prefix] as RegExp
+      await assert.rejects(startHq(kv), named, `a tampered ${prefix}`)
+      // On the verifier's threads (as the daemon runs it), as strictly.
+      const threads = new WorkerVerifier({ threads: 2 })
+      try {
+        await assert.rejects(startHq(kv, undefined, { verifier: threads }), named, `a tampered ${prefix}, on the verify threads`)
+      } finally {
+        await threads.close()
+      }
       // The whole log folded on threads (as a long log is) checks each entry there, as strictly.
       if (prefix === 'e!') await assert.rejects(startHq(kv, undefined, FOLD_THREADS), /HQ log corrupt: the entry under e!.*: its signature fails/, 'a tampered entry, on fold threads')
     }

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import {
-  canonicalDecode, canonicalEncode, GENESIS_HASH, CheckedEntry, checkedEntry, checkedRecord, decodeChecked, envelopeLayout, keyPairFromSeed, openEntry, signEntry, Signer,
-  type Close, type Entry
+  canonicalDecode, canonicalEncode, GENESIS_HASH, CheckedEntry, checkedEntry, checkedRecord, decodeChecked, envelopeLayout, keyPairFromSeed, openEntry, signEntry, Signer, verifySignature,
+  type Close, type Entry, type PublicKey
 } from '@tillbooks/protocol'
 import { HqNode, InlineVerifier, MemoryStore, silentLogger, WorkerVerifier, type Verifier } from '../src/index.ts'
-import { checkLoggedVia, type LoggedCheck, type Opened } from '../src/verify/Verifier.ts'
+import { checkLoggedVia, type LoggedCheck, type Opened, type VerifyItem } from '../src/verify/Verifier.ts'
 import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startTill } from './helpers/fleet.ts'
 
 async function hqWith (verifier: Verifier): Promise<HqNode> {
@@ -245,6 +245,29 @@ describe('verify worker path', function () {
     } finally {
       await one.close()
     }
+  })
+
+  it('verify (packed, one buffer a job): each signature answered as verifySignature answers it, whatever its size or its message\'s', async () => {
+    const signer = new Signer(keyPairFromSeed(seedBytes('packed-verify-a')))
+    const other = new Signer(keyPairFromSeed(seedBytes('packed-verify-b')))
+    const items: VerifyItem[] = []
+    for (let i = 0; i < 300; i++) {
+      const message = new Uint8Array(i % 7 === 0 ? 0 : (i * 37) % 2000).map((_, k) => (k + i) & 0xff)
+      const signature = signer.sign(message)
+      const item: VerifyItem = { signature, message, publicKey: signer.publicKey }
+      switch (i % 6) {
+        case 1: items.push({ ...item, publicKey: other.publicKey }); break
+        case 2: items.push({ ...item, signature: Uint8Array.from(signature, (b, k) => k === i % 64 ? b ^ 1 : b) }); break
+        case 3: items.push({ ...item, signature: signature.subarray(0, 63) }); break
+        case 4: items.push({ ...item, publicKey: signer.publicKey.subarray(0, 31) as PublicKey }); break
+        // A view into a larger buffer: only its own bytes are verified.
+        case 5: { const within = new Uint8Array(message.length + 8); within.set(message, 4); items.push({ ...item, message: within.subarray(4, 4 + message.length) }); break }
+        default: items.push(item)
+      }
+    }
+    const answers = await workers.verify(items)
+    assert.deepEqual(answers, items.map(x => verifySignature(x.signature, x.message, x.publicKey as PublicKey)))
+    assert.equal(answers.filter(Boolean).length, 100, 'the good and the viewed ones')
   })
 
   it('a verifier without open (verify only) still gets the same answers', async () => {

@@ -15,7 +15,7 @@
 import { hash, randomBytes } from 'node:crypto'
 import {
   canonicalDecode, canonicalEncode, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
-  rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex, unseal,
+  envelopeLayout, rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex,
   type BusinessDay, type Entry, type PublicKey, type Rejection, type Signer, type SkuQty, type StoreId, type TillId
 } from '@tillbooks/protocol'
 // The change reader alone: Automerge's wasm is loaded only when a document is asked for (HqDocs).
@@ -179,9 +179,14 @@ async function * fetchedBatches (store: NodeComponents['store'], keys: readonly 
 }
 
 /** What verifies the root signature of a certificate or an order (HQ-signed envelopes). */
-function rootSignedVerifyItem (bytes: Uint8Array): { signature: Uint8Array, message: Uint8Array, publicKey: PublicKey } {
-  const { kind, body, signer, sig } = unseal(bytes, { verify: false })
-  return { signature: sig, message: signingBytes(kind, body), publicKey: signer }
+/**
+ * A root-signed value of HQ's log as a signature to check, read by its fields' offsets (no
+ * decoding: the caller opens it next, and refuses it unless it is of `kind` and signed by
+ * the root key), its message made under `kind`'s domain tag.
+ */
+function rootSignedVerifyItem (bytes: Uint8Array, kind: 'cert' | 'replenishment'): { signature: Uint8Array, message: Uint8Array, publicKey: PublicKey } {
+  const l = envelopeLayout(bytes)
+  return { signature: bytes.subarray(l.sigStart, l.sigStart + 64), message: signingBytes(kind, bytes.subarray(l.bodyStart, l.bodyEnd)), publicKey: bytes.subarray(l.signerStart, l.signerStart + 32) as PublicKey }
 }
 
 /** What a start replayed from the log, and the wall time of each phase (the store's open included in `ms`). */
@@ -391,16 +396,14 @@ export class HqNode {
     const keepCertificates = (this.#init.rebuildThreads ?? 0) > 0
     let certificateBytes: Uint8Array[] = []
     for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
-      if (verifyRoot) certChecks.push(this.#checkRootSigned(batch, 'certificate'))
-      // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
+      if (verifyRoot) certChecks.push(this.#checkRootSigned(batch, 'cert'))
+      // Read as checked bytes both ways: our own log, and re-verifying, the body the root key signed.
       for (const [, bytes] of batch) {
         this.#enrolment.add(bytes, { verify: false, checked: true })
         if (keepCertificates) certificateBytes.push(bytes)
       }
       certificates += batch.length
     }
-    // No entry is folded under a certificate not yet verified.
-    await Promise.all(certChecks)
     endPhase('certificates')
     for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
       const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
@@ -411,9 +414,9 @@ export class HqNode {
     const orderChecks: Array<Promise<void>> = []
     for await (const batch of scanBatches(store, { gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) }, REBUILD_BATCH)) {
       // As certificates: HQ signed them; verified on the threads, or trusted.
-      if (verifyRoot) orderChecks.push(this.#checkRootSigned(batch, 'replenishment order'))
+      if (verifyRoot) orderChecks.push(this.#checkRootSigned(batch, 'replenishment'))
       for (const [, bytes] of batch) {
-        // Both ways the bytes are canonical (read back from our own log; or just unsealed to verify).
+        // Read as checked bytes both ways: our own log, and re-verifying, the body the root key signed.
         const order = openReplenishment(bytes, this.rootKey, { verify: false, checked: true })
         this.#books.addReplenishment(order)
         this.#booked(order.businessDay)
@@ -421,7 +424,6 @@ export class HqNode {
       }
       replenishments += batch.length
     }
-    await Promise.all(orderChecks)
     // Settlement files: read again from the bytes kept (the log holds the files, not what we made of them).
     this.#settlementFiles = new Map()
     for await (const [, value] of store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) {
@@ -430,6 +432,10 @@ export class HqNode {
       this.#books.addSettlement(settlementOf(file, o.processor))
       this.#settlementFiles.set(file.id, { processor: o.processor, file })
     }
+    // No entry is folded under a certificate not yet verified. Their checks ran on the verifier's
+    // threads while this thread read the orders; the orders' run on while the entries are read
+    // (awaited before the books are called rebuilt: one that fails fails the rebuild).
+    await Promise.all(certChecks)
     endPhase('orders')
     const next = await store.get(ARRIVAL_NEXT_KEY)
     this.#nextArrival = next === undefined ? 1 : Number(new TextDecoder().decode(next))
@@ -510,6 +516,7 @@ export class HqNode {
       this.#needBase = false
       from = { checkpoint: { watermark, items, segments: loaded.segments.length, readFromLog: readFromLog + after }, skipped }
     }
+    await Promise.all(orderChecks)
     this.#lastCheckpointMs = this.#components.clock.nowMs()
     endPhase('entries')
     this.#started = true
@@ -719,8 +726,17 @@ export class HqNode {
    * Every batch is in flight at once (the threads verify while this thread reads on); the
    * promise never rejects unobserved, and rejects if any signature fails: the log is corrupt.
    */
-  #checkRootSigned (batch: Array<[string, Uint8Array]>, what: string): Promise<void> {
-    const check = this.#verifier.verify(batch.map(([, bytes]) => rootSignedVerifyItem(bytes))).then(ok => {
+  #checkRootSigned (batch: Array<[string, Uint8Array]>, kind: 'cert' | 'replenishment'): Promise<void> {
+    const what = kind === 'cert' ? 'certificate' : 'replenishment order'
+    // A value too broken to read its fields fails as one whose signature fails.
+    const items = batch.map(([key, bytes]) => {
+      try {
+        return rootSignedVerifyItem(bytes, kind)
+      } catch (err) {
+        throw new Error(`HQ log corrupt: ${what} ${key} does not open: ${(err as Error).message}`)
+      }
+    })
+    const check = this.#verifier.verify(items).then(ok => {
       const bad = ok.indexOf(false)
       if (bad >= 0) throw new Error(`HQ log corrupt: ${what} ${batch[bad]?.[0] ?? ''} fails its signature`)
     })

@@ -12,7 +12,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { openBatch, verifyOne } from './openBatch.ts'
-import type { VerifyJob, WorkerJob } from './workerProtocol.ts'
+import { VERIFY_ITEM_HEAD, type VerifyJob, type WorkerJob } from './workerProtocol.ts'
 
 parentPort?.on('message', (job: WorkerJob) => {
   try {
@@ -21,8 +21,15 @@ parentPort?.on('message', (job: WorkerJob) => {
       parentPort?.postMessage(reply, [reply.buf, reply.status.buffer, reply.hashes.buffer, reply.spans.buffer])
     } else {
       const v = job as VerifyJob
-      const ok = new Uint8Array(v.signatures.length)
-      for (let i = 0; i < ok.length; i++) ok[i] = verifyOne(v.signatures[i] as Uint8Array, v.messages[i] as Uint8Array, v.keys[i] as Uint8Array) ? 1 : 0
+      const ok = new Uint8Array(v.ends.length)
+      const bytes = new Uint8Array(v.buf)
+      let start = 0
+      for (let i = 0; i < ok.length; i++) {
+        const end = v.ends[i] as number
+        if (end - start < VERIFY_ITEM_HEAD || end > bytes.length) throw new Error(`bug: verify item ${i} spans ${start}..${end} of ${bytes.length} bytes`)
+        ok[i] = verifyOne(bytes.subarray(start, start + 64), bytes.subarray(start + VERIFY_ITEM_HEAD, end), bytes.subarray(start + 64, start + VERIFY_ITEM_HEAD)) ? 1 : 0
+        start = end
+      }
       parentPort?.postMessage({ id: v.id, ok }, [ok.buffer])
     }
   } catch (err) {

@@ -29,12 +29,20 @@ export interface OpenReply {
   refused: Array<[number, RejectionCode, string]>
 }
 
+/**
+ * Bare signatures, packed into one buffer that is transferred, not cloned (a rebuild checks
+ * HQ's certificates and orders by the thousand; three cloned arrays a job made a backing
+ * store per signature, key and message on both sides): item i is `buf` from `ends[i - 1]`
+ * (0 for the first) to `ends[i]`: its signature (64 bytes), its key (32), then its message.
+ */
 export interface VerifyJob {
   type: 'verify'
   id: number
-  signatures: Uint8Array[]
-  messages: Uint8Array[]
-  keys: Uint8Array[]
+  buf: ArrayBuffer
+  ends: Uint32Array
 }
+
+/** Bytes of a packed VerifyJob item before its message: the signature, then the key. */
+export const VERIFY_ITEM_HEAD = 64 + 32
 
 export type WorkerJob = OpenJob | VerifyJob

@@ -5,7 +5,7 @@ import { ENTRY_BYTES_MAX, GENESIS_HASH, LINES_MAX, MEMBERS_MAX } from '../src/co
 import { entryHashInto, entryHashOf, openEntry, signEntry } from '../src/entry.ts'
 import { seal, signingBytes } from '../src/envelope.ts'
 import { ForgedError, MalformedError, OversizedError } from '../src/errors.ts'
-import { noble } from '../src/keys.ts'
+import { noble, sha256Into } from '../src/keys.ts'
 import { encodeRecord, validateRecord, type Close } from '../src/records.ts'
 import { close, hexOf, root, signerOf, stockIn, thrown, till1 } from './helpers/fixtures.ts'
 import { seeded } from './helpers/seed.ts'
@@ -116,6 +116,23 @@ describe('entry: signed, hash-chained records', () => {
           assert.equal(hexOf(out.subarray(8)), expected, `a body of ${size} bytes, in place`)
         }
       })
+    })
+
+    it('sha256Into (libsodium, in place) equals OpenSSL\'s SHA-256 for random data at random offsets, touching nothing else, and refuses an offset with no room', () => {
+      seeded(rng => {
+        for (let i = 0; i < 300; i++) {
+          const data = rng.bytes(rng.below(i < 250 ? 1024 : 70 * 1024))
+          const offset = rng.below(16)
+          const out = new Uint8Array(offset + 32 + rng.below(8)).fill(0xa5)
+          // A view into a larger buffer, as the threads hash subarrays of a job's bytes.
+          const within = new Uint8Array(data.length + 10)
+          within.set(data, 5)
+          sha256Into(within.subarray(5, 5 + data.length), out, offset)
+          assert.equal(hexOf(out.subarray(offset, offset + 32)), createHash('sha256').update(data).digest('hex'), `${data.length} bytes at offset ${offset}`)
+          assert.ok(out.subarray(0, offset).every(b => b === 0xa5) && out.subarray(offset + 32).every(b => b === 0xa5))
+        }
+      })
+      assert.throws(() => { sha256Into(new Uint8Array(1), new Uint8Array(40), 9) }, RangeError)
     })
 
     it('seq 2\'s prevHash is seq 1\'s hashBytes, and so on down a chain of days', () => {
