@@ -674,7 +674,7 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
     checks.B5_rebuildIdentical = verified.identical
     checks.B5_noAckedRecordLost = verified.noneLost
     const rebuild = verified.rebuild
-    log(`B5: HQ SIGKILLed and restarted on the whole log: ready in ${Math.round(rebuild?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuild?.entries ?? '?'} records (+${rebuild?.certificates ?? '?'} certificates, ${rebuild?.replenishments ?? '?'} orders, every signature re-verified) in ${Math.round(rebuild?.ms ?? 0)} ms = ${Math.round(rebuild?.recordsPerSec ?? 0)} records/s (${Math.round(100 * (rebuild?.recordsPerSec ?? 0) / ceiling.ceilingPerSec)} % of the verify ceiling); books identical: ${checks.B5_rebuildIdentical}; no acked record lost: ${checks.B5_noAckedRecordLost}`)
+    log(`B5: HQ SIGKILLed and restarted on the whole log: ready in ${Math.round(rebuild?.restartToReadyMs ?? 0)} ms; rebuilt ${rebuild?.entries ?? '?'} records (+${rebuild?.certificates ?? '?'} certificates, ${rebuild?.replenishments ?? '?'} orders, every signature re-verified) in ${Math.round(rebuild?.ms ?? 0)} ms = ${Math.round(rebuild?.recordsPerSec ?? 0)} records/s (${Math.round(100 * (rebuild?.recordsPerSec ?? 0) / ceiling.ceilingPerSec)} % of the verify ceiling; with the certificates and orders, each a signature too, ${Math.round(rebuild?.itemsPerSec ?? 0)} signed items/s = ${Math.round(100 * (rebuild?.itemsPerSec ?? 0) / ceiling.ceilingPerSec)} %); books identical: ${checks.B5_rebuildIdentical}; no acked record lost: ${checks.B5_noAckedRecordLost}`)
     const trusted = await restart('full-trust')
     checks.B5_trustedRebuildIdentical = trusted.identical && trusted.noneLost
     const rebuildTrusted = trusted.rebuild
