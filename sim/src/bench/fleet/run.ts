@@ -468,10 +468,12 @@ async function runSize (plan: FleetPlan, o: Resolved, procs: Processes, tempDirs
         // Untimed: HQ takes the warm-up tills' day over the same connections, so that the
         // timed wave runs compiled code (see WARMUP_TILLS). Then it settles like a fresh HQ.
         const t1 = performance.now()
-        const warm = await all<{ sent: number, accepted: number }>('warmup')
+        const warm = await all<{ sent: number, accepted: number, duplicates: number, rejected: number, failures: string[] }>('warmup')
         const sent = warm.reduce((s, w) => s + w.sent, 0)
         const accepted = warm.reduce((s, w) => s + w.accepted, 0)
-        if (accepted !== sent || sent !== 2 * plan.warmupTills) throw new Error(`warm-up: ${accepted} of ${sent} records accepted, ${2 * plan.warmupTills} expected`)
+        if (accepted !== sent || sent !== 2 * plan.warmupTills) {
+          throw new Error(`warm-up: ${accepted} of ${sent} records accepted, ${2 * plan.warmupTills} expected (${warm.reduce((s, w) => s + w.duplicates, 0)} duplicates, ${warm.reduce((s, w) => s + w.rejected, 0)} refused: ${JSON.stringify(warm.flatMap(w => w.failures).slice(0, 5))})`)
+        }
         log(`run ${r + 1}: HQ warmed up, untimed: ${sent} records of ${plan.warmupTills} warm-up tills accepted in ${Math.round(performance.now() - t1)} ms`)
       }
       const settledMs = await settle(hq)
