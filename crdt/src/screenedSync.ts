@@ -136,13 +136,53 @@ export function updatePending (am: Handle, pending: Map<string, PendingChange>, 
   for (const h of pending.keys()) if (am.getChangeByHash(h) !== null) pending.delete(h)
 }
 
-/** The changes in one item of a sync message: a change, or a whole-document chunk (bounded). */
+/**
+ * An item that is change chunks back to back (as a peer may send several changes in one item),
+ * split into its changes; null if it is anything else (a document, or not chunks). Split, each
+ * is screened and waits for its dependencies like any change sent alone: loaded whole, one
+ * whose dependency this replica lacks (a change the peer's Bloom filter of ours wrongly said we
+ * hold) refused the whole item, every time the peer sent it, and the replica stayed behind.
+ */
+function changeChunks (item: Uint8Array, max: number): Uint8Array[] | null {
+  const out: Uint8Array[] = []
+  let at = 0
+  while (at < item.length) {
+    // magic (4) ‖ checksum (4) ‖ type (1) ‖ length (ULEB128) ‖ bytes
+    if (at + 9 > item.length || item[at] !== 0x85 || item[at + 1] !== 0x6f || item[at + 2] !== 0x4a || item[at + 3] !== 0x83) return null
+    const type = item[at + 8] as number
+    if (type !== 1 && type !== 2) return null
+    let p = at + 9
+    let length = 0
+    let shift = 0
+    for (;;) {
+      if (p >= item.length || shift > 28) return null
+      const b = item[p++] as number
+      length += (b & 0x7f) * 2 ** shift
+      shift += 7
+      if ((b & 0x80) === 0) break
+    }
+    const end = p + length
+    if (end > item.length || out.length >= max) return null
+    out.push(item.subarray(at, end))
+    at = end
+  }
+  return out.length > 1 ? out : null
+}
+
+/** The changes in one item of a sync message: a change, changes back to back, or a whole-document chunk (bounded). */
 function changesIn (am: Handle, item: Uint8Array, limits: SyncLimits): { chunk: boolean, changes: Uint8Array[] } {
   if (!(item instanceof Uint8Array) || item.length > limits.changeBytesMax * 16) throw new SyncRefusedError(`an item of ${item.length} bytes in a sync message`)
   try {
     A.decodeChange(item)
     return { chunk: false, changes: [item] }
-  } catch { /* not a single change: a document chunk? */ }
+  } catch { /* not a single change: several, or a document chunk? */ }
+  const several = changeChunks(item, limits.applyChangesMax)
+  if (several !== null) {
+    try {
+      for (const c of several) A.decodeChange(c)
+      return { chunk: false, changes: several }
+    } catch { /* not changes after all: read as a document below */ }
+  }
   const scratch = am.clone()
   try {
     try {

@@ -2031,7 +2031,8 @@ class Simulation {
         else if ((t.generation > 1 || t.tillId === this.plan.equivocationTill) && holdsAll(r, own)) s1.withEvidence++
         else {
           s1.diverged++
-          behind.push(`${t.tillId}@${s.id}: ${r.entryCount} of ${own.entryCount} entries${holdsAll(r, own) ? ', and more' : ''}`)
+          const why = this.lastPullFailure.get(`${t.tillId}@${s.id}`)
+          behind.push(`${t.tillId}@${s.id}: ${r.entryCount} of ${own.entryCount} entries${holdsAll(r, own) ? ', and more' : ''}${why !== undefined ? `; its last pull failed: ${why}` : ''}`)
         }
       }
     }
