@@ -12,7 +12,7 @@
  * refuse. The tests pin the direction: sodium accepts only what OpenSSL accepts, which accepts
  * only what noble accepts. Decide acceptance with one verifier (`verifySignature`) everywhere.
  */
-import { createHash, createPrivateKey, hash, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, hash, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import * as ed from '@noble/ed25519'
 import sodiumNative from 'sodium-native'
 import { MalformedError } from './errors.ts'
