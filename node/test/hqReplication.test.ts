@@ -8,15 +8,19 @@
 import assert from 'node:assert/strict'
 import { asBusinessDay, asStoreId, canonicalDecode, canonicalEncode, keyPairFromSeed, Signer, type Canonical, type TillId } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
-import { HqReplication, type HqReplicationInit, type ReplicaTransport } from '../src/hq/HqReplication.ts'
+import { HqReplication, hqRecordKinds, type HqReplicationInit, type ReplicaTransport } from '../src/hq/HqReplication.ts'
+import { HqMembers, memberRecordKinds } from '../src/hq/HqMembers.ts'
 import type { HqNode } from '../src/hq/HqNode.ts'
 import { booksDigest } from '../src/hq/booksDigest.ts'
 import { REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_RETRY_MS } from '../src/hq/constants.ts'
 import { MemoryStore } from '../src/storage/MemoryStore.ts'
 import { RefusedError } from '../src/net/TillbooksPeer.ts'
-import { DAY1, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+import { DAY1, ManualClock, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
 type Tamper = (op: string, answer: Uint8Array) => Uint8Array
+
+/** HQ's member key (the same at every replica: hqDaemon copies it with the root key). */
+const memberKey = new Uint8Array(32).fill(7)
 
 async function keysOf (store: MemoryStore, prefix: string): Promise<string[]> {
   const out: string[] = []
@@ -333,6 +337,42 @@ describe('HqReplication', () => {
     assert.equal((await rb.syncWith('/memory/p2p/peerA', 'peerA')).entries, 1, 'busy for too long: pulled anyway')
     busy = false
     assert.deepEqual(booksDigest(b.books), booksDigest(a.books))
+  })
+
+  it('a replica that knows a member id knows its number, whichever request of a round fails: the number given there finds the member, never enrols another', async () => {
+    const phones = ['+44 20 7946 0018', '+44 20 7946 0019', '+33 1 23 45 67 89']
+    const peers = new Map<string, HqReplication>()
+    const aStore = new MemoryStore()
+    const a = await startHq(aStore)
+    const aMembers = new HqMembers({ store: aStore, key: memberKey, root, clock: new ManualClock(), hq: a })
+    const ids = new Map<string, string>()
+    for (const phone of phones) ids.set(phone, (await aMembers.enrol(phone)).member)
+    replicaOf(a, aStore, 'peerA', peers, root, undefined, { kinds: [...hqRecordKinds(a), ...memberRecordKinds(aMembers)] })
+    // B's rounds: the n-th records request of each fails (the peer gone), n = 1, 2, … until one round completes.
+    let failAt = 1
+    let recordsAsked = 0
+    const tamper: Tamper = (op, answer) => {
+      if (op === 'records' && ++recordsAsked === failAt) throw Object.assign(new Error('no answer within 10000 ms'), { code: 'TIMEOUT' })
+      return answer
+    }
+    let completed = false
+    for (; !completed && failAt < 20; failAt++) {
+      // Each attempt starts from an empty B: the cut falls at another request each time.
+      const bStore = new MemoryStore()
+      const b = await startHq(bStore)
+      const bMembers = new HqMembers({ store: bStore, key: memberKey, root, clock: new ManualClock(), hq: b })
+      const rb = replicaOf(b, bStore, 'peerB', peers, root, tamper, { kinds: [...hqRecordKinds(b), ...memberRecordKinds(bMembers)] })
+      recordsAsked = 0
+      completed = await rb.syncWith('/memory/p2p/peerA', 'peerA').then(() => true, () => false)
+      for (const phone of phones) {
+        if (!await bMembers.has(ids.get(phone) as string)) continue
+        assert.equal(await bMembers.lookup(phone), ids.get(phone), `cut at records request ${failAt}: B knows the member, not the number`)
+        assert.deepEqual(await bMembers.enrol(phone).then(r => [r.member, r.created]), [ids.get(phone), false])
+      }
+      if (completed) for (const phone of phones) assert.equal(await bMembers.has(ids.get(phone) as string), true)
+      await b.stop()
+    }
+    assert.ok(completed && failAt > 2, `a round completed after ${failAt - 1} cut ones`)
   })
 
   it('a record refused for contradicting what is held is not fetched again every round, only after REPLICA_REFUSED_RETRY_MS', async () => {

@@ -32,7 +32,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { closeAmounts, closeTransaction, SettlementConflictError, stockInTransaction } from '@tillbooks/ledger'
 import { SETTLEMENT_CSV_BYTES_MAX, SettlementFileError } from '@tillbooks/payments'
 import { HqSettlements, type ReconcileOptions } from '../hq/HqSettlements.ts'
-import { HqMembers, MEMBER_RECORD_PREFIXES } from '../hq/HqMembers.ts'
+import { HqMembers, memberRecordKinds } from '../hq/HqMembers.ts'
 import { registerConsole } from '../hq/console/Console.ts'
 import { ConsoleSessions } from '../access/sessions.ts'
 import { FoldedCloses } from '../hq/FoldedCloses.ts'
@@ -47,7 +47,7 @@ import { REPLICA_HOLDERS_PER_TILL_MAX } from '../sync/constants.ts'
 import { DocsBusyError } from '../hq/HqDocs.ts'
 import { hasHqRootKey, hqDbDir, hqMemberKey, hqPeerKey, hqRootKey } from './dataDir.ts'
 import { ADMIN_ENTRIES_MAX, B64_ENTRY, bodyLimitBytes, createApi, planApi, ServiceBusyError, TILL_ID_PARAM, skuQtyLinesSchema } from './http.ts'
-import { CODE_PREFIX, EnrolmentCodes } from '../access/EnrolmentCodes.ts'
+import { EnrolmentCodes } from '../access/EnrolmentCodes.ts'
 import { ForbiddenError, requireSlot } from '../access/guard.ts'
 import { parseTtl } from '../access/codes.ts'
 import { CODE_TTL_DEFAULT_MS } from '../access/constants.ts'
@@ -727,7 +727,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   // (never the number, never in a log line); their card is the id signed by HQ's root key.
   const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
 
-  const kinds = [...hqRecordKinds(hq), ...MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX } : {}) }))]
+  const kinds = [...hqRecordKinds(hq), ...memberRecordKinds(members)]
   await store.initSums(kinds)
   const replication = new HqReplication({
     hq,

@@ -15,14 +15,26 @@
 import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, RETURN_WINDOW_DAYS, tillInstance, vestsOn, type MemberView } from '@tillbooks/members'
 import { FoldedCloses } from './FoldedCloses.ts'
 import type { HqNode } from './HqNode.ts'
+import type { ReplicatedKind } from './HqReplication.ts'
 import { openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRightsGrant, toHex, type Close, type RightsGrant, type Signer, type TillId } from '@tillbooks/protocol'
 import type { Clock } from '../components.ts'
 import { OneAtATime } from '../OneAtATime.ts'
 import { CODE_PREFIX } from '../access/EnrolmentCodes.ts'
 import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
 
-/** The member records HQ replicas share (HqMembers.adoptRecord): members, numbers' keyed hashes, grants, rights given back. */
-export const MEMBER_RECORD_PREFIXES = ['M!', 'k!', 'G!', 'Q!'] as const
+/**
+ * The member records HQ replicas share (HqMembers.adoptRecord), in the order a replica brings
+ * them over: numbers' keyed hashes before members, so that a replica that knows a member id
+ * always knows its number (a round can fail between two kinds; were members first, the number
+ * given at that replica in between would be enrolled again as another member); then grants and
+ * rights given back.
+ */
+export const MEMBER_RECORD_PREFIXES = ['k!', 'M!', 'G!', 'Q!'] as const
+
+/** The member records as kinds HqReplication brings over, in MEMBER_RECORD_PREFIXES' order (`k!code!`, enrolment codes, is not one). */
+export function memberRecordKinds (members: HqMembers): ReplicatedKind[] {
+  return MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX } : {}) }))
+}
 
 /** What a folded Close says of members: points earned, cancelled (by sale day) and redeemed. */
 interface MemberClose {
