@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { keyPairFromSeed, nextBusinessDay, openEntry, openReplenishment, signEntry, type Signer, type BusinessDay, type Close, type Entry } from '@tillbooks/protocol'
 import { silentLogger, type HqNode, type TillNode } from '../src/index.ts'
@@ -329,6 +330,37 @@ describe('net: TillbooksPeer over libp2p (127.0.0.1)', function () {
     answers.forEach((a, i) => { assert.deepEqual(a, [{ status: 'accepted', seq: i }]) })
     assert.equal(calls, 40, 'every request was served again on the new stream')
     assert.equal(client.stats().connections, 1)
+  })
+
+  it('a stream not opened within its deadline (a peer too busy to answer the handshake) is tried again within the call\'s own deadline', async () => {
+    const server = await peer('server')
+    server.handleSubmit(async entries => entries.map(() => ({ status: 'accepted' })))
+    const [, , , , port, , serverId] = (server.multiaddrs()[0] as string).split('/')
+    // A TCP hop in front of the server that leaves the first connection unanswered, and passes the next ones through.
+    const held: Socket[] = []
+    let connections = 0
+    const hop = createServer(sock => {
+      if (++connections === 1) { held.push(sock); return }
+      const up = connect(Number(port), '127.0.0.1')
+      held.push(sock, up)
+      sock.pipe(up).pipe(sock)
+      sock.on('error', () => { up.destroy() })
+      up.on('error', () => { sock.destroy() })
+    })
+    await new Promise<void>(resolve => hop.listen(0, '127.0.0.1', resolve))
+    try {
+      const client = await peer('client', { openTimeoutMs: 400 })
+      const addr = `/ip4/127.0.0.1/tcp/${(hop.address() as AddressInfo).port}/p2p/${serverId as string}`
+      assert.deepEqual(await client.submit(addr, [bytesOf(1)], { timeoutMs: 10_000 }), [{ status: 'accepted' }])
+      assert.equal(connections, 2, 'the stalled opening given up, and a second one made')
+      // A call whose own deadline is the shorter one ends with it, as TIMEOUT.
+      const stalled = await peer('stalled', { openTimeoutMs: 5_000 })
+      connections = 0
+      await assert.rejects(stalled.submit(addr, [bytesOf(2)], { timeoutMs: 300 }), (err: NetError) => err.code === 'TIMEOUT' && /no answer within 300 ms/.test(err.message))
+    } finally {
+      for (const s of held) s.destroy()
+      await new Promise(resolve => hop.close(resolve))
+    }
   })
 
   it('frames: the decoder refuses an oversized length before buffering and survives any chunking', () => {

@@ -56,6 +56,12 @@ export interface PeerInit {
   callTimeoutMs?: number
   /** Time a handler may take before the server answers TIMEOUT (HANDLER_TIMEOUT_MS). */
   handlerTimeoutMs?: number
+  /**
+   * Time to open a stream to a peer (dial and protocol negotiation) before that attempt is given
+   * up and, within the call's own deadline, made again (default: the larger of callTimeoutMs and
+   * the connection manager's dialTimeout).
+   */
+  openTimeoutMs?: number
   /** Requests in handlers across all streams before new ones are answered BUSY (SERVER_TOTAL_IN_FLIGHT_MAX). */
   servingMax?: number
   /** Request bytes in handlers across all streams before new ones are answered BUSY (SERVER_TOTAL_IN_FLIGHT_BYTES_MAX). */
@@ -226,6 +232,7 @@ export class TillbooksPeer {
   readonly #logger: Logger
   readonly #publicKey: Uint8Array
   readonly #callTimeoutMs: number
+  readonly #openTimeoutMs: number
   readonly #handlerTimeoutMs: number
   readonly #servingMax: number
   readonly #servingBytesMax: number
@@ -258,6 +265,7 @@ export class TillbooksPeer {
     this.#logger = init.logger
     this.#publicKey = publicKey
     this.#callTimeoutMs = init.callTimeoutMs ?? CALL_TIMEOUT_MS
+    this.#openTimeoutMs = init.openTimeoutMs ?? Math.max(this.#callTimeoutMs, init.connectionManager?.dialTimeout ?? CONNECTION_MANAGER.dialTimeout)
     this.#handlerTimeoutMs = init.handlerTimeoutMs ?? HANDLER_TIMEOUT_MS
     this.#servingMax = init.servingMax ?? SERVER_TOTAL_IN_FLIGHT_MAX
     this.#servingBytesMax = init.servingBytesMax ?? SERVER_TOTAL_IN_FLIGHT_BYTES_MAX
@@ -524,6 +532,10 @@ export class TillbooksPeer {
           ch = await raceSignal(this.#channel(addr, protocol), ctl.signal)
         } catch (err) {
           if (ctl.signal.aborted) throw ctl.signal.reason as Error
+          // The stream could not be opened within the opening's own deadline (a peer too busy to
+          // answer the handshake in time, a connection half dead): a caller with time left tries
+          // a new dial and stream, as it does when a stream dies before answering.
+          if (err instanceof NetError && err.code === 'TIMEOUT' && attempt < CALL_ATTEMPTS && !this.#stopped) continue
           throw err
         }
         await ch.acquire(size, ctl.signal)
@@ -611,7 +623,7 @@ export class TillbooksPeer {
     const existing = this.#opening.get(key)
     if (existing !== undefined) return existing
     // Bounded by its own deadline, not the first caller's: callers that join it race their own.
-    const signal = AbortSignal.any([this.#stopCtl.signal, AbortSignal.timeout(Math.max(this.#callTimeoutMs, CONNECTION_MANAGER.dialTimeout))])
+    const signal = AbortSignal.any([this.#stopCtl.signal, AbortSignal.timeout(this.#openTimeoutMs)])
     const opening = this.#openChannel(key, addr, protocol, signal)
     this.#opening.set(key, opening)
     opening.then(ch => {
@@ -630,7 +642,8 @@ export class TillbooksPeer {
       const conn = await this.#node.dial(multiaddr(addr), { signal })
       stream = await conn.newStream(PROTOCOLS[protocol], { signal })
     } catch (err) {
-      if (signal.aborted) throw signal.reason as Error
+      if (this.#stopped) throw new NetError('STOPPED', 'peer is stopped', { cause: err })
+      if (signal.aborted) throw new NetError('TIMEOUT', `${protocol} to ${addr}: no stream opened within ${this.#openTimeoutMs} ms`, { cause: err })
       throw new NetError('DIAL', `${protocol} to ${addr}: ${(err as Error).message}`, { cause: err })
     }
     if (this.#stopped) {
