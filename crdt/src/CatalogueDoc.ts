@@ -22,6 +22,7 @@ import { APPLY_CHANGES_MAX, CATALOGUE_BYTES_MAX, CATALOGUE_STATEMENTS_MAX, CHANG
 import { LogFullError, SyncRefusedError } from './errors.ts'
 import { actorFrom } from './genesis.ts'
 import { pendingKeys, screenSyncMessage, updatePending, type Handle, type PendingChange, type Verdict } from './screenedSync.ts'
+import type { SyncState } from './syncState.ts'
 
 export interface CatalogueDocInit {
   /** This replica's actor id (hex); default random. Two live replicas must never share one. */
@@ -79,7 +80,6 @@ export function readStatement (bytes: Uint8Array, rootKey: PublicKey): Statement
 export class CatalogueDoc {
   readonly rootKey: PublicKey
   readonly #am: Handle
-  #view: A.Doc<unknown>
   readonly #genesis: Genesis
   readonly #limits: { statementsMax: number, bytesMax: number, applyChangesMax: number, changeBytesMax: number, pendingChangesMax: number }
   /** Statements read so far, by id: each is verified once. */
@@ -90,7 +90,6 @@ export class CatalogueDoc {
 
   private constructor (rootKey: PublicKey, view: A.Doc<unknown>, genesis: Genesis, init: CatalogueDocInit) {
     this.rootKey = rootKey
-    this.#view = view
     this.#am = A.getBackend(view)
     this.#genesis = genesis
     this.#limits = {
@@ -234,27 +233,25 @@ export class CatalogueDoc {
   }
 
   /** Automerge's sync protocol (see TillLog.generateSyncMessage). */
-  generateSyncMessage (state: A.SyncState): { state: A.SyncState, message: Uint8Array | null } {
-    const [next, message] = A.generateSyncMessage(this.#view, state)
-    return { state: next, message }
+  generateSyncMessage (state: SyncState): { state: SyncState, message: Uint8Array | null } {
+    return { state, message: this.#am.generateSyncMessage(state) }
   }
 
   /** A peer's sync message, screened first (screenedSync.ts): SyncRefusedError, nothing applied. */
-  receiveSyncMessage (state: A.SyncState, message: Uint8Array): { state: A.SyncState, added: number } {
+  receiveSyncMessage (state: SyncState, message: Uint8Array): { state: SyncState, added: number } {
     const m = screenSyncMessage(this.#am, message, this.#limits, c => this.screen(c), k => this.#am.get(this.#genesis.statementsObj, k) !== undefined, this.#pending)
     const total = this.size + m.newKeys.size + pendingKeys(this.#pending)
     if (total > this.#limits.statementsMax) throw new SyncRefusedError(`the catalogue would hold ${total} statements, at most ${this.#limits.statementsMax}`)
     if (this.#bytes + m.appliedBytes > this.#limits.bytesMax) throw new SyncRefusedError(`the catalogue would pass ${this.#limits.bytesMax} bytes`)
     const before = this.size
-    let next: A.SyncState
     try {
-      ;[this.#view, next] = A.receiveSyncMessage(this.#view, state, message)
+      this.#am.receiveSyncMessage(state, message)
     } catch (err) {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }
     this.#bytes += m.appliedBytes
     updatePending(this.#am, this.#pending, m.screened)
     this.#recount()
-    return { state: next, added: this.size - before }
+    return { state, added: this.size - before }
   }
 }

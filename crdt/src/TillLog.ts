@@ -41,6 +41,7 @@ import { actorFrom, ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
 import { ChainBrokenError, ForkDetectedError, LogFullError, NotVerifiedError, OutOfOrderError, SyncRefusedError, UnenrolledError, WrongTillError } from './errors.ts'
 import { screenChange, type ScreenContext } from './screen.ts'
 import { pendingKeys, screenSyncMessage, updatePending, type Handle, type PendingChange } from './screenedSync.ts'
+import type { SyncState } from './syncState.ts'
 import { verifyEntries, type KeyFor, type LogHead, type LogReport, type OpenCache, type StoredEntry } from './verify.ts'
 
 export interface TillLogInit {
@@ -103,8 +104,8 @@ function newDoc (actor: string | undefined): { view: A.Doc<unknown>, am: Handle 
   return { view, am: A.getBackend(view) }
 }
 
-/** Automerge's sync state for one peer (`A.initSyncState`, `A.decodeSyncState`). */
-export type SyncState = A.SyncState
+/** Automerge's sync state for one peer (syncState.ts: `initSyncState`, `decodeSyncState`). */
+export type { SyncState }
 
 interface Limits { entriesMax: number, applyChangesMax: number, changeBytesMax: number, changeEntriesMax: number, logBytesMax: number, pendingChangesMax: number }
 
@@ -179,12 +180,6 @@ const EMPTY_REPORT: LogReport = freeze({ chain: [], head: null, forks: [], inval
 export class TillLog {
   readonly tillId: TillId
   readonly #am: Handle
-  /**
-   * The document's JS root, for Automerge's sync functions (they take a document, not a
-   * handle). It is brought up to date only when a sync message is received, which is
-   * when it materialises entries: replicas pay that, a log that only serves does not.
-   */
-  #view: A.Doc<unknown>
   readonly #genesis: Genesis
   readonly #limits: Limits
   #keyFor: KeyFor | undefined
@@ -201,7 +196,6 @@ export class TillLog {
     const am = doc.am
     this.tillId = tillId
     this.#am = am
-    this.#view = doc.view
     this.#genesis = genesis
     this.#limits = limitsOf(init)
     this.#keyFor = init.keyFor
@@ -380,8 +374,7 @@ export class TillLog {
    * this log without ever taking changes from the peer.
    */
   generateSyncMessage (state: SyncState): { state: SyncState, message: Uint8Array | null } {
-    const [next, message] = A.generateSyncMessage(this.#view, state)
-    return { state: next, message }
+    return { state, message: this.#am.generateSyncMessage(state) }
   }
 
   /**
@@ -400,16 +393,15 @@ export class TillLog {
     if (entries > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${entries} entries, at most ${this.#limits.entriesMax}`)
     if (this.#bytes + m.appliedBytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
     const before = this.#entryCount
-    let next: SyncState
     try {
-      ;[this.#view, next] = A.receiveSyncMessage(this.#view, state, message)
+      this.#am.receiveSyncMessage(state, message)
     } catch (err) {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }
     this.#entryCount = this.#am.keys(this.#genesis.entriesObj).length
     this.#bytes += m.appliedBytes
     updatePending(this.#am, this.#pending, m.screened)
-    return { state: next, added: this.#entryCount - before }
+    return { state, added: this.#entryCount - before }
   }
 
   /** Changes received and screened whose dependencies have not arrived yet (Automerge queues them; bounded). */

@@ -24,5 +24,6 @@ export { actorBytesFrom, actorFrom, ENTRIES_OBJ_COUNTER, genesisActorBytesOf, ge
 export * from './errors.ts'
 export { screenChange, type ScreenContext } from './screen.ts'
 export { servingStateFor } from './screenedSync.ts'
+export { cloneSyncState, decodeSyncState, encodeSyncState, initSyncState } from './syncState.ts'
 export * from './TillLog.ts'
 export * from './verify.ts'

@@ -14,6 +14,7 @@
  */
 import * as A from '@automerge/automerge'
 import { SyncRefusedError } from './errors.ts'
+import { inFlight, initSyncState, notInFlight, type SyncState } from './syncState.ts'
 
 /** Automerge's document handle (the wasm object `A.getBackend` returns). */
 export type Handle = ReturnType<typeof A.getBackend>
@@ -207,20 +208,18 @@ function changesIn (am: Handle, item: Uint8Array, limits: SyncLimits): { chunk: 
  * - Afresh when the puller starts afresh (its message says it last synced nothing with us: a
  *   session it dropped after a failure, or a restart without its state): what this side
  *   believed they shared no longer holds, and answering from it sends nothing the puller lacks.
- * Either way a replica could otherwise stop behind its till for good.
+ * Either way a replica could otherwise stop behind its till for good. `state` is changed in
+ * place (the caller passes a copy it may keep or drop).
  */
-export function servingStateFor (state: A.SyncState, message: Uint8Array | null): A.SyncState {
+export function servingStateFor (state: SyncState, message: Uint8Array | null): SyncState {
   if (message !== null) {
     let have: Array<{ lastSync: string[] }> | undefined
     try {
       have = A.decodeSyncMessage(message).have
     } catch { /* the screen refuses it */ }
-    if (have !== undefined && (have.length === 0 || have.every(h => h.lastSync.length === 0))) {
-      const fresh = A.initSyncState() as A.SyncState & { readOnly: boolean }
-      fresh.readOnly = (state as { readOnly?: boolean }).readOnly === true
-      return fresh
-    }
+    if (have !== undefined && (have.length === 0 || have.every(h => h.lastSync.length === 0))) return initSyncState({ readOnly: state.readOnly })
   }
-  // Automerge keeps `sentHashes` as an object keyed by hash (`{}` in a fresh state), whatever its type says.
-  return { ...state, sentHashes: {}, inFlight: false } as unknown as A.SyncState
+  state.sentHashes = []
+  // Receiving a message clears Automerge's `inFlight`; a request that says nothing does not.
+  return message === null && inFlight(state) ? notInFlight(state) : state
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import * as A from '@automerge/automerge'
 import { foldCatalogue } from '@tillbooks/catalogue'
 import { asStoreId, issueCertificate, signStatement, statementIdOf, type Canonical } from '@tillbooks/protocol'
-import { CatalogueDoc, SyncRefusedError, actorIdFor } from '../src/index.ts'
+import { CatalogueDoc, SyncRefusedError, actorIdFor, initSyncState } from '../src/index.ts'
 import { root, signerOf, tillKey } from './helpers/fixtures.ts'
 
 interface Raw { statements: Record<string, Uint8Array> }
@@ -25,8 +25,8 @@ const invent = (store: typeof S1, signer: typeof tillKey, cert: Uint8Array, sku:
   signStatement(signer, { author: { kind: 'store', store }, atMs: atMs++, content: { type: 'invent', sku, name: 'Garden Gnome', gtin: GTIN, priceCents: 1299, taxRateBp: 2000, costCents: 500, from: '2026-03-02' }, cert })
 
 function sync (a: CatalogueDoc, b: CatalogueDoc): number {
-  let sa = A.initSyncState()
-  let sb = A.initSyncState()
+  let sa = initSyncState()
+  let sb = initSyncState()
   for (let round = 0; round < 10; round++) {
     const x = a.generateSyncMessage(sa)
     sa = x.state
@@ -102,7 +102,7 @@ describe('CatalogueDoc', () => {
       assert.match(r.rejected[0]?.reason ?? '', why)
       // The same change inside a sync message: the whole message refused.
       const msg = A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [change] })
-      assert.throws(() => honest.receiveSyncMessage(A.initSyncState(), msg), (e: Error) => e instanceof SyncRefusedError && why.test(e.message))
+      assert.throws(() => honest.receiveSyncMessage(initSyncState(), msg), (e: Error) => e instanceof SyncRefusedError && why.test(e.message))
       assert.deepEqual(honest.getHeads(), heads)
     }
     // The writer's own API refuses the same statements.

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import * as A from '@automerge/automerge'
-import { SyncRefusedError, TillLog, actorIdFor, servingStateFor, keyOfBytes, type SyncState } from '../src/index.ts'
+import { SyncRefusedError, TillLog, actorIdFor, servingStateFor, keyOfBytes, decodeSyncState, encodeSyncState, initSyncState, type SyncState } from '../src/index.ts'
 import { TILL_ID, TillWriter, enrolment, keyForOf, withBadSignature } from './helpers/fixtures.ts'
 
 const keyFor = keyForOf(enrolment())
@@ -40,7 +40,7 @@ function sync (owner: TillLog, replica: TillLog, s: { owner: SyncState, replica:
   assert.fail('sync did not settle in 20 rounds')
 }
 
-const fresh = (): { owner: SyncState, replica: SyncState } => ({ owner: A.initSyncState({ readOnly: true }), replica: A.initSyncState() })
+const fresh = (): { owner: SyncState, replica: SyncState } => ({ owner: initSyncState({ readOnly: true }), replica: initSyncState() })
 
 describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
   it('a replica from nothing converges to equal heads and the same verified chain; the owner imports nothing', () => {
@@ -68,9 +68,9 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     assert.deepEqual([one.toReplica, one.toOwner <= 2, one.trips <= 2], [1, true, true], JSON.stringify(one))
     assert.deepEqual(replica.getHeads(), owner.getHeads())
     // Both sides persist their states, go offline for a week, and come back.
-    const saved = { owner: A.encodeSyncState(s.owner), replica: A.encodeSyncState(s.replica) }
+    const saved = { owner: encodeSyncState(s.owner), replica: encodeSyncState(s.replica) }
     for (let i = 0; i < 14; i++) owner.append(w.next())
-    const restarted = { owner: A.decodeSyncState(saved.owner), replica: A.decodeSyncState(saved.replica) }
+    const restarted = { owner: decodeSyncState(saved.owner), replica: decodeSyncState(saved.replica) }
     const back = TillLog.load(replica.save(), { actorId: actorIdFor(TILL_ID, 'neighbour') })
     const week = sync(owner, back, restarted)
     assert.ok(week.trips <= 2, JSON.stringify(week))
@@ -100,7 +100,7 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
           s.replica = replica.receiveSyncMessage(s.replica, last).state
         } else if (op === 'restart') {
           replica = TillLog.load(replica.save(), { actorId: actorIdFor(TILL_ID, 'neighbour') })
-          s = { owner: A.decodeSyncState(A.encodeSyncState(s.owner)), replica: A.decodeSyncState(A.encodeSyncState(s.replica)) }
+          s = { owner: decodeSyncState(encodeSyncState(s.owner)), replica: decodeSyncState(encodeSyncState(s.replica)) }
         }
       }
       // After the faults, the session goes on and settles them; so does a new session of the
@@ -109,7 +109,7 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
       assert.deepEqual(replica.getHeads(), owner.getHeads())
       assert.equal(replica.pendingChanges, 0)
       owner.append(w.next())
-      sync(owner, replica, { owner: s.owner, replica: A.initSyncState() })
+      sync(owner, replica, { owner: s.owner, replica: initSyncState() })
       assert.deepEqual(replica.getHeads(), owner.getHeads())
       const report = replica.verify(keyFor)
       assert.equal(report.chain.length, owner.entryCount)
@@ -130,7 +130,7 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     const victim = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
     let es = A.initSyncState()
     let m: Uint8Array | null
-    const first = victim.generateSyncMessage(A.initSyncState())
+    const first = victim.generateSyncMessage(initSyncState())
     ;[evil, es] = A.receiveSyncMessage(evil, es, first.message as Uint8Array)
     ;[es, m] = A.generateSyncMessage(evil, es)
     assert.ok(m !== null)
@@ -143,7 +143,7 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     // The same forgeries as single changes, to a peer that has the honest entries.
     const honest = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
     sync(owner, honest, fresh())
-    let hs = A.initSyncState()
+    let hs = initSyncState()
     let es2 = A.initSyncState()
     for (let i = 0; i < 6; i++) {
       let a: Uint8Array | null
@@ -164,7 +164,7 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     assert.equal(honest.verify(keyFor).chain.length, 3)
     // Garbage is refused with a reason, never thrown as anything else.
     for (const junk of [new Uint8Array(0), new Uint8Array([0x42, 1, 2, 3]), new Uint8Array(64).fill(0xff)]) {
-      assert.throws(() => honest.receiveSyncMessage(A.initSyncState(), junk), SyncRefusedError)
+      assert.throws(() => honest.receiveSyncMessage(initSyncState(), junk), SyncRefusedError)
     }
   })
 
@@ -176,11 +176,11 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     const heads = replica.getHeads()
     const chunk = A.save(A.init())
     const msg = (changes: Uint8Array[]): Uint8Array => A.encodeSyncMessage({ heads: [], need: [], have: [], changes })
-    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg(Array.from({ length: 51 }, () => chunk))), /51 items in one message, at most 50/)
-    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg([chunk, chunk])), /more than one document chunk/)
+    assert.throws(() => replica.receiveSyncMessage(initSyncState(), msg(Array.from({ length: 51 }, () => chunk))), /51 items in one message, at most 50/)
+    assert.throws(() => replica.receiveSyncMessage(initSyncState(), msg([chunk, chunk])), /more than one document chunk/)
     const all = A.getAllChanges(A.load(owner.save()))
     // All of them (three entries of ~600 bytes), past a 1,500-byte bound.
-    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg(all)), /would pass 1500 bytes/)
+    assert.throws(() => replica.receiveSyncMessage(initSyncState(), msg(all)), /would pass 1500 bytes/)
     assert.deepEqual(replica.getHeads(), heads)
     assert.equal(replica.entryCount, 0)
   })
@@ -193,19 +193,19 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     const replica = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
     const msg = (changes: Uint8Array[]): Uint8Array => A.encodeSyncMessage({ heads: [], need: [], have: [], changes })
     const concat = (...cs: Uint8Array[]): Uint8Array => { const out = new Uint8Array(cs.reduce((n, c) => n + c.length, 0)); let at = 0; for (const c of cs) { out.set(c, at); at += c.length } return out }
-    assert.equal(replica.receiveSyncMessage(A.initSyncState(), msg([c1 as Uint8Array])).added, 1)
+    assert.equal(replica.receiveSyncMessage(initSyncState(), msg([c1 as Uint8Array])).added, 1)
     // c3 and c4 in one item, c2 not held: they wait (before: the item was refused whole, every time).
-    assert.equal(replica.receiveSyncMessage(A.initSyncState(), msg([concat(c3 as Uint8Array, c4 as Uint8Array)])).added, 0)
+    assert.equal(replica.receiveSyncMessage(initSyncState(), msg([concat(c3 as Uint8Array, c4 as Uint8Array)])).added, 0)
     assert.equal(replica.pendingChanges, 2)
     // c2 comes: all apply, and the entries verify.
-    assert.equal(replica.receiveSyncMessage(A.initSyncState(), msg([c2 as Uint8Array])).added, 3)
+    assert.equal(replica.receiveSyncMessage(initSyncState(), msg([c2 as Uint8Array])).added, 3)
     assert.deepEqual([replica.pendingChanges, replica.getHeads()], [0, owner.getHeads()])
     assert.equal(replica.verify(keyFor).chain.length, 4)
     // A forgery back to back with honest changes is refused with the item, nothing of it taken.
     const evil = A.change(A.load<Raw>(owner.save(), { actor: 'ee'.repeat(16) }), { time: 0 }, (d: Raw) => { delete d.entries[Object.keys(d.entries)[0] as string] })
     const other = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour 2') })
     const before = other.getHeads()
-    assert.throws(() => other.receiveSyncMessage(A.initSyncState(), msg([concat(c1 as Uint8Array, A.getLastLocalChange(evil) as Uint8Array)])), (e: Error) => e instanceof SyncRefusedError && /op 0 is del/.test(e.message))
+    assert.throws(() => other.receiveSyncMessage(initSyncState(), msg([concat(c1 as Uint8Array, A.getLastLocalChange(evil) as Uint8Array)])), (e: Error) => e instanceof SyncRefusedError && /op 0 is del/.test(e.message))
     assert.deepEqual([other.getHeads(), other.entryCount], [before, 0])
   })
 
@@ -217,15 +217,15 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     const replica = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour'), pendingChangesMax: 1 })
     const msg = (changes: Uint8Array[]): Uint8Array => A.encodeSyncMessage({ heads: [], need: [], have: [], changes })
     // The last change alone (as after a loss, or a Bloom filter false positive): it waits.
-    assert.equal(replica.receiveSyncMessage(A.initSyncState(), msg([c3 as Uint8Array])).added, 0)
+    assert.equal(replica.receiveSyncMessage(initSyncState(), msg([c3 as Uint8Array])).added, 0)
     assert.deepEqual([replica.pendingChanges, replica.entryCount], [1, 0])
     // Another that would wait too: past the bound, refused, and nothing of it is taken.
-    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg([c2 as Uint8Array])), (e: Error) => e instanceof SyncRefusedError && /would wait for changes this replica lacks, at most 1/.test(e.message))
+    assert.throws(() => replica.receiveSyncMessage(initSyncState(), msg([c2 as Uint8Array])), (e: Error) => e instanceof SyncRefusedError && /would wait for changes this replica lacks, at most 1/.test(e.message))
     // A screened forgery waits nowhere: refused before Automerge sees it.
     const evil = A.change(A.load<Raw>(owner.save(), { actor: 'ee'.repeat(16) }), { time: 0 }, (d: Raw) => { delete d.entries[Object.keys(d.entries)[0] as string] })
-    assert.throws(() => replica.receiveSyncMessage(A.initSyncState(), msg([A.getLastLocalChange(evil) as Uint8Array])), /refused: op 0 is del/)
+    assert.throws(() => replica.receiveSyncMessage(initSyncState(), msg([A.getLastLocalChange(evil) as Uint8Array])), /refused: op 0 is del/)
     // The missing ones come: everything applies, the queue is empty, the entries verify.
-    assert.equal(replica.receiveSyncMessage(A.initSyncState(), msg([c1 as Uint8Array, c2 as Uint8Array])).added, 3)
+    assert.equal(replica.receiveSyncMessage(initSyncState(), msg([c1 as Uint8Array, c2 as Uint8Array])).added, 3)
     assert.equal(replica.pendingChanges, 0)
     assert.deepEqual(replica.getHeads(), owner.getHeads())
     assert.equal(replica.verify(keyFor).chain.length, 3)
@@ -234,9 +234,9 @@ describe(`TillLog over Automerge's sync protocol (FC_SEED=${FC_SEED})`, () => {
     for (const e of w.chain(7)) owner.append(e)
     const all = (A.getAllChanges(A.load(owner.save())) as Uint8Array[]).slice(1)
     const fresh = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour 2'), pendingChangesMax: 4 })
-    assert.throws(() => fresh.receiveSyncMessage(A.initSyncState(), msg(all.slice(1))), /9 changes would wait for changes this replica lacks, at most 4/)
+    assert.throws(() => fresh.receiveSyncMessage(initSyncState(), msg(all.slice(1))), /9 changes would wait for changes this replica lacks, at most 4/)
     assert.equal(fresh.pendingChanges, 0)
-    assert.equal(fresh.receiveSyncMessage(A.initSyncState(), msg(all)).added, 10)
+    assert.equal(fresh.receiveSyncMessage(initSyncState(), msg(all)).added, 10)
     assert.deepEqual([fresh.pendingChanges, fresh.getHeads()], [0, owner.getHeads()])
   })
 })

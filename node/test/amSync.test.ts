@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as A from '@automerge/automerge'
-import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
+import { actorIdFor, initSyncState, keyOfBytes, TillLog } from '@tillbooks/crdt'
 import { asStoreId, openEntry } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
@@ -101,7 +101,7 @@ describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', functio
     const hqAddr = hq.ready.multiaddrs[0] as string
     try {
       const replica = TillLog.create('E-1' as never, { actorId: actorIdFor('E-1' as never, 'a peer') })
-      let state = A.initSyncState()
+      let state = initSyncState()
       for (let trip = 0; trip < 4; trip++) {
         const out = replica.generateSyncMessage(state)
         state = out.state

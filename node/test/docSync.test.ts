@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import * as A from '@automerge/automerge'
-import { actorIdFor, TillLog } from '@tillbooks/crdt'
+import { actorIdFor, initSyncState, TillLog } from '@tillbooks/crdt'
 import type { TillId } from '@tillbooks/protocol'
 import { MemoryStore, silentLogger } from '../src/index.ts'
 import { DocSync, type SyncDocs } from '../src/sync/DocSync.ts'
@@ -107,7 +107,7 @@ describe('DocSync: a peer that believes we hold more than we do', () => {
     // (the store before it burnt, a message duplicated on the wire), and the till's session now says the store holds them.
     const full = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'old-s') })
     full.merge(own)
-    const stale = full.generateSyncMessage(A.initSyncState())
+    const stale = full.generateSyncMessage(initSyncState())
     assert.ok(stale.message !== null)
     await till.answer('s', TILL_ID, stale.message)
     await till.answer('s', TILL_ID, full.generateSyncMessage(stale.state).message)

@@ -16,7 +16,7 @@
  * replica changes only when this node pulls it.
  */
 import * as A from '@automerge/automerge'
-import { servingStateFor, SyncRefusedError, type SyncState } from '@tillbooks/crdt'
+import { cloneSyncState, decodeSyncState, encodeSyncState, initSyncState, servingStateFor, SyncRefusedError, type SyncState } from '@tillbooks/crdt'
 import type { Logger } from '../components.ts'
 import type { KvStore } from '../storage/KvStore.ts'
 import { RefusedError, type CallOptions } from '../net/TillbooksPeer.ts'
@@ -219,7 +219,7 @@ export class DocSync {
    */
   async #session (addr: string, peerId: string, doc: string, log: SyncDoc, handshake: boolean): Promise<PullResult & { silent: boolean }> {
     this.counters.pulls++
-    let state = handshake ? A.initSyncState() : await this.#load(peerId, doc, 'pull', false)
+    let state = handshake ? initSyncState() : await this.#load(peerId, doc, 'pull', false)
     let added = 0
     let trips = 0
     let silent = true
@@ -313,13 +313,18 @@ export class DocSync {
    */
   async #load (peer: string, doc: string, role: Role, readOnly: boolean): Promise<SyncState> {
     const key = `${peer}!${doc}!${role}`
-    let state = this.#live.get(key)
-    if (state === undefined) {
+    const live = this.#live.get(key)
+    let state: SyncState
+    if (live !== undefined) {
+      // A copy: generate and receive change a state in place, and a session that fails part-way
+      // must leave the one kept as it was (#save puts the session's in its place).
+      state = cloneSyncState(live)
+    } else {
       const bytes = this.#persisted(peer) ? await this.#o.store.get(STATE_PREFIX + key) : undefined
-      state = bytes === undefined ? A.initSyncState() : A.decodeSyncState(bytes)
+      state = bytes === undefined ? initSyncState() : decodeSyncState(bytes)
     }
     // Serving read-only: nothing the peer sends is ever applied.
-    if (readOnly) (state as unknown as { readOnly: boolean }).readOnly = true
+    if (readOnly) state.readOnly = true
     return state
   }
 
@@ -329,7 +334,7 @@ export class DocSync {
     this.#live.set(key, state)
     if (this.#live.size > (this.#o.statesMax ?? SYNC_STATES_MEMORY_MAX)) this.#live.delete(this.#live.keys().next().value as string)
     // Not fsync'd: a state lost in a crash costs one more round trip, nothing else.
-    if (this.#persisted(peer)) await this.#o.store.batch([{ type: 'put', key: STATE_PREFIX + key, value: A.encodeSyncState(state) }], { sync: false })
+    if (this.#persisted(peer)) await this.#o.store.batch([{ type: 'put', key: STATE_PREFIX + key, value: encodeSyncState(state) }], { sync: false })
   }
 
   async #drop (peer: string, doc: string, role: Role): Promise<void> {

@@ -1,0 +1,63 @@
+/**
+ * Sync states as Automerge's own objects (syncState.ts): made by the bindings the package
+ * itself loaded, so a document's handle takes them; a copy is independent of what it copied;
+ * encoded and decoded as Automerge's JS API does it.
+ */
+import assert from 'node:assert/strict'
+import * as A from '@automerge/automerge'
+import { cloneSyncState, decodeSyncState, encodeSyncState, initSyncState } from '../src/index.ts'
+
+function docWith (n: number, actor: string): A.Doc<Record<string, number>> {
+  let d = A.init<Record<string, number>>({ actor })
+  for (let i = 0; i < n; i++) d = A.change(d, { time: 0 }, x => { x[`k${i}`] = i })
+  return d
+}
+
+describe('sync states (Automerge\'s own objects)', () => {
+  it('drive a document handle: the messages equal those of Automerge\'s JS API, and both sides settle', () => {
+    const a = docWith(5, 'aa')
+    const b = docWith(3, 'bb')
+    const [, viaJs] = A.generateSyncMessage(a, A.initSyncState())
+    const sa = initSyncState()
+    const sb = initSyncState()
+    const first = A.getBackend(a).generateSyncMessage(sa)
+    assert.deepEqual(first, viaJs)
+    let toB: Uint8Array | null = first
+    for (let i = 0; i < 10 && toB !== null; i++) {
+      A.getBackend(b).receiveSyncMessage(sb, toB)
+      const toA = A.getBackend(b).generateSyncMessage(sb)
+      if (toA !== null) A.getBackend(a).receiveSyncMessage(sa, toA)
+      toB = A.getBackend(a).generateSyncMessage(sa)
+    }
+    assert.equal(toB, null)
+    assert.deepEqual(A.getBackend(a).getHeads().sort(), A.getBackend(b).getHeads().sort())
+  })
+
+  it('a copy is worked on alone: the state it came from still says what it would have said', () => {
+    const a = docWith(4, 'aa')
+    const state = initSyncState()
+    const copy = cloneSyncState(state)
+    assert.notEqual(A.getBackend(a).generateSyncMessage(copy), null)
+    // The copy now waits for an answer (Automerge's in-flight); the original never sent anything.
+    assert.equal(A.getBackend(a).generateSyncMessage(copy), null)
+    assert.notEqual(A.getBackend(a).generateSyncMessage(state), null)
+  })
+
+  it('readOnly is kept, and an encoded state decodes to the heads both sides shared, as the JS API encodes them', () => {
+    assert.equal(initSyncState({ readOnly: true }).readOnly, true)
+    assert.equal(initSyncState().readOnly, false)
+    const a = docWith(2, 'aa')
+    const b = A.clone(a, { actor: 'bb' })
+    const sa = initSyncState()
+    const sb = initSyncState()
+    for (let i = 0; i < 4; i++) {
+      const m = A.getBackend(a).generateSyncMessage(sa)
+      if (m !== null) A.getBackend(b).receiveSyncMessage(sb, m)
+      const r = A.getBackend(b).generateSyncMessage(sb)
+      if (r !== null) A.getBackend(a).receiveSyncMessage(sa, r)
+    }
+    const bytes = encodeSyncState(sa)
+    assert.deepEqual(A.decodeSyncState(bytes).sharedHeads.sort(), A.getHeads(a).slice().sort())
+    assert.deepEqual(encodeSyncState(decodeSyncState(bytes)), bytes)
+  })
+})
