@@ -98,3 +98,45 @@ describe('HQ: the index of folded Closes', () => {
     await hq.stop()
   })
 })
+
+describe('HQ: approvals fetched from a till', () => {
+  it('approvals fetched again give the same reconciliation; a forged one is refused at every fetch, never kept as checked', async () => {
+    const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { silentLogger } = await import('../src/components.ts')
+    const { startHq } = await import('./helpers/fleet.ts')
+    const protocol = await import('@tillbooks/protocol')
+    const { GENESIS_HASH, keyPairFromSeed, signApproval, signEntry, Signer } = protocol
+    const hq = await startHq()
+    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(22)))
+    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
+    const paid = approvals.reduce((s, a) => s + a.amountCents, 0)
+    // A Close without set hashes: a settlement short of one payment cannot be matched on totals, so HQ fetches the till's approvals.
+    const close = signEntry({
+      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
+      docFirst: 1, docLast: 3, saleCount: 3, refundCount: 0, takingsCents: { cash: 0, card: paid }, tax: [{ rateBp: 0, netCents: paid, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: paid, digest: paymentsDigest(approvals) }]
+    }, signer)
+    assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+    const envelopes = approvals.map((a, i) => signApproval(signer, { paymentId: a.paymentId, till: 'S1-1', docNo: `S1-1-${i + 1}`, processor: 'embedded', type: 'card', amountCents: a.amountCents, status: 'approved', mode: 'online', processorRef: `PSP${i}`, authCode: null, brand: null, last4: null, aid: null, entryMode: null, atMs: 10 + i }))
+    const forged = new Uint8Array(envelopes[0] as Uint8Array)
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1
+    const source = {
+      approvals: async () => [...envelopes, forged]
+    }
+    const nowMs = (): number => Date.parse('2026-03-03T00:00:00Z')
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs, source })
+    const report = settleDay(approvals.slice(0, 2).map((a, i) => ({ processorRef: `PSP${i}`, paymentId: a.paymentId, kind: 'payment' as const, grossCents: a.amountCents, paymentMethod: 'visa', bookingDay: '2026-03-02' })), '2026-03-02', { currency: 'EUR', feeBp: 150 })
+    await s.import(new TextEncoder().encode(toSettlementCsv(report)), { processor: 'embedded' })
+    const first = await s.reconcile('2026-03-02', { processor: 'embedded' })
+    const second = await s.reconcile('2026-03-02', { processor: 'embedded' })
+    assert.deepEqual(second.exceptions, first.exceptions)
+    assert.equal(first.matched, 2)
+    assert.deepEqual(first.exceptions.map(e => e.paymentId), [approvals[2]?.paymentId], 'the payment the file lacks, known from its approval')
+    // The import reconciled too: three fetches, the forged approval refused at each (never kept as checked).
+    assert.equal(s.counters.fetches, 3)
+    assert.equal(s.counters.approvalsRefused, s.counters.fetches, JSON.stringify(s.counters))
+    await hq.stop()
+  })
+})

@@ -21,12 +21,13 @@ import {
   type ImportedFile, type ReconcileException, type SettlementLine, type TillPayment
 } from '@tillbooks/payments'
 import {
-  addPaymentSets, openApproval, PAYMENT_SET_EMPTY, paymentHash, paymentSetHash, paymentsDigest, subtractPaymentSets, sumPaymentHashes,
+  addPaymentSets, openApproval, PAYMENT_SET_EMPTY, sha256, paymentHash, paymentSetHash, paymentsDigest, subtractPaymentSets, sumPaymentHashes,
   type Approval, type Close, type PaymentTotal, type TillId
 } from '@tillbooks/protocol'
 import type { Logger } from '../components.ts'
 import type { HqNode } from './HqNode.ts'
 import { FoldedCloses } from './FoldedCloses.ts'
+import { APPROVALS_OPENED_KEPT_MAX } from './constants.ts'
 
 /** Where HQ gets a till's signed approvals when its totals do not match (the till, a neighbour's replica). */
 export interface ApprovalSource {
@@ -137,6 +138,13 @@ export class HqSettlements {
     }
     return k
   }
+
+  /**
+   * Approvals opened (signature checked) by their envelope's SHA-256: the same bytes are the same
+   * approval signed by the same key, so a fetch that brings them again checks nothing again.
+   * Whether that key is enrolled for the till is asked every time (enrolments change).
+   */
+  readonly #opened = new Map<string, { approval: Approval, signer: string }>()
 
   /** The card parts of each till's folded Closes (only Closes with card payments or losses). */
   readonly #closes: FoldedCloses<CardClose>
@@ -265,6 +273,19 @@ export class HqSettlements {
     return [...named][0] ?? 'embedded'
   }
 
+  /** An approval's envelope opened, its signature checked once for these bytes (throws as openApproval does). */
+  #open (bytes: Uint8Array): { approval: Approval, signer: string } {
+    const id = Buffer.from(sha256(bytes)).toString('base64')
+    let opened = this.#opened.get(id)
+    if (opened === undefined) {
+      const o = openApproval(bytes)
+      opened = { approval: Object.freeze(o.approval), signer: Buffer.from(o.signer).toString('hex') }
+      if (this.#opened.size >= APPROVALS_OPENED_KEPT_MAX) this.#opened.clear()
+      this.#opened.set(id, opened)
+    }
+    return opened
+  }
+
   /**
    * The approvals among these envelopes signed by a key HQ enrolled for the till, naming it,
    * of this processor: the latest of each payment. Others are refused, counted and logged.
@@ -275,8 +296,8 @@ export class HqSettlements {
     for (const bytes of envelopes) {
       let a: Approval
       try {
-        const opened = openApproval(bytes)
-        if (!keys.includes(Buffer.from(opened.signer).toString('hex'))) throw new Error('not signed by a key enrolled for the till')
+        const opened = this.#open(bytes)
+        if (!keys.includes(opened.signer)) throw new Error('not signed by a key enrolled for the till')
         a = opened.approval
         if (a.till !== tillId) throw new Error(`an approval of till ${a.till}`)
         if (a.atMs > 8.64e15) throw new Error(`an approval dated ${a.atMs}: past the last date there is`)

@@ -33,6 +33,12 @@ export const AWAITING_CATALOGUE_MAX = 10_000
 
 /** How long HQ waits for a till's approvals when its card totals do not match a settlement. */
 export const APPROVALS_FETCH_TIMEOUT_MS = 10_000
+/**
+ * Approvals whose signature HQ checked, kept by their envelope's hash (HqSettlements): a till
+ * answers every fetch with all its approvals, and each reconciliation that fetches would check
+ * the same signatures again. Emptied when full.
+ */
+export const APPROVALS_OPENED_KEPT_MAX = 100_000
 
 /** How often the SQL projection of the books appends what the books folded since (off the intake path). */
 export const PROJECTION_INTERVAL_MS = 1_000
