@@ -6,12 +6,14 @@
  * `tillbooks` command, simulator included, is assembled in @tillbooks/cli.
  */
 import { enableCompileCache } from 'node:module'
-import { Command } from 'commander'
-import { PROGRAM_DESCRIPTION, PROGRAM_NAME, registerNodeCommands } from './commands.ts'
 
-// A fleet starts many daemon processes on one machine: caching the compiled code (libp2p,
-// fastify, Automerge glue) saves each one part of its start-up, after the first.
+// A fleet starts many daemon processes on one machine, and a daemon's restart is timed:
+// caching the compiled code (libp2p, fastify, Automerge glue) saves each start part of its
+// work after the first. On before anything else is loaded (the cache serves only modules
+// loaded after it), so the rest comes in by import().
 enableCompileCache()
+const { Command } = await import('commander')
+const { PROGRAM_DESCRIPTION, PROGRAM_NAME, registerNodeCommands } = await import('./commands.ts')
 
 const program = new Command()
 program.name(PROGRAM_NAME).description(PROGRAM_DESCRIPTION).showHelpAfterError()
