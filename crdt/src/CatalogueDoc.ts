@@ -21,8 +21,8 @@ import { bytesEqual, MalformedError, openStatement, rejectionOf, statementIdOf, 
 import { APPLY_CHANGES_MAX, CATALOGUE_BYTES_MAX, CATALOGUE_STATEMENTS_MAX, CHANGE_BYTES_MAX, CHANGE_ENTRIES_MAX, PENDING_CHANGES_MAX } from './constants.ts'
 import { LogFullError, SyncRefusedError } from './errors.ts'
 import { actorFrom } from './genesis.ts'
-import { pendingKeys, screenSyncMessage, updatePending, type Handle, type PendingChange, type Verdict } from './screenedSync.ts'
-import type { SyncState } from './syncState.ts'
+import { pendingKeys, screenSyncMessage, updatePending, type DecodedChange, type Handle, type PendingChange, type Verdict } from './screenedSync.ts'
+import { generate, receive, type SyncState } from './syncState.ts'
 
 export interface CatalogueDocInit {
   /** This replica's actor id (hex); default random. Two live replicas must never share one. */
@@ -177,11 +177,12 @@ export class CatalogueDoc {
   }
 
   /** The boundary check of one change (see the file's comment). */
-  screen (change: Uint8Array): Verdict {
+  screen (change: Uint8Array, decodedAlready?: DecodedChange): Verdict {
     if (!(change instanceof Uint8Array) || change.length > this.#limits.changeBytesMax) return { reason: `a change of at most ${this.#limits.changeBytesMax} bytes` }
-    let d: ReturnType<typeof A.decodeChange>
+    let d: DecodedChange
     try {
-      d = A.decodeChange(change)
+      // `decodedAlready`: these very bytes decoded by the caller (screenSyncMessage).
+      d = decodedAlready ?? A.decodeChange(change)
     } catch (err) {
       return { reason: `not an Automerge change: ${(err as Error).message}` }
     }
@@ -234,18 +235,18 @@ export class CatalogueDoc {
 
   /** Automerge's sync protocol (see TillLog.generateSyncMessage). */
   generateSyncMessage (state: SyncState): { state: SyncState, message: Uint8Array | null } {
-    return { state, message: this.#am.generateSyncMessage(state) }
+    return { state, message: generate(this.#am, state) }
   }
 
   /** A peer's sync message, screened first (screenedSync.ts): SyncRefusedError, nothing applied. */
   receiveSyncMessage (state: SyncState, message: Uint8Array): { state: SyncState, added: number } {
-    const m = screenSyncMessage(this.#am, message, this.#limits, c => this.screen(c), k => this.#am.get(this.#genesis.statementsObj, k) !== undefined, this.#pending)
+    const m = screenSyncMessage(this.#am, message, this.#limits, (c, decoded) => this.screen(c, decoded), k => this.#am.get(this.#genesis.statementsObj, k) !== undefined, this.#pending)
     const total = this.size + m.newKeys.size + pendingKeys(this.#pending)
     if (total > this.#limits.statementsMax) throw new SyncRefusedError(`the catalogue would hold ${total} statements, at most ${this.#limits.statementsMax}`)
     if (this.#bytes + m.appliedBytes > this.#limits.bytesMax) throw new SyncRefusedError(`the catalogue would pass ${this.#limits.bytesMax} bytes`)
     const before = this.size
     try {
-      this.#am.receiveSyncMessage(state, message)
+      receive(this.#am, state, message)
     } catch (err) {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }

@@ -41,7 +41,7 @@ import { actorFrom, ENTRIES_OBJ_COUNTER, genesisActorOf } from './genesis.ts'
 import { ChainBrokenError, ForkDetectedError, LogFullError, NotVerifiedError, OutOfOrderError, SyncRefusedError, UnenrolledError, WrongTillError } from './errors.ts'
 import { screenChange, type ScreenContext } from './screen.ts'
 import { pendingKeys, screenSyncMessage, updatePending, type Handle, type PendingChange } from './screenedSync.ts'
-import type { SyncState } from './syncState.ts'
+import { generate, receive, type SyncState } from './syncState.ts'
 import { verifyEntries, type KeyFor, type LogHead, type LogReport, type OpenCache, type StoredEntry } from './verify.ts'
 
 export interface TillLogInit {
@@ -374,7 +374,7 @@ export class TillLog {
    * this log without ever taking changes from the peer.
    */
   generateSyncMessage (state: SyncState): { state: SyncState, message: Uint8Array | null } {
-    return { state, message: this.#am.generateSyncMessage(state) }
+    return { state, message: generate(this.#am, state) }
   }
 
   /**
@@ -387,14 +387,14 @@ export class TillLog {
    */
   receiveSyncMessage (state: SyncState, message: Uint8Array): { state: SyncState, added: number } {
     const ctx: ScreenContext = { tillId: this.tillId, entriesObj: this.#genesis.entriesObj, genesisHash: this.#genesis.hash, ...this.#limits }
-    const m = screenSyncMessage(this.#am, message, this.#limits, change => screenChange(change, ctx), key => this.#has(key), this.#pending)
+    const m = screenSyncMessage(this.#am, message, this.#limits, (change, decoded) => screenChange(change, ctx, decoded), key => this.#has(key), this.#pending)
     // Entries of changes that wait count too: they are in the log once their dependencies come.
     const entries = this.#entryCount + m.newKeys.size + pendingKeys(this.#pending)
     if (entries > this.#limits.entriesMax) throw new SyncRefusedError(`the log of ${this.tillId} would hold ${entries} entries, at most ${this.#limits.entriesMax}`)
     if (this.#bytes + m.appliedBytes > this.#limits.logBytesMax) throw new SyncRefusedError(`the log of ${this.tillId} would pass ${this.#limits.logBytesMax} bytes`)
     const before = this.#entryCount
     try {
-      this.#am.receiveSyncMessage(state, message)
+      receive(this.#am, state, message)
     } catch (err) {
       throw new SyncRefusedError(`Automerge refused the message: ${(err as Error).message}`)
     }

@@ -25,12 +25,13 @@ export interface ScreenContext {
 }
 
 /** The change's hash, its dependencies and the entry keys it puts if it may be applied, else why not. */
-export function screenChange (change: Change, ctx: ScreenContext): { hash: string, deps: string[], keys: string[] } | { reason: string } {
+export function screenChange (change: Change, ctx: ScreenContext, decodedAlready?: ReturnType<typeof decodeChange>): { hash: string, deps: string[], keys: string[] } | { reason: string } {
   if (!(change instanceof Uint8Array)) return { reason: 'a change is bytes' }
   if (change.length > ctx.changeBytesMax) return { reason: `change is ${change.length} bytes, at most ${ctx.changeBytesMax}` }
   let decoded: ReturnType<typeof decodeChange>
   try {
-    decoded = decodeChange(change)
+    // `decodedAlready`: these very bytes decoded by the caller (screenSyncMessage), read as they are.
+    decoded = decodedAlready ?? decodeChange(change)
   } catch (err) {
     return { reason: `not an Automerge change: ${(err as Error).message}` }
   }

@@ -19,6 +19,9 @@ import { inFlight, initSyncState, notInFlight, type SyncState } from './syncStat
 /** Automerge's document handle (the wasm object `A.getBackend` returns). */
 export type Handle = ReturnType<typeof A.getBackend>
 
+/** A change as `A.decodeChange` reads it. */
+export type DecodedChange = ReturnType<typeof A.decodeChange>
+
 export interface SyncLimits {
   /** Items (and changes) one message may carry. */
   applyChangesMax: number
@@ -52,7 +55,7 @@ export interface ScreenedMessage {
  * SyncRefusedError with the reason; `pending` is the replica's set of changes waiting for
  * their dependencies (read, not changed).
  */
-export function screenSyncMessage (am: Handle, message: Uint8Array, limits: SyncLimits, screen: (change: Uint8Array) => Verdict, has: (key: string) => boolean, pending: ReadonlyMap<string, PendingChange>): ScreenedMessage {
+export function screenSyncMessage (am: Handle, message: Uint8Array, limits: SyncLimits, screen: (change: Uint8Array, decoded?: DecodedChange) => Verdict, has: (key: string) => boolean, pending: ReadonlyMap<string, PendingChange>): ScreenedMessage {
   if (!(message instanceof Uint8Array)) throw new SyncRefusedError('a sync message is bytes')
   let decoded: ReturnType<typeof A.decodeSyncMessage>
   try {
@@ -64,17 +67,22 @@ export function screenSyncMessage (am: Handle, message: Uint8Array, limits: Sync
   // replica its event loop.
   if (decoded.changes.length > limits.applyChangesMax) throw new SyncRefusedError(`${decoded.changes.length} items in one message, at most ${limits.applyChangesMax}`)
   const changes: Uint8Array[] = []
+  // What telling changes from a document decoded already: the screen does not decode those again.
+  const decodedAt: Array<DecodedChange | undefined> = []
   let chunks = 0
   for (const item of decoded.changes) {
     const found = changesIn(am, item, limits)
     if (found.chunk && ++chunks > 1) throw new SyncRefusedError('more than one document chunk in one message')
-    changes.push(...found.changes)
+    for (const [j, c] of found.changes.entries()) {
+      changes.push(c)
+      decodedAt.push(found.decoded?.[j])
+    }
   }
   if (changes.length > limits.applyChangesMax) throw new SyncRefusedError(`${changes.length} changes in one message, at most ${limits.applyChangesMax}`)
   const newKeys = new Set<string>()
   const screened = new Map<string, PendingChange>()
   for (const [i, change] of changes.entries()) {
-    const verdict = screen(change)
+    const verdict = screen(change, decodedAt[i])
     if ('reason' in verdict) throw new SyncRefusedError(`change ${i} refused: ${verdict.reason}`)
     let fresh = 0
     for (const key of verdict.keys) if (!has(key) && !newKeys.has(key)) { newKeys.add(key); fresh++ }
@@ -171,17 +179,15 @@ function changeChunks (item: Uint8Array, max: number): Uint8Array[] | null {
 }
 
 /** The changes in one item of a sync message: a change, changes back to back, or a whole-document chunk (bounded). */
-function changesIn (am: Handle, item: Uint8Array, limits: SyncLimits): { chunk: boolean, changes: Uint8Array[] } {
+function changesIn (am: Handle, item: Uint8Array, limits: SyncLimits): { chunk: boolean, changes: Uint8Array[], decoded?: DecodedChange[] } {
   if (!(item instanceof Uint8Array) || item.length > limits.changeBytesMax * 16) throw new SyncRefusedError(`an item of ${item.length} bytes in a sync message`)
   try {
-    A.decodeChange(item)
-    return { chunk: false, changes: [item] }
+    return { chunk: false, changes: [item], decoded: [A.decodeChange(item)] }
   } catch { /* not a single change: several, or a document chunk? */ }
   const several = changeChunks(item, limits.applyChangesMax)
   if (several !== null) {
     try {
-      for (const c of several) A.decodeChange(c)
-      return { chunk: false, changes: several }
+      return { chunk: false, changes: several, decoded: several.map(c => A.decodeChange(c)) }
     } catch { /* not changes after all: read as a document below */ }
   }
   const scratch = am.clone()

@@ -5,7 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import * as A from '@automerge/automerge'
-import { cloneSyncState, decodeSyncState, encodeSyncState, initSyncState } from '../src/index.ts'
+import fc from 'fast-check'
+import { actorIdFor, cloneSyncState, decodeSyncState, encodeSyncState, initSyncState, TillLog, type SyncState } from '../src/index.ts'
+import { automergeInFlight, inFlight } from '../src/syncState.ts'
+import { TILL_ID, TillWriter } from './helpers/fixtures.ts'
+import { check } from './helpers/seed.ts'
 
 function docWith (n: number, actor: string): A.Doc<Record<string, number>> {
   let d = A.init<Record<string, number>>({ actor })
@@ -59,5 +63,39 @@ describe('sync states (Automerge\'s own objects)', () => {
     const bytes = encodeSyncState(sa)
     assert.deepEqual(A.decodeSyncState(bytes).sharedHeads.sort(), A.getHeads(a).slice().sort())
     assert.deepEqual(encodeSyncState(decodeSyncState(bytes)), bytes)
+  })
+
+  it('in flight as Automerge says, after any run of messages made, lost, answered, copies and restarts (mirrored, never read from the state)', async () => {
+    await check(fc.property(fc.array(fc.constantFrom('append', 'ownerSays', 'replicaSays', 'lose', 'copy', 'restart'), { minLength: 1, maxLength: 40 }), ops => {
+      const w = new TillWriter()
+      const owner = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'till') })
+      const replica = TillLog.create(TILL_ID, { actorId: actorIdFor(TILL_ID, 'neighbour') })
+      let so: SyncState = initSyncState({ readOnly: true })
+      let sr: SyncState = initSyncState()
+      const same = (): void => {
+        assert.equal(inFlight(so), automergeInFlight(so))
+        assert.equal(inFlight(sr), automergeInFlight(sr))
+      }
+      for (const op of ops) {
+        if (op === 'append') owner.append(w.next())
+        else if (op === 'ownerSays') {
+          const m = owner.generateSyncMessage(so).message
+          if (m !== null) replica.receiveSyncMessage(sr, m)
+        } else if (op === 'replicaSays') {
+          const m = replica.generateSyncMessage(sr).message
+          if (m !== null) owner.receiveSyncMessage(so, m)
+        } else if (op === 'lose') {
+          owner.generateSyncMessage(so)
+        } else if (op === 'copy') {
+          so = cloneSyncState(so)
+          sr = cloneSyncState(sr)
+        } else {
+          so = decodeSyncState(encodeSyncState(so))
+          so.readOnly = true
+          sr = decodeSyncState(encodeSyncState(sr))
+        }
+        same()
+      }
+    }), 100)
   })
 })
