@@ -14,7 +14,7 @@ export const PROGRESS_EVERY_MS = 10_000
 
 /**
  * The small worlds: 3 to 9 tills (SMALL_WORLD_TILLS_MIN + seed mod SMALL_WORLD_TILLS_SPREAD),
- * three to a store, one to six sales a till a day: the thousand take ~6 min of a CI run that
+ * three to a store, one to six sales a till a day: the thousand take ~8.5 min of a CI run that
  * must stay under 15 on two cores. Worlds that found bugs are pinned in
  * sim/test/simulation.test.ts, so changing these keeps them.
  */
