@@ -332,15 +332,17 @@ describe('net: TillbooksPeer over libp2p (127.0.0.1)', function () {
     assert.equal(client.stats().connections, 1)
   })
 
-  it('a stream not opened within its deadline (a peer too busy to answer the handshake) is tried again within the call\'s own deadline', async () => {
+  it('a stream not opened in time (a peer too busy to finish the handshake) is tried again within the call\'s own deadline, whichever deadline passed: the opening\'s or libp2p\'s dial of an address', async () => {
     const server = await peer('server')
     server.handleSubmit(async entries => entries.map(() => ({ status: 'accepted' })))
     const [, , , , port, , serverId] = (server.multiaddrs()[0] as string).split('/')
-    // A TCP hop in front of the server that leaves the first connection unanswered, and passes the next ones through.
+    // A TCP hop in front of the server that leaves the next connection unanswered when told to, and passes the others through.
     const held: Socket[] = []
     let connections = 0
+    let holdNext = true
     const hop = createServer(sock => {
-      if (++connections === 1) { held.push(sock); return }
+      connections++
+      if (holdNext) { holdNext = false; held.push(sock); return }
       const up = connect(Number(port), '127.0.0.1')
       held.push(sock, up)
       sock.pipe(up).pipe(sock)
@@ -349,13 +351,17 @@ describe('net: TillbooksPeer over libp2p (127.0.0.1)', function () {
     })
     await new Promise<void>(resolve => hop.listen(0, '127.0.0.1', resolve))
     try {
-      const client = await peer('client', { openTimeoutMs: 400 })
       const addr = `/ip4/127.0.0.1/tcp/${(hop.address() as AddressInfo).port}/p2p/${serverId as string}`
-      assert.deepEqual(await client.submit(addr, [bytesOf(1)], { timeoutMs: 10_000 }), [{ status: 'accepted' }])
-      assert.equal(connections, 2, 'the stalled opening given up, and a second one made')
+      for (const [label, init] of [['opening', { openTimeoutMs: 400 }], ['address dial', { connectionManager: { addressDialTimeout: 400 } }]] as const) {
+        connections = 0
+        holdNext = true
+        const client = await peer(`client ${label}`, init)
+        assert.deepEqual(await client.submit(addr, [bytesOf(1)], { timeoutMs: 10_000 }), [{ status: 'accepted' }], label)
+        assert.equal(connections, 2, `${label}: the stalled opening given up, and a second one made`)
+      }
       // A call whose own deadline is the shorter one ends with it, as TIMEOUT.
       const stalled = await peer('stalled', { openTimeoutMs: 5_000 })
-      connections = 0
+      holdNext = true
       await assert.rejects(stalled.submit(addr, [bytesOf(2)], { timeoutMs: 300 }), (err: NetError) => err.code === 'TIMEOUT' && /no answer within 300 ms/.test(err.message))
     } finally {
       for (const s of held) s.destroy()

@@ -29,7 +29,7 @@ import type { Logger } from '../components.ts'
 import { approvalsPage, logPage, NoHandlerError, replenishmentPage } from './paging.ts'
 import { encodeFrame as frame, FrameDecoder, FrameWriter, FramingError, varintLength } from './framing.ts'
 import {
-  BAD_FRAMES_PER_STREAM_MAX, CALL_TIMEOUT_MS, CLIENT_IN_FLIGHT_BYTES_MAX, CLIENT_IN_FLIGHT_MAX, CONNECTION_MANAGER,
+  BAD_FRAMES_PER_STREAM_MAX, CALL_TIMEOUT_MS, CLIENT_IN_FLIGHT_BYTES_MAX, CLIENT_IN_FLIGHT_MAX, CONNECTION_MANAGER, OPEN_RETRY_PAUSE_MS,
   FRAME_BYTES_MAX, HANDLER_TIMEOUT_MS, PAGES_MAX, SERVER_IN_FLIGHT_BYTES_MAX,
   SERVER_IN_FLIGHT_MAX, SERVER_TOTAL_IN_FLIGHT_BYTES_MAX, SERVER_TOTAL_IN_FLIGHT_MAX, SERVER_WRITE_BUFFER_MAX, STREAMS_PER_PROTOCOL_MAX, SUBMIT_ENTRIES_MAX
 } from './limits.ts'
@@ -129,6 +129,18 @@ export class NetError extends Error {
     super(message, options)
     this.code = code
   }
+}
+
+/**
+ * An error that is a deadline passing, at any depth of `cause`: AbortSignal.timeout's own, or
+ * what libp2p wraps it in (a noise handshake cut by the address's dial timeout is an
+ * EncryptionFailedError saying "The operation was aborted due to timeout": CI's tiny sweep).
+ */
+function timedOut (err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === 'TimeoutError' || /aborted due to timeout|timed out/i.test(e.message)) return true
+  }
+  return false
 }
 
 /** Attempts per call when the stream dies before answering (every protocol is idempotent). */
@@ -532,10 +544,16 @@ export class TillbooksPeer {
           ch = await raceSignal(this.#channel(addr, protocol), ctl.signal)
         } catch (err) {
           if (ctl.signal.aborted) throw ctl.signal.reason as Error
-          // The stream could not be opened within the opening's own deadline (a peer too busy to
-          // answer the handshake in time, a connection half dead): a caller with time left tries
-          // a new dial and stream, as it does when a stream dies before answering.
-          if (err instanceof NetError && err.code === 'TIMEOUT' && attempt < CALL_ATTEMPTS && !this.#stopped) continue
+          // The stream could not be opened in time (a peer too busy to finish the handshake, a
+          // connection half dead): tried again, after a pause, for as long as the call's own
+          // deadline allows (not counted against CALL_ATTEMPTS, which is for streams that die
+          // under a request).
+          if (err instanceof NetError && err.code === 'TIMEOUT' && !this.#stopped) {
+            attempt--
+            await raceSignal(new Promise(resolve => { setTimeout(resolve, OPEN_RETRY_PAUSE_MS).unref() }), ctl.signal).catch(() => {})
+            if (ctl.signal.aborted) throw ctl.signal.reason as Error
+            continue
+          }
           throw err
         }
         await ch.acquire(size, ctl.signal)
@@ -644,6 +662,8 @@ export class TillbooksPeer {
     } catch (err) {
       if (this.#stopped) throw new NetError('STOPPED', 'peer is stopped', { cause: err })
       if (signal.aborted) throw new NetError('TIMEOUT', `${protocol} to ${addr}: no stream opened within ${this.#openTimeoutMs} ms`, { cause: err })
+      // libp2p's own deadlines (an address's dial, a negotiation) end in an abort of their own.
+      if (timedOut(err)) throw new NetError('TIMEOUT', `${protocol} to ${addr}: ${(err as Error).message}`, { cause: err })
       throw new NetError('DIAL', `${protocol} to ${addr}: ${(err as Error).message}`, { cause: err })
     }
     if (this.#stopped) {

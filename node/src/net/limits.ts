@@ -97,6 +97,14 @@ export const CONNECTION_MANAGER = {
   maxDialQueueLength: 4_096,
   /** Default 10 s. Kept: one dial is bounded by the call's own timeout too. */
   dialTimeout: 10_000,
+  /**
+   * Default 6 s: one address's dial (TCP, noise, yamux). Kept, named here so tests can shorten
+   * it; when it passes, the call opens a new stream while its own deadline has time left.
+   */
+  addressDialTimeout: 6_000,
   /** Default 10 s. Kept: a slow handshake under a reconnect wave still completes. */
   inboundUpgradeTimeout: 10_000
 } as const
+
+/** Pause between two tries at opening a stream to a peer that did not answer in time (within the call's own deadline). */
+export const OPEN_RETRY_PAUSE_MS = 250
