@@ -14,13 +14,13 @@
  * and the same wasm memory as the documents' handles: a state made here is one the handles take
  * (a test fails if a release moves them, or loads another copy).
  */
-import type * as A from '@automerge/automerge'
+import { getBackend, init } from '@automerge/automerge'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 /** Automerge's document handle (the wasm object `A.getBackend` returns). */
-type Handle = ReturnType<typeof A.getBackend>
+type Handle = ReturnType<typeof getBackend>
 
 /** Automerge's sync state for one peer (its wasm object): generate and receive change it in place. */
 export type SyncState = Parameters<Handle['generateSyncMessage']>[0]
@@ -45,6 +45,14 @@ const bindings = await (async (): Promise<Bindings> => {
   return m as Bindings
 })()
 
+// The states made here must be the ones the documents' handles take (the same module, the same
+// wasm memory): checked once, at load, rather than found at a first sync.
+try {
+  getBackend(init()).generateSyncMessage(bindings.initSyncState())
+} catch (err) {
+  throw new Error(`@automerge/automerge's documents refuse the sync states of its bindings (another copy of the module?): ${(err as Error).message}`)
+}
+
 /** A state for a peer nothing is shared with yet; `readOnly`: serve without ever taking the peer's changes. */
 export function initSyncState (opts: { readOnly?: boolean } = {}): SyncState {
   const s = bindings.initSyncState()
@@ -65,7 +73,10 @@ export function encodeSyncState (state: SyncState): Uint8Array {
  * States whose last message is unanswered: Automerge's `inFlight` (set when generate returns a
  * message, cleared when one is received), mirrored here because reading Automerge's own
  * converts the whole state (1.7 % of a simulated world's CPU, asked at every request that says
- * nothing). Kept true by driving every state through `generate` and `receive` below.
+ * nothing). Kept by driving every state through `generate` and `receive` below. It may say "in
+ * flight" where Automerge does not (the reset message Automerge sends a peer whose last sync
+ * names changes it lacks sets no flag), never the other way: the one use of it, clearing the
+ * flag before an answer (servingStateFor), then costs a conversion, never a lost resend.
  */
 const unanswered = new WeakSet<SyncState>()
 
@@ -76,10 +87,14 @@ export function generate (handle: Handle, state: SyncState): Uint8Array | null {
   return message
 }
 
-/** Apply a peer's sync message (screened before: the caller's job) to the handle; `state` moves on. */
+/**
+ * Apply a peer's sync message (screened before: the caller's job) to the handle; `state` moves
+ * on. The mirror is cleared only once Automerge took the message (a message it refuses may
+ * leave its own flag set); a caller drops the state after a refusal anyway.
+ */
 export function receive (handle: Handle, state: SyncState, message: Uint8Array): void {
-  unanswered.delete(state)
   handle.receiveSyncMessage(state, message)
+  unanswered.delete(state)
 }
 
 /** A copy to work on: a session that fails leaves the state it started from as it was. */
