@@ -153,6 +153,14 @@ describe('keys: Ed25519', () => {
     }
   })
 
+  it('a Signer refuses a key pair whose public key is not its secret key\'s (libsodium would sign with it as given)', () => {
+    const a = keyPairFromSeed(new Uint8Array(32).fill(1))
+    const b = keyPairFromSeed(new Uint8Array(32).fill(2))
+    assert.throws(() => new Signer({ secretKey: a.secretKey, publicKey: b.publicKey }), /not the secret key's/)
+    assert.throws(() => new Signer({ secretKey: a.secretKey, publicKey: asPublicKey(new Uint8Array(32)) }), /not the secret key's/)
+    assert.equal(new Signer(a).publicKey, a.publicKey)
+  })
+
   describe('native, noble and sodium agree on random keys and messages', () => {
     it('same signature bytes, each verifies the other, all reject bit flips and S + L', () => {
       check(fc.property(
