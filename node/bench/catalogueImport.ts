@@ -10,8 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import * as A from '@automerge/automerge'
-import { CatalogueDoc } from '@tillbooks/crdt'
+import { CatalogueDoc, initSyncState } from '@tillbooks/crdt'
 import { demoCatalogue, foldCatalogue, isGtin, parseCatalogueCsv, priceSale, type Catalogue } from '@tillbooks/catalogue'
 import { issueCertificate, keyPairFromSeed, Signer } from '@tillbooks/protocol'
 import { LevelStore, MemoryStore, silentLogger } from '../src/index.ts'
@@ -47,8 +46,8 @@ try {
   const foldMs = performance.now() - t
   // A new till: a replica from nothing, by sync with HQ's document.
   const till = CatalogueDoc.create(root.publicKey, { actorId: 'cc'.repeat(16) })
-  let sHq = A.initSyncState()
-  let sTill = A.initSyncState()
+  let sHq = initSyncState()
+  let sTill = initSyncState()
   let bytes = 0
   let trips = 0
   t = performance.now()

@@ -44,7 +44,7 @@ async function writeFile (path: string): Promise<{ planted: number }> {
     fee += fe
     buf.push(`PSP${String(++ref).padStart(10, '0')},${paymentId},visa,${DAY},Settled,EUR,${f(g)},${f(fe)},${f(g - fe)},B1,PO1`)
   }
-  const flush = async (): Promise<void> => { if (!out.write(buf.join('\n') + '\n')) await new Promise(resolve => out.once('drain', resolve)); buf = [] }
+  const flush = async (): Promise<void> => { if (!out.write(buf.join('\n') + '\n')) await new Promise<void>(resolve => out.once('drain', () => { resolve() })); buf = [] }
   for (const { p, fault } of payments()) {
     if (fault !== 'ok') planted++
     if (fault === 'ok' || fault === 'twice') line(p.paymentId, p.amountCents)
