@@ -375,6 +375,45 @@ describe('HqReplication', () => {
     assert.ok(completed && failAt > 2, `a round completed after ${failAt - 1} cut ones`)
   })
 
+  it('one number enrolled at two replicas cut off from each other: once they sync, either way first, the number finds the same member at both (the smaller id), both members stay enrolled, and the records agree', async () => {
+    for (const firstPuller of ['A', 'B'] as const) {
+      const peers = new Map<string, HqReplication>()
+      const side = async (peerId: string): Promise<{ hq: HqNode, store: MemoryStore, members: HqMembers, r: HqReplication }> => {
+        const store = new MemoryStore()
+        const hq = await startHq(store)
+        const members = new HqMembers({ store, key: memberKey, root, clock: new ManualClock(), hq })
+        const r = replicaOf(hq, store, peerId, peers, root, undefined, { kinds: [...hqRecordKinds(hq), ...memberRecordKinds(members)] })
+        return { hq, store, members, r }
+      }
+      const a = await side('peerA')
+      const b = await side('peerB')
+      const phone = '+44 20 7946 0020'
+      const idA = (await a.members.enrol(phone)).member
+      const idB = (await b.members.enrol(phone)).member
+      assert.notEqual(idA, idB, 'two random ids')
+      const [first, second] = firstPuller === 'A' ? [a, b] : [b, a]
+      const addrOf = (x: typeof a): string => x === a ? '/memory/p2p/peerA' : '/memory/p2p/peerB'
+      const idOf = (x: typeof a): string => x === a ? 'peerA' : 'peerB'
+      await first.r.syncWith(addrOf(second), idOf(second))
+      await second.r.syncWith(addrOf(first), idOf(first))
+      const winner = idA < idB ? idA : idB
+      for (const x of [a, b]) {
+        assert.equal(await x.members.lookup(phone), winner, `${firstPuller} pulled first`)
+        assert.deepEqual(await x.members.enrol(phone).then(r => [r.member, r.created]), [winner, false])
+        assert.equal(await x.members.has(idA), true)
+        assert.equal(await x.members.has(idB), true)
+      }
+      assert.deepEqual(await keysOf(a.store, 'k!'), await keysOf(b.store, 'k!'))
+      const adopted = first.r.counters.recordsAdopted + second.r.counters.recordsAdopted
+      await first.r.syncWith(addrOf(second), idOf(second))
+      await second.r.syncWith(addrOf(first), idOf(first))
+      assert.equal(first.r.counters.recordsAdopted + second.r.counters.recordsAdopted, adopted, 'nothing more to bring')
+      assert.equal(a.members.numbersSettled + b.members.numbersSettled, 1, 'the replica that held the larger id gave the number to the smaller')
+      await a.hq.stop()
+      await b.hq.stop()
+    }
+  })
+
   it('a record refused for contradicting what is held is not fetched again every round, only after REPLICA_REFUSED_RETRY_MS', async () => {
     const peers = new Map<string, HqReplication>()
     let now = 1_000_000

@@ -33,7 +33,7 @@ export const MEMBER_RECORD_PREFIXES = ['k!', 'M!', 'G!', 'Q!'] as const
 
 /** The member records as kinds HqReplication brings over, in MEMBER_RECORD_PREFIXES' order (`k!code!`, enrolment codes, is not one). */
 export function memberRecordKinds (members: HqMembers): ReplicatedKind[] {
-  return MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX } : {}) }))
+  return MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX, settlesConflicts: true as const } : {}) }))
 }
 
 /** What a folded Close says of members: points earned, cancelled (by sale day) and redeemed. */
@@ -71,6 +71,8 @@ export class HqMembers {
   #returns: Map<string, { returnId: string, member: string, till: string, points: number }> | null = null
   readonly #windowDays: number
   readonly #newId: () => string
+  /** Numbers found enrolled as two members at two replicas, settled to the smaller id (#settleNumber). */
+  numbersSettled = 0
 
   /** `returnWindowDays`: the retailer's return window (RETURN_WINDOW_DAYS); `newId`: member ids (random; a simulation's are seeded). */
   constructor (o: { store: KvStore, key: Uint8Array, root: Signer, clock: Clock, hq?: HqNode, returnWindowDays?: number, newId?: () => string }) {
@@ -245,8 +247,9 @@ export class HqMembers {
    * A member record another HQ replica holds (HqReplication), under its key here: a member
    * (`M!`), a phone number's keyed hash (`k!`, the same member key copied to every replica), a
    * grant (`G!`, root-signed), rights given back (`Q!`). Kept if new; the same again is a
-   * duplicate; one that contradicts what is held (a number enrolled as two members, a grant id
-   * reused) throws MembersError and nothing is written.
+   * duplicate; a number enrolled as two members at two replicas is settled (#settleNumber); any
+   * other record that contradicts what is held (a grant id reused) throws MembersError and
+   * nothing is written.
    */
   async adoptRecord (key: string, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
     return await this.#serial.run(async () => {
@@ -263,6 +266,7 @@ export class HqMembers {
     const held = await this.#store.get(key)
     if (held !== undefined) {
       if (Buffer.compare(Buffer.from(held), Buffer.from(value)) === 0 || key.startsWith('M!')) return 'duplicate'
+      if (key.startsWith('k!') && !key.startsWith(CODE_PREFIX)) return await this.#settleNumber(key, held, value)
       throw new MembersError(`${key}: this replica holds another record under that key`)
     }
     if (key.startsWith('G!')) {
@@ -281,6 +285,22 @@ export class HqMembers {
       throw new MembersError(`${key} is not a member record`)
     }
     await this.#store.batch([{ type: 'put', key, value }], { sync: true })
+    return 'adopted'
+  }
+
+  /**
+   * One number enrolled as two members, at two replicas cut off from each other: the number
+   * stays with the smaller member id at every replica (the same rule everywhere, whatever order
+   * the records come in, so the replicas converge). The other member stays enrolled, with its
+   * card and its points; it is no longer what the number finds.
+   */
+  async #settleNumber (key: string, held: Uint8Array, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
+    const theirs = new TextDecoder().decode(value)
+    if (!/^m-[A-Za-z0-9_-]{22}$/.test(theirs)) throw new MembersError(`${key}: not a member id`)
+    const ours = new TextDecoder().decode(held)
+    if (theirs >= ours) return 'duplicate'
+    await this.#store.batch([{ type: 'put', key, value }], { sync: true })
+    this.numbersSettled++
     return 'adopted'
   }
 

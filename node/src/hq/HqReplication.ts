@@ -51,6 +51,12 @@ export interface ReplicatedKind {
   /** A page at once (one fsync); each outcome, or the error that refused it. */
   adoptMany?: (items: Array<{ key: string, value: Uint8Array }>) => Promise<Array<'adopted' | 'duplicate' | Error>>
   excludes?: string
+  /**
+   * Two replicas may hold different values under one key of this kind (decided at each while
+   * they were cut off), and `adopt` settles which stands, the same way at every replica: the
+   * listing then carries each record's digest, and a key held with another value is fetched too.
+   */
+  settlesConflicts?: true
 }
 
 /** HQ's own records (HqNode.adoptRecord, adoptRecords), certificates first: a till's entries need its enrolment. */
@@ -278,11 +284,14 @@ export class HqReplication {
         // From `after` on (a key sorts before every key that extends it: `after\0` is the next).
         const range = { gte: after === '' ? prefix : `${after}\u0000`, lt: prefixEnd(prefix), limit: REPLICA_PAGE_MAX }
         let last = after
-        for await (const [key] of this.#o.store.entries(range)) {
+        const digests: number[] = []
+        for await (const [key, value] of this.#o.store.entries(range)) {
           last = key
-          if (this.#kindOf(key) === kind) keys.push(key)
+          if (this.#kindOf(key) !== kind) continue
+          keys.push(key)
+          if (kind.settlesConflicts === true) digests.push(recordDigest48(key, value))
         }
-        return canonicalEncode({ keys, last })
+        return canonicalEncode(kind.settlesConflicts === true ? { keys, last, digests } : { keys, last })
       }
       if (op === 'logged') {
         const o = obj(body)
@@ -593,11 +602,15 @@ export class HqReplication {
       if (page.some(k => !k.startsWith(prefix))) throw this.#refuse('malformed', peerId, `a key outside ${prefix}`)
       const missing: string[] = []
       const now = this.#o.nowMs()
-      for (const k of page) {
+      // A kind that settles conflicts lists each record's digest (an older replica's listing has none).
+      const digests = Array.isArray(answer.digests) && answer.digests.length === page.length ? answer.digests : null
+      for (const [i, k] of page.entries()) {
         // A record refused lately (it contradicts ours) is not fetched again every round.
         const refusedAt = this.#refusedKeys.get(`${peerId}\u0000${k}`)
         if (refusedAt !== undefined && now - refusedAt < REPLICA_REFUSED_RETRY_MS) continue
-        if (await this.#o.store.get(k) === undefined) missing.push(k)
+        const ours = await this.#o.store.get(k)
+        if (ours === undefined) missing.push(k)
+        else if (digests !== null && digests[i] !== recordDigest48(k, ours)) missing.push(k)
       }
       // REPLICA_RECORDS_PER_CALL keys a request; up to REPLICA_CALLS_IN_FLIGHT asked ahead while one
       // is taken in, but taken in one after another, in key order, as before (a record may need
