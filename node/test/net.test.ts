@@ -332,7 +332,8 @@ describe('net: TillbooksPeer over libp2p (127.0.0.1)', function () {
     assert.equal(client.stats().connections, 1)
   })
 
-  it('a stream not opened in time (a peer too busy to finish the handshake) is tried again within the call\'s own deadline, whichever deadline passed: the opening\'s or libp2p\'s dial of an address', async () => {
+  it('a stream not opened in time (a peer too busy to finish the handshake) is tried again within the call\'s own deadline, whichever deadline passed: the opening\'s or libp2p\'s dial of an address', async function () {
+    this.timeout(60_000)
     const server = await peer('server')
     server.handleSubmit(async entries => entries.map(() => ({ status: 'accepted' })))
     const [, , , , port, , serverId] = (server.multiaddrs()[0] as string).split('/')
@@ -352,12 +353,14 @@ describe('net: TillbooksPeer over libp2p (127.0.0.1)', function () {
     await new Promise<void>(resolve => hop.listen(0, '127.0.0.1', resolve))
     try {
       const addr = `/ip4/127.0.0.1/tcp/${(hop.address() as AddressInfo).port}/p2p/${serverId as string}`
-      for (const [label, init] of [['opening', { openTimeoutMs: 400 }], ['address dial', { connectionManager: { addressDialTimeout: 400 } }]] as const) {
+      // 1 s: long enough for a handshake through the hop on a loaded machine (a slower one is
+      // given up and tried again too, which the count allows).
+      for (const [label, init] of [['opening', { openTimeoutMs: 1_000 }], ['address dial', { connectionManager: { addressDialTimeout: 1_000 } }]] as const) {
         connections = 0
         holdNext = true
         const client = await peer(`client ${label}`, init)
-        assert.deepEqual(await client.submit(addr, [bytesOf(1)], { timeoutMs: 10_000 }), [{ status: 'accepted' }], label)
-        assert.equal(connections, 2, `${label}: the stalled opening given up, and a second one made`)
+        assert.deepEqual(await client.submit(addr, [bytesOf(1)], { timeoutMs: 20_000 }), [{ status: 'accepted' }], label)
+        assert.ok(connections >= 2, `${label}: the stalled opening given up, and another made (${connections} connections)`)
       }
       // A call whose own deadline is the shorter one ends with it, as TIMEOUT.
       const stalled = await peer('stalled', { openTimeoutMs: 5_000 })
