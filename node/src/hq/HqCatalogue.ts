@@ -143,11 +143,14 @@ export class HqCatalogue {
 
   /** The document took changes from a peer (DocSync): persist them and tell whoever reads the catalogue. */
   async changed (): Promise<void> {
-    // Not fsync'd: what a peer's sync brought is still held by that peer (and its neighbours),
-    // and a crash costs only syncing it again. HQ's own statements (imports, resolutions) are.
+    // Fsync'd before anyone is told: records waiting for a product fold once it is here, and
+    // books must fold only what a restart finds again (a crash that lost the write left the
+    // rebuilt books short of those records until the peer synced the product again: simulator
+    // seed 3120, catalogueClash with diskFaults). Changes from a sync are rare (a catalogue
+    // changes a few times a day), so the fsync costs little.
     await this.#oneAtATime(async () => {
       try {
-        await this.#persist(false)
+        await this.#persist(true)
       } catch (err) {
         // The document took the changes all the same (they are in memory, and the peer that
         // sent them holds them): whoever reads the catalogue is told, or records naming a
