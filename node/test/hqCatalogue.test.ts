@@ -13,6 +13,7 @@ import { keyPairFromSeed, Signer } from '@tillbooks/protocol'
 import { MemoryStore, silentLogger } from '../src/index.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
 import { CATALOGUE_DOC_KEY, HqCatalogue, ResolutionError } from '../src/hq/HqCatalogue.ts'
+import { FaultyKvStore } from '../src/storage/FaultyKvStore.ts'
 import { request, tokenOf } from './helpers/daemons.ts'
 
 const HEADER = 'sku,name,gtin,price,taxRateBp,cost,stocked,recipe'
@@ -32,6 +33,35 @@ async function fresh (): Promise<{ cat: HqCatalogue, store: MemoryStore }> {
 }
 
 describe('HQ\'s catalogue (HqCatalogue)', () => {
+  it('changes a sync brought are saved with fsync before the books are told; a failed save is told nobody, and is saved by flush once the disk works', async () => {
+    const { cat: source } = await fresh()
+    await source.importCsv(FILE, '2026-03-01', 1)
+    const inner = new MemoryStore()
+    const disk = new FaultyKvStore(inner)
+    await disk.open()
+    const target = new HqCatalogue({ store: disk, root })
+    await target.load()
+    let told = 0
+    target.onChange(() => { told++ })
+    target.doc.merge(source.doc)
+    // Only fsync'd writes fail: the save is refused, so it was one.
+    disk.failUntilHealed({ syncOnly: true })
+    await assert.rejects(target.changed())
+    assert.equal(told, 0, 'nobody told of a catalogue a restart would not find')
+    assert.equal(target.unsaved, true)
+    assert.equal(await target.flush(), false, 'the disk still fails')
+    assert.equal(told, 0)
+    disk.heal()
+    assert.equal(await target.flush(), true)
+    assert.equal(told, 1, 'told once it is durable')
+    assert.equal(target.unsaved, false)
+    assert.equal(await target.flush(), true)
+    assert.equal(told, 1, 'nothing to save, nobody told again')
+    const restarted = new HqCatalogue({ store: inner, root })
+    await restarted.load()
+    assert.ok(restarted.view('2026-03-01').products.some(p => p.sku === 'beans'), 'the synced statements are on disk')
+  })
+
   it('imports a file as signed statements; the same file again changes nothing; the demo catalogue until then', async () => {
     const { cat, store } = await fresh()
     assert.ok(cat.view('2026-03-01').products.some(p => p.sku === 'patio-set'), 'the demo catalogue while nothing is imported')

@@ -110,6 +110,8 @@ const FORGER_HEADS_EVERY_MS = 30 * 60_000
 const CATALOGUE_SYNC_EVERY_MS = 2 * HOUR_MS
 /** HQ's automation looks at the clash list this often, and resolves a GTIN clash it finds. */
 const CLASH_WATCH_EVERY_MS = HOUR_MS
+/** HQ saves a catalogue a failed save left unsaved this often (its daemon: every second). */
+const CATALOGUE_FLUSH_EVERY_MS = 60_000
 /** The share of sales at a till holding a store-made product that sell one. */
 const INVENTED_IN_SALE_CHANCE = 0.4
 /** Tax rates a store-made product is drawn with (the demo catalogue's, so a Close carries no new one). */
@@ -1337,6 +1339,13 @@ class Simulation {
       this.scheduler.after(CLASH_WATCH_EVERY_MS, watch)
     }
     this.scheduler.at(plan.fenceFromMs, watch)
+    // HQ's daemon saves a catalogue that a failed save left unsaved once its disk works
+    // (HqCatalogue.flush, every CHECKPOINT_CHECK_MS): here every CATALOGUE_FLUSH_EVERY_MS.
+    const flush = async (): Promise<void> => {
+      if (this.hqUp && this.hqCatalogue.unsaved) await this.hqCatalogue.flush()
+      this.scheduler.after(CATALOGUE_FLUSH_EVERY_MS, flush)
+    }
+    this.scheduler.at(plan.fenceFromMs, flush)
   }
 
   /** A till of the store makes the product up, offline: the TillCatalogue signs it with the till's key and certificate. */

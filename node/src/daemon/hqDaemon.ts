@@ -189,6 +189,9 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   let lastCheckpoint: CheckpointSummary | null = null
   let checkpointError: string | null = null
   const checkpoints = new Periodic(async () => {
+    // A catalogue a failed save left unsaved is saved once the disk works (HqCatalogue.flush),
+    // before any checkpoint: what waited for it folds then.
+    if (!await catalogueDoc.flush()) return CHECKPOINT_CHECK_MS
     if (!hq.checkpointDue) return CHECKPOINT_CHECK_MS
     const now = Date.now()
     checkpointWaitingSinceMs ??= now
