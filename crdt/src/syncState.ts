@@ -18,9 +18,7 @@ import { getBackend, init } from '@automerge/automerge'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-
-/** Automerge's document handle (the wasm object `A.getBackend` returns). */
-type Handle = ReturnType<typeof getBackend>
+import type { Handle } from './screenedSync.ts'
 
 /** Automerge's sync state for one peer (its wasm object): generate and receive change it in place. */
 export type SyncState = Parameters<Handle['generateSyncMessage']>[0]

@@ -20,6 +20,24 @@ const cards = (withHash: boolean, lost: Array<{ paymentId: string, amountCents: 
   setHash: withHash ? paymentSetHash(approvals) : null
 })
 
+/** An HQ with till S1-1 enrolled (key from `seedByte`) and one Close of `approvals` folded, with or without the Close's set hash. */
+async function hqWithCardClose (seedByte: number, withSetHash: boolean): Promise<{ hq: import('../src/hq/HqNode.ts').HqNode, signer: import('@tillbooks/protocol').Signer }> {
+  const { startHq } = await import('./helpers/fleet.ts')
+  const { GENESIS_HASH, keyPairFromSeed, signEntry, Signer } = await import('@tillbooks/protocol')
+  const hq = await startHq()
+  const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(seedByte)))
+  await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
+  const paid = approvals.reduce((s, a) => s + a.amountCents, 0)
+  const close = signEntry({
+    v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
+    docFirst: 1, docLast: 3, saleCount: 3, refundCount: 0, takingsCents: { cash: 0, card: paid }, tax: [{ rateBp: 0, netCents: paid, taxCents: 0 }],
+    refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+    payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: paid, digest: paymentsDigest(approvals), ...(withSetHash ? { setHash: paymentSetHash(approvals) } : {}) }]
+  }, signer)
+  assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+  return { hq, signer }
+}
+
 describe('HQ: a till\'s settled lines against its Closes\' totals', () => {
   it('agrees when every approval is settled once, in any order, on any days', () => {
     const lines = approvals.map(a => line(a.paymentId, a.amountCents)).reverse()
@@ -72,19 +90,7 @@ describe('HQ: the index of folded Closes', () => {
     const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
     const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
     const { silentLogger } = await import('../src/components.ts')
-    const { startHq } = await import('./helpers/fleet.ts')
-    const { GENESIS_HASH, keyPairFromSeed, signEntry, Signer } = await import('@tillbooks/protocol')
-    const hq = await startHq()
-    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(21)))
-    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
-    const paid = approvals.reduce((s, a) => s + a.amountCents, 0)
-    const close = signEntry({
-      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
-      docFirst: 1, docLast: 3, saleCount: 3, refundCount: 0, takingsCents: { cash: 0, card: paid }, tax: [{ rateBp: 0, netCents: paid, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
-      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: paid, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }]
-    }, signer)
-    assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+    const { hq } = await hqWithCardClose(21, true)
     const report = settleDay(approvals.map((a, i) => ({ processorRef: `PSP${i}`, paymentId: a.paymentId, kind: 'payment' as const, grossCents: a.amountCents, paymentMethod: 'visa', bookingDay: '2026-03-02' })), '2026-03-02', { currency: 'EUR', feeBp: 150 })
     const nowMs = (): number => Date.parse('2026-03-03T00:00:00Z')
     await new HqSettlements({ hq, logger: silentLogger, nowMs }).import(new TextEncoder().encode(toSettlementCsv(report)), { processor: 'embedded' })
@@ -104,21 +110,9 @@ describe('HQ: approvals fetched from a till', () => {
     const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
     const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
     const { silentLogger } = await import('../src/components.ts')
-    const { startHq } = await import('./helpers/fleet.ts')
-    const protocol = await import('@tillbooks/protocol')
-    const { GENESIS_HASH, keyPairFromSeed, signApproval, signEntry, Signer } = protocol
-    const hq = await startHq()
-    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(22)))
-    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
-    const paid = approvals.reduce((s, a) => s + a.amountCents, 0)
+    const { signApproval } = await import('@tillbooks/protocol')
     // A Close without set hashes: a settlement short of one payment cannot be matched on totals, so HQ fetches the till's approvals.
-    const close = signEntry({
-      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
-      docFirst: 1, docLast: 3, saleCount: 3, refundCount: 0, takingsCents: { cash: 0, card: paid }, tax: [{ rateBp: 0, netCents: paid, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
-      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: paid, digest: paymentsDigest(approvals) }]
-    }, signer)
-    assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+    const { hq, signer } = await hqWithCardClose(22, false)
     const envelopes = approvals.map((a, i) => signApproval(signer, { paymentId: a.paymentId, till: 'S1-1', docNo: `S1-1-${i + 1}`, processor: 'embedded', type: 'card', amountCents: a.amountCents, status: 'approved', mode: 'online', processorRef: `PSP${i}`, authCode: null, brand: null, last4: null, aid: null, entryMode: null, atMs: 10 + i }))
     const forged = new Uint8Array(envelopes[0] as Uint8Array)
     forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1

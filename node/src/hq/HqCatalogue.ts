@@ -153,7 +153,7 @@ export class HqCatalogue {
     // document unsaved: `flush` (HQ calls it every few seconds) saves it once the disk works,
     // and only then is anyone told (telling at once, as before, folded records on a catalogue a
     // restart did not find: seed 3820; never telling left them waiting for good: seed 1000).
-    await this.#oneAtATime(async () => { await this.#persist(true) })
+    await this.#oneAtATime(async () => { await this.#persist() })
   }
 
   /** Whether the document holds changes no save made durable yet (a save failed). */
@@ -167,7 +167,7 @@ export class HqCatalogue {
     return await this.#oneAtATime(async () => {
       if (!this.#unsaved) return true
       try {
-        await this.#persist(true)
+        await this.#persist()
         return true
       } catch {
         return false
@@ -314,10 +314,10 @@ export class HqCatalogue {
     })
   }
 
-  async #persist (sync = true): Promise<void> {
+  async #persist (): Promise<void> {
     this.#read = null
     try {
-      await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: this.doc.save() }], { sync })
+      await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: this.doc.save() }], { sync: true })
     } catch (err) {
       // The document holds the changes in memory: saved by the next save or `flush`.
       this.#unsaved = true

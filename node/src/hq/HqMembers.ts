@@ -12,7 +12,7 @@
  * `G!<grant id>` → the signed grant, `Q!<instance>:<return id>` → rights a till gave back; fsync'd
  * before anyone is answered.
  */
-import { BeyondRightsError, MemberBook, MembersError, newMemberId, phoneKey, RETURN_WINDOW_DAYS, tillInstance, vestsOn, type MemberView } from '@tillbooks/members'
+import { BeyondRightsError, isMemberId, MemberBook, MembersError, newMemberId, phoneKey, RETURN_WINDOW_DAYS, tillInstance, vestsOn, type MemberView } from '@tillbooks/members'
 import { FoldedCloses } from './FoldedCloses.ts'
 import type { HqNode } from './HqNode.ts'
 import type { ReplicatedKind } from './HqReplication.ts'
@@ -296,7 +296,7 @@ export class HqMembers {
    */
   async #settleNumber (key: string, held: Uint8Array, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
     const theirs = new TextDecoder().decode(value)
-    if (!/^m-[A-Za-z0-9_-]{22}$/.test(theirs)) throw new MembersError(`${key}: not a member id`)
+    if (!isMemberId(theirs)) throw new MembersError(`${key}: not a member id`)
     const ours = new TextDecoder().decode(held)
     if (theirs >= ours) return 'duplicate'
     await this.#store.batch([{ type: 'put', key, value }], { sync: true })

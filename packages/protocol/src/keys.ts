@@ -15,6 +15,7 @@
 import { createHash, createPrivateKey, createPublicKey, hash, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import * as ed from '@noble/ed25519'
 import sodiumNative from 'sodium-native'
+import { bytesEqual } from './canonical.ts'
 import { MalformedError } from './errors.ts'
 
 ed.hashes.sha512 = (message: Uint8Array) => new Uint8Array(createHash('sha512').update(message).digest())
@@ -124,10 +125,6 @@ export const native = {
   }
 }
 
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
-}
-
 /**
  * A signer holds a secret key (tills, HQ root). It signs with libsodium: 28–30 µs a signature
  * against OpenSSL's 51–71 (node:crypto, a parsed key kept; this VM, 2026-12-07), the same bytes
@@ -145,7 +142,7 @@ export class Signer {
     const publicKey = new Uint8Array(32)
     this.#secret = new Uint8Array(64)
     sodiumNative.crypto_sign_seed_keypair(publicKey, this.#secret, pair.secretKey)
-    if (!sameBytes(publicKey, pair.publicKey)) throw new MalformedError('the public key is not the secret key\'s')
+    if (!bytesEqual(publicKey, pair.publicKey)) throw new MalformedError('the public key is not the secret key\'s')
     this.publicKey = pair.publicKey
   }
 
