@@ -1,8 +1,10 @@
 /**
  * HQ back after a crash with a long log (issue 21): a log of N tills × D business days (two
  * signed records per till per day: the morning StockIn and the nightly Close; D = 365 is a
- * year) is built straight into HQ's LevelDB in HQ's own layout (entries and their arrival
- * numbers; certificates through HqNode.enrolMany), then the real `tillbooks hq` process:
+ * year), and the replenishment order each StockIn confirms (HQ-signed, one per store per day,
+ * as the launcher dispatches them; `--no-orders` leaves them out, as the bench did before
+ * 2026-12-07) is built straight into HQ's LevelDB in HQ's own layout (entries and their arrival
+ * numbers, orders; certificates through HqNode.enrolMany), then the real `tillbooks hq` process:
  *   1. starts with `--rebuild full-trust`: the whole log folded, trusting it (records/s),
  *      and writes its first checkpoint of the books (a base: every entry) — its time and size;
  *   2. is SIGKILLed and started again as operators run it (`--rebuild verify`: the newest
@@ -15,7 +17,7 @@
  *      records verified on every core at once for 3 × 10 s (sustained, as the rebuild runs),
  *      right after the rebuild and right before it (their mean: the VM's speed drifts in minutes).
  * `--books-db off`: the SQL projection is not part of HQ serving again (it follows later).
- * Not a test: `node node/bench/hqRestart.ts [tills] [days] [--full-verify] [--keep DIR [--build-only | --reuse]]` from the
+ * Not a test: `node node/bench/hqRestart.ts [tills] [days] [--full-verify] [--no-orders] [--keep DIR [--build-only | --reuse]]` from the
  * repo root (`--build-only` builds the log into DIR and stops; `--reuse` times a log built before).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -27,19 +29,20 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { availableParallelism } from 'node:os'
 import { isDeepStrictEqual } from 'node:util'
 import {
-  asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, openEntry, signEntry, Signer, signingBytes, toHex, verifySignature, type Close, type PublicKey, type StockIn
+  asBusinessDay, asStoreId, fromHex, GENESIS_HASH, keyPairFromSeed, openEntry, signEntry, signReplenishment, Signer, signingBytes, toHex, verifySignature, type Close, type PublicKey, type StockIn
 } from '@tillbooks/protocol'
 import { demoCatalogue } from '@tillbooks/catalogue'
 import { HqNode, LevelStore, silentLogger } from '../src/index.ts'
 import { envelopeOf } from '../src/hq/loggedEntry.ts'
 import { hqDbDir } from '../src/daemon/dataDir.ts'
-import { ARRIVAL_NEXT_KEY, arrivalKey, entryKey } from '../src/hq/keys.ts'
+import { ARRIVAL_NEXT_KEY, arrivalKey, entryKey, replenishmentKey } from '../src/hq/keys.ts'
 
 const args = process.argv.slice(2)
 const positional = args.filter(a => !a.startsWith('--') && args[args.indexOf(a) - 1] !== '--keep')
 const TILLS = Number(positional[0] ?? 10_000)
 const DAYS = Number(positional[1] ?? 365)
 const FULL_VERIFY = args.includes('--full-verify')
+const ORDERS = !args.includes('--no-orders')
 const keepAt = args.indexOf('--keep')
 const TILLS_PER_STORE = 10
 /** Logged records whose signatures make the records ceiling. */
@@ -57,7 +60,7 @@ function dayOf (d: number): string {
   return new Date(Date.parse('2026-01-01T00:00:00Z') + d * 86_400_000).toISOString().slice(0, 10)
 }
 
-async function build (): Promise<{ ms: number, records: number }> {
+async function build (): Promise<{ ms: number, records: number, orders: number }> {
   const t0 = performance.now()
   await mkdir(dir, { recursive: true })
   const rootSeed = new Uint8Array(32).fill(21)
@@ -75,13 +78,15 @@ async function build (): Promise<{ ms: number, records: number }> {
   await hq.stop()
   const db = new LevelStore(hqDbDir(dir))
   await db.open()
-  // The tills' records are made and signed on worker threads (a slice of the tills each), a
+  // The tills' records are made and signed on worker threads (a slice of the stores each), a
   // business day at a time; this thread writes them in arrival order, as HQ would have.
   const threads = Math.max(1, Math.min(4, availableParallelism()))
+  const stores = Math.ceil(TILLS / TILLS_PER_STORE)
   const workers = Array.from({ length: threads }, (_, w) => {
-    const from = Math.floor(TILLS * w / threads)
-    const to = Math.floor(TILLS * (w + 1) / threads)
-    return new Worker(new URL(import.meta.url), { workerData: { from, to, tillsPerStore: TILLS_PER_STORE } })
+    // Whole stores to each thread: a store's order is made by the thread that makes its tills' StockIns.
+    const from = Math.min(TILLS, Math.floor(stores * w / threads) * TILLS_PER_STORE)
+    const to = Math.min(TILLS, Math.floor(stores * (w + 1) / threads) * TILLS_PER_STORE)
+    return new Worker(new URL(import.meta.url), { workerData: { from, to, tillsPerStore: TILLS_PER_STORE, rootSeedHex: ORDERS ? toHex(rootSeed) : null } })
   })
   // One error and exit listener per worker for the whole build: a failed worker fails the day asked of it.
   const asked = new Map<Worker, { resolve: (v: Array<[string, Uint8Array]>) => void, reject: (e: Error) => void }>()
@@ -96,25 +101,32 @@ async function build (): Promise<{ ms: number, records: number }> {
   })
   let arrival = 1
   let records = 0
+  let orders = 0
   const enc = new TextEncoder()
   try {
     for (let d = 0; d < DAYS; d++) {
       const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
       for (const made of await Promise.all(workers.map(w => next(w, d)))) {
         for (const [key, bytes] of made) {
+          // Orders are HQ's own records: no arrival number (HqNode.dispatchReplenishment writes none).
+          if (key.startsWith('r!')) {
+            ops.push({ type: 'put', key, value: bytes })
+            orders++
+            continue
+          }
           ops.push({ type: 'put', key, value: bytes }, { type: 'put', key: arrivalKey(arrival++), value: enc.encode(key) })
           records++
         }
       }
       ops.push({ type: 'put', key: ARRIVAL_NEXT_KEY, value: enc.encode(String(arrival)) })
       await db.batch(ops, { sync: d === DAYS - 1 })
-      if (d % 30 === 29 || d === DAYS - 1) say(`built ${d + 1} of ${DAYS} days: ${records} records (${Math.round(records / ((performance.now() - t0) / 1000))} records/s)`)
+      if (d % 30 === 29 || d === DAYS - 1) say(`built ${d + 1} of ${DAYS} days: ${records} records, ${orders} orders (${Math.round(records / ((performance.now() - t0) / 1000))} records/s)`)
     }
   } finally {
     for (const w of workers) await w.terminate()
   }
   await db.close()
-  return { ms: performance.now() - t0, records }
+  return { ms: performance.now() - t0, records, orders }
 }
 
 /** On a worker thread: the records of tills [from, to) for business day `d`, signed, with their log keys. */
@@ -124,7 +136,8 @@ function workerMain (): void {
     parentPort?.postMessage(verifiesPerSec(ceiling.items, ceiling.ms))
     return
   }
-  const { from, to, tillsPerStore } = workerData as { from: number, to: number, tillsPerStore: number }
+  const { from, to, tillsPerStore, rootSeedHex } = workerData as { from: number, to: number, tillsPerStore: number, rootSeedHex: string | null }
+  const root = rootSeedHex === null ? null : new Signer(keyPairFromSeed(fromHex(rootSeedHex)))
   const signers = new Map<number, Signer>()
   const prev = new Map<number, Uint8Array>()
   let x = 12345 + from
@@ -132,6 +145,8 @@ function workerMain (): void {
   parentPort?.on('message', (d: number) => {
     const day = asBusinessDay(dayOf(d))
     const out: Array<[string, Uint8Array]> = []
+    // The store's order for the day: what its tills' StockIns say was shipped (each sku once, sorted).
+    let shipped = new Map<string, number>()
     for (let t = from; t < to; t++) {
       let s = signers.get(t)
       if (s === undefined) { s = tillSigner(t); signers.set(t, s) }
@@ -142,6 +157,7 @@ function workerMain (): void {
       const stockIn: StockIn = { ...base, kind: 'stockIn', seq: d * 2 + 1, prevHash: prev.get(t) ?? GENESIS_HASH, atMs: Date.parse(`${day}T06:00:00Z`), replenishmentId: `R-${store}-${day}`, shipped: [{ sku, qty }], received: [{ sku, qty }] }
       const a = signEntry(stockIn, s)
       out.push([entryKey(a.tillId, a.seq, a.hash), a.bytes])
+      shipped.set(sku, (shipped.get(sku) ?? 0) + qty)
       const sales = 20 + rand(200)
       const net = 5_000 + rand(400_000)
       const tax = Math.floor(net / 5)
@@ -154,6 +170,12 @@ function workerMain (): void {
       const b = signEntry(close, s)
       out.push([entryKey(b.tillId, b.seq, b.hash), b.bytes])
       prev.set(t, b.hashBytes)
+      if (root !== null && ((t + 1) % tillsPerStore === 0 || t === to - 1)) {
+        const id = stockIn.replenishmentId
+        const lines = [...shipped].sort((x, y) => x[0] < y[0] ? -1 : 1).map(([sku, qty]) => ({ sku, qty }))
+        out.push([replenishmentKey(id), signReplenishment(root, { id, store, businessDay: day, lines })])
+        shipped = new Map()
+      }
     }
     parentPort?.postMessage(out)
   })
@@ -281,10 +303,10 @@ async function kill (child: ChildProcess): Promise<void> {
 if (!isMainThread) workerMain()
 else try {
   say(`building the log of ${TILLS} tills × ${DAYS} days into ${dir}`)
-  const built = keepAt >= 0 && args.includes('--reuse') ? { ms: 0, records: TILLS * DAYS * 2 } : await build()
-  say(`built ${built.records} records in ${(built.ms / 1000).toFixed(1)} s`)
+  const built = keepAt >= 0 && args.includes('--reuse') ? { ms: 0, records: TILLS * DAYS * 2, orders: NaN } : await build()
+  say(`built ${built.records} records and ${built.orders} orders in ${(built.ms / 1000).toFixed(1)} s`)
   if (args.includes('--build-only')) {
-    process.stdout.write(JSON.stringify({ tills: TILLS, days: DAYS, records: built.records, buildSeconds: built.ms / 1000, dir }) + '\n')
+    process.stdout.write(JSON.stringify({ tills: TILLS, days: DAYS, records: built.records, orders: built.orders, buildSeconds: built.ms / 1000, dir }) + '\n')
     process.exit(0)
   }
 
@@ -326,7 +348,7 @@ else try {
   const bracket = sustained !== null && sustainedBefore !== null ? (sustained.perSec + sustainedBefore.perSec) / 2 : NaN
   const fullMs = Number(fullRebuilt?.ms ?? NaN)
   const result = {
-    tills: TILLS, days: DAYS, records: built.records, buildSeconds: built.ms / 1000,
+    tills: TILLS, days: DAYS, records: built.records, orders: built.orders, buildSeconds: built.ms / 1000,
     rebuildTrustRecordsPerSec: built.records / (fullMs / 1000), fullTrustServingSeconds: full.readyMs / 1000, rssBytesAfterFullRebuild: rss,
     checkpoint: base,
     restartSeconds: (restarts.verify?.readyMs ?? NaN) / 1000,

@@ -11,6 +11,9 @@ import fc from 'fast-check'
 import { asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, type BusinessDay, type Close, type Entry, type TillRecord } from '@tillbooks/protocol'
 import { HqNode, MemoryStore, silentLogger, type HqInit, type KvOp, type KvRange, type KvStore } from '../src/index.ts'
 import { catalogue, ManualClock, root, seedBytes } from './helpers/fleet.ts'
+import { checkpointOps, type Manifest } from '../src/hq/Checkpoints.ts'
+import { replenishmentKey } from '../src/hq/keys.ts'
+import { canonicalDecode } from '@tillbooks/protocol'
 
 const NEW_SKU = 'store-made-thing'
 const SKUS = ['patio-chair', 'beans-g', 'milk-cl', NEW_SKU]
@@ -44,7 +47,7 @@ class Writer {
   }
 }
 
-interface Plan { tills: number, days: number, forks: number[], breaks: number[], dups: number[], newSku: number[], order: number, checkpoints: number[], thresholds: number }
+interface Plan { tills: number, days: number, forks: number[], breaks: number[], dups: number[], newSku: number[], order: number, checkpoints: number[], thresholds: number, orders?: number[] }
 
 const planArb: fc.Arbitrary<Plan> = fc.record({
   tills: fc.integer({ min: 1, max: 4 }),
@@ -55,8 +58,21 @@ const planArb: fc.Arbitrary<Plan> = fc.record({
   newSku: fc.array(fc.nat(24), { maxLength: 3 }),
   order: fc.integer(),
   checkpoints: fc.array(fc.nat(), { maxLength: 4 }),
-  thresholds: fc.integer({ min: 0, max: 2 })
+  thresholds: fc.integer({ min: 0, max: 2 }),
+  // Replenishment orders dispatched among the entries (by position; the same number again: the same order again).
+  orders: fc.array(fc.nat(), { maxLength: 5 })
 })
+
+/** The order a plan dispatches for `n`: its store, day and lines follow from `n`, so the same `n` is the same order. */
+function orderOf (n: number, days: number): { id: string, store: ReturnType<typeof asStoreId>, businessDay: BusinessDay, lines: Array<{ sku: string, qty: number }> } {
+  const k = n % 12
+  return { id: `R-${k}`, store: asStoreId(`S${1 + (k % 2)}`), businessDay: asBusinessDay(`2026-03-${String(2 + (k % days)).padStart(2, '0')}`), lines: [{ sku: SKUS[k % 3] as string, qty: 1 + k }] }
+}
+
+/** The signed orders each store's tills fetch at opening. */
+async function served (hq: HqNode): Promise<string> {
+  return JSON.stringify(await Promise.all(['S1', 'S2'].map(async s => (await hq.ordersFor(asStoreId(s))).map(b => Buffer.from(b).toString('hex')))))
+}
 
 /** The log's entries for a plan, as submitted (with duplicates), in a seeded order. */
 function entriesOf (p: Plan): Entry[] {
@@ -133,7 +149,9 @@ async function runPlan (p: Plan, threaded = false): Promise<void> {
   await hq.start()
   await enrolAll(hq, entries)
   const cuts = new Set(p.checkpoints.map(c => c % (entries.length + 1)))
+  const orders = (p.orders ?? []).map(n => ({ at: n % (entries.length + 1), order: orderOf(n, p.days) }))
   for (let i = 0; i <= entries.length; i++) {
+    for (const o of orders) if (o.at === i) await hq.dispatchReplenishment(o.order)
     if (cuts.has(i)) await hq.checkpoint()
     if (i === Math.floor(entries.length / 2)) {
       // A restart midway: from a checkpoint if one was written; later checkpoints build on it.
@@ -150,16 +168,24 @@ async function runPlan (p: Plan, threaded = false): Promise<void> {
   }
   if (p.checkpoints.length > 1) await hq.checkpoint()
   const expected = state(hq)
+  const expectedOrders = await served(hq)
   await hq.stop()
 
   const fromCheckpoint = hqOn(store, defined, init)
-  await fromCheckpoint.start()
+  const started = await fromCheckpoint.start()
   assert.equal(state(fromCheckpoint), expected, 'from the newest checkpoint and the log after it')
+  assert.equal(await served(fromCheckpoint), expectedOrders, 'the orders served to the tills, from the newest checkpoint')
+  if ('checkpoint' in started.from) {
+    // Only the orders after the checkpoint are read from the log (the rest are its items).
+    const logged = new Set(orders.map(o => o.order.id)).size
+    assert.ok((started.from.checkpoint.ordersReadFromLog ?? 0) <= logged)
+  }
   await fromCheckpoint.stop()
   const whole = hqOn(store, defined, { ...init, rebuild: 'full' })
   const summary = await whole.start()
   assert.ok('log' in summary.from, '--rebuild full folds the whole log')
   assert.equal(state(whole), expected, 'from the whole log')
+  assert.equal(await served(whole), expectedOrders, 'the orders served to the tills, from the whole log')
   await whole.stop()
   if (!threaded) return
   // The whole log on fold threads: each till folded there, restored here as a checkpoint's
@@ -220,7 +246,7 @@ describe('HQ checkpoints of the books', function () {
     const again = hqOn(store, defined, { checkpointRecordsEvery: 5, checkpointBaseMinItems: 8 })
     const summary = await again.start()
     assert.ok('checkpoint' in summary.from)
-    assert.deepEqual(summary.from.checkpoint, { watermark: 16, items: 16, segments: 2, readFromLog: 4 })
+    assert.deepEqual(summary.from.checkpoint, { watermark: 16, items: 16, segments: 2, readFromLog: 4, ordersReadFromLog: 0 })
     assert.equal(state(again), expected)
     assert.equal(again.checkpointPending, 4, 'the log after the watermark goes into the next checkpoint')
     // Incremental ones until they hold as many entries as the base (and at least 8 here): then a new base of everything.
@@ -238,6 +264,86 @@ describe('HQ checkpoints of the books', function () {
     const s2 = await last.start()
     assert.ok('checkpoint' in s2.from && s2.from.checkpoint.segments === 1 && s2.from.checkpoint.readFromLog === 0, JSON.stringify(s2.from))
     assert.equal(state(last), final)
+    await last.stop()
+  })
+
+  it('orders are in the checkpoint: a start reads (and re-verifies) only the orders logged after it; a checkpoint from before orders were kept makes a start read them all, then a base', async () => {
+    const entries = entriesOf({ tills: 2, days: 3, forks: [], breaks: [], dups: [], newSku: [], order: 3, checkpoints: [], thresholds: 0 })
+    const defined = new Set(SKUS)
+    const store = new MemoryStore()
+    const verifying = { rebuildVerify: true }
+    const hq = hqOn(store, defined, verifying)
+    await hq.start()
+    await enrolAll(hq, entries)
+    await hq.submit(entries.map(e => e.bytes))
+    for (const n of [0, 1, 2, 3]) await hq.dispatchReplenishment(orderOf(n, 3))
+    const first = await hq.checkpoint()
+    assert.ok(first !== null && first.base && first.items === entries.length + 4, `entries and orders in the base: ${JSON.stringify(first)}`)
+    for (const n of [4, 5]) await hq.dispatchReplenishment(orderOf(n, 3))
+    const expected = state(hq)
+    const expectedOrders = await served(hq)
+    await hq.stop()
+
+    // Alter the log between starts (HQ is stopped: the store is closed).
+    const onDisk = async <T>(fn: () => Promise<T>): Promise<T> => {
+      await store.open()
+      try { return await fn() } finally { await store.close() }
+    }
+    const alter = async (key: string): Promise<Uint8Array> => await onDisk(async () => {
+      const good = await store.get(key)
+      assert.ok(good !== undefined)
+      // A copy (a Buffer's slice is a view of the same bytes).
+      const altered = Uint8Array.from(good)
+      // A byte of its signature ({ v, sig: 64 bytes, … }: the signature starts at byte 10).
+      altered[20] = (altered[20] as number) ^ 1
+      await store.batch([{ type: 'put', key, value: altered }], { sync: true })
+      return good
+    })
+    const put = async (key: string, value: Uint8Array): Promise<void> => { await onDisk(async () => { await store.batch([{ type: 'put', key, value }], { sync: true }) }) }
+    // An order logged before the checkpoint, altered on disk: a start from the checkpoint never
+    // reads it; the whole log, re-verified, stops on it.
+    const key = replenishmentKey(orderOf(0, 3).id)
+    const good = await alter(key)
+    const fromCheckpoint = hqOn(store, defined, verifying)
+    const summary = await fromCheckpoint.start()
+    assert.ok('checkpoint' in summary.from && summary.from.checkpoint.ordersReadFromLog === 2, `only the two orders after it: ${JSON.stringify(summary.from)}`)
+    assert.equal(state(fromCheckpoint), expected)
+    await fromCheckpoint.stop()
+    await assert.rejects(hqOn(store, defined, { ...verifying, rebuild: 'full' }).start(), /HQ log corrupt: replenishment order r!R-0 fails its signature/)
+    await store.close()
+    await put(key, good)
+    // One logged after it, altered: read, re-verified, and the start stops on it.
+    const after = replenishmentKey(orderOf(5, 3).id)
+    const goodAfter = await alter(after)
+    await assert.rejects(hqOn(store, defined, verifying).start(), /HQ log corrupt: replenishment order r!R-5 fails its signature/)
+    await store.close()
+    await put(after, goodAfter)
+
+    // The same checkpoint as one written before orders were kept (its manifest names no
+    // orders): every order read from the log, the same books, and the next checkpoint a base.
+    await onDisk(async () => {
+      let newest: [string, Uint8Array] | null = null
+      for await (const kv of store.entries({ gte: 'x!m!', lt: 'x!m!\uffff' })) newest = kv
+      assert.ok(newest !== null)
+      const body = canonicalDecode((canonicalDecode(newest[1]) as { body: Uint8Array }).body) as unknown as Manifest
+      const { orders: held, ...old } = body
+      assert.equal(held, 4)
+      await store.batch([checkpointOps(root, old, []).manifestOp], { sync: true })
+    })
+    const fromOld = hqOn(store, defined, verifying)
+    const s2 = await fromOld.start()
+    assert.ok('checkpoint' in s2.from && s2.from.checkpoint.ordersReadFromLog === 6, JSON.stringify(s2.from))
+    assert.equal(state(fromOld), expected)
+    assert.equal(await served(fromOld), expectedOrders)
+    assert.equal(fromOld.checkpointDue, true, 'a base is due: the checkpoint holds no order')
+    const base = await fromOld.checkpoint()
+    assert.ok(base !== null && base.base)
+    await fromOld.stop()
+    const last = hqOn(store, defined, verifying)
+    const s3 = await last.start()
+    assert.ok('checkpoint' in s3.from && s3.from.checkpoint.ordersReadFromLog === 0, JSON.stringify(s3.from))
+    assert.equal(state(last), expected)
+    assert.equal(await served(last), expectedOrders, 'the orders served to the tills: those from the checkpoint read from the log when asked')
     await last.stop()
   })
 

@@ -150,7 +150,7 @@ describe('HqNode', () => {
           for (const [id, day] of [['R-2', DAY2], ['R-1', DAY1]] as const) {
             await hq.dispatchReplenishment({ id, store: 'S002' as never, businessDay: day, lines: [{ sku: 'patio-chair', qty: 4 }] })
           }
-          const orders = hq.ordersFor('S002' as never)
+          const orders = await hq.ordersFor('S002' as never)
           assert.equal(orders.length, 2)
           const before = hq.books.snapshot()
           await hq.stop()
@@ -161,7 +161,7 @@ describe('HqNode', () => {
           assert.equal(onThreads.tills['S002-3']?.forked, true)
           await threaded.stop()
           const again = await startHq(kv, undefined, { rebuildVerify, verifier: new WorkerVerifier({ threads: 2 }) })
-          assert.deepEqual(again.ordersFor('S002' as never), orders, 'the orders a store fetches at opening, oldest day first')
+          assert.deepEqual(await again.ordersFor('S002' as never), orders, 'the orders a store fetches at opening, oldest day first')
           assert.equal(openReplenishment(orders[0]!, root.publicKey).id, 'R-1')
           const after = again.books.snapshot()
           assert.deepEqual({ ...after, counts: { ...after.counts, duplicates: 0 } }, { ...before, counts: { ...before.counts, duplicates: 0 } })
@@ -269,13 +269,13 @@ describe('HqNode', () => {
     await assert.rejects(hq.dispatchReplenishment({ ...order, lines: [{ sku: 'patio-chair', qty: 5 }] }), { name: 'IdReusedError' })
     await assert.rejects(hq.openingStock([{ sku: 'patio-chair', qty: 7 }], DAY1), { name: 'IdReusedError' })
     assert.equal(JSON.stringify({ ...hq.books.snapshot(), counts: null }), JSON.stringify({ ...JSON.parse(before), counts: null }))
-    assert.deepEqual(hq.ordersFor('S001' as never), [first])
+    assert.deepEqual(await hq.ordersFor('S001' as never), [first])
     await hq.stop()
     // A restart from the log rebuilds the first order and opening, not the refused ones.
     await kv.open()
     const again = await startHq(kv)
     assert.equal(JSON.stringify({ ...again.books.snapshot(), counts: null }), JSON.stringify({ ...JSON.parse(before), counts: null }))
-    assert.deepEqual(again.ordersFor('S001' as never), [first])
+    assert.deepEqual(await again.ordersFor('S001' as never), [first])
     // Two at once with one id and different content: one wins, the other is refused, and
     // the log holds the winner (both must not pass the check before either is folded).
     const racing = await Promise.allSettled([

@@ -5,7 +5,7 @@
  * Layout (keys.ts):
  *   x!s!<segment id>   a segment: items of @tillbooks/ledger's checkpointCodec, ≤ ~4 MiB
  *   x!m!<watermark>    a manifest: { v, watermark, segments: [{ id, sha256, items, bytes }],
- *                      baseSegments, writtenAtMs }, signed by HQ's root key
+ *                      baseSegments, writtenAtMs, orders? }, signed by HQ's root key
  * The watermark is an arrival number of HQ's log (`j!<n>`, written in the same fsync'd batch
  * as each entry): a manifest at W covers every entry that arrived at or before W; what came
  * after is read from the log at start. Segments are written without fsync, then the manifest
@@ -18,11 +18,18 @@
  * SHA-256; otherwise the next older one is tried, and with none the whole log is folded.
  * Items are facts ("this entry, this summary"); the books are a function of the set of
  * entries, so replaying segments then the tail is the books of the whole log (tested).
+ *
+ * Replenishment orders (HQ's own, one a store a day) are in the segments too (ORDER items):
+ * `orders` is the last order arrival number (`w!<n>`) they hold, and a start reads from the log
+ * only the orders after it. A manifest without it (written before orders were kept) holds no
+ * order: a start then reads every order, and the next checkpoint is a base. (An HQ of a version
+ * before this one writes orders with no arrival number: after running one on this store, start
+ * this version once with `--rebuild full`.)
  */
 import { hash } from 'node:crypto'
 import { canonicalDecode, canonicalEncode, verifySignature, type PublicKey, type Signer } from '@tillbooks/protocol'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
-import { ARRIVAL_PREFIX, arrivalKey, CHECKPOINT_MANIFEST_PREFIX, CHECKPOINT_SEGMENT_PREFIX, checkpointManifestKey, checkpointSegmentKey } from './keys.ts'
+import { ARRIVAL_PREFIX, arrivalKey, CHECKPOINT_MANIFEST_PREFIX, CHECKPOINT_SEGMENT_PREFIX, checkpointManifestKey, checkpointSegmentKey, ORDER_ARRIVAL_PREFIX, orderArrivalKey } from './keys.ts'
 
 const DOMAIN = new TextEncoder().encode('tillbooks/checkpoint/v1\u0000')
 
@@ -42,6 +49,8 @@ export interface Manifest {
   /** How many of `segments` (the first ones) were written as one base of every entry. */
   baseSegments: number
   writtenAtMs: number
+  /** Every order with an order arrival number ≤ this is in the segments; absent: no order is. */
+  orders?: number
 }
 
 /** A checkpoint read back and checked, ready to replay. */
@@ -64,7 +73,8 @@ function sha256Hex (b: Uint8Array): string {
 function manifestCanonical (m: Manifest): Uint8Array {
   return canonicalEncode({
     v: m.v, watermark: m.watermark, baseSegments: m.baseSegments, writtenAtMs: m.writtenAtMs,
-    segments: m.segments.map(s => ({ id: s.id, sha256: s.sha256, items: s.items, bytes: s.bytes }))
+    segments: m.segments.map(s => ({ id: s.id, sha256: s.sha256, items: s.items, bytes: s.bytes })),
+    ...(m.orders !== undefined ? { orders: m.orders } : {})
   })
 }
 
@@ -89,6 +99,7 @@ function readManifest (value: Uint8Array, rootKey: PublicKey): Manifest {
   if (!verifySignature(o.sig, signingBytes(o.body), rootKey)) throw new Error('its signature is not this HQ\'s root key\'s')
   const m = canonicalDecode(o.body) as unknown as Manifest
   if (m.v !== 1 || !Number.isSafeInteger(m.watermark) || m.watermark < 0 || !Array.isArray(m.segments) || !Number.isSafeInteger(m.baseSegments)) throw new Error('malformed manifest')
+  if (m.orders !== undefined && !(Number.isSafeInteger(m.orders) && m.orders >= 0)) throw new Error('malformed manifest: orders')
   return m
 }
 
@@ -104,7 +115,7 @@ async function manifestKeys (store: KvStore): Promise<string[]> {
  * passed over. `nextArrival` is the arrival number the log will give next: a watermark at or
  * past it claims records the log lacks.
  */
-export async function loadCheckpoint (store: KvStore, rootKey: PublicKey, nextArrival: number): Promise<{ loaded: LoadedCheckpoint | null, skipped: string[] }> {
+export async function loadCheckpoint (store: KvStore, rootKey: PublicKey, nextArrival: number, nextOrderArrival: number): Promise<{ loaded: LoadedCheckpoint | null, skipped: string[] }> {
   const skipped: string[] = []
   for (const key of await manifestKeys(store)) {
     try {
@@ -113,6 +124,8 @@ export async function loadCheckpoint (store: KvStore, rootKey: PublicKey, nextAr
       const manifest = readManifest(value, rootKey)
       if (manifest.watermark >= nextArrival) throw new Error(`its watermark ${manifest.watermark} is past the log's last arrival ${nextArrival - 1}`)
       if (manifest.watermark > 0 && await store.get(arrivalKey(manifest.watermark)) === undefined) throw new Error(`the log lacks arrival ${manifest.watermark}`)
+      if (manifest.orders !== undefined && manifest.orders >= nextOrderArrival) throw new Error(`its orders ${manifest.orders} are past the log's last order arrival ${nextOrderArrival - 1}`)
+      if (manifest.orders !== undefined && manifest.orders > 0 && await store.get(orderArrivalKey(manifest.orders)) === undefined) throw new Error(`the log lacks order arrival ${manifest.orders}`)
       const segments: Uint8Array[] = []
       for (const ref of manifest.segments) {
         const bytes = await store.get(checkpointSegmentKey(ref.id))
@@ -157,11 +170,14 @@ export async function pruneCheckpoints (store: KvStore, keep: number): Promise<{
   return { manifests: Math.max(0, keys.length - keep), segments }
 }
 
-/** The entry keys of the arrivals after `watermark`, in arrival order. */
-export async function * arrivalsAfter (store: KvStore, watermark: number, size: number): AsyncIterable<string[]> {
+/** The entry keys of the arrivals after `watermark` (or, `orders`, the order keys of the order arrivals after it), in arrival order. */
+export async function * arrivalsAfter (store: KvStore, watermark: number, size: number, opts: { orders?: boolean } = {}): AsyncIterable<string[]> {
   let batch: string[] = []
   const dec = new TextDecoder()
-  for await (const [, v] of store.entries({ gte: arrivalKey(watermark + 1), lt: prefixEnd(ARRIVAL_PREFIX) })) {
+  const range = opts.orders === true
+    ? { gte: orderArrivalKey(watermark + 1), lt: prefixEnd(ORDER_ARRIVAL_PREFIX) }
+    : { gte: arrivalKey(watermark + 1), lt: prefixEnd(ARRIVAL_PREFIX) }
+  for await (const [, v] of store.entries(range)) {
     batch.push(dec.decode(v))
     if (batch.length >= size) {
       yield batch

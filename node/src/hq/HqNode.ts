@@ -32,7 +32,7 @@ import { HqDocs } from './HqDocs.ts'
 import { foldOnThreads } from './FoldThreads.ts'
 import { envelopeOf, loggedEntry, reverifiedLoggedEntry } from './loggedEntry.ts'
 import {
-  ARRIVAL_NEXT_KEY, arrivalKey, CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX
+  ARRIVAL_NEXT_KEY, arrivalKey, CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, ORDER_ARRIVAL_NEXT_KEY, orderArrivalKey, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX
 } from './keys.ts'
 import { arrivalsAfter, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
@@ -197,7 +197,7 @@ export interface RebuildSummary {
   ms: number
   phaseMs: { open: number, certificates: number, orders: number, entries: number }
   /** How the entries were folded: from a checkpoint (its watermark, items replayed, entries read from the log after or beside it), or the whole log. */
-  from: { checkpoint: { watermark: number, items: number, segments: number, readFromLog: number }, skipped: string[] } | { log: 'whole', skipped: string[] }
+  from: { checkpoint: { watermark: number, items: number, segments: number, readFromLog: number, ordersReadFromLog?: number }, skipped: string[] } | { log: 'whole', skipped: string[] }
 }
 
 /** What one checkpoint wrote. */
@@ -253,6 +253,17 @@ export class HqNode {
   #committedArrival = 0
   /** Entries logged since the last checkpoint, in arrival order (null: too many to track: the next checkpoint is a base). */
   #pendingCheckpoint: PendingEntry[] | null = []
+  /** The order arrival number the next logged order gets (keys.ts ORDER_ARRIVAL_PREFIX), and the highest durable one. */
+  #nextOrderArrival = 1
+  #committedOrderArrival = 0
+  /** Ids of the orders logged since the last checkpoint (null: too many to track: the next checkpoint is a base). */
+  #pendingOrders: string[] | null = []
+  /**
+   * Orders whose write failed, by their arrival key → order key: the store may yet replay that
+   * write, so the next order write deletes both (a checkpoint must never claim an order arrival
+   * whose order the books lack; a start reads one it finds after the checkpoint's, as the whole log would).
+   */
+  readonly #ordersInDoubt = new Map<string, string>()
   /** The newest checkpoint's manifest (its segments are kept by the next incremental one), or null. */
   #manifest: Manifest | null = null
   #needBase = false
@@ -262,9 +273,10 @@ export class HqNode {
   #lastCheckpointMs = 0
   /**
    * HQ-signed orders by store, newest business days last, indexed at start and on dispatch:
-   * a till asking at opening must not cost a scan of every order ever sent.
+   * a till asking at opening must not cost a scan of every order ever sent. An order a
+   * checkpoint brought has no bytes here until a till asks (read from the log then).
    */
-  #orders = new Map<StoreId, Array<{ day: BusinessDay, id: string, bytes: Uint8Array }>>()
+  #orders = new Map<StoreId, Array<{ day: BusinessDay, id: string, bytes: Uint8Array | null }>>()
   readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0, diskErrors: 0, inDoubtFolded: 0 }
   /** Entries of failed commits, by hash: written again with the next commit (see #flushLoop). */
   #inDoubt = new Map<string, { entry: Entry, envelopeId: string, logged: Uint8Array }>()
@@ -410,17 +422,43 @@ export class HqNode {
       this.#books.addOpeningStock(o.lines, o.date)
       this.#booked(o.date)
     }
+    const next = await store.get(ARRIVAL_NEXT_KEY)
+    this.#nextArrival = next === undefined ? 1 : Number(new TextDecoder().decode(next))
+    if (!(Number.isSafeInteger(this.#nextArrival) && this.#nextArrival >= 1)) throw new Error(`HQ log corrupt: ${ARRIVAL_NEXT_KEY} is not an arrival number`)
+    this.#committedArrival = this.#nextArrival - 1
+    const nextOrder = await store.get(ORDER_ARRIVAL_NEXT_KEY)
+    this.#nextOrderArrival = nextOrder === undefined ? 1 : Number(new TextDecoder().decode(nextOrder))
+    if (!(Number.isSafeInteger(this.#nextOrderArrival) && this.#nextOrderArrival >= 1)) throw new Error(`HQ log corrupt: ${ORDER_ARRIVAL_NEXT_KEY} is not an order arrival number`)
+    this.#committedOrderArrival = this.#nextOrderArrival - 1
+    this.#pendingCheckpoint = []
+    this.#pendingOrders = []
+    this.#manifest = null
+    this.#inDoubt.clear()
+    this.#ordersInDoubt.clear()
+    this.#checkpointsSuspended = null
+    const { loaded, skipped } = (this.#init.rebuild ?? 'checkpoint') === 'checkpoint'
+      ? await loadCheckpoint(store, this.rootKey, this.#nextArrival, this.#nextOrderArrival)
+      : { loaded: null, skipped: [] }
+    // Orders: those after the checkpoint's (its ORDER items bring the rest, below), or every one
+    // when it holds none (a manifest from before orders were kept; the next checkpoint is a base).
+    const ordersAfter = loaded?.manifest.orders
     let replenishments = 0
     const orderChecks: Array<Promise<void>> = []
-    for await (const batch of scanBatches(store, { gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) }, REBUILD_BATCH)) {
+    const orderBatches = ordersAfter !== undefined
+      ? (async function * () { for await (const keys of arrivalsAfter(store, ordersAfter, REBUILD_BATCH, { orders: true })) yield * fetchedBatches(store, keys) })()
+      : scanBatches(store, { gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) }, REBUILD_BATCH)
+    for await (const batch of orderBatches) {
       // As certificates: HQ signed them; verified on the threads, or trusted.
       if (verifyRoot) orderChecks.push(this.#checkRootSigned(batch, 'replenishment'))
       for (const [, bytes] of batch) {
         // Read as checked bytes both ways: our own log, and re-verifying, the body the root key signed.
         const order = openReplenishment(bytes, this.rootKey, { verify: false, checked: true })
+        // Checked first: an order logged twice under two arrival numbers (a retried write) is one order.
+        if (this.#books.checkReplenishment(order) === 'duplicate') continue
         this.#books.addReplenishment(order)
         this.#booked(order.businessDay)
         this.#indexOrder(order, bytes)
+        if (ordersAfter !== undefined) this.#pendingOrders?.push(order.id)
       }
       replenishments += batch.length
     }
@@ -437,14 +475,6 @@ export class HqNode {
     // (awaited before the books are called rebuilt: one that fails fails the rebuild).
     await Promise.all(certChecks)
     endPhase('orders')
-    const next = await store.get(ARRIVAL_NEXT_KEY)
-    this.#nextArrival = next === undefined ? 1 : Number(new TextDecoder().decode(next))
-    if (!(Number.isSafeInteger(this.#nextArrival) && this.#nextArrival >= 1)) throw new Error(`HQ log corrupt: ${ARRIVAL_NEXT_KEY} is not an arrival number`)
-    this.#committedArrival = this.#nextArrival - 1
-    this.#pendingCheckpoint = []
-    this.#manifest = null
-    this.#inDoubt.clear()
-    this.#checkpointsSuspended = null
     let entries = 0
     // Each distinct logged entry is noted once, however many ways it is reached (a checkpoint's
     // items, the log after its watermark, its references to the log).
@@ -458,9 +488,6 @@ export class HqNode {
     }
     const verify = this.#init.rebuildVerify ?? true
     let from: RebuildSummary['from'] = { log: 'whole', skipped: [] }
-    const { loaded, skipped } = (this.#init.rebuild ?? 'checkpoint') === 'checkpoint'
-      ? await loadCheckpoint(store, this.rootKey, this.#nextArrival)
-      : { loaded: null, skipped: [] }
     if (skipped.length > 0) this.#components.logger.warn({ skipped }, 'checkpoints passed over: the rebuild goes further back')
     if (loaded === null) {
       const whole = scanBatches(store, { gte: ENTRY_PREFIX, lt: prefixEnd(ENTRY_PREFIX) }, REBUILD_BATCH)
@@ -513,8 +540,9 @@ export class HqNode {
         })
       }
       this.#manifest = loaded.manifest
-      this.#needBase = false
-      from = { checkpoint: { watermark, items, segments: loaded.segments.length, readFromLog: readFromLog + after }, skipped }
+      // A checkpoint without orders (from before they were kept): the next one holds them all.
+      this.#needBase = ordersAfter === undefined && replenishments > 0
+      from = { checkpoint: { watermark, items, segments: loaded.segments.length, readFromLog: readFromLog + after, ordersReadFromLog: replenishments }, skipped }
     }
     await Promise.all(orderChecks)
     this.#lastCheckpointMs = this.#components.clock.nowMs()
@@ -561,6 +589,13 @@ export class HqNode {
    * to read from the log. Returns the entries it brought in (a block's: its folded prefix).
    */
   #restoreItem (item: CheckpointItem, refs: Set<string>, from?: BlockTable): number {
+    if (item.kind === 'order') {
+      if (this.#books.restoreOrder(item) === 'folded') {
+        this.#booked(item.day)
+        this.#indexOrder({ store: item.store, businessDay: item.day, id: item.id }, null)
+      }
+      return 0
+    }
     if (item.kind === 'ref') {
       refs.add(entryKey(item.tillId, item.seq, toHex(item.hash) as Entry['hash']))
       return 0
@@ -600,9 +635,11 @@ export class HqNode {
   get checkpointDue (): boolean {
     if (!this.#started || this.#checkpointing !== null || this.#inDoubt.size > 0 || this.#checkpointsSuspended !== null) return false
     const pending = this.#pendingCheckpoint
-    if (this.#needBase || pending === null) return true
-    if (pending.length >= (this.#init.checkpointRecordsEvery ?? CHECKPOINT_RECORDS_EVERY)) return true
-    return pending.length > 0 && this.#components.clock.nowMs() - this.#lastCheckpointMs >= (this.#init.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS)
+    const orders = this.#pendingOrders
+    if (this.#needBase || pending === null || orders === null) return true
+    const n = pending.length + orders.length
+    if (n >= (this.#init.checkpointRecordsEvery ?? CHECKPOINT_RECORDS_EVERY)) return true
+    return n > 0 && this.#components.clock.nowMs() - this.#lastCheckpointMs >= (this.#init.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS)
   }
 
   /** Entries logged since the last checkpoint (null: more than HQ tracks; the next is a base). */
@@ -627,12 +664,17 @@ export class HqNode {
     const watermark = this.#committedArrival
     const pending = this.#pendingCheckpoint
     this.#pendingCheckpoint = []
+    // Orders as entries: every one logged up to `ordersWatermark` is in the books now, and those
+    // since the last checkpoint are `pendingOrders` (a base writes every order the books hold).
+    const ordersWatermark = this.#committedOrderArrival
+    const pendingOrders = this.#pendingOrders
+    this.#pendingOrders = []
     const previous = this.#manifest
     const incItems = previous === null ? 0 : previous.segments.slice(previous.baseSegments).reduce((n, s) => n + s.items, 0)
     const baseItems = previous === null ? 0 : previous.segments.slice(0, previous.baseSegments).reduce((n, s) => n + s.items, 0)
-    const base = this.#needBase || pending === null || previous === null ||
+    const base = this.#needBase || pending === null || pendingOrders === null || previous === null ||
       previous.segments.length >= CHECKPOINT_SEGMENTS_MAX || (incItems >= (this.#init.checkpointBaseMinItems ?? CHECKPOINT_BASE_MIN_ITEMS) && incItems >= baseItems)
-    if (!base && (pending?.length ?? 0) === 0) {
+    if (!base && (pending?.length ?? 0) === 0 && (pendingOrders?.length ?? 0) === 0) {
       this.#lastCheckpointMs = this.#components.clock.nowMs()
       return null
     }
@@ -669,6 +711,7 @@ export class HqNode {
         // folded since is encoded — then the sums and the block table.
         tSync = performance.now()
         this.#books.writeBase(() => { roll(false); return w }, JSON.stringify({ latestDay: this.#latestDay }))
+        this.#books.writeCheckpointOrders(() => { roll(false); return w })
         // Waiting for the catalogue: read from the log again at start.
         for (const e of awaiting) w.logRef(e.tillId, e.seq, e.hashBytes)
       }
@@ -676,6 +719,7 @@ export class HqNode {
         this.#books.writeCheckpointEntry(w, p.tillId, p.seq, p.hashBytes)
         roll(false)
       }
+      if (!base) this.#books.writeCheckpointOrders(() => { roll(false); return w }, pendingOrders ?? [])
       roll(true)
       const syncMs = performance.now() - tSync
       // The segments are bytes of that moment now: hashed a few at a time, intake going on.
@@ -692,7 +736,8 @@ export class HqNode {
         watermark,
         segments: [...kept, ...written.map(s => s.ref)],
         baseSegments: base ? written.length : previous?.baseSegments ?? 0,
-        writtenAtMs: this.#components.clock.nowMs()
+        writtenAtMs: this.#components.clock.nowMs(),
+        orders: ordersWatermark
       }
       const { segmentOps, manifestOp } = checkpointOps(this.#root, manifest, written)
       const { store } = this.#components
@@ -710,6 +755,8 @@ export class HqNode {
       // Nothing lost: the entries go into the next checkpoint (the log holds them meanwhile).
       if (pending === null || this.#pendingCheckpoint === null) this.#pendingCheckpoint = null
       else this.#pendingCheckpoint = this.#capped([...pending, ...this.#pendingCheckpoint])
+      if (pendingOrders === null || this.#pendingOrders === null) this.#pendingOrders = null
+      else this.#pendingOrders = this.#capped([...pendingOrders, ...this.#pendingOrders])
       if (base) this.#needBase = true
       this.#components.logger.warn({ err: (err as Error).message }, 'checkpoint not written; tried again later')
       throw err
@@ -717,7 +764,7 @@ export class HqNode {
   }
 
   /** The pending list, or null once it passes CHECKPOINT_PENDING_MAX (the next checkpoint is then a base). */
-  #capped (list: PendingEntry[]): PendingEntry[] | null {
+  #capped<T> (list: T[]): T[] | null {
     return list.length > CHECKPOINT_PENDING_MAX ? null : list
   }
 
@@ -744,18 +791,78 @@ export class HqNode {
     return check
   }
 
-  /** Keep an order for the tills of its store to fetch at opening (the newest ORDERS_SERVED_MAX). */
-  #indexOrder (order: { store: StoreId, businessDay: BusinessDay, id: string }, bytes: Uint8Array): void {
-    const list = this.#orders.get(order.store) ?? []
-    list.push({ day: order.businessDay, id: order.id, bytes })
-    list.sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-    if (list.length > ORDERS_SERVED_MAX) list.splice(0, list.length - ORDERS_SERVED_MAX)
-    this.#orders.set(order.store, list)
+  /**
+   * Write orders (and `alsoWrite`) with one fsync, each with the next order arrival number (so
+   * a checkpoint can say which orders it holds), and delete what failed writes of orders may
+   * have left. Called in turn (#oneAtATime); returns the last number given. The caller folds
+   * the orders, then calls #ordersLogged, in one step. Numbers a failed write took stay unused.
+   */
+  async #logOrders (orders: ReadonlyArray<{ key: string, value: Uint8Array }>, alsoWrite: KvOp[] = []): Promise<number> {
+    const encoder = new TextEncoder()
+    const ops: KvOp[] = [...alsoWrite]
+    const writing = new Set(orders.map(o => o.key))
+    const doubts = [...this.#ordersInDoubt]
+    for (const [arrival, key] of doubts) {
+      ops.push({ type: 'del', key: arrival })
+      if (!writing.has(key)) ops.push({ type: 'del', key })
+    }
+    const numbered: Array<[string, string]> = []
+    for (const o of orders) {
+      const arrival = orderArrivalKey(this.#nextOrderArrival++)
+      numbered.push([arrival, o.key])
+      ops.push({ type: 'put', key: o.key, value: o.value }, { type: 'put', key: arrival, value: encoder.encode(o.key) })
+    }
+    if (orders.length > 0) ops.push({ type: 'put', key: ORDER_ARRIVAL_NEXT_KEY, value: encoder.encode(String(this.#nextOrderArrival)) })
+    if (ops.length > 0) {
+      try {
+        await this.#components.store.batch(ops, { sync: true })
+      } catch (err) {
+        for (const [arrival, key] of numbered) this.#ordersInDoubt.set(arrival, key)
+        throw err
+      }
+    }
+    for (const [arrival] of doubts) this.#ordersInDoubt.delete(arrival)
+    return this.#nextOrderArrival - 1
   }
 
-  /** The signed orders a store's tills may ask for at opening, oldest business day first. */
-  ordersFor (store: StoreId): Uint8Array[] {
-    return (this.#orders.get(store) ?? []).map(o => o.bytes)
+  /** Orders up to arrival `last` are logged and folded (`ids`: those just logged): what the next checkpoint holds. */
+  #ordersLogged (last: number, ids: readonly string[]): void {
+    if (ids.length === 0) return
+    this.#committedOrderArrival = Math.max(this.#committedOrderArrival, last)
+    let pending = this.#pendingOrders
+    for (const id of ids) pending?.push(id)
+    if (pending !== null && pending.length > CHECKPOINT_PENDING_MAX) pending = null
+    this.#pendingOrders = pending
+  }
+
+  /** Keep an order for the tills of its store to fetch at opening (the newest ORDERS_SERVED_MAX). */
+  #indexOrder (order: { store: StoreId, businessDay: BusinessDay, id: string }, bytes: Uint8Array | null): void {
+    let list = this.#orders.get(order.store)
+    if (list === undefined) this.#orders.set(order.store, list = [])
+    // Oldest first: placed from the newest end (orders come mostly day after day), no sort per order.
+    let i = list.length
+    while (i > 0) {
+      const o = list[i - 1] as { day: BusinessDay, id: string }
+      if (o.day < order.businessDay || (o.day === order.businessDay && o.id < order.id)) break
+      i--
+    }
+    list.splice(i, 0, { day: order.businessDay, id: order.id, bytes })
+    if (list.length > ORDERS_SERVED_MAX) list.splice(0, list.length - ORDERS_SERVED_MAX)
+  }
+
+  /** The signed orders a store's tills may ask for at opening, oldest business day first (those a checkpoint brought read from the log once). */
+  async ordersFor (store: StoreId): Promise<Uint8Array[]> {
+    const list = this.#orders.get(store) ?? []
+    const missing = list.filter(o => o.bytes === null)
+    if (missing.length > 0) {
+      const values = await Promise.all(missing.map(async o => await this.#components.store.get(replenishmentKey(o.id))))
+      missing.forEach((o, i) => {
+        const v = values[i]
+        if (v === undefined) throw new Error(`HQ log corrupt: order ${o.id}, in a checkpoint, is not in the log`)
+        o.bytes = v
+      })
+    }
+    return list.map(o => o.bytes as Uint8Array)
   }
 
   async stop (): Promise<void> {
@@ -902,7 +1009,7 @@ export class HqNode {
           refuse(o.i, o.key, err)
         }
       }
-      await this.#components.store.batch([...certs, ...fresh].map(x => ({ type: 'put' as const, key: x.key, value: x.value })), { sync: true })
+      const last = await this.#logOrders(fresh.map(o => ({ key: o.key, value: o.value })), certs.map(c => ({ type: 'put' as const, key: c.key, value: c.value })))
       // Verified above (openCertificate): not again.
       for (const c of certs) { this.#enrolment.add(c.value, { verify: false, checked: true }); out[c.i] = 'adopted' }
       for (const o of fresh) {
@@ -911,6 +1018,7 @@ export class HqNode {
         this.#indexOrder(o.order, o.value)
         out[o.i] = 'adopted'
       }
+      this.#ordersLogged(last, fresh.map(o => o.order.id))
     })
     return out
   }
@@ -1037,10 +1145,12 @@ export class HqNode {
       // under the same key it would replace, in the log, the order the books hold. The same
       // order again signs to the same bytes (Ed25519 is deterministic): nothing to write.
       if (this.#books.checkReplenishment(order) === 'duplicate') return bytes
-      await this.#components.store.batch([{ type: 'put', key: replenishmentKey(r.id), value: bytes }], { sync: true })
+      const last = await this.#logOrders([{ key: replenishmentKey(r.id), value: bytes }])
+      // In one step with noting it logged: a checkpoint taken at any await holds every order it claims.
       this.#books.addReplenishment(order)
       this.#booked(order.businessDay)
       this.#indexOrder(order, bytes)
+      this.#ordersLogged(last, [order.id])
       return bytes
     })
   }

@@ -18,6 +18,14 @@ export const SETTLEMENT_PREFIX = 's!'
  */
 export const ARRIVAL_PREFIX = 'j!'
 export const ARRIVAL_NEXT_KEY = 'jn'
+/**
+ * Arrival numbers of replenishment orders, in the order HQ logged them (dispatched, or taken
+ * from another replica): `w!<n>` → the order's key, in the order's own fsync'd batch, with `wn`
+ * → the next number. A checkpoint's manifest names the last one its segments hold (`orders`).
+ * Orders logged before these numbers existed have none: a base checkpoint holds every order.
+ */
+export const ORDER_ARRIVAL_PREFIX = 'w!'
+export const ORDER_ARRIVAL_NEXT_KEY = 'wn'
 /** Checkpoints of the books (Checkpoints.ts): signed manifests by watermark, and their segments. */
 export const CHECKPOINT_MANIFEST_PREFIX = 'x!m!'
 export const CHECKPOINT_SEGMENT_PREFIX = 'x!s!'
@@ -26,6 +34,10 @@ const pad = (n: number): string => String(n).padStart(12, '0')
 
 export function arrivalKey (n: number): string {
   return `${ARRIVAL_PREFIX}${pad(n)}`
+}
+
+export function orderArrivalKey (n: number): string {
+  return `${ORDER_ARRIVAL_PREFIX}${pad(n)}`
 }
 
 export function checkpointManifestKey (watermark: number): string {

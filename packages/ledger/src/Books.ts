@@ -205,11 +205,14 @@ interface TillState {
 
 /**
  * A replenishment order or opening balance folded: its fingerprint (to tell a duplicate
- * from a reused id) and its transaction (two postings; orders are few next to entries).
+ * from a reused id), its transaction (two postings) and its value at cost; a replenishment
+ * order's store (what a checkpoint's ORDER item keeps).
  */
 interface FoldedOrder {
   fingerprint: string
   tx: Transaction
+  valueCents: number
+  store?: StoreId
 }
 
 /** An order that passed every check, with the balances folding it will leave. */
@@ -477,6 +480,51 @@ export class Books {
     }
     if (!r.done) throw new CheckpointFormatError('checkpoint aggregates: bytes left over')
     return meta
+  }
+
+  /**
+   * Write replenishment orders folded, as ORDER items into the writers `next` gives: every
+   * one (a base), or those of `ids` the books hold (an incremental checkpoint). Returns how many.
+   */
+  writeCheckpointOrders (next: () => CheckpointWriter, ids?: Iterable<string>): number {
+    let n = 0
+    const write = (id: string, o: FoldedOrder): void => {
+      invariant(o.store !== undefined, 'a replenishment order folded knows its store')
+      next().order(id, o.store, o.tx.date as BusinessDay, o.valueCents, fromHex(o.fingerprint))
+      n++
+    }
+    if (ids === undefined) for (const [id, o] of this.#replenishments) write(id, o)
+    else {
+      for (const id of ids) {
+        const o = this.#replenishments.get(id)
+        if (o !== undefined) write(id, o)
+      }
+    }
+    return n
+  }
+
+  /**
+   * Fold a replenishment order a checkpoint kept (its ORDER item) as `addReplenishment` folded
+   * the order: the same transaction, costed as it was then. The same order again is a
+   * duplicate (not counted as a resend); its id with another fingerprint means the checkpoint
+   * and what the books hold disagree (CheckpointFormatError).
+   */
+  restoreOrder (item: Extract<CheckpointItem, { kind: 'order' }>): 'folded' | 'duplicate' {
+    const fingerprint = toHex(item.fingerprint)
+    const existing = this.#replenishments.get(item.id)
+    if (existing !== undefined) {
+      if (existing.fingerprint !== fingerprint) throw new CheckpointFormatError(`checkpoint: order ${item.id} is another order than the one the books hold`)
+      return 'duplicate'
+    }
+    if (!Number.isSafeInteger(item.valueCents) || item.valueCents < 0) throw new CheckpointFormatError(`checkpoint: order ${item.id} is worth ${item.valueCents} cents`)
+    this.#version++
+    const tx = orderTransaction(item.id, item.store, item.day, item.valueCents)
+    for (const p of tx.postings) {
+      const i = accountIndex(p.account)
+      this.#balances[i] = addCents(this.#balances[i] ?? 0, p.amountCents)
+    }
+    this.#replenishments.set(item.id, { fingerprint, tx, valueCents: item.valueCents, store: item.store })
+    return 'folded'
   }
 
   /**
@@ -949,8 +997,9 @@ export class Books {
 
   #prepareReplenishment (order: Replenishment): PreparedOrder | 'duplicate' {
     const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
-    return this.#prepareOrder(this.#replenishments, `order ${order.id}`, order.id, replenishmentFingerprint(order), lines, order.businessDay, valueCents => makeTransaction(
-      replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store), replenishmentPostings(valueCents)))
+    const prepared = this.#prepareOrder(this.#replenishments, `order ${order.id}`, order.id, replenishmentFingerprint(order), lines, order.businessDay, valueCents =>
+      orderTransaction(order.id, order.store, order.businessDay, valueCents))
+    return prepared === 'duplicate' ? prepared : { ...prepared, store: order.store }
   }
 
   #prepareOpeningStock (lines: readonly SkuQty[], date: BusinessDay | string, id: string): PreparedOrder | 'duplicate' {
@@ -991,7 +1040,7 @@ export class Books {
       if (!Number.isSafeInteger(next)) throw new InvalidRecordError(`${label}: it would take ${p.account} past ${Number.MAX_SAFE_INTEGER} cents`)
       balances[i] = next
     }
-    return { fingerprint, tx, balances }
+    return { fingerprint, tx, valueCents, balances }
   }
 
   #commitOrder (orders: Map<string, FoldedOrder>, id: string, prepared: PreparedOrder | 'duplicate'): 'folded' | 'duplicate' {
@@ -1002,7 +1051,7 @@ export class Books {
     for (let i = 0; i < prepared.balances.length; i++) this.#balances[i] = prepared.balances[i] ?? 0
     // Orders never post to a sub-account (asserted: the balances above would miss it).
     invariant(prepared.tx.postings.every(p => p.sub === undefined), 'an order posts to no sub-account')
-    orders.set(id, { fingerprint: prepared.fingerprint, tx: prepared.tx })
+    orders.set(id, { fingerprint: prepared.fingerprint, tx: prepared.tx, valueCents: prepared.valueCents, ...(prepared.store !== undefined ? { store: prepared.store } : {}) })
     return 'folded'
   }
 
@@ -1060,6 +1109,11 @@ const addCount = addCents
  */
 function fingerprintOf (value: object): string {
   return hash('sha256', JSON.stringify(value), 'hex')
+}
+
+/** A replenishment order's transaction: its value at cost from the warehouse into transit. */
+function orderTransaction (id: string, store: StoreId, day: BusinessDay, valueCents: number): Transaction {
+  return makeTransaction(replenishmentTxId(id), day, replenishmentDescription(id, store), replenishmentPostings(valueCents))
 }
 
 function replenishmentFingerprint (order: Replenishment): string {

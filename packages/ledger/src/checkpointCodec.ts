@@ -12,7 +12,9 @@
  *  - AGGREGATES: the books' sums over the till entries of the blocks (balances, stores' totals
  *    and stock, members' points), so that blocks are restored without folding them;
  *  - TABLE: the strings the blocks' summaries name (days, skus, members, orders, processors),
- *    by index: a book-wide table that only grows, so blocks stay valid as it does.
+ *    by index: a book-wide table that only grows, so blocks stay valid as it does;
+ *  - ORDER (id, store, day, value at cost, fingerprint): a replenishment order HQ folded, all
+ *    its transaction needs (since version 3: before it, a start read every order from the log).
  * Incremental segments hold SUMMARY and LOG REF items; a base holds TILL BLOCKs (each till's
  * held entries as items after its block), the AGGREGATES and the TABLE. Replaying a base,
  * then incremental segments in any order with duplicates, then the log after the watermark,
@@ -28,12 +30,15 @@ import { ByteFormatError, ByteReader, ByteWriter } from './bytes.ts'
 import type { CloseSummary, StockInSummary, Summary } from './summary.ts'
 
 const MAGIC = [0x54, 0x42, 0x43, 0x4b] // "TBCK"
-const VERSION = 2
+/** Written; a reader takes 2 as well (the same items, none an ORDER). */
+const VERSION = 3
+const VERSIONS_READ = new Set([2, 3])
 const TAG_SUMMARY = 1
 const TAG_LOG_REF = 2
 const TAG_TILL_BLOCK = 3
 const TAG_AGGREGATES = 4
 const TAG_TABLE = 5
+const TAG_ORDER = 6
 const KIND_CLOSE = 0
 const KIND_STOCK_IN = 1
 
@@ -50,6 +55,7 @@ export type CheckpointItem =
   | { kind: 'block', tillId: TillId, store: StoreId, folded: number, lastCloseSeq: number, hashes: Uint8Array, lastClose: Uint8Array, summaries: Uint8Array }
   | { kind: 'aggregates', bytes: Uint8Array }
   | { kind: 'table', names: string[] }
+  | { kind: 'order', id: string, store: StoreId, day: BusinessDay, valueCents: number, fingerprint: Uint8Array }
 
 /** Maps between the books' interned ids and names, both ways. */
 export interface CodecNames {
@@ -296,6 +302,18 @@ export class CheckpointWriter {
     this.#items += folded
   }
 
+  /** A replenishment order folded: its id, store, business day, value at cost and 32-byte fingerprint. */
+  order (id: string, store: StoreId, day: BusinessDay, valueCents: number, fingerprint: Uint8Array): void {
+    const w = this.#w
+    w.u8(TAG_ORDER)
+    this.#str(w, id)
+    this.#str(w, store)
+    this.#str(w, day)
+    w.int(valueCents)
+    this.#bytes32(fingerprint)
+    this.#items++
+  }
+
   aggregates (bytes: Uint8Array): void {
     this.#w.u8(TAG_AGGREGATES)
     this.#w.uint(bytes.length)
@@ -354,7 +372,7 @@ export function * readCheckpointItems (bytes: Uint8Array, names: CodecNames): Ge
   try {
     for (const b of MAGIC) if (r.u8() !== b) throw new CheckpointFormatError('not a checkpoint segment')
     const version = r.u8()
-    if (version !== VERSION) throw new CheckpointFormatError(`checkpoint segment version ${version}, this HQ reads ${VERSION}`)
+    if (!VERSIONS_READ.has(version)) throw new CheckpointFormatError(`checkpoint segment version ${version}, this HQ reads ${[...VERSIONS_READ].join(' and ')}`)
     while (!r.done) {
       const tag = r.u8()
       if (tag === TAG_SUMMARY) {
@@ -386,6 +404,12 @@ export function * readCheckpointItems (bytes: Uint8Array, names: CodecNames): Ge
         const list: string[] = []
         for (let i = 0; i < n; i++) list.push(textDecoder.decode(r.view(r.uint())))
         yield { kind: 'table', names: list }
+      } else if (tag === TAG_ORDER) {
+        const id = str(r)
+        const store = str(r) as StoreId
+        const day = str(r) as BusinessDay
+        const valueCents = r.int()
+        yield { kind: 'order', id, store, day, valueCents, fingerprint: r.view(32) }
       } else {
         r.fail(`item tag ${tag}`)
       }

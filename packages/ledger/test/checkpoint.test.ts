@@ -1,7 +1,8 @@
 /**
  * Checkpoints of the books (checkpointCodec.ts): books restored from checkpoint segments,
  * then the rest of the entries, equal the books of every entry folded from scratch, for
- * random fleets (gaps, forks, breaks, duplicates), random orders and random cut points.
+ * random fleets (gaps, forks, breaks, duplicates), random orders and random cut points. The
+ * replenishment orders folded before a checkpoint are in it (ORDER items), not read again.
  * Seeded from FC_SEED when set.
  */
 import assert from 'node:assert/strict'
@@ -18,10 +19,11 @@ function outputs (books: Books): { snapshot: string, transactions: string, hledg
 }
 
 /** Replay a segment into `books`; a log reference is read back from `log` (the entries by hash), as HQ reads its log. */
-function replay (books: Books, segment: Uint8Array, log: ReadonlyMap<string, Entry>): { summaries: number, refs: number, blocked: number } {
+function replay (books: Books, segment: Uint8Array, log: ReadonlyMap<string, Entry>): { summaries: number, refs: number, blocked: number, orders: number } {
   let summaries = 0
   let refs = 0
   let blocked = 0
+  let orders = 0
   for (const item of readCheckpointItems(segment, books.checkpointNames)) {
     if (item.kind === 'ref') {
       const e = log.get(Buffer.from(item.hash).toString('hex'))
@@ -33,18 +35,22 @@ function replay (books: Books, segment: Uint8Array, log: ReadonlyMap<string, Ent
     } else if (item.kind === 'summary') {
       books.restore(item.tillId, item.store, item.seq, item.hash, item.prevHash, item.summary)
       summaries++
+    } else if (item.kind === 'order') {
+      books.restoreOrder(item)
+      orders++
     } else {
       books.restoreBase(item)
       if (item.kind === 'block') blocked += item.folded
     }
   }
-  return { summaries, refs, blocked }
+  return { summaries, refs, blocked, orders }
 }
 
-/** A base of `books` in one segment. */
+/** A base of `books` in one segment: the tills' blocks, the sums, the table, and every order. */
 function base (books: Books): Uint8Array {
   const w = new CheckpointWriter(books.checkpointNames)
   books.writeBase(() => w, '{}')
+  books.writeCheckpointOrders(() => w)
   return w.finish()
 }
 
@@ -52,6 +58,14 @@ function fold (books: Books, items: readonly Item[]): void {
   for (const it of items) {
     if (it.kind === 'entry') books.add(it.entry)
     else books.addReplenishment(it.order)
+  }
+}
+
+/** As HQ folds the orders it reads after a checkpoint: one the books hold already (from the checkpoint) is skipped, not counted as a resend. */
+function foldAfter (books: Books, items: readonly Item[]): void {
+  for (const it of items) {
+    if (it.kind === 'entry') books.add(it.entry)
+    else if (books.checkReplenishment(it.order) === 'new') books.addReplenishment(it.order)
   }
 }
 
@@ -69,11 +83,16 @@ describe('checkpoints of the books', function () {
       const before = foldItems(items.slice(0, cut))
       const segment = base(before)
       const restored = new Books({ costCents })
-      // HQ's own records are not in a checkpoint: they are read from the log at every start.
-      fold(restored, items.slice(0, cut).filter(it => it.kind === 'order'))
-      replay(restored, segment, log)
+      const counts = replay(restored, segment, log)
+      assert.equal(counts.orders, new Set(items.slice(0, cut).flatMap(it => it.kind === 'order' ? [it.order.id] : [])).size, 'every order folded before the cut is in the checkpoint, once')
       fold(restored, items.slice(cut))
       assert.deepEqual(outputs(restored), whole)
+      // The orders of the last checkpoint read again after it (HQ's orders logged after the
+      // watermark it took, written into the base at a later moment): the same books.
+      const again = new Books({ costCents })
+      replay(again, segment, log)
+      foldAfter(again, items)
+      assert.deepEqual(outputs(again), whole)
     }), 150)
   })
 
@@ -89,20 +108,25 @@ describe('checkpoints of the books', function () {
       const books = foldItems(items.slice(0, c1))
       const first = base(books)
       fold(books, items.slice(c1, c2))
-      // The entries logged between the two checkpoints, as HQ lists them: each once, in the order they came.
+      // The entries and orders logged between the two checkpoints, as HQ lists them: each once, in the order they came.
       const inc = new CheckpointWriter(books.checkpointNames)
       const seen = new Set<string>()
+      const orders: string[] = []
       for (const it of items.slice(c1, c2)) {
-        if (it.kind !== 'entry' || seen.has(it.entry.hash)) continue
+        if (it.kind === 'order') {
+          orders.push(it.order.id)
+          continue
+        }
+        if (seen.has(it.entry.hash)) continue
         seen.add(it.entry.hash)
         books.writeCheckpointEntry(inc, it.entry.tillId, it.entry.record.seq, it.entry.hashBytes)
       }
+      books.writeCheckpointOrders(() => inc, orders)
       // A base comes first in a checkpoint (its blocks are the tills' first entries); incremental
       // segments after it in any order, and again, with a second base made of the books now.
       const segments = [first, inc.finish()]
       for (const order of [segments, [segments[0] as Uint8Array, segments[1] as Uint8Array, segments[1] as Uint8Array], [base(books)]]) {
         const restored = new Books({ costCents })
-        fold(restored, items.slice(0, c2).filter(it => it.kind === 'order'))
         for (const s of order) replay(restored, s, log)
         fold(restored, items.slice(c2))
         assert.deepEqual(outputs(restored), whole)
@@ -130,12 +154,35 @@ describe('checkpoints of the books', function () {
     const books = foldItems(f.items)
     const bytes = base(books)
     const read = (b: Uint8Array): unknown[] => [...readCheckpointItems(b, new Books({ costCents }).checkpointNames)]
-    assert.equal(read(bytes).length, 3, 'a block, the sums, the table')
+    assert.equal(read(bytes).length, 3 + f.items.filter(it => it.kind === 'order').length, 'a block, the sums, the table, an item per order')
     assert.throws(() => read(bytes.subarray(0, bytes.length - 1)), CheckpointFormatError)
     assert.throws(() => read(Uint8Array.of(1, 2, 3, 4, 5)), CheckpointFormatError)
     const otherVersion = bytes.slice()
     otherVersion[4] = 99
     assert.throws(() => read(otherVersion), /version 99/)
+  })
+
+  it('an order restored from a checkpoint is the order folded: the same books; again, a duplicate; another under its id, refused', () => {
+    // A fleet of the property tests' kind with a few orders (a fixed seed: an example, not a property).
+    const f = fc.sample(fleetPlan, { seed: 21, numRuns: 200 }).map(buildRandomFleet).find(x => x.orders.length >= 3)
+    assert.ok(f !== undefined)
+    const orders = f.items.filter(it => it.kind === 'order')
+    assert.ok(orders.length > 0, 'the fleet has orders')
+    const books = foldItems(f.items)
+    const w = new CheckpointWriter(books.checkpointNames)
+    assert.equal(books.writeCheckpointOrders(() => w), new Set(orders.map(o => o.order.id)).size)
+    const items = [...readCheckpointItems(w.finish(), books.checkpointNames)]
+    const restored = new Books({ costCents })
+    for (const it of f.items) if (it.kind === 'entry') restored.add(it.entry)
+    for (const item of items) assert.equal(item.kind === 'order' && restored.restoreOrder(item), 'folded')
+    assert.deepEqual(outputs(restored), outputs(books))
+    for (const item of items) assert.equal(item.kind === 'order' && restored.restoreOrder(item), 'duplicate')
+    assert.deepEqual(outputs(restored), outputs(books), 'a duplicate changes nothing')
+    const first = items[0]
+    assert.ok(first?.kind === 'order')
+    const other = { ...first, fingerprint: first.fingerprint.map(b => b ^ 1) }
+    assert.throws(() => restored.restoreOrder(other), CheckpointFormatError)
+    assert.throws(() => new Books({ costCents }).restoreOrder({ ...first, valueCents: -1 }), CheckpointFormatError)
   })
 })
 
