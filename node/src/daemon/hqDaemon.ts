@@ -731,7 +731,9 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   const members = new HqMembers({ store, key: await hqMemberKey(o.dataDir), root: signer, clock, hq })
 
   const kinds = [...hqRecordKinds(hq), ...memberRecordKinds(members)]
+  const tSums = performance.now()
   await store.initSums(kinds)
+  logger.info({ from: store.sumsFrom, ms: Math.round(performance.now() - tSums) }, 'record sums for replicas ready')
   const replication = new HqReplication({
     hq,
     store,
