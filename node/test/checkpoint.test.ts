@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { asBusinessDay, asStoreId, GENESIS_HASH, keyPairFromSeed, signEntry, Signer, type BusinessDay, type Close, type Entry, type TillRecord } from '@tillbooks/protocol'
-import { HqNode, MemoryStore, silentLogger, type HqInit, type KvOp, type KvRange, type KvStore } from '../src/index.ts'
+import { HqNode, InlineVerifier, MemoryStore, silentLogger, type HqInit, type KvOp, type KvRange, type KvStore, type VerifyItem } from '../src/index.ts'
 import { catalogue, ManualClock, root, seedBytes } from './helpers/fleet.ts'
 import { checkpointOps, type Manifest } from '../src/hq/Checkpoints.ts'
 import { replenishmentKey } from '../src/hq/keys.ts'
@@ -246,7 +246,7 @@ describe('HQ checkpoints of the books', function () {
     const again = hqOn(store, defined, { checkpointRecordsEvery: 5, checkpointBaseMinItems: 8 })
     const summary = await again.start()
     assert.ok('checkpoint' in summary.from)
-    assert.deepEqual(summary.from.checkpoint, { watermark: 16, items: 16, segments: 2, readFromLog: 4, ordersReadFromLog: 0 })
+    assert.deepEqual(summary.from.checkpoint, { watermark: 16, items: 16, segments: 2, readFromLog: 4, ordersReadFromLog: 0, certificatesVouched: 4 })
     assert.equal(state(again), expected)
     assert.equal(again.checkpointPending, 4, 'the log after the watermark goes into the next checkpoint')
     // Incremental ones until they hold as many entries as the base (and at least 8 here): then a new base of everything.
@@ -345,6 +345,61 @@ describe('HQ checkpoints of the books', function () {
     assert.equal(state(last), expected)
     assert.equal(await served(last), expectedOrders, 'the orders served to the tills: those from the checkpoint read from the log when asked')
     await last.stop()
+  })
+
+  it('certificates the checkpoint vouches for (by their hash) are not re-verified at a start; one enrolled after it, or one altered on disk, is', async () => {
+    const entries = entriesOf({ tills: 3, days: 2, forks: [], breaks: [], dups: [], newSku: [], order: 5, checkpoints: [], thresholds: 0 })
+    const defined = new Set(SKUS)
+    const store = new MemoryStore()
+    /** Signatures verified one by one (root-signed certificates and orders; entries go through `open`). */
+    class Counting extends InlineVerifier {
+      count = 0
+      override async verify (items: VerifyItem[]): Promise<boolean[]> {
+        this.count += items.length
+        return await super.verify(items)
+      }
+    }
+    const hq = hqOn(store, defined, { rebuildVerify: true })
+    await hq.start()
+    await enrolAll(hq, entries)
+    await hq.submit(entries.map(e => e.bytes))
+    assert.ok(await hq.checkpoint() !== null)
+    // One enrolled after the checkpoint: not vouched for.
+    const late = new Writer('S9', 9)
+    await hq.enrol({ store: asStoreId('S9'), till: 9, tillKey: late.signer.publicKey })
+    const expected = state(hq)
+    await hq.stop()
+    const counting = new Counting()
+    const again = hqOn(store, defined, { rebuildVerify: true, verifier: counting })
+    const s1 = await again.start()
+    assert.ok('checkpoint' in s1.from && s1.from.checkpoint.certificatesVouched === 3, JSON.stringify(s1.from))
+    assert.equal(counting.count, 1, 'only the certificate enrolled after the checkpoint is verified')
+    assert.equal(state(again), expected)
+    assert.ok(await again.checkpoint() !== null, 'the next checkpoint vouches for it too')
+    await again.stop()
+    const third = new Counting()
+    const s2 = await hqOn(store, defined, { rebuildVerify: true, verifier: third }).start()
+    assert.ok('checkpoint' in s2.from && s2.from.checkpoint.certificatesVouched === 4)
+    assert.equal(third.count, 0)
+    await store.close()
+    // A vouched-for certificate altered on disk is no longer the one vouched for: verified, and the start stops on it.
+    await store.open()
+    let key = ''
+    for await (const [k] of store.entries({ gte: 'c!', lt: 'c"' })) { key = k; break }
+    const good = await store.get(key) as Uint8Array
+    const altered = Uint8Array.from(good)
+    altered[20] = (altered[20] as number) ^ 1
+    await store.batch([{ type: 'put', key, value: altered }], { sync: true })
+    await store.close()
+    await assert.rejects(hqOn(store, defined, { rebuildVerify: true }).start(), /HQ log corrupt: certificate .* fails its signature/)
+    await store.close()
+    // The whole log verifies every certificate.
+    await store.open()
+    await store.batch([{ type: 'put', key, value: good }], { sync: true })
+    await store.close()
+    const all = new Counting()
+    await hqOn(store, defined, { rebuildVerify: true, verifier: all, rebuild: 'full' }).start()
+    assert.equal(all.count, 4)
   })
 
   it('a crash at any point of writing a checkpoint (a base, then an incremental one) leaves a start that gives the same books', async () => {

@@ -25,9 +25,14 @@
  * order: a start then reads every order, and the next checkpoint is a base. (An HQ of a version
  * before this one writes orders with no arrival number: after running one on this store, start
  * this version once with `--rebuild full`.)
+ *
+ * Certificates are read from the log at every start (each till's enrolment), but one whose
+ * SHA-256 is in the checkpoint's certificate segment (`certificates`: the sorted 32-byte hashes
+ * of every certificate logged when it was written) is not re-verified: the root-signed manifest
+ * vouches for those bytes as for the rest of the books (at 100,000 tills, ~4 s of a start).
  */
 import { hash } from 'node:crypto'
-import { canonicalDecode, canonicalEncode, verifySignature, type PublicKey, type Signer } from '@tillbooks/protocol'
+import { canonicalDecode, canonicalEncode, toHex, verifySignature, type PublicKey, type Signer } from '@tillbooks/protocol'
 import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
 import { ARRIVAL_PREFIX, arrivalKey, CHECKPOINT_MANIFEST_PREFIX, CHECKPOINT_SEGMENT_PREFIX, checkpointManifestKey, checkpointSegmentKey, ORDER_ARRIVAL_PREFIX, orderArrivalKey } from './keys.ts'
 
@@ -51,12 +56,29 @@ export interface Manifest {
   writtenAtMs: number
   /** Every order with an order arrival number ≤ this is in the segments; absent: no order is. */
   orders?: number
+  /** A segment of the SHA-256 of every certificate logged (32 bytes each, sorted), not replayed; absent: none vouched for. */
+  certificates?: SegmentRef
 }
 
 /** A checkpoint read back and checked, ready to replay. */
 export interface LoadedCheckpoint {
   manifest: Manifest
   segments: Uint8Array[]
+  /** The hex SHA-256 of the certificates the checkpoint vouches for (empty: none). */
+  certificates: ReadonlySet<string>
+}
+
+/** A certificate's digest as a checkpoint's certificate segment holds it (hex here). */
+export function certificateDigest (bytes: Uint8Array): string {
+  return sha256Hex(bytes)
+}
+
+/** The certificate segment for these digests (hex): their bytes, sorted. */
+export function certificateSegment (digests: Iterable<string>): Uint8Array {
+  const sorted = [...digests].sort()
+  const out = new Uint8Array(sorted.length * 32)
+  sorted.forEach((d, i) => { out.set(Buffer.from(d, 'hex'), i * 32) })
+  return out
 }
 
 function signingBytes (body: Uint8Array): Uint8Array {
@@ -74,7 +96,8 @@ function manifestCanonical (m: Manifest): Uint8Array {
   return canonicalEncode({
     v: m.v, watermark: m.watermark, baseSegments: m.baseSegments, writtenAtMs: m.writtenAtMs,
     segments: m.segments.map(s => ({ id: s.id, sha256: s.sha256, items: s.items, bytes: s.bytes })),
-    ...(m.orders !== undefined ? { orders: m.orders } : {})
+    ...(m.orders !== undefined ? { orders: m.orders } : {}),
+    ...(m.certificates !== undefined ? { certificates: { id: m.certificates.id, sha256: m.certificates.sha256, items: m.certificates.items, bytes: m.certificates.bytes } } : {})
   })
 }
 
@@ -100,6 +123,8 @@ function readManifest (value: Uint8Array, rootKey: PublicKey): Manifest {
   const m = canonicalDecode(o.body) as unknown as Manifest
   if (m.v !== 1 || !Number.isSafeInteger(m.watermark) || m.watermark < 0 || !Array.isArray(m.segments) || !Number.isSafeInteger(m.baseSegments)) throw new Error('malformed manifest')
   if (m.orders !== undefined && !(Number.isSafeInteger(m.orders) && m.orders >= 0)) throw new Error('malformed manifest: orders')
+  const c = m.certificates
+  if (c !== undefined && (typeof c !== 'object' || c === null || typeof c.id !== 'string' || typeof c.sha256 !== 'string' || !Number.isSafeInteger(c.bytes) || c.bytes % 32 !== 0)) throw new Error('malformed manifest: certificates')
   return m
 }
 
@@ -133,7 +158,15 @@ export async function loadCheckpoint (store: KvStore, rootKey: PublicKey, nextAr
         if (bytes.length !== ref.bytes || sha256Hex(bytes) !== ref.sha256) throw new Error(`segment ${ref.id} fails its hash`)
         segments.push(bytes)
       }
-      return { loaded: { manifest, segments }, skipped }
+      const certificates = new Set<string>()
+      if (manifest.certificates !== undefined) {
+        const ref = manifest.certificates
+        const bytes = await store.get(checkpointSegmentKey(ref.id))
+        if (bytes === undefined) throw new Error(`certificate segment ${ref.id} is missing`)
+        if (bytes.length !== ref.bytes || sha256Hex(bytes) !== ref.sha256) throw new Error(`certificate segment ${ref.id} fails its hash`)
+        for (let i = 0; i < bytes.length; i += 32) certificates.add(toHex(bytes.subarray(i, i + 32)))
+      }
+      return { loaded: { manifest, segments, certificates }, skipped }
     } catch (err) {
       skipped.push(`${key}: ${(err as Error).message}`)
     }
@@ -154,6 +187,7 @@ export async function pruneCheckpoints (store: KvStore, keep: number): Promise<{
     try {
       const m = (canonicalDecode((canonicalDecode(value) as { body: Uint8Array }).body) as unknown as Manifest)
       for (const s of m.segments) kept.add(checkpointSegmentKey(s.id))
+      if (m.certificates !== undefined) kept.add(checkpointSegmentKey(m.certificates.id))
     } catch {
       // Unreadable: it will be passed over at start; deleted with the old ones below once newer ones exist.
     }

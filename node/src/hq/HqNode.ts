@@ -34,7 +34,7 @@ import { envelopeOf, loggedEntry, reverifiedLoggedEntry } from './loggedEntry.ts
 import {
   ARRIVAL_NEXT_KEY, arrivalKey, CERT_PREFIX, certKey, ENTRY_PREFIX, entryKey, entryRange, OPENING_PREFIX, ORDER_ARRIVAL_NEXT_KEY, orderArrivalKey, REPLENISHMENT_PREFIX, replenishmentKey, SETTLEMENT_PREFIX
 } from './keys.ts'
-import { arrivalsAfter, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
+import { arrivalsAfter, certificateDigest, certificateSegment, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
 import { settlementOf } from './settlement.ts'
 import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
@@ -197,7 +197,7 @@ export interface RebuildSummary {
   ms: number
   phaseMs: { open: number, certificates: number, orders: number, entries: number }
   /** How the entries were folded: from a checkpoint (its watermark, items replayed, entries read from the log after or beside it), or the whole log. */
-  from: { checkpoint: { watermark: number, items: number, segments: number, readFromLog: number, ordersReadFromLog?: number }, skipped: string[] } | { log: 'whole', skipped: string[] }
+  from: { checkpoint: { watermark: number, items: number, segments: number, readFromLog: number, ordersReadFromLog?: number, certificatesVouched?: number }, skipped: string[] } | { log: 'whole', skipped: string[] }
 }
 
 /** What one checkpoint wrote. */
@@ -264,6 +264,9 @@ export class HqNode {
    * whose order the books lack; a start reads one it finds after the checkpoint's, as the whole log would).
    */
   readonly #ordersInDoubt = new Map<string, string>()
+  /** The hex SHA-256 of every certificate logged (what a checkpoint vouches for), and whether it grew since the last checkpoint's. */
+  #certDigests = new Set<string>()
+  #certsChanged = true
   /** The newest checkpoint's manifest (its segments are kept by the next incremental one), or null. */
   #manifest: Manifest | null = null
   #needBase = false
@@ -400,28 +403,6 @@ export class HqNode {
     this.#docs.clear()
     this.#orders = new Map()
     const verifyRoot = this.#init.rebuildVerify ?? true
-    // Certificates: HQ signed them itself. Re-verifying, their signatures are checked in
-    // batches on the verifier's threads; trusting the log, not at all.
-    let certificates = 0
-    const certChecks: Array<Promise<void>> = []
-    // Kept for fold threads, if a whole-log rebuild may use them (each enrols the tills itself).
-    const keepCertificates = (this.#init.rebuildThreads ?? 0) > 0
-    let certificateBytes: Uint8Array[] = []
-    for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
-      if (verifyRoot) certChecks.push(this.#checkRootSigned(batch, 'cert'))
-      // Read as checked bytes both ways: our own log, and re-verifying, the body the root key signed.
-      for (const [, bytes] of batch) {
-        this.#enrolment.add(bytes, { verify: false, checked: true })
-        if (keepCertificates) certificateBytes.push(bytes)
-      }
-      certificates += batch.length
-    }
-    endPhase('certificates')
-    for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
-      const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
-      this.#books.addOpeningStock(o.lines, o.date)
-      this.#booked(o.date)
-    }
     const next = await store.get(ARRIVAL_NEXT_KEY)
     this.#nextArrival = next === undefined ? 1 : Number(new TextDecoder().decode(next))
     if (!(Number.isSafeInteger(this.#nextArrival) && this.#nextArrival >= 1)) throw new Error(`HQ log corrupt: ${ARRIVAL_NEXT_KEY} is not an arrival number`)
@@ -439,6 +420,41 @@ export class HqNode {
     const { loaded, skipped } = (this.#init.rebuild ?? 'checkpoint') === 'checkpoint'
       ? await loadCheckpoint(store, this.rootKey, this.#nextArrival, this.#nextOrderArrival)
       : { loaded: null, skipped: [] }
+    // Certificates: HQ signed them itself. Re-verifying, their signatures are checked in
+    // batches on the verifier's threads (but those the checkpoint vouches for, by their hash);
+    // trusting the log, not at all.
+    let certificates = 0
+    let certificatesVouched = 0
+    const certChecks: Array<Promise<void>> = []
+    const vouched = loaded?.certificates ?? new Set<string>()
+    this.#certDigests = new Set()
+    // Kept for fold threads, if a whole-log rebuild may use them (each enrols the tills itself).
+    const keepCertificates = (this.#init.rebuildThreads ?? 0) > 0
+    let certificateBytes: Uint8Array[] = []
+    for await (const batch of scanBatches(store, { gte: CERT_PREFIX, lt: prefixEnd(CERT_PREFIX) }, REBUILD_BATCH)) {
+      const unvouched: typeof batch = []
+      for (const kv of batch) {
+        const digest = certificateDigest(kv[1])
+        this.#certDigests.add(digest)
+        if (vouched.has(digest)) certificatesVouched++
+        else unvouched.push(kv)
+      }
+      if (verifyRoot && unvouched.length > 0) certChecks.push(this.#checkRootSigned(unvouched, 'cert'))
+      // Read as checked bytes both ways: our own log, and re-verifying, the body the root key signed.
+      for (const [, bytes] of batch) {
+        this.#enrolment.add(bytes, { verify: false, checked: true })
+        if (keepCertificates) certificateBytes.push(bytes)
+      }
+      certificates += batch.length
+    }
+    // A checkpoint's certificate segment is written again once it lacks one (or none was read).
+    this.#certsChanged = certificatesVouched < certificates
+    endPhase('certificates')
+    for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
+      const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
+      this.#books.addOpeningStock(o.lines, o.date)
+      this.#booked(o.date)
+    }
     // Orders: those after the checkpoint's (its ORDER items bring the rest, below), or every one
     // when it holds none (a manifest from before orders were kept; the next checkpoint is a base).
     const ordersAfter = loaded?.manifest.orders
@@ -542,7 +558,7 @@ export class HqNode {
       this.#manifest = loaded.manifest
       // A checkpoint without orders (from before they were kept): the next one holds them all.
       this.#needBase = ordersAfter === undefined && replenishments > 0
-      from = { checkpoint: { watermark, items, segments: loaded.segments.length, readFromLog: readFromLog + after, ordersReadFromLog: replenishments }, skipped }
+      from = { checkpoint: { watermark, items, segments: loaded.segments.length, readFromLog: readFromLog + after, ordersReadFromLog: replenishments, certificatesVouched }, skipped }
     }
     await Promise.all(orderChecks)
     this.#lastCheckpointMs = this.#components.clock.nowMs()
@@ -674,7 +690,7 @@ export class HqNode {
     const baseItems = previous === null ? 0 : previous.segments.slice(0, previous.baseSegments).reduce((n, s) => n + s.items, 0)
     const base = this.#needBase || pending === null || pendingOrders === null || previous === null ||
       previous.segments.length >= CHECKPOINT_SEGMENTS_MAX || (incItems >= (this.#init.checkpointBaseMinItems ?? CHECKPOINT_BASE_MIN_ITEMS) && incItems >= baseItems)
-    if (!base && (pending?.length ?? 0) === 0 && (pendingOrders?.length ?? 0) === 0) {
+    if (!base && (pending?.length ?? 0) === 0 && (pendingOrders?.length ?? 0) === 0 && !this.#certsChanged) {
       this.#lastCheckpointMs = this.#components.clock.nowMs()
       return null
     }
@@ -731,15 +747,28 @@ export class HqNode {
         if (written.length % 4 === 0) await new Promise(resolve => setImmediate(resolve))
       }
       const kept = base || previous === null ? [] : previous.segments
+      // The certificates logged now (a set only growing): written again only once it grew.
+      const certsChanged = this.#certsChanged || previous?.certificates === undefined
+      let certificates = previous?.certificates
+      const certificateWrite: Array<{ ref: SegmentRef, bytes: Uint8Array }> = []
+      if (certsChanged) {
+        const bytes = certificateSegment(this.#certDigests)
+        const ref = segmentRef(`${String(watermark).padStart(12, '0')}.${nonce}.certificates`, bytes, bytes.length / 32)
+        certificateWrite.push({ ref, bytes })
+        certificates = ref
+        // Set again by a certificate logged from now on, or by this checkpoint failing.
+        this.#certsChanged = false
+      }
       const manifest: Manifest = {
         v: 1,
         watermark,
         segments: [...kept, ...written.map(s => s.ref)],
         baseSegments: base ? written.length : previous?.baseSegments ?? 0,
         writtenAtMs: this.#components.clock.nowMs(),
-        orders: ordersWatermark
+        orders: ordersWatermark,
+        ...(certificates !== undefined ? { certificates } : {})
       }
-      const { segmentOps, manifestOp } = checkpointOps(this.#root, manifest, written)
+      const { segmentOps, manifestOp } = checkpointOps(this.#root, manifest, [...written, ...certificateWrite])
       const { store } = this.#components
       for (let i = 0; i < segmentOps.length; i += 8) await store.batch(segmentOps.slice(i, i + 8), { sync: false })
       // One fsync: the manifest, and with it every segment written before it.
@@ -758,6 +787,7 @@ export class HqNode {
       if (pendingOrders === null || this.#pendingOrders === null) this.#pendingOrders = null
       else this.#pendingOrders = this.#capped([...pendingOrders, ...this.#pendingOrders])
       if (base) this.#needBase = true
+      this.#certsChanged = true
       this.#components.logger.warn({ err: (err as Error).message }, 'checkpoint not written; tried again later')
       throw err
     }
@@ -880,6 +910,7 @@ export class HqNode {
     // `alsoWrite` lands in the certificate's own batch: the enrolment code it spends (access/EnrolmentCodes.ts).
     await this.#components.store.batch([{ type: 'put', key: certKey(signed.tillId, signed.cert.fromSeq, toHex(c.tillKey)), value: signed.bytes }, ...(opts.alsoWrite ?? [])], { sync: true })
     this.#enrolment.add(signed.bytes)
+    this.#certLogged(signed.bytes)
     return signed.bytes
   }
 
@@ -888,8 +919,19 @@ export class HqNode {
     for (const c of list) this.#checkFromSeq(tillIdOf(c.store, c.till), c.fromSeq ?? 1)
     const signed = list.map(c => issueCertificate(this.#root, { store: c.store, till: c.till, tillKey: c.tillKey, fromSeq: c.fromSeq ?? 1, issuedAtMs: this.#components.clock.nowMs() }))
     await this.#components.store.batch(signed.map(sc => ({ type: 'put' as const, key: certKey(sc.tillId, sc.cert.fromSeq, toHex(sc.cert.tillKey)), value: sc.bytes })), { sync: true })
-    for (const sc of signed) this.#enrolment.add(sc.bytes)
+    for (const sc of signed) {
+      this.#enrolment.add(sc.bytes)
+      this.#certLogged(sc.bytes)
+    }
     return signed.map(sc => sc.bytes)
+  }
+
+  /** A certificate is in the log: the next checkpoint vouches for it. */
+  #certLogged (bytes: Uint8Array): void {
+    const digest = certificateDigest(bytes)
+    if (this.#certDigests.has(digest)) return
+    this.#certDigests.add(digest)
+    this.#certsChanged = true
   }
 
   /**
@@ -1011,7 +1053,11 @@ export class HqNode {
       }
       const last = await this.#logOrders(fresh.map(o => ({ key: o.key, value: o.value })), certs.map(c => ({ type: 'put' as const, key: c.key, value: c.value })))
       // Verified above (openCertificate): not again.
-      for (const c of certs) { this.#enrolment.add(c.value, { verify: false, checked: true }); out[c.i] = 'adopted' }
+      for (const c of certs) {
+        this.#enrolment.add(c.value, { verify: false, checked: true })
+        this.#certLogged(c.value)
+        out[c.i] = 'adopted'
+      }
       for (const o of fresh) {
         this.#books.addReplenishment(o.order)
         this.#booked(o.order.businessDay)
