@@ -108,7 +108,8 @@ async function build (): Promise<{ ms: number, records: number, orders: number }
       const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
       for (const made of await Promise.all(workers.map(w => next(w, d)))) {
         for (const [key, bytes] of made) {
-          // Orders are HQ's own records: no arrival number (HqNode.dispatchReplenishment writes none).
+          // Orders written as a log from before order arrival numbers (w!) holds them: the first
+          // start reads them all, and its first checkpoint, a base, holds them.
           if (key.startsWith('r!')) {
             ops.push({ type: 'put', key, value: bytes })
             orders++

@@ -172,14 +172,9 @@ async function runPlan (p: Plan, threaded = false): Promise<void> {
   await hq.stop()
 
   const fromCheckpoint = hqOn(store, defined, init)
-  const started = await fromCheckpoint.start()
+  await fromCheckpoint.start()
   assert.equal(state(fromCheckpoint), expected, 'from the newest checkpoint and the log after it')
   assert.equal(await served(fromCheckpoint), expectedOrders, 'the orders served to the tills, from the newest checkpoint')
-  if ('checkpoint' in started.from) {
-    // Only the orders after the checkpoint are read from the log (the rest are its items).
-    const logged = new Set(orders.map(o => o.order.id)).size
-    assert.ok((started.from.checkpoint.ordersReadFromLog ?? 0) <= logged)
-  }
   await fromCheckpoint.stop()
   const whole = hqOn(store, defined, { ...init, rebuild: 'full' })
   const summary = await whole.start()

@@ -12,7 +12,8 @@ import { DiskFaultError, FaultyKvStore, HqNode, MemoryStore, TillDiskError, type
 import { HqBusyError, type RebuildSummary } from '../src/hq/HqNode.ts'
 import { DAY1, DAY2, ManualClock, catalogue, root, startTill } from './helpers/fleet.ts'
 import { PROFILES, type AuthoriseRequest, type ProcessorAdapter, type ProcessorAnswer, type RefundRequest } from '@tillbooks/payments'
-import { keyPairFromSeed, Signer as TillSigner, asStoreId, type TillId } from '@tillbooks/protocol'
+import { keyPairFromSeed, Signer as TillSigner, asStoreId, openCertificate, toHex, type TillId } from '@tillbooks/protocol'
+import { certKey } from '../src/hq/keys.ts'
 import { silentLogger, TillNode } from '../src/index.ts'
 import { TillPayments } from '../src/till/TillPayments.ts'
 
@@ -153,6 +154,32 @@ describe('HQ on a failing disk', () => {
         await whole.stop()
       }
     }
+  })
+
+  it('an order answered busy, then a write of certificates alone (which deletes the order\'s keys): the order arrival numbers left unused do not make later checkpoints unusable', async () => {
+    const disk = new FaultyKvStore(new MemoryStore(), { inDoubtKeptChance: 1 })
+    let hq = await hqOver(disk, fleet.signers, true)
+    const last = fleet.entries.at(-1) as Entry
+    await hq.submit(fleet.entries.slice(0, -1).map(e => e.bytes))
+    disk.failNext(1, { code: 'EIO' })
+    await assert.rejects(hq.dispatchReplenishment({ id: 'R-lost', store: asStoreId('S001'), businessDay: DAY2, lines: [{ sku: 'patio-chair', qty: 2 }] }), DiskFaultError)
+    // A certificate from another replica (the same root), adopted alone: its batch deletes what the failed one may have left.
+    const other = await hqOver(new MemoryStore(), [], false)
+    const cert = await other.enrol({ store: asStoreId('S777'), till: 1, tillKey: new TillSigner(keyPairFromSeed(new Uint8Array(32).fill(77))).publicKey })
+    const sc = openCertificate(cert, root.publicKey)
+    assert.deepEqual(await hq.adoptRecords([{ key: certKey(sc.tillId, sc.cert.fromSeq, toHex(sc.cert.tillKey)), value: cert }]), ['adopted'])
+    await hq.stop()
+    // The failed batch comes back at the reopen but for the keys written over since: its next-number key.
+    hq = await hqOver(disk, fleet.signers, false)
+    assert.ok(!hq.books.snapshot().counts.replenishments, 'the failed order is not in the books')
+    await hq.submit([last.bytes])
+    assert.ok(await hq.checkpoint() !== null)
+    const expected = booksOf(hq)
+    await hq.stop()
+    const again = await hqOver(disk, fleet.signers, false)
+    assert.ok(lastRebuild !== null && 'checkpoint' in lastRebuild && lastRebuild.skipped.length === 0, `from the newest checkpoint, none passed over: ${JSON.stringify(lastRebuild)}`)
+    assert.equal(booksOf(again), expected)
+    await again.stop()
   })
 
   it('an entry answered busy that the log replays after a crash is folded once at the rebuild; its resend is a duplicate', async () => {

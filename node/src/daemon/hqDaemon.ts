@@ -732,7 +732,8 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
 
   const kinds = [...hqRecordKinds(hq), ...memberRecordKinds(members)]
   const tSums = performance.now()
-  await store.initSums(kinds)
+  // A whole-log start also counts the records again (after an older version ran on this store, say).
+  await store.initSums(kinds, { rescan: (o.rebuild ?? 'checkpoint') !== 'checkpoint' })
   logger.info({ from: store.sumsFrom, ms: Math.round(performance.now() - tSums) }, 'record sums for replicas ready')
   const replication = new HqReplication({
     hq,

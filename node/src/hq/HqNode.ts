@@ -260,8 +260,9 @@ export class HqNode {
   #pendingOrders: string[] | null = []
   /**
    * Orders whose write failed, by their arrival key → order key: the store may yet replay that
-   * write, so the next order write deletes both (a checkpoint must never claim an order arrival
-   * whose order the books lack; a start reads one it finds after the checkpoint's, as the whole log would).
+   * write, so the next write of orders or certificates (#logOrders) deletes both (a checkpoint
+   * must never claim an order arrival whose order the books lack; a start reads one it finds
+   * after the checkpoint's, as the whole log would).
    */
   readonly #ordersInDoubt = new Map<string, string>()
   /** The hex SHA-256 of every certificate logged (what a checkpoint vouches for), and whether it grew since the last checkpoint's. */
@@ -644,8 +645,8 @@ export class HqNode {
   }
 
   /**
-   * Whether a checkpoint is due: enough entries since the last, or some and long enough, or
-   * none written for the books yet. Never while entries of a failed commit are in doubt (the
+   * Whether a checkpoint is due: enough entries and orders since the last, or some and long
+   * enough, or none written for the books yet. Never while entries of a failed commit are in doubt (the
    * store may replay them: a watermark past them would leave them out of a start's books).
    */
   get checkpointDue (): boolean {
@@ -824,8 +825,9 @@ export class HqNode {
   /**
    * Write orders (and `alsoWrite`) with one fsync, each with the next order arrival number (so
    * a checkpoint can say which orders it holds), and delete what failed writes of orders may
-   * have left. Called in turn (#oneAtATime); returns the last number given. The caller folds
-   * the orders, then calls #ordersLogged, in one step. Numbers a failed write took stay unused.
+   * have left. Called in turn (#oneAtATime); returns the last number given (with no order, the
+   * last given before: only #ordersLogged reads it, and not for no order). The caller folds the
+   * orders, then calls #ordersLogged, in one step. Numbers a failed write took stay unused.
    */
   async #logOrders (orders: ReadonlyArray<{ key: string, value: Uint8Array }>, alsoWrite: KvOp[] = []): Promise<number> {
     const encoder = new TextEncoder()
@@ -1058,13 +1060,19 @@ export class HqNode {
         this.#certLogged(c.value)
         out[c.i] = 'adopted'
       }
-      for (const o of fresh) {
-        this.#books.addReplenishment(o.order)
-        this.#booked(o.order.businessDay)
-        this.#indexOrder(o.order, o.value)
-        out[o.i] = 'adopted'
+      const folded: string[] = []
+      try {
+        for (const o of fresh) {
+          this.#books.addReplenishment(o.order)
+          this.#booked(o.order.businessDay)
+          this.#indexOrder(o.order, o.value)
+          out[o.i] = 'adopted'
+          folded.push(o.order.id)
+        }
+      } finally {
+        // Those folded go into the next checkpoint even if a later one threw.
+        this.#ordersLogged(last, folded)
       }
-      this.#ordersLogged(last, fresh.map(o => o.order.id))
     })
     return out
   }

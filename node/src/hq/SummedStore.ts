@@ -14,7 +14,7 @@ import { OneAtATime } from '../OneAtATime.ts'
 import { prefixEnd, type KvOp, type KvRange, type KvStore } from '../storage/KvStore.ts'
 
 const MOD48 = 2 ** 48
-/** The sums as of the last batch, with the kinds they are for (not itself a record of any kind). */
+/** The sums as of the last batch of summed records, with the kinds they are for (not itself a record of any kind). */
 export const SUMS_KEY = 'zs'
 
 /** A record's digest in a replicas' summary: the first 48 bits of SHA-256 over its key and value. */
@@ -47,10 +47,18 @@ export class SummedStore implements KvStore {
     return this.#kinds?.find(k => key.startsWith(k.prefix) && (k.excludes === undefined || !key.startsWith(k.excludes)))
   }
 
-  /** `kinds`' sums: read back if the store holds sure ones, else by a scan (then written); every batch after moves them. */
-  async initSums (kinds: SummedKind[]): Promise<void> {
+  /**
+   * `kinds`' sums: read back if the store holds sure ones (and `rescan` is not asked: a start
+   * after an older HQ version ran on the store, which wrote records without them), else by a
+   * scan (then written, if the disk takes it); every batch after moves them. In turn with batches.
+   */
+  async initSums (kinds: SummedKind[], opts: { rescan?: boolean } = {}): Promise<void> {
     if (kinds.some(k => k.prefix.length < 2 || k.prefix.startsWith(SUMS_KEY))) throw new Error('bug: a summed kind\'s prefix is at least two characters, and not the sums\' key')
-    const stored = this.#readStored(kinds, await this.#inner.get(SUMS_KEY))
+    await this.#summed.run(async () => { await this.#init(kinds, opts.rescan === true) })
+  }
+
+  async #init (kinds: SummedKind[], rescan: boolean): Promise<void> {
+    const stored = rescan ? null : this.#readStored(kinds, await this.#inner.get(SUMS_KEY))
     this.#kinds = kinds
     this.#heads = new Set(kinds.map(k => k.prefix.slice(0, 2)))
     this.#suspect = false
@@ -71,8 +79,13 @@ export class SummedStore implements KvStore {
       this.#sums.set(k.prefix, { count, sum })
     }
     this.#from = 'scan'
-    // Not fsync'd: lost in a crash, the next start scans again.
-    await this.#inner.batch([{ type: 'put', key: SUMS_KEY, value: this.#encode(this.#sums) }], { sync: false })
+    // Not fsync'd: lost in a crash, the next start scans again. A disk refusing it does not stop
+    // the start (reads are served on a sick disk); the sums stored are deleted with later batches.
+    try {
+      await this.#inner.batch([{ type: 'put', key: SUMS_KEY, value: this.#encode(this.#sums) }], { sync: false })
+    } catch {
+      this.#suspect = true
+    }
   }
 
   /** How the last initSums got its sums (for the start's log line and the tests). */
@@ -122,8 +135,9 @@ export class SummedStore implements KvStore {
   async batch (ops: KvOp[], opts: { sync: boolean }): Promise<void> {
     if (ops.some(op => op.key === SUMS_KEY)) throw new Error('bug: the sums\' key is SummedStore\'s own')
     if (this.#kinds === null) {
-      // Before initSums nothing is summed: stored sums would miss this batch, so they go with it.
-      await this.#inner.batch([...ops, { type: 'del', key: SUMS_KEY }], opts)
+      // Before initSums nothing is summed: stored sums would miss this batch, so they go with it
+      // (in turn with initSums, which must not read them while this is in flight).
+      await this.#summed.run(async () => { await this.#inner.batch([...ops, { type: 'del', key: SUMS_KEY }], opts) })
       return
     }
     const tracked = ops.filter(op => this.#kindOf(op.key) !== undefined)
@@ -135,10 +149,12 @@ export class SummedStore implements KvStore {
   }
 
   async #summedBatch (ops: KvOp[], tracked: KvOp[], opts: { sync: boolean }): Promise<void> {
+    // A key twice in one batch: the store keeps the last op, and so do the sums.
+    const last = [...new Map(tracked.map(op => [op.key, op])).values()]
     // What each tracked key held before: a put over a record replaces its digest; a del removes it.
-    const before = await Promise.all(tracked.map(async op => await this.#inner.get(op.key)))
+    const before = await Promise.all(last.map(async op => await this.#inner.get(op.key)))
     const sums = new Map([...this.#sums].map(([k, v]) => [k, { ...v }]))
-    tracked.forEach((op, i) => {
+    last.forEach((op, i) => {
       const kind = this.#kindOf(op.key) as SummedKind
       const s = sums.get(kind.prefix) ?? { count: 0, sum: 0 }
       const old = before[i]
