@@ -393,8 +393,37 @@ describe('HQ checkpoints of the books', function () {
     await store.batch([{ type: 'put', key, value: good }], { sync: true })
     await store.close()
     const all = new Counting()
-    await hqOn(store, defined, { rebuildVerify: true, verifier: all, rebuild: 'full' }).start()
+    const whole = hqOn(store, defined, { rebuildVerify: true, verifier: all, rebuild: 'full' })
+    await whole.start()
     assert.equal(all.count, 4)
+    await whole.stop()
+
+    // A trusting start does not vouch for what it did not check: a certificate altered on disk,
+    // then a trusting start that writes a new certificate segment (a till enrolled), then a
+    // re-verifying start: the altered certificate is verified, and stops it.
+    await store.open()
+    await store.batch([{ type: 'put', key, value: altered }], { sync: true })
+    await store.close()
+    const trusting = hqOn(store, defined, { rebuildVerify: false })
+    await trusting.start()
+    const later = new Writer('S8', 8)
+    await trusting.enrol({ store: asStoreId('S8'), till: 8, tillKey: later.signer.publicKey })
+    assert.ok(await trusting.checkpoint() !== null)
+    await trusting.stop()
+    await assert.rejects(hqOn(store, defined, { rebuildVerify: true }).start(), /HQ log corrupt: certificate .* fails its signature/)
+    await store.close()
+    await store.open()
+    await store.batch([{ type: 'put', key, value: good }], { sync: true })
+    // A certificate segment altered on disk: its checkpoint is passed over, saying why.
+    let segment = ''
+    for await (const [k] of store.entries({ gte: 'x!s!', lt: 'x!s"' })) if (k.endsWith('.certificates')) segment = k
+    assert.ok(segment !== '')
+    const bytes = Uint8Array.from(await store.get(segment) as Uint8Array)
+    bytes[0] = (bytes[0] as number) ^ 1
+    await store.batch([{ type: 'put', key: segment, value: bytes }], { sync: true })
+    await store.close()
+    const s3 = await hqOn(store, defined, { rebuildVerify: true }).start()
+    assert.ok(s3.from.skipped.some(x => /certificate segment .* fails its hash/.test(x)), JSON.stringify(s3.from.skipped))
   })
 
   it('a crash at any point of writing a checkpoint (a base, then an incremental one) leaves a start that gives the same books', async () => {

@@ -97,6 +97,17 @@ describe('SummedStore', () => {
     assert.equal(rescanned.sumsFrom, 'scan')
   })
 
+  it('a batch sent while initSums is starting is summed once (in turn with it), in memory and as stored', async () => {
+    const inner = new MemoryStore()
+    const store = new SummedStore(inner)
+    await store.open()
+    await store.batch([{ type: 'put', key: 'c!1', value: Uint8Array.of(1) }], { sync: true })
+    await Promise.all([store.initSums(kinds), store.batch([{ type: 'put', key: 'c!2', value: Uint8Array.of(2) }], { sync: true })])
+    assert.deepEqual(store.sums(), await scanned(inner))
+    await store.batch([{ type: 'put', key: 'k!z', value: Uint8Array.of(3) }], { sync: true })
+    assert.deepEqual((await started(inner)).sums(), await scanned(inner))
+  })
+
   it('a key twice in one batch counts once, as the store keeps it', async () => {
     const inner = new MemoryStore()
     const store = await started(inner)

@@ -5,7 +5,7 @@
  * Layout (keys.ts):
  *   x!s!<segment id>   a segment: items of @tillbooks/ledger's checkpointCodec, ≤ ~4 MiB
  *   x!m!<watermark>    a manifest: { v, watermark, segments: [{ id, sha256, items, bytes }],
- *                      baseSegments, writtenAtMs, orders? }, signed by HQ's root key
+ *                      baseSegments, writtenAtMs, orders?, certificates? }, signed by HQ's root key
  * The watermark is an arrival number of HQ's log (`j!<n>`, written in the same fsync'd batch
  * as each entry): a manifest at W covers every entry that arrived at or before W; what came
  * after is read from the log at start. Segments are written without fsync, then the manifest

@@ -260,7 +260,7 @@ export class HqNode {
   #pendingOrders: string[] | null = []
   /**
    * Orders whose write failed, by their arrival key → order key: the store may yet replay that
-   * write, so the next write of orders or certificates (#logOrders) deletes both (a checkpoint
+   * write, so the next write of orders, or of certificates adopted from a replica (#logOrders), deletes both (a checkpoint
    * must never claim an order arrival whose order the books lack; a start reads one it finds
    * after the checkpoint's, as the whole log would).
    */
@@ -436,7 +436,9 @@ export class HqNode {
       const unvouched: typeof batch = []
       for (const kv of batch) {
         const digest = certificateDigest(kv[1])
-        this.#certDigests.add(digest)
+        // Only what is checked now or vouched for is vouched for next: a trusting start must not
+        // launder a certificate altered on disk into the next checkpoint's segment.
+        if (verifyRoot || vouched.has(digest)) this.#certDigests.add(digest)
         if (vouched.has(digest)) certificatesVouched++
         else unvouched.push(kv)
       }
@@ -449,7 +451,7 @@ export class HqNode {
       certificates += batch.length
     }
     // A checkpoint's certificate segment is written again once it lacks one (or none was read).
-    this.#certsChanged = certificatesVouched < certificates
+    this.#certsChanged = certificatesVouched < certificates && verifyRoot
     endPhase('certificates')
     for await (const [, bytes] of store.entries({ gte: OPENING_PREFIX, lt: prefixEnd(OPENING_PREFIX) })) {
       const o = canonicalDecode(bytes) as unknown as { date: BusinessDay, lines: SkuQty[] }
@@ -656,7 +658,8 @@ export class HqNode {
     if (this.#needBase || pending === null || orders === null) return true
     const n = pending.length + orders.length
     if (n >= (this.#init.checkpointRecordsEvery ?? CHECKPOINT_RECORDS_EVERY)) return true
-    return n > 0 && this.#components.clock.nowMs() - this.#lastCheckpointMs >= (this.#init.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS)
+    // Certificates enrolled since: vouched for by a checkpoint (not re-verified at a start) once one is written.
+    return (n > 0 || this.#certsChanged) && this.#components.clock.nowMs() - this.#lastCheckpointMs >= (this.#init.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS)
   }
 
   /** Entries logged since the last checkpoint (null: more than HQ tracks; the next is a base). */
@@ -1070,8 +1073,11 @@ export class HqNode {
           folded.push(o.order.id)
         }
       } finally {
-        // Those folded go into the next checkpoint even if a later one threw.
-        this.#ordersLogged(last, folded)
+        // Those folded go into the next checkpoint even if a later one threw (their numbers are
+        // the first ones of the batch); one logged but not folded must never be claimed by a
+        // checkpoint, so none is written until HQ restarts (and folds it from the log, or stops).
+        this.#ordersLogged(last - fresh.length + folded.length, folded)
+        if (folded.length < fresh.length) this.#checkpointsSuspended = `order ${fresh[folded.length]?.order.id ?? ''} was logged but did not fold`
       }
     })
     return out

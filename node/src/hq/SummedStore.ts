@@ -135,17 +135,27 @@ export class SummedStore implements KvStore {
   async batch (ops: KvOp[], opts: { sync: boolean }): Promise<void> {
     if (ops.some(op => op.key === SUMS_KEY)) throw new Error('bug: the sums\' key is SummedStore\'s own')
     if (this.#kinds === null) {
-      // Before initSums nothing is summed: stored sums would miss this batch, so they go with it
-      // (in turn with initSums, which must not read them while this is in flight).
-      await this.#summed.run(async () => { await this.#inner.batch([...ops, { type: 'del', key: SUMS_KEY }], opts) })
+      // Before initSums nothing is summed, and stored sums would miss this batch: in turn with
+      // initSums, it deletes them, unless initSums ran meanwhile (then it is summed as any other).
+      await this.#summed.run(async () => {
+        if (this.#kinds === null) await this.#inner.batch([...ops, { type: 'del', key: SUMS_KEY }], opts)
+        else await this.#route(ops, opts, true)
+      })
       return
     }
+    await this.#route(ops, opts, false)
+  }
+
+  /** A batch once the kinds are known: summed records in turn (`inTurn`: the caller holds the turn already). */
+  async #route (ops: KvOp[], opts: { sync: boolean }, inTurn: boolean): Promise<void> {
     const tracked = ops.filter(op => this.#kindOf(op.key) !== undefined)
     if (tracked.length === 0) {
-      await this.#inner.batch(ops, opts)
+      // Stored sums no longer sure (a failed write since) go with any batch.
+      await this.#inner.batch(this.#suspect ? [...ops, { type: 'del', key: SUMS_KEY }] : ops, opts)
       return
     }
-    await this.#summed.run(async () => { await this.#summedBatch(ops, tracked, opts) })
+    if (inTurn) await this.#summedBatch(ops, tracked, opts)
+    else await this.#summed.run(async () => { await this.#summedBatch(ops, tracked, opts) })
   }
 
   async #summedBatch (ops: KvOp[], tracked: KvOp[], opts: { sync: boolean }): Promise<void> {
