@@ -30,7 +30,7 @@
  * Certificates are read from the log at every start (each till's enrolment), but one whose
  * SHA-256 is in the checkpoint's certificate segment (`certificates`: the sorted 32-byte hashes
  * of every certificate logged when it was written) is not re-verified: the root-signed manifest
- * vouches for those bytes as for the rest of the books (at 100,000 tills, ~4 s of a start).
+ * vouches for those bytes as for the rest of the books (at 100,000 tills about 4 s of a start, by the cost of a check here).
  */
 import { hash } from 'node:crypto'
 import { canonicalDecode, canonicalEncode, toHex, verifySignature, type PublicKey, type Signer } from '@tillbooks/protocol'
