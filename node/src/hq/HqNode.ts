@@ -464,7 +464,19 @@ export class HqNode {
     let replenishments = 0
     const orderChecks: Array<Promise<void>> = []
     const orderBatches = ordersAfter !== undefined
-      ? (async function * () { for await (const keys of arrivalsAfter(store, ordersAfter, REBUILD_BATCH, { orders: true })) yield * fetchedBatches(store, keys) })()
+      ? (async function * () {
+          // An order logged twice under two numbers (written again after a failed write) is read once.
+          const seen = new Set<string>()
+          for await (const keys of arrivalsAfter(store, ordersAfter, REBUILD_BATCH, { orders: true })) {
+            const fresh: string[] = []
+            for (const k of keys) {
+              if (seen.has(k)) continue
+              seen.add(k)
+              fresh.push(k)
+            }
+            yield * fetchedBatches(store, fresh)
+          }
+        })()
       : scanBatches(store, { gte: REPLENISHMENT_PREFIX, lt: prefixEnd(REPLENISHMENT_PREFIX) }, REBUILD_BATCH)
     for await (const batch of orderBatches) {
       // As certificates: HQ signed them; verified on the threads, or trusted.
@@ -472,8 +484,6 @@ export class HqNode {
       for (const [, bytes] of batch) {
         // Read as checked bytes both ways: our own log, and re-verifying, the body the root key signed.
         const order = openReplenishment(bytes, this.rootKey, { verify: false, checked: true })
-        // Checked first: an order logged twice under two arrival numbers (a retried write) is one order.
-        if (this.#books.checkReplenishment(order) === 'duplicate') continue
         this.#books.addReplenishment(order)
         this.#booked(order.businessDay)
         this.#indexOrder(order, bytes)

@@ -30,7 +30,7 @@ import { IdReusedError, SettlementConflictError } from './errors.ts'
 import { assertCurrency, toCsv, toHledger } from './exports.ts'
 import {
   cashOverShortCents, checkOpeningStock, closePostings, makeTransaction, openingStockDescription, openingStockPostings, openingStockTxId,
-  payoutPostings, replenishmentDescription, replenishmentPostings, replenishmentTxId, settledLinePostings, settlementTxId, shrinkageCents,
+  payoutPostings, replenishmentTransactionAt, settledLinePostings, settlementTxId, shrinkageCents,
   stockInPostings, unitCostCents, type BankPayout, type CostCents, type Posting, type SettledLine, type Settlement, type Transaction
 } from './journal.ts'
 import { addCents, negCents, subCents } from './money.ts'
@@ -518,7 +518,7 @@ export class Books {
     }
     if (!Number.isSafeInteger(item.valueCents) || item.valueCents < 0) throw new CheckpointFormatError(`checkpoint: order ${item.id} is worth ${item.valueCents} cents`)
     this.#version++
-    const tx = orderTransaction(item.id, item.store, item.day, item.valueCents)
+    const tx = replenishmentTransactionAt(item.id, item.store, item.day, item.valueCents)
     for (const p of tx.postings) {
       const i = accountIndex(p.account)
       this.#balances[i] = addCents(this.#balances[i] ?? 0, p.amountCents)
@@ -998,7 +998,7 @@ export class Books {
   #prepareReplenishment (order: Replenishment): PreparedOrder | 'duplicate' {
     const lines = order.lines.map(l => ({ sku: l.sku, qty: l.qty }))
     const prepared = this.#prepareOrder(this.#replenishments, `order ${order.id}`, order.id, replenishmentFingerprint(order), lines, order.businessDay, valueCents =>
-      orderTransaction(order.id, order.store, order.businessDay, valueCents))
+      replenishmentTransactionAt(order.id, order.store, order.businessDay, valueCents))
     return prepared === 'duplicate' ? prepared : { ...prepared, store: order.store }
   }
 
@@ -1109,11 +1109,6 @@ const addCount = addCents
  */
 function fingerprintOf (value: object): string {
   return hash('sha256', JSON.stringify(value), 'hex')
-}
-
-/** A replenishment order's transaction: its value at cost from the warehouse into transit. */
-function orderTransaction (id: string, store: StoreId, day: BusinessDay, valueCents: number): Transaction {
-  return makeTransaction(replenishmentTxId(id), day, replenishmentDescription(id, store), replenishmentPostings(valueCents))
 }
 
 function replenishmentFingerprint (order: Replenishment): string {

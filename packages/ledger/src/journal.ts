@@ -301,8 +301,12 @@ export function replenishmentDescription (orderId: string, store: StoreId): stri
 }
 
 export function replenishmentTransaction (order: Replenishment, costCents: CostCents): Transaction {
-  return makeTransaction(replenishmentTxId(order.id), order.businessDay, replenishmentDescription(order.id, order.store),
-    replenishmentPostings(valueLinesCents(order.lines, costCents, order.businessDay)))
+  return replenishmentTransactionAt(order.id, order.store, order.businessDay, valueLinesCents(order.lines, costCents, order.businessDay))
+}
+
+/** A replenishment order's transaction from its value at cost (what a checkpoint keeps of it). */
+export function replenishmentTransactionAt (orderId: string, store: StoreId, day: BusinessDay, valueCents: number): Transaction {
+  return makeTransaction(replenishmentTxId(orderId), day, replenishmentDescription(orderId, store), replenishmentPostings(valueCents))
 }
 
 // ---------------------------------------------------------------------------------------
