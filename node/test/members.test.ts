@@ -66,7 +66,7 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     assert.ok(!Object.keys(books.members).some(k => k.startsWith('+')), 'no phone number in the books')
     // What HQ says of the member: earned today, not vested within the return window; nothing redeemed.
     const view = await request<{ member: string, earned: number, vested: number, redeemed: number, balance: number, rights: Record<string, number> }>(hq.ready.http, 'GET', `/members/${member}`)
-    assert.deepEqual(view.json, { member, enrolled: true, earned: sale.json.points, vested: 0, redeemed: 0, balance: 0, rights: {}, spendable: 0, forfeited: 0, liabilityCents: sale.json.points })
+    assert.deepEqual(view.json, { member, enrolled: true, earned: sale.json.points, vested: 0, redeemed: 0, balance: 0, rights: {}, spendable: 0, forfeited: 0, liabilityCents: sale.json.points, heldAtForks: 0 })
     assert.equal((await request(hq.ready.http, 'GET', '/members/m-ZZZZZZZZZZZZZZZZZZZZZZ')).status, 404)
     assert.equal((await request(hq.ready.http, 'GET', '/members/+447700900777')).status, 400, 'looked up by id, never by number')
   })
@@ -173,6 +173,60 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     await assert.rejects(m.grant({ grantId: `${s12}:g2`, member, till: s12, points: 1 }, other.publicKey), /forked/)
     v = await m.view(member, '2026-04-01')
     assert.deepEqual([v.rights, v.forfeited], [{ 'S1-1': 10 }, 300])
+    await hqNode.stop()
+  })
+
+  it('a fork found after its points vested and were spent elsewhere: the member below zero by at most what the fork holds, granted nothing until later points repay it', async () => {
+    const { startHq } = await import('./helpers/fleet.ts')
+    const { GENESIS_HASH, signEntry } = await import('@tillbooks/protocol')
+    const { tillInstance } = await import('@tillbooks/members')
+    const { toHex } = await import('@tillbooks/protocol')
+    const hqNode = await startHq()
+    const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(8)))
+    const forker = new Signer(keyPairFromSeed(new Uint8Array(32).fill(31)))
+    const honest = new Signer(keyPairFromSeed(new Uint8Array(32).fill(32)))
+    await hqNode.enrol({ store: 'S1' as never, till: 1, tillKey: forker.publicKey })
+    await hqNode.enrol({ store: 'S1' as never, till: 2, tillKey: honest.publicKey })
+    const kv = new MemoryStore()
+    await kv.open()
+    const clock = new ManualClock(Date.parse('2026-04-01T12:00:00Z'))
+    const m = new HqMembers({ store: kv, key: new Uint8Array(32).fill(7), root, clock, hq: hqNode })
+    const { member } = await m.enrol('+447700900777')
+    const close = (signer: Signer, till: number, seq: number, day: string, prevHash: Uint8Array, extra: object): ReturnType<typeof signEntry> => signEntry({
+      v: 1, kind: 'close', store: 'S1' as never, till, businessDay: day as never, seq, prevHash, atMs: seq,
+      docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [], ...extra
+    } as never, signer)
+    // 500 points earned at S1-1, vested once its Closes through the window are in.
+    const c1 = close(forker, 1, 1, '2026-03-02', GENESIS_HASH, { points: [{ member, points: 500 }] })
+    const c2 = close(forker, 1, 2, '2026-03-31', c1.hashBytes, {})
+    for (const e of [c1, c2]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
+    assert.equal((await m.view(member, '2026-04-01')).spendable, 500)
+    // 300 of them granted to S1-2 and redeemed there.
+    const s12 = tillInstance('S1-2', toHex(honest.publicKey))
+    await m.grant({ grantId: `${s12}:g1`, member, till: s12, points: 300 }, honest.publicKey)
+    const h1 = close(honest, 2, 1, '2026-04-01', GENESIS_HASH, { takingsCents: { cash: 700, card: 0 }, cashCountedCents: 700, redeemed: [{ member, points: 300, amountCents: 300 }] })
+    assert.equal((await hqNode.submit([h1.bytes]))[0]?.status, 'accepted')
+    let v = await m.view(member, '2026-04-01')
+    assert.deepEqual([v.balance, v.spendable, v.heldAtForks], [200, 200, 0])
+    // Then S1-1's twin of its first Close arrives: forked at seq 1, none of its Closes folded, their points with them.
+    const twin = close(forker, 1, 1, '2026-03-02', GENESIS_HASH, { atMs: 99, points: [{ member, points: 450 }] })
+    await hqNode.submit([twin.bytes])
+    assert.equal(hqNode.fleet()['S1-1']?.forked, true)
+    v = await m.view(member, '2026-04-01')
+    assert.deepEqual([v.earned, v.vested, v.redeemed, v.balance, v.spendable], [0, 0, 300, -300, -300], 'the books and the member agree: the fork\'s points are in neither')
+    assert.equal(v.heldAtForks, 500, 'the most either side of the fork claims for the member')
+    assert.ok(-v.spendable <= v.heldAtForks, 'below zero by at most what the fork holds')
+    await assert.rejects(m.grant({ grantId: `${s12}:g2`, member, till: s12, points: 1 }, honest.publicKey), /rights to -300/)
+    // Later points repay it first: 400 earned at S1-2 and vested leave 100 to spend.
+    const h2 = close(honest, 2, 2, '2026-04-02', h1.hashBytes, { points: [{ member, points: 400 }] })
+    const h3 = close(honest, 2, 3, '2026-05-01', h2.hashBytes, {})
+    for (const e of [h2, h3]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
+    v = await m.view(member, '2026-05-02')
+    assert.deepEqual([v.earned, v.vested, v.balance, v.spendable, v.heldAtForks], [400, 400, 100, 100, 500])
+    clock.ms = Date.parse('2026-05-02T12:00:00Z')
+    await m.grant({ grantId: `${s12}:g2`, member, till: s12, points: 100 }, honest.publicKey)
+    await assert.rejects(m.grant({ grantId: `${s12}:g3`, member, till: s12, points: 1 }, honest.publicKey), /rights to 0/)
     await hqNode.stop()
   })
 

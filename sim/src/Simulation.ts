@@ -37,7 +37,7 @@ function readSettlementFileLines (bytes: Uint8Array): number {
 
 /** The simulated processor's name, as its adapter gives it and the Closes carry it. */
 const PROCESSOR_NAME = 'simpsp'
-import { newReturnsState, overRefunded, RETURN_CHANCE, overspent, REDEEM_CHANCE, REDEEM_POINTS_MAX, RESERVE_CHANCE, SimMembers, SIM_RETURN_WINDOW_DAYS, type ReturnsState, type SimReceipt } from './members.ts'
+import { earnedAtFork, newReturnsState, overRefunded, RETURN_CHANCE, overspent, REDEEM_CHANCE, REDEEM_POINTS_MAX, RESERVE_CHANCE, SimMembers, SIM_RETURN_WINDOW_DAYS, type ReturnsState, type SimReceipt } from './members.ts'
 import { ANSWER_DROP_RATE, CARD_CURRENCY, CARD_FEE_BP, checkCards, drawCard, FORWARD_EVERY_MS, planCards, SETTLEMENT_LAG_DAYS, type CardPlan } from './cardPayments.ts'
 
 export interface SimOptions {
@@ -539,7 +539,7 @@ class Simulation {
       catalogue: catalogue ?? this.catalogue,
       hqRootKey: this.root.publicKey,
       ...(payments !== null ? { payments } : {}),
-      rights: this.members.rightsFor(signer, () => this.hqUp && !this.net.isCut(tillId, 'hq')),
+      rights: this.members.rightsFor(signer, () => this.hqUp && !this.net.isCut(tillId, 'hq'), () => this.plan.equivocationTill !== null && this.hq.fleet()[this.plan.equivocationTill]?.forked === true),
       returnWindowDays: SIM_RETURN_WINDOW_DAYS
     })
     await node.start()
@@ -1902,11 +1902,18 @@ class Simulation {
     // Members' points: the liability the books keep is the oracle's, to the cent; no member
     // redeemed more than they earned on days HQ folded; HQ's view shows no one overspent.
     this.checks.pointsLiabilityEqualsOracle = (books.accounts['liabilities:loyalty points'] ?? 0) === (oracle.accounts['liabilities:loyalty points'] ?? 0)
-    const over = overspent([...this.truth.values()])
+    // A fork found after HQ granted points of its first side leaves a member below zero: by at
+    // most what the fork holds of theirs (HQ's heldAtForks, never more than the truth's) and what
+    // HQ granted them before it knew of the fork; anything else is overspending.
+    const beforeFork = this.members.grantedBeforeFork()
+    const { over, repaying } = overspent([...this.truth.values()], beforeFork)
+    const atFork = earnedAtFork([...this.truth.values()])
     const views = await this.members.views(new Date(this.scheduler.nowMs).toISOString().slice(0, 10)) ?? []
-    const negative = views.filter(v => v.spendable < 0 || Object.values(v.rights).some(r => r < 0))
+    const negative = views.filter(v => Object.values(v.rights).some(r => r < 0) ||
+      (v.spendable < 0 && -v.spendable > Math.min(v.heldAtForks, beforeFork.get(v.member) ?? 0)) ||
+      v.heldAtForks > (atFork.get(v.member) ?? 0))
     this.checks.pointsNeverOverspent = over.length === 0 && negative.length === 0
-    this.details.members = { ...this.members.counts, overspent: over.slice(0, 5), negative: negative.slice(0, 5).map(v => v.member) }
+    this.details.members = { ...this.members.counts, overspent: over.slice(0, 5), repayingAfterFork: repaying.slice(0, 5), negative: negative.slice(0, 5).map(v => v.member) }
     // Returns by receipt: no line refunded beyond what was sold, but by a refund made without the
     // selling till's consent (flagged), which that till then knows of (a conflict naming the
     // refunds) once told, unless a fire took the record of it (either till's).

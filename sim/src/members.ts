@@ -43,6 +43,8 @@ export class SimMembers {
   readonly #ids = new Map<string, string>()
   readonly #idsPrng: Prng
   #hq: HqMembers | null = null
+  /** Grants HQ made, by id: to whom, how many points, and whether HQ knew of the fork yet. */
+  readonly #grants = new Map<string, { member: string, points: number, beforeFork: boolean }>()
   readonly counts: MemberCounts = { redemptions: 0, redeemedPoints: 0, refusedOffline: 0, refusedByHq: 0, withinRights: 0, reserved: 0, givenBack: 0 }
 
   constructor (phones: readonly string[], prng: Prng) {
@@ -68,13 +70,19 @@ export class SimMembers {
     return id
   }
 
-  /** HQ as a till sees it: reachable unless its link is cut or HQ is down. */
-  rightsFor (signer: Signer, reachable: () => boolean): RightsSource {
+  /**
+   * HQ as a till sees it: reachable unless its link is cut or HQ is down. `forkFound`: whether
+   * HQ knows of the equivocating till's fork, noted with each grant (grantedBeforeFork).
+   */
+  rightsFor (signer: Signer, reachable: () => boolean, forkFound: () => boolean): RightsSource {
     return {
       ask: async req => {
         const hq = this.#hq
         if (hq === null || !reachable()) throw new Error('HQ out of reach')
-        return await hq.grant(req, signer.publicKey)
+        const bytes = await hq.grant(req, signer.publicKey)
+        // A retry's answer is the first grant again: noted once, as HQ stood when it first granted.
+        if (!this.#grants.has(req.grantId)) this.#grants.set(req.grantId, { member: req.member, points: req.points, beforeFork: !forkFound() })
+        return bytes
       },
       giveBack: async req => {
         const hq = this.#hq
@@ -82,6 +90,13 @@ export class SimMembers {
         await hq.giveBack(req, signer.publicKey)
       }
     }
+  }
+
+  /** Per member, the points HQ granted before it knew of the fork: the most a fork can leave them overspent. */
+  grantedBeforeFork (): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const g of this.#grants.values()) if (g.beforeFork) out.set(g.member, (out.get(g.member) ?? 0) + g.points)
+    return out
   }
 
   /** HQ's view of every member, today (null when HQ is down). */
@@ -95,8 +110,28 @@ export class SimMembers {
 /**
  * From the truth alone: per member, points redeemed (net) against points earned on sales of days
  * whose Closes HQ folds. Overspent members are listed (an empty list is the invariant).
+ *
+ * One excess is no fault of HQ's: a fork found after HQ vested and granted points earned at the
+ * equivocating till, which it then folds none of (no vesting rule can rule that out: the till's
+ * key can sign a twin of any Close at any time). The member may then have redeemed more than
+ * they earned on folded days, but by at most the points they earned on the fork's days and at
+ * most what HQ granted them before it knew of the fork (`grantedBeforeFork`); such a member is
+ * listed under `repaying` (their next points repay it), anything beyond under `over`.
  */
-export function overspent (days: readonly TruthDay[]): Array<{ member: string, redeemed: number, earned: number }> {
+/** From the truth alone: per member, points earned on days whose Closes HQ never folds (the equivocating till's, from its fork on). */
+export function earnedAtFork (days: readonly TruthDay[]): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const d of days) {
+    if (d.closeCounts) continue
+    for (const s of d.sales) if (s.member !== null && s.kind === 'sale') out.set(s.member, (out.get(s.member) ?? 0) + (s.earnedPoints ?? 0))
+  }
+  return out
+}
+
+export function overspent (days: readonly TruthDay[], grantedBeforeFork: ReadonlyMap<string, number> = new Map()): {
+  over: Array<{ member: string, redeemed: number, earned: number, atFork: number }>
+  repaying: Array<{ member: string, redeemed: number, earned: number, atFork: number }>
+} {
   const earned = new Map<string, number>()
   const redeemed = new Map<string, number>()
   for (const d of days) {
@@ -106,9 +141,18 @@ export function overspent (days: readonly TruthDay[]): Array<{ member: string, r
       if (d.closeCounts) earned.set(s.member, (earned.get(s.member) ?? 0) + (s.earnedPoints ?? 0))
     }
   }
-  const out: Array<{ member: string, redeemed: number, earned: number }> = []
-  for (const [member, r] of redeemed) if (r > (earned.get(member) ?? 0)) out.push({ member, redeemed: r, earned: earned.get(member) ?? 0 })
-  return out
+  const atFork = earnedAtFork(days)
+  const over: Array<{ member: string, redeemed: number, earned: number, atFork: number }> = []
+  const repaying: typeof over = []
+  for (const [member, r] of redeemed) {
+    const e = earned.get(member) ?? 0
+    if (r <= e) continue
+    const held = atFork.get(member) ?? 0
+    const row = { member, redeemed: r, earned: e, atFork: held }
+    if (r - e <= Math.min(held, grantedBeforeFork.get(member) ?? 0)) repaying.push(row)
+    else over.push(row)
+  }
+  return { over, repaying }
 }
 
 /** A sale event is a return by receipt instead, this often. */

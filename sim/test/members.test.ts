@@ -1,6 +1,6 @@
-/** The simulator's members check, on hand-made truth: it catches a member who redeemed more than they earned on folded days. */
+/** The simulator's members check, on hand-made truth: it catches a member who redeemed more than they earned on folded days (beyond what a fork found late explains). */
 import assert from 'node:assert/strict'
-import { overRefunded, overspent } from '../src/members.ts'
+import { earnedAtFork, overRefunded, overspent } from '../src/members.ts'
 import type { TruthDay } from '../src/Oracle.ts'
 
 const day = (closeCounts: boolean, sales: TruthDay['sales']): TruthDay => ({ store: 'S1', tillId: 'S1-1', businessDay: '2026-03-02', delivery: null, sales, cashCountedCents: 0, closeCounts, stockInCounts: true })
@@ -8,12 +8,23 @@ const sale = (member: string, earnedPoints: number, redeemedPoints = 0): TruthDa
 
 describe('simulator members: overspent', () => {
   it('passes a member who redeemed what they earned on folded days, and names one who redeemed more', () => {
-    assert.deepEqual(overspent([day(true, [sale('m-A', 100)]), day(true, [sale('m-A', 0, 100)])]), [])
-    assert.deepEqual(overspent([day(true, [sale('m-A', 100)]), day(true, [sale('m-A', 0, 101)])]), [{ member: 'm-A', redeemed: 101, earned: 100 }])
+    assert.deepEqual(overspent([day(true, [sale('m-A', 100)]), day(true, [sale('m-A', 0, 100)])]), { over: [], repaying: [] })
+    assert.deepEqual(overspent([day(true, [sale('m-A', 100)]), day(true, [sale('m-A', 0, 101)])]).over, [{ member: 'm-A', redeemed: 101, earned: 100, atFork: 0 }])
   })
 
   it('counts no points earned on a day whose Close HQ never folds', () => {
-    assert.deepEqual(overspent([day(false, [sale('m-B', 500)]), day(true, [sale('m-B', 0, 1)])]), [{ member: 'm-B', redeemed: 1, earned: 0 }])
+    assert.deepEqual(overspent([day(false, [sale('m-B', 500)]), day(true, [sale('m-B', 0, 1)])]).over, [{ member: 'm-B', redeemed: 1, earned: 0, atFork: 500 }])
+    assert.deepEqual(earnedAtFork([day(false, [sale('m-B', 500)]), day(true, [sale('m-B', 7)])]), new Map([['m-B', 500]]))
+  })
+
+  it('a fork found after HQ granted its points: repaying, by at most the fork\'s points and what HQ granted before it knew; beyond either, overspent', () => {
+    const days = [day(true, [sale('m-C', 3)]), day(false, [sale('m-C', 688)]), day(true, [sale('m-C', 0, 112)])]
+    const row = { member: 'm-C', redeemed: 112, earned: 3, atFork: 688 }
+    assert.deepEqual(overspent(days, new Map([['m-C', 112]])), { over: [], repaying: [row] })
+    assert.deepEqual(overspent(days, new Map([['m-C', 108]])), { over: [row], repaying: [] }, 'more than HQ granted before the fork was found')
+    assert.deepEqual(overspent(days), { over: [row], repaying: [] }, 'nothing granted before the fork was found')
+    const small = [day(true, [sale('m-C', 3)]), day(false, [sale('m-C', 100)]), day(true, [sale('m-C', 0, 112)])]
+    assert.deepEqual(overspent(small, new Map([['m-C', 112]])).over, [{ member: 'm-C', redeemed: 112, earned: 3, atFork: 100 }], 'more than the fork held')
   })
 })
 

@@ -46,6 +46,18 @@ describe('simulator: every invariant holds under every fault', function () {
     assert.deepEqual(r.failures.map(failureText), [])
   })
 
+  it('a fork found after HQ granted its points (seed 8389 of the soak): the member repays it, by at most what HQ granted before it knew, and no one overspends', async () => {
+    // S001-2 closed 2026-03-03 with 688 points for a member and signed a twin of that Close; HQ
+    // folded the first side, the points vested, and it granted 112 at S002-2 the next day; then
+    // the twin arrived and HQ folded neither side. Before 2026-12-07 this failed pointsNeverOverspent.
+    const r = await runSimulation({ seed: 8389, tills: 6, days: 3, tillsPerStore: 3, salesPerDayMax: 6, faults: parseFaults('all,cardPayments') })
+    assert.deepEqual(failed(r), [], replay(r))
+    const m = r.details.members as { repayingAfterFork: Array<{ redeemed: number, earned: number, atFork: number }>, overspent: unknown[] }
+    assert.equal(m.repayingAfterFork.length, 1, 'the world still has a fork found after a grant')
+    const [row] = m.repayingAfterFork
+    assert.ok(row !== undefined && row.redeemed > row.earned && row.redeemed - row.earned <= row.atFork, JSON.stringify(row))
+  })
+
   it('exercises what it claims: faults happen and are caught', async () => {
     const r = await runSimulation({ seed: 5, tills: 12, days: 4, faults: parseFaults('all'), tillsPerStore: 3 })
     assert.deepEqual(failed(r), [], replay(r))

@@ -16,7 +16,7 @@ import { BeyondRightsError, isMemberId, MemberBook, MembersError, newMemberId, p
 import { FoldedCloses } from './FoldedCloses.ts'
 import type { HqNode } from './HqNode.ts'
 import type { ReplicatedKind } from './HqReplication.ts'
-import { openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRightsGrant, toHex, type Close, type RightsGrant, type Signer, type TillId } from '@tillbooks/protocol'
+import { openEntry, openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRightsGrant, toHex, type Close, type RightsGrant, type Signer, type TillId } from '@tillbooks/protocol'
 import type { Clock } from '../components.ts'
 import { OneAtATime } from '../OneAtATime.ts'
 import { CODE_PREFIX } from '../access/EnrolmentCodes.ts'
@@ -55,6 +55,13 @@ export interface MemberAnswer extends Omit<MemberView, 'rights'> {
   rights: Record<string, number>
   /** The liability for this member's points (earned, vested or not, less redeemed), at their redemption value. */
   liabilityCents: number
+  /**
+   * Points the member earned in Closes HQ holds past a fork of their till (at each seq, the most
+   * any side of the fork claims): not in the books, so neither earned nor vested here. A member
+   * who spent points a fork later took back has a balance and `spendable` below zero, by at most
+   * this; their next points repay it, and HQ grants nothing until they have.
+   */
+  heldAtForks: number
 }
 
 export class HqMembers {
@@ -139,8 +146,35 @@ export class HqMembers {
       spendable: v.spendable,
       rights,
       forfeited: v.forfeited,
-      liabilityCents: (v.earned - v.redeemed) * POINT_VALUE_CENTS
+      liabilityCents: (v.earned - v.redeemed) * POINT_VALUE_CENTS,
+      heldAtForks: await this.#heldAtForks(member)
     }
+  }
+
+  /**
+   * A fork is found when its second side arrives, which may be after HQ vested and granted
+   * points of the side it folded first: a till's key can sign a twin of any Close at any time,
+   * so no vesting rule keeps a fork from taking back points already spent. HQ then folds none
+   * of that till's Closes from the fork on (the books and the member's points agree), and says
+   * here how much the fork holds of this member's: what comes back if the fork is settled.
+   */
+  async #heldAtForks (member: string): Promise<number> {
+    const hq = this.#hq
+    if (hq === null) return 0
+    let held = 0
+    for (const [tillId, t] of Object.entries(hq.fleet())) {
+      if (!t.forked) continue
+      const most = new Map<number, number>()
+      // HQ's own log, verified when it came in: read, not verified again.
+      for (const bytes of await hq.tillLogRange(tillId as TillId, t.lastSeq, hq.heldSeq(tillId as TillId))) {
+        const r = openEntry(bytes, { verify: false }).record
+        if (r.kind !== 'close') continue
+        const points = r.points.reduce((n, p) => p.member === member ? n + p.points : n, 0)
+        most.set(r.seq, Math.max(most.get(r.seq) ?? 0, points))
+      }
+      for (const points of most.values()) held += points
+    }
+    return held
   }
 
   /**

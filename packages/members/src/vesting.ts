@@ -3,7 +3,11 @@
  * refund at the till that made the sale may take them back. HQ hears of such a refund only when
  * that till's Close of the refund's day arrives, so it counts the points vested only once the
  * window has passed *and* it holds that till's Closes through the window's last day: a refund
- * it has not heard of yet can then no longer exist, and vested points never go down.
+ * it has not heard of yet can then no longer exist, and vested points never go down, but for
+ * one case no rule can rule out: a till found forked (two Closes signed at one seq, the second
+ * side arriving after HQ vested and granted points of the first). HQ then folds none of that
+ * till's Closes from the fork on, their points with them; a member who already spent them has
+ * a balance below zero, repaid from their next points (HQ's view says what the fork holds).
  */
 import { RETURN_WINDOW_DAYS } from './constants.ts'
 import { MembersError } from './errors.ts'

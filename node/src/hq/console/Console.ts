@@ -280,11 +280,14 @@ ${table(`Closes of store ${store}${day !== undefined ? ` on ${day}` : ' (the las
       if (!/^m-[A-Za-z0-9_-]{22}$/.test(m)) {
         found = '<p class="bad" role="alert">A member is looked up by member id (m-…), never by phone number.</p>'
       } else {
-        const r = await api<{ earned: number, vested: number, redeemed: number, balance: number, spendable: number, rights: Record<string, number>, liabilityCents: number }>(req, `/members/${m}`)
+        const r = await api<{ earned: number, vested: number, redeemed: number, balance: number, spendable: number, rights: Record<string, number>, liabilityCents: number, heldAtForks?: number }>(req, `/members/${m}`)
         found = r.status !== 200
           ? '<p>No such member.</p>'
           : table(`Member ${m}`, ['', 'Points'], [['Earned', String(r.json.earned)], ['Vested', String(r.json.vested)], ['Redeemed', String(r.json.redeemed)], ['Balance', String(r.json.balance)], ['Spendable at HQ', String(r.json.spendable)],
-            ...Object.entries(r.json.rights).map(([t, p]) => [`Escrowed at ${t}`, String(p)]), ['Liability', money(r.json.liabilityCents)]], { numeric: [1] })
+            ...Object.entries(r.json.rights).map(([t, p]) => [`Escrowed at ${t}`, String(p)]),
+            // A fork took back points the member had already spent: say so beside the balance below zero.
+            ...((r.json.heldAtForks ?? 0) > 0 ? [['Held at forked tills', String(r.json.heldAtForks)]] : []),
+            ['Liability', money(r.json.liabilityCents)]], { numeric: [1] })
       }
     }
     return await send(req, reply, 'Members', `<form method="get"><label for="member">Member id</label> <input id="member" name="member" value="${esc(m ?? '')}" size="30"> <button type="submit">Look up</button></form>${found}`)
