@@ -62,6 +62,77 @@ describe('HQ\'s catalogue (HqCatalogue)', () => {
     assert.ok(restarted.view('2026-03-01').products.some(p => p.sku === 'beans'), 'the synced statements are on disk')
   })
 
+  it('an import or resolution the disk refuses takes no effect: the catalogue read, synced and saved later is the one before it', async () => {
+    const inner = new MemoryStore()
+    const disk = new FaultyKvStore(inner)
+    await disk.open()
+    const cat = new HqCatalogue({ store: disk, root })
+    await cat.load()
+    let told = 0
+    cat.onChange(() => { told++ })
+    const heads = cat.doc.getHeads()
+    disk.failUntilHealed({ syncOnly: true })
+    await assert.rejects(cat.importCsv(FILE, '2026-03-01', 1))
+    assert.deepEqual(cat.doc.getHeads(), heads, 'the document (what peers sync and the books fold) is as it was')
+    assert.ok(!cat.view('2026-03-01').products.some(p => p.sku === 'beans'), 'nothing of the refused file is in force')
+    assert.equal(cat.unsaved, false, 'nothing waits to be saved')
+    assert.equal(told, 0)
+    disk.heal()
+    assert.equal(await cat.flush(), true)
+    assert.ok(!cat.view('2026-03-01').products.some(p => p.sku === 'beans'), 'a flush once the disk works brings none of it in')
+    // Sent again, it is imported; and a restart finds it.
+    assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 2), { imported: 3, unchanged: 0, errors: [], effective: '2026-03-01' })
+    assert.equal(told, 1, 'told once it is durable')
+    const restarted = new HqCatalogue({ store: inner, root })
+    await restarted.load()
+    assert.deepEqual(restarted.doc.getHeads(), cat.doc.getHeads(), 'on disk as in memory')
+    // A clash's resolution refused by the disk likewise leaves the clash open.
+    await cat.importCsv(`${HEADER}\nbeans-2,Coffee Beans (1 kg),4006381333931,19.99,550,9.50,true,`, '2026-03-02', 3)
+    const open = cat.conflicts('2026-03-02')
+    assert.equal(open.length, 1, 'two products with one GTIN: a clash')
+    disk.failUntilHealed({ syncOnly: true })
+    await assert.rejects(cat.resolve({ conflict: (open[0] as { id: string }).id, decision: 'same', canonical: 'beans' }, '2026-03-02', 4))
+    assert.equal(cat.conflicts('2026-03-02').length, 1, 'still open')
+    disk.heal()
+    await cat.resolve({ conflict: (open[0] as { id: string }).id, decision: 'same', canonical: 'beans' }, '2026-03-02', 5)
+    assert.equal(cat.conflicts('2026-03-02').length, 0)
+  })
+
+  it('an import durable while a sync brought changes meanwhile: the import succeeds, and the sync\'s changes are saved too', async () => {
+    const { cat: source } = await fresh()
+    await source.importCsv(`${HEADER}\ntea,Tea 100g,,4.50,550,2.00,true,`, '2026-03-01', 1)
+    const inner = new MemoryStore()
+    const disk = new FaultyKvStore(inner)
+    await disk.open()
+    const cat = new HqCatalogue({ store: disk, root })
+    await cat.load()
+    let told = 0
+    cat.onChange(() => { told++ })
+    // A sync's changes whose save failed: the next import's copy carries them to disk.
+    cat.doc.merge(source.doc)
+    disk.failUntilHealed({ syncOnly: true })
+    await assert.rejects(cat.changed())
+    disk.heal()
+    assert.equal(cat.unsaved, true)
+    await cat.importCsv(FILE, '2026-03-02', 2)
+    assert.deepEqual([cat.unsaved, told], [false, 1], 'saved with the import, and told')
+    // A sync's changes arriving while the import's save is under way: the import stands, and they are saved after it.
+    const { cat: other } = await fresh()
+    await other.importCsv(`${HEADER}\nmug,Mug,,6.00,2000,1.50,true,`, '2026-03-01', 3)
+    const batch = inner.batch.bind(inner)
+    let once = true
+    inner.batch = async (ops, opts) => {
+      if (once) { once = false; cat.doc.merge(other.doc) }
+      return await batch(ops, opts)
+    }
+    await cat.importCsv(`${HEADER}\ncup,Paper Cup,,,2000,0.05,true,`, '2026-03-03', 4)
+    assert.equal(cat.unsaved, false)
+    const restarted = new HqCatalogue({ store: inner, root })
+    await restarted.load()
+    assert.deepEqual(restarted.doc.getHeads().sort(), cat.doc.getHeads().sort(), 'the import and the sync\'s changes on disk')
+    assert.ok(restarted.view('2026-03-03').products.some(p => p.sku === 'mug'))
+  })
+
   it('imports a file as signed statements; the same file again changes nothing; the demo catalogue until then', async () => {
     const { cat, store } = await fresh()
     assert.ok(cat.view('2026-03-01').products.some(p => p.sku === 'patio-set'), 'the demo catalogue while nothing is imported')

@@ -13,8 +13,8 @@
  * Stores' tills write into the same document (a product made up at a store) and sync it with
  * HQ (DocSync, screened by the document itself); `changed()` takes such changes in.
  *
- * On disk: `g!doc`, the document's `save()`, written (fsync'd) after each import, resolution
- * or sync that brought something.
+ * On disk: `g!doc`, the document's `save()`, written (fsync'd) after each sync that brought
+ * something, and before an import or resolution takes effect (one the disk refuses takes none).
  * Until HQ names products of its own, the catalogue is the built-in demo one
  * (`demoCatalogueData`), and it stays in force for the days before (catalogue's `withBase`).
  *
@@ -284,8 +284,7 @@ export class HqCatalogue {
       }
       for (let k = 0; k < items.length; k += BATCH_ITEMS_MAX) sign(items.slice(k, k + BATCH_ITEMS_MAX))
       const imported = items.length
-      for (const s of statements) this.doc.add(s)
-      if (statements.length > 0) await this.#persist()
+      if (statements.length > 0) await this.#addOwn(statements)
       return { imported, unchanged, errors: [], effective }
     })
   }
@@ -304,14 +303,43 @@ export class HqCatalogue {
         throw new ResolutionError((err as Error).message)
       }
       try {
-        this.doc.add(bytes)
+        await this.#addOwn([bytes])
       } catch (err) {
         if (err instanceof CatalogueError) throw new ResolutionError(err.message)
         throw err
       }
-      await this.#persist()
       return { conflict: open, statement: statementIdOf(bytes) }
     })
+  }
+
+  /**
+   * HQ's own statements (an import, a resolution), on disk before they are in the document
+   * anyone reads, folds or syncs: they are added to a copy, the copy is saved with fsync, and
+   * only then are its changes merged into the document. A save the disk refuses leaves the
+   * catalogue as it was: the caller is answered 503 and nothing took effect (before, the
+   * statements stayed in the document, were read and synced at once, and HQ's periodic flush
+   * saved them later: a refused import came into force all the same). In turn (#oneAtATime).
+   */
+  async #addOwn (statements: readonly Uint8Array[]): Promise<void> {
+    const next = CatalogueDoc.load(this.doc.save(), this.#root.publicKey, this.#actorId !== undefined ? { actorId: this.#actorId } : {})
+    try {
+      for (const s of statements) next.add(s)
+      await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: next.save() }], { sync: true })
+      this.doc.merge(next)
+      this.#read = null
+      // The disk holds the document as it was when copied, with the statements. Changes a sync
+      // brought meanwhile (or a failed save left) are not on it yet: saved now, or by `flush`;
+      // the statements are durable either way, so this call succeeds.
+      const durable = sameHeads(this.doc.getHeads(), next.getHeads())
+      if (durable) {
+        this.#unsaved = false
+        for (const fn of this.#listeners) fn()
+      } else {
+        await this.#persist().catch(() => {})
+      }
+    } finally {
+      next.free()
+    }
   }
 
   async #persist (): Promise<void> {
@@ -342,3 +370,6 @@ function sameDay (all: Statement[], from: Day): Map<string, string[]> {
   return out
 }
 
+function sameHeads (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join()
+}
