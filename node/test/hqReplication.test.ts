@@ -404,6 +404,10 @@ describe('HqReplication', () => {
         assert.equal(await x.members.has(idB), true)
       }
       assert.deepEqual(await keysOf(a.store, 'k!'), await keysOf(b.store, 'k!'))
+      // And the two members are one, at both: one balance whichever card is shown.
+      assert.deepEqual(await keysOf(a.store, 'A!'), [`A!${idA < idB ? idB : idA}`])
+      assert.deepEqual(await keysOf(b.store, 'A!'), await keysOf(a.store, 'A!'))
+      for (const x of [a, b]) for (const id of [idA, idB]) assert.deepEqual((await x.members.view(id, '2026-03-02')).sameMember, [idA, idB].sort())
       const adopted = first.r.counters.recordsAdopted + second.r.counters.recordsAdopted
       await first.r.syncWith(addrOf(second), idOf(second))
       await second.r.syncWith(addrOf(first), idOf(first))

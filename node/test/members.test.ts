@@ -230,6 +230,53 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     await hqNode.stop()
   })
 
+  it('one number enrolled as two members at two replicas: once found, one member with one balance, whichever card is shown', async () => {
+    const { startHq } = await import('./helpers/fleet.ts')
+    const { GENESIS_HASH, signEntry, toHex } = await import('@tillbooks/protocol')
+    const { phoneKey, tillInstance } = await import('@tillbooks/members')
+    const hqNode = await startHq()
+    const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(8)))
+    const tillKey = new Signer(keyPairFromSeed(new Uint8Array(32).fill(41)))
+    await hqNode.enrol({ store: 'S1' as never, till: 1, tillKey: tillKey.publicKey })
+    const kv = new MemoryStore()
+    await kv.open()
+    const memberKey = new Uint8Array(32).fill(7)
+    const m = new HqMembers({ store: kv, key: memberKey, root, clock: new ManualClock(Date.parse('2026-04-01T12:00:00Z')), hq: hqNode })
+    const phone = '+447700900555'
+    const here = (await m.enrol(phone)).member
+    // The same number was enrolled at another replica, cut off from this one, as another member.
+    const there = here === 'm-AAAAAAAAAAAAAAAAAAAAAA' ? 'm-BBBBBBBBBBBBBBBBBBBBBB' : 'm-AAAAAAAAAAAAAAAAAAAAAA'
+    const [first, second] = here < there ? [here, there] : [there, here]
+    // Points earned under each id, at a till (each card was shown on some sale), vested.
+    const close = (seq: number, day: string, prevHash: Uint8Array, extra: object): ReturnType<typeof signEntry> => signEntry({
+      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: day as never, seq, prevHash, atMs: seq,
+      docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [], ...extra
+    } as never, tillKey)
+    const c1 = close(1, '2026-03-01', GENESIS_HASH, { points: [{ member: here, points: 200 }, { member: there, points: 300 }].sort((a, b) => a.member < b.member ? -1 : 1) })
+    const c2 = close(2, '2026-03-31', c1.hashBytes, {})
+    for (const e of [c1, c2]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
+    assert.deepEqual([(await m.view(here, '2026-04-01')).spendable, (await m.view(there, '2026-04-01')).spendable], [200, 300], 'two members until the replicas meet')
+    // The other replica's record of the number arrives: the number stays with the smaller id, and the two are one.
+    await m.adoptRecord(`k!${phoneKey(memberKey, phone)}`, new TextEncoder().encode(there))
+    await m.adoptRecord(`M!${there}`, new TextEncoder().encode('1775000000000'))
+    assert.equal(await m.lookup(phone), first)
+    for (const id of [here, there]) {
+      const v = await m.view(id, '2026-04-01')
+      assert.deepEqual([v.member, v.earned, v.vested, v.spendable, v.sameMember], [id, 500, 500, 500, [first, second]], `asked by ${id}`)
+    }
+    // Either card spends the one balance: 400 to a till under the second id (it earned 300 alone), then no more than is left.
+    const s11 = tillInstance('S1-1', toHex(tillKey.publicKey))
+    await m.grant({ grantId: `${s11}:g1`, member: second, till: s11, points: 400 }, tillKey.publicKey)
+    await assert.rejects(m.grant({ grantId: `${s11}:g2`, member: first, till: s11, points: 101 }, tillKey.publicKey), /rights to 100/)
+    assert.deepEqual([(await m.view(first, '2026-04-01')).spendable, (await m.view(first, '2026-04-01')).rights], [100, { 'S1-1': 400 }])
+    // The record that says so is shared with replicas like any member record; a bad one is refused.
+    assert.equal(new TextDecoder().decode(await kv.get(`A!${second}`)), first)
+    await assert.rejects(m.adoptRecord(`A!${first}`, new TextEncoder().encode(second)), /one with a smaller id/)
+    await assert.rejects(m.adoptRecord('A!m-x', new TextEncoder().encode(first)), /not a member id/)
+    await hqNode.stop()
+  })
+
   it('keeps only the keyed hash: nothing HQ stores holds the number', async () => {
     const store = new MemoryStore()
     await store.open()

@@ -9,6 +9,7 @@
  * and a grant is refused beyond what is spendable: vested − (granted − returned).
  *
  * On disk (HQ's LevelDB): `k!<phone key>` → member id, `M!<member id>` → when enrolled,
+ * `A!<member id>` → the member it is one with (a number enrolled twice at two replicas),
  * `G!<grant id>` → the signed grant, `Q!<instance>:<return id>` → rights a till gave back; fsync'd
  * before anyone is answered.
  */
@@ -20,20 +21,20 @@ import { openEntry, openRightsGrant, POINT_VALUE_CENTS, signMemberCard, signRigh
 import type { Clock } from '../components.ts'
 import { OneAtATime } from '../OneAtATime.ts'
 import { CODE_PREFIX } from '../access/EnrolmentCodes.ts'
-import { prefixEnd, type KvStore } from '../storage/KvStore.ts'
+import { prefixEnd, type KvOp, type KvStore } from '../storage/KvStore.ts'
 
 /**
  * The member records HQ replicas share (HqMembers.adoptRecord), in the order a replica brings
  * them over: numbers' keyed hashes before members, so that a replica that knows a member id
  * always knows its number (a round can fail between two kinds; were members first, the number
- * given at that replica in between would be enrolled again as another member); then grants and
- * rights given back.
+ * given at that replica in between would be enrolled again as another member); then which
+ * members are one (a number enrolled twice), grants and rights given back.
  */
-export const MEMBER_RECORD_PREFIXES = ['k!', 'M!', 'G!', 'Q!'] as const
+export const MEMBER_RECORD_PREFIXES = ['k!', 'A!', 'M!', 'G!', 'Q!'] as const
 
 /** The member records as kinds HqReplication brings over, in MEMBER_RECORD_PREFIXES' order (`k!code!`, enrolment codes, is not one). */
 export function memberRecordKinds (members: HqMembers): ReplicatedKind[] {
-  return MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX, settlesConflicts: true as const } : {}) }))
+  return MEMBER_RECORD_PREFIXES.map(prefix => ({ prefix, adopt: async (key: string, value: Uint8Array) => await members.adoptRecord(key, value), ...(prefix === 'k!' ? { excludes: CODE_PREFIX, settlesConflicts: true as const } : prefix === 'A!' ? { settlesConflicts: true as const } : {}) }))
 }
 
 /** What a folded Close says of members: points earned, cancelled (by sale day) and redeemed. */
@@ -56,6 +57,12 @@ export interface MemberAnswer extends Omit<MemberView, 'rights'> {
   /** The liability for this member's points (earned, vested or not, less redeemed), at their redemption value. */
   liabilityCents: number
   /**
+   * Every member id that is this member (sorted), when there is more than one: one number
+   * enrolled at two HQ replicas cut off from each other, found once they synced. Their points
+   * are one balance, whichever card the member shows; the number finds the first id.
+   */
+  sameMember?: string[]
+  /**
    * Points the member earned in Closes HQ holds past a fork of their till (at each seq, the most
    * any side of the fork claims): not in the books, so neither earned nor vested here. A member
    * who spent points a fork later took back has a balance and `spendable` below zero, by at most
@@ -74,6 +81,8 @@ export class HqMembers {
   readonly #closes: FoldedCloses<MemberClose> | null
   /** Grants by id (loaded from `G!` on first use). */
   #grants: Map<string, { grant: RightsGrant, bytes: Uint8Array }> | null = null
+  /** Members that are one with another (`A!`: member id → the smaller id it is one with), loaded on first use. */
+  #aliases: Map<string, string> | null = null
   /** Returns tills told of straight away, by `<instance>:<return id>` (loaded from `Q!` on first use). */
   #returns: Map<string, { returnId: string, member: string, till: string, points: number }> | null = null
   readonly #windowDays: number
@@ -129,8 +138,8 @@ export class HqMembers {
    * (`vestsOn`), redeemed (net of what refunds gave back), and the rights escrowed per till.
    */
   async view (member: string, today: string): Promise<MemberAnswer> {
-    const { book, instances } = await this.#book(member)
-    const v = book.view(member, today)
+    const { book, instances, root, ids } = await this.#book(member)
+    const v = book.view(root, today)
     const rights: Record<string, number> = {}
     for (const [instance, points] of Object.entries(v.rights)) {
       const tillId = instances.get(instance) ?? instance.split(':')[0] as string
@@ -147,7 +156,8 @@ export class HqMembers {
       rights,
       forfeited: v.forfeited,
       liabilityCents: (v.earned - v.redeemed) * POINT_VALUE_CENTS,
-      heldAtForks: await this.#heldAtForks(member)
+      heldAtForks: await this.#heldAtForks(ids),
+      ...(ids.size > 1 ? { sameMember: [...ids].sort() } : {})
     }
   }
 
@@ -158,7 +168,7 @@ export class HqMembers {
    * of that till's Closes from the fork on (the books and the member's points agree), and says
    * here how much the fork holds of this member's: what comes back if the fork is settled.
    */
-  async #heldAtForks (member: string): Promise<number> {
+  async #heldAtForks (ids: ReadonlySet<string>): Promise<number> {
     const hq = this.#hq
     if (hq === null) return 0
     let held = 0
@@ -169,7 +179,7 @@ export class HqMembers {
       for (const bytes of await hq.tillLogRange(tillId as TillId, t.lastSeq, hq.heldSeq(tillId as TillId))) {
         const r = openEntry(bytes, { verify: false }).record
         if (r.kind !== 'close') continue
-        const points = r.points.reduce((n, p) => p.member === member ? n + p.points : n, 0)
+        const points = r.points.reduce((n, p) => ids.has(p.member) ? n + p.points : n, 0)
         most.set(r.seq, Math.max(most.get(r.seq) ?? 0, points))
       }
       for (const points of most.values()) held += points
@@ -201,9 +211,9 @@ export class HqMembers {
       if (toHex(fromKey) !== toHex(current)) throw new MembersError(`a till asks for its own rights: ${req.till} is not the asking peer`)
       if (this.#hq?.fleet()[tillId]?.forked === true) throw new MembersError(`till ${tillId} is forked: it holds no rights until it is replaced`)
       if (!await this.has(req.member)) throw new MembersError(`member ${req.member} is not enrolled`)
-      const { book } = await this.#book(req.member)
+      const { book, root } = await this.#book(req.member)
       const today = new Date(this.#clock.nowMs()).toISOString().slice(0, 10)
-      const spendable = book.view(req.member, today).spendable
+      const spendable = book.view(root, today).spendable
       if (req.points > spendable) throw new BeyondRightsError(req.member, spendable, req.points)
       const grant: RightsGrant = { id: req.grantId, member: req.member, till: req.till, points: req.points, issuedAtMs: Math.max(0, this.#clock.nowMs()) }
       const bytes = signRightsGrant(this.#root, grant)
@@ -213,8 +223,12 @@ export class HqMembers {
     })
   }
 
-  /** The member's book: earnings (with their vesting day), grants, redemptions and restores, retired instances. */
-  async #book (member: string): Promise<{ book: MemberBook, instances: Map<string, string> }> {
+  /**
+   * The member's book: earnings (with their vesting day), grants, redemptions and restores,
+   * retired instances; of every id that is this member (`ids`), booked under the first (`root`).
+   */
+  async #book (member: string): Promise<{ book: MemberBook, instances: Map<string, string>, root: string, ids: ReadonlySet<string> }> {
+    const { root, ids } = await this.#sameMember(member)
     const book = new MemberBook()
     const instances = new Map<string, string>()
     const fleet = this.#hq?.fleet() ?? {}
@@ -222,24 +236,28 @@ export class HqMembers {
       const lastClosed = fleet[tillId]?.lastClosedDay ?? null
       for (const c of ix.items) {
         instances.set(c.instance, tillId)
-        const earned = c.earned.get(member)
-        if (earned !== undefined) book.earn(member, earned, vestsOn(c.day, lastClosed, this.#windowDays))
-        for (const x of c.cancelled) if (x.member === member) book.earn(member, -x.points, vestsOn(x.saleDay, lastClosed, this.#windowDays))
-        for (const q of c.returned) if (q.member === member) book.record({ kind: 'return', id: `${c.instance}:${q.id}`, member, till: c.instance, points: q.points })
-        const redeemed = c.redeemed.get(member)
-        if (redeemed !== undefined) {
+        let redeemed: number | undefined
+        for (const id of ids) {
+          const earned = c.earned.get(id)
+          if (earned !== undefined) book.earn(root, earned, vestsOn(c.day, lastClosed, this.#windowDays))
+          const r = c.redeemed.get(id)
+          if (r !== undefined) redeemed = (redeemed ?? 0) + r
+        }
+        for (const x of c.cancelled) if (ids.has(x.member)) book.earn(root, -x.points, vestsOn(x.saleDay, lastClosed, this.#windowDays))
+        for (const q of c.returned) if (ids.has(q.member)) book.record({ kind: 'return', id: `${c.instance}:${q.id}`, member: root, till: c.instance, points: q.points })
+        if (redeemed !== undefined && redeemed !== 0) {
           const id = `${tillId}:close${c.seq}`
           book.record(redeemed > 0
-            ? { kind: 'redeem', id, member, till: c.instance, points: redeemed }
-            : { kind: 'restore', id, member, till: c.instance, points: -redeemed })
+            ? { kind: 'redeem', id, member: root, till: c.instance, points: redeemed }
+            : { kind: 'restore', id, member: root, till: c.instance, points: -redeemed })
         }
       }
     }
     for (const { grant } of (await this.#loadGrants()).values()) {
-      if (grant.member === member) book.record({ kind: 'grant', id: grant.id, member, till: grant.till, points: grant.points })
+      if (ids.has(grant.member)) book.record({ kind: 'grant', id: grant.id, member: root, till: grant.till, points: grant.points })
     }
     // Returns tills told HQ of straight away (the same, by number, as their Close will report).
-    for (const q of (await this.#loadReturns()).values()) if (q.member === member) book.record({ kind: 'return', id: `${q.till}:${q.returnId}`, member, till: q.till, points: q.points })
+    for (const q of (await this.#loadReturns()).values()) if (ids.has(q.member)) book.record({ kind: 'return', id: `${q.till}:${q.returnId}`, member: root, till: q.till, points: q.points })
     // An instance whose till has been enrolled with another key since (a fire, a fork) is retired,
     // and so is every instance of a till found forked (its twin may have spent what it held).
     for (const instance of new Set([...instances.keys(), ...[...(this.#grants?.values() ?? [])].map(g => g.grant.till)])) {
@@ -247,7 +265,38 @@ export class HqMembers {
       const current = this.#hq?.enrolment.keysOf(tillId).at(-1)
       if ((current !== undefined && tillInstance(tillId, toHex(current)) !== instance) || fleet[tillId]?.forked === true) book.retire(instance)
     }
-    return { book, instances }
+    return { book, instances, root, ids }
+  }
+
+  /**
+   * The ids that are one member with `member` (itself included), and the first of them, under
+   * which their points are booked: `A!` records point from an id to the smaller one it is one
+   * with, so every chain ends, at the same id at every replica.
+   */
+  async #sameMember (member: string): Promise<{ root: string, ids: ReadonlySet<string> }> {
+    const aliases = await this.#loadAliases()
+    if (aliases.size === 0) return { root: member, ids: new Set([member]) }
+    const rootOf = (id: string): string => {
+      let at = id
+      for (let n = 0; n <= aliases.size; n++) {
+        const next = aliases.get(at)
+        if (next === undefined) return at
+        at = next
+      }
+      throw new Error(`bug: the members one with ${id} go round in a circle`)
+    }
+    const root = rootOf(member)
+    const ids = new Set([root])
+    for (const id of aliases.keys()) if (rootOf(id) === root) ids.add(id)
+    return { root, ids }
+  }
+
+  async #loadAliases (): Promise<Map<string, string>> {
+    if (this.#aliases !== null) return this.#aliases
+    const aliases = new Map<string, string>()
+    for await (const [k, v] of this.#store.entries({ gte: 'A!', lt: prefixEnd('A!') })) aliases.set(k.slice(2), new TextDecoder().decode(v))
+    this.#aliases = aliases
+    return aliases
   }
 
   /**
@@ -268,8 +317,8 @@ export class HqMembers {
         if (had.member !== req.member || had.points !== req.points) throw new MembersError(`return ${key} was told with other content`)
         return
       }
-      const { book } = await this.#book(req.member)
-      const held = book.view(req.member, '9999-12-31').rights[req.till] ?? 0
+      const { book, root } = await this.#book(req.member)
+      const held = book.view(root, '9999-12-31').rights[req.till] ?? 0
       if (req.points > held) throw new MembersError(`${req.points} points given back by ${req.till}: HQ knows it to hold ${held}`)
       const q = { returnId: req.returnId, member: req.member, till: req.till, points: req.points }
       await this.#store.batch([{ type: 'put', key: `Q!${key}`, value: new TextEncoder().encode(JSON.stringify(q)) }], { sync: true })
@@ -301,6 +350,14 @@ export class HqMembers {
     if (held !== undefined) {
       if (Buffer.compare(Buffer.from(held), Buffer.from(value)) === 0 || key.startsWith('M!')) return 'duplicate'
       if (key.startsWith('k!') && !key.startsWith(CODE_PREFIX)) return await this.#settleNumber(key, held, value)
+      // An id found one with two others at two replicas: it stays with the smaller (the others
+      // are one with each other too, so the member is the same whichever it points to).
+      if (key.startsWith('A!')) {
+        if (aliasOf(key, value) >= new TextDecoder().decode(held)) return 'duplicate'
+        await this.#store.batch([{ type: 'put', key, value }], { sync: true })
+        this.#aliases = null
+        return 'adopted'
+      }
       throw new MembersError(`${key}: this replica holds another record under that key`)
     }
     if (key.startsWith('G!')) {
@@ -315,6 +372,9 @@ export class HqMembers {
       if (!/^\d{1,16}$/.test(new TextDecoder().decode(value))) throw new MembersError(`${key}: not a member's enrolment time`)
     } else if (key.startsWith('k!') && !key.startsWith(CODE_PREFIX)) {
       if (!/^m-[A-Za-z0-9_-]{22}$/.test(new TextDecoder().decode(value))) throw new MembersError(`${key}: not a member id`)
+    } else if (key.startsWith('A!')) {
+      aliasOf(key, value)
+      this.#aliases = null
     } else {
       throw new MembersError(`${key} is not a member record`)
     }
@@ -326,14 +386,25 @@ export class HqMembers {
    * One number enrolled as two members, at two replicas cut off from each other: the number
    * stays with the smaller member id at every replica (the same rule everywhere, whatever order
    * the records come in, so the replicas converge). The other member stays enrolled, with its
-   * card and its points; it is no longer what the number finds.
+   * card, and is one with the first (`A!<larger>` → smaller, written here whichever side this
+   * replica held, and shared like any member record): their points are one balance.
    */
   async #settleNumber (key: string, held: Uint8Array, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
     const theirs = new TextDecoder().decode(value)
     if (!isMemberId(theirs)) throw new MembersError(`${key}: not a member id`)
     const ours = new TextDecoder().decode(held)
-    if (theirs >= ours) return 'duplicate'
-    await this.#store.batch([{ type: 'put', key, value }], { sync: true })
+    if (theirs === ours) return 'duplicate'
+    const [smaller, larger] = theirs < ours ? [theirs, ours] : [ours, theirs]
+    const ops: KvOp[] = []
+    const aliases = await this.#loadAliases()
+    const had = aliases.get(larger)
+    if (had === undefined || smaller < had) ops.push({ type: 'put', key: `A!${larger}`, value: new TextEncoder().encode(smaller) })
+    if (theirs < ours) ops.push({ type: 'put', key, value })
+    if (ops.length > 0) {
+      await this.#store.batch(ops, { sync: true })
+      this.#aliases = null
+    }
+    if (theirs > ours) return 'duplicate'
     this.numbersSettled++
     return 'adopted'
   }
@@ -373,4 +444,13 @@ function memberClose (c: Close, signer: Uint8Array): MemberClose | null {
     redeemed: new Map((c.redeemed ?? []).map(r => [r.member, r.points])),
     returned: c.rightsReturned ?? []
   }
+}
+
+/** The member an `A!<member id>` record says its id is one with (a smaller id); throws MembersError for anything else. */
+function aliasOf (key: string, value: Uint8Array): string {
+  const from = key.slice(2)
+  const to = new TextDecoder().decode(value)
+  if (!isMemberId(from) || !isMemberId(to)) throw new MembersError(`${key}: not a member id one with another`)
+  if (to >= from) throw new MembersError(`${key}: a member is one with a smaller id, not ${to}`)
+  return to
 }
