@@ -277,6 +277,80 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     await hqNode.stop()
   })
 
+  it('records of one member told in any order at three replicas: the same records at each, every id naming the smallest', async () => {
+    const ids = ['m-CCCCCCCCCCCCCCCCCCCCCC', 'm-BBBBBBBBBBBBBBBBBBBBBB', 'm-AAAAAAAAAAAAAAAAAAAAAA', 'm-DDDDDDDDDDDDDDDDDDDDDD']
+    const [c, b, a, d] = ids as [string, string, string, string]
+    // Each replica learnt one pair before they met (A! records a replica shares), then every record the others hold, in its own order.
+    const told: Array<Array<[string, string]>> = [[[c, b], [d, a], [b, a]], [[d, c], [b, a], [c, a]], [[b, a], [c, b], [d, b]]]
+    const replicas: Array<{ m: HqMembers, kv: MemoryStore }> = []
+    for (const pairs of told) {
+      const kv = new MemoryStore()
+      await kv.open()
+      const m = new HqMembers({ store: kv, key: new Uint8Array(32).fill(7), root: new Signer(keyPairFromSeed(new Uint8Array(32).fill(8))), clock: new ManualClock() })
+      for (const [from, to] of pairs) await m.adoptRecord(`A!${from}`, new TextEncoder().encode(to))
+      replicas.push({ m, kv })
+    }
+    const records = async (kv: MemoryStore): Promise<string[]> => {
+      const out: string[] = []
+      for await (const [k, v] of kv.entries({ gte: 'A!', lt: 'A"' })) out.push(`${k}=${new TextDecoder().decode(v)}`)
+      return out
+    }
+    // Two rounds of everyone bringing over everyone's records (a settled record may differ until the peer learns more).
+    for (let round = 0; round < 2; round++) {
+      for (const to of replicas) {
+        for (const from of replicas) {
+          if (from === to) continue
+          for (const r of await records(from.kv)) {
+            const [k, v] = r.split('=') as [string, string]
+            await to.m.adoptRecord(k, new TextEncoder().encode(v))
+          }
+        }
+      }
+    }
+    const want = [b, c, d].map(x => `A!${x}=${a}`).sort()
+    for (const { kv, m } of replicas) {
+      assert.deepEqual(await records(kv), want)
+      for (const id of ids) assert.deepEqual((await m.view(id, '2026-03-02')).sameMember, [...ids].sort())
+    }
+  })
+
+  it('a view reading while a record is written never keeps what the write changed (grants, members one with another)', async () => {
+    const { openRightsGrant, signRightsGrant } = await import('@tillbooks/protocol')
+    // A store whose next write waits until released: a view runs while it is under way.
+    class GatedStore extends MemoryStore {
+      gate: Promise<void> | null = null
+      override async batch (...args: Parameters<MemoryStore['batch']>): Promise<void> {
+        if (this.gate !== null) await this.gate
+        await super.batch(...args)
+      }
+    }
+    const kv = new GatedStore()
+    await kv.open()
+    const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(8)))
+    const m = new HqMembers({ store: kv, key: new Uint8Array(32).fill(7), root, clock: new ManualClock() })
+    const [first, second] = ['m-AAAAAAAAAAAAAAAAAAAAAA', 'm-BBBBBBBBBBBBBBBBBBBBBB']
+    let release = (): void => {}
+    kv.gate = new Promise(resolve => { release = resolve })
+    const adopting = m.adoptRecord(`A!${second}`, new TextEncoder().encode(first))
+    const reading = m.view(second, '2026-03-02')
+    await new Promise(resolve => setTimeout(resolve, 10))
+    kv.gate = null
+    release()
+    await Promise.all([adopting, reading])
+    assert.deepEqual((await m.view(second, '2026-03-02')).sameMember, [first, second], 'the view that read during the write did not keep its map')
+    // The same for a grant a replica brings over.
+    const grant = signRightsGrant(root, { id: 'S1-1:abababab:g1', member: first, till: 'S1-1:abababab', points: 5, issuedAtMs: 1 })
+    assert.equal(openRightsGrant(grant, root.publicKey).points, 5)
+    kv.gate = new Promise(resolve => { release = resolve })
+    const adoptingGrant = m.adoptRecord('G!S1-1:abababab:g1', grant)
+    const reading2 = m.view(first, '2026-03-02')
+    await new Promise(resolve => setTimeout(resolve, 10))
+    kv.gate = null
+    release()
+    await Promise.all([adoptingGrant, reading2])
+    assert.deepEqual((await m.view(first, '2026-03-02')).rights, { 'S1-1': 5 }, 'the grant is counted')
+  })
+
   it('keeps only the keyed hash: nothing HQ stores holds the number', async () => {
     const store = new MemoryStore()
     await store.open()

@@ -81,8 +81,14 @@ export class HqMembers {
   readonly #closes: FoldedCloses<MemberClose> | null
   /** Grants by id (loaded from `G!` on first use). */
   #grants: Map<string, { grant: RightsGrant, bytes: Uint8Array }> | null = null
-  /** Members that are one with another (`A!`: member id → the smaller id it is one with), loaded on first use. */
+  /** Members that are one with another (`A!`: member id → the smallest id of the member), loaded on first use. */
   #aliases: Map<string, string> | null = null
+  /**
+   * Counts the writes of member records. The caches above are read outside the turn writes take
+   * (a view does not wait for a grant), so a read that a write overtook would cache what the disk
+   * no longer says, for good: a loader keeps its map only if no write finished while it read.
+   */
+  #writes = 0
   /** Returns tills told of straight away, by `<instance>:<return id>` (loaded from `Q!` on first use). */
   #returns: Map<string, { returnId: string, member: string, till: string, points: number }> | null = null
   readonly #windowDays: number
@@ -218,7 +224,9 @@ export class HqMembers {
       const grant: RightsGrant = { id: req.grantId, member: req.member, till: req.till, points: req.points, issuedAtMs: Math.max(0, this.#clock.nowMs()) }
       const bytes = signRightsGrant(this.#root, grant)
       await this.#store.batch([{ type: 'put', key: `G!${req.grantId}`, value: bytes }], { sync: true })
-      grants.set(req.grantId, { grant, bytes })
+      // Into whatever map is cached now (a view may have loaded one while this was written).
+      this.#writes++
+      this.#grants?.set(req.grantId, { grant, bytes })
       return bytes
     })
   }
@@ -269,33 +277,51 @@ export class HqMembers {
   }
 
   /**
-   * The ids that are one member with `member` (itself included), and the first of them, under
-   * which their points are booked: `A!` records point from an id to the smaller one it is one
-   * with, so every chain ends, at the same id at every replica.
+   * The ids that are one member with `member` (itself included), and the smallest of them, under
+   * which their points are booked. Every `A!` record names its member's smallest id (#join keeps
+   * it so), so replicas that know the same ids as one hold the same records.
    */
   async #sameMember (member: string): Promise<{ root: string, ids: ReadonlySet<string> }> {
     const aliases = await this.#loadAliases()
-    if (aliases.size === 0) return { root: member, ids: new Set([member]) }
-    const rootOf = (id: string): string => {
-      let at = id
-      for (let n = 0; n <= aliases.size; n++) {
-        const next = aliases.get(at)
-        if (next === undefined) return at
-        at = next
-      }
-      throw new Error(`bug: the members one with ${id} go round in a circle`)
-    }
-    const root = rootOf(member)
+    const root = aliases.get(member) ?? member
     const ids = new Set([root])
-    for (const id of aliases.keys()) if (rootOf(id) === root) ids.add(id)
+    for (const [id, to] of aliases) if (to === root) ids.add(id)
     return { root, ids }
+  }
+
+  /**
+   * Make `found` one member (a number enrolled as two; a replica's `A!` record), with every id
+   * each of them was one with: each id of the whole then names its smallest (`A!<id>` → it).
+   * The ops to write, none when they are one already.
+   */
+  async #join (found: readonly string[]): Promise<KvOp[]> {
+    const aliases = await this.#loadAliases()
+    const whole = new Set<string>()
+    for (const id of found) {
+      const root = aliases.get(id) ?? id
+      whole.add(root)
+      for (const [x, to] of aliases) if (to === root) whole.add(x)
+    }
+    const smallest = [...whole].sort()[0] as string
+    const ops: KvOp[] = []
+    for (const id of whole) if (id !== smallest && aliases.get(id) !== smallest) ops.push({ type: 'put', key: `A!${id}`, value: new TextEncoder().encode(smallest) })
+    return ops
+  }
+
+  /** A member write done: the caches are read again (those whose records it wrote), and no read it overtook is kept. */
+  #written (kinds: { grants?: true, returns?: true, aliases?: true }): void {
+    this.#writes++
+    if (kinds.grants === true) this.#grants = null
+    if (kinds.returns === true) this.#returns = null
+    if (kinds.aliases === true) this.#aliases = null
   }
 
   async #loadAliases (): Promise<Map<string, string>> {
     if (this.#aliases !== null) return this.#aliases
+    const writes = this.#writes
     const aliases = new Map<string, string>()
     for await (const [k, v] of this.#store.entries({ gte: 'A!', lt: prefixEnd('A!') })) aliases.set(k.slice(2), new TextDecoder().decode(v))
-    this.#aliases = aliases
+    if (writes === this.#writes) this.#aliases = aliases
     return aliases
   }
 
@@ -322,7 +348,8 @@ export class HqMembers {
       if (req.points > held) throw new MembersError(`${req.points} points given back by ${req.till}: HQ knows it to hold ${held}`)
       const q = { returnId: req.returnId, member: req.member, till: req.till, points: req.points }
       await this.#store.batch([{ type: 'put', key: `Q!${key}`, value: new TextEncoder().encode(JSON.stringify(q)) }], { sync: true })
-      returns.set(key, q)
+      this.#writes++
+      this.#returns?.set(key, q)
     })
   }
 
@@ -350,35 +377,40 @@ export class HqMembers {
     if (held !== undefined) {
       if (Buffer.compare(Buffer.from(held), Buffer.from(value)) === 0 || key.startsWith('M!')) return 'duplicate'
       if (key.startsWith('k!') && !key.startsWith(CODE_PREFIX)) return await this.#settleNumber(key, held, value)
-      // An id found one with two others at two replicas: it stays with the smaller (the others
-      // are one with each other too, so the member is the same whichever it points to).
-      if (key.startsWith('A!')) {
-        if (aliasOf(key, value) >= new TextDecoder().decode(held)) return 'duplicate'
-        await this.#store.batch([{ type: 'put', key, value }], { sync: true })
-        this.#aliases = null
-        return 'adopted'
-      }
+      // An id this replica knows as one with another id than the peer does: all of them are one.
+      if (key.startsWith('A!')) return await this.#adoptAlias(key, value)
       throw new MembersError(`${key}: this replica holds another record under that key`)
     }
     if (key.startsWith('G!')) {
       const grant = openRightsGrant(value, this.#root.publicKey)
       if (`G!${grant.id}` !== key) throw new MembersError(`grant ${grant.id} under ${key}`)
-      this.#grants = null
     } else if (key.startsWith('Q!')) {
       const q = JSON.parse(new TextDecoder().decode(value)) as { returnId?: unknown, member?: unknown, till?: unknown, points?: unknown }
       if (typeof q.returnId !== 'string' || typeof q.member !== 'string' || typeof q.till !== 'string' || !Number.isSafeInteger(q.points)) throw new MembersError(`${key}: not rights given back`)
-      this.#returns = null
     } else if (key.startsWith('M!')) {
       if (!/^\d{1,16}$/.test(new TextDecoder().decode(value))) throw new MembersError(`${key}: not a member's enrolment time`)
     } else if (key.startsWith('k!') && !key.startsWith(CODE_PREFIX)) {
       if (!/^m-[A-Za-z0-9_-]{22}$/.test(new TextDecoder().decode(value))) throw new MembersError(`${key}: not a member id`)
     } else if (key.startsWith('A!')) {
-      aliasOf(key, value)
-      this.#aliases = null
+      return await this.#adoptAlias(key, value)
     } else {
       throw new MembersError(`${key} is not a member record`)
     }
     await this.#store.batch([{ type: 'put', key, value }], { sync: true })
+    this.#written(key.startsWith('G!') ? { grants: true } : key.startsWith('Q!') ? { returns: true } : {})
+    return 'adopted'
+  }
+
+  /**
+   * A replica's `A!<id>` → smaller id: the two are one member, with every id either was one with
+   * here. Written as #join says (each id naming the whole's smallest), so it may differ from the
+   * peer's record until the peer learns what this replica knows; then both hold the same.
+   */
+  async #adoptAlias (key: string, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
+    const ops = await this.#join([key.slice(2), aliasOf(key, value)])
+    if (ops.length === 0) return 'duplicate'
+    await this.#store.batch(ops, { sync: true })
+    this.#written({ aliases: true })
     return 'adopted'
   }
 
@@ -386,23 +418,19 @@ export class HqMembers {
    * One number enrolled as two members, at two replicas cut off from each other: the number
    * stays with the smaller member id at every replica (the same rule everywhere, whatever order
    * the records come in, so the replicas converge). The other member stays enrolled, with its
-   * card, and is one with the first (`A!<larger>` → smaller, written here whichever side this
-   * replica held, and shared like any member record): their points are one balance.
+   * card, and is one with the first (`A!<larger>` → smaller, #join; written here whichever side
+   * this replica held, and shared like any member record): their points are one balance.
    */
   async #settleNumber (key: string, held: Uint8Array, value: Uint8Array): Promise<'adopted' | 'duplicate'> {
     const theirs = new TextDecoder().decode(value)
     if (!isMemberId(theirs)) throw new MembersError(`${key}: not a member id`)
     const ours = new TextDecoder().decode(held)
     if (theirs === ours) return 'duplicate'
-    const [smaller, larger] = theirs < ours ? [theirs, ours] : [ours, theirs]
-    const ops: KvOp[] = []
-    const aliases = await this.#loadAliases()
-    const had = aliases.get(larger)
-    if (had === undefined || smaller < had) ops.push({ type: 'put', key: `A!${larger}`, value: new TextEncoder().encode(smaller) })
+    const ops = await this.#join([theirs, ours])
     if (theirs < ours) ops.push({ type: 'put', key, value })
     if (ops.length > 0) {
       await this.#store.batch(ops, { sync: true })
-      this.#aliases = null
+      this.#written({ aliases: true })
     }
     if (theirs > ours) return 'duplicate'
     this.numbersSettled++
@@ -411,20 +439,22 @@ export class HqMembers {
 
   async #loadReturns (): Promise<Map<string, { returnId: string, member: string, till: string, points: number }>> {
     if (this.#returns !== null) return this.#returns
+    const writes = this.#writes
     const returns = new Map<string, { returnId: string, member: string, till: string, points: number }>()
     for await (const [k, v] of this.#store.entries({ gte: 'Q!', lt: prefixEnd('Q!') })) returns.set(k.slice(2), JSON.parse(new TextDecoder().decode(v)) as { returnId: string, member: string, till: string, points: number })
-    this.#returns = returns
+    if (writes === this.#writes) this.#returns = returns
     return returns
   }
 
   async #loadGrants (): Promise<Map<string, { grant: RightsGrant, bytes: Uint8Array }>> {
     if (this.#grants !== null) return this.#grants
+    const writes = this.#writes
     const grants = new Map<string, { grant: RightsGrant, bytes: Uint8Array }>()
     for await (const [, bytes] of this.#store.entries({ gte: 'G!', lt: prefixEnd('G!') })) {
       const grant = openRightsGrant(bytes, this.#root.publicKey)
       grants.set(grant.id, { grant, bytes })
     }
-    this.#grants = grants
+    if (writes === this.#writes) this.#grants = grants
     return grants
   }
 
