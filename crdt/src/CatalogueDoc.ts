@@ -133,6 +133,8 @@ export class CatalogueDoc {
   saveIncremental (): Uint8Array { return this.#am.saveIncremental() }
   free (): void { this.#am.free() }
   getHeads (): string[] { return this.#am.getHeads() }
+  /** Whether this replica holds the change with this hash. */
+  hasChange (hash: string): boolean { return this.#am.getChangeByHash(hash) !== null }
   lastLocalChange (): Uint8Array | undefined { return this.#am.getLastLocalChange() ?? undefined }
   /** Statements held (counted when they change: Automerge's keys() walks the whole map). */
   get size (): number { return this.#size }

@@ -75,14 +75,15 @@ describe('HQ\'s catalogue (HqCatalogue)', () => {
     await assert.rejects(cat.importCsv(FILE, '2026-03-01', 1))
     assert.deepEqual(cat.doc.getHeads(), heads, 'the document (what peers sync and the books fold) is as it was')
     assert.ok(!cat.view('2026-03-01').products.some(p => p.sku === 'beans'), 'nothing of the refused file is in force')
-    assert.equal(cat.unsaved, false, 'nothing waits to be saved')
+    assert.equal(cat.unsaved, true, 'the document is to be written over whatever the disk kept of the refused write')
     assert.equal(told, 0)
     disk.heal()
     assert.equal(await cat.flush(), true)
+    assert.equal(cat.unsaved, false)
     assert.ok(!cat.view('2026-03-01').products.some(p => p.sku === 'beans'), 'a flush once the disk works brings none of it in')
     // Sent again, it is imported; and a restart finds it.
     assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 2), { imported: 3, unchanged: 0, errors: [], effective: '2026-03-01' })
-    assert.equal(told, 1, 'told once it is durable')
+    assert.equal(told, 2, 'told once it is durable (and once before, by the flush that wrote the document over the refused write)')
     const restarted = new HqCatalogue({ store: inner, root })
     await restarted.load()
     assert.deepEqual(restarted.doc.getHeads(), cat.doc.getHeads(), 'on disk as in memory')
@@ -96,6 +97,34 @@ describe('HQ\'s catalogue (HqCatalogue)', () => {
     disk.heal()
     await cat.resolve({ conflict: (open[0] as { id: string }).id, decision: 'same', canonical: 'beans' }, '2026-03-02', 5)
     assert.equal(cat.conflicts('2026-03-02').length, 0)
+  })
+
+  it('while an import is being saved the books get no cost for its days (their records wait); then the new one, or the old one if it was refused', async () => {
+    const inner = new MemoryStore()
+    await inner.open()
+    const cat = new HqCatalogue({ store: inner, root })
+    await cat.load()
+    await cat.importCsv(FILE, '2026-03-01', 1)
+    let told = 0
+    cat.onChange(() => { told++ })
+    const during: Array<[number | undefined, number | undefined, number | undefined]> = []
+    const batch = inner.batch.bind(inner)
+    let fail = false
+    inner.batch = async (ops, opts) => {
+      during.push([cat.costForBooks('beans', '2026-03-04'), cat.costForBooks('beans', '2026-03-05'), cat.costOf('beans', '2026-03-05')])
+      if (fail) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+      return await batch(ops, opts)
+    }
+    await cat.importCsv(`${HEADER}\nbeans,Coffee Beans 1kg,4006381333931,21.99,550,10.25,true,`, '2026-03-05', 2)
+    assert.deepEqual(during, [[950, undefined, 950]], 'the day before costs as it did; the import\'s days give the books no cost while it is saved (other readers still see the old one)')
+    assert.deepEqual([cat.costForBooks('beans', '2026-03-05'), told], [1025, 1], 'then its cost, and the books told (what waited folds)')
+    fail = true
+    await assert.rejects(cat.importCsv(`${HEADER}\nbeans,Coffee Beans 1kg,4006381333931,22.99,550,11.00,true,`, '2026-03-06', 3), /EIO/)
+    assert.deepEqual(during.at(-1), [950, 1025, 1025])
+    fail = false
+    assert.equal(cat.costForBooks('beans', '2026-03-06'), undefined, 'refused: the disk may have kept it, so the books wait until the document is written over it')
+    assert.equal(await cat.flush(), true)
+    assert.deepEqual([cat.costForBooks('beans', '2026-03-06'), told], [1025, 2], 'the cost as before the refused import, and the books told')
   })
 
   it('an import durable while a sync brought changes meanwhile: the import succeeds, and the sync\'s changes are saved too', async () => {

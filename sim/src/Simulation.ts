@@ -439,7 +439,7 @@ class Simulation {
     await catalogue.load()
     this.hqCatalogue = catalogue
     this.catalogues.push(catalogue)
-    const hq = new HqNode({ store: hqKv, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => catalogue.costOf(sku, day), rebuildVerify: true })
+    const hq = new HqNode({ store: hqKv, clock: this.#clockFor(0), logger: silentLogger }, { root: this.root, costCents: (sku, day) => catalogue.costForBooks(sku, day), rebuildVerify: true })
     this.hq = hq
     await hq.start()
     await this.members.start({ store: hqKv, root: this.root, clock: this.#clockFor(0), hq })

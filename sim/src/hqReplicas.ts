@@ -132,7 +132,7 @@ export class SimReplicas {
     this.#incarnations.set(name, incarnation)
     const catalogue = new HqCatalogue({ store: kv, root: this.#o.root, actorId: this.#o.actor(`${name}-catalogue:${incarnation}`) })
     await catalogue.load()
-    const hq = new HqNode({ store: kv, clock: this.#o.clock, logger: silentLogger }, { root: this.#o.root, costCents: (sku, day) => catalogue.costOf(sku, day), rebuildVerify: true })
+    const hq = new HqNode({ store: kv, clock: this.#o.clock, logger: silentLogger }, { root: this.#o.root, costCents: (sku, day) => catalogue.costForBooks(sku, day), rebuildVerify: true })
     await hq.start()
     catalogue.onChange(() => { hq.catalogueChanged() })
     this.#nodes.set(name, this.#makeNode(name, kv, hq, catalogue))

@@ -171,7 +171,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   await catalogueDoc.load()
   const hq = new HqNode({ store, clock, logger }, {
     root: signer,
-    costCents: (sku, day) => catalogueDoc.costOf(sku, day),
+    costCents: (sku, day) => catalogueDoc.costForBooks(sku, day),
     rebuildVerify: o.rebuildVerify ?? true,
     rebuild: o.rebuild ?? 'checkpoint',
     ...(o.checkpointRecordsEvery !== undefined ? { checkpointRecordsEvery: o.checkpointRecordsEvery } : {}),
@@ -651,7 +651,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   }, async (req, reply) => {
     const b = req.body as { csv: string, effective?: string }
     // By default from today, or the first day HQ has not booked yet if today already is; both
-    // read in turn with other imports, so nothing is booked between the check and the write.
+    // read in turn with other imports; records of those days wait until the import is in (costForBooks).
     const effective = b.effective !== undefined ? dayOf(b.effective) : (booked: Day | null): Day => booked !== null && booked >= today() ? dayAfter(booked) : today()
     let r: ImportResult
     try {

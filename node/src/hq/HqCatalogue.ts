@@ -82,8 +82,10 @@ export class HqCatalogue {
   readonly #serial = new OneAtATime()
 
   readonly #actorId: string | undefined
-  /** A save failed since the last one that worked: the document holds changes the disk does not. */
+  /** A save failed since the last one that worked: the document holds changes the disk does not (or the disk may hold a write it refused). */
   #unsaved = false
+  /** The first day of an import or resolution being saved now, or refused and not yet written over (costForBooks gives no cost from it on). */
+  #changingFrom: Day | null = null
 
   /** `actorId`: the replica's Automerge actor (hex; default random each load): the simulator's comes from its seed. */
   constructor (c: { store: KvStore, root: Signer, actorId?: string }) {
@@ -136,6 +138,19 @@ export class HqCatalogue {
   /** The standard cost of `sku` in force on `day` (undefined: not defined that day). */
   costOf (sku: string, day: Day): number | undefined {
     return this.#reading().costOf(sku, day)
+  }
+
+  /**
+   * The cost the books fold a record with (HqNode's `costCents`): `costOf`, but none for the days
+   * an import or resolution under way takes effect from, until it is in the document and on
+   * disk, or refused and the document written over whatever the disk kept of it (`flush`). A
+   * record of such a day waits for the catalogue (HqNode keeps it, and folds it when told), so it
+   * is costed as a restart will cost it: with the import if it landed, without it if not. Without this, a record arriving while the import's save was under way would be
+   * costed the old way on a day whose cost the import then changed.
+   */
+  costForBooks (sku: string, day: Day): number | undefined {
+    if (this.#changingFrom !== null && day >= this.#changingFrom) return undefined
+    return this.costOf(sku, day)
   }
 
   /** Called after every change of the document (an import, a resolution, a sync). */
@@ -233,7 +248,9 @@ export class HqCatalogue {
    */
   async importCsv (text: string, effectiveIn: Day | ((bookedThrough: Day | null) => Day), nowMs: number, bookedIn: Day | null | (() => Day | null) = null): Promise<ImportResult> {
     return await this.#oneAtATime(async () => {
-      // Read here, in turn: nothing is booked between this check and the statements' add (no await between).
+      // Read here, in turn: from here until the statements are in the document or refused, the
+      // books cost no record of a day from `effective` on (costForBooks: they wait), so nothing
+      // of those days is booked on the old costs.
       const bookedThrough = typeof bookedIn === 'function' ? bookedIn() : bookedIn
       const effective = typeof effectiveIn === 'function' ? effectiveIn(bookedThrough) : effectiveIn
       if (bookedThrough !== null && effective <= bookedThrough) {
@@ -284,7 +301,7 @@ export class HqCatalogue {
       }
       for (let k = 0; k < items.length; k += BATCH_ITEMS_MAX) sign(items.slice(k, k + BATCH_ITEMS_MAX))
       const imported = items.length
-      if (statements.length > 0) await this.#addOwn(statements)
+      if (statements.length > 0) await this.#addOwn(statements, effective)
       return { imported, unchanged, errors: [], effective }
     })
   }
@@ -303,7 +320,7 @@ export class HqCatalogue {
         throw new ResolutionError((err as Error).message)
       }
       try {
-        await this.#addOwn([bytes])
+        await this.#addOwn([bytes], day)
       } catch (err) {
         if (err instanceof CatalogueError) throw new ResolutionError(err.message)
         throw err
@@ -313,32 +330,60 @@ export class HqCatalogue {
   }
 
   /**
-   * HQ's own statements (an import, a resolution), on disk before they are in the document
-   * anyone reads, folds or syncs: they are added to a copy, the copy is saved with fsync, and
-   * only then are its changes merged into the document. A save the disk refuses leaves the
-   * catalogue as it was: the caller is answered 503 and nothing took effect (before, the
-   * statements stayed in the document, were read and synced at once, and HQ's periodic flush
-   * saved them later: a refused import came into force all the same). In turn (#oneAtATime).
+   * HQ's own statements (an import, a resolution, in force from `from`), on disk before they are
+   * in the document anyone reads, folds or syncs: they are added to a copy, the copy is saved
+   * with fsync, and only then are its changes merged into the document. A save the disk refuses
+   * leaves the catalogue as it was: the caller is answered 503 and nothing took effect (before,
+   * the statements stayed in the document, were read and synced at once, and HQ's periodic flush
+   * saved them later: a refused import came into force all the same). Records of days from
+   * `from` wait meanwhile (costForBooks). In turn (#oneAtATime).
    */
-  async #addOwn (statements: readonly Uint8Array[]): Promise<void> {
+  async #addOwn (statements: readonly Uint8Array[], from: Day): Promise<void> {
     const next = CatalogueDoc.load(this.doc.save(), this.#root.publicKey, this.#actorId !== undefined ? { actorId: this.#actorId } : {})
+    const before = this.#changingFrom
+    this.#changingFrom = before === null || from < before ? from : before
+    let written = false
     try {
       for (const s of statements) next.add(s)
-      await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: next.save() }], { sync: true })
-      this.doc.merge(next)
+      written = true
+      try {
+        await this.#store.batch([{ type: 'put', key: CATALOGUE_DOC_KEY, value: next.save() }], { sync: true })
+      } catch (err) {
+        // A disk may yet keep a write it refused (and replay it at a restart): the next flush
+        // writes the document over it, without the statements.
+        this.#unsaved = true
+        throw err
+      }
+      let why: string | null = null
+      try {
+        const report = this.doc.merge(next)
+        if (report.rejected.length > 0) why = report.rejected[0]?.reason ?? 'a change was refused'
+      } catch (err) {
+        why = (err as Error).message
+      }
       this.#read = null
+      if (why === null && !next.getHeads().every(h => this.doc.hasChange(h))) why = 'its changes are not all in the document'
+      if (why !== null) {
+        // On disk, not in the document: the disk is made the document again (or by flush).
+        await this.#persist().catch(() => {})
+        throw new Error(`the catalogue could not take the change in: ${why}`)
+      }
       // The disk holds the document as it was when copied, with the statements. Changes a sync
       // brought meanwhile (or a failed save left) are not on it yet: saved now, or by `flush`;
       // the statements are durable either way, so this call succeeds.
-      const durable = sameHeads(this.doc.getHeads(), next.getHeads())
-      if (durable) {
+      if (sameHeads(this.doc.getHeads(), next.getHeads())) {
         this.#unsaved = false
+        this.#changingFrom = null
         for (const fn of this.#listeners) fn()
       } else {
         await this.#persist().catch(() => {})
       }
     } finally {
       next.free()
+      // Nothing reached the disk (a statement refused): as before. Otherwise the books go on
+      // waiting on those days until the document is on disk as it is (here, or by `flush`): a
+      // refused write the disk kept anyway would put the import in force at a restart.
+      if (!written) this.#changingFrom = before
     }
   }
 
@@ -352,6 +397,7 @@ export class HqCatalogue {
       throw err
     }
     this.#unsaved = false
+    this.#changingFrom = null
     for (const fn of this.#listeners) fn()
   }
 
