@@ -1903,14 +1903,15 @@ class Simulation {
     // redeemed more than they earned on days HQ folded; HQ's view shows no one overspent.
     this.checks.pointsLiabilityEqualsOracle = (books.accounts['liabilities:loyalty points'] ?? 0) === (oracle.accounts['liabilities:loyalty points'] ?? 0)
     // A fork found after HQ granted points of its first side leaves a member below zero: by at
-    // most what the fork holds of theirs (HQ's heldAtForks, never more than the truth's) and what
-    // HQ granted them before it knew of the fork; anything else is overspending.
-    const beforeFork = this.members.grantedBeforeFork()
+    // most what the fork holds of theirs (HQ's heldAtForks, never more than the truth's), and
+    // only if HQ granted them nothing since it knew (spendable below zero refuses every grant,
+    // and vested points never go down but by a fork); anything else is overspending.
+    const { before: beforeFork, after: afterFork } = this.members.grantsAroundFork()
     const { over, repaying } = overspent([...this.truth.values()], beforeFork)
     const atFork = earnedAtFork([...this.truth.values()])
     const views = await this.members.views(new Date(this.scheduler.nowMs).toISOString().slice(0, 10)) ?? []
     const negative = views.filter(v => Object.values(v.rights).some(r => r < 0) ||
-      (v.spendable < 0 && -v.spendable > Math.min(v.heldAtForks, beforeFork.get(v.member) ?? 0)) ||
+      (v.spendable < 0 && (-v.spendable > v.heldAtForks || (afterFork.get(v.member) ?? 0) > 0)) ||
       v.heldAtForks > (atFork.get(v.member) ?? 0))
     this.checks.pointsNeverOverspent = over.length === 0 && negative.length === 0
     this.details.members = { ...this.members.counts, overspent: over.slice(0, 5), repayingAfterFork: repaying.slice(0, 5), negative: negative.slice(0, 5).map(v => v.member) }

@@ -72,16 +72,19 @@ export class SimMembers {
 
   /**
    * HQ as a till sees it: reachable unless its link is cut or HQ is down. `forkFound`: whether
-   * HQ knows of the equivocating till's fork, noted with each grant (grantedBeforeFork).
+   * HQ knows of the equivocating till's fork, noted with each grant (grantsAroundFork).
    */
   rightsFor (signer: Signer, reachable: () => boolean, forkFound: () => boolean): RightsSource {
     return {
       ask: async req => {
         const hq = this.#hq
         if (hq === null || !reachable()) throw new Error('HQ out of reach')
+        // Whether HQ knew of the fork when it began this grant (a grant under way as the fork is
+        // found may have counted the fork's points: it is one made before).
+        const beforeFork = !forkFound()
         const bytes = await hq.grant(req, signer.publicKey)
         // A retry's answer is the first grant again: noted once, as HQ stood when it first granted.
-        if (!this.#grants.has(req.grantId)) this.#grants.set(req.grantId, { member: req.member, points: req.points, beforeFork: !forkFound() })
+        if (!this.#grants.has(req.grantId)) this.#grants.set(req.grantId, { member: req.member, points: req.points, beforeFork })
         return bytes
       },
       giveBack: async req => {
@@ -92,11 +95,15 @@ export class SimMembers {
     }
   }
 
-  /** Per member, the points HQ granted before it knew of the fork: the most a fork can leave them overspent. */
-  grantedBeforeFork (): Map<string, number> {
-    const out = new Map<string, number>()
-    for (const g of this.#grants.values()) if (g.beforeFork) out.set(g.member, (out.get(g.member) ?? 0) + g.points)
-    return out
+  /** Per member, the points HQ granted before it knew of the fork (`before`), and after (`after`). */
+  grantsAroundFork (): { before: Map<string, number>, after: Map<string, number> } {
+    const before = new Map<string, number>()
+    const after = new Map<string, number>()
+    for (const g of this.#grants.values()) {
+      const to = g.beforeFork ? before : after
+      to.set(g.member, (to.get(g.member) ?? 0) + g.points)
+    }
+    return { before, after }
   }
 
   /** HQ's view of every member, today (null when HQ is down). */
@@ -107,17 +114,6 @@ export class SimMembers {
   }
 }
 
-/**
- * From the truth alone: per member, points redeemed (net) against points earned on sales of days
- * whose Closes HQ folds. Overspent members are listed (an empty list is the invariant).
- *
- * One excess is no fault of HQ's: a fork found after HQ vested and granted points earned at the
- * equivocating till, which it then folds none of (no vesting rule can rule that out: the till's
- * key can sign a twin of any Close at any time). The member may then have redeemed more than
- * they earned on folded days, but by at most the points they earned on the fork's days and at
- * most what HQ granted them before it knew of the fork (`grantedBeforeFork`); such a member is
- * listed under `repaying` (their next points repay it), anything beyond under `over`.
- */
 /** From the truth alone: per member, points earned on days whose Closes HQ never folds (the equivocating till's, from its fork on). */
 export function earnedAtFork (days: readonly TruthDay[]): Map<string, number> {
   const out = new Map<string, number>()
@@ -128,6 +124,18 @@ export function earnedAtFork (days: readonly TruthDay[]): Map<string, number> {
   return out
 }
 
+/**
+ * From the truth alone: per member, points redeemed (net) against points earned on sales of days
+ * whose Closes HQ folds. Overspent members are listed (an empty list is the invariant).
+ *
+ * One excess is no fault of HQ's: a fork found after HQ vested and granted points earned at the
+ * equivocating till, which it then folds none of (no vesting rule can rule that out: the till's
+ * key can sign a twin of any Close at any time). Points are redeemed only from grants, and once
+ * HQ knows of the fork it grants only within what is left, so such a member can have redeemed
+ * more than they earned on folded days by no more than HQ granted them before it knew
+ * (`grantedBeforeFork`) less those earnings, and no more than they earned at the fork's till:
+ * listed under `repaying` (their next points repay it); anything beyond, under `over`.
+ */
 export function overspent (days: readonly TruthDay[], grantedBeforeFork: ReadonlyMap<string, number> = new Map()): {
   over: Array<{ member: string, redeemed: number, earned: number, atFork: number }>
   repaying: Array<{ member: string, redeemed: number, earned: number, atFork: number }>
@@ -149,7 +157,7 @@ export function overspent (days: readonly TruthDay[], grantedBeforeFork: Readonl
     if (r <= e) continue
     const held = atFork.get(member) ?? 0
     const row = { member, redeemed: r, earned: e, atFork: held }
-    if (r - e <= Math.min(held, grantedBeforeFork.get(member) ?? 0)) repaying.push(row)
+    if (r - e <= Math.min(held, Math.max(0, (grantedBeforeFork.get(member) ?? 0) - e))) repaying.push(row)
     else over.push(row)
   }
   return { over, repaying }

@@ -21,7 +21,10 @@ describe('simulator members: overspent', () => {
     const days = [day(true, [sale('m-C', 3)]), day(false, [sale('m-C', 688)]), day(true, [sale('m-C', 0, 112)])]
     const row = { member: 'm-C', redeemed: 112, earned: 3, atFork: 688 }
     assert.deepEqual(overspent(days, new Map([['m-C', 112]])), { over: [], repaying: [row] })
-    assert.deepEqual(overspent(days, new Map([['m-C', 108]])), { over: [row], repaying: [] }, 'more than HQ granted before the fork was found')
+    assert.deepEqual(overspent(days, new Map([['m-C', 111]])), { over: [row], repaying: [] }, 'more than HQ granted before the fork was found, less what was earned elsewhere')
+    // 500 earned elsewhere, 500 granted and redeemed before the fork was found, then 300 more: HQ granted past what was left.
+    const later = [day(true, [sale('m-D', 500)]), day(false, [sale('m-D', 688)]), day(true, [sale('m-D', 0, 500)]), day(true, [sale('m-D', 0, 300)])]
+    assert.deepEqual(overspent(later, new Map([['m-D', 500]])).over, [{ member: 'm-D', redeemed: 800, earned: 500, atFork: 688 }])
     assert.deepEqual(overspent(days), { over: [row], repaying: [] }, 'nothing granted before the fork was found')
     const small = [day(true, [sale('m-C', 3)]), day(false, [sale('m-C', 100)]), day(true, [sale('m-C', 0, 112)])]
     assert.deepEqual(overspent(small, new Map([['m-C', 112]])).over, [{ member: 'm-C', redeemed: 112, earned: 3, atFork: 100 }], 'more than the fork held')
