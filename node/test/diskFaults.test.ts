@@ -352,6 +352,32 @@ describe('a till on a failing disk', () => {
     assert.equal(till.nextDocN, 2)
   })
 
+  it('a refused sale the disk replays after a power cut before any other document: deleted at once, or by the next write that works', async () => {
+    // The disk refuses the sale's write, then takes the delete: the power cut brings nothing back.
+    let disk = new FaultyKvStore(new MemoryStore(), { inDoubtKeptChance: 1 })
+    let { till, signer } = await startTill(null, { kv: disk })
+    await till.openDay(DAY1)
+    disk.failNext(1)
+    await assert.rejects(till.sell({ lines: [{ sku: 'patio-set', qty: 1 }] }), TillDiskError)
+    disk.crash()
+    ;({ till } = await startTill(null, { kv: disk, signer }))
+    assert.deepEqual([await till.journal(1, 10), till.nextDocN], [[], 1], 'the refused sale is not in the journal a restart reads')
+    // The disk goes on refusing (the delete too) until healed; the Close, the next write, carries the delete.
+    disk = new FaultyKvStore(new MemoryStore(), { inDoubtKeptChance: 1 })
+    ;({ till, signer } = await startTill(null, { kv: disk }))
+    await till.openDay(DAY1)
+    const sold = await till.sell({ lines: [{ sku: 'latte', qty: 1 }] })
+    disk.failUntilHealed({ code: 'ENOSPC' })
+    await assert.rejects(till.sell({ lines: [{ sku: 'patio-set', qty: 1 }] }), TillDiskError)
+    disk.heal()
+    const close = (await till.closeDay()).record
+    assert.deepEqual(close.kind === 'close' ? [close.docFirst, close.docLast] : null, [1, 1])
+    disk.crash()
+    ;({ till } = await startTill(null, { kv: disk, signer }))
+    const journal = await till.journal(1, 10)
+    assert.deepEqual([journal.map(d => d.totalCents), till.nextDocN], [[sold.totalCents], 2], 'only the sale that was made')
+  })
+
   it('a card sale its disk refused gives the card payment back at the processor', async () => {
     const calls: string[] = []
     const processor: ProcessorAdapter = {

@@ -223,6 +223,14 @@ export class TillNode {
   /** First document number of the open day. */
   #dayDocFirst = 1
   #nextDocN = 1
+  /**
+   * Deletes of a document the disk refused (#notWritten), not yet written: a failed write is in
+   * doubt (the disk may yet replay it, at a reopen or after a power cut), so the refused
+   * document is deleted by the next write that works. Before, only the next document at that
+   * number replaced it: a till that lost power first came back with the refused sale in its
+   * journal, counted in its Close.
+   */
+  #voids: KvOp[] = []
   #log: Entry[] = []
   /** The same log as an Automerge document: what is on disk, and what replicas sync. */
   #doc: TillLog | null = null
@@ -375,7 +383,18 @@ export class TillNode {
   }
 
   async #saveState (): Promise<void> {
-    await this.#components.store.batch([this.#stateOp(this.#state, this.#businessDay, this.#dayDocFirst)], { sync: true })
+    await this.#write([this.#stateOp(this.#state, this.#businessDay, this.#dayDocFirst)])
+  }
+
+  /**
+   * One fsync'd batch of the till's own writes, after the deletes of any refused document
+   * (#voids). Only in turn (#serial): a write outside it could land after the document that
+   * took the refused one's number, and delete it.
+   */
+  async #write (ops: KvOp[]): Promise<void> {
+    const voids = this.#voids
+    await this.#components.store.batch([...voids, ...ops], { sync: true })
+    if (this.#voids === voids) this.#voids = []
   }
 
   #stateOp (state: DayState, businessDay: BusinessDay | null, dayDocFirst: number): KvOp {
@@ -403,7 +422,7 @@ export class TillNode {
     }
     const ops = this.#logStore.persistOps(doc)
     try {
-      await this.#components.store.batch([...ops, ...alsoWrite], { sync: true })
+      await this.#write([...ops, ...alsoWrite])
     } catch (err) {
       // The document moved on and the disk did not: take the document back from the disk
       // (or, if the disk cannot even be read, keep none: the till must be restarted).
@@ -495,7 +514,7 @@ export class TillNode {
       rights.apply({ kind: 'return', id, member, till: this.instance, points: n }) // BeyondRightsError beyond what it holds
       const record = { id, member, points: n, reportedIn: 0 }
       try {
-        await this.#components.store.batch([{ type: 'put', key: `${RETURNED_PREFIX}${pad(returns.length + 1)}`, value: canonicalEncode(record) }], { sync: true })
+        await this.#write([{ type: 'put', key: `${RETURNED_PREFIX}${pad(returns.length + 1)}`, value: canonicalEncode(record) }])
       } catch (err) {
         this.#rights = null // the fold is read again from what the disk holds
         throw err
@@ -559,7 +578,7 @@ export class TillNode {
       }
       const g = openRightsGrant(bytes, this.#init.hqRootKey)
       if (g.till !== this.instance || g.id !== grantId) throw new RedemptionRefusedError(`HQ's grant ${g.id} is not the one asked for`)
-      await this.#components.store.batch([{ type: 'put', key: `${GRANTS_PREFIX}${g.id}`, value: bytes }], { sync: true })
+      await this.#write([{ type: 'put', key: `${GRANTS_PREFIX}${g.id}`, value: bytes }])
       rights.apply({ kind: 'grant', id: g.id, member: g.member, till: this.instance, points: g.points })
       this.#grantsHeld++
     }
@@ -694,6 +713,7 @@ export class TillNode {
 
   /** The receipt's till has recorded a flagged return: nothing left to tell it. */
   async returnTold (refund: string): Promise<void> {
+    // Not in turn with documents, so not #write: it must not carry a refused document's deletes.
     await this.#components.store.batch([{ type: 'del', key: `${FLAGGED_PREFIX}${refund}` }], { sync: true })
   }
 
@@ -759,7 +779,7 @@ export class TillNode {
         if (cancel > 0) cancelled = { member: sale.member, saleDay: sale.businessDay, points: cancel }
       }
       const record: ReturnElsewhere = { refund: req.refund, docNo: req.docNo, lines: sumLines(req.lines), moneyCents: valueCents, cancelled, conflicts, reportedIn: 0 }
-      await this.#components.store.batch([{ type: 'put', key: `${ELSEWHERE_PREFIX}${req.refund}`, value: canonicalEncode(record as unknown as Canonical) }], { sync: true })
+      await this.#write([{ type: 'put', key: `${ELSEWHERE_PREFIX}${req.refund}`, value: canonicalEncode(record as unknown as Canonical) }])
       addReturned(returned, { name: req.refund, lines: record.lines, moneyCents: valueCents, restoredPoints: 0, cancelledPoints: cancelled?.points ?? 0 })
       if (conflicts.length > 0) this.#components.logger.warn({ tillId: this.tillId, receipt: req.docNo, refund: req.refund, conflicts }, 'lines of a receipt refunded beyond what was sold')
     })
@@ -898,10 +918,11 @@ export class TillNode {
       ...(cancelled !== undefined ? { cancelled } : {}),
       ...(input.elsewhere !== undefined ? { elsewhere: input.elsewhere } : {})
     }
+    const ops: KvOp[] = [{ type: 'put', key: TillNode.journalKey(n), value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])]
     try {
-      await this.#components.store.batch([{ type: 'put', key: TillNode.journalKey(n), value: canonicalEncode(doc as unknown as Canonical) }, ...(input.alsoWrite ?? [])], { sync: true })
+      await this.#write(ops)
     } catch (err) {
-      throw await this.#notWritten(kind, n, payments, err)
+      throw await this.#notWritten(kind, n, ops, payments, err)
     }
     this.#nextDocN = n + 1
     this.#dayCashCents += tenders.cash
@@ -929,10 +950,15 @@ export class TillNode {
    * declined tender; a refund's money already went back at the processor, and stays in
    * its record there for reconciliation (logged).
    */
-  async #notWritten (kind: 'sale' | 'refund', n: number, payments: PaymentOutcome[], err: unknown): Promise<TillDiskError> {
+  async #notWritten (kind: 'sale' | 'refund', n: number, ops: readonly KvOp[], payments: PaymentOutcome[], err: unknown): Promise<TillDiskError> {
     const code = diskErrorCode(err) ?? 'UNKNOWN'
     const docNo = docNoOf(this.store, this.till, n)
     this.#components.logger.error({ tillId: this.tillId, docNo, kind, code, err: (err as Error)?.message }, 'document not written: refused, no receipt; numbering, day and stock unchanged')
+    // Deleted at once if the disk takes it, else by the next write that works. A document's
+    // writes only make keys (its number, and what it flags, are new), so deleting them is
+    // taking it back.
+    this.#voids = [...this.#voids, ...ops.map(op => ({ type: 'del' as const, key: op.key }))]
+    await this.#write([]).catch(() => {})
     if (kind === 'sale' && this.#init.payments !== undefined) {
       for (const p of payments) {
         // Its own writes may fail on the same disk: then the payment stays as recorded, and
@@ -1168,7 +1194,7 @@ export class TillNode {
     const businessDay = lastClose?.businessDay ?? null
     // The recovered chain and the closed state in one batch: a crash leaves an empty till or this one.
     const adopted = this.#logStore.adopt(entries, changes)
-    await this.#components.store.batch([...adopted.ops, this.#stateOp('closed', businessDay, nextDocN)], { sync: true })
+    await this.#write([...adopted.ops, this.#stateOp('closed', businessDay, nextDocN)])
     this.#logStore.written(adopted.ops)
     this.#doc?.free()
     this.#doc = adopted.log
