@@ -378,6 +378,30 @@ describe('a till on a failing disk', () => {
     assert.deepEqual([journal.map(d => d.totalCents), till.nextDocN], [[sold.totalCents], 2], 'only the sale that was made')
   })
 
+  it('a Close the disk refused and replays at the reopen its next write makes is undone in that write: the day stays open, every sale in the next Close', async () => {
+    for (const powerCut of [false, true]) {
+      const disk = new FaultyKvStore(new MemoryStore(), { inDoubtKeptChance: 1, reopensAfterFailure: true })
+      let { till, signer } = await startTill(null, { kv: disk })
+      await till.openDay(DAY1)
+      const first = await till.sell({ lines: [{ sku: 'latte', qty: 1 }] })
+      disk.failNext(1)
+      await assert.rejects(till.closeDay(), { code: 'EIO' })
+      assert.equal(till.state, 'open')
+      if (powerCut) {
+        // Cut right after the refusal: the refused Close comes back whole, and its undo after it.
+        disk.crash()
+        ;({ till } = await startTill(null, { kv: disk, signer }))
+        assert.deepEqual([till.state, till.log.filter(e => e.record.kind === 'close').length], ['open', 0], 'no Close, the day open')
+      }
+      const second = await till.sell({ lines: [{ sku: 'cappuccino', qty: 1 }] })
+      disk.crash()
+      ;({ till } = await startTill(null, { kv: disk, signer }))
+      assert.equal(till.state, 'open', `the day as the till left it (power cut first: ${powerCut})`)
+      const close = (await till.closeDay()).record
+      assert.deepEqual(close.kind === 'close' ? [close.docFirst, close.docLast, close.takingsCents.cash] : null, [1, 2, first.totalCents + second.totalCents], 'both sales in the Close')
+    }
+  })
+
   it('a card sale its disk refused gives the card payment back at the processor', async () => {
     const calls: string[] = []
     const processor: ProcessorAdapter = {

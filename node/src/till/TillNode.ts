@@ -224,11 +224,12 @@ export class TillNode {
   #dayDocFirst = 1
   #nextDocN = 1
   /**
-   * Deletes of a document the disk refused (#notWritten), not yet written: a failed write is in
-   * doubt (the disk may yet replay it, at a reopen or after a power cut), so the refused
-   * document is deleted by the next write that works. Before, only the next document at that
-   * number replaced it: a till that lost power first came back with the refused sale in its
-   * journal, counted in its Close.
+   * What undoes a write the disk refused (a document: #notWritten; a Close or StockIn: #persist),
+   * not yet written: a failed write is in doubt (the disk may yet replay it, at a reopen or after
+   * a power cut), so it is undone by the next write that works: the keys it made deleted, the
+   * values it replaced put back. Before, only the next document at that number replaced a
+   * refused sale: a till that lost power first came back with it in its journal, counted in its
+   * Close; and a refused Close could come back as the day's state after a reopen.
    */
   #voids: KvOp[] = []
   #log: Entry[] = []
@@ -387,6 +388,29 @@ export class TillNode {
   }
 
   /**
+   * The ops that put back what `ops` would change: each key's value before them, or its delete.
+   * A key an undo still to be written names is as that undo leaves it (the store may hold, by
+   * then, what a refused write put there).
+   */
+  async #undoOf (ops: readonly KvOp[]): Promise<KvOp[]> {
+    const undo: KvOp[] = []
+    const pending = new Map(this.#voids.map(op => [op.key, op]))
+    const seen = new Set<string>()
+    for (const op of ops) {
+      if (seen.has(op.key)) continue
+      seen.add(op.key)
+      const was = pending.get(op.key)
+      if (was !== undefined) {
+        undo.push(was)
+        continue
+      }
+      const old = await this.#components.store.get(op.key)
+      undo.push(old === undefined ? { type: 'del', key: op.key } : { type: 'put', key: op.key, value: old })
+    }
+    return undo
+  }
+
+  /**
    * One fsync'd batch of the till's own writes, after the deletes of any refused document
    * (#voids). Only in turn (#serial): a write outside it could land after the document that
    * took the refused one's number, and delete it.
@@ -421,9 +445,15 @@ export class TillNode {
       if (change !== undefined) changes.push([e.record.seq, change])
     }
     const ops = this.#logStore.persistOps(doc)
+    // What the batch would replace, read first: on a refusal it is put back (#voids).
+    const undo = await this.#undoOf([...ops, ...alsoWrite]).catch(() => null)
     try {
       await this.#write([...ops, ...alsoWrite])
     } catch (err) {
+      if (undo !== null) {
+        this.#voids = [...this.#voids, ...undo]
+        await this.#write([]).catch(() => {})
+      }
       // The document moved on and the disk did not: take the document back from the disk
       // (or, if the disk cannot even be read, keep none: the till must be restarted).
       this.#doc = await this.#logStore.load().then(l => l.log, () => null)
@@ -707,14 +737,16 @@ export class TillNode {
   /** Returns made here without their till's consent, not yet told to it (oldest first). */
   async flaggedReturns (): Promise<FlaggedReturn[]> {
     const out: FlaggedReturn[] = []
-    for await (const [, v] of this.#components.store.entries({ gte: FLAGGED_PREFIX, lt: prefixEnd(FLAGGED_PREFIX) })) out.push(canonicalDecode(v) as unknown as FlaggedReturn)
+    // A refund the disk refused may be back (a reopen replayed it) until its undo is written: not one to tell.
+    const undone = new Set(this.#voids.map(op => op.key))
+    for await (const [k, v] of this.#components.store.entries({ gte: FLAGGED_PREFIX, lt: prefixEnd(FLAGGED_PREFIX) })) if (!undone.has(k)) out.push(canonicalDecode(v) as unknown as FlaggedReturn)
     return out
   }
 
   /** The receipt's till has recorded a flagged return: nothing left to tell it. */
   async returnTold (refund: string): Promise<void> {
-    // Not in turn with documents, so not #write: it must not carry a refused document's deletes.
-    await this.#components.store.batch([{ type: 'del', key: `${FLAGGED_PREFIX}${refund}` }], { sync: true })
+    // In turn, so that it carries what undoes a refused write (#voids).
+    await this.#serial(async () => { await this.#write([{ type: 'del', key: `${FLAGGED_PREFIX}${refund}` }]) })
   }
 
   /** Lines of this till's receipts refunded beyond what was sold, as told by the tills that refunded them without consent. */
@@ -1163,8 +1195,12 @@ export class TillNode {
     const before = this.#ackedThrough
     while (this.#acked.has(this.#ackedThrough + 1)) this.#acked.delete(++this.#ackedThrough)
     if (this.#ackedThrough !== before) {
-      // Not synced: losing it only means resending entries HQ will answer as duplicates.
-      await this.#components.store.batch([{ type: 'put', key: ACKED_KEY, value: canonicalEncode(this.#ackedThrough) }], { sync: false })
+      // Not synced: losing it only means resending entries HQ will answer as duplicates. Synced
+      // when it carries what undoes a refused write (#voids): any write reopens a store a write
+      // failed on, and may bring the refused one back.
+      const op: KvOp = { type: 'put', key: ACKED_KEY, value: canonicalEncode(this.#ackedThrough) }
+      if (this.#voids.length > 0) await this.#write([op])
+      else await this.#components.store.batch([op], { sync: false })
     }
   }
 
