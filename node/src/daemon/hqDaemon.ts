@@ -593,7 +593,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   }, async req => {
     const b = req.body as { date: string, lines: Array<{ sku: string, qty: number }> }
     stockedOn(b.lines, b.date)
-    await hq.openingStock(b.lines, asBusinessDay(b.date))
+    await busyIsBusy(hq.openingStock(b.lines, asBusinessDay(b.date)))
     req.audit = { openingStock: b.date, lines: b.lines.length }
     return { date: b.date, lines: b.lines.length }
   })
@@ -616,13 +616,22 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
   }, async req => {
     const b = req.body as { id: string, store: string, businessDay: string, lines: Array<{ sku: string, qty: number }> }
     stockedOn(b.lines, b.businessDay)
-    await hq.dispatchReplenishment({ id: b.id, store: asStoreId(b.store), businessDay: asBusinessDay(b.businessDay), lines: b.lines })
+    await busyIsBusy(hq.dispatchReplenishment({ id: b.id, store: asStoreId(b.store), businessDay: asBusinessDay(b.businessDay), lines: b.lines }))
     req.audit = { replenishment: b.id, store: b.store, businessDay: b.businessDay, lines: b.lines.length }
     return { id: b.id }
   })
 
   // ---------------------------------------------------------------- the catalogue (issue 16: HQ's side)
   /** Opening stock and orders name stocked products in force on their day: 400 otherwise. */
+  /** HQ busy (a catalogue change naming a sku being saved): 503 with Retry-After, nothing written. */
+  async function busyIsBusy<T> (p: Promise<T>): Promise<T> {
+    try {
+      return await p
+    } catch (err) {
+      if (err instanceof HqBusyError) throw new ServiceBusyError(err.message)
+      throw err
+    }
+  }
   function stockedOn (lines: Array<{ sku: string }>, day: string): void {
     if (!isBusinessDay(day)) throw Object.assign(new Error('a day is a business day, YYYY-MM-DD'), { statusCode: 400 })
     for (const l of lines) {

@@ -23,12 +23,12 @@
  * every business day HQ has booked (`bookedThrough`): a price or cost change never reaches
  * back into a day already closed.
  */
-import { CatalogueDoc } from '@tillbooks/crdt'
+import { CatalogueDoc, readStatement } from '@tillbooks/crdt'
 import {
   BATCH_ITEMS_MAX, CatalogueError, costsOf, demoCatalogueData, expandStatements, PREV_MAX, foldCatalogue, parseCatalogueCsv, toCatalogueCsv, withBase,
   type Conflict, type CsvError, type Day, type FoldedCatalogue, type ProductData, type Statement
 } from '@tillbooks/catalogue'
-import { OversizedError, signStatement, statementIdOf, type Canonical, type Signer } from '@tillbooks/protocol'
+import { OversizedError, signStatement, statementIdOf, type Canonical, type PublicKey, type Signer } from '@tillbooks/protocol'
 import { OneAtATime } from '../OneAtATime.ts'
 import type { KvStore } from '../storage/KvStore.ts'
 
@@ -85,7 +85,7 @@ export class HqCatalogue {
   /** A save failed since the last one that worked: the document holds changes the disk does not (or the disk may hold a write it refused). */
   #unsaved = false
   /** The first day of an import or resolution being saved now, or refused and not yet written over (costForBooks gives no cost from it on). */
-  #changingFrom: Day | null = null
+  #changing: Changing | null = null
 
   /** `actorId`: the replica's Automerge actor (hex; default random each load): the simulator's comes from its seed. */
   constructor (c: { store: KvStore, root: Signer, actorId?: string }) {
@@ -141,15 +141,17 @@ export class HqCatalogue {
   }
 
   /**
-   * The cost the books fold a record with (HqNode's `costCents`): `costOf`, but none for the days
-   * an import or resolution under way takes effect from, until it is in the document and on
+   * The cost the books fold a record with (HqNode's `costCents`): `costOf`, but none for the skus
+   * an import or resolution under way names (every sku for a resolution, and for the first
+   * import), on the days it takes effect from, until it is in the document and on
    * disk, or refused and the document written over whatever the disk kept of it (`flush`). A
    * record of such a day waits for the catalogue (HqNode keeps it, and folds it when told), so it
    * is costed as a restart will cost it: with the import if it landed, without it if not. Without this, a record arriving while the import's save was under way would be
    * costed the old way on a day whose cost the import then changed.
    */
   costForBooks (sku: string, day: Day): number | undefined {
-    if (this.#changingFrom !== null && day >= this.#changingFrom) return undefined
+    const c = this.#changing
+    if (c !== null && day >= c.from && (c.skus === null || c.skus.has(sku))) return undefined
     return this.costOf(sku, day)
   }
 
@@ -340,8 +342,8 @@ export class HqCatalogue {
    */
   async #addOwn (statements: readonly Uint8Array[], from: Day): Promise<void> {
     const next = CatalogueDoc.load(this.doc.save(), this.#root.publicKey, this.#actorId !== undefined ? { actorId: this.#actorId } : {})
-    const before = this.#changingFrom
-    this.#changingFrom = before === null || from < before ? from : before
+    const before = this.#changing
+    this.#changing = joinChanging(before, { from, skus: skusNamed(statements, this.#root.publicKey, this.imported) })
     let written = false
     try {
       for (const s of statements) next.add(s)
@@ -373,7 +375,7 @@ export class HqCatalogue {
       // the statements are durable either way, so this call succeeds.
       if (sameHeads(this.doc.getHeads(), next.getHeads())) {
         this.#unsaved = false
-        this.#changingFrom = null
+        this.#changing = null
         for (const fn of this.#listeners) fn()
       } else {
         await this.#persist().catch(() => {})
@@ -383,7 +385,7 @@ export class HqCatalogue {
       // Nothing reached the disk (a statement refused): as before. Otherwise the books go on
       // waiting on those days until the document is on disk as it is (here, or by `flush`): a
       // refused write the disk kept anyway would put the import in force at a restart.
-      if (!written) this.#changingFrom = before
+      if (!written) this.#changing = before
     }
   }
 
@@ -397,7 +399,7 @@ export class HqCatalogue {
       throw err
     }
     this.#unsaved = false
-    this.#changingFrom = null
+    this.#changing = null
     for (const fn of this.#listeners) fn()
   }
 
@@ -414,6 +416,33 @@ function sameDay (all: Statement[], from: Day): Map<string, string[]> {
     out.set(s.sku, [...(out.get(s.sku) ?? []), s.id])
   }
   return out
+}
+
+/** Days from `from` on, of the skus named (null: every sku), whose costs a change being saved may set. */
+interface Changing { from: Day, skus: ReadonlySet<string> | null }
+
+function joinChanging (a: Changing | null, b: Changing): Changing {
+  if (a === null) return b
+  return { from: a.from < b.from ? a.from : b.from, skus: a.skus === null || b.skus === null ? null : new Set([...a.skus, ...b.skus]) }
+}
+
+/**
+ * The skus whose costs HQ's statements may change: those they name (a product's own cost; a
+ * product's recipe does not cost anything, the Close lists stocked leaves). Every sku for a
+ * resolution (it merges products) and for the first import (it withdraws every demo product it
+ * leaves out).
+ */
+function skusNamed (statements: readonly Uint8Array[], rootKey: PublicKey, imported: boolean): ReadonlySet<string> | null {
+  if (!imported) return null
+  const skus = new Set<string>()
+  for (const bytes of statements) {
+    const s = readStatement(bytes, rootKey)
+    if ('reason' in s) return null
+    if (s.type === 'products') for (const item of s.items) skus.add(item.sku)
+    else if (s.type === 'product') skus.add(s.sku)
+    else return null
+  }
+  return skus
 }
 
 function sameHeads (a: readonly string[], b: readonly string[]): boolean {

@@ -261,14 +261,15 @@ export class HqMembers {
         }
       }
     }
-    for (const { grant } of (await this.#loadGrants()).values()) {
+    const grants = await this.#loadGrants()
+    for (const { grant } of grants.values()) {
       if (ids.has(grant.member)) book.record({ kind: 'grant', id: grant.id, member: root, till: grant.till, points: grant.points })
     }
     // Returns tills told HQ of straight away (the same, by number, as their Close will report).
     for (const q of (await this.#loadReturns()).values()) if (ids.has(q.member)) book.record({ kind: 'return', id: `${q.till}:${q.returnId}`, member: root, till: q.till, points: q.points })
     // An instance whose till has been enrolled with another key since (a fire, a fork) is retired,
     // and so is every instance of a till found forked (its twin may have spent what it held).
-    for (const instance of new Set([...instances.keys(), ...[...(this.#grants?.values() ?? [])].map(g => g.grant.till)])) {
+    for (const instance of new Set([...instances.keys(), ...[...grants.values()].map(g => g.grant.till)])) {
       const tillId = instance.split(':')[0] as TillId
       const current = this.#hq?.enrolment.keysOf(tillId).at(-1)
       if ((current !== undefined && tillInstance(tillId, toHex(current)) !== instance) || fleet[tillId]?.forked === true) book.retire(instance)
@@ -283,9 +284,9 @@ export class HqMembers {
    */
   async #sameMember (member: string): Promise<{ root: string, ids: ReadonlySet<string> }> {
     const aliases = await this.#loadAliases()
-    const root = aliases.get(member) ?? member
+    const root = rootOf(aliases, member)
     const ids = new Set([root])
-    for (const [id, to] of aliases) if (to === root) ids.add(id)
+    for (const id of aliases.keys()) if (rootOf(aliases, id) === root) ids.add(id)
     return { root, ids }
   }
 
@@ -298,9 +299,9 @@ export class HqMembers {
     const aliases = await this.#loadAliases()
     const whole = new Set<string>()
     for (const id of found) {
-      const root = aliases.get(id) ?? id
+      const root = rootOf(aliases, id)
       whole.add(root)
-      for (const [x, to] of aliases) if (to === root) whole.add(x)
+      for (const x of aliases.keys()) if (rootOf(aliases, x) === root) whole.add(x)
     }
     const smallest = [...whole].sort()[0] as string
     const ops: KvOp[] = []
@@ -483,4 +484,15 @@ function aliasOf (key: string, value: Uint8Array): string {
   if (!isMemberId(from) || !isMemberId(to)) throw new MembersError(`${key}: not a member id one with another`)
   if (to >= from) throw new MembersError(`${key}: a member is one with a smaller id, not ${to}`)
   return to
+}
+
+/**
+ * The smallest id of the member `id` is: where its `A!` records lead. One step when they are as
+ * #join writes them; a chain (records a replica wrote before #join did) is followed to its end,
+ * which every record's pointing at a smaller id guarantees.
+ */
+function rootOf (aliases: ReadonlyMap<string, string>, id: string): string {
+  let at = id
+  for (let next = aliases.get(at); next !== undefined && next < at; next = aliases.get(at)) at = next
+  return at
 }

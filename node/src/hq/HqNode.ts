@@ -330,6 +330,18 @@ export class HqNode {
     return this.#skusOf(e.record).find(l => this.#init.costCents(l.sku, e.record.businessDay) === undefined)?.sku
   }
 
+  /**
+   * Before an order or opening stock is written: its day counts as booked (an import decided
+   * after this takes effect later: it cannot change the costs this is folded with), and every sku
+   * has a cost for the books on it, or HqBusyError (a catalogue import naming it is being saved,
+   * or was refused and not yet written over: try again). Costed after the write as checked here.
+   */
+  #costable (day: BusinessDay, lines: readonly SkuQty[]): void {
+    this.#booked(day)
+    const missing = lines.find(l => this.#init.costCents(l.sku, day) === undefined)
+    if (missing !== undefined) throw new HqBusyError(`${missing.sku} has no cost on ${day} for the books yet (a catalogue change naming it is being saved): try again`)
+  }
+
   /** A day something was costed on: imports take effect after it (see `latestBookedDay`). */
   #booked (day: BusinessDay): void {
     if (this.#latestDay === null || day > this.#latestDay) this.#latestDay = day
@@ -1059,6 +1071,7 @@ export class HqNode {
       const ids = new Set<string>()
       for (const o of orders) {
         try {
+          this.#costable(o.order.businessDay, o.order.lines)
           if (ids.has(o.order.id) || this.#books.checkReplenishment(o.order) === 'duplicate') { out[o.i] = 'duplicate'; continue }
           ids.add(o.order.id)
           fresh.push(o)
@@ -1159,6 +1172,7 @@ export class HqNode {
     await this.#oneAtATime(async () => {
       // Refused (IdReusedError, InvalidRecordError) before anything is written: the log must
       // never hold an opening the books refused, in place of the one they hold.
+      this.#costable(date, lines)
       if (this.#books.checkOpeningStock(lines, date) === 'duplicate') return
       await this.#components.store.batch([{ type: 'put', key: `${OPENING_PREFIX}${date}`, value: canonicalEncode({ date, lines: lines.map(l => ({ sku: l.sku, qty: l.qty })) }) }], { sync: true })
       this.#books.addOpeningStock(lines, date)
@@ -1214,6 +1228,7 @@ export class HqNode {
       // An id reused with other content is refused (IdReusedError) before anything is written:
       // under the same key it would replace, in the log, the order the books hold. The same
       // order again signs to the same bytes (Ed25519 is deterministic): nothing to write.
+      this.#costable(order.businessDay, order.lines)
       if (this.#books.checkReplenishment(order) === 'duplicate') return bytes
       const last = await this.#logOrders([{ key: replenishmentKey(r.id), value: bytes }])
       // In one step with noting it logged: a checkpoint taken at any await holds every order it claims.
