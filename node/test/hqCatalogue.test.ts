@@ -32,58 +32,58 @@ async function fresh (): Promise<{ cat: HqCatalogue, store: MemoryStore }> {
   return { cat, store }
 }
 
+/** A catalogue over a disk that fails when told (FaultyKvStore over `inner`), counting who is told of changes. */
+async function onFaultyDisk (): Promise<{ cat: HqCatalogue, disk: FaultyKvStore, inner: MemoryStore, told: () => number }> {
+  const inner = new MemoryStore()
+  const disk = new FaultyKvStore(inner)
+  await disk.open()
+  const cat = new HqCatalogue({ store: disk, root })
+  await cat.load()
+  let told = 0
+  cat.onChange(() => { told++ })
+  return { cat, disk, inner, told: () => told }
+}
+
 describe('HQ\'s catalogue (HqCatalogue)', () => {
   it('changes a sync brought are saved with fsync before the books are told; a failed save is told nobody, and is saved by flush once the disk works', async () => {
     const { cat: source } = await fresh()
     await source.importCsv(FILE, '2026-03-01', 1)
-    const inner = new MemoryStore()
-    const disk = new FaultyKvStore(inner)
-    await disk.open()
-    const target = new HqCatalogue({ store: disk, root })
-    await target.load()
-    let told = 0
-    target.onChange(() => { told++ })
+    const { cat: target, disk, inner, told } = await onFaultyDisk()
     target.doc.merge(source.doc)
     // Only fsync'd writes fail: the save is refused, so it was one.
     disk.failUntilHealed({ syncOnly: true })
     await assert.rejects(target.changed())
-    assert.equal(told, 0, 'nobody told of a catalogue a restart would not find')
+    assert.equal(told(), 0, 'nobody told of a catalogue a restart would not find')
     assert.equal(target.unsaved, true)
     assert.equal(await target.flush(), false, 'the disk still fails')
-    assert.equal(told, 0)
+    assert.equal(told(), 0)
     disk.heal()
     assert.equal(await target.flush(), true)
-    assert.equal(told, 1, 'told once it is durable')
+    assert.equal(told(), 1, 'told once it is durable')
     assert.equal(target.unsaved, false)
     assert.equal(await target.flush(), true)
-    assert.equal(told, 1, 'nothing to save, nobody told again')
+    assert.equal(told(), 1, 'nothing to save, nobody told again')
     const restarted = new HqCatalogue({ store: inner, root })
     await restarted.load()
     assert.ok(restarted.view('2026-03-01').products.some(p => p.sku === 'beans'), 'the synced statements are on disk')
   })
 
   it('an import or resolution the disk refuses takes no effect: the catalogue read, synced and saved later is the one before it', async () => {
-    const inner = new MemoryStore()
-    const disk = new FaultyKvStore(inner)
-    await disk.open()
-    const cat = new HqCatalogue({ store: disk, root })
-    await cat.load()
-    let told = 0
-    cat.onChange(() => { told++ })
+    const { cat, disk, inner, told } = await onFaultyDisk()
     const heads = cat.doc.getHeads()
     disk.failUntilHealed({ syncOnly: true })
     await assert.rejects(cat.importCsv(FILE, '2026-03-01', 1))
     assert.deepEqual(cat.doc.getHeads(), heads, 'the document (what peers sync and the books fold) is as it was')
     assert.ok(!cat.view('2026-03-01').products.some(p => p.sku === 'beans'), 'nothing of the refused file is in force')
     assert.equal(cat.unsaved, true, 'the document is to be written over whatever the disk kept of the refused write')
-    assert.equal(told, 0)
+    assert.equal(told(), 0)
     disk.heal()
     assert.equal(await cat.flush(), true)
     assert.equal(cat.unsaved, false)
     assert.ok(!cat.view('2026-03-01').products.some(p => p.sku === 'beans'), 'a flush once the disk works brings none of it in')
     // Sent again, it is imported; and a restart finds it.
     assert.deepEqual(await cat.importCsv(FILE, '2026-03-01', 2), { imported: 3, unchanged: 0, errors: [], effective: '2026-03-01' })
-    assert.equal(told, 2, 'told once it is durable (and once before, by the flush that wrote the document over the refused write)')
+    assert.equal(told(), 2, 'told once it is durable (and once before, by the flush that wrote the document over the refused write)')
     const restarted = new HqCatalogue({ store: inner, root })
     await restarted.load()
     assert.deepEqual(restarted.doc.getHeads(), cat.doc.getHeads(), 'on disk as in memory')
@@ -160,13 +160,7 @@ describe('HQ\'s catalogue (HqCatalogue)', () => {
   it('an import durable while a sync brought changes meanwhile: the import succeeds, and the sync\'s changes are saved too', async () => {
     const { cat: source } = await fresh()
     await source.importCsv(`${HEADER}\ntea,Tea 100g,,4.50,550,2.00,true,`, '2026-03-01', 1)
-    const inner = new MemoryStore()
-    const disk = new FaultyKvStore(inner)
-    await disk.open()
-    const cat = new HqCatalogue({ store: disk, root })
-    await cat.load()
-    let told = 0
-    cat.onChange(() => { told++ })
+    const { cat, disk, inner, told } = await onFaultyDisk()
     // A sync's changes whose save failed: the next import's copy carries them to disk.
     cat.doc.merge(source.doc)
     disk.failUntilHealed({ syncOnly: true })
@@ -174,7 +168,7 @@ describe('HQ\'s catalogue (HqCatalogue)', () => {
     disk.heal()
     assert.equal(cat.unsaved, true)
     await cat.importCsv(FILE, '2026-03-02', 2)
-    assert.deepEqual([cat.unsaved, told], [false, 1], 'saved with the import, and told')
+    assert.deepEqual([cat.unsaved, told()], [false, 1], 'saved with the import, and told')
     // A sync's changes arriving while the import's save is under way: the import stands, and they are saved after it.
     const { cat: other } = await fresh()
     await other.importCsv(`${HEADER}\nmug,Mug,,6.00,2000,1.50,true,`, '2026-03-01', 3)

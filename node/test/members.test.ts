@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { asStoreId, fromHex, keyPairFromSeed, openMemberCard, signMemberCard, Signer, type PublicKey } from '@tillbooks/protocol'
+import { asStoreId, fromHex, keyPairFromSeed, openMemberCard, signEntry, signMemberCard, Signer, type Entry, type PublicKey } from '@tillbooks/protocol'
 import { verifyReceipt } from '@tillbooks/wallet'
 import { silentLogger } from '../src/components.ts'
 import { startHqDaemon, type HqDaemon } from '../src/daemon/hqDaemon.ts'
@@ -16,6 +16,15 @@ import { HqMembers } from '../src/hq/HqMembers.ts'
 import { MemoryStore } from '../src/storage/MemoryStore.ts'
 import { enrolStores, request, tokenOf, until } from './helpers/daemons.ts'
 import { ManualClock } from './helpers/fleet.ts'
+
+/** A till's Close of S1 (one cash sale of 10.00), signed by `signer`, with `extra` fields (points, redemptions…). */
+function closeBy (signer: Signer, till: number, seq: number, day: string, prevHash: Uint8Array, extra: object): Entry {
+  return signEntry({
+    v: 1, kind: 'close', store: 'S1' as never, till, businessDay: day as never, seq, prevHash, atMs: seq,
+    docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
+    refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [], ...extra
+  } as never, signer)
+}
 
 describe('members: enrolled at HQ by phone, known everywhere else by id', function () {
   this.timeout(60_000)
@@ -114,7 +123,7 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
 
   it('rights: granted only to the till as it is now enrolled, within what is vested and not escrowed; given back, spendable again; a replaced till\'s forfeit; a forked till\'s refused', async () => {
     const { startHq } = await import('./helpers/fleet.ts')
-    const { GENESIS_HASH, openRightsGrant, signEntry, toHex } = await import('@tillbooks/protocol')
+    const { GENESIS_HASH, openRightsGrant, toHex } = await import('@tillbooks/protocol')
     const { tillInstance } = await import('@tillbooks/members')
     const hqNode = await startHq()
     const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(8)))
@@ -127,13 +136,8 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     const clock = new ManualClock(Date.parse('2026-04-01T12:00:00Z'))
     const m = new HqMembers({ store: kv, key: new Uint8Array(32).fill(7), root, clock, hq: hqNode })
     const { member } = await m.enrol('+447700900999')
-    const close = (signer: Signer, till: number, seq: number, day: string, prevHash: Uint8Array, extra: object): ReturnType<typeof signEntry> => signEntry({
-      v: 1, kind: 'close', store: 'S1' as never, till, businessDay: day as never, seq, prevHash, atMs: seq,
-      docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [], ...extra
-    } as never, signer)
-    const c1 = close(first, 1, 1, '2026-03-02', GENESIS_HASH, { points: [{ member, points: 500 }] })
-    const c2 = close(first, 1, 2, '2026-03-31', c1.hashBytes, {})
+    const c1 = closeBy(first, 1, 1, '2026-03-02', GENESIS_HASH, { points: [{ member, points: 500 }] })
+    const c2 = closeBy(first, 1, 2, '2026-03-31', c1.hashBytes, {})
     for (const e of [c1, c2]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
     const s11 = tillInstance('S1-1', toHex(first.publicKey))
     const s12 = tillInstance('S1-2', toHex(other.publicKey))
@@ -155,7 +159,7 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     await assert.rejects(m.giveBack({ returnId: 'q1', member, till: s11, points: 40 }, first.publicKey), /other content/)
     assert.deepEqual([(await m.view(member, '2026-04-01')).spendable, (await m.view(member, '2026-04-01')).rights], [100, { 'S1-1': 250, 'S1-2': 150 }])
     // S1-1 redeems 100, and its next Close reports the same return: counted once.
-    const c3 = close(first, 1, 3, '2026-04-01', c2.hashBytes, { takingsCents: { cash: 900, card: 0 }, cashCountedCents: 900, redeemed: [{ member, points: 100, amountCents: 100 }], rightsReturned: [{ id: 'q1', member, points: 50 }] })
+    const c3 = closeBy(first, 1, 3, '2026-04-01', c2.hashBytes, { takingsCents: { cash: 900, card: 0 }, cashCountedCents: 900, redeemed: [{ member, points: 100, amountCents: 100 }], rightsReturned: [{ id: 'q1', member, points: 50 }] })
     assert.equal((await hqNode.submit([c3.bytes]))[0]?.status, 'accepted')
     let v = await m.view(member, '2026-04-01')
     assert.deepEqual([v.redeemed, v.rights, v.spendable, v.balance], [100, { 'S1-1': 150, 'S1-2': 150 }, 100, 400])
@@ -168,7 +172,7 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     const s11b = tillInstance('S1-1', toHex(replacement.publicKey))
     await m.grant({ grantId: `${s11b}:g1`, member, till: s11b, points: 10 }, replacement.publicKey)
     // S1-2 found forked (two Closes signed at one seq): its rights are forfeit, and it is granted nothing.
-    for (const e of [close(other, 2, 1, '2026-04-01', GENESIS_HASH, {}), close(other, 2, 1, '2026-04-01', GENESIS_HASH, { atMs: 99 })]) await hqNode.submit([e.bytes])
+    for (const e of [closeBy(other, 2, 1, '2026-04-01', GENESIS_HASH, {}), closeBy(other, 2, 1, '2026-04-01', GENESIS_HASH, { atMs: 99 })]) await hqNode.submit([e.bytes])
     assert.equal(hqNode.fleet()['S1-2']?.forked, true)
     await assert.rejects(m.grant({ grantId: `${s12}:g2`, member, till: s12, points: 1 }, other.publicKey), /forked/)
     v = await m.view(member, '2026-04-01')
@@ -178,7 +182,7 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
 
   it('a fork found after its points vested and were spent elsewhere: the member below zero by at most what the fork holds, granted nothing until later points repay it', async () => {
     const { startHq } = await import('./helpers/fleet.ts')
-    const { GENESIS_HASH, signEntry } = await import('@tillbooks/protocol')
+    const { GENESIS_HASH } = await import('@tillbooks/protocol')
     const { tillInstance } = await import('@tillbooks/members')
     const { toHex } = await import('@tillbooks/protocol')
     const hqNode = await startHq()
@@ -192,25 +196,20 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     const clock = new ManualClock(Date.parse('2026-04-01T12:00:00Z'))
     const m = new HqMembers({ store: kv, key: new Uint8Array(32).fill(7), root, clock, hq: hqNode })
     const { member } = await m.enrol('+447700900777')
-    const close = (signer: Signer, till: number, seq: number, day: string, prevHash: Uint8Array, extra: object): ReturnType<typeof signEntry> => signEntry({
-      v: 1, kind: 'close', store: 'S1' as never, till, businessDay: day as never, seq, prevHash, atMs: seq,
-      docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [], ...extra
-    } as never, signer)
     // 500 points earned at S1-1, vested once its Closes through the window are in.
-    const c1 = close(forker, 1, 1, '2026-03-02', GENESIS_HASH, { points: [{ member, points: 500 }] })
-    const c2 = close(forker, 1, 2, '2026-03-31', c1.hashBytes, {})
+    const c1 = closeBy(forker, 1, 1, '2026-03-02', GENESIS_HASH, { points: [{ member, points: 500 }] })
+    const c2 = closeBy(forker, 1, 2, '2026-03-31', c1.hashBytes, {})
     for (const e of [c1, c2]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
     assert.equal((await m.view(member, '2026-04-01')).spendable, 500)
     // 300 of them granted to S1-2 and redeemed there.
     const s12 = tillInstance('S1-2', toHex(honest.publicKey))
     await m.grant({ grantId: `${s12}:g1`, member, till: s12, points: 300 }, honest.publicKey)
-    const h1 = close(honest, 2, 1, '2026-04-01', GENESIS_HASH, { takingsCents: { cash: 700, card: 0 }, cashCountedCents: 700, redeemed: [{ member, points: 300, amountCents: 300 }] })
+    const h1 = closeBy(honest, 2, 1, '2026-04-01', GENESIS_HASH, { takingsCents: { cash: 700, card: 0 }, cashCountedCents: 700, redeemed: [{ member, points: 300, amountCents: 300 }] })
     assert.equal((await hqNode.submit([h1.bytes]))[0]?.status, 'accepted')
     let v = await m.view(member, '2026-04-01')
     assert.deepEqual([v.balance, v.spendable, v.heldAtForks], [200, 200, 0])
     // Then S1-1's twin of its first Close arrives: forked at seq 1, none of its Closes folded, their points with them.
-    const twin = close(forker, 1, 1, '2026-03-02', GENESIS_HASH, { atMs: 99, points: [{ member, points: 450 }] })
+    const twin = closeBy(forker, 1, 1, '2026-03-02', GENESIS_HASH, { atMs: 99, points: [{ member, points: 450 }] })
     await hqNode.submit([twin.bytes])
     assert.equal(hqNode.fleet()['S1-1']?.forked, true)
     v = await m.view(member, '2026-04-01')
@@ -219,8 +218,8 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     assert.ok(-v.spendable <= v.heldAtForks, 'below zero by at most what the fork holds')
     await assert.rejects(m.grant({ grantId: `${s12}:g2`, member, till: s12, points: 1 }, honest.publicKey), /rights to -300/)
     // Later points repay it first: 400 earned at S1-2 and vested leave 100 to spend.
-    const h2 = close(honest, 2, 2, '2026-04-02', h1.hashBytes, { points: [{ member, points: 400 }] })
-    const h3 = close(honest, 2, 3, '2026-05-01', h2.hashBytes, {})
+    const h2 = closeBy(honest, 2, 2, '2026-04-02', h1.hashBytes, { points: [{ member, points: 400 }] })
+    const h3 = closeBy(honest, 2, 3, '2026-05-01', h2.hashBytes, {})
     for (const e of [h2, h3]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
     v = await m.view(member, '2026-05-02')
     assert.deepEqual([v.earned, v.vested, v.balance, v.spendable, v.heldAtForks], [400, 400, 100, 100, 500])
@@ -232,7 +231,7 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
 
   it('one number enrolled as two members at two replicas: once found, one member with one balance, whichever card is shown', async () => {
     const { startHq } = await import('./helpers/fleet.ts')
-    const { GENESIS_HASH, signEntry, toHex } = await import('@tillbooks/protocol')
+    const { GENESIS_HASH, toHex } = await import('@tillbooks/protocol')
     const { phoneKey, tillInstance } = await import('@tillbooks/members')
     const hqNode = await startHq()
     const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(8)))
@@ -248,11 +247,7 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     const there = here === 'm-AAAAAAAAAAAAAAAAAAAAAA' ? 'm-BBBBBBBBBBBBBBBBBBBBBB' : 'm-AAAAAAAAAAAAAAAAAAAAAA'
     const [first, second] = here < there ? [here, there] : [there, here]
     // Points earned under each id, at a till (each card was shown on some sale), vested.
-    const close = (seq: number, day: string, prevHash: Uint8Array, extra: object): ReturnType<typeof signEntry> => signEntry({
-      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: day as never, seq, prevHash, atMs: seq,
-      docFirst: seq, docLast: seq, saleCount: 1, refundCount: 0, takingsCents: { cash: 1000, card: 0 }, tax: [{ rateBp: 0, netCents: 1000, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 1000, consumed: [], points: [], ...extra
-    } as never, tillKey)
+    const close = (seq: number, day: string, prevHash: Uint8Array, extra: object): Entry => closeBy(tillKey, 1, seq, day, prevHash, extra)
     const c1 = close(1, '2026-03-01', GENESIS_HASH, { points: [{ member: here, points: 200 }, { member: there, points: 300 }].sort((a, b) => a.member < b.member ? -1 : 1) })
     const c2 = close(2, '2026-03-31', c1.hashBytes, {})
     for (const e of [c1, c2]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
