@@ -283,11 +283,7 @@ export class HqMembers {
    * it so), so replicas that know the same ids as one hold the same records.
    */
   async #sameMember (member: string): Promise<{ root: string, ids: ReadonlySet<string> }> {
-    const aliases = await this.#loadAliases()
-    const root = rootOf(aliases, member)
-    const ids = new Set([root])
-    for (const id of aliases.keys()) if (rootOf(aliases, id) === root) ids.add(id)
-    return { root, ids }
+    return memberOf(await this.#loadAliases(), member)
   }
 
   /**
@@ -298,11 +294,7 @@ export class HqMembers {
   async #join (found: readonly string[]): Promise<KvOp[]> {
     const aliases = await this.#loadAliases()
     const whole = new Set<string>()
-    for (const id of found) {
-      const root = rootOf(aliases, id)
-      whole.add(root)
-      for (const x of aliases.keys()) if (rootOf(aliases, x) === root) whole.add(x)
-    }
+    for (const id of found) for (const x of memberOf(aliases, id).ids) whole.add(x)
     const smallest = [...whole].sort()[0] as string
     const ops: KvOp[] = []
     for (const id of whole) if (id !== smallest && aliases.get(id) !== smallest) ops.push({ type: 'put', key: `A!${id}`, value: new TextEncoder().encode(smallest) })
@@ -495,4 +487,12 @@ function rootOf (aliases: ReadonlyMap<string, string>, id: string): string {
   let at = id
   for (let next = aliases.get(at); next !== undefined && next < at; next = aliases.get(at)) at = next
   return at
+}
+
+/** The ids that are one member with `id` (itself included), and the smallest of them (`root`). */
+function memberOf (aliases: ReadonlyMap<string, string>, id: string): { root: string, ids: Set<string> } {
+  const root = rootOf(aliases, id)
+  const ids = new Set([root, id])
+  for (const x of aliases.keys()) if (rootOf(aliases, x) === root) ids.add(x)
+  return { root, ids }
 }

@@ -327,7 +327,12 @@ export class HqNode {
 
   /** The first sku the entry names that has no cost on its business day, if any. */
   #uncosted (e: Entry): string | undefined {
-    return this.#skusOf(e.record).find(l => this.#init.costCents(l.sku, e.record.businessDay) === undefined)?.sku
+    return this.#uncostedOf(this.#skusOf(e.record), e.record.businessDay)
+  }
+
+  /** The first of `lines`' skus with no cost for the books on `day`, if any. */
+  #uncostedOf (lines: readonly SkuQty[], day: BusinessDay): string | undefined {
+    return lines.find(l => this.#init.costCents(l.sku, day) === undefined)?.sku
   }
 
   /**
@@ -338,8 +343,8 @@ export class HqNode {
    */
   #costable (day: BusinessDay, lines: readonly SkuQty[]): void {
     this.#booked(day)
-    const missing = lines.find(l => this.#init.costCents(l.sku, day) === undefined)
-    if (missing !== undefined) throw new HqBusyError(`${missing.sku} has no cost on ${day} for the books yet (a catalogue change naming it is being saved): try again`)
+    const missing = this.#uncostedOf(lines, day)
+    if (missing !== undefined) throw new HqBusyError(`${missing} has no cost on ${day} for the books yet (a catalogue change naming it is being saved): try again`)
   }
 
   /** A day something was costed on: imports take effect after it (see `latestBookedDay`). */
@@ -383,7 +388,7 @@ export class HqNode {
     let folded = 0
     const waiting = [...this.#awaiting.values()].sort((a, b) => a.tillId < b.tillId ? -1 : a.tillId > b.tillId ? 1 : a.seq - b.seq)
     for (const e of waiting) {
-      if (this.#skusOf(e.record).some(l => this.#init.costCents(l.sku, e.record.businessDay) === undefined)) continue
+      if (this.#uncosted(e) !== undefined) continue
       this.#awaiting.delete(e.hash)
       this.#books.add(e)
       folded++
@@ -886,10 +891,9 @@ export class HqNode {
   #ordersLogged (last: number, ids: readonly string[]): void {
     if (ids.length === 0) return
     this.#committedOrderArrival = Math.max(this.#committedOrderArrival, last)
-    let pending = this.#pendingOrders
+    const pending = this.#pendingOrders
     for (const id of ids) pending?.push(id)
-    if (pending !== null && pending.length > CHECKPOINT_PENDING_MAX) pending = null
-    this.#pendingOrders = pending
+    this.#pendingOrders = pending === null ? null : this.#capped(pending)
   }
 
   /** Keep an order for the tills of its store to fetch at opening (the newest ORDERS_SERVED_MAX). */
