@@ -30,7 +30,7 @@ describe('members across processes: two stores partitioned from HQ redeem what t
   })
 
   it('redeems offline within each till\'s rights, refuses beyond them, books the liability; a refunded receipt is refused at the other store', async () => {
-    const hq = await startDaemon(['hq', '--data', join(dir, 'hq'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0'])
+    const hq = await startDaemon(['hq', '--data', join(dir, 'hq'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0', '--books-db', 'off'])
     const admin = await tokenOf(join(dir, 'hq'))
     const hqAddr = hq.ready.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/')) as string
     const stores = ['S1', 'S2']

@@ -34,7 +34,7 @@ describe('card payments, every part a process: cut-off, forwarding, a late decli
     const processorPort = await freePort()
     const processorArgs = ['processor', '--data', join(dir, 'processor'), '--http', String(processorPort)]
     let processor: Daemon = await startDaemon(processorArgs)
-    const hq = await startDaemon(['hq', '--data', join(dir, 'hq'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0'])
+    const hq = await startDaemon(['hq', '--data', join(dir, 'hq'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '0', '--books-db', 'off'])
     const tillDir = join(dir, 'S1-1')
     const issued = JSON.parse((await run(['codes', 'new', '--hq', hq.ready.http, '--store', 'S1', '--till', '1', '--token-file', join(dir, 'hq', 'admin.token'), '--json'])).trim().split('\n').pop() as string) as { code: string }
     await run(['enrol', '--hq', hq.ready.http, '--code', issued.code, '--data', tillDir, '--store', 'S1', '--till', '1'])

@@ -64,7 +64,7 @@ describe('access control', function () {
   })
 
   const startHq = async (name: string, o: Partial<HqDaemonOptions> = {}): Promise<HqDaemon> => {
-    const d = await startHqDaemon({ dataDir: join(dir, name), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: log, verifyWorkers: 0, clock, ...o })
+    const d = await startHqDaemon({ dataDir: join(dir, name), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: log, verifyWorkers: 0, booksDb: 'off', clock, ...o })
     running.push(d)
     return d
   }

@@ -51,7 +51,7 @@ describe('till logs over /tillbooks/am-sync/1.0.0 between real daemons', functio
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-amsync-'))
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     await enrolStores(hq, join(dir, 'hq'), dir, ['E', 'W'])
     ;[pe, pw] = [await freePort(), await freePort()]
     ;[ae, aw] = [await addressOf(join(dir, 'E'), pe), await addressOf(join(dir, 'W'), pw)]

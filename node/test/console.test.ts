@@ -42,7 +42,7 @@ describe('HQ console: sign-in, sessions and the token rules', function () {
   let viewer: string
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-console-'))
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, authFailuresMax: 4 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off', authFailuresMax: 4 })
     admin = await tokenOf(join(dir, 'hq'))
     viewer = await tokenOf(join(dir, 'hq'), 'viewer')
   })
@@ -126,7 +126,7 @@ describe('HQ console: sign-in, sessions and the token rules', function () {
     const { mkdir } = await import('node:fs/promises')
     await mkdir(join(dir, 'pki'), { recursive: true })
     const pki = await makeTestPki(join(dir, 'pki'))
-    const far = await startHqDaemon({ dataDir: join(dir, 'hq-tls'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, httpHost: '0.0.0.0', tlsCertFile: pki.certFile, tlsKeyFile: pki.keyFile, logger: silentLogger, verifyWorkers: 0 })
+    const far = await startHqDaemon({ dataDir: join(dir, 'hq-tls'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, httpHost: '0.0.0.0', tlsCertFile: pki.certFile, tlsKeyFile: pki.keyFile, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     try {
       const base = `https://127.0.0.1:${new URL(far.ready.http).port}`
       const page = await call(base, 'GET', '/ui/books', { ca: pki.caPem })

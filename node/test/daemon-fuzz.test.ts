@@ -73,7 +73,7 @@ describe(`HTTP fuzz (seed ${SEED})`, function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-fuzz-'))
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     admin = await tokenOf(join(dir, 'hq'))
     await enrolTill({ hqUrl: hq.ready.http, dataDir: join(dir, 'till'), store: asStoreId('F'), till: 1, auth: { bearer: await codeFor(hq.ready.http, join(dir, 'hq'), 'F', 1) }, logger: silentLogger })
     till = await startTillDaemon({ dataDir: join(dir, 'till'), store: asStoreId('F'), till: 1, hq: hq.ready.multiaddrs[0] as string, httpPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], neighbours: [], logger: silentLogger, callTimeoutMs: 2_000 })

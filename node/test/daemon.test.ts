@@ -37,7 +37,7 @@ describe('daemons in-process: HTTP → till → libp2p → HQ (LevelDB)', functi
   let hqListen = '/ip4/127.0.0.1/tcp/0'
   let firstTakings = 0
   const startHq = async (): Promise<HqDaemon> => {
-    const d = await startHqDaemon({ dataDir: hqDir(), listen: [hqListen], httpPort: 0, logger: silentLogger, verifyWorkers: 1 })
+    const d = await startHqDaemon({ dataDir: hqDir(), listen: [hqListen], httpPort: 0, logger: silentLogger, verifyWorkers: 1, booksDb: 'off' })
     hqListen = (d.ready.multiaddrs[0] as string).split('/p2p/')[0] as string
     return d
   }

@@ -253,7 +253,7 @@ describe('the catalogue through HQ\'s HTTP API and `tillbooks catalogue`', funct
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-catalogue-'))
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
   })
   after(async () => {
     await hq?.stop().catch(() => {})

@@ -25,7 +25,7 @@ describe('till: signed receipts', function () {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-receipts-'))
     processor = await startProcessor(join(dir, 'processor'), await freePort())
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     await enrolStores(hq, join(dir, 'hq'), dir, ['S1'])
     till = await startTillDaemon({ dataDir: join(dir, 'S1'), store: asStoreId('S1'), till: 1, hq: hq.ready.multiaddrs[0] as string, httpPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], neighbours: [], logger: silentLogger, gossipRing: null, processor: processor.url })
     await request(till.ready.http, 'POST', '/day/open', {})

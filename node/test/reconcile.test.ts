@@ -64,7 +64,7 @@ function world (): { dir: string, hq: HqDaemon, till: TillDaemon, processor: { c
   before(async () => {
     w.dir = await mkdtemp(join(tmpdir(), 'tillbooks-reconcile-'))
     w.processor = await startProcessor(join(w.dir, 'processor'), await freePort())
-    w.hq = await startHqDaemon({ dataDir: join(w.dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    w.hq = await startHqDaemon({ dataDir: join(w.dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     await enrolStores(w.hq, join(w.dir, 'hq'), w.dir, ['S1'])
     w.till = await startTillDaemon({
       dataDir: join(w.dir, 'S1'), store: asStoreId('S1'), till: 1, hq: w.hq.ready.multiaddrs[0] as string, httpPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], neighbours: [],
@@ -194,7 +194,7 @@ describe('reconciliation at HQ: the till gone, its approvals from the neighbour 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-reconcile-gone-'))
     processor = await startProcessor(join(dir, 'processor'), await freePort())
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     await enrolStores(hq, join(dir, 'hq'), dir, ['E', 'W'])
     const [pe, pw] = [await freePort(), await freePort()]
     const [ae, aw] = [await addressOf(join(dir, 'E'), pe), await addressOf(join(dir, 'W'), pw)]

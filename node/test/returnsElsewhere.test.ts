@@ -35,7 +35,7 @@ describe('returns at another store: asked of the store that sold, or flagged', f
   })
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-returns-'))
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     await enrolStores(hq, join(dir, 'hq'), dir, ['E', 'W'])
     pe = await freePort()
     const pw = await freePort()

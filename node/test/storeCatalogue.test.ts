@@ -48,7 +48,7 @@ describe('two stores cut off invent one product: the clash at HQ, resolved, one 
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-storecat-'))
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     admin = await tokenOf(join(dir, 'hq'))
     await enrolStores(hq, join(dir, 'hq'), dir, ['A', 'B'])
     for (const s of ['A', 'B']) {

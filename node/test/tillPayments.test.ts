@@ -46,7 +46,7 @@ describe('card and wallet tenders: till to processor, store-and-forward', functi
     dir = await mkdtemp(join(tmpdir(), 'tillbooks-payments-'))
     port = await freePort()
     processor = (await startProcessor(join(dir, 'processor'), port)).child
-    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0 })
+    hq = await startHqDaemon({ dataDir: join(dir, 'hq'), listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, logger: silentLogger, verifyWorkers: 0, booksDb: 'off' })
     await enrolStores(hq, join(dir, 'hq'), dir, ['S1'])
     till = await startTillDaemon({
       dataDir: join(dir, 'S1'), store: asStoreId('S1'), till: 1, hq: hq.ready.multiaddrs[0] as string, httpPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], neighbours: [],

@@ -73,7 +73,7 @@ describe('soak: real processes', function () {
 
   it('2 days, 2 stores × 2 tills: tills, a store\'s process and HQ SIGKILLed and back; every check holds, to the cent', async () => {
     const lines: string[] = []
-    const r = await runNet({ stores: 2, tillsPerStore: 2, days: 2, seed: 3, soak: true, timeoutMs: 280_000, log: l => { lines.push(l) } })
+    const r = await runNet({ stores: 2, tillsPerStore: 2, days: 2, seed: 3, soak: true, timeoutMs: 280_000, booksDb: 'off', log: l => { lines.push(l) } })
     assertAllHold(r, lines)
     for (const k of ['K1_soakKillsAsPlanned', 'K2_tillsIntactAfterKill', 'K3_noAckedRecordLostOnHqKill', 'B4_booksEqualOracle', 'B5_noAckedRecordLost', 'B5_rebuildIdentical', 'B6_fireRecoveredLastClose', 'G1_docNosContiguous', 'allClosesFolded']) assert.equal(r.invariants[k], true, k)
     assert.equal(r.booksCents, r.oracleCents)
@@ -93,7 +93,7 @@ describe('soak: real processes', function () {
     this.timeout(3_600_000)
     const lines: string[] = []
     const seed = Number(process.env.TILLBOOKS_SOAK_SEED ?? 21)
-    const r = await runNet({ stores: 10, tillsPerStore: 3, days: 5, seed, soak: true, log: l => { lines.push(l); process.stderr.write(`[soak] ${l}\n`) } })
+    const r = await runNet({ stores: 10, tillsPerStore: 3, days: 5, seed, soak: true, booksDb: 'off', log: l => { lines.push(l); process.stderr.write(`[soak] ${l}\n`) } })
     process.stderr.write(formatNetResult(r) + '\n')
     assertAllHold(r, lines)
     const soak = r.details.soak as { killed: { tills: number, stores: number, hq: number } }

@@ -99,6 +99,12 @@ export interface NetOptions {
    * last day and resumed at the end. Check `R_replicasAgree`: every replica's booksHash is HQ's.
    */
   hqReplicas?: number
+  /**
+   * Where HQ projects its books in SQL (HQ's `--books-db`). Default: HQ's own default, PGlite in
+   * its data directory. The tests that check the books against the oracle, not SQL, say `off`:
+   * a fresh PGlite costs ~4 s of CPU (test/daemons.test.ts checks the default).
+   */
+  booksDb?: string
 }
 
 type LauncherReplica = NetRun['replicas'][number]
@@ -450,7 +456,7 @@ class NetRun {
   // ------------------------------------------------------------------ HQ
 
   async #startHq (p2pPort: number, httpPort: number): Promise<void> {
-    const args = ['hq', '--data', join(this.runDir, 'hq'), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--http', String(httpPort)]
+    const args = ['hq', '--data', join(this.runDir, 'hq'), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--http', String(httpPort), ...(this.o.booksDb !== undefined ? ['--books-db', this.o.booksDb] : [])]
     let lastErr: unknown
     // A restart binds the same ports as before; give the kernel a moment if they are still held.
     for (let attempt = 0; attempt < 5; attempt++) {
