@@ -8,7 +8,8 @@
  * the tills). Reports the import's wall time, lines/s, the peak RSS, and checks the exceptions
  * are exactly the planted ones and card clearing equals them. Then HQ is restarted and the time
  * to rebuild the books with the file in its log is reported.
- * Not a test: `node node/bench/hqReconcile.ts [tills] [paymentsPerTill]` from the repo root.
+ * Not a test: `node --expose-gc node/bench/hqReconcile.ts [tills] [paymentsPerTill]` from the repo root
+ * (--expose-gc: the bytes HQ keeps a settled line, measured after a full GC).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
@@ -26,6 +27,14 @@ const DAY = '2026-03-02'
 const f = (n: number): string => formatMinorUnits(n, 'EUR')
 const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(7)))
 const key8 = 'aaaaaaaa'
+/** The heap and buffers in use after a full GC (null without --expose-gc). */
+function heldBytes (): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) return null
+  gc()
+  const m = process.memoryUsage()
+  return m.heapUsed + m.arrayBuffers
+}
 
 const dir = await mkdtemp(join(tmpdir(), 'tillbooks-hqrec-'))
 const clock = { nowMs: () => Date.parse('2026-03-03T12:00:00Z') }
@@ -102,6 +111,7 @@ try {
   }
   const settlements = new HqSettlements({ hq, logger: silentLogger, nowMs: clock.nowMs, source })
   const rss0 = process.memoryUsage().rss
+  const heap0 = heldBytes()
   const t1 = performance.now()
   const r = await settlements.import(bytes, { processor: 'embedded' })
   const importMs = performance.now() - t1
@@ -111,6 +121,10 @@ try {
   const found = r.exceptions.map(e => `${e.kind} ${e.paymentId ?? ''}`).sort()
   const exact = JSON.stringify(found) === JSON.stringify([...planted].sort())
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
+  // What HQ keeps of the file once it is imported and reconciled (every line, in memory): the
+  // horizon of settlement HQ can hold until the settled-line index moves to disk.
+  const heap1 = heldBytes()
+  const heldPerLine = heap0 === null || heap1 === null ? null : Math.round((heap1 - heap0) / (rows.length - 2))
   await hq.stop()
   const t2 = performance.now()
   hq = await open()
@@ -118,8 +132,8 @@ try {
   const clearingAfterRebuild = hq.books.subBalance('assets:card clearing', 'embedded')
   await hq.stop()
   const lines = rows.length - 2
-  console.log(`HQ reconcile: ${TILLS} tills × ${PER_TILL} payments, a report of ${lines} lines (${Math.round(bytes.length / 1e6)} MB): imported, booked and reconciled in ${(importMs / 1000).toFixed(2)} s (${Math.round(lines / (importMs / 1000))} lines/s), again from memory in ${(reconcileAgainMs / 1000).toFixed(2)} s; ${r.tillsFetched.length} tills asked for approvals (the ${planted.length} with a planted fault), ${r.matched} matched, exceptions ${exact ? 'exactly the planted ones' : 'NOT the planted ones'}; clearing ${r.clearingCents} = open ${r.openCents}${r.clearingCents === r.openCents ? '' : ' (NOT EQUAL)'}; peak RSS ${peakRssMb} MB (${Math.round(rss0 / 1e6)} MB before the import); HQ restart with the file in its log: ${(rebuildMs / 1000).toFixed(2)} s, clearing ${clearingAfterRebuild}; fleet built in ${(fleetMs / 1000).toFixed(1)} s (${cpus().length} cores, ${cpus()[0]?.model ?? ''}, Node ${process.version})`)
-  console.log(JSON.stringify({ tills: TILLS, lines, importMs: Math.round(importMs), linesPerSec: Math.round(lines / (importMs / 1000)), reconcileAgainMs: Math.round(reconcileAgainMs), tillsFetched: r.tillsFetched.length, exact, clearingEqualsOpen: r.clearingCents === r.openCents && second.openCents === r.openCents, peakRssMb, rebuildMs: Math.round(rebuildMs) }))
+  console.log(`HQ reconcile: ${TILLS} tills × ${PER_TILL} payments, a report of ${lines} lines (${Math.round(bytes.length / 1e6)} MB): imported, booked and reconciled in ${(importMs / 1000).toFixed(2)} s (${Math.round(lines / (importMs / 1000))} lines/s), again from memory in ${(reconcileAgainMs / 1000).toFixed(2)} s; ${r.tillsFetched.length} tills asked for approvals (the ${planted.length} with a planted fault), ${r.matched} matched, exceptions ${exact ? 'exactly the planted ones' : 'NOT the planted ones'}; clearing ${r.clearingCents} = open ${r.openCents}${r.clearingCents === r.openCents ? '' : ' (NOT EQUAL)'}; peak RSS ${peakRssMb} MB (${Math.round(rss0 / 1e6)} MB before the import); ${heldPerLine === null ? 'held a line: run with --expose-gc' : `held after it: ${heldPerLine} bytes a line`}; HQ restart with the file in its log: ${(rebuildMs / 1000).toFixed(2)} s, clearing ${clearingAfterRebuild}; fleet built in ${(fleetMs / 1000).toFixed(1)} s (${cpus().length} cores, ${cpus()[0]?.model ?? ''}, Node ${process.version})`)
+  console.log(JSON.stringify({ tills: TILLS, lines, importMs: Math.round(importMs), linesPerSec: Math.round(lines / (importMs / 1000)), reconcileAgainMs: Math.round(reconcileAgainMs), tillsFetched: r.tillsFetched.length, exact, clearingEqualsOpen: r.clearingCents === r.openCents && second.openCents === r.openCents, peakRssMb, heldBytesPerLine: heldPerLine, rebuildMs: Math.round(rebuildMs) }))
   if (!exact || r.clearingCents !== r.openCents) process.exitCode = 1
 } finally {
   await rm(dir, { recursive: true, force: true })

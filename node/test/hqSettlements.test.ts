@@ -85,6 +85,53 @@ describe('HQ: settlement files refused whole', () => {
   })
 })
 
+describe('HQ: the settled lines it holds, bounded', () => {
+  it('refuses whole a file past settledLinesMax, writing and booking nothing; the same file again is a duplicate; a start reads back what it holds whatever the limit', async () => {
+    const { readSettlementFile, settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { SettlementLimitError } = await import('../src/hq/HqNode.ts')
+    const { MemoryStore, silentLogger } = await import('../src/index.ts')
+    const { ManualClock, startHq } = await import('./helpers/fleet.ts')
+    const file = (day: string, refs: string[]): Uint8Array => new TextEncoder().encode(toSettlementCsv(settleDay(
+      refs.map((ref, i) => ({ processorRef: ref, paymentId: `S1-1-aaaaaaaa-P${ref}`, kind: 'payment' as const, grossCents: 1000 + i, paymentMethod: 'visa', bookingDay: day })), day, { currency: 'EUR', feeBp: 150 })))
+    const first = file('2026-03-03', ['1', '2', '3'])
+    const second = file('2026-03-04', ['4', '5', '6'])
+    const count = (bytes: Uint8Array): number => { const f = readSettlementFile(bytes, { currency: 'EUR' }); return f.lines.length + f.payouts.length }
+    // Room for the first file and all but one of the second's lines and payouts.
+    const max = count(first) + count(second) - 1
+    const kv = new MemoryStore()
+    const clock = new ManualClock()
+    const hq = await startHq(kv, clock, { settledLinesMax: max })
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-05T00:00:00Z') })
+    await s.import(first, { processor: 'embedded' })
+    const held = hq.settledLines.held
+    assert.equal(held, count(first))
+    const books = JSON.stringify(hq.books.snapshot())
+    const keys = async (): Promise<number> => { let n = 0; for await (const _ of kv.entries({})) n++; return n }
+    const written = await keys()
+    await assert.rejects(s.import(second, { processor: 'embedded' }), (err: Error) => err instanceof SettlementLimitError && err.message.includes(`takes at most ${max}: this file's ${count(second)} are refused, nothing booked`))
+    assert.equal(JSON.stringify(hq.books.snapshot()), books, 'nothing booked')
+    assert.equal(await keys(), written, 'nothing written')
+    assert.equal(hq.settlementFiles.size, 1)
+    assert.deepEqual(hq.settledLines, { held, max })
+    assert.equal(s.counters.refused, 1)
+    assert.equal((await s.import(first, { processor: 'embedded' })).duplicate, true, 'the same file again is a duplicate, not refused')
+    await hq.stop()
+    // A start under a lower limit reads back every file it holds; only new files are refused.
+    const again = await startHq(kv, clock, { settledLinesMax: 1 })
+    assert.equal(again.settlementFiles.size, 1)
+    assert.deepEqual(again.settledLines, { held, max: 1 })
+    assert.equal(JSON.stringify(again.books.snapshot()), books)
+    await again.stop()
+    // The default follows the heap: SETTLED_LINES_HEAP_SHARE of its limit over SETTLED_LINE_HELD_BYTES.
+    const { getHeapStatistics } = await import('node:v8')
+    const { SETTLED_LINE_HELD_BYTES, SETTLED_LINES_HEAP_SHARE } = await import('../src/hq/constants.ts')
+    const byDefault = await startHq()
+    assert.equal(byDefault.settledLines.max, Math.floor(getHeapStatistics().heap_size_limit * SETTLED_LINES_HEAP_SHARE / SETTLED_LINE_HELD_BYTES))
+    await byDefault.stop()
+  })
+})
+
 describe('HQ: the index of folded Closes', () => {
   it('two reconciliations at once read each Close once: the totals still agree, nothing is fetched', async () => {
     const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')

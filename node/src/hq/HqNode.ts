@@ -13,6 +13,7 @@
  * rebuild equals what was there before the crash, to the cent.
  */
 import { hash, randomBytes } from 'node:crypto'
+import { getHeapStatistics } from 'node:v8'
 import {
   canonicalDecode, canonicalEncode, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
   envelopeLayout, rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex,
@@ -26,7 +27,8 @@ import type { NodeComponents } from '../components.ts'
 import { checkLoggedVia, InlineVerifier, openVia, type LoggedCheck, type Opened, type Verifier } from '../verify/Verifier.ts'
 import {
   AWAITING_CATALOGUE_MAX, CHECKPOINT_BASE_MIN_ITEMS, CHECKPOINT_INTERVAL_MS, CHECKPOINT_PENDING_MAX, CHECKPOINT_RECORDS_EVERY, CHECKPOINT_SEGMENT_BYTES, CHECKPOINT_SEGMENTS_MAX,
-  CHECKPOINT_COMPACT_SLICE_ENTRIES, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, FOLD_THREADS_FROM_ENTRIES, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX, SUBMIT_BATCH_MAX
+  CHECKPOINT_COMPACT_SLICE_ENTRIES, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, FOLD_THREADS_FROM_ENTRIES, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX,
+  SETTLED_LINE_HELD_BYTES, SETTLED_LINES_HEAP_SHARE, SUBMIT_BATCH_MAX
 } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import { foldOnThreads } from './FoldThreads.ts'
@@ -51,6 +53,14 @@ function envelopeIdOf (bytes: Uint8Array): string {
 /** HQ cannot take this batch now; the caller keeps it and sends it again later. */
 export class HqBusyError extends Error {
   override name = 'HqBusyError'
+}
+
+/**
+ * A settlement file that would take the settled lines HQ holds (all in memory) past
+ * `settledLinesMax`: refused whole, nothing written.
+ */
+export class SettlementLimitError extends Error {
+  override name = 'SettlementLimitError'
 }
 
 /** An HQ record from another replica that does not verify, or contradicts what this HQ holds. */
@@ -123,6 +133,8 @@ export interface HqInit {
   docsCachedMax?: number
   /** Entries waiting for the catalogue, at most (AWAITING_CATALOGUE_MAX). */
   awaitingCatalogueMax?: number
+  /** Settled lines and payouts held, at most, beyond which a file is refused (default: SETTLED_LINES_HEAP_SHARE of the heap limit over SETTLED_LINE_HELD_BYTES). */
+  settledLinesMax?: number
 }
 
 export interface HqCounters {
@@ -308,6 +320,13 @@ export class HqNode {
 
   get books (): Books { return this.#books }
   #settlementFiles = new Map<string, { processor: string, file: ImportedFile }>()
+  /** Lines and payouts of the settlement files held (every one in memory: SETTLED_LINE_HELD_BYTES). */
+  #settledLinesHeld = 0
+
+  /** The settled lines and payouts HQ holds, and the most it takes (`settledLinesMax`). */
+  get settledLines (): { held: number, max: number } {
+    return { held: this.#settledLinesHeld, max: this.#init.settledLinesMax ?? Math.floor(getHeapStatistics().heap_size_limit * SETTLED_LINES_HEAP_SHARE / SETTLED_LINE_HELD_BYTES) }
+  }
 
   #newBooks (): Books {
     return new Books({
@@ -510,11 +529,14 @@ export class HqNode {
     }
     // Settlement files: read again from the bytes kept (the log holds the files, not what we made of them).
     this.#settlementFiles = new Map()
+    this.#settledLinesHeld = 0
     for await (const [, value] of store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) {
       const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
       const file = readSettlementFile(o.file, { currency: this.#books.currency })
       this.#books.addSettlement(settlementOf(file, o.processor))
       this.#settlementFiles.set(file.id, { processor: o.processor, file })
+      // Held whatever the limit now: it bounds what is imported, never what a start reads back.
+      this.#settledLinesHeld += file.lines.length + file.payouts.length
     }
     // No entry is folded under a certificate not yet verified. Their checks ran on the verifier's
     // threads while this thread read the orders; the orders' run on while the entries are read
@@ -1208,9 +1230,15 @@ export class HqNode {
       // Planned once: checked before the write, folded as planned after it.
       const prepared = this.#books.prepareSettlement(settlement)
       if (prepared === 'duplicate') return 'duplicate'
+      const limit = this.settledLines
+      const adds = file.lines.length + file.payouts.length
+      if (limit.held + adds > limit.max) {
+        throw new SettlementLimitError(`HQ holds ${limit.held} settled lines and payouts, each in memory, and takes at most ${limit.max}: this file's ${adds} are refused, nothing booked (give HQ a larger heap, --max-old-space-size, and the limit grows with it)`)
+      }
       await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }], { sync: true })
       this.#books.commitSettlement(prepared)
       this.#settlementFiles.set(file.id, { processor, file })
+      this.#settledLinesHeld += adds
       return 'folded'
     })
   }

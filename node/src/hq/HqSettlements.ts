@@ -185,6 +185,7 @@ export class HqSettlements {
       outcome = await this.#hq.importSettlement(bytes, file, processor)
     } catch (err) {
       this.counters.refused++
+      this.#logger.warn({ fileId: file.id, processor, lines: file.lines.length, err: (err as Error).message }, 'settlement file refused')
       throw err
     }
     if (outcome === 'duplicate') this.counters.duplicates++
