@@ -216,13 +216,17 @@ describe('members: enrolled at HQ by phone, known everywhere else by id', functi
     assert.deepEqual([v.earned, v.vested, v.redeemed, v.balance, v.spendable], [0, 0, 300, -300, -300], 'the books and the member agree: the fork\'s points are in neither')
     assert.equal(v.heldAtForks, 500, 'the most either side of the fork claims for the member')
     assert.ok(-v.spendable <= v.heldAtForks, 'below zero by at most what the fork holds')
+    // A third side at seq 1, claiming more, logged after a view read the fork: read again.
+    const third = closeBy(forker, 1, 1, '2026-03-02', GENESIS_HASH, { atMs: 98, points: [{ member, points: 700 }] })
+    await hqNode.submit([third.bytes])
+    assert.equal((await m.view(member, '2026-04-01')).heldAtForks, 700)
     await assert.rejects(m.grant({ grantId: `${s12}:g2`, member, till: s12, points: 1 }, honest.publicKey), /rights to -300/)
     // Later points repay it first: 400 earned at S1-2 and vested leave 100 to spend.
     const h2 = closeBy(honest, 2, 2, '2026-04-02', h1.hashBytes, { points: [{ member, points: 400 }] })
     const h3 = closeBy(honest, 2, 3, '2026-05-01', h2.hashBytes, {})
     for (const e of [h2, h3]) assert.equal((await hqNode.submit([e.bytes]))[0]?.status, 'accepted')
     v = await m.view(member, '2026-05-02')
-    assert.deepEqual([v.earned, v.vested, v.balance, v.spendable, v.heldAtForks], [400, 400, 100, 100, 500])
+    assert.deepEqual([v.earned, v.vested, v.balance, v.spendable, v.heldAtForks], [400, 400, 100, 100, 700])
     clock.ms = Date.parse('2026-05-02T12:00:00Z')
     await m.grant({ grantId: `${s12}:g2`, member, till: s12, points: 100 }, honest.publicKey)
     await assert.rejects(m.grant({ grantId: `${s12}:g3`, member, till: s12, points: 1 }, honest.publicKey), /rights to 0/)

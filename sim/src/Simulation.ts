@@ -539,7 +539,7 @@ class Simulation {
       catalogue: catalogue ?? this.catalogue,
       hqRootKey: this.root.publicKey,
       ...(payments !== null ? { payments } : {}),
-      rights: this.members.rightsFor(signer, () => this.hqUp && !this.net.isCut(tillId, 'hq'), () => this.plan.equivocationTill !== null && this.hq.fleet()[this.plan.equivocationTill]?.forked === true),
+      rights: this.members.rightsFor(signer, () => this.hqUp && !this.net.isCut(tillId, 'hq'), () => this.plan.equivocationTill !== null && this.hq.till(this.plan.equivocationTill as TillId)?.forked === true),
       returnWindowDays: SIM_RETURN_WINDOW_DAYS
     })
     await node.start()

@@ -364,7 +364,7 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
       verdict = `refused: ${(err as Error).message}`
     }
     // Folded: within the till's folded prefix (a fork stops it below the forked seq).
-    const t = hq.fleet()[entry.tillId]
+    const t = hq.till(entry.tillId)
     const folded = t !== undefined && t.lastSeq >= entry.record.seq
     const why = folded ? null : t?.forked === true ? 'the till forked at or before it: held as evidence, never folded' : 'held: an earlier entry of the till has not arrived yet'
     const r = entry.record

@@ -92,6 +92,8 @@ export class HqMembers {
   /** Returns tills told of straight away, by `<instance>:<return id>` (loaded from `Q!` on first use). */
   #returns: Map<string, { returnId: string, member: string, till: string, points: number }> | null = null
   readonly #windowDays: number
+  /** Per forked till, the points each side's held Closes claim per seq and member, and the state of the till's log they were read at. */
+  readonly #forkPoints = new Map<string, { key: string, sides: Map<number, Array<Map<string, number>>> }>()
   readonly #newId: () => string
   /** Numbers found enrolled as two members at two replicas, settled to the smaller id (#settleNumber). */
   numbersSettled = 0
@@ -178,17 +180,37 @@ export class HqMembers {
     const hq = this.#hq
     if (hq === null) return 0
     let held = 0
-    for (const [tillId, t] of Object.entries(hq.fleet())) {
-      if (!t.forked) continue
-      const most = new Map<number, number>()
-      // HQ's own log, verified when it came in: read, not verified again.
-      for (const bytes of await hq.tillLogRange(tillId as TillId, t.lastSeq, hq.heldSeq(tillId as TillId))) {
-        const r = openEntry(bytes, { verify: false }).record
-        if (r.kind !== 'close') continue
-        const points = r.points.reduce((n, p) => ids.has(p.member) ? n + p.points : n, 0)
-        most.set(r.seq, Math.max(most.get(r.seq) ?? 0, points))
+    for (const tillId of hq.forkedTills()) {
+      const t = hq.till(tillId)
+      if (t === undefined) continue
+      const to = hq.heldSeq(tillId)
+      // Read again only when the till's log changed: an entry logged (of a side, or waiting for
+      // the catalogue) counts in tillSums, an entry folded moves lastSeq.
+      const key = `${t.lastSeq}:${to}:${hq.tillSums.get(tillId)?.count ?? 0}`
+      let fork = this.#forkPoints.get(tillId)
+      if (fork?.key !== key) {
+        const sides = new Map<number, Array<Map<string, number>>>()
+        // HQ's own log, verified when it came in: read, not verified again.
+        for (const bytes of await hq.tillLogRange(tillId, t.lastSeq, to)) {
+          const r = openEntry(bytes, { verify: false }).record
+          if (r.kind !== 'close') continue
+          const side = new Map<string, number>()
+          for (const p of r.points) side.set(p.member, (side.get(p.member) ?? 0) + p.points)
+          sides.set(r.seq, [...(sides.get(r.seq) ?? []), side])
+        }
+        fork = { key, sides }
+        this.#forkPoints.set(tillId, fork)
       }
-      for (const points of most.values()) held += points
+      // At each seq, the most any side claims for this member.
+      for (const list of fork.sides.values()) {
+        let most = 0
+        for (const side of list) {
+          let points = 0
+          for (const id of ids) points += side.get(id) ?? 0
+          most = Math.max(most, points)
+        }
+        held += most
+      }
     }
     return held
   }
@@ -215,7 +237,7 @@ export class HqMembers {
       if (current === undefined) throw new MembersError(`till ${tillId} is not enrolled`)
       if (tillInstance(tillId, toHex(current)) !== req.till) throw new MembersError(`till instance ${req.till} is not ${tillId}'s current key: grants go to the till as it is now`)
       if (toHex(fromKey) !== toHex(current)) throw new MembersError(`a till asks for its own rights: ${req.till} is not the asking peer`)
-      if (this.#hq?.fleet()[tillId]?.forked === true) throw new MembersError(`till ${tillId} is forked: it holds no rights until it is replaced`)
+      if (this.#hq?.till(tillId)?.forked === true) throw new MembersError(`till ${tillId} is forked: it holds no rights until it is replaced`)
       if (!await this.has(req.member)) throw new MembersError(`member ${req.member} is not enrolled`)
       const { book, root } = await this.#book(req.member)
       const today = new Date(this.#clock.nowMs()).toISOString().slice(0, 10)

@@ -1578,6 +1578,16 @@ export class HqNode {
 
   /** Per till: last folded seq, last closed day, held entries, fork flag. */
   fleet (): ReturnType<Books['snapshot']>['tills'] {
-    return this.#books.snapshot().tills
+    return this.#books.tillSnapshots()
+  }
+
+  /** One till of fleet(), without building the others. */
+  till (tillId: TillId): ReturnType<Books['snapshot']>['tills'][string] | undefined {
+    return this.#books.tillSnapshotOf(tillId)
+  }
+
+  /** The tills a fork halted, sorted. */
+  forkedTills (): TillId[] {
+    return this.#books.forkedTills()
   }
 }

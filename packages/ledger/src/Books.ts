@@ -775,6 +775,28 @@ export class Books {
   }
 
   /** The books as plain JSON: integers only, keys sorted. See BooksSnapshot. */
+  /** snapshot()'s tills alone (every till with an entry folded or held, sorted): without the accounts, stores and members. */
+  tillSnapshots (): BooksSnapshot['tills'] {
+    const tills: Array<[TillId, TillSnapshot]> = []
+    for (const [id, t] of [...this.#tills].sort((a, b) => compareText(a[0], b[0]))) {
+      if (t.chain.foldedSeq + t.chain.heldCount > 0) tills.push([id, this.#tillSnapshot(t)])
+    }
+    return Object.fromEntries(tills)
+  }
+
+  /** One till as snapshot() gives it; undefined when it has no entry folded or held. */
+  tillSnapshotOf (tillId: TillId): TillSnapshot | undefined {
+    const t = this.#tills.get(tillId)
+    return t === undefined || t.chain.foldedSeq + t.chain.heldCount === 0 ? undefined : this.#tillSnapshot(t)
+  }
+
+  /** The tills whose chain a fork halted, sorted. */
+  forkedTills (): TillId[] {
+    const out: TillId[] = []
+    for (const [id, t] of this.#tills) if (t.chain.forked) out.push(id)
+    return out.sort(compareText)
+  }
+
   snapshot (): BooksSnapshot {
     const trial = this.trialBalance()
     const stores: Array<[StoreId, StoreSnapshot]> = []

@@ -115,6 +115,12 @@ describe('Books', () => {
     assert.equal(books.toHledger(), prefixOnly.toHledger())
     assert.deepEqual(snap.tills['S1-1'], { lastSeq: 1, lastClosedDay: null, pending: 2, forked: true, lastDocN: null })
     assert.deepEqual(snap.forks, [{ tillId: 'S1-1', seq: 2, reason: 'fork', hashes: [s1.entry(2).hash, twin.hash].sort(), predecessorHash: null }])
+    // The tills alone, one till, the forked ones: what the snapshot says, without building it.
+    assert.deepEqual(books.tillSnapshots(), snap.tills)
+    assert.deepEqual(Object.keys(snap.tills), ['S1-1', 'S2-1'])
+    for (const id of Object.keys(snap.tills)) assert.deepEqual(books.tillSnapshotOf(id as never), snap.tills[id])
+    assert.equal(books.tillSnapshotOf('S9-9' as never), undefined)
+    assert.deepEqual(books.forkedTills(), ['S1-1'])
     assert.deepEqual(snap.counts, { folded: 2, duplicates: 0, pending: 2, forks: 1, replenishments: 1, openings: 1, settlements: 0, settledLines: 0, payouts: 0 })
     // And the same set in another order: the fork seen first, never folded at all.
     const other = new Books({ costCents })
