@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { asBusinessDay, canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, signEntry, Signer, type Close } from '@tillbooks/protocol'
+import { canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, signEntry, Signer, type Close } from '@tillbooks/protocol'
 import { InlineVerifier, LevelStore, MemoryStore, WorkerVerifier, type Verifier } from '../src/index.ts'
-import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+import { catalogue, DAY1, DAY2, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
 /** A whole-log rebuild on fold threads, whatever the log's length. */
 const FOLD_THREADS = { rebuildThreads: 2, rebuildThreadsFromEntries: 0 }
@@ -346,64 +346,5 @@ describe('HqNode', () => {
     } finally {
       await verifier.close()
     }
-  })
-})
-
-describe('HqNode: entries it cannot fold yet, bounded per till', () => {
-  /** A till of `days` closed days: its entries' bytes, seq 1 to `days`. */
-  async function closedDays (hq: Awaited<ReturnType<typeof startHq>>, days: number): Promise<Uint8Array[]> {
-    const t = await startTill(hq)
-    for (let d = 1; d <= days; d++) {
-      await t.till.openDay(asBusinessDay(`2026-05-0${d}`))
-      await t.till.sell({ lines: [{ sku: 'cappuccino', qty: d }] })
-      await t.till.closeDay()
-    }
-    return t.till.log.map(e => e.bytes)
-  }
-  const booksOf = (hq: Awaited<ReturnType<typeof startHq>>): string => JSON.stringify({ accounts: hq.books.snapshot().accounts, tills: hq.books.snapshot().tills })
-
-  it('one more than heldEntriesPerTillMax is refused before it is logged, and taken once the gap is filled; the books equal a rebuild from the log', async () => {
-    const kv = new MemoryStore()
-    const clock = new ManualClock()
-    const hq = await startHq(kv, clock, { heldEntriesPerTillMax: 2 })
-    const bytes = await closedDays(hq, 5)
-    // Seq 1 and 2 missing: 3 and 4 are held; 5 would be a third.
-    assert.deepEqual((await hq.submit([bytes[2] as Uint8Array, bytes[3] as Uint8Array])).map(o => o.status), ['accepted', 'accepted'])
-    const logged = await countKeys(kv)
-    const [refused] = await hq.submit([bytes[4] as Uint8Array])
-    assert.equal(refused?.status, 'rejected')
-    assert.match(String(refused?.reason), /S001-1 holds 2 entries HQ cannot fold yet \(at most 2\): seq 5 is refused until the gap before them is filled/)
-    assert.equal(await countKeys(kv), logged, 'nothing logged')
-    // The gap filled, 1 to 4 fold; 5 sent again folds too.
-    assert.deepEqual((await hq.submit([bytes[0] as Uint8Array, bytes[1] as Uint8Array])).map(o => o.status), ['accepted', 'accepted'])
-    assert.deepEqual((await hq.submit([bytes[4] as Uint8Array])).map(o => o.status), ['accepted'])
-    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 5)
-    const live = booksOf(hq)
-    await hq.stop()
-    for (const init of [{ rebuild: 'full' as const }, { rebuild: 'full' as const, ...FOLD_THREADS }, {}]) {
-      const again = await startHq(kv, clock, { heldEntriesPerTillMax: 2, ...init })
-      assert.equal(booksOf(again), live, JSON.stringify(init))
-      await again.stop()
-    }
-  })
-
-  it('a start folds every entry its log holds, however many wait for a gap (a log written under a higher limit)', async () => {
-    const kv = new MemoryStore()
-    const clock = new ManualClock()
-    const hq = await startHq(kv, clock, { heldEntriesPerTillMax: 3 })
-    const bytes = await closedDays(hq, 5)
-    assert.deepEqual((await hq.submit(bytes.slice(2))).map(o => o.status), ['accepted', 'accepted', 'accepted'])
-    const live = booksOf(hq)
-    await hq.stop()
-    for (const init of [{ rebuild: 'full' as const }, { rebuild: 'full' as const, ...FOLD_THREADS }, {}]) {
-      const again = await startHq(kv, clock, { heldEntriesPerTillMax: 2, ...init })
-      assert.equal(booksOf(again), live, `three held under a limit of two: ${JSON.stringify(init)}`)
-      await again.stop()
-    }
-    // And the gap filled, all five fold.
-    const again = await startHq(kv, clock, { heldEntriesPerTillMax: 2 })
-    assert.deepEqual((await again.submit(bytes.slice(0, 2))).map(o => o.status), ['accepted', 'accepted'])
-    assert.equal(again.books.snapshot().tills['S001-1']?.lastSeq, 5)
-    await again.stop()
   })
 })

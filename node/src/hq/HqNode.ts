@@ -22,7 +22,7 @@ import {
 // The change reader alone: Automerge's wasm is loaded only when a document is asked for (HqDocs).
 import type { TillLog } from '@tillbooks/crdt'
 import { isAutomergeChunk } from '@tillbooks/crdt/entryChange'
-import { Books, CheckpointWriter, HELD_ENTRIES_PER_TILL_MAX, readCheckpointItems, type AddOutcome, type BlockTable, type CheckpointItem } from '@tillbooks/ledger'
+import { Books, CheckpointWriter, readCheckpointItems, type AddOutcome, type BlockTable, type CheckpointItem } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { checkLoggedVia, InlineVerifier, openVia, type LoggedCheck, type Opened, type Verifier } from '../verify/Verifier.ts'
 import {
@@ -133,11 +133,6 @@ export interface HqInit {
   docsCachedMax?: number
   /** Entries waiting for the catalogue, at most (AWAITING_CATALOGUE_MAX). */
   awaitingCatalogueMax?: number
-  /**
-   * Entries of one till HQ holds unfolded (waiting for a gap before them, or after a fork), at
-   * most (HELD_ENTRIES_PER_TILL_MAX): one more is refused before it is logged.
-   */
-  heldEntriesPerTillMax?: number
   /** Settled lines and payouts held, at most, beyond which a file is refused (default: SETTLED_LINES_HEAP_SHARE of the heap limit over SETTLED_LINE_HELD_BYTES). */
   settledLinesMax?: number
 }
@@ -162,8 +157,6 @@ interface CommitGroup {
   envelopeIds: string[]
   /** Each entry's outcome, set when its batch is durable and it is folded (an Error: the fold threw). */
   outcomes: Array<SubmitOutcome | Error>
-  /** Per till, the seq of the last entry of this call admitted as its next in order: the one after it is next too. */
-  nextSeq: Map<string, number>
   done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
@@ -173,7 +166,7 @@ function newGroup (): CommitGroup {
   let resolve!: () => void
   let reject!: (err: Error) => void
   const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  return { entries: [], logged: [], envelopeIds: [], outcomes: [], nextSeq: new Map(), done, resolve, reject }
+  return { entries: [], logged: [], envelopeIds: [], outcomes: [], done, resolve, reject }
 }
 
 /** Orders kept per store for tills asking at opening: a few weeks is plenty. */
@@ -337,9 +330,6 @@ export class HqNode {
 
   #newBooks (): Books {
     return new Books({
-      // Bounded before an entry is logged (#admit), never after: whatever is durable folds, at
-      // intake as at a start, so the same log gives the same books whatever the order it came in.
-      heldEntriesPerTillMax: Number.MAX_SAFE_INTEGER,
       costCents: (sku, day) => {
         const cost = this.#init.costCents(sku, day)
         // #book folds only records every sku of which has a cost on its day.
@@ -1390,18 +1380,6 @@ export class HqNode {
       outcomes[i] = this.#duplicate(entry, waits)
       return
     }
-    // An entry HQ would hold (not the till's next in order) is refused, before it is logged, once
-    // the till holds the most: a till's own entries come in order, so only a peer's or a forger's
-    // pile up behind a gap. The bound counts what is folded; entries in flight may pass it by as
-    // many as are in flight at once (COMMIT_QUEUE_MAX), and whatever is logged always folds.
-    // An entry right after one admitted as next in this call is next too (a till's outbox in order).
-    const next = this.#books.foldsNext(entry.tillId, entry.seq) || group.nextSeq.get(entry.tillId) === entry.seq - 1
-    const heldMax = this.#init.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
-    if (!next && this.#books.heldCount(entry.tillId) >= heldMax) {
-      outcomes[i] = this.#reject({ code: 'OVERSIZED', reason: `${entry.tillId} holds ${this.#books.heldCount(entry.tillId)} entries HQ cannot fold yet (at most ${heldMax}): seq ${entry.seq} is refused until the gap before them is filled` }, entry.tillId)
-      return
-    }
-    if (next) group.nextSeq.set(entry.tillId, entry.seq)
     group.entries.push(entry)
     group.logged.push(logged)
     group.envelopeIds.push(envelopeId)

@@ -291,19 +291,6 @@ export class Books {
     return till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
   }
 
-  /** Entries of the till held unfolded: waiting for a gap before them, or at or after a fork. */
-  heldCount (tillId: TillId): number {
-    return this.#tills.get(tillId)?.chain.heldCount ?? 0
-  }
-
-  /** Whether an entry of the till at `seq` is the next in order below any fork (it folds on arrival if it links); any other is held. */
-  foldsNext (tillId: TillId, seq: number): boolean {
-    const chain = this.#tills.get(tillId)?.chain
-    if (chain === undefined) return seq === 1
-    const halt = chain.haltSeq
-    return seq === chain.foldedSeq + 1 && (halt === null || seq < halt)
-  }
-
   /**
    * Fold an entry from a checkpoint: what `add` does once it has summarised the record. The
    * summary must be what `summarise` gave for that entry's record when it was first added
