@@ -1226,15 +1226,16 @@ export class HqNode {
     return await this.#oneAtATime(async () => {
       const known = this.#settlementFiles.get(file.id)
       if (known !== undefined && known.processor !== processor) throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
+      // Before the plan (a million lines of work): a file already held is a duplicate, not refused.
+      const limit = this.settledLines
+      const adds = file.lines.length + file.payouts.length
+      if (known === undefined && limit.held + adds > limit.max) {
+        throw new SettlementLimitError(`HQ holds ${limit.held} settled lines and payouts, each in memory, and takes at most ${limit.max}: this file's ${adds} are refused, nothing booked (give HQ a larger heap, --max-old-space-size, and the limit grows with it)`)
+      }
       const settlement = settlementOf(file, processor)
       // Planned once: checked before the write, folded as planned after it.
       const prepared = this.#books.prepareSettlement(settlement)
       if (prepared === 'duplicate') return 'duplicate'
-      const limit = this.settledLines
-      const adds = file.lines.length + file.payouts.length
-      if (limit.held + adds > limit.max) {
-        throw new SettlementLimitError(`HQ holds ${limit.held} settled lines and payouts, each in memory, and takes at most ${limit.max}: this file's ${adds} are refused, nothing booked (give HQ a larger heap, --max-old-space-size, and the limit grows with it)`)
-      }
       await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }], { sync: true })
       this.#books.commitSettlement(prepared)
       this.#settlementFiles.set(file.id, { processor, file })

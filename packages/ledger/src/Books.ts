@@ -761,7 +761,6 @@ export class Books {
     return out
   }
 
-  /** The books as plain JSON: integers only, keys sorted. See BooksSnapshot. */
   /** snapshot()'s tills alone (every till with an entry folded or held, sorted): without the accounts, stores and members. */
   tillSnapshots (): BooksSnapshot['tills'] {
     const tills: Array<[TillId, TillSnapshot]> = []
@@ -784,6 +783,7 @@ export class Books {
     return out.sort(compareText)
   }
 
+  /** The books as plain JSON: integers only, keys sorted. See BooksSnapshot. */
   snapshot (): BooksSnapshot {
     const trial = this.trialBalance()
     const stores: Array<[StoreId, StoreSnapshot]> = []
