@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, signEntry, Signer, type Close } from '@tillbooks/protocol'
-import { InlineVerifier, LevelStore, MemoryStore, WorkerVerifier, type Verifier } from '../src/index.ts'
-import { catalogue, DAY1, DAY2, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
+import { asBusinessDay, canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, signEntry, Signer, type Close, type TillId } from '@tillbooks/protocol'
+import { InlineVerifier, LevelStore, MemoryStore, submitAll, WorkerVerifier, type Verifier } from '../src/index.ts'
+import { HqBusyError } from '../src/hq/HqNode.ts'
+import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
 /** A whole-log rebuild on fold threads, whatever the log's length. */
 const FOLD_THREADS = { rebuildThreads: 2, rebuildThreadsFromEntries: 0 }
@@ -346,5 +347,157 @@ describe('HqNode', () => {
     } finally {
       await verifier.close()
     }
+  })
+})
+
+describe('HqNode: entries it cannot fold yet, bounded per till before they are logged', () => {
+  /** A till of `days` closed days: the till, its signer, and its entries' bytes, seq 1 to `days`. */
+  async function closedDays (hq: Awaited<ReturnType<typeof startHq>>, days: number): Promise<{ bytes: Uint8Array[], till: Awaited<ReturnType<typeof startTill>>['till'], signer: Signer }> {
+    const t = await startTill(hq)
+    for (let d = 1; d <= days; d++) {
+      await t.till.openDay(asBusinessDay(`2026-05-0${d}`))
+      await t.till.sell({ lines: [{ sku: 'cappuccino', qty: d }] })
+      await t.till.closeDay()
+    }
+    assert.equal(t.till.log.length, days, 'one entry a day')
+    return { bytes: t.till.log.map(e => e.bytes), till: t.till, signer: t.signer }
+  }
+  const booksOf = (hq: Awaited<ReturnType<typeof startHq>>): string => JSON.stringify({ accounts: hq.books.snapshot().accounts, tills: hq.books.snapshot().tills })
+  const statuses = async (hq: Awaited<ReturnType<typeof startHq>>, bytes: Array<Uint8Array | undefined>): Promise<string[]> => (await hq.submit(bytes as Uint8Array[])).map(o => o.status)
+  const LIMIT = { heldEntriesPerTillMax: 3, submitBatchMax: 3 }
+
+  it('at the limit, a jump past the window or a further side of a fork is answered busy, nothing logged; the till\'s own outbox in order still goes in, and then the rest; the books equal a rebuild from the log', async () => {
+    const kv = new MemoryStore()
+    const clock = new ManualClock()
+    const hq = await startHq(kv, clock, LIMIT)
+    const { bytes, till, signer } = await closedDays(hq, 8)
+    // Seqs 1 to 4 missing (a peer relayed 5 to 7): three held, the most.
+    assert.deepEqual(await statuses(hq, bytes.slice(4, 7)), ['accepted', 'accepted', 'accepted'])
+    assert.equal(hq.books.heldCount(till.tillId), 3)
+    const logged = await countKeys(kv)
+    // Seq 8 could not fill the chain (past 0 + 3): busy, the whole batch, nothing written.
+    await assert.rejects(hq.submit([bytes[7] as Uint8Array]), (err: Error) => err instanceof HqBusyError && /S001-1 holds 3 entries HQ cannot fold yet \(at most 3\): seq 8 waits until the gap before them is filled/.test(err.message))
+    // Nor a further side of the fork at a held seq, though it is within the window's reach.
+    const r6 = till.log[5]?.record as Close
+    const twin = signEntry({ ...r6, takingsCents: { ...r6.takingsCents, cash: r6.takingsCents.cash + 100 }, tax: r6.tax.map((l, i) => i === 0 ? { ...l, netCents: l.netCents + 100 } : l) }, signer)
+    await assert.rejects(hq.submit([twin.bytes]), HqBusyError)
+    assert.equal(hq.counters.heldLimitBusy, 2)
+    assert.equal(await countKeys(kv), logged, 'nothing logged')
+    // The till's own outbox, in order, a batch at a time: 1 to 3 fill the chain; 4 to 6 (5 and 6 held already), then 7 and 8.
+    assert.deepEqual(await statuses(hq, bytes.slice(0, 3)), ['accepted', 'accepted', 'accepted'])
+    assert.deepEqual(await statuses(hq, bytes.slice(3, 6)), ['accepted', 'duplicate', 'duplicate'])
+    assert.deepEqual(await statuses(hq, bytes.slice(6, 8)), ['duplicate', 'accepted'])
+    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 8)
+    assert.equal(hq.books.heldCount(till.tillId), 0)
+    const live = booksOf(hq)
+    await hq.stop()
+    for (const init of [{ rebuild: 'full' as const }, { rebuild: 'full' as const, ...FOLD_THREADS }, {}]) {
+      const again = await startHq(kv, clock, { ...LIMIT, ...init })
+      assert.equal(booksOf(again), live, JSON.stringify(init))
+      await again.stop()
+    }
+  })
+
+  it('at the limit, entries that fill the gap pass, whatever else is in flight: a resend of the outbox while its first batch commits', async () => {
+    const hq = await startHq(new MemoryStore(), new ManualClock(), LIMIT)
+    const { bytes, till } = await closedDays(hq, 6)
+    assert.deepEqual(await statuses(hq, bytes.slice(3, 6)), ['accepted', 'accepted', 'accepted'])
+    // 1 to 3 sent, and sent again with 4 before the first batch is durable (the resend's copies wait for it).
+    const first = hq.submit(bytes.slice(0, 3))
+    const resend = hq.submit(bytes.slice(1, 4))
+    assert.deepEqual((await first).map(o => o.status), ['accepted', 'accepted', 'accepted'])
+    assert.deepEqual((await resend).map(o => o.status), ['duplicate', 'duplicate', 'duplicate'])
+    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 6)
+    assert.equal(hq.books.heldCount(till.tillId), 0)
+    assert.equal(hq.counters.heldLimitBusy, 0)
+  })
+
+  it('below the limit a jump ahead is held, and the held entries never pass twice the limit however a pile is sent', async () => {
+    const hq = await startHq(new MemoryStore(), new ManualClock(), LIMIT)
+    const { bytes, till } = await closedDays(hq, 9)
+    // 9, then 8, then 7: held, the last at the limit; 6 still fills the window? No: 0 + 3 < 6.
+    assert.deepEqual(await statuses(hq, [bytes[8], bytes[7]]), ['accepted', 'accepted'])
+    assert.deepEqual(await statuses(hq, [bytes[6]]), ['accepted'])
+    await assert.rejects(hq.submit([bytes[5] as Uint8Array]), HqBusyError)
+    // Within the window, one a seq: 1 to 3 pass and fold (they fill the chain from its start).
+    assert.deepEqual(await statuses(hq, [bytes[2], bytes[1]]), ['accepted', 'accepted'])
+    assert.ok(hq.books.heldCount(till.tillId) <= 2 * LIMIT.heldEntriesPerTillMax)
+    assert.deepEqual(await statuses(hq, [bytes[0]]), ['accepted'])
+    // Folded to 3: the window is 4 to 6 now, and the rest of the outbox goes in.
+    assert.deepEqual(await statuses(hq, bytes.slice(3, 6)), ['accepted', 'accepted', 'accepted'])
+    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 9)
+  })
+
+  it('a start folds every entry its log holds, however many wait for a gap (a log written under a higher limit)', async () => {
+    const kv = new MemoryStore()
+    const clock = new ManualClock()
+    const hq = await startHq(kv, clock, { heldEntriesPerTillMax: 4, submitBatchMax: 4 })
+    const { bytes } = await closedDays(hq, 6)
+    assert.deepEqual(await statuses(hq, bytes.slice(2)), ['accepted', 'accepted', 'accepted', 'accepted'])
+    const live = booksOf(hq)
+    await hq.stop()
+    for (const init of [{ rebuild: 'full' as const }, { rebuild: 'full' as const, ...FOLD_THREADS }, {}]) {
+      const again = await startHq(kv, clock, { ...LIMIT, ...init })
+      assert.equal(booksOf(again), live, `four held under a limit of three: ${JSON.stringify(init)}`)
+      await again.stop()
+    }
+    const again = await startHq(kv, clock, LIMIT)
+    assert.deepEqual(await statuses(again, bytes.slice(0, 2)), ['accepted', 'accepted'])
+    assert.equal(again.books.snapshot().tills['S001-1']?.lastSeq, 6)
+    await again.stop()
+  })
+
+  it('at the limit, a further side at a held seq within the window is busy too, and so is evidence after a fork\'s halt', async () => {
+    const hq = await startHq(new MemoryStore(), new ManualClock(), LIMIT)
+    const { bytes, till, signer } = await closedDays(hq, 5)
+    const twinOf = (seq: number): Uint8Array => {
+      const r = till.log[seq - 1]?.record as Close
+      return signEntry({ ...r, takingsCents: { ...r.takingsCents, cash: r.takingsCents.cash + 100 }, tax: r.tax.map((l, i) => i === 0 ? { ...l, netCents: l.netCents + 100 } : l) }, signer).bytes
+    }
+    // 2, 3 and 5 held (1 missing): the most. A second entry at 3 is within 0 + 3, but 3 is taken.
+    assert.deepEqual(await statuses(hq, [bytes[1], bytes[2], bytes[4]]), ['accepted', 'accepted', 'accepted'])
+    await assert.rejects(hq.submit([twinOf(3)]), HqBusyError)
+    assert.deepEqual(await statuses(hq, bytes.slice(0, 3)), ['accepted', 'duplicate', 'duplicate'])
+    assert.deepEqual(await statuses(hq, bytes.slice(3, 5)), ['accepted', 'duplicate'])
+    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 5)
+    // Another till forks at its first seq: nothing of it folds again, so what follows is evidence, bounded by the same limit.
+    const other = await startTill(hq, { till: 2 })
+    for (const day of ['2026-05-01', '2026-05-02', '2026-05-03']) {
+      await other.till.openDay(asBusinessDay(day))
+      await other.till.sell({ lines: [{ sku: 'latte', qty: 1 }] })
+      await other.till.closeDay()
+    }
+    const o = other.till.log
+    const r1 = o[0]?.record as Close
+    const twin1 = signEntry({ ...r1, takingsCents: { ...r1.takingsCents, cash: r1.takingsCents.cash + 100 }, tax: r1.tax.map((l, i) => i === 0 ? { ...l, netCents: l.netCents + 100 } : l) }, other.signer).bytes
+    assert.deepEqual(await statuses(hq, [o[0]?.bytes, twin1]), ['accepted', 'rejected'])
+    assert.deepEqual(await statuses(hq, [o[1]?.bytes]), ['rejected'], 'held as evidence of the fork')
+    assert.equal(hq.books.heldCount(other.till.tillId), 3)
+    await assert.rejects(hq.submit([o[2]?.bytes as Uint8Array]), HqBusyError)
+  })
+
+  it('a replica\'s pull: one till\'s pile answered busy leaves the other tills of its chunk to go in', async () => {
+    const hq = await startHq(new MemoryStore(), new ManualClock(), LIMIT)
+    const { bytes } = await closedDays(hq, 5)
+    const other = await startTill(hq, { till: 2 })
+    for (const day of ['2026-05-01', '2026-05-02']) {
+      await other.till.openDay(asBusinessDay(day))
+      await other.till.sell({ lines: [{ sku: 'latte', qty: 1 }] })
+      await other.till.closeDay()
+    }
+    assert.deepEqual(await statuses(hq, bytes.slice(1, 4)), ['accepted', 'accepted', 'accepted'])
+    // Till 1's seq 5 is past the window of a till at the limit; till 2's two are new.
+    const items = [bytes[4] as Uint8Array, ...other.till.log.map(e => e.bytes)]
+    const tills = ['S001-1', 'S001-2', 'S001-2']
+    await assert.rejects(submitAll(hq, items), HqBusyError, 'without the tills, the chunk is busy whole')
+    assert.equal(await submitAll(hq, items, tills), 2)
+    assert.equal(hq.books.snapshot().tills['S001-2']?.lastSeq, 2)
+    assert.equal(hq.books.heldCount('S001-1' as TillId), 3)
+    // Every till of the chunk busy: thrown, for the round to try again.
+    await assert.rejects(submitAll(hq, [bytes[4] as Uint8Array], ['S001-1']), HqBusyError)
+  })
+
+  it('refuses a configuration whose batches could outrun the window', async () => {
+    await assert.rejects(startHq(new MemoryStore(), new ManualClock(), { heldEntriesPerTillMax: 3, submitBatchMax: 4 }), /heldEntriesPerTillMax \(3\) must be an integer at least submitBatchMax \(4\)/)
   })
 })

@@ -22,7 +22,7 @@ import {
 // The change reader alone: Automerge's wasm is loaded only when a document is asked for (HqDocs).
 import type { TillLog } from '@tillbooks/crdt'
 import { isAutomergeChunk } from '@tillbooks/crdt/entryChange'
-import { Books, CheckpointWriter, readCheckpointItems, type AddOutcome, type BlockTable, type CheckpointItem } from '@tillbooks/ledger'
+import { Books, CheckpointWriter, HELD_ENTRIES_PER_TILL_MAX, readCheckpointItems, type AddOutcome, type BlockTable, type CheckpointItem } from '@tillbooks/ledger'
 import type { NodeComponents } from '../components.ts'
 import { checkLoggedVia, InlineVerifier, openVia, type LoggedCheck, type Opened, type Verifier } from '../verify/Verifier.ts'
 import {
@@ -135,6 +135,12 @@ export interface HqInit {
   awaitingCatalogueMax?: number
   /** Settled lines and payouts held, at most, beyond which a file is refused (default: SETTLED_LINES_HEAP_SHARE of the heap limit over SETTLED_LINE_HELD_BYTES). */
   settledLinesMax?: number
+  /**
+   * Entries of one till HQ holds unfolded (behind a gap, or evidence of a fork) before it
+   * answers busy to a batch bringing one more that could not fill its chain (default
+   * HELD_ENTRIES_PER_TILL_MAX; see #checkHeldRoom).
+   */
+  heldEntriesPerTillMax?: number
 }
 
 export interface HqCounters {
@@ -147,6 +153,8 @@ export interface HqCounters {
   diskErrors: number
   /** Entries of a failed commit written again, and folded, with a later one (their tills were answered busy). */
   inDoubtFolded: number
+  /** Batches answered busy because a till held the most entries HQ cannot fold yet (heldEntriesPerTillMax). */
+  heldLimitBusy: number
 }
 
 /** The entries one submit call sends to the log, with one promise for all of them. */
@@ -244,6 +252,8 @@ export class HqNode {
   /** Hashes written but not yet synced: a duplicate of one must wait for the same fsync. */
   #inFlight = new Map<string, Promise<void>>()
   #inFlightEnvelopes = new Set<string>()
+  /** Entries in flight per till (for the bound on entries held: see #checkHeldRoom). */
+  readonly #inFlightPerTill = new Map<TillId, number>()
   /**
    * Envelopes already verified and logged (a short digest of the exact bytes): those logged
    * since start, and those of earlier runs seen again since (see #admit).
@@ -293,7 +303,7 @@ export class HqNode {
    * checkpoint brought has no bytes here until a till asks (read from the log then).
    */
   #orders = new Map<StoreId, Array<{ day: BusinessDay, id: string, bytes: Uint8Array | null }>>()
-  readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0, diskErrors: 0, inDoubtFolded: 0 }
+  readonly counters: HqCounters = { accepted: 0, duplicates: 0, rejected: 0, rejectedByCode: {}, commits: 0, diskErrors: 0, inDoubtFolded: 0, heldLimitBusy: 0 }
   /** Entries of failed commits, by hash: written again with the next commit (see #flushLoop). */
   #inDoubt = new Map<string, { entry: Entry, envelopeId: string, logged: Uint8Array }>()
   /** The last commit the store failed, and when (null: none since start): for /counters and /status. */
@@ -312,6 +322,11 @@ export class HqNode {
     this.#init = init
     this.#root = init.root
     this.rootKey = init.root.publicKey
+    // A till's outbox sent in order, a batch at a time, must always fit the held bound's window.
+    const heldMax = init.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
+    if (!(Number.isSafeInteger(heldMax) && heldMax >= (init.submitBatchMax ?? SUBMIT_BATCH_MAX))) {
+      throw new Error(`heldEntriesPerTillMax (${heldMax}) must be an integer at least submitBatchMax (${init.submitBatchMax ?? SUBMIT_BATCH_MAX})`)
+    }
     this.#verifier = init.verifier ?? new InlineVerifier()
     this.#enrolment = new Enrolment(this.rootKey)
     this.#books = this.#newBooks()
@@ -330,6 +345,9 @@ export class HqNode {
 
   #newBooks (): Books {
     return new Books({
+      // Bounded before an entry is logged (#checkHeldRoom), never after: whatever is durable
+      // folds, at intake as at a start, so the same log gives the same books in any order.
+      heldEntriesPerTillMax: Number.MAX_SAFE_INTEGER,
       costCents: (sku, day) => {
         const cost = this.#init.costCents(sku, day)
         // #book folds only records every sku of which has a cost on its day.
@@ -1310,6 +1328,7 @@ export class HqNode {
         if (sku !== undefined) throw new HqBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${o.entry.tillId} seq ${o.entry.seq} names ${sku}): sync the catalogue, then resend`)
       }
     }
+    this.#checkHeldRoom(opened)
     const group = newGroup()
     const waits = new Set<Promise<void>>()
     // Where each committed entry's outcome goes.
@@ -1362,6 +1381,34 @@ export class HqNode {
     return outcomes
   }
 
+  /**
+   * Entries HQ cannot fold yet are bounded per till before any is logged, never after (the
+   * books fold whatever is durable). Once a till holds `heldEntriesPerTillMax` (those in flight
+   * counted), a batch bringing a new entry of it that could not fill its chain (Books.fillsChain:
+   * a jump more than the limit past its folded prefix, a further side of a fork, evidence after
+   * its halt) is answered busy whole, nothing logged: its sender keeps it and sends it again.
+   * An entry that can fill the chain always passes, so a till's own outbox, in order and in
+   * batches smaller than the limit, is never held up: only a peer's or a forger's pile can be.
+   * The till's held entries stay under twice the limit: one per seq of the window, and the rest.
+   */
+  #checkHeldRoom (opened: readonly Opened[]): void {
+    const max = this.#init.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
+    const counted = new Map<TillId, number>()
+    for (const o of opened) {
+      if (o.rejection !== undefined) continue
+      const e = o.entry
+      if (this.#books.contains(e.tillId, e.seq, e.hashBytes) || this.#awaiting.has(e.hash) || this.#inFlight.has(e.hash)) continue
+      const n = counted.get(e.tillId) ?? this.#books.heldCount(e.tillId) + (this.#inFlightPerTill.get(e.tillId) ?? 0)
+      if (n >= max && !this.#books.fillsChain(e.tillId, e.seq, max)) {
+        this.counters.heldLimitBusy++
+        const reason = `${e.tillId} holds ${n} entries HQ cannot fold yet (at most ${max}): seq ${e.seq} waits until the gap before them is filled`
+        this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, held: n, max }, 'batch answered busy: a till holds the most entries HQ cannot fold yet')
+        throw new HqBusyError(reason)
+      }
+      counted.set(e.tillId, n + 1)
+    }
+  }
+
   /** After the signature check: rejected, a duplicate, or queued for the log (outcome set on fold). */
   #admit (i: number, entry: Entry, logged: Uint8Array, envelopeId: string, signatureOk: boolean, outcomes: SubmitOutcome[], group: CommitGroup, at: number[], waits: Set<Promise<void>>): void {
     if (!signatureOk) {
@@ -1387,6 +1434,16 @@ export class HqNode {
     at.push(i)
     this.#inFlight.set(entry.hash, group.done)
     this.#inFlightEnvelopes.add(envelopeId)
+    this.#inFlightPerTill.set(entry.tillId, (this.#inFlightPerTill.get(entry.tillId) ?? 0) + 1)
+  }
+
+  /** An entry in flight is durable and folded, or its commit failed. */
+  #landed (entry: Entry, envelopeId: string): void {
+    this.#inFlight.delete(entry.hash)
+    this.#inFlightEnvelopes.delete(envelopeId)
+    const n = (this.#inFlightPerTill.get(entry.tillId) ?? 0) - 1
+    if (n > 0) this.#inFlightPerTill.set(entry.tillId, n)
+    else this.#inFlightPerTill.delete(entry.tillId)
   }
 
   #duplicate (entry: Entry, waits: Set<Promise<void>>): SubmitOutcome {
@@ -1398,8 +1455,7 @@ export class HqNode {
   }
 
   #fold (entry: Entry, envelopeId: string): SubmitOutcome {
-    this.#inFlight.delete(entry.hash)
-    this.#inFlightEnvelopes.delete(envelopeId)
+    this.#landed(entry, envelopeId)
     this.#envelopes.add(envelopeId)
     if (this.#books.contains(entry.tillId, entry.seq, entry.hashBytes) || this.#awaiting.has(entry.hash)) {
       // Logged twice: a failed commit's entry written again (#inDoubt) while a resend of it was
@@ -1519,8 +1575,7 @@ export class HqNode {
           const busy = this.#commitFailed(err, entries + again.length, firstArrival)
           for (const g of groups) {
             g.entries.forEach((e, k) => {
-              this.#inFlight.delete(e.hash)
-              this.#inFlightEnvelopes.delete(g.envelopeIds[k] as string)
+              this.#landed(e, g.envelopeIds[k] as string)
               this.#inDoubt.set(e.hash, { entry: e, envelopeId: g.envelopeIds[k] as string, logged: g.logged[k] as Uint8Array })
             })
             g.reject(busy)

@@ -547,6 +547,7 @@ export class HqReplication {
         const rows = answer.tills
         if (!Array.isArray(rows) || rows.length === 0 || rows.length > asked.length) throw this.#refuse('malformed', peerId, 'logged: a list of the tills asked, in order')
         const values: Uint8Array[] = []
+        const valueTills: TillId[] = []
         const took: TillId[] = []
         for (const [i, row] of rows.entries()) {
           if (!Array.isArray(row) || row.length !== 2 || row[0] !== asked[i] || !Array.isArray(row[1]) || !row[1].every(v => v instanceof Uint8Array)) {
@@ -554,13 +555,16 @@ export class HqReplication {
           }
           // Nothing sent for a till: too large for one answer (Automerge sync brings it).
           if (row[1].length === 0) continue
-          for (const v of row[1]) values.push(v as Uint8Array)
+          for (const v of row[1]) {
+            values.push(v as Uint8Array)
+            valueTills.push(row[0] as TillId)
+          }
           took.push(row[0] as TillId)
         }
         if (rows.length < asked.length) queue.push(asked.slice(rows.length))
         // Each value is checked as a till's own would be: a forged or altered one is refused and counted there.
         // Awaited first, then added (`entries += await …` would add to the total read before the wait).
-        const added = await submitAll(this.#o.hq, values)
+        const added = await submitAll(this.#o.hq, values, valueTills)
         entries += added
         this.counters.entriesAdded += added
         // Brought over only if this HQ now holds what the peer listed for the till: values refused,

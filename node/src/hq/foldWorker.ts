@@ -67,6 +67,8 @@ class FoldThread {
   #newBooks (): Books {
     return new Books({
       table: this.#table,
+      // As HQ's own books: whatever is durable folds; the bound is kept before an entry is logged.
+      heldEntriesPerTillMax: Number.MAX_SAFE_INTEGER,
       costCents: (sku, day) => {
         const cost = this.#costs.get(day)?.get(sku)
         // Only entries every sku of which has a cost on its day are folded here.

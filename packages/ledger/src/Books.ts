@@ -291,6 +291,24 @@ export class Books {
     return till.chain.add(r.seq, entry.hash, entry.hashBytes, r.prevHash, summary)
   }
 
+  /** Entries of the till held unfolded: waiting for a gap before them, or at or after a fork. */
+  heldCount (tillId: TillId): number {
+    return this.#tills.get(tillId)?.chain.heldCount ?? 0
+  }
+
+  /**
+   * Whether an entry at `seq` could still join the till's folded prefix as an entry of its own
+   * seq: after the prefix, within `windowSeqs` of it, below any fork, with no entry held there
+   * yet. Any other entry the till does not hold would be held as a further one (a jump ahead, a
+   * further side of a fork, evidence after a halt): what a bound on held entries refuses.
+   */
+  fillsChain (tillId: TillId, seq: number, windowSeqs: number): boolean {
+    const chain = this.#tills.get(tillId)?.chain
+    if (chain === undefined) return seq >= 1 && seq <= windowSeqs
+    const halt = chain.haltSeq ?? Number.POSITIVE_INFINITY
+    return seq > chain.foldedSeq && seq <= chain.foldedSeq + windowSeqs && seq < halt && !chain.holdsAt(seq)
+  }
+
   /**
    * Fold an entry from a checkpoint: what `add` does once it has summarised the record. The
    * summary must be what `summarise` gave for that entry's record when it was first added

@@ -190,6 +190,11 @@ export class TillChain<S> {
     return list.some(h => h.hash === hex)
   }
 
+  /** Whether an entry is held (not folded) at `seq`. */
+  holdsAt (seq: number): boolean {
+    return this.#held?.has(seq) === true
+  }
+
   /**
    * Add an entry the chain does not contain (check `contains` first: a duplicate needs no
    * summary, and summarising costs). Throws HeldLimitError, changing nothing, if the entry
