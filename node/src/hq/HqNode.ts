@@ -1072,7 +1072,8 @@ export class HqNode {
         return await this.importSettlement(o.file, file, o.processor) === 'folded' ? 'adopted' : 'duplicate'
       }
     } catch (err) {
-      if (err instanceof ReplicaRecordError) throw err
+      // This HQ's own limit, not the peer's bad record: thrown as it is (HqReplication tells them apart).
+      if (err instanceof ReplicaRecordError || err instanceof SettlementLimitError) throw err
       throw new ReplicaRecordError(`${key}: ${(err as Error).message}`)
     }
     throw new ReplicaRecordError(`${key} is not an HQ record replicas share`)
@@ -1081,13 +1082,14 @@ export class HqNode {
   /**
    * adoptRecord for a page of records at once, certificates and orders written with one fsync
    * (a replica joining takes every certificate and order HQ ever made: one fsync each would take
-   * minutes). Each outcome in order: 'adopted', 'duplicate', or the ReplicaRecordError that refused it.
+   * minutes). Each outcome in order: 'adopted', 'duplicate', or the ReplicaRecordError that refused it
+   * (a SettlementLimitError: this HQ's own limit, not the record's fault).
    */
-  async adoptRecords (items: Array<{ key: string, value: Uint8Array }>): Promise<Array<'adopted' | 'duplicate' | ReplicaRecordError>> {
-    const out: Array<'adopted' | 'duplicate' | ReplicaRecordError> = new Array(items.length)
+  async adoptRecords (items: Array<{ key: string, value: Uint8Array }>): Promise<Array<'adopted' | 'duplicate' | ReplicaRecordError | SettlementLimitError>> {
+    const out: Array<'adopted' | 'duplicate' | ReplicaRecordError | SettlementLimitError> = new Array(items.length)
     const certs: Array<{ i: number, key: string, value: Uint8Array }> = []
     const orders: Array<{ i: number, key: string, value: Uint8Array, order: ReturnType<typeof openReplenishment> }> = []
-    const refuse = (i: number, key: string, err: unknown): void => { out[i] = err instanceof ReplicaRecordError ? err : new ReplicaRecordError(`${key}: ${(err as Error).message}`) }
+    const refuse = (i: number, key: string, err: unknown): void => { out[i] = err instanceof ReplicaRecordError || err instanceof SettlementLimitError ? err : new ReplicaRecordError(`${key}: ${(err as Error).message}`) }
     for (const [i, { key, value }] of items.entries()) {
       try {
         if (key.startsWith(CERT_PREFIX)) {
