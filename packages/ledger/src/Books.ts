@@ -53,6 +53,14 @@ export interface BooksOptions {
    * thread is the table's growth, not the whole table again (`writeBase`'s `tableFrom`).
    */
   table?: BlockTable
+  /**
+   * Where the distinct settled lines and payouts are kept: `memory` (default), in these books;
+   * `caller`, by the caller (HQ keeps them on disk): it hands `prepareSettlement` the ones a file
+   * names, writes the plan's `lines` and `payouts` and `files` with the file, and at a start
+   * gives each file's sums back (`restoreSettlementFile`). The books then hold per file only
+   * its sums, whatever the number of lines.
+   */
+  settledLines?: 'memory' | 'caller'
 }
 
 export interface StoreSnapshot {
@@ -160,14 +168,39 @@ export interface BooksSnapshot {
 export interface PreparedSettlement {
   readonly settlement: Settlement
   readonly postings: readonly Posting[]
+  /** Settled lines and payouts new, or changed (a smaller file id holds it, or it is known now as a chargeback), by `processor\0ref`. */
   readonly lines: ReadonlyArray<readonly [string, HeldLine]>
   readonly payouts: ReadonlyArray<readonly [string, HeldPayout]>
+  /** Each file whose journal transaction changes (this one, and those it takes lines from), as it will be. */
+  readonly files: ReadonlyArray<readonly [string, SettlementFileSums]>
+  /** Lines and payouts that are new to the books (not in any file folded before). */
+  readonly newLines: number
+  readonly newPayouts: number
   readonly generation: number
 }
 
 /** A settled line or payout, with the file that carries it in the journal (the smallest id among the files holding it). */
-interface HeldLine { file: string, processor: string, line: SettledLine }
-interface HeldPayout { file: string, processor: string, payout: BankPayout }
+export interface HeldLine { file: string, processor: string, line: SettledLine }
+export interface HeldPayout { file: string, processor: string, payout: BankPayout }
+
+/** The settled lines and payouts the books already hold, by `processor\0ref` (settledLines: 'caller'). */
+export interface KnownSettled {
+  readonly lines: ReadonlyMap<string, HeldLine>
+  readonly payouts: ReadonlyMap<string, HeldPayout>
+}
+
+/**
+ * What the journal says of one settlement file: the sums of the lines and payouts it carries
+ * (those no file with a smaller id holds), per account and sub-account, and how many it carries.
+ */
+export interface SettlementFileSums {
+  processor: string
+  day: BusinessDay
+  lines: number
+  payouts: number
+  /** [account, sub ('' for none), cents], in chart order then sub; zeros kept out. */
+  sums: Array<[Account, string, number]>
+}
 
 /** Running totals of one store, kept incrementally. */
 class StoreTotals {
@@ -240,12 +273,14 @@ export class Books {
   readonly #openings = new Map<string, FoldedOrder>()
   /** Balances of sub-accounts, by `account:sub`; zeros deleted. */
   readonly #subBalances = new Map<string, number>()
-  /** Settlement files folded: id → processor and day. */
-  readonly #settlements = new Map<string, { processor: string, day: BusinessDay }>()
-  /** Distinct settled lines, by `processor\0ref`: one line counts once whichever files hold it. */
-  readonly #settledLines = new Map<string, HeldLine>()
-  /** Distinct payouts into the bank, by `processor\0ref`. */
-  readonly #payouts = new Map<string, HeldPayout>()
+  /** Settlement files folded, by id: what the journal says of each (its sums). */
+  readonly #settlements = new Map<string, SettlementFileSums>()
+  /** Distinct settled lines, by `processor\0ref`: one line counts once whichever files hold it (null: the caller keeps them). */
+  readonly #settledLines: Map<string, HeldLine> | null
+  /** Distinct payouts into the bank, by `processor\0ref` (null: the caller keeps them). */
+  readonly #payouts: Map<string, HeldPayout> | null
+  #settledLineCount = 0
+  #payoutCount = 0
   #duplicates = 0
 
   constructor (opts: BooksOptions) {
@@ -254,6 +289,9 @@ export class Books {
     this.#currency = assertCurrency(opts.currency ?? CURRENCY_DEFAULT)
     this.#heldEntriesPerTillMax = opts.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
     this.#table = opts.table ?? new BlockTable()
+    const inMemory = (opts.settledLines ?? 'memory') === 'memory'
+    this.#settledLines = inMemory ? new Map() : null
+    this.#payouts = inMemory ? new Map() : null
     this.#ctx = { costCents: opts.costCents, skus: new Interner(), members: new Interner(), strings: new StringPool() }
     const ctx = this.#ctx
     this.#names = {
@@ -631,17 +669,19 @@ export class Books {
    * nothing changes. A bank's statement cannot tell a chargeback from a refund: a line one
    * file calls `settled` and another `chargeback` is the chargeback.
    */
-  addSettlement (s: Settlement): 'folded' | 'duplicate' {
-    return this.commitSettlement(this.prepareSettlement(s))
+  addSettlement (s: Settlement, known?: KnownSettled): 'folded' | 'duplicate' {
+    return this.commitSettlement(this.prepareSettlement(s, known))
   }
 
   /**
    * Everything `addSettlement` checks (or throws), done once, changing nothing: for a caller
    * that writes the file to its log between the check and the fold, without planning a file of
    * a million lines twice. Commit it before any other settlement is prepared or added.
+   * `known`: with settledLines 'caller', the lines and payouts of the file's refs the caller
+   * holds (every one of them it holds: a line left out would be counted twice).
    */
-  prepareSettlement (s: Settlement): PreparedSettlement | 'duplicate' {
-    const plan = this.#planSettlement(s)
+  prepareSettlement (s: Settlement, known?: KnownSettled): PreparedSettlement | 'duplicate' {
+    const plan = this.#planSettlement(s, this.#known(known))
     return plan === 'duplicate' ? 'duplicate' : { ...plan, settlement: s, generation: this.#settlements.size }
   }
 
@@ -653,15 +693,47 @@ export class Books {
     }
     invariant(p.generation === this.#settlements.size && !this.#settlements.has(p.settlement.id), 'a prepared settlement is committed before any other')
     for (const x of p.postings) this.#postOne(x, 1)
-    for (const [key, held] of p.lines) this.#settledLines.set(key, held)
-    for (const [key, held] of p.payouts) this.#payouts.set(key, held)
-    this.#settlements.set(p.settlement.id, { processor: p.settlement.processor, day: p.settlement.day })
+    if (this.#settledLines !== null) for (const [key, held] of p.lines) this.#settledLines.set(key, held)
+    if (this.#payouts !== null) for (const [key, held] of p.payouts) this.#payouts.set(key, held)
+    for (const [id, sums] of p.files) this.#settlements.set(id, sums)
+    this.#settledLineCount += p.newLines
+    this.#payoutCount += p.newPayouts
     return 'folded'
   }
 
   /** What `addSettlement` would answer (or throw), changing nothing. */
-  checkSettlement (s: Settlement): 'new' | 'duplicate' {
-    return this.#planSettlement(s) === 'duplicate' ? 'duplicate' : 'new'
+  checkSettlement (s: Settlement, known?: KnownSettled): 'new' | 'duplicate' {
+    return this.#planSettlement(s, this.#known(known)) === 'duplicate' ? 'duplicate' : 'new'
+  }
+
+  /**
+   * At a start (settledLines 'caller'): a settlement file folded before, as its sums were
+   * written with it (the plan's `files`, the newest for each file). Every file is given back
+   * once, and the balances are their sums: each distinct line and payout is in exactly one.
+   */
+  restoreSettlementFile (id: string, f: SettlementFileSums): void {
+    invariant(this.#settledLines === null, 'restoreSettlementFile is for books whose caller keeps the settled lines')
+    if (!/^[0-9a-f]{64}$/.test(id)) bug(`settlement id ${id} is not a SHA-256`)
+    if (this.#settlements.has(id)) bug(`settlement ${id.slice(0, 16)} restored twice`)
+    this.#version++
+    for (const [account, sub, cents] of f.sums) this.#postOne(sub === '' ? { account, amountCents: cents } : { account, amountCents: cents, sub }, 1)
+    this.#settlements.set(id, f)
+    this.#settledLineCount += f.lines
+    this.#payoutCount += f.payouts
+  }
+
+  /** What the journal says of a settlement file folded (undefined: none of that id). */
+  settlementFile (id: string): SettlementFileSums | undefined {
+    return this.#settlements.get(id)
+  }
+
+  #known (known: KnownSettled | undefined): KnownSettled {
+    if (this.#settledLines !== null && this.#payouts !== null) {
+      invariant(known === undefined, 'these books keep the settled lines: pass none')
+      return { lines: this.#settledLines, payouts: this.#payouts }
+    }
+    invariant(known !== undefined, 'these books\' caller keeps the settled lines: pass the ones the file names')
+    return known
   }
 
   /** Balance of `account:sub` (a processor's clearing, its payouts due), debit positive. */
@@ -669,37 +741,79 @@ export class Books {
     return this.#subBalances.get(`${account}:${sub}`) ?? 0
   }
 
-  #planSettlement (s: Settlement): { postings: Posting[], lines: Array<[string, HeldLine]>, payouts: Array<[string, HeldPayout]> } | 'duplicate' {
+  #planSettlement (s: Settlement, known: KnownSettled): Omit<PreparedSettlement, 'settlement' | 'generation'> | 'duplicate' {
     if (!/^[0-9a-f]{64}$/.test(s.id)) throw new InvalidRecordError('a settlement id is the file\'s SHA-256, 64 hex digits')
     if (this.#settlements.has(s.id)) return 'duplicate'
-    // The lines summed per kind as they are planned (postings are linear in gross, fee and net):
-    // a file of a million lines posts a handful of sums, with no posting made per line.
-    const totals = { settled: { grossCents: 0, feeCents: 0, netCents: 0 }, chargeback: { grossCents: 0, feeCents: 0, netCents: 0 }, fee: { grossCents: 0, feeCents: 0, netCents: 0 } }
     // Sums of input: past the exact-integer range is a file refused, not a bug.
     const add = (a: number, b: number): number => {
       const r = a + b
       if (!Number.isSafeInteger(r)) throw new InvalidRecordError(`settlement ${s.id.slice(0, 16)}: its lines add up past ${Number.MAX_SAFE_INTEGER} cents`)
       return r
     }
-    const sum = (l: SettledLine, sign: 1 | -1): void => {
-      const t = totals[l.kind]
-      t.grossCents = add(t.grossCents, sign * l.grossCents)
-      t.feeCents = add(t.feeCents, sign * l.feeCents)
-      t.netCents = add(t.netCents, sign * l.netCents)
+    // Per file the journal changes for, its sums as they will be: postings are linear in the
+    // lines, so a line moving to another file (or to another kind) is its postings taken out
+    // of one sum and put in another; a file of a million lines is a handful of sums.
+    const files = new Map<string, { f: SettlementFileSums, sums: Map<string, Posting> }>()
+    const fileOf = (id: string): { f: SettlementFileSums, sums: Map<string, Posting> } => {
+      let e = files.get(id)
+      if (e === undefined) {
+        const had = id === s.id ? { processor: s.processor, day: s.day, lines: 0, payouts: 0, sums: [] } : this.#settlements.get(id)
+        if (had === undefined) bug(`settled line held for a file not folded: ${id}`)
+        const sums = new Map<string, Posting>()
+        for (const [account, sub, cents] of had.sums) sums.set(`${account}\u0000${sub}`, sub === '' ? { account, amountCents: cents } : { account, amountCents: cents, sub })
+        e = { f: { ...had, sums: [] }, sums }
+        files.set(id, e)
+      }
+      return e
     }
-    const postings: Posting[] = []
+    // What changes in the balances: the same postings, summed over the whole file.
+    const delta = new Map<string, Posting>()
+    const post = (into: Map<string, Posting>, ps: readonly Posting[], sign: 1 | -1): void => {
+      for (const p of ps) {
+        const k = `${p.account}\u0000${p.sub ?? ''}`
+        const cur = into.get(k)
+        if (cur === undefined) into.set(k, { ...p, amountCents: sign * p.amountCents })
+        else cur.amountCents = add(cur.amountCents, sign * p.amountCents)
+      }
+    }
+    const move = (from: string | null, to: string | null, ps: readonly Posting[], what: 'lines' | 'payouts'): void => {
+      if (from !== null) {
+        const e = fileOf(from)
+        post(e.sums, ps, -1)
+        e.f[what]--
+      } else {
+        post(delta, ps, 1)
+      }
+      if (to !== null) {
+        const e = fileOf(to)
+        post(e.sums, ps, 1)
+        e.f[what]++
+      } else {
+        post(delta, ps, -1)
+      }
+    }
+    fileOf(s.id)
+    // Lines new to the books (most of a file) summed per kind as they are planned, and posted
+    // as three sums at the end: no posting made per line.
+    const totals = { settled: { grossCents: 0, feeCents: 0, netCents: 0 }, chargeback: { grossCents: 0, feeCents: 0, netCents: 0 }, fee: { grossCents: 0, feeCents: 0, netCents: 0 } }
     const lines: Array<[string, HeldLine]> = []
     const payouts: Array<[string, HeldPayout]> = []
+    let newLines = 0
+    let newPayouts = 0
     const inFile = new Set<string>()
     for (const l of s.lines) {
       const key = `${s.processor}\u0000${l.ref}`
       if (inFile.has(key)) throw new SettlementConflictError(`line ${l.ref} is in the file twice`)
       inFile.add(key)
-      const held = this.#settledLines.get(key)
+      const held = known.lines.get(key)
       if (held === undefined) {
         if (l.netCents !== subCents(l.grossCents, l.feeCents)) throw new InvalidRecordError(`line ${l.ref}: net ${l.netCents} is not gross ${l.grossCents} less fee ${l.feeCents}`)
-        sum(l, 1)
+        const t = totals[l.kind]
+        t.grossCents = add(t.grossCents, l.grossCents)
+        t.feeCents = add(t.feeCents, l.feeCents)
+        t.netCents = add(t.netCents, l.netCents)
         lines.push([key, { file: s.id, processor: s.processor, line: l }])
+        newLines++
         continue
       }
       const h = held.line
@@ -708,73 +822,65 @@ export class Books {
       if (!same || (h.kind !== l.kind && (h.kind === 'fee' || l.kind === 'fee'))) {
         throw new SettlementConflictError(`line ${l.ref} was settled as ${h.kind} ${h.grossCents}/${h.feeCents}/${h.netCents} in ${held.file.slice(0, 16)} and is ${l.kind} ${l.grossCents}/${l.feeCents}/${l.netCents} here`)
       }
-      const kind = h.kind === 'chargeback' || l.kind === 'chargeback' ? 'chargeback' : h.kind
-      if (kind !== h.kind) {
-        // Known now as a chargeback: its gross leaves card losses, not the processor's clearing.
-        sum(h, -1)
-        sum({ ...h, kind }, 1)
-      }
-      if (kind !== h.kind || s.id < held.file) lines.push([key, { file: s.id < held.file ? s.id : held.file, processor: s.processor, line: { ...h, kind } }])
+      // Known now as a chargeback (its gross leaves card losses, not the processor's clearing),
+      // or carried by this file now (a smaller id): out of the file that carried it, into this.
+      const kind: SettledLine['kind'] = h.kind === 'chargeback' || l.kind === 'chargeback' ? 'chargeback' : h.kind
+      const file = s.id < held.file ? s.id : held.file
+      if (kind === h.kind && file === held.file) continue
+      const line = { ...h, kind }
+      move(held.file, null, settledLinePostings(s.processor, h), 'lines')
+      move(null, file, settledLinePostings(s.processor, line), 'lines')
+      lines.push([key, { file, processor: s.processor, line }])
     }
     inFile.clear()
     for (const p of s.payouts) {
       const key = `${s.processor}\u0000${p.ref}`
       if (inFile.has(key)) throw new SettlementConflictError(`payout ${p.ref} is in the file twice`)
       inFile.add(key)
-      const held = this.#payouts.get(key)
+      const held = known.payouts.get(key)
       if (held === undefined) {
-        postings.push(...payoutPostings(s.processor, p))
+        move(null, s.id, payoutPostings(s.processor, p), 'payouts')
         payouts.push([key, { file: s.id, processor: s.processor, payout: p }])
+        newPayouts++
       } else if (held.payout.amountCents !== p.amountCents) {
         throw new SettlementConflictError(`payout ${p.ref} was ${held.payout.amountCents} in ${held.file.slice(0, 16)} and is ${p.amountCents} here`)
       } else if (s.id < held.file) {
+        move(held.file, s.id, payoutPostings(s.processor, held.payout), 'payouts')
         payouts.push([key, { ...held, file: s.id }])
       }
     }
-    for (const kind of ['settled', 'chargeback', 'fee'] as const) postings.push(...settledLinePostings(s.processor, { ref: kind, kind, ...totals[kind] }))
-    // One posting per account and sub-account.
-    const byAccount = new Map<string, Posting>()
-    for (const p of postings) {
-      const k = p.sub === undefined ? p.account : `${p.account}\u0000${p.sub}`
-      const cur = byAccount.get(k)
-      if (cur === undefined) byAccount.set(k, { ...p })
-      else cur.amountCents = add(cur.amountCents, p.amountCents)
-    }
+    const fresh = (['settled', 'chargeback', 'fee'] as const).flatMap(kind => settledLinePostings(s.processor, { ref: kind, kind, ...totals[kind] }))
+    post(delta, fresh, 1)
+    const own = fileOf(s.id)
+    post(own.sums, fresh, 1)
+    own.f.lines += newLines
     // Balanced (each line's postings do) and within the exact-integer range, checked before anything changes.
-    const summed = [...byAccount.values()].filter(p => p.amountCents !== 0)
+    const postings = [...delta.values()].filter(p => p.amountCents !== 0)
     const balances = this.#balances.slice()
-    for (const p of summed) {
+    for (const p of postings) {
       const i = accountIndex(p.account)
       const next = (balances[i] ?? 0) + p.amountCents
       if (!Number.isSafeInteger(next)) throw new InvalidRecordError(`settlement ${s.id.slice(0, 16)}: it would take ${p.account} past ${Number.MAX_SAFE_INTEGER} cents`)
       balances[i] = next
     }
-    return { postings: summed, lines, payouts }
+    const out: Array<[string, SettlementFileSums]> = []
+    for (const [id, e] of files) {
+      const sums = [...e.sums.values()].filter(p => p.amountCents !== 0)
+        .sort((a, b) => accountIndex(a.account) - accountIndex(b.account) || compareText(a.sub ?? '', b.sub ?? ''))
+      out.push([id, { ...e.f, sums: sums.map(p => [p.account, p.sub ?? '', p.amountCents]) }])
+    }
+    return { postings, lines, payouts, files: out, newLines, newPayouts }
   }
 
   /** The journal transactions of settlement files: each line and payout in the file with the smallest id holding it. */
   #settlementTransactions (): Transaction[] {
-    const byFile = new Map<string, Posting[]>()
-    const add = (file: string, ps: Posting[]): void => {
-      const list = byFile.get(file)
-      if (list === undefined) byFile.set(file, ps)
-      else list.push(...ps)
-    }
-    for (const h of this.#settledLines.values()) add(h.file, settledLinePostings(h.processor, h.line))
-    for (const h of this.#payouts.values()) add(h.file, payoutPostings(h.processor, h.payout))
     const out: Transaction[] = []
-    for (const [file, postings] of byFile) {
-      const meta = this.#settlements.get(file)
-      if (meta === undefined) bug(`settled line held for a file not folded: ${file}`)
-      // One posting per account (and sub-account), in chart order: a file of a million lines is a handful of postings.
-      const sums = new Map<string, Posting>()
-      for (const p of postings) {
-        const k = `${p.account}\u0000${p.sub ?? ''}`
-        const cur = sums.get(k)
-        sums.set(k, cur === undefined ? { ...p } : { ...cur, amountCents: addCents(cur.amountCents, p.amountCents) })
-      }
-      const merged = [...sums.values()].sort((a, b) => accountIndex(a.account) - accountIndex(b.account) || compareText(a.sub ?? '', b.sub ?? ''))
-      out.push(makeTransaction(settlementTxId(file), meta.day, `settlement ${meta.processor} ${file.slice(0, 16)}`, merged))
+    for (const id of [...this.#settlements.keys()].sort()) {
+      const f = this.#settlements.get(id) as SettlementFileSums
+      // A file whose every line a smaller id carries says nothing in the journal.
+      if (f.lines + f.payouts === 0) continue
+      const postings: Posting[] = f.sums.map(([account, sub, amountCents]) => sub === '' ? { account, amountCents } : { account, amountCents, sub })
+      out.push(makeTransaction(settlementTxId(id), f.day, `settlement ${f.processor} ${id.slice(0, 16)}`, postings))
     }
     return out
   }
@@ -832,7 +938,7 @@ export class Books {
       forks,
       counts: {
         folded, duplicates: this.#duplicates, pending, forks: forks.length, replenishments: this.#replenishments.size, openings: this.#openings.size,
-        settlements: this.#settlements.size, settledLines: this.#settledLines.size, payouts: this.#payouts.size
+        settlements: this.#settlements.size, settledLines: this.#settledLineCount, payouts: this.#payoutCount
       },
       subAccounts: Object.fromEntries([...this.#subBalances].sort((a, b) => compareText(a[0], b[0])))
     }
