@@ -55,6 +55,11 @@ export class HqBusyError extends Error {
   override name = 'HqBusyError'
 }
 
+/** Busy because a till of the batch holds the most entries HQ cannot fold yet (heldEntriesPerTillMax): only that till's entries wait. */
+export class HeldLimitBusyError extends HqBusyError {
+  override name = 'HeldLimitBusyError'
+}
+
 /**
  * A settlement file that would take the settled lines HQ holds (all in memory) past
  * `settledLinesMax`: refused whole, nothing written.
@@ -252,8 +257,8 @@ export class HqNode {
   /** Hashes written but not yet synced: a duplicate of one must wait for the same fsync. */
   #inFlight = new Map<string, Promise<void>>()
   #inFlightEnvelopes = new Set<string>()
-  /** Entries in flight per till (for the bound on entries held: see #checkHeldRoom). */
-  readonly #inFlightPerTill = new Map<TillId, number>()
+  /** Entries in flight per till, and their seqs (for the bound on entries held: see #heldRoom). */
+  readonly #inFlightPerTill = new Map<TillId, { count: number, seqs: Map<number, number> }>()
   /**
    * Envelopes already verified and logged (a short digest of the exact bytes): those logged
    * since start, and those of earlier runs seen again since (see #admit).
@@ -1330,7 +1335,7 @@ export class HqNode {
         if (sku !== undefined) throw new HqBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${o.entry.tillId} seq ${o.entry.seq} names ${sku}): sync the catalogue, then resend`)
       }
     }
-    this.#checkHeldRoom(opened)
+    const noRoom = this.#heldRoom(opened)
     const group = newGroup()
     const waits = new Set<Promise<void>>()
     // Where each committed entry's outcome goes.
@@ -1349,6 +1354,11 @@ export class HqNode {
         this.#enrolment.check(entry.tillId, entry.seq, entry.signer)
       } catch (err) {
         outcomes[i] = this.#reject(this.#rejectionFor(err))
+        continue
+      }
+      const refused = noRoom.get(i)
+      if (refused !== undefined) {
+        outcomes[i] = { ...this.#reject(refused, entry.tillId), tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
         continue
       }
       const envelopeId = envelopeIds[i] ?? envelopeIdOf(entry.bytes)
@@ -1384,31 +1394,59 @@ export class HqNode {
   }
 
   /**
-   * Entries HQ cannot fold yet are bounded per till before any is logged, never after (the
-   * books fold whatever is durable). Once a till holds `heldEntriesPerTillMax` (those in flight
-   * counted), a batch bringing a new entry of it that could not fill its chain (Books.fillsChain:
-   * a jump more than the limit past its folded prefix, a further side of a fork, evidence after
-   * its halt) is answered busy whole, nothing logged: its sender keeps it and sends it again.
-   * An entry that can fill the chain always passes, so a till's own outbox, in order and in
-   * batches smaller than the limit, is never held up: only a peer's or a forger's pile can be.
-   * The till's held entries stay under twice the limit: one per seq of the window, and the rest.
+   * Entries HQ cannot fold yet (behind a gap in a till's chain, or evidence of a fork) are
+   * bounded per till before any is logged, never after: the books fold whatever is durable.
+   * Below `heldEntriesPerTillMax` (entries held, in flight, and new earlier in the batch, per
+   * till) every entry goes on. At it, a new entry goes on only if it can change what the books
+   * say, one per seq:
+   * - one that can fill the chain: after the folded prefix, within the limit of it, below any
+   *   fork, with nothing held, in flight or earlier in the batch at its seq;
+   * - a second side at a seq (folded, or held once): the fork's evidence, which halts the chain.
+   * One at or after the halt adds nothing (nothing there folds again): refused as the fork it is
+   * (FORK, what a logged one is answered), not logged. Any other (a jump past the window, a
+   * further entry at a seq one is in flight or earlier in the batch at) makes the batch busy,
+   * whole, nothing logged: its sender keeps it and sends it again (HeldLimitBusyError).
+   * A till's own outbox, in order, in batches no larger than the limit, always goes on (unless
+   * entries it had acknowledged wait for the catalogue). The held entries of a till stay under
+   * twice the limit, plus one a seq of its folded prefix (the second sides a forger can add).
+   * Answers, by index, the entries refused as forks; throws HeldLimitBusyError.
    */
-  #checkHeldRoom (opened: readonly Opened[]): void {
+  #heldRoom (opened: readonly Opened[]): Map<number, Rejection> {
     const max = this.#init.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
-    const counted = new Map<TillId, number>()
-    for (const o of opened) {
-      if (o.rejection !== undefined) continue
+    const refused = new Map<number, Rejection>()
+    const tills = new Map<TillId, { n: number, seqs: Set<number> }>()
+    for (let i = 0; i < opened.length; i++) {
+      const o = opened[i] as Opened
+      if (o.rejection !== undefined || o.signature === false) continue
       const e = o.entry
       if (this.#books.contains(e.tillId, e.seq, e.hashBytes) || this.#awaiting.has(e.hash) || this.#inFlight.has(e.hash)) continue
-      const n = counted.get(e.tillId) ?? this.#books.heldCount(e.tillId) + (this.#inFlightPerTill.get(e.tillId) ?? 0)
-      if (n >= max && !this.#books.fillsChain(e.tillId, e.seq, max)) {
-        this.counters.heldLimitBusy++
-        const reason = `${e.tillId} holds ${n} entries HQ cannot fold yet (at most ${max}): seq ${e.seq} waits until the gap before them is filled`
-        this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, held: n, max }, 'batch answered busy: a till holds the most entries HQ cannot fold yet')
-        throw new HqBusyError(reason)
+      let t = tills.get(e.tillId)
+      if (t === undefined) tills.set(e.tillId, t = { n: this.#books.heldCount(e.tillId) + (this.#inFlightPerTill.get(e.tillId)?.count ?? 0), seqs: new Set() })
+      if (t.n >= max) {
+        // One the enrolment refuses is answered so (UNENROLLED), whatever the room.
+        try {
+          this.#enrolment.check(e.tillId, e.seq, e.signer)
+        } catch {
+          continue
+        }
+        const c = this.#books.chainAt(e.tillId, e.seq)
+        if (e.seq >= c.haltSeq) {
+          refused.set(i, { code: 'FORK', reason: `${e.tillId} forked at seq ${c.haltSeq}: seq ${e.seq} cannot fold, and HQ holds ${t.n} of its entries already (at most ${max}): not kept` })
+          continue
+        }
+        const busy = (why: string): never => {
+          this.counters.heldLimitBusy++
+          this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, held: t.n, max }, 'batch answered busy: a till holds the most entries HQ cannot fold yet')
+          throw new HeldLimitBusyError(`${e.tillId} holds ${t.n} entries HQ cannot fold yet (at most ${max}): seq ${e.seq} ${why}`)
+        }
+        if (t.seqs.has(e.seq) || (this.#inFlightPerTill.get(e.tillId)?.seqs.has(e.seq) ?? false)) busy('waits until the entry at its seq in flight is logged')
+        const secondSide = e.seq <= c.foldedSeq || c.heldAtSeq === 1
+        if (!secondSide && e.seq > c.foldedSeq + max) busy('waits until the gap before them is filled')
       }
-      counted.set(e.tillId, n + 1)
+      t.n++
+      t.seqs.add(e.seq)
     }
+    return refused
   }
 
   /** After the signature check: rejected, a duplicate, or queued for the log (outcome set on fold). */
@@ -1436,16 +1474,26 @@ export class HqNode {
     at.push(i)
     this.#inFlight.set(entry.hash, group.done)
     this.#inFlightEnvelopes.add(envelopeId)
-    this.#inFlightPerTill.set(entry.tillId, (this.#inFlightPerTill.get(entry.tillId) ?? 0) + 1)
+    let t = this.#inFlightPerTill.get(entry.tillId)
+    if (t === undefined) this.#inFlightPerTill.set(entry.tillId, t = { count: 0, seqs: new Map() })
+    t.count++
+    t.seqs.set(entry.seq, (t.seqs.get(entry.seq) ?? 0) + 1)
   }
 
-  /** An entry in flight is durable and folded, or its commit failed. */
+  /**
+   * An entry is durable and folded, or its commit failed. Counted out of its till's entries in
+   * flight only when it was in flight: one of a failed commit written again with a later one
+   * (#inDoubt) was counted out when that commit failed.
+   */
   #landed (entry: Entry, envelopeId: string): void {
-    this.#inFlight.delete(entry.hash)
     this.#inFlightEnvelopes.delete(envelopeId)
-    const n = (this.#inFlightPerTill.get(entry.tillId) ?? 0) - 1
-    if (n > 0) this.#inFlightPerTill.set(entry.tillId, n)
-    else this.#inFlightPerTill.delete(entry.tillId)
+    if (!this.#inFlight.delete(entry.hash)) return
+    const t = this.#inFlightPerTill.get(entry.tillId)
+    if (t === undefined) throw new Error(`bug: ${entry.tillId} seq ${entry.seq} was in flight, and its till had none`)
+    const left = (t.seqs.get(entry.seq) ?? 0) - 1
+    if (left > 0) t.seqs.set(entry.seq, left)
+    else t.seqs.delete(entry.seq)
+    if (--t.count === 0) this.#inFlightPerTill.delete(entry.tillId)
   }
 
   #duplicate (entry: Entry, waits: Set<Promise<void>>): SubmitOutcome {

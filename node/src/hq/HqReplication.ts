@@ -32,7 +32,7 @@ import { RefusedError } from '../net/TillbooksPeer.ts'
 import { MembersError } from '@tillbooks/members'
 import { recordDigest48 } from './SummedStore.ts'
 import { Periodic } from '../Periodic.ts'
-import { REPLICATED_PREFIXES, ReplicaRecordError, SettlementLimitError, type HqNode } from './HqNode.ts'
+import { HqBusyError, REPLICATED_PREFIXES, ReplicaRecordError, SettlementLimitError, type HqNode } from './HqNode.ts'
 import { submitAll } from './submitAll.ts'
 import { REPLICA_ANSWER_BYTES_MAX, REPLICA_CALLS_IN_FLIGHT, REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_KEPT_MAX, REPLICA_REFUSED_RETRY_MS, REPLICA_HELLO_SKEW_MS, REPLICA_LOGGED_TILLS_PER_CALL, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
@@ -501,7 +501,8 @@ export class HqReplication {
               this.counters.tillPullsFailed++
               // The peer gone (or stopping): the rest of the page waits for the next round.
               const code = (err as { code?: unknown }).code
-              if (this.#periodic.stopped || PEER_GONE.has(code as string) || /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message)) failed = err as Error
+              // (Our own HQ busy is not the peer gone, whatever a till id in its reason spells.)
+              if (this.#periodic.stopped || PEER_GONE.has(code as string) || (!(err instanceof HqBusyError) && /unreachable|STOPPED|DIAL|CLOSED|TIMEOUT/.test((err as Error).message))) failed = err as Error
             }
           }
         }))
@@ -553,7 +554,6 @@ export class HqReplication {
         const rows = answer.tills
         if (!Array.isArray(rows) || rows.length === 0 || rows.length > asked.length) throw this.#refuse('malformed', peerId, 'logged: a list of the tills asked, in order')
         const values: Uint8Array[] = []
-        const valueTills: TillId[] = []
         const took: TillId[] = []
         for (const [i, row] of rows.entries()) {
           if (!Array.isArray(row) || row.length !== 2 || row[0] !== asked[i] || !Array.isArray(row[1]) || !row[1].every(v => v instanceof Uint8Array)) {
@@ -561,16 +561,13 @@ export class HqReplication {
           }
           // Nothing sent for a till: too large for one answer (Automerge sync brings it).
           if (row[1].length === 0) continue
-          for (const v of row[1]) {
-            values.push(v as Uint8Array)
-            valueTills.push(row[0] as TillId)
-          }
+          for (const v of row[1]) values.push(v as Uint8Array)
           took.push(row[0] as TillId)
         }
         if (rows.length < asked.length) queue.push(asked.slice(rows.length))
         // Each value is checked as a till's own would be: a forged or altered one is refused and counted there.
         // Awaited first, then added (`entries += await …` would add to the total read before the wait).
-        const added = await submitAll(this.#o.hq, values, valueTills)
+        const added = await submitAll(this.#o.hq, values)
         entries += added
         this.counters.entriesAdded += added
         // Brought over only if this HQ now holds what the peer listed for the till: values refused,

@@ -335,16 +335,14 @@ export class Books {
   }
 
   /**
-   * Whether an entry at `seq` could still join the till's folded prefix as an entry of its own
-   * seq: after the prefix, within `windowSeqs` of it, below any fork, with no entry held there
-   * yet. Any other entry the till does not hold would be held as a further one (a jump ahead, a
-   * further side of a fork, evidence after a halt): what a bound on held entries refuses.
+   * Where an entry at `seq` would land in the till's chain: after its folded prefix or not, at
+   * or after its halt (a fork: nothing from there on folds again; Infinity when it never forked),
+   * and how many entries are held at `seq` already. What a bound on held entries asks (HqNode).
    */
-  fillsChain (tillId: TillId, seq: number, windowSeqs: number): boolean {
+  chainAt (tillId: TillId, seq: number): { foldedSeq: number, haltSeq: number, heldAtSeq: number } {
     const chain = this.#tills.get(tillId)?.chain
-    if (chain === undefined) return seq >= 1 && seq <= windowSeqs
-    const halt = chain.haltSeq ?? Number.POSITIVE_INFINITY
-    return seq > chain.foldedSeq && seq <= chain.foldedSeq + windowSeqs && seq < halt && !chain.holdsAt(seq)
+    if (chain === undefined) return { foldedSeq: 0, haltSeq: Number.POSITIVE_INFINITY, heldAtSeq: 0 }
+    return { foldedSeq: chain.foldedSeq, haltSeq: chain.haltSeq ?? Number.POSITIVE_INFINITY, heldAtSeq: chain.heldAt(seq) }
   }
 
   /**

@@ -190,9 +190,9 @@ export class TillChain<S> {
     return list.some(h => h.hash === hex)
   }
 
-  /** Whether an entry is held (not folded) at `seq`. */
-  holdsAt (seq: number): boolean {
-    return this.#held?.has(seq) === true
+  /** How many entries are held (not folded) at `seq`. */
+  heldAt (seq: number): number {
+    return this.#held?.get(seq)?.length ?? 0
   }
 
   /**

@@ -185,15 +185,15 @@ describe('Books', () => {
     for (let d = 1; d <= 4; d++) w.close({ day: `2026-11-0${d}`, tax: [] })
     const books = new Books({ costCents, heldEntriesPerTillMax: 2 })
     const till = 'S1-1' as never
-    // Which entries could still fill the chain within a window of 2 seqs past the folded prefix.
-    assert.deepEqual([books.fillsChain(till, 1, 2), books.fillsChain(till, 2, 2), books.fillsChain(till, 3, 2), books.heldCount(till)], [true, true, false, 0])
+    const never = Number.POSITIVE_INFINITY
+    assert.deepEqual([books.chainAt(till, 1), books.heldCount(till)], [{ foldedSeq: 0, haltSeq: never, heldAtSeq: 0 }, 0])
     books.add(w.entry(2))
     books.add(w.entry(3))
-    assert.deepEqual([books.fillsChain(till, 1, 2), books.fillsChain(till, 2, 2), books.heldCount(till)], [true, false, 2], 'seq 2 is held: taken')
+    assert.deepEqual([books.chainAt(till, 1), books.chainAt(till, 2), books.heldCount(till)], [{ foldedSeq: 0, haltSeq: never, heldAtSeq: 0 }, { foldedSeq: 0, haltSeq: never, heldAtSeq: 1 }, 2])
     assert.throws(() => books.add(w.entry(4)), HeldLimitError)
     assert.equal(books.has(w.entry(4).hash), false)
     assert.equal(books.add(w.entry(1)), 'folded')
-    assert.deepEqual([books.fillsChain(till, 3, 2), books.fillsChain(till, 4, 2), books.fillsChain(till, 5, 2), books.fillsChain(till, 6, 2), books.heldCount(till)], [false, true, true, false, 0], 'folded to 3')
+    assert.deepEqual([books.chainAt(till, 4), books.heldCount(till)], [{ foldedSeq: 3, haltSeq: never, heldAtSeq: 0 }, 0], 'folded to 3')
     assert.equal(books.add(w.entry(4)), 'folded')
     assert.equal(books.snapshot().tills['S1-1']?.lastSeq, 4)
   })
