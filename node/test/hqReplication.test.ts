@@ -6,7 +6,6 @@
  * before its hello is refused and counted, and nothing it sent is written.
  */
 import assert from 'node:assert/strict'
-import { settleDay, toSettlementCsv } from '@tillbooks/payments'
 import { asBusinessDay, asStoreId, canonicalDecode, canonicalEncode, keyPairFromSeed, Signer, type Canonical, type TillId } from '@tillbooks/protocol'
 import { silentLogger } from '../src/components.ts'
 import { HqReplication, hqRecordKinds, type HqReplicationInit, type ReplicaTransport } from '../src/hq/HqReplication.ts'
@@ -442,31 +441,6 @@ describe('HqReplication', () => {
     now += REPLICA_REFUSED_RETRY_MS
     await rb.syncWith('/memory/p2p/peerA', 'peerA')
     assert.equal(rb.counters.refused.record, 2, 'asked for again after the retry time')
-  })
-
-  it('a settlement file past this replica\'s own settledLinesMax is its own limit, not the peer\'s bad record: counted apart, logged, asked for again only after REPLICA_REFUSED_RETRY_MS', async () => {
-    const peers = new Map<string, HqReplication>()
-    let now = 1_000_000
-    const aStore = new MemoryStore()
-    const a = await startHq(aStore)
-    const bStore = new MemoryStore()
-    const b = await startHq(bStore, new ManualClock(), { settledLinesMax: 1 })
-    const day = '2026-03-03'
-    const csv = new TextEncoder().encode(toSettlementCsv(settleDay(['1', '2'].map(ref => ({ processorRef: ref, paymentId: `S001-1-aaaaaaaa-P${ref}`, kind: 'payment' as const, grossCents: 1000, paymentMethod: 'visa', bookingDay: day })), day, { currency: 'EUR', feeBp: 150 })))
-    const { readSettlementFile } = await import('@tillbooks/payments')
-    assert.equal(await a.importSettlement(csv, readSettlementFile(csv, { currency: 'EUR' }), 'embedded'), 'folded')
-    const errors: string[] = []
-    replicaOf(a, aStore, 'peerA', peers, root, undefined, { nowMs: () => now })
-    const rb = replicaOf(b, bStore, 'peerB', peers, root, undefined, { nowMs: () => now, logger: { ...silentLogger, error: (o: unknown, msg?: string) => { errors.push(`${msg ?? ''} ${JSON.stringify(o)}`) } } as typeof silentLogger })
-    await rb.syncWith('/memory/p2p/peerA', 'peerA')
-    assert.deepEqual([rb.counters.recordsOverOwnLimit, rb.counters.refused.record, b.settlementFiles.size], [1, 0, 0], JSON.stringify(rb.refusals))
-    assert.equal(errors.length, 1)
-    assert.match(errors[0] ?? '', /over this HQ's own limit.*takes at most 1/)
-    await rb.syncWith('/memory/p2p/peerA', 'peerA')
-    assert.equal(rb.counters.recordsOverOwnLimit, 1, 'not fetched again')
-    now += REPLICA_REFUSED_RETRY_MS
-    await rb.syncWith('/memory/p2p/peerA', 'peerA')
-    assert.equal(rb.counters.recordsOverOwnLimit, 2, 'asked for again after the retry time')
   })
 
   it('an address the operator configured wins over one learnt from a hello that came first', async () => {

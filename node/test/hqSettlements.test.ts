@@ -85,50 +85,107 @@ describe('HQ: settlement files refused whole', () => {
   })
 })
 
-describe('HQ: the settled lines it holds, bounded', () => {
-  it('refuses whole a file past settledLinesMax, writing and booking nothing; the same file again is a duplicate; a start reads back what it holds whatever the limit', async () => {
-    const { readSettlementFile, settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+describe('HQ: the settled lines kept on disk', () => {
+  type Hq = import('../src/hq/HqNode.ts').HqNode
+  /** Bookings of a processor's day: till S1-1's three approvals, a stranger's, a refund and a chargeback. */
+  const BOOKINGS = [
+    ...approvals.map((a, i) => ({ processorRef: `PSP${i + 1}`, paymentId: a.paymentId, kind: 'payment' as const, grossCents: a.amountCents })),
+    { processorRef: 'PSP9', paymentId: 'S9-1-bbbbbbbb-P1', kind: 'payment' as const, grossCents: 4200 },
+    { processorRef: 'PSP2', paymentId: approvals[1]?.paymentId as string, kind: 'refund' as const, grossCents: -300 },
+    { processorRef: 'CB1', paymentId: approvals[2]?.paymentId as string, kind: 'chargeback' as const, grossCents: -2000 }
+  ]
+  /** File k: the bookings `pick` names on `day`, as the processor's report (csv) or the bank's statement (camt.053) of it. */
+  async function fileOf (day: string, pick: readonly number[], asCamt: boolean): Promise<Uint8Array> {
+    const { payoutEntries, settleDay, toCamt053, toSettlementCsv } = await import('@tillbooks/payments')
+    const report = settleDay(pick.map(i => ({ ...(BOOKINGS[i] as typeof BOOKINGS[number]), paymentMethod: 'visa', bookingDay: day })), day, { currency: 'EUR', feeBp: 150 })
+    const text = asCamt
+      ? toCamt053({ version: '001.08', messageId: `M${day}`, statementId: `S${day}`, account: 'DE89370400440532013000', currency: 'EUR', createdAt: `${day}T23:00:00Z`, entries: payoutEntries(report) })
+      : toSettlementCsv(report)
+    return new TextEncoder().encode(text)
+  }
+  const answerOf = (a: unknown): string => JSON.stringify(a)
+  async function importAll (hq: Hq, files: readonly Uint8Array[]): Promise<import('../src/hq/HqSettlements.ts').HqSettlements> {
     const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
-    const { SettlementLimitError } = await import('../src/hq/HqNode.ts')
-    const { MemoryStore, silentLogger } = await import('../src/index.ts')
+    const { silentLogger } = await import('../src/components.ts')
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+    for (const f of files) await s.import(f, { processor: 'embedded' })
+    return s
+  }
+
+  it('reconciles from the lines on disk as it would from the files themselves, for any files in any order; a start reads no file again, and one without the records makes them again', async () => {
+    const fc = (await import('fast-check')).default
+    const seed = Number(process.env.FC_SEED ?? Date.now() % 1_000_000)
+    // A day's report and its bank statement say the same bookings (a payout is known by its day).
+    const days = ['2026-03-03', '2026-03-04', '2026-03-05']
+    const pick = fc.subarray([0, 1, 2, 3, 4, 5], { minLength: 1 })
+    const file = fc.record({ day: fc.nat({ max: 2 }), camt: fc.boolean() })
+    await fc.assert(fc.asyncProperty(fc.tuple(pick, pick, pick), fc.array(file, { minLength: 1, maxLength: 5 }), async (picks, files) => {
+      const { hq } = await hqWithCardClose(31, true)
+      const plan = files.map(f => ({ day: days[f.day] as string, pick: picks[f.day] as number[], camt: f.camt }))
+      const bytes = await Promise.all(plan.map(async f => await fileOf(f.day, f.pick, f.camt)))
+      const s = await importAll(hq, bytes)
+      const last = [...hq.settlementFiles.values()].reduce((d, f) => f.day > d ? f.day : d, '')
+      const fromIndex = await s.reconcile(last, { processor: 'embedded' })
+      assert.equal(answerOf(fromIndex), answerOf(await s.reconcile(last, { processor: 'embedded', from: 'files' })), `index and files disagree (seed ${seed})`)
+      for (const f of plan) assert.equal(answerOf(await s.reconcile(f.day, { processor: 'embedded' })), answerOf(await s.reconcile(f.day, { processor: 'embedded', from: 'files' })))
+      await hq.stop()
+    }), { seed, numRuns: 25 })
+  })
+
+  it('a start reads back each file\'s sums and each till\'s totals, never a file; a log without them, or a whole rebuild, makes them again from the files: the same books and answers', async () => {
+    const { MemoryStore } = await import('../src/index.ts')
     const { ManualClock, startHq } = await import('./helpers/fleet.ts')
-    const file = (day: string, refs: string[]): Uint8Array => new TextEncoder().encode(toSettlementCsv(settleDay(
-      refs.map((ref, i) => ({ processorRef: ref, paymentId: `S1-1-aaaaaaaa-P${ref}`, kind: 'payment' as const, grossCents: 1000 + i, paymentMethod: 'visa', bookingDay: day })), day, { currency: 'EUR', feeBp: 150 })))
-    const first = file('2026-03-03', ['1', '2', '3'])
-    const second = file('2026-03-04', ['4', '5', '6'])
-    const count = (bytes: Uint8Array): number => { const f = readSettlementFile(bytes, { currency: 'EUR' }); return f.lines.length + f.payouts.length }
-    // Room for the first file and all but one of the second's lines and payouts.
-    const max = count(first) + count(second) - 1
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { silentLogger } = await import('../src/components.ts')
+    const { canonicalEncode } = await import('@tillbooks/protocol')
+    type Kv = import('../src/storage/KvStore.ts').KvStore
     const kv = new MemoryStore()
     const clock = new ManualClock()
-    const hq = await startHq(kv, clock, { settledLinesMax: max })
-    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-05T00:00:00Z') })
-    await s.import(first, { processor: 'embedded' })
-    const held = hq.settledLines.held
-    assert.equal(held, count(first))
+    const hq = await startHq(kv, clock)
+    const files = [await fileOf('2026-03-04', [0, 1, 3, 5], false), await fileOf('2026-03-03', [0, 2], true), await fileOf('2026-03-04', [0, 1, 3, 5], true)]
+    const s = await importAll(hq, files)
     const books = JSON.stringify(hq.books.snapshot())
-    const keys = async (): Promise<number> => { let n = 0; for await (const _ of kv.entries({})) n++; return n }
-    const written = await keys()
-    await assert.rejects(s.import(second, { processor: 'embedded' }), (err: Error) => err instanceof SettlementLimitError && err.message.includes(`takes at most ${max}: this file's ${count(second)} are refused, nothing booked`))
-    assert.equal(JSON.stringify(hq.books.snapshot()), books, 'nothing booked')
-    assert.equal(await keys(), written, 'nothing written')
-    assert.equal(hq.settlementFiles.size, 1)
-    assert.deepEqual(hq.settledLines, { held, max })
-    assert.equal(s.counters.refused, 1)
-    assert.equal((await s.import(first, { processor: 'embedded' })).duplicate, true, 'the same file again is a duplicate, not refused')
+    const journal = hq.books.toHledger()
+    const answer = answerOf(await s.reconcile('2026-03-04', { processor: 'embedded' }))
+    const held = hq.settledLines.held
+    assert.ok(held > 0)
     await hq.stop()
-    // A start under a lower limit reads back every file it holds; only new files are refused.
-    const again = await startHq(kv, clock, { settledLinesMax: 1 })
-    assert.equal(again.settlementFiles.size, 1)
-    assert.deepEqual(again.settledLines, { held, max: 1 })
-    assert.equal(JSON.stringify(again.books.snapshot()), books)
+    // The same store, counting every read that could reach a settlement file (`s!…`).
+    let fileReads = 0
+    const spy: Kv = {
+      open: async () => { await kv.open() },
+      close: async () => { await kv.close() },
+      get: async key => { if (key.startsWith('s!')) fileReads++; return await kv.get(key) },
+      batch: async (ops, o) => { await kv.batch(ops, o) },
+      entries: range => { if ((range.gte ?? '') < 's"' && (range.lt ?? '\uffff') > 's!') fileReads++; return kv.entries(range) }
+    }
+    const again = await startHq(spy, clock)
+    assert.equal(fileReads, 0, 'no settlement file read at the start')
+    assert.deepEqual([JSON.stringify(again.books.snapshot()), again.books.toHledger(), again.settledLines.held], [books, journal, held])
+    const s2 = new HqSettlements({ hq: again, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+    assert.equal(answerOf(await s2.reconcile('2026-03-04', { processor: 'embedded' })), answer)
     await again.stop()
-    // The default follows the heap: SETTLED_LINES_HEAP_SHARE of its limit over SETTLED_LINE_HELD_BYTES.
-    const { getHeapStatistics } = await import('node:v8')
-    const { SETTLED_LINE_HELD_BYTES, SETTLED_LINES_HEAP_SHARE } = await import('../src/hq/constants.ts')
-    const byDefault = await startHq()
-    assert.equal(byDefault.settledLines.max, Math.floor(getHeapStatistics().heap_size_limit * SETTLED_LINES_HEAP_SHARE / SETTLED_LINE_HELD_BYTES))
-    await byDefault.stop()
+    // A log from before these records: they are made again from the files.
+    await kv.open()
+    const dels: Array<{ type: 'del', key: string }> = []
+    for await (const [k] of kv.entries({ gte: 't!', lt: 't"' })) dels.push({ type: 'del', key: k })
+    assert.ok(dels.length > 0)
+    await kv.batch(dels, { sync: true })
+    await kv.close()
+    // And a whole rebuild makes them again whatever they say (the tills' totals altered on disk, below).
+    for (const init of [{}, { rebuild: 'full' as const }]) {
+      const restarted = await startHq(kv, clock, init)
+      assert.deepEqual([JSON.stringify(restarted.books.snapshot()), restarted.books.toHledger(), restarted.settledLines.held], [books, journal, held], JSON.stringify(init))
+      const s3 = new HqSettlements({ hq: restarted, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+      assert.equal(answerOf(await s3.reconcile('2026-03-04', { processor: 'embedded' })), answer)
+      await restarted.stop()
+      await kv.open()
+      const totals: string[] = []
+      for await (const [k] of kv.entries({ gte: 't!a!', lt: 't!a"' })) totals.push(k)
+      assert.ok(totals.length > 0)
+      await kv.batch(totals.map(key => ({ type: 'put' as const, key, value: canonicalEncode({ count: 0, amount: 0, hash: new Uint8Array(32) }) })), { sync: true })
+      await kv.close()
+    }
   })
 })
 

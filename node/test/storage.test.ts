@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FaultyKvStore, LevelStore, MemoryStore, prefixEnd, type KvStore } from '../src/index.ts'
+import { FaultyKvStore, getMany, LevelStore, MemoryStore, prefixEnd, type KvStore } from '../src/index.ts'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array | undefined): string | undefined => b === undefined ? undefined : new TextDecoder().decode(b)
@@ -26,6 +26,15 @@ function storeSuite (name: string, make: () => Promise<{ store: KvStore, reopen:
       await ctx.store.batch([{ type: 'del', key: 'a' }, { type: 'put', key: 'c', value: enc('3') }], { sync: true })
       assert.equal(await ctx.store.get('a'), undefined)
       assert.equal(dec(await ctx.store.get('c')), '3')
+    })
+
+    it('gets many keys at once as it gets each, in their order, missing ones undefined', async () => {
+      await ctx.store.batch([{ type: 'put', key: 'a', value: enc('1') }, { type: 'put', key: 'c', value: enc('3') }], { sync: true })
+      const keys = ['c', 'b', 'a', 'c']
+      const one = await Promise.all(keys.map(async k => dec(await ctx.store.get(k))))
+      assert.deepEqual((await getMany(ctx.store, keys)).map(dec), one)
+      assert.deepEqual(one, ['3', undefined, '1', '3'])
+      assert.deepEqual(await getMany(ctx.store, []), [])
     })
 
     it('scans a prefix in key order, with a limit', async () => {

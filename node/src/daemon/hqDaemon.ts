@@ -15,7 +15,7 @@ import {
 } from '@tillbooks/protocol'
 import { CSV_BYTES_MAX, type Day } from '@tillbooks/catalogue'
 import { actorIdFor, TillLog } from '@tillbooks/crdt'
-import { HqNode, HqBusyError, EnrolmentConflictError, SettlementLimitError, type CheckpointSummary } from '../hq/HqNode.ts'
+import { HqNode, HqBusyError, EnrolmentConflictError, type CheckpointSummary } from '../hq/HqNode.ts'
 import { pullTillLog } from '../hq/pullTillLog.ts'
 import { HqReplication, hqRecordKinds } from '../hq/HqReplication.ts'
 import { CERT_PREFIX } from '../hq/keys.ts'
@@ -69,8 +69,6 @@ export interface HqDaemonOptions {
   checkpointRecordsEvery?: number
   /** The merchant account card payouts go to (an IBAN): a bank statement of another account is refused. */
   settlementAccount?: string
-  /** Settled lines and payouts HQ holds before it refuses a file (507); default from the heap limit (HqInit.settledLinesMax). */
-  settledLinesMax?: number
   /** The admin token's file (default DIR/admin.token), and the viewer's (default DIR/viewer.token). */
   adminTokenFile?: string
   viewerTokenFile?: string
@@ -177,7 +175,6 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     rebuildVerify: o.rebuildVerify ?? true,
     rebuild: o.rebuild ?? 'checkpoint',
     ...(o.checkpointRecordsEvery !== undefined ? { checkpointRecordsEvery: o.checkpointRecordsEvery } : {}),
-    ...(o.settledLinesMax !== undefined ? { settledLinesMax: o.settledLinesMax } : {}),
     // A long log is folded on as many threads as verify (FoldThreads.ts); a short one on HQ's own.
     rebuildThreads: workers,
     ...(workers > 0 ? { verifier: new WorkerVerifier({ threads: workers }) } : {})
@@ -720,8 +717,6 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     } catch (err) {
       if (err instanceof SettlementFileError) return await reply.code(400).send({ error: err.message, ...(err.kind !== null ? { kind: err.kind } : {}), problems: err.problems.slice(0, 100) })
       if (err instanceof SettlementConflictError) return await reply.code(409).send({ error: err.message })
-      // HQ holds every settled line in memory: past its limit a file is refused, not run out of memory over.
-      if (err instanceof SettlementLimitError) return await reply.code(507).send({ error: err.message })
       throw err
     }
   })
@@ -735,10 +730,10 @@ export async function startHqDaemon (o: HqDaemonOptions): Promise<HqDaemon> {
     }
   })
   http.get('/settlements', READ, async () => ({
-    files: [...hq.settlementFiles.values()].map(f => ({ fileId: f.file.id, kind: f.file.kind, day: f.file.day, processor: f.processor, lines: f.file.lines.length, payouts: f.file.payouts.length }))
+    files: [...hq.settlementFiles.values()].map(f => ({ fileId: f.id, kind: f.kind, day: f.day, processor: f.processor, lines: f.lines, payouts: f.payouts }))
       .sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : a.fileId < b.fileId ? -1 : 1),
     counters: settlements.counters,
-    // Every line and payout held in memory, and the most HQ takes before it refuses a file (507).
+    // The distinct lines and payouts held (on disk, beside the files).
     settledLines: hq.settledLines
   }))
 

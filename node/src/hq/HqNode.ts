@@ -13,7 +13,6 @@
  * rebuild equals what was there before the crash, to the cent.
  */
 import { hash, randomBytes } from 'node:crypto'
-import { getHeapStatistics } from 'node:v8'
 import {
   canonicalDecode, canonicalEncode, Enrolment, ForgedError, issueCertificate, openCertificate, openReplenishment,
   envelopeLayout, rejectionOf, signingBytes, signReplenishment, tillIdOf, toHex,
@@ -28,7 +27,7 @@ import { checkLoggedVia, InlineVerifier, openVia, type LoggedCheck, type Opened,
 import {
   AWAITING_CATALOGUE_MAX, CHECKPOINT_BASE_MIN_ITEMS, CHECKPOINT_INTERVAL_MS, CHECKPOINT_PENDING_MAX, CHECKPOINT_RECORDS_EVERY, CHECKPOINT_SEGMENT_BYTES, CHECKPOINT_SEGMENTS_MAX,
   CHECKPOINT_COMPACT_SLICE_ENTRIES, CHECKPOINTS_KEPT, COMMIT_BATCH_MAX, DOCS_CACHED_MAX, FOLD_THREADS_FROM_ENTRIES, IN_DOUBT_KEPT_MAX, REJECTIONS_KEPT_MAX,
-  SETTLED_LINE_HELD_BYTES, SETTLED_LINES_HEAP_SHARE, SUBMIT_BATCH_MAX
+  SUBMIT_BATCH_MAX
 } from './constants.ts'
 import { HqDocs } from './HqDocs.ts'
 import { foldOnThreads } from './FoldThreads.ts'
@@ -38,7 +37,7 @@ import {
 } from './keys.ts'
 import { arrivalsAfter, certificateDigest, certificateSegment, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
-import { settlementOf } from './settlement.ts'
+import { SettledLines, type SettlementFileMeta } from './SettledLines.ts'
 import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
 /**
@@ -58,14 +57,6 @@ export class HqBusyError extends Error {
 /** Busy because a till of the batch holds the most entries HQ cannot fold yet (heldEntriesPerTillMax): only that till's entries wait. */
 export class HeldLimitBusyError extends HqBusyError {
   override name = 'HeldLimitBusyError'
-}
-
-/**
- * A settlement file that would take the settled lines HQ holds (all in memory) past
- * `settledLinesMax`: refused whole, nothing written.
- */
-export class SettlementLimitError extends Error {
-  override name = 'SettlementLimitError'
 }
 
 /** An HQ record from another replica that does not verify, or contradicts what this HQ holds. */
@@ -138,8 +129,6 @@ export interface HqInit {
   docsCachedMax?: number
   /** Entries waiting for the catalogue, at most (AWAITING_CATALOGUE_MAX). */
   awaitingCatalogueMax?: number
-  /** Settled lines and payouts held, at most, beyond which a file is refused (default: SETTLED_LINES_HEAP_SHARE of the heap limit over SETTLED_LINE_HELD_BYTES). */
-  settledLinesMax?: number
   /**
    * Entries of one till HQ holds unfolded (behind a gap, or evidence of a fork) before it
    * answers busy to a batch bringing one more that could not fill its chain (default
@@ -335,21 +324,26 @@ export class HqNode {
     this.#verifier = init.verifier ?? new InlineVerifier()
     this.#enrolment = new Enrolment(this.rootKey)
     this.#books = this.#newBooks()
+    this.#settled = new SettledLines(components.store, () => this.#books)
     this.#docs = new HqDocs({ max: init.docsCachedMax ?? DOCS_CACHED_MAX })
   }
 
   get books (): Books { return this.#books }
-  #settlementFiles = new Map<string, { processor: string, file: ImportedFile }>()
-  /** Lines and payouts of the settlement files held (every one in memory: SETTLED_LINE_HELD_BYTES). */
-  #settledLinesHeld = 0
+  /** The settled lines of the settlement files held: on disk, beside the files (SettledLines.ts). */
+  #settled: SettledLines
 
-  /** The settled lines and payouts HQ holds, and the most it takes (`settledLinesMax`). */
-  get settledLines (): { held: number, max: number } {
-    return { held: this.#settledLinesHeld, max: this.#init.settledLinesMax ?? Math.floor(getHeapStatistics().heap_size_limit * SETTLED_LINES_HEAP_SHARE / SETTLED_LINE_HELD_BYTES) }
+  /** The settled lines of the settlement files held (their totals per till; the lines on disk). */
+  get settled (): SettledLines { return this.#settled }
+
+  /** The distinct settled lines and payouts HQ holds (on disk: memory holds per file its sums, per till its totals). */
+  get settledLines (): { held: number } {
+    return { held: this.#settled.held }
   }
 
   #newBooks (): Books {
     return new Books({
+      // On disk, beside the files (SettledLines): the books hold per file its sums.
+      settledLines: 'caller',
       // Bounded before an entry is logged (#checkHeldRoom), never after: whatever is durable
       // folds, at intake as at a start, so the same log gives the same books in any order.
       heldEntriesPerTillMax: Number.MAX_SAFE_INTEGER,
@@ -550,16 +544,18 @@ export class HqNode {
       }
       replenishments += batch.length
     }
-    // Settlement files: read again from the bytes kept (the log holds the files, not what we made of them).
-    this.#settlementFiles = new Map()
-    this.#settledLinesHeld = 0
-    for await (const [, value] of store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) {
-      const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
-      const file = readSettlementFile(o.file, { currency: this.#books.currency })
-      this.#books.addSettlement(settlementOf(file, o.processor))
-      this.#settlementFiles.set(file.id, { processor: o.processor, file })
-      // Held whatever the limit now: it bounds what is imported, never what a start reads back.
-      this.#settledLinesHeld += file.lines.length + file.payouts.length
+    // Settlement files: each file's sums and each till's totals, as written with the files; made
+    // again from the files themselves for a log written before them, or a whole rebuild.
+    this.#settled = new SettledLines(store, () => this.#books)
+    if (this.#init.rebuild === 'full' || !await this.#settled.restore()) {
+      const currency = this.#books.currency
+      const files = await this.#settled.rederive((async function * () {
+        for await (const [, value] of store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) {
+          const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
+          yield { processor: o.processor, file: readSettlementFile(o.file, { currency }) }
+        }
+      })())
+      if (files > 0) this.#components.logger.info({ files, settledLines: this.#settled.held }, 'settled lines made again from the settlement files')
     }
     // No entry is folded under a certificate not yet verified. Their checks ran on the verifier's
     // threads while this thread read the orders; the orders' run on while the entries are read
@@ -1077,8 +1073,7 @@ export class HqNode {
         return await this.importSettlement(o.file, file, o.processor) === 'folded' ? 'adopted' : 'duplicate'
       }
     } catch (err) {
-      // This HQ's own limit, not the peer's bad record: thrown as it is (HqReplication tells them apart).
-      if (err instanceof ReplicaRecordError || err instanceof SettlementLimitError) throw err
+      if (err instanceof ReplicaRecordError) throw err
       throw new ReplicaRecordError(`${key}: ${(err as Error).message}`)
     }
     throw new ReplicaRecordError(`${key} is not an HQ record replicas share`)
@@ -1087,14 +1082,13 @@ export class HqNode {
   /**
    * adoptRecord for a page of records at once, certificates and orders written with one fsync
    * (a replica joining takes every certificate and order HQ ever made: one fsync each would take
-   * minutes). Each outcome in order: 'adopted', 'duplicate', or the ReplicaRecordError that refused it
-   * (a SettlementLimitError: this HQ's own limit, not the record's fault).
+   * minutes). Each outcome in order: 'adopted', 'duplicate', or the ReplicaRecordError that refused it.
    */
-  async adoptRecords (items: Array<{ key: string, value: Uint8Array }>): Promise<Array<'adopted' | 'duplicate' | ReplicaRecordError | SettlementLimitError>> {
-    const out: Array<'adopted' | 'duplicate' | ReplicaRecordError | SettlementLimitError> = new Array(items.length)
+  async adoptRecords (items: Array<{ key: string, value: Uint8Array }>): Promise<Array<'adopted' | 'duplicate' | ReplicaRecordError>> {
+    const out: Array<'adopted' | 'duplicate' | ReplicaRecordError> = new Array(items.length)
     const certs: Array<{ i: number, key: string, value: Uint8Array }> = []
     const orders: Array<{ i: number, key: string, value: Uint8Array, order: ReturnType<typeof openReplenishment> }> = []
-    const refuse = (i: number, key: string, err: unknown): void => { out[i] = err instanceof ReplicaRecordError || err instanceof SettlementLimitError ? err : new ReplicaRecordError(`${key}: ${(err as Error).message}`) }
+    const refuse = (i: number, key: string, err: unknown): void => { out[i] = err instanceof ReplicaRecordError ? err : new ReplicaRecordError(`${key}: ${(err as Error).message}`) }
     for (const [i, { key, value }] of items.entries()) {
       try {
         if (key.startsWith(CERT_PREFIX)) {
@@ -1249,29 +1243,30 @@ export class HqNode {
    */
   async importSettlement (bytes: Uint8Array, file: ImportedFile, processor: string): Promise<'folded' | 'duplicate'> {
     return await this.#oneAtATime(async () => {
-      const known = this.#settlementFiles.get(file.id)
+      const known = this.#settled.files.get(file.id)
       if (known !== undefined && known.processor !== processor) throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
-      // Before the plan (a million lines of work): a file already held is a duplicate, not refused.
-      const limit = this.settledLines
-      const adds = file.lines.length + file.payouts.length
-      if (known === undefined && limit.held + adds > limit.max) {
-        throw new SettlementLimitError(`HQ holds ${limit.held} settled lines and payouts, each in memory, and takes at most ${limit.max}: this file's ${adds} are refused, nothing booked (give HQ a larger heap, --max-old-space-size, and the limit grows with it)`)
-      }
-      const settlement = settlementOf(file, processor)
-      // Planned once: checked before the write, folded as planned after it.
-      const prepared = this.#books.prepareSettlement(settlement)
-      if (prepared === 'duplicate') return 'duplicate'
-      await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }], { sync: true })
-      this.#books.commitSettlement(prepared)
-      this.#settlementFiles.set(file.id, { processor, file })
-      this.#settledLinesHeld += adds
+      if (known !== undefined) return 'duplicate'
+      // Planned once against the lines held: checked before the write, folded as planned after
+      // it; the file and what is made of it line by line in one fsync'd batch.
+      const planned = await this.#settled.plan(file, processor)
+      if (planned === 'duplicate') return 'duplicate'
+      await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }, ...planned.ops], { sync: true })
+      planned.commit()
       return 'folded'
     })
   }
 
-  /** The settlement files imported, by id. */
-  get settlementFiles (): ReadonlyMap<string, { processor: string, file: ImportedFile }> {
-    return this.#settlementFiles
+  /** The settlement files imported, by id (their lines stay on disk). */
+  get settlementFiles (): ReadonlyMap<string, SettlementFileMeta> {
+    return this.#settled.files
+  }
+
+  /** A settlement file as it was imported (its bytes, and the processor it was imported for); undefined: not held. */
+  async settlementFile (id: string): Promise<{ processor: string, file: ImportedFile } | undefined> {
+    const value = await this.#components.store.get(`${SETTLEMENT_PREFIX}${id}`)
+    if (value === undefined) return undefined
+    const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
+    return { processor: o.processor, file: readSettlementFile(o.file, { currency: this.#books.currency }) }
   }
 
   /** Sign and book a replenishment dispatched from the warehouse; the order travels with the goods. */

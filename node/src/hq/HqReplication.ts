@@ -32,7 +32,7 @@ import { RefusedError } from '../net/TillbooksPeer.ts'
 import { MembersError } from '@tillbooks/members'
 import { recordDigest48 } from './SummedStore.ts'
 import { Periodic } from '../Periodic.ts'
-import { HqBusyError, REPLICATED_PREFIXES, ReplicaRecordError, SettlementLimitError, type HqNode } from './HqNode.ts'
+import { HqBusyError, REPLICATED_PREFIXES, ReplicaRecordError, type HqNode } from './HqNode.ts'
 import { submitAll } from './submitAll.ts'
 import { REPLICA_ANSWER_BYTES_MAX, REPLICA_CALLS_IN_FLIGHT, REPLICA_DEFER_MAX_MS, REPLICA_REFUSED_KEPT_MAX, REPLICA_REFUSED_RETRY_MS, REPLICA_HELLO_SKEW_MS, REPLICA_LOGGED_TILLS_PER_CALL, REPLICA_PULLS_IN_FLIGHT, REPLICA_PAGE_MAX, REPLICA_PEERS_MAX, REPLICA_RECORDS_PER_CALL, REPLICA_SYNC_INTERVAL_MS } from './constants.ts'
 
@@ -114,12 +114,6 @@ export interface ReplicationCounters {
   tillPullsFailed: number
   /** Rounds that left till logs for later: the other HQ's intake was busy. */
   tillsDeferred: number
-  /**
-   * Records this HQ could not take for a limit of its own (a settlement file past its
-   * settledLinesMax: a smaller heap than the peer's), not the peer's fault: asked for again
-   * after REPLICA_REFUSED_RETRY_MS, and counted here, not among `refused`.
-   */
-  recordsOverOwnLimit: number
   /** Refused, by reason: a hello without our root key, a record whose signature fails, a record that contradicts ours, a request from a peer that never said hello, a malformed body. */
   refused: { rootKey: number, signature: number, record: number, notReplica: number, malformed: number }
 }
@@ -175,7 +169,7 @@ export class HqReplication {
   readonly #peers = new Map<string, PeerState>()
   /** Peers that said a valid hello to us (we serve them) */
   readonly #replicas = new Set<string>()
-  readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, tillsPulledInBulk: 0, tillPullsFailed: 0, tillsDeferred: 0, recordsOverOwnLimit: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
+  readonly counters: ReplicationCounters = { rounds: 0, roundsFailed: 0, recordsAdopted: 0, recordsDuplicate: 0, entriesAdded: 0, tillsPulled: 0, tillsPulledAsEntries: 0, tillsPulledInBulk: 0, tillPullsFailed: 0, tillsDeferred: 0, refused: { rootKey: 0, signature: 0, record: 0, notReplica: 0, malformed: 0 } }
   readonly refusals: Array<{ atMs: number, peer: string, reason: string }> = []
   /** Records refused lately, by peer and key (the newest REPLICA_REFUSED_KEPT_MAX): asked for again after REPLICA_REFUSED_RETRY_MS. */
   readonly #refusedKeys = new Map<string, number>()
@@ -667,10 +661,6 @@ export class HqReplication {
             if (o === 'adopted') { adopted++; this.counters.recordsAdopted++ } else if (o === 'duplicate') this.counters.recordsDuplicate++
             else if (o instanceof ReplicaRecordError || o instanceof MembersError) {
               this.#refuse('record', peerId, o.message)
-              later(key)
-            } else if (o instanceof SettlementLimitError) {
-              this.counters.recordsOverOwnLimit++
-              this.#o.logger.error({ peer: peerId, key, err: o.message }, 'replica: a record over this HQ\'s own limit, not taken (give this replica the heap its peer has)')
               later(key)
             } else throw o
           }

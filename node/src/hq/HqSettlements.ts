@@ -27,6 +27,7 @@ import {
 import type { Logger } from '../components.ts'
 import type { HqNode } from './HqNode.ts'
 import { FoldedCloses } from './FoldedCloses.ts'
+import { TILL_SETTLED_NONE, tillOfLine, type TillSettled } from './SettledLines.ts'
 import { APPROVALS_OPENED_KEPT_MAX } from './constants.ts'
 
 /** Where HQ gets a till's signed approvals when its totals do not match (the till, a neighbour's replica). */
@@ -85,12 +86,20 @@ interface CardClose {
   lost: Array<{ paymentId: string, processor: string, amountCents: number, saleDay: string, kind: 'late_decline' | 'expired' }>
 }
 
-/** A payment id names its till: `<till>-<key8>-P<n>` (a reversal `…-V`). */
-const PAYMENT_ID_RE = /^(.+)-[0-9a-f]{8}-P\d+(?:-V)?$/
 const DOC_N_RE = /-(\d+)$/
 
-export function tillOfPayment (paymentId: string): string | null {
-  return PAYMENT_ID_RE.exec(paymentId)?.[1] ?? null
+/** The settled lines reconciliation reads: each till's totals, its lines when they disagree, and the rest. */
+interface SettledView {
+  tills: ReadonlyMap<string, TillSettled>
+  linesOf: (till: string) => Promise<SettlementLine[]>
+  loose: () => Promise<SettlementLine[]>
+}
+
+/** totalsAgree from a till's settled totals alone (Closes with set hashes): Σ of the Closes' hashes less the lost payments' = the lines'. */
+export function settledTotalsAgree (cards: TillCards, settled: TillSettled): boolean {
+  if (cards.setHash === null) return false
+  const lost = paymentSetHash([...cards.lost].map(([paymentId, l]) => ({ paymentId, amountCents: l.amountCents })))
+  return Buffer.from(subtractPaymentSets(cards.setHash, lost)).equals(Buffer.from(settled.setHash))
 }
 
 /**
@@ -118,26 +127,6 @@ export class HqSettlements {
   readonly #logger: Logger
   readonly #source: ApprovalSource | null
   readonly #nowMs: () => number
-  /** Per imported file (files never change): its lines' keys, and each line's payment hash, worked out once. */
-  readonly #keys = new WeakMap<ImportedFile, string[]>()
-  readonly #hashes = new WeakMap<SettlementLine, Uint8Array>()
-  readonly #hashOf = (l: SettlementLine): Uint8Array => {
-    let h = this.#hashes.get(l)
-    if (h === undefined) {
-      h = paymentHash(l.paymentId ?? '', l.grossCents)
-      this.#hashes.set(l, h)
-    }
-    return h
-  }
-
-  #keysOf (file: ImportedFile): string[] {
-    let k = this.#keys.get(file)
-    if (k === undefined) {
-      k = lineKeys(file.lines)
-      this.#keys.set(file, k)
-    }
-    return k
-  }
 
   /**
    * Approvals opened (signature checked) by their envelope's SHA-256: the same bytes are the same
@@ -195,46 +184,35 @@ export class HqSettlements {
     return { ...answer, file: o.name ?? file.id, fileId: file.id, ...(outcome === 'duplicate' ? { duplicate: true } : {}) }
   }
 
-  /** The reconciliation of every file of `processor` booked through `day` against the tills' folded Closes. */
-  async reconcile (day: string, o: ReconcileOptions = {}): Promise<ReconcileAnswer> {
+  /**
+   * The reconciliation of every file of `processor` booked through `day` against the tills'
+   * folded Closes. Through the last day of the processor's files (the usual case: the file just
+   * imported), from the settled lines HQ keeps on disk: each till's totals in memory, its lines
+   * read only when they disagree with its Closes. Through an earlier day, the files through it
+   * are read from the log again (`from: 'files'` asks for that whatever the day: the tests' oracle).
+   */
+  async reconcile (day: string, o: ReconcileOptions & { from?: 'index' | 'files' } = {}): Promise<ReconcileAnswer> {
     this.counters.reconciliations++
     const processor = o.processor ?? await this.#defaultProcessor()
     const lagDays = o.lagDays ?? 0
-    // Lines of every file of this processor through `day`, each line once (as the books count it).
-    const files = [...this.#hq.settlementFiles.values()].filter(f => f.processor === processor && f.file.day <= day)
-    const latest = files.filter(f => f.file.day === day).map(f => f.file.id).sort()
-    const lines = new Map<string, SettlementLine>()
-    for (const f of [...files].sort((a, b) => a.file.id < b.file.id ? -1 : 1)) {
-      const keys = this.#keysOf(f.file)
-      for (const [i, l] of f.file.lines.entries()) {
-        const key = keys[i] as string
-        const had = lines.get(key)
-        // A bank cannot tell a chargeback from a refund: a file that says chargeback wins, as in the books.
-        if (had === undefined || (l.type === 'Chargeback' && had.type !== 'Chargeback')) lines.set(key, l)
-      }
-    }
+    const all = [...this.#hq.settlementFiles.values()].filter(f => f.processor === processor)
+    const files = all.filter(f => f.day <= day)
+    const latest = files.filter(f => f.day === day).map(f => f.id).sort()
+    const view = o.from !== 'files' && files.length === all.length ? this.#indexView(processor) : await this.#filesView(files.map(f => f.id))
     const tills = await this.#tillCards(processor)
-    // Lines by till (their payment ids say it); the rest (fees, strangers) go to the reconciler as they are.
-    const byTill = new Map<string, SettlementLine[]>()
-    const loose: SettlementLine[] = []
-    for (const l of lines.values()) {
-      const till = l.paymentId === null || l.type === 'Fee' || l.type === 'Chargeback' ? null : tillOfPayment(l.paymentId)
-      if (till === null) { loose.push(l); continue }
-      const list = byTill.get(till)
-      if (list === undefined) byTill.set(till, [l])
-      else list.push(l)
-    }
     const reconciler = new Reconciler({ throughDay: day, settlementLagDays: lagDays, nowMs: this.#nowMs() })
     const exceptions: ReconcileException[] = []
-    const detailLines: SettlementLine[] = [...loose]
+    const detailLines: SettlementLine[] = await view.loose()
     const tillsWithoutDetail: string[] = []
     const tillsFetched: string[] = []
     let matched = 0
-    for (const tillId of [...new Set([...tills.keys(), ...byTill.keys()])].sort()) {
+    for (const tillId of [...new Set([...tills.keys(), ...view.tills.keys()])].sort()) {
       const cards = tills.get(tillId) ?? { count: 0, amountCents: 0, lost: new Map(), closes: [], setHash: PAYMENT_SET_EMPTY }
-      const settled = byTill.get(tillId) ?? []
+      const totals = view.tills.get(tillId) ?? TILL_SETTLED_NONE
       const lostExceptions = [...cards.lost].map(([paymentId, l]): ReconcileException => ({ kind: l.kind, paymentId, till: tillId, expectedCents: l.amountCents }))
-      if (totalsAgree(cards, settled, this.#hashOf)) {
+      // With the Closes' set hashes, the till's totals say it; Closes from before them: its lines.
+      let settled: SettlementLine[] | null = null
+      if (cards.setHash !== null ? settledTotalsAgree(cards, totals) : totalsAgree(cards, settled = await view.linesOf(tillId))) {
         // Every line of this till is one of its approvals, once: nothing to fetch.
         matched += cards.count - cards.lost.size
         exceptions.push(...lostExceptions)
@@ -248,7 +226,7 @@ export class HqSettlements {
       }
       tillsFetched.push(tillId)
       for (const p of payments) reconciler.addPayment(p)
-      detailLines.push(...settled)
+      detailLines.push(...(settled ?? await view.linesOf(tillId)))
     }
     for (const l of detailLines) reconciler.addLine(l)
     const r = reconciler.result()
@@ -261,6 +239,44 @@ export class HqSettlements {
       this.#logger.warn({ processor, day, clearingCents, openCents: open }, 'card clearing does not equal the open exceptions')
     }
     return { file: latest.join(',') || '', fileId: latest[0] ?? null, day, processor, matched, exceptions, clearingCents, openCents: open, tillsWithoutDetail, tillsFetched }
+  }
+
+  /** The settled lines of `processor` as HQ keeps them (every file of it). */
+  #indexView (processor: string): SettledView {
+    const settled = this.#hq.settled
+    return { tills: settled.tills(processor), linesOf: async till => await settled.linesOf(processor, till), loose: async () => await settled.looseLines(processor) }
+  }
+
+  /**
+   * The settled lines of these files alone, read from the log again: each line once (by its
+   * key), the smallest id's, a file that says chargeback over any other (as the books take it).
+   */
+  async #filesView (ids: readonly string[]): Promise<SettledView> {
+    const lines = new Map<string, SettlementLine>()
+    for (const id of [...ids].sort()) {
+      const f = await this.#hq.settlementFile(id)
+      if (f === undefined) throw new Error(`bug: settlement file ${id.slice(0, 16)} listed, and not in the log`)
+      const keys = lineKeys(f.file.lines)
+      for (const [i, l] of f.file.lines.entries()) {
+        const key = keys[i] as string
+        const had = lines.get(key)
+        if (had === undefined || (l.type === 'Chargeback' && had.type !== 'Chargeback')) lines.set(key, l)
+      }
+    }
+    const byTill = new Map<string, SettlementLine[]>()
+    const loose: SettlementLine[] = []
+    for (const l of lines.values()) {
+      const till = tillOfLine(l)
+      if (till === null) { loose.push(l); continue }
+      const list = byTill.get(till)
+      if (list === undefined) byTill.set(till, [l])
+      else list.push(l)
+    }
+    const tills = new Map<string, TillSettled>()
+    for (const [till, list] of byTill) {
+      tills.set(till, { count: list.length, amountCents: list.reduce((n, l) => n + l.grossCents, 0), setHash: sumPaymentHashes(list.map(l => paymentHash(l.paymentId ?? '', l.grossCents))) })
+    }
+    return { tills, linesOf: async till => byTill.get(till) ?? [], loose: async () => loose }
   }
 
   /**

@@ -136,17 +136,3 @@ export const FOLD_SEGMENT_BYTES = 1024 * 1024
 /** (day, sku) costs a fold thread asks HQ's thread for in one message, at most. */
 export const FOLD_COST_ASKS_MAX = 65_536
 
-/**
- * What HQ keeps in memory for each settled line or payout it holds: the books' index of settled
- * lines and the parsed file reconciliation reads. ~800 bytes (`bench:hq-reconcile`, 2026-12-07:
- * 801 at 250,000 lines, 798 at 500,000, after a full GC). Every line ever settled is held, and
- * every start parses every file again, until the settled-line index moves to disk.
- */
-export const SETTLED_LINE_HELD_BYTES = 800
-/**
- * The share of HQ's heap limit settled lines may take (the default `settledLinesMax` is that over
- * SETTLED_LINE_HELD_BYTES: ~2.8 million lines under Node's default 4.5 GB here). Beyond it a file
- * is refused with its reason rather than run HQ out of memory at the import and at every start
- * after it; raising the heap (`--max-old-space-size`) raises the limit with it.
- */
-export const SETTLED_LINES_HEAP_SHARE = 0.5

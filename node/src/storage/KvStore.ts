@@ -29,6 +29,14 @@ export interface KvStore {
    * for long scans (HQ's rebuild). Optional: `scanBatches` falls back on `entries`.
    */
   batches? (range: KvRange, size: number): AsyncIterable<Array<[string, Uint8Array]>>
+  /** The values of many keys at once, in their order (one call, not one per key). Optional: `getMany` falls back on `get`. */
+  getMany? (keys: readonly string[]): Promise<Array<Uint8Array | undefined>>
+}
+
+/** `store.getMany`, or a `get` per key where the store has none. */
+export async function getMany (store: KvStore, keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+  if (store.getMany !== undefined) return await store.getMany(keys)
+  return await Promise.all(keys.map(async k => await store.get(k)))
 }
 
 /**

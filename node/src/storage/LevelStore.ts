@@ -73,6 +73,11 @@ export class LevelStore implements KvStore {
     return await this.#db.get(key)
   }
 
+  async getMany (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    if (this.#reopening !== null) await this.#settled()
+    return await this.#db.getMany([...keys])
+  }
+
   async batch (ops: KvOp[], opts: { sync: boolean }): Promise<void> {
     if (ops.length === 0 && !opts.sync) return
     if (this.#reopening !== null) await this.#settled()
