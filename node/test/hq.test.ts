@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { asBusinessDay, canonicalDecode, canonicalEncode, keyPairFromSeed, openReplenishment, signEntry, Signer, type Close, type TillId } from '@tillbooks/protocol'
 import { FaultyKvStore, InlineVerifier, LevelStore, MemoryStore, submitAll, WorkerVerifier, type Verifier } from '../src/index.ts'
-import { HeldLimitBusyError, HqBusyError } from '../src/hq/HqNode.ts'
+import { CatalogueBusyError, HeldLimitBusyError, HqBusyError } from '../src/hq/HqNode.ts'
 import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startHq, startTill } from './helpers/fleet.ts'
 
 /** A whole-log rebuild on fold threads, whatever the log's length. */
@@ -353,7 +353,7 @@ describe('HqNode', () => {
 describe('HqNode: entries it cannot fold yet, bounded per till before they are logged', () => {
   type Hq = Awaited<ReturnType<typeof startHq>>
   /** A till of `days` closed days: its entries' bytes (seq 1 to `days`), and signed twins of any of them (a forger with its key). */
-  async function closedDays (hq: Hq, days: number, till = 1): Promise<{ bytes: Uint8Array[], tillId: TillId, twin: (seq: number, k?: number) => Uint8Array }> {
+  async function closedDays (hq: Hq, days: number, till = 1): Promise<{ bytes: Uint8Array[], tillId: TillId, twin: (seq: number, k?: number) => Uint8Array, ghost: (seq: number, k?: number) => Uint8Array }> {
     const t = await startTill(hq, { till })
     for (let d = 1; d <= days; d++) {
       await t.till.openDay(asBusinessDay(`2026-05-${String(d).padStart(2, '0')}`))
@@ -365,12 +365,20 @@ describe('HqNode: entries it cannot fold yet, bounded per till before they are l
       const r = t.till.log[seq - 1]?.record as Close
       return signEntry({ ...r, takingsCents: { ...r.takingsCents, cash: r.takingsCents.cash + 100 * k }, tax: r.tax.map((l, i) => i === 0 ? { ...l, netCents: l.netCents + 100 * k } : l) }, t.signer).bytes
     }
-    return { bytes: t.till.log.map(e => e.bytes), tillId: t.till.tillId, twin }
+    /** A variant naming a product the catalogue does not define: HQ keeps it waiting for the catalogue. */
+    const ghost = (seq: number, k = 1): Uint8Array => {
+      const r = t.till.log[seq - 1]?.record as Close
+      const consumed = [...r.consumed, { sku: 'ghost-of-a-product', qty: k }].sort((a, b) => a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0)
+      return signEntry({ ...r, atMs: r.atMs + k, consumed }, t.signer).bytes
+    }
+    return { bytes: t.till.log.map(e => e.bytes), tillId: t.till.tillId, twin, ghost }
   }
   const booksOf = (hq: Hq): string => JSON.stringify({ accounts: hq.books.snapshot().accounts, tills: hq.books.snapshot().tills })
   const statuses = async (hq: Hq, bytes: Array<Uint8Array | undefined>): Promise<string[]> => (await hq.submit(bytes as Uint8Array[])).map(o => o.code === undefined ? o.status : `${o.status} ${o.code}`)
   const LIMIT = { heldEntriesPerTillMax: 3, submitBatchMax: 3 }
   const busy = (err: unknown): boolean => err instanceof HeldLimitBusyError
+  /** The catalogue's costs, and none for a product nobody defined (entries naming it wait for the catalogue). */
+  const ghostly = (sku: string): number | undefined => sku === 'ghost-of-a-product' ? undefined : catalogue.costCents(sku)
 
   it('at the limit, a jump past the window is answered busy, whole, nothing logged; the till\'s own outbox in order still goes in, then the rest; the books equal a rebuild from the log', async () => {
     const kv = new MemoryStore()
@@ -517,6 +525,37 @@ describe('HqNode: entries it cannot fold yet, bounded per till before they are l
     assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 2)
     assert.equal(hq.books.heldCount(tillId), 5, 'seq 12 left for the next round')
     assert.ok(hq.counters.heldLimitBusy >= 1)
+  })
+
+  it('entries waiting for the catalogue count toward the limit, one a seq: a forger\'s variants naming a product nobody defined do not pile up', async () => {
+    const hq = await startHq(new MemoryStore(), new ManualClock(), { ...LIMIT, costCents: ghostly })
+    const { bytes, tillId, ghost } = await closedDays(hq, 9)
+    assert.deepEqual(await statuses(hq, bytes.slice(6, 9)), ['accepted', 'accepted', 'accepted'])
+    const answers: string[] = []
+    for (let k = 1; k <= 12; k++) {
+      const seq = 1 + (k % 3)
+      answers.push(await hq.submit([ghost(seq, k)]).then(o => o[0]?.status as string, (err: Error) => busy(err) ? 'busy' : err.message))
+    }
+    assert.deepEqual([answers.filter(a => a === 'accepted').length, answers.filter(a => a === 'busy').length], [3, 9], JSON.stringify(answers))
+    assert.equal(hq.awaitingCatalogue, 3)
+    assert.equal(hq.books.heldCount(tillId), 3)
+    // Below the limit in the books, at it with one waiting: a jump past the window waits too.
+    const other = await closedDays(hq, 9, 2)
+    assert.deepEqual(await statuses(hq, [other.bytes[7], other.bytes[8], other.ghost(7)]), ['accepted', 'accepted', 'accepted'])
+    assert.deepEqual([hq.books.heldCount(other.tillId), hq.awaitingCatalogue], [2, 4])
+    await assert.rejects(hq.submit([other.bytes[5] as Uint8Array]), busy)
+  })
+
+  it('a replica\'s pull: entries that would wait for a full catalogue queue are left for the next round, the other tills\' go in', async () => {
+    const hq = await startHq(new MemoryStore(), new ManualClock(), { awaitingCatalogueMax: 1, costCents: ghostly })
+    const { ghost } = await closedDays(hq, 2)
+    const other = await closedDays(hq, 3, 2)
+    assert.deepEqual(await statuses(hq, [ghost(1, 1)]), ['accepted'])
+    assert.equal(hq.awaitingCatalogue, 1)
+    await assert.rejects(hq.submit([ghost(2, 1), ...other.bytes]), CatalogueBusyError)
+    assert.equal(await submitAll(hq, [ghost(2, 1), ...other.bytes]), 3)
+    assert.equal(hq.books.snapshot().tills['S001-2']?.lastSeq, 3)
+    assert.equal(hq.awaitingCatalogue, 1)
   })
 
   it('refuses a configuration whose batches could outrun the window', async () => {

@@ -38,6 +38,7 @@ import {
 import { arrivalsAfter, certificateDigest, certificateSegment, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
 import { SettledLines, type SettlementFileMeta } from './SettledLines.ts'
+import { TillSeqs } from './TillSeqs.ts'
 import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
 /**
@@ -54,9 +55,28 @@ export class HqBusyError extends Error {
   override name = 'HqBusyError'
 }
 
-/** Busy because a till of the batch holds the most entries HQ cannot fold yet (heldEntriesPerTillMax): only that till's entries wait. */
-export class HeldLimitBusyError extends HqBusyError {
+/**
+ * Busy because of some of the batch's entries alone (`busy`: their indexes), not HQ's state:
+ * the rest may go in without them. A caller that can split its batch (a replica's pull) sends
+ * the rest again, and those later.
+ */
+export class EntriesBusyError extends HqBusyError {
+  override name = 'EntriesBusyError'
+  readonly busy: readonly number[]
+  constructor (message: string, busy: readonly number[]) {
+    super(message)
+    this.busy = busy
+  }
+}
+
+/** Busy because a till of the batch holds the most entries HQ cannot fold yet (heldEntriesPerTillMax). */
+export class HeldLimitBusyError extends EntriesBusyError {
   override name = 'HeldLimitBusyError'
+}
+
+/** Busy because as many entries as HQ keeps already wait for the catalogue, and some of the batch's (`busy`) would too. */
+export class CatalogueBusyError extends EntriesBusyError {
+  override name = 'CatalogueBusyError'
 }
 
 /** An HQ record from another replica that does not verify, or contradicts what this HQ holds. */
@@ -246,8 +266,9 @@ export class HqNode {
   /** Hashes written but not yet synced: a duplicate of one must wait for the same fsync. */
   #inFlight = new Map<string, Promise<void>>()
   #inFlightEnvelopes = new Set<string>()
-  /** Entries in flight per till, and their seqs (for the bound on entries held: see #heldRoom). */
-  readonly #inFlightPerTill = new Map<TillId, { count: number, seqs: Map<number, number> }>()
+  /** Entries in flight, and entries waiting for the catalogue, per till and seq (for the bound on entries held: see #heldRoom). */
+  readonly #inFlightSeqs = new TillSeqs()
+  readonly #awaitingSeqs = new TillSeqs()
   /**
    * Envelopes already verified and logged (a short digest of the exact bytes): those logged
    * since start, and those of earlier runs seen again since (see #admit).
@@ -394,8 +415,11 @@ export class HqNode {
     this.#booked(day)
     const unknown = this.#uncosted(e)
     if (unknown !== undefined) {
-      if (!this.#awaiting.has(e.hash)) this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, sku: unknown, day }, 'entry names a sku the catalogue does not define on its day: logged, waiting for the catalogue')
-      this.#awaiting.set(e.hash, e)
+      if (!this.#awaiting.has(e.hash)) {
+        this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, sku: unknown, day }, 'entry names a sku the catalogue does not define on its day: logged, waiting for the catalogue')
+        this.#awaiting.set(e.hash, e)
+        this.#awaitingSeqs.add(e.tillId, e.seq)
+      }
       return 'awaiting'
     }
     return this.#books.add(e)
@@ -426,6 +450,7 @@ export class HqNode {
     for (const e of waiting) {
       if (this.#uncosted(e) !== undefined) continue
       this.#awaiting.delete(e.hash)
+      this.#awaitingSeqs.remove(e.tillId, e.seq)
       this.#books.add(e)
       folded++
     }
@@ -450,6 +475,7 @@ export class HqNode {
     this.#enrolment = new Enrolment(this.rootKey)
     this.#books = this.#newBooks()
     this.#awaiting = new Map()
+    this.#awaitingSeqs.clear()
     this.#latestDay = null
     this.#envelopes = new Set()
     this.#maxSeq = new Map()
@@ -1324,11 +1350,16 @@ export class HqNode {
     // AWAITING_CATALOGUE_MAX the whole batch is refused for now (the till keeps it and resends;
     // an answer of `rejected` would make it stop resending and lose its place in the chain).
     if (this.#awaiting.size >= (this.#init.awaitingCatalogueMax ?? AWAITING_CATALOGUE_MAX)) {
-      for (const o of opened) {
+      const waits: number[] = []
+      let first = ''
+      for (const [i, o] of opened.entries()) {
         if (o.rejection !== undefined || this.#books.contains(o.entry.tillId, o.entry.seq, o.entry.hashBytes) || this.#awaiting.has(o.entry.hash)) continue
         const sku = this.#uncosted(o.entry)
-        if (sku !== undefined) throw new HqBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${o.entry.tillId} seq ${o.entry.seq} names ${sku}): sync the catalogue, then resend`)
+        if (sku === undefined) continue
+        if (waits.length === 0) first = `${o.entry.tillId} seq ${o.entry.seq} names ${sku}`
+        waits.push(i)
       }
+      if (waits.length > 0) throw new CatalogueBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${first}${waits.length > 1 ? `, and ${waits.length - 1} more of the batch` : ''}): sync the catalogue, then resend`, waits)
     }
     const noRoom = this.#heldRoom(opened)
     const group = newGroup()
@@ -1389,26 +1420,29 @@ export class HqNode {
   }
 
   /**
-   * Entries HQ cannot fold yet (behind a gap in a till's chain, or evidence of a fork) are
-   * bounded per till before any is logged, never after: the books fold whatever is durable.
-   * Below `heldEntriesPerTillMax` (entries held, in flight, and new earlier in the batch, per
-   * till) every entry goes on. At it, a new entry goes on only if it can change what the books
-   * say, one per seq:
+   * Entries HQ cannot fold yet (behind a gap in a till's chain, evidence of a fork, or waiting
+   * for the catalogue) are bounded per till before any is logged, never after: the books fold
+   * whatever is durable. Below `heldEntriesPerTillMax` (held in the books, in flight, waiting for
+   * the catalogue, and new earlier in the batch, per till) every entry goes on. At it, a new
+   * entry goes on only if it can change what the books say, one a seq:
    * - one that can fill the chain: after the folded prefix, within the limit of it, below any
-   *   fork, with nothing held, in flight or earlier in the batch at its seq;
+   *   fork, with nothing held, in flight, waiting or earlier in the batch at its seq;
    * - a second side at a seq (folded, or held once): the fork's evidence, which halts the chain.
    * One at or after the halt adds nothing (nothing there folds again): refused as the fork it is
    * (FORK, what a logged one is answered), not logged. Any other (a jump past the window, a
-   * further entry at a seq one is in flight or earlier in the batch at) makes the batch busy,
-   * whole, nothing logged: its sender keeps it and sends it again (HeldLimitBusyError).
-   * A till's own outbox, in order, in batches no larger than the limit, always goes on (unless
-   * entries it had acknowledged wait for the catalogue). The held entries of a till stay under
-   * twice the limit, plus one a seq of its folded prefix (the second sides a forger can add).
+   * further entry at a seq one is in flight or waiting at) makes the batch busy, whole, nothing
+   * logged (HeldLimitBusyError, naming those entries): its sender keeps it and sends it again.
+   * A till's own outbox, in order, in batches no larger than the limit, goes in (at worst after
+   * the commit of a forged entry at one of its seqs; not while entries it had acknowledged wait
+   * for the catalogue past the limit). A till's held entries stay within a few times the limit
+   * plus its folded history (the second sides a forger can add, and what a fork un-folds).
    * Answers, by index, the entries refused as forks; throws HeldLimitBusyError.
    */
   #heldRoom (opened: readonly Opened[]): Map<number, Rejection> {
     const max = this.#init.heldEntriesPerTillMax ?? HELD_ENTRIES_PER_TILL_MAX
     const refused = new Map<number, Rejection>()
+    const busy: number[] = []
+    let why = ''
     const tills = new Map<TillId, { n: number, seqs: Set<number> }>()
     for (let i = 0; i < opened.length; i++) {
       const o = opened[i] as Opened
@@ -1416,7 +1450,7 @@ export class HqNode {
       const e = o.entry
       if (this.#books.contains(e.tillId, e.seq, e.hashBytes) || this.#awaiting.has(e.hash) || this.#inFlight.has(e.hash)) continue
       let t = tills.get(e.tillId)
-      if (t === undefined) tills.set(e.tillId, t = { n: this.#books.heldCount(e.tillId) + (this.#inFlightPerTill.get(e.tillId)?.count ?? 0), seqs: new Set() })
+      if (t === undefined) tills.set(e.tillId, t = { n: this.#books.heldCount(e.tillId) + this.#inFlightSeqs.count(e.tillId) + this.#awaitingSeqs.count(e.tillId), seqs: new Set() })
       if (t.n >= max) {
         // One the enrolment refuses is answered so (UNENROLLED), whatever the room.
         try {
@@ -1429,17 +1463,22 @@ export class HqNode {
           refused.set(i, { code: 'FORK', reason: `${e.tillId} forked at seq ${c.haltSeq}: seq ${e.seq} cannot fold, and HQ holds ${t.n} of its entries already (at most ${max}): not kept` })
           continue
         }
-        const busy = (why: string): never => {
-          this.counters.heldLimitBusy++
-          this.#components.logger.warn({ tillId: e.tillId, seq: e.seq, held: t.n, max }, 'batch answered busy: a till holds the most entries HQ cannot fold yet')
-          throw new HeldLimitBusyError(`${e.tillId} holds ${t.n} entries HQ cannot fold yet (at most ${max}): seq ${e.seq} ${why}`)
-        }
-        if (t.seqs.has(e.seq) || (this.#inFlightPerTill.get(e.tillId)?.seqs.has(e.seq) ?? false)) busy('waits until the entry at its seq in flight is logged')
+        const taken = t.seqs.has(e.seq) || this.#inFlightSeqs.has(e.tillId, e.seq) || this.#awaitingSeqs.has(e.tillId, e.seq)
         const secondSide = e.seq <= c.foldedSeq || c.heldAtSeq === 1
-        if (!secondSide && e.seq > c.foldedSeq + max) busy('waits until the gap before them is filled')
+        const reason = taken ? 'waits until the entry at its seq in flight, or waiting for the catalogue, is in the books' : !secondSide && e.seq > c.foldedSeq + max ? 'waits until the gap before them is filled' : null
+        if (reason !== null) {
+          if (busy.length === 0) why = `${e.tillId} holds ${t.n} entries HQ cannot fold yet (at most ${max}): seq ${e.seq} ${reason}`
+          busy.push(i)
+          continue
+        }
       }
       t.n++
       t.seqs.add(e.seq)
+    }
+    if (busy.length > 0) {
+      this.counters.heldLimitBusy++
+      this.#components.logger.warn({ entries: busy.length, max, why }, 'batch answered busy: a till holds the most entries HQ cannot fold yet')
+      throw new HeldLimitBusyError(busy.length > 1 ? `${why} (and ${busy.length - 1} more of the batch)` : why, busy)
     }
     return refused
   }
@@ -1469,10 +1508,7 @@ export class HqNode {
     at.push(i)
     this.#inFlight.set(entry.hash, group.done)
     this.#inFlightEnvelopes.add(envelopeId)
-    let t = this.#inFlightPerTill.get(entry.tillId)
-    if (t === undefined) this.#inFlightPerTill.set(entry.tillId, t = { count: 0, seqs: new Map() })
-    t.count++
-    t.seqs.set(entry.seq, (t.seqs.get(entry.seq) ?? 0) + 1)
+    this.#inFlightSeqs.add(entry.tillId, entry.seq)
   }
 
   /**
@@ -1482,13 +1518,7 @@ export class HqNode {
    */
   #landed (entry: Entry, envelopeId: string): void {
     this.#inFlightEnvelopes.delete(envelopeId)
-    if (!this.#inFlight.delete(entry.hash)) return
-    const t = this.#inFlightPerTill.get(entry.tillId)
-    if (t === undefined) throw new Error(`bug: ${entry.tillId} seq ${entry.seq} was in flight, and its till had none`)
-    const left = (t.seqs.get(entry.seq) ?? 0) - 1
-    if (left > 0) t.seqs.set(entry.seq, left)
-    else t.seqs.delete(entry.seq)
-    if (--t.count === 0) this.#inFlightPerTill.delete(entry.tillId)
+    if (this.#inFlight.delete(entry.hash)) this.#inFlightSeqs.remove(entry.tillId, entry.seq)
   }
 
   #duplicate (entry: Entry, waits: Set<Promise<void>>): SubmitOutcome {
