@@ -493,6 +493,31 @@ describe('HqNode: entries it cannot fold yet, bounded per till before they are l
     assert.deepEqual((await next).map(o => o.status), ['accepted', 'accepted', 'accepted'])
   })
 
+  it('an in-doubt entry written again while its resend waits, the resend\'s own commit then failing, is in the books and in doubt no more: checkpoints go on', async () => {
+    let gate: Promise<void> | null = null
+    const disk = new FaultyKvStore(new MemoryStore({ syncDelay: async () => { if (gate !== null) await gate } }))
+    const hq = await startHq(disk, new ManualClock())
+    const one = await closedDays(hq, 1)
+    const two = await closedDays(hq, 1, 2)
+    disk.failNext(1, { code: 'EIO' })
+    await assert.rejects(hq.submit(one.bytes), HqBusyError, 'in doubt')
+    let release!: () => void
+    gate = new Promise(resolve => { release = resolve })
+    // Till 2's commit writes the in-doubt entry again; the till's resend of it queues behind, and its commit fails.
+    const other = hq.submit(two.bytes)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const resend = hq.submit(one.bytes).then(o => o.map(x => x.status), (err: Error) => err.name)
+    await new Promise(resolve => setTimeout(resolve, 5))
+    disk.failNext(1, { code: 'EIO' })
+    release()
+    gate = null
+    await other
+    assert.equal(await resend, 'HqBusyError')
+    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 1, 'in the books, by the commit before')
+    await hq.checkpoint()
+    assert.deepEqual(await statuses(hq, one.bytes), ['duplicate'])
+  })
+
   it('a start folds every entry its log holds, however many wait for a gap (a log written under a higher limit)', async () => {
     const kv = new MemoryStore()
     const clock = new ManualClock()

@@ -101,7 +101,7 @@ describe('scratch', () => {
     const hq = await startHq()
     let release: () => void = () => {}
     const gate = new Promise<void>(resolve => { release = resolve })
-    let first = true
+    let first = false
     const source = { approvals: async (t: string) => { console.log('      approvals', t, first); if (first) { first = false; await gate } return [] } }
     const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z'), source })
     const day = '2026-03-04'
@@ -117,6 +117,20 @@ describe('scratch', () => {
     const after = await s.reconcile(day, { processor: 'embedded' })
     const show = (a: any): string => JSON.stringify({ ex: a.exceptions.map((e: any) => `${e.kind}:${e.paymentId ?? e.processorRef}`), clearing: a.clearingCents, open: a.openCents, fetched: a.tillsFetched })
     console.log('      before', show(before)); console.log('      torn  ', show(torn)); console.log('      after ', show(after))
+    await hq.stop()
+  })
+
+  it('T4: a bank statement arriving after the next day\'s report: its import reads and parses every file through its day', async () => {
+    const hq: any = await startHq()
+    let reads = 0
+    const orig = hq.settlementFile.bind(hq)
+    hq.settlementFile = async (id: string) => { reads++; return await orig(id) }
+    const s = settlementsOf(hq)
+    for (const d of ['2026-03-01', '2026-03-02', '2026-03-03']) await s.import(fileOf(d, [0], false), { processor: 'embedded' })
+    await s.import(fileOf('2026-03-04', [1], false), { processor: 'embedded' })
+    console.log('      reads after reports in day order', reads)
+    await s.import(fileOf('2026-03-03', [0], true), { processor: 'embedded' })
+    console.log('      reads after the 03-03 camt', reads)
     await hq.stop()
   })
 })

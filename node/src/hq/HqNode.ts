@@ -1651,6 +1651,9 @@ export class HqNode {
           for (const g of groups) {
             g.entries.forEach((e, k) => {
               this.#landed(e, g.envelopeIds[k] as string)
+              // A copy made durable meanwhile (an in-doubt one written again by the commit before,
+              // while this resend of it waited) leaves nothing in doubt: it is in the books.
+              if (this.#books.contains(e.tillId, e.seq, e.hashBytes) || this.#awaiting.has(e.hash)) return
               this.#inDoubt.set(e.hash, { entry: e, envelopeId: g.envelopeIds[k] as string, logged: g.logged[k] as Uint8Array })
             })
             g.reject(busy)
