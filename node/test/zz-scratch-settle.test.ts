@@ -65,7 +65,13 @@ describe('scratch', () => {
     faulty.failNext(1, { syncOnly: true })
     await assert.rejects(s.import(B, { processor: 'embedded' }))
     await hq.enrol({ store: 'S7' as never, till: 1, tillKey: new Signer(keyPairFromSeed(new Uint8Array(32).fill(7))).publicKey })
-    try { await s.import(Bc, { processor: 'embedded' }); console.log('      camt of B imported') } catch (e) { console.log('      camt of B:', (e as Error).message) }
+    const { readSettlementFile } = await import('@tillbooks/payments')
+    const idB = readSettlementFile(B, { currency: 'EUR' }).id
+    for (const d of ['2026-03-05', '2026-03-06', '2026-03-07', '2026-03-08', '2026-03-09', '2026-03-10']) {
+      const C = fileOf(d, [2], false)
+      const idC = readSettlementFile(C, { currency: 'EUR' }).id
+      try { await s.import(C, { processor: 'embedded' }); console.log('      C', d, idC < idB ? 'smaller id' : 'larger id', 'imported; clearing', hq.books.subBalance('assets:card clearing' as never, 'embedded')) } catch (e) { console.log('      C', d, idC < idB ? 'smaller id' : 'larger id', 'refused:', (e as Error).message.slice(0, 120)) }
+    }
     await hq.stop()
   })
 
