@@ -189,6 +189,99 @@ describe('HQ: the settled lines kept on disk', () => {
   })
 })
 
+describe('HQ: the settled lines kept on disk, when things go wrong', () => {
+  const report = async (day: string, refs: Array<[string, string, number, 'payment' | 'chargeback']>): Promise<Uint8Array> => {
+    const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+    return new TextEncoder().encode(toSettlementCsv(settleDay(refs.map(([processorRef, paymentId, grossCents, kind]) => ({ processorRef, paymentId, kind, grossCents, paymentMethod: 'visa', bookingDay: day })), day, { currency: 'EUR', feeBp: 150 })))
+  }
+  const A: Array<[string, string, number, 'payment' | 'chargeback']> = [['PSP1', approvals[0]?.paymentId as string, 250, 'payment'], ['PSP2', approvals[1]?.paymentId as string, 1000, 'payment']]
+  const B: Array<[string, string, number, 'payment' | 'chargeback']> = [['PSP2', approvals[1]?.paymentId as string, 1000, 'payment'], ['PSP3', approvals[2]?.paymentId as string, 2000, 'payment'], ['CB1', approvals[2]?.paymentId as string, -2000, 'chargeback']]
+  const booksOf = (hq: import('../src/hq/HqNode.ts').HqNode): string => JSON.stringify({ accounts: hq.books.snapshot().accounts, sub: hq.books.snapshot().subAccounts, counts: hq.books.snapshot().counts, journal: hq.books.toHledger() })
+
+  for (const kept of [true, false]) {
+    it(`a file whose write failed is decided by the next write: ${kept ? 'kept by the store, it is committed as planned' : 'lost, it is let go'}, and the same file again gives the books a clean import gives`, async () => {
+      const { FaultyKvStore, MemoryStore, silentLogger } = await import('../src/index.ts')
+      const { ManualClock, startHq } = await import('./helpers/fleet.ts')
+      const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+      const a = await report('2026-03-03', A)
+      const b = await report('2026-03-04', B)
+      const clean = await startHq(new MemoryStore(), new ManualClock())
+      const sc = new HqSettlements({ hq: clean, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+      await sc.import(a, { processor: 'embedded' })
+      await sc.import(b, { processor: 'embedded' })
+      const disk = new FaultyKvStore(new MemoryStore(), { reopensAfterFailure: true, inDoubtKeptChance: kept ? 1 : 0 })
+      const hq = await startHq(disk, new ManualClock())
+      const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+      await s.import(a, { processor: 'embedded' })
+      disk.failNext(1, { code: 'EIO' })
+      await assert.rejects(s.import(b, { processor: 'embedded' }), /EIO/)
+      // Any write (a till's entries, an enrolment) opens the store again: the failed batch comes back, or not.
+      await hq.enrol({ store: 'S7' as never, till: 1, tillKey: new Uint8Array(32).fill(9) as never })
+      const again = await s.import(b, { processor: 'embedded' })
+      assert.equal(again.duplicate === true, kept, kept ? 'kept: the same file again is a duplicate' : 'lost: imported now')
+      const strip = (x: string): string => x.replace(/"S7[^"]*"/g, '')
+      assert.equal(booksOf(hq), booksOf(clean))
+      assert.deepEqual([hq.settlementFiles.size, hq.settledLines.held], [clean.settlementFiles.size, clean.settledLines.held])
+      assert.equal(strip(JSON.stringify(await s.reconcile('2026-03-04', { processor: 'embedded' }))), strip(JSON.stringify(await sc.reconcile('2026-03-04', { processor: 'embedded' }))))
+      await hq.stop()
+      await clean.stop()
+    })
+  }
+
+  it('a start making the records again from the files, stopped part-way, makes them all again at the next start', async () => {
+    const { FaultyKvStore, MemoryStore } = await import('../src/index.ts')
+    const { ManualClock, startHq } = await import('./helpers/fleet.ts')
+    const { readSettlementFile } = await import('@tillbooks/payments')
+    const kv = new MemoryStore()
+    const clock = new ManualClock()
+    const hq = await startHq(kv, clock)
+    const files = [await report('2026-03-03', A), await report('2026-03-04', B), await report('2026-03-05', [['PSP9', 'S9-1-bbbbbbbb-P1', 4200, 'payment']])]
+    for (const f of files) await hq.importSettlement(f, readSettlementFile(f, { currency: 'EUR' }), 'embedded')
+    const books = booksOf(hq)
+    // A log from before the records (none of them on disk)...
+    const dels: Array<{ type: 'del', key: string }> = []
+    for await (const [k] of kv.entries({ gte: 't!', lt: 't"' })) dels.push({ type: 'del', key: k })
+    await kv.batch(dels, { sync: true })
+    await hq.stop()
+    // ...its first start making them, stopped as it writes the second file's (files are read back in id order).
+    const second = files.map(f => readSettlementFile(f, { currency: 'EUR' }).id).sort()[1] as string
+    const disk = new FaultyKvStore(kv)
+    disk.failNext(1, { key: `t!f!${second}` })
+    await assert.rejects(startHq(disk, clock), /EIO/)
+    await disk.close()
+    const after = await startHq(kv, clock)
+    assert.deepEqual([after.settlementFiles.size, booksOf(after)], [3, books])
+    await after.stop()
+  })
+
+  it('a reconciliation a file is imported during is made again: its answer is the one after the file, never half of each', async () => {
+    const { silentLogger } = await import('../src/index.ts')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { hq } = await hqWithCardClose(41, true)
+    const a = await report('2026-03-03', A)
+    const b = await report('2026-03-03', B)
+    let s!: InstanceType<typeof HqSettlements>
+    let during: Promise<unknown> | null = null
+    // Till S1-1's lines do not make up its Close after A (one approval unsettled): its approvals
+    // are asked for, and while they are, B comes in.
+    const source = {
+      approvals: async (): Promise<Uint8Array[]> => {
+        during ??= s.import(b, { processor: 'embedded' })
+        await during
+        return []
+      }
+    }
+    s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z'), source })
+    await hq.importSettlement(a, (await import('@tillbooks/payments')).readSettlementFile(a, { currency: 'EUR' }), 'embedded')
+    const answer = await s.reconcile('2026-03-03', { processor: 'embedded' })
+    assert.notEqual(during, null, 'B came in during it')
+    const fresh = await new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') }).reconcile('2026-03-03', { processor: 'embedded' })
+    assert.equal(JSON.stringify({ ...answer, tillsFetched: [], tillsWithoutDetail: [] }), JSON.stringify({ ...fresh, tillsFetched: [], tillsWithoutDetail: [] }))
+    assert.ok(answer.exceptions.some(e => e.kind === 'chargeback'), 'B\'s chargeback is in it')
+    await hq.stop()
+  })
+})
+
 describe('HQ: the index of folded Closes', () => {
   it('two reconciliations at once read each Close once: the totals still agree, nothing is fetched', async () => {
     const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')

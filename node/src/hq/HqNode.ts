@@ -37,7 +37,7 @@ import {
 } from './keys.ts'
 import { arrivalsAfter, certificateDigest, certificateSegment, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
-import { SettledLines, type SettlementFileMeta } from './SettledLines.ts'
+import { SettledLines, type PlannedSettlement, type SettlementFileMeta } from './SettledLines.ts'
 import { TillSeqs } from './TillSeqs.ts'
 import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
@@ -352,6 +352,8 @@ export class HqNode {
   get books (): Books { return this.#books }
   /** The settled lines of the settlement files held: on disk, beside the files (SettledLines.ts). */
   #settled: SettledLines
+  /** A settlement file whose write failed, as planned: in doubt until a write after it says whether the store kept it. */
+  #settlementInDoubt: { id: string, planned: PlannedSettlement } | null = null
 
   /** The settled lines of the settlement files held (their totals per till; the lines on disk). */
   get settled (): SettledLines { return this.#settled }
@@ -573,6 +575,7 @@ export class HqNode {
     // Settlement files: each file's sums and each till's totals, as written with the files; made
     // again from the files themselves for a log written before them, or a whole rebuild.
     this.#settled = new SettledLines(store, () => this.#books)
+    this.#settlementInDoubt = null
     if (this.#init.rebuild === 'full' || !await this.#settled.restore()) {
       const currency = this.#books.currency
       const files = await this.#settled.rederive((async function * () {
@@ -1269,6 +1272,7 @@ export class HqNode {
    */
   async importSettlement (bytes: Uint8Array, file: ImportedFile, processor: string): Promise<'folded' | 'duplicate'> {
     return await this.#oneAtATime(async () => {
+      await this.#settleDoubt()
       const known = this.#settled.files.get(file.id)
       if (known !== undefined && known.processor !== processor) throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
       if (known !== undefined) return 'duplicate'
@@ -1276,10 +1280,42 @@ export class HqNode {
       // it; the file and what is made of it line by line in one fsync'd batch.
       const planned = await this.#settled.plan(file, processor)
       if (planned === 'duplicate') return 'duplicate'
-      await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }, ...planned.ops], { sync: true })
+      try {
+        await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }, ...planned.ops], { sync: true })
+      } catch (err) {
+        // The store may yet keep the batch (LevelDB replays it when opened again): what is made
+        // of the file waits, as planned, for a write after it to say (#settleDoubt).
+        this.#settlementInDoubt = { id: file.id, planned }
+        throw err
+      }
       planned.commit()
       return 'folded'
     })
+  }
+
+  /**
+   * A settlement file's write that failed, decided: a write now (the store opened again replays
+   * the failed batch, or not), then the file read back. Kept, it is committed as it was planned
+   * (the batch held the file and all that was made of it, and nothing settled was planned
+   * since: imports wait for this); not kept, it is let go. Throws HqBusyError while the disk
+   * takes no write.
+   */
+  async #settleDoubt (): Promise<void> {
+    const d = this.#settlementInDoubt
+    if (d === null) return
+    try {
+      await this.#components.store.batch([], { sync: true })
+    } catch (err) {
+      throw new HqBusyError(`a settlement file's write failed, and the disk takes no write yet (${(err as Error).message}): try again later`)
+    }
+    if (await this.#components.store.get(`${SETTLEMENT_PREFIX}${d.id}`) !== undefined) d.planned.commit()
+    this.#settlementInDoubt = null
+  }
+
+  /** Settled lines as the store holds them: a settlement file whose write failed decided first (readers of SettledLines call this). */
+  async settledSteady (): Promise<SettledLines> {
+    await this.#oneAtATime(async () => { await this.#settleDoubt() })
+    return this.#settled
   }
 
   /** The settlement files imported, by id (their lines stay on disk). */

@@ -87,6 +87,8 @@ interface CardClose {
 }
 
 const DOC_N_RE = /-(\d+)$/
+/** Times a reconciliation is made again when a file is imported while it reads (see `reconcile`). */
+const RECONCILE_ATTEMPTS_MAX = 3
 
 /** The settled lines reconciliation reads: each till's totals, its lines when they disagree, and the rest. */
 interface SettledView {
@@ -194,6 +196,17 @@ export class HqSettlements {
   async reconcile (day: string, o: ReconcileOptions & { from?: 'index' | 'files' } = {}): Promise<ReconcileAnswer> {
     this.counters.reconciliations++
     const processor = o.processor ?? await this.#defaultProcessor()
+    // The lines are read at several awaits: a file imported meanwhile would give an answer half
+    // before it and half after. Made again then (files come a few a day), the last one as it is.
+    for (let attempt = 1; ; attempt++) {
+      const settled = await this.#hq.settledSteady()
+      const generation = settled.generation
+      const answer = await this.#reconcileOnce(day, processor, o)
+      if (settled.generation === generation || attempt === RECONCILE_ATTEMPTS_MAX) return answer
+    }
+  }
+
+  async #reconcileOnce (day: string, processor: string, o: ReconcileOptions & { from?: 'index' | 'files' }): Promise<ReconcileAnswer> {
     const lagDays = o.lagDays ?? 0
     const all = [...this.#hq.settlementFiles.values()].filter(f => f.processor === processor)
     const files = all.filter(f => f.day <= day)
