@@ -37,6 +37,15 @@ function storeSuite (name: string, make: () => Promise<{ store: KvStore, reopen:
       assert.deepEqual(await getMany(ctx.store, []), [])
     })
 
+    it('a batch of more ops than one turn takes (built in turns) is written whole, in order', async () => {
+      const keys = Array.from({ length: 40_000 }, (_, i) => `big!${String(i).padStart(6, '0')}`)
+      await ctx.store.batch([...keys.map(key => ({ type: 'put' as const, key, value: enc(key) })), { type: 'del', key: keys[7] as string }, { type: 'put', key: keys[9] as string, value: enc('last wins') }], { sync: true })
+      const got = await collect(ctx.store, 'big!', prefixEnd('big!'))
+      assert.equal(got.length, keys.length - 1)
+      assert.deepEqual([got[0], got[8], got.at(-1)], [`${keys[0] as string}=${keys[0] as string}`, `${keys[9] as string}=last wins`, `${keys.at(-1) as string}=${keys.at(-1) as string}`])
+      assert.equal(await ctx.store.get(keys[7] as string), undefined)
+    })
+
     it('scans a prefix in key order, with a limit', async () => {
       await ctx.store.batch(['e!b', 'e!a', 'e!c', 'f!a', 'd!z'].map(key => ({ type: 'put' as const, key, value: enc(key) })), { sync: true })
       assert.deepEqual(await collect(ctx.store, 'e!', prefixEnd('e!')), ['e!a=e!a', 'e!b=e!b', 'e!c=e!c'])

@@ -14,7 +14,7 @@
  */
 import { Level } from 'level'
 import { diskErrorCode, type KvOp, type KvRange, type KvStore } from './KvStore.ts'
-import { LEVEL_REOPEN_SCAN_WAIT_MS } from './constants.ts'
+import { LEVEL_BATCH_TURN_OPS, LEVEL_REOPEN_SCAN_WAIT_MS } from './constants.ts'
 
 /**
  * Bytes a batched scan may read ahead per step. classic-level's default (16 KiB) stops a
@@ -82,11 +82,28 @@ export class LevelStore implements KvStore {
     if (ops.length === 0 && !opts.sync) return
     if (this.#reopening !== null) await this.#settled()
     if (this.#reopenBeforeWrite && !this.#closed) await this.#reopen()
-    const levelOps = ops.map(op => op.type === 'put'
-      ? { type: 'put' as const, key: op.key, value: op.value ?? new Uint8Array() }
-      : { type: 'del' as const, key: op.key })
     try {
-      await this.#db.batch(levelOps, { sync: opts.sync })
+      if (ops.length <= LEVEL_BATCH_TURN_OPS) {
+        await this.#db.batch(ops.map(op => op.type === 'put'
+          ? { type: 'put' as const, key: op.key, value: op.value ?? new Uint8Array() }
+          : { type: 'del' as const, key: op.key }), { sync: opts.sync })
+      } else {
+        // A large batch (a settlement file's lines) is built in turns, the event loop free between
+        // them (taking it in one call held it for seconds), and written whole at the end, atomically.
+        const chained = this.#db.batch()
+        try {
+          for (let i = 0; i < ops.length; i++) {
+            const op = ops[i] as KvOp
+            if (op.type === 'put') chained.put(op.key, op.value ?? new Uint8Array())
+            else chained.del(op.key)
+            if (i % LEVEL_BATCH_TURN_OPS === LEVEL_BATCH_TURN_OPS - 1) await new Promise(resolve => setImmediate(resolve))
+          }
+        } catch (err) {
+          await chained.close()
+          throw err
+        }
+        await chained.write({ sync: opts.sync })
+      }
     } catch (err) {
       if (diskErrorCode(err) !== undefined) this.#reopenBeforeWrite = true
       throw err
