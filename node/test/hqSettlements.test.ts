@@ -254,6 +254,95 @@ describe('HQ: the settled lines kept on disk, when things go wrong', () => {
     await after.stop()
   })
 
+  it('a start whose records are not what was written last (a count that does not match them) makes them again on books that hold none of them: every file held, at every start after', async () => {
+    const { MemoryStore } = await import('../src/index.ts')
+    const { ManualClock, startHq } = await import('./helpers/fleet.ts')
+    const { readSettlementFile } = await import('@tillbooks/payments')
+    const { canonicalEncode } = await import('@tillbooks/protocol')
+    const kv = new MemoryStore()
+    const clock = new ManualClock()
+    const hq = await startHq(kv, clock)
+    for (const f of [await report('2026-03-03', A), await report('2026-03-04', B)]) await hq.importSettlement(f, readSettlementFile(f, { currency: 'EUR' }), 'embedded')
+    const books = booksOf(hq)
+    await kv.batch([{ type: 'put', key: 't!n', value: canonicalEncode(5) }], { sync: true })
+    await hq.stop()
+    for (const start of [1, 2]) {
+      const again = await startHq(kv, clock)
+      assert.deepEqual([again.settlementFiles.size, booksOf(again)], [2, books], `start ${start}`)
+      await again.stop()
+    }
+  })
+
+  it('a failed write the store replays only at its next open (after the next write said it was lost, and another file came in): the next start makes the records again, every file in the books once', async () => {
+    const { FaultyKvStore, MemoryStore } = await import('../src/index.ts')
+    const { ManualClock, startHq } = await import('./helpers/fleet.ts')
+    const { readSettlementFile } = await import('@tillbooks/payments')
+    const a = await report('2026-03-03', A)
+    const b = await report('2026-03-04', B)
+    // C settles a line B holds too: written after B's failed write, it wins over B's records where both wrote.
+    const c = await report('2026-03-05', [['PSP3', approvals[2]?.paymentId as string, 2000, 'payment'], ['PSP9', 'S9-1-bbbbbbbb-P1', 4200, 'payment']])
+    const clean = await startHq(new MemoryStore(), new ManualClock())
+    for (const f of [a, b, c]) await clean.importSettlement(f, readSettlementFile(f, { currency: 'EUR' }), 'embedded')
+    const disk = new FaultyKvStore(new MemoryStore(), { inDoubtKeptChance: 1 })
+    const clock = new ManualClock()
+    const hq = await startHq(disk, clock)
+    await hq.importSettlement(a, readSettlementFile(a, { currency: 'EUR' }), 'embedded')
+    disk.failNext(1, { code: 'EIO' })
+    await assert.rejects(hq.importSettlement(b, readSettlementFile(b, { currency: 'EUR' }), 'embedded'), /EIO/)
+    assert.equal(await hq.importSettlement(c, readSettlementFile(c, { currency: 'EUR' }), 'embedded'), 'folded')
+    assert.equal(hq.settlementFiles.size, 2, 'B let go: the store had not replayed it')
+    await hq.stop()
+    for (const start of [1, 2]) {
+      const again = await startHq(disk, clock)
+      assert.deepEqual([again.settlementFiles.size, booksOf(again)], [3, booksOf(clean)], `start ${start}`)
+      await again.stop()
+    }
+  })
+
+  it('a reconciliation during which a file\'s write fails and the store replays it is made again, once the file is decided', async () => {
+    const { FaultyKvStore, MemoryStore, silentLogger } = await import('../src/index.ts')
+    const { ManualClock, startHq } = await import('./helpers/fleet.ts')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { readSettlementFile } = await import('@tillbooks/payments')
+    const { GENESIS_HASH, keyPairFromSeed, signEntry, Signer } = await import('@tillbooks/protocol')
+    const disk = new FaultyKvStore(new MemoryStore(), { reopensAfterFailure: true, inDoubtKeptChance: 1 })
+    const hq = await startHq(disk, new ManualClock())
+    // Till S1-1's Close of three card payments: A settles two of them, so its approvals are asked for.
+    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(43)))
+    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
+    const paid = approvals.reduce((n, x) => n + x.amountCents, 0)
+    const close = signEntry({
+      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
+      docFirst: 1, docLast: 3, saleCount: 3, refundCount: 0, takingsCents: { cash: 0, card: paid }, tax: [{ rateBp: 0, netCents: paid, taxCents: 0 }],
+      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: paid, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }]
+    }, signer)
+    assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+    const a = await report('2026-03-03', A)
+    const b = await report('2026-03-03', B)
+    await hq.importSettlement(a, readSettlementFile(a, { currency: 'EUR' }), 'embedded')
+    let tried = false
+    const source = {
+      approvals: async (): Promise<Uint8Array[]> => {
+        if (!tried) {
+          tried = true
+          // B's write fails, and the next write (an enrolment) opens the store again: it replays B.
+          disk.failNext(1, { code: 'EIO' })
+          await assert.rejects(hq.importSettlement(b, readSettlementFile(b, { currency: 'EUR' }), 'embedded'), /EIO/)
+          await hq.enrol({ store: 'S7' as never, till: 1, tillKey: new Uint8Array(32).fill(9) as never })
+        }
+        return []
+      }
+    }
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z'), source })
+    const answer = await s.reconcile('2026-03-03', { processor: 'embedded' })
+    assert.equal(tried, true)
+    assert.equal(hq.settlementFiles.size, 2, 'B kept by the store, so committed')
+    const fresh = await new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') }).reconcile('2026-03-03', { processor: 'embedded' })
+    assert.equal(JSON.stringify({ ...answer, tillsFetched: [], tillsWithoutDetail: [] }), JSON.stringify({ ...fresh, tillsFetched: [], tillsWithoutDetail: [] }))
+    await hq.stop()
+  })
+
   it('a reconciliation a file is imported during is made again: its answer is the one after the file, never half of each', async () => {
     const { silentLogger } = await import('../src/index.ts')
     const { HqSettlements } = await import('../src/hq/HqSettlements.ts')

@@ -1286,6 +1286,7 @@ export class HqNode {
         // The store may yet keep the batch (LevelDB replays it when opened again): what is made
         // of the file waits, as planned, for a write after it to say (#settleDoubt).
         this.#settlementInDoubt = { id: file.id, planned }
+        this.#settled.inDoubt()
         throw err
       }
       planned.commit()
@@ -1316,6 +1317,18 @@ export class HqNode {
   async settledSteady (): Promise<SettledLines> {
     await this.#oneAtATime(async () => { await this.#settleDoubt() })
     return this.#settled
+  }
+
+  /**
+   * `read` with the settled lines held still: no file imported, adopted or in doubt while it
+   * runs (imports wait). Never from inside an import (it waits for this), and `read` must not
+   * import.
+   */
+  async whileSettled<T> (read: (settled: SettledLines) => Promise<T>): Promise<T> {
+    return await this.#oneAtATime(async () => {
+      await this.#settleDoubt()
+      return await read(this.#settled)
+    })
   }
 
   /** The settlement files imported, by id (their lines stay on disk). */

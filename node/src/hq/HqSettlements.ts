@@ -196,14 +196,16 @@ export class HqSettlements {
   async reconcile (day: string, o: ReconcileOptions & { from?: 'index' | 'files' } = {}): Promise<ReconcileAnswer> {
     this.counters.reconciliations++
     const processor = o.processor ?? await this.#defaultProcessor()
-    // The lines are read at several awaits: a file imported meanwhile would give an answer half
-    // before it and half after. Made again then (files come a few a day), the last one as it is.
-    for (let attempt = 1; ; attempt++) {
+    // The lines are read at several awaits: a file imported meanwhile (or whose write failed,
+    // which the store may replay under it) would give an answer half before and half after.
+    // Made again then (files come a few a day); the last time with imports held back.
+    for (let attempt = 1; attempt < RECONCILE_ATTEMPTS_MAX; attempt++) {
       const settled = await this.#hq.settledSteady()
       const generation = settled.generation
       const answer = await this.#reconcileOnce(day, processor, o)
-      if (settled.generation === generation || attempt === RECONCILE_ATTEMPTS_MAX) return answer
+      if (settled.generation === generation) return answer
     }
+    return await this.#hq.whileSettled(async () => await this.#reconcileOnce(day, processor, o))
   }
 
   async #reconcileOnce (day: string, processor: string, o: ReconcileOptions & { from?: 'index' | 'files' }): Promise<ReconcileAnswer> {

@@ -154,8 +154,16 @@ export class SettledLines {
   /** Distinct settled lines and payouts held. */
   get held (): number { return this.#held }
 
-  /** Files committed since this start: a reader that awaited between reads knows whether one came in meanwhile. */
+  /**
+   * Files committed (or whose write failed, so in doubt) since this start: a reader that awaited
+   * between reads knows whether the records on disk may have changed meanwhile.
+   */
   get generation (): number { return this.#generation }
+
+  /** A file's write failed: the store may yet replay it onto disk, under readers. */
+  inDoubt (): void {
+    this.#generation++
+  }
 
   /** Per till, the totals of its settled lines of `processor`. */
   tills (processor: string): ReadonlyMap<string, TillSettled> {
@@ -297,18 +305,20 @@ export class SettledLines {
       for await (const _ of this.#store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) return false
       return true
     }
-    const books = this.#books()
+    // Read whole and checked before the books are given any: a set that is not what was written
+    // last (a start making them again, stopped before its end; a failed write replayed after a
+    // later one) is made again from the files by the caller, on books that hold none of it.
+    const files: Array<{ meta: SettlementFileMeta, sums: SettlementFileSums }> = []
     for await (const batch of scanBatches(this.#store, { gte: FILE_PREFIX, lt: prefixEnd(FILE_PREFIX) }, SCAN_BATCH)) {
-      for (const [k, v] of batch) {
-        const { meta, sums } = decodeFile(k.slice(FILE_PREFIX.length), v)
-        books.restoreSettlementFile(meta.id, sums)
-        this.#files.set(meta.id, meta)
-        this.#held += sums.lines + sums.payouts
-      }
+      for (const [k, v] of batch) files.push(decodeFile(k.slice(FILE_PREFIX.length), v))
     }
-    // Not what was written last (a start making them again, stopped before its end, wrote no
-    // count): made again from the files, by the caller.
-    if (this.#files.size !== (canonicalDecode(n) as unknown as number)) return false
+    if (files.length !== (canonicalDecode(n) as unknown as number)) return false
+    const books = this.#books()
+    for (const { meta, sums } of files) {
+      books.restoreSettlementFile(meta.id, sums)
+      this.#files.set(meta.id, meta)
+      this.#held += sums.lines + sums.payouts
+    }
     for await (const batch of scanBatches(this.#store, { gte: TILL_TOTALS_PREFIX, lt: prefixEnd(TILL_TOTALS_PREFIX) }, SCAN_BATCH)) {
       for (const [k, v] of batch) {
         const [processor, till] = k.slice(TILL_TOTALS_PREFIX.length).split('\u0000') as [string, string]
@@ -325,6 +335,7 @@ export class SettledLines {
    * any order): what is held is cleared first, and the books must hold no settlement yet.
    */
   async rederive (files: AsyncIterable<{ processor: string, file: ImportedFile }>): Promise<number> {
+    if (this.#books().settlementCount !== 0) throw new Error('bug: settled lines made again on books that hold settlement files')
     this.#files.clear()
     this.#tills.clear()
     this.#held = 0

@@ -720,6 +720,9 @@ export class Books {
     this.#payoutCount += f.payouts
   }
 
+  /** Settlement files folded. */
+  get settlementCount (): number { return this.#settlements.size }
+
   /** What the journal says of a settlement file folded (undefined: none of that id). */
   settlementFile (id: string): SettlementFileSums | undefined {
     return this.#settlements.get(id)
