@@ -20,11 +20,11 @@ const cards = (withHash: boolean, lost: Array<{ paymentId: string, amountCents: 
   setHash: withHash ? paymentSetHash(approvals) : null
 })
 
-/** An HQ with till S1-1 enrolled (key from `seedByte`) and one Close of `approvals` folded, with or without the Close's set hash. */
-async function hqWithCardClose (seedByte: number, withSetHash: boolean): Promise<{ hq: import('../src/hq/HqNode.ts').HqNode, signer: import('@tillbooks/protocol').Signer }> {
+/** An HQ (on `store`, else in memory) with till S1-1 enrolled (key from `seedByte`) and one Close of `approvals` folded, with or without the Close's set hash. */
+async function hqWithCardClose (seedByte: number, withSetHash: boolean, store?: import('../src/storage/KvStore.ts').KvStore): Promise<{ hq: import('../src/hq/HqNode.ts').HqNode, signer: import('@tillbooks/protocol').Signer }> {
   const { startHq } = await import('./helpers/fleet.ts')
   const { GENESIS_HASH, keyPairFromSeed, signEntry, Signer } = await import('@tillbooks/protocol')
-  const hq = await startHq()
+  const hq = await startHq(store)
   const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(seedByte)))
   await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
   const paid = approvals.reduce((s, a) => s + a.amountCents, 0)
@@ -301,23 +301,11 @@ describe('HQ: the settled lines kept on disk, when things go wrong', () => {
 
   it('a reconciliation during which a file\'s write fails and the store replays it is made again, once the file is decided', async () => {
     const { FaultyKvStore, MemoryStore, silentLogger } = await import('../src/index.ts')
-    const { ManualClock, startHq } = await import('./helpers/fleet.ts')
     const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
     const { readSettlementFile } = await import('@tillbooks/payments')
-    const { GENESIS_HASH, keyPairFromSeed, signEntry, Signer } = await import('@tillbooks/protocol')
     const disk = new FaultyKvStore(new MemoryStore(), { reopensAfterFailure: true, inDoubtKeptChance: 1 })
-    const hq = await startHq(disk, new ManualClock())
     // Till S1-1's Close of three card payments: A settles two of them, so its approvals are asked for.
-    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(43)))
-    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
-    const paid = approvals.reduce((n, x) => n + x.amountCents, 0)
-    const close = signEntry({
-      v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: '2026-03-02' as never, seq: 1, prevHash: GENESIS_HASH, atMs: 1,
-      docFirst: 1, docLast: 3, saleCount: 3, refundCount: 0, takingsCents: { cash: 0, card: paid }, tax: [{ rateBp: 0, netCents: paid, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
-      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: 3, amountCents: paid, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }]
-    }, signer)
-    assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+    const { hq } = await hqWithCardClose(43, true, disk)
     const a = await report('2026-03-03', A)
     const b = await report('2026-03-03', B)
     await hq.importSettlement(a, readSettlementFile(a, { currency: 'EUR' }), 'embedded')
