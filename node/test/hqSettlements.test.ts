@@ -331,6 +331,24 @@ describe('HQ: the settled lines kept on disk, when things go wrong', () => {
     await hq.stop()
   })
 
+  it('holding the settled lines still (a reconciliation\'s last attempt, while it asks tills for approvals) keeps no order, opening or certificate waiting', async () => {
+    const { asBusinessDay } = await import('@tillbooks/protocol')
+    const { hq } = await hqWithCardClose(45, true)
+    let timer: NodeJS.Timeout | undefined
+    const waited = await Promise.race([
+      hq.whileSettled(async () => {
+        // Another admin write, taken while the settled lines are held (it used to wait for the same turn).
+        await hq.openingStock([{ sku: 'patio-set', qty: 1 }], asBusinessDay('2026-03-01'))
+        return 'done'
+      }),
+      new Promise<string>(resolve => { timer = setTimeout(() => { resolve('waited') }, 5_000) })
+    ])
+    clearTimeout(timer)
+    assert.equal(waited, 'done')
+    assert.equal(hq.books.snapshot().counts.openings, 1)
+    await hq.stop()
+  })
+
   it('a reconciliation a file is imported during is made again: its answer is the one after the file, never half of each', async () => {
     const { silentLogger } = await import('../src/index.ts')
     const { HqSettlements } = await import('../src/hq/HqSettlements.ts')

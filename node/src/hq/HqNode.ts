@@ -37,6 +37,7 @@ import {
 } from './keys.ts'
 import { arrivalsAfter, certificateDigest, certificateSegment, checkpointOps, loadCheckpoint, pruneCheckpoints, segmentRef, type Manifest, type SegmentRef } from './Checkpoints.ts'
 import { readSettlementFile, SettlementFileError, type ImportedFile } from '@tillbooks/payments'
+import { OneAtATime } from '../OneAtATime.ts'
 import { SettledLines, type PlannedSettlement, type SettlementFileMeta } from './SettledLines.ts'
 import { TillSeqs } from './TillSeqs.ts'
 import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
@@ -354,6 +355,12 @@ export class HqNode {
   #settled: SettledLines
   /** A settlement file whose write failed, as planned: in doubt until a write after it says whether the store kept it. */
   #settlementInDoubt: { id: string, planned: PlannedSettlement } | null = null
+  /**
+   * Settlement files imported (or adopted) one at a time, and readers that need the settled
+   * lines held still: a turn of their own, so a reconciliation holding it (while it fetches
+   * tills' approvals) keeps orders, openings and certificates waiting for nothing.
+   */
+  readonly #settlementTurn = new OneAtATime()
 
   /** The settled lines of the settlement files held (their totals per till; the lines on disk). */
   get settled (): SettledLines { return this.#settled }
@@ -1271,7 +1278,7 @@ export class HqNode {
    * (SettlementConflictError) before anything is written.
    */
   async importSettlement (bytes: Uint8Array, file: ImportedFile, processor: string): Promise<'folded' | 'duplicate'> {
-    return await this.#oneAtATime(async () => {
+    return await this.#settlementTurn.run(async () => {
       await this.#settleDoubt()
       const known = this.#settled.files.get(file.id)
       if (known !== undefined && known.processor !== processor) throw new SettlementFileError(`this file was imported for processor ${known.processor}, not ${processor}`)
@@ -1315,7 +1322,7 @@ export class HqNode {
 
   /** Settled lines as the store holds them: a settlement file whose write failed decided first (readers of SettledLines call this). */
   async settledSteady (): Promise<SettledLines> {
-    await this.#oneAtATime(async () => { await this.#settleDoubt() })
+    await this.#settlementTurn.run(async () => { await this.#settleDoubt() })
     return this.#settled
   }
 
@@ -1325,7 +1332,7 @@ export class HqNode {
    * import.
    */
   async whileSettled<T> (read: (settled: SettledLines) => Promise<T>): Promise<T> {
-    return await this.#oneAtATime(async () => {
+    return await this.#settlementTurn.run(async () => {
       await this.#settleDoubt()
       return await read(this.#settled)
     })
