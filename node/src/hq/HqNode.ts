@@ -51,6 +51,12 @@ function envelopeIdOf (bytes: Uint8Array): string {
   return hash('sha256', bytes, 'buffer').toString('base64url', 0, 16)
 }
 
+/** A settlement file as the log keeps it (`s!<id>`: the processor and the file's bytes), read. */
+function settlementRecord (value: Uint8Array, currency: string): { processor: string, file: ImportedFile } {
+  const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
+  return { processor: o.processor, file: readSettlementFile(o.file, { currency }) }
+}
+
 /** HQ cannot take this batch now; the caller keeps it and sends it again later. */
 export class HqBusyError extends Error {
   override name = 'HqBusyError'
@@ -586,10 +592,7 @@ export class HqNode {
     if (this.#init.rebuild === 'full' || !await this.#settled.restore()) {
       const currency = this.#books.currency
       const files = await this.#settled.rederive((async function * () {
-        for await (const [, value] of store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) {
-          const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
-          yield { processor: o.processor, file: readSettlementFile(o.file, { currency }) }
-        }
+        for await (const [, value] of store.entries({ gte: SETTLEMENT_PREFIX, lt: prefixEnd(SETTLEMENT_PREFIX) })) yield settlementRecord(value, currency)
       })())
       if (files > 0) this.#components.logger.info({ files, settledLines: this.#settled.held }, 'settled lines made again from the settlement files')
     }
@@ -1322,8 +1325,7 @@ export class HqNode {
 
   /** Settled lines as the store holds them: a settlement file whose write failed decided first (readers of SettledLines call this). */
   async settledSteady (): Promise<SettledLines> {
-    await this.#settlementTurn.run(async () => { await this.#settleDoubt() })
-    return this.#settled
+    return await this.whileSettled(async settled => settled)
   }
 
   /**
@@ -1346,9 +1348,7 @@ export class HqNode {
   /** A settlement file as it was imported (its bytes, and the processor it was imported for); undefined: not held. */
   async settlementFile (id: string): Promise<{ processor: string, file: ImportedFile } | undefined> {
     const value = await this.#components.store.get(`${SETTLEMENT_PREFIX}${id}`)
-    if (value === undefined) return undefined
-    const o = canonicalDecode(value) as unknown as { processor: string, file: Uint8Array }
-    return { processor: o.processor, file: readSettlementFile(o.file, { currency: this.#books.currency }) }
+    return value === undefined ? undefined : settlementRecord(value, this.#books.currency)
   }
 
   /** Sign and book a replenishment dispatched from the warehouse; the order travels with the goods. */

@@ -97,6 +97,11 @@ interface SettledView {
   loose: () => Promise<SettlementLine[]>
 }
 
+/** A till's settled lines, in total (what SettledLines keeps for each till). */
+function settledOf (lines: readonly SettlementLine[]): TillSettled {
+  return { count: lines.length, amountCents: lines.reduce((n, l) => n + l.grossCents, 0), setHash: sumPaymentHashes(lines.map(l => paymentHash(l.paymentId ?? '', l.grossCents))) }
+}
+
 /** totalsAgree from a till's settled totals alone (Closes with set hashes): Σ of the Closes' hashes less the lost payments' = the lines'. */
 export function settledTotalsAgree (cards: TillCards, settled: TillSettled): boolean {
   if (cards.setHash === null) return false
@@ -110,13 +115,8 @@ export function settledTotalsAgree (cards: TillCards, settled: TillSettled): boo
  * days the lines were settled on: Σ of the Closes' hashes less the lost payments' = the hash
  * of the lines. Closes written before set hashes: count and amount, and no payment twice.
  */
-export function totalsAgree (cards: TillCards, settled: readonly SettlementLine[], hashOf: (l: SettlementLine) => Uint8Array = l => paymentHash(l.paymentId ?? '', l.grossCents)): boolean {
-  if (cards.setHash !== null) {
-    const lost = paymentSetHash([...cards.lost].map(([paymentId, l]) => ({ paymentId, amountCents: l.amountCents })))
-    const expected = subtractPaymentSets(cards.setHash, lost)
-    const got = sumPaymentHashes(settled.map(hashOf))
-    return Buffer.from(expected).equals(Buffer.from(got))
-  }
+export function totalsAgree (cards: TillCards, settled: readonly SettlementLine[]): boolean {
+  if (cards.setHash !== null) return settledTotalsAgree(cards, settledOf(settled))
   const ids = new Set(settled.map(l => l.paymentId))
   const expectCount = cards.count - cards.lost.size
   let expectCents = cards.amountCents
@@ -289,7 +289,7 @@ export class HqSettlements {
     }
     const tills = new Map<string, TillSettled>()
     for (const [till, list] of byTill) {
-      tills.set(till, { count: list.length, amountCents: list.reduce((n, l) => n + l.grossCents, 0), setHash: sumPaymentHashes(list.map(l => paymentHash(l.paymentId ?? '', l.grossCents))) })
+      tills.set(till, settledOf(list))
     }
     return { tills, linesOf: async till => byTill.get(till) ?? [], loose: async () => loose }
   }

@@ -172,15 +172,16 @@ export class SettledLines {
 
   /** A till's settled lines of `processor`, read from disk. */
   async linesOf (processor: string, till: string): Promise<SettlementLine[]> {
-    const prefix = `${TILL_LINE_PREFIX}${processor}\u0000${till}\u0000`
-    const keys: string[] = []
-    for await (const batch of scanBatches(this.#store, { gte: prefix, lt: prefixEnd(prefix) }, SCAN_BATCH)) for (const [k] of batch) keys.push(k.slice(prefix.length))
-    return (await this.#lines(processor, keys)).map(s => (s as StoredLine).line)
+    return await this.#indexed(processor, `${TILL_LINE_PREFIX}${processor}\u0000${till}\u0000`)
   }
 
   /** The lines of `processor` no till's Closes answer to (fees, chargebacks, strangers), read from disk. */
   async looseLines (processor: string): Promise<SettlementLine[]> {
-    const prefix = `${LOOSE_PREFIX}${processor}\u0000`
+    return await this.#indexed(processor, `${LOOSE_PREFIX}${processor}\u0000`)
+  }
+
+  /** The lines an index names under `prefix` (its keys end with the line's key). */
+  async #indexed (processor: string, prefix: string): Promise<SettlementLine[]> {
     const keys: string[] = []
     for await (const batch of scanBatches(this.#store, { gte: prefix, lt: prefixEnd(prefix) }, SCAN_BATCH)) for (const [k] of batch) keys.push(k.slice(prefix.length))
     return (await this.#lines(processor, keys)).map(s => (s as StoredLine).line)
@@ -274,7 +275,8 @@ export class SettledLines {
       if (m === undefined) throw new Error(`bug: the books carry lines in file ${id.slice(0, 16)}, which HQ does not hold`)
       ops.push({ type: 'put', key: `${FILE_PREFIX}${id}`, value: encodeFile(m, sums) })
     }
-    for (const [till, t] of tills) ops.push({ type: 'put', key: tillTotalsKey(processor, till), value: encodeTotals(t) })
+    // A till left with no settled line has no totals, on disk as in memory (`commit`).
+    for (const [till, t] of tills) ops.push(t.count === 0 ? { type: 'del', key: tillTotalsKey(processor, till) } : { type: 'put', key: tillTotalsKey(processor, till), value: encodeTotals(t) })
     ops.push({ type: 'put', key: FILES_KEY, value: canonicalEncode(this.#files.size + 1) })
     return {
       prepared,
