@@ -17,7 +17,7 @@ import {
   type Clock, type SaleReceipt, type SubmitOutcome, type SyncCounters, type TenderIn
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
-import { dailyUse, onShelf, openingStock, PAR_DAYS, parLevels, replenishment } from './stock.ts'
+import { dailyUse, onShelf, openingStock, PAR_DAYS, parLevels, replenishment, Shelves } from './stock.ts'
 import { Oracle, type OracleAlias, type OracleProduct, type TruthDay } from './Oracle.ts'
 import { Prng } from './Prng.ts'
 import { Scheduler } from './Scheduler.ts'
@@ -247,6 +247,10 @@ class Simulation {
   readonly par: Map<string, number>
   /** What the warehouse still holds, by stocked sku (it ships no more). */
   readonly warehouse: Map<string, number>
+  /** What each till has on its shelf as the run goes: a customer takes only what is there. */
+  readonly shelves: Shelves
+  /** Customers who found less than they wanted on the shelf: lines short or gone, sales with nothing left to sell. */
+  readonly #stockouts = { linesShort: 0, salesLost: 0 }
   hqKv: MemoryStore
   /** Failing disks (fault diskFaults): HQ's store and the tills' go through it. */
   readonly disk: SimDiskFaults | null
@@ -325,6 +329,7 @@ class Simulation {
     this.par = parLevels(use)
     this.opening = openingStock(this.stocked, use, opts.tills, opts.days)
     this.warehouse = new Map(this.opening.map(l => [l.sku, l.qty]))
+    this.shelves = new Shelves(this.catalogue)
     const planPrng = this.prng.fork('plan')
     const perStore = opts.tillsPerStore ?? TILLS_PER_STORE_DEFAULT
     const storeCount = Math.ceil(opts.tills / perStore)
@@ -884,11 +889,10 @@ class Simulation {
     const p = this.prng.fork(`day:${i}`)
     // 06:00 HQ dispatches each till's replenishment, its shelf up to par; the signed order rides with the goods.
     this.scheduler.at(start + 6 * HOUR_MS, async () => {
-      const shelves = onShelf(this.truth.values(), this.catalogue)
       for (const t of this.tills.values()) {
         // Yesterday's goods still wait for it (it did not open): nothing more is sent after them.
         if (t.delivery !== null) continue
-        const lines = replenishment(shelves.get(t.tillId), this.par, this.warehouse)
+        const lines = replenishment(this.shelves.of(t.tillId), this.par, this.warehouse)
         if (lines.length === 0) continue
         const id = `R-${day}-${t.tillId}`
         const order = await this.hq.dispatchReplenishment({ id, store: t.store, businessDay: day, lines })
@@ -925,6 +929,7 @@ class Simulation {
     if (entry !== null && delivery !== null) {
       const truth = this.#truth(t, day)
       truth.delivery = { shipped: delivery.shipped, received: delivery.received }
+      this.shelves.receive(t.tillId, delivery.received)
       truth.stockInCounts = !this.#excluded(t.tillId, day, 'stockIn')
     }
     this.#flush(t)
@@ -965,6 +970,23 @@ class Simulation {
       }
     }
     const resolutions = held?.resolutions ?? []
+    // A customer takes only what is on the shelf: a line at most what is left of it, none from an
+    // empty one (drawn as before: the rest of the world is the same). A blind refund brings goods back.
+    const taken = refund ? lines : this.shelves.take(tillId, lines)
+    if (!refund) this.#stockouts.linesShort += lines.filter(l => !taken.some(x => x.sku === l.sku && x.qty === l.qty)).length
+    if (taken.length === 0) { this.#stockouts.salesLost++; return }
+    let rung = false
+    try {
+      rung = await this.#ringUp(t, day, p, { refund, lines: taken, member, resolutions })
+    } finally {
+      if (!rung && !refund) this.shelves.putBack(tillId, taken)
+    }
+  }
+
+  /** A sale (or a blind refund) of what the customer took, rung up: whether it was (declined, or no refund made: not). */
+  async #ringUp (t: TillSim, day: BusinessDay, p: Prng, sale: { refund: boolean, lines: SkuQty[], member: string | null, resolutions: string[] }): Promise<boolean> {
+    const { refund, lines, member, resolutions } = sale
+    const tillId = t.tillId
     if (!refund && this.disk !== null) await this.disk.beforeSale(t, lines.filter(l => this.sellable.includes(l.sku)), p.fork('disk'))
     let receipt: SaleReceipt | undefined
     let cardCents = 0
@@ -980,13 +1002,13 @@ class Simulation {
         // on it (the first such); none, or the processor refusing or out of reach: no refund made.
         const cards = this.cards as CardState
         const original = refundableFor(t.payments, amount)
-        if (original === null) { cards.counts.refundsNotMade++; return }
+        if (original === null) { cards.counts.refundsNotMade++; return false }
         try {
           receipt = await t.node.refund({ lines, tender, paymentId: original })
         } catch (err) {
           if (!(err instanceof PaymentDeclinedError)) throw err
           cards.counts.refundsNotMade++
-          return
+          return false
         }
         cards.counts.cardRefunds++
       } else {
@@ -1043,7 +1065,7 @@ class Simulation {
           // Declined (by the card, or refused offline beyond the profile): no sale, nothing in the books.
           if (!(err instanceof PaymentDeclinedError)) throw err
           cards.counts.declinedSales++
-          return
+          return false
         }
         for (const x of receipt.payments ?? []) {
           cards.saleDays.set(x.paymentId, day)
@@ -1077,6 +1099,8 @@ class Simulation {
       kind: refund ? 'refund' : 'sale', lines, cardCents, member, ...(refund ? { refundTender } : {}), ...(resolutions.length > 0 ? { resolutionsHeld: resolutions } : {}),
       ...(redeemPoints > 0 ? { redeemedPoints: redeemPoints } : {}), ...(earnedPoints > 0 ? { earnedPoints } : {})
     })
+    if (refund) this.shelves.putBack(tillId, lines)
+    return true
   }
 
   /**
@@ -1137,6 +1161,7 @@ class Simulation {
     this.totals.sales++
     t.docNs.push(Number(receipt.docNo.slice(receipt.docNo.lastIndexOf('-') + 1)))
     this.#truth(t, day).sales.push({ kind: 'refund', lines, cardCents: 0, member: null, refundTender: 'cash', priceDay: r.day, receipt: r.docNo, flagged, doc: receipt.docNo, ...(r.resolutions.length > 0 ? { resolutionsHeld: r.resolutions } : {}) })
+    this.shelves.putBack(t.tillId, lines)
   }
 
   /** Whether a till reaches another over the network: of its own store (the LAN), or of a neighbour store with neither link cut. */
@@ -2071,7 +2096,7 @@ class Simulation {
       refusals: this.docSyncs.flatMap(d => d.refusals).sort((a, b) => a.atMs - b.atMs).slice(0, 5).map(r => `${r.peer} ${r.doc}: ${r.reason}`)
     }
 
-    // Stock on the shelves at the end, by the simulator's count (what was received, less what sold, plus what came back): per store at cost, and any (till, sku) below zero.
+    // Stock on the shelves at the end, counted again from the truth (what was received, less what sold, plus what came back): per store at cost, and any (till, sku) below zero.
     const shelves = onShelf(this.truth.values(), this.catalogue)
     const shelfCents: Record<string, number> = {}
     const belowZero: string[] = []
@@ -2081,7 +2106,9 @@ class Simulation {
         if (qty < 0) belowZero.push(`${t.tillId} ${sku} ${qty}`)
       }
     }
-    this.details.stock = { parDays: PAR_DAYS, shelfCents: Object.fromEntries(Object.entries(shelfCents).sort((a, b) => a[0] < b[0] ? -1 : 1)), belowZero: belowZero.length, belowZeroFirst: belowZero.slice(0, 5), warehouseUnitsLeft: Object.fromEntries(this.warehouse) }
+    this.details.stock = { parDays: PAR_DAYS, shelfCents: Object.fromEntries(Object.entries(shelfCents).sort((a, b) => a[0] < b[0] ? -1 : 1)), belowZero: belowZero.length, belowZeroFirst: belowZero.slice(0, 5), ...this.#stockouts, warehouseUnitsLeft: Object.fromEntries(this.warehouse) }
+    // A customer takes only what is there: counted again from the truth alone, no shelf ever holds less than nothing.
+    this.checks.shelvesNeverBelowZero = belowZero.length === 0
 
     // G1: document numbers are unique and contiguous per till slot, across replacements.
     let clashes = 0

@@ -48,27 +48,85 @@ export function openingStock (stocked: readonly string[], use: ReadonlyMap<strin
 }
 
 /**
- * What each till has on its shelf, by stocked sku, from what happened (the simulator's truth):
- * deliveries as received, less what it sold, plus what came back over it. Products the
- * catalogue does not know (made up at a store) are the store's own, not the warehouse's.
+ * What each till has on its shelf, by stocked sku: deliveries as received, less what it sold,
+ * plus what came back over it, every recipe exploded to its stocked leaves. Products the
+ * catalogue does not know (made up at a store) are the store's own, not the warehouse's, and
+ * pass by. The simulator keeps one as it runs (a customer takes only what is there); `onShelf`
+ * makes one again from the truth alone, to check it.
  */
-export function onShelf (days: Iterable<TruthDay>, catalogue: Catalogue): Map<string, Map<string, number>> {
-  const known = new Set(catalogue.products().map(p => p.sku))
-  const out = new Map<string, Map<string, number>>()
-  for (const d of days) {
-    let shelf = out.get(d.tillId)
-    if (shelf === undefined) out.set(d.tillId, shelf = new Map())
-    const add = (sku: string, qty: number): void => { shelf.set(sku, (shelf.get(sku) ?? 0) + qty) }
-    for (const l of d.delivery?.received ?? []) add(l.sku, l.qty)
-    for (const s of d.sales) {
-      const sign = s.kind === 'sale' ? -1 : 1
-      for (const l of s.lines) {
-        if (!known.has(l.sku)) continue
-        for (const leaf of catalogue.explode(l.sku, l.qty)) add(leaf.sku, sign * leaf.qty)
-      }
+export class Shelves {
+  readonly #catalogue: Catalogue
+  readonly #known: ReadonlySet<string>
+  readonly #byTill = new Map<string, Map<string, number>>()
+
+  constructor (catalogue: Catalogue) {
+    this.#catalogue = catalogue
+    this.#known = new Set(catalogue.products().map(p => p.sku))
+  }
+
+  /** A till's shelf (undefined: nothing ever came to it). */
+  of (tillId: string): ReadonlyMap<string, number> | undefined { return this.#byTill.get(tillId) }
+
+  /** Every till's shelf. */
+  all (): Map<string, Map<string, number>> { return this.#byTill }
+
+  /** Goods received (stocked skus, as counted in). */
+  receive (tillId: string, lines: readonly SkuQty[]): void {
+    for (const l of lines) this.#add(tillId, l.sku, l.qty)
+  }
+
+  /** Products coming back over the till (a refund or a return). */
+  putBack (tillId: string, lines: readonly SkuQty[]): void { this.#move(tillId, lines, 1) }
+
+  /** Products going out with a customer: taken off as they are, nothing capped (`take` caps). */
+  remove (tillId: string, lines: readonly SkuQty[]): void { this.#move(tillId, lines, -1) }
+
+  /**
+   * What a customer can take off the shelf of what they want: each line at most what its stocked
+   * leaves allow once the lines before it are taken, a line with none left dropped; products the
+   * catalogue does not know pass as they are. What is returned is taken off the shelf (`putBack`
+   * gives it back if the sale does not happen).
+   */
+  take (tillId: string, wanted: readonly SkuQty[]): SkuQty[] {
+    const shelf = this.#byTill.get(tillId)
+    const out: SkuQty[] = []
+    for (const l of wanted) {
+      if (!this.#known.has(l.sku)) { out.push({ ...l }); continue }
+      let qty = l.qty
+      for (const leaf of this.#catalogue.explode(l.sku, 1)) qty = Math.min(qty, Math.floor(Math.max(0, shelf?.get(leaf.sku) ?? 0) / leaf.qty))
+      if (qty <= 0) continue
+      const line = { sku: l.sku, qty }
+      this.#move(tillId, [line], -1)
+      out.push(line)
+    }
+    return out
+  }
+
+  #move (tillId: string, lines: readonly SkuQty[], sign: 1 | -1): void {
+    for (const l of lines) {
+      if (!this.#known.has(l.sku)) continue
+      for (const leaf of this.#catalogue.explode(l.sku, l.qty)) this.#add(tillId, leaf.sku, sign * leaf.qty)
     }
   }
-  return out
+
+  #add (tillId: string, sku: string, qty: number): void {
+    let shelf = this.#byTill.get(tillId)
+    if (shelf === undefined) this.#byTill.set(tillId, shelf = new Map())
+    shelf.set(sku, (shelf.get(sku) ?? 0) + qty)
+  }
+}
+
+/** Every till's shelf made again from what happened (the simulator's truth), as `Shelves` counts it. */
+export function onShelf (days: Iterable<TruthDay>, catalogue: Catalogue): Map<string, Map<string, number>> {
+  const shelves = new Shelves(catalogue)
+  for (const d of days) {
+    shelves.receive(d.tillId, d.delivery?.received ?? [])
+    for (const s of d.sales) {
+      if (s.kind === 'sale') shelves.remove(d.tillId, s.lines)
+      else shelves.putBack(d.tillId, s.lines)
+    }
+  }
+  return shelves.all()
 }
 
 /** A till's delivery: each stocked sku up to par, as far as the warehouse holds it (taken from `warehouse`). */

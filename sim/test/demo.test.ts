@@ -3,6 +3,8 @@
  * means here, at the end of the demo's run (seed 2026, 48 tills, 4 days, every fault of `all`):
  * - no store holds less than nothing: the books' store inventory, and each store's shelves as
  *   the simulator counts them (received, less sold, plus returned, at cost), are ≥ 0;
+ * - no till's shelf holds less than nothing of any stocked sku (a customer takes only what is
+ *   there), and few customers find less than they wanted (a delivery every morning);
  * - the shops hold at most STORE_COGS_DAYS_MAX days of their cost of goods sold, the warehouse at
  *   most WAREHOUSE_COGS_DAYS_MAX, and neither is empty;
  * - stock shrinkage (deliveries that arrived short) is at most SHRINKAGE_SHARE_MAX of the cost of goods sold;
@@ -18,6 +20,8 @@ const STORE_COGS_DAYS_MAX = 7
 const WAREHOUSE_COGS_DAYS_MAX = 14
 /** Retail shrinkage runs at a few per cent of sales at cost. */
 const SHRINKAGE_SHARE_MAX = 0.05
+/** A shop filled every morning to a few days of its use runs out of something now and then, not often. */
+const STOCKOUT_SHARE_MAX = 0.1
 
 describe('demo: the books read as a business', function () {
   this.timeout(300_000)
@@ -42,6 +46,13 @@ describe('demo: the books read as a business', function () {
     const negative = Object.entries(shelves).filter(([, c]) => c < 0)
     assert.deepEqual(negative, [], 'stores whose shelves hold less than nothing')
     assert.ok((a['assets:inventory:in transit'] ?? 0) >= 0)
+  })
+
+  it(`no till's shelf holds less than nothing of any sku, and at most ${STOCKOUT_SHARE_MAX * 100} % of the sales found a line short`, () => {
+    const stock = r.details.stock as { belowZero: number, belowZeroFirst: string[], linesShort: number, salesLost: number }
+    assert.equal(stock.belowZero, 0, `below zero: ${stock.belowZeroFirst.join(', ')}`)
+    assert.equal(r.invariants.shelvesNeverBelowZero, true)
+    assert.ok(stock.linesShort + stock.salesLost <= STOCKOUT_SHARE_MAX * r.sales, `${stock.linesShort} lines short, ${stock.salesLost} sales lost, of ${r.sales}`)
   })
 
   it(`stock shrinkage is at most ${SHRINKAGE_SHARE_MAX * 100} % of the cost of goods sold`, () => {
