@@ -9,7 +9,9 @@
  * are exactly the planted ones and card clearing equals them. Then HQ is restarted and the time
  * to rebuild the books with the file in its log is reported (the file's sums and the tills'
  * totals read back, no line: SettledLines.ts), and a reconciliation after it.
- * Not a test: `node --expose-gc node/bench/hqReconcile.ts [tills] [paymentsPerTill]` from the repo root
+ * With a processor that settles a day late (`lagDays` ≥ 1), each till also closes the next day,
+ * whose payments the report does not hold: not due, and no till should be asked for them.
+ * Not a test: `node --expose-gc node/bench/hqReconcile.ts [tills] [paymentsPerTill] [lagDays]` from the repo root
  * (--expose-gc: the bytes HQ's memory keeps a settled line, measured after a full GC).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -25,7 +27,9 @@ import { HqNode, HqSettlements, LevelStore, silentLogger, WorkerVerifier } from 
 
 const TILLS = Number(process.argv[2] ?? 10_000)
 const PER_TILL = Number(process.argv[3] ?? 100)
+const LAG_DAYS = Number(process.argv[4] ?? 0)
 const DAY = '2026-03-02'
+const NEXT_DAY = '2026-03-03'
 const f = (n: number): string => formatMinorUnits(n, 'EUR')
 const root = new Signer(keyPairFromSeed(new Uint8Array(32).fill(7)))
 const key8 = 'aaaaaaaa'
@@ -57,22 +61,27 @@ try {
   for (let t = 1; t <= TILLS; t++) {
     signers.push(new Signer(keyPairFromSeed(new Uint8Array(Buffer.from(String(t).padStart(32, '0')).subarray(0, 32)))))
     const list: number[] = []
-    for (let i = 1; i <= PER_TILL; i++) { x = (x * 1103515245 + 12345) % 2147483648; list.push(100 + (x % 20_000)) }
+    for (let i = 1; i <= PER_TILL * (LAG_DAYS > 0 ? 2 : 1); i++) { x = (x * 1103515245 + 12345) % 2147483648; list.push(100 + (x % 20_000)) }
     amounts.push(list)
   }
   await hq.enrolMany(signers.map((s, i) => ({ store: asStoreId(`S${i + 1}`), till: 1, tillKey: s.publicKey })))
   const idOf = (t: number, i: number): string => `S${t}-1-${key8}-P${i}`
   const entries: Uint8Array[] = []
   for (let t = 1; t <= TILLS; t++) {
-    const approvals = (amounts[t - 1] as number[]).map((a, i) => ({ paymentId: idOf(t, i + 1), amountCents: a }))
-    const total = approvals.reduce((s, a) => s + a.amountCents, 0)
-    const close: Close = {
-      v: 1, kind: 'close', store: asStoreId(`S${t}`), till: 1, businessDay: asBusinessDay(DAY), seq: 1, prevHash: GENESIS_HASH, atMs: 1,
-      docFirst: 1, docLast: PER_TILL, saleCount: PER_TILL, refundCount: 0, takingsCents: { cash: 0, card: total }, tax: [{ rateBp: 0, netCents: total, taxCents: 0 }],
-      refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
-      payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: PER_TILL, amountCents: total, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }]
+    let prevHash = GENESIS_HASH
+    for (const [d, day] of (LAG_DAYS > 0 ? [DAY, NEXT_DAY] : [DAY]).entries()) {
+      const approvals = (amounts[t - 1] as number[]).slice(d * PER_TILL, (d + 1) * PER_TILL).map((a, i) => ({ paymentId: idOf(t, d * PER_TILL + i + 1), amountCents: a }))
+      const total = approvals.reduce((s, a) => s + a.amountCents, 0)
+      const close: Close = {
+        v: 1, kind: 'close', store: asStoreId(`S${t}`), till: 1, businessDay: asBusinessDay(day), seq: d + 1, prevHash, atMs: d + 1,
+        docFirst: d * PER_TILL + 1, docLast: (d + 1) * PER_TILL, saleCount: PER_TILL, refundCount: 0, takingsCents: { cash: 0, card: total }, tax: [{ rateBp: 0, netCents: total, taxCents: 0 }],
+        refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+        payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: PER_TILL, amountCents: total, digest: paymentsDigest(approvals), setHash: paymentSetHash(approvals) }]
+      }
+      const entry = signEntry(close, signers[t - 1] as Signer)
+      prevHash = entry.hashBytes
+      entries.push(entry.bytes)
     }
-    entries.push(signEntry(close, signers[t - 1] as Signer).bytes)
   }
   for (let i = 0; i < entries.length; i += 512) await hq.submit(entries.slice(i, i + 512))
   const fleetMs = performance.now() - t0
@@ -83,6 +92,7 @@ try {
   let gross = 0
   let fee = 0
   const planted: string[] = []
+  let missingNotDue = 0
   const line = (id: string, g: number): void => {
     const fe = feeOf(g, 150)
     gross += g
@@ -95,7 +105,8 @@ try {
       const id = idOf(t, i)
       const a = (amounts[t - 1] as number[])[i - 1] as number
       const r = k++ % 10_000
-      if (r === 17) { planted.push(`missing_in_settlement ${id}`); continue }
+      // Settled a day late, a payment of the report's day missing from it is not due yet: timing.
+      if (r === 17) { if (LAG_DAYS > 0) missingNotDue++; else planted.push(`missing_in_settlement ${id}`); continue }
       if (r === 4711) { planted.push(`amount_mismatch ${id}`); line(id, a + 1); continue }
       line(id, a)
       if (r === 9001) { planted.push(`duplicate ${id}`); line(id, a) }
@@ -109,7 +120,7 @@ try {
       const t = Number(/^S(\d+)-1$/.exec(tillId)?.[1])
       return (amounts[t - 1] as number[]).map((a, i) => signApproval(signers[t - 1] as Signer, {
         paymentId: idOf(t, i + 1), till: tillId, docNo: `${tillId}-${i + 1}`, processor: 'embedded', type: 'card', amountCents: a, status: 'approved', mode: 'online',
-        processorRef: null, authCode: null, brand: 'visa', last4: '4242', aid: null, entryMode: 'chip', atMs: Date.parse(`${DAY}T12:00:00Z`)
+        processorRef: null, authCode: null, brand: 'visa', last4: '4242', aid: null, entryMode: 'chip', atMs: Date.parse(`${i < PER_TILL ? DAY : NEXT_DAY}T12:00:00Z`)
       }))
     }
   }
@@ -120,15 +131,17 @@ try {
   const loop = monitorEventLoopDelay({ resolution: 10 })
   loop.enable()
   const t1 = performance.now()
-  const r = await settlements.import(bytes, { processor: 'embedded' })
+  const r = await settlements.import(bytes, { processor: 'embedded', lagDays: LAG_DAYS })
   const importMs = performance.now() - t1
   loop.disable()
   const loopHeldMaxMs = Math.round(loop.max / 1e6)
   const again = performance.now()
-  const second = await settlements.reconcile(DAY, { processor: 'embedded' })
+  const second = await settlements.reconcile(DAY, { processor: 'embedded', lagDays: LAG_DAYS })
   const reconcileAgainMs = performance.now() - again
-  const found = r.exceptions.map(e => `${e.kind} ${e.paymentId ?? ''}`).sort()
-  const exact = JSON.stringify(found) === JSON.stringify([...planted].sort())
+  const found = r.exceptions.filter(e => e.kind !== 'timing').map(e => `${e.kind} ${e.paymentId ?? ''}`).sort()
+  // The next day's payments (lagDays ≥ 1): not due, each of them once in a timing line (a till's own, or its payment's when it was asked).
+  const notDue = r.exceptions.filter(e => e.kind === 'timing').reduce((n, e) => n + (e.count ?? 1), 0)
+  const exact = JSON.stringify(found) === JSON.stringify([...planted].sort()) && notDue === (LAG_DAYS > 0 ? TILLS * PER_TILL + missingNotDue : 0)
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
   // What HQ's memory keeps of the file once it is imported and reconciled (its lines are on disk).
   const heap1 = heldBytes()
@@ -139,13 +152,13 @@ try {
   const rebuildMs = performance.now() - t2
   const clearingAfterRebuild = hq.books.subBalance('assets:card clearing', 'embedded')
   const t3 = performance.now()
-  const afterRestart = await new HqSettlements({ hq, logger: silentLogger, nowMs: clock.nowMs, source }).reconcile(DAY, { processor: 'embedded' })
+  const afterRestart = await new HqSettlements({ hq, logger: silentLogger, nowMs: clock.nowMs, source }).reconcile(DAY, { processor: 'embedded', lagDays: LAG_DAYS })
   const reconcileAfterRestartMs = performance.now() - t3
   const sameAfterRestart = JSON.stringify(afterRestart) === JSON.stringify(second)
   await hq.stop()
   const lines = rows.length - 2
-  console.log(`HQ reconcile: ${TILLS} tills × ${PER_TILL} payments, a report of ${lines} lines (${Math.round(bytes.length / 1e6)} MB): imported, booked and reconciled in ${(importMs / 1000).toFixed(2)} s (${Math.round(lines / (importMs / 1000))} lines/s; HQ's event loop held at most ${(loopHeldMaxMs / 1000).toFixed(2)} s at a time), again in ${(reconcileAgainMs / 1000).toFixed(2)} s; ${r.tillsFetched.length} tills asked for approvals (the ${planted.length} with a planted fault), ${r.matched} matched, exceptions ${exact ? 'exactly the planted ones' : 'NOT the planted ones'}; clearing ${r.clearingCents} = open ${r.openCents}${r.clearingCents === r.openCents ? '' : ' (NOT EQUAL)'}; peak RSS ${peakRssMb} MB (${Math.round(rss0 / 1e6)} MB before the import); ${heldPerLine === null ? 'held a line: run with --expose-gc' : `held after it: ${heldPerLine} bytes a line`}; HQ restart with the file in its log: ${(rebuildMs / 1000).toFixed(2)} s, clearing ${clearingAfterRebuild}, reconciled after it in ${(reconcileAfterRestartMs / 1000).toFixed(2)} s (${sameAfterRestart ? 'the same answer' : 'ANOTHER ANSWER'}); fleet built in ${(fleetMs / 1000).toFixed(1)} s (${cpus().length} cores, ${cpus()[0]?.model ?? ''}, Node ${process.version})`)
-  console.log(JSON.stringify({ tills: TILLS, lines, importMs: Math.round(importMs), linesPerSec: Math.round(lines / (importMs / 1000)), reconcileAgainMs: Math.round(reconcileAgainMs), tillsFetched: r.tillsFetched.length, exact, clearingEqualsOpen: r.clearingCents === r.openCents && second.openCents === r.openCents, peakRssMb, heldBytesPerLine: heldPerLine, loopHeldMaxMs, rebuildMs: Math.round(rebuildMs), rebuildPhasesMs: phases, reconcileAfterRestartMs: Math.round(reconcileAfterRestartMs), sameAfterRestart }))
+  console.log(`HQ reconcile: ${TILLS} tills × ${PER_TILL} payments${LAG_DAYS > 0 ? ` (settled ${LAG_DAYS} day(s) late; the next day closed too, ${notDue} payments not due)` : ''}, a report of ${lines} lines (${Math.round(bytes.length / 1e6)} MB): imported, booked and reconciled in ${(importMs / 1000).toFixed(2)} s (${Math.round(lines / (importMs / 1000))} lines/s; HQ's event loop held at most ${(loopHeldMaxMs / 1000).toFixed(2)} s at a time), again in ${(reconcileAgainMs / 1000).toFixed(2)} s; ${r.tillsFetched.length} tills asked for approvals (the ${planted.length} with a planted fault), ${r.matched} matched, exceptions ${exact ? 'exactly the planted ones' : 'NOT the planted ones'}; clearing ${r.clearingCents} = open ${r.openCents}${r.clearingCents === r.openCents ? '' : ' (NOT EQUAL)'}; peak RSS ${peakRssMb} MB (${Math.round(rss0 / 1e6)} MB before the import); ${heldPerLine === null ? 'held a line: run with --expose-gc' : `held after it: ${heldPerLine} bytes a line`}; HQ restart with the file in its log: ${(rebuildMs / 1000).toFixed(2)} s, clearing ${clearingAfterRebuild}, reconciled after it in ${(reconcileAfterRestartMs / 1000).toFixed(2)} s (${sameAfterRestart ? 'the same answer' : 'ANOTHER ANSWER'}); fleet built in ${(fleetMs / 1000).toFixed(1)} s (${cpus().length} cores, ${cpus()[0]?.model ?? ''}, Node ${process.version})`)
+  console.log(JSON.stringify({ tills: TILLS, lagDays: LAG_DAYS, notDue, lines, importMs: Math.round(importMs), linesPerSec: Math.round(lines / (importMs / 1000)), reconcileAgainMs: Math.round(reconcileAgainMs), tillsFetched: r.tillsFetched.length, exact, clearingEqualsOpen: r.clearingCents === r.openCents && second.openCents === r.openCents, peakRssMb, heldBytesPerLine: heldPerLine, loopHeldMaxMs, rebuildMs: Math.round(rebuildMs), rebuildPhasesMs: phases, reconcileAfterRestartMs: Math.round(reconcileAfterRestartMs), sameAfterRestart }))
   if (!exact || r.clearingCents !== r.openCents || !sameAfterRestart) process.exitCode = 1
 } finally {
   await rm(dir, { recursive: true, force: true })

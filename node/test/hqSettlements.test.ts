@@ -63,6 +63,122 @@ describe('HQ: a till\'s settled lines against its Closes\' totals', () => {
   })
 })
 
+describe('HQ: a till matched from its totals while its last days are not due', () => {
+  const DAYS = ['2026-03-02', '2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06']
+  const NOW = Date.parse('2026-03-09T00:00:00Z')
+
+  it('property: whenever the totals match a till (settledThrough), the payment-by-payment reconciliation says the same: as many matched, its not-due payments as many and as much, nothing else but the losses its Closes reported; and a processor that settles days late leaves no till to be asked', async () => {
+    const fc = (await import('fast-check')).default
+    const { reconcile } = await import('@tillbooks/payments')
+    const { settledThrough } = await import('../src/hq/HqSettlements.ts')
+    const seed = Number(process.env.FC_SEED ?? Date.now() % 1_000_000)
+    const payment = fc.record({ amountCents: fc.integer({ min: 1, max: 5000 }), lost: fc.constantFrom(null, null, null, null, 'late_decline' as const, 'expired' as const) })
+    const world = fc.record({
+      closes: fc.array(fc.record({ day: fc.nat({ max: DAYS.length - 1 }), payments: fc.array(payment, { maxLength: 4 }) }), { minLength: 1, maxLength: 5 }),
+      through: fc.nat({ max: DAYS.length - 1 }),
+      lagDays: fc.nat({ max: 2 }),
+      cut: fc.nat({ max: DAYS.length - 1 }),
+      fault: fc.constantFrom('none', 'none', 'none', 'dropped', 'cent', 'twice', 'stranger', 'early', 'lostSettled')
+    })
+    await fc.assert(fc.asyncProperty(world, async w => {
+      // One Close a day at most, in day order (a till's Closes are), each payment numbered.
+      const closes = [...new Map(w.closes.map(c => [c.day, c])).values()].sort((a, b) => a.day - b.day)
+      let n = 0
+      const all = closes.flatMap(c => c.payments.map(p => ({ ...p, paymentId: `S1-1-aaaaaaaa-P${++n}`, day: DAYS[c.day] as string })))
+      const cards: TillCards = {
+        count: all.length,
+        amountCents: all.reduce((s, p) => s + p.amountCents, 0),
+        lost: new Map(all.filter(p => p.lost !== null).map(p => [p.paymentId, { kind: p.lost as 'late_decline' | 'expired', amountCents: p.amountCents, saleDay: p.day }])),
+        closes: closes.map(c => {
+          const mine = all.filter(p => p.day === DAYS[c.day])
+          return { docFirst: 0, docLast: 0, day: DAYS[c.day] as string, groups: [{ processor: 'embedded', type: 'card', mode: 'online', count: mine.length, amountCents: mine.reduce((s, p) => s + p.amountCents, 0), digest: paymentsDigest(mine), setHash: paymentSetHash(mine) }] }
+        }),
+        setHash: paymentSetHash(all)
+      }
+      const throughDay = DAYS[w.through] as string
+      const cutoff = DAYS[Math.max(0, w.through - w.lagDays)] as string
+      // What the processor settled: every payment of the days through the cut (but the lost), then a fault.
+      const cutDay = DAYS[Math.max(w.cut, w.through - w.lagDays)] as string
+      const settled = all.filter(p => p.day <= cutDay && p.lost === null).map(p => ({ paymentId: p.paymentId, grossCents: p.amountCents }))
+      const later = all.filter(p => p.day > cutDay && p.lost === null)
+      const lost = all.filter(p => p.lost !== null)
+      const faulty = w.fault !== 'none'
+      if (w.fault === 'dropped' && settled.length > 0) settled.pop()
+      else if (w.fault === 'cent' && settled.length > 0) (settled[0] as { grossCents: number }).grossCents++
+      else if (w.fault === 'twice' && settled.length > 0) settled.push({ ...(settled[0] as { paymentId: string, grossCents: number }) })
+      else if (w.fault === 'stranger') settled.push({ paymentId: 'S1-1-aaaaaaaa-P999', grossCents: 100 })
+      else if (w.fault === 'early' && later.length > 1) settled.push({ paymentId: (later[1] as { paymentId: string }).paymentId, grossCents: (later[1] as { amountCents: number }).amountCents })
+      else if (w.fault === 'lostSettled' && lost.length > 0) settled.push({ paymentId: (lost[0] as { paymentId: string }).paymentId, grossCents: (lost[0] as { amountCents: number }).amountCents })
+      const lines = settled.map((x, i) => line(x.paymentId, x.grossCents)).map((l, i) => ({ ...l, processorRef: `R${String(i).padStart(4, '0')}` }))
+      const totals = { count: lines.length, amountCents: lines.reduce((s, l) => s + l.grossCents, 0), setHash: paymentSetHash(lines.map(l => ({ paymentId: l.paymentId as string, amountCents: l.grossCents }))) }
+      const agreed = settledThrough(cards, totals, cutoff)
+      if (!faulty) assert.ok(agreed !== null, `a clean settlement through ${cutDay} (due through ${cutoff}) left the till to be asked (seed ${seed})`)
+      if (agreed === null) return
+      const oracle = reconcile({
+        payments: all.map(p => ({ paymentId: p.paymentId, till: 'S1-1', day: p.day, amountCents: p.amountCents, status: p.lost === 'late_decline' ? 'late_declined' as const : p.lost === 'expired' ? 'stored' as const : 'approved' as const, ...(p.lost === 'expired' ? { forwardByMs: 0 } : {}) })),
+        lines, throughDay, settlementLagDays: w.lagDays, nowMs: NOW
+      })
+      assert.equal(agreed.matched, oracle.matched, `matched (seed ${seed})`)
+      const timing = oracle.exceptions.filter(e => e.kind === 'timing')
+      assert.equal(agreed.notDue.count, timing.length, `not due (seed ${seed})`)
+      assert.equal(agreed.notDue.amountCents, timing.reduce((s, e) => s + (e.expectedCents ?? 0), 0), `not due, cents (seed ${seed})`)
+      assert.deepEqual(oracle.exceptions.filter(e => e.kind !== 'timing').map(e => `${e.kind} ${e.paymentId ?? ''}`).sort(), lost.map(p => `${p.lost as string} ${p.paymentId}`).sort(), `only the losses (seed ${seed})`)
+    }), { seed, numRuns: 500 })
+  })
+})
+
+describe('HQ: a processor that settles a day late', () => {
+  it('each day\'s report reconciles every till from its totals, asking none for its approvals: the day not yet settled is one timing line; a line missing still sends HQ to the till', async () => {
+    const { GENESIS_HASH, keyPairFromSeed, signEntry, Signer } = await import('@tillbooks/protocol')
+    const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { silentLogger } = await import('../src/components.ts')
+    const { startHq } = await import('./helpers/fleet.ts')
+    const hq = await startHq()
+    const signer = new Signer(keyPairFromSeed(new Uint8Array(32).fill(47)))
+    await hq.enrol({ store: 'S1' as never, till: 1, tillKey: signer.publicKey })
+    // Day 1: P1, P2; day 2: P3. A Close each, chained.
+    const days = [{ day: '2026-03-02', paid: approvals.slice(0, 2) }, { day: '2026-03-03', paid: approvals.slice(2) }]
+    let prevHash = GENESIS_HASH
+    let doc = 0
+    for (const [i, d] of days.entries()) {
+      const cents = d.paid.reduce((s, a) => s + a.amountCents, 0)
+      const close = signEntry({
+        v: 1, kind: 'close', store: 'S1' as never, till: 1, businessDay: d.day as never, seq: i + 1, prevHash, atMs: i + 1,
+        docFirst: doc + 1, docLast: doc + d.paid.length, saleCount: d.paid.length, refundCount: 0, takingsCents: { cash: 0, card: cents }, tax: [{ rateBp: 0, netCents: cents, taxCents: 0 }],
+        refundsCents: 0, cashCountedCents: 0, consumed: [], points: [],
+        payments: [{ processor: 'embedded', type: 'card', mode: 'online', count: d.paid.length, amountCents: cents, digest: paymentsDigest(d.paid), setHash: paymentSetHash(d.paid) }]
+      }, signer)
+      doc += d.paid.length
+      prevHash = close.hashBytes
+      assert.equal((await hq.submit([close.bytes]))[0]?.status, 'accepted')
+    }
+    let asked = 0
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z'), source: { approvals: async () => { asked++; return [] } } })
+    const report = (day: string, paid: ReadonlyArray<{ paymentId: string, amountCents: number }>): Uint8Array => new TextEncoder().encode(toSettlementCsv(settleDay(
+      paid.map((a, i) => ({ processorRef: `PSP-${day}-${i}`, paymentId: a.paymentId, kind: 'payment' as const, grossCents: a.amountCents, paymentMethod: 'visa', bookingDay: day })), day, { currency: 'EUR', feeBp: 0 })))
+    // The day-2 report settles day 1 (a day's lag); day 2's P3 is not due through day 2.
+    const first = await s.import(report('2026-03-03', approvals.slice(0, 2)), { processor: 'embedded', lagDays: 1 })
+    assert.equal(asked, 0, 'no till asked')
+    assert.equal(first.matched, 2)
+    assert.deepEqual(first.exceptions, [{ kind: 'timing', till: 'S1-1', expectedCents: 2000, count: 1 }])
+    assert.equal(first.openCents, first.clearingCents)
+    // The day-3 report settles day 2: all matched, nothing open.
+    const second = await s.import(report('2026-03-04', approvals.slice(2)), { processor: 'embedded', lagDays: 1 })
+    assert.equal(asked, 0, 'no till asked')
+    assert.equal(second.matched, 3)
+    assert.deepEqual(second.exceptions, [])
+    assert.equal(second.openCents, second.clearingCents)
+    // Through day 2 again (a late statement): as the first answer.
+    assert.deepEqual((await s.reconcile('2026-03-03', { processor: 'embedded', lagDays: 1 })).exceptions, first.exceptions)
+    assert.equal(asked, 0)
+    // A day-4 report that settles P1 again: the totals no longer say it, and the till is asked.
+    await s.import(report('2026-03-05', approvals.slice(0, 1)), { processor: 'embedded', lagDays: 1 })
+    assert.equal(asked, 1, 'the till asked for its approvals')
+    await hq.stop()
+  })
+})
+
 describe('HQ: settlement files refused whole', () => {
   it('refuses a bank statement of another account than the merchant\'s, and the same file for another processor, booking nothing', async () => {
     const { payoutEntries, settleDay, toCamt053, toSettlementCsv } = await import('@tillbooks/payments')

@@ -297,7 +297,7 @@ export function registerDaemonCommands (program: Command): void {
     })
     .option('--token-file <file>', 'HQ\'s admin token (default: the TILLBOOKS_TOKEN environment variable)')
     .option('--ca <file>', 'PEM of the CA that signed HQ\'s HTTPS certificate')
-    .option('--json', 'print { file, day, matched, exceptions: [{ kind, paymentId?, processorRef?, till?, docNo?, expectedCents?, settledCents? }] } as one JSON object on the last line')
+    .option('--json', 'print { file, day, matched, exceptions: [{ kind, paymentId?, processorRef?, till?, docNo?, expectedCents?, settledCents?, count? }] } as one JSON object on the last line (count: a till\'s payments not yet due, in one timing line)')
     .action(async (o: { hq: string, file: string, processor?: string, lagDays?: number, json?: boolean } & ClientAuthFlags) => {
       const { readFile } = await import('node:fs/promises')
       const { basename } = await import('node:path')
@@ -308,13 +308,13 @@ export function registerDaemonCommands (program: Command): void {
         const hq = new HqClient(o.hq, { timeoutMs: 300_000, auth: await clientAuthFrom({ tokenFile: o.tokenFile, ca: o.ca }) })
         const r = await hq.importSettlement(bytes, { name: basename(o.file), ...(o.processor !== undefined ? { processor: o.processor } : {}), ...(o.lagDays !== undefined ? { lagDays: o.lagDays } : {}) }) as {
           file: string, day: string, matched: number, duplicate?: boolean, clearingCents: number, openCents: number, tillsWithoutDetail: string[],
-          exceptions: Array<{ kind: string, paymentId?: string, processorRef?: string, till?: string, docNo?: string, expectedCents?: number, settledCents?: number }>
+          exceptions: Array<{ kind: string, paymentId?: string, processorRef?: string, till?: string, docNo?: string, expectedCents?: number, settledCents?: number, count?: number }>
         }
         if (o.json === true) process.stdout.write(JSON.stringify(r) + '\n')
         else {
           process.stdout.write(`${r.file}: through ${r.day}, ${r.matched} matched, ${r.exceptions.length} exception(s)${r.duplicate === true ? ' (imported before: nothing changed)' : ''}\n`)
           for (const e of r.exceptions) {
-            process.stdout.write(`  ${e.kind.padEnd(21)} ${e.paymentId ?? '-'} ${e.processorRef ?? ''}${e.till !== undefined ? ` till ${e.till}` : ''}${e.docNo !== undefined ? ` doc ${e.docNo}` : ''}${e.expectedCents !== undefined ? ` expected ${e.expectedCents}` : ''}${e.settledCents !== undefined ? ` settled ${e.settledCents}` : ''}\n`)
+            process.stdout.write(`  ${e.kind.padEnd(21)} ${e.paymentId ?? (e.count !== undefined ? `${e.count} payment(s)` : '-')} ${e.processorRef ?? ''}${e.till !== undefined ? ` till ${e.till}` : ''}${e.docNo !== undefined ? ` doc ${e.docNo}` : ''}${e.expectedCents !== undefined ? ` expected ${e.expectedCents}` : ''}${e.settledCents !== undefined ? ` settled ${e.settledCents}` : ''}\n`)
           }
           process.stdout.write(`card clearing ${r.clearingCents} cents; open exceptions ${r.openCents} cents${r.clearingCents === r.openCents ? ' (equal)' : ' (NOT equal)'}\n`)
           if (r.tillsWithoutDetail.length > 0) process.stdout.write(`tills whose approvals could not be fetched: ${r.tillsWithoutDetail.join(', ')}\n`)

@@ -226,7 +226,7 @@ export class BooksProjection {
       const books = this.#init.books()
       const p = this.#pending(books)
       const reverse = [...p.reverseHq]
-      for (const [till, seq] of p.reverseTills) reverse.push(...await sql.liveAbove(till, seq))
+      for (const [till, seq] of p.reverseTills) for (const row of await sql.liveAbove(till, seq)) reverse.push(row)
       if (p.add.length === 0 && reverse.length === 0) break
       const t0 = performance.now()
       const r = await sql.append(p.add, reverse)

@@ -176,7 +176,8 @@ export function parseCamt053 (xml: string, expect: { currency: string, account?:
         if (batch !== null) throw new SettlementFileError(`schema: ${where} has more than one batch`)
         batch = { count, totalCents: totalCents ?? sum }
       }
-      transactions.push(...txs)
+      // Not spread: a payout's entry may hold every transaction of a day (a spread of ~125,000 overflows the stack).
+      for (const t of txs) transactions.push(t)
     }
     if (transactions.length > 0) {
       const sum = transactions.reduce((s, t) => s + t.netCents, 0)

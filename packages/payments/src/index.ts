@@ -18,7 +18,7 @@ export { CURRENCY_EXPONENTS, exponentOf, formatMinorUnits, parseMinorUnits } fro
 export { AMOUNT_WHOLE_DIGITS_MAX, CAMT_BYTES_MAX, FILE_ERRORS_MAX, REF_CHARS_MAX, SETTLEMENT_CSV_BYTES_MAX } from './constants.ts'
 export { PaymentsError, SettlementFileError, type FileProblem } from './errors.ts'
 export { ENTRY_MODES, PROFILES, profileNamed, storeAndForward, type EntryMode, type OfflineAttempt, type StoreAndForwardProfile, type StoreDecision, type StoredState } from './profiles.ts'
-export { compareExceptions, EXCEPTION_KINDS, reconcile, Reconciler, type ExceptionKind, type ReconcileException, type ReconcileInput, type Reconciliation, type TillPayment } from './reconcile.ts'
+export { compareExceptions, dueThrough, EXCEPTION_KINDS, reconcile, Reconciler, type ExceptionKind, type ReconcileException, type ReconcileInput, type Reconciliation, type TillPayment } from './reconcile.ts'
 export { batchesOf, parseSettlementCsv, readSettlementCsv, SETTLEMENT_COLUMNS, SettlementReader, toSettlementCsv, type SettlementBatch, type SettlementFile, type SettlementLine, type SettlementType } from './settlementCsv.ts'
 export { authorise, DEFAULT_TEST_TOKEN, DEFAULT_WALLET_TOKEN, TEST_CARDS, type Authorisation, type TestCard } from './testCards.ts'
 export { fileIdOf, lineKeys, openCents, readSettlementFile, type ImportedFile, type Payout } from './settlementFile.ts'

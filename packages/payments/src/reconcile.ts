@@ -8,7 +8,9 @@
  * Exceptions:
  * - `missing_in_settlement`: approved, due in this file's settlements, not in it.
  * - `timing`: approved or stored, not yet due (its day plus the processor's settlement lag is
- *   after the file's last booking day; a stored payment within its forwarding deadline).
+ *   after the file's last booking day; a stored payment within its forwarding deadline). HQ
+ *   names a till's payments not yet due in one `timing` line (`count` of them, no payment id)
+ *   when the rest of the till's settled lines match its due Closes' totals (HqSettlements).
  * - `missing_at_till`: settled, but no till approved it.
  * - `amount_mismatch`: settled for another gross than the till approved.
  * - `duplicate`: settled again (every line after the first for one payment).
@@ -49,6 +51,8 @@ export interface ReconcileException {
   expectedCents?: number
   /** What the processor settled (gross; a fee line: the fee). */
   settledCents?: number
+  /** A `timing` line for several payments of one till not yet due, named by no payment id: how many. */
+  count?: number
 }
 
 export interface ReconcileInput {
@@ -75,6 +79,11 @@ function addDays (day: string, n: number): string {
   return d.toISOString().slice(0, 10)
 }
 
+/** The last day whose payments are due in settlements through `throughDay` (a payment of day D is settled by D + lag). */
+export function dueThrough (throughDay: string, settlementLagDays: number): string {
+  return addDays(throughDay, -settlementLagDays)
+}
+
 const byLine = (a: SettlementLine, b: SettlementLine): number =>
   a.processorRef < b.processorRef ? -1 : a.processorRef > b.processorRef ? 1 : a.grossCents - b.grossCents || a.line - b.line
 
@@ -87,7 +96,14 @@ export function compareExceptions (a: ReconcileException, b: ReconcileException)
   if (pa !== pb) return pa < pb ? -1 : 1
   const ra = a.processorRef ?? ''
   const rb = b.processorRef ?? ''
-  return ra < rb ? -1 : ra > rb ? 1 : (a.settledCents ?? 0) - (b.settledCents ?? 0)
+  if (ra !== rb) return ra < rb ? -1 : 1
+  const sa = a.settledCents ?? 0
+  const sb = b.settledCents ?? 0
+  if (sa !== sb) return sa - sb
+  // HQ's lines of payments not yet due name a till and no payment.
+  const ta = a.till ?? ''
+  const tb = b.till ?? ''
+  return ta < tb ? -1 : ta > tb ? 1 : 0
 }
 
 /** Match approvals to settlement lines (see the file's comment). Pure; any order in, the same out. */
@@ -167,7 +183,7 @@ export class Reconciler {
   /** The reconciliation of everything added. */
   result (): Reconciliation {
     const exceptions = [...this.#exceptions]
-    const dueThrough = addDays(this.#o.throughDay, -this.#o.settlementLagDays)
+    const due = dueThrough(this.#o.throughDay, this.#o.settlementLagDays)
     let matched = 0
     for (const [paymentId, slot] of this.#slots) {
       const p = slot.p
@@ -179,7 +195,7 @@ export class Reconciler {
       }
       if (slot.ref === null) {
         if (p.status === 'stored') exceptions.push({ kind: (p.forwardByMs ?? Number.POSITIVE_INFINITY) < this.#o.nowMs ? 'expired' : 'timing', ...at })
-        else exceptions.push({ kind: p.day > dueThrough ? 'timing' : 'missing_in_settlement', ...at, ...(p.processorRef !== undefined ? { processorRef: p.processorRef } : {}) })
+        else exceptions.push({ kind: p.day > due ? 'timing' : 'missing_in_settlement', ...at, ...(p.processorRef !== undefined ? { processorRef: p.processorRef } : {}) })
         continue
       }
       if (slot.gross !== p.amountCents) {
