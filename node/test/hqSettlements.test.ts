@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict'
 import type { SettlementLine } from '@tillbooks/payments'
 import { paymentSetHash, paymentsDigest } from '@tillbooks/protocol'
+import { lineKeys, readSettlementFile } from '@tillbooks/payments'
 import { totalsAgree, type TillCards } from '../src/hq/HqSettlements.ts'
+import { tillOfLine } from '../src/hq/SettledLines.ts'
 
 const approvals = [{ paymentId: 'S1-1-aaaaaaaa-P1', amountCents: 250 }, { paymentId: 'S1-1-aaaaaaaa-P2', amountCents: 1000 }, { paymentId: 'S1-1-aaaaaaaa-P3', amountCents: 2000 }]
 let n = 0
@@ -208,7 +210,9 @@ describe('HQ: the settled lines kept on disk', () => {
     ...approvals.map((a, i) => ({ processorRef: `PSP${i + 1}`, paymentId: a.paymentId, kind: 'payment' as const, grossCents: a.amountCents })),
     { processorRef: 'PSP9', paymentId: 'S9-1-bbbbbbbb-P1', kind: 'payment' as const, grossCents: 4200 },
     { processorRef: 'PSP2', paymentId: approvals[1]?.paymentId as string, kind: 'refund' as const, grossCents: -300 },
-    { processorRef: 'CB1', paymentId: approvals[2]?.paymentId as string, kind: 'chargeback' as const, grossCents: -2000 }
+    { processorRef: 'CB1', paymentId: approvals[2]?.paymentId as string, kind: 'chargeback' as const, grossCents: -2000 },
+    // PSP1 again naming another payment (the processor's own mistake): a file with it alone names line PSP1 otherwise than one with booking 0.
+    { processorRef: 'PSP1', paymentId: 'S1-1-aaaaaaaa-P7', kind: 'payment' as const, grossCents: 250 }
   ]
   /** File k: the bookings `pick` names on `day`, as the processor's report (csv) or the bank's statement (camt.053) of it. */
   async function fileOf (day: string, pick: readonly number[], asCamt: boolean): Promise<Uint8Array> {
@@ -233,19 +237,66 @@ describe('HQ: the settled lines kept on disk', () => {
     const seed = Number(process.env.FC_SEED ?? Date.now() % 1_000_000)
     // A day's report and its bank statement say the same bookings (a payout is known by its day).
     const days = ['2026-03-03', '2026-03-04', '2026-03-05']
-    const pick = fc.subarray([0, 1, 2, 3, 4, 5], { minLength: 1 })
+    const pick = fc.subarray([0, 1, 2, 3, 4, 5, 6], { minLength: 1 })
     const file = fc.record({ day: fc.nat({ max: 2 }), camt: fc.boolean() })
+    const { MemoryStore, silentLogger } = await import('../src/index.ts')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { startHq } = await import('./helpers/fleet.ts')
     await fc.assert(fc.asyncProperty(fc.tuple(pick, pick, pick), fc.array(file, { minLength: 1, maxLength: 5 }), async (picks, files) => {
-      const { hq } = await hqWithCardClose(31, true)
+      const store = new MemoryStore()
+      const { hq } = await hqWithCardClose(31, true, store)
       const plan = files.map(f => ({ day: days[f.day] as string, pick: picks[f.day] as number[], camt: f.camt }))
       const bytes = await Promise.all(plan.map(async f => await fileOf(f.day, f.pick, f.camt)))
       const s = await importAll(hq, bytes)
       const last = [...hq.settlementFiles.values()].reduce((d, f) => f.day > d ? f.day : d, '')
       const fromIndex = await s.reconcile(last, { processor: 'embedded' })
       assert.equal(answerOf(fromIndex), answerOf(await s.reconcile(last, { processor: 'embedded', from: 'files' })), `index and files disagree (seed ${seed})`)
-      for (const f of plan) assert.equal(answerOf(await s.reconcile(f.day, { processor: 'embedded' })), answerOf(await s.reconcile(f.day, { processor: 'embedded', from: 'files' })))
+      // Through each file's day (an earlier one than the last: each till's totals less what was first settled after it).
+      for (const f of plan) assert.equal(answerOf(await s.reconcile(f.day, { processor: 'embedded' })), answerOf(await s.reconcile(f.day, { processor: 'embedded', from: 'files' })), `through ${f.day}: index and files disagree (seed ${seed})`)
+      // And the records through each day against the files of days through it alone (each line
+      // once, the smallest id's, a chargeback over anything else), unless two files named one
+      // line otherwise (then the files are read: above).
+      if (!hq.settled.varies('embedded')) {
+        const parsed = [...new Map(bytes.map(b => readSettlementFile(b, { currency: 'EUR' })).map(f => [f.id, f])).values()].sort((a, b) => a.id < b.id ? -1 : 1)
+        const norm = (l: SettlementLine): string => `${l.paymentId ?? ''}|${l.processorRef}|${l.grossCents}|${l.type === 'Chargeback' ? 'chargeback' : l.type === 'Fee' || l.paymentId === null ? 'fee' : 'line'}`
+        for (const day of days) {
+          const lines = new Map<string, SettlementLine>()
+          for (const f of parsed.filter(f => f.day <= day)) {
+            lineKeys(f.lines).forEach((k, i) => {
+              const l = f.lines[i] as SettlementLine
+              const had = lines.get(k)
+              if (had === undefined || (l.type === 'Chargeback' && had.type !== 'Chargeback')) lines.set(k, l)
+            })
+          }
+          const byTill = new Map<string, SettlementLine[]>()
+          const loose: SettlementLine[] = []
+          for (const l of lines.values()) {
+            const t = tillOfLine(l)
+            if (t === null) loose.push(l)
+            else byTill.set(t, [...(byTill.get(t) ?? []), l])
+          }
+          const at = `through ${day} (seed ${seed})`
+          const totals = await hq.settled.tillsThrough('embedded', day)
+          const then = await hq.settled.through('embedded', day)
+          assert.deepEqual([...totals.keys()].sort(), [...byTill.keys()].sort(), at)
+          for (const [t, list] of byTill) {
+            const want = { count: list.length, amountCents: list.reduce((n, l) => n + l.grossCents, 0), setHash: paymentSetHash(list.map(l => ({ paymentId: l.paymentId as string, amountCents: l.grossCents }))) }
+            assert.deepEqual(totals.get(t), want, at)
+            assert.deepEqual((await then.linesOf(t)).map(norm).sort(), list.map(norm).sort(), at)
+          }
+          assert.deepEqual(then.loose.map(norm).sort(), loose.map(norm).sort(), at)
+        }
+      }
+      // After a start (the records read back, whether two files named a line otherwise among them): the same answers.
+      const varies = hq.settled.varies('embedded')
+      const answers = await Promise.all(days.map(async d => answerOf(await s.reconcile(d, { processor: 'embedded' }))))
       await hq.stop()
-    }), { seed, numRuns: 25 })
+      const again = await startHq(store)
+      assert.equal(again.settled.varies('embedded'), varies, `varies after a start (seed ${seed})`)
+      const s2 = new HqSettlements({ hq: again, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+      for (const [i, d] of days.entries()) assert.equal(answerOf(await s2.reconcile(d, { processor: 'embedded' })), answers[i], `through ${d} after a start (seed ${seed})`)
+      await again.stop()
+    }), { seed, numRuns: 40 })
   })
 
   it('a start reads back each file\'s sums and each till\'s totals, never a file; a log without them, or a whole rebuild, makes them again from the files: the same books and answers', async () => {
@@ -280,7 +331,23 @@ describe('HQ: the settled lines kept on disk', () => {
     assert.deepEqual([JSON.stringify(again.books.snapshot()), again.books.toHledger(), again.settledLines.held], [books, journal, held])
     const s2 = new HqSettlements({ hq: again, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
     assert.equal(answerOf(await s2.reconcile('2026-03-04', { processor: 'embedded' })), answer)
+    // Through the day before the last file's (a bank statement that came after the next day's report): no file read either.
+    const earlier = answerOf(await s2.reconcile('2026-03-03', { processor: 'embedded' }))
+    assert.equal(fileReads, 0, 'no settlement file read through an earlier day')
+    assert.equal(earlier, answerOf(await s2.reconcile('2026-03-03', { processor: 'embedded', from: 'files' })))
+    assert.notEqual(earlier, answer)
     await again.stop()
+    // Records of the format before (lines without their first day): made again, the same books and answers.
+    await kv.open()
+    await kv.batch([{ type: 'del', key: 't!V' }], { sync: true })
+    await kv.close()
+    const reformatted = await startHq(kv, clock)
+    assert.deepEqual([JSON.stringify(reformatted.books.snapshot()), reformatted.settledLines.held], [books, held])
+    assert.equal(answerOf(await new HqSettlements({ hq: reformatted, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') }).reconcile('2026-03-03', { processor: 'embedded' })), earlier)
+    await reformatted.stop()
+    await kv.open()
+    assert.notEqual(await kv.get('t!V'), undefined, 'the format written with the records made again')
+    await kv.close()
     // A log from before these records: they are made again from the files.
     await kv.open()
     const dels: Array<{ type: 'del', key: string }> = []

@@ -238,10 +238,11 @@ export class HqSettlements {
 
   /**
    * The reconciliation of every file of `processor` booked through `day` against the tills'
-   * folded Closes. Through the last day of the processor's files (the usual case: the file just
-   * imported), from the settled lines HQ keeps on disk: each till's totals in memory, its lines
-   * read only when they disagree with its Closes. Through an earlier day, the files through it
-   * are read from the log again (`from: 'files'` asks for that whatever the day: the tests' oracle).
+   * folded Closes, from the settled lines HQ keeps on disk: each till's totals in memory, its
+   * lines read only when they disagree with its Closes. Through an earlier day than the
+   * processor's last file, each till's totals less those first settled after that day; the
+   * files through it are read from the log again only when two files named one line
+   * differently (`from: 'files'` asks for that whatever the day: the tests' oracle).
    */
   async reconcile (day: string, o: ReconcileOptions & { from?: 'index' | 'files' } = {}): Promise<ReconcileAnswer> {
     this.counters.reconciliations++
@@ -263,7 +264,13 @@ export class HqSettlements {
     const all = [...this.#hq.settlementFiles.values()].filter(f => f.processor === processor)
     const files = all.filter(f => f.day <= day)
     const latest = files.filter(f => f.day === day).map(f => f.id).sort()
-    const view = o.from !== 'files' && files.length === all.length ? this.#indexView(processor) : await this.#filesView(files.map(f => f.id))
+    // Through the processor's last day, its totals and lines as HQ keeps them; through an
+    // earlier day (a bank statement after the next day's report), less what was first settled
+    // after it; the files themselves when two named one line differently (or when asked).
+    const settled = this.#hq.settled
+    const view = o.from === 'files' || (files.length !== all.length && settled.varies(processor))
+      ? await this.#filesView(files.map(f => f.id))
+      : await this.#indexView(processor, files.length === all.length ? null : day)
     const tills = await this.#tillCards(processor)
     const reconciler = new Reconciler({ throughDay: day, settlementLagDays: lagDays, nowMs: this.#nowMs() })
     const cutoff = dueThrough(day, lagDays)
@@ -313,10 +320,12 @@ export class HqSettlements {
     return { file: latest.join(',') || '', fileId: latest[0] ?? null, day, processor, matched, exceptions, clearingCents, openCents: open, tillsWithoutDetail, tillsFetched }
   }
 
-  /** The settled lines of `processor` as HQ keeps them (every file of it). */
-  #indexView (processor: string): SettledView {
+  /** The settled lines of `processor` as HQ keeps them: of every file of it, or (`through`) of its files of days through that one. */
+  async #indexView (processor: string, through: string | null): Promise<SettledView> {
     const settled = this.#hq.settled
-    return { tills: settled.tills(processor), linesOf: async till => await settled.linesOf(processor, till), loose: async () => await settled.looseLines(processor) }
+    if (through === null) return { tills: settled.tills(processor), linesOf: async till => await settled.linesOf(processor, till), loose: async () => await settled.looseLines(processor) }
+    const then = await settled.through(processor, through)
+    return { tills: await settled.tillsThrough(processor, through), linesOf: then.linesOf, loose: async () => then.loose }
   }
 
   /**

@@ -136,3 +136,6 @@ export const FOLD_SEGMENT_BYTES = 1024 * 1024
 /** (day, sku) costs a fold thread asks HQ's thread for in one message, at most. */
 export const FOLD_COST_ASKS_MAX = 65_536
 
+
+/** Tills whose folded Closes an index of them (FoldedCloses) reads from the log at once. */
+export const FOLDED_CLOSES_READS_AT_ONCE = 32
