@@ -560,6 +560,59 @@ describe('HQ: the settled lines kept on disk, when things go wrong', () => {
   })
 })
 
+describe('HQ: a reconciliation through an earlier day, while a file is written', () => {
+  it('reads across a write (the file on disk, not yet in memory) and is made again, not refused as a corrupt log', async () => {
+    const { MemoryStore, silentLogger } = await import('../src/index.ts')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+    type Kv = import('../src/storage/KvStore.ts').KvStore
+    const report = (day: string, lines: Array<[string, string, number]>): Uint8Array => new TextEncoder().encode(toSettlementCsv(settleDay(
+      lines.map(([processorRef, paymentId, grossCents]) => ({ processorRef, paymentId, kind: 'payment' as const, grossCents, paymentMethod: 'visa', bookingDay: day })), day, { currency: 'EUR', feeBp: 150 })))
+    const inner = new MemoryStore()
+    // A settlement file's batch is on disk at once, its fsync answered only when `release` is called.
+    let held: { applied: () => void, gate: Promise<void> } | null = null
+    let onLooseScan: (() => Promise<void>) | null = null
+    const kv: Kv = {
+      open: async () => { await inner.open() },
+      close: async () => { await inner.close() },
+      get: async key => await inner.get(key),
+      batch: async (ops, o) => {
+        await inner.batch(ops, o)
+        const h = held
+        if (h !== null && ops.some(op => op.key.startsWith('s!'))) { held = null; h.applied(); await h.gate }
+      },
+      entries: range => {
+        const f = onLooseScan
+        if (f === null || !(range.gte ?? '').startsWith('t!x!')) return inner.entries(range)
+        onLooseScan = null
+        return (async function * () { await f(); yield * inner.entries(range) })()
+      }
+    }
+    const { hq } = await hqWithCardClose(51, true, kv)
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+    await s.import(report('2026-03-03', [['R1', approvals[0]?.paymentId as string, 250]]), { processor: 'embedded' })
+    await s.import(report('2026-03-04', [['R2', approvals[1]?.paymentId as string, 1000]]), { processor: 'embedded' })
+    const before = await s.reconcile('2026-03-03', { processor: 'embedded' })
+    // Through 03-03 again; as it reads, a 03-05 file comes in and its batch reaches the disk.
+    let importing: Promise<unknown> | null = null
+    onLooseScan = async () => {
+      let applied!: () => void
+      let release!: () => void
+      const reached = new Promise<void>(resolve => { applied = resolve })
+      held = { applied, gate: new Promise<void>(resolve => { release = resolve }) }
+      importing = s.import(report('2026-03-05', [['R3', approvals[2]?.paymentId as string, 2000], ['R9', 'S2-1-bbbbbbbb-P1', 500]]), { processor: 'embedded' })
+      await reached
+      setTimeout(release, 20)
+    }
+    const during = await s.reconcile('2026-03-03', { processor: 'embedded' })
+    assert.notEqual(importing, null, 'the file came in during it')
+    await importing
+    // The 03-05 file changes nothing through 03-03 but the books' clearing.
+    assert.equal(JSON.stringify({ ...during, clearingCents: 0 }), JSON.stringify({ ...before, clearingCents: 0 }))
+    await hq.stop()
+  })
+})
+
 describe('HQ: the index of folded Closes', () => {
   it('two reconciliations at once read each Close once: the totals still agree, nothing is fetched', async () => {
     const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')

@@ -1290,6 +1290,7 @@ export class HqNode {
       // it; the file and what is made of it line by line in one fsync'd batch.
       const planned = await this.#settled.plan(file, processor)
       if (planned === 'duplicate') return 'duplicate'
+      this.#settled.writing()
       try {
         await this.#components.store.batch([{ type: 'put', key: `${SETTLEMENT_PREFIX}${file.id}`, value: canonicalEncode({ processor, file: bytes }) }, ...planned.ops], { sync: true })
       } catch (err) {

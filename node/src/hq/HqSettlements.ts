@@ -253,7 +253,17 @@ export class HqSettlements {
     for (let attempt = 1; attempt < RECONCILE_ATTEMPTS_MAX; attempt++) {
       const settled = await this.#hq.settledSteady()
       const generation = settled.generation
-      const answer = await this.#reconcileOnce(day, processor, o)
+      // A file being written already (its turn came between): what is on disk is ahead of memory.
+      if (settled.isWriting) continue
+      let answer: ReconcileAnswer
+      try {
+        answer = await this.#reconcileOnce(day, processor, o)
+      } catch (err) {
+        // Read across a file's write, the records may not add up (a till's totals in memory
+        // before it, its days on disk after it): made again. Held still, they must.
+        if (settled.generation !== generation) continue
+        throw err
+      }
       if (settled.generation === generation) return answer
     }
     return await this.#hq.whileSettled(async () => await this.#reconcileOnce(day, processor, o))

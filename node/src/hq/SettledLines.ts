@@ -181,6 +181,7 @@ export class SettledLines {
   readonly #varies = new Set<string>()
   #held = 0
   #generation = 0
+  #writing = false
 
   constructor (store: KvStore, books: () => Books) {
     this.#store = store
@@ -199,8 +200,21 @@ export class SettledLines {
    */
   get generation (): number { return this.#generation }
 
+  /**
+   * A file's write begins: what is on disk moves before what is in memory (at `commit`), so a
+   * reader that read across it, or began during it, reads again.
+   */
+  writing (): void {
+    this.#writing = true
+    this.#generation++
+  }
+
+  /** A file is being written (`writing`), not yet committed nor found in doubt: what a reader reads now may mix before and after. */
+  get isWriting (): boolean { return this.#writing }
+
   /** A file's write failed: the store may yet replay it onto disk, under readers. */
   inDoubt (): void {
+    this.#writing = false
     this.#generation++
   }
 
@@ -438,6 +452,7 @@ export class SettledLines {
         }
         if (varies) this.#varies.add(processor)
         this.#held += prepared.newLines + prepared.newPayouts
+        this.#writing = false
         this.#generation++
       }
     }
