@@ -613,6 +613,41 @@ describe('HQ: a reconciliation through an earlier day, while a file is written',
   })
 })
 
+describe('HQ: a settlement file out of the store\'s newest tables', () => {
+  it('an import asks the store to compact the file\'s key once it is booked; a compaction that fails leaves the import booked', async () => {
+    const { MemoryStore, silentLogger } = await import('../src/index.ts')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { settleDay, toSettlementCsv, readSettlementFile } = await import('@tillbooks/payments')
+    type Kv = import('../src/storage/KvStore.ts').KvStore
+    const inner = new MemoryStore()
+    const asked: string[] = []
+    let fail = true
+    const kv: Kv = {
+      open: async () => { await inner.open() },
+      close: async () => { await inner.close() },
+      get: async key => await inner.get(key),
+      batch: async (ops, o) => { await inner.batch(ops, o) },
+      entries: range => inner.entries(range),
+      compact: async range => {
+        asked.push(`${range.gte ?? ''}..${range.lt ?? ''}`)
+        if (fail) { fail = false; throw new Error('EIO: compaction failed') }
+      }
+    }
+    const { hq } = await hqWithCardClose(53, true, kv)
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+    const file = (day: string, ref: string): Uint8Array => new TextEncoder().encode(toSettlementCsv(settleDay([{ processorRef: ref, paymentId: approvals[0]?.paymentId as string, kind: 'payment', grossCents: 250, paymentMethod: 'visa', bookingDay: day }], day, { currency: 'EUR', feeBp: 150 })))
+    const a = file('2026-03-03', 'R1')
+    const b = file('2026-03-04', 'R2')
+    const ids = [a, b].map(bytes => readSettlementFile(bytes, { currency: 'EUR' }).id)
+    await s.import(a, { processor: 'embedded' })
+    assert.equal(hq.settlementFiles.size, 1, 'booked, though its compaction failed')
+    await s.import(b, { processor: 'embedded' })
+    await s.import(b, { processor: 'embedded' })
+    assert.deepEqual(asked, ids.map(id => `s!${id}..s!${id}\u0000`), 'each file\'s key once, after its import; none for the same file again')
+    await hq.stop()
+  })
+})
+
 describe('HQ: the index of folded Closes', () => {
   it('two reconciliations at once read each Close once: the totals still agree, nothing is fetched', async () => {
     const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')

@@ -40,7 +40,7 @@ import { readSettlementFile, SettlementFileError, type ImportedFile } from '@til
 import { OneAtATime } from '../OneAtATime.ts'
 import { SettledLines, type PlannedSettlement, type SettlementFileMeta } from './SettledLines.ts'
 import { TillSeqs } from './TillSeqs.ts'
-import { diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
+import { compact, diskErrorCode, prefixEnd, scanBatches, type KvOp } from '../storage/KvStore.ts'
 
 /**
  * 16 bytes of SHA-256 over the exact envelope bytes: collision-safe for dedup, small in
@@ -1301,6 +1301,15 @@ export class HqNode {
         throw err
       }
       planned.commit()
+      // The file's bytes are one value of many MB: out of LevelDB's newest tables at once, or
+      // every range scan that seeks in the one holding it reads them all (LevelStore.compact).
+      const key = `${SETTLEMENT_PREFIX}${file.id}`
+      try {
+        await compact(this.#components.store, { gte: key, lt: `${key}\u0000` })
+      } catch (err) {
+        // Durable and booked already: a compaction that fails only leaves scans slower.
+        this.#components.logger.warn({ fileId: file.id, err: (err as Error).message }, 'settlement file not compacted')
+      }
       return 'folded'
     })
   }

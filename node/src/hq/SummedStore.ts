@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto'
 import { OneAtATime } from '../OneAtATime.ts'
-import { getMany, prefixEnd, type KvOp, type KvRange, type KvStore } from '../storage/KvStore.ts'
+import { compact, getMany, prefixEnd, type KvOp, type KvRange, type KvStore } from '../storage/KvStore.ts'
 
 const MOD48 = 2 ** 48
 /** The sums as of the last batch of summed records, with the kinds they are for (not itself a record of any kind). */
@@ -127,6 +127,7 @@ export class SummedStore implements KvStore {
   async close (): Promise<void> { await this.#inner.close() }
   async get (key: string): Promise<Uint8Array | undefined> { return await this.#inner.get(key) }
   async getMany (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> { return await getMany(this.#inner, keys) }
+  async compact (range: KvRange): Promise<void> { await compact(this.#inner, range) }
   entries (range: KvRange): AsyncIterable<[string, Uint8Array]> { return this.#inner.entries(range) }
   get batches (): KvStore['batches'] {
     const b = this.#inner.batches

@@ -34,7 +34,7 @@
  * another store it is a close. What comes back is written at the next `open()`, as LevelDB
  * replays its log there.
  */
-import { getMany, type KvOp, type KvRange, type KvStore } from './KvStore.ts'
+import { compact, getMany, type KvOp, type KvRange, type KvStore } from './KvStore.ts'
 
 export type DiskFaultCode = 'EIO' | 'ENOSPC'
 
@@ -201,6 +201,10 @@ export class FaultyKvStore implements KvStore {
 
   async get (key: string): Promise<Uint8Array | undefined> {
     return await this.inner.get(key)
+  }
+
+  async compact (range: KvRange): Promise<void> {
+    await compact(this.inner, range)
   }
 
   async getMany (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {

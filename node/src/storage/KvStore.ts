@@ -31,6 +31,17 @@ export interface KvStore {
   batches? (range: KvRange, size: number): AsyncIterable<Array<[string, Uint8Array]>>
   /** The values of many keys at once, in their order (one call, not one per key). Optional: `getMany` falls back on `get`. */
   getMany? (keys: readonly string[]): Promise<Array<Uint8Array | undefined>>
+  /**
+   * Settle the keys of `range` into the store's long-term layout (LevelDB: compacted out of its
+   * newest tables, memtable first). Nothing read changes. Optional: `compact` does nothing where
+   * the store has none.
+   */
+  compact? (range: KvRange): Promise<void>
+}
+
+/** `store.compact`, or nothing where the store has none. */
+export async function compact (store: KvStore, range: KvRange): Promise<void> {
+  if (store.compact !== undefined) await store.compact(range)
 }
 
 /** `store.getMany`, or a `get` per key where the store has none. */
