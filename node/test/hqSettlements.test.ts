@@ -613,6 +613,23 @@ describe('HQ: a reconciliation through an earlier day, while a file is written',
   })
 })
 
+describe('HQ: a file\'s write that the books refuse at commit', () => {
+  it('leaves no write marked under way: reconciliations read as usual after it', async () => {
+    const { silentLogger } = await import('../src/index.ts')
+    const { HqSettlements } = await import('../src/hq/HqSettlements.ts')
+    const { settleDay, toSettlementCsv } = await import('@tillbooks/payments')
+    const { hq } = await hqWithCardClose(55, true)
+    const s = new HqSettlements({ hq, logger: silentLogger, nowMs: () => Date.parse('2026-03-09T00:00:00Z') })
+    const books = hq.books as unknown as { commitSettlement: (p: unknown) => void }
+    const real = books.commitSettlement.bind(books)
+    books.commitSettlement = () => { books.commitSettlement = real; throw new Error('the books\' own invariant') }
+    const bytes = new TextEncoder().encode(toSettlementCsv(settleDay([{ processorRef: 'R1', paymentId: approvals[0]?.paymentId as string, kind: 'payment', grossCents: 250, paymentMethod: 'visa', bookingDay: '2026-03-03' }], '2026-03-03', { currency: 'EUR', feeBp: 150 })))
+    await assert.rejects(s.import(bytes, { processor: 'embedded' }), /the books' own invariant/)
+    assert.equal(hq.settled.isWriting, false)
+    await hq.stop()
+  })
+})
+
 describe('HQ: a settlement file out of the store\'s newest tables', () => {
   it('an import asks the store to compact the file\'s key once it is booked; a compaction that fails leaves the import booked', async () => {
     const { MemoryStore, silentLogger } = await import('../src/index.ts')

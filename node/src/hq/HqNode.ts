@@ -1307,7 +1307,9 @@ export class HqNode {
       try {
         await compact(this.#components.store, { gte: key, lt: `${key}\u0000` })
       } catch (err) {
-        // Durable and booked already: a compaction that fails only leaves scans slower.
+        // Durable and booked already: a compaction refused (the store closing) only leaves scans
+        // slower. LevelDB keeps an I/O error of its own compactions for the next write, which
+        // meets it as any disk error (busy, the store opened again).
         this.#components.logger.warn({ fileId: file.id, err: (err as Error).message }, 'settlement file not compacted')
       }
       return 'folded'

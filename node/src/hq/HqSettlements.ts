@@ -29,7 +29,7 @@ import {
 import type { Logger } from '../components.ts'
 import type { HqNode } from './HqNode.ts'
 import { FoldedCloses } from './FoldedCloses.ts'
-import { TILL_SETTLED_NONE, tillOfLine, type TillSettled } from './SettledLines.ts'
+import { TILL_SETTLED_NONE, tillOfLine, type SettledLines, type TillSettled } from './SettledLines.ts'
 import { APPROVALS_OPENED_KEPT_MAX } from './constants.ts'
 
 /** Where HQ gets a till's signed approvals when its totals do not match (the till, a neighbour's replica). */
@@ -257,7 +257,7 @@ export class HqSettlements {
       if (settled.isWriting) continue
       let answer: ReconcileAnswer
       try {
-        answer = await this.#reconcileOnce(day, processor, o)
+        answer = await this.#reconcileOnce(day, processor, o, settled)
       } catch (err) {
         // Read across a file's write, the records may not add up (a till's totals in memory
         // before it, its days on disk after it): made again. Held still, they must.
@@ -266,10 +266,11 @@ export class HqSettlements {
       }
       if (settled.generation === generation) return answer
     }
-    return await this.#hq.whileSettled(async () => await this.#reconcileOnce(day, processor, o))
+    return await this.#hq.whileSettled(async settled => await this.#reconcileOnce(day, processor, o, settled))
   }
 
-  async #reconcileOnce (day: string, processor: string, o: ReconcileOptions & { from?: 'index' | 'files' }): Promise<ReconcileAnswer> {
+  /** One reconciliation, from `settled`: the settled lines whose generation the caller checks (the same object throughout, a start in between or not). */
+  async #reconcileOnce (day: string, processor: string, o: ReconcileOptions & { from?: 'index' | 'files' }, settled: SettledLines): Promise<ReconcileAnswer> {
     const lagDays = o.lagDays ?? 0
     const all = [...this.#hq.settlementFiles.values()].filter(f => f.processor === processor)
     const files = all.filter(f => f.day <= day)
@@ -277,10 +278,9 @@ export class HqSettlements {
     // Through the processor's last day, its totals and lines as HQ keeps them; through an
     // earlier day (a bank statement after the next day's report), less what was first settled
     // after it; the files themselves when two named one line differently (or when asked).
-    const settled = this.#hq.settled
     const view = o.from === 'files' || (files.length !== all.length && settled.varies(processor))
       ? await this.#filesView(files.map(f => f.id))
-      : await this.#indexView(processor, files.length === all.length ? null : day)
+      : await this.#indexView(settled, processor, files.length === all.length ? null : day)
     const tills = await this.#tillCards(processor)
     const reconciler = new Reconciler({ throughDay: day, settlementLagDays: lagDays, nowMs: this.#nowMs() })
     const cutoff = dueThrough(day, lagDays)
@@ -331,8 +331,7 @@ export class HqSettlements {
   }
 
   /** The settled lines of `processor` as HQ keeps them: of every file of it, or (`through`) of its files of days through that one. */
-  async #indexView (processor: string, through: string | null): Promise<SettledView> {
-    const settled = this.#hq.settled
+  async #indexView (settled: SettledLines, processor: string, through: string | null): Promise<SettledView> {
     if (through === null) return { tills: settled.tills(processor), linesOf: async till => await settled.linesOf(processor, till), loose: async () => await settled.looseLines(processor) }
     const then = await settled.through(processor, through)
     return { tills: await settled.tillsThrough(processor, through), linesOf: then.linesOf, loose: async () => then.loose }

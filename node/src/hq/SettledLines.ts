@@ -442,18 +442,22 @@ export class SettledLines {
       prepared,
       ops,
       commit: () => {
-        books.commitSettlement(prepared)
-        this.#files.set(file.id, meta)
-        let byTill = this.#tills.get(processor)
-        if (byTill === undefined) this.#tills.set(processor, byTill = new Map())
-        for (const [till, t] of tills) {
-          if (t.count === 0) byTill.delete(till)
-          else byTill.set(till, t)
+        try {
+          books.commitSettlement(prepared)
+          this.#files.set(file.id, meta)
+          let byTill = this.#tills.get(processor)
+          if (byTill === undefined) this.#tills.set(processor, byTill = new Map())
+          for (const [till, t] of tills) {
+            if (t.count === 0) byTill.delete(till)
+            else byTill.set(till, t)
+          }
+          if (varies) this.#varies.add(processor)
+          this.#held += prepared.newLines + prepared.newPayouts
+        } finally {
+          // Even when the books refuse it (their own invariant): the write is over, readers read again.
+          this.#writing = false
+          this.#generation++
         }
-        if (varies) this.#varies.add(processor)
-        this.#held += prepared.newLines + prepared.newPayouts
-        this.#writing = false
-        this.#generation++
       }
     }
   }
