@@ -987,7 +987,9 @@ class Simulation {
   async #ringUp (t: TillSim, day: BusinessDay, p: Prng, sale: { refund: boolean, lines: SkuQty[], member: string | null, resolutions: string[] }): Promise<boolean> {
     const { refund, lines, member, resolutions } = sale
     const tillId = t.tillId
-    if (!refund && this.disk !== null) await this.disk.beforeSale(t, lines.filter(l => this.sellable.includes(l.sku)), p.fork('disk'))
+    // A sale the disk refuses first, of the catalogue's products (none left on the shelf, a store's own product alone: none).
+    const stocked = lines.filter(l => this.sellable.includes(l.sku))
+    if (!refund && this.disk !== null && stocked.length > 0) await this.disk.beforeSale(t, stocked, p.fork('disk'))
     let receipt: SaleReceipt | undefined
     let cardCents = 0
     let redeemPoints = 0
