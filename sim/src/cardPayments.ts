@@ -140,7 +140,12 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
     // A refund is a payment of its own, negative at the till, approved for its (positive) amount.
     else if (rec.answer.status === 'approved' && rec.answer.approvedCents === Math.abs(p.amountCents)) expectOf.set(p.paymentId, 'matched')
     // Declined when forwarded; or declined online with the answer lost, so the till took it offline: the sale stood, no money came.
-    else if (rec.answer.status === 'declined' && (rec.answer.forwarded || o.storedAtSale.has(p.paymentId))) expectOf.set(p.paymentId, 'late_decline')
+    // Still stored at its till past its deadline (the till burnt before it forwarded it, or before
+    // the decline's answer reached it): the till lists it expired, never charged, which it was not.
+    // (A live till holding one so is P3's to catch.)
+    else if (rec.answer.status === 'declined' && (rec.answer.forwarded || o.storedAtSale.has(p.paymentId))) {
+      expectOf.set(p.paymentId, p.status === 'stored' && (p.forwardByMs ?? Number.POSITIVE_INFINITY) < o.nowMs ? 'expired' : 'late_decline')
+    }
     else problems.push(`${p.paymentId}: the till holds it ${p.status}, the processor ${rec.answer.status}${rec.answer.forwarded ? ' when forwarded' : ''} for ${rec.answer.approvedCents}`)
   }
 
