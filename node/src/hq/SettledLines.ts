@@ -62,7 +62,7 @@ export function tillOfPayment (paymentId: string): string | null {
 
 /** The till whose Closes a settled line answers to (null: a fee, a chargeback, or no till's payment). */
 export function tillOfLine (l: SettlementLine): string | null {
-  return l.paymentId === null || l.type === 'Fee' || l.type === 'Chargeback' ? null : tillOfPayment(l.paymentId)
+  return l.type === 'Chargeback' ? null : tillOfDays(l)
 }
 
 /** A till's settled lines of one processor, in total. */
@@ -358,27 +358,25 @@ export class SettledLines {
     // Per till touched: its totals as they will be.
     const tills = new Map<string, TillSettled>()
     const totalsOf = (till: string): TillSettled => tills.get(till) ?? this.tills(processor).get(till) ?? TILL_SETTLED_NONE
-    const count = (l: SettlementLine, sign: 1 | -1): void => {
+    // Totals with a line (its payment's hash `h`) added or taken out.
+    const moved = (t: TillSettled, l: SettlementLine, h: Uint8Array, sign: 1 | -1): TillSettled =>
+      ({ count: t.count + sign, amountCents: t.amountCents + sign * l.grossCents, setHash: sign === 1 ? addPaymentSets(t.setHash, h) : subtractPaymentSets(t.setHash, h) })
+    const count = (l: SettlementLine, h: Uint8Array, sign: 1 | -1): void => {
       const till = tillOfLine(l)
-      if (till === null) return
-      const t = totalsOf(till)
-      const h = paymentHash(l.paymentId ?? '', l.grossCents)
-      tills.set(till, { count: t.count + sign, amountCents: t.amountCents + sign * l.grossCents, setHash: sign === 1 ? addPaymentSets(t.setHash, h) : subtractPaymentSets(t.setHash, h) })
+      if (till !== null) tills.set(till, moved(totalsOf(till), l, h, sign))
     }
     // Per till and first day touched: what the file moves of its totals (`t!b!`), added to the disk's after.
     const dayDeltas = new Map<string, TillSettled>()
-    const moveDay = (till: string, l: SettlementLine, day: string, sign: 1 | -1): void => {
+    const moveDay = (till: string, l: SettlementLine, h: Uint8Array, day: string, sign: 1 | -1): void => {
       const k = dayTotalsKey(processor, day, till)
-      const t = dayDeltas.get(k) ?? TILL_SETTLED_NONE
-      const h = paymentHash(l.paymentId ?? '', l.grossCents)
-      dayDeltas.set(k, { count: t.count + sign, amountCents: t.amountCents + sign * l.grossCents, setHash: sign === 1 ? addPaymentSets(t.setHash, h) : subtractPaymentSets(t.setHash, h) })
+      dayDeltas.set(k, moved(dayDeltas.get(k) ?? TILL_SETTLED_NONE, l, h, sign))
     }
     // A line is its till's from its first day, and no more from the day a file calls it a chargeback.
-    const moveDays = (s: { line: SettlementLine, firstDay: string, chargebackDay: string | null }, sign: 1 | -1): void => {
+    const moveDays = (s: { line: SettlementLine, firstDay: string, chargebackDay: string | null }, h: Uint8Array, sign: 1 | -1): void => {
       const till = tillOfDays(s.line)
       if (till === null) return
-      moveDay(till, s.line, s.firstDay, sign)
-      if (s.chargebackDay !== null) moveDay(till, s.line, s.chargebackDay, sign === 1 ? -1 : 1)
+      moveDay(till, s.line, h, s.firstDay, sign)
+      if (s.chargebackDay !== null) moveDay(till, s.line, h, s.chargebackDay, sign === 1 ? -1 : 1)
     }
     let varies = false
     for (const [i, l] of file.lines.entries()) {
@@ -398,18 +396,24 @@ export class SettledLines {
       if (!takes && held === old.held && firstDay === old.firstDay && chargebackDay === old.chargebackDay) continue
       const now = { held, line, from: takes ? file.id : old.from, firstDay, chargebackDay }
       ops.push({ type: 'put', key: lineKey(processor, key), value: encodeLine(now) })
-      if (old !== undefined) moveDays(old, -1)
-      moveDays(now, 1)
+      // Each payment hashed once: what it moves of the days and of its till's totals.
+      const oldHash = old === undefined ? null : paymentHash(old.line.paymentId ?? '', old.line.grossCents)
+      const hash = takes || oldHash === null ? paymentHash(line.paymentId ?? '', line.grossCents) : oldHash
+      // Its days move when it is new, another file's line, or its first or chargeback day is earlier now.
+      if (old === undefined || takes || firstDay !== old.firstDay || chargebackDay !== old.chargebackDay) {
+        if (old !== undefined) moveDays(old, oldHash as Uint8Array, -1)
+        moveDays(now, hash, 1)
+      }
       if (!takes) continue
       if (old !== undefined) {
         const was = tillOfLine(old.line)
         if (was === null) ops.push({ type: 'del', key: looseKey(processor, key) })
         else ops.push({ type: 'del', key: tillLineKey(processor, was, key) })
-        count(old.line, -1)
+        count(old.line, oldHash as Uint8Array, -1)
       }
       const till = tillOfLine(line)
       ops.push({ type: 'put', key: till === null ? looseKey(processor, key) : tillLineKey(processor, till, key), value: new Uint8Array(0) })
-      count(line, 1)
+      count(line, hash, 1)
     }
     for (const [k, p] of prepared.payouts) ops.push({ type: 'put', key: payoutKey(processor, k.slice(k.indexOf('\u0000') + 1)), value: canonicalEncode({ file: p.file, amount: p.payout.amountCents }) })
     const meta: SettlementFileMeta = { id: file.id, processor, kind: file.kind, day: file.day, lines: file.lines.length, payouts: file.payouts.length }
