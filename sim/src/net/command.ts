@@ -31,6 +31,7 @@ interface NetCliOptions {
   faults: boolean
   cards?: boolean
   hqReplicas: number
+  booksDb?: string
   concurrency: number
   spawnConcurrency: number
   timeoutS?: number
@@ -53,6 +54,7 @@ export function registerNetCommand (program: Command): void {
     .option('--no-faults', 'no crash, cut, fire or forgery')
     .option('--cards', 'card payments through the embedded processor (a process): down for one day\'s sales (store and forward, a late decline), its settlement report with faults planted, reconciled at HQ')
     .option('--hq-replicas <n>', 'HQ processes: 1, or 2-3 (the others replicas of HQ; tills dual-homed; with the faults, one SIGKILLed mid close wave, one stopped through the last day; check R_replicasAgree)', intArg('hq-replicas', 1, 3), 1)
+    .option('--books-db <spec>', 'passed to every HQ process as its --books-db: where it projects its books in SQL (off: nowhere; default: HQ\'s own, PGlite in its data directory)')
     .option('--concurrency <n>', 'HTTP requests in flight', intArg('concurrency', 1, 256), 12)
     .option('--spawn-concurrency <n>', 'enrolments and daemon starts in flight', intArg('spawn-concurrency', 1, 64), 4)
     .option('--soak <days>', `a soak of this many business days (it sets --days): every day a till, a store's process and HQ SIGKILLed at moments drawn from the seed (the plan printed first, so a run replays from its seed) and restarted, then every check (1..${SOAK_DAYS_MAX})`, intArg('soak', 1, SOAK_DAYS_MAX))
@@ -78,6 +80,7 @@ export function registerNetCommand (program: Command): void {
         faults: o.faults,
         cards: o.cards === true,
         hqReplicas: o.hqReplicas,
+        ...(o.booksDb !== undefined ? { booksDb: o.booksDb } : {}),
         concurrency: o.concurrency,
         spawnConcurrency: o.spawnConcurrency,
         ...(o.timeoutS !== undefined ? { timeoutMs: o.timeoutS * 1000 } : {}),

@@ -102,7 +102,7 @@ export interface NetOptions {
   /**
    * Where HQ projects its books in SQL (HQ's `--books-db`). Default: HQ's own default, PGlite in
    * its data directory. The tests that check the books against the oracle, not SQL, say `off`:
-   * a fresh PGlite costs ~4 s of CPU (test/daemons.test.ts checks the default).
+   * a fresh PGlite costs ~9 s of CPU (test/daemons.test.ts checks the default).
    */
   booksDb?: string
 }
