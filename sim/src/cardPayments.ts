@@ -79,7 +79,8 @@ export interface CardChecks {
  *   payments against the processor's settlement report (with the planted faults) lists each
  *   one matched or in exactly one exception, and the exceptions are exactly the expected
  *   ones: late declines and expiries as the processor saw them, the planted settlement faults,
- *   and payments the processor took for a sale the till then refused (money without a sale).
+ *   and payments the processor took for a sale the till then refused (money without a sale),
+ *   with their refunds (`<id>-V`) where the till burnt before it knew the processor made them.
  * - P3: nothing is left stored past its deadline (nor pending) at a live till; a burnt till's
  *   stored payments are listed expired, or matched when the processor had taken them.
  */
@@ -93,6 +94,8 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
   const idsTwice: string[] = []
   const docOf = new Map<string, string>()
   const declinedAtTill = new Set<string>()
+  /** Refused at a till that burnt while refunding what the processor took anyway (its refund's answer, or the till, lost). */
+  const reversingAtBurntTill = new Set<string>()
   /** Taken for a sale that was not made, and refunded: not a charge of the sale. */
   const reversed = new Set<string>()
   const states: Record<string, number> = {}
@@ -100,7 +103,11 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
     for (const a of t.attempts) {
       states[a.state] = (states[a.state] ?? 0) + 1
       // Refused at the till (and, if the processor took it unseen, still to be refunded): not an approval.
-      if (a.state === 'declined' || a.state === 'reversing') { declinedAtTill.add(a.paymentId); continue }
+      if (a.state === 'declined' || a.state === 'reversing') {
+        declinedAtTill.add(a.paymentId)
+        if (a.state === 'reversing' && t.burnt) reversingAtBurntTill.add(a.paymentId)
+        continue
+      }
       if (a.state === 'pending') continue
       if (a.state === 'reversed') reversed.add(a.paymentId)
       if (!docOf.has(a.paymentId)) docOf.set(a.paymentId, `${t.tillId}/${t.generation}:${a.docNo}`)
@@ -188,13 +195,19 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
   // Charged by the processor for a sale the till then refused (its answer lost, and the payment not
   // taken offline either): money with no sale, which reconciliation must name.
   const chargedWithoutSale: string[] = []
+  // Its refund (`<id>-V`) made by the processor, the till burnt before it knew: money back with
+  // no till record of it either, which reconciliation must name too (the pair nets to nothing).
+  const refundedUnseen: string[] = []
   for (const b of processor.bookings) {
-    if (b.kind !== 'payment' || listed.has(b.paymentId)) continue
-    if (declinedAtTill.has(b.paymentId)) {
+    if (listed.has(b.paymentId)) continue
+    if (b.kind === 'payment' && declinedAtTill.has(b.paymentId)) {
       chargedWithoutSale.push(b.paymentId)
       expected.push(`missing_at_till ${b.paymentId}`)
-    } else {
-      problems.push(`${b.paymentId}: booked by the processor, unknown to every till`)
+    } else if (b.kind === 'refund' && b.paymentId.endsWith('-V') && reversingAtBurntTill.has(b.paymentId.slice(0, -2))) {
+      refundedUnseen.push(b.paymentId)
+      expected.push(`missing_at_till ${b.paymentId}`)
+    } else if (b.kind === 'payment' || b.kind === 'refund') {
+      problems.push(`${b.paymentId}: booked by the processor (${b.kind}), unknown to every till`)
     }
   }
   expected.sort()
@@ -238,6 +251,7 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
       reconciliation: { payments: payments.length, matched: r.matched, exceptions: byKind, settled: r.settled },
       planted,
       chargedWithoutSale,
+      refundedUnseen,
       ...(processor.conflictsSeen.length > 0 ? { conflicts: processor.conflictsSeen.slice(0, 10) } : {}),
       ...(bookedTwice.length > 0 ? { bookedTwice: bookedTwice.slice(0, 10) } : {}),
       ...(salesChargedTwice.length > 0 ? { salesChargedTwice: salesChargedTwice.slice(0, 10) } : {}),
