@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import { Catalogue, demoCatalogueData } from '@tillbooks/catalogue'
 import { keyPairFromSeed, Signer, type BusinessDay } from '@tillbooks/protocol'
 import { MemoryStore, silentLogger, TillNode } from '../src/index.ts'
+import { CatalogueBusyError, HqBusyError } from '../src/hq/HqNode.ts'
+import { FaultyKvStore } from '../src/storage/FaultyKvStore.ts'
 import { catalogue, DAY1, DAY2, ManualClock, root, seedBytes, startHq } from './helpers/fleet.ts'
 
 const GNOME = 'S001.1.1'
@@ -91,6 +93,66 @@ describe('HQ books: costs by business day, and records that wait for the catalog
     known = true
     hq.catalogueChanged()
     assert.deepEqual((await hq.submit([second as Uint8Array])).map(a => [a.status, a.folded]), [['accepted', true]])
+  })
+
+  it('its bound on waiting entries holds with batches in flight at once, and a batch whose waits do not fit is refused whole', async () => {
+    const days = ['2026-03-02', '2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06'] as BusinessDay[]
+    let known = false
+    const costCents = (sku: string): number | undefined => sku === GNOME ? (known ? 500 : undefined) : catalogue.costCents(sku)
+    const hq = await startHq(new MemoryStore(), undefined, { costCents, awaitingCatalogueMax: 3 })
+    const till = await tillWithGnome(hq)
+    for (const day of days) await sellDay(till, day, [{ sku: GNOME, qty: 1 }])
+    const closes = till.outbox() as Uint8Array[]
+    assert.equal(closes.length, 5)
+    // Five batches at once, one waiting close each: three fit, two are refused for now, none rejected.
+    const answers = await Promise.allSettled(closes.map(async c => await hq.submit([c])))
+    const accepted = answers.filter(a => a.status === 'fulfilled' && a.value[0]?.status === 'accepted').length
+    const busy = answers.filter(a => a.status === 'rejected' && a.reason instanceof CatalogueBusyError).length
+    assert.deepEqual([accepted, busy], [3, 2], JSON.stringify(answers.map(a => a.status === 'fulfilled' ? a.value : String(a.reason))))
+    assert.equal(hq.awaitingCatalogue, 3)
+    assert.equal(hq.counters.rejected, 0)
+    // The two left, in one batch: at the bound, refused whole, the reason naming both.
+    const left = closes.filter((_, k) => answers[k]?.status === 'rejected')
+    await assert.rejects(hq.submit(left), (err: Error) => err instanceof CatalogueBusyError && /3 entries already wait for the catalogue to define what they name, at most 3 .* and 1 more of the batch/.test(err.message))
+    assert.equal(hq.awaitingCatalogue, 3)
+    // The catalogue defines it: the three fold, and the two go in.
+    known = true
+    hq.catalogueChanged()
+    assert.equal(hq.awaitingCatalogue, 0)
+    assert.deepEqual((await hq.submit(left)).map(a => [a.status, a.folded]), [['accepted', true], ['accepted', true]])
+    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 5)
+  })
+
+  it('a batch with more waiting entries than its bound leaves room for is refused whole, even below it', async () => {
+    const costCents = (sku: string): number | undefined => sku === GNOME ? undefined : catalogue.costCents(sku)
+    const hq = await startHq(new MemoryStore(), undefined, { costCents, awaitingCatalogueMax: 1 })
+    const till = await tillWithGnome(hq)
+    await sellDay(till, DAY1, [{ sku: GNOME, qty: 1 }])
+    await sellDay(till, DAY2, [{ sku: GNOME, qty: 1 }])
+    await assert.rejects(hq.submit(till.outbox() as Uint8Array[]), CatalogueBusyError)
+    assert.equal(hq.awaitingCatalogue, 0)
+    // One at a time, the first fits.
+    assert.deepEqual((await hq.submit([till.outbox()[0] as Uint8Array])).map(a => [a.status, a.folded]), [['accepted', false]])
+    assert.equal(hq.awaitingCatalogue, 1)
+  })
+
+  it('what a batch counted as may wait is given back when nothing of it goes in, and when its commit fails', async () => {
+    const costCents = (sku: string): number | undefined => sku === GNOME ? undefined : catalogue.costCents(sku)
+    const disk = new FaultyKvStore(new MemoryStore())
+    const hq = await startHq(disk, undefined, { costCents, awaitingCatalogueMax: 1 })
+    const till = await tillWithGnome(hq)
+    await sellDay(till, DAY1, [{ sku: 'patio-chair', qty: 1 }])
+    await sellDay(till, DAY2, [{ sku: GNOME, qty: 1 }])
+    const [costed, waiting] = till.outbox() as [Uint8Array, Uint8Array]
+    // Nothing of it goes in (not an entry at all): rejected, and nothing stays counted.
+    assert.deepEqual((await hq.submit([new Uint8Array([1, 2, 3])])).map(a => a.status), ['rejected'])
+    // Its commit fails: answered busy, and nothing stays counted either.
+    disk.failNext(1)
+    await assert.rejects(hq.submit([costed]), (err: Error) => err instanceof HqBusyError && !(err instanceof CatalogueBusyError))
+    // Room for the one waiting close (the costed one written again with it, and folded).
+    assert.deepEqual((await hq.submit([waiting])).map(a => [a.status, a.folded]), [['accepted', false]])
+    assert.equal(hq.awaitingCatalogue, 1)
+    assert.equal(hq.books.snapshot().tills['S001-1']?.lastSeq, 1)
   })
 
   it('the latest booked day counts orders and opening stock, and is never past HQ\'s tomorrow', async () => {

@@ -189,13 +189,15 @@ interface CommitGroup {
   done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
+  /** How many of its entries may wait for the catalogue once folded (in HQ's #awaitingInFlight until it lands). */
+  mayWait: number
 }
 
 function newGroup (): CommitGroup {
   let resolve!: () => void
   let reject!: (err: Error) => void
   const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  return { entries: [], logged: [], envelopeIds: [], outcomes: [], done, resolve, reject }
+  return { entries: [], logged: [], envelopeIds: [], outcomes: [], done, resolve, reject, mayWait: 0 }
 }
 
 /** Orders kept per store for tills asking at opening: a few weeks is plenty. */
@@ -290,6 +292,12 @@ export class HqNode {
   #tillSums = new Map<TillId, { count: number, sum: number }>()
   /** Logged entries waiting for the catalogue to define a sku they name, by hash (#book). */
   #awaiting = new Map<string, Entry>()
+  /**
+   * Entries being made durable that may wait for the catalogue once folded: counted against
+   * AWAITING_CATALOGUE_MAX with those waiting, so batches in flight at once cannot pass it
+   * together (each group's `mayWait`, released when it lands).
+   */
+  #awaitingInFlight = 0
   #latestDay: BusinessDay | null = null
   /** The arrival number the next logged entry gets (keys.ts ARRIVAL_PREFIX). */
   #nextArrival = 1
@@ -1414,68 +1422,87 @@ export class HqNode {
     const opened = await openVia(this.#verifier, batch, check)
     const t2 = performance.now()
     this.timings.verifyMs += t2 - t1
-    // Entries naming skus the catalogue does not define wait, logged, out of the books: past
-    // AWAITING_CATALOGUE_MAX the whole batch is refused for now (the till keeps it and resends;
-    // an answer of `rejected` would make it stop resending and lose its place in the chain).
-    if (this.#awaiting.size >= (this.#init.awaitingCatalogueMax ?? AWAITING_CATALOGUE_MAX)) {
-      const waits: number[] = []
+    // Entries naming skus the catalogue does not define wait, logged, out of the books, at most
+    // AWAITING_CATALOGUE_MAX of them with those in flight: a batch whose waits do not fit is
+    // refused whole for now (the till keeps it and resends; an answer of `rejected` would make it
+    // stop resending and lose its place in the chain). Far from the bound no sku is looked up
+    // (the intake's hot path): every entry of the batch counts as one that may wait.
+    const awaitingMax = this.#init.awaitingCatalogueMax ?? AWAITING_CATALOGUE_MAX
+    let mayWait = opened.length
+    if (this.#awaiting.size + this.#awaitingInFlight + opened.length > awaitingMax) {
+      const waiting: number[] = []
       let first = ''
       for (const [i, o] of opened.entries()) {
         if (o.rejection !== undefined || this.#books.contains(o.entry.tillId, o.entry.seq, o.entry.hashBytes) || this.#awaiting.has(o.entry.hash)) continue
         const sku = this.#uncosted(o.entry)
         if (sku === undefined) continue
-        if (waits.length === 0) first = `${o.entry.tillId} seq ${o.entry.seq} names ${sku}`
-        waits.push(i)
+        if (waiting.length === 0) first = `${o.entry.tillId} seq ${o.entry.seq} names ${sku}`
+        waiting.push(i)
       }
-      if (waits.length > 0) throw new CatalogueBusyError(`${this.#awaiting.size} entries already wait for the catalogue to define what they name (${first}${waits.length > 1 ? `, and ${waits.length - 1} more of the batch` : ''}): sync the catalogue, then resend`, waits)
+      if (waiting.length > 0 && this.#awaiting.size + this.#awaitingInFlight + waiting.length > awaitingMax) {
+        const inFlight = this.#awaitingInFlight > 0 ? ` (and ${this.#awaitingInFlight} more may, being written)` : ''
+        throw new CatalogueBusyError(`${this.#awaiting.size} entries already wait for the catalogue${inFlight} to define what they name, at most ${awaitingMax} (${first}${waiting.length > 1 ? `, and ${waiting.length - 1} more of the batch` : ''}): sync the catalogue, then resend`, waiting)
+      }
+      mayWait = waiting.length
     }
     const noRoom = this.#heldRoom(opened)
     const group = newGroup()
+    // Counted before anything awaits (a batch checked after this one sees it); released when
+    // the group lands (#flushLoop), or below if it never goes in.
+    group.mayWait = mayWait
+    this.#awaitingInFlight += mayWait
     const waits = new Set<Promise<void>>()
     // Where each committed entry's outcome goes.
     const at: number[] = []
     // Copies of an envelope that was in flight when this batch came in, so not verified,
     // and whose commit failed meanwhile: they are verified now, like anything new.
     const unchecked: Array<{ i: number, entry: Entry, logged: Uint8Array, envelopeId: string }> = []
-    for (let i = 0; i < opened.length; i++) {
-      const o = opened[i] as Opened
-      if (o.rejection !== undefined) {
-        outcomes[i] = this.#reject(o.rejection)
-        continue
+    let queued = false
+    let t3 = 0
+    try {
+      for (let i = 0; i < opened.length; i++) {
+        const o = opened[i] as Opened
+        if (o.rejection !== undefined) {
+          outcomes[i] = this.#reject(o.rejection)
+          continue
+        }
+        const entry = o.entry
+        try {
+          this.#enrolment.check(entry.tillId, entry.seq, entry.signer)
+        } catch (err) {
+          outcomes[i] = this.#reject(this.#rejectionFor(err))
+          continue
+        }
+        const refused = noRoom.get(i)
+        if (refused !== undefined) {
+          outcomes[i] = { ...this.#reject(refused, entry.tillId), tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
+          continue
+        }
+        const envelopeId = envelopeIds[i] ?? envelopeIdOf(entry.bytes)
+        const inFlight = this.#inFlight.get(entry.hash)
+        if (this.#envelopes.has(envelopeId) || (inFlight !== undefined && this.#inFlightEnvelopes.has(envelopeId))) {
+          outcomes[i] = this.#duplicate(entry, waits)
+          continue
+        }
+        const logged = o.change ?? entry.bytes
+        if (o.signature === null) unchecked.push({ i, entry, logged, envelopeId })
+        else this.#admit(i, entry, logged, envelopeId, o.signature, outcomes, group, at, waits)
       }
-      const entry = o.entry
-      try {
-        this.#enrolment.check(entry.tillId, entry.seq, entry.signer)
-      } catch (err) {
-        outcomes[i] = this.#reject(this.#rejectionFor(err))
-        continue
+      if (unchecked.length > 0) {
+        const ok = await this.#verifier.verify(unchecked.map(u => this.#verifyItem(u.entry)))
+        unchecked.forEach((u, k) => { this.#admit(u.i, u.entry, u.logged, u.envelopeId, ok[k] === true, outcomes, group, at, waits) })
       }
-      const refused = noRoom.get(i)
-      if (refused !== undefined) {
-        outcomes[i] = { ...this.#reject(refused, entry.tillId), tillId: entry.tillId, seq: entry.seq, hash: entry.hash }
-        continue
+      t3 = performance.now()
+      this.timings.decodeMs += t3 - t2
+      if (group.entries.length > 0) {
+        this.#queue.push(group)
+        queued = true
+        this.#flushing ??= this.#flushLoop()
       }
-      const envelopeId = envelopeIds[i] ?? envelopeIdOf(entry.bytes)
-      const inFlight = this.#inFlight.get(entry.hash)
-      if (this.#envelopes.has(envelopeId) || (inFlight !== undefined && this.#inFlightEnvelopes.has(envelopeId))) {
-        outcomes[i] = this.#duplicate(entry, waits)
-        continue
-      }
-      const logged = o.change ?? entry.bytes
-      if (o.signature === null) unchecked.push({ i, entry, logged, envelopeId })
-      else this.#admit(i, entry, logged, envelopeId, o.signature, outcomes, group, at, waits)
+    } finally {
+      if (!queued) this.#landedGroup(group)
     }
-    if (unchecked.length > 0) {
-      const ok = await this.#verifier.verify(unchecked.map(u => this.#verifyItem(u.entry)))
-      unchecked.forEach((u, k) => { this.#admit(u.i, u.entry, u.logged, u.envelopeId, ok[k] === true, outcomes, group, at, waits) })
-    }
-    const t3 = performance.now()
-    this.timings.decodeMs += t3 - t2
-    if (group.entries.length > 0) {
-      this.#queue.push(group)
-      this.#flushing ??= this.#flushLoop()
-      await group.done
-    }
+    if (queued) await group.done
     if (waits.size > 0) await Promise.all(waits)
     this.timings.commitMs += performance.now() - t3
     let failed: Error | undefined
@@ -1587,6 +1614,13 @@ export class HqNode {
   #landed (entry: Entry, envelopeId: string): void {
     this.#inFlightEnvelopes.delete(envelopeId)
     if (this.#inFlight.delete(entry.hash)) this.#inFlightSeqs.remove(entry.tillId, entry.seq)
+  }
+
+  /** A group landed (folded, or its commit failed), or never went in: what it may have added to the entries waiting for the catalogue is counted there now, if at all. */
+  #landedGroup (group: CommitGroup): void {
+    this.#awaitingInFlight -= group.mayWait
+    group.mayWait = 0
+    if (this.#awaitingInFlight < 0) throw new Error(`bug: ${this.#awaitingInFlight} entries that may wait for the catalogue in flight`)
   }
 
   #duplicate (entry: Entry, waits: Set<Promise<void>>): SubmitOutcome {
@@ -1707,7 +1741,10 @@ export class HqNode {
             })
           }
           this.timings.foldMs += performance.now() - t
-          for (const g of groups) g.resolve()
+          for (const g of groups) {
+            this.#landedGroup(g)
+            g.resolve()
+          }
         } catch (err) {
           // Not durable, so not accepted: every entry of these groups (and every copy waiting
           // on them) is answered busy, none folded nor remembered as seen. HQ keeps them and
@@ -1724,6 +1761,8 @@ export class HqNode {
               if (this.#books.contains(e.tillId, e.seq, e.hashBytes) || this.#awaiting.has(e.hash)) return
               this.#inDoubt.set(e.hash, { entry: e, envelopeId: g.envelopeIds[k] as string, logged: g.logged[k] as Uint8Array })
             })
+            // Written again with a later commit (#inDoubt) they may wait then: bounded by IN_DOUBT_KEPT_MAX, not counted here.
+            this.#landedGroup(g)
             g.reject(busy)
           }
           // Bounded: the oldest are left to their tills' resends (and to a rebuild, if the store kept them).

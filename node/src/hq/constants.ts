@@ -26,8 +26,9 @@ export const DOC_LOADS_MAX = 4
 export const DOC_LOAD_WAITERS_MAX = 256
 /**
  * Entries logged but kept out of the books until the catalogue defines a sku they name (a
- * store's new product whose statement is still on its way). Past this many, an entry naming
- * a sku the catalogue does not define is refused (the till resends it after syncing).
+ * store's new product whose statement is still on its way). Past this many, with those being
+ * made durable that may wait, a batch naming a sku the catalogue does not define is refused
+ * for now, whole (busy: the till resends it after syncing).
  */
 export const AWAITING_CATALOGUE_MAX = 10_000
 
