@@ -42,3 +42,4 @@ export {
   ANNOUNCEMENT_BYTES_MAX, decodeAnnouncement, encodeAnnouncement, judgeAnnouncementData, TopicValidatorResult,
   type Announcement, type JudgeContext, type Verdict
 } from './net/gossip.ts'
+export { VerifiedCertificates } from './net/VerifiedCertificates.ts'

@@ -18,6 +18,7 @@ import { TillbooksPeer } from '../src/net/TillbooksPeer.ts'
 import { ANNOUNCEMENT_BYTES_MAX, encodeAnnouncement, headsTopic, judgeAnnouncement } from '../src/net/gossip.ts'
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { issueCertificate, Signer, type PublicKey } from '@tillbooks/protocol'
+import { VerifiedCertificates } from '../src/net/VerifiedCertificates.ts'
 import { addressOf, enrolStores, freePort, request, until } from './helpers/daemons.ts'
 
 interface ReplicasJson { replicas: Record<string, { seq: number }>, gossip: { accepted: number, ignored: number, rejected: number, published: number } }
@@ -124,6 +125,33 @@ describe('the heads gossip validator, case by case', () => {
     }
   })
 
+  const kept = { ...ctx, certificates: new VerifiedCertificates(root.publicKey as PublicKey) }
+
+  it('a certificate is verified once per exact bytes: a bit changed is opened as new and refused; the least recently used goes first past the bound', () => {
+    const certs = new VerifiedCertificates(root.publicKey as PublicKey, 2)
+    const ctxKept = { ...ctx, certificates: certs }
+    for (let k = 0; k < 3; k++) assert.equal(judgeAnnouncement(signed(ann({ seq: 7 + k })), till.publicKey, ctxKept).result, TopicValidatorResult.Accept)
+    assert.deepEqual([certs.size, certs.hits], [1, 2])
+    // The same certificate with its root signature's last bit flipped: not the kept one, verified, refused.
+    const forged = new Uint8Array(cert)
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1
+    const v = judgeAnnouncement(signed(ann({ cert: forged })), till.publicKey, ctxKept)
+    assert.equal(v.result, TopicValidatorResult.Reject)
+    assert.match(v.reason, /certificate/)
+    assert.deepEqual([certs.size, certs.hits], [1, 2])
+    // Two more tills' certificates: the bound is two, and the first (least recently used) is dropped.
+    const tills = [4, 5].map(b => new Signer(keyPairFromSeed(new Uint8Array(32).fill(b))))
+    const theirs = tills.map((t, k) => issueCertificate(root, { store: asStoreId('S1'), till: 2 + k, tillKey: t.publicKey, fromSeq: 1, issuedAtMs: 0 }).bytes)
+    theirs.forEach((c, k) => { assert.equal(judgeAnnouncement(signed(ann({ tillId: `S1-${2 + k}`, cert: c })), tills[k]?.publicKey, ctxKept).result, TopicValidatorResult.Accept) })
+    assert.deepEqual([certs.size, certs.hits], [2, 2])
+    assert.equal(certs.open(theirs[1] as Uint8Array).tillId, 'S1-3')
+    assert.equal(certs.hits, 3)
+    certs.open(cert)
+    assert.equal(certs.hits, 3, 'S1-1\'s certificate was dropped, and verified again')
+    // Kept for one root key only: judging under another with them is a bug, said loudly.
+    assert.throws(() => judgeAnnouncement(signed(ann()), till.publicKey, { ...ctxKept, hqRootKey: other.publicKey as PublicKey }), /another root key/)
+  })
+
   it(`random and mutated announcements are judged, never thrown on: only the enrolled key's well-formed head is accepted (FUZZ_SEED=${FUZZ_SEED})`, () => {
     const good = ann()
     fc.assert(fc.property(
@@ -140,6 +168,8 @@ describe('the heads gossip validator, case by case', () => {
       (data, who) => {
         const key = who === 'till' ? till.publicKey : who === 'other' ? other.publicKey : undefined
         const v = judgeAnnouncement(signed(data), key, ctx)
+        // The same verdict with the certificates a node keeps verified (shared across the runs, as a node's are).
+        assert.deepEqual(judgeAnnouncement(signed(data), key, kept), v)
         assert.ok(v.reason.length > 0)
         if (v.result === TopicValidatorResult.Accept) {
           // Accepted only when signed by the enrolled key and it decodes to a head of S1-1 at or past seq 5.

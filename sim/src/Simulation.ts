@@ -13,7 +13,7 @@ import {
 import { demoCatalogue, type Catalogue } from '@tillbooks/catalogue'
 import { actorIdFor, keyOfBytes, TillLog } from '@tillbooks/crdt'
 import {
-  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, HqSettlements, MemoryStore, PaymentDeclinedError, RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillCatalogue, TillStateError, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger,
+  CATALOGUE_DOC, DocSync, encodeAnnouncement, HqCatalogue, HqNode, HqSettlements, MemoryStore, PaymentDeclinedError, RedemptionRefusedError, ReturnRefusedError, SaleRejectedError, TillCatalogue, TillStateError, TillPayments, ReplicaDocs, TillNode, TopicValidatorResult, silentLogger, VerifiedCertificates,
   type Clock, type SaleReceipt, type SubmitOutcome, type SyncCounters, type TenderIn
 } from '@tillbooks/node'
 import { ALL_FAULT_NAMES, type Fault } from './faults.ts'
@@ -170,6 +170,8 @@ interface StoreSim {
   incarnation: number
   /** Logs of the neighbour stores' tills this store keeps a replica of (production's ReplicaDocs). */
   replicas: ReplicaDocs
+  /** The certificates its gossip validator verified, as the daemon keeps them (lost when it burns). */
+  certificates: VerifiedCertificates
   sync: SimSync
   docSync: DocSync
   /** Pulls under way, by `<till address>!<document>`. */
@@ -764,6 +766,7 @@ class Simulation {
       }
     })
     store.replicas = replicas
+    store.certificates = new VerifiedCertificates(this.root.publicKey)
     store.sync = sync
     store.docSync = docSync
     store.pulling = new Set()
@@ -796,7 +799,7 @@ class Simulation {
     if (isSyncMsg(msg)) { store.sync.receive(from, msg); return }
     const replicas = store.replicas
     if (msg.t === 'announce') {
-      const v = judgeGossip(msg, { hqRootKey: this.root.publicKey, holds: (id, seq, hash) => replicas.holds(id as TillId, seq, hash) })
+      const v = judgeGossip(msg, { hqRootKey: this.root.publicKey, certificates: store.certificates, holds: (id, seq, hash) => replicas.holds(id as TillId, seq, hash) })
       const counts = this.forgedAnnouncements.has(msg) ? this.forgedGossip : this.gossip
       if (v.result === TopicValidatorResult.Accept) counts.accepted++
       else if (v.result === TopicValidatorResult.Ignore) counts.ignored++
@@ -854,7 +857,7 @@ class Simulation {
     if (this.mail !== null) await SimMailbox.preload()
     for (let s = 0; s < storeCount; s++) {
       const id = asStoreId(`S${String(s + 1).padStart(Math.max(3, String(storeCount).length), '0')}`)
-      this.stores.push({ id, tills: [], neighbours: [], up: false, incarnation: 0 } as Omit<StoreSim, 'replicas' | 'sync' | 'docSync' | 'pulling'> as StoreSim)
+      this.stores.push({ id, tills: [], neighbours: [], up: false, incarnation: 0 } as Omit<StoreSim, 'replicas' | 'certificates' | 'sync' | 'docSync' | 'pulling'> as StoreSim)
     }
     for (let s = 0; s < storeCount; s++) {
       const store = this.stores[s] as StoreSim

@@ -37,6 +37,7 @@ import { createApi, planApi, skuQtyLinesSchema } from './http.ts'
 import { ReplicaDocs } from '../sync/ReplicaDocs.ts'
 import { DocSync } from '../sync/DocSync.ts'
 import { decodeAnnouncement, encodeAnnouncement, headsTopic, judgeAnnouncement } from '../net/gossip.ts'
+import { VerifiedCertificates } from '../net/VerifiedCertificates.ts'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 
 export interface TillDaemonOptions {
@@ -299,9 +300,10 @@ export async function startTillDaemon (o: TillDaemonOptions): Promise<TillDaemon
   const gossip = { accepted: 0, ignored: 0, rejected: 0, published: 0 }
   const pubsub = peer.pubsub
   const hqRootKey = fromHex(identity.hqRootKey) as PublicKey
+  const certificates = new VerifiedCertificates(hqRootKey)
   if (pubsub !== null && gossipTopic !== null) {
     pubsub.topicValidators.set(gossipTopic, (_from, msg) => {
-      const v = judgeAnnouncement(msg, msg.type === 'signed' ? msg.from.publicKey?.raw : undefined, { hqRootKey, holds: (id, seq, hash) => id === tillId || replicas.holds(id as TillId, seq, hash) })
+      const v = judgeAnnouncement(msg, msg.type === 'signed' ? msg.from.publicKey?.raw : undefined, { hqRootKey, certificates, holds: (id, seq, hash) => id === tillId || replicas.holds(id as TillId, seq, hash) })
       if (v.result === TopicValidatorResult.Accept) gossip.accepted++
       else if (v.result === TopicValidatorResult.Ignore) gossip.ignored++
       else {

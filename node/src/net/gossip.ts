@@ -17,6 +17,7 @@
 import { gossipsub, TopicValidatorResult, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import { canonicalDecode, canonicalEncode, openCertificate, parseTillId, rejectionOf, SEQ_MAX, tillIdOf, type Canonical, type PublicKey } from '@tillbooks/protocol'
+import type { VerifiedCertificates } from './VerifiedCertificates.ts'
 
 /** Bytes of one announcement: a certificate (~200 B) and a head, with room. */
 export const ANNOUNCEMENT_BYTES_MAX = 2_048
@@ -67,8 +68,12 @@ export function judgeAnnouncement (msg: Message, sourceKey: Uint8Array | undefin
   return judgeAnnouncementData(msg.data, sourceKey, ctx)
 }
 
-/** What judging an announcement needs: HQ's root key, and whether an announced entry is held already. */
-export interface JudgeContext { hqRootKey: PublicKey, holds: (tillId: string, seq: number, hash: string) => boolean }
+/**
+ * What judging an announcement needs: HQ's root key, and whether an announced entry is held
+ * already; and, kept by the node across announcements, the certificates it verified under that
+ * key (each till's root signature checked once, not at every head it announces).
+ */
+export interface JudgeContext { hqRootKey: PublicKey, holds: (tillId: string, seq: number, hash: string) => boolean, certificates?: VerifiedCertificates }
 
 /**
  * The same judgement of an announcement's bytes, whatever carried them (pure but for
@@ -80,9 +85,11 @@ export function judgeAnnouncementData (data: Uint8Array, sourceKey: Uint8Array |
   if (sourceKey === undefined) return { result: TopicValidatorResult.Reject, reason: 'unsigned announcement' }
   const a = decodeAnnouncement(data)
   if ('reason' in a) return { result: TopicValidatorResult.Reject, reason: a.reason }
+  const kept = ctx.certificates
+  if (kept !== undefined && !kept.isFor(ctx.hqRootKey)) throw new Error('bug: certificates verified under another root key judge this announcement')
   let cert
   try {
-    cert = openCertificate(a.cert, ctx.hqRootKey)
+    cert = kept !== undefined ? kept.open(a.cert) : openCertificate(a.cert, ctx.hqRootKey)
   } catch (err) {
     return { result: TopicValidatorResult.Reject, reason: `certificate: ${rejectionOf(err).reason}` }
   }

@@ -18,6 +18,8 @@ export const HEADS_MAX = 1_024
 export const PAGES_MAX = 4_096
 /** Characters of an error or rejection reason on the wire (longer ones are cut). */
 export const REASON_CHARS_MAX = 1_024
+/** Certificates a node keeps verified for its gossip validator (VerifiedCertificates): a store hears its ring's tills, a few hundred at most. */
+export const CERTIFICATES_VERIFIED_MAX = 4_096
 /** Codes are short upper-case words. */
 export const CODE_RE = /^[A-Z][A-Z0-9_]{0,31}$/
 
