@@ -21,7 +21,7 @@ export { DiskFaultError, FaultyKvStore, type DiskFaultCode, type FaultyKvStoreIn
 export { HqSettlements, totalsAgree, type ApprovalSource, type ReconcileAnswer, type ReconcileOptions, type TillCards } from './hq/HqSettlements.ts'
 export { EnrolmentConflictError, HqNode, type HqInit, type HqCounters, type SubmitOutcome, type SubmitStatus } from './hq/HqNode.ts'
 export { TillNode, REFUNDS_WITHOUT_CONSENT_CENTS_PER_DAY, type CatalogueSource, type DayState, type FlaggedReturn, type ReturnOfElsewhere, type RightsSource, type SaleDoc, type SaleReceipt, type TenderIn, type TillInit } from './till/TillNode.ts'
-export { PaymentDeclinedError, TillPayments, type PaymentAttempt, type PaymentOutcome, type PaymentState, type TillPaymentsInit } from './till/TillPayments.ts'
+export { PaymentDeclinedError, reversalIdOf, reversedBy, TillPayments, type PaymentAttempt, type PaymentOutcome, type PaymentState, type TillPaymentsInit } from './till/TillPayments.ts'
 export { EmbeddedProcessorAdapter, ProcessorAnswerError } from './payments/EmbeddedProcessorAdapter.ts'
 export { GtinInUseError, TillCatalogue, type CatalogueOnDay, type InventInput, type SellableProduct, type TillCatalogueInit } from './till/TillCatalogue.ts'
 export { HqReplication, hqRecordKinds, type HqReplicationInit, type ReplicaTransport, type ReplicatedKind, type ReplicationCounters } from './hq/HqReplication.ts'

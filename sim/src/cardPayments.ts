@@ -10,7 +10,7 @@ import {
   batchesOf, parseSettlementCsv, reconcile, toSettlementCsv,
   type SettlementFile, type SettlementLine, type TillPayment
 } from '@tillbooks/payments'
-import type { PaymentAttempt } from '@tillbooks/node'
+import { reversedBy, type PaymentAttempt } from '@tillbooks/node'
 import type { Prng } from './Prng.ts'
 import type { SimProcessor } from './SimProcessor.ts'
 
@@ -203,7 +203,7 @@ export function checkCards (o: { tills: TillPaymentsView[], processor: SimProces
     if (b.kind === 'payment' && declinedAtTill.has(b.paymentId)) {
       chargedWithoutSale.push(b.paymentId)
       expected.push(`missing_at_till ${b.paymentId}`)
-    } else if (b.kind === 'refund' && b.paymentId.endsWith('-V') && reversingAtBurntTill.has(b.paymentId.slice(0, -2))) {
+    } else if (b.kind === 'refund' && reversingAtBurntTill.has(reversedBy(b.paymentId) ?? '')) {
       refundedUnseen.push(b.paymentId)
       expected.push(`missing_at_till ${b.paymentId}`)
     } else if (b.kind === 'payment' || b.kind === 'refund') {

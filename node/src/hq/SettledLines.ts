@@ -396,14 +396,14 @@ export class SettledLines {
       if (!takes && held === old.held && firstDay === old.firstDay && chargebackDay === old.chargebackDay) continue
       const now = { held, line, from: takes ? file.id : old.from, firstDay, chargebackDay }
       ops.push({ type: 'put', key: lineKey(processor, key), value: encodeLine(now) })
+      // Its days move when it is new, another file's line, or its first or chargeback day is
+      // earlier now (else only its `held` changed: nothing more to count, nothing to hash).
+      if (old !== undefined && !takes && firstDay === old.firstDay && chargebackDay === old.chargebackDay) continue
       // Each payment hashed once: what it moves of the days and of its till's totals.
       const oldHash = old === undefined ? null : paymentHash(old.line.paymentId ?? '', old.line.grossCents)
       const hash = takes || oldHash === null ? paymentHash(line.paymentId ?? '', line.grossCents) : oldHash
-      // Its days move when it is new, another file's line, or its first or chargeback day is earlier now.
-      if (old === undefined || takes || firstDay !== old.firstDay || chargebackDay !== old.chargebackDay) {
-        if (old !== undefined) moveDays(old, oldHash as Uint8Array, -1)
-        moveDays(now, hash, 1)
-      }
+      if (old !== undefined) moveDays(old, oldHash as Uint8Array, -1)
+      moveDays(now, hash, 1)
       if (!takes) continue
       if (old !== undefined) {
         const was = tillOfLine(old.line)

@@ -35,6 +35,16 @@ const pad = (n: number): string => String(n).padStart(12, '0')
  * made; looked up, and refunded if it was taken. `reversed`: taken and refunded, the refund an
  * attempt of its own (`<id>-V`, negative): both settle, and reconcile, as what they are.
  */
+/** The payment id of the refund reversing `paymentId` (a sale not made, a partial approval): an attempt of its own. */
+export function reversalIdOf (paymentId: string): string {
+  return `${paymentId}-V`
+}
+
+/** The payment a reversal's id reverses, or null when `paymentId` is not a reversal's. */
+export function reversedBy (paymentId: string): string | null {
+  return paymentId.endsWith('-V') ? paymentId.slice(0, -2) : null
+}
+
 export type PaymentState = 'pending' | 'approved' | 'declined' | 'stored' | 'late_declined' | 'expired' | 'reversing' | 'reversed'
 
 /** One attempt, as kept. */
@@ -154,7 +164,7 @@ export class TillPayments {
     return await this.#oneAtATime(async () => {
       let n = 0
       for (const a of this.attempts()) {
-        if ((a.state !== 'approved' && a.state !== 'stored') || a.refundOf !== undefined || a.paymentId.endsWith('-V') || written(a.docNo)) continue
+        if ((a.state !== 'approved' && a.state !== 'stored') || a.refundOf !== undefined || reversedBy(a.paymentId) !== null || written(a.docNo)) continue
         if (a.state === 'stored') await this.#save({ ...a, state: 'declined', reason: 'the sale was never written: never forwarded' })
         else await this.#save({ ...a, state: 'reversing', reason: 'the sale was never written (the till stopped before it)' })
         n++
@@ -437,7 +447,7 @@ export class TillPayments {
     if (a.state !== 'reversing') await this.#save({ ...a, state: 'reversing', answer, reason })
     let refund: ProcessorAnswer
     try {
-      refund = await this.#o.adapter.refund({ paymentId: `${a.paymentId}-V`, originalPaymentId: a.paymentId, amountCents: answer.approvedCents, currency: this.#o.currency })
+      refund = await this.#o.adapter.refund({ paymentId: reversalIdOf(a.paymentId), originalPaymentId: a.paymentId, amountCents: answer.approvedCents, currency: this.#o.currency })
     } catch (err) {
       this.#o.logger.warn({ paymentId: a.paymentId, err: (err as Error).message }, 'a payment of a sale not made is not refunded yet: tried again on the next cycle')
       const later = { ...a, state: 'reversing' as const, answer, reason }
@@ -446,7 +456,7 @@ export class TillPayments {
     }
     const n = this.#next++
     const reversal: PaymentAttempt = {
-      n, paymentId: `${a.paymentId}-V`, type: a.type, amountCents: -answer.approvedCents, token: a.token, entryMode: a.entryMode, docNo: a.docNo,
+      n, paymentId: reversalIdOf(a.paymentId), type: a.type, amountCents: -answer.approvedCents, token: a.token, entryMode: a.entryMode, docNo: a.docNo,
       state: 'approved', takenAtMs: this.#o.clock.nowMs(), forwardByMs: null, answer: refund, signedLine: null, reason: `reverses ${a.paymentId}`, refundOf: a.paymentId,
       ...(a.saleDay !== undefined ? { saleDay: a.saleDay } : {})
     }
